@@ -1,0 +1,204 @@
+"""Advice planning: resolve, once at weave time, what each advice is called with.
+
+Advice parameters are injected by name.  For every (advice, woven method) pair
+this module decides where each parameter comes from, so the dispatcher never
+inspects a signature per call; only advice that asks for a parameter of the
+target method makes the call bind its arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .aspect import AdviceSpec, Aspect
+from .errors import WeavingError
+from .pointcut import Kind
+
+__all__ = ["RESERVED", "Param", "PlannedAdvice", "Target", "plan_advice"]
+
+RESERVED = (
+    "instance",
+    "model",
+    "args",
+    "kwargs",
+    "method",
+    "joinpoint",
+    "result",
+    "error",
+    "proceed",
+)
+_COMMON = frozenset({"instance", "model", "args", "kwargs", "method", "joinpoint"})
+_BY_KIND: dict[Kind, frozenset[str]] = {
+    Kind.BEFORE: _COMMON,
+    Kind.AROUND: _COMMON | {"proceed"},
+    Kind.AFTER: _COMMON | {"result"},
+    Kind.CHAIN: _COMMON,
+    Kind.ERROR: _COMMON | {"error"},
+}
+_RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
+
+Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A woven method: where it lives and what it is, decided at weave time."""
+
+    owner: type
+    name: str
+    raw: Any  # the class-dict object: function, classmethod or staticmethod
+    binding: str  # "method", "classmethod" or "staticmethod"
+    is_async: bool
+    signature: inspect.Signature | None
+
+    @classmethod
+    def of(cls, owner: type, name: str, raw: Any) -> Target:
+        if isinstance(raw, classmethod):
+            func, binding = raw.__func__, "classmethod"
+        elif isinstance(raw, staticmethod):
+            func, binding = raw.__func__, "staticmethod"
+        else:
+            func, binding = raw, "method"
+        try:
+            sig: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            sig = None
+        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), sig)
+
+    @property
+    def params(self) -> dict[str, inspect.Parameter]:
+        """The target's own parameters, without ``self``/``cls``."""
+        if self.signature is None:
+            return {}
+        items = list(self.signature.parameters.items())
+        if self.binding != "staticmethod" and items:
+            items = items[1:]
+        return {
+            n: p
+            for n, p in items
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        }
+
+    def binder(self) -> Binder:
+        """A function binding one call's arguments to the target's parameters."""
+        sig = self.signature
+        static = self.binding == "staticmethod"
+        skip = None if static or sig is None else next(iter(sig.parameters), None)
+
+        def bind(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+            if sig is None:
+                return {}
+            bound = sig.bind(*args, **kwargs) if static else sig.bind(instance, *args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            if skip is not None:
+                arguments.pop(skip, None)
+            return arguments
+
+        return bind
+
+
+@dataclass(frozen=True)
+class Param:
+    """One advice parameter and where its value comes from.
+
+    ``source`` is a reserved name, ``"value"`` (a chain advice's first
+    parameter), ``"target"`` (a parameter of the woven method, ``key``),
+    ``"default"`` (the advice's own default), ``"varargs"`` or ``"varkw"``.
+    """
+
+    name: str
+    kind: inspect._ParameterKind
+    source: str
+    key: str = ""
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class PlannedAdvice:
+    """An advice ready to dispatch on one target, with its parameters resolved."""
+
+    aspect: Aspect
+    spec: AdviceSpec
+    kind: Kind
+    func: Callable[..., Any]
+    params: tuple[Param, ...]
+    is_async: bool
+    needs_binding: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.aspect.name}.{self.spec.name}"
+
+    def __repr__(self) -> str:
+        return f"<{self.kind.value} {self.label}>"
+
+
+def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> PlannedAdvice:
+    """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be."""
+    func = spec.func
+    where = (
+        f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{target.name}) "
+        f"on {target.owner.__qualname__}"
+    )
+    is_async = inspect.iscoroutinefunction(func)
+    if is_async and not target.is_async:
+        raise WeavingError(
+            f"{where}: the advice is 'async def' but {target.owner.__qualname__}.{target.name} "
+            "is synchronous; make the advice a plain 'def' (or the method async)"
+        )
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise WeavingError(f"{where}: cannot read the advice's signature ({exc})") from exc
+    target_params = target.params
+    available = _BY_KIND[kind]
+    params: list[Param] = []
+    needs_binding = False
+    first = True
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            params.append(Param(p.name, p.kind, "varargs"))
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            params.append(Param(p.name, p.kind, "varkw"))
+            continue
+        if kind is Kind.CHAIN and first and p.kind is not p.KEYWORD_ONLY:
+            params.append(Param(p.name, p.kind, "value"))
+            first = False
+            continue
+        first = False
+        name = p.name
+        if name in available:
+            params.append(Param(name, p.kind, name))
+        elif name in _RESERVED_FOR:
+            raise WeavingError(
+                f"{where}: parameter {name!r} is only given to {_RESERVED_FOR[name]} advice; "
+                f"a {kind.value} advice can take {_describe(available, target_params)} "
+                "(a target parameter of that name is reachable as joinpoint.arguments)"
+            )
+        elif name in target_params:
+            params.append(Param(name, p.kind, "target", key=name))
+            needs_binding = True
+        elif p.default is not p.empty:
+            params.append(Param(name, p.kind, "default", default=p.default))
+        else:
+            raise WeavingError(
+                f"{where}: cannot inject parameter {name!r}; available names are "
+                f"{_describe(available, target_params)}"
+            )
+    if kind is Kind.CHAIN and not any(x.source == "value" for x in params):
+        raise WeavingError(
+            f"{where}: chain advice must take the value being transformed as its first "
+            "positional parameter"
+        )
+    return PlannedAdvice(aspect, spec, kind, func, tuple(params), is_async, needs_binding)
+
+
+def _describe(available: frozenset[str], target_params: dict[str, inspect.Parameter]) -> str:
+    names = [n for n in RESERVED if n in available]
+    names += [n for n in target_params if n not in available]
+    return ", ".join(names)

@@ -1,0 +1,111 @@
+"""Aspects: what the weaver weaves.
+
+An :class:`Aspect` is a named bundle of advice specs (a function plus the
+pointcut or event it is bound to).  The plugin layer builds one per
+(model, configuration) from a plugin class; the engine itself only needs this
+small, explicit shape, so it can be used and tested without plugins.
+
+A :class:`Switch` is the live state shared by every aspect of one plugin on
+every model: enabled or not, and the failure counts the error policy keeps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import PointcutError
+from .pointcut import Pointcut, check_event_name, is_pointcut, parse_pointcut
+
+__all__ = ["AdviceSpec", "Aspect", "ErrorPolicy", "Switch"]
+
+ErrorPolicy = Literal["raise", "log", "disable"]
+_POLICIES = ("raise", "log", "disable")
+
+
+@dataclass(eq=False)
+class AdviceSpec:
+    """One advice: ``func`` bound to a pointcut or to an event name.
+
+    ``target`` is a parsed :class:`Pointcut` or an event name such as
+    ``before_save`` / ``after_change``.  ``optional`` advice may match no method.
+    """
+
+    func: Callable[..., Any]
+    target: Pointcut | str
+    optional: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target, str):
+            self.target = (
+                parse_pointcut(self.target)
+                if is_pointcut(self.target)
+                else check_event_name(self.target)
+            )
+        if not self.name:
+            self.name = getattr(self.func, "__name__", repr(self.func))
+
+
+@dataclass(eq=False)
+class Switch:
+    """Live state of one plugin, shared by all its aspects on all models.
+
+    The weaver reads ``enabled`` at weave time only: flipping it goes through
+    :func:`earnorm_aop.weaver.set_enabled`, which re-weaves every class that
+    uses the plugin, so a disabled plugin costs nothing per call.
+    """
+
+    name: str
+    enabled: bool = True
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: BaseException | None = None
+    auto_disabled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+@dataclass(eq=False)
+class Aspect:
+    """A named set of advice, woven as one unit onto a model.
+
+    ``priority`` orders aspects (higher first); ``requires`` names aspects that
+    must run before this one when both are woven.  ``switch`` is shared by all
+    aspects of the same plugin so one toggle reaches every model.
+    """
+
+    name: str
+    advices: tuple[AdviceSpec, ...]
+    priority: int = 0
+    requires: tuple[str, ...] = ()
+    on_error: ErrorPolicy = "raise"
+    max_failures: int = 3
+    switch: Switch = field(default=None)  # type: ignore[assignment]
+    plugin: object = None
+    events: dict[str, tuple[AdviceSpec, ...]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise PointcutError(f"an aspect needs a non-empty string name, not {self.name!r}")
+        self.advices = tuple(self.advices)
+        if self.switch is None:
+            self.switch = Switch(self.name)
+        if self.on_error not in _POLICIES:
+            raise ValueError(
+                f"aspect {self.name!r}: on_error must be one of {', '.join(_POLICIES)}, "
+                f"not {self.on_error!r}"
+            )
+        if self.max_failures < 1:
+            raise ValueError(f"aspect {self.name!r}: max_failures must be at least 1")
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        hooks: Iterable[tuple[str, Callable[..., Any]]],
+        **options: Any,
+    ) -> Aspect:
+        """Build an aspect from ``(spec, function)`` pairs: ``Aspect.of("x", [("before:save", f)])``."""
+        return cls(name, tuple(AdviceSpec(f, spec) for spec, f in hooks), **options)

@@ -1,0 +1,126 @@
+"""Pointcuts: which methods of a model an advice applies to.
+
+A pointcut is ``KIND:METHODS`` where ``METHODS`` is a name, a glob (``get_*``)
+or alternatives joined by ``|``.  A spec without a colon is an *event name*:
+``before_save`` means ``before:save`` on a model that has ``save`` and a custom
+event otherwise (see :func:`split_event`).  Parsing happens once, when a hook
+is declared, so a typo fails at import time rather than at the first call.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import PointcutError
+
+__all__ = ["Kind", "Pointcut", "parse_pointcut", "split_event"]
+
+
+class Kind(enum.Enum):
+    """When an advice runs relative to the method it advises."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    AROUND = "around"
+    CHAIN = "chain"
+    ERROR = "error"
+
+
+_KINDS = {k.value: k for k in Kind}
+_KIND_LIST = ", ".join(_KINDS)
+# One alternative: identifier characters plus the glob characters of fnmatch.
+_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!]+$")
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Pointcut:
+    """A parsed ``KIND:METHODS`` pointcut."""
+
+    kind: Kind
+    patterns: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{'|'.join(self.patterns)}"
+
+    def matches(self, name: str) -> bool:
+        """Whether the method called ``name`` is selected by this pointcut.
+
+        Globs never select names starting with ``_`` unless the pattern itself
+        starts with ``_``: ``*`` must not weave ``__init__`` or private helpers.
+        """
+        for pattern in self.patterns:
+            if not _GLOB_CHARS.intersection(pattern):
+                if pattern == name:
+                    return True
+            elif (not name.startswith("_") or pattern.startswith("_")) and fnmatch.fnmatchcase(
+                name, pattern
+            ):
+                return True
+        return False
+
+    def select(self, names: Iterable[str]) -> list[str]:
+        """The names, in the given order, that this pointcut selects."""
+        return [n for n in names if self.matches(n)]
+
+    @property
+    def exact_names(self) -> tuple[str, ...]:
+        """The alternatives that are plain names rather than globs."""
+        return tuple(p for p in self.patterns if not _GLOB_CHARS.intersection(p))
+
+
+def parse_pointcut(spec: str) -> Pointcut:
+    """Parse ``KIND:METHODS``; raise :class:`PointcutError` saying what is wrong."""
+    if not isinstance(spec, str):
+        raise PointcutError(f"a pointcut must be a string like 'before:save', not {spec!r}")
+    kind_text, sep, methods = spec.partition(":")
+    if not sep:
+        raise PointcutError(
+            f"pointcut {spec!r} has no ':'; write KIND:METHODS such as 'before:save' "
+            f"(valid kinds: {_KIND_LIST})"
+        )
+    kind = _KINDS.get(kind_text.strip())
+    if kind is None:
+        raise PointcutError(
+            f"pointcut {spec!r} has unknown kind {kind_text!r}; valid kinds: {_KIND_LIST}"
+        )
+    patterns = tuple(p.strip() for p in methods.split("|"))
+    for pattern in patterns:
+        if not pattern or not _PATTERN.match(pattern):
+            raise PointcutError(
+                f"pointcut {spec!r} has a bad method pattern {pattern!r}; use a method "
+                "name, a glob such as 'get_*' or '*', or alternatives like 'save|update'"
+            )
+    return Pointcut(kind, patterns)
+
+
+def split_event(name: str) -> tuple[Kind, str] | None:
+    """Split a convention name (``before_save``) into its kind and method name.
+
+    Returns ``None`` when the name has no kind prefix; such a name can only be
+    a custom event.
+    """
+    prefix, sep, rest = name.partition("_")
+    kind = _KINDS.get(prefix)
+    if not sep or kind is None or not rest:
+        return None
+    return kind, rest
+
+
+def is_pointcut(spec: str) -> bool:
+    """Whether ``spec`` is written as a pointcut (has a colon) rather than an event name."""
+    return ":" in spec
+
+
+def check_event_name(spec: str) -> str:
+    """Validate an event name (``after_change``): an identifier, no glob."""
+    if not isinstance(spec, str) or not spec.isidentifier():
+        raise PointcutError(
+            f"{spec!r} is neither a pointcut ('KIND:METHODS', valid kinds: {_KIND_LIST}) "
+            "nor an event name (an identifier such as 'after_change')"
+        )
+    return spec

@@ -1,0 +1,70 @@
+"""Tracing: record every advice run inside a ``with trace() as t:`` block.
+
+While any trace is open the weaver dispatches through the interpreted chain
+(see :mod:`earnorm_aop.chain`), which reports each advice run here; the
+generated fast path has no tracing code at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from . import scope
+
+__all__ = ["Trace", "TraceRecord", "trace"]
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    """One advice run: who ran, where, how it ended and how long it took (seconds)."""
+
+    plugin: str
+    advice: str
+    kind: str
+    model: str
+    method: str
+    outcome: str  # "ok", "veto", "recovered", "raised", "failed" (logged by policy), "skipped"
+    duration: float
+
+
+class Trace:
+    """The records of one ``trace()`` block, in the order the advice ran."""
+
+    def __init__(self) -> None:
+        self.records: list[TraceRecord] = []
+
+    def __iter__(self) -> Iterator[TraceRecord]:
+        return iter(list(self.records))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> TraceRecord:
+        return self.records[index]
+
+    def format(self) -> str:
+        """A readable table of the records."""
+        lines = [f"{'plugin':<16} {'kind':<7} {'call':<32} {'outcome':<10} {'µs':>8}"]
+        for r in self.records:
+            call = f"{r.model}.{r.method}"
+            lines.append(
+                f"{r.plugin:<16} {r.kind:<7} {call:<32} {r.outcome:<10} {r.duration * 1e6:>8.1f}"
+            )
+        return "\n".join(lines)
+
+
+@contextmanager
+def trace() -> Iterator[Trace]:
+    """Record every advice run in this thread / task until the block ends."""
+    from . import weaver  # the weaver imports this module's neighbours; import late
+
+    recorder = Trace()
+    token = scope.TRACE.set(recorder)
+    weaver.tracing_started()
+    try:
+        yield recorder
+    finally:
+        scope.TRACE.reset(token)
+        weaver.tracing_stopped()

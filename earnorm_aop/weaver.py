@@ -1,0 +1,622 @@
+"""The weaver: puts aspects onto classes and takes them off again.
+
+State per class is small: the aspects woven on it (``own``), the inherited ones
+it opted out of (``excluded``), and the class-dict values it replaced.  After
+every change the weaver *rebuilds* the affected hierarchy: for each class it
+works out each method's advice chain, compiles one dispatcher per chain and
+installs one wrapt ``FunctionWrapper`` per (class, method) — or puts the
+original object back when no enabled advice is left, so an unwoven or disabled
+plugin costs nothing.  Installing is a single attribute assignment, so a call
+already running keeps the chain it started with.
+
+Rebuilds run in two passes: the first plans every class (and raises, changing
+nothing, if a pointcut or parameter is bad); the second installs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import types
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import wrapt
+
+from .advice import PlannedAdvice, Target, plan_advice
+from .aspect import AdviceSpec, Aspect, Switch
+from .chain import ChainPlan, compile_chain, interpret_chain
+from .errors import WeavingError
+from .pointcut import Kind, Pointcut, split_event
+
+__all__ = [
+    "MethodChain",
+    "describe",
+    "effective_aspects",
+    "event_handlers",
+    "is_woven",
+    "register_framework_base",
+    "set_enabled",
+    "unweave",
+    "weave",
+    "woven_classes",
+]
+
+_lock = threading.RLock()
+_MISSING: Any = object()
+
+
+class _Woven(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """The one wrapper installed per woven (class, method).
+
+    Besides wrapt's proxying it remembers what it wraps (``_self_raw``, found
+    in ``_self_origin``'s dict) and the chain it runs, so the weaver can tell
+    an inherited wrapper from one a subclass needs of its own.
+    """
+
+
+_framework_bases: set[type] = {object}
+
+
+def register_framework_base(cls: type) -> None:
+    """Exclude ``cls``'s methods from globs (as for ``object`` and ``pydantic.BaseModel``)."""
+    _framework_bases.add(cls)
+
+
+try:  # pydantic is a core dependency, but keep the engine importable without it
+    import pydantic
+
+    register_framework_base(pydantic.BaseModel)
+except ImportError:  # pragma: no cover
+    pass
+
+
+@dataclass(eq=False)
+class _State:
+    """What the weaver did to one class."""
+
+    own: dict[str, Aspect] = field(default_factory=dict)
+    excluded: set[str] = field(default_factory=set)
+    originals: dict[str, Any] = field(default_factory=dict)  # name -> replaced dict value
+    hook: Any = _MISSING  # previous __init_subclass__ dict value while our hook is installed
+
+    @property
+    def empty(self) -> bool:
+        return not self.own and not self.excluded
+
+
+_states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
+_ctx_counts: dict[Switch, int] = {}
+_tracing = 0
+
+
+# --------------------------------------------------------------------------
+# Public engine API
+# --------------------------------------------------------------------------
+
+
+def weave(model: type, aspect: Aspect) -> None:
+    """Weave ``aspect`` onto ``model`` (and, by inheritance, its subclasses).
+
+    Weaving the same aspect object twice is a no-op; weaving another aspect
+    with the same name replaces it in place (re-configuration).  Raises
+    :class:`WeavingError` before changing anything if the aspect does not fit.
+    """
+    _check_class(model)
+    with _lock:
+        state = _states.get(model)
+        if state is not None and state.own.get(aspect.name) is aspect:
+            return
+        if state is None:
+            state = _states[model] = _State()
+        before = (dict(state.own), set(state.excluded))
+        state.excluded.discard(aspect.name)
+        state.own[aspect.name] = aspect
+        try:
+            _rebuild([model])
+        except BaseException:
+            state.own, state.excluded = before
+            if state.empty:
+                _states.pop(model, None)
+            raise
+
+
+def unweave(model: type, aspect: Aspect | str | None = None) -> None:
+    """Remove one aspect (by object or name) from ``model``, or all of them.
+
+    An aspect ``model`` inherits is excluded on ``model`` (and its subclasses)
+    only; the parent keeps it.  Unweaving an aspect that is not there is a
+    no-op.
+    """
+    _check_class(model)
+    with _lock:
+        names = (
+            [a.name for a in effective_aspects(model)]
+            if aspect is None
+            else [aspect if isinstance(aspect, str) else aspect.name]
+        )
+        state = _states.get(model)
+        inherited = {a.name for a in _effective(model, skip_self=True)}
+        changed = False
+        for name in names:
+            if state is not None and name in state.own:
+                del state.own[name]
+                changed = True
+            if name in inherited:
+                if state is None:
+                    state = _states[model] = _State()
+                if name not in state.excluded:
+                    state.excluded.add(name)
+                    changed = True
+        if changed:
+            _rebuild([model])
+
+
+def effective_aspects(model: type) -> list[Aspect]:
+    """The aspects that apply to ``model``, inherited ones included, in run order."""
+    with _lock:
+        return _effective(model)
+
+
+def is_woven(model: type, name: str) -> bool:
+    """Whether an aspect called ``name`` applies to ``model``."""
+    return any(a.name == name for a in effective_aspects(model))
+
+
+def woven_classes() -> list[type]:
+    """Every class that has aspects of its own or has opted out of inherited ones."""
+    with _lock:
+        return list(_states.keys())
+
+
+def set_enabled(switch: Switch, enabled: bool) -> None:
+    """Switch a plugin on or off on every class that uses it, at once."""
+    with _lock:
+        if switch.enabled == enabled:
+            return
+        switch.enabled = enabled
+        if enabled:
+            switch.auto_disabled = False
+            switch.consecutive_failures = 0
+        _rebuild(_classes_using({switch}))
+
+
+@dataclass(frozen=True)
+class MethodChain:
+    """One woven method of a model as :func:`describe` reports it."""
+
+    method: str
+    advice: tuple[PlannedAdvice, ...]  # in execution order
+    installed: bool  # whether a wrapper is in force (False when all advice is disabled)
+
+
+def describe(model: type) -> list[MethodChain]:
+    """Each method of ``model`` that has advice, with its chain in execution order."""
+    with _lock:
+        plans = _plan_class(model, _effective(model), include_disabled=True)
+        out = []
+        for name, plan in plans.items():
+            installed = any(a.aspect.switch.enabled for a in plan.all)
+            out.append(MethodChain(name, plan.all, installed))
+        return out
+
+
+def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
+    """The enabled handlers of custom ``event`` on ``model``, in plugin order.
+
+    An event spec is a custom event on a model exactly when it is not woven as
+    a pointcut there (``before_save`` on a model without ``save``).
+    """
+    with _lock:
+        aspects = [a for a in _effective(model) if a.switch.enabled]
+        names = _method_names(model)
+    out = []
+    for aspect in aspects:
+        for spec in aspect.advices:
+            if spec.target == event and _event_as_pointcut(event, names) is None:
+                out.append((aspect, spec))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Context-local toggles and tracing (see scope.py)
+# --------------------------------------------------------------------------
+
+
+def context_scope_opened(switches: Iterable[Switch]) -> None:
+    """A ``disabled()`` block started: make dispatchers of these plugins check it."""
+    with _lock:
+        fresh = set()
+        for s in switches:
+            _ctx_counts[s] = _ctx_counts.get(s, 0) + 1
+            if _ctx_counts[s] == 1:
+                fresh.add(s)
+        if fresh:
+            _rebuild(_classes_using(fresh))
+
+
+def context_scope_closed(switches: Iterable[Switch]) -> None:
+    """A ``disabled()`` block ended: drop the checks no other block needs."""
+    with _lock:
+        gone = set()
+        for s in switches:
+            _ctx_counts[s] -= 1
+            if _ctx_counts[s] == 0:
+                del _ctx_counts[s]
+                gone.add(s)
+        if gone:
+            _rebuild(_classes_using(gone))
+
+
+def tracing_started() -> None:
+    global _tracing
+    with _lock:
+        _tracing += 1
+        if _tracing == 1:
+            _rebuild(list(_states.keys()))
+
+
+def tracing_stopped() -> None:
+    global _tracing
+    with _lock:
+        _tracing -= 1
+        if _tracing == 0:
+            _rebuild(list(_states.keys()))
+
+
+# --------------------------------------------------------------------------
+# Planning
+# --------------------------------------------------------------------------
+
+
+def _check_class(model: object) -> None:
+    if not isinstance(model, type):
+        raise WeavingError(f"can only weave onto a class, not {model!r}")
+
+
+def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
+    found: dict[str, Aspect] = {}
+    for klass in reversed(model.__mro__):
+        if skip_self and klass is model:
+            continue
+        state = _states.get(klass)
+        if state is None:
+            continue
+        for name in state.excluded:
+            found.pop(name, None)
+        for name, aspect in state.own.items():
+            found[name] = aspect
+    return _order(list(found.values()))
+
+
+def _order(aspects: list[Aspect]) -> list[Aspect]:
+    """Priority (higher first, stable), then each dependency moved before its dependents."""
+    ranked = sorted(aspects, key=lambda a: -a.priority)
+    by_name = {a.name: a for a in ranked}
+    out: list[Aspect] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(a: Aspect) -> None:
+        if a.name in done or a.name in visiting:
+            return  # cycles are reported by the plugin layer
+        visiting.add(a.name)
+        for dep in a.requires:
+            if dep in by_name:
+                visit(by_name[dep])
+        visiting.discard(a.name)
+        done.add(a.name)
+        out.append(a)
+
+    for a in ranked:
+        visit(a)
+    return out
+
+
+def _routine(value: Any) -> bool:
+    return isinstance(value, types.FunctionType | classmethod | staticmethod | _Woven)
+
+
+def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
+    """(names globs range over, names exact patterns may use), in MRO order."""
+    public: dict[str, None] = {}
+    every: dict[str, None] = {}
+    for klass in model.__mro__:
+        if klass is object:
+            continue
+        framework = klass in _framework_bases
+        for name, value in vars(klass).items():
+            if name == "__init_subclass__" or not _routine(value):
+                continue
+            every.setdefault(name, None)
+            if not framework:
+                public.setdefault(name, None)
+    return public, every
+
+
+def _matches(pointcut: Pointcut, names: tuple[dict[str, None], dict[str, None]]) -> list[str]:
+    public, every = names
+    out = pointcut.select(public)
+    out += [n for n in pointcut.exact_names if n in every and n not in out]
+    return out
+
+
+def _event_as_pointcut(
+    event: str, names: tuple[dict[str, None], dict[str, None]]
+) -> tuple[Kind, str] | None:
+    split = split_event(event)
+    if split is not None and split[1] in names[1]:
+        return split
+    return None
+
+
+def _lookup_raw_value(model: type, name: str) -> Any:
+    for klass in model.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return _MISSING
+
+
+def _lookup_original(model: type, name: str) -> tuple[type, Any]:
+    """The class that defines ``name`` for ``model`` and its unwoven dict value."""
+    for klass in model.__mro__:
+        if name in vars(klass):
+            value = vars(klass)[name]
+            if isinstance(value, _Woven):
+                return value._self_origin, value._self_raw
+            return klass, value
+    raise WeavingError(f"{model.__qualname__} has no attribute {name!r}")  # pragma: no cover
+
+
+def _plan_class(
+    model: type, aspects: list[Aspect], *, include_disabled: bool = False
+) -> dict[str, ChainPlan]:
+    """Each advised method of ``model`` with its chain (enabled aspects only unless asked)."""
+    names = _method_names(model)
+    per_method: dict[str, list[tuple[Aspect, AdviceSpec, Kind]]] = {}
+    for aspect in aspects:
+        for spec in aspect.advices:
+            target = spec.target
+            if isinstance(target, Pointcut):
+                matched = _matches(target, names)
+                if not matched and not spec.optional:
+                    raise WeavingError(
+                        f"plugin {aspect.name!r}, advice {spec.name!r}: pointcut '{target}' "
+                        f"matches no method of {model.__qualname__}; its methods are "
+                        f"{', '.join(names[0]) or '(none)'} (mark the hook optional=True "
+                        "if that is expected)"
+                    )
+                for name in matched:
+                    per_method.setdefault(name, []).append((aspect, spec, target.kind))
+            else:
+                split = _event_as_pointcut(target, names)
+                if split is not None:
+                    per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
+    plans: dict[str, ChainPlan] = {}
+    ctx = frozenset(_ctx_counts)
+    for name, entries in per_method.items():
+        origin, raw = _lookup_original(model, name)
+        target = Target.of(origin, name, raw)
+        # Plan every advice (disabled ones too) so a bad one fails at weave time.
+        planned = [
+            (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries
+        ]
+        kept = [p for a, p in planned if include_disabled or a.switch.enabled]
+        if kept:
+            plans[name] = ChainPlan.build(target, kept, ctx_switches=ctx)
+    return plans
+
+
+# --------------------------------------------------------------------------
+# Rebuilding
+# --------------------------------------------------------------------------
+
+
+def _classes_using(switches: set[Switch]) -> list[type]:
+    return [
+        klass
+        for klass, state in list(_states.items())
+        if any(a.switch in switches for a in state.own.values())
+    ]
+
+
+def _subclasses(klass: type) -> Iterator[type]:
+    try:
+        subs = type.__subclasses__(klass)
+    except TypeError:  # pragma: no cover - exotic metaclasses
+        subs = []
+    for sub in subs:
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _hierarchy(seeds: Iterable[type]) -> list[type]:
+    """Seeds, their descendants and their managed ancestors, ancestors first.
+
+    Descendants inherit the seeds' aspects; ancestors are re-planned because
+    whether their wrappers need the super() guard depends on the seeds.
+    """
+    seen: dict[type, None] = {}
+    for seed in seeds:
+        for klass in reversed(seed.__mro__):
+            if klass is seed or klass in _states:
+                seen.setdefault(klass, None)
+        for sub in _subclasses(seed):
+            seen.setdefault(sub, None)
+    return sorted(seen, key=lambda k: len(k.__mro__))
+
+
+def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
+    return (
+        id(plan.target.raw),
+        tuple((id(a.aspect), id(a.spec), a.kind) for a in plan.all),
+        plan.ctx_switches,
+    )
+
+
+def _rebuild(seeds: Iterable[type]) -> None:
+    """Re-plan and re-install the hierarchy around ``seeds`` (caller holds the lock)."""
+    classes = _hierarchy(seeds)
+    # Pass 1: plan every class; nothing is touched if any plan fails.
+    wanted: dict[type, dict[str, ChainPlan]] = {}
+    for klass in classes:
+        aspects = _effective(klass)
+        if not aspects and klass not in _states and not _has_woven(klass):
+            continue
+        _plan_class(klass, aspects, include_disabled=True)  # validation, disabled included
+        wanted[klass] = _plan_class(klass, aspects)
+    # Decide which classes need their own wrapper and which simply inherit one.
+    own: dict[type, dict[str, ChainPlan]] = {}
+    for klass in classes:
+        mine: dict[str, ChainPlan] = {}
+        for name, plan in wanted.get(klass, {}).items():
+            defined_here = name in vars(klass) and (
+                not isinstance(vars(klass)[name], _Woven) or name in _state_of(klass).originals
+            )
+            if defined_here or _inherited_key(klass, name, own) != _chain_key(plan):
+                mine[name] = plan
+        own[klass] = mine
+    # A wrapper needs the super() guard when another level of the same method is woven.
+    for klass, mine in own.items():
+        for name, plan in list(mine.items()):
+            if _needs_guard(klass, name, plan, own):
+                mine[name] = dataclasses.replace(plan, guard=True)
+    # Pass 2: install.
+    for klass in classes:
+        _install(klass, own.get(klass, {}))
+
+
+def _state_of(klass: type) -> _State:
+    state = _states.get(klass)
+    if state is None:
+        return _State()
+    return state
+
+
+def _has_woven(klass: type) -> bool:
+    return any(isinstance(v, _Woven) for v in vars(klass).values())
+
+
+def _woven_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
+    """What ``vars(klass)[name]`` will be once the rebuild is done: a plan, a value or _MISSING."""
+    if klass in own:
+        if name in own[klass]:
+            return own[klass][name]
+        value = vars(klass).get(name, _MISSING)
+        if isinstance(value, _Woven):
+            return _state_of(klass).originals.get(name, _MISSING)
+        return value
+    return vars(klass).get(name, _MISSING)
+
+
+def _inherited_key(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
+    """The chain key of the wrapper ``klass`` would inherit for ``name``, or None."""
+    for base in klass.__mro__[1:]:
+        value = _woven_after(base, name, own)
+        if value is _MISSING:
+            continue
+        if isinstance(value, ChainPlan):
+            return _chain_key(value)
+        if isinstance(value, _Woven):
+            return value._self_key
+        return None
+    return None
+
+
+def _origin_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> type | None:
+    value = _woven_after(klass, name, own)
+    if isinstance(value, ChainPlan):
+        return value.target.owner
+    if isinstance(value, _Woven):
+        return value._self_origin  # type: ignore[no-any-return]
+    return None
+
+
+def _needs_guard(
+    klass: type, name: str, plan: ChainPlan, own: dict[type, dict[str, ChainPlan]]
+) -> bool:
+    """Whether another woven level of ``name`` wraps a different function in the hierarchy.
+
+    Only then can one call pass through two wrappers (an override calling
+    super()), so only then does the dispatcher pay for the re-entry check.
+    """
+    origin = plan.target.owner
+    for other in (*klass.__mro__[1:], *_subclasses(klass)):
+        other_origin = _origin_after(other, name, own)
+        if other_origin is not None and other_origin is not origin:
+            return True
+    return False
+
+
+def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
+    state = _states.get(klass)
+    originals = state.originals if state is not None else {}
+    # Restore what no longer needs a wrapper.
+    for name, value in list(vars(klass).items()):
+        if isinstance(value, _Woven) and name not in plans:
+            if name in originals:
+                setattr(klass, name, originals.pop(name))
+            else:
+                delattr(klass, name)
+    for name, plan in plans.items():
+        current = vars(klass).get(name, _MISSING)
+        if isinstance(current, _Woven) and current._self_key == _chain_key(plan) and (
+            current._self_guard == plan.guard and current._self_traced == bool(_tracing)
+        ):
+            continue
+        if current is not _MISSING and not isinstance(current, _Woven):
+            if state is None:
+                state = _states[klass] = _State()
+                originals = state.originals
+            originals[name] = current
+        dispatcher = interpret_chain(plan) if _tracing else compile_chain(plan)
+        wrapper = _Woven(plan.target.raw, dispatcher)
+        wrapper._self_raw = plan.target.raw
+        wrapper._self_origin = plan.target.owner
+        wrapper._self_key = _chain_key(plan)
+        wrapper._self_guard = plan.guard
+        wrapper._self_traced = bool(_tracing)
+        wrapper._self_plan = plan
+        setattr(klass, name, wrapper)
+    _sync_hook(klass)
+    if state is not None and state.empty and not state.originals and state.hook is _MISSING:
+        _states.pop(klass, None)
+
+
+# --------------------------------------------------------------------------
+# Subclasses created after weaving
+# --------------------------------------------------------------------------
+
+
+def _sync_hook(klass: type) -> None:
+    """Install our ``__init_subclass__`` while ``klass`` has aspects, remove it after."""
+    state = _states.get(klass)
+    wants = state is not None and bool(state.own)
+    has = state is not None and state.hook is not _MISSING
+    if wants and not has:
+        assert state is not None
+        previous = vars(klass).get("__init_subclass__", None)
+        state.hook = previous
+        setattr(klass, "__init_subclass__", _make_hook(klass, previous))
+    elif has and not wants:
+        assert state is not None
+        if state.hook is None:
+            delattr(klass, "__init_subclass__")
+        else:
+            setattr(klass, "__init_subclass__", state.hook)
+        state.hook = _MISSING
+
+
+def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
+    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+        if previous is None:
+            super(owner, cls).__init_subclass__(**kwargs)
+        else:
+            previous.__get__(None, cls)(**kwargs)
+        with _lock:
+            _rebuild([cls])
+
+    __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
+    return classmethod(__init_subclass__)

@@ -19,7 +19,7 @@ import dataclasses
 import threading
 import types
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from .pointcut import Kind, Pointcut, split_event
 
 __all__ = [
     "MethodChain",
+    "classes_with",
     "describe",
     "effective_aspects",
     "event_handlers",
@@ -41,6 +42,7 @@ __all__ = [
     "set_enabled",
     "unweave",
     "weave",
+    "weave_many",
     "woven_classes",
 ]
 
@@ -55,6 +57,11 @@ class _Woven(wrapt.FunctionWrapper):  # type: ignore[misc]
     in ``_self_origin``'s dict) and the chain it runs, so the weaver can tell
     an inherited wrapper from one a subclass needs of its own.
     """
+
+    # wrapt's C ``__get__`` looks this up on every bind for a subclass of
+    # FunctionWrapper; when it is missing, the failed lookup (an AttributeError
+    # raised and cleared) makes every method access cost about 2x.
+    __bound_function_wrapper__ = wrapt.BoundFunctionWrapper
 
 
 _framework_bases: set[type] = {object}
@@ -89,6 +96,8 @@ class _State:
 
 _states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
 _ctx_counts: dict[Switch, int] = {}
+# Called with each new subclass of a woven class (the model layer reads its Meta).
+subclass_listeners: list[Callable[[type], None]] = []
 _tracing = 0
 
 
@@ -104,21 +113,28 @@ def weave(model: type, aspect: Aspect) -> None:
     with the same name replaces it in place (re-configuration).  Raises
     :class:`WeavingError` before changing anything if the aspect does not fit.
     """
+    weave_many(model, [aspect])
+
+
+def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
+    """Weave several aspects with one rebuild; all or none of them (see :func:`weave`)."""
     _check_class(model)
+    aspects = list(aspects)
     with _lock:
         state = _states.get(model)
-        if state is not None and state.own.get(aspect.name) is aspect:
+        if state is not None and all(state.own.get(a.name) is a for a in aspects):
             return
         if state is None:
             state = _states[model] = _State()
         before = (dict(state.own), set(state.excluded))
-        state.excluded.discard(aspect.name)
-        state.own[aspect.name] = aspect
+        for aspect in aspects:
+            state.excluded.discard(aspect.name)
+            state.own[aspect.name] = aspect
         try:
             _rebuild([model])
         except BaseException:
             state.own, state.excluded = before
-            if state.empty:
+            if state.empty and not state.originals and state.hook is _MISSING:
                 _states.pop(model, None)
             raise
 
@@ -163,6 +179,12 @@ def effective_aspects(model: type) -> list[Aspect]:
 def is_woven(model: type, name: str) -> bool:
     """Whether an aspect called ``name`` applies to ``model``."""
     return any(a.name == name for a in effective_aspects(model))
+
+
+def classes_with(switch: Switch) -> list[type]:
+    """The classes that weave an aspect of this switch's plugin themselves."""
+    with _lock:
+        return _classes_using({switch})
 
 
 def woven_classes() -> list[type]:
@@ -617,6 +639,8 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
             previous.__get__(None, cls)(**kwargs)
         with _lock:
             _rebuild([cls])
+        for listener in list(subclass_listeners):
+            listener(cls)
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
     return classmethod(__init_subclass__)

@@ -1,0 +1,87 @@
+"""Plugin configuration: one pydantic model per plugin class, validated per model.
+
+A plugin states its options either as a nested ``class Config(BaseModel)`` or
+through ``__init__``'s signature (annotations and defaults; an unannotated
+parameter accepts any value).  Either way the options are checked when a model
+names the plugin, so a typo fails at class creation with the plugin, the model
+and the field in the message.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+from .errors import PluginConfigError
+
+__all__ = ["config_model", "freeze", "validate_config"]
+
+
+def config_model(cls: type) -> type[BaseModel]:
+    """The pydantic model of ``cls``'s configuration (nested ``Config`` or ``__init__``)."""
+    nested = cls.__dict__.get("Config") or getattr(cls, "Config", None)
+    if isinstance(nested, type) and issubclass(nested, BaseModel):
+        return nested
+    init = cls.__init__
+    fields: dict[str, Any] = {}
+    extra = "forbid"
+    if init is not object.__init__:
+        try:
+            hints = typing.get_type_hints(init)
+        except Exception:  # unresolvable annotations: accept any value rather than fail
+            hints = {}
+        params = list(inspect.signature(init).parameters.values())[1:]
+        for p in params:
+            if p.kind is p.VAR_KEYWORD:
+                extra = "allow"
+                continue
+            if p.kind is p.VAR_POSITIONAL:
+                continue
+            annotation = hints.get(p.name, Any)
+            default = ... if p.default is p.empty else p.default
+            fields[p.name] = (annotation, default)
+    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
+        f"{cls.__name__}Config",
+        __config__=ConfigDict(extra=extra, arbitrary_types_allowed=True),
+        **fields,
+    )
+
+
+def validate_config(
+    plugin: str, model_name: str, schema: type[BaseModel], values: dict[str, Any]
+) -> BaseModel:
+    """Validate ``values``; raise :class:`PluginConfigError` naming plugin, model and fields."""
+    if not isinstance(values, dict):
+        raise PluginConfigError(
+            f"plugin {plugin!r} on {model_name}: configuration must be a dict of options, "
+            f"not {values!r}"
+        )
+    try:
+        return schema.model_validate(values)
+    except pydantic.ValidationError as exc:
+        known = ", ".join(schema.model_fields) or "(none)"
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(x) for x in err["loc"]) or "(config)"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown option {field!r}")
+            elif err["type"] == "missing":
+                problems.append(f"option {field!r} is required")
+            else:
+                problems.append(f"option {field!r}: {err['msg']} (got {err.get('input')!r})")
+        raise PluginConfigError(
+            f"plugin {plugin!r} on {model_name}: " + "; ".join(problems) + f". Known options: {known}"
+        ) from None
+
+
+def freeze(config: BaseModel) -> str:
+    """A stable key for a validated configuration (one plugin instance per key and model)."""
+    try:
+        return json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    except (TypeError, ValueError, pydantic.PydanticSerializationError):
+        return repr(config)

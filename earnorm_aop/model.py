@@ -1,0 +1,173 @@
+"""Models that declare plugins: ``with_plugins(...)``, ``PluginModel`` and runtime weaving.
+
+A model names plugins with ``@with_plugins("timestamp", cache={"ttl": 60})``
+or, on a :class:`PluginModel`, with ``class Meta: plugins = [...]`` (or a
+``{name: config}`` dict).  Either way the names are resolved in a registry,
+requirements are added, configurations are validated, and all the aspects are
+woven in one step: a bad name or option fails at class creation and leaves the
+class as it was.  Subclasses inherit their parent's plugins; their own
+``Meta.plugins`` adds to them (a dict entry re-configures an inherited one).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from . import weaver
+from .dependencies import resolve_requirements
+from .errors import PluginConfigError, PluginNotFoundError
+from .registry import PluginRegistry
+from .registry import registry as default_registry
+
+__all__ = ["PluginModel", "apply_plugins", "unweave", "weave", "with_plugins"]
+
+T = TypeVar("T", bound=type)
+
+# The registry a model (and so its subclasses) resolves plugin names in.
+_registries: weakref.WeakKeyDictionary[type, PluginRegistry] = weakref.WeakKeyDictionary()
+# Classes whose own Meta.plugins has been applied (guards double processing).
+_processed: weakref.WeakSet[type] = weakref.WeakSet()
+# Classes declared with plugins: their subclasses read Meta.plugins too.
+_declared: weakref.WeakSet[type] = weakref.WeakSet()
+
+
+def registry_of(model: type) -> PluginRegistry:
+    """The registry ``model`` resolves names in: its own, its nearest parent's, or the default."""
+    for klass in model.__mro__:
+        found = _registries.get(klass)
+        if found is not None:
+            return found
+    return default_registry
+
+
+def _normalize(where: str, plugins: Any) -> dict[str, dict[str, Any]]:
+    """``["a", "b"]`` or ``{"a": {...}, "b": None}`` -> ``{"a": {...}, "b": {}}``."""
+    if plugins is None:
+        return {}
+    if isinstance(plugins, str):
+        plugins = [plugins]
+    if isinstance(plugins, Mapping):
+        out: dict[str, dict[str, Any]] = {}
+        for name, config in plugins.items():
+            if config is None:
+                config = {}
+            if not isinstance(config, Mapping):
+                raise PluginConfigError(
+                    f"plugin {name!r} on {where}: configuration must be a dict "
+                    f"of options, not {config!r}"
+                )
+            out[str(name)] = dict(config)
+        return out
+    if isinstance(plugins, Sequence):
+        return {str(name): {} for name in plugins}
+    raise PluginConfigError(
+        f"{where}: plugins must be a list of names or a dict of "
+        f"name -> configuration, not {plugins!r}"
+    )
+
+
+def apply_plugins(
+    model: type, requested: Mapping[str, Mapping[str, Any]], reg: PluginRegistry | None = None
+) -> None:
+    """Resolve, configure and weave ``requested`` plugins onto ``model``, all or nothing."""
+    reg = reg or registry_of(model)
+    where = f" (named by {model.__qualname__})"
+    for name in requested:
+        try:
+            reg.spec(name)
+        except PluginNotFoundError as exc:
+            raise PluginNotFoundError(name, exc.known, where) from None
+    order = resolve_requirements(list(requested), reg.spec, model.__qualname__)
+    aspects = []
+    for name in order:
+        if name in requested:
+            aspects.append(reg.aspect_for(name, model, requested[name]))
+        elif not weaver.is_woven(model, name):
+            aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
+    if aspects:
+        weaver.weave_many(model, aspects)
+
+
+def with_plugins(
+    *names: str, registry: PluginRegistry | None = None, **configured: Mapping[str, Any]
+) -> Callable[[T], T]:
+    """Class decorator: weave plugins onto a model in place and return the same class.
+
+    ``with_plugins("timestamp", "softdelete", cache={"ttl": 1800})``; its
+    subclasses may add plugins with ``class Meta: plugins = [...]``.
+    """
+
+    def decorate(model: T) -> T:
+        if not isinstance(model, type):
+            raise TypeError(f"with_plugins decorates a class, not {model!r}")
+        requested = _normalize(model.__qualname__, dict.fromkeys(names))
+        requested.update(_normalize(model.__qualname__, configured))
+        if registry is not None:
+            _registries[model] = registry
+        apply_plugins(model, requested, registry)
+        _declared.add(model)
+        _apply_meta(model)
+        return model
+
+    return decorate
+
+
+def _meta_plugins(model: type) -> tuple[Any, PluginRegistry | None]:
+    meta = model.__dict__.get("Meta")
+    if meta is None:
+        return None, None
+    return getattr(meta, "plugins", None), getattr(meta, "registry", None)
+
+
+def _apply_meta(model: type) -> None:
+    """Apply ``model``'s own ``Meta.plugins`` once."""
+    if model in _processed:
+        return
+    _processed.add(model)
+    plugins, reg = _meta_plugins(model)
+    if reg is not None:
+        _registries[model] = reg
+    requested = _normalize(model.__qualname__, plugins)
+    if requested:
+        try:
+            apply_plugins(model, requested)
+        except BaseException:
+            _processed.discard(model)
+            raise
+
+
+def _on_subclass(cls: type) -> None:
+    if any(base in _declared for base in cls.__mro__[1:]):
+        _declared.add(cls)
+        _apply_meta(cls)
+
+
+weaver.subclass_listeners.append(_on_subclass)
+
+
+class PluginModel:
+    """Optional base for models: subclasses read ``class Meta: plugins = [...]`` at creation."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _declared.add(cls)
+        _apply_meta(cls)
+
+
+weaver.register_framework_base(PluginModel)
+
+
+def weave(
+    model: type, name: str, *, registry: PluginRegistry | None = None, **config: Any
+) -> None:
+    """Add plugin ``name`` to ``model`` at runtime (again with new options: re-configure it)."""
+    apply_plugins(model, {name: config}, registry)
+
+
+def unweave(model: type, name: str | None = None, *, registry: PluginRegistry | None = None) -> None:
+    """Remove plugin ``name`` (or every plugin) from ``model`` at runtime."""
+    if name is not None:
+        (registry or registry_of(model)).spec(name)  # unknown name -> PluginNotFoundError
+    weaver.unweave(model, name)

@@ -1,0 +1,257 @@
+"""Plugins: classes whose methods are advice.
+
+``@plugin("name")`` or subclassing :class:`BasePlugin` makes a class a plugin;
+``@hook(...)`` binds a method to pointcuts or events explicitly, and naming
+conventions do it implicitly (``before_save`` -> ``before:save`` where the
+model has ``save``; a public method named like a model method -> ``chain:``
+advice on it).  This module reads a plugin class once, at registration, into
+a :class:`PluginSpec`; the registry and the model layer work from that.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from .aspect import ErrorPolicy
+from .config import config_model
+from .errors import PluginError
+from .pointcut import Kind, Pointcut, check_event_name, is_pointcut, parse_pointcut, split_event
+
+if TYPE_CHECKING:
+    from .registry import PluginRegistry
+
+__all__ = ["BasePlugin", "HookDecl", "PluginSpec", "hook", "plugin"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
+
+# Class attributes a plugin uses for itself; never hooks.
+_RESERVED_ATTRS = frozenset(
+    {
+        "name",
+        "version",
+        "requires",
+        "priority",
+        "description",
+        "on_error",
+        "max_failures",
+        "abstract",
+        "registry",
+        "config",
+        "Config",
+        "fields",
+        "model_methods",
+    }
+)
+
+
+def hook(spec: str | Sequence[str], *, optional: bool = False) -> Callable[[F], F]:
+    """Bind a plugin method to a pointcut (``"around:get_*"``), an event, or a list of them.
+
+    The spec is checked here, so a malformed pointcut fails when the plugin
+    module is imported.
+    """
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    if not specs:
+        raise PluginError("@hook needs at least one pointcut or event name")
+    for s in specs:
+        if isinstance(s, str) and is_pointcut(s):
+            parse_pointcut(s)
+        else:
+            check_event_name(s)
+
+    def mark(func: F) -> F:
+        hooks: list[tuple[str, bool]] = list(getattr(func, "__earnorm_hooks__", ()))
+        hooks.extend((s, optional) for s in specs)
+        func.__earnorm_hooks__ = tuple(hooks)  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+@dataclass(frozen=True)
+class HookDecl:
+    """One hook of a plugin class: which method, bound to what."""
+
+    attr: str  # the plugin method's name
+    spec: str  # pointcut ("before:save") or event name ("before_save", "after_change")
+    optional: bool
+    implicit: bool = False  # a public method named like a model method (chain advice)
+
+    def target(self) -> Pointcut | str:
+        if self.implicit:
+            return Pointcut(Kind.CHAIN, (self.spec,))
+        return parse_pointcut(self.spec) if is_pointcut(self.spec) else self.spec
+
+    def __str__(self) -> str:
+        return f"chain:{self.spec}" if self.implicit else self.spec
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """What a plugin class declares, read once when it is registered."""
+
+    cls: type
+    version: str
+    requires: Mapping[str, str]  # name -> version specifier ("" = any)
+    priority: int
+    description: str | None
+    on_error: ErrorPolicy
+    max_failures: int
+    hooks: tuple[HookDecl, ...]
+    config: type[BaseModel]
+    uses_nested_config: bool
+
+    @property
+    def hook_names(self) -> tuple[str, ...]:
+        return tuple(str(h) for h in self.hooks)
+
+
+def _functions(cls: type) -> dict[str, Any]:
+    """Methods defined by ``cls`` and its plugin bases (not object / BasePlugin), nearest first."""
+    found: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if klass in (object, BasePlugin):
+            continue
+        for attr, value in vars(klass).items():
+            if attr not in found:
+                found[attr] = value
+    return found
+
+
+def collect_hooks(cls: type) -> tuple[HookDecl, ...]:
+    """Every hook of ``cls``: ``@hook`` marks, convention names, public model-method names."""
+    hooks: list[HookDecl] = []
+    for attr, value in _functions(cls).items():
+        func = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+        if not callable(func) or isinstance(func, type) or attr in _RESERVED_ATTRS:
+            continue
+        marks = getattr(func, "__earnorm_hooks__", None)
+        if marks:
+            hooks.extend(HookDecl(attr, spec, optional) for spec, optional in marks)
+        elif split_event(attr) is not None:
+            hooks.append(HookDecl(attr, attr, optional=False))
+        elif not attr.startswith("_") and inspect.isfunction(func):
+            hooks.append(HookDecl(attr, attr, optional=True, implicit=True))
+    return tuple(hooks)
+
+
+def _requires(cls: type, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, Mapping):
+        out = {str(k): (v or "") for k, v in value.items()}
+    else:
+        out = {str(k): "" for k in value}
+    for name, specifier in out.items():
+        if specifier:
+            from .dependencies import parse_specifier
+
+            parse_specifier(cls.__name__, name, specifier)
+    return out
+
+
+def read_spec(cls: Any, name: str) -> PluginSpec:
+    """Read a plugin class into a :class:`PluginSpec`; raise :class:`PluginError` if it is not one."""
+    if not isinstance(cls, type):
+        raise PluginError(
+            f"plugin {name!r} must be a class (with hook methods such as before_save), "
+            f"not {type(cls).__name__} {cls!r}"
+        )
+    hooks = collect_hooks(cls)
+    if not hooks:
+        raise PluginError(
+            f"class {cls.__qualname__} registered as plugin {name!r} has no hooks: define "
+            "methods like before_save(self, instance) or mark them with @hook('before:save')"
+        )
+    on_error = getattr(cls, "on_error", "raise")
+    if on_error not in ("raise", "log", "disable"):
+        raise PluginError(
+            f"plugin {name!r}: on_error must be 'raise', 'log' or 'disable', not {on_error!r}"
+        )
+    max_failures = getattr(cls, "max_failures", 3)
+    if not isinstance(max_failures, int) or max_failures < 1:
+        raise PluginError(f"plugin {name!r}: max_failures must be a positive int")
+    priority = getattr(cls, "priority", 0)
+    if not isinstance(priority, int):
+        raise PluginError(f"plugin {name!r}: priority must be an int, not {priority!r}")
+    nested = getattr(cls, "Config", None)
+    return PluginSpec(
+        cls=cls,
+        version=str(getattr(cls, "version", "0.1.0")),
+        requires=_requires(cls, getattr(cls, "requires", ())),
+        priority=priority,
+        description=getattr(cls, "description", None) or inspect.getdoc(cls),
+        on_error=on_error,
+        max_failures=max_failures,
+        hooks=hooks,
+        config=config_model(cls),
+        uses_nested_config=isinstance(nested, type) and issubclass(nested, BaseModel),
+    )
+
+
+def plugin(
+    name: str,
+    *,
+    version: str = "0.1.0",
+    requires: Sequence[str] | Mapping[str, str] = (),
+    priority: int = 0,
+    description: str | None = None,
+    on_error: ErrorPolicy = "raise",
+    max_failures: int = 3,
+    registry: PluginRegistry | None = None,
+    replace: bool = False,
+) -> Callable[[C], C]:
+    """Class decorator: make a class a plugin and register it (default registry unless given)."""
+
+    def decorate(cls: C) -> C:
+        from .registry import registry as default_registry
+
+        cls.name = name
+        cls.version = version
+        cls.requires = requires
+        cls.priority = priority
+        cls.description = description
+        cls.on_error = on_error
+        cls.max_failures = max_failures
+        (registry or default_registry).register(name, cls, replace=replace)
+        return cls
+
+    return decorate
+
+
+class BasePlugin:
+    """Optional base class for plugins.
+
+    A subclass that sets ``name`` in its own class body and is not abstract
+    (``abstract = True`` or unimplemented abstract methods) is registered when
+    it is defined, in ``registry`` if it sets one, else the default registry.
+    With a nested ``Config`` model, the validated configuration is ``self.config``.
+    """
+
+    name: str | None = None
+    version: str = "0.1.0"
+    requires: Sequence[str] | Mapping[str, str] = ()
+    priority: int = 0
+    description: str | None = None
+    on_error: ErrorPolicy = "raise"
+    max_failures: int = 3
+    registry: PluginRegistry | None = None
+    config: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__ or not cls.__dict__["name"]:
+            return
+        if cls.__dict__.get("abstract", False) or inspect.isabstract(cls):
+            return
+        from .registry import registry as default_registry
+
+        (cls.registry or default_registry).register(cls.__dict__["name"], cls)

@@ -1,0 +1,297 @@
+"""The plugin registry: names to plugin classes, live switches, metrics and health.
+
+Name resolution: a name registered explicitly wins; otherwise it is looked up
+among the entry points of the group ``earnorm_aop.plugins`` (which is how the
+built-in plugins are found), so a user's ``@plugin("timestamp")`` shadows the
+built-in without a conflict.  Each name has one :class:`~earnorm_aop.aspect.Switch`
+shared by every model that uses it, so ``disable(name)`` reaches them all.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from . import scope, weaver
+from .aspect import AdviceSpec, Aspect, Switch
+from .config import freeze, validate_config
+from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
+from .plugin import PluginSpec, read_spec
+
+__all__ = ["PluginInfo", "PluginRegistry", "registry"]
+
+GROUP = "earnorm_aop.plugins"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What :meth:`PluginRegistry.get_plugin` tells about a plugin."""
+
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    requires: Mapping[str, str]
+    priority: int
+    description: str | None
+    config_schema: dict[str, Any]
+    enabled: bool
+    source: str
+    cls: type
+
+
+@dataclass
+class _Entry:
+    """A registered or discovered plugin; entry points are loaded on first use."""
+
+    name: str
+    source: str
+    spec: PluginSpec | None = None
+    entry_point: importlib.metadata.EntryPoint | None = None
+
+    def load(self) -> PluginSpec:
+        if self.spec is None:
+            assert self.entry_point is not None
+            try:
+                cls = self.entry_point.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {self.name!r} from entry point {self.entry_point.value!r} "
+                    f"failed to load: {exc}"
+                ) from exc
+            self.spec = read_spec(cls, self.name)
+        return self.spec
+
+
+class PluginRegistry:
+    """Plugins by name, with their live on/off switches.
+
+    ``group`` is the entry-point group searched for names not registered
+    explicitly (``None`` turns discovery off, for isolated registries).
+    """
+
+    def __init__(self, group: str | None = GROUP) -> None:
+        self.group = group
+        self._explicit: dict[str, _Entry] = {}
+        self._discovered: dict[str, _Entry] = {}
+        self._discovery_done = False
+        self._switches: dict[str, Switch] = {}
+        self._instances: weakref.WeakKeyDictionary[type, dict[tuple[Any, ...], Aspect]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.RLock()
+
+    # -- registration ----------------------------------------------------------
+
+    def register(self, name: str, cls: type, *, replace: bool = False) -> None:
+        """Register ``cls`` as plugin ``name``; a different class under a taken name needs ``replace``."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise PluginError(
+                f"a plugin name must be an identifier such as 'softdelete', not {name!r}"
+            )
+        spec = read_spec(cls, name)
+        with self._lock:
+            existing = self._explicit.get(name)
+            if existing is not None and existing.spec is not None:
+                if existing.spec.cls is cls:
+                    return
+                if not replace:
+                    raise DuplicatePluginError(
+                        f"plugin {name!r} is already registered as "
+                        f"{existing.spec.cls.__module__}.{existing.spec.cls.__qualname__}; "
+                        f"pass replace=True to register {cls.__qualname__} instead"
+                    )
+            self._explicit[name] = _Entry(name, "registered", spec)
+
+    def register_many(self, mapping: Mapping[str, type], *, replace: bool = False) -> None:
+        """Register several plugins: ``{"timestamp": TimestampPlugin, ...}``."""
+        for name, cls in mapping.items():
+            self.register(name, cls, replace=replace)
+
+    def unregister(self, name: str) -> None:
+        """Forget an explicitly registered plugin (models already woven keep it)."""
+        with self._lock:
+            if name not in self._explicit:
+                raise PluginNotFoundError(name, self._explicit, " registered explicitly")
+            del self._explicit[name]
+
+    def discover(self, group: str | None = None) -> list[str]:
+        """Find plugins advertised as entry points of ``group``; return their names."""
+        group = group or self.group or GROUP
+        found = []
+        with self._lock:
+            for ep in importlib.metadata.entry_points(group=group):
+                dist = getattr(ep, "dist", None)
+                where = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
+                if ep.name not in self._discovered:
+                    self._discovered[ep.name] = _Entry(ep.name, where, entry_point=ep)
+                found.append(ep.name)
+            if group == self.group:
+                self._discovery_done = True
+        return found
+
+    # -- lookup ----------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Every known plugin name (registered or discovered)."""
+        self._auto_discover()
+        with self._lock:
+            return sorted(set(self._explicit) | set(self._discovered))
+
+    def _auto_discover(self) -> None:
+        if not self._discovery_done and self.group is not None:
+            self.discover(self.group)
+
+    def _entry(self, name: str) -> _Entry:
+        with self._lock:
+            entry = self._explicit.get(name)
+            if entry is None:
+                self._auto_discover()
+                entry = self._discovered.get(name)
+            if entry is None:
+                raise PluginNotFoundError(name, set(self._explicit) | set(self._discovered))
+            return entry
+
+    def spec(self, name: str) -> PluginSpec:
+        """The plugin class's spec for ``name`` (loading an entry point if needed)."""
+        return self._entry(name).load()
+
+    def switch(self, name: str) -> Switch:
+        """The live on/off switch shared by every model using ``name``."""
+        with self._lock:
+            sw = self._switches.get(name)
+            if sw is None:
+                sw = self._switches[name] = Switch(name)
+            return sw
+
+    def get_plugin(self, name: str) -> PluginInfo:
+        """Name, version, hooks, requirements, config schema, state and source of ``name``."""
+        entry = self._entry(name)
+        spec = entry.load()
+        return PluginInfo(
+            name=name,
+            version=spec.version,
+            hooks=spec.hook_names,
+            requires=dict(spec.requires),
+            priority=spec.priority,
+            description=spec.description,
+            config_schema=spec.config.model_json_schema(),
+            enabled=self.switch(name).enabled,
+            source=entry.source,
+            cls=spec.cls,
+        )
+
+    def plugins(self) -> list[PluginInfo]:
+        """Info on every known plugin, by name."""
+        return [self.get_plugin(n) for n in self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.names()
+
+    # -- live toggles ----------------------------------------------------------
+
+    def enable(self, name: str) -> None:
+        """Switch ``name`` on again on every model, at once."""
+        self._entry(name)
+        weaver.set_enabled(self.switch(name), True)
+
+    def disable(self, name: str) -> None:
+        """Switch ``name`` off on every model, at once; a disabled plugin costs nothing."""
+        self._entry(name)
+        weaver.set_enabled(self.switch(name), False)
+
+    @contextmanager
+    def disabled(self, *names: str) -> Iterator[None]:
+        """Switch plugins off for the current thread / asyncio task only, inside the block."""
+        for name in names:
+            self._entry(name)
+        switches = frozenset(self.switch(n) for n in names)
+        token = scope.DISABLED.set(scope.DISABLED.get() | switches)
+        weaver.context_scope_opened(switches)
+        try:
+            yield
+        finally:
+            scope.DISABLED.reset(token)
+            weaver.context_scope_closed(switches)
+
+    # -- aspects for models ------------------------------------------------------
+
+    def aspect_for(self, name: str, model: type, values: Mapping[str, Any] | None = None) -> Aspect:
+        """The aspect of plugin ``name`` configured with ``values`` for ``model``.
+
+        The configuration is validated here (:class:`PluginConfigError` names
+        the plugin, the model and the field); the plugin instance is created
+        once per (model, configuration).
+        """
+        spec = self.spec(name)
+        config = validate_config(name, model.__qualname__, spec.config, dict(values or {}))
+        key = (spec.cls, freeze(config))
+        with self._lock:
+            cache = self._instances.setdefault(model, {})
+            aspect = cache.get(key)
+            if aspect is not None:
+                return aspect
+            obj = _instantiate(spec, config)
+            aspect = Aspect(
+                name,
+                tuple(
+                    AdviceSpec(getattr(obj, h.attr), h.target(), optional=h.optional, name=h.attr)
+                    for h in spec.hooks
+                ),
+                priority=spec.priority,
+                requires=tuple(spec.requires),
+                on_error=spec.on_error,
+                max_failures=spec.max_failures,
+                switch=self.switch(name),
+                plugin=obj,
+            )
+            cache[key] = aspect
+            return aspect
+
+    # -- observability -----------------------------------------------------------
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """Counters of ``name``: models using it, advice failures, last error, state."""
+        self._entry(name)
+        sw = self.switch(name)
+        models = weaver.classes_with(sw)
+        return {
+            "name": name,
+            "enabled": sw.enabled,
+            "auto_disabled": sw.auto_disabled,
+            "models": [m.__qualname__ for m in models],
+            "failures": sw.failures,
+            "consecutive_failures": sw.consecutive_failures,
+            "last_error": None if sw.last_error is None else repr(sw.last_error),
+        }
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok" | "degraded", "plugins": {name: metrics}}`` for plugins in use.
+
+        Degraded when a plugin was switched off by its error policy or its
+        last advice run failed.
+        """
+        with self._lock:
+            names = sorted(self._switches)
+        plugins = {n: self.metrics(n) for n in names if n in self.names()}
+        degraded = any(m["auto_disabled"] or m["consecutive_failures"] for m in plugins.values())
+        return {"status": "degraded" if degraded else "ok", "plugins": plugins}
+
+
+def _instantiate(spec: PluginSpec, config: Any) -> Any:
+    cls = spec.cls
+    if spec.uses_nested_config:
+        obj = cls.__new__(cls)
+        obj.config = config
+        obj.__init__()
+        return obj
+    values = {field: getattr(config, field) for field in type(config).model_fields}
+    values.update(config.model_extra or {})
+    return cls(**values)
+
+
+registry = PluginRegistry()

@@ -1,0 +1,45 @@
+"""Shared helpers for the engine tests: a call log and a leak check on the weaver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from earnorm_aop import weaver
+
+
+def recorder(log: list[Any], label: Any, value: Any = None) -> Callable[[], Any]:
+    """An advice taking no parameters that appends ``label`` to ``log`` and returns ``value``."""
+
+    def advice() -> Any:
+        log.append(label)
+        return value
+
+    advice.__name__ = f"record_{label}".replace(":", "_")
+    return advice
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_engine_scopes() -> Iterator[None]:
+    """Every test must close the trace and context-disable scopes it opens."""
+    yield
+    assert weaver._tracing == 0, "a trace() block leaked"
+    assert not weaver._ctx_counts, "a context_scope_opened() leaked"
+
+
+@pytest.fixture(params=["generated", "interpreted"])
+def dispatch(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once with generated dispatchers and once with interpreted ones.
+
+    While a ``trace()`` block is open the weaver installs the interpreted
+    dispatcher, so a test that weaves inside this fixture exercises it.
+    """
+    if request.param == "generated":
+        yield request.param
+    else:
+        from earnorm_aop import trace
+
+        with trace():
+            yield request.param

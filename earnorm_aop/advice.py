@@ -53,9 +53,12 @@ class Target:
     binding: str  # "method", "classmethod" or "staticmethod"
     is_async: bool
     signature: inspect.Signature | None
+    # For a method an adapter maps from a logical operation onto another
+    # object (a model's manager): the model, which is what ``model`` injects.
+    model: type | None = None
 
     @classmethod
-    def of(cls, owner: type, name: str, raw: Any) -> Target:
+    def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:
         if isinstance(raw, classmethod):
             func, binding = raw.__func__, "classmethod"
         elif isinstance(raw, staticmethod):
@@ -66,7 +69,7 @@ class Target:
             sig: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):
             sig = None
-        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), sig)
+        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), sig, model)
 
     @property
     def params(self) -> dict[str, inspect.Parameter]:

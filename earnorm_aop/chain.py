@@ -59,6 +59,10 @@ class ChainPlan:
     guard: bool = False
     # Plugins with a context-local ``disabled()`` in force somewhere.
     ctx_switches: frozenset[Switch] = field(default_factory=frozenset)
+    # For an adapter-mapped method: the logical operation and the per-model
+    # class the wrapper is installed on.
+    label: str = ""
+    owner: type | None = None
 
     @classmethod
     def build(
@@ -94,6 +98,9 @@ class ChainPlan:
 
 
 def _model_of(target: Target) -> Callable[[Any], Any]:
+    model = target.model
+    if model is not None:
+        return lambda instance: model
     if target.binding == "method":
         return type
     if target.binding == "classmethod":
@@ -258,14 +265,23 @@ class _Generator:
         phase: str,
         on_ok: Sequence[str] = (),
         on_fail: Sequence[str] = (),
+        inline: Sequence[str] = (),
     ) -> None:
-        """Emit ``assign = call`` with the context-local switch and error policy around it."""
+        """Emit ``assign = call`` with the context-local switch and error policy around it.
+
+        ``inline`` is the same step without the temporary (``{call}`` stands for
+        the call), used under the ``raise`` policy: no store and reload per call.
+        """
         i = self.index[id(advice)]
         if advice.aspect.switch in self.plan.ctx_switches:
             src.add(depth, f"if _s{i} not in _dvar.get():")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
+        if policy == "raise" and inline:
+            for line in inline:
+                src.add(depth, line.replace("{call}", self.call(advice, phase)))
+            return
         if policy == "raise":
             src.add(depth, stmt)
             for line in on_ok:
@@ -305,13 +321,26 @@ class _Generator:
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
         for advice in plan.befores:
-            self.guarded(src, d, advice, "_v", "before", on_ok=["if _v is False:", "    return None"])
+            self.guarded(
+                src,
+                d,
+                advice,
+                "_v",
+                "before",
+                on_ok=["if _v is False:", "    return None"],
+                inline=["if {call} is False:", "    return None"],
+            )
+        # wrapt passes kwargs as a dict, usually empty: calling without ``**``
+        # then saves building and merging a new dict on every call.
         core = (
             f"{aw}_lvl0(wrapped, instance, args, kwargs)"
             if plan.arounds
-            else f"{aw}wrapped(*args, **kwargs)"
+            else f"{aw}(wrapped(*args, **kwargs) if kwargs else wrapped(*args))"
         )
-        if plan.errors:
+        if not (plan.errors or plan.chains or plan.afters):
+            # Nothing runs after the method: return its result directly.
+            src.add(d, f"return {core}")
+        elif plan.errors:
             src.add(d, "try:")
             src.add(d + 1, f"result = {core}")
             src.add(d, "except Exception as error:")
@@ -328,10 +357,13 @@ class _Generator:
         else:
             src.add(d, f"result = {core}")
         for advice in plan.chains:
-            self.guarded(src, d, advice, "_v", "chain", on_ok=["result = _v"])
+            self.guarded(
+                src, d, advice, "_v", "chain", on_ok=["result = _v"], inline=["result = {call}"]
+            )
         for advice in plan.afters:
             self.guarded(src, d, advice, "", "after")
-        src.add(d, "return result")
+        if plan.errors or plan.chains or plan.afters:
+            src.add(d, "return result")
         if plan.guard:
             src.add(1, "finally:")
             src.add(2, "_avar.reset(_tok)")
@@ -346,8 +378,8 @@ class _Generator:
         adef = "async def" if self.is_async else "def"
 
         def inner(a: str, kw: str) -> str:
-            if last:
-                return f"wrapped(*{a}, **{kw})"
+            if last:  # without ``**`` when there are no keywords, as in ``dispatch``
+                return f"(wrapped(*{a}, **{kw}) if {kw} else wrapped(*{a}))"
             return f"_lvl{k + 1}(wrapped, instance, {a}, {kw})"
 
         log_policy = advice.aspect.on_error != "raise"

@@ -19,7 +19,7 @@ import dataclasses
 import threading
 import types
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,10 +88,18 @@ class _State:
     excluded: set[str] = field(default_factory=set)
     originals: dict[str, Any] = field(default_factory=dict)  # name -> replaced dict value
     hook: Any = _MISSING  # previous __init_subclass__ dict value while our hook is installed
+    # (owner, attribute) -> replaced dict value, for methods an adapter maps
+    # onto objects other than the model class (a Django model's manager).
+    foreign: dict[tuple[type, str], Any] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not self.own and not self.excluded
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to remember: the class can be forgotten."""
+        return self.empty and not self.originals and not self.foreign and self.hook is _MISSING
 
 
 _states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
@@ -134,7 +142,7 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             _rebuild([model])
         except BaseException:
             state.own, state.excluded = before
-            if state.empty and not state.originals and state.hook is _MISSING:
+            if state.idle:
                 _states.pop(model, None)
             raise
 
@@ -217,11 +225,15 @@ class MethodChain:
 def describe(model: type) -> list[MethodChain]:
     """Each method of ``model`` that has advice, with its chain in execution order."""
     with _lock:
-        plans = _plan_class(model, _effective(model), include_disabled=True)
+        plans, foreign = _plan_class(model, _effective(model), include_disabled=True)
         out = []
         for name, plan in plans.items():
             installed = any(a.aspect.switch.enabled for a in plan.all)
             out.append(MethodChain(name, plan.all, installed))
+        for (owner, attr), plan in foreign.items():
+            installed = any(a.aspect.switch.enabled for a in plan.all)
+            label = f"{plan.label} ({owner.__qualname__}.{attr})"
+            out.append(MethodChain(label, plan.all, installed))
         return out
 
 
@@ -355,7 +367,17 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
             every.setdefault(name, None)
             if not framework:
                 public.setdefault(name, None)
+    for name in _operations(model):
+        every.setdefault(name, None)
+        public.setdefault(name, None)
     return public, every
+
+
+def _operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+    """Logical operations the model's adapter maps onto other objects' methods."""
+    from .integrations.base import adapter_for
+
+    return adapter_for(model).operations(model)
 
 
 def _matches(pointcut: Pointcut, names: tuple[dict[str, None], dict[str, None]]) -> list[str]:
@@ -394,7 +416,7 @@ def _lookup_original(model: type, name: str) -> tuple[type, Any]:
 
 def _plan_class(
     model: type, aspects: list[Aspect], *, include_disabled: bool = False
-) -> dict[str, ChainPlan]:
+) -> tuple[dict[str, ChainPlan], dict[tuple[type, str], ChainPlan]]:
     """Each advised method of ``model`` with its chain (enabled aspects only unless asked)."""
     names = _method_names(model)
     per_method: dict[str, list[tuple[Aspect, AdviceSpec, Kind]]] = {}
@@ -417,18 +439,32 @@ def _plan_class(
                 if split is not None:
                     per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
     plans: dict[str, ChainPlan] = {}
+    foreign: dict[tuple[type, str], ChainPlan] = {}
     ctx = frozenset(_ctx_counts)
+    operations = _operations(model)
     for name, entries in per_method.items():
-        origin, raw = _lookup_original(model, name)
-        target = Target.of(origin, name, raw)
-        # Plan every advice (disabled ones too) so a bad one fails at weave time.
-        planned = [
-            (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries
-        ]
-        kept = [p for a, p in planned if include_disabled or a.switch.enabled]
-        if kept:
-            plans[name] = ChainPlan.build(target, kept, ctx_switches=ctx)
-    return plans
+        targets: list[tuple[type | None, Target]] = []
+        if name in operations:
+            for owner, attr in operations[name]:
+                origin, raw = _lookup_original(owner, attr)
+                targets.append((owner, Target.of(origin, attr, raw, model=model)))
+        else:
+            origin, raw = _lookup_original(model, name)
+            targets.append((None, Target.of(origin, name, raw)))
+        for owner, target in targets:
+            # Plan every advice (disabled ones too) so a bad one fails at weave time.
+            planned = [
+                (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries
+            ]
+            kept = [p for a, p in planned if include_disabled or a.switch.enabled]
+            if not kept:
+                continue
+            plan = ChainPlan.build(target, kept, ctx_switches=ctx)
+            if owner is None:
+                plans[name] = plan
+            else:
+                foreign[(owner, target.name)] = dataclasses.replace(plan, label=name, owner=owner)
+    return plans, foreign
 
 
 # --------------------------------------------------------------------------
@@ -483,12 +519,13 @@ def _rebuild(seeds: Iterable[type]) -> None:
     classes = _hierarchy(seeds)
     # Pass 1: plan every class; nothing is touched if any plan fails.
     wanted: dict[type, dict[str, ChainPlan]] = {}
+    foreign: dict[type, dict[tuple[type, str], ChainPlan]] = {}
     for klass in classes:
         aspects = _effective(klass)
         if not aspects and klass not in _states and not _has_woven(klass):
             continue
         _plan_class(klass, aspects, include_disabled=True)  # validation, disabled included
-        wanted[klass] = _plan_class(klass, aspects)
+        wanted[klass], foreign[klass] = _plan_class(klass, aspects)
     # Decide which classes need their own wrapper and which simply inherit one.
     own: dict[type, dict[str, ChainPlan]] = {}
     for klass in classes:
@@ -507,6 +544,7 @@ def _rebuild(seeds: Iterable[type]) -> None:
                 mine[name] = dataclasses.replace(plan, guard=True)
     # Pass 2: install.
     for klass in classes:
+        _install_foreign(klass, foreign.get(klass, {}))
         _install(klass, own.get(klass, {}))
 
 
@@ -593,18 +631,47 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
                 state = _states[klass] = _State()
                 originals = state.originals
             originals[name] = current
-        dispatcher = interpret_chain(plan) if _tracing else compile_chain(plan)
-        wrapper = _Woven(plan.target.raw, dispatcher)
-        wrapper._self_raw = plan.target.raw
-        wrapper._self_origin = plan.target.owner
-        wrapper._self_key = _chain_key(plan)
-        wrapper._self_guard = plan.guard
-        wrapper._self_traced = bool(_tracing)
-        wrapper._self_plan = plan
-        setattr(klass, name, wrapper)
+        setattr(klass, name, _make_wrapper(plan))
     _sync_hook(klass)
-    if state is not None and state.empty and not state.originals and state.hook is _MISSING:
+    if state is not None and state.idle:
         _states.pop(klass, None)
+
+
+def _make_wrapper(plan: ChainPlan) -> _Woven:
+    dispatcher = interpret_chain(plan) if _tracing else compile_chain(plan)
+    wrapper = _Woven(plan.target.raw, dispatcher)
+    wrapper._self_raw = plan.target.raw
+    wrapper._self_origin = plan.target.owner
+    wrapper._self_key = _chain_key(plan)
+    wrapper._self_guard = plan.guard
+    wrapper._self_traced = bool(_tracing)
+    wrapper._self_plan = plan
+    return wrapper
+
+
+def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> None:
+    """Install (or restore) the methods an adapter maps onto other objects for ``klass``."""
+    state = _states.get(klass)
+    if state is None and not plans:
+        return
+    if state is None:
+        state = _states[klass] = _State()
+    for (owner, attr), original in list(state.foreign.items()):
+        if (owner, attr) not in plans:
+            if original is _MISSING:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, original)
+            del state.foreign[(owner, attr)]
+    for (owner, attr), plan in plans.items():
+        current = vars(owner).get(attr, _MISSING)
+        if isinstance(current, _Woven) and current._self_key == _chain_key(plan) and (
+            current._self_traced == bool(_tracing)
+        ):
+            continue
+        if (owner, attr) not in state.foreign:
+            state.foreign[(owner, attr)] = current
+        setattr(owner, attr, _make_wrapper(plan))
 
 
 # --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from . import weaver
+from .contributions import contribute, withdraw
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
 from .registry import PluginRegistry
@@ -87,7 +88,12 @@ def apply_plugins(
         elif not weaver.is_woven(model, name):
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
     if aspects:
-        weaver.weave_many(model, aspects)
+        added = contribute(model, aspects)
+        try:
+            weaver.weave_many(model, aspects)
+        except BaseException:
+            withdraw(model, added)
+            raise
 
 
 def with_plugins(

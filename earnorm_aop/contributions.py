@@ -1,0 +1,101 @@
+"""What a plugin adds to the models it is woven onto: fields and methods.
+
+A plugin declares ``fields`` (``{"deleted_at": FieldSpec(...)}``, a list of
+:class:`~earnorm_aop.integrations.FieldSpec`, or a method returning either, so
+field names can come from its configuration) and ``model_methods`` (a mapping
+of name to callable, or a method returning one; each callable gets the model
+instance first).  They are added through the model's adapter when the plugin
+is woven, before any advice, so an ORM sees the fields before migrations are
+made.  A model's own attribute of the same name always wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .aspect import Aspect
+from .errors import PluginError
+from .integrations.base import FieldSpec, adapter_for
+
+__all__ = ["contribute", "contributed_fields", "contributed_methods", "withdraw"]
+
+# model -> names of the methods we added to it (so they can be taken back).
+_added: weakref.WeakKeyDictionary[type, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _declared(plugin: object, attr: str) -> Any:
+    value = getattr(plugin, attr, None)
+    if callable(value) and not isinstance(value, Mapping):
+        value = value()
+    return value
+
+
+def contributed_fields(name: str, plugin: object) -> list[FieldSpec]:
+    """The fields plugin ``name`` (an instance) contributes, as :class:`FieldSpec` objects."""
+    value = _declared(plugin, "fields")
+    if not value:
+        return []
+    items: Iterable[Any] = value.items() if isinstance(value, Mapping) else value
+    out: list[FieldSpec] = []
+    for item in items:
+        if isinstance(item, FieldSpec):
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], FieldSpec):
+            out.append(item[1])
+        elif isinstance(item, tuple) and len(item) == 2:
+            out.append(FieldSpec(item[0], item[1]))
+        else:
+            raise PluginError(
+                f"plugin {name!r}: fields must be FieldSpec objects or a mapping of "
+                f"name -> FieldSpec, not {item!r}"
+            )
+    return out
+
+
+def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., Any]]:
+    value = _declared(plugin, "model_methods")
+    if not value:
+        return {}
+    if not isinstance(value, Mapping) or not all(callable(v) for v in value.values()):
+        raise PluginError(
+            f"plugin {name!r}: model_methods must map method names to callables, not {value!r}"
+        )
+    return dict(value)
+
+
+def _as_method(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(self, *args, **kwargs)
+
+    return method
+
+
+def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
+    """Add the aspects' fields and methods to ``model``; return the method names added."""
+    adapter = adapter_for(model)
+    added: list[str] = []
+    for aspect in aspects:
+        for spec in contributed_fields(aspect.name, aspect.plugin):
+            adapter.add_field(model, spec)
+        for method, func in contributed_methods(aspect.name, aspect.plugin).items():
+            mine = _added.setdefault(model, {})
+            if method in vars(model) and mine.get(method) is None:
+                continue  # the model's own method wins
+            if method not in vars(model) and hasattr(model, method):
+                continue  # inherited from a parent: the parent's (or its plugin's) wins
+            setattr(model, method, _as_method(func))
+            mine[method] = aspect.name
+            added.append(method)
+    return added
+
+
+def withdraw(model: type, methods: Iterable[str]) -> None:
+    """Take back methods :func:`contribute` added (after a failed weave)."""
+    mine = _added.get(model, {})
+    for method in methods:
+        if mine.pop(method, None) is not None and method in vars(model):
+            delattr(model, method)

@@ -107,5 +107,8 @@ class Aspect:
         hooks: Iterable[tuple[str, Callable[..., Any]]],
         **options: Any,
     ) -> Aspect:
-        """Build an aspect from ``(spec, function)`` pairs: ``Aspect.of("x", [("before:save", f)])``."""
+        """Build an aspect from ``(spec, function)`` pairs.
+
+        ``Aspect.of("x", [("before:save", f)])``
+        """
         return cls(name, tuple(AdviceSpec(f, spec) for spec, f in hooks), **options)

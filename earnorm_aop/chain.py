@@ -698,7 +698,7 @@ class _Interpreter:
 class _AsyncInterpreter(_Interpreter):
     """The interpreted dispatcher for ``async def`` targets."""
 
-    async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:  # type: ignore[override]
+    async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
             key = (id(instance), plan.target.name)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import inspect
 import json
 import typing
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticSerializationError
 
 from .errors import PluginConfigError
 
@@ -27,9 +28,9 @@ def config_model(cls: type) -> type[BaseModel]:
     nested = cls.__dict__.get("Config") or getattr(cls, "Config", None)
     if isinstance(nested, type) and issubclass(nested, BaseModel):
         return nested
-    init = cls.__init__
+    init = cls.__dict__.get("__init__") or getattr(cls, "__init__")  # noqa: B009
     fields: dict[str, Any] = {}
-    extra = "forbid"
+    extra: Literal["allow", "forbid"] = "forbid"
     if init is not object.__init__:
         try:
             hints = typing.get_type_hints(init)
@@ -45,7 +46,7 @@ def config_model(cls: type) -> type[BaseModel]:
             annotation = hints.get(p.name, Any)
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, default)
-    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
+    return pydantic.create_model(
         f"{cls.__name__}Config",
         __config__=ConfigDict(extra=extra, arbitrary_types_allowed=True),
         **fields,
@@ -75,7 +76,9 @@ def validate_config(
             else:
                 problems.append(f"option {field!r}: {err['msg']} (got {err.get('input')!r})")
         raise PluginConfigError(
-            f"plugin {plugin!r} on {model_name}: " + "; ".join(problems) + f". Known options: {known}"
+            f"plugin {plugin!r} on {model_name}: "
+            + "; ".join(problems)
+            + f". Known options: {known}"
         ) from None
 
 
@@ -83,5 +86,5 @@ def freeze(config: BaseModel) -> str:
     """A stable key for a validated configuration (one plugin instance per key and model)."""
     try:
         return json.dumps(config.model_dump(mode="json"), sort_keys=True)
-    except (TypeError, ValueError, pydantic.PydanticSerializationError):
+    except (TypeError, ValueError, PydanticSerializationError):
         return repr(config)

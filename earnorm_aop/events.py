@@ -60,9 +60,7 @@ def _arguments(
 
 def _handlers(instance: Any, event: str) -> list[tuple[Aspect, AdviceSpec]]:
     off = scope.DISABLED.get()
-    return [
-        (a, s) for a, s in weaver.event_handlers(type(instance), event) if a.switch not in off
-    ]
+    return [(a, s) for a, s in weaver.event_handlers(type(instance), event) if a.switch not in off]
 
 
 def _failed(aspect: Aspect, spec: AdviceSpec, event: str, exc: Exception) -> None:
@@ -73,7 +71,10 @@ def _failed(aspect: Aspect, spec: AdviceSpec, event: str, exc: Exception) -> Non
         aspect.switch.consecutive_failures += 1
         aspect.switch.last_error = exc
     log.error(
-        "plugin %r: handler %r of event %r failed; going on", aspect.name, spec.name, event,
+        "plugin %r: handler %r of event %r failed; going on",
+        aspect.name,
+        spec.name,
+        event,
         exc_info=exc,
     )
 

@@ -37,9 +37,7 @@ def explain(model: type) -> str:
             if isinstance(target, str):
                 split = split_event(target)
                 if split is None or split[1] not in names:
-                    woven = any(
-                        a.spec is spec for c in chains for a in c.advice
-                    )
+                    woven = any(a.spec is spec for c in chains for a in c.advice)
                     if not woven:
                         events.setdefault(target, []).append(f"{aspect.name}.{spec.name}")
     if events:

@@ -80,7 +80,9 @@ class JoinPoint:
         """The target method's parameters bound to this call, defaults applied."""
         if self._arguments is None:
             binder = self._binder
-            self._arguments = {} if binder is None else binder(self.instance, self.args, self.kwargs)
+            self._arguments = (
+                {} if binder is None else binder(self.instance, self.args, self.kwargs)
+            )
         return self._arguments
 
     def __repr__(self) -> str:

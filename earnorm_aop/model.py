@@ -165,14 +165,14 @@ class PluginModel:
 weaver.register_framework_base(PluginModel)
 
 
-def weave(
-    model: type, name: str, *, registry: PluginRegistry | None = None, **config: Any
-) -> None:
+def weave(model: type, name: str, *, registry: PluginRegistry | None = None, **config: Any) -> None:
     """Add plugin ``name`` to ``model`` at runtime (again with new options: re-configure it)."""
     apply_plugins(model, {name: config}, registry)
 
 
-def unweave(model: type, name: str | None = None, *, registry: PluginRegistry | None = None) -> None:
+def unweave(
+    model: type, name: str | None = None, *, registry: PluginRegistry | None = None
+) -> None:
     """Remove plugin ``name`` (or every plugin) from ``model`` at runtime."""
     if name is not None:
         (registry or registry_of(model)).spec(name)  # unknown name -> PluginNotFoundError

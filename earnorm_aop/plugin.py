@@ -159,7 +159,7 @@ def _requires(cls: type, value: Any) -> dict[str, str]:
 
 
 def read_spec(cls: Any, name: str) -> PluginSpec:
-    """Read a plugin class into a :class:`PluginSpec`; raise :class:`PluginError` if it is not one."""
+    """Read a plugin class into a :class:`PluginSpec` (:class:`PluginError` if it is not one)."""
     if not isinstance(cls, type):
         raise PluginError(
             f"plugin {name!r} must be a class (with hook methods such as before_save), "
@@ -171,7 +171,7 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
             f"class {cls.__qualname__} registered as plugin {name!r} has no hooks: define "
             "methods like before_save(self, instance) or mark them with @hook('before:save')"
         )
-    on_error = getattr(cls, "on_error", "raise")
+    on_error: ErrorPolicy = getattr(cls, "on_error", "raise")
     if on_error not in ("raise", "log", "disable"):
         raise PluginError(
             f"plugin {name!r}: on_error must be 'raise', 'log' or 'disable', not {on_error!r}"
@@ -214,13 +214,17 @@ def plugin(
     def decorate(cls: C) -> C:
         from .registry import registry as default_registry
 
-        cls.name = name
-        cls.version = version
-        cls.requires = requires
-        cls.priority = priority
-        cls.description = description
-        cls.on_error = on_error
-        cls.max_failures = max_failures
+        attrs = {
+            "name": name,
+            "version": version,
+            "requires": requires,
+            "priority": priority,
+            "description": description,
+            "on_error": on_error,
+            "max_failures": max_failures,
+        }
+        for attr, value in attrs.items():
+            setattr(cls, attr, value)
         (registry or default_registry).register(name, cls, replace=replace)
         return cls
 

@@ -88,7 +88,7 @@ class PluginRegistry:
     # -- registration ----------------------------------------------------------
 
     def register(self, name: str, cls: type, *, replace: bool = False) -> None:
-        """Register ``cls`` as plugin ``name``; a different class under a taken name needs ``replace``."""
+        """Register ``cls`` as plugin ``name``; another class under a taken name needs ``replace``."""
         if not isinstance(name, str) or not name.isidentifier():
             raise PluginError(
                 f"a plugin name must be an identifier such as 'softdelete', not {name!r}"
@@ -285,7 +285,7 @@ class PluginRegistry:
 def _instantiate(spec: PluginSpec, config: Any) -> Any:
     cls = spec.cls
     if spec.uses_nested_config:
-        obj = cls.__new__(cls)
+        obj: Any = object.__new__(cls)
         obj.config = config
         obj.__init__()
         return obj

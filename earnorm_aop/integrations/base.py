@@ -88,7 +88,9 @@ class Adapter:
         if self.has_field(model, spec.name):
             return
         setattr(model, spec.name, spec.default)
-        model.__annotations__ = {**getattr(model, "__annotations__", {}), spec.name: spec.annotation}
+        annotations = dict(getattr(model, "__annotations__", {}))
+        annotations[spec.name] = spec.annotation
+        model.__annotations__ = annotations
 
     def get_field(self, instance: Any, name: str) -> Any:
         return getattr(instance, name, None)

@@ -22,6 +22,7 @@ import itertools
 import linecache
 import logging
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,11 +115,16 @@ class _FailureHandler:
 
     def __init__(self, advice: PlannedAdvice, target: Target) -> None:
         self.advice = advice
-        self.where = f"{target.owner.__qualname__}.{target.name}"
+        self.method = target.name
+        self.model_of = _model_of(target)
 
     def __call__(self, error: BaseException, instance: Any) -> None:
         aspect = self.advice.aspect
         switch = aspect.switch
+        # Name the model the call ran on (a subclass inheriting the method),
+        # not the class that happens to define it.
+        model = self.model_of(instance)
+        where = f"{getattr(model, '__qualname__', model)}.{self.method}"
         with switch.lock:
             switch.failures += 1
             switch.consecutive_failures += 1
@@ -133,7 +139,7 @@ class _FailureHandler:
             aspect.name,
             self.advice.kind.value,
             self.advice.spec.name,
-            self.where,
+            where,
             exc_info=error,
         )
         if trip:
@@ -183,6 +189,7 @@ class _Generator:
             "_JP": JoinPoint,
             "_isawaitable": inspect.isawaitable,
             "_dvar": scope.DISABLED,
+            "_dget": scope.DISABLED.get,
             "_avar": scope.ACTIVE_CALLS,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
@@ -274,7 +281,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if advice.aspect.switch in self.plan.ctx_switches:
-            src.add(depth, f"if _s{i} not in _dvar.get():")
+            src.add(depth, f"if not _off or _s{i} not in _off:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -318,6 +325,10 @@ class _Generator:
             src.add(d, "try:")
             d += 1
         outer = [a for a in plan.befores + plan.chains + plan.afters + plan.errors]
+        if any(a.aspect.switch in plan.ctx_switches for a in outer):
+            # Read the context-local toggles once; while none is in force in
+            # this context (the usual case) each check is one truth test.
+            src.add(d, "_off = _dget()")
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
         for advice in plan.befores:
@@ -385,7 +396,7 @@ class _Generator:
         log_policy = advice.aspect.on_error != "raise"
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         if advice.aspect.switch in plan.ctx_switches:
-            src.add(1, f"if _s{i} in _dvar.get():")
+            src.add(1, f"if _s{i} in _dget():")
             src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
             src.add(1, "_ba = _bind(instance, args, kwargs)")
@@ -410,14 +421,22 @@ class _Generator:
             return
         # log / disable policy: a failing around advice is skipped, not the call.
         src.add(1, "res = None")
-        src.add(1, "inner_failed = False")
-        src.add(1, f"{adef} proceed(*a, **kw):")
-        src.add(2, "nonlocal called, res, inner_failed")
+        src.add(1, "inner_failed = started = False")
+        # proceed() itself is sync so a second call fails at once (as under the
+        # raise policy); ``started`` tells whether the inner chain really ran,
+        # which differs from ``called`` when a sync advice on an async target
+        # fails before its proceed() coroutine is awaited.
+        src.add(1, "def proceed(*a, **kw):")
+        src.add(2, "nonlocal called")
         src.add(2, "if called:")
         src.add(3, f"raise _ProceedError(_perr{i})")
         src.add(2, "called = True")
+        src.add(2, "return _go(a, kw) if (a or kw) else _go(args, kwargs)")
+        src.add(1, f"{adef} _go(a, kw):")
+        src.add(2, "nonlocal res, inner_failed, started")
+        src.add(2, "started = True")
         src.add(2, "try:")
-        src.add(3, f"res = {aw}({inner('a', 'kw')} if (a or kw) else {inner('args', 'kwargs')})")
+        src.add(3, f"res = {aw}{inner('a', 'kw')}")
         src.add(2, "except BaseException:")
         src.add(3, "inner_failed = True")
         src.add(3, "raise")
@@ -431,7 +450,7 @@ class _Generator:
         src.add(2, "if inner_failed or isinstance(_e, _ProceedError):")
         src.add(3, "raise")
         src.add(2, f"_f{i}(_e, instance)")
-        src.add(2, "if called:")
+        src.add(2, "if started:")
         src.add(3, "return res")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.aspect.on_error == "disable":
@@ -451,6 +470,9 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
     exec(code, gen.ns)
     dispatcher: Dispatcher = gen.ns[name]
     dispatcher.__earnorm_source__ = text  # type: ignore[attr-defined]
+    # Every rebuild (a toggle, a disabled() block) compiles a new dispatcher:
+    # forget its source once it is gone, or linecache would grow forever.
+    weakref.finalize(dispatcher, linecache.cache.pop, filename, None)
     return dispatcher
 
 
@@ -788,9 +810,10 @@ class _AsyncInterpreter(_Interpreter):
         advice = plan.arounds[k]
         if self.skip(advice):
             return await self.aaround(k + 1, wrapped, instance, args, kwargs)
-        state = {"called": False, "inner_failed": False, "res": None}
+        state = {"called": False, "started": False, "inner_failed": False, "res": None}
 
         async def proceed_inner(a: Any, kw: Any) -> Any:
+            state["started"] = True
             try:
                 res = await self.aaround(k + 1, wrapped, instance, a, kw)
             except BaseException:
@@ -818,7 +841,9 @@ class _AsyncInterpreter(_Interpreter):
                 raise
             if not self.failed(advice, call, exc, start):
                 raise
-            if state["called"]:
+            # A sync advice may call proceed() and fail before its coroutine is
+            # awaited: the rest of the chain has not run, so it runs now.
+            if state["started"]:
                 return state["res"]
             return await self.aaround(k + 1, wrapped, instance, args, kwargs)
         self.succeeded(advice)

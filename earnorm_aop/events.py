@@ -63,20 +63,42 @@ def _handlers(instance: Any, event: str) -> list[tuple[Aspect, AdviceSpec]]:
     return [(a, s) for a, s in weaver.event_handlers(type(instance), event) if a.switch not in off]
 
 
-def _failed(aspect: Aspect, spec: AdviceSpec, event: str, exc: Exception) -> None:
+def _failed(aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, exc: Exception) -> None:
+    """Apply the plugin's error policy to a failing handler (as the chain does for advice)."""
     if aspect.on_error == "raise":
         raise exc
-    with aspect.switch.lock:
-        aspect.switch.failures += 1
-        aspect.switch.consecutive_failures += 1
-        aspect.switch.last_error = exc
+    switch = aspect.switch
+    with switch.lock:
+        switch.failures += 1
+        switch.consecutive_failures += 1
+        switch.last_error = exc
+        trip = (
+            aspect.on_error == "disable"
+            and switch.enabled
+            and switch.consecutive_failures >= aspect.max_failures
+        )
     log.error(
-        "plugin %r: handler %r of event %r failed; going on",
+        "plugin %r: handler %r of event %r failed on %s; going on",
         aspect.name,
         spec.name,
         event,
+        type(instance).__qualname__,
         exc_info=exc,
     )
+    if trip:
+        log.warning(
+            "plugin %r disabled after %d consecutive failures (max_failures=%d)",
+            aspect.name,
+            switch.consecutive_failures,
+            aspect.max_failures,
+        )
+        switch.auto_disabled = True
+        weaver.set_enabled(switch, False)
+
+
+def _succeeded(aspect: Aspect) -> None:
+    if aspect.on_error == "disable":
+        aspect.switch.consecutive_failures = 0
 
 
 def emit(instance: Any, event: str, **payload: Any) -> list[Any]:
@@ -92,7 +114,9 @@ def emit(instance: Any, event: str, **payload: Any) -> list[Any]:
         try:
             results.append(spec.func(*args, **kwargs))
         except Exception as exc:
-            _failed(aspect, spec, event, exc)
+            _failed(aspect, spec, instance, event, exc)
+        else:
+            _succeeded(aspect)
     return results
 
 
@@ -107,5 +131,7 @@ async def aemit(instance: Any, event: str, **payload: Any) -> list[Any]:
                 value = await value
             results.append(value)
         except Exception as exc:
-            _failed(aspect, spec, event, exc)
+            _failed(aspect, spec, instance, event, exc)
+        else:
+            _succeeded(aspect)
     return results

@@ -114,6 +114,9 @@ class _State:
     # (owner, attribute) -> replaced dict value, for methods an adapter maps
     # onto objects other than the model class (a Django model's manager).
     foreign: dict[tuple[type, str], Any] = field(default_factory=dict)
+    # name -> an inherited original put in this class's dict to hide a parent's
+    # wrapper whose aspects this class opted out of (unweave on a subclass).
+    shadows: dict[str, Any] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -122,7 +125,13 @@ class _State:
     @property
     def idle(self) -> bool:
         """Nothing to remember: the class can be forgotten."""
-        return self.empty and not self.originals and not self.foreign and self.hook is _MISSING
+        return (
+            self.empty
+            and not self.originals
+            and not self.foreign
+            and not self.shadows
+            and self.hook is _MISSING
+        )
 
 
 _states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
@@ -429,7 +438,7 @@ def _lookup_raw_value(model: type, name: str) -> Any:
 def _lookup_original(model: type, name: str) -> tuple[type, Any]:
     """The class that defines ``name`` for ``model`` and its unwoven dict value."""
     for klass in model.__mro__:
-        if name in vars(klass):
+        if name in vars(klass) and name not in _state_of(klass).shadows:
             value = vars(klass)[name]
             if isinstance(value, _Woven):
                 return value._self_origin, value._self_raw
@@ -556,16 +565,23 @@ def _rebuild(seeds: Iterable[type]) -> None:
     for klass in classes:
         mine: dict[str, ChainPlan] = {}
         for name, plan in wanted.get(klass, {}).items():
-            defined_here = name in vars(klass) and (
-                not isinstance(vars(klass)[name], _Woven) or name in _state_of(klass).originals
+            defined_here = (
+                name in vars(klass)
+                and name not in _state_of(klass).shadows
+                and (
+                    not isinstance(vars(klass)[name], _Woven)
+                    or name in _state_of(klass).originals
+                )
             )
             if defined_here or _inherited_key(klass, name, own) != _chain_key(plan):
                 mine[name] = plan
+        if klass in wanted:
+            mine.update(_shadows_needed(klass, wanted[klass], own))
         own[klass] = mine
     # A wrapper needs the super() guard when another level of the same method is woven.
     for klass, mine in own.items():
         for name, plan in list(mine.items()):
-            if _needs_guard(klass, name, plan, own):
+            if plan and _needs_guard(klass, name, plan, own):
                 mine[name] = dataclasses.replace(plan, guard=True)
     # Pass 2: install.
     for klass in classes:
@@ -584,11 +600,42 @@ def _has_woven(klass: type) -> bool:
     return any(isinstance(v, _Woven) for v in vars(klass).values())
 
 
+def _shadows_needed(
+    klass: type, wanted: dict[str, ChainPlan], own: dict[type, dict[str, ChainPlan]]
+) -> dict[str, ChainPlan]:
+    """Inherited wrappers ``klass`` must not run, each hidden by its original.
+
+    When a subclass opts out of every inherited aspect of a method it does not
+    define, it would still find the parent's wrapper through the MRO; putting
+    the original object in its own dict hides it.  Such a *shadow* is given as
+    an empty plan (no advice) whose target is that original.
+    """
+    shadows = _state_of(klass).shadows
+    names: dict[str, None] = {}
+    for base in klass.__mro__[1:]:
+        names.update(dict.fromkeys(own.get(base, ())))
+        names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, _Woven)))
+    out: dict[str, ChainPlan] = {}
+    for name in names:
+        if name in wanted or (name in vars(klass) and name not in shadows):
+            continue
+        if _inherited_key(klass, name, own) is not None:
+            origin, raw = _lookup_original(klass, name)
+            out[name] = ChainPlan(Target.of(origin, name, raw))
+    return out
+
+
 def _woven_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
-    """What ``vars(klass)[name]`` will be once the rebuild is done: a plan, a value or _MISSING."""
+    """What ``vars(klass)[name]`` will be once the rebuild is done: a plan, a value or _MISSING.
+
+    A shadow (an empty plan) stands for the original object it puts there.
+    """
     if klass in own:
         if name in own[klass]:
-            return own[klass][name]
+            plan = own[klass][name]
+            return plan if plan else plan.target.raw
+        if name in _state_of(klass).shadows:
+            return _MISSING  # a shadow no longer needed: it goes away
         value = vars(klass).get(name, _MISSING)
         if isinstance(value, _Woven):
             return _state_of(klass).originals.get(name, _MISSING)
@@ -638,6 +685,12 @@ def _needs_guard(
 def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
     state = _states.get(klass)
     originals = state.originals if state is not None else {}
+    shadows = state.shadows if state is not None else {}
+    # Drop shadows no longer needed, so they are never taken for originals.
+    for name in list(shadows):
+        if name not in plans or plans[name]:
+            if vars(klass).get(name, _MISSING) is shadows.pop(name):
+                delattr(klass, name)
     # Restore what no longer needs a wrapper.
     for name, value in list(vars(klass).items()):
         if isinstance(value, _Woven) and name not in plans:
@@ -647,6 +700,14 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
                 delattr(klass, name)
     for name, plan in plans.items():
         current = vars(klass).get(name, _MISSING)
+        if not plan:  # a shadow: the original hides an inherited wrapper
+            if state is None:
+                state = _states[klass] = _State()
+                originals, shadows = state.originals, state.shadows
+            if name not in shadows:
+                setattr(klass, name, plan.target.raw)
+                shadows[name] = plan.target.raw
+            continue
         if (
             isinstance(current, _Woven)
             and current._self_key == _chain_key(plan)

@@ -9,6 +9,9 @@ import pytest
 
 from earnorm_aop import weaver
 
+# Fixtures of the plugin-layer tests (an isolated registry per test, ...).
+pytest_plugins = ["_plugin_helpers"]
+
 
 def recorder(log: list[Any], label: Any, value: Any = None) -> Callable[[], Any]:
     """An advice taking no parameters that appends ``label`` to ``log`` and returns ``value``."""

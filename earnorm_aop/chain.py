@@ -317,11 +317,14 @@ class _Generator:
         src.add(0, f"{adef} {name}(wrapped, instance, args, kwargs):")
         d = 1
         if plan.guard:
+            # Skip the advice only for a call that entered at another level (a
+            # super() call); a recursive call at this level is an outer call.
             src.add(d, "_key = (id(instance), _method)")
+            src.add(d, "_lvl = (id(instance), _method, _owner)")
             src.add(d, "_act = _avar.get()")
-            src.add(d, "if _key in _act:")
+            src.add(d, "if _key in _act and _lvl not in _act:")
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
-            src.add(d, "_tok = _avar.set(_act | {_key})")
+            src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
             src.add(d, "try:")
             d += 1
         outer = [a for a in plan.befores + plan.chains + plan.afters + plan.errors]
@@ -599,10 +602,11 @@ class _Interpreter:
         plan = self.plan
         if plan.guard:
             key = (id(instance), plan.target.name)
+            level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
-            if key in active:
+            if key in active and level not in active:
                 return wrapped(*args, **kwargs)
-            token = scope.ACTIVE_CALLS.set(active | {key})
+            token = scope.ACTIVE_CALLS.set(active | {key, level})
             try:
                 return self.body(wrapped, instance, args, kwargs)
             finally:
@@ -724,10 +728,11 @@ class _AsyncInterpreter(_Interpreter):
         plan = self.plan
         if plan.guard:
             key = (id(instance), plan.target.name)
+            level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
-            if key in active:
+            if key in active and level not in active:
                 return await wrapped(*args, **kwargs)
-            token = scope.ACTIVE_CALLS.set(active | {key})
+            token = scope.ACTIVE_CALLS.set(active | {key, level})
             try:
                 return await self.abody(wrapped, instance, args, kwargs)
             finally:

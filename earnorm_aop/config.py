@@ -15,12 +15,13 @@ import typing
 from typing import Any, Literal
 
 import pydantic
+import pydantic.json_schema
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticSerializationError
 
 from .errors import PluginConfigError
 
-__all__ = ["config_model", "freeze", "validate_config"]
+__all__ = ["config_model", "freeze", "json_schema", "validate_config"]
 
 
 def config_model(cls: type) -> type[BaseModel]:
@@ -34,8 +35,8 @@ def config_model(cls: type) -> type[BaseModel]:
     if init is not object.__init__:
         try:
             hints = typing.get_type_hints(init)
-        except Exception:  # unresolvable annotations: accept any value rather than fail
-            hints = {}
+        except Exception:  # one unresolvable annotation: resolve the others one by one
+            hints = _each_hint(init)
         params = list(inspect.signature(init).parameters.values())[1:]
         for p in params:
             if p.kind is p.VAR_KEYWORD:
@@ -51,6 +52,38 @@ def config_model(cls: type) -> type[BaseModel]:
         __config__=ConfigDict(extra=extra, arbitrary_types_allowed=True),
         **fields,
     )
+
+
+class _LenientJsonSchema(pydantic.json_schema.GenerateJsonSchema):
+    """Leaves out what JSON Schema cannot say (an option typed as an arbitrary class)."""
+
+    def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> dict[str, Any]:
+        return {}
+
+
+def json_schema(config: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a plugin's configuration; options of arbitrary types accept any value."""
+    return config.model_json_schema(schema_generator=_LenientJsonSchema)
+
+
+def _each_hint(func: Any) -> dict[str, Any]:
+    """The annotations of ``func`` that resolve; an unresolvable one accepts any value."""
+    hints: dict[str, Any] = {}
+    for name, annotation in getattr(func, "__annotations__", {}).items():
+        try:
+            hints[name] = typing.get_type_hints(
+                _Annotated(name, annotation), globalns=getattr(func, "__globals__", None)
+            )[name]
+        except Exception:
+            continue
+    return hints
+
+
+class _Annotated:
+    """A stand-in holding one annotation, so ``typing.get_type_hints`` resolves just that one."""
+
+    def __init__(self, name: str, annotation: Any) -> None:
+        self.__annotations__ = {name: annotation}
 
 
 def validate_config(

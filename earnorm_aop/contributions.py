@@ -4,9 +4,10 @@ A plugin declares ``fields`` (``{"deleted_at": FieldSpec(...)}``, a list of
 :class:`~earnorm_aop.integrations.FieldSpec`, or a method returning either, so
 field names can come from its configuration) and ``model_methods`` (a mapping
 of name to callable, or a method returning one; each callable gets the model
-instance first).  They are added through the model's adapter when the plugin
-is woven, before any advice, so an ORM sees the fields before migrations are
-made.  A model's own attribute of the same name always wins.
+instance first, unless it is a ``classmethod`` / ``staticmethod`` object, which
+is installed as such, e.g. ``Model.with_deleted()``).  They are added through
+the model's adapter when the plugin is woven, before any advice, so an ORM sees
+the fields before migrations are made.  A model's own attribute of the same name always wins.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., An
     value = _declared(plugin, "model_methods")
     if not value:
         return {}
-    if not isinstance(value, Mapping) or not all(callable(v) for v in value.values()):
+    if not isinstance(value, Mapping) or not all(
+        callable(v) or isinstance(v, classmethod | staticmethod) for v in value.values()
+    ):
         raise PluginError(
             f"plugin {name!r}: model_methods must map method names to callables, not {value!r}"
         )
@@ -87,7 +90,10 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
                 continue  # the model's own method wins
             if method not in vars(model) and hasattr(model, method):
                 continue  # inherited from a parent: the parent's (or its plugin's) wins
-            setattr(model, method, _as_method(func))
+            if isinstance(func, classmethod | staticmethod):
+                setattr(model, method, type(func)(_as_method(func.__func__)))
+            else:
+                setattr(model, method, _as_method(func))
             mine[method] = aspect.name
             added.append(method)
     return added

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import scope, weaver
 from .aspect import AdviceSpec, Aspect, Switch
-from .config import freeze, validate_config
+from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin import PluginSpec, read_spec
 
@@ -179,7 +179,7 @@ class PluginRegistry:
             requires=dict(spec.requires),
             priority=spec.priority,
             description=spec.description,
-            config_schema=spec.config.model_json_schema(),
+            config_schema=json_schema(spec.config),
             enabled=self.switch(name).enabled,
             source=entry.source,
             cls=spec.cls,

@@ -11,7 +11,7 @@ to zero, so code that never uses them pays nothing.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .aspect import Switch
@@ -22,7 +22,9 @@ __all__ = ["ACTIVE_CALLS", "DISABLED", "TRACE"]
 DISABLED: ContextVar[frozenset[Switch]] = ContextVar("earnorm_aop_disabled", default=frozenset())
 TRACE: ContextVar[Trace | None] = ContextVar("earnorm_aop_trace", default=None)
 # (id(instance), method) pairs whose advice already runs in an outer call, so a
-# super() call into a woven parent does not run the same advice again.
-ACTIVE_CALLS: ContextVar[frozenset[tuple[int, str]]] = ContextVar(
+# super() call into a woven parent does not run the same advice again; with each,
+# (id(instance), method, defining class) of the level that call entered at, so a
+# recursive call at that same level still counts as an outer call.
+ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
     "earnorm_aop_active", default=frozenset()
 )

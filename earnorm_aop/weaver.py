@@ -38,6 +38,7 @@ __all__ = [
     "effective_aspects",
     "event_handlers",
     "is_woven",
+    "refresh",
     "register_framework_base",
     "set_enabled",
     "unweave",
@@ -177,6 +178,18 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             if state.idle:
                 _states.pop(model, None)
             raise
+
+
+def refresh(model: type) -> None:
+    """Re-plan ``model`` and its subclasses with what its adapter maps now.
+
+    An ORM adapter calls this once a class is fully built (Django sends
+    ``class_prepared`` after ``__init_subclass__``), so the methods it maps onto
+    other objects, such as the model's manager, are woven there too.
+    """
+    _check_class(model)
+    with _lock:
+        _rebuild([model])
 
 
 def unweave(model: type, aspect: Aspect | str | None = None) -> None:
@@ -569,8 +582,7 @@ def _rebuild(seeds: Iterable[type]) -> None:
                 name in vars(klass)
                 and name not in _state_of(klass).shadows
                 and (
-                    not isinstance(vars(klass)[name], _Woven)
-                    or name in _state_of(klass).originals
+                    not isinstance(vars(klass)[name], _Woven) or name in _state_of(klass).originals
                 )
             )
             if defined_here or _inherited_key(klass, name, own) != _chain_key(plan):
@@ -616,8 +628,13 @@ def _shadows_needed(
         names.update(dict.fromkeys(own.get(base, ())))
         names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, _Woven)))
     out: dict[str, ChainPlan] = {}
+    originals = _state_of(klass).originals
     for name in names:
-        if name in wanted or (name in vars(klass) and name not in shadows):
+        value = vars(klass).get(name, _MISSING)
+        # klass's own wrapper over an inherited method (not over its own
+        # definition) goes away, so it does not count as defining the name.
+        own_wrapper = isinstance(value, _Woven) and name not in originals
+        if name in wanted or (value is not _MISSING and name not in shadows and not own_wrapper):
             continue
         if _inherited_key(klass, name, own) is not None:
             origin, raw = _lookup_original(klass, name)
@@ -689,7 +706,8 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
     # Drop shadows no longer needed, so they are never taken for originals.
     for name in list(shadows):
         if name not in plans or plans[name]:
-            if vars(klass).get(name, _MISSING) is shadows.pop(name):
+            shadow = shadows.pop(name)
+            if vars(klass).get(name, _MISSING) is shadow:
                 delattr(klass, name)
     # Restore what no longer needs a wrapper.
     for name, value in list(vars(klass).items()):

@@ -1,14 +1,14 @@
 """Shared fixtures and helpers for the plugin-layer tests (registry, models, config).
 
-Test modules load this with ``pytest_plugins = ["_plugin_helpers"]``.  Every
-test gets an isolated registry (``PluginRegistry(group=None)``: no entry-point
-discovery), so plugin names never collide with the default registry's.
+``conftest.py`` loads this module as a pytest plugin (``pytest_plugins``), so
+its fixtures are available everywhere.  ``reg`` is an isolated registry
+(``PluginRegistry(group=None)``: no entry-point discovery), so plugin names
+never collide with the default registry's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,13 +16,6 @@ import pytest
 
 from earnorm_aop import PluginNotFoundError, PluginRegistry, hook, weaver
 from earnorm_aop import registry as default_registry
-
-_counter = itertools.count()
-
-
-def unique(prefix: str = "p") -> str:
-    """A plugin name no other test uses (for tests on the default registry)."""
-    return f"{prefix}_{next(_counter)}"
 
 
 @pytest.fixture

@@ -1,27 +1,16 @@
-"""Shared helpers for the engine tests: a call log and a leak check on the weaver."""
+"""Shared fixtures: both dispatchers (``dispatch``) and a leak check on the weaver's scopes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from earnorm_aop import weaver
 
-# Fixtures of the plugin-layer tests (an isolated registry per test, ...).
-pytest_plugins = ["_plugin_helpers"]
-
-
-def recorder(log: list[Any], label: Any, value: Any = None) -> Callable[[], Any]:
-    """An advice taking no parameters that appends ``label`` to ``log`` and returns ``value``."""
-
-    def advice() -> Any:
-        log.append(label)
-        return value
-
-    advice.__name__ = f"record_{label}".replace(":", "_")
-    return advice
+# Fixtures of the plugin-layer tests (an isolated registry per test, ...) and of
+# the built-in plugin tests (the ``backend`` they run on, a real redis-server).
+pytest_plugins = ["_plugin_helpers", "_builtin_backends"]
 
 
 @pytest.fixture(autouse=True)

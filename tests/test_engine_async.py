@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, ProceedError, Recover
-from earnorm_aop import weaver
+from earnorm_aop import Aspect, ProceedError, Recover, weaver
 
 
 class AsyncModel:

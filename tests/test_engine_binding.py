@@ -9,8 +9,7 @@ import pydantic
 import pytest
 import wrapt
 
-from earnorm_aop import Aspect, WeavingError
-from earnorm_aop import weaver
+from earnorm_aop import Aspect, WeavingError, weaver
 
 
 def make_model() -> type:
@@ -58,7 +57,8 @@ def test_instance_method_via_instance_and_via_class(model: Any) -> None:
 def test_instance_method_via_class_binds_target_parameters(model: Any) -> None:
     seen: list[Any] = []
     weaver.weave(
-        model, Aspect.of("p", [("before:save", lambda instance, x, y: seen.append((instance, x, y)))])
+        model,
+        Aspect.of("p", [("before:save", lambda instance, x, y: seen.append((instance, x, y)))]),
     )
     obj = model()
     model.save(obj, 4)
@@ -93,7 +93,8 @@ def test_one_wrapper_per_method_whatever_the_number_of_advice(model: Any) -> Non
     for name in ("a", "b", "c"):
         weaver.weave(model, recording(log, name))
     weaver.weave(
-        model, Aspect.of("d", [("after:save", lambda: None), ("around:save", lambda proceed: proceed())])
+        model,
+        Aspect.of("d", [("after:save", lambda: None), ("around:save", lambda proceed: proceed())]),
     )
     for name in ("save", "make", "double"):
         wrapper = vars(model)[name]
@@ -111,8 +112,10 @@ def test_wrapper_is_transparent(model: Any, name: str) -> None:
     twin = make_model()  # an identical class that stays unwoven
     weaver.weave(model, recording([]))
     raw = vars(twin)[name]
-    for woven, plain in ((getattr(model, name), getattr(twin, name)),
-                         (getattr(model(), name), getattr(twin(), name))):
+    for woven, plain in (
+        (getattr(model, name), getattr(twin, name)),
+        (getattr(model(), name), getattr(twin(), name)),
+    ):
         assert woven.__name__ == plain.__name__ == name
         assert woven.__qualname__ == plain.__qualname__
         assert woven.__qualname__.endswith(f"Model.{name}")
@@ -271,7 +274,9 @@ def test_pydantic_framework_methods_can_be_named_exactly(dispatch: str) -> None:
         pass
 
     log: list[Any] = []
-    weaver.weave(Thing, Aspect.of("dump", [("after:model_dump", lambda result: log.append(result))]))
+    weaver.weave(
+        Thing, Aspect.of("dump", [("after:model_dump", lambda result: log.append(result))])
+    )
     try:
         assert Thing(name="n").model_dump() == {"name": "n", "qty": 1}
         assert log == [{"name": "n", "qty": 1}]
@@ -346,3 +351,26 @@ def test_slotted_class(dispatch: str) -> None:
         weaver.unweave(Slotted)
     assert Slotted(1).get() == 1
     assert log == []
+
+
+def test_pydantic_subclass_created_after_weaving(dispatch: str) -> None:
+    class Thing(Item):
+        pass
+
+    log: list[Any] = []
+    weaver.weave(Thing, Aspect.of("pyd", [("before:save", lambda model: log.append(model))]))
+    try:
+
+        class Special(Thing):
+            extra: int = 0
+
+            def save(self, suffix: str = "") -> str:
+                return "special " + super().save(suffix)
+
+        assert set(Special.model_fields) == {"name", "qty", "extra"}
+        assert Special(name="s").save() == "special s:1"
+        assert log == [Special]
+    finally:
+        weaver.unweave(Thing)
+    assert not isinstance(vars(Special)["save"], weaver._Woven)
+    assert "__init_subclass__" not in vars(Thing)

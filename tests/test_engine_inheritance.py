@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect
-from earnorm_aop import weaver
+from earnorm_aop import Aspect, weaver
 
 
 def tagger(log: list[Any], name: str, spec: str = "before:save") -> Aspect:
@@ -393,3 +392,74 @@ def test_unweaving_every_inherited_aspect_from_an_overriding_subclass(parent: An
     weaver.unweave(Child, "A")
     Child(log).save()
     assert log == [("Child.save", 0), ("Base.save", 0)]
+
+
+def test_recursion_runs_advice_per_call_whatever_the_subclasses(dispatch: str) -> None:
+    log: list[Any] = []
+
+    class Math:
+        def fact(self, n: int) -> int:
+            return 1 if n <= 1 else n * self.fact(n - 1)
+
+    weaver.weave(Math, Aspect.of("A", [("before:fact", lambda n: log.append(n))]))
+    try:
+        assert Math().fact(3) == 6
+        assert log == [3, 2, 1]
+
+        class Override(Math):
+            def fact(self, n: int) -> int:
+                return super().fact(n)
+
+        # An overriding subclass now exists (and is woven through the hook): the
+        # parent's wrapper needs the super() guard, but recursion still counts.
+        weaver.weave(Override, Aspect.of("B", [("before:fact", lambda n: log.append(("B", n)))]))
+        log.clear()
+        assert Math().fact(3) == 6
+        assert log == [3, 2, 1]
+        log.clear()
+        assert Override().fact(3) == 6
+        assert log == [3, ("B", 3), 2, ("B", 2), 1, ("B", 1)]
+    finally:
+        weaver.unweave(Math)
+
+
+def test_reweaving_an_inherited_name_on_a_subclass_reconfigures_it_there(parent: Any) -> None:
+    log: list[Any] = []
+
+    class Child(parent):  # type: ignore[misc, valid-type]
+        def save(self, x: int = 0) -> str:
+            return super().save(x)
+
+    weaver.weave(parent, Aspect.of("A", [("before:save", lambda: log.append("A1"))]))
+    weaver.weave(Child, Aspect.of("A", [("before:save", lambda: log.append("A2"))]))
+    Child(log).save()
+    parent(log).save()
+    assert log == ["A2", ("Base.save", 0), "A1", ("Base.save", 0)]
+    assert [a.name for a in weaver.effective_aspects(Child)] == ["A"]
+
+
+def test_opted_out_subclass_losing_its_own_aspect_still_skips_the_inherited_one(
+    parent: Any,
+) -> None:
+    log: list[Any] = []
+
+    class Child(parent):  # type: ignore[misc, valid-type]
+        pass
+
+    weaver.weave(parent, tagger(log, "A"))
+    weaver.unweave(Child, "A")
+    weaver.weave(Child, tagger(log, "B"))  # Child now has a wrapper of its own (B only)
+    Child(log).save()
+    assert log == [("B", "Child"), ("Base.save", 0)]
+    weaver.unweave(Child, "B")  # that wrapper goes; A must not come back through the MRO
+    log.clear()
+    Child(log).save()
+    assert log == [("Base.save", 0)]
+    assert Child.save is Base.save
+    weaver.set_enabled(weaver.effective_aspects(parent)[0].switch, False)
+    assert "save" not in vars(Child)  # nothing to hide any more
+    weaver.set_enabled(weaver.effective_aspects(parent)[0].switch, True)
+    log.clear()
+    Child(log).save()
+    parent(log).save()
+    assert log == [("Base.save", 0), ("A", "Parent"), ("Base.save", 0)]

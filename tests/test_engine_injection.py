@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, JoinPoint, WeavingError
-from earnorm_aop import weaver
+from earnorm_aop import Aspect, JoinPoint, WeavingError, weaver
 
 
 def woven(model: type, *hooks: tuple[str, Any], name: str = "inj") -> Aspect:
@@ -42,7 +41,9 @@ def model(dispatch: str) -> Any:
 def test_instance_model_args_kwargs_method(model: Any) -> None:
     seen: list[Any] = []
 
-    def before(instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any], method: str) -> None:
+    def before(
+        instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any], method: str
+    ) -> None:
         seen.append((instance, model, args, kwargs, method))
 
     woven(model, ("before:save", before))

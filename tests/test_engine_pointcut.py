@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from earnorm_aop import AdviceSpec, Aspect, Kind, PointcutError, WeavingError, parse_pointcut
-from earnorm_aop import weaver
+from earnorm_aop import (
+    AdviceSpec,
+    Aspect,
+    Kind,
+    PointcutError,
+    WeavingError,
+    parse_pointcut,
+    weaver,
+)
 from earnorm_aop.pointcut import check_event_name, split_event
 
 VALID_KINDS = ("before", "after", "around", "chain", "error")

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, Recover, Switch, trace
-from earnorm_aop import scope, weaver
+from earnorm_aop import Aspect, Recover, Switch, scope, trace, weaver
 
 
 class Model:
@@ -429,7 +428,9 @@ def test_trace_records_raised_and_failed_outcomes(caplog: pytest.LogCaptureFixtu
         pass
 
     weaver.weave(Traced, Aspect.of("flaky", [("after:save", boom)], on_error="log"))
-    weaver.weave(Traced, Aspect.of("strict", [("before:save", lambda x: boom() if x > 5 else None)]))
+    weaver.weave(
+        Traced, Aspect.of("strict", [("before:save", lambda x: boom() if x > 5 else None)])
+    )
     try:
         with trace() as t, caplog.at_level(logging.CRITICAL):
             Traced().save(1)

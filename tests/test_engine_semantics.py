@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, ProceedError, Recover
-from earnorm_aop import weaver
+from earnorm_aop import Aspect, ProceedError, Recover, weaver
 
 
 class Model:
@@ -271,7 +270,9 @@ def test_error_advice_observes_and_the_error_is_reraised(model: Any) -> None:
 def test_recover_replaces_the_exception_with_a_value(model: Any) -> None:
     log: list[Any] = []
     weaver.weave(model, full_aspect("outer", log))
-    weaver.weave(model, Aspect.of("rec", [("error:save", lambda error: Recover(("rec", str(error))))]))
+    weaver.weave(
+        model, Aspect.of("rec", [("error:save", lambda error: Recover(("rec", str(error))))])
+    )
     weaver.weave(model, full_aspect("inner", log))
     assert model(log).save(-2) == ("rec", "negative -2")
     # error advice runs in reverse order; the first Recover ends the handling, and
@@ -393,9 +394,7 @@ def test_priority_orders_aspects(model: Any) -> None:
     )
     weaver.weave(model, Aspect.of("mid", [("before:save", lambda: log.append("mid"))], priority=5))
     weaver.weave(model, Aspect.of("low2", [("before:save", lambda: log.append("low2"))]))
-    weaver.weave(
-        model, Aspect.of("neg", [("before:save", lambda: log.append("neg"))], priority=-1)
-    )
+    weaver.weave(model, Aspect.of("neg", [("before:save", lambda: log.append("neg"))], priority=-1))
     assert names_in_order(model) == ["high", "mid", "low", "low2", "neg"]
     model(log).save(1)
     assert log == ["high", "mid", "low", "low2", "neg", ("save", 1, 0)]
@@ -472,3 +471,42 @@ def test_describe_lists_the_chain_in_execution_order(model: Any) -> None:
         ("B", "error"),
         ("A", "error"),
     ]
+
+
+def test_a_running_call_keeps_the_chain_it_started_with(model: Any) -> None:
+    log: list[Any] = []
+
+    def before() -> None:
+        log.append("before")
+        weaver.unweave(model)  # the class attribute is the original from now on
+
+    weaver.weave(
+        model,
+        Aspect.of(
+            "self_removing", [("before:save", before), ("after:save", lambda: log.append("after"))]
+        ),
+    )
+    assert model(log).save(1) == 1
+    assert log == ["before", ("save", 1, 0), "after"]
+    assert vars(model).get("save", Model.__dict__["save"]) is Model.__dict__["save"]
+    log.clear()
+    model(log).save(1)
+    assert log == [("save", 1, 0)]
+
+
+def test_a_running_call_keeps_its_chain_when_disabled_midway(model: Any) -> None:
+    log: list[Any] = []
+    other = Aspect.of("other", [("after:save", lambda: log.append("other after"))])
+
+    def before() -> None:
+        log.append("before")
+        weaver.set_enabled(other.switch, False)
+
+    weaver.weave(model, other)
+    weaver.weave(model, Aspect.of("toggler", [("before:save", before)]))
+    model(log).save(1)
+    assert log == ["before", ("save", 1, 0), "other after"]
+    log.clear()
+    model(log).save(1)
+    assert log == ["before", ("save", 1, 0)]
+    weaver.set_enabled(other.switch, True)

@@ -1,4 +1,4 @@
-"""Models that declare plugins: ``with_plugins``, ``PluginModel`` + ``Meta``, inheritance, runtime weave."""
+"""Models that declare plugins: ``with_plugins``, ``PluginModel`` + ``Meta``, runtime weave."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from earnorm_aop import (
     with_plugins,
 )
 from earnorm_aop import registry as default_registry
-
 
 
 def _save(self: Any) -> str:
@@ -202,7 +201,7 @@ def test_plugins_must_be_a_list_or_a_dict(tagged: PluginRegistry) -> None:
                 plugins = 3
                 registry = tagged
 
-    with pytest.raises(PluginConfigError, match=r"plugin 'a' on \S*N: configuration must be a dict"):
+    with pytest.raises(PluginConfigError, match=r"plugin 'a' on \S*N: configuration must"):
 
         class N(ModelBase):
             class Meta:
@@ -323,3 +322,27 @@ def test_weave_on_a_parent_reaches_existing_subclasses(tagged: PluginRegistry) -
     assert child.log == [("a", "default"), "save"]
     unweave(Parent, "a", registry=tagged)
     assert Child.save is _save
+
+
+def test_unweaving_a_reconfigured_inherited_plugin_from_a_subclass(tagged: PluginRegistry) -> None:
+    # Found by the stateful test: the subclass's own wrapper went away and the
+    # parent's (still carrying the plugin) was inherited again.
+    class Parent(Base):
+        pass
+
+    class Child(Parent):
+        pass
+
+    weave(Parent, "a", registry=tagged)
+    weave(Child, "a", registry=tagged, tag="child")
+    child = Child()
+    child.save()
+    assert child.log == [("a", "child"), "save"]
+    unweave(Child, "a", registry=tagged)
+    child = Child()
+    child.save()
+    assert child.log == ["save"]
+    assert vars(Child)["save"] is _save  # the original hides the parent's wrapper
+    parent = Parent()
+    parent.save()
+    assert parent.log == [("a", "default"), "save"]

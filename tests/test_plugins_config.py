@@ -1,4 +1,4 @@
-"""Plugin configuration: nested ``Config`` or ``__init__``, validation errors, one instance per config."""
+"""Plugin configuration: nested ``Config`` or ``__init__``, errors, one instance per config."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from earnorm_aop import (
     weave,
     with_plugins,
 )
-
 
 
 class Model:
@@ -170,7 +169,7 @@ def test_missing_required_option(reg: PluginRegistry) -> None:
         def before_save(self) -> None:
             pass
 
-    with pytest.raises(PluginConfigError, match=r"plugin 'needs' on \S*M: option 'url' is required"):
+    with pytest.raises(PluginConfigError, match=r"'needs' on \S*M: option 'url' is required"):
 
         @with_plugins("needs", registry=reg)
         class M(Model):
@@ -245,3 +244,53 @@ def test_subclasses_share_the_parent_instance(
     other.save()
     assert (child.ttl_seen, other.ttl_seen) == (7, 8)
     assert counted == [{"ttl": 7, "prefix": "c"}, {"ttl": 8, "prefix": "c"}]
+
+
+class _Backend:
+    pass
+
+
+def test_one_unresolvable_annotation_keeps_the_others_validated(reg: PluginRegistry) -> None:
+    class LocalBackend:  # a local name: the string annotation below cannot be resolved
+        pass
+
+    @plugin("partly", registry=reg)
+    class Partly:
+        def __init__(
+            self, ttl: int = 60, backend: LocalBackend | None = None, other: _Backend | None = None
+        ) -> None:
+            self.backend = backend
+
+        def before_save(self) -> None:
+            pass
+
+    class M(Model):
+        pass
+
+    with pytest.raises(PluginConfigError, match=r"option 'ttl'.*'soon'"):
+        weave(M, "partly", registry=reg, ttl="soon")
+    with pytest.raises(PluginConfigError, match=r"option 'other'"):
+        weave(M, "partly", registry=reg, other="not a backend")
+    backend = LocalBackend()
+    weave(M, "partly", registry=reg, backend=backend)  # unresolvable: any value
+    assert reg.get_plugin("partly").config_schema["properties"]["ttl"]["type"] == "integer"
+
+
+def test_config_schema_with_an_option_of_an_arbitrary_class(reg: PluginRegistry) -> None:
+    @plugin("clienty", registry=reg)
+    class Clienty:
+        def __init__(self, client: _Backend | None = None, ttl: int = 5) -> None:
+            self.client = client
+
+        def before_save(self) -> None:
+            pass
+
+    schema = reg.get_plugin("clienty").config_schema  # JSON Schema cannot say "a _Backend"
+    assert schema["properties"]["client"]["anyOf"] == [{}, {"type": "null"}]
+    assert schema["properties"]["ttl"] == {"default": 5, "title": "Ttl", "type": "integer"}
+
+    class M(Model):
+        pass
+
+    with pytest.raises(PluginConfigError, match=r"option 'client'"):
+        weave(M, "clienty", registry=reg, client="not a backend")

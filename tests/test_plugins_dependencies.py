@@ -17,7 +17,6 @@ from earnorm_aop import (
 )
 
 
-
 class Model:
     def __init__(self) -> None:
         self.log: list[Any] = []
@@ -193,7 +192,7 @@ def test_self_requirement_is_a_cycle(reg: PluginRegistry) -> None:
 
 
 def test_invalid_version_specifier_fails_at_registration(reg: PluginRegistry) -> None:
-    with pytest.raises(DependencyError, match=r"'timestamp' with an invalid version specifier 'one'"):
+    with pytest.raises(DependencyError, match=r"'timestamp' with an invalid version specifier"):
         make(reg, "audit", requires={"timestamp": "one"})
     assert "audit" not in reg
 

@@ -271,7 +271,7 @@ def test_metrics_of_a_plugin(reg: PluginRegistry) -> None:
     metrics = reg.metrics("counted")
     assert [m.rsplit(".", 1)[-1] for m in metrics["models"]] == ["Account"]
     assert metrics["failures"] == 1 and metrics["consecutive_failures"] == 1
-    assert "RuntimeError('counted broke')" == metrics["last_error"]
+    assert metrics["last_error"] == "RuntimeError('counted broke')"
     reg.disable("counted")
     assert reg.metrics("counted")["enabled"] is False
 

@@ -20,9 +20,9 @@ from earnorm_aop import (
     explain,
     hook,
     plugin,
+    unweave,
     with_plugins,
 )
-
 
 
 class Model:
@@ -446,6 +446,7 @@ def test_failing_event_handler_under_log_policy(
         emit(M(), "after_change")
     assert got == ["steady"]
     assert "plugin 'flaky'" in caplog.text and "after_change" in caplog.text
+    assert "<locals>.M" in caplog.text  # the model
     assert reg.metrics("flaky")["failures"] == 1
 
 
@@ -463,3 +464,25 @@ def test_failing_event_handler_under_raise_policy(reg: PluginRegistry) -> None:
 
     with pytest.raises(RuntimeError, match="boom"):
         emit(M(), "after_change")
+
+
+def test_a_subclass_that_unweaves_a_plugin_stops_handling_its_events(reg: PluginRegistry) -> None:
+    got: list[str] = []
+
+    @plugin("audit", registry=reg)
+    class Audit:
+        @hook("after_change")
+        def handle(self, model):  # type: ignore[no-untyped-def]
+            got.append(model.__name__)
+
+    @with_plugins("audit", registry=reg)
+    class Parent(Model):
+        pass
+
+    class Child(Parent):
+        pass
+
+    unweave(Child, "audit")
+    emit(Child(), "after_change")
+    emit(Parent(), "after_change")
+    assert got == ["Parent"]

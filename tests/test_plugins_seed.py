@@ -18,7 +18,6 @@ from earnorm_aop import (
 from earnorm_aop import registry as default_registry
 
 
-
 @pytest.fixture
 def cache_plugin(reg: PluginRegistry) -> Any:
     log: list[Any] = []

@@ -8,12 +8,16 @@ from contextvars import ContextVar
 from typing import Any
 
 import pytest
-
-from earnorm_aop import PluginModel, PluginNotFoundError, PluginRegistry, explain, with_plugins
-from earnorm_aop import weaver
-
 from _plugin_helpers import expected_run, recording_plugin
 
+from earnorm_aop import (
+    PluginModel,
+    PluginNotFoundError,
+    PluginRegistry,
+    explain,
+    weaver,
+    with_plugins,
+)
 
 LOG: list[Any] = []
 # A per-thread / per-task log for the concurrency tests; LOG when unset.
@@ -290,3 +294,33 @@ def test_disabled_is_local_to_the_asyncio_task(reg: PluginRegistry) -> None:
     assert loud_log == expected_run(["a", "b"])
     assert quiet_log == expected_run(["b"])
     assert child_log == expected_run(["a"])
+
+
+def test_toggles_are_per_registry(reg: PluginRegistry) -> None:
+    other = PluginRegistry(group=None)
+    log: list[Any] = []
+    reg.register("audit", recording_plugin(log, "mine"))
+    other.register("audit", recording_plugin(log, "theirs"))
+
+    @with_plugins("audit", registry=reg)
+    class Mine:
+        def save(self) -> str:
+            log.append("save")
+            return "saved"
+
+    @with_plugins("audit", registry=other)
+    class Theirs:
+        def save(self) -> str:
+            log.append("save")
+            return "saved"
+
+    other.disable("audit")
+    Mine().save()
+    Theirs().save()
+    assert log == [*expected_run(["mine"]), "save"]
+    assert reg.get_plugin("audit").enabled and not other.get_plugin("audit").enabled
+    with other.disabled("audit"), reg.disabled("audit"):
+        log.clear()
+        Mine().save()
+        assert log == ["save"]
+    weaver.unweave(Theirs)

@@ -13,12 +13,16 @@ plain adapter maps nothing and the weaver uses method names as they are.
 
 from __future__ import annotations
 
+import importlib
+import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AUDIT_TABLE",
     "OPERATIONS",
     "Adapter",
     "FieldSpec",
@@ -87,6 +91,9 @@ class Adapter:
         """Give ``model`` a field it lacks, with its default, before it is used."""
         if self.has_field(model, spec.name):
             return
+        if isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            _add_pydantic_field(model, spec)
+            return
         setattr(model, spec.name, spec.default)
         annotations = dict(getattr(model, "__annotations__", {}))
         annotations[spec.name] = spec.annotation
@@ -117,10 +124,245 @@ class Adapter:
             if all(self.get_field(item, k) == v for k, v in conditions.items())
         ]
 
+    # -- what an operation's call means ----------------------------------------
+    #
+    # The built-in plugins read and rewrite the calls of the logical operations
+    # through these methods, never through one ORM's signatures.  The plain
+    # convention (followed by earnorm_aop.integrations.memory) is:
+    # ``save(self)``, ``delete(self)``, ``update(self, **values)`` on instances;
+    # ``get(cls, pk)``, ``get_queryset(cls)``, ``save_many(cls, objs)``,
+    # ``update_many(cls, queryset, **values)`` and ``delete_many(cls, queryset)``
+    # as classmethods.
+
+    def model_label(self, model: type) -> str:
+        """A stable name of ``model`` for cache keys and audit records (Django: ``app.Model``)."""
+        return f"{model.__module__}.{model.__qualname__}"
+
+    def queryset(self, model: type) -> Any:
+        """The default queryset, through the woven ``get_queryset`` (Django: ``objects.all()``)."""
+        return getattr(model, "get_queryset")()  # noqa: B009 - plain classes only by convention
+
+    def lookup_pk(self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """The primary key a ``get`` call looks up, or ``None`` if it is not a lookup by key.
+
+        Plain: ``get(pk)``, ``get(pk=...)`` or ``get(id=...)``; anything else
+        (several conditions, another field) is not a primary-key lookup.
+        """
+        if len(args) == 1 and not kwargs:
+            return args[0]
+        if not args and len(kwargs) == 1:
+            ((key, value),) = kwargs.items()
+            if key in ("pk", "id", "pk__exact", "id__exact"):
+                return value
+        return None
+
+    def bulk_objects(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> tuple[list[Any], tuple[Any, ...], dict[str, Any]]:
+        """The objects of a ``save_many`` call as a list, and the call rewritten to pass that list.
+
+        Plain and Django (``bulk_create(objs, ...)``): the first positional
+        argument or ``objs=``.  The rewritten call passes the very list returned,
+        so a generator is consumed once and every plugin sees the same objects.
+        """
+        kw = dict(kwargs)
+        if args:
+            objs = list(args[0])
+            return objs, (objs, *args[1:]), kw
+        for key in ("objs", "objects"):
+            if key in kw:
+                objs = list(kw[key])
+                kw[key] = objs
+                return objs, tuple(args), kw
+        return [], tuple(args), kw
+
+    def bulk_queryset(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """The queryset an ``update_many`` / ``delete_many`` call acts on.
+
+        Plain: the first argument (``update_many(cls, queryset, **values)``);
+        Django: the ``QuerySet`` whose ``update()`` / ``delete()`` runs (``instance``).
+        """
+        if args:
+            return args[0]
+        return kwargs.get("queryset")
+
+    def update_values(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The field values an ``update`` / ``update_many`` call writes (keywords or a dict)."""
+        values: dict[str, Any] = {}
+        for arg in args:
+            if isinstance(arg, Mapping):
+                values.update(arg)
+        values.update(kwargs)
+        return values
+
+    def with_update_values(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The ``update`` / ``update_many`` call rewritten to write ``values`` (as keywords)."""
+        return tuple(a for a in args if not isinstance(a, Mapping)), dict(values)
+
+    def with_save_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The ``save`` call rewritten so the fields ``names`` are written too.
+
+        Plain: a save writes every field, so the call is unchanged.  Django: add
+        ``names`` to ``update_fields`` when the call restricts it (as
+        django-model-utils' ``TimeStampedModel.save`` does for ``modified``).
+        """
+        return tuple(args), dict(kwargs)
+
+    def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
+        """Save ``instance`` through its woven ``save`` (Django: ``save(update_fields=fields)``)."""
+        return instance.save()
+
+    def delete_instance(self, instance: Any) -> Any:
+        """Delete ``instance`` through its woven ``delete``."""
+        return instance.delete()
+
+    def update_queryset(self, model: type, queryset: Any, values: Mapping[str, Any]) -> Any:
+        """Run the woven ``update_many`` on ``queryset``; return its result (the row count).
+
+        Plain: ``model.update_many(queryset, **values)``; Django: ``queryset.update(**values)``.
+        """
+        return getattr(model, "update_many")(queryset, **values)  # noqa: B009
+
+    def deleted_result(self, model: type, count: int) -> Any:
+        """What ``delete_many`` returns for ``count`` rows.
+
+        Plain: ``count``; Django: ``(count, {label: count})``.
+        """
+        return count
+
+    def fetch(self, queryset: Any) -> list[Any]:
+        """The instances ``queryset`` matches now, leaving ``queryset`` itself untouched.
+
+        Django: ``list(queryset.all())``, so the queryset's own result cache stays empty.
+        """
+        return list(queryset)
+
+    def pks(self, queryset: Any) -> list[Any]:
+        """Primary keys ``queryset`` matches (Django: ``values_list("pk", flat=True)``)."""
+        return [self.pk(item) for item in self.fetch(queryset)]
+
+    # -- persisted state ---------------------------------------------------------
+
+    def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
+        """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
+
+        An adapter calls this when it *loads* an instance (Django: ``from_db``),
+        and plugins call it after a save, so :meth:`loaded_state` can tell what
+        changed since.  Plain classes have no load step: their state is known
+        from their first save on.  Stored beside the instance (weakly), never on it.
+        """
+        snapshot = dict(self.snapshot(instance) if state is None else state)
+        key = id(instance)
+        with _state_lock:
+            known = _states.get(key)
+            if known is None or known[0]() is not instance:
+                try:
+                    ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
+                except TypeError:  # not weak-referenceable: keep a strong reference
+                    ref = _Strong(instance)
+            else:
+                ref = known[0]
+            _states[key] = (ref, snapshot)
+
+    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+        """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
+        known = _states.get(id(instance))
+        if known is None or known[0]() is not instance:
+            return None
+        return dict(known[1])
+
+    def forget_state(self, instance: Any) -> None:
+        """Drop what :meth:`remember_state` recorded (after a delete)."""
+        with _state_lock:
+            known = _states.get(id(instance))
+            if known is not None and known[0]() is instance:
+                del _states[id(instance)]
+
+    # -- validation and audit storage ------------------------------------------------
+
+    def validate(self, instance: Any) -> dict[str, list[str]]:
+        """The ORM's own validation errors of ``instance``: field -> messages (empty: valid).
+
+        Plain: a pydantic model is validated again from its current values (an
+        assignment without ``validate_assignment`` is otherwise never checked);
+        other classes have no rules.  Django: ``full_clean()``'s ``message_dict``.
+        """
+        validate = getattr(type(instance), "model_validate", None)
+        if validate is None:
+            return {}
+        import pydantic
+
+        try:
+            validate(self.snapshot(instance))
+        except pydantic.ValidationError as exc:
+            errors: dict[str, list[str]] = {}
+            for err in exc.errors():
+                field = ".".join(str(x) for x in err["loc"]) or "__all__"
+                errors.setdefault(field, []).append(err["msg"])
+            return errors
+        return {}
+
+    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
+        """Store one audit record in "a table of the same database" (the audit ``table`` sink).
+
+        ``record`` has ``model`` (label), ``id``, ``action``, ``changes``
+        (field -> ``[old, new]``), ``actor`` and ``time`` (aware UTC datetime).
+        Plain: appended to :data:`AUDIT_TABLE`, an in-memory list; Django: a row
+        of the integration's audit model, in the model's own database.
+        """
+        with _lock:
+            AUDIT_TABLE.append(dict(record))
+
 
 _adapters: list[Adapter] = []
 _lock = threading.Lock()
 _plain = Adapter()
+
+# Audit records written by the plain ``write_audit_record`` (re-exported as
+# ``earnorm_aop.plugins.audit.TABLE``).
+AUDIT_TABLE: list[dict[str, Any]] = []
+
+# id(instance) -> (reference to it, persisted state), for remember_state().  The
+# lock is reentrant: a weakref callback (_dropper) may run while it is held.
+_state_lock = threading.RLock()
+_states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
+
+
+class _Strong:
+    """A strong reference with weakref's call interface (for objects without weakref support)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __call__(self) -> Any:
+        return self.obj
+
+
+def _dropper(key: int) -> Callable[[Any], None]:
+    """The weakref callback forgetting the state recorded under ``key``."""
+
+    def drop(_ref: Any) -> None:
+        with _state_lock:
+            known = _states.get(key)
+            if known is not None and known[0]() is None:
+                del _states[key]
+
+    return drop
+
+
+def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
+    """Make ``spec`` a real field of pydantic ``model`` (validated, dumped, settable)."""
+    from pydantic.fields import FieldInfo
+
+    fields = getattr(model, "__pydantic_fields__")  # noqa: B009
+    fields[spec.name] = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
+    getattr(model, "model_rebuild")(force=True)  # noqa: B009
 
 
 def register_adapter(adapter: Adapter) -> None:
@@ -130,11 +372,21 @@ def register_adapter(adapter: Adapter) -> None:
             _adapters.insert(0, adapter)
 
 
+# Integrations imported on first sight of one of their models, by the module of
+# the model's metaclass, so ``with_plugins`` on a Django model needs no import.
+_AUTOLOAD = {"django.db.models.base": "earnorm_aop.integrations.django"}
+
+
 def adapter_for(model: type) -> Adapter:
     """The adapter of ``model``: the first registered one that handles it, else the plain one."""
     for adapter in list(_adapters):
         if adapter.handles(model):
             return adapter
+    for meta in type(model).__mro__:
+        module = _AUTOLOAD.get(meta.__module__)
+        if module is not None and module not in sys.modules:
+            importlib.import_module(module)
+            return adapter_for(model)
     return _plain
 
 

@@ -1,0 +1,28 @@
+"""Django integration: plugins on Django models, woven per model, on a real database.
+
+Importing this module registers :class:`DjangoAdapter` (``earnorm_aop`` also
+imports it on its own the first time it meets a Django model) and starts
+reading ``plugins = [...]`` attributes of the model classes Django prepares.
+Add ``"earnorm_aop.integrations.django"`` to ``INSTALLED_APPS`` to have it
+imported before every ``models.py`` and to get the audit table.  See
+``docs/django.md``.
+"""
+
+from __future__ import annotations
+
+from ..base import register_adapter
+from .adapter import APP, DjangoAdapter, adapter
+from .declaration import ATTRIBUTE, REGISTRY_ATTRIBUTE, declared_plugins
+from .fields import django_field
+
+__all__ = [
+    "APP",
+    "ATTRIBUTE",
+    "REGISTRY_ATTRIBUTE",
+    "DjangoAdapter",
+    "adapter",
+    "declared_plugins",
+    "django_field",
+]
+
+register_adapter(adapter)

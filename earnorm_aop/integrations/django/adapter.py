@@ -1,0 +1,244 @@
+"""The Django adapter: logical operations, fields and persisted state of Django models.
+
+=================  ==================================================
+operation          woven on
+=================  ==================================================
+``save``           ``Model.save`` (the model's own method)
+``delete``         ``Model.delete``
+``get``            ``Model.objects.get`` (private manager class)
+``get_queryset``   ``Model.objects.get_queryset`` (private manager;
+                   related managers inherit it)
+``save_many``      ``QuerySet.bulk_create`` (private QuerySet class;
+                   ``Model.objects.bulk_create`` goes through it)
+``update_many``    ``QuerySet.update`` (private QuerySet; also what
+                   Django's ``bulk_update`` runs, once per batch)
+``delete_many``    ``QuerySet.delete`` (private QuerySet)
+=================  ==================================================
+
+``update`` has no Django counterpart on an instance (``save`` is the
+update), so a model's own ``update`` method, if any, is woven as it is.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models, router
+
+from ...errors import PluginError
+from ...weaver import register_framework_base
+from ..base import Adapter, FieldSpec
+from . import state
+from .fields import django_field
+from .managers import PrivateClasses, private_classes
+
+__all__ = ["APP", "DjangoAdapter", "adapter"]
+
+APP = "earnorm_aop.integrations.django"
+
+# Before Django has prepared a class (during ``__init_subclass__``) or on an
+# abstract model, the operations exist but there is nothing to weave yet.
+_UNPREPARED: Mapping[str, Sequence[tuple[type, str]]] = {
+    "get": (),
+    "get_queryset": (),
+    "save_many": (),
+    "update_many": (),
+    "delete_many": (),
+}
+
+# Globs (``before:*``) range over a Django model's own methods and the
+# operations, not over the dozens of public methods of ``models.Model``.
+register_framework_base(models.Model)
+
+
+class DjangoAdapter(Adapter):
+    """Maps the logical operations onto a Django model's private manager and QuerySet."""
+
+    name = "django"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._operations: weakref.WeakKeyDictionary[
+            type, tuple[PrivateClasses, Mapping[str, Sequence[tuple[type, str]]]]
+        ] = weakref.WeakKeyDictionary()
+
+    def handles(self, model: type) -> bool:
+        return isinstance(model, type) and issubclass(model, models.Model)
+
+    def operations(self, model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+        classes = private_classes(model)
+        if classes is None:
+            return _UNPREPARED
+        with self._lock:
+            known = self._operations.get(model)
+            if known is not None and known[0] is classes:
+                return known[1]
+            state.install_load_hooks(model)
+            manager, queryset = classes.manager, classes.queryset
+            mapping: dict[str, Sequence[tuple[type, str]]] = {
+                "get": ((manager,"get"),) if hasattr(manager, "get") else (),
+                "get_queryset": ((manager, "get_queryset"),),
+                "save_many": ((queryset, "bulk_create"),),
+                "update_many": ((queryset, "update"),),
+                "delete_many": ((queryset, "delete"),),
+            }
+            self._operations[model] = (classes, mapping)
+            return mapping
+
+    # -- fields ------------------------------------------------------------------
+
+    def field_names(self, model: type) -> list[str]:
+        """Concrete fields by attribute name (``author_id`` for a foreign key: no query to read)."""
+        return [f.attname for f in _meta(model).concrete_fields]
+
+    def has_field(self, model: type, name: str) -> bool:
+        try:
+            _meta(model).get_field(name)
+        except FieldDoesNotExist:
+            return hasattr(model, name)
+        return True
+
+    def add_field(self, model: type, spec: FieldSpec) -> None:
+        """Add a real Django field (``contribute_to_class``), seen by migrations made afterwards."""
+        if self.has_field(model, spec.name):
+            return
+        model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
+
+    def pk(self, instance: Any) -> Any:
+        return instance.pk
+
+    def snapshot(self, instance: Any) -> dict[str, Any]:
+        """The loaded field values, by attname; deferred fields are left out (never queried)."""
+        values = vars(instance)
+        return {
+            f.attname: values[f.attname]
+            for f in instance._meta.concrete_fields
+            if f.attname in values
+        }
+
+    def filter(self, queryset: Any, **conditions: Any) -> Any:
+        if hasattr(queryset, "filter") and not isinstance(queryset, list | tuple):
+            return queryset.filter(**conditions)
+        return super().filter(queryset, **conditions)
+
+    # -- what an operation's call means -------------------------------------------
+
+    def model_label(self, model: type) -> str:
+        label: str = _meta(model).label
+        return label
+
+    def queryset(self, model: type) -> Any:
+        return model._default_manager.all()  # type: ignore[attr-defined]
+
+    def lookup_pk(self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """``objects.get(pk=1)`` / ``get(id=1)`` / ``get(id__exact=1)``; Q objects are not."""
+        if args or len(kwargs) != 1:
+            return None
+        ((key, value),) = kwargs.items()
+        pk = _meta(model).pk
+        names = {"pk", pk.name, pk.attname}
+        if key.removesuffix("__exact") not in names or value is None:
+            return None
+        try:
+            return pk.to_python(value)
+        except (ValidationError, TypeError, ValueError):
+            return None
+
+    def bulk_queryset(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        return instance
+
+    def with_save_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Add ``names`` to a non-empty ``update_fields`` (an empty one saves nothing, as in Django)."""
+        kw = dict(kwargs)
+        positional = list(args)
+        # save(force_insert, force_update, using, update_fields) positionally (deprecated).
+        if "update_fields" in kw:
+            kw["update_fields"] = _with(kw["update_fields"], names)
+        elif len(positional) >= 4:
+            positional[3] = _with(positional[3], names)
+        return tuple(positional), kw
+
+    def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
+        if fields is None:
+            return instance.save()
+        return instance.save(update_fields=list(fields))
+
+    def update_queryset(self, model: type, queryset: Any, values: Mapping[str, Any]) -> Any:
+        return queryset.update(**values)
+
+    def deleted_result(self, model: type, count: int) -> Any:
+        return count, ({_meta(model).label: count} if count else {})
+
+    def fetch(self, queryset: Any) -> list[Any]:
+        if hasattr(queryset, "all"):
+            return list(queryset.all())
+        return list(queryset)
+
+    def pks(self, queryset: Any) -> list[Any]:
+        if hasattr(queryset, "values_list"):
+            return list(queryset.values_list("pk", flat=True))
+        return super().pks(queryset)
+
+    # -- persisted state --------------------------------------------------------------
+
+    def remember_state(self, instance: Any, state_: Mapping[str, Any] | None = None) -> None:
+        state.remember(instance, self.snapshot(instance) if state_ is None else state_)
+
+    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+        return state.loaded_state(instance)
+
+    def forget_state(self, instance: Any) -> None:
+        state.forget(instance)
+
+    # -- validation and audit storage ------------------------------------------------------
+
+    def validate(self, instance: Any) -> dict[str, list[str]]:
+        """``full_clean()``'s errors, as Django's forms report them (``__all__`` for the model)."""
+        try:
+            instance.full_clean()
+        except ValidationError as exc:
+            return {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        return {}
+
+    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
+        """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's database."""
+        from django.apps import apps
+
+        if not apps.is_installed(APP):
+            raise PluginError(
+                f"audit records of {_meta(model).label} go to a table: add {APP!r} to "
+                "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or "
+                "callable sink)"
+            )
+        from .models import AuditRecord
+
+        pk = record.get("id")
+        AuditRecord.objects.using(router.db_for_write(model)).create(
+            model=record.get("model") or _meta(model).label,
+            object_id="" if pk is None else str(pk),
+            action=record.get("action", ""),
+            changes=record.get("changes") or {},
+            actor=record.get("actor"),
+            time=record["time"],
+        )
+
+
+def _meta(model: type) -> Any:
+    return model._meta  # type: ignore[attr-defined]
+
+
+def _with(fields: Any, names: Sequence[str]) -> Any:
+    if not fields:  # None: every field is saved; empty: Django saves nothing
+        return fields
+    out = list(fields)
+    out += [n for n in names if n not in out]
+    return out
+
+
+adapter = DjangoAdapter()

@@ -1,0 +1,25 @@
+"""The Django app of the integration (``INSTALLED_APPS += ["earnorm_aop.integrations.django"]``).
+
+Installing it does two things: Django imports it before any ``models.py``, so
+``plugins = [...]`` attributes are read on every model; and it provides the
+``AuditRecord`` table the ``audit`` plugin's ``table`` sink writes to.
+"""
+
+from __future__ import annotations
+
+from django.apps import AppConfig, apps
+
+
+class EarnormAopConfig(AppConfig):
+    name = "earnorm_aop.integrations.django"
+    label = "earnorm_aop"
+    verbose_name = "earnorm_aop plugins"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # A model imported before this app (another app's package importing its
+        # models early) was prepared without our signal handler: catch up.
+        from .declaration import prepare
+
+        for model in apps.get_models(include_auto_created=True):
+            prepare(model)

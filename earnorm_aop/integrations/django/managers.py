@@ -1,0 +1,191 @@
+"""Per-model manager and QuerySet classes: where Django's operations are woven.
+
+Django shares ``Manager`` and ``QuerySet`` between every model, so the weaver
+must never install advice on them.  A model that uses plugins gets its own
+subclass of its default manager's class and of that manager's QuerySet class;
+the default manager instance is switched to the private class, whose
+``_queryset_class`` is the private QuerySet.  ``get_queryset``/``get`` are
+woven on the private manager, ``update``/``delete``/``bulk_create`` on the
+private QuerySet, so another model, a bare ``Manager()`` or the model's
+``_base_manager`` never run the advice.
+
+Related managers (``author.articles``) are classes Django derives from the
+default manager's class, so they inherit the woven ``get_queryset``: a
+relation's rows are filtered as ``Article.objects`` rows are.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from typing import Any
+
+from django.db.models import QuerySet
+
+__all__ = ["PrivateClasses", "base_class", "private_classes", "private"]
+
+_lock = threading.RLock()
+
+
+class PrivateClasses:
+    """The private manager and QuerySet classes of one model."""
+
+    __slots__ = ("manager", "queryset")
+
+    def __init__(self, manager: type, queryset: type) -> None:
+        self.manager = manager
+        self.queryset = queryset
+
+
+_per_model: weakref.WeakKeyDictionary[type, PrivateClasses] = weakref.WeakKeyDictionary()
+_published: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
+
+
+class _Published:
+    """Where pickle finds the private classes by name (``managers.private.<app>__<model>__...``).
+
+    A pickled QuerySet names its class; without this, ``pickle.dumps(qs)`` of a
+    woven model would fail, as Django's documented QuerySet pickling does not.
+    """
+
+    def __getattr__(self, name: str) -> type:
+        try:
+            return _published[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+private = _Published()
+
+
+def base_class(cls: type) -> type:
+    """The user's class behind a private one (``cls`` itself otherwise)."""
+    found: type = cls.__dict__.get("_earnorm_base", cls)
+    return found
+
+
+def private_classes(model: Any) -> PrivateClasses | None:
+    """The private classes of prepared, concrete ``model``, installed on first use.
+
+    Returns ``None`` when the model has no default manager to weave (abstract,
+    swapped, or not prepared by Django yet).
+    """
+    opts = model.__dict__.get("_meta")
+    if opts is None or opts.abstract or opts.swapped:
+        return None
+    manager = opts.default_manager
+    if manager is None:
+        return None
+    with _lock:
+        known = _per_model.get(model)
+        if known is not None and type(manager) is known.manager:
+            return known
+        classes = _make_classes(model, type(manager))
+        _install(model, manager, classes.manager)
+        _per_model[model] = classes
+        _forget_related_manager_classes(model)
+        return classes
+
+
+def _make_classes(model: Any, current: type) -> PrivateClasses:
+    base = base_class(current)  # the manager may be another model's private class
+    qs_base = base_class(getattr(base, "_queryset_class", QuerySet))
+    stem = f"{model._meta.app_label}__{model.__name__}"
+    queryset = type(
+        qs_base.__name__,
+        (qs_base,),
+        {
+            "__module__": __name__,
+            "__qualname__": f"private.{stem}__{qs_base.__name__}",
+            "__doc__": qs_base.__doc__,
+            "_earnorm_base": qs_base,
+        },
+    )
+    namespace: dict[str, Any] = {
+        "__module__": __name__,
+        "__qualname__": f"private.{stem}__{base.__name__}",
+        "__doc__": base.__doc__,
+        "_earnorm_base": base,
+        "_queryset_class": queryset,
+        "deconstruct": _deconstruct,
+        "__eq__": _eq,
+        "__hash__": base.__hash__,
+        "__init_subclass__": classmethod(_related_manager_created),
+    }
+    manager = type(base.__name__, (base,), namespace)
+    _published[f"{stem}__{qs_base.__name__}"] = queryset
+    _published[f"{stem}__{base.__name__}"] = manager
+    return PrivateClasses(manager, queryset)
+
+
+def _install(model: Any, manager: Any, cls: type) -> None:
+    """Make ``model``'s own default manager an instance of ``cls``.
+
+    A manager declared on the model itself simply changes class.  One
+    inherited from a parent (abstract or concrete) is shared with the parent's
+    other children, so the model gets its own copy instead, added as Django
+    adds any manager (``add_to_class``); as the model's own manager it comes
+    first, as Django's inheritance rules put it.
+    """
+    name = manager.name
+    local = next((m for m in model._meta.local_managers if m.name == name), None)
+    if local is not None:
+        local.__class__ = cls
+    else:
+        local = copy.copy(manager)
+        local.__class__ = cls
+        model.add_to_class(name, local)
+    # Options caches copies of the managers: let it copy the switched one again.
+    for attr in ("managers", "managers_map", "default_manager", "base_manager"):
+        model._meta.__dict__.pop(attr, None)
+
+
+def _forget_related_manager_classes(model: Any) -> None:
+    """Drop Django's cached related-manager classes, built from the old manager class."""
+    for models in list(model._meta.apps.all_models.values()):
+        for other in list(models.values()):
+            for value in list(vars(other).values()):
+                cached = getattr(value, "__dict__", None)
+                if isinstance(cached, dict) and "related_manager_cls" in cached:
+                    del cached["related_manager_cls"]
+
+
+def _deconstruct(self: Any) -> Any:
+    """Migrations record the user's manager class, never the private one."""
+    clone = copy.copy(self)
+    clone.__class__ = base_class(type(self))
+    return clone.deconstruct()
+
+
+def _eq(self: Any, other: object) -> bool:
+    """Equal as the user's managers are, so the migration autodetector sees no change."""
+    base = base_class(type(self))
+    return isinstance(other, base) and self._constructor_args == getattr(
+        other, "_constructor_args", None
+    )
+
+
+def _related_manager_created(cls: type, **kwargs: Any) -> None:
+    """Django derives related managers from the default manager's class.
+
+    They keep the woven ``get_queryset`` (a relation hides what the model
+    hides), but their ``get`` is scoped by the relation, so it is not the
+    model's ``get`` operation: it is the plain method again.  Otherwise a cached
+    ``Article.objects.get(pk=1)`` would answer ``author.articles.get(pk=1)`` for
+    any author.
+    """
+    super(_owner_private(cls), cls).__init_subclass__(**kwargs)
+    if "get" in vars(cls):
+        return
+    for klass in base_class(_owner_private(cls)).__mro__:
+        if "get" in vars(klass):
+            cls.get = vars(klass)["get"]  # type: ignore[attr-defined]
+            return
+
+
+def _owner_private(cls: type) -> type:
+    for klass in cls.__mro__:
+        if "_earnorm_base" in vars(klass) and "_queryset_class" in vars(klass):
+            return klass
+    raise TypeError(f"{cls!r} is not derived from a private manager class")  # pragma: no cover

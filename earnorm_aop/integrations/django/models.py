@@ -1,0 +1,36 @@
+"""The table the ``audit`` plugin writes to with its ``table`` sink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class AuditEncoder(DjangoJSONEncoder):
+    """Django's encoder (datetimes, decimals, UUIDs), and ``str()`` for anything else."""
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
+class AuditRecord(models.Model):
+    """One audited write: which row of which model, what changed, by whom, when."""
+
+    model = models.CharField(max_length=200, db_index=True)
+    object_id = models.CharField(max_length=64, db_index=True, blank=True)
+    action = models.CharField(max_length=32)
+    changes = models.JSONField(default=dict, encoder=AuditEncoder)
+    actor = models.CharField(max_length=200, null=True, blank=True)
+    time = models.DateTimeField(db_index=True)
+
+    class Meta:
+        app_label = "earnorm_aop"
+        ordering = ("time", "id")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model}#{self.object_id} by {self.actor or '-'}"

@@ -1,0 +1,114 @@
+"""What the database holds for an instance: recorded when Django loads it.
+
+Plugins such as ``audit`` compare an instance with its persisted state.  Django
+builds every instance it reads through ``Model.from_db`` (querysets, related
+objects, ``refresh_from_db``, deferred fields), the hook Django's docs suggest
+for tracking loaded values.  A model with plugins gets a small descriptor for
+``from_db`` and ``refresh_from_db`` that keeps the loaded values in the
+instance's ``_state`` (Django's own per-instance bookkeeping).  Keeping the
+loaded tuple costs no copy; the dict is only built when a plugin asks.
+
+The descriptors are neither functions nor classmethods, so pointcut globs
+(``before:*``) never see them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["install_load_hooks", "loaded_state", "remember", "forget"]
+
+_LOADED = "earnorm_loaded"  # (field attnames, values) as from_db received them
+_STATE = "earnorm_state"  # a dict recorded after a save
+
+
+def remember(instance: Any, state: Mapping[str, Any]) -> None:
+    vars(instance._state)[_STATE] = dict(state)
+    vars(instance._state).pop(_LOADED, None)
+
+
+def forget(instance: Any) -> None:
+    vars(instance._state).pop(_STATE, None)
+    vars(instance._state).pop(_LOADED, None)
+
+
+def loaded_state(instance: Any) -> dict[str, Any] | None:
+    store = getattr(instance, "_state", None)
+    if store is None:
+        return None
+    recorded = vars(store).get(_STATE)
+    if recorded is not None:
+        return dict(recorded)
+    loaded = vars(store).get(_LOADED)
+    if loaded is None:
+        return None
+    names, values = loaded
+    return dict(zip(names, values, strict=False))
+
+
+class _FromDB:
+    """``Model.from_db`` that also records the values it loaded."""
+
+    def __init__(self, model: type, own: Any) -> None:
+        self.model = model
+        self.own = own  # the model's own from_db (a classmethod) or None
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        cls = owner if owner is not None else type(instance)
+        if self.own is not None:
+            original = self.own.__get__(None, cls)
+        else:
+            original = getattr(super(self.model, cls), "from_db")  # noqa: B009
+        return functools.partial(_from_db, original)
+
+
+def _from_db(original: Any, db: Any, field_names: Any, values: Any) -> Any:
+    new = original(db, field_names, values)
+    vars(new._state)[_LOADED] = (field_names, values)
+    return new
+
+
+class _RefreshFromDB:
+    """``Model.refresh_from_db`` that also records the values it reloaded."""
+
+    def __init__(self, model: type, own: Any) -> None:
+        self.model = model
+        self.own = own
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:  # Model.refresh_from_db(obj, ...)
+            return functools.partial(_unbound, self, owner)
+        if self.own is not None:
+            original = self.own.__get__(instance, owner)
+        else:
+            original = getattr(super(self.model, instance), "refresh_from_db")  # noqa: B009
+        return functools.partial(_refresh, instance, original)
+
+
+def _unbound(hook: _RefreshFromDB, owner: Any, instance: Any, *args: Any, **kwargs: Any) -> Any:
+    return hook.__get__(instance, owner)(*args, **kwargs)
+
+
+def _refresh(instance: Any, original: Any, *args: Any, **kwargs: Any) -> Any:
+    result = original(*args, **kwargs)
+    # refresh_from_db(using=None, fields=None, from_queryset=None)
+    fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
+    state = loaded_state(instance) or {}
+    loaded = vars(instance)
+    for field in instance._meta.concrete_fields:
+        if field.attname in loaded and (
+            fields is None or field.attname in fields or field.name in fields
+        ):
+            state[field.attname] = loaded[field.attname]
+    remember(instance, state)
+    return result
+
+
+def install_load_hooks(model: Any) -> None:
+    """Give ``model`` (and so its subclasses) the recording ``from_db`` / ``refresh_from_db``."""
+    for name, hook in (("from_db", _FromDB), ("refresh_from_db", _RefreshFromDB)):
+        if any(isinstance(vars(k).get(name), hook) for k in model.__mro__):
+            continue
+        setattr(model, name, hook(model, vars(model).get(name)))

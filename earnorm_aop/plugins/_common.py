@@ -1,0 +1,162 @@
+"""What the built-in plugins share: importable options, the default clock, call context.
+
+Options such as a clock or an audit sink take a callable or its dotted import
+path (``"myapp.clock.now"``), so they can come from a settings file; their
+JSON schema says "string".  The context variables let one built-in tell
+another what a nested call is for (softdelete's save is a ``soft_delete`` to
+audit; a query including hidden rows must not be served from the cache)
+without the two importing each other's internals.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+__all__ = [
+    "CallableOption",
+    "ClassOption",
+    "acting",
+    "action_for",
+    "call_with",
+    "dotted",
+    "import_dotted",
+    "including_hidden",
+    "is_unfiltered",
+    "utc_now",
+]
+
+
+def utc_now() -> datetime:
+    """The default clock: the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def import_dotted(path: str) -> Any:
+    """The object at ``"package.module.attr"`` (or ``"package.module:attr.sub"``)."""
+    if ":" in path:
+        module_name, _, attrs = path.partition(":")
+        obj: Any = importlib.import_module(module_name)
+        for attr in attrs.split("."):
+            obj = getattr(obj, attr)
+        return obj
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            break
+        return obj
+    raise ValueError(f"cannot import {path!r}: write 'package.module.attribute'")
+
+
+def dotted(obj: Any) -> str:
+    """``obj``'s import path when it has one that leads back to it, else its repr.
+
+    Used to serialise options, so two different lambdas never look equal (the
+    registry keys plugin instances by their serialised configuration).
+    """
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+        path = f"{module}.{qualname}"
+        try:
+            if import_dotted(path) is obj:
+                return path
+        except (ValueError, ImportError):
+            pass
+    return repr(obj)
+
+
+def _import_callable(value: Any) -> Any:
+    if isinstance(value, str):
+        value = import_dotted(value)
+    if not callable(value):
+        raise ValueError(f"expected a callable or its dotted import path, got {value!r}")
+    return value
+
+
+def _import_class(value: Any) -> Any:
+    if isinstance(value, str):
+        value = import_dotted(value)
+    if not isinstance(value, type):
+        raise ValueError(f"expected a class or its dotted import path, got {value!r}")
+    return value
+
+
+CallableOption = Annotated[
+    Any,
+    BeforeValidator(_import_callable),
+    PlainSerializer(dotted, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "description": "a dotted import path ('package.module.function')"}
+    ),
+]
+"""An option holding a callable, given as the object or its dotted import path."""
+
+ClassOption = Annotated[
+    Any,
+    BeforeValidator(_import_class),
+    PlainSerializer(dotted, return_type=str),
+    WithJsonSchema({"type": "string", "description": "a dotted import path ('package.Class')"}),
+]
+"""An option holding a class, given as the class or its dotted import path."""
+
+
+# -- call context -----------------------------------------------------------------
+
+# (id of the instance or queryset, action) of the write in progress, so audit
+# records softdelete's save as "soft_delete" rather than "update".
+_ACTION: ContextVar[tuple[int, str] | None] = ContextVar("earnorm_aop_action", default=None)
+# True inside softdelete.including_deleted(): queries see hidden rows.
+_UNFILTERED: ContextVar[bool] = ContextVar("earnorm_aop_unfiltered", default=False)
+
+
+@contextmanager
+def acting(target: object, action: str) -> Iterator[None]:
+    """Label the writes of ``target`` (an instance or a queryset) inside the block."""
+    token = _ACTION.set((id(target), action))
+    try:
+        yield
+    finally:
+        _ACTION.reset(token)
+
+
+def action_for(target: object) -> str | None:
+    """The label :func:`acting` gave ``target``'s write in progress, if any."""
+    current = _ACTION.get()
+    if current is not None and current[0] == id(target):
+        return current[1]
+    return None
+
+
+@contextmanager
+def including_hidden() -> Iterator[None]:
+    """Inside the block, querysets built include rows plugins hide (soft-deleted ones)."""
+    token = _UNFILTERED.set(True)
+    try:
+        yield
+    finally:
+        _UNFILTERED.reset(token)
+
+
+def is_unfiltered() -> bool:
+    return _UNFILTERED.get()
+
+
+def call_with(proceed: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``proceed`` with rewritten arguments (``proceed()`` alone would reuse the original ones)."""
+    if args or kwargs:
+        return proceed(*args, **kwargs)
+    return proceed()

@@ -1,0 +1,271 @@
+"""The ``audit`` plugin: what changed, who changed it, when — for every write.
+
+Each write produces one :class:`AuditRecord` per row: ``model`` (the adapter's
+label), ``id``, ``action``, ``changes`` (field -> ``(old, new)``), ``actor``
+and ``time``.  ``old`` is the value when the instance was loaded or last
+saved (the adapter's :meth:`~earnorm_aop.integrations.base.Adapter.loaded_state`);
+an instance with no such state is being created and every set field is a
+change from ``None``.  Bulk writes are recorded row by row: ``save_many`` as
+creations, ``update_many`` with the old values read just before the update
+(one extra query), ``delete_many`` with the last values.  Actions are
+``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
+writes the softdelete plugin makes.
+
+For each record the plugin fires the ``after_change`` event on the instance
+(``emit(instance, "after_change", changes=..., action=..., record=...)``), then
+writes the record to its sink: the ``earnorm_aop.audit`` logger, a callable,
+or ``"table"`` — the model's own database through the adapter's
+``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list).
+
+The actor is context-local: ``with audit.actor("alice"): note.save()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..events import emit
+from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
+from ..plugin import hook
+from ._common import CallableOption, action_for, call_with, utc_now
+
+__all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
+
+TABLE = AUDIT_TABLE
+"""The in-memory audit table of plain classes (the ``table`` sink without an ORM)."""
+
+_ACTOR: ContextVar[str | None] = ContextVar("earnorm_aop_audit_actor", default=None)
+
+
+@contextmanager
+def actor(name: str | None) -> Iterator[None]:
+    """Attribute the writes inside the block to ``name`` (context-local; blocks nest)."""
+    token = _ACTOR.set(name)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def current_actor() -> str | None:
+    """The actor set by the innermost :func:`actor` block, or ``None``."""
+    return _ACTOR.get()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audited write of one row."""
+
+    model: str
+    id: Any
+    action: str
+    changes: dict[str, tuple[Any, Any]]
+    actor: str | None
+    time: datetime
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The six columns of an audit table."""
+        return {
+            "model": self.model,
+            "id": self.id,
+            "action": self.action,
+            "changes": dict(self.changes),
+            "actor": self.actor,
+            "time": self.time,
+        }
+
+
+class AuditPlugin:
+    """Record every write (field -> (old, new), actor, time) and fire ``after_change``."""
+
+    name = "audit"
+    version = "1.0.0"
+    # Below timestamp (50): its around advice is inside timestamp's, so the
+    # values it records include the stamped times.
+    priority = 10
+
+    class Config(BaseModel):
+        """Options of the ``audit`` plugin."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        sink: Literal["logging", "table"] | CallableOption = Field(
+            "logging",
+            description=(
+                "'logging': the logger named by 'logger'; 'table': the model's own "
+                "database (adapter.write_audit_record); or a callable taking an "
+                "AuditRecord, or its dotted import path."
+            ),
+        )
+        logger: str = Field("earnorm_aop.audit", description="Logger of the 'logging' sink.")
+        exclude: list[str] = Field(
+            default_factory=list,
+            description="Fields never reported as changes (e.g. ['updated_at']).",
+        )
+        record_unchanged: bool = Field(
+            False, description="Also record (and emit) saves that changed no field."
+        )
+        clock: CallableOption | None = Field(
+            None,
+            description="Callable returning the record time; default: datetime.now(timezone.utc).",
+        )
+
+    config: Config
+
+    def __init__(self) -> None:
+        cfg = self.config
+        self._exclude = frozenset(cfg.exclude)
+        self._now: Callable[[], datetime] = cfg.clock or utc_now
+        self._log = logging.getLogger(cfg.logger)
+
+    # -- records --------------------------------------------------------------------
+
+    def _diff(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+        before = old or {}
+        return {
+            name: (before.get(name), value)
+            for name, value in new.items()
+            if name not in self._exclude and before.get(name) != value
+        }
+
+    def _record(
+        self,
+        adapter: Adapter,
+        model: type,
+        instance: Any,
+        pk: Any,
+        action: str,
+        changes: dict[str, tuple[Any, Any]],
+    ) -> None:
+        if not changes and action == "update" and not self.config.record_unchanged:
+            return
+        record = AuditRecord(
+            model=adapter.model_label(model),
+            id=pk,
+            action=action,
+            changes=changes,
+            actor=_ACTOR.get(),
+            time=self._now(),
+        )
+        emit(instance, "after_change", changes=changes, action=action, record=record)
+        sink = self.config.sink
+        if sink == "logging":
+            self._log.info(
+                "%s %s id=%r by %s: %s",
+                record.action,
+                record.model,
+                record.id,
+                record.actor or "(no actor)",
+                record.changes,
+                extra={"audit": record.as_dict()},
+            )
+        elif sink == "table":
+            adapter.write_audit_record(model, record.as_dict())
+        else:
+            sink(record)
+
+    # -- single rows ------------------------------------------------------------------
+
+    @hook("around:save|update", optional=True)
+    def audit_save(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
+        """Diff the instance against its loaded (or last saved) state around the write."""
+        adapter = adapter_for(model)
+        old = adapter.loaded_state(instance)
+        result = proceed()
+        new = adapter.snapshot(instance)
+        adapter.remember_state(instance, new)
+        action = action_for(instance) or ("create" if old is None else "update")
+        changes = self._diff(old, new)
+        self._record(adapter, model, instance, adapter.pk(instance), action, changes)
+        return result
+
+    @hook("around:delete", optional=True)
+    def audit_delete(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
+        """Record a delete with the last values (the key is read first: a delete clears it)."""
+        adapter = adapter_for(model)
+        pk = adapter.pk(instance)
+        last = adapter.loaded_state(instance) or adapter.snapshot(instance)
+        result = proceed()
+        adapter.forget_state(instance)
+        changes = {n: (v, None) for n, v in _set(last).items() if n not in self._exclude}
+        self._record(adapter, model, instance, pk, "delete", changes)
+        return result
+
+    # -- bulk writes --------------------------------------------------------------------
+
+    @hook("around:save_many", optional=True)
+    def audit_save_many(
+        self,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Record each object of a bulk insert as a creation."""
+        adapter = adapter_for(model)
+        objs, args, kwargs = adapter.bulk_objects(args, kwargs)
+        result = call_with(proceed, args, kwargs)
+        for obj in objs:
+            new = adapter.snapshot(obj)
+            adapter.remember_state(obj, new)
+            self._record(adapter, model, obj, adapter.pk(obj), "create", self._diff(None, new))
+        return result
+
+    @hook("around:update_many", optional=True)
+    def audit_update_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Record each matched row with its values before and after the bulk update."""
+        adapter = adapter_for(model)
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        action = action_for(queryset) or "update"
+        rows = adapter.fetch(queryset)
+        values = adapter.update_values(args, kwargs)
+        result = proceed()
+        for row in rows:
+            old = adapter.snapshot(row)
+            for name, value in values.items():
+                adapter.set_field(row, name, value)
+            new = adapter.snapshot(row)
+            adapter.remember_state(row, new)
+            changes = self._diff(old, {n: new[n] for n in values if n in new})
+            self._record(adapter, model, row, adapter.pk(row), action, changes)
+        return result
+
+    @hook("around:delete_many", optional=True)
+    def audit_delete_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Record each matched row of a bulk delete with its last values."""
+        adapter = adapter_for(model)
+        rows = adapter.fetch(adapter.bulk_queryset(instance, args, kwargs))
+        result = proceed()
+        for row in rows:
+            last = adapter.snapshot(row)
+            changes = {n: (v, None) for n, v in _set(last).items() if n not in self._exclude}
+            self._record(adapter, model, row, adapter.pk(row), "delete", changes)
+        return result
+
+
+def _set(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that have a value (a creation reports those, not every ``None``)."""
+    return {n: v for n, v in values.items() if v is not None}

@@ -1,0 +1,173 @@
+"""The ``softdelete`` plugin: ``delete()`` marks a row deleted instead of removing it.
+
+``delete()`` sets ``deleted_at`` and saves (the real delete is vetoed); the
+model's default queryset hides rows whose ``deleted_at`` is set, so ``get``
+and every query built from it (Django: ``Model.objects``, related managers)
+no longer see them; a bulk delete (``delete_many``, Django's
+``QuerySet.delete()``) becomes a bulk update of ``deleted_at``, going through
+the ``update_many`` plugins (timestamp, cache, audit) like any other.
+
+The model gains ``restore()``, ``hard_delete()`` and the classmethod
+``with_deleted()`` (a queryset including deleted rows); for other code,
+``with including_deleted():`` makes every queryset built inside include them
+and ``with hard_deleting():`` makes deletes inside real.
+
+A bulk update only touches the rows of the queryset it is called on: one built
+from the default queryset cannot contain hidden rows, so they stay untouched;
+one from ``with_deleted()`` contains them on purpose (a bulk restore is
+``Model.with_deleted().filter(...).update(deleted_at=None)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..integrations.base import FieldSpec, adapter_for
+from ..plugin import hook
+from ._common import CallableOption, acting, including_hidden, is_unfiltered, utc_now
+
+__all__ = ["SoftDeletePlugin", "hard_deleting", "including_deleted"]
+
+_HARD: ContextVar[bool] = ContextVar("earnorm_aop_hard_delete", default=False)
+
+
+@contextmanager
+def including_deleted() -> Iterator[None]:
+    """Querysets built inside the block (and ``get``) include soft-deleted rows.
+
+    ``with including_deleted(): Model.get_queryset()`` (Django:
+    ``Model.objects.all()``).  Context-local: other threads and tasks still see
+    the filtered queryset.  Cached reads are bypassed inside the block.
+    """
+    with including_hidden():
+        yield
+
+
+@contextmanager
+def hard_deleting() -> Iterator[None]:
+    """Deletes inside the block (``delete()``, bulk deletes) really remove rows."""
+    token = _HARD.set(True)
+    try:
+        yield
+    finally:
+        _HARD.reset(token)
+
+
+class SoftDeletePlugin:
+    """Soft deletion: ``delete()`` sets ``deleted_at``; the default queryset hides deleted rows."""
+
+    name = "softdelete"
+    version = "1.0.0"
+    # Before every plugin but validation: the veto of a delete must come first,
+    # and its around advice must be outermost so a soft bulk delete never
+    # reaches the delete advice of audit or cache.
+    priority = 90
+
+    class Config(BaseModel):
+        """Options of the ``softdelete`` plugin."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        field: str = Field(
+            "deleted_at", description="Nullable datetime field: when the row was deleted."
+        )
+        clock: CallableOption | None = Field(
+            None,
+            description=(
+                "Callable returning the current datetime, or its dotted import path; "
+                "default: datetime.now(timezone.utc)."
+            ),
+        )
+
+        @field_validator("field")
+        @classmethod
+        def _identifier(cls, value: str) -> str:
+            if not value.isidentifier():
+                raise ValueError(f"the field name must be an identifier, not {value!r}")
+            return value
+
+    config: Config
+
+    def __init__(self) -> None:
+        self._field = self.config.field
+        self._now: Callable[[], datetime] = self.config.clock or utc_now
+
+    def fields(self) -> list[FieldSpec]:
+        return [FieldSpec(self._field, datetime | None, None, index=True)]
+
+    def model_methods(self) -> dict[str, Any]:
+        return {
+            "restore": self._restore,
+            "hard_delete": self._hard_delete,
+            "with_deleted": classmethod(self._with_deleted),
+        }
+
+    # -- contributed model methods ------------------------------------------------
+
+    def _restore(self, instance: Any) -> None:
+        """Undo a soft delete: clear ``deleted_at`` and save."""
+        adapter = adapter_for(type(instance))
+        if adapter.get_field(instance, self._field) is None:
+            return
+        adapter.set_field(instance, self._field, None)
+        with acting(instance, "restore"):
+            adapter.save_instance(instance, [self._field])
+
+    def _hard_delete(self, instance: Any) -> Any:
+        """Delete the row for real (through the other plugins' delete advice)."""
+        with hard_deleting():
+            return adapter_for(type(instance)).delete_instance(instance)
+
+    def _with_deleted(self, model: type) -> Any:
+        """The model's default queryset, soft-deleted rows included."""
+        with including_deleted():
+            return adapter_for(model).queryset(model)
+
+    # -- advice ---------------------------------------------------------------------
+
+    @hook("before:delete", optional=True)
+    def soft_delete(self, instance: Any, model: type) -> bool | None:
+        """Set ``deleted_at`` and save instead of deleting (veto); a second delete is a no-op."""
+        if _HARD.get():
+            return None
+        adapter = adapter_for(model)
+        if adapter.pk(instance) is None:
+            return None  # never saved: let the ORM's own delete say so
+        if adapter.get_field(instance, self._field) is None:
+            adapter.set_field(instance, self._field, self._now())
+            with acting(instance, "soft_delete"):
+                adapter.save_instance(instance, [self._field])
+        return False
+
+    @hook("chain:get_queryset", optional=True)
+    def hide_deleted(self, queryset: Any, model: type) -> Any:
+        """The default queryset without soft-deleted rows (unless including_deleted())."""
+        if is_unfiltered():
+            return queryset
+        return adapter_for(model).filter(queryset, **{self._field: None})
+
+    @hook("around:delete_many", optional=True)
+    def soft_delete_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """A bulk delete becomes an update of ``deleted_at`` on the rows not yet deleted."""
+        if _HARD.get():
+            return proceed()
+        adapter = adapter_for(model)
+        queryset = adapter.filter(
+            adapter.bulk_queryset(instance, args, kwargs), **{self._field: None}
+        )
+        with acting(queryset, "soft_delete"):
+            count = adapter.update_queryset(model, queryset, {self._field: self._now()})
+        return adapter.deleted_result(model, int(count))

@@ -1,0 +1,129 @@
+"""The ``timestamp`` plugin: ``created_at`` on the first save, ``updated_at`` on every write.
+
+Every write path is stamped, not only ``save``: ``update`` sets
+``updated_at`` with the values it writes, ``save_many`` (Django's
+``bulk_create``) stamps each object, and ``update_many`` (Django's
+``QuerySet.update``) adds ``updated_at`` to the values, so rows changed in bulk
+are not left with a stale time.  Times are timezone-aware UTC unless ``clock``
+says otherwise.  The plugin contributes both fields to models that lack them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..integrations.base import FieldSpec, adapter_for
+from ..plugin import hook
+from ._common import CallableOption, call_with, utc_now
+
+__all__ = ["TimestampPlugin"]
+
+
+class TimestampPlugin:
+    """Stamp ``created_at`` once and ``updated_at`` on every save and bulk write (UTC)."""
+
+    name = "timestamp"
+    version = "1.0.0"
+    priority = 50  # after validation (100) and softdelete (90): stamp only what is written
+
+    class Config(BaseModel):
+        """Options of the ``timestamp`` plugin."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        created_field: str = Field(
+            "created_at", description="Field set once, on the first save (when it is empty)."
+        )
+        updated_field: str = Field(
+            "updated_at", description="Field set on every save, update and bulk write."
+        )
+        clock: CallableOption | None = Field(
+            None,
+            description=(
+                "Callable returning the current datetime, or its dotted import path; "
+                "default: datetime.now(timezone.utc)."
+            ),
+        )
+
+        @model_validator(mode="after")
+        def _distinct(self) -> TimestampPlugin.Config:
+            for value in (self.created_field, self.updated_field):
+                if not value.isidentifier():
+                    raise ValueError(f"field names must be identifiers, not {value!r}")
+            if self.created_field == self.updated_field:
+                raise ValueError("created_field and updated_field must differ")
+            return self
+
+    config: Config
+
+    def __init__(self) -> None:
+        self._created = self.config.created_field
+        self._updated = self.config.updated_field
+        self._now: Callable[[], datetime] = self.config.clock or utc_now
+
+    def fields(self) -> list[FieldSpec]:
+        """Both timestamps, nullable (``None`` until the first save)."""
+        return [
+            FieldSpec(self._created, datetime | None, None),
+            FieldSpec(self._updated, datetime | None, None),
+        ]
+
+    def _stamp(self, adapter: Any, obj: Any, now: datetime) -> list[str]:
+        """Set the timestamps of ``obj`` about to be saved; return the fields set."""
+        adapter.set_field(obj, self._updated, now)
+        if adapter.get_field(obj, self._created) is None:
+            adapter.set_field(obj, self._created, now)
+            return [self._updated, self._created]
+        return [self._updated]
+
+    @hook("around:save", optional=True)
+    def stamp_save(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """created_at if empty, updated_at always; both added to a restricted save's fields."""
+        adapter = adapter_for(model)
+        names = self._stamp(adapter, instance, self._now())
+        args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
+        return call_with(proceed, args, kwargs)
+
+    @hook("around:update|update_many", optional=True)
+    def stamp_update(
+        self,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Write updated_at with the values, unless the caller sets it explicitly."""
+        adapter = adapter_for(model)
+        values = adapter.update_values(args, kwargs)
+        if self._updated in values:
+            return proceed()
+        values[self._updated] = self._now()
+        args, kwargs = adapter.with_update_values(args, kwargs, values)
+        return call_with(proceed, args, kwargs)
+
+    @hook("around:save_many", optional=True)
+    def stamp_save_many(
+        self,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Stamp every object of a bulk insert with one time."""
+        adapter = adapter_for(model)
+        objs, args, kwargs = adapter.bulk_objects(args, kwargs)
+        now = self._now()
+        for obj in objs:
+            self._stamp(adapter, obj, now)
+        return call_with(proceed, args, kwargs)

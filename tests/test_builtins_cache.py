@@ -1,0 +1,270 @@
+"""The ``cache`` built-in: get by primary key from a cache; every write invalidates."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from typing import Any
+
+import pytest
+from _builtin_backends import RedisServer, free_port, redis_binary
+
+from earnorm_aop import PluginConfigError, registry, weaver
+from earnorm_aop.plugins.cache import CachePlugin
+from earnorm_aop.plugins.softdelete import including_deleted
+
+
+def plugin_of(model: type) -> CachePlugin:
+    """The cache plugin instance woven on ``model`` (to reach its backend)."""
+    (aspect,) = [a for a in weaver.effective_aspects(model) if a.name == "cache"]
+    assert isinstance(aspect.plugin, CachePlugin)
+    return aspect.plugin
+
+
+def selects(queries: list[str]) -> int:
+    return sum(q.startswith("SELECT") for q in queries)
+
+
+# -- the in-process backend (and behaviour common to every backend) ----------------------
+
+
+def test_second_get_is_served_without_a_query(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="a")
+    with backend.queries() as first:
+        one = backend.get(Article, a.id)
+    with backend.queries() as second:
+        two = backend.get(Article, a.id)
+    assert selects(first) == 1
+    assert second == []
+    assert two.title == "a" and two.id == a.id
+
+
+def test_callers_get_copies_so_a_local_change_does_not_leak(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="a")
+    one = backend.get(Article, a.id)
+    one.title = "changed but not saved"
+    two = backend.get(Article, a.id)
+    assert two is not one
+    assert two.title == "a"
+
+
+def test_save_invalidates(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="a")
+    backend.get(Article, a.id)
+    a.title = "b"
+    a.save()
+    with backend.queries() as queries:
+        assert backend.get(Article, a.id).title == "b"
+    assert selects(queries) == 1
+
+
+def test_instance_update_invalidates(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="a")
+    backend.get(Article, a.id)
+    backend.update(a, title="b")
+    assert backend.get(Article, a.id).title == "b"
+
+
+def test_delete_invalidates(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="a")
+    pk = a.id
+    backend.get(Article, pk)
+    a.delete()
+    with pytest.raises(backend.NotFound()):
+        backend.get(Article, pk)
+
+
+def test_bulk_update_invalidates_the_rows_it_matched(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="x")
+    b = backend.create(Article, title="y")
+    backend.get(Article, a.id)
+    backend.get(Article, b.id)
+    backend.bulk_update(backend.query(Article, title="x"), title="changed")
+    assert backend.get(Article, a.id).title == "changed"
+    with backend.queries() as queries:
+        assert backend.get(Article, b.id).title == "y"
+    assert queries == []  # the untouched row stays cached
+
+
+def test_bulk_delete_invalidates_the_rows_it_matched(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="x")
+    backend.get(Article, a.id)
+    backend.bulk_delete(backend.query(Article, title="x"))
+    with pytest.raises(backend.NotFound()):
+        backend.get(Article, a.id)
+
+
+def test_bulk_create_invalidates_objects_with_known_keys(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="old")
+    backend.get(Article, a.id)  # cached
+    backend.raw_delete(Article, a.id)  # behind the plugins' back: the entry stays
+    backend.bulk_create(Article, [backend.new(Article, id=a.id, title="new")])
+    assert backend.get(Article, a.id).title == "new"
+
+
+def test_entries_expire_after_ttl(backend: Any) -> None:
+    Article = backend.model("cache", cache={"ttl": 0.05})
+    a = backend.create(Article)
+    backend.get(Article, a.id)
+    time.sleep(0.1)
+    with backend.queries() as queries:
+        backend.get(Article, a.id)
+    assert selects(queries) == 1
+
+
+def test_a_soft_deleted_row_is_never_served_from_the_cache(backend: Any) -> None:
+    Article = backend.model("softdelete", "cache")
+    a = backend.create(Article, title="a")
+    backend.get(Article, a.id)
+    a.delete()
+    with pytest.raises(backend.NotFound()):
+        backend.get(Article, a.id)
+    with including_deleted():
+        assert backend.get(Article, a.id).deleted_at is not None
+    # the read that included hidden rows did not fill the cache
+    with pytest.raises(backend.NotFound()):
+        backend.get(Article, a.id)
+
+
+def test_a_failing_backend_is_logged_and_the_database_read(
+    backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article, title="a")
+    cache = plugin_of(Article)
+
+    def broken(*args: Any) -> Any:
+        raise ConnectionError("cache is down")
+
+    cache.backend.get = broken  # type: ignore[method-assign]
+    cache.backend.set = broken  # type: ignore[method-assign]
+    cache.backend.delete = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="earnorm_aop.cache"):
+        for _ in range(2):
+            with backend.queries() as queries:
+                assert backend.get(Article, a.id).title == "a"
+            assert selects(queries) == 1
+        a.title = "b"
+        a.save()
+    assert backend.rows(Article)[a.id]["title"] == "b"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("cache read failed" in m and "cache is down" in m for m in messages)
+    assert any("cache invalidation failed" in m for m in messages)
+
+
+def test_disabled_cache_reads_the_database_every_time(backend: Any) -> None:
+    Article = backend.model("cache")
+    a = backend.create(Article)
+    backend.get(Article, a.id)
+    with registry.disabled("cache"), backend.queries() as queries:
+        backend.get(Article, a.id)
+    assert selects(queries) == 1
+
+
+def test_config_errors_and_schema(backend: Any) -> None:
+    with pytest.raises(PluginConfigError, match="ttl"):
+        backend.model("cache", cache={"ttl": 0})
+    with pytest.raises(PluginConfigError, match="backend"):
+        backend.model("cache", cache={"backend": "memcached"})
+    props = registry.get_plugin("cache").config_schema["properties"]
+    assert {"backend", "ttl", "prefix", "url", "timeout", "maxsize"} <= set(props)
+    assert props["backend"]["default"] == "memory"
+
+
+# -- Redis --------------------------------------------------------------------------------
+
+
+def test_redis_serves_the_second_get_and_shares_entries(backend: Any, redis_url: str) -> None:
+    Article = backend.model("cache", cache={"backend": "redis", "url": redis_url, "prefix": "t:"})
+    a = backend.create(Article, title="a")
+    with backend.queries() as first:
+        backend.get(Article, a.id)
+    with backend.queries() as second:
+        hit = backend.get(Article, a.id)
+    assert selects(first) == 1 and second == []
+    assert hit.title == "a"
+    # Another process sees the same entry: read it with a client of its own.
+    import redis
+
+    other = redis.Redis.from_url(redis_url)
+    (key,) = other.keys("t:*")
+    assert key.decode().endswith(f":{a.id!r}")
+    assert pickle.loads(other.get(key)).title == "a"
+    assert 0 < other.pttl(key) <= 300_000
+    other.close()
+
+
+def test_redis_writes_invalidate(backend: Any, redis_url: str) -> None:
+    Article = backend.model("cache", cache={"backend": "redis", "url": redis_url, "prefix": "w:"})
+    a = backend.create(Article, title="a")
+    b = backend.create(Article, title="b")
+    client = plugin_of(Article).backend.client  # type: ignore[attr-defined]
+    backend.get(Article, a.id)
+    backend.get(Article, b.id)
+    assert len(client.keys("w:*")) == 2
+    a.title = "a2"
+    a.save()
+    assert len(client.keys("w:*")) == 1
+    backend.bulk_update(backend.query(Article, title="b"), views=3)
+    assert client.keys("w:*") == []
+    assert backend.get(Article, b.id).views == 3
+
+
+def test_redis_ttl_expires_entries(backend: Any, redis_url: str) -> None:
+    Article = backend.model("cache", cache={"backend": "redis", "url": redis_url, "ttl": 0.1})
+    a = backend.create(Article)
+    backend.get(Article, a.id)
+    time.sleep(0.25)
+    with backend.queries() as queries:
+        backend.get(Article, a.id)
+    assert selects(queries) == 1
+
+
+def test_redis_unreachable_never_fails_an_operation(
+    backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    Article = backend.model("cache", cache={"backend": "redis", "url": url, "timeout": 0.2})
+    with caplog.at_level(logging.WARNING, logger="earnorm_aop.cache"):
+        a = backend.create(Article, title="a")
+        for _ in range(2):
+            with backend.queries() as queries:
+                assert backend.get(Article, a.id).title == "a"
+            assert selects(queries) == 1
+        a.delete()
+    assert backend.rows(Article) == {}
+    assert any("redis backend" in r.getMessage() for r in caplog.records)
+
+
+def test_redis_going_down_mid_way_falls_back_to_the_database(
+    backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = RedisServer(redis_binary())
+    try:
+        Article = backend.model(
+            "cache", cache={"backend": "redis", "url": server.url, "timeout": 0.2}
+        )
+        a = backend.create(Article, title="a")
+        backend.get(Article, a.id)
+        with backend.queries() as queries:
+            backend.get(Article, a.id)
+        assert queries == []  # served by Redis while it is up
+    finally:
+        server.stop()
+    with caplog.at_level(logging.WARNING, logger="earnorm_aop.cache"):
+        with backend.queries() as queries:
+            assert backend.get(Article, a.id).title == "a"
+        a.title = "b"
+        a.save()
+    assert selects(queries) == 1
+    assert backend.rows(Article)[a.id]["title"] == "b"
+    assert any("cache read failed" in r.getMessage() for r in caplog.records)

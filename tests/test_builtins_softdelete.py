@@ -1,0 +1,219 @@
+"""The ``softdelete`` built-in: delete marks rows, the default queryset hides them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from _builtin_backends import TickingClock, fixed_clock
+
+from earnorm_aop import PluginConfigError, registry
+from earnorm_aop.integrations import adapter_for
+from earnorm_aop.plugins.softdelete import hard_deleting, including_deleted
+
+
+def test_delete_marks_the_row_and_keeps_it_in_the_table(backend: Any) -> None:
+    Article = backend.model("softdelete", softdelete={"clock": fixed_clock})
+    a = backend.create(Article, title="a")
+    with backend.queries() as queries:
+        result = a.delete()
+    assert result is None  # vetoed: the real delete never ran
+    assert not any(q.startswith("DELETE") for q in queries)
+    assert a.deleted_at == fixed_clock()
+    assert backend.rows(Article)[a.id]["deleted_at"] == fixed_clock()
+
+
+def test_deleted_rows_are_hidden_from_the_default_queryset_and_get(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article, title="a")
+    b = backend.create(Article, title="b")
+    a.delete()
+    assert backend.visible(Article) == [b.id]
+    assert list(backend.query(Article, title="a")) == []
+    with pytest.raises(backend.NotFound()):
+        backend.get(Article, a.id)
+
+
+def test_deleting_twice_keeps_the_first_deletion_time(backend: Any) -> None:
+    clock = TickingClock()
+    Article = backend.model("softdelete", softdelete={"clock": clock})
+    a = backend.create(Article)
+    a.delete()
+    first = a.deleted_at
+    a.delete()
+    assert a.deleted_at == first
+    assert backend.rows(Article)[a.id]["deleted_at"] == first
+
+
+def test_restore_makes_the_row_visible_again(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article, title="a")
+    a.delete()
+    a.restore()
+    assert a.deleted_at is None
+    assert backend.rows(Article)[a.id]["deleted_at"] is None
+    assert backend.visible(Article) == [a.id]
+    assert backend.get(Article, a.id).title == "a"
+
+
+def test_hard_delete_removes_the_row(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article)
+    b = backend.create(Article)
+    pk = a.id
+    a.hard_delete()
+    assert pk not in backend.rows(Article)
+    assert b.id in backend.rows(Article)
+
+
+def test_hard_deleting_block_makes_deletes_real(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article)
+    pk = a.id
+    with hard_deleting():
+        a.delete()
+    assert backend.rows(Article) == {}
+    b = backend.create(Article, title="b")
+    b.delete()  # outside the block: soft again
+    assert backend.rows(Article)[b.id]["deleted_at"] is not None
+    assert pk not in backend.rows(Article)
+
+
+def test_with_deleted_and_including_deleted_show_hidden_rows(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article, title="a")
+    b = backend.create(Article, title="b")
+    a.delete()
+    assert sorted(o.id for o in Article.with_deleted()) == [a.id, b.id]
+    with including_deleted():
+        assert backend.visible(Article) == [a.id, b.id]
+        assert backend.get(Article, a.id).deleted_at is not None
+    assert backend.visible(Article) == [b.id]
+
+
+def test_bulk_delete_becomes_an_update_of_deleted_at(backend: Any) -> None:
+    clock = TickingClock()
+    Article = backend.model("softdelete", softdelete={"clock": clock})
+    a = backend.create(Article, title="x")
+    b = backend.create(Article, title="x")
+    c = backend.create(Article, title="y")
+    with backend.queries() as queries:
+        count = backend.bulk_delete(backend.query(Article, title="x"))
+    assert count == 2
+    assert not any(q.startswith("DELETE") for q in queries)
+    rows = backend.rows(Article)
+    assert len(rows) == 3
+    assert rows[a.id]["deleted_at"] is not None and rows[b.id]["deleted_at"] is not None
+    assert rows[c.id]["deleted_at"] is None
+    assert backend.visible(Article) == [c.id]
+
+
+def test_bulk_delete_keeps_earlier_deletion_times(backend: Any) -> None:
+    clock = TickingClock()
+    Article = backend.model("softdelete", softdelete={"clock": clock})
+    a = backend.create(Article, title="x")
+    backend.create(Article, title="x")
+    a.delete()
+    first = a.deleted_at
+    count = backend.bulk_delete(Article.with_deleted().filter(title="x"))
+    assert count == 1  # only the row not yet deleted
+    assert backend.rows(Article)[a.id]["deleted_at"] == first
+
+
+def test_bulk_delete_inside_hard_deleting_removes_rows(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    backend.create(Article, title="x")
+    keep = backend.create(Article, title="y")
+    with hard_deleting():
+        backend.bulk_delete(backend.query(Article, title="x"))
+    assert list(backend.rows(Article)) == [keep.id]
+
+
+def test_bulk_update_of_the_default_queryset_leaves_hidden_rows_alone(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    hidden = backend.create(Article, title="x", views=1)
+    shown = backend.create(Article, title="x", views=1)
+    hidden.delete()
+    count = backend.bulk_update(backend.query(Article, title="x"), views=9)
+    assert count == 1
+    rows = backend.rows(Article)
+    assert rows[shown.id]["views"] == 9
+    assert rows[hidden.id]["views"] == 1
+
+
+def test_a_bulk_restore_goes_through_with_deleted(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article, title="x")
+    a.delete()
+    backend.bulk_update(Article.with_deleted().filter(title="x"), deleted_at=None)
+    assert backend.visible(Article) == [a.id]
+
+
+def test_with_timestamp_a_soft_delete_bumps_updated_at(backend: Any) -> None:
+    clock = TickingClock()
+    Article = backend.model(
+        "timestamp", "softdelete", timestamp={"clock": clock}, softdelete={"clock": clock}
+    )
+    a = backend.create(Article)
+    b = backend.create(Article)
+    a.delete()
+    assert a.updated_at > a.created_at
+    backend.bulk_delete(backend.query(Article))
+    row_b = backend.rows(Article)[b.id]
+    assert row_b["deleted_at"] is not None
+    assert row_b["updated_at"] > b.updated_at
+
+
+def test_deleting_an_unsaved_instance_is_left_to_the_backend(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    with pytest.raises(ValueError, match="cannot be deleted"):
+        backend.new(Article).delete()
+    assert backend.rows(Article) == {}
+
+
+def test_deleted_at_is_contributed_and_named_by_config(backend: Any) -> None:
+    Article = backend.model("softdelete", softdelete={"field": "removed_on"})
+    assert "removed_on" in adapter_for(Article).field_names(Article)
+    a = backend.create(Article)
+    a.delete()
+    assert isinstance(backend.rows(Article)[a.id]["removed_on"], datetime)
+    assert backend.visible(Article) == []
+
+
+def test_disabled_softdelete_deletes_for_real_and_shows_everything(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article)
+    b = backend.create(Article)
+    a.delete()
+    registry.disable("softdelete")
+    try:
+        assert backend.visible(Article) == [a.id, b.id]
+        b.delete()
+        assert b.id is None and len(backend.rows(Article)) == 1
+    finally:
+        registry.enable("softdelete")
+    assert backend.visible(Article) == []
+
+
+def test_a_models_own_restore_wins_over_the_contributed_one(backend: Any) -> None:
+    calls: list[str] = []
+    Article = backend.model("softdelete", methods={"restore": lambda self: calls.append("own")})
+    a = backend.create(Article)
+    a.delete()
+    a.restore()
+    assert calls == ["own"]
+    assert a.deleted_at is not None
+
+
+def test_bad_field_name_is_a_config_error(backend: Any) -> None:
+    with pytest.raises(PluginConfigError, match="softdelete"):
+        backend.model("softdelete", softdelete={"field": "deleted at"})
+
+
+def test_deleted_at_is_aware_utc_by_default(backend: Any) -> None:
+    Article = backend.model("softdelete")
+    a = backend.create(Article)
+    a.delete()
+    assert a.deleted_at.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - a.deleted_at) < timedelta(seconds=5)

@@ -88,7 +88,7 @@ class PluginRegistry:
     # -- registration ----------------------------------------------------------
 
     def register(self, name: str, cls: type, *, replace: bool = False) -> None:
-        """Register ``cls`` as plugin ``name``; another class under a taken name needs ``replace``."""
+        """Register ``cls`` as plugin ``name`` (``replace=True`` to displace another class)."""
         if not isinstance(name, str) or not name.isidentifier():
             raise PluginError(
                 f"a plugin name must be an identifier such as 'softdelete', not {name!r}"

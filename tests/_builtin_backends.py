@@ -30,10 +30,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from earnorm_aop import PluginRegistry, with_plugins
-from earnorm_aop.integrations.memory import MemoryModel, MemoryStore
+from earnorm_aop import PluginRegistry, weaver, with_plugins
+from earnorm_aop.integrations.memory import MemoryModel, MemoryStore, NotFound
 
-BACKENDS = ["plain", "pydantic"]
+BACKENDS = ["plain", "pydantic", "django"]
 _names = itertools.count(1)
 
 # Fields every test model has besides its primary key ``id``.
@@ -59,11 +59,13 @@ class TickingClock:
 class MemoryBackend:
     """The in-memory store, with plain classes (``flavour="plain"``) or pydantic models."""
 
-    supports_instance_update = True
+    NotFound: type[BaseException] = NotFound
+    """What ``get`` raises for a missing (or hidden) row (Django: ``Model.DoesNotExist``)."""
 
     def __init__(self, flavour: str) -> None:
         self.name = flavour
         self.store = MemoryStore()
+        self._models: list[type] = []
 
     def model(
         self,
@@ -97,6 +99,7 @@ class MemoryBackend:
             model = type(name, (MemoryModel,), body)
         model.__qualname__ = name
         setattr(sys.modules[__name__], name, model)
+        self._models.append(model)
         return with_plugins(*plugins, registry=registry, **configured)(model)
 
     # -- instances -----------------------------------------------------------------
@@ -114,7 +117,11 @@ class MemoryBackend:
         return model.get(pk)  # type: ignore[attr-defined]
 
     def update(self, obj: Any, **values: Any) -> Any:
-        """The instance-level ``update`` operation (backends without one skip these tests)."""
+        """The instance-level ``update`` operation.
+
+        A backend without one (Django maps no method to it) calls
+        ``pytest.skip`` here, so only those tests are skipped.
+        """
         return obj.update(**values)
 
     # -- querysets -------------------------------------------------------------------
@@ -141,6 +148,13 @@ class MemoryBackend:
 
     # -- the database underneath -------------------------------------------------------
 
+    def close(self) -> None:
+        """Unweave and unpublish the test's models, so later tests (and rebuilds) never see them."""
+        for model in self._models:
+            weaver.unweave(model)
+            vars(sys.modules[__name__]).pop(model.__qualname__, None)
+        self._models.clear()
+
     def rows(self, model: type) -> dict[Any, dict[str, Any]]:
         """Every stored row by primary key, hidden ones included, read without plugins."""
         return {row["id"]: row for row in self.store.rows(model)}
@@ -161,16 +175,20 @@ class MemoryBackend:
         """Records of the audit plugin's ``table`` sink for ``model``."""
         return list(self.store.audit)
 
-    def NotFound(self) -> type[BaseException]:  # noqa: N802 - reads like the exception class
-        from earnorm_aop.integrations.memory import NotFound
-
-        return NotFound
-
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[MemoryBackend]:
+def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Each backend the built-ins are tested on (see the module docstring to add one)."""
-    yield MemoryBackend(request.param)
+    if request.param == "django":  # a real SQLite database (tests/_django_backend.py)
+        from _django_backend import django_backend
+
+        yield from django_backend()
+        return
+    memory = MemoryBackend(request.param)
+    try:
+        yield memory
+    finally:
+        memory.close()
 
 
 # -- Redis ---------------------------------------------------------------------------

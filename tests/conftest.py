@@ -15,10 +15,20 @@ pytest_plugins = ["_plugin_helpers", "_builtin_backends"]
 
 @pytest.fixture(autouse=True)
 def _no_leaked_engine_scopes() -> Iterator[None]:
-    """Every test must close the trace and context-disable scopes it opens."""
+    """Every test must close the trace and context-disable scopes it opens.
+
+    Classes a test defines locally are unwoven afterwards: the weaver keeps
+    state for every woven class that is alive, and a ``trace()`` block
+    re-weaves all of them, so leftovers of earlier tests would only make
+    later tests slower.
+    """
+    before = set(weaver.woven_classes())
     yield
     assert weaver._tracing == 0, "a trace() block leaked"
     assert not weaver._ctx_counts, "a context_scope_opened() leaked"
+    for klass in weaver.woven_classes():
+        if klass not in before and "<locals>" in klass.__qualname__:
+            weaver.unweave(klass)
 
 
 @pytest.fixture(params=["generated", "interpreted"])

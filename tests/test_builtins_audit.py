@@ -114,6 +114,15 @@ def test_soft_delete_and_restore_are_named_as_such(backend: Any) -> None:
     assert records[2].changes["deleted_at"][1] is None
 
 
+def test_a_hard_delete_is_recorded_as_a_delete(backend: Any) -> None:
+    Article, records = audited(backend, "softdelete")
+    a = backend.create(Article, title="a")
+    pk = a.id
+    a.hard_delete()
+    assert (records[-1].action, records[-1].id) == ("delete", pk)
+    assert pk not in backend.rows(Article)
+
+
 def test_excluded_fields_never_show_as_changes(backend: Any) -> None:
     Article, records = audited(backend, "timestamp", exclude=["updated_at", "created_at"])
     a = backend.create(Article, title="a")

@@ -122,6 +122,9 @@ def test_a_builtin_can_be_subclassed_under_another_name() -> None:
     from _builtin_backends import MemoryBackend
 
     backend = MemoryBackend("plain")
-    Article = backend.model("stamp", registry=reg, stamp={"created_field": "made"})
-    a = backend.create(Article)
-    assert a.made is not None and a.updated_at is not None
+    try:
+        Article = backend.model("stamp", registry=reg, stamp={"created_field": "made"})
+        a = backend.create(Article)
+        assert a.made is not None and a.updated_at is not None
+    finally:
+        backend.close()

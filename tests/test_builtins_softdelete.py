@@ -31,7 +31,7 @@ def test_deleted_rows_are_hidden_from_the_default_queryset_and_get(backend: Any)
     a.delete()
     assert backend.visible(Article) == [b.id]
     assert list(backend.query(Article, title="a")) == []
-    with pytest.raises(backend.NotFound()):
+    with pytest.raises(backend.NotFound):
         backend.get(Article, a.id)
 
 
@@ -167,7 +167,7 @@ def test_with_timestamp_a_soft_delete_bumps_updated_at(backend: Any) -> None:
 
 def test_deleting_an_unsaved_instance_is_left_to_the_backend(backend: Any) -> None:
     Article = backend.model("softdelete")
-    with pytest.raises(ValueError, match="cannot be deleted"):
+    with pytest.raises(ValueError, match=r"can(not|'t) be deleted"):
         backend.new(Article).delete()
     assert backend.rows(Article) == {}
 

@@ -14,6 +14,7 @@ plain adapter maps nothing and the weaver uses method names as they are.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 import threading
 import weakref
@@ -382,7 +383,7 @@ def adapter_for(model: type) -> Adapter:
     for adapter in list(_adapters):
         if adapter.handles(model):
             return adapter
-    for meta in type(model).__mro__:
+    for meta in inspect.getmro(type(model)):
         module = _AUTOLOAD.get(meta.__module__)
         if module is not None and module not in sys.modules:
             importlib.import_module(module)

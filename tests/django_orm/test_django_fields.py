@@ -16,7 +16,7 @@ from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.operations import CreateModel
 from django.db.migrations.state import ModelState, ProjectState
 from django.test.utils import isolate_apps
-from djangoapp.models import Article, Page, Post, Stamped
+from djangoapp.models import Post, Stamped
 from djangoapp.plugins import registry
 
 from earnorm_aop import PluginError, with_plugins
@@ -99,7 +99,7 @@ def test_private_managers_do_not_look_like_a_change_to_migrations() -> None:
     changes = MigrationAutodetector(rendered, live)._detect_changes()
     assert changes == {}
     managers = dict(ModelState.from_model(Post).managers)
-    as_manager, path, qs_path, args, kwargs = managers["objects"].deconstruct()
+    path = managers["objects"].deconstruct()[1]
     assert path == "djangoapp.models.PublishedManager"
     live_manager = Post._meta.default_manager
     rendered_manager = live.apps.get_model("djangoapp", "Post")._meta.default_manager
@@ -132,7 +132,7 @@ def test_a_models_own_field_wins_over_a_plugin_field() -> None:
         class Own(models.Model):
             hidden_at = models.DateField(null=True)
 
-            plugins = ["hidden"]
+            plugins = ("hidden",)
             plugin_registry = registry
 
             class Meta:
@@ -207,4 +207,3 @@ def test_unmappable_annotations_are_plugin_errors(annotation: Any, message: str)
     with pytest.raises(PluginError, match=message) as info:
         django_field(FieldSpec("f", annotation), "app.Model")
     assert "'f' on app.Model" in str(info.value)
-

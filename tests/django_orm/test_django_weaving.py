@@ -215,9 +215,7 @@ def test_bulk_create_goes_through_save_many_once(via: str) -> None:
     target = Article.objects if via == "manager" else Article.objects.all()
     journal.clear()
     target.bulk_create(objs)
-    assert [e for e in journal if e[0] == "save_many"] == [
-        ("save_many", "Article", "QuerySet", 2)
-    ]
+    assert [e for e in journal if e[0] == "save_many"] == [("save_many", "Article", "QuerySet", 2)]
     assert sql_count("djangoapp_article") == 2
 
 
@@ -325,7 +323,7 @@ def test_unknown_plugin_in_the_attribute_fails_at_class_creation() -> None:
     with isolate_apps("djangoapp"), pytest.raises(PluginNotFoundError, match="hiddn"):
 
         class Broken(models.Model):
-            plugins = ["hiddn"]
+            plugins = ("hiddn",)
             plugin_registry = registry
 
             class Meta:
@@ -407,3 +405,30 @@ def test_querysets_of_woven_models_pickle() -> None:
     copy = pickle.loads(pickle.dumps(qs))
     assert type(copy) is type(qs)
     assert [a.title for a in copy] == ["a"]
+
+
+def test_weaving_after_a_relation_was_used_reaches_its_related_manager(
+    create_tables: Any,
+) -> None:
+    with isolate_apps("djangoapp"):
+
+        class Shelf(models.Model):
+            class Meta:
+                app_label = "djangoapp"
+
+        class Book(models.Model):
+            shelf = models.ForeignKey(Shelf, on_delete=models.CASCADE, related_name="books")
+
+            class Meta:
+                app_label = "djangoapp"
+
+    create_tables(Shelf, Book)
+    shelf = Shelf.objects.create()
+    Book.objects.create(shelf=shelf)
+    assert shelf.books.count() == 1  # Django caches the related manager class now
+    weave(Book, "journal", registry=registry)
+    try:
+        assert shelf.books.count() == 1
+        assert ("get_queryset", "Book", "RelatedManager", None) in journal
+    finally:
+        unweave(Book)

@@ -32,7 +32,7 @@ from django.db import models, router
 from ...errors import PluginError
 from ...weaver import register_framework_base
 from ..base import Adapter, FieldSpec
-from . import state
+from . import state as loading
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
 
@@ -77,10 +77,10 @@ class DjangoAdapter(Adapter):
             known = self._operations.get(model)
             if known is not None and known[0] is classes:
                 return known[1]
-            state.install_load_hooks(model)
+            loading.install_load_hooks(model)
             manager, queryset = classes.manager, classes.queryset
             mapping: dict[str, Sequence[tuple[type, str]]] = {
-                "get": ((manager,"get"),) if hasattr(manager, "get") else (),
+                "get": ((manager, "get"),) if hasattr(manager, "get") else (),
                 "get_queryset": ((manager, "get_queryset"),),
                 "save_many": ((queryset, "bulk_create"),),
                 "update_many": ((queryset, "update"),),
@@ -154,7 +154,7 @@ class DjangoAdapter(Adapter):
     def with_save_fields(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Add ``names`` to a non-empty ``update_fields`` (an empty one saves nothing, as in Django)."""
+        """Add ``names`` to a non-empty ``update_fields`` (an empty one saves nothing in Django)."""
         kw = dict(kwargs)
         positional = list(args)
         # save(force_insert, force_update, using, update_fields) positionally (deprecated).
@@ -187,14 +187,15 @@ class DjangoAdapter(Adapter):
 
     # -- persisted state --------------------------------------------------------------
 
-    def remember_state(self, instance: Any, state_: Mapping[str, Any] | None = None) -> None:
-        state.remember(instance, self.snapshot(instance) if state_ is None else state_)
+    def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
+        """Kept in the instance's ``_state``; loads are recorded by ``from_db`` (see state.py)."""
+        loading.remember(instance, self.snapshot(instance) if state is None else state)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
-        return state.loaded_state(instance)
+        return loading.loaded_state(instance)
 
     def forget_state(self, instance: Any) -> None:
-        state.forget(instance)
+        loading.forget(instance)
 
     # -- validation and audit storage ------------------------------------------------------
 
@@ -203,11 +204,13 @@ class DjangoAdapter(Adapter):
         try:
             instance.full_clean()
         except ValidationError as exc:
-            return {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+            return {
+                field: [str(m) for m in messages] for field, messages in exc.message_dict.items()
+            }
         return {}
 
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's database."""
+        """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""
         from django.apps import apps
 
         if not apps.is_installed(APP):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.apps import AppConfig, apps
 
 
-class EarnormAopConfig(AppConfig):
+class EarnormAopConfig(AppConfig):  # type: ignore[misc]
     name = "earnorm_aop.integrations.django"
     label = "earnorm_aop"
     verbose_name = "earnorm_aop plugins"

@@ -55,7 +55,9 @@ def declared_plugins(model: type) -> tuple[dict[str, dict[str, Any]], Any]:
     The registry is the nearest ``plugin_registry`` among the same classes.
     """
     concrete_parents = [
-        k for k in model.__mro__[1:] if _is_django_model(k) and not k._meta.abstract  # type: ignore[attr-defined]
+        k
+        for k in model.__mro__[1:]
+        if _is_django_model(k) and not k._meta.abstract  # type: ignore[attr-defined]
     ]
     requested: dict[str, dict[str, Any]] = {}
     registry = None

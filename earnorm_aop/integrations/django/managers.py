@@ -23,7 +23,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-__all__ = ["PrivateClasses", "base_class", "private_classes", "private"]
+__all__ = ["PrivateClasses", "base_class", "private", "private_classes"]
 
 _lock = threading.RLock()
 
@@ -142,7 +142,13 @@ def _install(model: Any, manager: Any, cls: type) -> None:
 
 
 def _forget_related_manager_classes(model: Any) -> None:
-    """Drop Django's cached related-manager classes, built from the old manager class."""
+    """Drop Django's cached related-manager classes, built from the old manager class.
+
+    Django builds them on first use of a relation; while the registry is still
+    loading models (plugins declared at class creation) none exists yet.
+    """
+    if not model._meta.apps.models_ready:
+        return
     for models in list(model._meta.apps.all_models.values()):
         for other in list(models.values()):
             for value in list(vars(other).values()):
@@ -166,7 +172,7 @@ def _eq(self: Any, other: object) -> bool:
     )
 
 
-def _related_manager_created(cls: type, **kwargs: Any) -> None:
+def _related_manager_created(cls: type, /, **kwargs: Any) -> None:
     """Django derives related managers from the default manager's class.
 
     They keep the woven ``get_queryset`` (a relation hides what the model
@@ -175,10 +181,11 @@ def _related_manager_created(cls: type, **kwargs: Any) -> None:
     ``Article.objects.get(pk=1)`` would answer ``author.articles.get(pk=1)`` for
     any author.
     """
-    super(_owner_private(cls), cls).__init_subclass__(**kwargs)
+    owner: Any = _owner_private(cls)
+    super(owner, cls).__init_subclass__(**kwargs)
     if "get" in vars(cls):
         return
-    for klass in base_class(_owner_private(cls)).__mro__:
+    for klass in base_class(owner).__mro__:
         if "get" in vars(klass):
             cls.get = vars(klass)["get"]  # type: ignore[attr-defined]
             return

@@ -8,7 +8,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
-class AuditEncoder(DjangoJSONEncoder):
+class AuditEncoder(DjangoJSONEncoder):  # type: ignore[misc]
     """Django's encoder (datetimes, decimals, UUIDs), and ``str()`` for anything else."""
 
     def default(self, o: Any) -> Any:
@@ -18,7 +18,7 @@ class AuditEncoder(DjangoJSONEncoder):
             return str(o)
 
 
-class AuditRecord(models.Model):
+class AuditRecord(models.Model):  # type: ignore[misc]
     """One audited write: which row of which model, what changed, by whom, when."""
 
     model = models.CharField(max_length=200, db_index=True)

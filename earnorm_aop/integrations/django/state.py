@@ -18,7 +18,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["install_load_hooks", "loaded_state", "remember", "forget"]
+__all__ = ["forget", "install_load_hooks", "loaded_state", "remember"]
 
 _LOADED = "earnorm_loaded"  # (field attnames, values) as from_db received them
 _STATE = "earnorm_state"  # a dict recorded after a save

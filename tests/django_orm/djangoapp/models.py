@@ -10,7 +10,7 @@ from .plugins import registry
 class Author(models.Model):
     name = models.CharField(max_length=100)
 
-    plugins = ["journal"]
+    plugins = ("journal",)
     plugin_registry = registry
 
     def __str__(self) -> str:
@@ -20,7 +20,7 @@ class Author(models.Model):
 class Tag(models.Model):
     name = models.CharField(max_length=50)
 
-    plugins = ["hidden"]
+    plugins = ("hidden",)
     plugin_registry = registry
 
 
@@ -31,7 +31,7 @@ class Article(models.Model):
     )
     tags = models.ManyToManyField(Tag, related_name="articles")
 
-    plugins = ["journal", "hidden", "guard"]
+    plugins = ("journal", "hidden", "guard")
     plugin_registry = registry
 
 
@@ -55,14 +55,14 @@ class Note(models.Model):
 class Stamped(models.Model):
     title = models.CharField(max_length=100)
 
-    plugins = {"stamp": {}}
+    plugins = {"stamp": {}}  # noqa: RUF012 - the dict form, read once
     plugin_registry = registry
 
 
 class HiddenBase(models.Model):
     """Abstract: its plugins apply to each concrete model derived from it."""
 
-    plugins = ["hidden"]
+    plugins = ("hidden",)
     plugin_registry = registry
 
     class Meta:
@@ -90,5 +90,44 @@ class Post(models.Model):
 
     objects = PublishedManager()
 
-    plugins = ["journal", "hidden"]
+    plugins = ("journal", "hidden")
     plugin_registry = registry
+
+
+# -- models of the built-in plugin tests (default registry: found by entry points) --------
+
+
+class Writer(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Story(models.Model):
+    """Every built-in at once, as the quickstart uses them."""
+
+    title = models.CharField(max_length=100)
+    views = models.IntegerField(default=0)
+    writer = models.ForeignKey(
+        Writer, null=True, blank=True, on_delete=models.CASCADE, related_name="stories"
+    )
+
+    plugins = {  # noqa: RUF012 - read once, when Django prepares the class
+        "validation": {"fields": {"title": {"min_length": 2}}, "native": True},
+        "softdelete": {"clock": "djangoapp.clock.tick"},
+        "timestamp": {"clock": "djangoapp.clock.tick"},
+        "audit": {"sink": "table"},
+        "cache": {"prefix": "tests:"},
+    }
+
+
+class Entry(models.Model):
+    """Timestamps only, under django-model-utils' field names."""
+
+    title = models.CharField(max_length=100)
+
+    plugins = {  # noqa: RUF012
+        "timestamp": {
+            "created_field": "created",
+            "updated_field": "modified",
+            "clock": "djangoapp.clock.tick",
+        }
+    }

@@ -59,7 +59,7 @@ class Journal:
 class Hidden:
     """A soft delete in miniature: rows get ``hidden_at`` instead of being deleted."""
 
-    fields = [FieldSpec("hidden_at", datetime | None, index=True)]
+    fields = (FieldSpec("hidden_at", datetime | None, index=True),)
 
     def get_queryset(self, queryset: Any) -> Any:  # chain advice, by its name
         return queryset.filter(hidden_at=None)
@@ -80,13 +80,13 @@ class Hidden:
 class Stamp:
     """Contributes fields of every mapped kind and writes them on every kind of write."""
 
-    fields = [
+    fields = (
         FieldSpec("stamped_at", datetime | None),
         FieldSpec("revision", int, default=0),
         FieldSpec("stamp_note", "str | None"),
         FieldSpec("stamp_flags", dict[str, Any], default={}),
         FieldSpec("stamp_active", bool, default=True, index=True),
-    ]
+    )
 
     def before_save(self, instance: Any) -> None:
         instance.stamped_at = now()

@@ -590,10 +590,11 @@ def _rebuild(seeds: Iterable[type]) -> None:
         if klass in wanted:
             mine.update(_shadows_needed(klass, wanted[klass], own))
         own[klass] = mine
+        mine.update(_pass_through_needed(klass, wanted.get(klass, {}), own))
     # A wrapper needs the super() guard when another level of the same method is woven.
     for klass, mine in own.items():
         for name, plan in list(mine.items()):
-            if plan and _needs_guard(klass, name, plan, own):
+            if plan and not plan.guard and _needs_guard(klass, name, plan, own):
                 mine[name] = dataclasses.replace(plan, guard=True)
     # Pass 2: install.
     for klass in classes:
@@ -638,7 +639,48 @@ def _shadows_needed(
             continue
         if _inherited_key(klass, name, own) is not None:
             origin, raw = _lookup_original(klass, name)
-            out[name] = ChainPlan(Target.of(origin, name, raw))
+            # If the original is itself an override whose super() call reaches
+            # an advised wrapper further up, hide it behind a pass-through instead.
+            guard = any(_advised_after(base, name, own) for base in origin.__mro__[1:])
+            out[name] = ChainPlan(Target.of(origin, name, raw), guard=guard)
+    return out
+
+
+def _advised_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> bool:
+    """Whether ``klass``'s own ``name`` will be a wrapper that runs advice."""
+    after = _woven_after(klass, name, own)
+    if isinstance(after, ChainPlan):
+        return bool(after)
+    return isinstance(after, _Woven) and bool(after._self_plan)
+
+
+def _pass_through_needed(
+    klass: type, wanted: dict[str, ChainPlan], own: dict[type, dict[str, ChainPlan]]
+) -> dict[str, ChainPlan]:
+    """Overrides with no advice left whose ``super()`` call would reach advised parents.
+
+    A subclass that opted out of every inherited aspect of a method it
+    overrides must not have them run through ``super()``: its override gets a
+    wrapper with no advice that only marks the call as entered, so the
+    parent's wrapper skips its advice for it.  (The nearest sound thing to
+    "the attribute is the original function": that would run the advice the
+    subclass removed.)
+    """
+    state = _state_of(klass)
+    out: dict[str, ChainPlan] = {}
+    for name, value in vars(klass).items():
+        if name in wanted or name in state.shadows:
+            continue
+        if isinstance(value, _Woven):
+            if name not in state.originals:
+                continue  # a wrapper over an inherited method, not an override
+            value = state.originals[name]
+        elif not _routine(value):
+            continue
+        if not any(_state_of(k).excluded for k in klass.__mro__):
+            continue  # nothing opted out: the parents' advice is this class's too
+        if any(_advised_after(base, name, own) for base in klass.__mro__[1:]):
+            out[name] = ChainPlan(Target.of(klass, name, value), guard=True)
     return out
 
 
@@ -650,7 +692,7 @@ def _woven_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) 
     if klass in own:
         if name in own[klass]:
             plan = own[klass][name]
-            return plan if plan else plan.target.raw
+            return plan if (plan or plan.guard) else plan.target.raw
         if name in _state_of(klass).shadows:
             return _MISSING  # a shadow no longer needed: it goes away
         value = vars(klass).get(name, _MISSING)
@@ -718,7 +760,7 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
                 delattr(klass, name)
     for name, plan in plans.items():
         current = vars(klass).get(name, _MISSING)
-        if not plan:  # a shadow: the original hides an inherited wrapper
+        if not plan and not plan.guard:  # a shadow: the original hides an inherited wrapper
             if state is None:
                 state = _states[klass] = _State()
                 originals, shadows = state.originals, state.shadows

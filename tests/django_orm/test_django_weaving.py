@@ -25,7 +25,14 @@ from djangoapp.models import (
 )
 from djangoapp.plugins import journal, registry
 
-from earnorm_aop import PluginNotFoundError, explain, unweave, weave, with_plugins
+from earnorm_aop import (
+    PluginConfigError,
+    PluginNotFoundError,
+    explain,
+    unweave,
+    weave,
+    with_plugins,
+)
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.integrations.django import DjangoAdapter
 
@@ -432,3 +439,15 @@ def test_weaving_after_a_relation_was_used_reaches_its_related_manager(
         assert ("get_queryset", "Book", "RelatedManager", None) in journal
     finally:
         unweave(Book)
+
+
+def test_a_bad_configuration_in_the_attribute_is_a_config_error() -> None:
+    with isolate_apps("djangoapp"), pytest.raises(PluginConfigError, match="journal"):
+
+        class Misconfigured(models.Model):
+            plugins = {"journal": ["not", "a", "dict"]}  # noqa: RUF012
+
+            plugin_registry = registry
+
+            class Meta:
+                app_label = "djangoapp"

@@ -47,7 +47,7 @@ def _is_django_model(klass: type) -> bool:
     return "_meta" in vars(klass)
 
 
-def declared_plugins(model: type) -> tuple[dict[str, dict[str, Any]], Any]:
+def declared_plugins(model: type) -> tuple[dict[str, Any], Any]:
     """``{name: config}`` declared by ``model`` and the abstract models it derives from.
 
     Abstract bases come first; a dict entry configures a plugin (a later one
@@ -59,7 +59,7 @@ def declared_plugins(model: type) -> tuple[dict[str, dict[str, Any]], Any]:
         for k in model.__mro__[1:]
         if _is_django_model(k) and not k._meta.abstract  # type: ignore[attr-defined]
     ]
-    requested: dict[str, dict[str, Any]] = {}
+    requested: dict[str, Any] = {}
     registry = None
     for klass in reversed(model.__mro__):
         if klass is not model:
@@ -73,7 +73,7 @@ def declared_plugins(model: type) -> tuple[dict[str, dict[str, Any]], Any]:
                 value = [value]
             if isinstance(value, Mapping):
                 for name, config in value.items():
-                    requested[str(name)] = dict(config or {})
+                    requested[str(name)] = config  # checked by with_plugins
             else:
                 for name in value:
                     requested.setdefault(str(name), {})

@@ -8,6 +8,14 @@ instance first, unless it is a ``classmethod`` / ``staticmethod`` object, which
 is installed as such, e.g. ``Model.with_deleted()``).  They are added through
 the model's adapter when the plugin is woven, before any advice, so an ORM sees
 the fields before migrations are made.  A model's own attribute of the same name always wins.
+
+A plugin that hides rows from the default queryset may also define
+``visible_rows(model)``: the field values of the rows it shows *now*
+(softdelete: ``{"deleted_at": None}``, or ``{}`` inside ``including_deleted()``).
+When it is woven, the adapter's ``hide_rows`` is told, so lookups through
+relations (Django: ``Author.objects.filter(articles__title="x")``) skip the
+hidden rows too; :func:`visible_rows` asks, at query time, only the plugins in
+force on the model (woven, enabled, not disabled in the current context).
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import scope, weaver
 from .aspect import Aspect
 from .errors import PluginError
 from .integrations.base import FieldSpec, adapter_for
 
-__all__ = ["contribute", "contributed_fields", "contributed_methods", "withdraw"]
+__all__ = ["contribute", "contributed_fields", "contributed_methods", "visible_rows", "withdraw"]
 
 # model -> names of the methods we added to it (so they can be taken back).
 _added: weakref.WeakKeyDictionary[type, dict[str, str]] = weakref.WeakKeyDictionary()
@@ -84,6 +93,8 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
     for aspect in aspects:
         for spec in contributed_fields(aspect.name, aspect.plugin):
             adapter.add_field(model, spec)
+        if callable(getattr(aspect.plugin, "visible_rows", None)):
+            adapter.hide_rows(model, visible_rows)
         for method, func in contributed_methods(aspect.name, aspect.plugin).items():
             mine = _added.setdefault(model, {})
             if method in vars(model) and mine.get(method) is None:
@@ -97,6 +108,24 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
             mine[method] = aspect.name
             added.append(method)
     return added
+
+
+def visible_rows(model: type) -> dict[str, Any]:
+    """Field values of the rows ``model``'s plugins show now (empty: nothing hidden).
+
+    Merges ``plugin.visible_rows(model)`` of the aspects in force on ``model``:
+    woven (inherited ones included, ``unweave`` respected), enabled, and not
+    switched off by ``registry.disabled()`` in the current context.
+    """
+    off = scope.DISABLED.get()
+    found: dict[str, Any] = {}
+    for aspect in weaver.effective_aspects(model):
+        if not aspect.switch.enabled or aspect.switch in off:
+            continue
+        declared = getattr(aspect.plugin, "visible_rows", None)
+        if callable(declared):
+            found.update(declared(model) or {})
+    return found
 
 
 def withdraw(model: type, methods: Iterable[str]) -> None:

@@ -46,6 +46,7 @@ _RESERVED_ATTRS = frozenset(
         "Config",
         "fields",
         "model_methods",
+        "visible_rows",
     }
 )
 

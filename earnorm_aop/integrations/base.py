@@ -100,6 +100,17 @@ class Adapter:
         annotations[spec.name] = spec.annotation
         model.__annotations__ = annotations
 
+    def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
+        """Make lookups through relations into ``model`` skip the rows its plugins hide.
+
+        ``visible(model)`` gives, when a query is built, the field values of the
+        rows the plugins in force show (``{"deleted_at": None}``; empty: none
+        hidden).  Called when a plugin declaring ``visible_rows`` is woven.
+        Plain: nothing to do (no relations); Django: joins into the many side of
+        a relation (``Author.objects.filter(articles__title="x")``) get the
+        condition (see ``integrations/django/relations.py``).
+        """
+
     def get_field(self, instance: Any, name: str) -> Any:
         return getattr(instance, name, None)
 
@@ -195,6 +206,42 @@ class Adapter:
                 values.update(arg)
         values.update(kwargs)
         return values
+
+    def is_expression(self, value: Any) -> bool:
+        """Whether ``value`` (of an ``update`` / ``update_many`` call) is computed by the database.
+
+        Plain: never.  Django: any expression (``F("views") + 1``, the
+        ``Case(When(...))`` values of ``bulk_update()``), whose result only the
+        database knows; plugins must not treat it as the value written.
+        """
+        return False
+
+    def evaluate(self, queryset: Any, values: Mapping[str, Any]) -> dict[Any, dict[str, Any]]:
+        """What ``update_many(queryset, **values)`` would write, row by row, without writing.
+
+        Returns primary key -> field -> value for every row ``queryset``
+        matches.  Plain: the values as given (a plain value is its own
+        result).  Django: one ``SELECT`` of the rows with each expression
+        annotated, converted by its target field.
+        """
+        return {self.pk(item): dict(values) for item in self.fetch(queryset)}
+
+    def reread(
+        self, queryset: Any, pks: Sequence[Any], names: Sequence[str]
+    ) -> dict[Any, dict[str, Any]]:
+        """The stored values of ``names`` of the rows ``pks`` (after a write): pk -> field -> value.
+
+        Rows are found by primary key, whether ``queryset`` still matches them
+        or not.  Plain: the items of ``queryset``.  Django: one ``SELECT``
+        through the model's (unfiltered) base manager on the queryset's database,
+        keyed by attribute name (``author_id`` for ``author``).
+        """
+        wanted = set(pks)
+        return {
+            pk: {n: self.get_field(item, n) for n in names}
+            for item in self.fetch(queryset)
+            if (pk := self.pk(item)) in wanted
+        }
 
     def with_update_values(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], values: Mapping[str, Any]

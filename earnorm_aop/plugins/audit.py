@@ -7,7 +7,9 @@ saved (the adapter's :meth:`~earnorm_aop.integrations.base.Adapter.loaded_state`
 an instance with no such state is being created and every set field is a
 change from ``None``.  Bulk writes are recorded row by row: ``save_many`` as
 creations, ``update_many`` with the old values read just before the update
-(one extra query), ``delete_many`` with the last values.  Actions are
+(one extra query) — and, for fields written with a database expression
+(``F("views") + 1``, ``bulk_update()``), the new values read back just after
+it (one more) — ``delete_many`` with the last values.  Actions are
 ``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
 writes the softdelete plugin makes.
 
@@ -236,13 +238,26 @@ class AuditPlugin:
         rows = adapter.fetch(queryset)
         values = adapter.update_values(args, kwargs)
         result = proceed()
+        # What an expression (F("views") + 1, bulk_update's Case) wrote only the
+        # database knows: those fields are read back by primary key (one more query).
+        computed = [n for n, v in values.items() if adapter.is_expression(v)]
+        stored = (
+            adapter.reread(queryset, [adapter.pk(r) for r in rows], computed)
+            if computed and rows
+            else {}
+        )
         for row in rows:
             old = adapter.snapshot(row)
             for name, value in values.items():
+                if name not in computed:
+                    adapter.set_field(row, name, value)
+            written = stored.get(adapter.pk(row), {})
+            for name, value in written.items():
                 adapter.set_field(row, name, value)
             new = adapter.snapshot(row)
             adapter.remember_state(row, new)
-            changes = self._diff(old, {n: new[n] for n in values if n in new})
+            names = [*values, *written]
+            changes = self._diff(old, {n: new[n] for n in names if n in new})
             self._record(adapter, model, row, adapter.pk(row), action, changes)
         return result
 

@@ -10,7 +10,9 @@ the ``update_many`` plugins (timestamp, cache, audit) like any other.
 The model gains ``restore()``, ``hard_delete()`` and the classmethod
 ``with_deleted()`` (a queryset including deleted rows); for other code,
 ``with including_deleted():`` makes every queryset built inside include them
-and ``with hard_deleting():`` makes deletes inside real.
+and ``with hard_deleting():`` makes deletes inside real.  ``visible_rows`` tells
+the adapter which rows are shown, so lookups through relations hide deleted
+rows too (Django: ``Author.objects.filter(articles__title="x")``).
 
 A bulk update only touches the rows of the queryset it is called on: one built
 from the default queryset cannot contain hidden rows, so they stay untouched;
@@ -100,6 +102,16 @@ class SoftDeletePlugin:
 
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self._field, datetime | None, None, index=True)]
+
+    def visible_rows(self, model: type) -> dict[str, Any]:
+        """The rows shown: ``deleted_at`` unset (all of them inside ``including_deleted()``).
+
+        Also what lookups through relations match (Django:
+        ``Author.objects.filter(articles__title="x")`` skips deleted articles).
+        """
+        if is_unfiltered():
+            return {}
+        return {self._field: None}
 
     def model_methods(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,11 @@ on a copy) is checked against every source configured: a pydantic model
 (``schema_model``), per-field constraints (``fields``), the model's own
 ``is_valid()``, and optionally the ORM's own rules (``native``: pydantic
 re-validation, Django's ``full_clean``).  Bulk writes are checked too: each
-object of ``save_many``, and the values of ``update_many`` field by field.
+object of ``save_many``, and the values of ``update_many`` field by field.  A
+value the database computes (Django's ``F("views") + 1``, ``bulk_update()``'s
+``Case(When(...))``) is checked by its result for each matched row, which the
+adapter evaluates with a read before anything is written (one extra query,
+only when such a field has constraints).
 
 The save a soft delete makes is not checked: deleting a row never depends
 on its data being valid.  Every problem of every source is collected, then one
@@ -239,6 +243,10 @@ class ValidationPlugin:
                     _add(errors, name, [err["msg"] for err in exc.errors()])
         return errors
 
+    def _constrained(self, name: str) -> bool:
+        """Whether a value written to ``name`` is checked at all (a rule or a schema field)."""
+        return name in self.config.fields or self._field_adapter(name) is not None
+
     def _field_adapter(self, name: str) -> TypeAdapter[Any] | None:
         """A validator for one field of ``schema_model`` (cached), or None."""
         if name not in self._field_adapters:
@@ -300,7 +308,18 @@ class ValidationPlugin:
     ) -> None:
         """Refuse a bulk update whose values break a field constraint or the schema."""
         adapter = adapter_for(model)
-        if action_for(adapter.bulk_queryset(instance, args, kwargs)) == "soft_delete":
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        if action_for(queryset) == "soft_delete":
             return
-        errors = self._errors_of_values(adapter.update_values(args, kwargs))
+        values = adapter.update_values(args, kwargs)
+        computed = {n: v for n, v in values.items() if adapter.is_expression(v)}
+        errors = self._errors_of_values({n: v for n, v in values.items() if n not in computed})
+        # An expression (F("views") + 1, bulk_update's Case(When(...))) is checked
+        # by its result for each row, which the database computes without writing:
+        # one extra read, only when a field it writes has constraints.
+        checked = {n: v for n, v in computed.items() if self._constrained(n)}
+        if checked:
+            for row in adapter.evaluate(queryset, checked).values():
+                for name, messages in self._errors_of_values(row).items():
+                    _add(errors, name, messages)
         self._refuse(adapter, model, errors, "update_many")

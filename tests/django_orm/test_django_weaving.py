@@ -297,7 +297,8 @@ def test_related_manager_update_goes_through_update_many() -> None:
 
 
 def test_lookups_across_relations_are_not_filtered() -> None:
-    """Documented limitation: a join does not go through the related model's manager."""
+    """A plugin without ``visible_rows`` (``hidden``) leaves joins alone: Django never asks
+    the related model's manager.  Softdelete declares it (test_django_relations.py)."""
     author = Author.objects.create(name="ann")
     hide_with_sql(Article.objects.create(title="gone", author=author))
     assert Author.objects.filter(articles__title="gone").count() == 1

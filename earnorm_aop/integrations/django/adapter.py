@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -32,6 +32,7 @@ from django.db import models, router
 from ...errors import PluginError
 from ...weaver import register_framework_base
 from ..base import Adapter, FieldSpec
+from . import relations
 from . import state as loading
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
@@ -108,6 +109,10 @@ class DjangoAdapter(Adapter):
             return
         model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
 
+    def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
+        """Joins into the many side of ``model``'s relations keep ``visible(model)`` rows."""
+        relations.hide_rows(model, visible)
+
     def pk(self, instance: Any) -> Any:
         return instance.pk
 
@@ -172,6 +177,44 @@ class DjangoAdapter(Adapter):
     def update_queryset(self, model: type, queryset: Any, values: Mapping[str, Any]) -> Any:
         return queryset.update(**values)
 
+    def is_expression(self, value: Any) -> bool:
+        """``F()``, ``Case(When(...))`` (``bulk_update``), ``Value()``, subqueries: resolvable."""
+        return hasattr(value, "resolve_expression")
+
+    def evaluate(self, queryset: Any, values: Mapping[str, Any]) -> dict[Any, dict[str, Any]]:
+        """One ``SELECT`` of ``queryset`` annotated with each value, typed as its target field."""
+        from django.db.models import ExpressionWrapper, Value
+
+        meta = _meta(queryset.model)
+        aliases = {f"earnorm_aop_value_{i}": name for i, name in enumerate(values)}
+        annotations = {}
+        for alias, name in aliases.items():
+            field = meta.get_field(name)
+            value = values[name]
+            if not self.is_expression(value):
+                value = Value(value, output_field=field)
+            annotations[alias] = ExpressionWrapper(value, output_field=field)
+        rows = queryset.annotate(**annotations).values_list("pk", *aliases)
+        return {
+            pk: {aliases[alias]: v for alias, v in zip(aliases, rest, strict=True)}
+            for pk, *rest in rows
+        }
+
+    def reread(
+        self, queryset: Any, pks: Sequence[Any], names: Sequence[str]
+    ) -> dict[Any, dict[str, Any]]:
+        """The rows by pk through ``_base_manager`` (never filtered) on the queryset's database."""
+        model = queryset.model
+        attnames = [_meta(model).get_field(n).attname for n in names]
+        found: dict[Any, dict[str, Any]] = {}
+        keys = list(pks)
+        rows = model._base_manager.using(queryset.db)
+        for start in range(0, len(keys) if attnames else 0, _REREAD_BATCH):
+            batch = keys[start : start + _REREAD_BATCH]
+            for pk, *rest in rows.filter(pk__in=batch).values_list("pk", *attnames):
+                found[pk] = dict(zip(attnames, rest, strict=True))
+        return found
+
     def deleted_result(self, model: type, count: int) -> Any:
         return count, ({_meta(model).label: count} if count else {})
 
@@ -230,6 +273,10 @@ class DjangoAdapter(Adapter):
             actor=record.get("actor"),
             time=record["time"],
         )
+
+
+# Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).
+_REREAD_BATCH = 900
 
 
 def _meta(model: type) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from model_utils.models import SoftDeletableModel, TimeStampedModel
 
 from .plugins import registry
 
@@ -131,3 +132,113 @@ class Entry(models.Model):
             "clock": "djangoapp.clock.tick",
         }
     }
+
+
+# -- django-model-utils parity (tests/django_orm/test_django_model_utils_parity.py) -------
+
+
+class ParityShelf(models.Model):
+    """No plugins: the parent whose related managers the parity tests read."""
+
+    name = models.CharField(max_length=50)
+
+
+class UtilsItem(TimeStampedModel, SoftDeletableModel):
+    """django-model-utils' own base classes, used as its documentation shows."""
+
+    title = models.CharField(max_length=100)
+    shelf = models.ForeignKey(
+        ParityShelf, null=True, blank=True, on_delete=models.CASCADE, related_name="utils_items"
+    )
+
+
+class PluginItem(models.Model):
+    """The same model with our built-ins (default options, real clock)."""
+
+    title = models.CharField(max_length=100)
+    shelf = models.ForeignKey(
+        ParityShelf, null=True, blank=True, on_delete=models.CASCADE, related_name="plugin_items"
+    )
+
+    plugins = ["timestamp", "softdelete"]  # noqa: RUF012 - read once, when Django prepares the class
+
+
+# -- lookups through relations (tests/django_orm/test_django_relations.py) -----------------
+
+
+class Bookcase(models.Model):
+    """No plugins; declared before the soft-deleting model it names (a lazy relation)."""
+
+    name = models.CharField(max_length=50)
+    featured = models.ForeignKey(
+        "Volume", null=True, blank=True, on_delete=models.SET_NULL, related_name="featured_on"
+    )
+    volumes = models.ManyToManyField("Volume", blank=True, related_name="shelves")
+
+
+class Publisher(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Volume(models.Model):
+    title = models.CharField(max_length=100)
+    publisher = models.ForeignKey(
+        Publisher, null=True, blank=True, on_delete=models.CASCADE, related_name="volumes"
+    )
+    genres = models.ManyToManyField("Genre", blank=True, related_name="volumes")
+
+    plugins = ["softdelete"]  # noqa: RUF012
+
+
+class Genre(models.Model):
+    """Soft-deleting, and defined after the model whose many-to-many names it."""
+
+    name = models.CharField(max_length=50)
+
+    plugins = ["softdelete"]  # noqa: RUF012
+
+
+class Review(models.Model):
+    text = models.CharField(max_length=100)
+    volume = models.ForeignKey(Volume, on_delete=models.CASCADE, related_name="reviews")
+
+    plugins = ["softdelete"]  # noqa: RUF012
+
+
+class Bio(models.Model):
+    """A soft-deleting one-to-one: to-one joins are never restricted."""
+
+    text = models.CharField(max_length=100)
+    publisher = models.OneToOneField(Publisher, on_delete=models.CASCADE, related_name="bio")
+
+    plugins = ["softdelete"]  # noqa: RUF012
+
+
+class SpecialVolume(Volume):
+    """Multi-table child: its ``deleted_at`` is a column of the parent's table."""
+
+    curator = models.ForeignKey(
+        Publisher, null=True, blank=True, on_delete=models.CASCADE, related_name="special_volumes"
+    )
+
+
+class Reader(models.Model):
+    name = models.CharField(max_length=50)
+    loans = models.ManyToManyField(Volume, through="Loan", related_name="readers")
+
+
+class Loan(models.Model):
+    """An explicit through model (no plugins)."""
+
+    reader = models.ForeignKey(Reader, on_delete=models.CASCADE)
+    volume = models.ForeignKey(Volume, on_delete=models.CASCADE)
+
+
+class Pamphlet(models.Model):
+    """Another plugin that hides rows (``veil``), to show the mechanism is not softdelete's."""
+
+    title = models.CharField(max_length=100)
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="pamphlets")
+
+    plugins = ("veil",)
+    plugin_registry = registry

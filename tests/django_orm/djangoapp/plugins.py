@@ -112,3 +112,16 @@ class Guard:
         if instance.title == "boom":
             raise ValueError("boom refused")
         return None
+
+
+@plugin("veil", registry=registry)
+class Veil:
+    """Hides rows whose ``veiled`` flag is set, and says so: ``visible_rows`` (not softdelete)."""
+
+    fields = (FieldSpec("veiled", bool, default=False),)
+
+    def get_queryset(self, queryset: Any) -> Any:
+        return queryset.filter(veiled=False)
+
+    def visible_rows(self, model: type) -> dict[str, Any]:
+        return {"veiled": False}

@@ -20,6 +20,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
@@ -145,6 +146,10 @@ class Adapter:
     # ``get(cls, pk)``, ``get_queryset(cls)``, ``save_many(cls, objs)``,
     # ``update_many(cls, queryset, **values)`` and ``delete_many(cls, queryset)``
     # as classmethods.
+
+    def now(self) -> datetime:
+        """The current time as the ORM stores it (plain: timezone-aware UTC)."""
+        return datetime.now(UTC)
 
     def model_label(self, model: type) -> str:
         """A stable name of ``model`` for cache keys and audit records (Django: ``app.Model``)."""

@@ -15,9 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+if TYPE_CHECKING:
+    from ..integrations.base import Adapter
 
 __all__ = [
     "CallableOption",
@@ -25,12 +28,26 @@ __all__ = [
     "acting",
     "action_for",
     "call_with",
+    "clock_of",
     "dotted",
     "import_dotted",
     "including_hidden",
     "is_unfiltered",
     "utc_now",
 ]
+
+
+def clock_of(clock: Callable[[], datetime] | None) -> Callable[[Adapter], datetime]:
+    """A plugin's clock: the configured one, else the model's adapter's ``now()``.
+
+    The adapter's clock is timezone-aware UTC for plain classes and follows
+    ``USE_TZ`` for Django (aware UTC, or naive local time where the database
+    refuses aware values).
+    """
+    if clock is not None:
+        configured = clock
+        return lambda adapter: configured()
+    return lambda adapter: adapter.now()
 
 
 def utc_now() -> datetime:

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
 from ..plugin import hook
-from ._common import CallableOption, action_for, call_with, utc_now
+from ._common import CallableOption, action_for, call_with, clock_of
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
 
@@ -126,7 +126,7 @@ class AuditPlugin:
     def __init__(self) -> None:
         cfg = self.config
         self._exclude = frozenset(cfg.exclude)
-        self._now: Callable[[], datetime] = cfg.clock or utc_now
+        self._now: Callable[[Adapter], datetime] = clock_of(cfg.clock)
         self._log = logging.getLogger(cfg.logger)
 
     # -- records --------------------------------------------------------------------
@@ -156,7 +156,7 @@ class AuditPlugin:
             action=action,
             changes=changes,
             actor=_ACTOR.get(),
-            time=self._now(),
+            time=self._now(adapter),
         )
         emit(instance, "after_change", changes=changes, action=action, record=record)
         sink = self.config.sink

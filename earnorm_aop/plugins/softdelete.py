@@ -30,9 +30,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..integrations.base import FieldSpec, adapter_for
+from ..integrations.base import Adapter, FieldSpec, adapter_for
 from ..plugin import hook
-from ._common import CallableOption, acting, including_hidden, is_unfiltered, utc_now
+from ._common import CallableOption, acting, clock_of, including_hidden, is_unfiltered
 
 __all__ = ["SoftDeletePlugin", "hard_deleting", "including_deleted"]
 
@@ -98,7 +98,7 @@ class SoftDeletePlugin:
 
     def __init__(self) -> None:
         self._field = self.config.field
-        self._now: Callable[[], datetime] = self.config.clock or utc_now
+        self._now: Callable[[Adapter], datetime] = clock_of(self.config.clock)
 
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self._field, datetime | None, None, index=True)]
@@ -152,7 +152,7 @@ class SoftDeletePlugin:
         if adapter.pk(instance) is None:
             return None  # never saved: let the ORM's own delete say so
         if adapter.get_field(instance, self._field) is None:
-            adapter.set_field(instance, self._field, self._now())
+            adapter.set_field(instance, self._field, self._now(adapter))
             with acting(instance, "soft_delete"):
                 adapter.save_instance(instance, [self._field])
         return False
@@ -181,5 +181,5 @@ class SoftDeletePlugin:
             adapter.bulk_queryset(instance, args, kwargs), **{self._field: None}
         )
         with acting(queryset, "soft_delete"):
-            count = adapter.update_queryset(model, queryset, {self._field: self._now()})
+            count = adapter.update_queryset(model, queryset, {self._field: self._now(adapter)})
         return adapter.deleted_result(model, int(count))

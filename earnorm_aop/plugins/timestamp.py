@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..integrations.base import FieldSpec, adapter_for
+from ..integrations.base import Adapter, FieldSpec, adapter_for
 from ..plugin import hook
-from ._common import CallableOption, call_with, utc_now
+from ._common import CallableOption, call_with, clock_of
 
 __all__ = ["TimestampPlugin"]
 
@@ -63,7 +63,7 @@ class TimestampPlugin:
     def __init__(self) -> None:
         self._created = self.config.created_field
         self._updated = self.config.updated_field
-        self._now: Callable[[], datetime] = self.config.clock or utc_now
+        self._now: Callable[[Adapter], datetime] = clock_of(self.config.clock)
 
     def fields(self) -> list[FieldSpec]:
         """Both timestamps, nullable (``None`` until the first save)."""
@@ -91,7 +91,7 @@ class TimestampPlugin:
     ) -> Any:
         """created_at if empty, updated_at always; both added to a restricted save's fields."""
         adapter = adapter_for(model)
-        names = self._stamp(adapter, instance, self._now())
+        names = self._stamp(adapter, instance, self._now(adapter))
         args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
         return call_with(proceed, args, kwargs)
 
@@ -108,7 +108,7 @@ class TimestampPlugin:
         values = adapter.update_values(args, kwargs)
         if self._updated in values:
             return proceed()
-        values[self._updated] = self._now()
+        values[self._updated] = self._now(adapter)
         args, kwargs = adapter.with_update_values(args, kwargs, values)
         return call_with(proceed, args, kwargs)
 
@@ -123,7 +123,7 @@ class TimestampPlugin:
         """Stamp every object of a bulk insert with one time."""
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-        now = self._now()
+        now = self._now(adapter)
         for obj in objs:
             self._stamp(adapter, obj, now)
         return call_with(proceed, args, kwargs)

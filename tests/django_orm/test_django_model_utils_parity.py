@@ -19,9 +19,9 @@ from typing import Any
 
 import model_utils
 import pytest
-from django.db import connection, models
+from django.db import connection
 from django.db.models.signals import post_delete, post_save, pre_delete
-from django.test.utils import CaptureQueriesContext, isolate_apps, override_settings
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from djangoapp.models import ParityShelf, PluginItem, UtilsItem
 
@@ -278,35 +278,22 @@ def test_timestamp_fields_are_read_only_in_model_utils_editable_and_nullable_wit
 
 
 @override_settings(USE_TZ=False)
-def test_without_use_tz_model_utils_writes_naive_times_ours_need_a_clock() -> None:
+def test_without_use_tz_both_write_naive_times() -> None:
+    """Our default clock is the adapter's: Django's ``timezone.now()``, as model-utils uses."""
     utils = UtilsItem.objects.create(title="a")
+    ours = PluginItem.objects.create(title="a")
+    ours.delete()
     assert timezone.is_naive(stored(UtilsItem, utils.pk)["created"])
-    with pytest.raises(ValueError, match="timezone-aware datetimes when USE_TZ is False"):
-        PluginItem.objects.create(title="a")  # aware UTC by default: SQLite refuses it
-    assert table_size(PluginItem) == 0
-
-
-def test_without_use_tz_djangos_clock_makes_ours_write_naive_times(create_tables: Any) -> None:
-    """The documented way out: ``clock="django.utils.timezone.now"``, model-utils' own clock."""
-    with isolate_apps("djangoapp"):
-
-        class NaiveItem(models.Model):
-            title = models.CharField(max_length=100)
-
-            plugins = {  # noqa: RUF012
-                "timestamp": {"clock": "django.utils.timezone.now"},
-                "softdelete": {"clock": "django.utils.timezone.now"},
-            }
-
-            class Meta:
-                app_label = "djangoapp"
-
-    create_tables(NaiveItem)
-    with override_settings(USE_TZ=False):
-        obj = NaiveItem.objects.create(title="a")
-        obj.delete()
-        row = stored(NaiveItem, obj.pk)
+    row = stored(PluginItem, ours.pk)
     assert all(timezone.is_naive(row[f]) for f in ("created_at", "updated_at", "deleted_at"))
+
+
+def test_with_use_tz_both_write_aware_utc_times() -> None:
+    utils = UtilsItem.objects.create(title="a")
+    ours = PluginItem.objects.create(title="a")
+    assert timezone.is_aware(stored(UtilsItem, utils.pk)["created"])
+    created = stored(PluginItem, ours.pk)["created_at"]
+    assert timezone.is_aware(created) and created.utcoffset().total_seconds() == 0
 
 
 # -- soft delete: where both agree --------------------------------------------------------

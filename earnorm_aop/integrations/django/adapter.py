@@ -132,6 +132,15 @@ class DjangoAdapter(Adapter):
 
     # -- what an operation's call means -------------------------------------------
 
+    def now(self) -> Any:
+        """``django.utils.timezone.now()``: aware UTC with ``USE_TZ``, naive local time without.
+
+        (SQLite and MySQL refuse aware datetimes when ``USE_TZ`` is off.)
+        """
+        from django.utils import timezone
+
+        return timezone.now()
+
     def model_label(self, model: type) -> str:
         label: str = _meta(model).label
         return label

@@ -265,6 +265,10 @@ class Adapter:
         """
         return tuple(args), dict(kwargs)
 
+    def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
+        return False
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         """Save ``instance`` through its woven ``save`` (Django: ``save(update_fields=fields)``)."""
         return instance.save()

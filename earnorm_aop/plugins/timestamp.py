@@ -91,6 +91,8 @@ class TimestampPlugin:
     ) -> Any:
         """created_at if empty, updated_at always; both added to a restricted save's fields."""
         adapter = adapter_for(model)
+        if adapter.saves_nothing(args, kwargs):
+            return proceed()  # nothing is written, so nothing is stamped
         names = self._stamp(adapter, instance, self._now(adapter))
         args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
         return call_with(proceed, args, kwargs)

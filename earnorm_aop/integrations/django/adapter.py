@@ -178,6 +178,11 @@ class DjangoAdapter(Adapter):
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
 
+    def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
+        fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
+        return fields is not None and len(fields) == 0
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         if fields is None:
             return instance.save()
@@ -301,3 +306,7 @@ def _with(fields: Any, names: Sequence[str]) -> Any:
 
 
 adapter = DjangoAdapter()
+
+
+def _nth(args: tuple[Any, ...], index: int) -> Any:
+    return args[index] if len(args) > index else None

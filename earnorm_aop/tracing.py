@@ -1,7 +1,7 @@
 """Tracing: record every advice run inside a ``with trace() as t:`` block.
 
 While any trace is open the weaver dispatches through the interpreted chain
-(see :mod:`earnorm_aop.chain`), which reports each advice run here; the
+(see :mod:`earnorm_aop._interpreter`), which reports each advice run here; the
 generated fast path has no tracing code at all.
 """
 

@@ -25,9 +25,11 @@ from typing import Any
 
 import wrapt
 
+from ._codegen import compile_chain
+from ._interpreter import interpret_chain
 from .advice import PlannedAdvice, Target, plan_advice
 from .aspect import AdviceSpec, Aspect, Switch
-from .chain import ChainPlan, compile_chain, interpret_chain
+from .chain import ChainPlan
 from .errors import WeavingError
 from .pointcut import Kind, Pointcut, split_event
 

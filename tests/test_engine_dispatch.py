@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from earnorm_aop import Aspect, JoinPoint, ProceedError, Recover, scope, weaver
-from earnorm_aop.chain import ChainPlan, compile_chain, interpret_chain
+from earnorm_aop._codegen import compile_chain
+from earnorm_aop._interpreter import interpret_chain
+from earnorm_aop.chain import ChainPlan
 
 # A sync around advice on an async target that calls proceed() twice, or fails
 # after calling it, leaves a coroutine that is never awaited (and is collected,

@@ -1,0 +1,406 @@
+"""The interpreted dispatcher: the same semantics as the generated one, with loops.
+
+:func:`interpret_chain` runs a :class:`~earnorm_aop.chain.ChainPlan` by
+walking its phases; tests compare it with :mod:`earnorm_aop._codegen` on
+random chains, and the weaver installs it while a ``trace()`` block is open,
+since it reports every advice run to the trace in force.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+from . import scope
+from .advice import PlannedAdvice, Target
+from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
+from .errors import ProceedError
+from .joinpoint import JoinPoint, Recover
+from .pointcut import Kind
+
+__all__ = ["interpret_chain"]
+
+_KWONLY = inspect.Parameter.KEYWORD_ONLY
+
+# --------------------------------------------------------------------------
+# The interpreted dispatcher
+# --------------------------------------------------------------------------
+
+
+class _Call:
+    """The per-call state the interpreted dispatcher resolves parameters from."""
+
+    __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "target")
+
+    def __init__(self, target: Target, instance: Any, args: Any, kwargs: Any) -> None:
+        self.target = target
+        self.instance = instance
+        self.args = args
+        self.kwargs = kwargs
+        self.model = model_of(target)(instance)
+        self.bound: dict[str, Any] | None = None
+        self.binder = target.binder()
+
+
+def _invoke(
+    advice: PlannedAdvice,
+    call: _Call,
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+    proceed: Any = None,
+) -> Any:
+    positional: list[Any] = []
+    keywords: dict[str, Any] = {}
+    for p in advice.params:
+        s = p.source
+        if s == "varargs":
+            positional.extend(call.args)
+            continue
+        if s == "varkw":
+            keywords.update(call.kwargs)
+            continue
+        if s == "target":
+            if call.bound is None:
+                call.bound = call.binder(call.instance, call.args, call.kwargs)
+            value = call.bound[p.key]
+        elif s == "joinpoint":
+            value = JoinPoint(
+                call.instance,
+                call.model,
+                call.target.name,
+                call.args,
+                call.kwargs,
+                advice.aspect.name,
+                advice.kind.value,
+                result,
+                error,
+                proceed,
+                call.binder,
+            )
+        else:
+            value = {
+                "instance": call.instance,
+                "model": call.model,
+                "args": call.args,
+                "kwargs": call.kwargs,
+                "method": call.target.name,
+                "result": result,
+                "value": result,
+                "error": error,
+                "proceed": proceed,
+                "default": p.default,
+            }[s]
+        if p.kind is _KWONLY:
+            keywords[p.name] = value
+        else:
+            positional.append(value)
+    return advice.func(*positional, **keywords)
+
+
+class _Interpreter:
+    """Runs a plan with loops; reports to the trace in force, if any."""
+
+    def __init__(self, plan: ChainPlan) -> None:
+        self.plan = plan
+        self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
+
+    def skip(self, advice: PlannedAdvice) -> bool:
+        return (
+            advice.aspect.switch in self.plan.ctx_switches
+            and advice.aspect.switch in scope.DISABLED.get()
+        )
+
+    def record(self, advice: PlannedAdvice, call: _Call, outcome: str, start: float) -> None:
+        recorder = scope.TRACE.get()
+        if recorder is not None:
+            from .tracing import TraceRecord
+
+            recorder.records.append(
+                TraceRecord(
+                    advice.aspect.name,
+                    advice.spec.name,
+                    advice.kind.value,
+                    getattr(call.model, "__qualname__", str(call.model)),
+                    call.target.name,
+                    outcome,
+                    time.perf_counter() - start,
+                )
+            )
+
+    def failed(self, advice: PlannedAdvice, call: _Call, exc: Exception, start: float) -> bool:
+        """Handle an advice failure; True when the policy says the call goes on."""
+        if advice.aspect.on_error == "raise":
+            self.record(advice, call, "raised", start)
+            return False
+        self.handlers[id(advice)](exc, call.instance)
+        self.record(advice, call, "failed", start)
+        return True
+
+    def succeeded(self, advice: PlannedAdvice) -> None:
+        if advice.aspect.on_error == "disable":
+            advice.aspect.switch.consecutive_failures = 0
+
+    def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        plan = self.plan
+        if plan.guard:
+            key = (id(instance), plan.target.name)
+            level = (*key, plan.target.owner)
+            active = scope.ACTIVE_CALLS.get()
+            if key in active and level not in active:
+                return wrapped(*args, **kwargs)
+            token = scope.ACTIVE_CALLS.set(active | {key, level})
+            try:
+                return self.body(wrapped, instance, args, kwargs)
+            finally:
+                scope.ACTIVE_CALLS.reset(token)
+        return self.body(wrapped, instance, args, kwargs)
+
+    def body(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        plan = self.plan
+        call = _Call(plan.target, instance, args, kwargs)
+        for advice in plan.befores:
+            if self.skip(advice):
+                continue
+            start = time.perf_counter()
+            try:
+                verdict = _invoke(advice, call)
+            except Exception as exc:
+                if not self.failed(advice, call, exc, start):
+                    raise
+                continue
+            self.succeeded(advice)
+            self.record(advice, call, "veto" if verdict is False else "ok", start)
+            if verdict is False:
+                return None
+        try:
+            result = self.around(0, wrapped, instance, args, kwargs)
+        except Exception as exc:
+            for advice in plan.errors:
+                if self.skip(advice):
+                    continue
+                start = time.perf_counter()
+                try:
+                    outcome = _invoke(advice, call, error=exc)
+                except Exception as exc2:
+                    if not self.failed(advice, call, exc2, start):
+                        raise
+                    continue
+                self.succeeded(advice)
+                if isinstance(outcome, Recover):
+                    self.record(advice, call, "recovered", start)
+                    return outcome.value
+                self.record(advice, call, "ok", start)
+            raise
+        for advice in plan.chains:
+            if self.skip(advice):
+                continue
+            start = time.perf_counter()
+            try:
+                value = _invoke(advice, call, result=result)
+            except Exception as exc:
+                if not self.failed(advice, call, exc, start):
+                    raise
+                continue
+            self.succeeded(advice)
+            result = value
+            self.record(advice, call, "ok", start)
+        for advice in plan.afters:
+            if self.skip(advice):
+                continue
+            start = time.perf_counter()
+            try:
+                _invoke(advice, call, result=result)
+            except Exception as exc:
+                if not self.failed(advice, call, exc, start):
+                    raise
+                continue
+            self.succeeded(advice)
+            self.record(advice, call, "ok", start)
+        return result
+
+    def around(self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        plan = self.plan
+        if k == len(plan.arounds):
+            return wrapped(*args, **kwargs)
+        advice = plan.arounds[k]
+        if self.skip(advice):
+            return self.around(k + 1, wrapped, instance, args, kwargs)
+        state = {"called": False, "inner_failed": False, "res": None}
+
+        def proceed(*a: Any, **kw: Any) -> Any:
+            if state["called"]:
+                raise ProceedError(
+                    f"proceed() called twice by around advice {advice.label} on "
+                    f"{plan.target.owner.__qualname__}.{plan.target.name}"
+                )
+            state["called"] = True
+            try:
+                if a or kw:
+                    res = self.around(k + 1, wrapped, instance, a, kw)
+                else:
+                    res = self.around(k + 1, wrapped, instance, args, kwargs)
+            except BaseException:
+                state["inner_failed"] = True
+                raise
+            state["res"] = res
+            return res
+
+        call = _Call(plan.target, instance, args, kwargs)
+        start = time.perf_counter()
+        try:
+            result = _invoke(advice, call, proceed=proceed)
+        except Exception as exc:
+            if state["inner_failed"] or isinstance(exc, ProceedError):
+                self.record(advice, call, "raised", start)
+                raise
+            if not self.failed(advice, call, exc, start):
+                raise
+            if state["called"]:
+                return state["res"]
+            return self.around(k + 1, wrapped, instance, args, kwargs)
+        self.succeeded(advice)
+        self.record(advice, call, "ok", start)
+        return result
+
+
+class _AsyncInterpreter(_Interpreter):
+    """The interpreted dispatcher for ``async def`` targets."""
+
+    async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        plan = self.plan
+        if plan.guard:
+            key = (id(instance), plan.target.name)
+            level = (*key, plan.target.owner)
+            active = scope.ACTIVE_CALLS.get()
+            if key in active and level not in active:
+                return await wrapped(*args, **kwargs)
+            token = scope.ACTIVE_CALLS.set(active | {key, level})
+            try:
+                return await self.abody(wrapped, instance, args, kwargs)
+            finally:
+                scope.ACTIVE_CALLS.reset(token)
+        return await self.abody(wrapped, instance, args, kwargs)
+
+    async def ainvoke(self, advice: PlannedAdvice, call: _Call, **kw: Any) -> Any:
+        value = _invoke(advice, call, **kw)
+        if advice.is_async or (advice.kind is Kind.AROUND and inspect.isawaitable(value)):
+            value = await value
+        return value
+
+    async def abody(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        plan = self.plan
+        call = _Call(plan.target, instance, args, kwargs)
+        for advice in plan.befores:
+            if self.skip(advice):
+                continue
+            start = time.perf_counter()
+            try:
+                verdict = await self.ainvoke(advice, call)
+            except Exception as exc:
+                if not self.failed(advice, call, exc, start):
+                    raise
+                continue
+            self.succeeded(advice)
+            self.record(advice, call, "veto" if verdict is False else "ok", start)
+            if verdict is False:
+                return None
+        try:
+            result = await self.aaround(0, wrapped, instance, args, kwargs)
+        except Exception as exc:
+            for advice in plan.errors:
+                if self.skip(advice):
+                    continue
+                start = time.perf_counter()
+                try:
+                    outcome = await self.ainvoke(advice, call, error=exc)
+                except Exception as exc2:
+                    if not self.failed(advice, call, exc2, start):
+                        raise
+                    continue
+                self.succeeded(advice)
+                if isinstance(outcome, Recover):
+                    self.record(advice, call, "recovered", start)
+                    return outcome.value
+                self.record(advice, call, "ok", start)
+            raise
+        for advice in plan.chains:
+            if self.skip(advice):
+                continue
+            start = time.perf_counter()
+            try:
+                value = await self.ainvoke(advice, call, result=result)
+            except Exception as exc:
+                if not self.failed(advice, call, exc, start):
+                    raise
+                continue
+            self.succeeded(advice)
+            result = value
+            self.record(advice, call, "ok", start)
+        for advice in plan.afters:
+            if self.skip(advice):
+                continue
+            start = time.perf_counter()
+            try:
+                await self.ainvoke(advice, call, result=result)
+            except Exception as exc:
+                if not self.failed(advice, call, exc, start):
+                    raise
+                continue
+            self.succeeded(advice)
+            self.record(advice, call, "ok", start)
+        return result
+
+    async def aaround(self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        plan = self.plan
+        if k == len(plan.arounds):
+            return await wrapped(*args, **kwargs)
+        advice = plan.arounds[k]
+        if self.skip(advice):
+            return await self.aaround(k + 1, wrapped, instance, args, kwargs)
+        state = {"called": False, "started": False, "inner_failed": False, "res": None}
+
+        async def proceed_inner(a: Any, kw: Any) -> Any:
+            state["started"] = True
+            try:
+                res = await self.aaround(k + 1, wrapped, instance, a, kw)
+            except BaseException:
+                state["inner_failed"] = True
+                raise
+            state["res"] = res
+            return res
+
+        def proceed(*a: Any, **kw: Any) -> Any:
+            if state["called"]:
+                raise ProceedError(
+                    f"proceed() called twice by around advice {advice.label} on "
+                    f"{plan.target.owner.__qualname__}.{plan.target.name}"
+                )
+            state["called"] = True
+            return proceed_inner(a, kw) if (a or kw) else proceed_inner(args, kwargs)
+
+        call = _Call(plan.target, instance, args, kwargs)
+        start = time.perf_counter()
+        try:
+            result = await self.ainvoke(advice, call, proceed=proceed)
+        except Exception as exc:
+            if state["inner_failed"] or isinstance(exc, ProceedError):
+                self.record(advice, call, "raised", start)
+                raise
+            if not self.failed(advice, call, exc, start):
+                raise
+            # A sync advice may call proceed() and fail before its coroutine is
+            # awaited: the rest of the chain has not run, so it runs now.
+            if state["started"]:
+                return state["res"]
+            return await self.aaround(k + 1, wrapped, instance, args, kwargs)
+        self.succeeded(advice)
+        self.record(advice, call, "ok", start)
+        return result
+
+
+def interpret_chain(plan: ChainPlan) -> Dispatcher:
+    """The plain, loop-based dispatcher for ``plan`` (same semantics as the generated one)."""
+    interpreter = _AsyncInterpreter(plan) if plan.target.is_async else _Interpreter(plan)
+    return interpreter.run

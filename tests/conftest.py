@@ -24,7 +24,7 @@ def _no_leaked_engine_scopes() -> Iterator[None]:
     """
     before = set(weaver.woven_classes())
     yield
-    assert weaver._tracing == 0, "a trace() block leaked"
+    assert weaver.mode.tracing == 0, "a trace() block leaked"
     assert not weaver._ctx_counts, "a context_scope_opened() leaked"
     for klass in weaver.woven_classes():
         if klass not in before and "<locals>" in klass.__qualname__:

@@ -1,0 +1,195 @@
+"""Planning: which advice of which aspect applies to which method of a model.
+
+Pure functions of the weaver's state and a class: the effective aspects (own
+and inherited, in run order), the method names pointcuts range over (adapter
+operations included), and one :class:`~earnorm_aop.chain.ChainPlan` per
+advised method.  Nothing here changes a class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._woven import _MISSING, _ctx_counts, _state_of, _states, _Woven
+from .advice import Target, plan_advice
+from .aspect import AdviceSpec, Aspect
+from .chain import ChainPlan
+from .errors import WeavingError
+from .pointcut import Kind, Pointcut, split_event
+
+_framework_bases: set[type] = {object}
+
+
+def register_framework_base(cls: type) -> None:
+    """Exclude ``cls``'s methods from globs (as for ``object`` and ``pydantic.BaseModel``)."""
+    _framework_bases.add(cls)
+
+
+try:  # pydantic is a core dependency, but keep the engine importable without it
+    import pydantic
+
+    register_framework_base(pydantic.BaseModel)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
+    found: dict[str, Aspect] = {}
+    for klass in reversed(model.__mro__):
+        if skip_self and klass is model:
+            continue
+        state = _states.get(klass)
+        if state is None:
+            continue
+        for name in state.excluded:
+            found.pop(name, None)
+        for name, aspect in state.own.items():
+            found[name] = aspect
+    return _order(list(found.values()))
+
+
+def _order(aspects: list[Aspect]) -> list[Aspect]:
+    """Priority (higher first, stable), then each dependency moved before its dependents."""
+    ranked = sorted(aspects, key=lambda a: -a.priority)
+    by_name = {a.name: a for a in ranked}
+    out: list[Aspect] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(a: Aspect) -> None:
+        if a.name in done or a.name in visiting:
+            return  # cycles are reported by the plugin layer
+        visiting.add(a.name)
+        for dep in a.requires:
+            if dep in by_name:
+                visit(by_name[dep])
+        visiting.discard(a.name)
+        done.add(a.name)
+        out.append(a)
+
+    for a in ranked:
+        visit(a)
+    return out
+
+
+def _routine(value: Any) -> bool:
+    return isinstance(value, types.FunctionType | classmethod | staticmethod | _Woven)
+
+
+def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
+    """(names globs range over, names exact patterns may use), in MRO order."""
+    public: dict[str, None] = {}
+    every: dict[str, None] = {}
+    for klass in model.__mro__:
+        if klass is object:
+            continue
+        framework = klass in _framework_bases
+        for name, value in vars(klass).items():
+            if name == "__init_subclass__" or not _routine(value):
+                continue
+            every.setdefault(name, None)
+            if not framework:
+                public.setdefault(name, None)
+    for name in _operations(model):
+        every.setdefault(name, None)
+        public.setdefault(name, None)
+    return public, every
+
+
+def _operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+    """Logical operations the model's adapter maps onto other objects' methods."""
+    from .integrations.base import adapter_for
+
+    return adapter_for(model).operations(model)
+
+
+def _matches(pointcut: Pointcut, names: tuple[dict[str, None], dict[str, None]]) -> list[str]:
+    public, every = names
+    out = pointcut.select(public)
+    out += [n for n in pointcut.exact_names if n in every and n not in out]
+    return out
+
+
+def _event_as_pointcut(
+    event: str, names: tuple[dict[str, None], dict[str, None]]
+) -> tuple[Kind, str] | None:
+    split = split_event(event)
+    if split is not None and split[1] in names[1]:
+        return split
+    return None
+
+
+def _lookup_raw_value(model: type, name: str) -> Any:
+    for klass in model.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return _MISSING
+
+
+def _lookup_original(model: type, name: str) -> tuple[type, Any]:
+    """The class that defines ``name`` for ``model`` and its unwoven dict value."""
+    for klass in model.__mro__:
+        if name in vars(klass) and name not in _state_of(klass).shadows:
+            value = vars(klass)[name]
+            if isinstance(value, _Woven):
+                return value._self_origin, value._self_raw
+            return klass, value
+    raise WeavingError(f"{model.__qualname__} has no attribute {name!r}")  # pragma: no cover
+
+
+def _plan_class(
+    model: type, aspects: list[Aspect], *, include_disabled: bool = False
+) -> tuple[dict[str, ChainPlan], dict[tuple[type, str], ChainPlan]]:
+    """Each advised method of ``model`` with its chain (enabled aspects only unless asked)."""
+    names = _method_names(model)
+    per_method: dict[str, list[tuple[Aspect, AdviceSpec, Kind]]] = {}
+    for aspect in aspects:
+        for spec in aspect.advices:
+            bound = spec.target
+            if isinstance(bound, Pointcut):
+                matched = _matches(bound, names)
+                if not matched and not spec.optional:
+                    raise WeavingError(
+                        f"plugin {aspect.name!r}, advice {spec.name!r}: pointcut '{bound}' "
+                        f"matches no method of {model.__qualname__}; its methods are "
+                        f"{', '.join(names[0]) or '(none)'} (mark the hook optional=True "
+                        "if that is expected)"
+                    )
+                for name in matched:
+                    per_method.setdefault(name, []).append((aspect, spec, bound.kind))
+            else:
+                split = _event_as_pointcut(bound, names)
+                if split is not None:
+                    per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
+    plans: dict[str, ChainPlan] = {}
+    foreign: dict[tuple[type, str], ChainPlan] = {}
+    ctx = frozenset(_ctx_counts)
+    operations = _operations(model)
+    for name, entries in per_method.items():
+        targets: list[tuple[type | None, Target]] = []
+        if name in operations:
+            for owner, attr in operations[name]:
+                origin, raw = _lookup_original(owner, attr)
+                targets.append((owner, Target.of(origin, attr, raw, model=model)))
+        else:
+            origin, raw = _lookup_original(model, name)
+            targets.append((None, Target.of(origin, name, raw)))
+        for per_model_owner, target in targets:
+            # Plan every advice (disabled ones too) so a bad one fails at weave time.
+            planned = [
+                (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries
+            ]
+            kept = [p for a, p in planned if include_disabled or a.switch.enabled]
+            if not kept:
+                continue
+            plan = ChainPlan.build(target, kept, ctx_switches=ctx)
+            if per_model_owner is None:
+                plans[name] = plan
+            else:
+                foreign[(per_model_owner, target.name)] = dataclasses.replace(
+                    plan, label=name, owner=per_model_owner
+                )
+    return plans, foreign

@@ -1,0 +1,362 @@
+"""Rebuilding: make a hierarchy's class dicts match its plans.
+
+After every change the weaver re-plans the affected classes (pass 1, which
+raises before touching anything if a pointcut or parameter is bad), decides
+which class needs its own wrapper and which simply inherits one, where the
+super() guard, shadows and pass-through wrappers are needed, and installs
+(pass 2): one wrapt ``FunctionWrapper`` per (class, method), or the original
+object back when no enabled advice is left.  Installing is one attribute
+assignment per method, so a call already running keeps the chain it started
+with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ._codegen import compile_chain
+from ._interpreter import interpret_chain
+from ._planning import _effective, _lookup_original, _plan_class, _routine
+from ._woven import _MISSING, _lock, _State, _state_of, _states, _Woven, mode, subclass_listeners
+from .advice import Target
+from .aspect import Switch
+from .chain import ChainPlan
+
+
+def _classes_using(switches: set[Switch]) -> list[type]:
+    return [
+        klass
+        for klass, state in list(_states.items())
+        if any(a.switch in switches for a in state.own.values())
+    ]
+
+
+def _subclasses(klass: type) -> Iterator[type]:
+    try:
+        subs: list[type] = type.__subclasses__(klass)
+    except TypeError:  # pragma: no cover - exotic metaclasses
+        subs = []
+    for sub in subs:
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _hierarchy(seeds: Iterable[type]) -> list[type]:
+    """Seeds, their descendants and their managed ancestors, ancestors first.
+
+    Descendants inherit the seeds' aspects; ancestors are re-planned because
+    whether their wrappers need the super() guard depends on the seeds.
+    """
+    seen: dict[type, None] = {}
+    for seed in seeds:
+        for klass in reversed(seed.__mro__):
+            if klass is seed or klass in _states:
+                seen.setdefault(klass, None)
+        for sub in _subclasses(seed):
+            seen.setdefault(sub, None)
+    return sorted(seen, key=lambda k: len(k.__mro__))
+
+
+def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
+    return (
+        id(plan.target.raw),
+        tuple((id(a.aspect), id(a.spec), a.kind) for a in plan.all),
+        plan.ctx_switches,
+    )
+
+
+def _rebuild(seeds: Iterable[type]) -> None:
+    """Re-plan and re-install the hierarchy around ``seeds`` (caller holds the lock)."""
+    classes = _hierarchy(seeds)
+    # Pass 1: plan every class; nothing is touched if any plan fails.
+    wanted: dict[type, dict[str, ChainPlan]] = {}
+    foreign: dict[type, dict[tuple[type, str], ChainPlan]] = {}
+    for klass in classes:
+        aspects = _effective(klass)
+        if not aspects and klass not in _states and not _has_woven(klass):
+            continue
+        _plan_class(klass, aspects, include_disabled=True)  # validation, disabled included
+        wanted[klass], foreign[klass] = _plan_class(klass, aspects)
+    # Decide which classes need their own wrapper and which simply inherit one.
+    own: dict[type, dict[str, ChainPlan]] = {}
+    for klass in classes:
+        mine: dict[str, ChainPlan] = {}
+        for name, plan in wanted.get(klass, {}).items():
+            defined_here = (
+                name in vars(klass)
+                and name not in _state_of(klass).shadows
+                and (
+                    not isinstance(vars(klass)[name], _Woven) or name in _state_of(klass).originals
+                )
+            )
+            if defined_here or _inherited_key(klass, name, own) != _chain_key(plan):
+                mine[name] = plan
+        if klass in wanted:
+            mine.update(_shadows_needed(klass, wanted[klass], own))
+        own[klass] = mine
+        mine.update(_pass_through_needed(klass, wanted.get(klass, {}), own))
+    # A wrapper needs the super() guard when another level of the same method is woven.
+    for klass, mine in own.items():
+        for name, plan in list(mine.items()):
+            if plan and not plan.guard and _needs_guard(klass, name, plan, own):
+                mine[name] = dataclasses.replace(plan, guard=True)
+    # Pass 2: install.
+    for klass in classes:
+        _install_foreign(klass, foreign.get(klass, {}))
+        _install(klass, own.get(klass, {}))
+
+
+def _has_woven(klass: type) -> bool:
+    return any(isinstance(v, _Woven) for v in vars(klass).values())
+
+
+def _shadows_needed(
+    klass: type, wanted: dict[str, ChainPlan], own: dict[type, dict[str, ChainPlan]]
+) -> dict[str, ChainPlan]:
+    """Inherited wrappers ``klass`` must not run, each hidden by its original.
+
+    When a subclass opts out of every inherited aspect of a method it does not
+    define, it would still find the parent's wrapper through the MRO; putting
+    the original object in its own dict hides it.  Such a *shadow* is given as
+    an empty plan (no advice) whose target is that original.
+    """
+    shadows = _state_of(klass).shadows
+    names: dict[str, None] = {}
+    for base in klass.__mro__[1:]:
+        names.update(dict.fromkeys(own.get(base, ())))
+        names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, _Woven)))
+    out: dict[str, ChainPlan] = {}
+    originals = _state_of(klass).originals
+    for name in names:
+        value = vars(klass).get(name, _MISSING)
+        # klass's own wrapper over an inherited method (not over its own
+        # definition) goes away, so it does not count as defining the name.
+        own_wrapper = isinstance(value, _Woven) and name not in originals
+        if name in wanted or (value is not _MISSING and name not in shadows and not own_wrapper):
+            continue
+        if _inherited_key(klass, name, own) is not None:
+            origin, raw = _lookup_original(klass, name)
+            # If the original is itself an override whose super() call reaches
+            # an advised wrapper further up, hide it behind a pass-through instead.
+            guard = any(_advised_after(base, name, own) for base in origin.__mro__[1:])
+            out[name] = ChainPlan(Target.of(origin, name, raw), guard=guard)
+    return out
+
+
+def _advised_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> bool:
+    """Whether ``klass``'s own ``name`` will be a wrapper that runs advice."""
+    after = _woven_after(klass, name, own)
+    if isinstance(after, ChainPlan):
+        return bool(after)
+    return isinstance(after, _Woven) and bool(after._self_plan)
+
+
+def _pass_through_needed(
+    klass: type, wanted: dict[str, ChainPlan], own: dict[type, dict[str, ChainPlan]]
+) -> dict[str, ChainPlan]:
+    """Overrides with no advice left whose ``super()`` call would reach advised parents.
+
+    A subclass that opted out of every inherited aspect of a method it
+    overrides must not have them run through ``super()``: its override gets a
+    wrapper with no advice that only marks the call as entered, so the
+    parent's wrapper skips its advice for it.  (The nearest sound thing to
+    "the attribute is the original function": that would run the advice the
+    subclass removed.)
+    """
+    state = _state_of(klass)
+    out: dict[str, ChainPlan] = {}
+    for name, value in vars(klass).items():
+        if name in wanted or name in state.shadows:
+            continue
+        if isinstance(value, _Woven):
+            if name not in state.originals:
+                continue  # a wrapper over an inherited method, not an override
+            value = state.originals[name]
+        elif not _routine(value):
+            continue
+        if not any(_state_of(k).excluded for k in klass.__mro__):
+            continue  # nothing opted out: the parents' advice is this class's too
+        if any(_advised_after(base, name, own) for base in klass.__mro__[1:]):
+            out[name] = ChainPlan(Target.of(klass, name, value), guard=True)
+    return out
+
+
+def _woven_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
+    """What ``vars(klass)[name]`` will be once the rebuild is done: a plan, a value or _MISSING.
+
+    A shadow (an empty plan) stands for the original object it puts there.
+    """
+    if klass in own:
+        if name in own[klass]:
+            plan = own[klass][name]
+            return plan if (plan or plan.guard) else plan.target.raw
+        if name in _state_of(klass).shadows:
+            return _MISSING  # a shadow no longer needed: it goes away
+        value = vars(klass).get(name, _MISSING)
+        if isinstance(value, _Woven):
+            return _state_of(klass).originals.get(name, _MISSING)
+        return value
+    return vars(klass).get(name, _MISSING)
+
+
+def _inherited_key(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
+    """The chain key of the wrapper ``klass`` would inherit for ``name``, or None."""
+    for base in klass.__mro__[1:]:
+        value = _woven_after(base, name, own)
+        if value is _MISSING:
+            continue
+        if isinstance(value, ChainPlan):
+            return _chain_key(value)
+        if isinstance(value, _Woven):
+            return value._self_key
+        return None
+    return None
+
+
+def _origin_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> type | None:
+    value = _woven_after(klass, name, own)
+    if isinstance(value, ChainPlan):
+        return value.target.owner
+    if isinstance(value, _Woven):
+        return value._self_origin
+    return None
+
+
+def _needs_guard(
+    klass: type, name: str, plan: ChainPlan, own: dict[type, dict[str, ChainPlan]]
+) -> bool:
+    """Whether another woven level of ``name`` wraps a different function in the hierarchy.
+
+    Only then can one call pass through two wrappers (an override calling
+    super()), so only then does the dispatcher pay for the re-entry check.
+    """
+    origin = plan.target.owner
+    for other in (*klass.__mro__[1:], *_subclasses(klass)):
+        other_origin = _origin_after(other, name, own)
+        if other_origin is not None and other_origin is not origin:
+            return True
+    return False
+
+
+def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
+    state = _states.get(klass)
+    originals = state.originals if state is not None else {}
+    shadows = state.shadows if state is not None else {}
+    # Drop shadows no longer needed, so they are never taken for originals.
+    for name in list(shadows):
+        if name not in plans or plans[name]:
+            shadow = shadows.pop(name)
+            if vars(klass).get(name, _MISSING) is shadow:
+                delattr(klass, name)
+    # Restore what no longer needs a wrapper.
+    for name, value in list(vars(klass).items()):
+        if isinstance(value, _Woven) and name not in plans:
+            if name in originals:
+                setattr(klass, name, originals.pop(name))
+            else:
+                delattr(klass, name)
+    for name, plan in plans.items():
+        current = vars(klass).get(name, _MISSING)
+        if not plan and not plan.guard:  # a shadow: the original hides an inherited wrapper
+            if state is None:
+                state = _states[klass] = _State()
+                originals, shadows = state.originals, state.shadows
+            if name not in shadows:
+                setattr(klass, name, plan.target.raw)
+                shadows[name] = plan.target.raw
+            continue
+        if (
+            isinstance(current, _Woven)
+            and current._self_key == _chain_key(plan)
+            and (current._self_guard == plan.guard and current._self_traced == bool(mode.tracing))
+        ):
+            continue
+        if current is not _MISSING and not isinstance(current, _Woven):
+            if state is None:
+                state = _states[klass] = _State()
+                originals = state.originals
+            originals[name] = current
+        setattr(klass, name, _make_wrapper(plan))
+    _sync_hook(klass)
+    if state is not None and state.idle:
+        _states.pop(klass, None)
+
+
+def _make_wrapper(plan: ChainPlan) -> _Woven:
+    dispatcher = interpret_chain(plan) if mode.tracing else compile_chain(plan)
+    wrapper = _Woven(plan.target.raw, dispatcher)
+    wrapper._self_raw = plan.target.raw
+    wrapper._self_origin = plan.target.owner
+    wrapper._self_key = _chain_key(plan)
+    wrapper._self_guard = plan.guard
+    wrapper._self_traced = bool(mode.tracing)
+    wrapper._self_plan = plan
+    return wrapper
+
+
+def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> None:
+    """Install (or restore) the methods an adapter maps onto other objects for ``klass``."""
+    state = _states.get(klass)
+    if state is None and not plans:
+        return
+    if state is None:
+        state = _states[klass] = _State()
+    for (owner, attr), original in list(state.foreign.items()):
+        if (owner, attr) not in plans:
+            if original is _MISSING:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, original)
+            del state.foreign[(owner, attr)]
+    for (owner, attr), plan in plans.items():
+        current = vars(owner).get(attr, _MISSING)
+        if (
+            isinstance(current, _Woven)
+            and current._self_key == _chain_key(plan)
+            and (current._self_traced == bool(mode.tracing))
+        ):
+            continue
+        if (owner, attr) not in state.foreign:
+            state.foreign[(owner, attr)] = current
+        setattr(owner, attr, _make_wrapper(plan))
+
+
+# --------------------------------------------------------------------------
+# Subclasses created after weaving
+# --------------------------------------------------------------------------
+
+
+def _sync_hook(klass: type) -> None:
+    """Install our ``__init_subclass__`` while ``klass`` has aspects, remove it after."""
+    state = _states.get(klass)
+    wants = state is not None and bool(state.own)
+    has = state is not None and state.hook is not _MISSING
+    if wants and not has:
+        assert state is not None
+        previous = vars(klass).get("__init_subclass__", None)
+        state.hook = previous
+        type.__setattr__(klass, "__init_subclass__", _make_hook(klass, previous))
+    elif has and not wants:
+        assert state is not None
+        if state.hook is None:
+            delattr(klass, "__init_subclass__")
+        else:
+            type.__setattr__(klass, "__init_subclass__", state.hook)
+        state.hook = _MISSING
+
+
+def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
+    def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
+        if previous is None:
+            super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+        else:
+            previous.__get__(None, cls)(**kwargs)
+        with _lock:
+            _rebuild([cls])
+        for listener in list(subclass_listeners):
+            listener(cls)
+
+    __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
+    return classmethod(__init_subclass__)

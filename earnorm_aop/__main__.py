@@ -1,0 +1,7 @@
+"""``python -m earnorm_aop ...``: the same as the ``earnorm-aop`` command (see :mod:`.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

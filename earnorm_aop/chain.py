@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .advice import PlannedAdvice, Target
-from .aspect import Switch
+from .aspect import Aspect, Switch
 from .pointcut import Kind
 
-__all__ = ["ChainPlan", "Dispatcher", "FailureHandler", "model_of"]
+__all__ = ["ChainPlan", "Dispatcher", "FailureHandler", "model_of", "record_failure"]
 
 log = logging.getLogger("earnorm_aop")
 
@@ -107,37 +107,41 @@ class FailureHandler:
         self.model_of = model_of(target)
 
     def __call__(self, error: BaseException, instance: Any) -> None:
-        aspect = self.advice.aspect
-        switch = aspect.switch
         # Name the model the call ran on (a subclass inheriting the method),
         # not the class that happens to define it.
         model = self.model_of(instance)
         where = f"{getattr(model, '__qualname__', model)}.{self.method}"
-        with switch.lock:
-            switch.failures += 1
-            switch.consecutive_failures += 1
-            switch.last_error = error
-            trip = (
-                aspect.on_error == "disable"
-                and switch.enabled
-                and switch.consecutive_failures >= aspect.max_failures
-            )
-        log.error(
-            "plugin %r: %s advice %r failed on %s; the operation goes on",
-            aspect.name,
-            self.advice.kind.value,
-            self.advice.spec.name,
-            where,
-            exc_info=error,
+        advice = self.advice
+        record_failure(
+            advice.aspect, error, f"{advice.kind.value} advice {advice.spec.name!r} on {where}"
         )
-        if trip:
-            from . import weaver
 
-            log.warning(
-                "plugin %r disabled after %d consecutive failures (max_failures=%d)",
-                aspect.name,
-                switch.consecutive_failures,
-                aspect.max_failures,
-            )
-            switch.auto_disabled = True
-            weaver.set_enabled(switch, False)
+
+def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
+    """Count, log and, past ``max_failures`` under ``disable``, switch off a failing plugin.
+
+    ``what`` says which advice or handler failed where; advice and event
+    handlers share this so one plugin has one failure count.
+    """
+    switch = aspect.switch
+    with switch.lock:
+        switch.failures += 1
+        switch.consecutive_failures += 1
+        switch.last_error = error
+        trip = (
+            aspect.on_error == "disable"
+            and switch.enabled
+            and switch.consecutive_failures >= aspect.max_failures
+        )
+    log.error("plugin %r: %s failed; the operation goes on", aspect.name, what, exc_info=error)
+    if trip:
+        from . import weaver
+
+        log.warning(
+            "plugin %r disabled after %d consecutive failures (max_failures=%d)",
+            aspect.name,
+            switch.consecutive_failures,
+            aspect.max_failures,
+        )
+        switch.auto_disabled = True
+        weaver.set_enabled(switch, False)

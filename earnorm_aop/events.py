@@ -11,16 +11,15 @@ parameters are read per call (cached per handler).
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any
 
 from . import scope, weaver
 from .aspect import AdviceSpec, Aspect
+from .chain import record_failure
 from .errors import PluginError
 
 __all__ = ["aemit", "emit"]
 
-log = logging.getLogger("earnorm_aop")
 _signatures: dict[int, tuple[AdviceSpec, inspect.Signature]] = {}
 
 
@@ -67,33 +66,8 @@ def _failed(aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, exc: Ex
     """Apply the plugin's error policy to a failing handler (as the chain does for advice)."""
     if aspect.on_error == "raise":
         raise exc
-    switch = aspect.switch
-    with switch.lock:
-        switch.failures += 1
-        switch.consecutive_failures += 1
-        switch.last_error = exc
-        trip = (
-            aspect.on_error == "disable"
-            and switch.enabled
-            and switch.consecutive_failures >= aspect.max_failures
-        )
-    log.error(
-        "plugin %r: handler %r of event %r failed on %s; going on",
-        aspect.name,
-        spec.name,
-        event,
-        type(instance).__qualname__,
-        exc_info=exc,
-    )
-    if trip:
-        log.warning(
-            "plugin %r disabled after %d consecutive failures (max_failures=%d)",
-            aspect.name,
-            switch.consecutive_failures,
-            aspect.max_failures,
-        )
-        switch.auto_disabled = True
-        weaver.set_enabled(switch, False)
+    what = f"handler {spec.name!r} of event {event!r} on {type(instance).__qualname__}"
+    record_failure(aspect, exc, what)
 
 
 def _succeeded(aspect: Aspect) -> None:

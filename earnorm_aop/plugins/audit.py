@@ -131,6 +131,10 @@ class AuditPlugin:
 
     # -- records --------------------------------------------------------------------
 
+    def _removed(self, last: Mapping[str, Any]) -> dict[str, Any]:
+        """The changes of a deletion: each set field's last value -> ``None``."""
+        return {n: (v, None) for n, v in _set(last).items() if n not in self._exclude}
+
     def _diff(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
         before = old or {}
         return {
@@ -198,8 +202,7 @@ class AuditPlugin:
         last = adapter.loaded_state(instance) or adapter.snapshot(instance)
         result = proceed()
         adapter.forget_state(instance)
-        changes = {n: (v, None) for n, v in _set(last).items() if n not in self._exclude}
-        self._record(adapter, model, instance, pk, "delete", changes)
+        self._record(adapter, model, instance, pk, "delete", self._removed(last))
         return result
 
     # -- bulk writes --------------------------------------------------------------------
@@ -276,8 +279,7 @@ class AuditPlugin:
         result = proceed()
         for row in rows:
             last = adapter.snapshot(row)
-            changes = {n: (v, None) for n, v in _set(last).items() if n not in self._exclude}
-            self._record(adapter, model, row, adapter.pk(row), "delete", changes)
+            self._record(adapter, model, row, adapter.pk(row), "delete", self._removed(last))
         return result
 
 

@@ -53,12 +53,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from . import weaver
 from .config import config_model
 from .errors import PluginError, PluginNotFoundError
-from .explain import explain
-from .pointcut import split_event
-from .registry import PluginInfo, PluginRegistry, registry
+from .explanation import explain
+from .plugin_registry import PluginInfo, PluginRegistry, registry
+from .weaving import weaver
+from .weaving.pointcut import split_event
 
 __all__ = ["main"]
 

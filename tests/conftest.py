@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from earnorm_aop import weaver
+from earnorm_aop.weaving import weaver
 
 # Fixtures of the plugin-layer tests (an isolated registry per test, ...) and of
 # the built-in plugin tests (the ``backend`` they run on, a real redis-server).

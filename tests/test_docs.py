@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import registry, weaver
+from earnorm_aop import registry
+from earnorm_aop.weaving import weaver
 
 ROOT = Path(__file__).resolve().parent.parent
 

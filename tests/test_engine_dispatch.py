@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from earnorm_aop import Aspect, JoinPoint, ProceedError, Recover, scope, weaver
-from earnorm_aop._codegen import compile_chain
-from earnorm_aop._interpreter import interpret_chain
-from earnorm_aop.chain import ChainPlan
+from earnorm_aop import Aspect, JoinPoint, ProceedError, Recover
+from earnorm_aop.weaving import scope, weaver
+from earnorm_aop.weaving.chain import ChainPlan
+from earnorm_aop.weaving.generated import compile_chain
+from earnorm_aop.weaving.interpreted import interpret_chain
 
 # A sync around advice on an async target that calls proceed() twice, or fails
 # after calling it, leaves a coroutine that is never awaited (and is collected,

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, Recover, Switch, scope, trace, weaver
+from earnorm_aop import Aspect, Recover, Switch, trace
+from earnorm_aop.weaving import scope, weaver
 
 
 class Model:

@@ -21,9 +21,10 @@ from django.core import checks
 from django.db import models
 from django.test.utils import isolate_apps
 
-from earnorm_aop import unweave, weaver
+from earnorm_aop import unweave
 from earnorm_aop.integrations._django_startup import check_plugin_declarations
 from earnorm_aop.integrations.django.checks import check_declared_plugins, declarations
+from earnorm_aop.weaving import weaver
 
 PROJECT = Path(__file__).parent / "projects"
 APP = "'earnorm_aop.integrations.django'"

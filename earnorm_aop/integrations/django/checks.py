@@ -23,7 +23,7 @@ from typing import Any
 from django.apps import apps
 from django.core import checks
 
-from ... import weaver
+from ...weaving import weaver
 from .adapter import APP
 from .declaration import declared_plugins
 

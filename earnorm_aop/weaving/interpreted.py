@@ -1,7 +1,7 @@
 """The interpreted dispatcher: the same semantics as the generated one, with loops.
 
-:func:`interpret_chain` runs a :class:`~earnorm_aop.chain.ChainPlan` by
-walking its phases; tests compare it with :mod:`earnorm_aop._codegen` on
+:func:`interpret_chain` runs a :class:`~earnorm_aop.weaving.chain.ChainPlan` by
+walking its phases; tests compare it with :mod:`earnorm_aop.weaving.generated` on
 random chains, and the weaver installs it while a ``trace()`` block is open,
 since it reports every advice run to the trace in force.
 """
@@ -12,10 +12,10 @@ import inspect
 import time
 from typing import Any
 
+from ..errors import ProceedError
 from . import scope
 from .advice import PlannedAdvice, Target
 from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
-from .errors import ProceedError
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
 

@@ -10,28 +10,31 @@ plugin costs nothing.  Installing is a single attribute assignment, so a call
 already running keeps the chain it started with.
 
 This module is the engine's public face; the work is done by
-:mod:`earnorm_aop._planning` (what applies where) and
-:mod:`earnorm_aop._rebuild` (making class dicts match), on the state kept in
-:mod:`earnorm_aop._woven`.
+:mod:`earnorm_aop.weaving.planning` (what applies where) and
+:mod:`earnorm_aop.weaving.rebuild` (making class dicts match), on the state kept in
+:mod:`earnorm_aop.weaving.state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ._planning import (
+from ..errors import WeavingError
+from . import scope
+from .advice import PlannedAdvice
+from .aspect import AdviceSpec, Aspect, Switch
+from .planning import (
     _effective,
     _event_as_pointcut,
     _method_names,
     _plan_class,
     register_framework_base,
 )
-from ._rebuild import _classes_using, _rebuild, _subclasses
-from ._woven import _ctx_counts, _lock, _State, _states, _Woven, mode, subclass_listeners
-from .advice import PlannedAdvice
-from .aspect import AdviceSpec, Aspect, Switch
-from .errors import WeavingError
+from .rebuild import _classes_using, _rebuild, _subclasses, set_enabled
+from .state import _ctx_counts, _lock, _State, _states, _Woven, mode, subclass_listeners
+from .tracing import Trace
 
 __all__ = [
     "MethodChain",
@@ -44,6 +47,7 @@ __all__ = [
     "register_framework_base",
     "set_enabled",
     "subclass_listeners",
+    "trace",
     "unweave",
     "weave",
     "weave_many",
@@ -159,18 +163,6 @@ def woven_classes() -> list[type]:
         return list(_states.keys())
 
 
-def set_enabled(switch: Switch, enabled: bool) -> None:
-    """Switch a plugin on or off on every class that uses it, at once."""
-    with _lock:
-        if switch.enabled == enabled:
-            return
-        switch.enabled = enabled
-        if enabled:
-            switch.auto_disabled = False
-            switch.consecutive_failures = 0
-        _rebuild(_classes_using({switch}))
-
-
 @dataclass(frozen=True)
 class MethodChain:
     """One woven method of a model as :func:`describe` reports it."""
@@ -259,3 +251,16 @@ def tracing_stopped() -> None:
 def _check_class(model: object) -> None:
     if not isinstance(model, type):
         raise WeavingError(f"can only weave onto a class, not {model!r}")
+
+
+@contextmanager
+def trace() -> Iterator[Trace]:
+    """Record every advice run in this thread / task until the block ends."""
+    recorder = Trace()
+    token = scope.TRACE.set(recorder)
+    tracing_started()
+    try:
+        yield recorder
+    finally:
+        scope.TRACE.reset(token)
+        tracing_stopped()

@@ -1,7 +1,7 @@
 """The generated dispatcher: Python source specialised to one chain.
 
 :func:`compile_chain` writes, compiles and returns the wrapt wrapper function
-of a :class:`~earnorm_aop.chain.ChainPlan`: one ``if`` per ``before``, no
+of a :class:`~earnorm_aop.weaving.chain.ChainPlan`: one ``if`` per ``before``, no
 loops, no dictionary look-ups, no signature binding unless an advice asked
 for a target parameter.  The source is built from identifiers this module
 controls and registered with :mod:`linecache`, so tracebacks show it.
@@ -16,10 +16,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ProceedError
 from . import scope
 from .advice import Param, PlannedAdvice
 from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
-from .errors import ProceedError
 from .joinpoint import JoinPoint, Recover
 
 __all__ = ["compile_chain"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import PointcutError
+from ..errors import PointcutError
 from .pointcut import Pointcut, check_event_name, is_pointcut, parse_pointcut
 
 __all__ = ["AdviceSpec", "Aspect", "ErrorPolicy", "Switch"]
@@ -54,7 +54,7 @@ class Switch:
     """Live state of one plugin, shared by all its aspects on all models.
 
     The weaver reads ``enabled`` at weave time only: flipping it goes through
-    :func:`earnorm_aop.weaver.set_enabled`, which re-weaves every class that
+    :func:`earnorm_aop.weaving.weaver.set_enabled`, which re-weaves every class that
     uses the plugin, so a disabled plugin costs nothing per call.
     """
 

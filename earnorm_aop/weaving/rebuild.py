@@ -16,13 +16,13 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._codegen import compile_chain
-from ._interpreter import interpret_chain
-from ._planning import _effective, _lookup_original, _plan_class, _routine
-from ._woven import _MISSING, _lock, _State, _state_of, _states, _Woven, mode, subclass_listeners
 from .advice import Target
 from .aspect import Switch
-from .chain import ChainPlan
+from .chain import ChainPlan, on_auto_disable
+from .generated import compile_chain
+from .interpreted import interpret_chain
+from .planning import _effective, _lookup_original, _plan_class, _routine
+from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, mode, subclass_listeners
 
 
 def _classes_using(switches: set[Switch]) -> list[type]:
@@ -360,3 +360,18 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
     return classmethod(__init_subclass__)
+
+
+def set_enabled(switch: Switch, enabled: bool) -> None:
+    """Switch a plugin on or off on every class that uses it, at once."""
+    with _lock:
+        if switch.enabled == enabled:
+            return
+        switch.enabled = enabled
+        if enabled:
+            switch.auto_disabled = False
+            switch.consecutive_failures = 0
+        _rebuild(_classes_using({switch}))
+
+
+on_auto_disable(lambda switch: set_enabled(switch, False))

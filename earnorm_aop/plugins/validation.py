@@ -292,9 +292,11 @@ class ValidationPlugin:
         The ORM's own rules are ``proceed`` itself here, so ``native`` is not applied twice.
         """
         adapter = adapter_for(model)
-        return adapter.clean(
-            instance, args, kwargs, proceed, lambda: self._errors_of(adapter, instance, native=False)
-        )
+
+        def rules() -> Errors:
+            return self._errors_of(adapter, instance, native=False)
+
+        return adapter.clean(instance, args, kwargs, proceed, rules)
 
     @hook("before:update", optional=True)
     def validate_update(

@@ -68,6 +68,23 @@ def test_makemigrations_fails_with_a_check_error_naming_the_fix(order: str) -> N
     assert "Remove field" not in done.stdout  # no migration dropping the plugin fields
 
 
+def test_the_check_fails_even_when_the_models_happen_to_be_woven() -> None:
+    """Imported before the models, the integration weaves them: still an error (import order)."""
+    done = run(
+        "unwired_settings",
+        "import earnorm_aop.integrations.django\n"
+        "import django\n"
+        "django.setup()\n"
+        "from shelf.models import Book\n"
+        "from earnorm_aop.weaving import weaver\n"
+        "assert weaver.is_woven(Book, 'softdelete')\n" + MAKEMIGRATIONS,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "shelf.Book: (earnorm_aop.E001)" in done.stderr
+    assert "woven here only because something imported the integration" in done.stderr
+    assert f"HINT: Add {APP} to INSTALLED_APPS" in done.stderr
+
+
 def test_without_the_check_makemigrations_would_drop_the_plugin_fields() -> None:
     """What the check prevents: nothing imports earnorm_aop, the fields look removed."""
     done = run("unwired_settings", MAKEMIGRATIONS)

@@ -3,9 +3,11 @@
 Both live in :mod:`contextvars`, so a ``with registry.disabled("x"):`` block or a
 ``with trace():`` block is seen by the code inside it (and by asyncio tasks it
 starts) but not by other threads or tasks.  Dispatchers only read these
-variables while some context has one in force: the weaver counts the open
-scopes and re-weaves with or without the check as the count leaves or returns
-to zero, so code that never uses them pays nothing.
+variables while some context has one in force: each plugin's
+:class:`~earnorm_aop.weaving.aspect.Switch` counts the ``disabled()`` blocks open
+for it anywhere (``Switch.scopes``) and :data:`mode` counts open traces; the
+compiled dispatchers test those counters, which a block flips in O(1) instead of
+re-weaving every class, so code that never uses them pays one attribute test.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from .aspect import Switch
     from .tracing import Trace
 
-__all__ = ["ACTIVE_CALLS", "DISABLED", "TRACE"]
+__all__ = ["ACTIVE_CALLS", "DISABLED", "TRACE", "mode"]
 
 DISABLED: ContextVar[frozenset[Switch]] = ContextVar("earnorm_aop_disabled", default=frozenset())
 TRACE: ContextVar[Trace | None] = ContextVar("earnorm_aop_trace", default=None)
@@ -28,3 +30,12 @@ TRACE: ContextVar[Trace | None] = ContextVar("earnorm_aop_trace", default=None)
 ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
     "earnorm_aop_active", default=frozenset()
 )
+
+
+class _Mode:
+    """Process-wide counters the dispatchers test before reading a context variable."""
+
+    tracing = 0  # open trace() blocks, in any thread or task
+
+
+mode = _Mode()

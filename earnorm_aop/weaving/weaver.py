@@ -210,42 +210,36 @@ def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
 
 
 def context_scope_opened(switches: Iterable[Switch]) -> None:
-    """A ``disabled()`` block started: make dispatchers of these plugins check it."""
+    """A ``disabled()`` block started: make dispatchers of these plugins check it.
+
+    One counter per plugin: the compiled dispatchers test ``Switch.scopes``, so
+    nothing is re-woven and the cost does not depend on how many classes are.
+    """
     with _lock:
-        fresh = set()
         for s in switches:
             _ctx_counts[s] = _ctx_counts.get(s, 0) + 1
-            if _ctx_counts[s] == 1:
-                fresh.add(s)
-        if fresh:
-            _rebuild(_classes_using(fresh))
+            s.scopes += 1
 
 
 def context_scope_closed(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block ended: drop the checks no other block needs."""
     with _lock:
-        gone = set()
         for s in switches:
+            s.scopes -= 1
             _ctx_counts[s] -= 1
             if _ctx_counts[s] == 0:
                 del _ctx_counts[s]
-                gone.add(s)
-        if gone:
-            _rebuild(_classes_using(gone))
 
 
 def tracing_started() -> None:
+    """A ``trace()`` block opened: dispatchers start testing the trace context variable."""
     with _lock:
         mode.tracing += 1
-        if mode.tracing == 1:
-            _rebuild(list(_states.keys()))
 
 
 def tracing_stopped() -> None:
     with _lock:
         mode.tracing -= 1
-        if mode.tracing == 0:
-            _rebuild(list(_states.keys()))
 
 
 def _check_class(model: object) -> None:
@@ -257,8 +251,8 @@ def _check_class(model: object) -> None:
 def trace() -> Iterator[Trace]:
     """Record every advice run in this thread / task until the block ends."""
     recorder = Trace()
-    token = scope.TRACE.set(recorder)
     tracing_started()
+    token = scope.TRACE.set(recorder)
     try:
         yield recorder
     finally:

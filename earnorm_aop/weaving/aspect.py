@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import CellType
 from typing import Any, Literal
 
 from ..errors import PointcutError
@@ -67,8 +68,18 @@ class Switch:
     consecutive_failures: int = 0
     last_error: BaseException | None = None
     auto_disabled: bool = False
-    scopes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Holds ``scopes``; compiled dispatchers close over this very cell.
+    cell: CellType = field(default_factory=lambda: CellType(0), repr=False)
+
+    @property
+    def scopes(self) -> int:
+        """Open ``disabled()`` blocks for this plugin, in any thread or task."""
+        return self.cell.cell_contents  # type: ignore[no-any-return]
+
+    @scopes.setter
+    def scopes(self, value: int) -> None:
+        self.cell.cell_contents = value
 
 
 @dataclass(eq=False)

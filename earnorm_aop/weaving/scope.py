@@ -5,21 +5,23 @@ Both live in :mod:`contextvars`, so a ``with registry.disabled("x"):`` block or 
 starts) but not by other threads or tasks.  Dispatchers only read these
 variables while some context has one in force: each plugin's
 :class:`~earnorm_aop.weaving.aspect.Switch` counts the ``disabled()`` blocks open
-for it anywhere (``Switch.scopes``) and :data:`mode` counts open traces; the
-compiled dispatchers test those counters, which a block flips in O(1) instead of
-re-weaving every class, so code that never uses them pays one attribute test.
+for it anywhere (``Switch.scopes``) and :data:`TRACING` counts open traces; the
+compiled dispatchers close over those counters' cells, which a block flips in
+O(1) instead of re-weaving every class, so code that never uses them pays one
+truth test of a closure variable per plugin.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from types import CellType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .aspect import Switch
     from .tracing import Trace
 
-__all__ = ["ACTIVE_CALLS", "DISABLED", "TRACE", "mode"]
+__all__ = ["ACTIVE_CALLS", "DISABLED", "TRACE", "TRACING", "mode"]
 
 DISABLED: ContextVar[frozenset[Switch]] = ContextVar("earnorm_aop_disabled", default=frozenset())
 TRACE: ContextVar[Trace | None] = ContextVar("earnorm_aop_trace", default=None)
@@ -32,10 +34,23 @@ ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
 )
 
 
+# Open trace() blocks in any thread or task.  Compiled dispatchers close over
+# this very cell (a closure variable is the cheapest thing Python can test), so
+# opening the first trace flips one value instead of re-weaving every class.
+TRACING = CellType(0)
+
+
 class _Mode:
     """Process-wide counters the dispatchers test before reading a context variable."""
 
-    tracing = 0  # open trace() blocks, in any thread or task
+    @property
+    def tracing(self) -> int:
+        """Open ``trace()`` blocks, in any thread or task."""
+        return TRACING.cell_contents  # type: ignore[no-any-return]
+
+    @tracing.setter
+    def tracing(self, value: int) -> None:
+        TRACING.cell_contents = value
 
 
 mode = _Mode()

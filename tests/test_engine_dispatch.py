@@ -271,8 +271,7 @@ def test_both_dispatchers_skip_context_disabled_aspects(
     obj = M()
     obj.log = log
     token = scope.DISABLED.set(off)
-    for s in switches:  # what opening a disabled() block anywhere does
-        s.scopes += 1
+    scope.disabled_opened(switches)  # what opening a disabled() block anywhere does
     try:
         results, logs = [], []
         for make in (compile_chain, interpret_chain):
@@ -282,8 +281,7 @@ def test_both_dispatchers_skip_context_disabled_aspects(
             logs.append(list(log))
     finally:
         scope.DISABLED.reset(token)
-        for s in switches:
-            s.scopes -= 1
+        scope.disabled_closed(switches)
     assert results[0] == results[1]
     assert logs[0] == logs[1]
     assert not any(entry[0].split(".")[0] in {s.name for s in off} for entry in logs[0])

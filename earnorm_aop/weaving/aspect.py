@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import CellType
 from typing import Any, Literal
 
 from ..errors import PointcutError
@@ -59,7 +58,8 @@ class Switch:
     use the plugin, so a disabled plugin costs nothing per call.  ``scopes``
     counts the ``disabled()`` blocks open for this plugin in any thread or task;
     dispatchers read the context-local set of disabled plugins only while it is
-    non-zero, so opening a block costs the same however many classes are woven.
+    non-zero (see :mod:`earnorm_aop.weaving.scope`), so opening a block costs
+    the same however many classes are woven.
     """
 
     name: str
@@ -68,18 +68,8 @@ class Switch:
     consecutive_failures: int = 0
     last_error: BaseException | None = None
     auto_disabled: bool = False
+    scopes: int = 0  # open disabled() blocks for this plugin, in any thread or task
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # Holds ``scopes``; compiled dispatchers close over this very cell.
-    cell: CellType = field(default_factory=lambda: CellType(0), repr=False)
-
-    @property
-    def scopes(self) -> int:
-        """Open ``disabled()`` blocks for this plugin, in any thread or task."""
-        return self.cell.cell_contents  # type: ignore[no-any-return]
-
-    @scopes.setter
-    def scopes(self, value: int) -> None:
-        self.cell.cell_contents = value
 
 
 @dataclass(eq=False)

@@ -68,6 +68,8 @@ class _Generator:
             "_isawaitable": inspect.isawaitable,
             "_dget": scope.DISABLED.get,
             "_tget": scope.TRACE.get,
+            "_mode": scope.mode,
+            "_gate": scope.gate(plan.switches),
             "_traced": _Traced(plan),
             "_avar": scope.ACTIVE_CALLS,
             "_method": plan.target.name,
@@ -79,9 +81,6 @@ class _Generator:
         # while a disabled() block for one of the chain's plugins is open somewhere.
         self.checked = False
         self.index: dict[int, int] = {}
-        # Each distinct switch of the advice outside the around onion, by the
-        # name of the closure variable holding its disabled() counter.
-        self.cells: dict[Any, str] = {}
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
             self.ns[f"_a{i}"] = advice.func
@@ -100,8 +99,6 @@ class _Generator:
                     self.ns[f"_d{i}_{j}"] = p.default
                 elif p.source == "target":
                     self.ns[f"_t{i}_{j}"] = p.key
-            if advice.kind is not Kind.AROUND:
-                self.cells.setdefault(advice.aspect.switch, f"_c{i}")
 
     # -- expressions -------------------------------------------------------
 
@@ -198,11 +195,12 @@ class _Generator:
     def generate(self) -> tuple[str, str]:
         """The module source: the around levels, and ``dispatch`` inside a factory.
 
-        ``dispatch`` is nested so that its tests of the trace counter (``_trc``)
-        and of each plugin's ``disabled()`` counter (``_c{i}``) are closure
-        variables: :func:`compile_chain` builds the function with the shared
-        cells of :data:`scope.TRACING` and of each ``Switch``, so flipping one
-        reaches every dispatcher at once.
+        ``dispatch`` is nested so that ``_g`` is a closure variable:
+        :func:`compile_chain` builds the function over the cell of the chain's
+        :class:`~earnorm_aop.weaving.scope.Gate`, which is non-zero only while a
+        ``trace()`` or a ``disabled()`` block for one of its plugins is open
+        somewhere.  Until then a call pays one truth test and takes the plain
+        body; after it, the body that reads the context variables.
         """
         plan = self.plan
         aw = "await " if self.is_async else ""
@@ -212,47 +210,51 @@ class _Generator:
             self.around_level(src, k, advice)
         body = _Source()
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
-        # A trace() block open somewhere: only calls in its own context take the
-        # interpreted chain, which records them; every other caller pays this test.
-        body.add(1, "if _trc and _tget() is not None:")
-        body.add(2, f"return {aw}_traced(wrapped, instance, args, kwargs)")
-        d = 1
-        if plan.guard:
-            # Skip the advice only for a call that entered at another level (a
-            # super() call); a recursive call at this level is an outer call.
-            body.add(d, "_key = (id(instance), _method)")
-            body.add(d, "_lvl = (id(instance), _method, _owner)")
-            body.add(d, "_act = _avar.get()")
-            body.add(d, "if _key in _act and _lvl not in _act:")
-            body.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
-            body.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
-            body.add(d, "try:")
-            d += 1
-        if self.cells:
-            # Only while a disabled() block for one of these plugins is open
-            # somewhere does the call read the context variable (once) and test
-            # each advice against it.
-            body.add(d, f"if {' or '.join(self.cells.values())}:")
-            body.add(d + 1, "_off = _dget()")
-            self.checked = True
-            self.body(body, d + 1)
-            self.checked = False
-        self.body(body, d)
-        if plan.guard:
-            body.add(1, "finally:")
-            body.add(2, "_avar.reset(_tok)")
+        body.add(1, "if _g:")
+        # Only calls in a trace's own context take the interpreted chain, which
+        # records them; other callers go on to the checked body.
+        body.add(2, "if _mode.tracing and _tget() is not None:")
+        body.add(3, f"return {aw}_traced(wrapped, instance, args, kwargs)")
+        self.checked = True
+        self.guarded_body(body, 2)
+        self.checked = False
+        self.guarded_body(body, 1)
         src.add(0, "def _factory():")
-        src.add(1, f"{' = '.join(['_trc', *self.cells.values()])} = None")
+        src.add(1, "_g = None")
         for line in body.lines:
             src.add(1, line)
         src.add(1, "return dispatch")
         return "dispatch", "\n".join(src.lines) + "\n"
+
+    def guarded_body(self, src: _Source, d: int) -> None:
+        """The body of one call, inside the super() re-entry guard when the plan needs it."""
+        plan = self.plan
+        aw = "await " if self.is_async else ""
+        if plan.guard:
+            # Skip the advice only for a call that entered at another level (a
+            # super() call); a recursive call at this level is an outer call.
+            src.add(d, "_key = (id(instance), _method)")
+            src.add(d, "_lvl = (id(instance), _method, _owner)")
+            src.add(d, "_act = _avar.get()")
+            src.add(d, "if _key in _act and _lvl not in _act:")
+            src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
+            src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
+            src.add(d, "try:")
+            self.body(src, d + 1)
+            src.add(d, "finally:")
+            src.add(d + 1, "_avar.reset(_tok)")
+        else:
+            self.body(src, d)
 
     def body(self, src: _Source, d: int) -> None:
         """Emit the phases of one call at depth ``d``; every path ends in ``return``."""
         plan = self.plan
         aw = "await " if self.is_async else ""
         outer = plan.befores + plan.chains + plan.afters + plan.errors
+        if self.checked:
+            # Read the context-local toggles once; while none is in force in
+            # this context each check below is one truth test.
+            src.add(d, "_off = _dget()")
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
         for advice in plan.befores:
@@ -316,7 +318,7 @@ class _Generator:
         log_policy = advice.aspect.on_error != "raise"
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         # Skipped while a disabled() block for its plugin is in force here.
-        src.add(1, f"if _s{i}.cell.cell_contents and _s{i} in _dget():")
+        src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
             src.add(1, "_ba = _bind(instance, args, kwargs)")
@@ -433,9 +435,7 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
     inner = next(
         c for c in gen.ns["_factory"].__code__.co_consts if getattr(c, "co_name", None) == name
     )
-    cells = {"_trc": scope.TRACING, **{v: k.cell for k, v in gen.cells.items()}}
-    closure = tuple(cells[var] for var in inner.co_freevars)
-    dispatcher: Dispatcher = types.FunctionType(inner, gen.ns, name, None, closure)
+    dispatcher: Dispatcher = types.FunctionType(inner, gen.ns, name, None, (gen.ns["_gate"].cell,))
     return dispatcher
 
 

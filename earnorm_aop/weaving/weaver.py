@@ -212,20 +212,23 @@ def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
 def context_scope_opened(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block started: make dispatchers of these plugins check it.
 
-    One counter per plugin: the compiled dispatchers test ``Switch.scopes``, so
-    nothing is re-woven and the cost does not depend on how many classes are.
+    Nothing is re-woven: the dispatchers of these plugins test a shared cell
+    (see :mod:`earnorm_aop.weaving.scope`), so the cost does not depend on how
+    many classes are woven.
     """
+    switches = list(switches)
     with _lock:
         for s in switches:
             _ctx_counts[s] = _ctx_counts.get(s, 0) + 1
-            s.scopes += 1
+        scope.disabled_opened(switches)
 
 
 def context_scope_closed(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block ended: drop the checks no other block needs."""
+    switches = list(switches)
     with _lock:
+        scope.disabled_closed(switches)
         for s in switches:
-            s.scopes -= 1
             _ctx_counts[s] -= 1
             if _ctx_counts[s] == 0:
                 del _ctx_counts[s]
@@ -234,12 +237,12 @@ def context_scope_closed(switches: Iterable[Switch]) -> None:
 def tracing_started() -> None:
     """A ``trace()`` block opened: dispatchers start testing the trace context variable."""
     with _lock:
-        mode.tracing += 1
+        scope.trace_opened()
 
 
 def tracing_stopped() -> None:
     with _lock:
-        mode.tracing -= 1
+        scope.trace_closed()
 
 
 def _check_class(model: object) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginRegistry, weaver, with_plugins
+from earnorm_aop import PluginRegistry, with_plugins
+from earnorm_aop.weaving import weaver
 from earnorm_aop.integrations import FieldSpec
 
 _names = itertools.count(1)

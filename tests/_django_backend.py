@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from earnorm_aop import PluginRegistry, with_plugins
-from earnorm_aop.weaving import weaver
 from earnorm_aop.integrations import FieldSpec
+from earnorm_aop.weaving import weaver
 
 _names = itertools.count(1)
 

@@ -15,6 +15,7 @@ each test.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -38,7 +39,7 @@ from earnorm_aop.weaving import weaver
 # -- stand-ins for what the page leaves to the reader ----------------------------------
 
 
-class datetime:  # noqa: N801 - the page calls datetime.now()
+class datetime:  # the page calls datetime.now()
     """``datetime.now()`` ticking one second per call, from 2025-01-01."""
 
     current = _dt.datetime(2025, 1, 1)
@@ -116,10 +117,8 @@ def page_names() -> Iterator[None]:
     """Unregister, after the test, the names the page's code registers in the default registry."""
     yield
     for name in ("timestamp", "softdelete", "cache", "audit", "validation"):
-        try:
+        with contextlib.suppress(PluginNotFoundError):
             default_registry.unregister(name)
-        except PluginNotFoundError:
-            pass
 
 
 def plugin_instance(model: type, name: str) -> Any:

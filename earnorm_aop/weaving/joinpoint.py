@@ -88,9 +88,7 @@ class JoinPoint:
         """The target method's parameters bound to this call, defaults applied."""
         if self._arguments is None:
             binder = self._binder
-            self._arguments = (
-                {} if binder is None else binder(self.target, self.args, self.kwargs)
-            )
+            self._arguments = {} if binder is None else binder(self.target, self.args, self.kwargs)
         return self._arguments
 
     def __repr__(self) -> str:

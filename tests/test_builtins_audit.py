@@ -134,6 +134,20 @@ def test_excluded_fields_never_show_as_changes(backend: Any) -> None:
     assert "created_at" not in records[0].changes
 
 
+def test_excluded_fields_are_left_out_of_delete_records(backend: Any) -> None:
+    Article, records = audited(backend, exclude=["views"])
+    a = backend.create(Article, title="a", views=3)
+    backend.create(Article, title="b", views=4)
+    pk = a.id
+    a.delete()
+    assert records[-1].action == "delete"
+    assert records[-1].changes == {"id": (pk, None), "title": ("a", None)}
+    backend.bulk_delete(backend.query(Article, title="b"))
+    assert records[-1].action == "delete"
+    assert set(records[-1].changes) == {"id", "title"}
+    assert records[-1].changes["title"] == ("b", None)
+
+
 def test_timestamps_recorded_are_the_stamped_ones(backend: Any) -> None:
     Article, records = audited(backend, "timestamp")
     a = backend.create(Article)

@@ -142,6 +142,18 @@ def test_bulk_update_of_the_default_queryset_leaves_hidden_rows_alone(backend: A
     assert rows[hidden.id]["views"] == 1
 
 
+def test_restore_on_a_live_row_writes_nothing(backend: Any) -> None:
+    records: list[Any] = []
+    Article = backend.model("timestamp", "softdelete", "audit", audit={"sink": records.append})
+    a = backend.create(Article, title="a")
+    stamped = a.updated_at
+    with backend.queries() as queries:
+        assert a.restore() is None
+    assert queries == []
+    assert a.updated_at == stamped
+    assert [r.action for r in records] == ["create"]
+
+
 def test_a_bulk_restore_goes_through_with_deleted(backend: Any) -> None:
     Article = backend.model("softdelete")
     a = backend.create(Article, title="x")

@@ -166,8 +166,21 @@ class Adapter:
         return id(instance)
 
     def snapshot(self, instance: Any) -> dict[str, Any]:
-        """The field values as they are now (taken after load and after save)."""
-        return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
+        """The field values as they are now (taken after load and after save).
+
+        A pydantic model's fields are its fields.  A plain class declares at
+        most some annotations, and its users read the attributes its
+        ``__init__`` sets (``self.title = title``) as its fields: so its public
+        instance attributes count too, wherever they were set; names starting
+        with ``_`` never do.
+        """
+        model = type(instance)
+        values = {n: self.get_field(instance, n) for n in self.field_names(model)}
+        if not isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            for name, value in getattr(instance, "__dict__", {}).items():
+                if not name.startswith("_") and name not in values:
+                    values[name] = value
+        return values
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         """Narrow ``queryset`` to items whose fields equal ``conditions``."""

@@ -208,6 +208,10 @@ class Adapter:
         """A stable name of ``model`` for cache keys and audit records (Django: ``app.Model``)."""
         return f"{model.__module__}.{model.__qualname__}"
 
+    def has_queryset(self, model: type) -> bool:
+        """Whether ``model`` has a default queryset (plain: a ``get_queryset`` method)."""
+        return callable(getattr(model, "get_queryset", None))
+
     def queryset(self, model: type) -> Any:
         """The default queryset, through the woven ``get_queryset`` (Django: ``objects.all()``)."""
         return getattr(model, "get_queryset")()  # noqa: B009 - plain classes only by convention

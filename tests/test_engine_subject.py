@@ -19,7 +19,7 @@ from earnorm_aop import Aspect, JoinPoint
 from earnorm_aop.weaving import weaver
 from earnorm_aop.weaving.advice import Subject
 from earnorm_aop.weaving.chain import ChainPlan
-from earnorm_aop.weaving.generated import compile_chain
+from earnorm_aop.weaving.generated import compile_chain, source_of
 from earnorm_aop.weaving.interpreted import interpret_chain
 
 
@@ -211,8 +211,8 @@ def test_the_generated_source_uses_one_fixed_expression_per_subject(model: Any) 
     seen: list[Any] = []
     weave_recorder(model, "get", seen)
     weave_recorder(model, "save_many", seen)
-    get_source = vars(model)["get"]._self_wrapper.__earnorm_source__
-    many_source = vars(model)["save_many"]._self_wrapper.__earnorm_source__
+    get_source = source_of(vars(model)["get"]._self_wrapper)
+    many_source = source_of(vars(model)["save_many"]._self_wrapper)
     # after/chain advice on get receive ``result``; before/around the object called
     assert "_JP(result," in get_source and "_JP(instance," in get_source
     assert "resolve" not in get_source and "subject" not in get_source.replace("_subject_name", "")

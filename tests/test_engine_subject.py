@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from earnorm_aop import Aspect, JoinPoint
+from earnorm_aop.integrations.base import Adapter
 from earnorm_aop.weaving import weaver
-from earnorm_aop.weaving.advice import Subject
+from earnorm_aop.weaving.advice import Subject, Target
 from earnorm_aop.weaving.chain import ChainPlan
 from earnorm_aop.weaving.generated import compile_chain, source_of
 from earnorm_aop.weaving.interpreted import interpret_chain
@@ -272,3 +273,30 @@ def test_subject_resolve_matches_the_documented_table() -> None:
     assert argument.resolve(called, (), {"objs": "b"}, None, Kind.AFTER) == "b"
     with pytest.raises(ValueError, match="unknown subject source"):
         Subject("elsewhere")
+
+
+# -- operations an adapter maps onto the model's own methods ----------------------------
+
+
+def test_an_operation_mapped_onto_the_models_own_methods() -> None:
+    """EarnORM's ``save`` runs on a record's own method, and its ``get`` is a classmethod."""
+
+    class Doc:
+        def _save(self, values: dict[str, Any]) -> Doc:
+            return self
+
+        @classmethod
+        def read(cls, pk: int) -> Doc:
+            return cls()
+
+    class DocManager:
+        def get(self, pk: int) -> Doc:
+            return Doc()
+
+    adapter = Adapter()
+    on_record = Target.of(Doc, "_save", vars(Doc)["_save"], model=Doc)
+    assert adapter.subject(Doc, "save", on_record) == Subject()  # the record, not its result
+    read = Target.of(Doc, "read", vars(Doc)["read"], model=Doc)
+    assert adapter.subject(Doc, "get", read) == Subject("produced")
+    manager = Target.of(DocManager, "get", vars(DocManager)["get"], model=Doc)
+    assert adapter.subject(Doc, "get", manager) == Subject("produced")

@@ -100,7 +100,10 @@ class Adapter:
           ``update_many(cls, queryset, **values)``);
         - any other method: the object called.
         """
-        on_record = target.binding == "method" and target.model is None
+        # Called on a record: an instance method of the model itself (or of a
+        # base), even one the adapter maps an operation onto (EarnORM's
+        # ``write`` for ``save``); a manager's or queryset's method is not.
+        on_record = target.binding == "method" and issubclass(model, target.owner)
         if operation in ("save", "get", "create", "get_queryset"):
             return CALLED if on_record else PRODUCED
         if operation == "save_many" or (

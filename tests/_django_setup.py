@@ -3,7 +3,9 @@
 The Django integration tests (``tests/django_orm``) and the Django backend of
 the built-in plugin tests share one configuration: the test app
 ``djangoapp`` (in ``tests/django_orm``), the integration's own app (its audit
-table), and a database file in a temporary folder removed at exit.  Nothing is
+table), and a database file in a temporary folder removed at exit.  A second
+alias, ``other`` (another file), holds the same tables, for tests of what
+depends on the database a query uses (cache keys, commit hooks per connection).  Nothing is
 configured until a Django test runs, so the other tests never see Django.
 """
 
@@ -16,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 APP_DIR = Path(__file__).parent / "django_orm"
+DATABASE_ALIASES = ("default", "other")
 _ready = False
 
 
@@ -34,12 +37,13 @@ def configure() -> None:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         settings.configure(
             DATABASES={
-                "default": {
+                alias: {
                     "ENGINE": "django.db.backends.sqlite3",
-                    "NAME": str(Path(folder) / "db.sqlite3"),
+                    "NAME": str(Path(folder) / f"{alias}.sqlite3"),
                     # a throwaway file: no fsync per commit
                     "OPTIONS": {"init_command": "PRAGMA synchronous=OFF;"},
                 }
+                for alias in DATABASE_ALIASES
             },
             INSTALLED_APPS=["earnorm_aop.integrations.django", "djangoapp"],
             USE_TZ=True,
@@ -57,6 +61,7 @@ def configure() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    call_command("migrate", run_syncdb=True, verbosity=0)
+    for alias in DATABASE_ALIASES:
+        call_command("migrate", run_syncdb=True, verbosity=0, database=alias)
     atexit.register(connections.close_all)  # runs before the folder is removed
     _ready = True

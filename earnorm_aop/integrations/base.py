@@ -25,6 +25,7 @@ from typing import Any
 
 import pydantic
 
+from ..weaving import commit
 from ..weaving.planning import register_framework_base, set_operations_resolver
 
 __all__ = [
@@ -306,6 +307,31 @@ class Adapter:
         """Primary keys ``queryset`` matches (Django: ``values_list("pk", flat=True)``)."""
         return [self.pk(item) for item in self.fetch(queryset)]
 
+    # -- transactions ----------------------------------------------------------------
+
+    def defer(
+        self,
+        model: type,
+        subject: Any,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
+        *,
+        robust: bool = False,
+    ) -> None:
+        """Run ``on_commit`` when the transaction ``subject`` was written in commits.
+
+        ``subject`` is the object an operation ran on (an instance, a queryset,
+        a manager): it names the connection.  ``on_rollback`` runs instead if
+        that transaction rolls back.  This is what ``after_commit`` /
+        ``after_rollback`` advice and the built-ins' commit-time work use.
+        Plain classes have no transactions: ``on_commit`` runs at once,
+        ``on_rollback`` never.  Django: ``transaction.on_commit(...,
+        robust=robust)`` on the subject's database, plus the rollback side
+        (see ``integrations/django/transactions.py``).
+        """
+        if on_commit is not None:
+            on_commit()
+
     # -- persisted state ---------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
@@ -462,4 +488,18 @@ def _operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
 # The engine resolves pointcut names through the model's adapter, and globs
 # skip the methods of framework bases, pydantic's among them.
 set_operations_resolver(_operations_of)
+
+
+def _schedule(
+    model: type,
+    subject: Any,
+    on_commit: Callable[[], None] | None,
+    on_rollback: Callable[[], None] | None,
+) -> None:
+    adapter_for(model).defer(model, subject, on_commit, on_rollback)
+
+
+# Commit-aware advice (after_commit / after_rollback) waits for the model's
+# adapter to say the transaction ended.
+commit.set_scheduler(_schedule)
 register_framework_base(pydantic.BaseModel)

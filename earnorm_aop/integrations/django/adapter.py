@@ -34,6 +34,7 @@ from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
 from . import relations
 from . import state as loading
+from . import transactions
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
 
@@ -241,6 +242,21 @@ class DjangoAdapter(Adapter):
         if hasattr(queryset, "values_list"):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
+
+    # -- transactions -----------------------------------------------------------------
+
+    def defer(
+        self,
+        model: type,
+        subject: Any,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
+        *,
+        robust: bool = False,
+    ) -> None:
+        """``transaction.on_commit`` on ``subject``'s database, and the rollback side."""
+        alias = transactions.alias_of(model, subject)
+        transactions.defer(alias, on_commit, on_rollback, robust=robust)
 
     # -- persisted state --------------------------------------------------------------
 

@@ -274,6 +274,20 @@ class Adapter:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False
 
+    def saved_fields(
+        self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> frozenset[str] | None:
+        """The fields this ``save`` call writes, as snapshots name them; ``None``: every field.
+
+        Plain: a save writes every field.  Django: ``update_fields``, by
+        attribute name (``writer_id`` for ``writer``).
+        """
+        return None
+
+    def attname(self, model: type, name: str) -> str:
+        """The name :meth:`snapshot` uses for the field ``name`` (Django: ``writer`` -> ``writer_id``)."""
+        return name
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         """Save ``instance`` through its woven ``save`` (Django: ``save(update_fields=fields)``)."""
         return instance.save()
@@ -340,23 +354,33 @@ class Adapter:
         An adapter calls this when it *loads* an instance (Django: ``from_db``),
         and plugins call it after a save, so :meth:`loaded_state` can tell what
         changed since.  Plain classes have no load step: their state is known
-        from their first save on.  Stored beside the instance (weakly), never on it.
+        from their first save on.  Stored beside the instance (weakly), never on
+        it.  An instance that cannot be weakly referenced (``__slots__`` without
+        ``__weakref__``) is never kept alive: its state is kept per row, under
+        its class and primary key (``pk`` or ``id``), or not at all without one.
         """
         snapshot = dict(self.snapshot(instance) if state is None else state)
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            if row is not None:
+                with _state_lock:
+                    _rows[row] = snapshot
+            return
         key = id(instance)
         with _state_lock:
             known = _states.get(key)
             if known is None or known[0]() is not instance:
-                try:
-                    ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
-                except TypeError:  # not weak-referenceable: keep a strong reference
-                    ref = _Strong(instance)
+                ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
             else:
                 ref = known[0]
             _states[key] = (ref, snapshot)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            found = None if row is None else _rows.get(row)
+            return None if found is None else dict(found)
         known = _states.get(id(instance))
         if known is None or known[0]() is not instance:
             return None
@@ -365,6 +389,11 @@ class Adapter:
     def forget_state(self, instance: Any) -> None:
         """Drop what :meth:`remember_state` recorded (after a delete)."""
         with _state_lock:
+            if not _weakly_referenceable(instance):
+                row = _row_key(instance)
+                if row is not None:
+                    _rows.pop(row, None)
+                return
             known = _states.get(id(instance))
             if known is not None and known[0]() is instance:
                 del _states[id(instance)]
@@ -419,16 +448,24 @@ _state_lock = threading.RLock()
 _states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
 
 
-class _Strong:
-    """A strong reference with weakref's call interface (for objects without weakref support)."""
+# (class, primary key) -> persisted state, for instances without weakref support.
+_rows: dict[tuple[type, Any], dict[str, Any]] = {}
 
-    __slots__ = ("obj",)
 
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
+def _weakly_referenceable(instance: Any) -> bool:
+    return type(instance).__weakrefoffset__ != 0
 
-    def __call__(self) -> Any:
-        return self.obj
+
+def _row_key(instance: Any) -> tuple[type, Any] | None:
+    for attr in ("pk", "id"):
+        value = getattr(instance, attr, None)
+        if value is not None:
+            try:
+                hash(value)
+            except TypeError:
+                return None
+            return type(instance), value
+    return None
 
 
 def _dropper(key: int) -> Callable[[Any], None]:

@@ -184,6 +184,22 @@ class DjangoAdapter(Adapter):
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
         return fields is not None and len(fields) == 0
 
+    def saved_fields(
+        self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> frozenset[str] | None:
+        """``update_fields`` by attname; ``None`` when the save writes every concrete field."""
+        fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
+        if fields is None:
+            return None
+        return frozenset(self.attname(model, n) for n in fields)
+
+    def attname(self, model: type, name: str) -> str:
+        try:
+            found: str = _meta(model).get_field(name).attname
+        except (FieldDoesNotExist, AttributeError):
+            return name
+        return found
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         if fields is None:
             return instance.save()

@@ -16,6 +16,8 @@ def test_instances_without_weakref_support_are_not_kept_alive() -> None:
     @with_plugins(audit={"sink": records.append})
     class Slotted:
         __slots__ = ("id", "title")
+        id: int
+        title: str
 
         def __init__(self, id: int, title: str) -> None:  # noqa: A002 - the row's key
             self.id = id

@@ -321,7 +321,45 @@ class Adapter:
         """Primary keys ``queryset`` matches (Django: ``values_list("pk", flat=True)``)."""
         return [self.pk(item) for item in self.fetch(queryset)]
 
+    # -- caching -------------------------------------------------------------------
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """The database a read on ``subject`` (what ``get`` was called on) uses.
+
+        Part of a cache key, so a read from one database never answers a read
+        from another.  Plain: ``None`` (one store).  Django: the manager's
+        ``db`` (``db_manager("other")``, ``using()``, the router).
+        """
+        return None
+
+    def cache_aliases(self, model: type) -> Sequence[str | None]:
+        """Every database a cached read of ``model`` may come from (what a write invalidates)."""
+        return (None,)
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """An instance of ``model`` loaded from ``values`` (a :meth:`snapshot`), read from ``alias``.
+
+        What a cache hit returns: a new instance, recorded as loaded (its
+        persisted state is ``values``).  Plain: pydantic's ``model_construct``,
+        otherwise the class's ``__new__`` and one ``setattr`` per field.
+        Django: ``Model.from_db(alias, names, values)``, as a query would.
+        """
+        data = dict(values)
+        construct = getattr(model, "model_construct", None)
+        if construct is not None:
+            obj = construct(**data)
+        else:
+            obj = model.__new__(model)
+            for name, value in data.items():
+                setattr(obj, name, value)
+        self.remember_state(obj, values)
+        return obj
+
     # -- transactions ----------------------------------------------------------------
+
+    def in_transaction(self, model: type, subject: Any) -> bool:
+        """Whether work on ``subject`` now is inside a transaction (plain: never)."""
+        return False
 
     def defer(
         self,

@@ -259,7 +259,32 @@ class DjangoAdapter(Adapter):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
 
+    # -- caching ------------------------------------------------------------------------
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
+        db = getattr(subject, "db", None)
+        if isinstance(db, str):
+            return db
+        return str(router.db_for_read(model))
+
+    def cache_aliases(self, model: type) -> Sequence[str | None]:
+        from django.db import connections
+
+        return tuple(connections)
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """``from_db``, so the instance is a load (``_state.db``, loaded state recorded)."""
+        names = list(values)
+        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
+
     # -- transactions -----------------------------------------------------------------
+
+    def in_transaction(self, model: type, subject: Any) -> bool:
+        """Inside an ``atomic`` block on the database ``subject`` writes to."""
+        from django.db import connections
+
+        return bool(connections[transactions.alias_of(model, subject)].in_atomic_block)
 
     def defer(
         self,

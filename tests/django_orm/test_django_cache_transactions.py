@@ -127,3 +127,101 @@ def test_a_read_with_softdelete_switched_off_never_fills_the_shared_key() -> Non
     with pytest.raises(Story.DoesNotExist):
         Story.objects.get(pk=story.pk)
     assert len(cache_of(Story).backend) == 0  # type: ignore[arg-type]
+
+
+# -- stampedes: concurrent misses of one key, on real threads and connections ------------
+
+READERS = 6
+
+
+def concurrent_gets(pk: int, release: Callable[[int, list[str]], bool]) -> tuple[int, list[str]]:
+    """``READERS`` threads get ``pk`` at once; each SELECT waits until ``release`` says go.
+
+    Returns the number of SELECTs of the story table and the titles the readers got.
+    ``release(started, titles)`` is polled (bounded: never more than a few seconds
+    of polling in all) with the SELECTs started so far and the titles returned.
+    """
+    lock = threading.Lock()
+    started = [0]
+    titles: list[str] = []
+    errors: list[BaseException] = []
+    table = Story._meta.db_table
+    barrier = threading.Barrier(READERS)
+
+    def hold(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("SELECT") and table in sql:
+            with lock:
+                started[0] += 1
+            for _ in range(1000):
+                with lock:
+                    if release(started[0], list(titles)):
+                        break
+                threading.Event().wait(0.005)
+        return execute(sql, params, many, context)
+
+    def read() -> None:
+        try:
+            with connection.execute_wrapper(hold):
+                barrier.wait(30)
+                title = str(Story.objects.get(pk=pk).title)
+            with lock:
+                titles.append(title)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=read) for _ in range(READERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    return started[0], titles
+
+
+@pytest.mark.parametrize(("mode", "selects"), [("wait", 1), ("off", READERS)])
+def test_one_reader_loads_a_missing_key_while_the_others_wait(mode: str, selects: int) -> None:
+    story = Story.objects.create(title="v1")
+    cache = cache_of(Story)
+    key = cache._key(cache_adapter(), Story, "default", story.pk)
+    previous = cache.config.stampede
+    cache.config.stampede = mode  # type: ignore[assignment]
+    try:
+        count, titles = concurrent_gets(
+            story.pk,
+            # the SELECT goes on once every other reader waits for it, or is in a SELECT too
+            lambda started, _: started == READERS or cache.loads.waiting(key) == READERS - 1,
+        )
+    finally:
+        cache.config.stampede = previous
+    assert titles == ["v1"] * READERS
+    assert count == selects
+
+
+def test_with_stale_one_reader_reloads_an_expired_entry_and_the_others_get_it_as_it_was() -> None:
+    story = Story.objects.create(title="v1")
+    cache = cache_of(Story)
+    key = cache._key(cache_adapter(), Story, "default", story.pk)
+    title_of(story.pk)
+    entry = cache.backend.get(key)
+    cache.backend.set(key, {**entry, "fresh": 0.0})  # expired, still kept
+    Story._base_manager.filter(pk=story.pk).update(title="v2")  # behind the plugins
+    previous = cache.config.stampede
+    cache.config.stampede = "stale"
+    try:
+        count, titles = concurrent_gets(
+            story.pk, lambda started, done: started == READERS or len(done) == READERS - 1
+        )
+    finally:
+        cache.config.stampede = previous
+    assert count == 1
+    assert sorted(titles) == ["v1"] * (READERS - 1) + ["v2"]
+    assert title_of(story.pk) == "v2"  # reloaded and fresh again
+
+
+def cache_adapter() -> Any:
+    from earnorm_aop.integrations import adapter_for
+
+    return adapter_for(Story)

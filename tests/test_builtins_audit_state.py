@@ -19,7 +19,7 @@ def test_instances_without_weakref_support_are_not_kept_alive() -> None:
         id: int
         title: str
 
-        def __init__(self, id: int, title: str) -> None:  # noqa: A002 - the row's key
+        def __init__(self, id: int, title: str) -> None:
             self.id = id
             self.title = title
 

@@ -87,9 +87,11 @@ _values = st.recursive(
     | st.timedeltas()
     | st.decimals(allow_nan=False, allow_infinity=False)
     | st.uuids(),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -116,6 +118,9 @@ def test_a_value_json_cannot_hold_is_refused_and_unknown_tags_are_errors() -> No
     assert cache_codec.loads(cache_codec.dumps({"fresh": 1, "values": {"u": uuid.UUID(int=1)}}))[
         "values"
     ]["u"] == uuid.UUID(int=1)
-    assert cache_codec.loads(
-        cache_codec.dumps({"fresh": 0, "values": {"d": decimal.Decimal("12.50")}})
-    )["values"]["d"].as_tuple() == decimal.Decimal("12.50").as_tuple()
+    assert (
+        cache_codec.loads(
+            cache_codec.dumps({"fresh": 0, "values": {"d": decimal.Decimal("12.50")}})
+        )["values"]["d"].as_tuple()
+        == decimal.Decimal("12.50").as_tuple()
+    )

@@ -33,7 +33,7 @@ def models() -> Iterator[tuple[type, type]]:
 def test_restore_hard_delete_and_with_deleted_follow_the_subclass(
     models: tuple[type, type],
 ) -> None:
-    Doc, Memo = models
+    _, Memo = models
     memo = Memo(title="m")
     memo.save()
     memo.delete()

@@ -95,7 +95,10 @@ def test_the_advice_receives_the_values_bound_at_the_write(held: list[Any]) -> N
     on_commit()
     rollback()
     # result bound at the write; instance is the object (its later state shows)
-    assert seen == [("commit", "changed later", "one", "save"), ("rollback", "changed later", "one")]
+    assert seen == [
+        ("commit", "changed later", "one", "save"),
+        ("rollback", "changed later", "one"),
+    ]
     unweave(Note)
 
 
@@ -142,7 +145,7 @@ def test_async_commit_advice_is_refused_at_weave_time() -> None:
         async def save(self) -> None:
             return None
 
-    with pytest.raises(WeavingError, match="after_commit advice 'after_commit_save'.*plain 'def'"):
+    with pytest.raises(WeavingError, match=r"after_commit advice 'after_commit_save'.*plain 'def'"):
         with_plugins("later", registry=registry)(Note)
     unweave(Note)
 

@@ -285,7 +285,7 @@ class Adapter:
         return None
 
     def attname(self, model: type, name: str) -> str:
-        """The name :meth:`snapshot` uses for the field ``name`` (Django: ``writer`` -> ``writer_id``)."""
+        """The name :meth:`snapshot` gives field ``name`` (Django: ``writer`` -> ``writer_id``)."""
         return name
 
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
@@ -337,7 +337,7 @@ class Adapter:
         return (None,)
 
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """An instance of ``model`` loaded from ``values`` (a :meth:`snapshot`), read from ``alias``.
+        """An instance of ``model`` loaded from ``values`` (a :meth:`snapshot`) read on ``alias``.
 
         What a cache hit returns: a new instance, recorded as loaded (its
         persisted state is ``values``).  Plain: pydantic's ``model_construct``,
@@ -349,7 +349,8 @@ class Adapter:
         if construct is not None:
             obj = construct(**data)
         else:
-            obj = model.__new__(model)
+            new: Any = model.__new__
+            obj = new(model)
             for name, value in data.items():
                 setattr(obj, name, value)
         self.remember_state(obj, values)

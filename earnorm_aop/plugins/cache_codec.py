@@ -95,19 +95,20 @@ def _decode(value: Any) -> Any:
         return [_decode(v) for v in value]
     if not isinstance(value, dict):
         return value
-    kind, data = value.get("$"), value.get("v")
+    kind: Any = value.get("$")
+    data: Any = value.get("v")
     if kind == "tuple":
         return tuple(_decode(v) for v in data)
     if kind == "dict":
         return {k: _decode(v) for k, v in data.items()}
-    decoder = _DECODERS.get(kind)  # type: ignore[arg-type]
+    decoder = _DECODERS.get(kind)
     if decoder is None:
         raise ValueError(f"unknown cached value type {kind!r}")
     return decoder(data)
 
 
 def dumps(entry: Mapping[str, Any]) -> bytes:
-    """An entry (``fresh``, ``values``) as UTF-8 JSON; :class:`TypeError` for an uncachable value."""
+    """An entry (``fresh``, ``values``) as UTF-8 JSON; :class:`TypeError` for uncachable values."""
     values = entry["values"]
     document = {
         "fresh": float(entry["fresh"]),

@@ -78,7 +78,9 @@ _SUBJECT = "_earnorm_subject"
 _MODEL = "_earnorm_model"
 
 
-def deferring(advice: PlannedAdvice, on_failure: Callable[[BaseException, Any], None]) -> PlannedAdvice:
+def deferring(
+    advice: PlannedAdvice, on_failure: Callable[[BaseException, Any], None]
+) -> PlannedAdvice:
     """``advice`` (commit-aware) as an ``after`` advice that schedules the real call.
 
     The dispatchers resolve its parameters at the write as for any ``after``

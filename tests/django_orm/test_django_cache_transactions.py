@@ -113,6 +113,7 @@ def test_each_database_has_its_own_entries() -> None:
     assert Story.objects.db_manager("other").get(pk=story.pk).title == "on other"
     again, count = queries(lambda: Story.objects.db_manager("other").get(pk=story.pk))
     assert again.title == "on other" and again._state.db == "other"
+    assert count == 0  # its own entry: served from the cache
     # a write on one database forgets the entries of every database (replicas)
     Story.objects.using("other").filter(pk=story.pk).update(title="other v2")
     assert Story.objects.db_manager("other").get(pk=story.pk).title == "other v2"

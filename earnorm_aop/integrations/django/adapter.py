@@ -32,9 +32,8 @@ from django.db import models, router
 from ...errors import PluginError
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
-from . import relations
+from . import relations, transactions
 from . import state as loading
-from . import transactions
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
 

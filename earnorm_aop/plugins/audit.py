@@ -13,11 +13,17 @@ it (one more) — ``delete_many`` with the last values.  Actions are
 ``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
 writes the softdelete plugin makes.
 
+A save restricted to some fields (Django's ``update_fields``) records and
+remembers only the fields it writes, and a save that writes nothing records
+nothing; ``update(writer=obj)`` is recorded under ``writer_id``.
+
 For each record the plugin fires the ``after_change`` event on the instance
 (``emit(instance, "after_change", changes=..., action=..., record=...)``), then
-writes the record to its sink: the ``earnorm_aop.audit`` logger, a callable,
-or ``"table"`` — the model's own database through the adapter's
-``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list).
+writes the record to its sink: ``"table"`` — the model's own database through
+the adapter's ``write_audit_record`` (plain classes: :data:`TABLE`, an
+in-memory list), in the write's transaction — or, once that transaction
+commits (the adapter's ``defer``; never for a rolled-back write), the
+``earnorm_aop.audit`` logger or a callable.
 
 The actor is context-local: ``with audit.actor("alice"): note.save()``.
 """

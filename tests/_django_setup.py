@@ -44,12 +44,17 @@ def database() -> str:
 def _sqlite() -> dict[str, Any]:
     folder = tempfile.mkdtemp(prefix="earnorm-django-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(Path(folder) / "db.sqlite3"),
-        # a throwaway file: no fsync per commit
-        "OPTIONS": {"init_command": "PRAGMA synchronous=OFF;"},
-    }
+    from django.db.backends.signals import connection_created
+
+    # A throwaway file: no fsync per commit (OPTIONS' init_command is Django 5.1+).
+    connection_created.connect(_no_sync, dispatch_uid="earnorm-aop-tests-no-sync")
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(Path(folder) / "db.sqlite3")}
+
+
+def _no_sync(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=OFF")
 
 
 def _postgres() -> dict[str, Any]:

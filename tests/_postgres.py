@@ -44,6 +44,8 @@ class Server:
     user: str
     database: str
     version: str
+    folder: Path
+    """The cluster's temporary folder (data, log, socket), removed at exit."""
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -180,4 +182,4 @@ def start() -> Server:
     ) as conn:
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
         version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-    return Server("127.0.0.1", port, SUPERUSER, DATABASE, version)
+    return Server("127.0.0.1", port, SUPERUSER, DATABASE, version, folder)

@@ -72,7 +72,7 @@ class CachePlugin:
     """Serve ``get(pk)`` from a TTL cache (in-process or Redis); writes invalidate."""
 
     name = "cache"
-    version = "1.1.0"
+    version = "1.0.0"
     priority = 0  # innermost around writes: invalidate after every other plugin's changes
 
     class Config(BaseModel):
@@ -87,7 +87,7 @@ class CachePlugin:
                 "'redis': a Redis server shared by processes (needs the 'redis' extra)."
             ),
         )
-        ttl: float = Field(300.0, gt=0, description="Seconds an entry is fresh.")
+        ttl: float = Field(300.0, gt=0, description="Seconds an entry lives.")
         prefix: str = Field(
             "earnorm:",
             description="Prefix of every key: 'PREFIX' + model label + ':' + alias + ':' + key.",

@@ -78,12 +78,35 @@ def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., An
     return dict(value)
 
 
-def _as_method(func: Callable[..., Any]) -> Callable[..., Any]:
+def _as_method(
+    plugin_name: str, name: str, func: Callable[..., Any], *, on_class: bool = False
+) -> Callable[..., Any]:
+    """``func`` as a model method that runs the plugin configured for the caller's class.
+
+    A subclass may weave the same plugin again with other options
+    (``softdelete`` with ``field="removed_at"``); the method it inherits must
+    use that configuration, so each call asks which instance of the plugin is
+    in force on ``type(self)`` (or ``cls``) and runs its method of that name.
+    """
+
     @functools.wraps(func)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return func(self, *args, **kwargs)
+        model = self if on_class else type(self)
+        return _in_force(model, plugin_name, name, func)(self, *args, **kwargs)
 
     return method
+
+
+def _in_force(
+    model: type, plugin_name: str, name: str, default: Callable[..., Any]
+) -> Callable[..., Any]:
+    for aspect in weaver.effective_aspects(model):
+        if aspect.name == plugin_name:
+            found = contributed_methods(plugin_name, aspect.plugin).get(name)
+            if isinstance(found, classmethod | staticmethod):
+                found = found.__func__
+            return found if callable(found) else default
+    return default
 
 
 def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
@@ -101,10 +124,13 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
                 continue  # the model's own method wins
             if method not in vars(model) and hasattr(model, method):
                 continue  # inherited from a parent: the parent's (or its plugin's) wins
-            if isinstance(func, classmethod | staticmethod):
-                setattr(model, method, type(func)(_as_method(func.__func__)))
+            if isinstance(func, classmethod):
+                wrapped = _as_method(aspect.name, method, func.__func__, on_class=True)
+                setattr(model, method, classmethod(wrapped))
+            elif isinstance(func, staticmethod):
+                setattr(model, method, func)
             else:
-                setattr(model, method, _as_method(func))
+                setattr(model, method, _as_method(aspect.name, method, func))
             mine[method] = aspect.name
             added.append(method)
     return added

@@ -37,6 +37,8 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
     Kind.AFTER: _COMMON | {"result"},
     Kind.CHAIN: _COMMON,
     Kind.ERROR: _COMMON | {"error"},
+    Kind.AFTER_COMMIT: _COMMON | {"result"},
+    Kind.AFTER_ROLLBACK: _COMMON | {"result"},
 }
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from .advice import PlannedAdvice, Target
 from .aspect import Aspect, Switch
+from .commit import COMMIT_KINDS, deferring
 from .pointcut import Kind
 
 __all__ = [
@@ -77,17 +78,25 @@ class ChainPlan:
         *,
         guard: bool = False,
     ) -> ChainPlan:
-        """Sort advice given in plugin order into phases (reversing the late ones)."""
+        """Sort advice given in plugin order into phases (reversing the late ones).
 
-        def of(kind: Kind) -> tuple[PlannedAdvice, ...]:
-            return tuple(a for a in advice if a.kind is kind)
+        Commit-aware advice joins the ``after`` phase as an advice that defers
+        the real call to the transaction's end (:mod:`.commit`).
+        """
+
+        def of(*kinds: Kind) -> tuple[PlannedAdvice, ...]:
+            return tuple(
+                deferring(a, FailureHandler(a, target)) if a.kind in COMMIT_KINDS else a
+                for a in advice
+                if a.kind in kinds
+            )
 
         return cls(
             target,
             befores=of(Kind.BEFORE),
             arounds=of(Kind.AROUND),
             chains=of(Kind.CHAIN)[::-1],
-            afters=of(Kind.AFTER)[::-1],
+            afters=of(Kind.AFTER, *COMMIT_KINDS)[::-1],
             errors=of(Kind.ERROR)[::-1],
             guard=guard,
         )

@@ -30,6 +30,7 @@ __all__ = [
     "ChainPlan",
     "Dispatcher",
     "FailureHandler",
+    "guard_subject",
     "model_of",
     "on_auto_disable",
     "record_failure",
@@ -114,6 +115,24 @@ def model_of(target: Target) -> Callable[[Any], Any]:
         return lambda instance: instance
     owner = target.owner
     return lambda instance: owner
+
+
+def guard_subject(target: Target) -> type | None:
+    """What the super() guard keys a call on instead of its instance, or None to use the instance.
+
+    A staticmethod has no instance (wrapt passes ``None``), so keying on it
+    would make a woven staticmethod called from inside another one of the same
+    name, in an unrelated class, skip its advice.  Its key is the topmost class
+    of the hierarchy that defines the method: levels reached through an
+    explicit ``Parent.run()`` share it, unrelated classes do not.
+    """
+    if target.binding != "staticmethod":
+        return None
+    root = target.owner
+    for klass in target.owner.__mro__:
+        if target.name in vars(klass):
+            root = klass
+    return root
 
 
 class FailureHandler:

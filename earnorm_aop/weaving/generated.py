@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import Param, PlannedAdvice
-from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
+from .chain import ChainPlan, Dispatcher, FailureHandler, guard_subject, model_of
 from .joinpoint import JoinPoint, Recover
 
 __all__ = ["compile_chain"]
@@ -67,6 +67,7 @@ class _Generator:
             "_avar": scope.ACTIVE_CALLS,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
+            "_gsub": guard_subject(plan.target),
             "model_of": model_of(plan.target),
             "_bind": plan.target.binder(),
         }
@@ -193,8 +194,9 @@ class _Generator:
         if plan.guard:
             # Skip the advice only for a call that entered at another level (a
             # super() call); a recursive call at this level is an outer call.
-            src.add(d, "_key = (id(instance), _method)")
-            src.add(d, "_lvl = (id(instance), _method, _owner)")
+            subject = "id(instance)" if self.ns["_gsub"] is None else "_gsub"
+            src.add(d, f"_key = ({subject}, _method)")
+            src.add(d, f"_lvl = ({subject}, _method, _owner)")
             src.add(d, "_act = _avar.get()")
             src.add(d, "if _key in _act and _lvl not in _act:")
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import PlannedAdvice, Target
-from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
+from .chain import ChainPlan, Dispatcher, FailureHandler, guard_subject, model_of
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
 
@@ -105,6 +105,7 @@ class _Interpreter:
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
         self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
+        self.subject = guard_subject(plan.target)  # None: key the guard on the instance
 
     def skip(self, advice: PlannedAdvice) -> bool:
         return (
@@ -145,7 +146,8 @@ class _Interpreter:
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
-            key = (id(instance), plan.target.name)
+            subject = id(instance) if self.subject is None else self.subject
+            key = (subject, plan.target.name)
             level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
             if key in active and level not in active:
@@ -271,7 +273,8 @@ class _AsyncInterpreter(_Interpreter):
     async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
-            key = (id(instance), plan.target.name)
+            subject = id(instance) if self.subject is None else self.subject
+            key = (subject, plan.target.name)
             level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
             if key in active and level not in active:

@@ -75,3 +75,72 @@ def test_static_guard_does_not_skip_an_unrelated_class(dispatch: str) -> None:
         ]
     finally:
         _unweave_all(Mine, Other)
+
+
+# --------------------------------------------------------------------------
+# Generators: the guard holds while the override iterates
+# --------------------------------------------------------------------------
+
+
+def test_generator_override_calling_super_runs_advice_once(dispatch: str) -> None:
+    log: list[Any] = []
+
+    class Parent:
+        def items(self, n: int) -> Any:
+            yield from range(n)
+
+    class Child(Parent):
+        def items(self, n: int) -> Any:
+            yield "first"
+            yield from super().items(n)
+
+    weaver.weave(Parent, tagger(log, "A", "before:items"))
+    try:
+        gen = Child().items(2)
+        assert next(gen) == "first"
+        assert gen.send(None) == 0  # send() is passed through
+        assert list(gen) == [1]
+        assert log == [("A", "items")]
+        # The parent called on its own is an outer call: advice runs.
+        assert list(Parent().items(1)) == [0]
+        assert log == [("A", "items")] * 2
+        # throw() and close() reach the override's generator.
+        gen = Child().items(3)
+        next(gen)
+        with pytest.raises(KeyError):
+            gen.throw(KeyError("x"))
+        gen = Child().items(3)
+        next(gen)
+        gen.close()
+    finally:
+        _unweave_all(Parent)
+
+
+def test_async_generator_override_calling_super_runs_advice_once(dispatch: str) -> None:
+    import asyncio
+
+    log: list[Any] = []
+
+    class Parent:
+        async def items(self, n: int) -> Any:
+            for i in range(n):
+                yield i
+
+    class Child(Parent):
+        async def items(self, n: int) -> Any:
+            yield "first"
+            async for item in super().items(n):
+                yield item
+
+    weaver.weave(Parent, tagger(log, "A", "before:items"))
+
+    async def collect(agen: Any) -> list[Any]:
+        return [item async for item in agen]
+
+    try:
+        assert asyncio.run(collect(Child().items(2))) == ["first", 0, 1]
+        assert log == [("A", "items")]
+        assert asyncio.run(collect(Parent().items(1))) == [0]
+        assert log == [("A", "items")] * 2
+    finally:
+        _unweave_all(Parent)

@@ -19,7 +19,15 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import Param, PlannedAdvice
-from .chain import ChainPlan, Dispatcher, FailureHandler, guard_subject, model_of
+from .chain import (
+    ChainPlan,
+    Dispatcher,
+    FailureHandler,
+    guard_subject,
+    holds_iteration,
+    keep_guard,
+    model_of,
+)
 from .joinpoint import JoinPoint, Recover
 
 __all__ = ["compile_chain"]
@@ -68,6 +76,7 @@ class _Generator:
             "_method": plan.target.name,
             "_owner": plan.target.owner,
             "_gsub": guard_subject(plan.target),
+            "_keep": keep_guard,
             "model_of": model_of(plan.target),
             "_bind": plan.target.binder(),
         }
@@ -201,6 +210,9 @@ class _Generator:
             src.add(d, "if _key in _act and _lvl not in _act:")
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
             src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
+            if holds_iteration(plan.target):
+                # A generator's body runs after we return: hold the marks while it does.
+                src.add(d, "wrapped = _keep(wrapped, frozenset((_key, _lvl)))")
             src.add(d, "try:")
             d += 1
         outer = [a for a in plan.befores + plan.chains + plan.afters + plan.errors]

@@ -15,7 +15,15 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import PlannedAdvice, Target
-from .chain import ChainPlan, Dispatcher, FailureHandler, guard_subject, model_of
+from .chain import (
+    ChainPlan,
+    Dispatcher,
+    FailureHandler,
+    guard_subject,
+    holds_iteration,
+    keep_guard,
+    model_of,
+)
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
 
@@ -106,6 +114,7 @@ class _Interpreter:
         self.plan = plan
         self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
         self.subject = guard_subject(plan.target)  # None: key the guard on the instance
+        self.iterates = holds_iteration(plan.target)
 
     def skip(self, advice: PlannedAdvice) -> bool:
         return (
@@ -153,6 +162,8 @@ class _Interpreter:
             if key in active and level not in active:
                 return wrapped(*args, **kwargs)
             token = scope.ACTIVE_CALLS.set(active | {key, level})
+            if self.iterates:  # a generator's body runs after we return
+                wrapped = keep_guard(wrapped, frozenset((key, level)))
             try:
                 return self.body(wrapped, instance, args, kwargs)
             finally:

@@ -144,3 +144,27 @@ def test_async_generator_override_calling_super_runs_advice_once(dispatch: str) 
         assert log == [("A", "items")] * 2
     finally:
         _unweave_all(Parent)
+
+
+def test_shadow_turned_pass_through_is_not_taken_for_an_original() -> None:
+    """Found by the property test: weave Child, opt GrandChild out, weave Base, unweave all."""
+
+    class Base:
+        def save(self) -> int:
+            return 0
+
+    class Child(Base):
+        def save(self) -> int:
+            return super().save() + 1
+
+    class GrandChild(Child):
+        pass
+
+    aspect = Aspect.of("A", [("before:save", lambda: None)])
+    weaver.weave(Child, aspect)
+    weaver.unweave(GrandChild)
+    weaver.weave(Base, aspect)
+    for klass in (Base, Child, GrandChild):
+        weaver.unweave(klass)
+    assert "save" not in vars(GrandChild)
+    assert GrandChild().save() == 1

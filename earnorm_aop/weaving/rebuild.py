@@ -245,8 +245,11 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
     originals = state.originals if state is not None else {}
     shadows = state.shadows if state is not None else {}
     # Drop shadows no longer needed, so they are never taken for originals.
+    # A shadow that becomes a pass-through wrapper (a plan with the guard) goes
+    # too: left in the dict, it would be recorded as an original below.
     for name in list(shadows):
-        if name not in plans or plans[name]:
+        plan = plans.get(name)
+        if plan is None or plan or plan.guard:
             shadow = shadows.pop(name)
             if vars(klass).get(name, _MISSING) is shadow:
                 delattr(klass, name)

@@ -168,3 +168,42 @@ def test_shadow_turned_pass_through_is_not_taken_for_an_original() -> None:
         weaver.unweave(klass)
     assert "save" not in vars(GrandChild)
     assert GrandChild().save() == 1
+
+
+# --------------------------------------------------------------------------
+# A subclass whose creation failed
+# --------------------------------------------------------------------------
+
+
+def test_subclass_that_failed_to_weave_is_ignored_afterwards(dispatch: str) -> None:
+    from earnorm_aop import WeavingError
+
+    log: list[Any] = []
+
+    class Parent:
+        def save(self, x: int) -> int:
+            return x
+
+    needs_x = Aspect.of("X", [("before:save", lambda x: log.append(("X", x)))])
+    weaver.weave(Parent, needs_x)
+    try:
+        with pytest.raises(WeavingError, match="'x'") as failed:
+
+            class Bad(Parent):
+                def save(self) -> int:  # type: ignore[override]
+                    return 0
+
+        # The half-made class is still alive (the traceback holds it) and
+        # still listed by Python; the weaver must not trip over it.
+        assert any(sub.__name__ == "Bad" for sub in Parent.__subclasses__())
+        weaver.weave(Parent, tagger(log, "T", "before:save"))
+        weaver.set_enabled(needs_x.switch, False)
+        weaver.set_enabled(needs_x.switch, True)
+        with weaver.trace():
+            pass
+        assert Parent().save(3) == 3
+        assert log == [("X", 3), ("T", "save")]
+        assert all(sub.__name__ != "Bad" for sub in weaver._subclasses(Parent))
+        del failed
+    finally:
+        _unweave_all(Parent)

@@ -22,7 +22,17 @@ from .chain import ChainPlan, on_auto_disable
 from .generated import compile_chain
 from .interpreted import interpret_chain
 from .planning import _effective, _lookup_original, _plan_class, _routine
-from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, mode, subclass_listeners
+from .state import (
+    _MISSING,
+    _lock,
+    _State,
+    _state_of,
+    _states,
+    _stillborn,
+    _Woven,
+    mode,
+    subclass_listeners,
+)
 
 
 def _classes_using(switches: set[Switch]) -> list[type]:
@@ -39,6 +49,8 @@ def _subclasses(klass: type) -> Iterator[type]:
     except TypeError:  # pragma: no cover - exotic metaclasses
         subs = []
     for sub in subs:
+        if sub in _stillborn:
+            continue  # its class statement raised: it does not exist for the user
         yield sub
         yield from _subclasses(sub)
 
@@ -356,10 +368,14 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
             super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
         else:
             previous.__get__(None, cls)(**kwargs)
-        with _lock:
-            _rebuild([cls])
-        for listener in list(subclass_listeners):
-            listener(cls)
+        try:
+            with _lock:
+                _rebuild([cls])
+            for listener in list(subclass_listeners):
+                listener(cls)
+        except BaseException:
+            _stillborn.add(cls)
+            raise
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
     return classmethod(__init_subclass__)

@@ -93,6 +93,10 @@ class _State:
 
 _states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
 _ctx_counts: dict[Switch, int] = {}
+# Subclasses whose creation failed in our __init_subclass__ hook (a WeavingError).
+# Python lists them in __subclasses__() until they are garbage collected; the
+# weaver skips them, or every later weave or toggle on the parent would fail too.
+_stillborn: weakref.WeakSet[type] = weakref.WeakSet()
 # Called with each new subclass of a woven class (the model layer reads its Meta).
 subclass_listeners: list[Callable[[type], None]] = []
 

@@ -207,3 +207,63 @@ def test_subclass_that_failed_to_weave_is_ignored_afterwards(dispatch: str) -> N
         del failed
     finally:
         _unweave_all(Parent)
+
+
+# --------------------------------------------------------------------------
+# Installing is all or nothing
+# --------------------------------------------------------------------------
+
+
+class _Picky(type):
+    """A metaclass refusing to set some attributes once ``frozen`` names them."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if name in vars(cls).get("frozen", ()):
+            raise AttributeError(f"{cls.__name__}.{name} is frozen")
+        super().__setattr__(name, value)
+
+
+def _picky_model() -> type:
+    class Model(metaclass=_Picky):
+        frozen: tuple[str, ...] = ()
+
+        def a(self) -> str:
+            return "a"
+
+        def b(self) -> str:
+            return "b"
+
+    return Model
+
+
+def test_a_failure_midway_through_installing_leaves_nothing_behind() -> None:
+    log: list[Any] = []
+    Model: Any = _picky_model()
+    before = dict(vars(Model))
+    type.__setattr__(Model, "frozen", ("b",))
+    before["frozen"] = Model.frozen
+    with pytest.raises(AttributeError, match="frozen"):
+        weaver.weave(Model, tagger(log, "T", "before:*"))
+    assert dict(vars(Model)) == before
+    assert Model not in weaver.woven_classes()
+    assert Model().a() == "a" and log == []
+    weaver.unweave(Model)
+    assert dict(vars(Model)) == before
+
+
+def test_a_failed_unweave_leaves_the_plugin_woven() -> None:
+    log: list[Any] = []
+    Model: Any = _picky_model()
+    aspect = tagger(log, "T", "before:*")
+    weaver.weave(Model, aspect)
+    woven = dict(vars(Model))
+    type.__setattr__(Model, "frozen", ("b",))
+    woven["frozen"] = Model.frozen
+    with pytest.raises(AttributeError, match="frozen"):
+        weaver.unweave(Model, "T")
+    assert dict(vars(Model)) == woven
+    assert weaver.effective_aspects(Model) == [aspect]
+    assert Model().b() == "b" and log == [("T", "b")]
+    type.__setattr__(Model, "frozen", ())
+    weaver.unweave(Model)
+    assert Model not in weaver.woven_classes()

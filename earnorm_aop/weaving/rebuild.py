@@ -114,10 +114,50 @@ def _rebuild(seeds: Iterable[type]) -> None:
         for name, plan in list(mine.items()):
             if plan and not plan.guard and _needs_guard(klass, name, plan, own):
                 mine[name] = dataclasses.replace(plan, guard=True)
-    # Pass 2: install.
-    for klass in classes:
-        _install_foreign(klass, foreign.get(klass, {}))
-        _install(klass, own.get(klass, {}))
+    # Pass 2: install, all or nothing: a failing assignment (a metaclass that
+    # refuses one) puts back every dict and every record this pass changed.
+    saved = _Snapshot(classes, foreign)
+    try:
+        for klass in classes:
+            _install_foreign(klass, foreign.get(klass, {}))
+            _install(klass, own.get(klass, {}))
+    except BaseException:
+        saved.restore()
+        raise
+
+
+class _Snapshot:
+    """The class dicts and weaver records pass 2 may change, to put back if it fails."""
+
+    def __init__(self, classes: list[type], foreign: dict[type, Any]) -> None:
+        owners: dict[type, None] = dict.fromkeys(classes)
+        for klass in classes:
+            owners.update(dict.fromkeys(owner for owner, _ in _state_of(klass).foreign))
+            owners.update(dict.fromkeys(owner for owner, _ in foreign.get(klass, {})))
+        self.dicts = {owner: dict(vars(owner)) for owner in owners}
+        self.states = {klass: _records(_states.get(klass)) for klass in classes}
+
+    def restore(self) -> None:
+        # type.__setattr__: past a metaclass that refuses the ordinary assignment.
+        for owner, saved in self.dicts.items():
+            for name in [n for n in vars(owner) if n not in saved]:
+                type.__delattr__(owner, name)
+            for name, value in saved.items():
+                if vars(owner).get(name, _MISSING) is not value:
+                    type.__setattr__(owner, name, value)
+        for klass, records in self.states.items():
+            state = _states.get(klass)
+            if records is None:
+                if state is not None and state.empty:
+                    _states.pop(klass, None)
+            elif state is not None:
+                state.originals, state.shadows, state.foreign, state.hook = records
+
+
+def _records(state: _State | None) -> tuple[Any, ...] | None:
+    if state is None:
+        return None
+    return (dict(state.originals), dict(state.shadows), dict(state.foreign), state.hook)
 
 
 def _has_woven(klass: type) -> bool:

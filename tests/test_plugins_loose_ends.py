@@ -79,3 +79,63 @@ def test_failed_with_plugins_leaves_a_pydantic_model_as_it_was(fielding: PluginR
     with_plugins("fielder", registry=fielding)(Doc)
     assert Doc(name="x").model_dump() == {"name": "x", "deleted_at": None}
     unweave(Doc)
+
+
+# --------------------------------------------------------------------------
+# A failed toggle changes nothing
+# --------------------------------------------------------------------------
+
+
+class _Picky(type):
+    """A metaclass refusing to set the attributes ``frozen`` names."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if name in vars(cls).get("frozen", ()):
+            raise AttributeError(f"{cls.__name__}.{name} is frozen")
+        super().__setattr__(name, value)
+
+
+@pytest.fixture
+def frozen_model(reg: PluginRegistry) -> Any:
+    """A model woven with plugin ``rec``, whose ``save`` can no longer be reassigned."""
+    log: list[Any] = []
+
+    class Rec:
+        def before_save(self) -> None:
+            log.append("advice")
+
+    reg.register("rec", Rec)
+
+    @with_plugins("rec", registry=reg)
+    class Model(metaclass=_Picky):
+        frozen: tuple[str, ...] = ()
+
+        def save(self) -> str:
+            return "saved"
+
+    type.__setattr__(Model, "frozen", ("save",))
+    Model.log = log  # type: ignore[attr-defined]
+    yield Model
+    type.__setattr__(Model, "frozen", ())
+
+
+def test_a_failed_disable_leaves_the_plugin_enabled(reg: PluginRegistry, frozen_model: Any) -> None:
+    with pytest.raises(AttributeError, match="frozen"):
+        reg.disable("rec")
+    assert reg.get_plugin("rec").enabled
+    assert reg.metrics("rec")["enabled"]
+    assert frozen_model().save() == "saved"
+    assert frozen_model.log == ["advice"]
+
+
+def test_a_failed_entry_into_disabled_leaves_nothing_switched_off(
+    reg: PluginRegistry, frozen_model: Any
+) -> None:
+    from earnorm_aop.weaving import scope
+
+    with pytest.raises(AttributeError, match="frozen"), reg.disabled("rec"):
+        pytest.fail("the block must not run")  # pragma: no cover
+    assert scope.DISABLED.get() == frozenset()
+    assert not weaver._ctx_counts
+    assert frozen_model().save() == "saved"
+    assert frozen_model.log == ["advice"]

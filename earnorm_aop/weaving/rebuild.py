@@ -426,11 +426,17 @@ def set_enabled(switch: Switch, enabled: bool) -> None:
     with _lock:
         if switch.enabled == enabled:
             return
+        before = (switch.enabled, switch.auto_disabled, switch.consecutive_failures)
         switch.enabled = enabled
         if enabled:
             switch.auto_disabled = False
             switch.consecutive_failures = 0
-        _rebuild(_classes_using({switch}))
+        try:
+            _rebuild(_classes_using({switch}))
+        except BaseException:
+            # The classes are as they were: so must be what the switch reports.
+            switch.enabled, switch.auto_disabled, switch.consecutive_failures = before
+            raise
 
 
 on_auto_disable(lambda switch: set_enabled(switch, False))

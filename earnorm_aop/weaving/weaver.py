@@ -221,6 +221,7 @@ def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
 
 def context_scope_opened(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block started: make dispatchers of these plugins check it."""
+    switches = list(switches)
     with _lock:
         fresh = set()
         for s in switches:
@@ -228,10 +229,14 @@ def context_scope_opened(switches: Iterable[Switch]) -> None:
             if _ctx_counts[s] == 1:
                 fresh.add(s)
         if fresh:
-            _rebuild(_classes_using(fresh))
+            try:
+                _rebuild(_classes_using(fresh))
+            except BaseException:
+                context_scope_closed(switches, rebuild=False)  # the count is not leaked
+                raise
 
 
-def context_scope_closed(switches: Iterable[Switch]) -> None:
+def context_scope_closed(switches: Iterable[Switch], *, rebuild: bool = True) -> None:
     """A ``disabled()`` block ended: drop the checks no other block needs."""
     with _lock:
         gone = set()
@@ -240,7 +245,7 @@ def context_scope_closed(switches: Iterable[Switch]) -> None:
             if _ctx_counts[s] == 0:
                 del _ctx_counts[s]
                 gone.add(s)
-        if gone:
+        if gone and rebuild:
             _rebuild(_classes_using(gone))
 
 

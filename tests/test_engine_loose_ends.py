@@ -267,3 +267,34 @@ def test_a_failed_unweave_leaves_the_plugin_woven() -> None:
     type.__setattr__(Model, "frozen", ())
     weaver.unweave(Model)
     assert Model not in weaver.woven_classes()
+
+
+# --------------------------------------------------------------------------
+# A foreign object over a wrapper (mock.patch.object)
+# --------------------------------------------------------------------------
+
+
+def test_patch_over_a_woven_method_survives_toggles_and_unweave(dispatch: str) -> None:
+    from unittest import mock
+
+    log: list[Any] = []
+
+    class Model:
+        def save(self) -> str:
+            return "real"
+
+    original = vars(Model)["save"]
+    aspect = tagger(log, "T", "before:save")
+    weaver.weave(Model, aspect)
+    try:
+        with mock.patch.object(Model, "save", return_value="mocked"):
+            weaver.set_enabled(aspect.switch, False)
+            weaver.set_enabled(aspect.switch, True)
+            assert Model().save() == "mocked"  # the patch stays in force through toggles
+        assert Model().save() == "real"
+        assert log == [("T", "save")]
+        weaver.unweave(Model)
+        assert vars(Model)["save"] is original
+    finally:
+        weaver.set_enabled(aspect.switch, True)
+        _unweave_all(Model)

@@ -98,8 +98,9 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
         if klass is object:
             continue
         framework = klass in _framework_bases
+        originals = _state_of(klass).originals  # a mock over one of ours still counts
         for name, value in vars(klass).items():
-            if name == "__init_subclass__" or not _routine(value):
+            if name == "__init_subclass__" or not (_routine(value) or name in originals):
                 continue
             every.setdefault(name, None)
             if not framework:
@@ -140,7 +141,9 @@ def _lookup_original(model: type, name: str) -> tuple[type, Any]:
             value = vars(klass)[name]
             if isinstance(value, _Woven):
                 return value._self_origin, value._self_raw
-            return klass, value
+            # A foreign object (mock.patch.object) standing over our wrapper:
+            # the method is still the original we recorded.
+            return klass, _state_of(klass).originals.get(name, value)
     raise WeavingError(f"{model.__qualname__} has no attribute {name!r}")  # pragma: no cover
 
 

@@ -329,6 +329,11 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         ):
             continue
         if current is not _MISSING and not isinstance(current, _Woven):
+            if name in originals:
+                # Someone put their own object over our wrapper (mock.patch.object):
+                # leave it in force and keep the real original; whoever put it
+                # there puts our wrapper back, and the next rebuild updates it.
+                continue
             if state is None:
                 state = _states[klass] = _State()
                 originals = state.originals

@@ -29,6 +29,8 @@ def clean_default_registry() -> Iterator[None]:
     yield
     for name in set(registry._explicit) - before:
         registry.unregister(name)
+        # The page switches its plugin off live; a later "stamp" starts afresh.
+        registry._switches.pop(name, None)
 
 
 @pytest.mark.usefixtures("clean_default_registry")

@@ -2,8 +2,9 @@
 
 :func:`interpret_chain` runs a :class:`~earnorm_aop.weaving.chain.ChainPlan` by
 walking its phases; tests compare it with :mod:`earnorm_aop.weaving.generated` on
-random chains, and the weaver installs it while a ``trace()`` block is open,
-since it reports every advice run to the trace in force.
+random chains, and a generated dispatcher hands a call over to it when the
+call runs inside a ``trace()`` block, since it reports every advice run to the
+trace in force.
 """
 
 from __future__ import annotations
@@ -117,10 +118,8 @@ class _Interpreter:
         self.iterates = holds_iteration(plan.target)
 
     def skip(self, advice: PlannedAdvice) -> bool:
-        return (
-            advice.aspect.switch in self.plan.ctx_switches
-            and advice.aspect.switch in scope.DISABLED.get()
-        )
+        switch = advice.aspect.switch
+        return bool(switch.scopes) and switch in scope.DISABLED.get()
 
     def record(self, advice: PlannedAdvice, call: _Call, outcome: str, start: float) -> None:
         recorder = scope.TRACE.get()

@@ -18,7 +18,7 @@ from .advice import Target, plan_advice
 from .aspect import AdviceSpec, Aspect
 from .chain import ChainPlan
 from .pointcut import Kind, Pointcut, split_event
-from .state import _MISSING, _ctx_counts, _state_of, _states, _Woven
+from .state import _MISSING, _state_of, _states, _Woven
 
 _framework_bases: set[type] = {object}
 
@@ -173,7 +173,6 @@ def _plan_class(
                     per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
     plans: dict[str, ChainPlan] = {}
     foreign: dict[tuple[type, str], ChainPlan] = {}
-    ctx = frozenset(_ctx_counts)
     operations = _operations(model)
     for name, entries in per_method.items():
         targets: list[tuple[type | None, Target]] = []
@@ -192,7 +191,7 @@ def _plan_class(
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:
                 continue
-            plan = ChainPlan.build(target, kept, ctx_switches=ctx)
+            plan = ChainPlan.build(target, kept)
             if per_model_owner is None:
                 plans[name] = plan
             else:

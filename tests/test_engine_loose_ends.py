@@ -298,3 +298,47 @@ def test_patch_over_a_woven_method_survives_toggles_and_unweave(dispatch: str) -
     finally:
         weaver.set_enabled(aspect.switch, True)
         _unweave_all(Model)
+
+
+# --------------------------------------------------------------------------
+# Woven classes can be garbage collected
+# --------------------------------------------------------------------------
+
+
+def test_woven_classes_using_super_are_collected() -> None:
+    import gc
+    import linecache
+    import weakref
+
+    class Base:
+        def save(self) -> int:
+            return 1
+
+        @classmethod
+        def make(cls) -> int:
+            return 1
+
+    aspect = Aspect.of("T", [("before:save|make", lambda: None)])
+    lines_before = len(linecache.cache)
+    refs = []
+    for _ in range(50):
+
+        class Model(Base):
+            def save(self) -> int:
+                return super().save() + 1
+
+            @classmethod
+            def make(cls) -> int:
+                return super().make() + 1
+
+            def __init_subclass__(cls, **kwargs: Any) -> None:
+                super().__init_subclass__(**kwargs)
+
+        weaver.weave(Model, aspect)
+        assert Model().save() == 2 and Model.make() == 2
+        refs.append(weakref.ref(Model))
+    del Model
+    gc.collect()
+    alive = [r for r in refs if r() is not None]
+    assert len(alive) == 0, f"{len(alive)} of {len(refs)} woven classes stay alive"
+    assert len(linecache.cache) <= lines_before + 5

@@ -13,6 +13,7 @@ with.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from .planning import _effective, _lookup_original, _plan_class, _routine
 from .state import (
     _MISSING,
     _lock,
+    _Originals,
     _State,
     _state_of,
     _states,
@@ -154,7 +156,7 @@ class _Snapshot:
 def _records(state: _State | None) -> tuple[Any, ...] | None:
     if state is None:
         return None
-    return (dict(state.originals), dict(state.shadows), dict(state.foreign), state.hook)
+    return (state.originals.copy(), dict(state.shadows), dict(state.foreign), state.hook)
 
 
 def _has_woven(klass: type) -> bool:
@@ -291,7 +293,7 @@ def _needs_guard(
 
 def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
     state = _states.get(klass)
-    originals = state.originals if state is not None else {}
+    originals = state.originals if state is not None else _Originals()
     shadows = state.shadows if state is not None else {}
     # Drop shadows no longer needed, so they are never taken for originals.
     # A shadow that becomes a pass-through wrapper (a plan with the guard) goes
@@ -325,17 +327,19 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
             and current._self_guard == plan.guard
         ):
             continue
-        if current is not _MISSING and not isinstance(current, _Woven):
-            if name in originals:
-                # Someone put their own object over our wrapper (mock.patch.object):
-                # leave it in force and keep the real original; whoever put it
-                # there puts our wrapper back, and the next rebuild updates it.
-                continue
+        replaces = current is not _MISSING and not isinstance(current, _Woven)
+        if replaces and name in originals:
+            # Someone put their own object over our wrapper (mock.patch.object):
+            # leave it in force and keep the real original; whoever put it
+            # there puts our wrapper back, and the next rebuild updates it.
+            continue
+        wrapper = _make_wrapper(plan)
+        setattr(klass, name, wrapper)
+        if replaces or name in originals:
             if state is None:
                 state = _states[klass] = _State()
                 originals = state.originals
-            originals[name] = current
-        setattr(klass, name, _make_wrapper(plan))
+            originals.keep(name, wrapper)  # wrapper._self_raw is the replaced value
     _sync_hook(klass)
     if state is not None and state.idle:
         _states.pop(klass, None)
@@ -387,14 +391,19 @@ def _sync_hook(klass: type) -> None:
     if wants and not has:
         assert state is not None
         previous = vars(klass).get("__init_subclass__", None)
-        state.hook = previous
-        type.__setattr__(klass, "__init_subclass__", _make_hook(klass, previous))
+        hook = _make_hook(klass, previous)
+        type.__setattr__(klass, "__init_subclass__", hook)
+        state.hook = weakref.ref(hook.__func__)
     elif has and not wants:
         assert state is not None
-        if state.hook is None:
-            delattr(klass, "__init_subclass__")
-        else:
-            type.__setattr__(klass, "__init_subclass__", state.hook)
+        func: Any = state.hook()
+        installed = getattr(vars(klass).get("__init_subclass__"), "__func__", None)
+        if func is not None and installed is func:
+            previous = vars(func)["__earnorm_previous__"]
+            if previous is None:
+                delattr(klass, "__init_subclass__")
+            else:
+                type.__setattr__(klass, "__init_subclass__", previous)
         state.hook = _MISSING
 
 
@@ -414,6 +423,7 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
             raise
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
+    __init_subclass__.__earnorm_previous__ = previous  # type: ignore[attr-defined]
     return classmethod(__init_subclass__)
 
 

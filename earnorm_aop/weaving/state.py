@@ -60,14 +60,63 @@ class _Woven(metaclass=_WovenType):
         return wrapper  # type: ignore[no-any-return]
 
 
+class _Originals:
+    """name -> the class-dict value a wrapper of ours replaced, held *through* that wrapper.
+
+    The weaver's table is weak-keyed by class, so its values must not hold the
+    class: an original function that uses ``super()`` does (its ``__class__``
+    cell), and would keep every woven class alive forever.  The wrapper in the
+    class dict already holds the original (``_self_raw``), so only a weak
+    reference to the wrapper is kept here.  When the wrapper is gone (someone
+    replaced it for good), so is the claim: the dict value is the method now.
+    """
+
+    def __init__(self, refs: dict[str, weakref.ref[Any]] | None = None) -> None:
+        self._refs: dict[str, weakref.ref[Any]] = dict(refs or {})
+
+    def keep(self, name: str, wrapper: Any) -> None:
+        """Record that ``wrapper`` (wrapping the original) now stands for ``name``."""
+        self._refs[name] = weakref.ref(wrapper)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        ref = self._refs.get(name)
+        wrapper = None if ref is None else ref()
+        if wrapper is None:
+            self._refs.pop(name, None)
+            return default
+        return wrapper._self_raw
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name, _MISSING) is not _MISSING
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return value
+
+    def pop(self, name: str) -> Any:
+        value = self[name]
+        del self._refs[name]
+        return value
+
+    def __bool__(self) -> bool:
+        return any(ref() is not None for ref in self._refs.values())
+
+    def copy(self) -> _Originals:
+        return _Originals(self._refs)
+
+
 @dataclass(eq=False)
 class _State:
     """What the weaver did to one class."""
 
     own: dict[str, Aspect] = field(default_factory=dict)
     excluded: set[str] = field(default_factory=set)
-    originals: dict[str, Any] = field(default_factory=dict)  # name -> replaced dict value
-    hook: Any = _MISSING  # previous __init_subclass__ dict value while our hook is installed
+    originals: _Originals = field(default_factory=_Originals)  # name -> replaced dict value
+    # While our __init_subclass__ hook is installed: a weak reference to it (the
+    # hook itself holds the previous value, for the reason _Originals gives).
+    hook: Any = _MISSING
     # (owner, attribute) -> replaced dict value, for methods an adapter maps
     # onto objects other than the model class (a Django model's manager).
     foreign: dict[tuple[type, str], Any] = field(default_factory=dict)

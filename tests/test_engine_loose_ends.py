@@ -342,3 +342,76 @@ def test_woven_classes_using_super_are_collected() -> None:
     alive = [r for r in refs if r() is not None]
     assert len(alive) == 0, f"{len(alive)} of {len(refs)} woven classes stay alive"
     assert len(linecache.cache) <= lines_before + 5
+
+
+# --------------------------------------------------------------------------
+# Bound woven methods pickle and copy like plain ones
+# --------------------------------------------------------------------------
+
+
+class Picklable:
+    """Module-level, so pickle finds it by name."""
+
+    def __init__(self, tag: str = "x") -> None:
+        self.tag = tag
+
+    def save(self) -> str:
+        return f"saved {self.tag}"
+
+    @classmethod
+    def make(cls) -> str:
+        return cls.__name__
+
+    @staticmethod
+    def helper() -> str:
+        return "helper"
+
+
+PICKLE_LOG: list[Any] = []
+
+
+def _record(method: str) -> None:
+    PICKLE_LOG.append(method)
+
+
+def test_bound_woven_methods_pickle_and_copy(dispatch: str) -> None:
+    import copy
+    import pickle
+
+    PICKLE_LOG.clear()
+    weaver.weave(Picklable, Aspect.of("P", [("before:save|make|helper", _record)]))
+    try:
+        obj = Picklable("a")
+        for bound in (obj.save, Picklable.make, obj.make, obj.helper, Picklable.helper):
+            again = pickle.loads(pickle.dumps(bound))
+            assert again() == bound()
+        assert pickle.loads(pickle.dumps(obj.save)).__self__.tag == "a"
+        assert copy.copy(obj.save)() == "saved a"
+        holder = {"obj": obj, "save": obj.save}
+        copied = copy.deepcopy(holder)
+        assert copied["save"].__self__ is copied["obj"] is not obj
+        assert copied["save"]() == "saved a"
+        assert "save" in PICKLE_LOG and "make" in PICKLE_LOG and "helper" in PICKLE_LOG
+        PICKLE_LOG.clear()
+        copied["save"]()
+        assert PICKLE_LOG == ["save"]  # the copy is woven too
+    finally:
+        weaver.unweave(Picklable)
+
+
+def test_other_wrapt_wrappers_keep_their_own_pickling() -> None:
+    import pickle
+
+    import wrapt
+
+    class Own:
+        @wrapt.decorator  # type: ignore[misc]
+        def passthrough(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            return wrapped(*args, **kwargs)
+
+        @passthrough
+        def run(self) -> int:
+            return 1
+
+    with pytest.raises(NotImplementedError):
+        pickle.dumps(Own().run)

@@ -6,6 +6,8 @@ API share one source of truth under one lock.
 
 from __future__ import annotations
 
+import copy
+import copyreg
 import threading
 import weakref
 from collections.abc import Callable
@@ -105,6 +107,56 @@ class _Originals:
 
     def copy(self) -> _Originals:
         return _Originals(self._refs)
+
+
+def _reduce_bound(bound: Any) -> Any:
+    """Pickle / copy a bound woven method as ``getattr(instance, name)``, as Python does a method.
+
+    wrapt's proxies refuse to be pickled, so without this ``pickle.dumps(obj.save)``
+    (Celery, multiprocessing) and ``copy.deepcopy`` of an object holding one
+    fail once ``save`` is woven.  Registered in :mod:`copyreg` for wrapt's bound
+    wrapper type; other wrapt wrappers (a user's own decorator) keep wrapt's
+    behaviour.
+    """
+    found = _bound_to(bound)
+    if found is None:
+        return type(bound).__reduce_ex__(bound, 2)  # wrapt's own answer (it refuses)
+    return getattr, found
+
+
+def _bound_to(bound: Any) -> tuple[Any, str] | None:
+    """(instance or class, attribute name) of a bound woven method; None if not ours."""
+    parent = bound._self_parent
+    if not isinstance(parent, _Woven):
+        return None
+    subject = bound._self_instance
+    if subject is None:
+        subject = bound._self_owner
+    if subject is None:  # pragma: no cover - wrapt always passes an owner
+        subject = parent._self_origin
+    return subject, parent._self_plan.target.name
+
+
+def _copy_bound(bound: Any) -> Any:
+    found = _bound_to(bound)
+    if found is None:
+        return type(bound).__copy__(bound)
+    return getattr(*found)
+
+
+def _deepcopy_bound(bound: Any, memo: dict[int, Any]) -> Any:
+    found = _bound_to(bound)
+    if found is None:
+        return type(bound).__deepcopy__(bound, memo)
+    subject, name = found
+    return getattr(copy.deepcopy(subject, memo), name)
+
+
+copyreg.pickle(wrapt.BoundFunctionWrapper, _reduce_bound)
+# The copy module asks an object's __copy__ / __deepcopy__ before copyreg, and
+# wrapt's proxy defines both to refuse: its per-type tables come first.
+copy._copy_dispatch[wrapt.BoundFunctionWrapper] = _copy_bound  # type: ignore[attr-defined]
+copy._deepcopy_dispatch[wrapt.BoundFunctionWrapper] = _deepcopy_bound  # type: ignore[attr-defined]
 
 
 @dataclass(eq=False)

@@ -120,7 +120,7 @@ def _reduce_bound(bound: Any) -> Any:
     """
     found = _bound_to(bound)
     if found is None:
-        return type(bound).__reduce_ex__(bound, 2)  # wrapt's own answer (it refuses)
+        return bound.__reduce_ex__(2)  # wrapt's own answer (it refuses)
     return getattr, found
 
 

@@ -155,3 +155,79 @@ def test_a_failed_entry_into_disabled_switches_nothing_off(reg: PluginRegistry) 
         pytest.fail("the block must not run")  # pragma: no cover
     assert scope.DISABLED.get() == frozenset()
     assert not weaver._ctx_counts
+
+
+# --------------------------------------------------------------------------
+# @hook and plugin classes: mistakes are PluginErrors that say what is wrong
+# --------------------------------------------------------------------------
+
+
+def test_hook_above_staticmethod_and_classmethod_is_woven(reg: PluginRegistry) -> None:
+    from earnorm_aop import hook
+
+    log: list[Any] = []
+
+    class Marks:
+        @hook("before:save")
+        @staticmethod
+        def static_mark(instance: Any) -> None:
+            log.append(("static", type(instance).__name__))
+
+        @hook("after:save")
+        @classmethod
+        def class_mark(cls, instance: Any) -> None:
+            log.append(("class", cls.__name__))
+
+    reg.register("marks", Marks)
+    assert set(reg.get_plugin("marks").hooks) == {"before:save", "after:save"}
+
+    @with_plugins("marks", registry=reg)
+    class Model:
+        def save(self) -> str:
+            return "saved"
+
+    assert Model().save() == "saved"
+    assert log == [("static", "Model"), ("class", "Marks")]
+
+
+@pytest.mark.parametrize("spec", [None, 42, [42], ["before:save", None], {"before:save"}])
+def test_hook_with_a_spec_that_is_not_a_string_or_a_list_of_them(spec: Any) -> None:
+    from earnorm_aop import PluginError, hook
+
+    with pytest.raises(PluginError, match=r"@hook takes|pointcut|event name"):
+        hook(spec)
+
+
+@pytest.mark.parametrize("target", [42, None, "text"])
+def test_hook_on_something_that_is_not_a_function(target: Any) -> None:
+    from earnorm_aop import PluginError, hook
+
+    with pytest.raises(PluginError, match=r"@hook.*decorates a method"):
+        hook("before:save")(target)
+
+
+def test_a_convention_named_attribute_that_is_not_callable(reg: PluginRegistry) -> None:
+    from earnorm_aop import PluginError
+
+    class Odd:
+        before_save = 42
+
+        def after_save(self) -> None:
+            pass
+
+    with pytest.raises(PluginError, match=r"before_save.*before:save.*int"):
+        reg.register("odd", Odd)
+
+
+def test_a_plugin_init_with_positional_only_options(reg: PluginRegistry) -> None:
+    from earnorm_aop import PluginError
+
+    class Positional:
+        def __init__(self, ttl: int = 60, /) -> None:
+            self.ttl = ttl
+
+        def before_save(self) -> None:
+            pass
+
+    with pytest.raises(PluginError, match=r"'ttl'.*positional-only"):
+        reg.register("positional", Positional)

@@ -415,3 +415,66 @@ def test_other_wrapt_wrappers_keep_their_own_pickling() -> None:
 
     with pytest.raises(NotImplementedError):
         pickle.dumps(Own().run)
+
+
+# --------------------------------------------------------------------------
+# Methods made by functools, and non-ASCII names
+# --------------------------------------------------------------------------
+
+
+def _functools_model() -> type:
+    import functools
+
+    class Model:
+        def _base(self, x: int, y: int) -> int:
+            return x + y
+
+        add_one = functools.partialmethod(_base, 1)
+
+        @functools.singledispatchmethod
+        def show(self, value: Any) -> str:
+            return "any"
+
+        @show.register
+        def _(self, value: int) -> str:
+            return "int"
+
+        @functools.lru_cache  # noqa: B019 - the instances live as long as the test
+        def doubled(self, x: int) -> int:
+            return 2 * x
+
+        @functools.cache  # noqa: B019
+        def tripled(self, x: int) -> int:
+            return 3 * x
+
+        def größe(self) -> int:
+            return 1
+
+    return Model
+
+
+@pytest.mark.parametrize("spec", ["before:*", "before:add_one|show|doubled|tripled|größe"])
+def test_functools_methods_and_non_ascii_names_are_woven(dispatch: str, spec: str) -> None:
+    log: list[Any] = []
+    Model: Any = _functools_model()
+    before = dict(vars(Model))
+    weaver.weave(Model, tagger(log, "T", spec))
+    try:
+        m = Model()
+        assert m.add_one(2) == 3
+        assert Model.add_one(m, 4) == 5
+        assert (m.show(1), m.show("a")) == ("int", "any")
+        assert (m.doubled(2), m.tripled(2)) == (4, 6)
+        assert m.größe() == 1
+        assert [name for _, name in log] == [
+            "add_one",
+            "add_one",
+            "show",
+            "show",
+            "doubled",
+            "tripled",
+            "größe",
+        ]
+    finally:
+        weaver.unweave(Model)
+    assert all(vars(Model)[k] is v for k, v in before.items())

@@ -9,6 +9,7 @@ advised method.  Nothing here changes a class.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -86,8 +87,21 @@ def _order(aspects: list[Aspect]) -> list[Aspect]:
     return out
 
 
+# Method objects functools makes: descriptors that bind like functions, so the
+# weaver wraps them as it does a function (wrapt binds through their __get__).
+_ROUTINES = (
+    types.FunctionType,
+    classmethod,
+    staticmethod,
+    _Woven,
+    functools.partialmethod,
+    functools.singledispatchmethod,
+    type(functools.lru_cache(lambda: None)),  # lru_cache and cache
+)
+
+
 def _routine(value: Any) -> bool:
-    return isinstance(value, types.FunctionType | classmethod | staticmethod | _Woven)
+    return isinstance(value, _ROUTINES)
 
 
 def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:

@@ -32,8 +32,9 @@ class Kind(enum.Enum):
 
 _KINDS = {k.value: k for k in Kind}
 _KIND_LIST = ", ".join(_KINDS)
-# One alternative: identifier characters plus the glob characters of fnmatch.
-_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!]+$")
+# One alternative: identifier characters (any script, as Python names may be)
+# plus the glob characters of fnmatch.
+_PATTERN = re.compile(r"^[\w*?\[\]!]+$")
 _GLOB_CHARS = frozenset("*?[")
 
 

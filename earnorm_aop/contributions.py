@@ -38,6 +38,7 @@ __all__ = [
     "contributed_methods",
     "visible_rows",
     "withdraw",
+    "withdraw_unwoven",
 ]
 
 # model -> names of the methods we added to it (so they can be taken back).
@@ -152,6 +153,20 @@ def withdraw(model: type, added: Added) -> None:
     adapter = adapter_for(model)
     for spec in reversed(added.fields):
         adapter.remove_field(model, spec)
+
+
+def withdraw_unwoven(model: type) -> None:
+    """Remove the methods contributed to ``model`` by plugins no longer woven on it.
+
+    Called after ``unweave``: once a plugin is gone its methods (``restore``,
+    ``hard_delete``...) go too, so the class dict is as it was apart from
+    contributed fields, which an ORM cannot drop at runtime.
+    """
+    mine = _added.get(model)
+    if not mine:
+        return
+    woven = {a.name for a in weaver.effective_aspects(model)}
+    _remove_methods(model, [m for m, plugin in mine.items() if plugin not in woven])
 
 
 def _remove_methods(model: type, methods: Iterable[str]) -> None:

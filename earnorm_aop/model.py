@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .contributions import contribute, withdraw
+from .contributions import contribute, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
 from .plugin_registry import PluginRegistry
@@ -177,3 +177,4 @@ def unweave(
     if name is not None:
         (registry or registry_of(model)).spec(name)  # unknown name -> PluginNotFoundError
     weaver.unweave(model, name)
+    withdraw_unwoven(model)

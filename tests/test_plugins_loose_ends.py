@@ -231,3 +231,52 @@ def test_a_plugin_init_with_positional_only_options(reg: PluginRegistry) -> None
 
     with pytest.raises(PluginError, match=r"'ttl'.*positional-only"):
         reg.register("positional", Positional)
+
+
+# --------------------------------------------------------------------------
+# Unweaving takes back contributed methods (fields stay)
+# --------------------------------------------------------------------------
+
+
+def test_unweave_removes_the_methods_a_plugin_contributed(fielding: PluginRegistry) -> None:
+    class Other:
+        model_methods: ClassVar[dict[str, Any]] = {"other_method": lambda self: "other"}
+
+        def before_save(self) -> None:
+            pass
+
+    fielding.register("other", Other)
+
+    class Plain:
+        def save(self) -> str:
+            return "saved"
+
+        def restore(self) -> str:  # the model's own: never taken away
+            return "own"
+
+    @with_plugins("fielder", "other", registry=fielding)
+    class Child(Plain):
+        pass
+
+    assert Child().restore() == "own"  # inherited own method wins over the plugin's
+    own_dict = {k for k in vars(Plain)}
+
+    @with_plugins("fielder", registry=fielding)
+    class Solo:
+        def save(self) -> str:
+            return "saved"
+
+    assert Solo().restore() == "restored"
+    unweave(Solo, "fielder", registry=fielding)
+    assert not hasattr(Solo, "restore")
+    assert "deleted_at" in vars(Solo)  # contributed fields stay, as documented
+    with_plugins("fielder", registry=fielding)(Solo)  # woven again: the method is back
+    assert Solo().restore() == "restored"
+
+    unweave(Child, "other", registry=fielding)
+    assert not hasattr(Child, "other_method")
+    unweave(Child, registry=fielding)
+    assert Child().restore() == "own"
+    assert set(vars(Plain)) == own_dict
+    unweave(Solo, registry=fielding)
+    assert not hasattr(Solo, "restore")

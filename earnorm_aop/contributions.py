@@ -36,6 +36,7 @@ __all__ = [
     "contribute",
     "contributed_fields",
     "contributed_methods",
+    "copy_contributions",
     "visible_rows",
     "withdraw",
     "withdraw_unwoven",
@@ -167,6 +168,13 @@ def withdraw_unwoven(model: type) -> None:
         return
     woven = {a.name for a in weaver.effective_aspects(model)}
     _remove_methods(model, [m for m, plugin in mine.items() if plugin not in woven])
+
+
+def copy_contributions(old: type, new: type) -> None:
+    """``new`` was re-created from ``old``'s dict: the methods we added there are ours there too."""
+    mine = _added.get(old)
+    if mine:
+        _added[new] = {m: p for m, p in mine.items() if m in vars(new)}
 
 
 def _remove_methods(model: type, methods: Iterable[str]) -> None:

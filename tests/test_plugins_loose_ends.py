@@ -280,3 +280,118 @@ def test_unweave_removes_the_methods_a_plugin_contributed(fielding: PluginRegist
     assert set(vars(Plain)) == own_dict
     unweave(Solo, registry=fielding)
     assert not hasattr(Solo, "restore")
+
+
+# --------------------------------------------------------------------------
+# @dataclass(slots=True) re-creates the class: the copy is woven in its place
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recording(reg: PluginRegistry) -> tuple[PluginRegistry, list[Any]]:
+    log: list[Any] = []
+
+    class Rec:
+        def before_save(self, instance: Any) -> None:
+            log.append(("rec", type(instance).__name__))
+
+    class Other:
+        def before_save(self, instance: Any) -> None:
+            log.append(("other", type(instance).__name__))
+
+    reg.register("rec", Rec)
+    reg.register("other", Other)
+    return reg, log
+
+
+def test_dataclass_slots_over_with_plugins(recording: tuple[PluginRegistry, Any]) -> None:
+    import dataclasses
+
+    from earnorm_aop.weaving.state import _Woven
+
+    reg, log = recording
+
+    @dataclasses.dataclass(slots=True)
+    @with_plugins("rec", registry=reg)
+    class Model:
+        a: int = 0
+
+        def save(self) -> str:
+            return "saved"
+
+    assert Model(1).save() == "saved"
+    assert log == [("rec", "Model")]
+
+    class Sub(Model):
+        def save(self) -> str:
+            return super().save() + "!"
+
+        class Meta:
+            plugins: ClassVar[list[str]] = ["other"]
+
+    log.clear()
+    assert Sub().save() == "saved!"
+    assert log == [("rec", "Sub"), ("other", "Sub")]
+    reg.disable("rec")
+    try:
+        log.clear()
+        assert Model().save() == "saved" and Sub().save() == "saved!"
+        assert log == [("other", "Sub")]
+    finally:
+        reg.enable("rec")
+    assert [a.name for a in weaver.effective_aspects(Model)] == ["rec"]
+    unweave(Sub, registry=reg)
+    unweave(Model, registry=reg)
+    assert not isinstance(vars(Model)["save"], _Woven)
+    assert not isinstance(vars(Sub)["save"], _Woven)
+    assert "__init_subclass__" not in vars(Model)
+    log.clear()
+    assert Sub().save() == "saved!" and log == []
+
+
+def test_dataclass_slots_subclass_of_a_woven_model(recording: tuple[PluginRegistry, Any]) -> None:
+    import dataclasses
+
+    reg, log = recording
+
+    @with_plugins("rec", registry=reg)
+    class Base:
+        def save(self) -> str:
+            return "base"
+
+    @dataclasses.dataclass(slots=True)
+    class Item(Base):
+        a: int = 0
+
+        def save(self) -> str:
+            return "item"
+
+    assert Item().save() == "item" and log == [("rec", "Item")]
+    unweave(Base, registry=reg)
+    log.clear()
+    assert Item().save() == "item" and log == []
+    assert "save" in vars(Item)
+
+
+def test_dataclass_slots_on_a_plugin_model(recording: tuple[PluginRegistry, Any]) -> None:
+    import dataclasses
+
+    from earnorm_aop import PluginModel
+
+    reg, log = recording
+
+    @dataclasses.dataclass(slots=True)
+    class Item(PluginModel):
+        a: int = 0
+
+        class Meta:
+            plugins: ClassVar[list[str]] = ["rec"]
+            registry = reg
+
+        def save(self) -> str:
+            return "item"
+
+    assert Item().save() == "item" and log == [("rec", "Item")]
+    unweave(Item, registry=reg)
+    log.clear()
+    assert Item().save() == "item" and log == []

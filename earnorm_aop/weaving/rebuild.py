@@ -31,6 +31,7 @@ from .state import (
     _states,
     _stillborn,
     _Woven,
+    copy_listeners,
     subclass_listeners,
 )
 
@@ -407,14 +408,37 @@ def _sync_hook(klass: type) -> None:
         state.hook = _MISSING
 
 
-def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
+class _Hook(classmethod):  # type: ignore[type-arg]
+    """Our ``__init_subclass__``, which also notices its class being copied.
+
+    ``@dataclass(slots=True)`` (and any decorator that rebuilds a class) makes
+    a new class from the old one's dict, wrappers and this hook included.
+    Python calls ``__set_name__`` on every object of a new class's dict, so the
+    copy announces itself here and is woven in the old class's place.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        old = vars(self.__func__)["__earnorm_owner__"]
+        if owner is not old and name == "__init_subclass__":
+            with _lock:
+                _adopt(owner, old)
+
+
+def _make_hook(owner: type, previous: Any) -> _Hook:
     def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
         if previous is None:
-            super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+            # The class holding this hook (not ``owner`` if it is a copy).
+            holder: type = next(
+                (k for k in cls.__mro__[1:] if vars(k).get("__init_subclass__") is hook), owner
+            )
+            super(holder, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
         else:
             previous.__get__(None, cls)(**kwargs)
         try:
             with _lock:
+                old = _copied_from(cls)
+                if old is not None:
+                    _adopt(cls, old)  # a copy of a subclass of a woven class
                 _rebuild([cls])
             for listener in list(subclass_listeners):
                 listener(cls)
@@ -424,7 +448,48 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
     __init_subclass__.__earnorm_previous__ = previous  # type: ignore[attr-defined]
-    return classmethod(__init_subclass__)
+    __init_subclass__.__earnorm_owner__ = owner  # type: ignore[attr-defined]
+    hook = _Hook(__init_subclass__)
+    return hook
+
+
+def _copied_from(cls: type) -> type | None:
+    """The woven class ``cls`` was copied from, if its dict holds that class's wrappers."""
+    for value in vars(cls).values():
+        if isinstance(value, _Woven) and value._self_origin not in cls.__mro__:
+            return value._self_origin
+    return None
+
+
+def _adopt(copy: type, old: type) -> None:
+    """Make ``copy`` (a class re-created from ``old``'s dict) woven as ``old`` was, on its own.
+
+    Its dict is put back to what ``old``'s was before weaving (originals in
+    place of wrappers, no shadows, the previous ``__init_subclass__``); it
+    takes ``old``'s own aspects and opt-outs; then it is re-woven.
+    """
+    state = _states.get(old)
+    for name, value in list(vars(copy).items()):
+        if isinstance(value, _Woven):
+            if value._self_origin is old or value._self_origin not in copy.__mro__:
+                type.__setattr__(copy, name, value._self_raw)  # old's own method
+            else:
+                type.__delattr__(copy, name)  # old's wrapper over an inherited method
+        elif state is not None and state.shadows.get(name, _MISSING) is value:
+            type.__delattr__(copy, name)
+    hook = vars(copy).get("__init_subclass__")
+    func = getattr(hook, "__func__", None)
+    if getattr(func, "__earnorm_hook__", False):
+        previous = vars(func)["__earnorm_previous__"]
+        if previous is None:
+            type.__delattr__(copy, "__init_subclass__")
+        else:
+            type.__setattr__(copy, "__init_subclass__", previous)
+    if state is not None and not state.empty:
+        _states[copy] = _State(own=dict(state.own), excluded=set(state.excluded))
+    for listener in list(copy_listeners):
+        listener(old, copy)
+    _rebuild([copy])
 
 
 def set_enabled(switch: Switch, enabled: bool) -> None:

@@ -20,7 +20,7 @@ from .aspect import Aspect, Switch
 from .chain import ChainPlan
 from .scope import mode
 
-__all__ = ["mode", "subclass_listeners"]
+__all__ = ["copy_listeners", "mode", "subclass_listeners"]
 
 _lock = threading.RLock()
 _MISSING: Any = object()
@@ -202,6 +202,9 @@ _ctx_counts: dict[Switch, int] = {}
 _stillborn: weakref.WeakSet[type] = weakref.WeakSet()
 # Called with each new subclass of a woven class (the model layer reads its Meta).
 subclass_listeners: list[Callable[[type], None]] = []
+# Called with (old, new) when a woven class is re-created from its dict, as
+# ``@dataclass(slots=True)`` does: the new class takes the old one's place.
+copy_listeners: list[Callable[[type, type], None]] = []
 
 
 def _state_of(klass: type) -> _State:

@@ -33,12 +33,22 @@ from .planning import (
     register_framework_base,
 )
 from .rebuild import _classes_using, _rebuild, _subclasses, set_enabled
-from .state import _ctx_counts, _lock, _State, _states, _Woven, mode, subclass_listeners
+from .state import (
+    _ctx_counts,
+    _lock,
+    _State,
+    _states,
+    _Woven,
+    copy_listeners,
+    mode,
+    subclass_listeners,
+)
 from .tracing import Trace
 
 __all__ = [
     "MethodChain",
     "classes_with",
+    "copy_listeners",
     "describe",
     "effective_aspects",
     "event_handlers",

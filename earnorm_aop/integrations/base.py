@@ -378,6 +378,24 @@ class Adapter:
             return errors
         return {}
 
+    def clean(
+        self,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        proceed: Callable[[], Any],
+        errors: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> Any:
+        """Run the ORM's own field validation (``proceed``) and report ``errors()`` with it.
+
+        Where forms validate a model before saving it, a plugin's rules must be
+        reported there, as the ORM reports its own, not only by refusing the save.
+        Plain: no such step, the call is unchanged.  Django: ``clean_fields(exclude)``
+        (which ``full_clean()`` and so ModelForms and the admin call) raises one
+        ``ValidationError`` with Django's errors and the plugin's.
+        """
+        return proceed()
+
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         """Store one audit record in "a table of the same database" (the audit ``table`` sink).
 

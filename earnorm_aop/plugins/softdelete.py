@@ -83,7 +83,7 @@ class SoftDeletePlugin:
             None,
             description=(
                 "Callable returning the current datetime, or its dotted import path; "
-                "default: datetime.now(timezone.utc)."
+                "default: the adapter's now() (aware UTC; Django: timezone.now())."
             ),
         )
 

@@ -112,7 +112,8 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
         if klass is object:
             continue
         framework = klass in _framework_bases
-        originals = _state_of(klass).originals  # a mock over one of ours still counts
+        state = _states.get(klass)
+        originals = state.originals if state is not None else ()  # a mock over ours counts
         for name, value in vars(klass).items():
             if name == "__init_subclass__" or not (_routine(value) or name in originals):
                 continue

@@ -89,7 +89,8 @@ class _Originals:
         return wrapper._self_raw
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name, _MISSING) is not _MISSING
+        ref = self._refs.get(name)  # type: ignore[call-overload]
+        return ref is not None and ref() is not None
 
     def __getitem__(self, name: str) -> Any:
         value = self.get(name, _MISSING)

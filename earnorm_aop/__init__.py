@@ -22,6 +22,9 @@ from .plugin_registry import PluginInfo, PluginRegistry, registry
 from .plugin_spec import hook
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 from .weaving.joinpoint import JoinPoint, Recover
+from .weaving.metering import metering
+from .weaving.metering import start as start_metering
+from .weaving.metering import stop as stop_metering
 from .weaving.pointcut import Kind, Pointcut, parse_pointcut
 from .weaving.tracing import Trace, TraceRecord
 from .weaving.weaver import trace
@@ -52,9 +55,12 @@ __all__ = [
     "emit",
     "explain",
     "hook",
+    "metering",
     "parse_pointcut",
     "plugin",
     "registry",
+    "start_metering",
+    "stop_metering",
     "trace",
     "unweave",
     "weave",

@@ -238,9 +238,10 @@ class _Generator:
         body = _Source()
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
         body.add(1, "if _g:")
-        # Only calls in a trace's own context take the interpreted chain, which
-        # records them; other callers go on to the checked body.
-        body.add(2, "if _mode.tracing and _tget() is not None:")
+        # Only calls in a trace's own context, or any call while metrics are on,
+        # take the interpreted chain, which reports each advice run; other
+        # callers go on to the checked body.
+        body.add(2, "if _mode.metering or (_mode.tracing and _tget() is not None):")
         body.add(3, f"return {aw}_traced(wrapped, instance, args, kwargs)")
         self.checked = True
         self.guarded_body(body, 2)

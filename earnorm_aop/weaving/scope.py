@@ -12,7 +12,9 @@ plugins.  A gate's value counts the open ``trace()`` blocks plus the open
 the dispatcher pays one truth test of a closure variable and takes its plain
 path.  Opening or closing a block updates the gates that contain the plugin
 (one per distinct plugin set, not one per class), so its cost does not grow
-with the number of woven classes.
+with the number of woven classes.  Switching metrics on
+(:mod:`earnorm_aop.weaving.metering`) raises every gate the same way, so
+metrics cost nothing per call while they are off.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ __all__ = [
     "disabled_closed",
     "disabled_opened",
     "gate",
+    "metering_started",
+    "metering_stopped",
     "mode",
     "trace_closed",
     "trace_opened",
@@ -57,6 +61,7 @@ class _Mode:
     """Process-wide counters."""
 
     tracing = 0  # open trace() blocks, in any thread or task
+    metering = 0  # metering.start() calls not yet stopped (see metering.py)
 
 
 mode = _Mode()
@@ -69,7 +74,7 @@ class Gate:
 
     def __init__(self, switches: frozenset[Switch]) -> None:
         self.switches = switches
-        self.cell = CellType(mode.tracing + sum(s.scopes for s in switches))
+        self.cell = CellType(mode.tracing + mode.metering + sum(s.scopes for s in switches))
 
 
 _lock = threading.Lock()
@@ -125,4 +130,17 @@ def trace_opened() -> None:
 def trace_closed() -> None:
     with _lock:
         mode.tracing -= 1
+        _shift(None, -1)
+
+
+def metering_started() -> None:
+    """Metrics were switched on: every dispatcher takes its instrumented path."""
+    with _lock:
+        mode.metering += 1
+        _shift(None, 1)
+
+
+def metering_stopped() -> None:
+    with _lock:
+        mode.metering -= 1
         _shift(None, -1)

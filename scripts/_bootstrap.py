@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-EXTRAS = "test,dev,django,redis,cache,versions"
+EXTRAS = "test,dev,django,redis,cache,versions,prometheus,opentelemetry"
 
 
 def venv_python() -> Path:

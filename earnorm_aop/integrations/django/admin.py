@@ -36,7 +36,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import router
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import is_aware, localtime
 
 from ...plugins.softdelete import including_deleted
 from ...weaving import weaver
@@ -69,7 +71,7 @@ def _plugin_of(model: type, name: str) -> Any:
 class DeletedFilter(admin.SimpleListFilter):  # type: ignore[misc]
     """Not deleted (the default) / deleted only / all rows of a soft-deleted model."""
 
-    title = "deleted"
+    title = "deletion"  # the sidebar says "By deletion"
     parameter_name = "deleted"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -152,10 +154,12 @@ class SoftDeleteAdminMixin:
         when = None if field is None else getattr(obj, field)
         if when is None:
             return "-"
+        if is_aware(when):
+            when = localtime(when)
         return str(
             format_html(
                 '<span class="earnorm-deleted" title="soft-deleted">Deleted {}</span>',
-                when.strftime("%Y-%m-%d %H:%M"),
+                date_format(when, "DATETIME_FORMAT"),
             )
         )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from earnorm_aop import registry as default_registry
 from earnorm_aop import trace, weaver
 from earnorm_aop.pytest_plugin import assert_advice_not_ran, assert_advice_ran
 
@@ -27,6 +28,22 @@ pytest_plugins = ["pytester"]
 # engine's global state the inner tests share with this run is checked and
 # put back after each test here by conftest.py's autouse fixture.
 IN_FILE_ORDER = ("-p", "no:randomly")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _libraries_imported_before_inner_runs() -> None:
+    """Import, before any inner run, what the inner tests would import first.
+
+    An in-process run drops from ``sys.modules`` every module it imported.
+    A library module imported there for the first time (a pydantic
+    submodule, a built-in plugin loaded through its entry point) would be
+    imported again by a later test as a second copy, whose classes are not
+    the ones the engine's registries already hold (pydantic then takes a
+    ``Field(...)`` default for a plain value).  Loading every built-in
+    plugin imports them all here, once, for the whole run.
+    """
+    assert len(default_registry.plugins()) >= 5
+
 
 # A plugin in the default registry and a module-level model woven with it,
 # both removed when the inner module finishes.

@@ -30,8 +30,9 @@ from typing import Any
 import pydantic
 import pytest
 
-from earnorm_aop import PluginRegistry, weaver, with_plugins
+from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations.memory import MemoryModel, MemoryStore, NotFound
+from earnorm_aop.weaving import weaver
 
 BACKENDS = ["plain", "pydantic", "django"]
 _names = itertools.count(1)

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginRegistry, weaver, with_plugins
+from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations import FieldSpec
+from earnorm_aop.weaving import weaver
 
 _names = itertools.count(1)
 

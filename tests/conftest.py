@@ -17,7 +17,8 @@ from typing import Any
 import _hypothesis_profiles  # noqa: F401  (loads the profile before test modules are imported)
 import pytest
 
-from earnorm_aop import registry, weaver
+from earnorm_aop import registry
+from earnorm_aop.weaving import weaver
 
 # Fixtures of the plugin-layer tests (an isolated registry per test, ...) and of
 # the built-in plugin tests (the ``backend`` they run on, a real redis-server).

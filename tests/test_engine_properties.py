@@ -19,7 +19,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from earnorm_aop import AdviceSpec, Aspect, Recover, WeavingError, trace, weaver
+from earnorm_aop import AdviceSpec, Aspect, Recover, WeavingError, trace
+from earnorm_aop.weaving import weaver
 
 # --------------------------------------------------------------------------
 # (1) Any sequence of weave / unweave / toggles leaves every class as it was

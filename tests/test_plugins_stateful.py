@@ -25,8 +25,8 @@ from earnorm_aop import (
     hook,
     unweave,
     weave,
-    weaver,
 )
+from earnorm_aop.weaving import weaver
 
 NAMES = ("alpha", "beta", "gamma", "delta")
 PRIORITY = {"alpha": 0, "beta": 0, "gamma": 5, "delta": -5}

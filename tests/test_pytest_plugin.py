@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from earnorm_aop import registry as default_registry
-from earnorm_aop import trace, weaver
+from earnorm_aop import trace
 from earnorm_aop.pytest_plugin import assert_advice_not_ran, assert_advice_ran
+from earnorm_aop.weaving import weaver
 
 pytest_plugins = ["pytester"]
 
@@ -50,7 +51,8 @@ def _libraries_imported_before_inner_runs() -> None:
 DEFAULT_REGISTRY_PREAMBLE = textwrap.dedent(
     """
     import pytest
-    from earnorm_aop import plugin, registry, weaver, with_plugins
+    from earnorm_aop import plugin, registry, with_plugins
+    from earnorm_aop.weaving import weaver
 
     @plugin("pt_flag")
     class FlagPlugin:
@@ -81,7 +83,7 @@ def test_plugin_is_auto_loaded_through_the_entry_point(pytester: pytest.Pytester
     pytester.makepyfile(
         """
         import pytest
-        from earnorm_aop import scope
+        from earnorm_aop.weaving import scope
 
         def test_loaded(request, plugin_registry, aop_trace):
             plugin = request.config.pluginmanager.get_plugin("earnorm_aop")
@@ -119,7 +121,7 @@ def test_fixtures_and_marker_are_listed(pytester: pytest.Pytester) -> None:
 def test_an_unrelated_suite_is_unaffected_under_strict_markers(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from earnorm_aop import weaver
+        from earnorm_aop.weaving import weaver
 
         def test_plain():
             assert weaver.mode.tracing == 0
@@ -141,7 +143,8 @@ def test_an_unrelated_suite_is_unaffected_under_strict_markers(pytester: pytest.
 def test_plugin_registry_is_isolated_and_unweaves_at_teardown(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from earnorm_aop import PluginRegistry, plugin, registry, weave, weaver
+        from earnorm_aop import PluginRegistry, plugin, registry, weave
+        from earnorm_aop.weaving import weaver
 
         class Note:
             def save(self):
@@ -180,7 +183,8 @@ def test_plugin_registry_teardown_keeps_other_registries_plugins(
 ) -> None:
     pytester.makepyfile(
         """
-        from earnorm_aop import Aspect, plugin, weave, weaver
+        from earnorm_aop import Aspect, plugin, weave
+        from earnorm_aop.weaving import weaver
 
         class Note:
             def save(self):
@@ -219,7 +223,8 @@ def test_aop_trace_records_advice_and_assert_advice_ran(pytester: pytest.Pyteste
     pytester.makepyfile(
         """
         import pytest
-        from earnorm_aop import Trace, plugin, weaver, with_plugins
+        from earnorm_aop import Trace, plugin, with_plugins
+        from earnorm_aop.weaving import weaver
         from earnorm_aop.pytest_plugin import assert_advice_not_ran, assert_advice_ran
 
         def test_records(plugin_registry, aop_trace):
@@ -488,7 +493,7 @@ def test_marker_with_builtin_plugin_names(pytester: pytest.Pytester) -> None:
         """
         import pytest
         from earnorm_aop import registry
-        from earnorm_aop import scope
+        from earnorm_aop.weaving import scope
 
         @pytest.mark.plugins_disabled("audit", "cache")
         def test_marked():
@@ -538,7 +543,8 @@ def test_guard_reports_leaked_scopes_and_restores_the_context(
 ) -> None:
     pytester.makepyfile(
         """
-        from earnorm_aop import registry, scope, trace, weaver
+        from earnorm_aop import registry, trace
+        from earnorm_aop.weaving import scope, weaver
 
         LEAKED = []  # kept alive: a collected block would close itself
 
@@ -580,7 +586,8 @@ def test_without_the_guard_a_leak_goes_unreported(pytester: pytest.Pytester) -> 
     """The guard is opt-in: the plugin adds no check to tests that do not ask for it."""
     pytester.makepyfile(
         """
-        from earnorm_aop import trace, weaver
+        from earnorm_aop import trace
+        from earnorm_aop.weaving import weaver
 
         def test_leaks():
             test_leaks.cm = trace()

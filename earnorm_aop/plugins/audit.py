@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
-from ..plugin import hook
+from ..plugin_spec import hook
 from ._common import CallableOption, action_for, call_with, clock_of
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
@@ -118,7 +118,10 @@ class AuditPlugin:
         )
         clock: CallableOption | None = Field(
             None,
-            description="Callable returning the record time; default: datetime.now(timezone.utc).",
+            description=(
+                "Callable returning the record time; "
+                "default: the adapter's now() (aware UTC; Django: timezone.now())."
+            ),
         )
 
     config: Config

@@ -350,7 +350,8 @@ def test_marker_disables_plugins_of_the_default_registry(pytester: pytest.Pytest
                 assert_advice_not_ran(aop_trace, "pt_flag")
                 # Local to this thread: another thread still runs the plugin.
                 other = Note()
-                t = threading.Thread(target=other.save); t.start(); t.join()
+                t = threading.Thread(target=other.save); t.start(); t.join(60)
+                assert not t.is_alive()
                 assert other.flagged
 
             @pytest.mark.plugins_disabled("pt_flag")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .advice import PlannedAdvice, Target
@@ -64,8 +64,6 @@ class ChainPlan:
     # Set by the weaver when another woven level of the same method exists in
     # the hierarchy, so a super() call must not run the advice twice.
     guard: bool = False
-    # Plugins with a context-local ``disabled()`` in force somewhere.
-    ctx_switches: frozenset[Switch] = field(default_factory=frozenset)
     # For an adapter-mapped method: the logical operation and the per-model
     # class the wrapper is installed on.
     label: str = ""
@@ -78,7 +76,6 @@ class ChainPlan:
         advice: Sequence[PlannedAdvice],
         *,
         guard: bool = False,
-        ctx_switches: frozenset[Switch] = frozenset(),
     ) -> ChainPlan:
         """Sort advice given in plugin order into phases (reversing the late ones)."""
 
@@ -93,12 +90,16 @@ class ChainPlan:
             afters=of(Kind.AFTER)[::-1],
             errors=of(Kind.ERROR)[::-1],
             guard=guard,
-            ctx_switches=ctx_switches & {a.aspect.switch for a in advice},
         )
 
     @property
     def all(self) -> tuple[PlannedAdvice, ...]:
         return self.befores + self.arounds + self.chains + self.afters + self.errors
+
+    @property
+    def switches(self) -> tuple[Switch, ...]:
+        """The distinct plugin switches of the chain, in first-use order."""
+        return tuple(dict.fromkeys(a.aspect.switch for a in self.all))
 
     def __bool__(self) -> bool:
         return bool(self.all)

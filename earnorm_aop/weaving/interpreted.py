@@ -2,8 +2,9 @@
 
 :func:`interpret_chain` runs a :class:`~earnorm_aop.weaving.chain.ChainPlan` by
 walking its phases; tests compare it with :mod:`earnorm_aop.weaving.generated` on
-random chains, and the weaver installs it while a ``trace()`` block is open,
-since it reports every advice run to the trace in force.
+random chains, and a generated dispatcher hands a call over to it when the
+call runs inside a ``trace()`` block, since it reports every advice run to the
+trace in force.
 """
 
 from __future__ import annotations
@@ -65,9 +66,15 @@ def _invoke(
             if call.bound is None:
                 call.bound = call.binder(call.instance, call.args, call.kwargs)
             value = call.bound[p.key]
+        elif s == "instance":
+            value = call.target.subject.resolve(
+                call.instance, call.args, call.kwargs, result, advice.kind
+            )
         elif s == "joinpoint":
             value = JoinPoint(
-                call.instance,
+                call.target.subject.resolve(
+                    call.instance, call.args, call.kwargs, result, advice.kind
+                ),
                 call.model,
                 call.target.name,
                 call.args,
@@ -78,10 +85,10 @@ def _invoke(
                 error,
                 proceed,
                 call.binder,
+                call.instance,
             )
         else:
             value = {
-                "instance": call.instance,
                 "model": call.model,
                 "args": call.args,
                 "kwargs": call.kwargs,
@@ -107,10 +114,8 @@ class _Interpreter:
         self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
 
     def skip(self, advice: PlannedAdvice) -> bool:
-        return (
-            advice.aspect.switch in self.plan.ctx_switches
-            and advice.aspect.switch in scope.DISABLED.get()
-        )
+        switch = advice.aspect.switch
+        return bool(switch.scopes) and switch in scope.DISABLED.get()
 
     def record(self, advice: PlannedAdvice, call: _Call, outcome: str, start: float) -> None:
         recorder = scope.TRACE.get()

@@ -20,9 +20,8 @@ from .advice import Target
 from .aspect import Switch
 from .chain import ChainPlan, on_auto_disable
 from .generated import compile_chain
-from .interpreted import interpret_chain
 from .planning import _effective, _lookup_original, _plan_class, _routine
-from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, mode, subclass_listeners
+from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, subclass_listeners
 
 
 def _classes_using(switches: set[Switch]) -> list[type]:
@@ -63,7 +62,6 @@ def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
     return (
         id(plan.target.raw),
         tuple((id(a.aspect), id(a.spec), a.kind) for a in plan.all),
-        plan.ctx_switches,
     )
 
 
@@ -270,7 +268,7 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         if (
             isinstance(current, _Woven)
             and current._self_key == _chain_key(plan)
-            and (current._self_guard == plan.guard and current._self_traced == bool(mode.tracing))
+            and current._self_guard == plan.guard
         ):
             continue
         if current is not _MISSING and not isinstance(current, _Woven):
@@ -285,13 +283,11 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
 
 
 def _make_wrapper(plan: ChainPlan) -> _Woven:
-    dispatcher = interpret_chain(plan) if mode.tracing else compile_chain(plan)
-    wrapper = _Woven(plan.target.raw, dispatcher)
+    wrapper = _Woven(plan.target.raw, compile_chain(plan))
     wrapper._self_raw = plan.target.raw
     wrapper._self_origin = plan.target.owner
     wrapper._self_key = _chain_key(plan)
     wrapper._self_guard = plan.guard
-    wrapper._self_traced = bool(mode.tracing)
     wrapper._self_plan = plan
     return wrapper
 
@@ -312,11 +308,7 @@ def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> N
             del state.foreign[(owner, attr)]
     for (owner, attr), plan in plans.items():
         current = vars(owner).get(attr, _MISSING)
-        if (
-            isinstance(current, _Woven)
-            and current._self_key == _chain_key(plan)
-            and (current._self_traced == bool(mode.tracing))
-        ):
+        if isinstance(current, _Woven) and current._self_key == _chain_key(plan):
             continue
         if (owner, attr) not in state.foreign:
             state.foreign[(owner, attr)] = current

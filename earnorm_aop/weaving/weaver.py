@@ -210,42 +210,39 @@ def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
 
 
 def context_scope_opened(switches: Iterable[Switch]) -> None:
-    """A ``disabled()`` block started: make dispatchers of these plugins check it."""
+    """A ``disabled()`` block started: make dispatchers of these plugins check it.
+
+    Nothing is re-woven: the dispatchers of these plugins test a shared cell
+    (see :mod:`earnorm_aop.weaving.scope`), so the cost does not depend on how
+    many classes are woven.
+    """
+    switches = list(switches)
     with _lock:
-        fresh = set()
         for s in switches:
             _ctx_counts[s] = _ctx_counts.get(s, 0) + 1
-            if _ctx_counts[s] == 1:
-                fresh.add(s)
-        if fresh:
-            _rebuild(_classes_using(fresh))
+        scope.disabled_opened(switches)
 
 
 def context_scope_closed(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block ended: drop the checks no other block needs."""
+    switches = list(switches)
     with _lock:
-        gone = set()
+        scope.disabled_closed(switches)
         for s in switches:
             _ctx_counts[s] -= 1
             if _ctx_counts[s] == 0:
                 del _ctx_counts[s]
-                gone.add(s)
-        if gone:
-            _rebuild(_classes_using(gone))
 
 
 def tracing_started() -> None:
+    """A ``trace()`` block opened: dispatchers start testing the trace context variable."""
     with _lock:
-        mode.tracing += 1
-        if mode.tracing == 1:
-            _rebuild(list(_states.keys()))
+        scope.trace_opened()
 
 
 def tracing_stopped() -> None:
     with _lock:
-        mode.tracing -= 1
-        if mode.tracing == 0:
-            _rebuild(list(_states.keys()))
+        scope.trace_closed()
 
 
 def _check_class(model: object) -> None:
@@ -257,8 +254,8 @@ def _check_class(model: object) -> None:
 def trace() -> Iterator[Trace]:
     """Record every advice run in this thread / task until the block ends."""
     recorder = Trace()
-    token = scope.TRACE.set(recorder)
     tracing_started()
+    token = scope.TRACE.set(recorder)
     try:
         yield recorder
     finally:

@@ -9,6 +9,10 @@ table), and the database ``EARNORM_AOP_TEST_DB`` names:
 - ``postgres``: a private PostgreSQL cluster started for this process
   (``tests/_postgres.py``), reached with psycopg 3, stopped and removed at exit.
 
+Either way a second alias, ``other``, holds the same tables in a database of
+its own (a second file; a second database of the cluster), for tests of what
+depends on the database a query uses (cache keys, commit hooks per connection).
+
 Nothing is configured until a Django test runs, so the other tests never see Django.
 """
 
@@ -26,6 +30,7 @@ import pytest
 
 APP_DIR = Path(__file__).parent / "django_orm"
 DATABASES = ("sqlite", "postgres")
+DATABASE_ALIASES = ("default", "other")
 _ready = False
 _unavailable: BaseException | None = None  # why the database cannot be had, once found out
 
@@ -41,14 +46,20 @@ def database() -> str:
     return name
 
 
-def _sqlite() -> dict[str, Any]:
+def _sqlite() -> dict[str, dict[str, Any]]:
     folder = tempfile.mkdtemp(prefix="earnorm-django-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     from django.db.backends.signals import connection_created
 
     # A throwaway file: no fsync per commit (OPTIONS' init_command is Django 5.1+).
     connection_created.connect(_no_sync, dispatch_uid="earnorm-aop-tests-no-sync")
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(Path(folder) / "db.sqlite3")}
+    return {
+        alias: {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(Path(folder) / f"{alias}.sqlite3"),
+        }
+        for alias in DATABASE_ALIASES
+    }
 
 
 def _no_sync(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -57,7 +68,7 @@ def _no_sync(sender: Any, connection: Any, **kwargs: Any) -> None:
             cursor.execute("PRAGMA synchronous=OFF")
 
 
-def _postgres() -> dict[str, Any]:
+def _postgres() -> dict[str, dict[str, Any]]:
     global _unavailable
     import _postgres
 
@@ -66,13 +77,28 @@ def _postgres() -> dict[str, Any]:
     except (pytest.skip.Exception, pytest.fail.Exception, RuntimeError) as error:
         _unavailable = error  # every later caller gets the same answer, without a retry
         raise
+    import psycopg
+
+    names = {
+        alias: server.database if alias == "default" else f"{server.database}_{alias}"
+        for alias in DATABASE_ALIASES
+    }
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
+    ) as conn:
+        for alias, name in names.items():
+            if alias != "default":
+                conn.execute(f'CREATE DATABASE "{name}"')
     return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": server.database,
-        "USER": server.user,
-        "HOST": server.host,
-        "PORT": str(server.port),
-        # the tests' own database: TEST settings are never used (no test runner)
+        alias: {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": server.user,
+            "HOST": server.host,
+            "PORT": str(server.port),
+            # the tests' own database: TEST settings are never used (no test runner)
+        }
+        for alias, name in names.items()
     }
 
 
@@ -93,9 +119,9 @@ def configure() -> None:
     if str(APP_DIR) not in sys.path:
         sys.path.insert(0, str(APP_DIR))
     if not settings.configured:
-        default = _postgres() if database() == "postgres" else _sqlite()
+        databases = _postgres() if database() == "postgres" else _sqlite()
         settings.configure(
-            DATABASES={"default": default},
+            DATABASES=databases,
             INSTALLED_APPS=["earnorm_aop.integrations.django", "djangoapp"],
             USE_TZ=True,
             TIME_ZONE="UTC",
@@ -112,6 +138,7 @@ def configure() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    call_command("migrate", run_syncdb=True, verbosity=0)
+    for alias in DATABASE_ALIASES:
+        call_command("migrate", run_syncdb=True, verbosity=0, database=alias)
     atexit.register(connections.close_all)  # runs before the database is removed
     _ready = True

@@ -57,13 +57,16 @@ def _tables() -> list[str]:
 @pytest.fixture(autouse=True)
 def _empty_tables() -> Iterator[None]:
     """Every test starts with empty tables (emptied with SQL, so no plugin runs)."""
-    from django.db import connection, transaction
+    from _django_setup import DATABASE_ALIASES
+    from django.db import connections, transaction
 
     yield
-    with connection.constraint_checks_disabled(), transaction.atomic():
-        cursor = connection.cursor()
-        for table in _tables():
-            cursor.execute(f'DELETE FROM "{table}"')
+    for alias in DATABASE_ALIASES:
+        db = connections[alias]
+        with db.constraint_checks_disabled(), transaction.atomic(using=alias):
+            cursor = db.cursor()
+            for table in _tables():
+                cursor.execute(f'DELETE FROM "{table}"')
 
 
 @pytest.fixture

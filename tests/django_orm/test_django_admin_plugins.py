@@ -96,6 +96,8 @@ def test_a_deleted_row_opens_from_the_filtered_list_only() -> None:
     assert kept["status"] == 200
     assert [r["action"] for r in kept["records"]] == ["soft_delete", "create"]
     assert seen["change_deleted_kept_filter"] == 200
+    assert seen["change_deleted_warns"] is True  # the change form says the row is deleted
+    assert seen["change_live_warns"] is False
     assert seen["history_deleted_no_filter"]["status"] == 302  # "does not exist", as for any row
 
 

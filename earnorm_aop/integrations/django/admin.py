@@ -154,14 +154,41 @@ class SoftDeleteAdminMixin:
         when = None if field is None else getattr(obj, field)
         if when is None:
             return "-"
-        if is_aware(when):
-            when = localtime(when)
         return str(
             format_html(
                 '<span class="earnorm-deleted" title="soft-deleted">Deleted {}</span>',
-                date_format(when, "DATETIME_FORMAT"),
+                self._when(when),
             )
         )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        """The change form of a deleted row (opened from the filtered list) says it is deleted."""
+        field = self.soft_delete_field()
+        when = None if obj is None or field is None else getattr(obj, field)
+        if when is not None and request.method == "GET":
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"This {self.model._meta.verbose_name} was deleted on "  # type: ignore[attr-defined]
+                f"{self._when(when)}; restore it from the list's actions.",
+                messages.WARNING,
+            )
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+    @staticmethod
+    def _when(value: Any) -> str:
+        if is_aware(value):
+            value = localtime(value)
+        return str(date_format(value, "DATETIME_FORMAT"))
 
     # -- actions -----------------------------------------------------------------------
 

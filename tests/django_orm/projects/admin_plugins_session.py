@@ -129,7 +129,12 @@ def main() -> None:
     kept = "?_changelist_filters=" + quote("deleted=yes")
     out["history_deleted_kept_filter"] = history(client, delta, kept)
     out["history_deleted_no_filter"] = history(client, delta)
-    out["change_deleted_kept_filter"] = client.get(f"{LIST}{delta.pk}/change/{kept}").status_code
+    change = client.get(f"{LIST}{delta.pk}/change/{kept}")
+    out["change_deleted_kept_filter"] = change.status_code
+    out["change_deleted_warns"] = "This note was deleted on" in change.content.decode()
+    out["change_live_warns"] = "was deleted on" in (
+        client.get(f"{LIST}{alpha.pk}/change/").content.decode()
+    )
 
     # A staff user who may view and change notes, but not delete them.
     clerk = User.objects.create_user("clerk", "clerk@example.org", "pw", is_staff=True)

@@ -66,6 +66,8 @@ def _invoke(
             if call.bound is None:
                 call.bound = call.binder(call.instance, call.args, call.kwargs)
             value = call.bound[p.key]
+        elif s == "provided":
+            value = p.default()
         elif s == "joinpoint":
             value = JoinPoint(
                 call.instance,

@@ -65,14 +65,15 @@ class Context:
 
     def __getattr__(self, name: str) -> Any:
         # Only for extras; dunder and private lookups (pickle's __setstate__
-        # before __dict__ exists) must fail normally.
-        if not name.startswith("_"):
-            extra = self.__dict__.get("extra")
-            if extra is not None and name in extra:
-                return extra[name]
+        # before __dict__ exists) must fail without touching the fields.
+        extra = self.__dict__.get("extra")
+        if extra is None or name.startswith("_"):
+            raise AttributeError(name)
+        if name in extra:
+            return extra[name]
         raise AttributeError(
             f"the context has no {name!r}; it has actor, reason, request_id"
-            + (f" and extras {', '.join(sorted(self.extra))}" if self.extra else "")
+            + (f" and extras {', '.join(sorted(extra))}" if extra else "")
         )
 
     def merged(self, values: Mapping[str, Any]) -> Context:

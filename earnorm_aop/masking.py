@@ -12,6 +12,7 @@ field values at all.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
@@ -80,10 +81,9 @@ def masked_fields(model: type | None) -> frozenset[str]:
         for klass in getattr(model, "__mro__", (model,)):
             found.update(_models.get(klass, ()))
         result = frozenset(found)
-        try:
+        # A class that cannot be weakly referenced is just not cached.
+        with contextlib.suppress(TypeError):
             _resolved[model] = result
-        except TypeError:  # pragma: no cover - a class that cannot be weakly referenced
-            pass
         return result
 
 

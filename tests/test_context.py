@@ -64,9 +64,11 @@ def test_a_block_sets_values_and_nested_blocks_keep_what_they_do_not_name() -> N
 
 
 def test_an_unknown_extra_names_what_the_context_has() -> None:
-    with context(actor="a", tenant="acme"):
-        with pytest.raises(AttributeError, match="'shop'.*actor, reason, request_id.*tenant"):
-            _ = context.current().shop
+    with (
+        context(actor="a", tenant="acme"),
+        pytest.raises(AttributeError, match=r"'shop'.*actor, reason, request_id.*tenant"),
+    ):
+        _ = context.current().shop
 
 
 def test_set_and_reset_for_middleware() -> None:
@@ -200,7 +202,7 @@ def test_an_unresolvable_parameter_lists_context_among_the_names() -> None:
         def save(self) -> None:
             pass
 
-    with pytest.raises(WeavingError, match="'contxt'.*context"):
+    with pytest.raises(WeavingError, match=r"'contxt'.*context"):
         with_plugins("bad", registry=reg)(Note)
 
 
@@ -289,7 +291,7 @@ def test_the_captured_token_pickles_and_is_json_ready() -> None:
         assert context.current() == token
     with pytest.raises(ValueError, match="unknown keys bogus"):
         Context.from_dict({"bogus": 1})
-    with pytest.raises(TypeError, match="what context.capture"):
+    with pytest.raises(TypeError, match=r"what context\.capture"):
         context.restore(42).__enter__()  # type: ignore[arg-type]
 
 

@@ -40,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..call_context import Context, context
 from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
-from ..plugin_spec import hook
 from ..masking import redact_changes
+from ..plugin_spec import hook
 from ._common import CallableOption, action_for, call_with, clock_of
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]

@@ -125,7 +125,7 @@ def test_list_shows_the_builtins_found_as_entry_points(capsys: pytest.CaptureFix
     assert set(BUILTINS) <= set(rows)
     assert "entry point earnorm_aop.plugins.timestamp:TimestampPlugin" in rows["timestamp"]
     assert "entry point earnorm_aop.plugins.softdelete:SoftDeletePlugin" in rows["softdelete"]
-    assert rows["softdelete"].split()[1:4] == ["1.0.0", "yes", "3"]
+    assert rows["softdelete"].split()[1:4] == ["1.0.0", "yes", "4"]
 
 
 def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,9 +68,15 @@ def _invoke(
             value = call.bound[p.key]
         elif s == "provided":
             value = p.default()
+        elif s == "instance":
+            value = call.target.subject.resolve(
+                call.instance, call.args, call.kwargs, result, advice.kind
+            )
         elif s == "joinpoint":
             value = JoinPoint(
-                call.instance,
+                call.target.subject.resolve(
+                    call.instance, call.args, call.kwargs, result, advice.kind
+                ),
                 call.model,
                 call.target.name,
                 call.args,
@@ -81,10 +87,10 @@ def _invoke(
                 error,
                 proceed,
                 call.binder,
+                call.instance,
             )
         else:
             value = {
-                "instance": call.instance,
                 "model": call.model,
                 "args": call.args,
                 "kwargs": call.kwargs,

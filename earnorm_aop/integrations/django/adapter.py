@@ -145,6 +145,9 @@ class DjangoAdapter(Adapter):
         label: str = _meta(model).label
         return label
 
+    def has_queryset(self, model: type) -> bool:
+        return True
+
     def queryset(self, model: type) -> Any:
         return model._default_manager.all()  # type: ignore[attr-defined]
 

@@ -22,6 +22,8 @@ from .masking import mask, unmask
 from .model import PluginModel, unweave, weave, with_plugins
 from .plugin_registry import PluginInfo, PluginRegistry, registry
 from .plugin_spec import hook
+from .redis_switchboard import RedisSwitchboard
+from .switchboard import Switchboard, SwitchState
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 from .weaving.joinpoint import JoinPoint, Recover
 from .weaving.pointcut import Kind, Pointcut, parse_pointcut
@@ -47,7 +49,10 @@ __all__ = [
     "PointcutError",
     "ProceedError",
     "Recover",
+    "RedisSwitchboard",
     "Switch",
+    "SwitchState",
+    "Switchboard",
     "Trace",
     "TraceRecord",
     "WeavingError",

@@ -75,6 +75,19 @@ def apply_plugins(
 ) -> None:
     """Resolve, configure and weave ``requested`` plugins onto ``model``, all or nothing."""
     reg = reg or registry_of(model)
+    board = reg.switchboard
+    if board is not None:
+        # A plugin reconfigured for every process (board.reconfigure) takes the
+        # shared options when this process first weaves it on the model.
+        requested = {
+            name: (
+                shared
+                if not weaver.is_woven(model, name)
+                and (shared := board.shared_config(name, model)) is not None
+                else config
+            )
+            for name, config in requested.items()
+        }
     where = f" (named by {model.__qualname__})"
     for name in requested:
         try:

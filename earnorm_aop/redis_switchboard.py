@@ -37,7 +37,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .switchboard import Switchboard, SwitchState, now, origin_label
+from .switchboard import (
+    SharedConfig,
+    Switchboard,
+    SwitchState,
+    config_field,
+    now,
+    origin_label,
+)
 
 if TYPE_CHECKING:
     from .plugin_registry import PluginRegistry
@@ -100,8 +107,9 @@ class RedisSwitchboard(Switchboard):
             health_check_interval=max(1.0, resync),
             decode_responses=True,
         )
-        # Local changes waiting to be written: name -> (enabled, origin, base version).
-        self._pending: dict[str, tuple[bool, str, int]] = {}
+        # Local changes waiting to be written, by hash field: (what, origin, base
+        # version), ``what`` being the new enabled flag or the new options.
+        self._pending: dict[str, tuple[Any, str, int]] = {}
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -113,8 +121,20 @@ class RedisSwitchboard(Switchboard):
     def states(self) -> dict[str, SwitchState]:
         """Every shared state of the namespace, by plugin name (raises if unreachable)."""
         raw: dict[str, str] = self.client.hgetall(self.key)
-        raw.pop(_VERSION, None)
-        return {name: SwitchState.from_dict(json.loads(v)) for name, v in sorted(raw.items())}
+        return {
+            name: SwitchState.from_dict(json.loads(v))
+            for name, v in sorted(raw.items())
+            if name != _VERSION and not name.startswith("config:")
+        }
+
+    def configs(self) -> list[SharedConfig]:
+        """Every shared configuration of the namespace (raises if unreachable)."""
+        raw: dict[str, str] = self.client.hgetall(self.key)
+        return [
+            SharedConfig.from_dict(json.loads(v))
+            for name, v in sorted(raw.items())
+            if name.startswith("config:")
+        ]
 
     def version(self) -> int:
         """The namespace's counter: the version of the last write."""
@@ -129,31 +149,63 @@ class RedisSwitchboard(Switchboard):
         ``expect`` (0: never written); otherwise nothing is written and the
         result is ``None``.  Raises when Redis cannot be reached.
         """
+
+        def make(version: int) -> SwitchState:
+            return SwitchState(
+                name,
+                enabled,
+                version,
+                auto_disabled=origin == "max_failures",
+                origin=origin,
+                by=origin_label(),
+                time=now(),
+            )
+
+        written = self._write(name, make, expect)
+        assert written is None or isinstance(written, SwitchState)
+        return written
+
+    def set_config(
+        self,
+        name: str,
+        model: str,
+        config: dict[str, Any],
+        *,
+        origin: str = "reconfigure",
+        expect: int | None = None,
+    ) -> SharedConfig | None:
+        """Write the options of ``name`` on ``model`` (a model path) and announce them."""
+
+        def make(version: int) -> SharedConfig:
+            return SharedConfig(name, model, config, version, origin, origin_label(), now())
+
+        written = self._write(config_field(name, model), make, expect)
+        assert written is None or isinstance(written, SharedConfig)
+        return written
+
+    def _write(
+        self,
+        field: str,
+        make: Callable[[int], SwitchState | SharedConfig],
+        expect: int | None,
+    ) -> SwitchState | SharedConfig | None:
+        """One transaction: check ``field``'s version, bump the counter, write, announce."""
         with self.client.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(self.key)
-                    raw = pipe.hget(self.key, name)
-                    current = 0 if raw is None else SwitchState.from_dict(json.loads(raw)).version
+                    raw = pipe.hget(self.key, field)
+                    current = 0 if raw is None else int(json.loads(raw)["version"])
                     if expect is not None and current != expect:
                         pipe.unwatch()
                         return None
-                    version = int(pipe.hget(self.key, _VERSION) or 0) + 1
-                    state = SwitchState(
-                        name,
-                        enabled,
-                        version,
-                        auto_disabled=origin == "max_failures",
-                        origin=origin,
-                        by=origin_label(),
-                        time=now(),
-                    )
-                    text = json.dumps(state.as_dict())
+                    entry = make(int(pipe.hget(self.key, _VERSION) or 0) + 1)
+                    text = json.dumps(entry.as_dict())
                     pipe.multi()
-                    pipe.hset(self.key, mapping={name: text, _VERSION: version})
+                    pipe.hset(self.key, mapping={field: text, _VERSION: entry.version})
                     pipe.publish(self.channel, text)
                     pipe.execute()
-                    return state
+                    return entry
                 except self._watch_error:
                     continue
 
@@ -185,15 +237,27 @@ class RedisSwitchboard(Switchboard):
 
     def publish(self, name: str, enabled: bool, *, origin: str) -> None:
         """Queue a local change for the listener to write (returns at once)."""
-        with self._pending_lock:
-            queued = self._pending.get(name)
-            base = queued[2] if queued is not None else self.known_version(name)
-            self._pending[name] = (enabled, origin, base)
+        self._queue(name, enabled, origin)
 
-    def pending(self) -> dict[str, bool]:
-        """Local changes not written yet: name -> enabled."""
+    def publish_config(self, name: str, model: str, config: dict[str, Any]) -> None:
+        """Queue a local reconfiguration for the listener to write (returns at once)."""
+        self._queue(config_field(name, model), (name, model, config), "reconfigure")
+
+    def _queue(self, field: str, what: Any, origin: str) -> None:
+        # A field changed twice before being written is written once, with the
+        # last value, against the version the first change was made on.
         with self._pending_lock:
-            return {name: item[0] for name, item in self._pending.items()}
+            queued = self._pending.get(field)
+            base = queued[2] if queued is not None else self.known_version(field)
+            self._pending[field] = (what, origin, base)
+
+    def pending(self) -> dict[str, Any]:
+        """Local changes not written yet: plugin name -> enabled, config field -> options."""
+        with self._pending_lock:
+            return {
+                field: item[0][2] if field.startswith("config:") else item[0]
+                for field, item in self._pending.items()
+            }
 
     # -- the listener thread ------------------------------------------------------------
 
@@ -209,7 +273,7 @@ class RedisSwitchboard(Switchboard):
                     last_sync = time.monotonic()
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=self.interval)
                 if message is not None and message.get("type") == "message":
-                    self.apply(SwitchState.from_dict(json.loads(message["data"])))
+                    self._take(json.loads(message["data"]))
                 self._flush()
                 if time.monotonic() - last_sync >= self.resync:
                     self._catch_up()
@@ -243,15 +307,25 @@ class RedisSwitchboard(Switchboard):
         for _ in range(2):  # a refill makes the second read find the states again
             raw: dict[str, str] = self.client.hgetall(self.key)
             remote = int(raw.pop(_VERSION, 0) or 0)
-            known = self.known()
+            known: dict[str, SwitchState | SharedConfig] = {
+                **self.known(),
+                **self.known_configs(),
+            }
             if known and remote < max(s.version for s in known.values()):
                 self._refill(known)
                 continue
             for text in raw.values():
-                self.apply(SwitchState.from_dict(json.loads(text)))
+                self._take(json.loads(text))
             return
 
-    def _refill(self, known: dict[str, SwitchState]) -> None:
+    def _take(self, data: dict[str, Any]) -> None:
+        """Apply one entry read from the hash or an announcement."""
+        if data.get("kind") == "config":
+            self.apply_config(SharedConfig.from_dict(data))
+        else:
+            self.apply(SwitchState.from_dict(data))
+
+    def _refill(self, known: dict[str, SwitchState | SharedConfig]) -> None:
         """Write back the states Redis lost (each where it is missing or older), versions kept."""
         with self.client.pipeline() as pipe:
             while True:
@@ -262,9 +336,7 @@ class RedisSwitchboard(Switchboard):
                     fields: dict[str, Any] = {}
                     for name, state in known.items():
                         there = raw.get(name)
-                        if there is None or SwitchState.from_dict(json.loads(there)).version < (
-                            state.version
-                        ):
+                        if there is None or int(json.loads(there)["version"]) < state.version:
                             fields[name] = json.dumps(state.as_dict())
                     fields[_VERSION] = max([remote, *(s.version for s in known.values())])
                     pipe.multi()
@@ -286,24 +358,30 @@ class RedisSwitchboard(Switchboard):
             with self._pending_lock:
                 if not self._pending:
                     return
-                name = next(iter(self._pending))
-                enabled, origin, base = self._pending[name]
-            written = self.set(name, enabled, origin=origin, expect=base)
+                field = next(iter(self._pending))
+                item = self._pending[field]
+            what, origin, base = item
+            written: SwitchState | SharedConfig | None
+            if field.startswith("config:"):
+                name, model, config = what
+                written = self.set_config(name, model, config, origin=origin, expect=base)
+            else:
+                written = self.set(field, what, origin=origin, expect=base)
             with self._pending_lock:
-                if self._pending.get(name) == (enabled, origin, base):
-                    del self._pending[name]
+                if self._pending.get(field) == item:
+                    del self._pending[field]
             if written is not None:
                 self.remember(written)
-            else:
-                log.info(
-                    "switchboard %s: the local change of %r was not written: its shared "
-                    "state changed meanwhile; applying the shared one",
-                    self.namespace,
-                    name,
-                )
-                raw = self.client.hget(self.key, name)
-                if raw is not None:
-                    self.apply(SwitchState.from_dict(json.loads(raw)))
+                continue
+            log.info(
+                "switchboard %s: the local change of %r was not written: its shared "
+                "state changed meanwhile; applying the shared one",
+                self.namespace,
+                field,
+            )
+            raw = self.client.hget(self.key, field)
+            if raw is not None:
+                self._take(json.loads(raw))
 
     def _connected(self) -> None:
         if not self.connected and self._outage_logged:

@@ -20,9 +20,18 @@ from typing import Any
 import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
 from _switch_worker import CALLS, ERRORS, HALF, OFF, ON, STATE, WIDTH, Probe, make_job
+from pydantic import BaseModel, ConfigDict
 
-from earnorm_aop import PluginRegistry, RedisSwitchboard, SwitchState, plugin, with_plugins
+from earnorm_aop import (
+    PluginConfigError,
+    PluginRegistry,
+    RedisSwitchboard,
+    SwitchState,
+    plugin,
+    with_plugins,
+)
 from earnorm_aop.cli import main
+from earnorm_aop.switchboard import model_path
 from earnorm_aop.weaving import weaver
 
 FAST = {"interval": 0.02, "retry": 0.05, "timeout": 0.5}
@@ -186,6 +195,67 @@ def test_a_local_change_made_against_an_old_version_yields_to_the_shared_one(
     assert eventually(lambda: not board.pending())
     assert board.states()["probe"] == other  # not overwritten
     assert eventually(lambda: seen(Job) == [])  # the shared state is in force here too
+
+
+class Tag:
+    """A configurable plugin: each call is tagged with the configured label."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        label: str = "declared"
+
+    config: Config
+
+    def after_work(self, instance: Any) -> None:
+        instance.seen.append(self.config.label)
+
+
+def tag_registry(boards: list[PluginRegistry]) -> PluginRegistry:
+    reg = PluginRegistry(group=None)
+    reg.register("tag", Tag)
+    boards.append(reg)
+    return reg
+
+
+def tagged_job(reg: PluginRegistry) -> type:
+    """A ``Job`` whose model path is the same in every registry (as in every process)."""
+
+    @with_plugins("tag", registry=reg)
+    class Job:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def work(self) -> None:
+            pass
+
+    return Job
+
+
+def test_a_reconfiguration_reaches_every_process_and_later_weaves(
+    redis_url: str, boards: list[PluginRegistry]
+) -> None:
+    a, b = tag_registry(boards), tag_registry(boards)
+    JobA, JobB = tagged_job(a), tagged_job(b)
+    board = a.share(RedisSwitchboard(redis_url, "ns7", **FAST))
+    b.share(RedisSwitchboard(redis_url, "ns7", **FAST))
+    assert seen(JobB) == ["declared"]
+    board.reconfigure(JobA, "tag", label="shared")
+    assert seen(JobA) == ["shared"]  # here at once
+    assert eventually(lambda: seen(JobB) == ["shared"])  # there by re-weaving
+    (shared,) = board.configs()
+    assert (shared.name, shared.model, shared.config) == (
+        "tag",
+        model_path(JobA),
+        {"label": "shared"},
+    )
+    # A process that weaves the model later takes the shared options, not the declared ones.
+    c = tag_registry(boards)
+    c.share(RedisSwitchboard(redis_url, "ns7", **FAST))
+    assert seen(tagged_job(c)) == ["shared"]
+    # A bad option is refused here, before anything is shared.
+    with pytest.raises(PluginConfigError, match="unknown option 'colour'"):
+        board.reconfigure(JobA, "tag", colour="red")
+    assert len(board.configs()) == 1 and board.version() == 1
 
 
 def test_the_cli_lists_reads_and_flips_shared_switches(

@@ -24,6 +24,10 @@ changed meanwhile (the shared one wins).  A Redis that comes back *empty*
 (restarted without persistence) is filled again from the states the
 processes know, with their versions, so no final state is lost.
 
+A process forked after ``share()`` (a pre-forking server that imports the
+application first) starts its own listener in the child: the parent's
+thread does not survive a fork.
+
 Importing this module does not import ``redis``; creating a board does.
 """
 
@@ -32,8 +36,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -219,14 +225,26 @@ class RedisSwitchboard(Switchboard):
             self._connected()
         except self.errors as exc:
             self._lost(exc)
-        self._stop.clear()
+        self._start()
+
+    def _start(self) -> None:
+        self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._listen, name=f"earnorm_aop switchboard {self.namespace}", daemon=True
         )
         self._thread.start()
+        _listening.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks and a listener of its own (the parent's is gone)."""
+        self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self.connected = False
+        self._start()
 
     def close(self) -> None:
         """Stop the listener; states stay as they are (pending local changes are dropped)."""
+        _listening.discard(self)
         super().close()
         self._stop.set()
         thread = self._thread
@@ -414,6 +432,19 @@ class RedisSwitchboard(Switchboard):
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
         return f"<RedisSwitchboard {_safe_url(self.url)} namespace={self.namespace!r} {state}>"
+
+
+# Boards whose listener runs, restarted in a forked child.
+_listening: weakref.WeakSet[RedisSwitchboard] = weakref.WeakSet()
+
+
+def _restart_in_child() -> None:
+    for board in list(_listening):
+        board._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_restart_in_child)
 
 
 def _closed(pubsub: Any) -> Any:

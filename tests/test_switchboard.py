@@ -197,6 +197,34 @@ def test_a_local_change_made_against_an_old_version_yields_to_the_shared_one(
     assert eventually(lambda: seen(Job) == [])  # the shared state is in force here too
 
 
+def test_a_process_forked_after_share_listens_on_its_own(
+    redis_url: str, boards: list[PluginRegistry]
+) -> None:
+    reg, Job = probe_registry(boards)
+    reg.share(RedisSwitchboard(redis_url, "ns8", **FAST))
+    ctx = multiprocessing.get_context("fork")
+    ready, toggled = ctx.Event(), ctx.Event()
+
+    def child() -> None:
+        ready.set()
+        toggled.wait(30)
+        # Only this child's own listener can apply what was written after the fork.
+        sys.exit(0 if eventually(lambda: seen(Job) == []) else 1)
+
+    process = ctx.Process(target=child)
+    process.start()
+    try:
+        assert ready.wait(30)
+        RedisSwitchboard(redis_url, "ns8").set("probe", False)
+        toggled.set()
+        process.join(60)
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
+    assert process.exitcode == 0
+
+
 class Tag:
     """A configurable plugin: each call is tagged with the configured label."""
 

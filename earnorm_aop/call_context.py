@@ -174,12 +174,15 @@ class ContextAPI:
     @contextmanager
     def restore(self, captured: Context | Mapping[str, Any] | None) -> Iterator[Context]:
         """Inside the block, the context is exactly ``captured`` (``None``: empty)."""
-        value = _coerce(captured)
-        token = _CURRENT.set(value)
+        token = self.adopt(captured)
         try:
-            yield value
+            yield _CURRENT.get()
         finally:
             _CURRENT.reset(token)
+
+    def adopt(self, captured: Context | Mapping[str, Any] | None) -> Token[Context]:
+        """:meth:`restore` without a block (a task queue's start signal); undo with :meth:`reset`."""
+        return _CURRENT.set(_coerce(captured))
 
     def bind(self, func: Callable[P, R]) -> Callable[P, R]:
         """``func`` running in the context in force now, wherever it is called later.

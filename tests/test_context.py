@@ -80,6 +80,16 @@ def test_set_and_reset_for_middleware() -> None:
     assert context.actor is None
 
 
+def test_adopt_a_captured_context_without_a_block() -> None:
+    with context(actor="queued", request_id="r3"):
+        data = context.capture().as_dict()
+    with context(actor="worker"):
+        token = context.adopt(data)  # a task queue's "task starts" signal
+        assert (context.actor, context.request_id) == ("queued", "r3")
+        context.reset(token)  # its "task ends" signal
+        assert context.actor == "worker"
+
+
 def test_as_a_decorator() -> None:
     @context(reason="nightly")
     def job() -> str | None:

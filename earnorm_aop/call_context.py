@@ -181,7 +181,7 @@ class ContextAPI:
             _CURRENT.reset(token)
 
     def adopt(self, captured: Context | Mapping[str, Any] | None) -> Token[Context]:
-        """:meth:`restore` without a block (a task queue's start signal); undo with :meth:`reset`."""
+        """:meth:`restore` without a block (a task queue's start signal); undo: :meth:`reset`."""
         return _CURRENT.set(_coerce(captured))
 
     def bind(self, func: Callable[P, R]) -> Callable[P, R]:

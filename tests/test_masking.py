@@ -164,3 +164,24 @@ def test_a_bad_mask_is_refused_with_what_would_be_right() -> None:
 
     with pytest.raises(PluginConfigError, match="M: mask must be a list of field names"):
         with_plugins("audit", mask=3)(M)  # type: ignore[arg-type]
+
+
+def test_a_refused_write_does_not_show_a_masked_value(
+    backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The validation plugin's refusal (and anything logged on the way) names the field only."""
+    from earnorm_aop.plugins.validation import ValidationFailed
+
+    mask("password")
+    Article = backend.model(
+        "validation",
+        "audit",
+        fields=FIELDS,
+        validation={"fields": {"password": {"min_length": 20}}},
+        audit={"logger": "test.masked"},
+    )
+    with caplog.at_level(logging.DEBUG), pytest.raises(ValidationFailed) as refused:
+        backend.create(Article, title="t", password=SECRET)
+    assert "password" in str(refused.value)
+    assert SECRET not in str(refused.value) and SECRET not in repr(refused.value.errors)
+    assert SECRET not in caplog.text

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
 from _switch_worker import CALLS, ERRORS, HALF, OFF, ON, STATE, WIDTH, Probe, make_job
+from _switch_worker import run as run_worker
 from pydantic import BaseModel, ConfigDict
 
 from earnorm_aop import (
@@ -358,7 +359,7 @@ class Workers:
         self.stop = ctx.Event()
         self.processes = [
             ctx.Process(
-                target=_run_worker,
+                target=run_worker,
                 args=(url, namespace, i, self.status, self.stop, rounds),
                 daemon=True,
             )
@@ -391,12 +392,6 @@ class Workers:
             if p.is_alive():
                 p.kill()
                 p.join()
-
-
-def _run_worker(*args: Any) -> None:
-    from _switch_worker import run
-
-    run(*args)
 
 
 def cli_switch(url: str, namespace: str, state: str) -> dict[str, Any]:

@@ -21,12 +21,15 @@ import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
 from _switch_worker import CALLS, ERRORS, HALF, OFF, ON, STATE, WIDTH, Probe, make_job
 from _switch_worker import run as run_worker
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from earnorm_aop import (
     PluginConfigError,
     PluginRegistry,
     RedisSwitchboard,
+    Switchboard,
     SwitchState,
     plugin,
     with_plugins,
@@ -339,6 +342,41 @@ def test_importing_the_package_does_not_import_redis() -> None:
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=8), st.randoms(use_true_random=False))
+def test_states_applied_in_any_order_leave_the_newest_in_force(flags: list[bool], rng: Any) -> None:
+    """Late, repeated or reordered announcements change nothing: the highest version wins."""
+    reg = PluginRegistry(group=None)
+    reg.register("probe", Probe)
+    board = Switchboard()
+    board.attach(reg)
+    try:
+        states = [SwitchState("probe", flag, version) for version, flag in enumerate(flags, 1)]
+        arrivals = states + rng.sample(states, len(states))  # each once, then again, shuffled
+        rng.shuffle(arrivals)
+        for state in arrivals:
+            board.apply(state)
+        assert reg.switch("probe").enabled is flags[-1]
+        assert board.known_version("probe") == len(flags)
+    finally:
+        board.close()
+
+
+def test_sharing_again_replaces_the_board_and_unshare_stops_it(
+    redis_url: str, boards: list[PluginRegistry]
+) -> None:
+    reg, Job = probe_registry(boards)
+    first = reg.share(RedisSwitchboard(redis_url, "ns9", **FAST))
+    second = reg.share(RedisSwitchboard(redis_url, "ns9", **FAST))
+    assert reg.switchboard is second and first.registry is None
+    assert first._thread is None  # its listener was stopped
+    reg.unshare()
+    assert reg.switchboard is None and second._thread is None
+    reg.disable("probe")  # local again: applied here, nothing is written
+    assert seen(Job) == []
+    assert RedisSwitchboard(redis_url, "ns9").states() == {}
+    reg.enable("probe")
 
 
 def test_switch_states_round_trip() -> None:

@@ -20,16 +20,16 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from store.models import Note  # noqa: E402
 
-from earnorm_aop.plugins.audit import actor  # noqa: E402
+from earnorm_aop import context  # noqa: E402
 
 
 def main(port: int) -> None:
     call_command("migrate", verbosity=0)
     User.objects.create_superuser("admin", "admin@example.org", "pw")
-    with actor("alice"):
+    with context(actor="alice"):
         notes = {t: Note.objects.create(title=t, body=f"{t} body") for t in ("Alpha", "Beta")}
         notes.update({t: Note.objects.create(title=t) for t in ("Gamma", "Delta")})
-    with actor("bob"):
+    with context(actor="bob"):
         notes["Alpha"].title = "Alpha v2"
         notes["Alpha"].body = "rewritten"
         notes["Alpha"].save()

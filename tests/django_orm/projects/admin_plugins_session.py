@@ -24,13 +24,13 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from store.models import Note, Product  # noqa: E402
 
+from earnorm_aop import context as call_context  # noqa: E402
 from earnorm_aop.integrations.django.admin import (  # noqa: E402
     AuditHistoryAdmin,
     PluginAdmin,
     SoftDeleteAdmin,
 )
 from earnorm_aop.integrations.django.models import AuditRecord  # noqa: E402
-from earnorm_aop.plugins.audit import actor  # noqa: E402
 
 LIST = "/admin/store/note/"
 
@@ -81,12 +81,12 @@ def main() -> None:
     setup_test_environment()  # response.context, and "testserver" allowed
     call_command("migrate", verbosity=0)
     out: dict[str, Any] = {}
-    with actor("alice"):
+    with call_context(actor="alice"):
         alpha = Note.objects.create(title="Alpha")
         beta = Note.objects.create(title="Beta")
         gamma = Note.objects.create(title="Gamma")
         delta = Note.objects.create(title="Delta")
-    with actor("bob"):
+    with call_context(actor="bob"):
         alpha.title = "Alpha v2"
         alpha.save()
         beta.delete()  # soft

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from . import scope
 from .aspect import Switch
 
-__all__ = ["active", "count", "metering", "reset", "start", "stop"]
+__all__ = ["active", "count", "metering", "start", "stop"]
 
 
 def start() -> None:
@@ -55,10 +55,3 @@ def count(switch: Switch, outcome: str, seconds: float) -> None:
     with switch.lock:
         switch.runs[outcome] = switch.runs.get(outcome, 0) + 1
         switch.seconds += seconds
-
-
-def reset(switch: Switch) -> None:
-    """Forget the metered counts of one plugin (runs and seconds)."""
-    with switch.lock:
-        switch.runs = {}
-        switch.seconds = 0.0

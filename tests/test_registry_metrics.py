@@ -232,3 +232,10 @@ def test_runs_equal_calls_made_while_on(steps: list[tuple[bool, int]]) -> None:
         from earnorm_aop.weaving import weaver
 
         weaver.unweave(Doc)
+
+
+def test_a_plugin_disabled_in_this_context_is_not_counted(reg: PluginRegistry, model: type) -> None:
+    with metering(), reg.disabled("guard"):
+        model().save()
+    assert reg.metrics("guard")["runs"] == {}
+    assert reg.metrics("stamp")["runs"] == {"ok": 2}

@@ -114,3 +114,11 @@ def test_admins_on_models_without_the_plugin_fail_the_checks() -> None:
     assert checks["product_softdelete_admin"] == ["earnorm_aop.E101"]
     assert checks["product_audit_admin"] == ["earnorm_aop.E102"]
     assert checks["product_plugin_admin"] == []  # PluginAdmin adds only what applies
+
+
+def test_the_audit_table_is_browsable_read_only() -> None:
+    seen = session()["audit_table"]
+    assert seen["status"] == 200
+    assert seen["rows"] == 3  # Beta, Delta, then Gamma were soft-deleted
+    assert seen["add"] == 403
+    assert seen["total"] > seen["rows"]

@@ -151,6 +151,13 @@ def main() -> None:
     ).status_code
     out["delta_after_clerk"] = Note.with_deleted().filter(pk=delta.pk).exists()
 
+    records = client.get("/admin/earnorm_aop/auditrecord/?action__exact=soft_delete")
+    out["audit_table"] = {
+        "status": records.status_code,
+        "rows": len(records.context["cl"].result_list) if records.status_code == 200 else None,
+        "add": client.get("/admin/earnorm_aop/auditrecord/add/").status_code,
+        "total": AuditRecord.objects.count(),
+    }
     out["checks"] = {
         "note_plugin_admin": [e.id for e in admin.site._registry[Note].check()],
         "product_softdelete_admin": [e.id for e in SoftDeleteAdmin(Product, admin.site).check()],

@@ -1,8 +1,11 @@
 from django.contrib import admin
 
-from earnorm_aop.integrations.django.admin import PluginAdmin
+from earnorm_aop.integrations.django.admin import AuditRecordAdmin, PluginAdmin
+from earnorm_aop.integrations.django.models import AuditRecord
 
 from .models import Note, Product
+
+admin.site.register(AuditRecord, AuditRecordAdmin)
 
 
 @admin.register(Product)

@@ -28,7 +28,7 @@ def run(name: str) -> str:
 
 
 def test_every_example_has_a_test() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["quickstart.py"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["metrics.py", "quickstart.py"]
 
 
 def test_quickstart_shows_each_plugin_at_work() -> None:
@@ -76,3 +76,16 @@ def test_a_failed_quickstart_check_stops_the_demo() -> None:
         sys.modules.pop("quickstart", None)
     with pytest.raises(quickstart.DemoFailed, match="demo check failed: a claim"):
         quickstart.check("a claim", False)
+
+
+def test_metrics_example_shows_runs_failures_and_the_auto_disable() -> None:
+    pytest.importorskip("prometheus_client")
+    lines = run("metrics.py").splitlines()
+    assert 'earnorm_aop_advice_runs_total{outcome="ok",plugin="stamp"} 5.0' in lines
+    assert 'earnorm_aop_advice_runs_total{outcome="failed",plugin="notify"} 2.0' in lines
+    # switched off after its second failure: the fifth save ran no notify advice
+    assert 'earnorm_aop_advice_runs_total{outcome="ok",plugin="notify"} 2.0' in lines
+    assert 'earnorm_aop_plugin_auto_disables_total{plugin="notify"} 1.0' in lines
+    assert 'earnorm_aop_plugin_enabled{plugin="notify"} 0.0' in lines
+    assert "earnorm_aop_metering 1.0" in lines
+    assert lines[-1] == "health: degraded"

@@ -74,6 +74,11 @@ class DeletedFilter(admin.SimpleListFilter):  # type: ignore[misc]
     title = "deletion"  # the sidebar says "By deletion"
     parameter_name = "deleted"
 
+    def __init__(self, request: HttpRequest, params: Any, model: type, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        plugin = _plugin_of(model, "softdelete")
+        self.field: str | None = None if plugin is None else str(plugin.config.field)
+
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(DELETED_ONLY, "Deleted only"), (DELETED_TOO, "All, deleted included")]
 
@@ -95,9 +100,8 @@ class DeletedFilter(admin.SimpleListFilter):  # type: ignore[misc]
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         # get_queryset already widened the queryset when the filter asks for
         # deleted rows; "deleted only" narrows it to them.
-        if self.value() == DELETED_ONLY:
-            field = _plugin_of(queryset.model, "softdelete").config.field
-            return queryset.filter(**{f"{field}__isnull": False})
+        if self.value() == DELETED_ONLY and self.field is not None:
+            return queryset.filter(**{f"{self.field}__isnull": False})
         return queryset
 
 

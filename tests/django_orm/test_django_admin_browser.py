@@ -4,7 +4,8 @@
 Django's ``runserver`` on a free loopback port (a file database of its own);
 Playwright drives Debian's chromium (``/usr/bin/chromium``, installed by
 ``.ci/run``: Playwright's own browser download is not used): log in, filter
-the deleted rows, restore one, open a row's audit history.  Screenshots of
+the deleted rows, restore one, delete one permanently (through its
+confirmation page), open a row's audit history.  Screenshots of
 the pages are kept in ``test-artifacts/`` at the top of the repository.
 
 Without chromium or Playwright the test skips, saying which is missing;
@@ -136,6 +137,18 @@ def test_filter_restore_and_history_in_a_browser(
     assert "Restored 1 of 1 selected row(s)." in page.locator(".messagelist").inner_text()
     assert rows.locator("th, td.field-title").all_inner_texts() == ["Delta"]
     page.screenshot(path=str(ARTIFACTS / "admin-after-restore.png"), full_page=True)
+
+    # Delete Delta permanently: a confirmation page first.
+    rows.filter(has_text="Delta").locator("input.action-select").check()
+    page.select_option("select[name=action]", "hard_delete_selected")
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    assert page.locator("#hard-delete-objects li").all_inner_texts() == ["Delta"]
+    page.screenshot(path=str(ARTIFACTS / "admin-hard-delete-confirmation.png"), full_page=True)
+    page.click("input[type=submit][value='Yes, delete permanently']")
+    page.wait_for_load_state()
+    assert "Permanently deleted 1 row(s)." in page.locator(".messagelist").inner_text()
+    assert rows.count() == 0
 
     # Alpha's change form links to its audit history.
     page.get_by_role("link", name="Not deleted").click()

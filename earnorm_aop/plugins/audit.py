@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
 from ..plugin import hook
-from ._common import CallableOption, action_for, call_with, clock_of
+from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
 
@@ -151,9 +151,10 @@ class AuditPlugin:
         pk: Any,
         action: str,
         changes: dict[str, tuple[Any, Any]],
-    ) -> None:
+    ) -> Any:
+        """Emit and store one record; an awaitable when the sink's write is (EarnORM's table)."""
         if not changes and action == "update" and not self.config.record_unchanged:
-            return
+            return None
         record = AuditRecord(
             model=adapter.model_label(model),
             id=pk,
@@ -175,9 +176,10 @@ class AuditPlugin:
                 extra={"audit": record.as_dict()},
             )
         elif sink == "table":
-            adapter.write_audit_record(model, record.as_dict())
+            return adapter.write_audit_record(model, record.as_dict())
         else:
             sink(record)
+        return None
 
     # -- single rows ------------------------------------------------------------------
 
@@ -186,13 +188,16 @@ class AuditPlugin:
         """Diff the instance against its loaded (or last saved) state around the write."""
         adapter = adapter_for(model)
         old = adapter.loaded_state(instance)
-        result = proceed()
-        new = adapter.snapshot(instance)
-        adapter.remember_state(instance, new)
         action = action_for(instance) or ("create" if old is None else "update")
-        changes = self._diff(old, new)
-        self._record(adapter, model, instance, adapter.pk(instance), action, changes)
-        return result
+
+        def record(result: Any) -> Any:
+            new = adapter.snapshot(instance)
+            adapter.remember_state(instance, new)
+            changes = self._diff(old, new)
+            stored = self._record(adapter, model, instance, adapter.pk(instance), action, changes)
+            return settle([stored], result)
+
+        return then(proceed(), record)
 
     @hook("around:delete", optional=True)
     def audit_delete(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
@@ -200,10 +205,13 @@ class AuditPlugin:
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
         last = adapter.loaded_state(instance) or adapter.snapshot(instance)
-        result = proceed()
-        adapter.forget_state(instance)
-        self._record(adapter, model, instance, pk, "delete", self._removed(last))
-        return result
+
+        def record(result: Any) -> Any:
+            adapter.forget_state(instance)
+            stored = self._record(adapter, model, instance, pk, "delete", self._removed(last))
+            return settle([stored], result)
+
+        return then(proceed(), record)
 
     # -- bulk writes --------------------------------------------------------------------
 
@@ -218,12 +226,17 @@ class AuditPlugin:
         """Record each object of a bulk insert as a creation."""
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-        result = call_with(proceed, args, kwargs)
-        for obj in objs:
-            new = adapter.snapshot(obj)
-            adapter.remember_state(obj, new)
-            self._record(adapter, model, obj, adapter.pk(obj), "create", self._diff(None, new))
-        return result
+
+        def record(result: Any) -> Any:
+            stored = []
+            for obj in objs:
+                new = adapter.snapshot(obj)
+                adapter.remember_state(obj, new)
+                changes = self._diff(None, new)
+                stored.append(self._record(adapter, model, obj, adapter.pk(obj), "create", changes))
+            return settle(stored, result)
+
+        return then(call_with(proceed, args, kwargs), record)
 
     @hook("around:update_many", optional=True)
     def audit_update_many(

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..integrations.base import Adapter, adapter_for
 from ..plugin import hook
-from ._common import call_with, is_unfiltered
+from ._common import call_with, finally_, is_unfiltered, then
 from .cache_backends import MISS, CacheBackend, MemoryBackend, RedisBackend
 
 __all__ = ["CachePlugin"]
@@ -118,9 +118,12 @@ class CachePlugin:
         if hit is not MISS:
             adapter.remember_state(hit)  # a cache hit is a load (audit diffs against it)
             return hit
-        result = proceed()
-        self._safely("write", lambda: self.backend.set(key, result))
-        return result
+
+        def store(result: Any) -> Any:
+            self._safely("write", lambda: self.backend.set(key, result))
+            return result
+
+        return then(proceed(), store)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -129,10 +132,9 @@ class CachePlugin:
         """Forget the instance's entry after the write (its key read first: delete clears it)."""
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
-        try:
-            return proceed()
-        finally:
-            self._invalidate(adapter, model, {pk, adapter.pk(instance)})
+        return finally_(
+            proceed, lambda: self._invalidate(adapter, model, {pk, adapter.pk(instance)})
+        )
 
     @hook("around:save_many", optional=True)
     def invalidate_saved(
@@ -145,10 +147,10 @@ class CachePlugin:
         """Forget the entries of a bulk insert's objects."""
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-        try:
-            return call_with(proceed, args, kwargs)
-        finally:
-            self._invalidate(adapter, model, {adapter.pk(o) for o in objs})
+        return finally_(
+            lambda: call_with(proceed, args, kwargs),
+            lambda: self._invalidate(adapter, model, {adapter.pk(o) for o in objs}),
+        )
 
     @hook("around:update_many|delete_many", optional=True)
     def invalidate_matched(
@@ -162,7 +164,4 @@ class CachePlugin:
         """Forget the entries of the rows a bulk update or delete matched."""
         adapter = adapter_for(model)
         pks = adapter.pks(adapter.bulk_queryset(instance, args, kwargs))
-        try:
-            return proceed()
-        finally:
-            self._invalidate(adapter, model, pks)
+        return finally_(proceed, lambda: self._invalidate(adapter, model, pks))

@@ -13,7 +13,6 @@ import typing
 from datetime import datetime
 from typing import Any
 
-from earnorm.base.model.descriptors import AsyncFieldDescriptor
 from earnorm.fields import (
     BaseField,
     BooleanField,
@@ -66,7 +65,9 @@ def add_field(model: type, spec: FieldSpec) -> None:
     if env is not None:  # ModelMeta sets env on fields after __init_subclass__
         field.env = env
     vars(model)["__fields__"][spec.name] = field
-    setattr(model, spec.name, AsyncFieldDescriptor(field))
+    from .records import FieldValue
+
+    setattr(model, spec.name, FieldValue(field))
 
 
 def auto_fields(model: type) -> list[str]:

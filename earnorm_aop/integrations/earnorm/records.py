@@ -27,11 +27,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from earnorm.base.model.base import BaseModel
+from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
 from .fields import auto_fields, created_fields, store_as_given
 
 __all__ = [
     "FACADES",
+    "FieldValue",
     "install",
     "is_record",
     "load",
@@ -104,6 +106,31 @@ async def load(record: Any) -> None:
     set_state(record, values)
 
 
+class FieldValue(AsyncFieldDescriptor):
+    """EarnORM's field descriptor where ``record.field = value`` sets the value to write.
+
+    EarnORM's own ``__set__`` is a coroutine function, so an assignment does
+    nothing at all; advice written as the plugin page writes it
+    (``instance.updated_at = datetime.now()`` in ``before_save``) needs it to set
+    what the write in progress (or the record's next ``write``) stores.
+    ``await record.field`` gives that value until it is written.
+    """
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is not None:
+            values = vars(instance).get(PENDING)
+            if values and self.name in values:
+                return _resolved(values[self.name])
+        return super().__get__(instance, owner)
+
+    def __set__(self, instance: Any, value: Any) -> None:  # type: ignore[override]
+        pending(instance)[str(self.name)] = value
+
+
+async def _resolved(value: Any) -> Any:
+    return value
+
+
 def _records(recordset: Any) -> list[Any]:
     """The recordset itself when it holds one record (so its state stays with it), else each."""
     if len(recordset._ids) == 1:
@@ -135,7 +162,8 @@ async def write(self: Any, vals: dict[str, Any]) -> Any:
     """EarnORM's ``write``: the logical ``save`` of each record, after reading its values."""
     for record in _records(self):
         await load(record)
-        set_pending(record, dict(vals))
+        # Values assigned to the record's fields beforehand are written too.
+        set_pending(record, {**pending(record), **vals})
         await record._earnorm_aop_save(pending(record))
     return self
 
@@ -184,10 +212,10 @@ async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
         automatic = auto_fields(model)
         keep.update({n: v for n, v in values.items() if n in automatic and v is not None})
         vals = {n: v for n, v in values.items() if n not in automatic}
-        # EarnORM's write() hands _clear_cache() a list, which fails once a field
-        # was awaited (cached); the values written are stale in that cache anyway.
-        for name in values:
-            self._cache.pop(name, None)
+        # EarnORM's write() hands _clear_cache() a list, which fails unless the
+        # record's field cache is empty (dict.pop returns early on an empty dict):
+        # a field awaited before would fail the write.  The values are read again after.
+        self._cache.clear()
         token = _KEEP.set(keep)
         try:
             with including_hidden():  # write() checks the ids exist through _where_calc
@@ -233,7 +261,13 @@ FACADES: dict[str, Any] = {
 
 
 def install(model: type) -> None:
-    """Give ``model`` the façades and woven operations it lacks (its own methods win)."""
+    """Give ``model`` the façades and woven operations it lacks (its own methods win).
+
+    Its field descriptors become :class:`FieldValue` ones, so assignments count.
+    """
     for name, func in FACADES.items():
         if name not in vars(model):
             setattr(model, name, func)
+    for name, value in list(vars(model).items()):
+        if type(value) is AsyncFieldDescriptor:
+            setattr(model, name, FieldValue(value.field))

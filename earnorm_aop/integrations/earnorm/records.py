@@ -152,7 +152,7 @@ async def create(cls: Any, values: Any = None) -> Any:
     if isinstance(values, list):
         records = [_new(cls, v) for v in values]
         await cls._earnorm_aop_save_many(records)
-        return cls._browse(cls._env, [r.id for r in records if r._ids])
+        return cls._browse(cls._env, [r._ids[0] for r in records if r._ids])
     record = _new(cls, values)
     await record._earnorm_aop_save(pending(record))
     return record

@@ -189,7 +189,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.param == "earnorm":  # EarnORM on mongomock-motor (tests/_earnorm_backend.py)
         from _earnorm_backend import earnorm_backend
 
-        yield from earnorm_backend()
+        yield from earnorm_backend(request)
         return
     memory = MemoryBackend(request.param)
     try:

@@ -58,7 +58,8 @@ def add_field(model: type, spec: FieldSpec) -> None:
             f"{model.__qualname__}: the EarnORM adapter maps {known} (declare the field "
             "on the model yourself to use another type)"
         )
-    field = kind(required=False, default=spec.default)
+    options: dict[str, Any] = {"use_tz": True} if kind is DatetimeField else {}
+    field = kind(required=False, default=spec.default, **options)
     field.name = spec.name
     field.model_name = getattr(model, "_name", "")
     env = vars(model).get("_env")

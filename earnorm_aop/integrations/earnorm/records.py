@@ -218,8 +218,9 @@ async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
         self._cache.clear()
         token = _KEEP.set(keep)
         try:
-            with including_hidden():  # write() checks the ids exist through _where_calc
-                await _write(self, vals)
+            if vals or keep:  # MongoDB refuses an empty $set: nothing to write
+                with including_hidden():  # write() checks the ids exist through _where_calc
+                    await _write(self, vals)
         finally:
             _KEEP.reset(token)
     vars(self).pop(PENDING, None)

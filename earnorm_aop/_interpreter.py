@@ -17,7 +17,6 @@ from .advice import PlannedAdvice, Target
 from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
 from .errors import ProceedError
 from .joinpoint import JoinPoint, Recover
-from .pointcut import Kind
 
 __all__ = ["interpret_chain"]
 

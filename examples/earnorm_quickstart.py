@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
@@ -32,7 +32,7 @@ class Article(PluginModel, BaseModel):
     views = fields.IntegerField()
 
     class Meta:
-        plugins = {
+        plugins: ClassVar[dict[str, dict[str, Any]]] = {
             "validation": {"fields": {"title": {"required": True, "max_length": 80}}},
             "timestamp": {},
             "softdelete": {},
@@ -46,20 +46,23 @@ async def main() -> None:
     collection = db[Article._name]
 
     article = await Article.create({"title": "Hello", "views": 0})
-    print(f"created {article.id}: created_at == updated_at: "
-          f"{await article.created_at == await article.updated_at}")
+    print(
+        f"created {article.id}: created_at == updated_at: "
+        f"{await article.created_at == await article.updated_at}"
+    )
 
     with actor("alice"):
         await article.write({"views": 1})
     doc = await collection.find_one({})
-    print(f"write kept created_at and moved updated_at: "
-          f"{doc['created_at'] < doc['updated_at']}")
+    print(f"write kept created_at and moved updated_at: {doc['created_at'] < doc['updated_at']}")
 
     try:
         await Article.create({"title": ""})
     except ValidationFailed as exc:
-        print(f"validation refused a create: {exc.errors}; "
-              f"documents: {await collection.count_documents({})}")
+        print(
+            f"validation refused a create: {exc.errors}; "
+            f"documents: {await collection.count_documents({})}"
+        )
 
     first = await Article.read(article.id)
     await collection.update_one({}, {"$set": {"views": 99}})  # behind EarnORM's back
@@ -68,8 +71,10 @@ async def main() -> None:
 
     await article.unlink()
     visible = await Article.search([])
-    print(f"unlink() kept the document: visible={len(visible)}, "
-          f"in collection={await collection.count_documents({})}")
+    print(
+        f"unlink() kept the document: visible={len(visible)}, "
+        f"in collection={await collection.count_documents({})}"
+    )
     await article.restore()
     print(f"restore() brought it back: {len(await Article.search([]))} visible")
 
@@ -78,8 +83,10 @@ async def main() -> None:
         await article.unlink()
     finally:
         registry.enable("softdelete")
-    print(f"with softdelete switched off, unlink() deleted it: "
-          f"{await collection.count_documents({}) == 0}")
+    print(
+        f"with softdelete switched off, unlink() deleted it: "
+        f"{await collection.count_documents({}) == 0}"
+    )
 
     print("audit trail:")
     for record in TRAIL:

@@ -29,16 +29,16 @@ __all__ = [
     "acting",
     "action_for",
     "call_with",
-    "finally_",
-    "settle",
-    "then",
-    "within",
     "clock_of",
     "dotted",
+    "finally_",
     "import_dotted",
     "including_hidden",
     "is_unfiltered",
+    "settle",
+    "then",
     "utc_now",
+    "within",
 ]
 
 

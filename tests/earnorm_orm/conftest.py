@@ -18,7 +18,10 @@ from typing import Any
 import pytest
 from _earnorm_helpers import unique
 
-if importlib.util.find_spec("earnorm") is None or importlib.util.find_spec("mongomock_motor") is None:
+if (
+    importlib.util.find_spec("earnorm") is None
+    or importlib.util.find_spec("mongomock_motor") is None
+):
     _reason = (
         "EarnORM is not installed: pip install -e '.[earnorm]' on Python 3.12+ "
         "(python3 scripts/test.py does it in .venv312)"

@@ -47,7 +47,7 @@ def test_the_page_timestamp_plugin_and_an_async_before_save_on_async_methods(
         checked = fields.BooleanField()
 
         class Meta:
-            plugins = ["timestamp", "checked"]
+            plugins = ["timestamp", "checked"]  # noqa: RUF012
             registry = reg
 
     async def scenario() -> None:
@@ -90,7 +90,7 @@ def test_disabled_and_trace_stay_local_to_each_of_100_concurrent_tasks(
         second = fields.BooleanField()
 
         class Meta:
-            plugins = ["first", "second"]
+            plugins = ["first", "second"]  # noqa: RUF012
             registry = reg
 
     async def task(n: int) -> tuple[int, set[str], str]:

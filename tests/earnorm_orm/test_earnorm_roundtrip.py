@@ -49,7 +49,7 @@ def test_meta_plugins_and_with_plugins_both_weave_the_logical_operations() -> No
         name = fields.StringField()
 
         class Meta:
-            plugins = ["timestamp", "softdelete"]
+            plugins = ["timestamp", "softdelete"]  # noqa: RUF012
 
     @with_plugins("timestamp", "softdelete")
     class Member(BaseModel):
@@ -77,7 +77,7 @@ def test_create_search_browse_write_unlink_round_trip(mongo: Any) -> None:
         views = fields.IntegerField()
 
         class Meta:
-            plugins = {
+            plugins = {  # noqa: RUF012
                 "timestamp": {"clock": clock},
                 "audit": {"sink": "table"},
                 "validation": {"fields": {"title": {"required": True}}},
@@ -289,7 +289,9 @@ def test_create_of_a_list_is_save_many_stamped_and_audited_per_record(mongo: Any
         tags = await Tag.create([{"label": "x"}, {"label": "y"}])
         assert len(tags.ids) == 2
         docs = await stored(mongo, Tag)
-        assert {d["created_at"] for d in docs} == {datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC).isoformat()}
+        assert {d["created_at"] for d in docs} == {
+            datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC).isoformat()
+        }
         assert sorted(r.id for r in records) == sorted(tags.ids)
         assert {r.action for r in records} == {"create"}
 

@@ -96,7 +96,7 @@ class EarnORMAdapter(Adapter):
     def pk(self, instance: Any) -> Any:
         if isinstance(instance, Mapping):
             return instance.get("id")
-        ids = getattr(instance, "_ids", ())
+        ids: tuple[Any, ...] = getattr(instance, "_ids", ())
         return ids[0] if len(ids) == 1 else None
 
     def snapshot(self, instance: Any) -> dict[str, Any]:
@@ -125,10 +125,15 @@ class EarnORMAdapter(Adapter):
         call = dict(zip(("record_id", "fields"), args, strict=False))
         call.update(kwargs)
         record_id = call.get("record_id")
-        if isinstance(record_id, str) and not call.get("fields") and set(call) <= {
-            "record_id",
-            "fields",
-        }:
+        if (
+            isinstance(record_id, str)
+            and not call.get("fields")
+            and set(call)
+            <= {
+                "record_id",
+                "fields",
+            }
+        ):
             return record_id
         return None
 
@@ -146,7 +151,7 @@ class EarnORMAdapter(Adapter):
         return _resolved(value)
 
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
-        """An awaitable ``write`` of ``fields`` (default: every value set) as set_field left them."""
+        """An awaitable ``write`` of ``fields`` (default: each value set) as set_field left them."""
         names = list(records.pending(instance) if fields is None else fields)
         return instance.write({n: self.get_field(instance, n) for n in names})
 

@@ -28,6 +28,6 @@ def use_mongomock(database: str = "earnorm_aop") -> Any:
     db = AsyncMongoMockClient()[database]
     mongo._sync_db = db
     mongo.env = env
-    env._adapter = mongo  # type: ignore[assignment]
+    env._adapter = mongo
     env._initialized = True
     return db

@@ -97,6 +97,6 @@ async def store_as_given(field: BaseField[Any], value: Any, backend: str) -> Any
     lost; a copy of the field with the automatic flags off converts it as it is.
     """
     plain = copy.copy(field)
-    plain.auto_now = False  # type: ignore[attr-defined]
-    plain.auto_now_add = False  # type: ignore[attr-defined]
+    plain.auto_now = False
+    plain.auto_now_add = False
     return await plain.to_db(value, backend)

@@ -48,7 +48,7 @@ PENDING = "_earnorm_aop_pending"
 # Values of EarnORM's automatic timestamps to store during a ``write()``, which
 # refuses them (they are read-only) and would set both to "now": a plugin's
 # ``updated_at``, and the stored ``created_at``.
-_KEEP: ContextVar[Mapping[str, Any]] = ContextVar("earnorm_aop_keep", default={})
+_KEEP: ContextVar[Mapping[str, Any] | None] = ContextVar("earnorm_aop_keep", default=None)
 
 # EarnORM's own implementations, called by the woven operations.
 _create = vars(BaseModel)["create"].__func__
@@ -106,7 +106,7 @@ async def load(record: Any) -> None:
     set_state(record, values)
 
 
-class FieldValue(AsyncFieldDescriptor):
+class FieldValue(AsyncFieldDescriptor):  # type: ignore[misc]
     """EarnORM's field descriptor where ``record.field = value`` sets the value to write.
 
     EarnORM's own ``__set__`` is a coroutine function, so an assignment does
@@ -123,7 +123,7 @@ class FieldValue(AsyncFieldDescriptor):
                 return _resolved(values[self.name])
         return super().__get__(instance, owner)
 
-    def __set__(self, instance: Any, value: Any) -> None:  # type: ignore[override]
+    def __set__(self, instance: Any, value: Any) -> None:
         pending(instance)[str(self.name)] = value
 
 
@@ -187,11 +187,11 @@ async def _convert_to_db_as_given(cls: Any, vals: dict[str, Any]) -> dict[str, A
     """EarnORM's conversion, keeping given (and kept) values of its automatic timestamps."""
     db_vals: dict[str, Any] = await _convert_to_db(cls, vals)
     backend = cls._env.adapter.backend_type
-    for name, value in {**_KEEP.get(), **vals}.items():
+    for name, value in {**(_KEEP.get() or {}), **vals}.items():
         field = cls.__fields__.get(name)
-        if value is not None and name in db_vals and field is not None:
-            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-                db_vals[name] = await store_as_given(field, value, backend)
+        automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        if value is not None and name in db_vals and automatic:
+            db_vals[name] = await store_as_given(field, value, backend)
     return db_vals
 
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import wrapt
 
-from earnorm_aop import scope, weaver
-from earnorm_aop.aspect import Aspect
+from earnorm_aop.weaving import scope, weaver
+from earnorm_aop.weaving.aspect import Aspect
 
 SYNC_STMT = "obj.save(x)"
 ASYNC_STMT = """\

@@ -4,7 +4,7 @@ This module only re-exports the public names; each lives in the module named
 after its concept (see DESIGN.md and docs/reference.md).
 """
 
-from .aspect import AdviceSpec, Aspect, Switch
+from .declaration import BasePlugin, plugin
 from .errors import (
     DependencyError,
     DuplicatePluginError,
@@ -16,13 +16,15 @@ from .errors import (
     WeavingError,
 )
 from .events import aemit, emit
-from .explain import explain
-from .joinpoint import JoinPoint, Recover
+from .explanation import explain
 from .model import PluginModel, unweave, weave, with_plugins
-from .plugin import BasePlugin, hook, plugin
-from .pointcut import Kind, Pointcut, parse_pointcut
-from .registry import PluginInfo, PluginRegistry, registry
-from .tracing import Trace, TraceRecord, trace
+from .plugin_registry import PluginInfo, PluginRegistry, registry
+from .plugin_spec import hook
+from .weaving.aspect import AdviceSpec, Aspect, Switch
+from .weaving.joinpoint import JoinPoint, Recover
+from .weaving.pointcut import Kind, Pointcut, parse_pointcut
+from .weaving.tracing import Trace, TraceRecord
+from .weaving.weaver import trace
 
 __all__ = [
     "AdviceSpec",

@@ -42,10 +42,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from . import weaver
 from .errors import PluginError, PluginNotFoundError
-from .explain import explain
-from .registry import PluginInfo, PluginRegistry, registry
+from .explanation import explain
+from .plugin_registry import PluginInfo, PluginRegistry, registry
+from .weaving import weaver
 
 __all__ = ["main"]
 

@@ -25,10 +25,10 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import scope, weaver
-from .aspect import Aspect
 from .errors import PluginError
 from .integrations.base import FieldSpec, adapter_for
+from .weaving import scope, weaver
+from .weaving.aspect import Aspect
 
 __all__ = ["contribute", "contributed_fields", "contributed_methods", "visible_rows", "withdraw"]
 

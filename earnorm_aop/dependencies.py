@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DependencyError, PluginNotFoundError
 
 if TYPE_CHECKING:
-    from .plugin import PluginSpec
+    from .plugin_spec import PluginSpec
 
 __all__ = ["parse_specifier", "resolve_requirements"]
 

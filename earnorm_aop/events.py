@@ -13,10 +13,10 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from . import scope, weaver
-from .aspect import AdviceSpec, Aspect
-from .chain import record_failure
 from .errors import PluginError
+from .weaving import scope, weaver
+from .weaving.aspect import AdviceSpec, Aspect
+from .weaving.chain import record_failure
 
 __all__ = ["aemit", "emit"]
 

@@ -15,12 +15,12 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from . import weaver
 from .contributions import contribute, withdraw
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
-from .registry import PluginRegistry
-from .registry import registry as default_registry
+from .plugin_registry import PluginRegistry
+from .plugin_registry import registry as default_registry
+from .weaving import weaver
 
 __all__ = ["PluginModel", "apply_plugins", "unweave", "weave", "with_plugins"]
 

@@ -24,12 +24,13 @@ from contextlib import ExitStack
 
 import pytest
 
-from . import scope, weaver
-from ._woven import _ctx_counts, mode
 from .errors import PluginNotFoundError
-from .registry import PluginRegistry
-from .registry import registry as default_registry
-from .tracing import Trace, TraceRecord, trace
+from .plugin_registry import PluginRegistry
+from .plugin_registry import registry as default_registry
+from .weaving import scope, weaver
+from .weaving.state import _ctx_counts, mode
+from .weaving.tracing import Trace, TraceRecord
+from .weaving.weaver import trace
 
 __all__ = ["assert_advice_not_ran", "assert_advice_ran"]
 

@@ -30,8 +30,9 @@ from typing import Any
 import pydantic
 import pytest
 
-from earnorm_aop import PluginRegistry, weaver, with_plugins
+from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations.memory import MemoryModel, MemoryStore, NotFound
+from earnorm_aop.weaving import weaver
 
 # EarnORM (Python 3.12+) runs in scripts/test.py's second step, which names
 # its backend here; the main suite runs the others.

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginRegistry, weaver, with_plugins
+from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations import FieldSpec, adapter_for
+from earnorm_aop.weaving import weaver
 
 _names = itertools.count(1)
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginNotFoundError, PluginRegistry, hook, weaver
+from earnorm_aop import PluginNotFoundError, PluginRegistry, hook
 from earnorm_aop import registry as default_registry
+from earnorm_aop.weaving import weaver
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
 
-from earnorm_aop import PluginConfigError, registry, weaver
+from earnorm_aop import PluginConfigError, registry
 from earnorm_aop.plugins.cache import CachePlugin
 from earnorm_aop.plugins.softdelete import including_deleted
+from earnorm_aop.weaving import weaver
 
 
 def plugin_of(model: type) -> CachePlugin:

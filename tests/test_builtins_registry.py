@@ -50,7 +50,7 @@ def test_priorities_order_the_builtins_whatever_the_listing() -> None:
         def save(self) -> None:
             pass
 
-    from earnorm_aop import weaver
+    from earnorm_aop.weaving import weaver
 
     order = [a.name for a in weaver.effective_aspects(Model)]
     assert order == ["validation", "softdelete", "timestamp", "audit", "cache"]

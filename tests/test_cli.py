@@ -17,8 +17,9 @@ from typing import ClassVar
 
 import pytest
 
-from earnorm_aop import PluginRegistry, weaver
+from earnorm_aop import PluginRegistry
 from earnorm_aop.cli import main
+from earnorm_aop.weaving import weaver
 
 BUILTINS = ["audit", "cache", "softdelete", "timestamp", "validation"]
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import registry, weaver
+from earnorm_aop import registry
+from earnorm_aop.weaving import weaver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,8 @@ def clean_default_registry() -> Iterator[None]:
     yield
     for name in set(registry._explicit) - before:
         registry.unregister(name)
+        # The page switches its plugin off live; a later "stamp" starts afresh.
+        registry._switches.pop(name, None)
 
 
 @pytest.mark.usefixtures("clean_default_registry")

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, ProceedError, Recover, weaver
+from earnorm_aop import Aspect, ProceedError, Recover
+from earnorm_aop.weaving import weaver
 
 
 class AsyncModel:

@@ -9,7 +9,8 @@ import pydantic
 import pytest
 import wrapt
 
-from earnorm_aop import Aspect, WeavingError, weaver
+from earnorm_aop import Aspect, WeavingError
+from earnorm_aop.weaving import weaver
 
 
 def make_model() -> type:

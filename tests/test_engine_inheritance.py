@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, weaver
+from earnorm_aop import Aspect
+from earnorm_aop.weaving import weaver
 
 
 def tagger(log: list[Any], name: str, spec: str = "before:save") -> Aspect:

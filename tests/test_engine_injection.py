@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import Aspect, JoinPoint, WeavingError, weaver
+from earnorm_aop import Aspect, JoinPoint, WeavingError
+from earnorm_aop.weaving import weaver
 
 
 def woven(model: type, *hooks: tuple[str, Any], name: str = "inj") -> Aspect:

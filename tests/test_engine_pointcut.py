@@ -11,9 +11,9 @@ from earnorm_aop import (
     PointcutError,
     WeavingError,
     parse_pointcut,
-    weaver,
 )
-from earnorm_aop.pointcut import check_event_name, split_event
+from earnorm_aop.weaving import weaver
+from earnorm_aop.weaving.pointcut import check_event_name, split_event
 
 VALID_KINDS = ("before", "after", "around", "chain", "error")
 

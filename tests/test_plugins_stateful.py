@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _hypothesis_profiles import examples
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -24,8 +25,8 @@ from earnorm_aop import (
     hook,
     unweave,
     weave,
-    weaver,
 )
+from earnorm_aop.weaving import weaver
 
 NAMES = ("alpha", "beta", "gamma", "delta")
 PRIORITY = {"alpha": 0, "beta": 0, "gamma": 5, "delta": -5}
@@ -230,7 +231,7 @@ class PluginStates(RuleBasedStateMachine):
 
 
 PluginStates.TestCase.settings = settings(
-    max_examples=200,
+    max_examples=examples(200),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

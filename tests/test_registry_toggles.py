@@ -15,9 +15,9 @@ from earnorm_aop import (
     PluginNotFoundError,
     PluginRegistry,
     explain,
-    weaver,
     with_plugins,
 )
+from earnorm_aop.weaving import weaver
 
 LOG: list[Any] = []
 # A per-thread / per-task log for the concurrency tests; LOG when unset.

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic
+
+from ..weaving.planning import register_framework_base, set_operations_resolver
+
 __all__ = [
     "AUDIT_TABLE",
     "OPERATIONS",
@@ -461,3 +465,13 @@ def adapter_for(model: type) -> Adapter:
 
 def operation_names(model: type) -> Iterable[str]:
     return adapter_for(model).operations(model).keys()
+
+
+def _operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+    return adapter_for(model).operations(model)
+
+
+# The engine resolves pointcut names through the model's adapter, and globs
+# skip the methods of framework bases, pydantic's among them.
+set_operations_resolver(_operations_of)
+register_framework_base(pydantic.BaseModel)

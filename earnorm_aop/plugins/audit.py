@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
-from ..plugin import hook
+from ..plugin_spec import hook
 from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..integrations.base import Adapter, adapter_for
-from ..plugin import hook
+from ..plugin_spec import hook
 from ._common import call_with, finally_, is_unfiltered, then
 from .cache_backends import MISS, CacheBackend, MemoryBackend, RedisBackend
 

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..integrations.base import Adapter, FieldSpec, adapter_for
-from ..plugin import hook
+from ..plugin_spec import hook
 from ._common import (
     CallableOption,
     acting,

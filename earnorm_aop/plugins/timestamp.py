@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..integrations.base import Adapter, FieldSpec, adapter_for
-from ..plugin import hook
+from ..plugin_spec import hook
 from ._common import CallableOption, call_with, clock_of
 
 __all__ = ["TimestampPlugin"]

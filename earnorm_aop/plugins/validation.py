@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from ..errors import PluginError
 from ..integrations.base import Adapter, adapter_for
-from ..plugin import hook
+from ..plugin_spec import hook
 from ._common import ClassOption, action_for, call_with
 
 __all__ = ["FieldRule", "ValidationFailed", "ValidationPlugin"]

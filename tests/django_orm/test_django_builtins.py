@@ -10,11 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from djangoapp.models import Entry, Story, Writer
 
-from earnorm_aop import explain, registry, weaver
+from earnorm_aop import explain, registry
 from earnorm_aop.integrations.django.models import AuditRecord
 from earnorm_aop.plugins import audit
 from earnorm_aop.plugins.softdelete import hard_deleting, including_deleted
 from earnorm_aop.plugins.validation import ValidationFailed
+from earnorm_aop.weaving import weaver
 
 
 @pytest.fixture(autouse=True)

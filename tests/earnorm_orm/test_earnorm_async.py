@@ -10,7 +10,8 @@ from _earnorm_helpers import run, unique
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
 
-from earnorm_aop import PluginModel, PluginRegistry, plugin, trace, weaver
+from earnorm_aop import PluginModel, PluginRegistry, plugin, trace
+from earnorm_aop.weaving import weaver
 
 FIXED = datetime(2020, 5, 17, 12, 0, tzinfo=UTC)
 

@@ -12,11 +12,12 @@ from _earnorm_helpers import run, unique
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
 
-from earnorm_aop import PluginModel, explain, registry, weaver, with_plugins
+from earnorm_aop import PluginModel, explain, registry, with_plugins
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.integrations.earnorm import EarnORMAdapter
 from earnorm_aop.plugins.audit import AuditRecord, actor
 from earnorm_aop.plugins.validation import ValidationFailed
+from earnorm_aop.weaving import weaver
 
 
 class Ticking:

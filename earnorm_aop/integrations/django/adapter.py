@@ -30,7 +30,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, router
 
 from ...errors import PluginError
-from ...weaver import register_framework_base
+from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
 from . import relations
 from . import state as loading

@@ -22,8 +22,8 @@ from typing import Any
 
 from django.db.models.signals import class_prepared
 
-from ... import weaver
 from ...model import with_plugins
+from ...weaving import weaver
 
 __all__ = ["ATTRIBUTE", "REGISTRY_ATTRIBUTE", "declared_plugins", "prepare"]
 

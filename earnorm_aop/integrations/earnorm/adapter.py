@@ -32,7 +32,7 @@ from typing import Any
 
 from earnorm.base.model.base import BaseModel
 
-from ...weaver import register_framework_base
+from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
 from . import fields, records
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import PointcutError
+from ..errors import PointcutError
 
 __all__ = ["Kind", "Pointcut", "parse_pointcut", "split_event"]
 

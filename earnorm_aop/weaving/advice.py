@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import WeavingError
 from .aspect import AdviceSpec, Aspect
-from .errors import WeavingError
 from .pointcut import Kind
 
 __all__ = ["RESERVED", "Param", "PlannedAdvice", "Target", "plan_advice"]

@@ -1,19 +1,17 @@
-"""Tracing: record every advice run inside a ``with trace() as t:`` block.
+"""Tracing records: what a ``with trace() as t:`` block collects (``trace()`` is in the weaver).
 
-While any trace is open the weaver dispatches through the interpreted chain
-(see :mod:`earnorm_aop._interpreter`), which reports each advice run here; the
-generated fast path has no tracing code at all.
+A call made inside a trace block runs the interpreted chain (see
+:mod:`earnorm_aop.weaving.interpreted`), which reports each advice run here; the
+generated dispatcher hands it over after one test of a process-wide counter
+and the trace context variable, so callers outside any trace pay that test only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from . import scope
-
-__all__ = ["Trace", "TraceRecord", "trace"]
+__all__ = ["Trace", "TraceRecord"]
 
 
 @dataclass(frozen=True)
@@ -53,18 +51,3 @@ class Trace:
                 f"{r.plugin:<16} {r.kind:<7} {call:<32} {r.outcome:<10} {r.duration * 1e6:>8.1f}"
             )
         return "\n".join(lines)
-
-
-@contextmanager
-def trace() -> Iterator[Trace]:
-    """Record every advice run in this thread / task until the block ends."""
-    from . import weaver  # the weaver imports this module's neighbours; import late
-
-    recorder = Trace()
-    token = scope.TRACE.set(recorder)
-    weaver.tracing_started()
-    try:
-        yield recorder
-    finally:
-        scope.TRACE.reset(token)
-        weaver.tracing_stopped()

@@ -6,8 +6,8 @@ from the real dispatch order.
 
 from __future__ import annotations
 
-from . import weaver
-from .pointcut import split_event
+from .weaving import weaver
+from .weaving.pointcut import split_event
 
 __all__ = ["explain"]
 

@@ -3,7 +3,7 @@
 Name resolution: a name registered explicitly wins; otherwise it is looked up
 among the entry points of the group ``earnorm_aop.plugins`` (which is how the
 built-in plugins are found), so a user's ``@plugin("timestamp")`` shadows the
-built-in without a conflict.  Each name has one :class:`~earnorm_aop.aspect.Switch`
+built-in without a conflict.  Each name has one :class:`~earnorm_aop.weaving.aspect.Switch`
 shared by every model that uses it, so ``disable(name)`` reaches them all.
 """
 
@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from . import scope, weaver
-from .aspect import AdviceSpec, Aspect, Switch
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
-from .plugin import PluginSpec, read_spec
+from .plugin_spec import PluginSpec, read_spec
+from .weaving import scope, weaver
+from .weaving.aspect import AdviceSpec, Aspect, Switch
 
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
 

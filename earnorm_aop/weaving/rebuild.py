@@ -16,13 +16,12 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._codegen import compile_chain
-from ._interpreter import interpret_chain
-from ._planning import _effective, _lookup_original, _plan_class, _routine
-from ._woven import _MISSING, _lock, _State, _state_of, _states, _Woven, mode, subclass_listeners
 from .advice import Target
 from .aspect import Switch
-from .chain import ChainPlan
+from .chain import ChainPlan, on_auto_disable
+from .generated import compile_chain
+from .planning import _effective, _lookup_original, _plan_class, _routine
+from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, subclass_listeners
 
 
 def _classes_using(switches: set[Switch]) -> list[type]:
@@ -63,7 +62,6 @@ def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
     return (
         id(plan.target.raw),
         tuple((id(a.aspect), id(a.spec), a.kind) for a in plan.all),
-        plan.ctx_switches,
     )
 
 
@@ -272,7 +270,7 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         if (
             isinstance(current, _Woven)
             and current._self_key == _chain_key(plan)
-            and (current._self_guard == plan.guard and current._self_traced == bool(mode.tracing))
+            and current._self_guard == plan.guard
         ):
             continue
         if current is not _MISSING and not isinstance(current, _Woven):
@@ -287,13 +285,11 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
 
 
 def _make_wrapper(plan: ChainPlan) -> _Woven:
-    dispatcher = interpret_chain(plan) if mode.tracing else compile_chain(plan)
-    wrapper = _Woven(plan.target.raw, dispatcher)
+    wrapper = _Woven(plan.target.raw, compile_chain(plan))
     wrapper._self_raw = plan.target.raw
     wrapper._self_origin = plan.target.owner
     wrapper._self_key = _chain_key(plan)
     wrapper._self_guard = plan.guard
-    wrapper._self_traced = bool(mode.tracing)
     wrapper._self_plan = plan
     return wrapper
 
@@ -314,11 +310,7 @@ def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> N
             del state.foreign[(owner, attr)]
     for (owner, attr), plan in plans.items():
         current = vars(owner).get(attr, _MISSING)
-        if (
-            isinstance(current, _Woven)
-            and current._self_key == _chain_key(plan)
-            and (current._self_traced == bool(mode.tracing))
-        ):
+        if isinstance(current, _Woven) and current._self_key == _chain_key(plan):
             continue
         if (owner, attr) not in state.foreign:
             state.foreign[(owner, attr)] = current
@@ -362,3 +354,18 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
     return classmethod(__init_subclass__)
+
+
+def set_enabled(switch: Switch, enabled: bool) -> None:
+    """Switch a plugin on or off on every class that uses it, at once."""
+    with _lock:
+        if switch.enabled == enabled:
+            return
+        switch.enabled = enabled
+        if enabled:
+            switch.auto_disabled = False
+            switch.consecutive_failures = 0
+        _rebuild(_classes_using({switch}))
+
+
+on_auto_disable(lambda switch: set_enabled(switch, False))

@@ -2,7 +2,7 @@
 
 Pure functions of the weaver's state and a class: the effective aspects (own
 and inherited, in run order), the method names pointcuts range over (adapter
-operations included), and one :class:`~earnorm_aop.chain.ChainPlan` per
+operations included), and one :class:`~earnorm_aop.weaving.chain.ChainPlan` per
 advised method.  Nothing here changes a class.
 """
 
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._woven import _MISSING, _ctx_counts, _state_of, _states, _Woven
+from ..errors import WeavingError
 from .advice import Target, plan_advice
 from .aspect import AdviceSpec, Aspect
 from .chain import ChainPlan
-from .errors import WeavingError
 from .pointcut import Kind, Pointcut, split_event
+from .state import _MISSING, _state_of, _states, _Woven
 
 _framework_bases: set[type] = {object}
 
@@ -28,12 +28,23 @@ def register_framework_base(cls: type) -> None:
     _framework_bases.add(cls)
 
 
-try:  # pydantic is a core dependency, but keep the engine importable without it
-    import pydantic
+OperationsResolver = Callable[[type], Mapping[str, Sequence[tuple[type, str]]]]
 
-    register_framework_base(pydantic.BaseModel)
-except ImportError:  # pragma: no cover
-    pass
+
+def _no_operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+    return {}
+
+
+# Logical operations ("get_queryset" on a Django model is its manager's
+# method) come from the model's adapter, a layer above the engine; it installs
+# its resolver here, so the engine asks without importing it.
+_operations: OperationsResolver = _no_operations
+
+
+def set_operations_resolver(resolver: OperationsResolver) -> None:
+    """Tell the engine how to find the logical operations a model maps onto other objects."""
+    global _operations
+    _operations = resolver
 
 
 def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
@@ -99,13 +110,6 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
     return public, every
 
 
-def _operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
-    """Logical operations the model's adapter maps onto other objects' methods."""
-    from .integrations.base import adapter_for
-
-    return adapter_for(model).operations(model)
-
-
 def _matches(pointcut: Pointcut, names: tuple[dict[str, None], dict[str, None]]) -> list[str]:
     public, every = names
     out = pointcut.select(public)
@@ -166,7 +170,6 @@ def _plan_class(
                     per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
     plans: dict[str, ChainPlan] = {}
     foreign: dict[tuple[type, str], ChainPlan] = {}
-    ctx = frozenset(_ctx_counts)
     operations = _operations(model)
     for name, entries in per_method.items():
         targets: list[tuple[type | None, Target]] = []
@@ -185,7 +188,7 @@ def _plan_class(
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:
                 continue
-            plan = ChainPlan.build(target, kept, ctx_switches=ctx)
+            plan = ChainPlan.build(target, kept)
             if per_model_owner is None:
                 plans[name] = plan
             else:

@@ -1,10 +1,11 @@
 """The generated dispatcher: Python source specialised to one chain.
 
 :func:`compile_chain` writes, compiles and returns the wrapt wrapper function
-of a :class:`~earnorm_aop.chain.ChainPlan`: one ``if`` per ``before``, no
+of a :class:`~earnorm_aop.weaving.chain.ChainPlan`: one ``if`` per ``before``, no
 loops, no dictionary look-ups, no signature binding unless an advice asked
 for a target parameter.  The source is built from identifiers this module
-controls and registered with :mod:`linecache`, so tracebacks show it.
+controls and registered with :mod:`linecache`, so tracebacks show it; chains
+of the same shape share one compiled code object.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from __future__ import annotations
 import inspect
 import itertools
 import linecache
+import types
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ProceedError
 from . import scope
 from .advice import Param, PlannedAdvice
 from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
-from .errors import ProceedError
+from .interpreted import interpret_chain
 from .joinpoint import JoinPoint, Recover
+from .pointcut import Kind
 
-__all__ = ["compile_chain"]
+__all__ = ["compile_chain", "source_of"]
 
 _counter = itertools.count()
 _VARPOS = inspect.Parameter.VAR_POSITIONAL
@@ -62,14 +66,20 @@ class _Generator:
             "_ProceedError": ProceedError,
             "_JP": JoinPoint,
             "_isawaitable": inspect.isawaitable,
-            "_dvar": scope.DISABLED,
             "_dget": scope.DISABLED.get,
+            "_tget": scope.TRACE.get,
+            "_mode": scope.mode,
+            "_gate": scope.gate(plan.switches),
+            "_traced": _Traced(plan),
             "_avar": scope.ACTIVE_CALLS,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
             "model_of": model_of(plan.target),
             "_bind": plan.target.binder(),
         }
+        # While True, the statements being emitted belong to the body that runs
+        # while a disabled() block for one of the chain's plugins is open somewhere.
+        self.checked = False
         self.index: dict[int, int] = {}
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
@@ -77,11 +87,13 @@ class _Generator:
             self.ns[f"_s{i}"] = advice.aspect.switch
             self.ns[f"_n{i}"] = advice.aspect.name
             self.ns[f"_k{i}"] = advice.kind.value
-            self.ns[f"_f{i}"] = FailureHandler(advice, plan.target)
-            self.ns[f"_perr{i}"] = (
-                f"proceed() called twice by around advice {advice.label} on "
-                f"{plan.target.owner.__qualname__}.{plan.target.name}"
-            )
+            if advice.aspect.on_error != "raise":
+                self.ns[f"_f{i}"] = FailureHandler(advice, plan.target)
+            if advice.kind is Kind.AROUND:
+                self.ns[f"_perr{i}"] = (
+                    f"proceed() called twice by around advice {advice.label} on "
+                    f"{plan.target.owner.__qualname__}.{plan.target.name}"
+                )
             for j, p in enumerate(advice.params):
                 if p.source == "default":
                     self.ns[f"_d{i}_{j}"] = p.default
@@ -160,7 +172,7 @@ class _Generator:
         the call), used under the ``raise`` policy: no store and reload per call.
         """
         i = self.index[id(advice)]
-        if advice.aspect.switch in self.plan.ctx_switches:
+        if self.checked:
             src.add(depth, f"if not _off or _s{i} not in _off:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
@@ -187,15 +199,43 @@ class _Generator:
             src.add(depth + 1, line)
 
     def generate(self) -> tuple[str, str]:
+        """The module source: the around levels, and ``dispatch`` inside a factory.
+
+        ``dispatch`` is nested so that ``_g`` is a closure variable:
+        :func:`compile_chain` builds the function over the cell of the chain's
+        :class:`~earnorm_aop.weaving.scope.Gate`, which is non-zero only while a
+        ``trace()`` or a ``disabled()`` block for one of its plugins is open
+        somewhere.  Until then a call pays one truth test and takes the plain
+        body; after it, the body that reads the context variables.
+        """
         plan = self.plan
         aw = "await " if self.is_async else ""
         adef = "async def" if self.is_async else "def"
         src = _Source()
         for k, advice in enumerate(plan.arounds):
             self.around_level(src, k, advice)
-        name = "dispatch"
-        src.add(0, f"{adef} {name}(wrapped, instance, args, kwargs):")
-        d = 1
+        body = _Source()
+        body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
+        body.add(1, "if _g:")
+        # Only calls in a trace's own context take the interpreted chain, which
+        # records them; other callers go on to the checked body.
+        body.add(2, "if _mode.tracing and _tget() is not None:")
+        body.add(3, f"return {aw}_traced(wrapped, instance, args, kwargs)")
+        self.checked = True
+        self.guarded_body(body, 2)
+        self.checked = False
+        self.guarded_body(body, 1)
+        src.add(0, "def _factory():")
+        src.add(1, "_g = None")
+        for line in body.lines:
+            src.add(1, line)
+        src.add(1, "return dispatch")
+        return "dispatch", "\n".join(src.lines) + "\n"
+
+    def guarded_body(self, src: _Source, d: int) -> None:
+        """The body of one call, inside the super() re-entry guard when the plan needs it."""
+        plan = self.plan
+        aw = "await " if self.is_async else ""
         if plan.guard:
             # Skip the advice only for a call that entered at another level (a
             # super() call); a recursive call at this level is an outer call.
@@ -206,11 +246,20 @@ class _Generator:
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
             src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
             src.add(d, "try:")
-            d += 1
-        outer = [a for a in plan.befores + plan.chains + plan.afters + plan.errors]
-        if any(a.aspect.switch in plan.ctx_switches for a in outer):
+            self.body(src, d + 1)
+            src.add(d, "finally:")
+            src.add(d + 1, "_avar.reset(_tok)")
+        else:
+            self.body(src, d)
+
+    def body(self, src: _Source, d: int) -> None:
+        """Emit the phases of one call at depth ``d``; every path ends in ``return``."""
+        plan = self.plan
+        aw = "await " if self.is_async else ""
+        outer = plan.befores + plan.chains + plan.afters + plan.errors
+        if self.checked:
             # Read the context-local toggles once; while none is in force in
-            # this context (the usual case) each check is one truth test.
+            # this context each check below is one truth test.
             src.add(d, "_off = _dget()")
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
@@ -234,7 +283,8 @@ class _Generator:
         if not (plan.errors or plan.chains or plan.afters):
             # Nothing runs after the method: return its result directly.
             src.add(d, f"return {core}")
-        elif plan.errors:
+            return
+        if plan.errors:
             src.add(d, "try:")
             src.add(d + 1, f"result = {core}")
             src.add(d, "except Exception as error:")
@@ -256,12 +306,7 @@ class _Generator:
             )
         for advice in plan.afters:
             self.guarded(src, d, advice, "", "after")
-        if plan.errors or plan.chains or plan.afters:
-            src.add(d, "return result")
-        if plan.guard:
-            src.add(1, "finally:")
-            src.add(2, "_avar.reset(_tok)")
-        return name, "\n".join(src.lines) + "\n"
+        src.add(d, "return result")
 
     def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
         """Emit ``_lvl{k}``: around advice ``k`` with a one-shot ``proceed``."""
@@ -278,9 +323,9 @@ class _Generator:
 
         log_policy = advice.aspect.on_error != "raise"
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
-        if advice.aspect.switch in plan.ctx_switches:
-            src.add(1, f"if _s{i} in _dget():")
-            src.add(2, f"return {aw}{inner('args', 'kwargs')}")
+        # Skipped while a disabled() block for its plugin is in force here.
+        src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
+        src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
             src.add(1, "_ba = _bind(instance, args, kwargs)")
         src.add(1, "called = False")
@@ -341,19 +386,65 @@ class _Generator:
         src.add(1, "return _r")
 
 
+class _Traced:
+    """The interpreted chain of a plan, built on its first call inside a ``trace()`` block."""
+
+    __slots__ = ("plan", "run")
+
+    def __init__(self, plan: ChainPlan) -> None:
+        self.plan = plan
+        self.run: Dispatcher | None = None
+
+    def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        run = self.run
+        if run is None:
+            run = self.run = interpret_chain(self.plan)
+        return run(wrapped, instance, args, kwargs)
+
+
+# Compiled module code by generated source.  The source is made of identifiers
+# only (no class, function or user string), so the key holds no class alive;
+# values are weak, so an entry (and its linecache lines) goes once the last
+# dispatcher made from it does: each dispatcher's namespace keeps its code.
+_compiled: weakref.WeakValueDictionary[str, types.CodeType] = weakref.WeakValueDictionary()
+# How many times compile() ran, for tests that check identical chains share code.
+compile_count = 0
+
+
 def compile_chain(plan: ChainPlan) -> Dispatcher:
-    """Generate, compile and return the wrapt wrapper function for ``plan``."""
+    """Generate the wrapt wrapper function for ``plan``, compiling its source once.
+
+    Chains of the same shape (the same kinds, parameters, policies and guard,
+    whichever plugins and classes they belong to) generate the same source: the
+    code object is compiled once and shared; each chain gets its own namespace
+    holding its advice functions and switches.
+    """
+    global compile_count
     gen = _Generator(plan)
     name, text = gen.generate()
-    target = plan.target
-    filename = f"<earnorm_aop dispatch {target.owner.__qualname__}.{target.name} #{next(_counter)}>"
-    code = compile(text, filename, "exec")
-    # Register the source so tracebacks and debuggers show the generated lines.
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    code = _compiled.get(text)
+    if code is None:
+        target = plan.target
+        filename = (
+            f"<earnorm_aop dispatch #{next(_counter)}, "
+            f"first woven on {target.owner.__qualname__}.{target.name}>"
+        )
+        code = compile(text, filename, "exec")
+        compile_count += 1
+        # Register the source so tracebacks and debuggers show the generated lines,
+        # for as long as some dispatcher runs this code.
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        weakref.finalize(code, linecache.cache.pop, filename, None)
+        _compiled[text] = code
+    gen.ns["_code"] = code
     exec(code, gen.ns)
-    dispatcher: Dispatcher = gen.ns[name]
-    dispatcher.__earnorm_source__ = text  # type: ignore[attr-defined]
-    # Every rebuild (a toggle, a disabled() block) compiles a new dispatcher:
-    # forget its source once it is gone, or linecache would grow forever.
-    weakref.finalize(dispatcher, linecache.cache.pop, filename, None)
+    inner = next(
+        c for c in gen.ns["_factory"].__code__.co_consts if getattr(c, "co_name", None) == name
+    )
+    dispatcher: Dispatcher = types.FunctionType(inner, gen.ns, name, None, (gen.ns["_gate"].cell,))
     return dispatcher
+
+
+def source_of(dispatcher: Any) -> str:
+    """The generated source a dispatcher runs (kept once per distinct source, in linecache)."""
+    return "".join(linecache.getlines(dispatcher.__code__.co_filename))

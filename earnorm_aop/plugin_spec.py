@@ -1,7 +1,7 @@
-"""Plugins: classes whose methods are advice.
+"""Reading a plugin class: its hooks, options and configuration, into a :class:`PluginSpec`.
 
-``@plugin("name")`` or subclassing :class:`BasePlugin` makes a class a plugin;
-``@hook(...)`` binds a method to pointcuts or events explicitly, and naming
+A plugin is a class whose methods are advice (:mod:`earnorm_aop.declaration`
+makes a class one); ``@hook(...)`` binds a method to pointcuts or events explicitly, and naming
 conventions do it implicitly (``before_save`` -> ``before:save`` where the
 model has ``save``; a public method named like a model method -> ``chain:``
 advice on it).  This module reads a plugin class once, at registration, into
@@ -13,22 +13,25 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from .aspect import ErrorPolicy
 from .config import config_model
 from .errors import PluginError
-from .pointcut import Kind, Pointcut, check_event_name, is_pointcut, parse_pointcut, split_event
+from .weaving.aspect import ErrorPolicy
+from .weaving.pointcut import (
+    Kind,
+    Pointcut,
+    check_event_name,
+    is_pointcut,
+    parse_pointcut,
+    split_event,
+)
 
-if TYPE_CHECKING:
-    from .registry import PluginRegistry
-
-__all__ = ["BasePlugin", "HookDecl", "PluginSpec", "hook", "plugin"]
+__all__ = ["HookDecl", "PluginSpec", "collect_hooks", "hook", "read_spec"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-C = TypeVar("C", bound=type)
 
 # Class attributes a plugin uses for itself; never hooks.
 _RESERVED_ATTRS = frozenset(
@@ -117,7 +120,7 @@ def _functions(cls: type) -> dict[str, Any]:
     """Methods defined by ``cls`` and its plugin bases (not object / BasePlugin), nearest first."""
     found: dict[str, Any] = {}
     for klass in cls.__mro__:
-        if klass in (object, BasePlugin):
+        if klass is object or klass.__dict__.get("_earnorm_plugin_base", False):
             continue
         for attr, value in vars(klass).items():
             if attr not in found:
@@ -196,67 +199,3 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
         config=config_model(cls),
         uses_nested_config=isinstance(nested, type) and issubclass(nested, BaseModel),
     )
-
-
-def plugin(
-    name: str,
-    *,
-    version: str = "0.1.0",
-    requires: Sequence[str] | Mapping[str, str] = (),
-    priority: int = 0,
-    description: str | None = None,
-    on_error: ErrorPolicy = "raise",
-    max_failures: int = 3,
-    registry: PluginRegistry | None = None,
-    replace: bool = False,
-) -> Callable[[C], C]:
-    """Class decorator: make a class a plugin and register it (default registry unless given)."""
-
-    def decorate(cls: C) -> C:
-        from .registry import registry as default_registry
-
-        attrs = {
-            "name": name,
-            "version": version,
-            "requires": requires,
-            "priority": priority,
-            "description": description,
-            "on_error": on_error,
-            "max_failures": max_failures,
-        }
-        for attr, value in attrs.items():
-            setattr(cls, attr, value)
-        (registry or default_registry).register(name, cls, replace=replace)
-        return cls
-
-    return decorate
-
-
-class BasePlugin:
-    """Optional base class for plugins.
-
-    A subclass that sets ``name`` in its own class body and is not abstract
-    (``abstract = True`` or unimplemented abstract methods) is registered when
-    it is defined, in ``registry`` if it sets one, else the default registry.
-    With a nested ``Config`` model, the validated configuration is ``self.config``.
-    """
-
-    name: str | None = None
-    version: str = "0.1.0"
-    requires: Sequence[str] | Mapping[str, str] = ()
-    priority: int = 0
-    description: str | None = None
-    on_error: ErrorPolicy = "raise"
-    max_failures: int = 3
-    registry: PluginRegistry | None = None
-    config: Any = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__ or not cls.__dict__["name"]:
-            return
-        if cls.__dict__.get("abstract", False) or inspect.isabstract(cls):
-            return
-        from .registry import registry as default_registry
-
-        (cls.registry or default_registry).register(cls.__dict__["name"], cls)

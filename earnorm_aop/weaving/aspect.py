@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import PointcutError
+from ..errors import PointcutError
 from .pointcut import Pointcut, check_event_name, is_pointcut, parse_pointcut
 
 __all__ = ["AdviceSpec", "Aspect", "ErrorPolicy", "Switch"]
@@ -54,8 +54,12 @@ class Switch:
     """Live state of one plugin, shared by all its aspects on all models.
 
     The weaver reads ``enabled`` at weave time only: flipping it goes through
-    :func:`earnorm_aop.weaver.set_enabled`, which re-weaves every class that
-    uses the plugin, so a disabled plugin costs nothing per call.
+    :func:`earnorm_aop.weaving.weaver.set_enabled`, which re-weaves the classes that
+    use the plugin, so a disabled plugin costs nothing per call.  ``scopes``
+    counts the ``disabled()`` blocks open for this plugin in any thread or task;
+    dispatchers read the context-local set of disabled plugins only while it is
+    non-zero (see :mod:`earnorm_aop.weaving.scope`), so opening a block costs
+    the same however many classes are woven.
     """
 
     name: str
@@ -64,6 +68,7 @@ class Switch:
     consecutive_failures: int = 0
     last_error: BaseException | None = None
     auto_disabled: bool = False
+    scopes: int = 0  # open disabled() blocks for this plugin, in any thread or task
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 

@@ -1,9 +1,10 @@
 """The interpreted dispatcher: the same semantics as the generated one, with loops.
 
-:func:`interpret_chain` runs a :class:`~earnorm_aop.chain.ChainPlan` by
-walking its phases; tests compare it with :mod:`earnorm_aop._codegen` on
-random chains, and the weaver installs it while a ``trace()`` block is open,
-since it reports every advice run to the trace in force.
+:func:`interpret_chain` runs a :class:`~earnorm_aop.weaving.chain.ChainPlan` by
+walking its phases; tests compare it with :mod:`earnorm_aop.weaving.generated` on
+random chains, and a generated dispatcher hands a call over to it when the
+call runs inside a ``trace()`` block, since it reports every advice run to the
+trace in force.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import inspect
 import time
 from typing import Any
 
+from ..errors import ProceedError
 from . import scope
 from .advice import PlannedAdvice, Target
 from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
-from .errors import ProceedError
 from .joinpoint import JoinPoint, Recover
 
 __all__ = ["interpret_chain"]
@@ -106,10 +107,8 @@ class _Interpreter:
         self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
 
     def skip(self, advice: PlannedAdvice) -> bool:
-        return (
-            advice.aspect.switch in self.plan.ctx_switches
-            and advice.aspect.switch in scope.DISABLED.get()
-        )
+        switch = advice.aspect.switch
+        return bool(switch.scopes) and switch in scope.DISABLED.get()
 
     def record(self, advice: PlannedAdvice, call: _Call, outcome: str, start: float) -> None:
         recorder = scope.TRACE.get()

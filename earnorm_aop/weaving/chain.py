@@ -2,8 +2,8 @@
 
 A :class:`ChainPlan` is decided at weave time: which advice runs in which
 phase, in which order.  Two modules turn a plan into the wrapt wrapper
-function: :mod:`earnorm_aop._codegen` generates Python source specialised to
-that exact chain (the fast path), and :mod:`earnorm_aop._interpreter` runs
+function: :mod:`earnorm_aop.weaving.generated` generates Python source specialised to
+that exact chain (the fast path), and :mod:`earnorm_aop.weaving.interpreted` runs
 the same plan with plain loops (tests check the two agree; tracing uses it
 because it can report every advice run).  What both share lives here: the
 plan and what a failing advice does under the ``log``/``disable`` policies.
@@ -19,18 +19,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .advice import PlannedAdvice, Target
 from .aspect import Aspect, Switch
 from .pointcut import Kind
 
-__all__ = ["ChainPlan", "Dispatcher", "FailureHandler", "model_of", "record_failure"]
+__all__ = [
+    "ChainPlan",
+    "Dispatcher",
+    "FailureHandler",
+    "model_of",
+    "on_auto_disable",
+    "record_failure",
+]
 
 log = logging.getLogger("earnorm_aop")
 
 Dispatcher = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+# What switching a tripped plugin off means is re-weaving, which the layer
+# above this one (the rebuild step) knows how to do; it registers itself here
+# so that this module, imported by the dispatchers, does not import it.
+_auto_disable: list[Callable[[Switch], None]] = []
+
+
+def on_auto_disable(action: Callable[[Switch], None]) -> None:
+    """Run ``action(switch)`` when a failing plugin trips its ``max_failures``."""
+    if action not in _auto_disable:
+        _auto_disable.append(action)
 
 
 @dataclass(frozen=True)
@@ -46,8 +64,6 @@ class ChainPlan:
     # Set by the weaver when another woven level of the same method exists in
     # the hierarchy, so a super() call must not run the advice twice.
     guard: bool = False
-    # Plugins with a context-local ``disabled()`` in force somewhere.
-    ctx_switches: frozenset[Switch] = field(default_factory=frozenset)
     # For an adapter-mapped method: the logical operation and the per-model
     # class the wrapper is installed on.
     label: str = ""
@@ -60,7 +76,6 @@ class ChainPlan:
         advice: Sequence[PlannedAdvice],
         *,
         guard: bool = False,
-        ctx_switches: frozenset[Switch] = frozenset(),
     ) -> ChainPlan:
         """Sort advice given in plugin order into phases (reversing the late ones)."""
 
@@ -75,12 +90,16 @@ class ChainPlan:
             afters=of(Kind.AFTER)[::-1],
             errors=of(Kind.ERROR)[::-1],
             guard=guard,
-            ctx_switches=ctx_switches & {a.aspect.switch for a in advice},
         )
 
     @property
     def all(self) -> tuple[PlannedAdvice, ...]:
         return self.befores + self.arounds + self.chains + self.afters + self.errors
+
+    @property
+    def switches(self) -> tuple[Switch, ...]:
+        """The distinct plugin switches of the chain, in first-use order."""
+        return tuple(dict.fromkeys(a.aspect.switch for a in self.all))
 
     def __bool__(self) -> bool:
         return bool(self.all)
@@ -135,8 +154,6 @@ def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
         )
     log.error("plugin %r: %s failed; the operation goes on", aspect.name, what, exc_info=error)
     if trip:
-        from . import weaver
-
         log.warning(
             "plugin %r disabled after %d consecutive failures (max_failures=%d)",
             aspect.name,
@@ -144,4 +161,5 @@ def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
             aspect.max_failures,
         )
         switch.auto_disabled = True
-        weaver.set_enabled(switch, False)
+        for action in _auto_disable:
+            action(switch)

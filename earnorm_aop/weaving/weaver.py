@@ -10,28 +10,31 @@ plugin costs nothing.  Installing is a single attribute assignment, so a call
 already running keeps the chain it started with.
 
 This module is the engine's public face; the work is done by
-:mod:`earnorm_aop._planning` (what applies where) and
-:mod:`earnorm_aop._rebuild` (making class dicts match), on the state kept in
-:mod:`earnorm_aop._woven`.
+:mod:`earnorm_aop.weaving.planning` (what applies where) and
+:mod:`earnorm_aop.weaving.rebuild` (making class dicts match), on the state kept in
+:mod:`earnorm_aop.weaving.state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ._planning import (
+from ..errors import WeavingError
+from . import scope
+from .advice import PlannedAdvice
+from .aspect import AdviceSpec, Aspect, Switch
+from .planning import (
     _effective,
     _event_as_pointcut,
     _method_names,
     _plan_class,
     register_framework_base,
 )
-from ._rebuild import _classes_using, _rebuild, _subclasses
-from ._woven import _ctx_counts, _lock, _State, _states, _Woven, mode, subclass_listeners
-from .advice import PlannedAdvice
-from .aspect import AdviceSpec, Aspect, Switch
-from .errors import WeavingError
+from .rebuild import _classes_using, _rebuild, _subclasses, set_enabled
+from .state import _ctx_counts, _lock, _State, _states, _Woven, mode, subclass_listeners
+from .tracing import Trace
 
 __all__ = [
     "MethodChain",
@@ -44,6 +47,7 @@ __all__ = [
     "register_framework_base",
     "set_enabled",
     "subclass_listeners",
+    "trace",
     "unweave",
     "weave",
     "weave_many",
@@ -159,18 +163,6 @@ def woven_classes() -> list[type]:
         return list(_states.keys())
 
 
-def set_enabled(switch: Switch, enabled: bool) -> None:
-    """Switch a plugin on or off on every class that uses it, at once."""
-    with _lock:
-        if switch.enabled == enabled:
-            return
-        switch.enabled = enabled
-        if enabled:
-            switch.auto_disabled = False
-            switch.consecutive_failures = 0
-        _rebuild(_classes_using({switch}))
-
-
 @dataclass(frozen=True)
 class MethodChain:
     """One woven method of a model as :func:`describe` reports it."""
@@ -218,44 +210,54 @@ def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
 
 
 def context_scope_opened(switches: Iterable[Switch]) -> None:
-    """A ``disabled()`` block started: make dispatchers of these plugins check it."""
+    """A ``disabled()`` block started: make dispatchers of these plugins check it.
+
+    Nothing is re-woven: the dispatchers of these plugins test a shared cell
+    (see :mod:`earnorm_aop.weaving.scope`), so the cost does not depend on how
+    many classes are woven.
+    """
+    switches = list(switches)
     with _lock:
-        fresh = set()
         for s in switches:
             _ctx_counts[s] = _ctx_counts.get(s, 0) + 1
-            if _ctx_counts[s] == 1:
-                fresh.add(s)
-        if fresh:
-            _rebuild(_classes_using(fresh))
+        scope.disabled_opened(switches)
 
 
 def context_scope_closed(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block ended: drop the checks no other block needs."""
+    switches = list(switches)
     with _lock:
-        gone = set()
+        scope.disabled_closed(switches)
         for s in switches:
             _ctx_counts[s] -= 1
             if _ctx_counts[s] == 0:
                 del _ctx_counts[s]
-                gone.add(s)
-        if gone:
-            _rebuild(_classes_using(gone))
 
 
 def tracing_started() -> None:
+    """A ``trace()`` block opened: dispatchers start testing the trace context variable."""
     with _lock:
-        mode.tracing += 1
-        if mode.tracing == 1:
-            _rebuild(list(_states.keys()))
+        scope.trace_opened()
 
 
 def tracing_stopped() -> None:
     with _lock:
-        mode.tracing -= 1
-        if mode.tracing == 0:
-            _rebuild(list(_states.keys()))
+        scope.trace_closed()
 
 
 def _check_class(model: object) -> None:
     if not isinstance(model, type):
         raise WeavingError(f"can only weave onto a class, not {model!r}")
+
+
+@contextmanager
+def trace() -> Iterator[Trace]:
+    """Record every advice run in this thread / task until the block ends."""
+    recorder = Trace()
+    tracing_started()
+    token = scope.TRACE.set(recorder)
+    try:
+        yield recorder
+    finally:
+        scope.TRACE.reset(token)
+        tracing_stopped()

@@ -16,6 +16,7 @@ import wrapt
 
 from .aspect import Aspect, Switch
 from .chain import ChainPlan
+from .scope import mode
 
 __all__ = ["mode", "subclass_listeners"]
 
@@ -51,7 +52,6 @@ class _Woven(metaclass=_WovenType):
     _self_origin: type
     _self_key: Any
     _self_guard: bool
-    _self_traced: bool
     _self_plan: ChainPlan
 
     def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> _Woven:
@@ -92,6 +92,8 @@ class _State:
 
 
 _states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
+# Open disabled() blocks per plugin, in any context (each Switch keeps the same
+# count in ``scopes`` for the dispatchers to test).
 _ctx_counts: dict[Switch, int] = {}
 # Called with each new subclass of a woven class (the model layer reads its Meta).
 subclass_listeners: list[Callable[[type], None]] = []
@@ -102,12 +104,3 @@ def _state_of(klass: type) -> _State:
     if state is None:
         return _State()
     return state
-
-
-class _Mode:
-    """Global modes that change which dispatchers are installed."""
-
-    tracing = 0  # open trace() blocks; while > 0 every dispatcher is interpreted
-
-
-mode = _Mode()

@@ -25,6 +25,7 @@ from earnorm.fields import (
 
 from ...errors import PluginError
 from ..base import FieldSpec
+from .state import FieldValue
 
 __all__ = ["add_field", "auto_fields", "created_fields", "store_as_given"]
 
@@ -66,8 +67,6 @@ def add_field(model: type, spec: FieldSpec) -> None:
     if env is not None:  # ModelMeta sets env on fields after __init_subclass__
         field.env = env
     vars(model)["__fields__"][spec.name] = field
-    from .records import FieldValue
-
     setattr(model, spec.name, FieldValue(field))
 
 

@@ -15,9 +15,8 @@ the adapter installs, on each model it weaves:
   ``_earnorm_aop_save_many(cls, records)`` (``save_many``: ``create`` of a list),
   which run EarnORM's own ``create`` / ``write`` / ``unlink``.
 
-A record's stored values and the values pending for its write live in the
-record's ``__dict__`` (EarnORM records have one: models don't declare
-``__slots__``), under the names below.
+A record's stored values and the values pending for its write are kept by
+``state.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +29,15 @@ from earnorm.base.model.base import BaseModel
 from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
 from .fields import auto_fields, created_fields, store_as_given
+from .state import (
+    PENDING,
+    FieldValue,
+    is_record,
+    pending,
+    set_pending,
+    set_state,
+    state,
+)
 
 __all__ = [
     "FACADES",
@@ -39,11 +47,9 @@ __all__ = [
     "load",
     "pending",
     "set_pending",
+    "set_state",
     "state",
 ]
-
-STATE = "_earnorm_aop_state"
-PENDING = "_earnorm_aop_pending"
 
 # Values of EarnORM's automatic timestamps to store during a ``write()``, which
 # refuses them (they are read-only) and would set both to "now": a plugin's
@@ -55,35 +61,6 @@ _create = vars(BaseModel)["create"].__func__
 _write = vars(BaseModel)["write"]
 _unlink = vars(BaseModel)["unlink"]
 _convert_to_db = vars(BaseModel)["_convert_to_db"].__func__
-
-
-def is_record(obj: Any) -> bool:
-    return isinstance(obj, BaseModel)
-
-
-def state(record: Any) -> dict[str, Any] | None:
-    """The stored values read last (or written last), or ``None`` if never read."""
-    found: dict[str, Any] | None = vars(record).get(STATE)
-    return found
-
-
-def set_state(record: Any, values: Mapping[str, Any] | None) -> None:
-    if values is None:
-        vars(record).pop(STATE, None)
-    else:
-        vars(record)[STATE] = dict(values)
-
-
-def pending(record: Any) -> dict[str, Any]:
-    """The values the record's write in progress (or next ``save_instance``) writes."""
-    found = vars(record).get(PENDING)
-    if found is None:
-        found = vars(record)[PENDING] = {}
-    return found  # type: ignore[no-any-return]
-
-
-def set_pending(record: Any, values: dict[str, Any]) -> None:
-    vars(record)[PENDING] = values
 
 
 async def load(record: Any) -> None:
@@ -104,31 +81,6 @@ async def load(record: Any) -> None:
         raw = doc.get(name)
         values[name] = raw if name == "id" else await field.from_db(raw, backend)
     set_state(record, values)
-
-
-class FieldValue(AsyncFieldDescriptor):  # type: ignore[misc]
-    """EarnORM's field descriptor where ``record.field = value`` sets the value to write.
-
-    EarnORM's own ``__set__`` is a coroutine function, so an assignment does
-    nothing at all; advice written as the plugin page writes it
-    (``instance.updated_at = datetime.now()`` in ``before_save``) needs it to set
-    what the write in progress (or the record's next ``write``) stores.
-    ``await record.field`` gives that value until it is written.
-    """
-
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        if instance is not None:
-            values = vars(instance).get(PENDING)
-            if values and self.name in values:
-                return _resolved(values[self.name])
-        return super().__get__(instance, owner)
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        pending(instance)[str(self.name)] = value
-
-
-async def _resolved(value: Any) -> Any:
-    return value
 
 
 def _records(recordset: Any) -> list[Any]:

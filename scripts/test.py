@@ -5,7 +5,7 @@ Usage: ``python3 scripts/test.py [--no-lint] [pytest args...]``.
 
 This is the one command a developer and CI both run, so it needs nothing but
 Python 3.11+: it creates ``.venv`` and installs the project on first use. A
-full run (no pytest arguments) also runs the EarnORM tests, which need Python
+run of the whole suite (no test paths named) also runs the EarnORM tests, which need Python
 3.12+, in a second virtualenv ``.venv312`` made with the first 3.12+ interpreter
 found (``EARNORM_AOP_PYTHON312``, pyenv's, ``python3.12`` on PATH); without one
 they are skipped with the reason, except under ``CI=true``, where that fails. Every
@@ -29,6 +29,13 @@ PYTEST_NO_TESTS = 5
 EARNORM_TESTS = ["tests/earnorm_orm", "tests/test_builtins_*.py"]
 
 
+def _names_tests(pytest_args: list[str]) -> bool:
+    """Whether the arguments name test files or folders (then only those run)."""
+    return any(
+        not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in pytest_args
+    )
+
+
 def main(argv: list[str]) -> int:
     lint = "--no-lint" not in argv
     pytest_args = [arg for arg in argv if arg != "--no-lint"]
@@ -45,8 +52,9 @@ def main(argv: list[str]) -> int:
 
     failed: list[tuple[str, int]] = []
     envs = {name: venv_env() for name, _ in steps}
-    # A full run (no pytest arguments) also runs the EarnORM tests on Python 3.12+.
-    if not pytest_args:
+    # A run of the whole suite (no test paths named; options such as ``-n 2`` are
+    # passed on) also runs the EarnORM tests on Python 3.12+.
+    if not _names_tests(pytest_args):
         python312 = ensure_venv312()
         if python312 is None:
             message = f"no Python 3.12+ found, EarnORM tests not run: {PY312_HINT}"
@@ -60,7 +68,8 @@ def main(argv: list[str]) -> int:
             env = venv_env(VENV312)
             env["EARNORM_AOP_BACKENDS"] = "earnorm"
             files = [str(p.relative_to(ROOT)) for g in EARNORM_TESTS for p in ROOT.glob(g)]
-            steps.append((name, [str(python312), "-m", "pytest", *sorted(files)]))
+            cmd = [str(python312), "-m", "pytest", *pytest_args, *sorted(files)]
+            steps.append((name, cmd))
             envs[name] = env
 
     for name, cmd in steps:

@@ -40,6 +40,8 @@ def test_the_page_timestamp_plugin_and_an_async_before_save_on_async_methods(
             if values.get("title") == "veto":
                 return False
             values["checked"] = True
+            if instance.id:  # a write: the values may change before they are written
+                values["title"] = values["title"].upper()
             return None
 
     class User(PluginModel, BaseModel):
@@ -60,9 +62,11 @@ def test_the_page_timestamp_plugin_and_an_async_before_save_on_async_methods(
         assert seen[0]["updated_at"] == FIXED  # set by the sync advice before the async one
         await user.write({"title": "b"})
         assert seen[1]["id"] == user.id and seen[1]["title"] == "b"
+        (doc,) = await stored(mongo, User)
+        assert doc["title"] == "B" and doc["created_at"] == FIXED.isoformat()
         vetoed = await User.create({"title": "veto"})
         assert vetoed.id == ""
-        assert [d["title"] for d in await stored(mongo, User)] == ["b"]
+        assert [d["title"] for d in await stored(mongo, User)] == ["B"]
 
     run(scenario())
 

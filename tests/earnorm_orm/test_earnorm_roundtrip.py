@@ -368,3 +368,45 @@ def test_a_field_a_plugin_contributes_must_have_a_type_earnorm_can_store() -> No
                 _name = unique("odd")
     finally:
         registry.unregister("earnorm_odd_field")
+
+
+def test_subjects_the_record_on_save_and_delete_and_the_query_of_get_queryset(
+    reg: Any, mongo: Any
+) -> None:
+    from earnorm_aop import hook, plugin
+
+    seen: list[tuple[str, Any, Any]] = []
+
+    @plugin("watch", registry=reg)
+    class Watch:
+        def before_save(self, instance: Any, values: dict[str, Any]) -> None:
+            title = adapter_for(type(instance)).get_field(instance, "title")
+            seen.append(("before_save", instance.id, title))
+
+        def after_save(self, instance: Any) -> None:
+            seen.append(("after_save", instance.id, type(instance).__name__))
+
+        def before_delete(self, instance: Any) -> None:
+            seen.append(("before_delete", instance.id, None))
+
+        @hook("chain:get_queryset")
+        def only_public(self, query: Any, model: type) -> Any:
+            return adapter_for(model).filter(query, public=True)
+
+    @with_plugins("watch", registry=reg)
+    class Entry(BaseModel):
+        _name = unique("entry")
+        title = fields.StringField()
+        public = fields.BooleanField()
+
+    async def scenario() -> None:
+        shown = await Entry.create({"title": "shown", "public": True})
+        hidden = await Entry.create({"title": "hidden", "public": False})
+        assert seen[:2] == [("before_save", "", "shown"), ("after_save", shown.id, "Entry")]
+        assert list((await Entry.search([])).ids) == [shown.id]
+        pk = hidden.id
+        await hidden.unlink()
+        assert seen[-1] == ("before_delete", pk, None)
+        assert hidden.id == ""  # EarnORM's unlink() empties the recordset
+
+    run(scenario())

@@ -151,6 +151,10 @@ def test_soft_deleted_documents_stay_in_the_collection_but_leave_search(mongo: A
         assert docs["gone"]["deleted_at"] is not None and docs["keep"].get("deleted_at") is None
         assert list((await Task.search([])).ids) == [keep.id]
         assert list((await Task.search([("title", "=", "gone")])).ids) == []
+        query = await Task.with_deleted()  # the query of _where_calc, deleted included
+        assert sorted(d["title"] for d in await query.to_raw_data()) == ["gone", "keep"]
+        assert await keep.restore() is None  # a live record: nothing to write
+        assert {d["title"]: d for d in await stored(mongo, Task)}["keep"] == docs["keep"]
         # A second delete changes nothing; restore brings it back; hard_delete removes it.
         stamp = docs["gone"]["deleted_at"]
         await (await Task.browse(gone.id)).unlink()
@@ -159,8 +163,6 @@ def test_soft_deleted_documents_stay_in_the_collection_but_leave_search(mongo: A
         assert sorted((await Task.search([])).ids) == sorted([keep.id, gone.id])
         await gone.hard_delete()
         assert [d["title"] for d in await stored(mongo, Task)] == ["keep"]
-        query = await Task.with_deleted()
-        assert [d["title"] for d in await query.to_raw_data()] == ["keep"]
 
     run(scenario())
 

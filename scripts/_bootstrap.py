@@ -64,13 +64,12 @@ def find_python312() -> str | None:
     try:
         root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
     except OSError:
-        root = ""
-    if root:
-        versions = sorted(
-            Path(root, "versions").glob("3.1[2-9].*"),
-            key=lambda p: [int(x) for x in p.name.split(".") if x.isdigit()],
-        )
-        candidates += [str(v / "bin" / "python3") for v in versions]
+        root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    versions = sorted(
+        Path(root, "versions").glob("3.1[2-9].*"),
+        key=lambda p: [int(x) for x in p.name.split(".") if x.isdigit()],
+    )
+    candidates += [str(v / "bin" / "python3") for v in versions]
     for name in ("python3.12", "python3.13"):
         found = shutil.which(name)
         if found:

@@ -79,7 +79,7 @@ def apply_plugins(
         try:
             reg.spec(name)
         except PluginNotFoundError as exc:
-            raise PluginNotFoundError(name, exc.known, where) from None
+            raise PluginNotFoundError(name, exc.known, where, exc.hint) from None
     order = resolve_requirements(list(requested), reg.spec, model.__qualname__)
     aspects = []
     for name in order:

@@ -333,6 +333,12 @@ DIFFERENCES = {
         "get is EarnORM's read(id), which does not go through _where_calc: a soft-deleted "
         "document is still read"
     ),
+    "test_two_models_never_answer_each_others_get": (
+        "EarnORM's ids are ObjectIds, unique across collections: two models never share one"
+    ),
+    "test_two_models_on_one_redis_never_answer_each_others_get": (
+        "EarnORM's ids are ObjectIds, unique across collections: two models never share one"
+    ),
     "test_redis_serves_the_second_get_and_shares_entries": (
         "get is EarnORM's read(id): the cached value is a document (dict), not a record"
     ),

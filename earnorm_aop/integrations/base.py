@@ -25,7 +25,12 @@ from typing import Any
 
 import pydantic
 
-from ..weaving.planning import register_framework_base, set_operations_resolver
+from ..weaving.advice import CALLED, Subject, Target
+from ..weaving.planning import (
+    register_framework_base,
+    set_operations_resolver,
+    set_subject_resolver,
+)
 
 __all__ = [
     "AUDIT_TABLE",
@@ -35,6 +40,8 @@ __all__ = [
     "adapter_for",
     "register_adapter",
 ]
+
+PRODUCED = Subject("produced")
 
 OPERATIONS = (
     "save",
@@ -75,6 +82,38 @@ class Adapter:
 
     def operations(self, model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
         return {}
+
+    def subject(self, model: type, operation: str, target: Target) -> Subject:
+        """What advice on ``operation`` gets as ``instance`` (asked once, at weave time).
+
+        ``target`` is the method woven for it.  The table (docs/semantics.md):
+
+        - ``save``, ``delete``, ``update`` called on a record: the record;
+        - ``get``, ``create``, ``get_queryset`` and a ``save`` that is not
+          called on a record (a classmethod, a manager's method): in
+          ``after``/``chain`` advice the record (or queryset) produced; before
+          it exists, the object called (``joinpoint.target`` always is);
+        - ``save_many``: the objects given (its first argument);
+        - ``update_many``, ``delete_many``: the queryset, which is the object
+          called when the method is the queryset's own (Django's
+          ``QuerySet.update``), else the first argument (the plain
+          ``update_many(cls, queryset, **values)``);
+        - any other method: the object called.
+        """
+        # Called on a record: an instance method of the model itself (or of a
+        # base), even one the adapter maps an operation onto (EarnORM's
+        # ``write`` for ``save``); a manager's or queryset's method is not.
+        on_record = target.binding == "method" and issubclass(model, target.owner)
+        if operation in ("save", "get", "create", "get_queryset"):
+            return CALLED if on_record else PRODUCED
+        if operation == "save_many" or (
+            operation in ("update_many", "delete_many") and target.binding != "method"
+        ):
+            first = next(iter(target.params.values()), None)
+            if first is None or first.kind is first.KEYWORD_ONLY:
+                return CALLED
+            return Subject("argument", 0, first.name)
+        return CALLED
 
     # -- fields ------------------------------------------------------------
 
@@ -130,8 +169,21 @@ class Adapter:
         return id(instance)
 
     def snapshot(self, instance: Any) -> dict[str, Any]:
-        """The field values as they are now (taken after load and after save)."""
-        return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
+        """The field values as they are now (taken after load and after save).
+
+        A pydantic model's fields are its fields.  A plain class declares at
+        most some annotations, and its users read the attributes its
+        ``__init__`` sets (``self.title = title``) as its fields: so its public
+        instance attributes count too, wherever they were set; names starting
+        with ``_`` never do.
+        """
+        model = type(instance)
+        values = {n: self.get_field(instance, n) for n in self.field_names(model)}
+        if not isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            for name, value in getattr(instance, "__dict__", {}).items():
+                if not name.startswith("_") and name not in values:
+                    values[name] = value
+        return values
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         """Narrow ``queryset`` to items whose fields equal ``conditions``."""
@@ -158,6 +210,10 @@ class Adapter:
     def model_label(self, model: type) -> str:
         """A stable name of ``model`` for cache keys and audit records (Django: ``app.Model``)."""
         return f"{model.__module__}.{model.__qualname__}"
+
+    def has_queryset(self, model: type) -> bool:
+        """Whether ``model`` has a default queryset (plain: a ``get_queryset`` method)."""
+        return callable(getattr(model, "get_queryset", None))
 
     def queryset(self, model: type) -> Any:
         """The default queryset, through the woven ``get_queryset`` (Django: ``objects.all()``)."""
@@ -375,6 +431,24 @@ class Adapter:
             return errors
         return {}
 
+    def clean(
+        self,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        proceed: Callable[[], Any],
+        errors: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> Any:
+        """Run the ORM's own field validation (``proceed``) and report ``errors()`` with it.
+
+        Where forms validate a model before saving it, a plugin's rules must be
+        reported there, as the ORM reports its own, not only by refusing the save.
+        Plain: no such step, the call is unchanged.  Django: ``clean_fields(exclude)``
+        (which ``full_clean()`` and so ModelForms and the admin call) raises one
+        ``ValidationError`` with Django's errors and the plugin's.
+        """
+        return proceed()
+
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
         """Store one audit record in "a table of the same database" (the audit ``table`` sink).
 
@@ -471,7 +545,12 @@ def _operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
     return adapter_for(model).operations(model)
 
 
+def _subject_of(model: type, operation: str, target: Target) -> Subject:
+    return adapter_for(model).subject(model, operation, target)
+
+
 # The engine resolves pointcut names through the model's adapter, and globs
 # skip the methods of framework bases, pydantic's among them.
 set_operations_resolver(_operations_of)
+set_subject_resolver(_subject_of)
 register_framework_base(pydantic.BaseModel)

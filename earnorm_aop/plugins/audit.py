@@ -118,7 +118,10 @@ class AuditPlugin:
         )
         clock: CallableOption | None = Field(
             None,
-            description="Callable returning the record time; default: datetime.now(timezone.utc).",
+            description=(
+                "Callable returning the record time; "
+                "default: the adapter's now() (aware UTC; Django: timezone.now())."
+            ),
         )
 
     config: Config

@@ -17,7 +17,7 @@ from ..errors import WeavingError
 from .aspect import AdviceSpec, Aspect
 from .pointcut import Kind
 
-__all__ = ["RESERVED", "Param", "PlannedAdvice", "Target", "plan_advice"]
+__all__ = ["RESERVED", "Param", "PlannedAdvice", "Subject", "Target", "plan_advice"]
 
 RESERVED = (
     "instance",
@@ -44,6 +44,46 @@ Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What ``instance`` is in advice on one method: the operation's subject.
+
+    Decided at weave time by the model's adapter (a logical operation's
+    meaning is the adapter's business), so a dispatcher only evaluates one
+    fixed expression per call:
+
+    - ``"called"``: the object the method was called on (a record for
+      ``save``; the class for a classmethod);
+    - ``"produced"``: in ``after`` and ``chain`` advice, the value the call
+      produced (the record of ``get``, the queryset of ``get_queryset``); in
+      the other phases, the object called;
+    - ``"argument"``: the call's argument at position ``index``, or keyword
+      ``name`` (the objects of ``save_many``, the queryset of a plain
+      ``update_many(queryset, ...)``).
+    """
+
+    source: str = "called"
+    index: int = 0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.source not in ("called", "produced", "argument"):
+            raise ValueError(f"unknown subject source {self.source!r}")
+
+    def resolve(
+        self, called: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, kind: Kind
+    ) -> Any:
+        """The subject of one call, as the generated dispatcher's expression computes it."""
+        if self.source == "produced" and kind in (Kind.AFTER, Kind.CHAIN):
+            return result
+        if self.source == "argument":
+            return args[self.index] if len(args) > self.index else kwargs.get(self.name)
+        return called
+
+
+CALLED = Subject()
+
+
+@dataclass(frozen=True)
 class Target:
     """A woven method: where it lives and what it is, decided at weave time."""
 
@@ -56,6 +96,8 @@ class Target:
     # For a method an adapter maps from a logical operation onto another
     # object (a model's manager): the model, which is what ``model`` injects.
     model: type | None = None
+    # What ``instance`` means in advice on this method (set by planning).
+    subject: Subject = CALLED
 
     @classmethod
     def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:

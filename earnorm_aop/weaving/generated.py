@@ -76,6 +76,7 @@ class _Generator:
             "_owner": plan.target.owner,
             "model_of": model_of(plan.target),
             "_bind": plan.target.binder(),
+            "_subject_name": plan.target.subject.name,
         }
         # While True, the statements being emitted belong to the body that runs
         # while a disabled() block for one of the chain's plugins is open somewhere.
@@ -125,9 +126,25 @@ class _Generator:
             return f"(await _v if _isawaitable(_v := {text}) else _v)"
         return text
 
+    def subject(self, phase: str) -> str:
+        """The expression of ``instance`` in ``phase``, fixed by the target's subject.
+
+        Mirrors :meth:`~earnorm_aop.weaving.advice.Subject.resolve`, which the
+        interpreted dispatcher calls.
+        """
+        subject = self.target.subject
+        if subject.source == "produced" and phase in ("after", "chain"):
+            return "result"
+        if subject.source == "argument":
+            k = int(subject.index)
+            return f"(args[{k}] if len(args) > {k} else kwargs.get(_subject_name))"
+        return "instance"
+
     def value(self, i: int, j: int, p: Param, phase: str) -> str:
         source = p.source
-        if source in ("instance", "args", "kwargs", "result", "error", "proceed"):
+        if source == "instance":
+            return self.subject(phase)
+        if source in ("args", "kwargs", "result", "error", "proceed"):
             return source
         if source == "value":
             return "result"
@@ -148,8 +165,8 @@ class _Generator:
             error = "error" if phase == "error" else "None"
             proceed = "proceed" if phase == "around" else "None"
             return (
-                f"_JP(instance, model_of(instance), _method, args, kwargs, _n{i}, _k{i}, "
-                f"{result}, {error}, {proceed}, _bind)"
+                f"_JP({self.subject(phase)}, model_of(instance), _method, args, kwargs, "
+                f"_n{i}, _k{i}, {result}, {error}, {proceed}, _bind, instance)"
             )
         raise AssertionError(source)  # pragma: no cover - plan_advice makes only the above
 

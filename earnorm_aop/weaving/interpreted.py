@@ -65,9 +65,15 @@ def _invoke(
             if call.bound is None:
                 call.bound = call.binder(call.instance, call.args, call.kwargs)
             value = call.bound[p.key]
+        elif s == "instance":
+            value = call.target.subject.resolve(
+                call.instance, call.args, call.kwargs, result, advice.kind
+            )
         elif s == "joinpoint":
             value = JoinPoint(
-                call.instance,
+                call.target.subject.resolve(
+                    call.instance, call.args, call.kwargs, result, advice.kind
+                ),
                 call.model,
                 call.target.name,
                 call.args,
@@ -78,10 +84,10 @@ def _invoke(
                 error,
                 proceed,
                 call.binder,
+                call.instance,
             )
         else:
             value = {
-                "instance": call.instance,
                 "model": call.model,
                 "args": call.args,
                 "kwargs": call.kwargs,

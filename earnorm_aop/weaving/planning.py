@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import WeavingError
-from .advice import Target, plan_advice
+from .advice import CALLED, Subject, Target, plan_advice
 from .aspect import AdviceSpec, Aspect
 from .chain import ChainPlan
 from .pointcut import Kind, Pointcut, split_event
@@ -45,6 +45,25 @@ def set_operations_resolver(resolver: OperationsResolver) -> None:
     """Tell the engine how to find the logical operations a model maps onto other objects."""
     global _operations
     _operations = resolver
+
+
+SubjectResolver = Callable[[type, str, Target], Subject]
+
+
+def _called(model: type, operation: str, target: Target) -> Subject:
+    return CALLED
+
+
+# What ``instance`` means for an operation (the record ``get`` produced, the
+# objects of ``save_many``) is also the adapter's: it installs its resolver
+# here, asked once per woven method at weave time.
+_subject: SubjectResolver = _called
+
+
+def set_subject_resolver(resolver: SubjectResolver) -> None:
+    """Tell the engine what ``instance`` is in advice on a model's operation or method."""
+    global _subject
+    _subject = resolver
 
 
 def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
@@ -180,7 +199,8 @@ def _plan_class(
         else:
             origin, raw = _lookup_original(model, name)
             targets.append((None, Target.of(origin, name, raw)))
-        for per_model_owner, target in targets:
+        for per_model_owner, found in targets:
+            target = dataclasses.replace(found, subject=_subject(model, name, found))
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
                 (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries

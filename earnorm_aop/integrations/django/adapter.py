@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models, router
 
 from ...errors import PluginError
@@ -144,6 +144,9 @@ class DjangoAdapter(Adapter):
     def model_label(self, model: type) -> str:
         label: str = _meta(model).label
         return label
+
+    def has_queryset(self, model: type) -> bool:
+        return True
 
     def queryset(self, model: type) -> Any:
         return model._default_manager.all()  # type: ignore[attr-defined]
@@ -265,6 +268,44 @@ class DjangoAdapter(Adapter):
                 field: [str(m) for m in messages] for field, messages in exc.message_dict.items()
             }
         return {}
+
+    def clean(
+        self,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        proceed: Callable[[], Any],
+        errors: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> Any:
+        """``clean_fields(exclude)``: Django's errors and the plugin's, in one ``ValidationError``.
+
+        Checked after Django's own pass, on the values it converted.  Like Django,
+        a field in ``exclude`` (ModelForms exclude the fields they do not show) is
+        left alone, and a field Django already rejected keeps Django's message
+        only.  An error on a field by attname (``author_id``) goes to the field
+        (``author``); an error that is not about one field (``is_valid()``
+        returning False, a nested schema location) is a non-field error.
+        """
+        exclude = kwargs.get("exclude", args[0] if args else None) or ()
+        found: dict[str, list[Any]] = {}
+        try:
+            result = proceed()
+        except ValidationError as exc:
+            found = exc.update_error_dict({})
+            result = None
+        by_name = {}
+        for f in _meta(type(instance)).concrete_fields:
+            by_name[f.name] = by_name[f.attname] = f.name
+        for key, messages in errors().items():
+            field = by_name.get(key)
+            if field is None:
+                prefix = "" if key == NON_FIELD_ERRORS else f"{key}: "
+                found.setdefault(NON_FIELD_ERRORS, []).extend(prefix + m for m in messages)
+            elif field not in exclude and field not in found:
+                found[field] = list(messages)
+        if found:
+            raise ValidationError(found)
+        return result
 
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""

@@ -116,6 +116,9 @@ class EarnORMAdapter(Adapter):
         """EarnORM's model name, also its collection's (``_name``)."""
         return str(model._name)  # type: ignore[attr-defined]
 
+    def has_queryset(self, model: type) -> bool:
+        return True  # the query of _where_calc
+
     def queryset(self, model: type) -> Any:
         """An awaitable of the default query (through the woven ``_where_calc``)."""
         return model._where_calc([])  # type: ignore[attr-defined]

@@ -64,10 +64,10 @@ async def main() -> None:
             f"documents: {await collection.count_documents({})}"
         )
 
-    first = await Article.read(article.id)
+    first = await Article.get(article.id)  # the logical get: a record with its values
     await collection.update_one({}, {"$set": {"views": 99}})  # behind EarnORM's back
-    second = await Article.read(article.id)
-    print(f"second read served from the cache: {second['views'] == first['views']}")
+    second = await Article.get(article.id)
+    print(f"second get served from the cache: {await second.views == await first.views}")
 
     await article.unlink()
     visible = await Article.search([])

@@ -18,12 +18,12 @@ def test_earnorm_quickstart_shows_each_plugin_at_work() -> None:
     assert "created_at == updated_at: True" in out
     assert "write kept created_at and moved updated_at: True" in out
     assert "validation refused a create: {'title': ['is required']}; documents: 1" in out
-    assert "second read served from the cache: True" in out
+    assert "second get served from the cache: True" in out
     assert "unlink() kept the document: visible=0, in collection=1" in out
     assert "restore() brought it back: 1 visible" in out
     assert "unlink() deleted it: True" in out
     for action in ("create", "update", "soft_delete", "restore", "delete"):
         assert f"  {action} by" in out
     assert "update by alice: ['views']" in out
-    assert "save (Article._earnorm_aop_save)" in out and "get (Article.read)" in out
+    assert "save (Article._earnorm_aop_save)" in out and "get (Article.get)" in out
     assert "Field id" not in out + done.stderr  # EarnORM's chatter stays quiet

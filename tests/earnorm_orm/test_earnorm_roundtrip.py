@@ -14,8 +14,9 @@ from earnorm.base.model.base import BaseModel
 
 from earnorm_aop import PluginModel, explain, registry, with_plugins
 from earnorm_aop.integrations import adapter_for
-from earnorm_aop.integrations.earnorm import EarnORMAdapter
+from earnorm_aop.integrations.earnorm import EarnORMAdapter, NotFound
 from earnorm_aop.plugins.audit import AuditRecord, actor
+from earnorm_aop.plugins.softdelete import including_deleted
 from earnorm_aop.plugins.validation import ValidationFailed
 from earnorm_aop.weaving import weaver
 
@@ -151,6 +152,10 @@ def test_soft_deleted_documents_stay_in_the_collection_but_leave_search(mongo: A
         assert docs["gone"]["deleted_at"] is not None and docs["keep"].get("deleted_at") is None
         assert list((await Task.search([])).ids) == [keep.id]
         assert list((await Task.search([("title", "=", "gone")])).ids) == []
+        with pytest.raises(LookupError, match="soft-deleted"):
+            await Task.get(gone.id)
+        with including_deleted():
+            assert await (await Task.get(gone.id)).deleted_at is not None
         query = await Task.with_deleted()  # the query of _where_calc, deleted included
         assert sorted(d["title"] for d in await query.to_raw_data()) == ["gone", "keep"]
         assert await keep.restore() is None  # a live record: nothing to write
@@ -258,7 +263,7 @@ def test_plugins_toggled_live(mongo: Any) -> None:
     run(scenario())
 
 
-def test_cache_serves_read_by_id_until_a_write_invalidates_it(mongo: Any) -> None:
+def test_cache_serves_get_by_id_until_a_write_invalidates_it(mongo: Any) -> None:
     @with_plugins("cache")
     class Page(BaseModel):
         _name = unique("page")
@@ -266,15 +271,54 @@ def test_cache_serves_read_by_id_until_a_write_invalidates_it(mongo: Any) -> Non
 
     async def scenario() -> None:
         page = await Page.create({"title": "a"})
-        assert (await Page.read(page.id))["title"] == "a"
-        # Changed behind EarnORM's back: the cached document is still served.
+        assert await (await Page.get(page.id)).title == "a"
+        # Changed behind EarnORM's back: the cached record is still served.
         await mongo[Page._name].update_many({}, {"$set": {"title": "raw"}})
-        assert (await Page.read(page.id))["title"] == "a"
-        assert (await Page.read(page.id, ["title"]))["title"] == "raw"  # partial: not cached
+        cached = await Page.get(page.id)
+        assert cached.id == page.id and await cached.title == "a"
+        assert (await Page.read(page.id))["title"] == "raw"  # read(): EarnORM's, not woven
         await page.write({"title": "b"})  # through the model: invalidated
-        assert (await Page.read(page.id))["title"] == "b"
+        assert await (await Page.get(page.id)).title == "b"
         await page.unlink()
-        assert await Page.read(page.id) is None
+        with pytest.raises(NotFound, match=r"has no record"):
+            await Page.get(page.id)
+
+    run(scenario())
+
+
+def test_the_page_cache_plugin_sees_the_record_get_produced(reg: Any, mongo: Any) -> None:
+    from earnorm_aop import plugin
+
+    cache: dict[str, Any] = {}
+
+    @plugin("page_cache", registry=reg)
+    class CachePlugin:  # as the plugin page writes it
+        def __init__(self, ttl: int = 3600, prefix: str = "cache") -> None:
+            self.ttl = ttl
+            self.prefix = prefix
+
+        def after_get(self, instance: Any) -> None:
+            key = f"{self.prefix}:{instance.id}"
+            cache[key] = instance
+
+        def before_save(self, instance: Any) -> None:
+            key = f"{self.prefix}:{instance.id}"
+            cache.pop(key, None)
+
+    class User(PluginModel, BaseModel):
+        _name = unique("user")
+        name = fields.StringField()
+
+        class Meta:
+            plugins = {"page_cache": {"ttl": 1800, "prefix": "user"}}  # noqa: RUF012
+            registry = reg
+
+    async def scenario() -> None:
+        user = await User.create({"name": "a"})
+        got = await User.get(user.id)
+        assert cache == {f"user:{user.id}": got}
+        await got.write({"name": "b"})
+        assert cache == {}
 
     run(scenario())
 

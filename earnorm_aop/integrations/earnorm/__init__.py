@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..base import register_adapter
 from .adapter import EarnORMAdapter, adapter
 from .database import use_mongomock
+from .records import NotFound
 
-__all__ = ["EarnORMAdapter", "adapter", "use_mongomock"]
+__all__ = ["EarnORMAdapter", "NotFound", "adapter", "use_mongomock"]
 
 register_adapter(adapter)

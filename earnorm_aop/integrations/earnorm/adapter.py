@@ -10,7 +10,8 @@ operation          woven on
                    ``create([values, ...])``
 ``delete``         ``_earnorm_aop_delete(self)``, run by ``unlink()``
                    (each record of the recordset)
-``get``            ``read(record_id, fields)`` (a classmethod)
+``get``            ``get(record_id)``, a classmethod the adapter adds:
+                   EarnORM's ``browse`` and a read of the document
 ``get_queryset``   ``_where_calc(domain)``: the query ``search`` and
                    EarnORM's own writes build
 =================  ======================================================
@@ -21,8 +22,9 @@ awaitable (``plugins/_common.then``), and a plugin may write ``async def``
 advice.  Plugins read and set a record's values without ``await``: the
 façades read each record's document before its operation runs, and
 :meth:`EarnORMAdapter.set_field` sets the values about to be written.
-``browse`` is not ``get``: it builds a recordset from ids without reading
-anything.  See ``docs/earnorm.md`` for EarnORM's limitations met here.
+``browse`` alone is not ``get``: it builds a recordset from ids without
+reading anything; ``read`` returns the raw document and is not woven.
+See ``docs/earnorm.md`` for EarnORM's limitations met here.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class EarnORMAdapter(Adapter):
             "save": ((model, "_earnorm_aop_save"),),
             "save_many": ((model, "_earnorm_aop_save_many"),),
             "delete": ((model, "_earnorm_aop_delete"),),
-            "get": ((model, "read"),),
+            "get": ((model, "get"),),
             "get_queryset": ((model, "_where_calc"),),
             # EarnORM's classmethods update() and delete() are broken in 0.1.4:
             # never woven, and there is no bulk update or delete.
@@ -124,21 +126,9 @@ class EarnORMAdapter(Adapter):
         return model._where_calc([])  # type: ignore[attr-defined]
 
     def lookup_pk(self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        """``read(record_id)`` of the whole document; ``read(id, fields)`` is not cached."""
-        call = dict(zip(("record_id", "fields"), args, strict=False))
-        call.update(kwargs)
-        record_id = call.get("record_id")
-        if (
-            isinstance(record_id, str)
-            and not call.get("fields")
-            and set(call)
-            <= {
-                "record_id",
-                "fields",
-            }
-        ):
-            return record_id
-        return None
+        """``get(record_id)``."""
+        record_id = args[0] if len(args) == 1 and not kwargs else kwargs.get("record_id")
+        return record_id if isinstance(record_id, str) else None
 
     def with_save_fields(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]

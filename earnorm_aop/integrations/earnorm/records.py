@@ -28,6 +28,7 @@ from typing import Any
 from earnorm.base.model.base import BaseModel
 from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
+from ...errors import PluginError
 from .fields import auto_fields, created_fields, store_as_given
 from .state import (
     PENDING,
@@ -42,6 +43,7 @@ from .state import (
 __all__ = [
     "FACADES",
     "FieldValue",
+    "NotFound",
     "install",
     "is_record",
     "load",
@@ -50,6 +52,11 @@ __all__ = [
     "set_state",
     "state",
 ]
+
+
+class NotFound(PluginError, LookupError):
+    """``Model.get(id)`` of an id that has no document."""
+
 
 # Values of EarnORM's automatic timestamps to store during a ``write()``, which
 # refuses them (they are read-only) and would set both to "now": a plugin's
@@ -180,6 +187,34 @@ async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
     return self
 
 
+@classmethod  # type: ignore[misc]
+async def get(cls: Any, record_id: str) -> Any:
+    """The record ``record_id`` with its stored values (EarnORM's ``browse`` and a read).
+
+    The logical ``get``: the record it returns is what ``after:get`` advice
+    sees as ``instance``.  An id with no document raises :class:`NotFound`.
+    """
+    record = cls._browse(cls._env, [record_id])
+    await load(record)
+    if state(record) is None:
+        raise NotFound(f"{cls.__qualname__} has no record {record_id!r} (collection {cls._name!r})")
+    return record
+
+
+def _rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> Any:
+    record = model._browse(model._env, list(ids))
+    set_state(record, values)
+    return record
+
+
+def __reduce__(self: Any) -> tuple[Any, ...]:
+    """A record pickles (the Redis cache) and copies as its model, ids and stored values.
+
+    EarnORM's records hold the environment and its database client, which do not pickle.
+    """
+    return _rebuilt, (type(self), tuple(self._ids), state(self))
+
+
 async def _earnorm_aop_delete(self: Any) -> bool:
     """Logical ``delete``: EarnORM's ``unlink`` (its query must see hidden rows too)."""
     from ...plugins._common import including_hidden
@@ -206,6 +241,8 @@ FACADES: dict[str, Any] = {
     "create": classmethod(create),
     "write": write,
     "unlink": unlink,
+    "get": get,
+    "__reduce__": __reduce__,
     "_convert_to_db": _convert_to_db_as_given,
     "_earnorm_aop_save": _earnorm_aop_save,
     "_earnorm_aop_delete": _earnorm_aop_delete,

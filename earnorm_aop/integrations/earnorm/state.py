@@ -54,14 +54,17 @@ class FieldValue(AsyncFieldDescriptor):  # type: ignore[misc]
     nothing at all; advice written as the plugin page writes it
     (``instance.updated_at = datetime.now()`` in ``before_save``) needs it to set
     what the write in progress (or the record's next ``write``) stores.
-    ``await record.field`` gives that value until it is written.
+    ``await record.field`` gives that value until it is written, else the value
+    the adapter read last (by ``get``, before and after each write: what plugins
+    saw), else reads it as EarnORM does.
     """
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is not None:
-            values = vars(instance).get(PENDING)
-            if values and self.name in values:
-                return _resolved(values[self.name])
+            own = vars(instance)
+            for values in (own.get(PENDING), own.get(STATE)):
+                if values and self.name in values:
+                    return _resolved(values[self.name])
         return super().__get__(instance, owner)
 
     def __set__(self, instance: Any, value: Any) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pydantic
 
+from ..weaving import commit
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.planning import (
     register_framework_base,
@@ -143,6 +144,17 @@ class Adapter:
         annotations = dict(getattr(model, "__annotations__", {}))
         annotations[spec.name] = spec.annotation
         model.__annotations__ = annotations
+
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Take back a field :meth:`add_field` gave ``model`` (its weave failed afterwards)."""
+        if isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            _remove_pydantic_field(model, spec)
+            return
+        if spec.name in vars(model):
+            delattr(model, spec.name)
+        annotations = vars(model).get("__annotations__")
+        if isinstance(annotations, dict) and spec.name in annotations:
+            model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}
 
     def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
         """Make lookups through relations into ``model`` skip the rows its plugins hide.
@@ -337,6 +349,20 @@ class Adapter:
         """
         return value
 
+    def saved_fields(
+        self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> frozenset[str] | None:
+        """The fields this ``save`` call writes, as snapshots name them; ``None``: every field.
+
+        Plain: a save writes every field.  Django: ``update_fields``, by
+        attribute name (``writer_id`` for ``writer``).
+        """
+        return None
+
+    def attname(self, model: type, name: str) -> str:
+        """The name :meth:`snapshot` gives field ``name`` (Django: ``writer`` -> ``writer_id``)."""
+        return name
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         """Save ``instance`` through its woven ``save`` (Django: ``save(update_fields=fields)``)."""
         return instance.save()
@@ -370,6 +396,70 @@ class Adapter:
         """Primary keys ``queryset`` matches (Django: ``values_list("pk", flat=True)``)."""
         return [self.pk(item) for item in self.fetch(queryset)]
 
+    # -- caching -------------------------------------------------------------------
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """The database a read on ``subject`` (what ``get`` was called on) uses.
+
+        Part of a cache key, so a read from one database never answers a read
+        from another.  Plain: ``None`` (one store).  Django: the manager's
+        ``db`` (``db_manager("other")``, ``using()``, the router).
+        """
+        return None
+
+    def cache_aliases(self, model: type) -> Sequence[str | None]:
+        """Every database a cached read of ``model`` may come from (what a write invalidates)."""
+        return (None,)
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """An instance of ``model`` loaded from ``values`` (a :meth:`snapshot`) read on ``alias``.
+
+        What a cache hit returns: a new instance, recorded as loaded (its
+        persisted state is ``values``).  Plain: pydantic's ``model_construct``,
+        otherwise the class's ``__new__`` and one ``setattr`` per field.
+        Django: ``Model.from_db(alias, names, values)``, as a query would.
+        """
+        data = dict(values)
+        construct = getattr(model, "model_construct", None)
+        if construct is not None:
+            obj = construct(**data)
+        else:
+            new: Any = model.__new__
+            obj = new(model)
+            for name, value in data.items():
+                setattr(obj, name, value)
+        self.remember_state(obj, values)
+        return obj
+
+    # -- transactions ----------------------------------------------------------------
+
+    def in_transaction(self, model: type, subject: Any) -> bool:
+        """Whether work on ``subject`` now is inside a transaction (plain: never)."""
+        return False
+
+    def defer(
+        self,
+        model: type,
+        subject: Any,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
+        *,
+        robust: bool = False,
+    ) -> None:
+        """Run ``on_commit`` when the transaction ``subject`` was written in commits.
+
+        ``subject`` is the object an operation ran on (an instance, a queryset,
+        a manager): it names the connection.  ``on_rollback`` runs instead if
+        that transaction rolls back.  This is what ``after_commit`` /
+        ``after_rollback`` advice and the built-ins' commit-time work use.
+        Plain classes have no transactions: ``on_commit`` runs at once,
+        ``on_rollback`` never.  Django: ``transaction.on_commit(...,
+        robust=robust)`` on the subject's database, plus the rollback side
+        (see ``integrations/django/transactions.py``).
+        """
+        if on_commit is not None:
+            on_commit()
+
     # -- persisted state ---------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
@@ -378,23 +468,33 @@ class Adapter:
         An adapter calls this when it *loads* an instance (Django: ``from_db``),
         and plugins call it after a save, so :meth:`loaded_state` can tell what
         changed since.  Plain classes have no load step: their state is known
-        from their first save on.  Stored beside the instance (weakly), never on it.
+        from their first save on.  Stored beside the instance (weakly), never on
+        it.  An instance that cannot be weakly referenced (``__slots__`` without
+        ``__weakref__``) is never kept alive: its state is kept per row, under
+        its class and primary key (``pk`` or ``id``), or not at all without one.
         """
         snapshot = dict(self.snapshot(instance) if state is None else state)
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            if row is not None:
+                with _state_lock:
+                    _rows[row] = snapshot
+            return
         key = id(instance)
         with _state_lock:
             known = _states.get(key)
             if known is None or known[0]() is not instance:
-                try:
-                    ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
-                except TypeError:  # not weak-referenceable: keep a strong reference
-                    ref = _Strong(instance)
+                ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
             else:
                 ref = known[0]
             _states[key] = (ref, snapshot)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            found = None if row is None else _rows.get(row)
+            return None if found is None else dict(found)
         known = _states.get(id(instance))
         if known is None or known[0]() is not instance:
             return None
@@ -403,6 +503,11 @@ class Adapter:
     def forget_state(self, instance: Any) -> None:
         """Drop what :meth:`remember_state` recorded (after a delete)."""
         with _state_lock:
+            if not _weakly_referenceable(instance):
+                row = _row_key(instance)
+                if row is not None:
+                    _rows.pop(row, None)
+                return
             known = _states.get(id(instance))
             if known is not None and known[0]() is instance:
                 del _states[id(instance)]
@@ -476,16 +581,24 @@ _state_lock = threading.RLock()
 _states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
 
 
-class _Strong:
-    """A strong reference with weakref's call interface (for objects without weakref support)."""
+# (class, primary key) -> persisted state, for instances without weakref support.
+_rows: dict[tuple[type, Any], dict[str, Any]] = {}
 
-    __slots__ = ("obj",)
 
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
+def _weakly_referenceable(instance: Any) -> bool:
+    return type(instance).__weakrefoffset__ != 0
 
-    def __call__(self) -> Any:
-        return self.obj
+
+def _row_key(instance: Any) -> tuple[type, Any] | None:
+    for attr in ("pk", "id"):
+        value = getattr(instance, attr, None)
+        if value is not None:
+            try:
+                hash(value)
+            except TypeError:
+                return None
+            return type(instance), value
+    return None
 
 
 def _dropper(key: int) -> Callable[[Any], None]:
@@ -507,6 +620,12 @@ def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
     fields = getattr(model, "__pydantic_fields__")  # noqa: B009
     fields[spec.name] = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
     getattr(model, "model_rebuild")(force=True)  # noqa: B009
+
+
+def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
+    fields = getattr(model, "__pydantic_fields__")  # noqa: B009
+    if fields.pop(spec.name, None) is not None:
+        getattr(model, "model_rebuild")(force=True)  # noqa: B009
 
 
 def register_adapter(adapter: Adapter) -> None:
@@ -553,4 +672,18 @@ def _subject_of(model: type, operation: str, target: Target) -> Subject:
 # skip the methods of framework bases, pydantic's among them.
 set_operations_resolver(_operations_of)
 set_subject_resolver(_subject_of)
+
+
+def _schedule(
+    model: type,
+    subject: Any,
+    on_commit: Callable[[], None] | None,
+    on_rollback: Callable[[], None] | None,
+) -> None:
+    adapter_for(model).defer(model, subject, on_commit, on_rollback)
+
+
+# Commit-aware advice (after_commit / after_rollback) waits for the model's
+# adapter to say the transaction ended.
+commit.set_scheduler(_schedule)
 register_framework_base(pydantic.BaseModel)

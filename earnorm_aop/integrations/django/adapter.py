@@ -32,7 +32,7 @@ from django.db import models, router
 from ...errors import PluginError
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
-from . import relations
+from . import relations, transactions
 from . import state as loading
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
@@ -108,6 +108,20 @@ class DjangoAdapter(Adapter):
         if self.has_field(model, spec.name):
             return
         model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
+
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Undo :meth:`add_field` on a model whose weave failed (no migration saw it yet)."""
+        opts = _meta(model)
+        try:
+            field = opts.get_field(spec.name)
+        except FieldDoesNotExist:
+            return
+        if field in opts.local_fields:
+            opts.local_fields.remove(field)
+            opts._expire_cache()
+        for attr in {field.name, getattr(field, "attname", field.name)}:
+            if attr in vars(model):
+                delattr(model, attr)
 
     def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
         """Joins into the many side of ``model``'s relations keep ``visible(model)`` rows."""
@@ -186,6 +200,22 @@ class DjangoAdapter(Adapter):
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
         return fields is not None and len(fields) == 0
 
+    def saved_fields(
+        self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> frozenset[str] | None:
+        """``update_fields`` by attname; ``None`` when the save writes every concrete field."""
+        fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
+        if fields is None:
+            return None
+        return frozenset(self.attname(model, n) for n in fields)
+
+    def attname(self, model: type, name: str) -> str:
+        try:
+            found: str = _meta(model).get_field(name).attname
+        except (FieldDoesNotExist, AttributeError):
+            return name
+        return found
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         if fields is None:
             return instance.save()
@@ -244,6 +274,46 @@ class DjangoAdapter(Adapter):
         if hasattr(queryset, "values_list"):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
+
+    # -- caching ------------------------------------------------------------------------
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
+        db = getattr(subject, "db", None)
+        if isinstance(db, str):
+            return db
+        return str(router.db_for_read(model))
+
+    def cache_aliases(self, model: type) -> Sequence[str | None]:
+        from django.db import connections
+
+        return tuple(connections)
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """``from_db``, so the instance is a load (``_state.db``, loaded state recorded)."""
+        names = list(values)
+        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
+
+    # -- transactions -----------------------------------------------------------------
+
+    def in_transaction(self, model: type, subject: Any) -> bool:
+        """Inside an ``atomic`` block on the database ``subject`` writes to."""
+        from django.db import connections
+
+        return bool(connections[transactions.alias_of(model, subject)].in_atomic_block)
+
+    def defer(
+        self,
+        model: type,
+        subject: Any,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
+        *,
+        robust: bool = False,
+    ) -> None:
+        """``transaction.on_commit`` on ``subject``'s database, and the rollback side."""
+        alias = transactions.alias_of(model, subject)
+        transactions.defer(alias, on_commit, on_rollback, robust=robust)
 
     # -- persisted state --------------------------------------------------------------
 

@@ -140,6 +140,10 @@ class EarnORMAdapter(Adapter):
             values[name] = self.get_field(instance, name)
         return (values, *args[1:]), kw
 
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """The record ``values["id"]`` holding ``values`` (a cache hit: no read)."""
+        return records.rebuilt(model, (values["id"],), dict(values))
+
     def finished(self, model: type, value: Any) -> Any:
         return _resolved(value)
 

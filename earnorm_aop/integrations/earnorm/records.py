@@ -48,6 +48,7 @@ __all__ = [
     "is_record",
     "load",
     "pending",
+    "rebuilt",
     "set_pending",
     "set_state",
     "state",
@@ -201,7 +202,8 @@ async def get(cls: Any, record_id: str) -> Any:
     return record
 
 
-def _rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> Any:
+def rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> Any:
+    """A record of ``model`` with ``ids`` whose stored values are known to be ``values``."""
     record = model._browse(model._env, list(ids))
     set_state(record, values)
     return record
@@ -212,7 +214,7 @@ def __reduce__(self: Any) -> tuple[Any, ...]:
 
     EarnORM's records hold the environment and its database client, which do not pickle.
     """
-    return _rebuilt, (type(self), tuple(self._ids), state(self))
+    return rebuilt, (type(self), tuple(self._ids), state(self))
 
 
 async def _earnorm_aop_delete(self: Any) -> bool:

@@ -329,10 +329,6 @@ DIFFERENCES = {
     "test_two_models_on_one_redis_never_answer_each_others_get": (
         "EarnORM's ids are ObjectIds, unique across collections: two models never share one"
     ),
-    "test_redis_serves_the_second_get_and_shares_entries": (
-        "the test reads .title of the record it unpickles itself: an EarnORM record's "
-        "fields are read with await"
-    ),
 }
 
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from datetime import datetime
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from earnorm.fields import (
     BaseField,
     BooleanField,
+    DateField,
     DatetimeField,
+    DecimalField,
     FloatField,
     IntegerField,
     JSONField,
     StringField,
+    UUIDField,
 )
 
 from ...errors import PluginError
@@ -31,6 +36,9 @@ __all__ = ["add_field", "auto_fields", "created_fields", "store_as_given"]
 
 _FIELD_TYPES: dict[Any, type[BaseField[Any]]] = {
     datetime: DatetimeField,
+    date: DateField,
+    Decimal: DecimalField,
+    uuid.UUID: UUIDField,
     str: StringField,
     int: IntegerField,
     float: FloatField,

@@ -209,14 +209,6 @@ def rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> 
     return record
 
 
-def __reduce__(self: Any) -> tuple[Any, ...]:
-    """A record pickles (the Redis cache) and copies as its model, ids and stored values.
-
-    EarnORM's records hold the environment and its database client, which do not pickle.
-    """
-    return rebuilt, (type(self), tuple(self._ids), state(self))
-
-
 async def _earnorm_aop_delete(self: Any) -> bool:
     """Logical ``delete``: EarnORM's ``unlink`` (its query must see hidden rows too)."""
     from ...plugins._common import including_hidden
@@ -244,7 +236,6 @@ FACADES: dict[str, Any] = {
     "write": write,
     "unlink": unlink,
     "get": get,
-    "__reduce__": __reduce__,
     "_convert_to_db": _convert_to_db_as_given,
     "_earnorm_aop_save": _earnorm_aop_save,
     "_earnorm_aop_delete": _earnorm_aop_delete,

@@ -48,6 +48,12 @@ def ci() -> bool:
 # Run on Python 3.12+ (.venv312): the EarnORM tests, and the built-in plugins'
 # behaviour tests over the EarnORM backend only (EARNORM_AOP_BACKENDS).
 EARNORM_TESTS = ["tests/earnorm_orm", "tests/test_builtins_*.py"]
+EARNORM_STEP = "pytest (Python 3.12, EarnORM)"
+
+
+def run_pytest_with(coverage: bool) -> list[str]:
+    """The interpreter arguments that run pytest (under ``coverage run`` when measuring)."""
+    return ["-m", "coverage", "run", "-m", "pytest"] if coverage else ["-m", "pytest"]
 
 
 def _names_tests(pytest_args: list[str]) -> bool:
@@ -81,40 +87,47 @@ def run(argv: list[str]) -> int:
             ("ruff format", [python, "-m", "ruff", "format", "--check", "."]),
             ("mypy", [python, "-m", "mypy", "--strict", "earnorm_aop"]),
         ]
-    if coverage:
-        # Coverage starts before pytest imports anything (the pytest11 entry
-        # point imports earnorm_aop while plugins load), and follows Python
-        # subprocesses; `combine` merges the data of every process.
-        steps += [
-            ("coverage erase", [python, "-m", "coverage", "erase"]),
-            ("pytest", [python, "-m", "coverage", "run", "-m", "pytest", *pytest_args]),
-            ("coverage combine", [python, "-m", "coverage", "combine", "--quiet"]),
-            ("coverage report", [python, "-m", "coverage", "report"]),
-        ]
-    else:
-        steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
-
-    failed: list[tuple[str, int]] = []
-    envs = {name: venv_env() for name, _ in steps}
     # A run of the whole suite (no test paths named; options such as ``-n 2`` are
-    # passed on) also runs the EarnORM tests on Python 3.12+.
+    # passed on) also runs the EarnORM tests on Python 3.12+, in their own virtualenv.
+    failed: list[tuple[str, int]] = []
+    earnorm: list[str] = []
     if not _names_tests(pytest_args):
         python312 = ensure_venv312()
         if python312 is None:
             message = f"no Python 3.12+ found, EarnORM tests not run: {PY312_HINT}"
             if ci():
                 print(f"error: {message}; CI is set, so they must run", flush=True)
-                failed.append(("pytest (Python 3.12, EarnORM)", 1))
+                failed.append((EARNORM_STEP, 1))
             else:
                 print(f"==> skipped: {message}", flush=True)
         else:
-            name = "pytest (Python 3.12, EarnORM)"
-            env = venv_env(VENV312)
-            env["EARNORM_AOP_BACKENDS"] = "earnorm"
             files = [str(p.relative_to(ROOT)) for g in EARNORM_TESTS for p in ROOT.glob(g)]
-            cmd = [str(python312), "-m", "pytest", *pytest_args, *sorted(files)]
-            steps.append((name, cmd))
-            envs[name] = env
+            earnorm = [str(python312), *run_pytest_with(coverage), *pytest_args, *sorted(files)]
+
+    if coverage:
+        # Coverage starts before pytest imports anything (the pytest11 entry
+        # point imports earnorm_aop while plugins load), and follows Python
+        # subprocesses; `combine` merges the data of every process, the
+        # EarnORM step's (Python 3.12) included.
+        steps += [
+            ("coverage erase", [python, "-m", "coverage", "erase"]),
+            ("pytest", [python, *run_pytest_with(coverage), *pytest_args]),
+        ]
+        if earnorm:
+            steps.append((EARNORM_STEP, earnorm))
+        steps += [
+            ("coverage combine", [python, "-m", "coverage", "combine", "--quiet"]),
+            ("coverage report", [python, "-m", "coverage", "report"]),
+        ]
+    else:
+        steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
+        if earnorm:
+            steps.append((EARNORM_STEP, earnorm))
+
+    envs = {name: venv_env() for name, _ in steps}
+    if earnorm:
+        envs[EARNORM_STEP] = venv_env(VENV312)
+        envs[EARNORM_STEP]["EARNORM_AOP_BACKENDS"] = "earnorm"
 
     summaries: list[str] = []
     for name, cmd in steps:

@@ -44,37 +44,42 @@ def venv_env(venv: Path = VENV) -> dict[str, str]:
     return env
 
 
-def _runs(python: str, env: dict[str, str] | None = None) -> bool:
-    """Whether ``python`` starts and is 3.12 or newer."""
-    check = "import sys; sys.exit(sys.version_info < (3, 12))"
+def _version(python: str) -> tuple[int, int] | None:
     try:
-        return subprocess.run([python, "-c", check], env=env, capture_output=True).returncode == 0
-    except OSError:
-        return False
+        out = subprocess.run(
+            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:  # e.g. a pyenv shim for a version not selected
+        return None
+    major, minor = out.stdout.split()
+    return int(major), int(minor)
 
 
-def find_python312() -> str | None:
-    """A Python 3.12+ interpreter: ``EARNORM_AOP_PYTHON312``, this one, pyenv's, or on PATH."""
-    named = os.environ.get("EARNORM_AOP_PYTHON312")
-    if named:
-        return named if _runs(named) else None
-    if sys.version_info >= (3, 12):
-        return sys.executable
-    candidates: list[str] = []
+def interpreter(minimum: tuple[int, int]) -> str | None:
+    """A Python at least ``minimum``: this one, ``python3.N`` on PATH, or pyenv's."""
+    candidates = [sys.executable]
+    candidates += [shutil.which(f"python3.{minor}") or "" for minor in range(minimum[1], 16)]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for folder in sorted(pyenv.glob("versions/3.*"), key=_release):
+        candidates.append(str(folder / "bin" / "python3"))
+    for python in filter(None, candidates):
+        version = _version(python)
+        if version is not None and version >= minimum:
+            return python
+    return None
+
+
+def _release(folder: Path) -> tuple[int, ...]:
+    """Sort key of a pyenv version folder ("3.12.1" before "3.13.0"); odd names last."""
     try:
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    versions = sorted(
-        Path(root, "versions").glob("3.1[2-9].*"),
-        key=lambda p: [int(x) for x in p.name.split(".") if x.isdigit()],
-    )
-    candidates += [str(v / "bin" / "python3") for v in versions]
-    for name in ("python3.12", "python3.13"):
-        found = shutil.which(name)
-        if found:
-            candidates.append(found)
-    return next((c for c in candidates if _runs(c)), None)
+        return tuple(int(part) for part in folder.name.split("."))
+    except ValueError:
+        return (999,)
 
 
 def ensure_venv(venv: Path = VENV, extras: str = EXTRAS, base: str | None = None) -> Path:
@@ -105,8 +110,11 @@ def ensure_venv(venv: Path = VENV, extras: str = EXTRAS, base: str | None = None
 
 
 def ensure_venv312() -> Path | None:
-    """``.venv312`` (Python 3.12+, with EarnORM) ready to use, or ``None`` without a 3.12."""
-    base = find_python312()
+    """``.venv312`` (Python 3.12+, with EarnORM) ready to use, or ``None`` without a 3.12.
+
+    The interpreter: ``EARNORM_AOP_PYTHON312`` if set, else :func:`interpreter`.
+    """
+    base = os.environ.get("EARNORM_AOP_PYTHON312") or interpreter((3, 12))
     if base is None:
         return None
     return ensure_venv(VENV312, EXTRAS312, base)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Run the Django tests on every supported Django version, on SQLite and on PostgreSQL.
 
-Usage: ``python3 scripts/matrix.py [--django 4.2 5.2 6] [--db sqlite postgres]
-[--list] [-- pytest args...]``.
+Usage: ``python3 scripts/matrix.py [--django 4.2 5.2 6 6.0] [--db sqlite postgres]
+[--list] [-- pytest args...]``; by default Django 4.2, 5.2 and the newest 6.x
+(``6``), each on both databases.
 
 Each Django version gets its own virtualenv in ``.venvs/`` (git-ignored),
 created with an interpreter that version supports (6.x needs Python 3.12+;
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _bootstrap import ROOT
+from _bootstrap import ROOT, interpreter
 
 VENVS = ROOT / ".venvs"
 DATABASES = ("sqlite", "postgres")
@@ -39,7 +40,8 @@ PYTEST_NO_TESTS = 5
 # The Django tests: the integration's own, the built-ins' behaviour tests on
 # the Django backend (parametrised ``[django...]``) and the Django quickstart.
 SELECTION = ["tests/django_orm", *sorted(glob.glob("tests/test_builtins_*.py", root_dir=ROOT))]
-SELECTION += ["tests/test_examples.py", "-k", "django or quickstart"]
+SELECTION += ["tests/test_examples.py"]
+KEYWORDS = "django or quickstart"
 
 
 @dataclass(frozen=True)
@@ -49,51 +51,15 @@ class Django:
     name: str
     pin: str
     python: tuple[int, int]
+    default: bool = True  # in the matrix unless --django names the lines to run
 
 
 SUPPORTED = [
     Django("4.2", "django>=4.2,<5", (3, 11)),
     Django("5.2", "django>=5.2,<6", (3, 11)),
-    Django("6", "django>=6,<7", (3, 12)),
+    Django("6", "django>=6,<7", (3, 12)),  # the newest 6.x
+    Django("6.0", "django>=6.0,<6.1", (3, 12), default=False),  # on request
 ]
-
-
-def _version(python: str) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [python, "-c", "import sys; print(*sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:  # e.g. a pyenv shim for a version not selected
-        return None
-    major, minor = out.stdout.split()
-    return int(major), int(minor)
-
-
-def interpreter(minimum: tuple[int, int]) -> str | None:
-    """A Python at least ``minimum``: this one, ``python3.N`` on PATH, or pyenv's."""
-    candidates = [sys.executable]
-    candidates += [shutil.which(f"python3.{minor}") or "" for minor in range(minimum[1], 16)]
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for folder in sorted(pyenv.glob("versions/3.*"), key=_release):
-        candidates.append(str(folder / "bin" / "python3"))
-    for python in filter(None, candidates):
-        version = _version(python)
-        if version is not None and version >= minimum:
-            return python
-    return None
-
-
-def _release(folder: Path) -> tuple[int, ...]:
-    """Sort key of a pyenv version folder ("3.12.1" before "3.13.0"); odd names last."""
-    try:
-        return tuple(int(part) for part in folder.name.split("."))
-    except ValueError:
-        return (999,)
 
 
 def ensure_venv(django: Django, python: str) -> Path:
@@ -101,20 +67,29 @@ def ensure_venv(django: Django, python: str) -> Path:
     venv = VENVS / f"django-{django.name}"
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     venv_python = bin_dir / ("python.exe" if os.name == "nt" else "python")
-    key = (ROOT / "pyproject.toml").read_bytes() + django.pin.encode() + python.encode()
-    stamp = venv / f".installed-{hashlib.sha256(key).hexdigest()[:16]}"
-    if stamp.exists() and venv_python.exists():
+    created = venv / f".created-{_digest(python.encode())}"
+    key = (ROOT / "pyproject.toml").read_bytes() + django.pin.encode()
+    installed = venv / f".installed-{_digest(key)}"
+    if not (created.exists() and venv_python.exists()):  # new, or another interpreter
+        shutil.rmtree(venv, ignore_errors=True)
+        print(f"==> creating {venv.relative_to(ROOT)} with {python}", flush=True)
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        created.touch()
+    if installed.exists():
         return venv_python
-    if venv.exists():
-        shutil.rmtree(venv)
-    print(f"==> creating {venv.relative_to(ROOT)} with {python}", flush=True)
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    print(f"==> installing earnorm-aop[test] (editable) and {django.pin}", flush=True)
     install = [str(venv_python), "-m", "pip", "install", "--quiet", "-e", ".[test]", django.pin]
     result = subprocess.run(install, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"pip install for Django {django.name} failed ({result.returncode})")
-    stamp.touch()
+    for old in venv.glob(".installed-*"):
+        old.unlink()
+    installed.touch()
     return venv_python
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def run_cell(python: Path, database: str, pytest_args: list[str]) -> tuple[int, str]:
@@ -126,7 +101,7 @@ def run_cell(python: Path, database: str, pytest_args: list[str]) -> tuple[int, 
     # addopts of the main run (coverage thresholds, workers...) are not the matrix's
     command = [str(python), "-m", "pytest", "-o", "addopts=", "-q", "-ra", *SELECTION]
     process = subprocess.Popen(
-        [*command, *pytest_args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        [*command, *_narrowed(pytest_args)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
     last = ""
     assert process.stdout is not None
@@ -137,10 +112,25 @@ def run_cell(python: Path, database: str, pytest_args: list[str]) -> tuple[int, 
     return process.wait(), last
 
 
+def _narrowed(pytest_args: list[str]) -> list[str]:
+    """``pytest_args`` with any ``-k`` combined with the matrix's own (never widening it)."""
+    args, keywords = [], [KEYWORDS]
+    rest = iter(pytest_args)
+    for arg in rest:
+        if arg == "-k":
+            keywords.append(next(rest, ""))
+        elif arg.startswith("-k"):
+            keywords.append(arg[2:].lstrip("="))
+        else:
+            args.append(arg)
+    return [*args, "-k", " and ".join(f"({k})" for k in keywords if k)]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     names = [django.name for django in SUPPORTED]
-    parser.add_argument("--django", nargs="+", choices=names, default=names)
+    default = [django.name for django in SUPPORTED if django.default]
+    parser.add_argument("--django", nargs="+", choices=names, default=default)
     parser.add_argument("--db", nargs="+", choices=DATABASES, default=list(DATABASES))
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest")

@@ -7,7 +7,7 @@ This is the one command a developer and CI both run, so it needs nothing but
 Python 3.11+: it creates ``.venv`` and installs the project on first use. A
 run of the whole suite (no test paths named) also runs the EarnORM tests, which need Python
 3.12+, in a second virtualenv ``.venv312`` made with the first 3.12+ interpreter
-found (``EARNORM_AOP_PYTHON312``, pyenv's, ``python3.12`` on PATH); without one
+found (``EARNORM_AOP_PYTHON312``, ``python3.12`` on PATH, pyenv's); without one
 they are skipped with the reason, except under ``CI=true``, where that fails. Every
 step runs even when an earlier one fails, so one run shows every problem; the
 exit code is non-zero if any step failed. pytest's exit code 5 (no tests

@@ -21,6 +21,7 @@ from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin_spec import PluginSpec, read_spec
 from .weaving import scope, weaver
+from .conditions import ConditionalAdviceSpec
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
@@ -287,6 +288,14 @@ class PluginRegistry:
                 name,
                 tuple(
                     AdviceSpec(getattr(obj, h.attr), h.target(), optional=h.optional, name=h.attr)
+                    if h.condition is None
+                    else ConditionalAdviceSpec(
+                        getattr(obj, h.attr),
+                        h.target(),
+                        optional=h.optional,
+                        name=h.attr,
+                        condition=h.condition,
+                    )
                     for h in spec.hooks
                 ),
                 priority=spec.priority,

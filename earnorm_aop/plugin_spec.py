@@ -54,12 +54,25 @@ _RESERVED_ATTRS = frozenset(
 )
 
 
-def hook(spec: str | Sequence[str], *, optional: bool = False) -> Callable[[F], F]:
+def hook(
+    spec: str | Sequence[str], *, optional: bool = False, **conditions: Any
+) -> Callable[[F], F]:
     """Bind a plugin method to a pointcut (``"around:get_*"``), an event, or a list of them.
 
     The spec is checked here, so a malformed pointcut fails when the plugin
-    module is imported.
+    module is imported.  Keywords are conditions on the write's changes
+    (``when=``, ``was=``, ``is_now=``, ``has_changed=``, ``changes_to=``,
+    ``when_any=``, ``condition=``; see :mod:`earnorm_aop.conditions`).
     """
+    from .conditions import Condition
+
+    try:
+        condition = Condition.of(conditions)
+    except TypeError as exc:
+        raise PluginError(
+            f"@hook({spec!r}): {exc}; conditions are when, was, is_now, has_changed, "
+            "changes_to, when_any and condition"
+        ) from None
     specs = [spec] if isinstance(spec, str) else list(spec)
     if not specs:
         raise PluginError("@hook needs at least one pointcut or event name")
@@ -70,8 +83,8 @@ def hook(spec: str | Sequence[str], *, optional: bool = False) -> Callable[[F], 
             check_event_name(s)
 
     def mark(func: F) -> F:
-        hooks: list[tuple[str, bool]] = list(getattr(func, "__earnorm_hooks__", ()))
-        hooks.extend((s, optional) for s in specs)
+        hooks: list[tuple[str, bool, Any]] = list(getattr(func, "__earnorm_hooks__", ()))
+        hooks.extend((s, optional, condition) for s in specs)
         func.__earnorm_hooks__ = tuple(hooks)  # type: ignore[attr-defined]
         return func
 
@@ -86,6 +99,7 @@ class HookDecl:
     spec: str  # pointcut ("before:save") or event name ("before_save", "after_change")
     optional: bool
     implicit: bool = False  # a public method named like a model method (chain advice)
+    condition: Any = None  # a conditions.Condition on the write's changes
 
     def target(self) -> Pointcut | str:
         if self.implicit:
@@ -136,13 +150,33 @@ def collect_hooks(cls: type) -> tuple[HookDecl, ...]:
         if not callable(func) or isinstance(func, type) or attr in _RESERVED_ATTRS:
             continue
         marks = getattr(func, "__earnorm_hooks__", None)
+        # @when(...) on the method: the condition of its marks that have none.
+        default = getattr(func, "__earnorm_condition__", None)
         if marks:
-            hooks.extend(HookDecl(attr, spec, optional) for spec, optional in marks)
+            hooks.extend(
+                HookDecl(attr, spec, optional, condition=cond or default)
+                for spec, optional, cond in marks
+            )
         elif split_event(attr) is not None:
-            hooks.append(HookDecl(attr, attr, optional=False))
+            hooks.append(HookDecl(attr, attr, optional=False, condition=default))
         elif not attr.startswith("_") and inspect.isfunction(func):
             hooks.append(HookDecl(attr, attr, optional=True, implicit=True))
     return tuple(hooks)
+
+
+def _tracks(cls: type, hooks: Sequence[HookDecl]) -> bool:
+    """Whether a hook of ``cls`` has a condition or takes ``changes`` (on a pointcut)."""
+    from .conditions import asks_changes
+
+    for h in hooks:
+        if h.condition is not None:
+            return True
+        if h.implicit or not is_pointcut(h.spec) and split_event(h.spec) is None:
+            continue  # chain advice or a custom event: its ``changes`` is a payload
+        func = getattr(cls, h.attr, None)
+        if func is not None and asks_changes(func):
+            return True
+    return False
 
 
 def _requires(cls: type, value: Any) -> dict[str, str]:
@@ -187,10 +221,13 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
     if not isinstance(priority, int):
         raise PluginError(f"plugin {name!r}: priority must be an int, not {priority!r}")
     nested = getattr(cls, "Config", None)
+    requires = _requires(cls, getattr(cls, "requires", ()))
+    if name != "changes" and "changes" not in requires and _tracks(cls, hooks):
+        requires["changes"] = ""  # conditions and ``changes`` need the shared tracking
     return PluginSpec(
         cls=cls,
         version=str(getattr(cls, "version", "0.1.0")),
-        requires=_requires(cls, getattr(cls, "requires", ())),
+        requires=requires,
         priority=priority,
         description=getattr(cls, "description", None) or inspect.getdoc(cls),
         on_error=on_error,

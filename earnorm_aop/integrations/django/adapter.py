@@ -181,6 +181,14 @@ class DjangoAdapter(Adapter):
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
 
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``update_fields=names`` on a save that wrote every field (attnames are accepted)."""
+        kw = dict(kwargs)
+        kw["update_fields"] = list(names)
+        return tuple(args[:3]), kw
+
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
@@ -309,6 +317,55 @@ class DjangoAdapter(Adapter):
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
+
+    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
+        return loading.persisted(instance)
+
+    def current_value(self, instance: Any, name: str) -> Any:
+        """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""
+        from ..tracking import UNKNOWN
+
+        return vars(instance).get(name, UNKNOWN)
+
+    def stored_value(self, model: type, name: str, value: Any) -> Any:
+        """A related object written to a foreign key stores its key (``author`` -> ``author_id``)."""
+        if isinstance(value, models.Model):
+            try:
+                field = _meta(model).get_field(name)
+            except FieldDoesNotExist:
+                return value
+            if field.is_relation and field.concrete:
+                return getattr(value, field.target_field.attname)
+        return value
+
+    def read_rows(
+        self, model: type, queryset: Any, values: Mapping[str, Any]
+    ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
+        """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database)."""
+        from django.db.models import ExpressionWrapper
+
+        meta = _meta(model)
+        plain: dict[str, Any] = {}
+        aliases: dict[str, str] = {}
+        annotations = {}
+        for i, (name, value) in enumerate(values.items()):
+            field = meta.get_field(name)
+            if self.is_expression(value):
+                alias = f"earnorm_aop_value_{i}"
+                aliases[alias] = field.attname
+                annotations[alias] = ExpressionWrapper(value, output_field=field)
+            else:
+                plain[field.attname] = self.stored_value(model, name, value)
+        rows = queryset.all()
+        if annotations:
+            rows = rows.annotate(**annotations)
+        out = []
+        for row in rows:
+            new = dict(plain)
+            for alias, attname in aliases.items():
+                new[attname] = vars(row).pop(alias)
+            out.append((row, self.snapshot(row), new))
+        return out
 
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)

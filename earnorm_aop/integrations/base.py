@@ -26,6 +26,7 @@ from typing import Any
 import pydantic
 
 from ..weaving import commit
+from .tracking import UNKNOWN
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.planning import (
     register_framework_base,
@@ -77,6 +78,11 @@ class Adapter:
     """
 
     name = "plain"
+
+    # What a field absent from the persisted state was: plain objects gain
+    # attributes as they go, so one not there before had none (``None``); an
+    # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
+    unloaded: Any = None
 
     def handles(self, model: type) -> bool:
         return True
@@ -483,8 +489,6 @@ class Adapter:
         Plain: the attribute.  Django: the instance's ``__dict__`` entry by attname,
         so a deferred field is unknown rather than fetched.
         """
-        from .tracking import UNKNOWN
-
         return getattr(instance, name, UNKNOWN)
 
     def stored_value(self, model: type, name: str, value: Any) -> Any:

@@ -106,7 +106,8 @@ class Record:
         """The value of field ``name`` (attname) before the write; ``None`` for a creation."""
         if self.created:
             return None
-        return self._old.get(name, UNKNOWN)
+        old = self._old
+        return old[name] if name in old else self.adapter.unloaded
 
     def after(self, name: str) -> Any:
         """The value the write stores in ``name`` (``None`` for a deletion)."""
@@ -138,11 +139,13 @@ class Record:
         if self.created:
             return {n: (None, v) for n, v in new.items() if v is not None}
         old = self._old
-        return {
-            n: (old[n], v)
-            for n, v in new.items()
-            if v is not UNKNOWN and n in old and old[n] != v
-        }
+        unloaded = self.adapter.unloaded
+        out = {}
+        for n, v in new.items():
+            was = old[n] if n in old else unloaded
+            if v is not UNKNOWN and was is not UNKNOWN and was != v:
+                out[n] = (was, v)
+        return out
 
     def __repr__(self) -> str:
         return f"<Record {type(self.instance).__name__} changes={self.changes!r}>"

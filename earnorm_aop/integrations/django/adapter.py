@@ -32,6 +32,7 @@ from django.db import models, router
 from ...errors import PluginError
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
+from ..tracking import UNKNOWN
 from . import relations, transactions
 from . import state as loading
 from .fields import django_field
@@ -60,6 +61,7 @@ class DjangoAdapter(Adapter):
     """Maps the logical operations onto a Django model's private manager and QuerySet."""
 
     name = "django"
+    unloaded = UNKNOWN  # a deferred field's value is not known until Django loads it
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -323,8 +325,6 @@ class DjangoAdapter(Adapter):
 
     def current_value(self, instance: Any, name: str) -> Any:
         """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""
-        from ..tracking import UNKNOWN
-
         return vars(instance).get(name, UNKNOWN)
 
     def stored_value(self, model: type, name: str, value: Any) -> Any:

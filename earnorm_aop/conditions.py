@@ -44,15 +44,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import PluginError, WeavingError
-from .integrations import tracking
+from .integrations.tracking import BULK, UNKNOWN, WRITES, Record, records
 from .integrations.base import adapter_for
 from .weaving.advice import Target
 from .weaving.aspect import AdviceSpec, Aspect
 from .weaving.chain import record_failure
-from .weaving.pointcut import Kind
+from .weaving.pointcut import Kind, Pointcut, split_event
 from .weaving.planning import set_advice_resolver
 
-__all__ = ["ANY", "Condition", "ConditionalAdviceSpec", "asks_changes", "when"]
+__all__ = ["ANY", "Condition", "ConditionalAdviceSpec", "asks_changes", "needs_tracking", "when"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,7 +106,7 @@ class Condition:
     def fields(self) -> tuple[str, ...]:
         return (self.when,) if self.when is not None else self.when_any
 
-    def compile(self, model: type, where: str) -> Callable[[tracking.Record], bool]:
+    def compile(self, model: type, where: str) -> Callable[[Record], bool]:
         """A test of one record, specialised to this condition and ``model``'s fields."""
         adapter = adapter_for(model)
         known = adapter.field_names(model)
@@ -119,13 +119,13 @@ class Condition:
                 )
             attnames.append(adapter.attname(model, name))
         field_test = _field_test(self)
-        unknown = tracking.UNKNOWN
-        checks: list[Callable[[tracking.Record], bool]] = []
+        unknown = UNKNOWN
+        checks: list[Callable[[Record], bool]] = []
         if attnames:
             if len(attnames) == 1:
                 (only,) = attnames
 
-                def one(rec: tracking.Record) -> bool:
+                def one(rec: Record) -> bool:
                     old = rec.before(only)
                     if old is unknown:
                         return False
@@ -136,7 +136,7 @@ class Condition:
             else:
                 names = tuple(attnames)
 
-                def any_of(rec: tracking.Record) -> bool:
+                def any_of(rec: Record) -> bool:
                     for name in names:
                         old = rec.before(name)
                         new = rec.after(name)
@@ -148,14 +148,14 @@ class Condition:
         elif self.has_changed is not None:
             wanted = self.has_changed
 
-            def anything(rec: tracking.Record) -> bool:
+            def anything(rec: Record) -> bool:
                 return bool(rec.changes) is wanted
 
             checks.append(anything)
         if self.condition is not None:
             user = self.condition
 
-            def custom(rec: tracking.Record) -> bool:
+            def custom(rec: Record) -> bool:
                 return bool(user(rec.changes))
 
             checks.append(custom)
@@ -165,13 +165,13 @@ class Condition:
             return checks[0]
         first, second = checks
 
-        def both(rec: tracking.Record) -> bool:
+        def both(rec: Record) -> bool:
             return first(rec) and second(rec)
 
         return both
 
 
-def _always(rec: tracking.Record) -> bool:
+def _always(rec: Record) -> bool:
     return True
 
 
@@ -237,6 +237,26 @@ def asks_changes(func: Callable[..., Any]) -> bool:
         return False
 
 
+def needs_tracking(model: type, aspect: Aspect) -> bool:
+    """Whether an advice of ``aspect`` on ``model`` has a condition or takes ``changes``.
+
+    An event handler taking ``changes`` (``after_change``, fired by ``emit``)
+    gets it from the event's payload: it needs no tracking.
+    """
+    for spec in aspect.advices:
+        if getattr(spec, "condition", None) is not None:
+            return True
+        if not asks_changes(spec.func):
+            continue
+        target = spec.target
+        if isinstance(target, Pointcut):
+            return True
+        split = split_event(target)
+        if split is not None and (split[1] in WRITES or callable(getattr(model, split[1], None))):
+            return True
+    return False
+
+
 _PER_RECORD = frozenset({Kind.BEFORE, Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK})
 _INJECTED = ("instance", "model", "args", "kwargs")
 
@@ -253,13 +273,13 @@ def _resolve(
         f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{operation}) "
         f"on {model.__qualname__}"
     )
-    if operation not in tracking.WRITES:
+    if operation not in WRITES:
         raise WeavingError(
             f"{where}: {what} apply to write operations only "
-            f"({', '.join(sorted(tracking.WRITES))}), and {operation!r} is not one; "
+            f"({', '.join(sorted(WRITES))}), and {operation!r} is not one; "
             "bind the advice to a write, or drop the condition / 'changes'"
         )
-    bulk = operation in tracking.BULK
+    bulk = operation in BULK
     if kind is Kind.CHAIN or (bulk and kind not in _PER_RECORD):
         raise WeavingError(
             f"{where}: {what} on a {kind.value} advice of {operation!r}: on bulk writes an "
@@ -281,7 +301,7 @@ def _wrap(
     func: Callable[..., Any],
     kind: Kind,
     operation: str,
-    test: Callable[[tracking.Record], bool] | None,
+    test: Callable[[Record], bool] | None,
     asks: bool,
     aspect: Aspect,
     where: str,
@@ -317,7 +337,7 @@ def _wrap(
     signature = sig.replace(parameters=params, return_annotation=sig.return_annotation)
     own = frozenset(names) | frozenset(extra)
     wants_instance = "instance" in names
-    bulk = operation in tracking.BULK
+    bulk = operation in BULK
     around = kind is Kind.AROUND
     before = kind is Kind.BEFORE
     deferred = kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
@@ -344,7 +364,7 @@ def _wrap(
         subject = kw["instance"]
         model = kw["model"]
         adapter = adapter_for(model)
-        recs = tracking.records(
+        recs = records(
             operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
         )
         call = {n: v for n, v in kw.items() if n in names or n not in own}

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .conditions import needs_tracking
 from .contributions import contribute, withdraw
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
@@ -87,6 +88,11 @@ def apply_plugins(
             aspects.append(reg.aspect_for(name, model, requested[name]))
         elif not weaver.is_woven(model, name):
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
+    if "changes" not in order and not weaver.is_woven(model, "changes"):
+        if any(needs_tracking(model, a) for a in aspects):
+            # Conditions and ``changes`` read the shared tracking: weave it too.
+            source = reg if "changes" in reg else default_registry
+            aspects.insert(0, source.aspect_for("changes", model, {}))
     if aspects:
         added = contribute(model, aspects)
         try:

@@ -164,21 +164,6 @@ def collect_hooks(cls: type) -> tuple[HookDecl, ...]:
     return tuple(hooks)
 
 
-def _tracks(cls: type, hooks: Sequence[HookDecl]) -> bool:
-    """Whether a hook of ``cls`` has a condition or takes ``changes`` (on a pointcut)."""
-    from .conditions import asks_changes
-
-    for h in hooks:
-        if h.condition is not None:
-            return True
-        if h.implicit or not is_pointcut(h.spec) and split_event(h.spec) is None:
-            continue  # chain advice or a custom event: its ``changes`` is a payload
-        func = getattr(cls, h.attr, None)
-        if func is not None and asks_changes(func):
-            return True
-    return False
-
-
 def _requires(cls: type, value: Any) -> dict[str, str]:
     if value is None:
         return {}
@@ -222,8 +207,6 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
         raise PluginError(f"plugin {name!r}: priority must be an int, not {priority!r}")
     nested = getattr(cls, "Config", None)
     requires = _requires(cls, getattr(cls, "requires", ()))
-    if name != "changes" and "changes" not in requires and _tracks(cls, hooks):
-        requires["changes"] = ""  # conditions and ``changes`` need the shared tracking
     return PluginSpec(
         cls=cls,
         version=str(getattr(cls, "version", "0.1.0")),

@@ -1,0 +1,282 @@
+"""Change tracking, the ``changes`` parameter and hook conditions, on every backend.
+
+The same plugin runs on the memory store (plain and pydantic models) and on
+Django (SQLite; PostgreSQL with ``EARNORM_AOP_TEST_DB=postgres``): a condition
+fires for a single save and, per record, for a bulk update, only where the
+value really changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from earnorm_aop import PluginRegistry, WeavingError, hook, plugin
+from earnorm_aop.conditions import when
+from earnorm_aop.errors import PluginError
+
+STATUS = {"status": (str, "draft")}
+
+
+@pytest.fixture
+def seen() -> list[Any]:
+    return []
+
+
+@pytest.fixture
+def reg(seen: list[Any]) -> Iterator[PluginRegistry]:
+    """A registry with ``publish``: conditional hooks recording what they saw."""
+    registry = PluginRegistry()
+
+    @plugin("publish", registry=registry)
+    class Publish:
+        @hook("after:save|update_many", when="status", was="draft", is_now="published")
+        def published(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(("published", instance.id, dict(changes)))
+
+        @hook("before:save|update_many", when="status", changes_to="archived")
+        def archiving(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(("archiving", instance.id, changes["status"]))
+
+        @hook("after:save|update_many", when_any=["title", "status"], has_changed=True)
+        def touched(self, instance: Any) -> None:
+            seen.append(("touched", instance.id))
+
+    yield registry
+
+
+def test_a_condition_fires_on_save_only_when_the_value_moves(
+    backend: Any, reg: PluginRegistry, seen: list[Any]
+) -> None:
+    Article = backend.model("publish", fields=STATUS, registry=reg)
+    a = backend.create(Article, title="a")
+    assert seen == [("touched", a.id)]  # a creation: every value moved from nothing
+    seen.clear()
+    a.save()
+    assert seen == []  # nothing changed
+    a.status = "published"
+    a.save()
+    assert seen == [
+        ("touched", a.id),
+        ("published", a.id, {"status": ("draft", "published")}),
+    ]
+    seen.clear()
+    a.save()
+    assert seen == []  # "was" is the value as last saved: published now (django-lifecycle #141)
+    a.status = "archived"
+    a.save()
+    assert seen == [("archiving", a.id, ("published", "archived")), ("touched", a.id)]
+
+
+def test_the_same_condition_fires_per_record_on_a_bulk_update(
+    backend: Any, reg: PluginRegistry, seen: list[Any]
+) -> None:
+    Article = backend.model("publish", fields=STATUS, registry=reg)
+    drafts = [backend.create(Article, title=t) for t in ("a", "b")]
+    done = backend.create(Article, title="c", status="published")
+    seen.clear()
+    backend.bulk_update(backend.queryset(Article), status="published")
+    assert sorted(e for e in seen if e[0] == "published") == sorted(
+        ("published", d.id, {"status": ("draft", "published")}) for d in drafts
+    )
+    # when_any fires once per record (django-lifecycle #65), and only where a value moved
+    assert sorted(e for e in seen if e[0] == "touched") == sorted(("touched", d.id) for d in drafts)
+    assert all(e[1] != done.id for e in seen)
+    assert {r["status"] for r in backend.rows(Article).values()} == {"published"}
+
+
+def test_a_before_run_per_record_sees_the_values_about_to_be_written(
+    backend: Any, reg: PluginRegistry, seen: list[Any]
+) -> None:
+    Article = backend.model("publish", fields=STATUS, registry=reg)
+    a = backend.create(Article, title="a", status="published")
+    b = backend.create(Article, title="b", status="archived")
+    seen.clear()
+    backend.bulk_update(backend.queryset(Article), status="archived")
+    assert [e for e in seen if e[0] == "archiving"] == [("archiving", a.id, ("published", "archived"))]
+    assert b.id not in [e[1] for e in seen]
+
+
+def test_changes_on_bulk_writes_are_per_record_with_the_record_as_instance(
+    backend: Any, seen: list[Any]
+) -> None:
+    registry = PluginRegistry()
+
+    @plugin("spy", registry=registry)
+    class Spy:
+        @hook("after:update_many|delete_many|save_many")
+        def each(self, instance: Any, changes: dict[str, Any], method: str) -> None:
+            seen.append((type(instance).__name__, instance.title, dict(changes)))
+
+    Article = backend.model("spy", registry=registry)
+    a = backend.create(Article, title="a", views=1)
+    backend.create(Article, title="b", views=2)
+    seen.clear()
+    backend.bulk_update(backend.query(Article, title="a"), views=5)
+    assert seen == [(Article.__name__, "a", {"views": (1, 5)})]
+    seen.clear()
+    backend.bulk_delete(backend.query(Article, title="b"))
+    assert len(seen) == 1 and seen[0][1] == "b"
+    assert seen[0][2]["views"] == (2, None) and seen[0][2]["title"] == ("b", None)
+    seen.clear()
+    backend.bulk_create(Article, [backend.new(Article, title="x"), backend.new(Article, title="y")])
+    assert [(t, c["title"]) for _, t, c in seen] == [("x", (None, "x")), ("y", (None, "y"))]
+    assert a.id is not None
+
+
+def test_a_before_run_returning_false_for_one_record_vetoes_the_whole_bulk_write(
+    backend: Any,
+) -> None:
+    registry = PluginRegistry()
+
+    @plugin("guard", registry=registry)
+    class Guard:
+        @hook("before:update_many", when="views", changes_to=13)
+        def unlucky(self, instance: Any) -> bool:
+            return False
+
+    Article = backend.model("guard", registry=registry)
+    backend.create(Article, title="a", views=13)
+    b = backend.create(Article, title="b", views=1)
+    backend.bulk_update(backend.queryset(Article), views=13)
+    assert backend.rows(Article)[b.id]["views"] == 1  # vetoed: nothing written
+
+
+def test_conditions_on_convention_named_methods(backend: Any, seen: list[Any]) -> None:
+    registry = PluginRegistry()
+
+    @plugin("named", registry=registry)
+    class Named:
+        @when("views", has_changed=True)
+        def after_save(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(changes["views"])
+
+        @when(condition=lambda changes: "title" in changes and changes["title"][1] == "x")
+        def before_save(self, instance: Any) -> None:
+            seen.append("title is x")
+
+    Article = backend.model("named", registry=registry)
+    a = backend.create(Article, title="a")
+    a.title = "b"
+    a.save()
+    a.views = 3
+    a.title = "x"
+    a.save()
+    assert seen == [(None, 0), "title is x", (0, 3)]
+
+
+def test_a_condition_on_a_field_the_model_lacks_is_a_weaving_error(backend: Any) -> None:
+    registry = PluginRegistry()
+
+    @plugin("typo", registry=registry)
+    class Typo:
+        @hook("after:save", when="stauts", is_now="published")
+        def published(self, instance: Any) -> None:
+            raise AssertionError("never woven")
+
+    with pytest.raises(WeavingError) as info:
+        backend.model("typo", fields=STATUS, registry=registry)
+    message = str(info.value)
+    assert "'stauts'" in message and "status" in message and "title" in message
+    assert "'typo'" in message and "published" in message
+
+
+@pytest.mark.parametrize(
+    ("spec", "wanted"),
+    [
+        ("around:update_many", "once per record"),
+        ("after:get", "write operations only"),
+    ],
+)
+def test_conditions_where_they_cannot_hold_are_weaving_errors(spec: str, wanted: str) -> None:
+    from earnorm_aop.integrations.memory import MemoryModel, MemoryStore
+
+    registry = PluginRegistry()
+
+    @plugin("misplaced", registry=registry)
+    class Misplaced:
+        @hook(spec, when="views", has_changed=True)
+        def advice(self, proceed: Any = None) -> Any:
+            return None
+
+    class Item(MemoryModel):
+        __store__ = MemoryStore()
+        id: int | None = None
+        views: int = 0
+
+    from earnorm_aop import with_plugins
+
+    with pytest.raises(WeavingError, match=wanted):
+        with_plugins("misplaced", registry=registry)(Item)
+
+
+def test_bad_condition_keywords_fail_at_the_decorator() -> None:
+    with pytest.raises(PluginError, match="when_any"):
+        hook("after:save", when="a", when_any=["b"])
+    with pytest.raises(PluginError, match="conditions are when"):
+        hook("after:save", when_is="a")
+    with pytest.raises(PluginError, match="need the field"):
+        hook("after:save", was="draft")
+
+
+def test_timestamp_keeps_updated_at_on_a_save_that_changes_nothing(backend: Any) -> None:
+    from _builtin_backends import TickingClock
+
+    Article = backend.model("timestamp", timestamp={"clock": TickingClock()})
+    a = backend.create(Article, title="a")
+    stamped = a.updated_at
+    loaded = backend.get(Article, a.id)
+    loaded.save()
+    a.save()
+    assert backend.rows(Article)[a.id]["updated_at"] == stamped
+    a.title = "b"
+    a.save()
+    assert backend.rows(Article)[a.id]["updated_at"] > stamped
+
+
+def test_touch_on_noop_bumps_updated_at_on_every_save(backend: Any) -> None:
+    from _builtin_backends import TickingClock
+
+    Article = backend.model("timestamp", timestamp={"clock": TickingClock(), "touch_on_noop": True})
+    a = backend.create(Article, title="a")
+    stamped = a.updated_at
+    a.save()
+    assert backend.rows(Article)[a.id]["updated_at"] > stamped
+
+
+def test_audit_records_nothing_for_a_save_that_changes_nothing(backend: Any) -> None:
+    records: list[Any] = []
+    Article = backend.model("audit", "timestamp", audit={"sink": records.append})
+    a = backend.create(Article, title="a")
+    assert [r.action for r in records] == ["create"]
+    a.save()
+    backend.get(Article, a.id).save()
+    assert [r.action for r in records] == ["create"]
+    a.title = "b"
+    a.save()
+    assert [r.action for r in records] == ["create", "update"]
+    assert set(records[-1].changes) == {"title", "updated_at"}
+
+
+def test_a_bulk_update_reads_its_rows_once_for_every_plugin(backend: Any, seen: list[Any]) -> None:
+    """audit, cache and a conditional hook share one read of the rows."""
+    registry = PluginRegistry()
+
+    @plugin("watch", registry=registry)
+    class Watch:
+        @hook("after:update_many", when="views", changes_to=1)
+        def first_view(self, instance: Any) -> None:
+            seen.append(instance.title)
+
+    Article = backend.model(
+        "audit", "cache", "watch", registry=registry, audit={"sink": lambda record: None}
+    )
+    for i in range(20):
+        backend.create(Article, title=f"t{i}", views=0 if i < 3 else 5)
+    with backend.queries() as statements:
+        backend.bulk_update(backend.query(Article, views=0), views=1)
+    kinds = [s.split()[0].upper() for s in statements]
+    assert kinds.count("SELECT") == 1, statements
+    assert sorted(seen) == ["t0", "t1", "t2"]

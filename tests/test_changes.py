@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _hypothesis_profiles import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from earnorm_aop import PluginRegistry, WeavingError, hook, plugin
 from earnorm_aop.conditions import when
@@ -280,3 +283,68 @@ def test_a_bulk_update_reads_its_rows_once_for_every_plugin(backend: Any, seen: 
     kinds = [s.split()[0].upper() for s in statements]
     assert kinds.count("SELECT") == 1, statements
     assert sorted(seen) == ["t0", "t1", "t2"]
+
+
+# -- property: changes equal a reference model's diff ------------------------------------
+
+_FIELD_VALUES = {"title": st.sampled_from(["", "a", "b"]), "views": st.integers(0, 2)}
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.sampled_from(sorted(_FIELD_VALUES)), st.integers(0, 2)),
+        st.tuples(st.just("save"), st.none(), st.none()),
+        st.tuples(st.just("reload"), st.none(), st.none()),
+    ),
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("flavour", ["plain", "pydantic"])
+@settings(max_examples=examples(100), deadline=None)
+@given(steps=_STEPS)
+def test_changes_seen_by_advice_equal_a_reference_diff(
+    flavour: str, steps: list[tuple[str, Any, Any]]
+) -> None:
+    from _builtin_backends import MemoryBackend
+
+    values = {"title": ["", "a", "b"], "views": [0, 1, 2]}
+    seen: list[dict[str, Any]] = []
+    registry = PluginRegistry()
+
+    @plugin("spy", registry=registry)
+    class Spy:
+        @hook("before:save")
+        def before(self, changes: dict[str, Any]) -> None:
+            seen.append(dict(changes))
+
+        @hook("after:save")
+        def after(self, changes: dict[str, Any]) -> None:
+            seen.append(dict(changes))
+
+    backend = MemoryBackend(flavour)
+    try:
+        Article = backend.model("spy", registry=registry)
+        obj = backend.new(Article)
+        current = {"id": None, "title": "", "views": 0}
+        stored: dict[str, Any] | None = None  # the reference: what the store holds
+        for op, name, index in steps:
+            if op == "set":
+                value = values[name][index]
+                setattr(obj, name, value)
+                current[name] = value
+            elif op == "save":
+                obj.save()
+                if stored is None:  # a creation: before it, no key; after it, the new key
+                    expected = {n: (None, v) for n, v in current.items() if v is not None}
+                    current["id"] = obj.id
+                    assert seen == [expected, {**expected, "id": (None, obj.id)}]
+                else:
+                    expected = {n: (stored[n], v) for n, v in current.items() if stored[n] != v}
+                    assert seen == [expected, expected]
+                seen.clear()
+                stored = dict(current)
+            elif stored is not None:  # reload: a fresh instance, as stored
+                obj = backend.get(Article, stored["id"])
+                current = dict(stored)
+        assert seen == []
+    finally:
+        backend.close()

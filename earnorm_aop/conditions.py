@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import PluginError, WeavingError
-from .integrations.tracking import BULK, UNKNOWN, WRITES, Record, records
-from .integrations.base import adapter_for
+from .integrations.tracking import BULK, UNKNOWN, WRITES, Record, instance_record, records
+from .integrations.base import Adapter, adapter_for
 from .weaving.advice import Target
 from .weaving.aspect import AdviceSpec, Aspect
 from .weaving.chain import record_failure
@@ -291,7 +291,7 @@ def _resolve(
             f"{where}: {what} on an 'async def' advice are not supported; make it a plain 'def'"
         )
     test = cond.compile(model, where) if cond is not None else None
-    func = _wrap(spec.func, kind, operation, test, asks, aspect, where)
+    func = _wrap(spec.func, kind, operation, test, asks, aspect, where, adapter_for(model))
     new_kind = Kind.AFTER if kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK) else kind
     replacement = AdviceSpec(func, spec.target, optional=spec.optional, name=spec.name)
     return replacement, new_kind
@@ -305,8 +305,12 @@ def _wrap(
     asks: bool,
     aspect: Aspect,
     where: str,
+    adapter: Adapter,
 ) -> Callable[..., Any]:
-    """``func`` behind its condition, given ``changes``; per record on bulk writes."""
+    """``func`` behind its condition, given ``changes``; per record on bulk writes.
+
+    ``adapter`` is the model's, found at weave time.
+    """
     sig = inspect.signature(func)
     named: list[inspect.Parameter] = []
     varpos: inspect.Parameter | None = None
@@ -328,7 +332,7 @@ def _wrap(
     if kind is Kind.AROUND and "proceed" not in names:
         extra.append("proceed")
     produced = kind in (Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
-    if produced and "result" not in names:
+    if produced and operation == "save_many" and "result" not in names:
         extra.append("result")  # save_many's objects: its argument may be a spent generator
     params = [varpos] if varpos is not None else []
     params += named + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in extra]
@@ -356,28 +360,27 @@ def _wrap(
                 if policy == "disable":
                     aspect.switch.consecutive_failures = 0
 
-        adapter = adapter_for(model)
         adapter.defer(model, subject, None if rollback else run, run if rollback else None)
 
     @functools.wraps(func)
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
         model = kw["model"]
-        adapter = adapter_for(model)
-        recs = records(
-            operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
-        )
-        call = {n: v for n, v in kw.items() if n in names or n not in own}
         if not bulk:
-            rec = recs[0]
-            if test is not None and not test(rec):
+            rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
+            if test is not None and not test(rec):  # a few look-ups, then out
                 return kw["proceed"]() if around else None
+            call = {n: v for n, v in kw.items() if n in names or n not in own}
             if asks:
                 call["changes"] = rec.changes
             if deferred:
                 call_later(model, subject, va, call)
                 return None
             return func(*va, **call)
+        recs = records(
+            operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
+        )
+        call = {n: v for n, v in kw.items() if n in names or n not in own}
         for rec in recs:
             if test is not None and not test(rec):
                 continue

@@ -148,17 +148,20 @@ class ChangesPlugin:
     ) -> None:
         """What the write stored is the persisted state now (a restricted save: those fields)."""
         adapter = adapter_for(model)
-        if adapter.saves_nothing(args, kwargs):
-            return
-        old = adapter.persisted_state(instance)
-        new = adapter.snapshot(instance)
         if method == "update":  # update(**values) writes those fields
             written: frozenset[str] | None = frozenset(
                 adapter.attname(model, n) for n in adapter.update_values(args, kwargs)
             )
         else:
             written = adapter.saved_fields(model, args, kwargs)
-        if written is not None and old is not None:
+        if written is None:  # the common case: every field was written
+            adapter.remember_state(instance)
+            return
+        if not written:
+            return  # save(update_fields=[]) writes nothing
+        old = adapter.persisted_state(instance)
+        new = adapter.snapshot(instance)
+        if old is not None:
             new = {**old, **{n: v for n, v in new.items() if n in written}}
         adapter.remember_state(instance, new)
 

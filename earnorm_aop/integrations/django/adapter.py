@@ -121,11 +121,13 @@ class DjangoAdapter(Adapter):
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The loaded field values, by attname; deferred fields are left out (never queried)."""
         values = vars(instance)
-        return {
-            f.attname: values[f.attname]
-            for f in instance._meta.concrete_fields
-            if f.attname in values
-        }
+        meta = instance._meta
+        fields = meta.concrete_fields  # Django's cached tuple (renewed when a field is added)
+        cached = vars(meta).get(_ATTNAMES)
+        if cached is None or cached[0] is not fields:
+            cached = (fields, tuple(f.attname for f in fields))
+            vars(meta)[_ATTNAMES] = cached
+        return {n: values[n] for n in cached[1] if n in values}
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if hasattr(queryset, "filter") and not isinstance(queryset, list | tuple):
@@ -315,7 +317,10 @@ class DjangoAdapter(Adapter):
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Kept in the instance's ``_state``; loads are recorded by ``from_db`` (see state.py)."""
-        loading.remember(instance, self.snapshot(instance) if state is None else state)
+        if state is None:
+            loading.remember(instance, self.snapshot(instance), copy=False)
+        else:
+            loading.remember(instance, state)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
@@ -442,6 +447,10 @@ class DjangoAdapter(Adapter):
             time=record["time"],
         )
 
+
+# Where snapshot() keeps, on a model's ``_meta``, its concrete fields' attnames
+# (with the fields tuple they were read from, so an added field is seen).
+_ATTNAMES = "_earnorm_aop_attnames"
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).
 _REREAD_BATCH = 900

@@ -26,9 +26,10 @@ _LOADED = "earnorm_loaded"  # (field attnames, values) as from_db received them
 _STATE = "earnorm_state"  # a dict recorded after a save
 
 
-def remember(instance: Any, state: Mapping[str, Any]) -> None:
-    vars(instance._state)[_STATE] = dict(state)
-    vars(instance._state).pop(_LOADED, None)
+def remember(instance: Any, state: Mapping[str, Any], *, copy: bool = True) -> None:
+    kept = vars(instance._state)
+    kept[_STATE] = dict(state) if copy else state
+    kept.pop(_LOADED, None)
 
 
 def forget(instance: Any) -> None:

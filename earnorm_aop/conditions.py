@@ -44,13 +44,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import PluginError, WeavingError
-from .integrations.tracking import BULK, UNKNOWN, WRITES, Record, instance_record, records
 from .integrations.base import Adapter, adapter_for
+from .integrations.tracking import BULK, UNKNOWN, WRITES, Record, instance_record, records
 from .weaving.advice import Target
 from .weaving.aspect import AdviceSpec, Aspect
 from .weaving.chain import record_failure
-from .weaving.pointcut import Kind, Pointcut, split_event
 from .weaving.planning import set_advice_resolver
+from .weaving.pointcut import Kind, Pointcut, split_event
 
 __all__ = ["ANY", "Condition", "ConditionalAdviceSpec", "asks_changes", "needs_tracking", "when"]
 

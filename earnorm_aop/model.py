@@ -88,11 +88,11 @@ def apply_plugins(
             aspects.append(reg.aspect_for(name, model, requested[name]))
         elif not weaver.is_woven(model, name):
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
-    if "changes" not in order and not weaver.is_woven(model, "changes"):
-        if any(needs_tracking(model, a) for a in aspects):
-            # Conditions and ``changes`` read the shared tracking: weave it too.
-            source = reg if "changes" in reg else default_registry
-            aspects.insert(0, source.aspect_for("changes", model, {}))
+    tracked = "changes" in order or weaver.is_woven(model, "changes")
+    if not tracked and any(needs_tracking(model, a) for a in aspects):
+        # Conditions and ``changes`` read the shared tracking: weave it too.
+        source = reg if "changes" in reg else default_registry
+        aspects.insert(0, source.aspect_for("changes", model, {}))
     if aspects:
         added = contribute(model, aspects)
         try:

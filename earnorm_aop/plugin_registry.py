@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin_spec import PluginSpec, read_spec
 from .weaving import scope, weaver
-from .conditions import ConditionalAdviceSpec
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]

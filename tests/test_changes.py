@@ -98,7 +98,9 @@ def test_a_before_run_per_record_sees_the_values_about_to_be_written(
     b = backend.create(Article, title="b", status="archived")
     seen.clear()
     backend.bulk_update(backend.queryset(Article), status="archived")
-    assert [e for e in seen if e[0] == "archiving"] == [("archiving", a.id, ("published", "archived"))]
+    assert [e for e in seen if e[0] == "archiving"] == [
+        ("archiving", a.id, ("published", "archived"))
+    ]
     assert b.id not in [e[1] for e in seen]
 
 

@@ -26,13 +26,13 @@ from typing import Any
 import pydantic
 
 from ..weaving import commit
-from .tracking import UNKNOWN
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.planning import (
     register_framework_base,
     set_operations_resolver,
     set_subject_resolver,
 )
+from .tracking import UNKNOWN
 
 __all__ = [
     "AUDIT_TABLE",
@@ -335,7 +335,7 @@ class Adapter:
     def with_only_fields(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """A full ``save`` call rewritten to write only ``names`` (the ``changes`` update_fields mode).
+        """A full ``save`` call rewritten to write only ``names`` (``changes``' update_fields mode).
 
         Plain: a save writes the whole object, so the call is unchanged.  Django:
         ``update_fields=names`` (empty: Django writes nothing and sends no signal).
@@ -474,7 +474,7 @@ class Adapter:
     #   write: each row with its values and what ``values`` store in it.
 
     def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
-        """:meth:`loaded_state` without the copy (read it, never change it): one look-up per field."""
+        """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field."""
         if not _weakly_referenceable(instance):
             row = _row_key(instance)
             return None if row is None else _rows.get(row)

@@ -42,14 +42,14 @@ __all__ = [
     "WRITES",
     "BulkFrame",
     "Record",
+    "apply",
     "bulk_frame",
     "close_bulk",
+    "created_objects",
+    "instance_record",
     "note_values",
     "open_bulk",
     "records",
-    "apply",
-    "created_objects",
-    "instance_record",
 ]
 
 
@@ -106,8 +106,7 @@ class Record:
         """The value of field ``name`` (attname) before the write; ``None`` for a creation."""
         if self.created:
             return None
-        old = self._old
-        return old[name] if name in old else self.adapter.unloaded
+        return self._old.get(name, self.adapter.unloaded)
 
     def after(self, name: str) -> Any:
         """The value the write stores in ``name`` (``None`` for a deletion)."""
@@ -142,7 +141,7 @@ class Record:
         unloaded = self.adapter.unloaded
         out = {}
         for n, v in new.items():
-            was = old[n] if n in old else unloaded
+            was = old.get(n, unloaded)
             if v is not UNKNOWN and was is not UNKNOWN and was != v:
                 out[n] = (was, v)
         return out
@@ -287,7 +286,7 @@ def records(
         if isinstance(result, list | tuple):
             objs = list(result)
         else:
-            objs = subject if isinstance(subject, list | tuple) else list(subject or ())
+            objs = list(subject) if isinstance(subject, list | tuple) else list(subject or ())
         return [Record(adapter, obj, None) for obj in objs]
     frame = bulk_frame(subject)
     if frame is None:
@@ -312,7 +311,10 @@ def instance_record(
         values = adapter.update_values(args, kwargs)
         new = adapter.snapshot(instance)
         new.update(
-            {adapter.attname(model, n): adapter.stored_value(model, n, v) for n, v in values.items()}
+            {
+                adapter.attname(model, n): adapter.stored_value(model, n, v)
+                for n, v in values.items()
+            }
         )
         return Record(adapter, instance, old, new)
     return Record(adapter, instance, old, written=adapter.saved_fields(model, args, kwargs))

@@ -225,7 +225,12 @@ def _plan_class(
             target = dataclasses.replace(found, subject=_subject(model, name, found))
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
-                (aspect, plan_advice(aspect, *_advice_for(model, name, target, aspect, spec, kind), target))
+                (
+                    aspect,
+                    plan_advice(
+                        aspect, *_advice_for(model, name, target, aspect, spec, kind), target
+                    ),
+                )
                 for aspect, spec, kind in entries
             ]
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]

@@ -150,7 +150,11 @@ def test_loaded_instances_fire_alike(pair: Any) -> None:
     for obj in (lc, our):
         obj.status = "archived"
         obj.save()
-    assert sorted(ours) == sorted(theirs) == sorted(["changed", "to_archived", "any", "was_published", "every"])
+    assert (
+        sorted(ours)
+        == sorted(theirs)
+        == sorted(["changed", "to_archived", "any", "was_published", "every"])
+    )
 
 
 def test_bulk_updates_fire_our_conditions_only(pair: Any) -> None:

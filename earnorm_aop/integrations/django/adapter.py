@@ -333,7 +333,7 @@ class DjangoAdapter(Adapter):
         return vars(instance).get(name, UNKNOWN)
 
     def stored_value(self, model: type, name: str, value: Any) -> Any:
-        """A related object written to a foreign key stores its key (``author`` -> ``author_id``)."""
+        """A related object written to a foreign key stores its key (``author`` -> its pk)."""
         if isinstance(value, models.Model):
             try:
                 field = _meta(model).get_field(name)

@@ -4,6 +4,7 @@ This module only re-exports the public names; each lives in the module named
 after its concept (see DESIGN.md and docs/reference.md).
 """
 
+from .conditions import when
 from .declaration import BasePlugin, plugin
 from .errors import (
     DependencyError,
@@ -58,5 +59,6 @@ __all__ = [
     "trace",
     "unweave",
     "weave",
+    "when",
     "with_plugins",
 ]

@@ -241,8 +241,11 @@ def needs_tracking(model: type, aspect: Aspect) -> bool:
     """Whether an advice of ``aspect`` on ``model`` has a condition or takes ``changes``.
 
     An event handler taking ``changes`` (``after_change``, fired by ``emit``)
-    gets it from the event's payload: it needs no tracking.
+    gets it from the event's payload: it needs no tracking.  A plugin that
+    reads the tracking itself says so with a true ``tracks_changes`` attribute.
     """
+    if getattr(aspect.plugin, "tracks_changes", False) is True:
+        return True  # a plugin that reads the tracking itself (validation's changed_only)
     for spec in aspect.advices:
         if getattr(spec, "condition", None) is not None:
             return True

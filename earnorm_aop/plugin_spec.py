@@ -50,6 +50,7 @@ _RESERVED_ATTRS = frozenset(
         "fields",
         "model_methods",
         "visible_rows",
+        "tracks_changes",
     }
 )
 

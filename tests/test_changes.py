@@ -350,3 +350,27 @@ def test_changes_seen_by_advice_equal_a_reference_diff(
         assert seen == []
     finally:
         backend.close()
+
+
+def test_validation_changed_only_checks_the_field_rules_of_changed_fields(backend: Any) -> None:
+    from earnorm_aop.plugins.validation import ValidationFailed
+
+    rules = {"fields": {"views": {"le": 10}, "title": {"max_length": 3}}, "changed_only": True}
+    Article = backend.model("validation", validation=rules)
+    a = backend.create(Article, title="abc", views=1)
+    backend.raw_update(Article, a.id, views=99)  # stored before the rule, say
+    legacy = backend.get(Article, a.id)
+    legacy.title = "xyz"
+    legacy.save()  # views is as stored: not checked again
+    assert backend.rows(Article)[a.id]["title"] == "xyz"
+    legacy.title = "toolong"
+    with pytest.raises(ValidationFailed) as info:
+        legacy.save()
+    assert set(info.value.errors) == {"title"}
+    strict = backend.model("validation", validation={**rules, "changed_only": False})
+    b = backend.create(strict, title="abc", views=1)
+    backend.raw_update(strict, b.id, views=99)
+    loaded = backend.get(strict, b.id)
+    loaded.title = "xyz"
+    with pytest.raises(ValidationFailed):
+        loaded.save()

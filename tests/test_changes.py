@@ -374,3 +374,91 @@ def test_validation_changed_only_checks_the_field_rules_of_changed_fields(backen
     loaded.title = "xyz"
     with pytest.raises(ValidationFailed):
         loaded.save()
+
+
+def test_each_hook_evaluates_its_condition_when_it_runs(backend: Any, seen: list[Any]) -> None:
+    """django-lifecycle #170: an earlier hook's assignment is seen by a later hook's condition."""
+    registry = PluginRegistry()
+
+    @plugin("first", registry=registry, priority=10)
+    class First:
+        @hook("before:save", when="views", changes_to=3)
+        def promote(self, instance: Any) -> None:
+            instance.title = "popular"
+
+    @plugin("second", registry=registry)
+    class Second:
+        @hook("before:save", when="title", changes_to="popular")
+        def noticed(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(changes["title"])
+
+    Article = backend.model("first", "second", registry=registry)
+    a = backend.create(Article, title="a")
+    a.views = 3
+    a.save()
+    assert seen == [("a", "popular")]
+    assert backend.rows(Article)[a.id]["title"] == "popular"
+
+
+def test_around_error_and_delete_advice_take_conditions(backend: Any, seen: list[Any]) -> None:
+    registry = PluginRegistry()
+
+    @plugin("guards", registry=registry)
+    class Guards:
+        @hook("around:save", when="views", changes_to=13)
+        def wrapped(self, proceed: Any, changes: dict[str, Any]) -> Any:
+            seen.append(("around", changes["views"]))
+            return proceed()
+
+        @hook("before:delete", when="title", was="keep")
+        def keep(self, instance: Any) -> bool:
+            seen.append(("kept", instance.title))
+            return False
+
+    Article = backend.model("guards", registry=registry)
+    a = backend.create(Article, title="keep")
+    b = backend.create(Article, title="drop")
+    a.views = 13
+    a.save()  # the around advice runs; on other saves the write goes on without it
+    a.views = 14
+    a.save()
+    assert backend.rows(Article)[a.id]["views"] == 14
+    a.delete()
+    b.delete()
+    assert seen == [("around", (0, 13)), ("kept", "keep")]
+    assert set(backend.rows(Article)) == {a.id}
+
+
+def test_a_failing_condition_reads_no_more_of_the_record(backend: Any) -> None:
+    """Hooks whose condition fails add no snapshot of the instance, however many there are."""
+    from earnorm_aop.integrations import adapter_for
+
+    def model_with(hooks: int) -> Any:
+        registry = PluginRegistry()
+        body = {
+            f"h{i}": hook("after:save", when="views", changes_to=-1)(lambda self, instance: None)
+            for i in range(hooks)
+        }
+        plugin("quiet", registry=registry)(type("Quiet", (), body))
+        return backend.model("quiet", registry=registry)
+
+    counts = []
+    for hooks in (1, 8):
+        Article = model_with(hooks)
+        a = backend.create(Article, title="a")
+        adapter = adapter_for(Article)
+        real = type(adapter).snapshot
+        calls = [0]
+
+        def counting(self: Any, instance: Any, real: Any = real, calls: list[int] = calls) -> Any:
+            calls[0] += 1
+            return real(self, instance)
+
+        type(adapter).snapshot = counting  # type: ignore[method-assign]
+        try:
+            a.views = 2
+            a.save()
+        finally:
+            type(adapter).snapshot = real  # type: ignore[method-assign]
+        counts.append(calls[0])
+    assert counts[0] == counts[1]

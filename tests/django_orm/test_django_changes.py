@@ -191,3 +191,31 @@ def test_commit_aware_advice_gets_the_changes_of_the_write(
     with transaction.atomic():
         Article.objects.filter(pk=b.pk).update(status="published")
     assert seen == [("b", ("draft", "published"))]
+
+
+def test_a_bulk_update_of_1000_rows_reads_them_once(
+    backend: DjangoBackend, seen: list[Any]
+) -> None:
+    """The benchmark's scenario: a condition matching 10 of 1,000 rows, audit and cache woven."""
+    registry = PluginRegistry()
+
+    @plugin("drafts", registry=registry)
+    class Drafts:
+        @hook("after:update_many", when="status", changes_to="published")
+        def published(self, instance: Any) -> None:
+            seen.append(instance.pk)
+
+    Article = backend.model(
+        "drafts", "audit", "cache", fields=STATUS, registry=registry, audit={"sink": seen.append}
+    )
+    Article.objects.bulk_create(
+        Article(title=f"t{i}", status="draft" if i % 100 == 0 else "published") for i in range(1000)
+    )
+    drafts = set(Article.objects.filter(status="draft").values_list("pk", flat=True))
+    seen.clear()
+    with CaptureQueriesContext(connection) as queries:
+        Article.objects.update(status="published")
+    kinds = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert kinds.count("SELECT") == 1
+    assert {pk for pk in seen if not hasattr(pk, "action")} == drafts
+    assert len(drafts) == 10

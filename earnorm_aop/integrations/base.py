@@ -528,8 +528,8 @@ class Adapter:
         """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
 
         An adapter calls this when it *loads* an instance (Django: ``from_db``),
-        and plugins call it after a save, so :meth:`loaded_state` can tell what
-        changed since.  Plain classes have no load step: their state is known
+        and the ``changes`` plugin after each successful write, so
+        :meth:`loaded_state` (and the change tracking) can tell what changed since.  Plain classes have no load step: their state is known
         from their first save on.  Stored beside the instance (weakly), never on
         it.  An instance that cannot be weakly referenced (``__slots__`` without
         ``__weakref__``) is never kept alive: its state is kept per row, under

@@ -2,19 +2,20 @@
 
 Each write produces one :class:`AuditRecord` per row: ``model`` (the adapter's
 label), ``id``, ``action``, ``changes`` (field -> ``(old, new)``), ``actor``
-and ``time``.  ``old`` is the value when the instance was loaded or last
-saved (the adapter's :meth:`~earnorm_aop.integrations.base.Adapter.loaded_state`);
-an instance with no such state is being created and every set field is a
-change from ``None``.  Bulk writes are recorded row by row: ``save_many`` as
-creations, ``update_many`` with the old values read just before the update
-(one extra query) — and, for fields written with a database expression
-(``F("views") + 1``, ``bulk_update()``), the new values read back just after
-it (one more) — ``delete_many`` with the last values.  Actions are
+and ``time``.  The changes are the shared change tracking's
+(:mod:`earnorm_aop.integrations.tracking`, run by the ``changes`` plugin,
+which audit requires): ``old`` is the value when the instance was loaded or
+last saved; an instance with no such state is being created and every set
+field is a change from ``None``; a save that changes nothing records nothing.
+Bulk writes are recorded row by row: ``save_many`` as creations,
+``update_many`` with the rows read once just before the update (for every
+plugin), database expressions (``F("views") + 1``, ``bulk_update()``)
+evaluated in that read, ``delete_many`` with the last values.  Actions are
 ``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
 writes the softdelete plugin makes.
 
-A save restricted to some fields (Django's ``update_fields``) records and
-remembers only the fields it writes, and a save that writes nothing records
+A save restricted to some fields (Django's ``update_fields``) records only
+the fields it writes, and a save that writes nothing records
 nothing; ``update(writer=obj)`` is recorded under ``writer_id``.
 
 For each record the plugin fires the ``after_change`` event on the instance

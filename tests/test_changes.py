@@ -462,3 +462,26 @@ def test_a_failing_condition_reads_no_more_of_the_record(backend: Any) -> None:
             type(adapter).snapshot = real  # type: ignore[method-assign]
         counts.append(calls[0])
     assert counts[0] == counts[1]
+
+
+def test_an_instance_update_reports_the_values_it_writes(backend: Any, seen: list[Any]) -> None:
+    registry = PluginRegistry()
+
+    @plugin("updates", registry=registry)
+    class Updates:
+        @hook("before:update|save", when="views", has_changed=True)
+        def before(self, changes: dict[str, Any]) -> None:
+            seen.append(("before", changes))
+
+        @hook("after:update", optional=True)
+        def after(self, changes: dict[str, Any]) -> None:
+            seen.append(("after", changes))
+
+    Article = backend.model("updates", registry=registry)
+    a = backend.create(Article, title="a", views=1)
+    seen.clear()
+    backend.update(a, views=2)  # Django has no instance update: skipped there
+    assert seen == [("before", {"views": (1, 2)}), ("after", {"views": (1, 2)})]
+    seen.clear()
+    a.save()  # the update's values are the persisted state now
+    assert seen == []

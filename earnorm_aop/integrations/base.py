@@ -529,8 +529,9 @@ class Adapter:
 
         An adapter calls this when it *loads* an instance (Django: ``from_db``),
         and the ``changes`` plugin after each successful write, so
-        :meth:`loaded_state` (and the change tracking) can tell what changed since.  Plain classes have no load step: their state is known
-        from their first save on.  Stored beside the instance (weakly), never on
+        :meth:`loaded_state` (and the change tracking) can tell what changed
+        since.  Plain classes have no load step: their state is known from
+        their first save on.  Stored beside the instance (weakly), never on
         it.  An instance that cannot be weakly referenced (``__slots__`` without
         ``__weakref__``) is never kept alive: its state is kept per row, under
         its class and primary key (``pk`` or ``id``), or not at all without one.

@@ -28,7 +28,7 @@ A field the adapter does not know the value of (a Django field deferred with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -318,18 +318,3 @@ def instance_record(
         )
         return Record(adapter, instance, old, new)
     return Record(adapter, instance, old, written=adapter.saved_fields(model, args, kwargs))
-
-
-def after_write(record: Record) -> dict[str, Any]:
-    """The state to remember for ``record``'s instance once its write succeeded."""
-    adapter = record.adapter
-    new = adapter.snapshot(record.instance)
-    written = record._live
-    if written is not None and not record.created:
-        return {**record._old, **{n: v for n, v in new.items() if n in written}}
-    return new
-
-
-def each(records_: Sequence[Record], test: Callable[[Record], bool]) -> Iterator[Record]:
-    """The records passing ``test`` (a compiled condition)."""
-    return (r for r in records_ if test(r))

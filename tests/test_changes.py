@@ -485,3 +485,26 @@ def test_an_instance_update_reports_the_values_it_writes(backend: Any, seen: lis
     seen.clear()
     a.save()  # the update's values are the persisted state now
     assert seen == []
+
+
+def test_an_adapter_keeping_state_its_own_way_is_asked_through_loaded_state() -> None:
+    """A new ORM's adapter (EarnORM's) overriding only remember/loaded_state still tracks."""
+    from earnorm_aop.integrations.base import Adapter
+
+    kept: dict[int, dict[str, Any]] = {}
+
+    class OwnState(Adapter):
+        def remember_state(self, instance: Any, state: Any = None) -> None:
+            kept[id(instance)] = dict(self.snapshot(instance) if state is None else state)
+
+        def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+            found = kept.get(id(instance))
+            return None if found is None else dict(found)
+
+    class Row:
+        title = "a"
+
+    adapter, row = OwnState(), Row()
+    assert adapter.persisted_state(row) is None
+    adapter.remember_state(row, {"title": "a"})
+    assert adapter.persisted_state(row) == {"title": "a"}

@@ -485,7 +485,14 @@ class Adapter:
     #   write: each row with its values and what ``values`` store in it.
 
     def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
-        """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field."""
+        """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field.
+
+        An adapter that keeps the state its own way (overriding
+        :meth:`remember_state` / :meth:`loaded_state`) is asked through
+        ``loaded_state`` until it overrides this too.
+        """
+        if type(self).loaded_state is not Adapter.loaded_state:
+            return self.loaded_state(instance)
         if not _weakly_referenceable(instance):
             row = _row_key(instance)
             return None if row is None else _rows.get(row)

@@ -50,7 +50,7 @@ from ..integrations import tracking
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
 from ..masking import redact_changes
 from ..plugin_spec import hook
-from ._common import CallableOption, action_for, call_with, clock_of
+from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
 
@@ -162,9 +162,10 @@ class AuditPlugin:
         action: str,
         changes: dict[str, tuple[Any, Any]],
         subject: Any = None,
-    ) -> None:
+    ) -> Any:
+        """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table)."""
         if not changes and action == "update" and not self.config.record_unchanged:
-            return
+            return None
         # Masked fields (earnorm_aop.masking) never leave in clear: not in the
         # record, its log line, nor the after_change payload.
         changes = redact_changes(model, changes)
@@ -182,8 +183,7 @@ class AuditPlugin:
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
-            adapter.write_audit_record(model, record.as_dict())
-            return
+            return adapter.write_audit_record(model, record.as_dict())
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
         deliver = self._to_log if sink == "logging" else sink
@@ -193,6 +193,7 @@ class AuditPlugin:
             lambda: deliver(record),
             robust=True,
         )
+        return None
 
     def _to_log(self, record: AuditRecord) -> None:
         self._log.info(
@@ -228,11 +229,15 @@ class AuditPlugin:
             return proceed()
         operation = "update" if method == "update" else "save"
         rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
-        result = proceed()
         action = action_for(instance) or ("create" if rec.created else "update")
-        changes = self._kept(rec.changes)
-        self._record(adapter, model, instance, adapter.pk(instance), action, changes)
-        return result
+
+        def record(result: Any) -> Any:
+            changes = self._kept(rec.changes)
+            stored = self._record(adapter, model, instance, adapter.pk(instance), action, changes)
+            return settle([stored], result)
+
+        # On an async model, recorded once the write has been awaited.
+        return then(proceed(), record)
 
     @hook("around:delete", optional=True)
     def audit_delete(
@@ -247,9 +252,12 @@ class AuditPlugin:
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
         rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
-        result = proceed()
-        self._record(adapter, model, instance, pk, "delete", self._kept(rec.changes))
-        return result
+
+        def record(result: Any) -> Any:
+            stored = self._record(adapter, model, instance, pk, "delete", self._kept(rec.changes))
+            return settle([stored], result)
+
+        return then(proceed(), record)
 
     # -- bulk writes --------------------------------------------------------------------
 
@@ -264,11 +272,15 @@ class AuditPlugin:
         """Record each object of a bulk insert as a creation."""
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-        result = call_with(proceed, args, kwargs)
-        for obj in objs:
-            changes = self._kept(tracking.Record(adapter, obj, None).changes)
-            self._record(adapter, model, obj, adapter.pk(obj), "create", changes)
-        return result
+
+        def record(result: Any) -> Any:
+            stored = []
+            for obj in objs:
+                changes = self._kept(tracking.Record(adapter, obj, None).changes)
+                stored.append(self._record(adapter, model, obj, adapter.pk(obj), "create", changes))
+            return settle(stored, result)
+
+        return then(call_with(proceed, args, kwargs), record)
 
     @hook("around:update_many", optional=True)
     def audit_update_many(

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..integrations import tracking
 from ..integrations.base import adapter_for
 from ..plugin_spec import hook
-from ._common import call_with
+from ._common import call_with, then
 
 __all__ = ["ChangesPlugin"]
 
@@ -87,12 +87,15 @@ class ChangesPlugin:
         proceed: Callable[..., Any],
     ) -> Any:
         """After the write, the rows read hold the values written (for the ``after`` advice)."""
-        result = proceed()
         adapter = adapter_for(model)
         frame = tracking.bulk_frame(adapter.bulk_queryset(instance, args, kwargs))
-        if frame is not None:
-            tracking.apply(frame)
-        return result
+
+        def applied(result: Any) -> Any:
+            if frame is not None:
+                tracking.apply(frame)
+            return result
+
+        return then(proceed(), applied)  # an async write: once it has been awaited
 
     @hook("after:update_many|delete_many", optional=True)
     def close_bulk(

@@ -83,6 +83,10 @@ class Adapter:
     # attributes as they go, so one not there before had none (``None``); an
     # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
     unloaded: Any = None
+    # Whether a save of an instance whose fields are all unchanged writes
+    # nothing new, so timestamp may leave updated_at alone (EarnORM: no, its
+    # own write stamps the document whatever the values).
+    unchanged_save_is_noop = True
 
     def handles(self, model: type) -> bool:
         return True

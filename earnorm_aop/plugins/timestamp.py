@@ -92,6 +92,8 @@ class TimestampPlugin:
         kwargs: dict[str, Any],
     ) -> bool:
         """Whether this save of a persisted instance changes no field but the timestamps."""
+        if not adapter.unchanged_save_is_noop:
+            return False
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created:
             return False

@@ -5,6 +5,7 @@ after its concept (see DESIGN.md and docs/reference.md).
 """
 
 from .call_context import Context, context
+from .conditions import when
 from .declaration import BasePlugin, plugin
 from .errors import (
     DependencyError,
@@ -75,5 +76,6 @@ __all__ = [
     "unmask",
     "unweave",
     "weave",
+    "when",
     "with_plugins",
 ]

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin_spec import PluginSpec, read_spec
@@ -337,6 +338,14 @@ class PluginRegistry:
                 name,
                 tuple(
                     AdviceSpec(getattr(obj, h.attr), h.target(), optional=h.optional, name=h.attr)
+                    if h.condition is None
+                    else ConditionalAdviceSpec(
+                        getattr(obj, h.attr),
+                        h.target(),
+                        optional=h.optional,
+                        name=h.attr,
+                        condition=h.condition,
+                    )
                     for h in spec.hooks
                 ),
                 priority=spec.priority,

@@ -50,8 +50,6 @@ class EarnORMAdapter(Adapter):
     """Maps the logical operations onto an EarnORM model (see the module docstring)."""
 
     name = "earnorm"
-    # EarnORM's write stamps its own updated_at: a save is never a no-op.
-    unchanged_save_is_noop = False
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, BaseModel)
@@ -154,6 +152,11 @@ class EarnORMAdapter(Adapter):
             values[name] = self.get_field(instance, name)
         return (values, *args[1:]), kw
 
+    def stamps_on_write(self, model: type, name: str) -> bool:
+        """EarnORM's ``write()`` stamps its ``auto_now`` fields (``updated_at``) every time."""
+        field = model.__fields__.get(name)  # type: ignore[attr-defined]
+        return bool(getattr(field, "auto_now", False))
+
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """The record ``values["id"]`` holding ``values`` (a cache hit: no read)."""
         return records.rebuilt(model, (values["id"],), dict(values))
@@ -172,13 +175,19 @@ class EarnORMAdapter(Adapter):
     # -- persisted state ------------------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
+        """Record ``state`` (default: the values now) as read and as the tracked state."""
         if records.is_record(instance):
             records.set_state(instance, self.snapshot(instance) if state is None else state)
 
-    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
+        """The document as read before the write in progress (or as last saved); no copy."""
         if not records.is_record(instance):
             return None
-        return records.state(instance)
+        return records.tracked(instance)
+
+    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+        found = self.persisted_state(instance)
+        return None if found is None else dict(found)
 
     def forget_state(self, instance: Any) -> None:
         if records.is_record(instance):

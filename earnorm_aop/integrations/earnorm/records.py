@@ -37,7 +37,9 @@ from .state import (
     pending,
     set_pending,
     set_state,
+    set_tracked,
     state,
+    tracked,
 )
 
 __all__ = [
@@ -51,7 +53,9 @@ __all__ = [
     "rebuilt",
     "set_pending",
     "set_state",
+    "set_tracked",
     "state",
+    "tracked",
 ]
 
 
@@ -71,24 +75,28 @@ _unlink = vars(BaseModel)["unlink"]
 _convert_to_db = vars(BaseModel)["_convert_to_db"].__func__
 
 
-async def load(record: Any) -> None:
-    """Read the record's document (not through the woven ``read``) and remember its values."""
+async def load(record: Any, *, track: bool = True) -> None:
+    """Read the record's document (not through the woven ``read``) and remember its values.
+
+    ``track=False``: the read after a write, which leaves the tracked state
+    (what the write changed from) to the ``changes`` plugin.
+    """
     model = type(record)
     ids = record._ids
     if len(ids) != 1:
-        set_state(record, None)
+        set_state(record, None, track=track)
         return
     env = model._env
     doc = await env.adapter.read(model, ids[0], None)
     if doc is None:
-        set_state(record, None)
+        set_state(record, None, track=track)
         return
     backend = env.adapter.backend_type
     values: dict[str, Any] = {}
     for name, field in model.__fields__.items():
         raw = doc.get(name)
         values[name] = raw if name == "id" else await field.from_db(raw, backend)
-    set_state(record, values)
+    set_state(record, values, track=track)
 
 
 def _records(recordset: Any) -> list[Any]:
@@ -184,7 +192,7 @@ async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
         finally:
             _KEEP.reset(token)
     vars(self).pop(PENDING, None)
-    await load(self)
+    await load(self, track=False)  # what was stored; the "before" stays until the after advice
     return self
 
 
@@ -227,7 +235,7 @@ async def _earnorm_aop_save_many(cls: Any, records: list[Any]) -> list[Any]:
         for record, pk in zip(records, created._ids, strict=True):
             object.__setattr__(record, "_ids", (pk,))
             vars(record).pop(PENDING, None)
-            await load(record)
+            await load(record, track=False)
     return records
 
 

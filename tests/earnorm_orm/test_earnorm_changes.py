@@ -210,3 +210,42 @@ def test_earnorms_own_updated_at_is_stamped_by_every_write(mongo: Any) -> None:
         assert set(records[-1].changes) == {"updated_at"}
 
     run(scenario())
+
+
+def test_update_fields_mode_writes_only_the_changed_values(mongo: Any, monkeypatch: Any) -> None:
+    """``changes={"update_fields": True}``: a write's unchanged values are left out; none: no write."""
+    from earnorm_aop.integrations.earnorm import records
+
+    clock = Ticking()
+
+    @with_plugins(timestamp={"clock": clock}, changes={"update_fields": True})
+    class Note(BaseModel):
+        _name = unique("note")
+        _skip_default_fields = True
+        title = fields.StringField(default="")
+        views = fields.IntegerField(default=0)
+
+    written: list[dict[str, Any]] = []
+    real = records._write
+
+    async def observed(record: Any, vals: dict[str, Any]) -> Any:  # EarnORM's write, watched
+        written.append(dict(vals))
+        return await real(record, vals)
+
+    monkeypatch.setattr(records, "_write", observed)
+
+    async def scenario() -> None:
+        note = await Note.create({"title": "a", "views": 1})
+        stamped = (await mongo[Note._name].find_one({}))["updated_at"]
+        await note.write({"title": "b", "views": 1})
+        assert [sorted(v) for v in written] == [["title", "updated_at"]]
+        changed = (await mongo[Note._name].find_one({}))["updated_at"]
+        assert changed > stamped
+        await note.write({"title": "b", "views": 1})  # all as stored
+        assert len(written) == 1  # no write() at all
+        doc = await mongo[Note._name].find_one({})
+        assert (doc["title"], doc["views"], doc["updated_at"]) == ("b", 1, changed)
+        await note.write({"views": 2})
+        assert sorted(written[-1]) == ["updated_at", "views"]
+
+    run(scenario())

@@ -157,6 +157,26 @@ class EarnORMAdapter(Adapter):
         field = model.__fields__.get(name)  # type: ignore[attr-defined]
         return bool(getattr(field, "auto_now", False))
 
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The save's values cut down to ``names`` (the changed fields); none: nothing is written.
+
+        ``changed_only=True`` tells the woven save (and :meth:`saves_nothing`)
+        that an empty set of values means no ``write()`` at all, so EarnORM
+        stamps nothing either.
+        """
+        kw = dict(kwargs)
+        kw.pop("values", None)
+        kw["changed_only"] = True
+        return ({n: self.get_field(instance, n) for n in names}, *args[1:]), kw
+
+    def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """A save cut down to its changes (``with_only_fields``) that has none."""
+        if not kwargs.get("changed_only"):
+            return False
+        return not (args[0] if args else kwargs.get("values"))
+
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """The record ``values["id"]`` holding ``values`` (a cache hit: no read)."""
         return records.rebuilt(model, (values["id"],), dict(values))

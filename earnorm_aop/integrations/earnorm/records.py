@@ -166,11 +166,20 @@ async def _convert_to_db_as_given(cls: Any, vals: dict[str, Any]) -> dict[str, A
 # -- the woven operations ------------------------------------------------------------------
 
 
-async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
-    """Logical ``save``: EarnORM's ``create`` for an unsaved record, else its ``write``."""
+async def _earnorm_aop_save(
+    self: Any, values: dict[str, Any], *, changed_only: bool = False
+) -> Any:
+    """Logical ``save``: EarnORM's ``create`` for an unsaved record, else its ``write``.
+
+    ``changed_only`` (the ``changes`` plugin's ``update_fields`` mode): ``values``
+    are the fields that change, and none means no write at all.
+    """
     from ...plugins._common import including_hidden
 
     model = type(self)
+    if changed_only and not values and self._ids:
+        vars(self).pop(PENDING, None)  # all as stored: nothing to write, nothing re-read
+        return self
     if not self._ids:
         created = await _create(model, values)
         object.__setattr__(self, "_ids", created._ids)

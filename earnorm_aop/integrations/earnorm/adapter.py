@@ -145,11 +145,17 @@ class EarnORMAdapter(Adapter):
     def with_save_fields(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The save's values with ``names`` set as :meth:`set_field` left them."""
+        """The save's values with ``names`` set as :meth:`set_field` left them.
+
+        They stay the record's pending values (what change tracking reads as
+        "about to be written"), as the façades' calls start out.
+        """
         kw = dict(kwargs)
         values = dict(args[0] if args else kw.pop("values", {}))
         for name in names:
             values[name] = self.get_field(instance, name)
+        if records.is_record(instance):
+            records.set_pending(instance, values)
         return (values, *args[1:]), kw
 
     def stamps_on_write(self, model: type, name: str) -> bool:
@@ -169,7 +175,10 @@ class EarnORMAdapter(Adapter):
         kw = dict(kwargs)
         kw.pop("values", None)
         kw["changed_only"] = True
-        return ({n: self.get_field(instance, n) for n in names}, *args[1:]), kw
+        values = {n: self.get_field(instance, n) for n in names}
+        if records.is_record(instance):
+            records.set_pending(instance, values)
+        return (values, *args[1:]), kw
 
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """A save cut down to its changes (``with_only_fields``) that has none."""

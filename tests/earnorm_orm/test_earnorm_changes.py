@@ -138,7 +138,8 @@ def test_the_values_of_create_and_write_and_fields_assigned_before_are_the_new_v
     async def scenario() -> None:
         note = await Note.create({"title": "a", "views": 0})
         assert seen[0] == ("before", {"title": (None, "a"), "views": (None, 0)})
-        assert seen[1] == ("after", {"id": (None, _pk(note)), "title": (None, "a"), "views": (None, 0)})
+        created = {"id": (None, _pk(note)), "title": (None, "a"), "views": (None, 0)}
+        assert seen[1] == ("after", created)
         seen.clear()
         note.views = 3  # an assignment sets a value the next write stores
         await note.write({"title": "b"})
@@ -213,7 +214,10 @@ def test_earnorms_own_updated_at_is_stamped_by_every_write(mongo: Any) -> None:
 
 
 def test_update_fields_mode_writes_only_the_changed_values(mongo: Any, monkeypatch: Any) -> None:
-    """``changes={"update_fields": True}``: a write's unchanged values are left out; none: no write."""
+    """``changes={"update_fields": True}``: a write's unchanged values are left out.
+
+    None changed: no ``write()`` at all.
+    """
     from earnorm_aop.integrations.earnorm import records
 
     clock = Ticking()

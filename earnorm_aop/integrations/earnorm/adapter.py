@@ -22,6 +22,10 @@ awaitable (``plugins/_common.then``), and a plugin may write ``async def``
 advice.  Plugins read and set a record's values without ``await``: the
 façades read each record's document before its operation runs, and
 :meth:`EarnORMAdapter.set_field` sets the values about to be written.
+Change tracking: a record's "before" is the document the façade read before
+its write (``persisted_state``), its "after" the values about to be written
+(``current_value``); :meth:`EarnORMAdapter.stamps_on_write` names EarnORM's
+own ``auto_now`` fields, which every ``write()`` restamps.
 ``browse`` alone is not ``get``: it builds a recordset from ids without
 reading anything; ``read`` returns the raw document and is not woven.
 See ``docs/earnorm.md`` for EarnORM's limitations met here.

@@ -13,6 +13,7 @@ with.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -24,12 +25,46 @@ from .planning import _effective, _lookup_original, _plan_class, _routine
 from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, subclass_listeners
 
 
+# Which classes weave an aspect of each plugin themselves, brought in step with
+# ``_State.own`` at the end of every rebuild, so a toggle finds them without
+# looking at every woven class.  Weak both ways: it keeps no class alive.
+_users: weakref.WeakKeyDictionary[Switch, weakref.WeakSet[type]] = weakref.WeakKeyDictionary()
+_indexed: weakref.WeakKeyDictionary[type, frozenset[Switch]] = weakref.WeakKeyDictionary()
+
+
+class _Stats:
+    """Counters for tests: how much work rebuilds did."""
+
+    planned = 0  # classes planned, over all rebuilds
+
+
+stats = _Stats()
+
+
 def _classes_using(switches: set[Switch]) -> list[type]:
-    return [
-        klass
-        for klass, state in list(_states.items())
-        if any(a.switch in switches for a in state.own.values())
-    ]
+    """The classes that weave an aspect of one of ``switches`` themselves."""
+    found: dict[type, None] = {}
+    for switch in switches:
+        found.update(dict.fromkeys(list(_users.get(switch, ()))))
+    return list(found)
+
+
+def _reindex(klass: type) -> None:
+    state = _states.get(klass)
+    now = frozenset(a.switch for a in state.own.values()) if state is not None else frozenset()
+    was = _indexed.get(klass, frozenset())
+    if now == was:
+        return
+    for switch in was - now:
+        users = _users.get(switch)
+        if users is not None:
+            users.discard(klass)
+    for switch in now - was:
+        _users.setdefault(switch, weakref.WeakSet()).add(klass)
+    if now:
+        _indexed[klass] = now
+    else:
+        _indexed.pop(klass, None)
 
 
 def _subclasses(klass: type) -> Iterator[type]:
@@ -75,8 +110,9 @@ def _rebuild(seeds: Iterable[type]) -> None:
         aspects = _effective(klass)
         if not aspects and klass not in _states and not _has_woven(klass):
             continue
-        _plan_class(klass, aspects, include_disabled=True)  # validation, disabled included
+        # Planning checks every advice, disabled ones included; the plans hold the enabled.
         wanted[klass], foreign[klass] = _plan_class(klass, aspects)
+        stats.planned += 1
     # Decide which classes need their own wrapper and which simply inherit one.
     own: dict[type, dict[str, ChainPlan]] = {}
     for klass in classes:
@@ -104,6 +140,8 @@ def _rebuild(seeds: Iterable[type]) -> None:
     for klass in classes:
         _install_foreign(klass, foreign.get(klass, {}))
         _install(klass, own.get(klass, {}))
+    for klass in classes:
+        _reindex(klass)
 
 
 def _has_woven(klass: type) -> bool:

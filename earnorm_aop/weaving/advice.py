@@ -9,6 +9,8 @@ target method makes the call bind its arguments.
 from __future__ import annotations
 
 import inspect
+import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,24 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 
 Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
+_VARPOS = inspect.Parameter.VAR_POSITIONAL
+_VARKW = inspect.Parameter.VAR_KEYWORD
+
+
+def _function_of(raw: Any) -> tuple[Any, str]:
+    """The function inside a class-dict value, and how it binds."""
+    if isinstance(raw, classmethod):
+        return raw.__func__, "classmethod"
+    if isinstance(raw, staticmethod):
+        return raw.__func__, "staticmethod"
+    return raw, "method"
+
+
+def _signature(func: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -52,38 +72,43 @@ class Target:
     raw: Any  # the class-dict object: function, classmethod or staticmethod
     binding: str  # "method", "classmethod" or "staticmethod"
     is_async: bool
-    signature: inspect.Signature | None
+    # The names of the target's own parameters (without ``self``/``cls`` and
+    # ``*args``/``**kwargs``); the full signature is only read when a call
+    # must bind its arguments, so a woven class does not keep one.
+    param_names: tuple[str, ...]
     # For a method an adapter maps from a logical operation onto another
     # object (a model's manager): the model, which is what ``model`` injects.
     model: type | None = None
 
     @classmethod
     def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:
-        if isinstance(raw, classmethod):
-            func, binding = raw.__func__, "classmethod"
-        elif isinstance(raw, staticmethod):
-            func, binding = raw.__func__, "staticmethod"
-        else:
-            func, binding = raw, "method"
+        func, binding = _function_of(raw)
+        sig = _signature(func)
+        names: tuple[str, ...] = ()
+        if sig is not None:
+            items = list(sig.parameters.values())
+            if binding != "staticmethod" and items:
+                items = items[1:]
+            names = tuple(p.name for p in items if p.kind not in (_VARPOS, _VARKW))
+        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), names, model)
+
+    @property
+    def signature(self) -> inspect.Signature | None:
+        """The target function's signature (read once per ``Target``, when asked for)."""
         try:
-            sig: inspect.Signature | None = inspect.signature(func)
-        except (TypeError, ValueError):
-            sig = None
-        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), sig, model)
+            return self.__dict__["_signature"]  # type: ignore[no-any-return]
+        except KeyError:
+            sig = _signature(_function_of(self.raw)[0])
+            object.__setattr__(self, "_signature", sig)
+            return sig
 
     @property
     def params(self) -> dict[str, inspect.Parameter]:
         """The target's own parameters, without ``self``/``cls``."""
-        if self.signature is None:
+        sig = self.signature
+        if sig is None:
             return {}
-        items = list(self.signature.parameters.items())
-        if self.binding != "staticmethod" and items:
-            items = items[1:]
-        return {
-            n: p
-            for n, p in items
-            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        }
+        return {n: p for n, p in sig.parameters.items() if n in self.param_names}
 
     def binder(self) -> Binder:
         """A function binding one call's arguments to the target's parameters."""
@@ -140,24 +165,70 @@ class PlannedAdvice:
         return f"<{self.kind.value} {self.label}>"
 
 
+# Resolved parameters by advice function, then by what of the target they
+# depend on: advice planned for a thousand models reads its signature once.
+# Weak on the function; entries hold only ``Param`` tuples, and only when every
+# default value is a plain constant (so the cache cannot keep a class alive).
+_resolved: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[tuple[Param, ...], bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+_CONSTANTS = (type(None), bool, int, float, complex, str, bytes)
+
+
 def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> PlannedAdvice:
     """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be."""
     func = spec.func
-    where = (
-        f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{target.name}) "
-        f"on {target.owner.__qualname__}"
-    )
     is_async = inspect.iscoroutinefunction(func)
     if is_async and not target.is_async:
         raise WeavingError(
-            f"{where}: the advice is 'async def' but {target.owner.__qualname__}.{target.name} "
-            "is synchronous; make the advice a plain 'def' (or the method async)"
+            f"{_where(aspect, spec, kind, target)}: the advice is 'async def' but "
+            f"{target.owner.__qualname__}.{target.name} is synchronous; make the advice a "
+            "plain 'def' (or the method async)"
         )
+    # Everything of the target that resolution reads (keep in step with _resolve).
+    key = (
+        kind,
+        isinstance(func, types.MethodType),
+        target.name,
+        target.binding,
+        target.model is not None,
+        target.param_names,
+    )
+    underlying = getattr(func, "__func__", func)
     try:
-        sig = inspect.signature(func)
+        per_func = _resolved.get(underlying)
+    except TypeError:  # not weakly referenceable: no caching
+        per_func = None
+    found = per_func.get(key) if per_func is not None else None
+    if found is None:
+        found = _resolve(aspect, spec, kind, target)
+        params = found[0]
+        if all(isinstance(p.default, _CONSTANTS) for p in params):
+            try:
+                _resolved.setdefault(underlying, {})[key] = found
+            except TypeError:
+                pass
+    params, needs_binding = found
+    return PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding)
+
+
+def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
+    return (
+        f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{target.name}) "
+        f"on {target.owner.__qualname__}"
+    )
+
+
+def _resolve(
+    aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target
+) -> tuple[tuple[Param, ...], bool]:
+    """Where each parameter of ``spec``'s function comes from, and whether the call must bind."""
+    where = _where(aspect, spec, kind, target)
+    try:
+        sig = inspect.signature(spec.func)
     except (TypeError, ValueError) as exc:
         raise WeavingError(f"{where}: cannot read the advice's signature ({exc})") from exc
-    target_params = target.params
+    target_params = target.param_names
     available = _BY_KIND[kind]
     params: list[Param] = []
     needs_binding = False
@@ -198,10 +269,10 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
             f"{where}: chain advice must take the value being transformed as its first "
             "positional parameter"
         )
-    return PlannedAdvice(aspect, spec, kind, func, tuple(params), is_async, needs_binding)
+    return tuple(params), needs_binding
 
 
-def _describe(available: frozenset[str], target_params: dict[str, inspect.Parameter]) -> str:
+def _describe(available: frozenset[str], target_params: tuple[str, ...]) -> str:
     names = [n for n in RESERVED if n in available]
     names += [n for n in target_params if n not in available]
     return ", ".join(names)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import linecache
+import sys
 import types
 import weakref
 from collections.abc import Sequence
@@ -36,6 +37,11 @@ _KWONLY = inspect.Parameter.KEYWORD_ONLY
 # --------------------------------------------------------------------------
 # The generated dispatcher
 # --------------------------------------------------------------------------
+
+
+def _name(text: str) -> str:
+    """One shared string per generated identifier, not one per woven class."""
+    return sys.intern(text)
 
 
 class _Source:
@@ -75,30 +81,31 @@ class _Generator:
             "_method": plan.target.name,
             "_owner": plan.target.owner,
             "model_of": model_of(plan.target),
-            "_bind": plan.target.binder(),
         }
+        if any(a.needs_binding or any(p.source == "joinpoint" for p in a.params) for a in plan.all):
+            self.ns["_bind"] = plan.target.binder()
         # While True, the statements being emitted belong to the body that runs
         # while a disabled() block for one of the chain's plugins is open somewhere.
         self.checked = False
         self.index: dict[int, int] = {}
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
-            self.ns[f"_a{i}"] = advice.func
-            self.ns[f"_s{i}"] = advice.aspect.switch
-            self.ns[f"_n{i}"] = advice.aspect.name
-            self.ns[f"_k{i}"] = advice.kind.value
+            self.ns[_name(f"_a{i}")] = advice.func
+            self.ns[_name(f"_s{i}")] = advice.aspect.switch
+            self.ns[_name(f"_n{i}")] = advice.aspect.name
+            self.ns[_name(f"_k{i}")] = advice.kind.value
             if advice.aspect.on_error != "raise":
-                self.ns[f"_f{i}"] = FailureHandler(advice, plan.target)
+                self.ns[_name(f"_f{i}")] = FailureHandler(advice, plan.target)
             if advice.kind is Kind.AROUND:
-                self.ns[f"_perr{i}"] = (
+                self.ns[_name(f"_perr{i}")] = (
                     f"proceed() called twice by around advice {advice.label} on "
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
             for j, p in enumerate(advice.params):
                 if p.source == "default":
-                    self.ns[f"_d{i}_{j}"] = p.default
+                    self.ns[_name(f"_d{i}_{j}")] = p.default
                 elif p.source == "target":
-                    self.ns[f"_t{i}_{j}"] = p.key
+                    self.ns[_name(f"_t{i}_{j}")] = p.key
 
     # -- expressions -------------------------------------------------------
 
@@ -396,46 +403,95 @@ class _Traced:
         return run(wrapped, instance, args, kwargs)
 
 
-# Compiled module code by generated source.  The source is made of identifiers
-# only (no class, function or user string), so the key holds no class alive;
-# values are weak, so an entry (and its linecache lines) goes once the last
-# dispatcher made from it does: each dispatcher's namespace keeps its code.
-_compiled: weakref.WeakValueDictionary[str, types.CodeType] = weakref.WeakValueDictionary()
-# How many times compile() ran, for tests that check identical chains share code.
-compile_count = 0
+class _Compiled:
+    """One compiled dispatcher module, shared by every chain of its shape."""
+
+    __slots__ = ("__weakref__", "code", "dispatch", "names")
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.code = compile(text, filename, "exec")
+        nested = [c for c in self.code.co_consts if isinstance(c, types.CodeType)]
+        factory = next(c for c in nested if c.co_name == "_factory")
+        self.dispatch = next(
+            c for c in factory.co_consts if isinstance(c, types.CodeType) and c.co_name == "dispatch"
+        )
+        names = set(self.code.co_names)
+        stack = nested
+        while stack:
+            code = stack.pop()
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        # The globals the code can read: a chain's namespace keeps only these.
+        self.names = frozenset(names)
 
 
-def compile_chain(plan: ChainPlan) -> Dispatcher:
-    """Generate the wrapt wrapper function for ``plan``, compiling its source once.
+# Compiled dispatcher modules, by generated source and by chain shape (what the
+# source is a function of), so an identical chain neither compiles nor even
+# generates its source again.  Keys are strings, ints and enums: they hold no
+# class.  Values are weak: an entry (and its linecache lines) goes when the
+# last dispatcher made from it does; each dispatcher's namespace keeps its own.
+_by_source: weakref.WeakValueDictionary[str, _Compiled] = weakref.WeakValueDictionary()
+_by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = (
+    weakref.WeakValueDictionary()
+)
 
-    Chains of the same shape (the same kinds, parameters, policies and guard,
-    whichever plugins and classes they belong to) generate the same source: the
-    code object is compiled once and shared; each chain gets its own namespace
-    holding its advice functions and switches.
-    """
-    global compile_count
-    gen = _Generator(plan)
-    name, text = gen.generate()
-    code = _compiled.get(text)
-    if code is None:
+
+def _shape(plan: ChainPlan) -> tuple[Any, ...]:
+    """Everything about ``plan`` the generated source depends on, and nothing else."""
+
+    def advice(a: PlannedAdvice) -> tuple[Any, ...]:
+        params = tuple((p.name, p.kind, p.source) for p in a.params)
+        return (a.aspect.on_error, a.is_async, a.needs_binding, params)
+
+    return (
+        plan.target.is_async,
+        plan.guard,
+        *(tuple(advice(a) for a in phase) for phase in _phases(plan)),
+    )
+
+
+def _phases(plan: ChainPlan) -> tuple[tuple[PlannedAdvice, ...], ...]:
+    return (plan.befores, plan.arounds, plan.chains, plan.afters, plan.errors)
+
+
+def _compiled_for(plan: ChainPlan, gen: _Generator) -> _Compiled:
+    shape = _shape(plan)
+    found = _by_shape.get(shape)
+    if found is not None:
+        return found
+    _, text = gen.generate()
+    found = _by_source.get(text)
+    if found is None:
         target = plan.target
         filename = (
             f"<earnorm_aop dispatch #{next(_counter)}, "
             f"first woven on {target.owner.__qualname__}.{target.name}>"
         )
-        code = compile(text, filename, "exec")
-        compile_count += 1
-        # Register the source so tracebacks and debuggers show the generated lines,
-        # for as long as some dispatcher runs this code.
+        found = _by_source[text] = _Compiled(text, filename)
+        # Register the source so tracebacks and debuggers show the generated
+        # lines, for as long as some dispatcher runs this code.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-        weakref.finalize(code, linecache.cache.pop, filename, None)
-        _compiled[text] = code
-    gen.ns["_code"] = code
-    exec(code, gen.ns)
-    inner = next(
-        c for c in gen.ns["_factory"].__code__.co_consts if getattr(c, "co_name", None) == name
-    )
-    dispatcher: Dispatcher = types.FunctionType(inner, gen.ns, name, None, (gen.ns["_gate"].cell,))
+        weakref.finalize(found, linecache.cache.pop, filename, None)
+    _by_shape[shape] = found
+    return found
+
+
+def compile_chain(plan: ChainPlan) -> Dispatcher:
+    """The wrapt wrapper function for ``plan``, from code compiled once per chain shape.
+
+    Chains of the same shape (the same kinds, parameters, policies and guard,
+    whichever plugins and classes they belong to) share one code object; each
+    chain gets its own small namespace holding its advice functions, switches
+    and the gate it closes over.
+    """
+    gen = _Generator(plan)
+    compiled = _compiled_for(plan, gen)
+    ns = {k: v for k, v in gen.ns.items() if k in compiled.names}
+    gate = ns["_gate"] = gen.ns["_gate"]
+    ns["_code"] = compiled  # keeps the shared code and its linecache entry alive
+    exec(compiled.code, ns)
+    del ns["_factory"]
+    dispatcher: Dispatcher = types.FunctionType(compiled.dispatch, ns, "dispatch", None, (gate.cell,))
     return dispatcher
 
 

@@ -27,9 +27,25 @@ from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, subclass
 
 # Which classes weave an aspect of each plugin themselves, brought in step with
 # ``_State.own`` at the end of every rebuild, so a toggle finds them without
-# looking at every woven class.  Weak both ways: it keeps no class alive.
-_users: weakref.WeakKeyDictionary[Switch, weakref.WeakSet[type]] = weakref.WeakKeyDictionary()
-_indexed: weakref.WeakKeyDictionary[type, frozenset[Switch]] = weakref.WeakKeyDictionary()
+# looking at every woven class.  Weak: one reference per class, whose callback
+# only queues it, so a collection never changes these dicts under a reader.
+_indexed: dict[weakref.ref[type], tuple[Switch, ...]] = {}
+_users: weakref.WeakKeyDictionary[Switch, dict[weakref.ref[type], None]] = (
+    weakref.WeakKeyDictionary()
+)
+_dead: list[weakref.ref[type]] = []
+
+
+def _unindex(ref: weakref.ref[type]) -> None:
+    for switch in _indexed.pop(ref, ()):
+        users = _users.get(switch)
+        if users is not None:
+            users.pop(ref, None)
+
+
+def _purge() -> None:
+    while _dead:
+        _unindex(_dead.pop())
 
 
 class _Stats:
@@ -43,28 +59,29 @@ stats = _Stats()
 
 def _classes_using(switches: set[Switch]) -> list[type]:
     """The classes that weave an aspect of one of ``switches`` themselves."""
+    _purge()
     found: dict[type, None] = {}
     for switch in switches:
-        found.update(dict.fromkeys(list(_users.get(switch, ()))))
+        for ref in list(_users.get(switch, ())):
+            klass = ref()
+            if klass is not None:
+                found[klass] = None
     return list(found)
 
 
 def _reindex(klass: type) -> None:
+    _purge()
     state = _states.get(klass)
-    now = frozenset(a.switch for a in state.own.values()) if state is not None else frozenset()
-    was = _indexed.get(klass, frozenset())
-    if now == was:
+    now = tuple(dict.fromkeys(a.switch for a in state.own.values())) if state is not None else ()
+    probe = weakref.ref(klass)
+    if set(_indexed.get(probe, ())) == set(now):
         return
-    for switch in was - now:
-        users = _users.get(switch)
-        if users is not None:
-            users.discard(klass)
-    for switch in now - was:
-        _users.setdefault(switch, weakref.WeakSet()).add(klass)
+    _unindex(probe)  # equal to the stored reference while the class lives
     if now:
-        _indexed[klass] = now
-    else:
-        _indexed.pop(klass, None)
+        ref = weakref.ref(klass, _dead.append)
+        _indexed[ref] = now
+        for switch in now:
+            _users.setdefault(switch, {})[ref] = None
 
 
 def _subclasses(klass: type) -> Iterator[type]:
@@ -94,10 +111,11 @@ def _hierarchy(seeds: Iterable[type]) -> list[type]:
 
 
 def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
-    return (
-        id(plan.target.raw),
-        tuple((id(a.aspect), id(a.spec), a.kind) for a in plan.all),
-    )
+    """What makes two wrappers interchangeable: the function and each advice, in order."""
+    key: list[Any] = [id(plan.target.raw)]
+    for a in plan.all:
+        key += (id(a.aspect), id(a.spec), a.kind)
+    return tuple(key)
 
 
 def _rebuild(seeds: Iterable[type]) -> None:

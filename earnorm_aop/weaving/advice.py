@@ -56,6 +56,30 @@ def _function_of(raw: Any) -> tuple[Any, str]:
     return raw, "method"
 
 
+def _plain_parameters(func: Any) -> list[tuple[str, bool]] | None:
+    """A plain function's parameters from its code, as ``inspect.signature`` orders them.
+
+    Reading the signature would also materialise the function's
+    ``__annotations__`` dict (kept on the function for good); None when the
+    function is not plain (``__wrapped__``, ``__signature__``, a callable
+    object), so the caller asks :mod:`inspect`.
+    """
+    if type(func) is not types.FunctionType:
+        return None
+    if getattr(func, "__wrapped__", None) is not None or getattr(func, "__signature__", None):
+        return None
+    code = func.__code__
+    names = code.co_varnames
+    n, k = code.co_argcount, code.co_kwonlyargcount
+    out = [(name, False) for name in names[:n]]
+    if code.co_flags & inspect.CO_VARARGS:
+        out.append((names[n + k], True))
+    out += [(name, False) for name in names[n : n + k]]
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        out.append(("**", True))
+    return out
+
+
 def _signature(func: Any) -> inspect.Signature | None:
     try:
         return inspect.signature(func)
@@ -83,13 +107,15 @@ class Target:
     @classmethod
     def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:
         func, binding = _function_of(raw)
-        sig = _signature(func)
-        names: tuple[str, ...] = ()
-        if sig is not None:
-            items = list(sig.parameters.values())
-            if binding != "staticmethod" and items:
-                items = items[1:]
-            names = tuple(p.name for p in items if p.kind not in (_VARPOS, _VARKW))
+        # (name, is *args/**kwargs) in signature order; self/cls is the first.
+        params = _plain_parameters(func)
+        if params is None:
+            sig = _signature(func)
+            items = list(sig.parameters.values()) if sig is not None else []
+            params = [(p.name, p.kind in (_VARPOS, _VARKW)) for p in items]
+        if binding != "staticmethod":
+            params = params[1:]
+        names = tuple(n for n, var in params if not var)
         return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), names, model)
 
     @property

@@ -13,8 +13,9 @@ with.
 from __future__ import annotations
 
 import dataclasses
+import types
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .advice import Target
@@ -264,7 +265,7 @@ def _inherited_key(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]
         if isinstance(value, ChainPlan):
             return _chain_key(value)
         if isinstance(value, _Woven):
-            return value._self_key
+            return _chain_key(value._self_plan)
         return None
     return None
 
@@ -323,7 +324,7 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
             continue
         if (
             isinstance(current, _Woven)
-            and current._self_key == _chain_key(plan)
+            and _chain_key(current._self_plan) == _chain_key(plan)
             and current._self_guard == plan.guard
         ):
             continue
@@ -342,7 +343,6 @@ def _make_wrapper(plan: ChainPlan) -> _Woven:
     wrapper = _Woven(plan.target.raw, compile_chain(plan))
     wrapper._self_raw = plan.target.raw
     wrapper._self_origin = plan.target.owner
-    wrapper._self_key = _chain_key(plan)
     wrapper._self_guard = plan.guard
     wrapper._self_plan = plan
     return wrapper
@@ -364,7 +364,7 @@ def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> N
             del state.foreign[(owner, attr)]
     for (owner, attr), plan in plans.items():
         current = vars(owner).get(attr, _MISSING)
-        if isinstance(current, _Woven) and current._self_key == _chain_key(plan):
+        if isinstance(current, _Woven) and _chain_key(current._self_plan) == _chain_key(plan):
             continue
         if (owner, attr) not in state.foreign:
             state.foreign[(owner, attr)] = current
@@ -395,7 +395,21 @@ def _sync_hook(klass: type) -> None:
         state.hook = _MISSING
 
 
-def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
+class _Hook:
+    """Binds like ``classmethod``, without the attribute dict a classmethod copies per class."""
+
+    __slots__ = ("func",)
+    __earnorm_hook__ = True
+
+    def __init__(self, func: Callable[..., None]) -> None:
+        self.func = func
+
+    def __get__(self, instance: object, owner: type | None = None) -> Callable[..., None]:
+        cls = owner if owner is not None else type(instance)
+        return types.MethodType(self.func, cls)
+
+
+def _make_hook(owner: type, previous: Any) -> _Hook:
     def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
         if previous is None:
             super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
@@ -406,8 +420,7 @@ def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
         for listener in list(subclass_listeners):
             listener(cls)
 
-    __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
-    return classmethod(__init_subclass__)
+    return _Hook(__init_subclass__)
 
 
 def set_enabled(switch: Switch, enabled: bool) -> None:

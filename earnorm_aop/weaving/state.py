@@ -50,7 +50,6 @@ class _Woven(metaclass=_WovenType):
 
     _self_raw: Any
     _self_origin: type
-    _self_key: Any
     _self_guard: bool
     _self_plan: ChainPlan
 

@@ -12,7 +12,7 @@ import inspect
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WeavingError
@@ -43,6 +43,7 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 
 Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
+_NO_SIGNATURE: Any = object()
 _VARPOS = inspect.Parameter.VAR_POSITIONAL
 _VARKW = inspect.Parameter.VAR_KEYWORD
 
@@ -87,7 +88,7 @@ def _signature(func: Any) -> inspect.Signature | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """A woven method: where it lives and what it is, decided at weave time."""
 
@@ -103,6 +104,7 @@ class Target:
     # For a method an adapter maps from a logical operation onto another
     # object (a model's manager): the model, which is what ``model`` injects.
     model: type | None = None
+    _signature: Any = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:
@@ -121,12 +123,11 @@ class Target:
     @property
     def signature(self) -> inspect.Signature | None:
         """The target function's signature (read once per ``Target``, when asked for)."""
-        try:
-            return self.__dict__["_signature"]  # type: ignore[no-any-return]
-        except KeyError:
-            sig = _signature(_function_of(self.raw)[0])
+        sig = self._signature
+        if sig is None:
+            sig = _signature(_function_of(self.raw)[0]) or _NO_SIGNATURE
             object.__setattr__(self, "_signature", sig)
-            return sig
+        return None if sig is _NO_SIGNATURE else sig
 
     @property
     def params(self) -> dict[str, inspect.Parameter]:
@@ -155,7 +156,7 @@ class Target:
         return bind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     """One advice parameter and where its value comes from.
 
@@ -171,7 +172,7 @@ class Param:
     default: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAdvice:
     """An advice ready to dispatch on one target, with its parameters resolved."""
 

@@ -25,7 +25,7 @@ ErrorPolicy = Literal["raise", "log", "disable"]
 _POLICIES = ("raise", "log", "disable")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class AdviceSpec:
     """One advice: ``func`` bound to a pointcut or to an event name.
 
@@ -72,7 +72,7 @@ class Switch:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class Aspect:
     """A named set of advice, woven as one unit onto a model.
 

@@ -59,7 +59,7 @@ class _Woven(metaclass=_WovenType):
         return wrapper  # type: ignore[no-any-return]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _State:
     """What the weaver did to one class."""
 

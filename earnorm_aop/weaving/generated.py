@@ -10,6 +10,7 @@ of the same shape share one compiled code object.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import itertools
 import linecache
@@ -67,17 +68,10 @@ class _Generator:
         self.plan = plan
         self.target = plan.target
         self.is_async = plan.target.is_async
+        # The chain's own values; what every chain shares is in _BUILTINS.
+        self.extras = _Extras(plan)
         self.ns: dict[str, Any] = {
-            "_Recover": Recover,
-            "_ProceedError": ProceedError,
-            "_JP": JoinPoint,
-            "_isawaitable": inspect.isawaitable,
-            "_dget": scope.DISABLED.get,
-            "_tget": scope.TRACE.get,
-            "_mode": scope.mode,
-            "_gate": scope.gate(plan.switches),
-            "_traced": _Traced(plan),
-            "_avar": scope.ACTIVE_CALLS,
+            "_x": self.extras,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
             "model_of": model_of(plan.target),
@@ -91,7 +85,6 @@ class _Generator:
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
             self.ns[_name(f"_a{i}")] = advice.func
-            self.ns[_name(f"_s{i}")] = advice.aspect.switch
             self.ns[_name(f"_n{i}")] = advice.aspect.name
             self.ns[_name(f"_k{i}")] = advice.kind.value
             if advice.aspect.on_error != "raise":
@@ -174,7 +167,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if not _off or _s{i} not in _off:")
+            src.add(depth, f"if not _off or _x.sw[{i}] not in _off:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -195,7 +188,7 @@ class _Generator:
             src.add(depth + 1, line)
         src.add(depth, "else:")
         if policy == "disable":
-            src.add(depth + 1, f"_s{i}.consecutive_failures = 0")
+            src.add(depth + 1, f"_x.sw[{i}].consecutive_failures = 0")
         for line in on_ok or ["pass"]:
             src.add(depth + 1, line)
 
@@ -221,7 +214,7 @@ class _Generator:
         # Only calls in a trace's own context take the interpreted chain, which
         # records them; other callers go on to the checked body.
         body.add(2, "if _mode.tracing and _tget() is not None:")
-        body.add(3, f"return {aw}_traced(wrapped, instance, args, kwargs)")
+        body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
         self.checked = True
         self.guarded_body(body, 2)
         self.checked = False
@@ -325,7 +318,7 @@ class _Generator:
         log_policy = advice.aspect.on_error != "raise"
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         # Skipped while a disabled() block for its plugin is in force here.
-        src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
+        src.add(1, f"if _x.sw[{i}].scopes and _x.sw[{i}] in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
             src.add(1, "_ba = _bind(instance, args, kwargs)")
@@ -383,17 +376,27 @@ class _Generator:
         src.add(3, "return res")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.aspect.on_error == "disable":
-            src.add(1, f"_s{i}.consecutive_failures = 0")
+            src.add(1, f"_x.sw[{i}].consecutive_failures = 0")
         src.add(1, "return _r")
 
 
-class _Traced:
-    """The interpreted chain of a plan, built on its first call inside a ``trace()`` block."""
+class _Extras:
+    """What a chain's dispatcher reaches only off its plain path, under one global name.
 
-    __slots__ = ("plan", "run")
+    The switches (read while a ``disabled()`` block is open somewhere), the
+    interpreted chain (built on the first call inside a ``trace()`` block: the
+    object is callable as that dispatcher), and what must live as long as the
+    dispatcher: its gate and its shared compiled code.  One name instead of
+    several keeps each chain's namespace dict at its smallest size.
+    """
+
+    __slots__ = ("code", "gate", "plan", "run", "sw")
 
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
+        self.sw = tuple(a.aspect.switch for a in plan.all)
+        self.gate = scope.gate(plan.switches)
+        self.code: Any = None
         self.run: Dispatcher | None = None
 
     def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -403,15 +406,32 @@ class _Traced:
         return run(wrapped, instance, args, kwargs)
 
 
+# What every dispatcher reads and no chain owns: looked up as builtins, so it
+# takes no room in each chain's namespace.
+_BUILTINS: dict[str, Any] = {
+    **builtins.__dict__,
+    "_Recover": Recover,
+    "_ProceedError": ProceedError,
+    "_JP": JoinPoint,
+    "_isawaitable": inspect.isawaitable,
+    "_dget": scope.DISABLED.get,
+    "_tget": scope.TRACE.get,
+    "_mode": scope.mode,
+    "_avar": scope.ACTIVE_CALLS,
+}
+
+
 class _Compiled:
     """One compiled dispatcher module, shared by every chain of its shape."""
 
-    __slots__ = ("__weakref__", "code", "dispatch", "names")
+    __slots__ = ("__weakref__", "code", "dispatch", "levels", "names")
 
     def __init__(self, text: str, filename: str) -> None:
         self.code = compile(text, filename, "exec")
         nested = [c for c in self.code.co_consts if isinstance(c, types.CodeType)]
         factory = next(c for c in nested if c.co_name == "_factory")
+        # The around levels, module-level functions of the chain's namespace.
+        self.levels = [c for c in nested if c.co_name != "_factory"]
         self.dispatch = next(
             c for c in factory.co_consts if isinstance(c, types.CodeType) and c.co_name == "dispatch"
         )
@@ -486,12 +506,15 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
     """
     gen = _Generator(plan)
     compiled = _compiled_for(plan, gen)
+    extras = gen.extras
+    extras.code = compiled  # keeps the shared code and its linecache entry alive
     ns = {k: v for k, v in gen.ns.items() if k in compiled.names}
-    gate = ns["_gate"] = gen.ns["_gate"]
-    ns["_code"] = compiled  # keeps the shared code and its linecache entry alive
-    exec(compiled.code, ns)
-    del ns["_factory"]
-    dispatcher: Dispatcher = types.FunctionType(compiled.dispatch, ns, "dispatch", None, (gate.cell,))
+    ns["__builtins__"] = _BUILTINS
+    for code in compiled.levels:
+        ns[code.co_name] = types.FunctionType(code, ns)
+    dispatcher: Dispatcher = types.FunctionType(
+        compiled.dispatch, ns, "dispatch", None, (extras.gate.cell,)
+    )
     return dispatcher
 
 

@@ -12,7 +12,8 @@ every model: enabled or not, and the failure counts the error policy keeps.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from .pointcut import Pointcut, check_event_name, is_pointcut, parse_pointcut
 __all__ = ["AdviceSpec", "Aspect", "ErrorPolicy", "Switch"]
 
 ErrorPolicy = Literal["raise", "log", "disable"]
+_NO_EVENTS: Mapping[str, tuple[AdviceSpec, ...]] = MappingProxyType({})
 _POLICIES = ("raise", "log", "disable")
 
 
@@ -89,7 +91,8 @@ class Aspect:
     max_failures: int = 3
     switch: Switch = field(default=None)  # type: ignore[assignment]
     plugin: object = None
-    events: dict[str, tuple[AdviceSpec, ...]] = field(default_factory=dict, repr=False)
+    # Shared and read-only until a plugin layer gives its own: no dict per aspect.
+    events: Mapping[str, tuple[AdviceSpec, ...]] = field(default_factory=lambda: _NO_EVENTS, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -396,31 +396,41 @@ def _sync_hook(klass: type) -> None:
 
 
 class _Hook:
-    """Binds like ``classmethod``, without the attribute dict a classmethod copies per class."""
+    """Our ``__init_subclass__``: binds like a classmethod, one small object per class.
 
-    __slots__ = ("func",)
+    (A closure in a ``classmethod`` costs a function, its cells and the
+    attribute dict a classmethod copies, for every woven class.)
+    """
+
+    __slots__ = ("owner", "previous")
     __earnorm_hook__ = True
 
-    def __init__(self, func: Callable[..., None]) -> None:
-        self.func = func
+    def __init__(self, owner: type, previous: Any) -> None:
+        self.owner = owner
+        self.previous = previous
 
     def __get__(self, instance: object, owner: type | None = None) -> Callable[..., None]:
         cls = owner if owner is not None else type(instance)
-        return types.MethodType(self.func, cls)
+        return types.MethodType(self, cls)
+
+    def __call__(self, cls: Any, /, **kwargs: Any) -> None:
+        _subclass_created(self.owner, self.previous, cls, kwargs)
 
 
 def _make_hook(owner: type, previous: Any) -> _Hook:
-    def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
-        if previous is None:
-            super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
-        else:
-            previous.__get__(None, cls)(**kwargs)
-        with _lock:
-            _rebuild([cls])
-        for listener in list(subclass_listeners):
-            listener(cls)
+    return _Hook(owner, previous)
 
-    return _Hook(__init_subclass__)
+
+def _subclass_created(owner: type, previous: Any, cls: Any, kwargs: dict[str, Any]) -> None:
+    """A subclass of woven ``owner`` was created: weave it and tell the listeners."""
+    if previous is None:
+        super(owner, cls).__init_subclass__(**kwargs)
+    else:
+        previous.__get__(None, cls)(**kwargs)
+    with _lock:
+        _rebuild([cls])
+    for listener in list(subclass_listeners):
+        listener(cls)
 
 
 def set_enabled(switch: Switch, enabled: bool) -> None:

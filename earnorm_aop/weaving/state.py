@@ -64,7 +64,9 @@ class _State:
     """What the weaver did to one class."""
 
     own: dict[str, Aspect] = field(default_factory=dict)
-    excluded: set[str] = field(default_factory=set)
+    # Immutable, replaced on change: most classes never exclude anything and
+    # share the one empty frozenset.
+    excluded: frozenset[str] = frozenset()
     originals: dict[str, Any] = field(default_factory=dict)  # name -> replaced dict value
     hook: Any = _MISSING  # previous __init_subclass__ dict value while our hook is installed
     # (owner, attribute) -> replaced dict value, for methods an adapter maps

@@ -84,9 +84,9 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             return
         if state is None:
             state = _states[model] = _State()
-        before = (dict(state.own), set(state.excluded))
+        before = (dict(state.own), state.excluded)
         for aspect in aspects:
-            state.excluded.discard(aspect.name)
+            state.excluded -= {aspect.name}
             state.own[aspect.name] = aspect
         try:
             _rebuild([model])
@@ -134,7 +134,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                 if state is None:
                     state = _states[model] = _State()
                 if name not in state.excluded:
-                    state.excluded.add(name)
+                    state.excluded |= {name}
                     changed = True
         if changed:
             _rebuild([model])

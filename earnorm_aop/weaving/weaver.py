@@ -86,7 +86,8 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             state = _states[model] = _State()
         before = (dict(state.own), state.excluded)
         for aspect in aspects:
-            state.excluded -= {aspect.name}
+            if aspect.name in state.excluded:
+                state.excluded -= {aspect.name}
             state.own[aspect.name] = aspect
         try:
             _rebuild([model])

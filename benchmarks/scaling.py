@@ -304,8 +304,11 @@ def verdicts(table: dict[int, dict[str, float]]) -> list[str]:
 
     for key in ("disabled() enter+leave, µs", "disable+enable solo, µs", "trace() enter+leave, µs"):
         ratio = hi[key] / lo[key]
-        check(ratio <= 3, f"{key}: {hi[key]:.1f} at {sizes[-1]} vs {lo[key]:.1f} at {sizes[0]}"
-              f" ({ratio:.2f}x, target <= 3x)")
+        check(
+            ratio <= 3,
+            f"{key}: {hi[key]:.1f} at {sizes[-1]} vs {lo[key]:.1f} at {sizes[0]}"
+            f" ({ratio:.2f}x, target <= 3x)",
+        )
     worst = max(t["call inside disabled(other) / no block"] for t in table.values())
     check(worst <= 1.10, f"call inside disabled(): {worst:.2f}x, target <= 1.10x")
     worst = max(t["untraced call, trace elsewhere / none"] for t in table.values())
@@ -353,12 +356,15 @@ def main() -> None:
             value = table[size][key]
             cells.append(f"{value:>9.2f}" if value < 100 else f"{value:>9.0f}")
         print(f"{key:<{width}}  " + "  ".join(cells) + f"  {TARGETS.get(key, '')}")
-    print(f"{'import earnorm_aop, ms':<{width}}  {imported:>9.1f}  (fresh process, best of 7)"
-          "  < 150 ms")
+    print(
+        f"{'import earnorm_aop, ms':<{width}}  {imported:>9.1f}  (fresh process, best of 7)"
+        "  < 150 ms"
+    )
     print()
     for line in verdicts(table):
         print(line)
-    print(f"{'PASS' if imported < 150 else 'MISS'}  import earnorm_aop: {imported:.1f} ms, < 150 ms")
+    verdict = "PASS" if imported < 150 else "MISS"
+    print(f"{verdict}  import earnorm_aop: {imported:.1f} ms, < 150 ms")
     for klass in [*classes, solo, unrelated]:
         weaver.unweave(klass)
 

@@ -9,19 +9,21 @@ shared by every model that uses it, so ``disable(name)`` reaches them all.
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin_spec import PluginSpec, read_spec
 from .weaving import scope, weaver
 from .weaving.aspect import AdviceSpec, Aspect, Switch
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
 
@@ -124,6 +126,8 @@ class PluginRegistry:
         group = group or self.group or GROUP
         found = []
         with self._lock:
+            import importlib.metadata  # here, not at import: it is slow to import
+
             for ep in importlib.metadata.entry_points(group=group):
                 dist = getattr(ep, "dist", None)
                 where = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")

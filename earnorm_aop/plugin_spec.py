@@ -13,11 +13,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
-
-from .config import config_model
+from .config import config_model, is_config_class
 from .errors import PluginError
 from .weaving.aspect import ErrorPolicy
 from .weaving.pointcut import (
@@ -28,6 +26,9 @@ from .weaving.pointcut import (
     parse_pointcut,
     split_event,
 )
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["HookDecl", "PluginSpec", "collect_hooks", "hook", "read_spec"]
 
@@ -197,5 +198,5 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
         max_failures=max_failures,
         hooks=hooks,
         config=config_model(cls),
-        uses_nested_config=isinstance(nested, type) and issubclass(nested, BaseModel),
+        uses_nested_config=is_config_class(nested),
     )

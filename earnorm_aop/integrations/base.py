@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pydantic
-
-from ..weaving.planning import register_framework_base, set_operations_resolver
+from ..weaving.planning import register_framework_base_lazily, set_operations_resolver
 
 __all__ = [
     "AUDIT_TABLE",
@@ -462,4 +460,4 @@ def _operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
 # The engine resolves pointcut names through the model's adapter, and globs
 # skip the methods of framework bases, pydantic's among them.
 set_operations_resolver(_operations_of)
-register_framework_base(pydantic.BaseModel)
+register_framework_base_lazily("pydantic", "BaseModel")  # without importing pydantic

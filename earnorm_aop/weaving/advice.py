@@ -8,6 +8,7 @@ target method makes the call bind its arguments.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import types
 import weakref
@@ -231,10 +232,8 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
         found = _resolve(aspect, spec, kind, target)
         params = found[0]
         if all(isinstance(p.default, _CONSTANTS) for p in params):
-            try:
+            with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = found
-            except TypeError:
-                pass
     params, needs_binding = found
     return PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import PointcutError
@@ -92,7 +92,9 @@ class Aspect:
     switch: Switch = field(default=None)  # type: ignore[assignment]
     plugin: object = None
     # Shared and read-only until a plugin layer gives its own: no dict per aspect.
-    events: Mapping[str, tuple[AdviceSpec, ...]] = field(default_factory=lambda: _NO_EVENTS, repr=False)
+    events: Mapping[str, tuple[AdviceSpec, ...]] = field(
+        default_factory=lambda: _NO_EVENTS, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -433,7 +433,9 @@ class _Compiled:
         # The around levels, module-level functions of the chain's namespace.
         self.levels = [c for c in nested if c.co_name != "_factory"]
         self.dispatch = next(
-            c for c in factory.co_consts if isinstance(c, types.CodeType) and c.co_name == "dispatch"
+            c
+            for c in factory.co_consts
+            if isinstance(c, types.CodeType) and c.co_name == "dispatch"
         )
         names = set(self.code.co_names)
         stack = nested
@@ -451,9 +453,7 @@ class _Compiled:
 # class.  Values are weak: an entry (and its linecache lines) goes when the
 # last dispatcher made from it does; each dispatcher's namespace keeps its own.
 _by_source: weakref.WeakValueDictionary[str, _Compiled] = weakref.WeakValueDictionary()
-_by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = (
-    weakref.WeakValueDictionary()
-)
+_by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = weakref.WeakValueDictionary()
 
 
 def _shape(plan: ChainPlan) -> tuple[Any, ...]:

@@ -25,7 +25,6 @@ from .generated import compile_chain
 from .planning import _effective, _lookup_original, _plan_class, _routine
 from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, subclass_listeners
 
-
 # Which classes weave an aspect of each plugin themselves, brought in step with
 # ``_State.own`` at the end of every rebuild, so a toggle finds them without
 # looking at every woven class.  Weak: one reference per class, whose callback
@@ -424,7 +423,7 @@ def _make_hook(owner: type, previous: Any) -> _Hook:
 def _subclass_created(owner: type, previous: Any, cls: Any, kwargs: dict[str, Any]) -> None:
     """A subclass of woven ``owner`` was created: weave it and tell the listeners."""
     if previous is None:
-        super(owner, cls).__init_subclass__(**kwargs)
+        super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
     else:
         previous.__get__(None, cls)(**kwargs)
     with _lock:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import wrapt
-
 from .aspect import Aspect, Switch
 from .chain import ChainPlan
 from .scope import mode
@@ -54,9 +52,26 @@ class _Woven(metaclass=_WovenType):
     _self_plan: ChainPlan
 
     def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> _Woven:
-        wrapper: Any = wrapt.FunctionWrapper(wrapped, dispatcher)
+        wrapper: Any = _function_wrapper()(wrapped, dispatcher)
         _woven_ids[id(wrapper)] = wrapper
         return wrapper  # type: ignore[no-any-return]
+
+
+def _function_wrapper() -> Any:
+    """wrapt's ``FunctionWrapper``, imported on first weave.
+
+    ``import wrapt`` also imports asyncio (for ``wrapt.synchronized``), which
+    is most of what importing this package would otherwise cost.
+    """
+    global _FunctionWrapper
+    if _FunctionWrapper is None:
+        from wrapt import FunctionWrapper
+
+        _FunctionWrapper = FunctionWrapper
+    return _FunctionWrapper
+
+
+_FunctionWrapper: Any = None
 
 
 @dataclass(eq=False, slots=True)

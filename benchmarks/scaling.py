@@ -259,8 +259,12 @@ def weave_step(reg: PluginRegistry, start: int, stop: int) -> tuple[list[type], 
         for klass in fresh:
             with_plugins("tog", "other", registry=reg)(klass)
         elapsed = time.thread_time() - t0
-    # Memory of weaving 3 plugins, on classes made (but not woven) beforehand.
-    extra = [fresh_class(10**6 + i) for i in range(min(200, max(20, stop - start)))]
+    # Memory of weaving 3 plugins, on classes made (but not woven) beforehand,
+    # after a few warm-up weaves (the first chain of a shape compiles its code).
+    warm = [fresh_class(2 * 10**6 + i) for i in range(5)]
+    for klass in warm:
+        with_plugins("tog", "other", "third", registry=reg)(klass)
+    extra = [fresh_class(10**6 + i) for i in range(200)]
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -269,7 +273,7 @@ def weave_step(reg: PluginRegistry, start: int, stop: int) -> tuple[list[type], 
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    for klass in extra:
+    for klass in [*warm, *extra]:
         weaver.unweave(klass)
     return fresh, {
         "weave, per class, µs": elapsed / max(1, len(fresh)) * 1e6,

@@ -17,6 +17,7 @@ import linecache
 import sys
 import types
 import weakref
+from types import CellType
 from collections.abc import Sequence
 from typing import Any
 
@@ -167,7 +168,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if not _off or _x.sw[{i}] not in _off:")
+            src.add(depth, f"if _sw[{i}] not in _off:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -195,7 +196,8 @@ class _Generator:
     def generate(self) -> tuple[str, str]:
         """The module source: the around levels, and ``dispatch`` inside a factory.
 
-        ``dispatch`` is nested so that ``_g`` is a closure variable:
+        ``dispatch`` is nested so that ``_g`` and ``_t`` (open traces, anywhere)
+        are closure variables:
         :func:`compile_chain` builds the function over the cell of the chain's
         :class:`~earnorm_aop.weaving.scope.Gate`, which is non-zero only while a
         ``trace()`` or a ``disabled()`` block for one of its plugins is open
@@ -212,15 +214,19 @@ class _Generator:
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
         body.add(1, "if _g:")
         # Only calls in a trace's own context take the interpreted chain, which
-        # records them; other callers go on to the checked body.
-        body.add(2, "if _mode.tracing and _tget() is not None:")
+        # records them; other callers go on.
+        body.add(2, "if _t and _tget() is not None:")
         body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
+        # Read the context-local toggles once: only a call in a context that
+        # disabled a plugin takes the checked body, others the plain one.
+        body.add(2, "_off = _dget()")
+        body.add(2, "if _off:")
         self.checked = True
-        self.guarded_body(body, 2)
+        self.guarded_body(body, 3)
         self.checked = False
         self.guarded_body(body, 1)
         src.add(0, "def _factory():")
-        src.add(1, "_g = None")
+        src.add(1, "_g = _t = _sw = None")
         for line in body.lines:
             src.add(1, line)
         src.add(1, "return dispatch")
@@ -251,10 +257,6 @@ class _Generator:
         plan = self.plan
         aw = "await " if self.is_async else ""
         outer = plan.befores + plan.chains + plan.afters + plan.errors
-        if self.checked:
-            # Read the context-local toggles once; while none is in force in
-            # this context each check below is one truth test.
-            src.add(d, "_off = _dget()")
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
         for advice in plan.befores:
@@ -512,8 +514,13 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
     ns["__builtins__"] = _BUILTINS
     for code in compiled.levels:
         ns[code.co_name] = types.FunctionType(code, ns)
+    cells = {"_g": extras.gate.cell, "_t": scope.TRACING, "_sw": CellType(extras.sw)}
     dispatcher: Dispatcher = types.FunctionType(
-        compiled.dispatch, ns, "dispatch", None, (extras.gate.cell,)
+        compiled.dispatch,
+        ns,
+        "dispatch",
+        None,
+        tuple(cells[v] for v in compiled.dispatch.co_freevars),
     )
     return dispatcher
 

@@ -32,6 +32,7 @@ __all__ = [
     "ACTIVE_CALLS",
     "DISABLED",
     "TRACE",
+    "TRACING",
     "Gate",
     "disabled_closed",
     "disabled_opened",
@@ -52,10 +53,21 @@ ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
 )
 
 
+# Open trace() blocks in any thread or task; compiled dispatchers close over it.
+TRACING = CellType(0)
+
+
 class _Mode:
     """Process-wide counters."""
 
-    tracing = 0  # open trace() blocks, in any thread or task
+    @property
+    def tracing(self) -> int:
+        """Open ``trace()`` blocks, in any thread or task."""
+        return TRACING.cell_contents  # type: ignore[no-any-return]
+
+    @tracing.setter
+    def tracing(self, value: int) -> None:
+        TRACING.cell_contents = value
 
 
 mode = _Mode()

@@ -17,8 +17,8 @@ import linecache
 import sys
 import types
 import weakref
-from types import CellType
 from collections.abc import Sequence
+from types import CellType
 from typing import Any
 
 from ..errors import ProceedError

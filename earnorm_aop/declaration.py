@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .plugin_registry import PluginRegistry
+from .plugin_registry import PluginRegistry, note_unnamed
 from .plugin_registry import registry as default_registry
 from .weaving.aspect import ErrorPolicy
 
@@ -75,8 +75,10 @@ class BasePlugin:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__ or not cls.__dict__["name"]:
-            return
         if cls.__dict__.get("abstract", False) or inspect.isabstract(cls):
+            return
+        if "name" not in cls.__dict__ or not cls.__dict__["name"]:
+            # Not registered; remembered so that a model naming it is told why.
+            note_unnamed(cls)
             return
         (cls.registry or default_registry).register(cls.__dict__["name"], cls)

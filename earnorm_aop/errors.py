@@ -37,13 +37,16 @@ class WeavingError(PluginError):
 class PluginNotFoundError(PluginError, LookupError):
     """A plugin name is unknown; the message lists the closest known names."""
 
-    def __init__(self, name: str, known: Iterable[str], where: str = "") -> None:
+    def __init__(self, name: str, known: Iterable[str], where: str = "", hint: str = "") -> None:
         known_sorted = sorted(set(known))
         self.name = name
         self.known = known_sorted
+        self.hint = hint
         close = difflib.get_close_matches(name, known_sorted, n=3, cutoff=0.5)
         msg = f"no plugin named {name!r}{where}"
-        if close:
+        if hint:  # why a class the user wrote for this name is not the plugin
+            msg += f": {hint}."
+        elif close:
             msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
         msg += f" Known plugins: {', '.join(known_sorted) if known_sorted else '(none)'}."
         super().__init__(msg)

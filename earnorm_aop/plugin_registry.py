@@ -29,6 +29,48 @@ __all__ = ["PluginInfo", "PluginRegistry", "registry"]
 
 GROUP = "earnorm_aop.plugins"
 
+# ``BasePlugin`` subclasses defined without a ``name`` (so never registered on
+# definition), and the names each plugin class is registered under in any
+# registry: when a name is not found, these say why the class a user wrote for
+# it is not the plugin (see ``_unregistered_hint``).
+_unnamed: weakref.WeakSet[type] = weakref.WeakSet()
+_registered_as: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
+
+
+def note_unnamed(cls: type) -> None:
+    """Remember ``cls``, a plugin class without a name, for the hints of ``PluginNotFoundError``."""
+    _unnamed.add(cls)
+
+
+def _squash(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _unregistered_hint(name: str, registry: PluginRegistry) -> str:
+    """Why a nameless plugin class that looks written for ``name`` does not answer to it."""
+    wanted = _squash(name)
+    for cls in list(_unnamed):
+        stem = _squash(cls.__name__)
+        if wanted not in (stem, stem.removesuffix("plugin")):
+            continue
+        where = f"class {cls.__qualname__}(BasePlugin) in module {cls.__module__}"
+        here = sorted(n for n, e in registry._explicit.items() if e.spec and e.spec.cls is cls)
+        if here:
+            return f"{where} is registered as {', '.join(map(repr, here))}; use that name"
+        elsewhere = sorted(_registered_as.get(cls, ()))
+        if elsewhere:
+            return (
+                f"{where} is registered as {', '.join(map(repr, elsewhere))} in another "
+                "registry; name that registry (Meta.registry, or with_plugins(..., "
+                "registry=...)) or register it in this one"
+            )
+        return (
+            f"{where} has no `name`, so it was not registered; set name = {name!r} in "
+            f"its class body, or register it with registry.register({name!r}, "
+            f"{cls.__name__})"
+        )
+    return ""
+
 
 @dataclass(frozen=True)
 class PluginInfo:
@@ -108,6 +150,7 @@ class PluginRegistry:
                         f"pass replace=True to register {cls.__qualname__} instead"
                     )
             self._explicit[name] = _Entry(name, "registered", spec)
+            _registered_as.setdefault(cls, set()).add(name)
 
     def register_many(self, mapping: Mapping[str, type], *, replace: bool = False) -> None:
         """Register several plugins: ``{"timestamp": TimestampPlugin, ...}``."""
@@ -157,7 +200,11 @@ class PluginRegistry:
                 self._auto_discover()
                 entry = self._discovered.get(name)
             if entry is None:
-                raise PluginNotFoundError(name, set(self._explicit) | set(self._discovered))
+                raise PluginNotFoundError(
+                    name,
+                    set(self._explicit) | set(self._discovered),
+                    hint=_unregistered_hint(name, self),
+                )
             return entry
 
     def spec(self, name: str) -> PluginSpec:
@@ -215,7 +262,11 @@ class PluginRegistry:
             self._entry(name)
         switches = frozenset(self.switch(n) for n in names)
         token = scope.DISABLED.set(scope.DISABLED.get() | switches)
-        weaver.context_scope_opened(switches)
+        try:
+            weaver.context_scope_opened(switches)
+        except BaseException:
+            scope.DISABLED.reset(token)  # not entered: nothing stays off
+            raise
         try:
             yield
         finally:

@@ -2,8 +2,9 @@
 
 Each ``backend.model(...)`` is a new Django model class in the test app, with
 ``id``, ``title``, ``views`` (and ``fields``), plugins woven with
-``with_plugins``, and a real table created with ``schema_editor``; tables are
-dropped and the classes unregistered when the test ends.  It offers the same
+``with_plugins``, and a real table created with ``schema_editor``; when the
+test ends the classes are unwoven, their tables dropped and the classes
+unregistered.  It offers the same
 methods as ``_builtin_backends.MemoryBackend``, through Django's own API:
 ``Model.objects``, querysets, ``CaptureQueriesContext``, ``_base_manager``.
 """
@@ -19,6 +20,7 @@ import pytest
 
 from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations import FieldSpec
+from earnorm_aop.weaving import weaver
 
 _names = itertools.count(1)
 
@@ -70,15 +72,26 @@ class DjangoBackend:
         return model
 
     def close(self) -> None:
+        """Unweave the test's models, drop their tables and unregister them from Django.
+
+        Django's app registry and the weaver would otherwise keep every model
+        of every test alive and woven, and each ``trace()`` re-weaves all of them.
+        """
         from django.apps import apps
         from django.db import connection
 
-        with connection.schema_editor() as editor:
-            for model in reversed(self._tables):
-                editor.delete_model(model)
-        for model in self._models:
-            apps.all_models["djangoapp"].pop(model._meta.model_name, None)
-        apps.clear_cache()
+        try:
+            for model in reversed(self._models):
+                weaver.unweave(model)
+            with connection.schema_editor() as editor:
+                for model in reversed(self._tables):
+                    editor.delete_model(model)
+        finally:
+            for model in self._models:
+                apps.all_models["djangoapp"].pop(model._meta.model_name, None)
+            apps.clear_cache()
+            self._models.clear()
+            self._tables.clear()
 
     # -- instances -----------------------------------------------------------------
 

@@ -1,46 +1,127 @@
-"""Django on a real SQLite file, configured once per session by whichever test needs it first.
+"""Django on a real database, configured once per session by whichever test needs it first.
 
 The Django integration tests (``tests/django_orm``) and the Django backend of
 the built-in plugin tests share one configuration: the test app
 ``djangoapp`` (in ``tests/django_orm``), the integration's own app (its audit
-table), and a database file in a temporary folder removed at exit.  Nothing is
-configured until a Django test runs, so the other tests never see Django.
+table), and the database ``EARNORM_AOP_TEST_DB`` names:
+
+- ``sqlite`` (the default): a database file in a temporary folder removed at exit;
+- ``postgres``: a private PostgreSQL cluster started for this process
+  (``tests/_postgres.py``), reached with psycopg 3, stopped and removed at exit.
+
+Either way a second alias, ``other``, holds the same tables in a database of
+its own (a second file; a second database of the cluster), for tests of what
+depends on the database a query uses (cache keys, commit hooks per connection).
+
+Nothing is configured until a Django test runs, so the other tests never see Django.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 APP_DIR = Path(__file__).parent / "django_orm"
+DATABASES = ("sqlite", "postgres")
+DATABASE_ALIASES = ("default", "other")
 _ready = False
+_skipped: str | None = None  # why the database is unavailable, once found out
+
+
+def database() -> str:
+    """The database the Django tests run on: ``EARNORM_AOP_TEST_DB`` (default ``sqlite``)."""
+    name = os.environ.get("EARNORM_AOP_TEST_DB", "sqlite").strip().lower() or "sqlite"
+    if name not in DATABASES:
+        raise RuntimeError(
+            f"EARNORM_AOP_TEST_DB={name!r} is not a database the tests know; "
+            f"use one of {', '.join(DATABASES)}"
+        )
+    return name
+
+
+def _sqlite() -> dict[str, dict[str, Any]]:
+    folder = tempfile.mkdtemp(prefix="earnorm-django-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    from django.db.backends.signals import connection_created
+
+    # A throwaway file: no fsync per commit (OPTIONS' init_command is Django 5.1+).
+    connection_created.connect(_no_sync, dispatch_uid="earnorm-aop-tests-no-sync")
+    return {
+        alias: {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(Path(folder) / f"{alias}.sqlite3"),
+        }
+        for alias in DATABASE_ALIASES
+    }
+
+
+def _no_sync(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=OFF")
+
+
+def _postgres() -> dict[str, dict[str, Any]]:
+    global _skipped
+    import _postgres
+
+    try:
+        server = _postgres.start()
+    except pytest.skip.Exception as skip:
+        _skipped = str(skip.msg)
+        raise
+    import psycopg
+
+    names = {
+        alias: server.database if alias == "default" else f"{server.database}_{alias}"
+        for alias in DATABASE_ALIASES
+    }
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
+    ) as conn:
+        for alias, name in names.items():
+            if alias != "default":
+                conn.execute(f'CREATE DATABASE "{name}"')
+    return {
+        alias: {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": server.user,
+            "HOST": server.host,
+            "PORT": str(server.port),
+            # the tests' own database: TEST settings are never used (no test runner)
+        }
+        for alias, name in names.items()
+    }
 
 
 def configure() -> None:
-    """Configure Django, import the test app and create every table (idempotent)."""
+    """Configure Django, import the test app and create every table (idempotent).
+
+    Skips (module-level, so a conftest may call it) when the chosen database is
+    unavailable locally; under ``CI`` that is a failure instead (``_postgres``).
+    """
     global _ready
     if _ready:
         return
+    if _skipped is not None:
+        pytest.skip(_skipped, allow_module_level=True)
     import django
     from django.conf import settings
 
     if str(APP_DIR) not in sys.path:
         sys.path.insert(0, str(APP_DIR))
     if not settings.configured:
-        folder = tempfile.mkdtemp(prefix="earnorm-django-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        databases = _postgres() if database() == "postgres" else _sqlite()
         settings.configure(
-            DATABASES={
-                "default": {
-                    "ENGINE": "django.db.backends.sqlite3",
-                    "NAME": str(Path(folder) / "db.sqlite3"),
-                    # a throwaway file: no fsync per commit
-                    "OPTIONS": {"init_command": "PRAGMA synchronous=OFF;"},
-                }
-            },
+            DATABASES=databases,
             INSTALLED_APPS=["earnorm_aop.integrations.django", "djangoapp"],
             USE_TZ=True,
             TIME_ZONE="UTC",
@@ -57,6 +138,7 @@ def configure() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    call_command("migrate", run_syncdb=True, verbosity=0)
-    atexit.register(connections.close_all)  # runs before the folder is removed
+    for alias in DATABASE_ALIASES:
+        call_command("migrate", run_syncdb=True, verbosity=0, database=alias)
+    atexit.register(connections.close_all)  # runs before the database is removed
     _ready = True

@@ -1,11 +1,23 @@
-"""Shared fixtures: both dispatchers (``dispatch``) and a leak check on the weaver's scopes."""
+"""Shared fixtures: both dispatchers (``dispatch``), hypothesis profiles, and a weaver check.
+
+Every test leaves the weaver as it found it.  The weaver keeps state for
+every woven class that is alive, and each ``trace()`` block re-weaves all of
+them, so a class one test leaves woven makes every later traced test slower
+(and a plugin it leaves on can change what later tests see).  The autouse
+fixture below unweaves whatever a test wove and fails the test if it left a
+``trace()`` or ``disabled()`` block open.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from typing import Any
 
+import _hypothesis_profiles  # noqa: F401  (loads the profile before test modules are imported)
 import pytest
 
+from earnorm_aop import registry
 from earnorm_aop.weaving import weaver
 
 # Fixtures of the plugin-layer tests (an isolated registry per test, ...) and of
@@ -13,22 +25,102 @@ from earnorm_aop.weaving import weaver
 pytest_plugins = ["_plugin_helpers", "_builtin_backends"]
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_engine_scopes() -> Iterator[None]:
-    """Every test must close the trace and context-disable scopes it opens.
+# --------------------------------------------------------------------------
+# The weaver as each test found it
+# --------------------------------------------------------------------------
 
-    Classes a test defines locally are unwoven afterwards: the weaver keeps
-    state for every woven class that is alive, and a ``trace()`` block
-    re-weaves all of them, so leftovers of earlier tests would only make
-    later tests slower.
+
+def _woven_snapshot() -> dict[type, list[str]]:
+    """Each woven class with the names of the aspects that apply to it."""
+    return {k: [a.name for a in weaver.effective_aspects(k)] for k in weaver.woven_classes()}
+
+
+def _woven_by_an_import(klass: type, modules_before: set[str]) -> bool:
+    """Whether ``klass`` was woven by importing its module, which the test did first.
+
+    A module imported for the first time during a test (the Django test app,
+    set up by whichever test needs it first) stays imported, with its
+    module-level models woven as any later importer expects them.  Modules a
+    test imports and removes again (``pytester``'s inner test files) do not
+    count: their classes are unwoven like any other.
     """
-    before = set(weaver.woven_classes())
+    name = klass.__module__
+    module = sys.modules.get(name)
+    if name in modules_before or module is None or "<locals>" in klass.__qualname__:
+        return False
+    found: Any = module
+    for part in klass.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is klass
+
+
+def _forget(klass: type) -> None:
+    """Unweave ``klass`` and drop the opt-outs it may keep, so the weaver forgets it."""
+    weaver.unweave(klass)
+    state = weaver._states.get(klass)
+    if state is not None and state.excluded and not state.own:
+        # Inherited aspects it opted out of, whose parent is unwoven by now.
+        state.excluded = frozenset()
+        weaver.refresh(klass)
+
+
+def _restore_default_registry(registered: dict[str, Any], switched: dict[str, bool]) -> list[str]:
+    """Put the default registry's names and on/off switches back; say what had changed."""
+    problems = []
+    added = sorted(set(registry._explicit) - set(registered))
+    removed = sorted(set(registered) - set(registry._explicit))
+    if added or removed:
+        problems.append(f"default registry: registered {added}, unregistered {removed}")
+        registry._explicit.clear()
+        registry._explicit.update(registered)
+    flipped = sorted(n for n, s in registry._switches.items() if s.enabled != switched.get(n, True))
+    if flipped:
+        problems.append(f"default registry: switched {flipped} (use registry.disabled())")
+        for name in flipped:
+            weaver.set_enabled(registry._switches[name], switched.get(name, True))
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def _weaver_left_as_found() -> Iterator[None]:
+    """Unweave every class the test wove; fail it if it left other changes behind.
+
+    Whatever a class is called (local, module-level, a Django model), if the
+    test wove it, it is unwoven at teardown.  Classes woven before the test
+    must still have the same aspects afterwards, no ``trace()`` or
+    ``disabled()`` block may stay open, and the default registry must have
+    the same plugins, switched on and off as before (those two are put back,
+    so one failing test does not fail the ones after it).
+    """
+    modules_before = set(sys.modules)
+    before = _woven_snapshot()
+    registered = dict(registry._explicit)
+    switched = {name: s.enabled for name, s in registry._switches.items()}
     yield
-    assert weaver.mode.tracing == 0, "a trace() block leaked"
-    assert not weaver._ctx_counts, "a context_scope_opened() leaked"
-    for klass in weaver.woven_classes():
-        if klass not in before and "<locals>" in klass.__qualname__:
-            weaver.unweave(klass)
+    for _ in range(3):  # a subclass may keep opt-outs until its parent is unwoven
+        left = [
+            k
+            for k in weaver.woven_classes()
+            if k not in before and not _woven_by_an_import(k, modules_before)
+        ]
+        for klass in left:
+            _forget(klass)
+    problems = []
+    if weaver.mode.tracing:
+        problems.append(f"{weaver.mode.tracing} trace() block(s) left open")
+    if weaver._ctx_counts:
+        names = ", ".join(sorted(s.name for s in weaver._ctx_counts))
+        problems.append(f"registry.disabled() left open for {names}")
+    changed = [
+        f"{k.__qualname__}: {aspects} -> {[a.name for a in weaver.effective_aspects(k)]}"
+        for k, aspects in before.items()
+        if [a.name for a in weaver.effective_aspects(k)] != aspects
+    ]
+    if changed:
+        problems.append("classes woven before the test changed: " + "; ".join(changed))
+    problems += _restore_default_registry(registered, switched)
+    if problems:
+        pytest.fail("the test left the weaver changed: " + "; ".join(problems), pytrace=False)
 
 
 @pytest.fixture(params=["generated", "interpreted"])

@@ -134,6 +134,20 @@ def test_excluded_fields_never_show_as_changes(backend: Any) -> None:
     assert "created_at" not in records[0].changes
 
 
+def test_excluded_fields_are_left_out_of_delete_records(backend: Any) -> None:
+    Article, records = audited(backend, exclude=["views"])
+    a = backend.create(Article, title="a", views=3)
+    backend.create(Article, title="b", views=4)
+    pk = a.id
+    a.delete()
+    assert records[-1].action == "delete"
+    assert records[-1].changes == {"id": (pk, None), "title": ("a", None)}
+    backend.bulk_delete(backend.query(Article, title="b"))
+    assert records[-1].action == "delete"
+    assert set(records[-1].changes) == {"id", "title"}
+    assert records[-1].changes["title"] == ("b", None)
+
+
 def test_timestamps_recorded_are_the_stamped_ones(backend: Any) -> None:
     Article, records = audited(backend, "timestamp")
     a = backend.create(Article)
@@ -258,6 +272,38 @@ def test_table_sink_of_the_plain_adapter_is_an_in_memory_list() -> None:
     assert len(AUDIT_TABLE) == before + 1
     assert AUDIT_TABLE[-1]["action"] == "create"
     assert AUDIT_TABLE[-1]["changes"] == {"id": (None, 1), "title": (None, "")}
+
+
+def test_a_plain_class_is_audited_on_the_attributes_its_init_sets() -> None:
+    """No annotations: the attributes ``__init__`` (or later code) sets are its fields."""
+    from earnorm_aop import with_plugins
+
+    records: list[AuditRecord] = []
+
+    @with_plugins(audit={"sink": records.append})
+    class Note:
+        def __init__(self, title: str) -> None:
+            self.id: int | None = None
+            self.title = title
+            self._dirty = True  # private: never a field
+
+        def save(self) -> None:
+            self.id = self.id or 1
+            self._dirty = False
+
+    note = Note("a")
+    note.save()
+    assert records[-1].action == "create"
+    assert records[-1].changes == {"id": (None, 1), "title": (None, "a")}
+    note.title = "b"
+    note.save()
+    assert (records[-1].action, records[-1].changes) == ("update", {"title": ("a", "b")})
+    note.tags = ["x"]  # type: ignore[attr-defined]  # set later: a field from now on
+    note.save()
+    assert records[-1].changes == {"tags": (None, ["x"])}
+    note.save()  # nothing changed: nothing recorded
+    assert len(records) == 3
+    assert all("_dirty" not in r.changes for r in records)
 
 
 def test_bad_sink_is_a_config_error(backend: Any) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
-import pickle
-import time
 from typing import Any
 
 import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
 
-from earnorm_aop import PluginConfigError, registry
+from earnorm_aop import PluginConfigError, registry, with_plugins
+from earnorm_aop.plugins import cache as cache_plugin_module
 from earnorm_aop.plugins.cache import CachePlugin
+from earnorm_aop.plugins.cache_backends import MemoryBackend
 from earnorm_aop.plugins.softdelete import including_deleted
 from earnorm_aop.weaving import weaver
 
@@ -112,14 +114,78 @@ def test_bulk_create_invalidates_objects_with_known_keys(backend: Any) -> None:
     assert backend.get(Article, a.id).title == "new"
 
 
-def test_entries_expire_after_ttl(backend: Any) -> None:
-    Article = backend.model("cache", cache={"ttl": 0.05})
+class Timer:
+    """The memory backend's injectable timer: seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_entries_live_for_ttl_seconds_of_the_backend_timer(
+    backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timer = Timer()
+    monkeypatch.setattr(
+        cache_plugin_module, "MemoryBackend", functools.partial(MemoryBackend, timer=timer)
+    )
+    Article = backend.model("cache", cache={"ttl": 30})
     a = backend.create(Article)
-    backend.get(Article, a.id)
-    time.sleep(0.1)
+    backend.get(Article, a.id)  # cached now
+    timer.now += 29.5
     with backend.queries() as queries:
         backend.get(Article, a.id)
-    assert selects(queries) == 1
+    assert queries == []  # a hit before expiry
+    timer.now += 1
+    with backend.queries() as queries:
+        backend.get(Article, a.id)
+    assert selects(queries) == 1  # expired after 30 seconds: read again
+
+
+def test_two_models_never_answer_each_others_get(backend: Any) -> None:
+    config = {"prefix": "same:"}
+    First, Second = backend.model("cache", cache=config), backend.model("cache", cache=config)
+    a = backend.create(First, title="first")
+    b = backend.create(Second, title="second")
+    assert a.id == b.id
+    assert backend.get(First, a.id).title == "first"
+    got = backend.get(Second, b.id)
+    assert (type(got), got.title) == (Second, "second")
+
+
+def test_a_save_invalidates_the_primary_key_it_assigns() -> None:
+    """A key freed by a delete can come back (SQLite rowids, MySQL after a restart).
+
+    The entry cached for the old row must not answer for the new one: the save
+    that assigns the key invalidates it, as well as the key the object had before.
+    """
+    table: dict[int, dict[str, Any]] = {}
+
+    @with_plugins("cache")
+    class Reused:
+        def __init__(self, title: str = "", id: int | None = None) -> None:
+            self.id = id
+            self.title = title
+
+        def save(self) -> None:
+            if self.id is None:
+                self.id = max(table, default=0) + 1
+            table[self.id] = {"id": self.id, "title": self.title}
+
+        @classmethod
+        def get(cls, pk: int) -> Reused:
+            return cls(**table[pk])
+
+    old = Reused("old")
+    old.save()
+    assert Reused.get(old.id).title == "old"  # type: ignore[arg-type]  # now cached
+    del table[old.id]  # type: ignore[arg-type]  # deleted behind the plugin's back
+    new = Reused("new")
+    new.save()
+    assert new.id == old.id
+    assert Reused.get(new.id).title == "new"  # type: ignore[arg-type]
 
 
 def test_a_soft_deleted_row_is_never_served_from_the_cache(backend: Any) -> None:
@@ -199,7 +265,8 @@ def test_redis_serves_the_second_get_and_shares_entries(backend: Any, redis_url:
     other = redis.Redis.from_url(redis_url)
     (key,) = other.keys("t:*")
     assert key.decode().endswith(f":{a.id!r}")
-    assert pickle.loads(other.get(key)).title == "a"
+    stored = json.loads(other.get(key))  # plain JSON, never pickle
+    assert stored["values"]["title"] == "a"
     assert 0 < other.pttl(key) <= 300_000
     other.close()
 
@@ -220,14 +287,36 @@ def test_redis_writes_invalidate(backend: Any, redis_url: str) -> None:
     assert backend.get(Article, b.id).views == 3
 
 
-def test_redis_ttl_expires_entries(backend: Any, redis_url: str) -> None:
-    Article = backend.model("cache", cache={"backend": "redis", "url": redis_url, "ttl": 0.1})
+def test_redis_entries_carry_the_ttl_and_hit_until_they_expire(
+    backend: Any, redis_url: str
+) -> None:
+    Article = backend.model("cache", cache={"backend": "redis", "url": redis_url, "ttl": 30})
     a = backend.create(Article)
     backend.get(Article, a.id)
-    time.sleep(0.25)
+    client = plugin_of(Article).backend.client  # type: ignore[attr-defined]
+    (key,) = client.keys("earnorm:*")
+    assert 25_000 < client.pttl(key) <= 30_000  # Redis expires it after ttl seconds
+    with backend.queries() as queries:
+        backend.get(Article, a.id)
+    assert queries == []  # a hit before expiry
+    client.pexpireat(key, 1)  # Redis's own expiry, at a time already past: no sleeping
     with backend.queries() as queries:
         backend.get(Article, a.id)
     assert selects(queries) == 1
+
+
+def test_two_models_on_one_redis_never_answer_each_others_get(backend: Any, redis_url: str) -> None:
+    config = {"backend": "redis", "url": redis_url, "prefix": "shared:"}
+    First, Second = backend.model("cache", cache=config), backend.model("cache", cache=config)
+    a = backend.create(First, title="first")
+    b = backend.create(Second, title="second")
+    assert a.id == b.id  # the same primary key in two tables
+    assert backend.get(First, a.id).title == "first"  # cached in the shared Redis
+    with backend.queries() as queries:
+        got = backend.get(Second, b.id)
+    assert (type(got), got.title) == (Second, "second")
+    assert selects(queries) == 1
+    assert len(plugin_of(First).backend.client.keys("shared:*")) == 2  # type: ignore[attr-defined]
 
 
 def test_redis_unreachable_never_fails_an_operation(

@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic
 import pytest
 from _builtin_backends import TickingClock, fixed_clock
 
-from earnorm_aop import PluginConfigError, registry
+from earnorm_aop import PluginConfigError, registry, with_plugins
 from earnorm_aop.integrations import adapter_for
-from earnorm_aop.plugins.softdelete import hard_deleting, including_deleted
+from earnorm_aop.plugins.softdelete import (
+    NoQuerysetError,
+    SoftDeletedError,
+    hard_deleting,
+    including_deleted,
+)
+from earnorm_aop.weaving import weaver
 
 
 def test_delete_marks_the_row_and_keeps_it_in_the_table(backend: Any) -> None:
@@ -142,6 +149,18 @@ def test_bulk_update_of_the_default_queryset_leaves_hidden_rows_alone(backend: A
     assert rows[hidden.id]["views"] == 1
 
 
+def test_restore_on_a_live_row_writes_nothing(backend: Any) -> None:
+    records: list[Any] = []
+    Article = backend.model("timestamp", "softdelete", "audit", audit={"sink": records.append})
+    a = backend.create(Article, title="a")
+    stamped = a.updated_at
+    with backend.queries() as queries:
+        assert a.restore() is None
+    assert queries == []
+    assert a.updated_at == stamped
+    assert [r.action for r in records] == ["create"]
+
+
 def test_a_bulk_restore_goes_through_with_deleted(backend: Any) -> None:
     Article = backend.model("softdelete")
     a = backend.create(Article, title="x")
@@ -217,3 +236,71 @@ def test_deleted_at_is_aware_utc_by_default(backend: Any) -> None:
     a.delete()
     assert a.deleted_at.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - a.deleted_at) < timedelta(seconds=5)
+
+
+# -- a model's own get, without a queryset ----------------------------------------------
+
+
+def own_get_model(flavour: str) -> type:
+    """A model keeping rows in a dict, with its own ``get`` (no ``get_queryset``)."""
+    rows: dict[int, Any] = {}
+
+    def save(self: Any) -> None:
+        if self.id is None:
+            self.id = len(rows) + 1
+        rows[self.id] = self
+
+    def delete(self: Any) -> None:
+        del rows[self.id]
+
+    def get(cls: Any, pk: int) -> Any:
+        return rows[pk]
+
+    methods = {"save": save, "delete": delete, "get": classmethod(get)}
+    if flavour == "pydantic":
+        model: type = pydantic.create_model(  # type: ignore[call-overload]
+            "Memo", id=(int | None, None), title=(str, "")
+        )
+        for name, value in methods.items():
+            setattr(model, name, value)
+    else:
+
+        def init(self: Any, title: str = "") -> None:
+            self.id = None
+            self.title = title
+
+        model = type("Memo", (), {"__init__": init, **methods})
+    return with_plugins("softdelete")(model)
+
+
+@pytest.mark.parametrize("flavour", ["plain", "pydantic"])
+def test_a_models_own_get_does_not_return_deleted_rows(flavour: str) -> None:
+    Memo = own_get_model(flavour)
+    try:
+        memo, other = Memo(title="a"), Memo(title="b")
+        memo.save()
+        other.save()
+        assert memo.delete() is None
+        with pytest.raises(SoftDeletedError, match=r"Memo 1 is soft-deleted") as info:
+            Memo.get(1)
+        assert isinstance(info.value, LookupError)  # "not found", as a get says it
+        assert "including_deleted" in str(info.value)
+        assert Memo.get(2) is other
+        with including_deleted():
+            assert Memo.get(1) is memo
+        memo.restore()
+        assert Memo.get(1) is memo
+    finally:
+        weaver.unweave(Memo)
+
+
+def test_with_deleted_without_a_queryset_says_what_to_do() -> None:
+    Memo = own_get_model("plain")
+    try:
+        with pytest.raises(NoQuerysetError) as info:
+            Memo.with_deleted()
+        message = str(info.value)
+        assert "Memo.with_deleted()" in message and "Memo has no queryset" in message
+        assert "get_queryset()" in message and "including_deleted()" in message
+    finally:
+        weaver.unweave(Memo)

@@ -101,6 +101,34 @@ def test_the_models_own_is_valid(backend: Any) -> None:
     assert len(backend.rows(Article)) == 1
 
 
+def test_is_valid_may_raise_validation_failed_itself(backend: Any) -> None:
+    def is_valid(self: Any) -> bool:
+        if self.title == "bad":
+            raise ValidationFailed("Article", {"title": ["is banned"]})
+        return True
+
+    Article = backend.model(
+        "validation", validation={"fields": {"views": {"le": 5}}}, methods={"is_valid": is_valid}
+    )
+    with pytest.raises(ValidationFailed) as info:
+        backend.create(Article, title="bad", views=9)
+    # merged with the other sources' problems into one error, not raised on its own
+    assert info.value.errors == {
+        "views": ["must be less than or equal to 5"],
+        "title": ["is banned"],
+    }
+    assert backend.rows(Article) == {}
+
+
+@pytest.mark.parametrize("verdict", [0, "", []])
+def test_a_falsy_is_valid_result_refuses_the_write(backend: Any, verdict: Any) -> None:
+    Article = backend.model("validation", methods={"is_valid": lambda self: verdict})
+    with pytest.raises(ValidationFailed) as info:
+        backend.create(Article, title="a")
+    assert info.value.errors == {"__all__": [f"is_valid() returned {verdict!r}"]}
+    assert backend.rows(Article) == {}
+
+
 def test_is_valid_can_be_switched_off(backend: Any) -> None:
     Article = backend.model(
         "validation", validation={"is_valid": False}, methods={"is_valid": lambda self: False}

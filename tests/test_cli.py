@@ -7,6 +7,7 @@ The models ``explain`` and ``check`` import are written as modules under
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -124,7 +125,7 @@ def test_list_shows_the_builtins_found_as_entry_points(capsys: pytest.CaptureFix
     assert set(BUILTINS) <= set(rows)
     assert "entry point earnorm_aop.plugins.timestamp:TimestampPlugin" in rows["timestamp"]
     assert "entry point earnorm_aop.plugins.softdelete:SoftDeletePlugin" in rows["softdelete"]
-    assert rows["softdelete"].split()[1:4] == ["1.0.0", "yes", "3"]
+    assert rows["softdelete"].split()[1:4] == ["1.0.0", "yes", "4"]
 
 
 def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,15 +191,75 @@ def test_import_of_a_missing_module_exits_2(capsys: pytest.CaptureFixture[str]) 
 # -- info -----------------------------------------------------------------------------
 
 
-def test_info_cache_shows_hooks_and_config_schema(capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_cache_shows_hooks_and_options_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "cache"]) == 0
     out = capsys.readouterr().out
     assert "name:        cache" in out
     assert "version:     1.0.0" in out
     assert "  around:get\n" in out
-    schema = json.loads(out[out.index("config schema:\n") + len("config schema:\n") :])
-    assert schema["properties"]["ttl"]["default"] == 300.0
-    assert {"backend", "ttl", "prefix"} <= set(schema["properties"])
+    lines = out.splitlines()
+    header = lines.index("options:") + 1
+    assert lines[header].split() == ["OPTION", "TYPE", "DEFAULT", "DESCRIPTION"]
+    rows = {line.split()[0]: line.split(None, 3) for line in lines[header + 1 :] if line[2] != " "}
+    assert rows["ttl"] == ["ttl", "float", "300.0", "Seconds an entry lives."]
+    assert rows["backend"][:3] == ["backend", "'memory'", "|"]  # an enum: its values
+    assert rows["maxsize"][1:3] == ["int", "10000"]
+    assert "{" not in out  # no JSON Schema in the text output
+
+
+def test_info_shows_types_and_defaults_json_schema_cannot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["info", "audit"]) == 0
+    rows = {
+        line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:2] == "  "
+    }
+    assert rows["exclude"].split()[1:3] == ["list[str]", "[]"]  # a default_factory
+    assert rows["clock"].split()[1:6] == ["callable", "|", "dotted", "path", "|"]
+
+
+def test_info_text_has_no_rest_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "timestamp"]) == 0
+    out = capsys.readouterr().out
+    assert "description: Stamp created_at once and updated_at on every save" in out
+    assert "``" not in out
+    assert main(["info", "timestamp", "--json"]) == 0
+    assert "``" not in json.loads(capsys.readouterr().out)["description"]
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("``created_at`` once", "created_at once"),
+        (":class:`~earnorm_aop.PluginError` raised", "PluginError raised"),
+        (":func:`earnorm_aop.weave`", "earnorm_aop.weave"),
+        (":ref:`the semantics <semantics>`", "the semantics"),
+        (":py:meth:`save`, `default role`", "save, default role"),
+        ("no markup: a*b, 'x'", "no markup: a*b, 'x'"),
+    ],
+)
+def test_rest_markup_is_removed(text: str, plain: str) -> None:
+    from earnorm_aop.cli import _plain
+
+    assert _plain(text) == plain
+
+
+def test_the_clock_default_the_schema_states_is_the_documented_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/plugins.md's `clock` rows and each plugin's schema say the same default."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    documented = {
+        re.sub(r"`", "", cell).removeprefix("None: ")
+        for cell in re.findall(r"^\| `clock` \| ([^|]+) \|", docs, re.M)
+    }
+    assert len(documented) == 1, documented  # one wording for every plugin with a clock
+    (default,) = documented
+    for name in ("timestamp", "softdelete", "audit"):
+        assert main(["info", name, "--json"]) == 0
+        clock = json.loads(capsys.readouterr().out)["config_schema"]["properties"]["clock"]
+        assert clock["default"] is None
+        assert clock["description"].endswith(f"default: {default.strip()}."), name
 
 
 def test_info_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,6 +270,7 @@ def test_info_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["priority"] == 50
     assert len(data["hooks"]) == 3
     assert data["config_schema"]["type"] == "object"
+    assert data["config_schema"]["properties"]["created_field"]["default"] == "created_at"
 
 
 def test_info_shows_requires(capsys: pytest.CaptureFixture[str]) -> None:
@@ -361,6 +423,79 @@ def test_check_bad_path_exits_2(
     captured = capsys.readouterr()
     assert captured.out == f"ok    {name}:Note: stamp\n"
     assert f"module '{name}' has no attribute 'Gone'" in captured.err
+
+
+def test_check_json(write_module: Callable[[str], str], capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = write_module(GOOD), write_module(BAD_CONFIG)
+    assert main(["check", "--json", f"{good}:Note", f"{good}:Plain", f"{bad}:Memo"]) == 1
+    results = json.loads(capsys.readouterr().out)
+    assert results[:2] == [
+        {"target": f"{good}:Note", "ok": True, "plugins": ["stamp"]},
+        {"target": f"{good}:Plain", "ok": True, "plugins": []},
+    ]
+    failed = results[2]
+    assert (failed["target"], failed["ok"], failed["error"]) == (
+        f"{bad}:Memo",
+        False,
+        "PluginConfigError",
+    )
+    assert "feild" in failed["message"]
+
+
+def test_check_without_targets_or_django_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    assert main(["check"]) == 2
+    assert "DJANGO_SETTINGS_MODULE" in capsys.readouterr().err
+
+
+def test_explain_json(
+    write_module: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = write_module(GOOD)
+    assert main(["explain", f"{name}:Note", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == f"{name}.Note"
+    assert data["plugins"] == [{"name": "stamp", "enabled": True}]
+    (save,) = data["methods"]
+    assert save["method"] == "save" and save["installed"] is True
+    assert save["advice"] == [{"kind": "before", "advice": "stamp.before_save", "enabled": True}]
+    assert data["events"] == {"after_change": ["stamp.changed"]}
+    assert main(["explain", f"{name}:Plain", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["methods"] == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["list"], ["info", "cache"], ["explain", "{mod}:Note"], ["check", "{mod}:Note"]],
+    ids=lambda argv: argv[0],
+)
+def test_every_command_takes_json(
+    argv: list[str], write_module: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = write_module(GOOD)
+    assert main([a.format(mod=name) for a in argv] + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"earnorm-aop {version('earnorm-aop')}\n"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["explain", "--help"]])
+def test_help_explains_targets_and_django_settings(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "MODULE:CLASS names a model" in out
+    assert '"Outer.Inner" for a nested class' in out
+    assert "DJANGO_SETTINGS_MODULE: when set" in out
+    assert "earnorm-aop check blog.models:Article" in out
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

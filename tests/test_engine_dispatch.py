@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _hypothesis_profiles import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -191,7 +192,7 @@ class SyncModel:
 
 
 @settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -227,7 +228,7 @@ class AsyncModel:
     log: list[Any]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(aspects=aspect_specs(allow_async=True), x=st.integers(0, 8))
 def test_generated_and_interpreted_agree_on_async_targets(
     aspects: list[dict[str, Any]], x: int
@@ -251,7 +252,7 @@ def test_generated_and_interpreted_agree_on_async_targets(
     assert logs[0] == logs[1]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     aspects=aspect_specs(allow_async=False),
     disabled=st.sets(st.integers(0, 3)),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from _hypothesis_profiles import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -176,7 +178,7 @@ def check_advice_runs(
     assert log == expected, klass
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operations, max_size=25), removal=st.permutations(range(4)))
 def test_weave_unweave_sequences_restore_every_class(
     ops: list[tuple[str, Any, int]], removal: list[int]
@@ -455,7 +457,7 @@ class WeaveMachine(RuleBasedStateMachine):
 
 
 WeaveMachine.TestCase.settings = settings(
-    max_examples=80,
+    max_examples=examples(80),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -468,7 +470,22 @@ TestWeaveMachine = WeaveMachine.TestCase
 # --------------------------------------------------------------------------
 
 
+CALLERS = 8
+TOGGLES = 400  # weave / unweave / toggle / trace operations, then the toggler stops
+MIN_CALLS = 300  # each caller calls at least this often, and goes on while the toggler works,
+MAX_CALLS = 20_000  # but never more than this
+SAFETY_TIMEOUT = 120.0  # seconds: a stuck thread fails the test instead of hanging the run
+
+
 def test_threaded_stress_every_call_sees_a_whole_chain() -> None:
+    """Eight threads call a method while a ninth weaves, unweaves, toggles and traces it.
+
+    The work is bounded by counts (``TOGGLES``, ``MAX_CALLS``); every wait has
+    a timeout, and the threads are told to stop and are joined however the
+    test ends, so a failure here never leaves a thread (or its ``trace()``)
+    running into later tests.
+    """
+
     class Target:
         def save(self, calllog: list[Any], x: int) -> int:
             calllog.append(("save", x))
@@ -494,9 +511,11 @@ def test_threaded_stress_every_call_sees_a_whole_chain() -> None:
     aspects = [stress_aspect(n) for n in ("A", "B", "C", "D")]
     errors: list[BaseException] = []
     bad: list[Any] = []
-    calls = [0] * 8
+    calls = [0] * CALLERS
+    toggles = [0]
     toggling_done = threading.Event()
-    barrier = threading.Barrier(9)
+    stop = threading.Event()  # set when the test ends, however it ends
+    barrier = threading.Barrier(CALLERS + 1)
 
     def expected(calllog: list[Any], x: int) -> list[Any]:
         names = [entry[0] for entry in calllog if entry[1:] == ("before",)]
@@ -509,10 +528,12 @@ def test_threaded_stress_every_call_sees_a_whole_chain() -> None:
 
     def caller(index: int) -> None:
         try:
-            barrier.wait()
+            barrier.wait(SAFETY_TIMEOUT)
             obj = Target()
             i = 0
-            while i < 20_000 and (i < 300 or not toggling_done.is_set()):
+            while i < MAX_CALLS and not stop.is_set():
+                if i >= MIN_CALLS and toggling_done.is_set():
+                    break
                 calllog: list[Any] = []
                 result = obj.save(calllog, i)
                 if result != i or calllog != expected(calllog, i):
@@ -525,8 +546,10 @@ def test_threaded_stress_every_call_sees_a_whole_chain() -> None:
     def toggler() -> None:
         rng = random.Random(1234)
         try:
-            barrier.wait()
-            for _ in range(400):
+            barrier.wait(SAFETY_TIMEOUT)
+            for _ in range(TOGGLES):
+                if stop.is_set():
+                    break
                 aspect = rng.choice(aspects)
                 action = rng.randrange(5)
                 if action == 0:
@@ -540,28 +563,37 @@ def test_threaded_stress_every_call_sees_a_whole_chain() -> None:
                 else:
                     with trace():  # switches every dispatcher to the interpreted one and back
                         weaver.weave(Target, aspect)
+                toggles[0] += 1
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
             toggling_done.set()
 
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(CALLERS)]
+    threads.append(threading.Thread(target=toggler))
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
     try:
-        threads = [threading.Thread(target=caller, args=(i,)) for i in range(8)]
-        threads.append(threading.Thread(target=toggler))
         for thread in threads:
             thread.start()
+        deadline = time.monotonic() + SAFETY_TIMEOUT
         for thread in threads:
-            thread.join(60)
-        assert not any(thread.is_alive() for thread in threads)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [thread.name for thread in threads if thread.is_alive()]
     finally:
+        stop.set()
+        barrier.abort()  # a thread still waiting to start gives up
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(SAFETY_TIMEOUT)
         sys.setswitchinterval(old_interval)
         weaver.unweave(Target)
         for aspect in aspects:
             weaver.set_enabled(aspect.switch, True)
+    assert stuck == [], f"threads still running after {SAFETY_TIMEOUT}s of bounded work"
     assert errors == []
     assert bad == []
-    assert all(n >= 300 for n in calls)
+    assert toggles[0] == TOGGLES
+    assert all(MIN_CALLS <= n <= MAX_CALLS for n in calls), calls
     assert all(vars(Target)[k] is v for k, v in snapshot.items())
     assert vars(Target).keys() == snapshot.keys()

@@ -34,17 +34,45 @@ def test_every_example_has_a_test() -> None:
 def test_quickstart_shows_each_plugin_at_work() -> None:
     pytest.importorskip("django")
     out = run("quickstart.py")
-    assert "created_at, updated_at, deleted_at" in out
-    assert "updated_at moved on: True" in out
-    assert "delete() kept the row: visible=0, in table=1" in out
-    assert "restore() brought it back: 1 visible" in out
-    assert "first get(pk) ran 1 query, the second 0" in out
-    assert "delete() really deleted the row: True" in out
-    for action in ("create", "update", "soft_delete", "restore", "delete"):
-        assert f"  {action} " in out
-    assert "by alice" in out
+    lines = out.splitlines()
+    checked = [line[4:] for line in lines if line.startswith("ok  ")]
+    # the model is named plainly, never as define_model.<locals>.Article
+    assert checked[0].startswith("model blog.Article (examples/blog/models.py) woven with: ")
+    assert "<locals>" not in out
+    # tables come from Django migrations, the plugins' fields included
+    assert "migrate applied blog.0001_initial, earnorm_aop.0001_initial" in checked
+    assert "blog_article has the plugins' columns: created_at, updated_at, deleted_at" in checked
+    assert "makemigrations --check: blog's migration matches the model" in checked
+    assert "timestamp: the first save set created_at = updated_at, timezone-aware" in checked
+    assert "timestamp: the next save moved updated_at on, created_at unchanged" in checked
+    refusal = "{'title': ['must have at least 3 characters/items']}"
+    assert f"validation: save() of title='Hi' refused ({refusal})" in checked
+    assert f"validation: a ModelForm shows it as a form error ({refusal})" in checked
+    assert "softdelete: delete() kept the row: 0 visible, 1 in the table" in checked
+    assert "softdelete: restore() brought it back" in checked
+    assert "cache: the first get(pk) ran 1 query, the second 0" in checked
+    assert 'registry.disable("softdelete"): delete() really deleted the row' in checked
+    actions = "create, update, soft_delete, restore, create, delete"
+    assert f"audit: one record per write, in the table: {actions}" in checked
+    assert "    create       blog.Article#1 by alice" in lines
     assert "cache write failed" not in out
-    # explain(): the woven operations, each with its advice in order
-    assert "get_queryset (" in out
-    assert "chain   softdelete." in out
-    assert "delete_many (" in out
+    # prints only what it checked: every line is a check, an audit record, or explain()
+    explained = lines.index("Article")
+    assert checked[-1] == "explain(Article): each woven method and its advice, in order"
+    assert all(line.startswith(("ok  ", "    ")) for line in lines[:explained])
+    assert all(line.startswith("  ") for line in lines[explained + 1 :])
+    assert "  plugins, in order: validation, softdelete, timestamp, audit, cache" in lines
+    assert "chain   softdelete.hide_deleted" in out
+    assert "delete_many (private.blog__Article__QuerySet.delete)" in out
+
+
+def test_a_failed_quickstart_check_stops_the_demo() -> None:
+    """``check`` is what makes each printed line true: a false claim raises."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import quickstart
+    finally:
+        sys.path.remove(str(EXAMPLES))
+        sys.modules.pop("quickstart", None)
+    with pytest.raises(quickstart.DemoFailed, match="demo check failed: a claim"):
+        quickstart.check("a claim", False)

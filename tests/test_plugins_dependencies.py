@@ -133,6 +133,25 @@ def test_version_pins_with_packaging_specifiers(reg: PluginRegistry) -> None:
     assert run(M) == ["timestamp", "audit", "save"]
 
 
+def test_a_pre_release_satisfies_a_pin_it_is_within(reg: PluginRegistry) -> None:
+    """``2.0.0rc1`` is ``>=1.0``: a plugin under test is not refused for being a pre-release."""
+    make(reg, "timestamp", version="2.0.0rc1")
+    make(reg, "audit", requires={"timestamp": ">=1.0"})
+
+    @with_plugins("audit", registry=reg)
+    class M(Model):
+        pass
+
+    assert run(M) == [("timestamp", "default"), ("audit", "default"), "save"]
+    make(reg, "strict", requires={"timestamp": ">=2.0"})  # 2.0.0rc1 comes before 2.0
+
+    class N(Model):
+        pass
+
+    with pytest.raises(DependencyError, match=r"version 2\.0\.0rc1 is registered"):
+        with_plugins("strict", registry=reg)(N)
+
+
 def test_mismatched_version_is_a_dependency_error(reg: PluginRegistry) -> None:
     make(reg, "timestamp", version="0.9")
     make(reg, "audit", requires={"timestamp": ">=1.0"})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginRegistry, emit, hook, plugin, with_plugins
+from earnorm_aop import PluginRegistry, aemit, emit, hook, plugin, with_plugins
 
 
 class Base:
@@ -243,6 +243,38 @@ def test_disable_policy_on_event_handlers(
     assert reg.get_plugin("fragile_event").enabled is False
     assert reg.metrics("fragile_event")["auto_disabled"] is True
     assert any("disabled after 2" in r.getMessage() for r in records(caplog, logging.WARNING))
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_handler_success_resets_the_count_under_disable(
+    reg: PluginRegistry, asynchronous: bool
+) -> None:
+    @plugin("wobbly_event", registry=reg, on_error="disable", max_failures=2)
+    class WobblyEvent:
+        @hook("after_change")
+        def handle(self, ok: bool) -> str:
+            if not ok:
+                raise RuntimeError("handler broke")
+            return "handled"
+
+    @with_plugins("wobbly_event", registry=reg)
+    class M(Base):
+        pass
+
+    def fire(ok: bool) -> list[Any]:
+        if asynchronous:
+            return asyncio.run(aemit(M(), "after_change", ok=ok))
+        return emit(M(), "after_change", ok=ok)
+
+    assert fire(False) == []
+    assert reg.metrics("wobbly_event")["consecutive_failures"] == 1
+    assert fire(True) == ["handled"]  # a success resets the count
+    assert reg.metrics("wobbly_event")["consecutive_failures"] == 0
+    fire(False)  # one failure in a row again: below max_failures=2
+    assert reg.get_plugin("wobbly_event").enabled is True
+    assert reg.metrics("wobbly_event")["failures"] == 2
+    fire(False)
+    assert reg.get_plugin("wobbly_event").enabled is False
 
 
 # --------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Most runs are in-process (fast); they share the engine's global state with
 this test run, so the inner files clean up what they register in the default
-registry, and this suite's own leak check (``conftest.py``) sees any scope
-they leave open.  Entry-point loading is checked in a subprocess.
+registry, and this suite's own check (``conftest.py``) unweaves what they
+wove, puts the default registry back and fails on any scope they leave open.
+Inner tests run in file order (``IN_FILE_ORDER``).  Entry-point loading is
+checked in a subprocess.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from earnorm_aop.pytest_plugin import assert_advice_not_ran, assert_advice_ran
 from earnorm_aop.weaving import weaver
 
 pytest_plugins = ["pytester"]
+
+# Inner runs keep their tests in file order whatever plugins are installed
+# (pytest-randomly shuffles by default): several inner files check, in a later
+# test, what an earlier one left behind (a teardown, a leaked block).  The
+# engine's global state the inner tests share with this run is checked and
+# put back after each test here by conftest.py's autouse fixture.
+IN_FILE_ORDER = ("-p", "no:randomly")
 
 # A plugin in the default registry and a module-level model woven with it,
 # both removed when the inner module finishes.
@@ -69,24 +78,26 @@ def test_plugin_is_auto_loaded_through_the_entry_point(pytester: pytest.Pytester
             assert {s.name for s in scope.DISABLED.get()} == {"audit"}
         """
     )
-    # A fresh interpreter with no -p option: only the pytest11 entry point can
+    # A fresh interpreter with no -p option naming it: only the pytest11 entry point can
     # load the plugin, and only its pytest_configure can register the marker
     # (in-process runs share pytest.mark's cache of known markers).
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result = pytester.runpytest_subprocess(
+        *IN_FILE_ORDER, "-p", "no:cacheprovider", "--strict-markers"
+    )
     result.assert_outcomes(passed=2)
 
 
 def test_fixtures_are_missing_when_the_plugin_is_disabled(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_uses(aop_trace):\n    pass\n")
-    result = pytester.runpytest_inprocess("-p", "no:earnorm_aop")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "-p", "no:earnorm_aop")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'aop_trace' not found*"])
 
 
 def test_fixtures_and_marker_are_listed(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_inprocess("--fixtures")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--fixtures")
     result.stdout.fnmatch_lines(["*plugin_registry*", "*aop_trace*", "*woven_state_guard*"])
-    result = pytester.runpytest_inprocess("--markers")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.plugins_disabled(*names, registry=None):*"])
 
 
@@ -103,7 +114,7 @@ def test_an_unrelated_suite_is_unaffected_under_strict_markers(pytester: pytest.
             assert 1 == 2
         """
     )
-    result = pytester.runpytest_inprocess("--strict-markers", "-W", "error")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--strict-markers", "-W", "error")
     result.assert_outcomes(passed=1, failed=1)
 
 
@@ -146,7 +157,7 @@ def test_plugin_registry_is_isolated_and_unweaves_at_teardown(pytester: pytest.P
             assert Note().save() == "saved"
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=2)
 
 
@@ -182,7 +193,7 @@ def test_plugin_registry_teardown_keeps_other_registries_plugins(
                 weaver.unweave(Note)
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=2)
 
 
@@ -224,7 +235,7 @@ def test_aop_trace_records_advice_and_assert_advice_ran(pytester: pytest.Pyteste
             assert weaver.mode.tracing == 0
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=2)
 
 
@@ -262,7 +273,7 @@ def test_assert_advice_ran_failure_lists_what_ran(pytester: pytest.Pytester) -> 
             assert_advice_ran(aop_trace, "pt_stamp", "save")
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(
         [
@@ -338,7 +349,7 @@ def test_marker_disables_plugins_of_the_default_registry(pytester: pytest.Pytest
             """
         )
     )
-    result = pytester.runpytest_inprocess("--strict-markers")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--strict-markers")
     result.assert_outcomes(passed=4)
 
 
@@ -380,7 +391,7 @@ def test_marker_combines_module_and_function_markers(pytester: pytest.Pytester) 
             """
         )
     )
-    result = pytester.runpytest_inprocess("--strict-markers")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--strict-markers")
     result.assert_outcomes(passed=2)
 
 
@@ -401,7 +412,7 @@ def test_marker_with_an_unknown_name_fails_the_test(pytester: pytest.Pytester) -
             """
         )
     )
-    result = pytester.runpytest_inprocess("--strict-markers")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--strict-markers")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
         [
@@ -430,7 +441,7 @@ def test_marker_misuse_fails_with_a_message(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines_random(
         [
@@ -453,7 +464,7 @@ def test_unregistered_marker_is_rejected_without_the_plugin(pytester: pytest.Pyt
         """
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--strict-markers", "-p", "no:earnorm_aop"
+        *IN_FILE_ORDER, "-p", "no:cacheprovider", "--strict-markers", "-p", "no:earnorm_aop"
     )
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*'plugins_disabled' not found in `markers`*"])
@@ -476,7 +487,7 @@ def test_marker_with_builtin_plugin_names(pytester: pytest.Pytester) -> None:
             assert scope.DISABLED.get() == frozenset()
         """
     )
-    result = pytester.runpytest_inprocess("--strict-markers")
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--strict-markers")
     result.assert_outcomes(passed=2)
 
 
@@ -506,7 +517,7 @@ def test_guard_passes_clean_tests(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=4)
 
 
@@ -540,7 +551,9 @@ def test_guard_reports_leaked_scopes_and_restores_the_context(
             assert not weaver._ctx_counts
         """
     )
-    result = pytester.runpytest_inprocess("-W", "error::pytest.PytestUnraisableExceptionWarning")
+    result = pytester.runpytest_inprocess(
+        *IN_FILE_ORDER, "-W", "error::pytest.PytestUnraisableExceptionWarning"
+    )
     # The leaking tests pass their call phase and error at the guard's teardown.
     result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines_random(
@@ -568,7 +581,7 @@ def test_without_the_guard_a_leak_goes_unreported(pytester: pytest.Pytester) -> 
             test_leaks.cm.__exit__(None, None, None)
         """
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=2)
 
 
@@ -582,5 +595,5 @@ def test_reference_example_runs(pytester: pytest.Pytester) -> None:
     section = page.split("## pytest plugin", 1)[1]
     (example,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
     pytester.makepyfile(example)
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=2)

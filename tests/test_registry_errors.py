@@ -11,6 +11,7 @@ from earnorm_aop import (
     BasePlugin,
     DuplicatePluginError,
     PluginError,
+    PluginModel,
     PluginNotFoundError,
     PluginRegistry,
     plugin,
@@ -310,3 +311,62 @@ def test_plugin_info_hooks_list_every_declaration(reg: PluginRegistry) -> None:
             pass
 
     assert reg.get_plugin("many").hooks == ("before_save", "around:get|save", "after_change")
+
+
+# --------------------------------------------------------------------------
+# a nameless BasePlugin subclass that a model names
+# --------------------------------------------------------------------------
+
+
+def test_a_nameless_base_plugin_named_by_a_model_says_why_it_is_not_registered(
+    reg: PluginRegistry,
+) -> None:
+    reg_ = reg
+
+    class AuditingPlugin(BasePlugin):
+        def before_save(self, instance):  # type: ignore[no-untyped-def]
+            pass
+
+    with pytest.raises(PluginNotFoundError) as info:
+
+        class Post(PluginModel):
+            class Meta:
+                plugins = ["auditing"]  # noqa: RUF012
+                registry = reg_
+
+            def save(self) -> None:
+                pass
+
+    message = str(info.value)
+    assert (
+        f"class {AuditingPlugin.__qualname__}(BasePlugin) in module {__name__} has no `name`, "
+        "so it was not registered; set name = 'auditing' in its class body, or register it "
+        "with registry.register('auditing', AuditingPlugin)"
+    ) in message
+    assert info.value.hint and ".Post)" in message
+
+    # registered in another registry: says so
+    other = PluginRegistry(group=None)
+    other.register("auditing", AuditingPlugin)
+    with pytest.raises(PluginNotFoundError, match="in another registry"):
+        reg.spec("auditing")
+    # registered here under another name: names it
+    reg.register("audit_log", AuditingPlugin)
+    with pytest.raises(PluginNotFoundError, match="is registered as 'audit_log'; use that name"):
+        reg.spec("auditing")
+    # a name that no such class matches gets the usual suggestions only
+    with pytest.raises(PluginNotFoundError) as info:
+        reg.spec("audti_log")
+    assert info.value.hint == "" and "did you mean 'audit_log'" in str(info.value)
+
+
+def test_an_abstract_nameless_base_plugin_is_no_hint(reg: PluginRegistry) -> None:
+    class BaseAuditPlugin(BasePlugin):
+        abstract = True
+
+        def before_save(self, instance):  # type: ignore[no-untyped-def]
+            pass
+
+    with pytest.raises(PluginNotFoundError) as info:
+        reg.spec("baseaudit")
+    assert info.value.hint == ""

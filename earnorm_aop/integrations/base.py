@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..weaving.planning import register_framework_base_lazily, set_operations_resolver
+from ..weaving import commit
+from ..weaving.advice import CALLED, Subject, Target
+from ..weaving.planning import (
+    register_framework_base_lazily,
+    set_operations_resolver,
+    set_subject_resolver,
+)
 
 __all__ = [
     "AUDIT_TABLE",
@@ -33,6 +39,8 @@ __all__ = [
     "adapter_for",
     "register_adapter",
 ]
+
+PRODUCED = Subject("produced")
 
 OPERATIONS = (
     "save",
@@ -74,6 +82,38 @@ class Adapter:
     def operations(self, model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
         return {}
 
+    def subject(self, model: type, operation: str, target: Target) -> Subject:
+        """What advice on ``operation`` gets as ``instance`` (asked once, at weave time).
+
+        ``target`` is the method woven for it.  The table (docs/semantics.md):
+
+        - ``save``, ``delete``, ``update`` called on a record: the record;
+        - ``get``, ``create``, ``get_queryset`` and a ``save`` that is not
+          called on a record (a classmethod, a manager's method): in
+          ``after``/``chain`` advice the record (or queryset) produced; before
+          it exists, the object called (``joinpoint.target`` always is);
+        - ``save_many``: the objects given (its first argument);
+        - ``update_many``, ``delete_many``: the queryset, which is the object
+          called when the method is the queryset's own (Django's
+          ``QuerySet.update``), else the first argument (the plain
+          ``update_many(cls, queryset, **values)``);
+        - any other method: the object called.
+        """
+        # Called on a record: an instance method of the model itself (or of a
+        # base), even one the adapter maps an operation onto (EarnORM's
+        # ``write`` for ``save``); a manager's or queryset's method is not.
+        on_record = target.binding == "method" and issubclass(model, target.owner)
+        if operation in ("save", "get", "create", "get_queryset"):
+            return CALLED if on_record else PRODUCED
+        if operation == "save_many" or (
+            operation in ("update_many", "delete_many") and target.binding != "method"
+        ):
+            first = next(iter(target.params.values()), None)
+            if first is None or first.kind is first.KEYWORD_ONLY:
+                return CALLED
+            return Subject("argument", 0, first.name)
+        return CALLED
+
     # -- fields ------------------------------------------------------------
 
     def field_names(self, model: type) -> list[str]:
@@ -103,6 +143,17 @@ class Adapter:
         annotations[spec.name] = spec.annotation
         model.__annotations__ = annotations
 
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Take back a field :meth:`add_field` gave ``model`` (its weave failed afterwards)."""
+        if isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            _remove_pydantic_field(model, spec)
+            return
+        if spec.name in vars(model):
+            delattr(model, spec.name)
+        annotations = vars(model).get("__annotations__")
+        if isinstance(annotations, dict) and spec.name in annotations:
+            model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}
+
     def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
         """Make lookups through relations into ``model`` skip the rows its plugins hide.
 
@@ -128,8 +179,21 @@ class Adapter:
         return id(instance)
 
     def snapshot(self, instance: Any) -> dict[str, Any]:
-        """The field values as they are now (taken after load and after save)."""
-        return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
+        """The field values as they are now (taken after load and after save).
+
+        A pydantic model's fields are its fields.  A plain class declares at
+        most some annotations, and its users read the attributes its
+        ``__init__`` sets (``self.title = title``) as its fields: so its public
+        instance attributes count too, wherever they were set; names starting
+        with ``_`` never do.
+        """
+        model = type(instance)
+        values = {n: self.get_field(instance, n) for n in self.field_names(model)}
+        if not isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            for name, value in getattr(instance, "__dict__", {}).items():
+                if not name.startswith("_") and name not in values:
+                    values[name] = value
+        return values
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         """Narrow ``queryset`` to items whose fields equal ``conditions``."""
@@ -156,6 +220,10 @@ class Adapter:
     def model_label(self, model: type) -> str:
         """A stable name of ``model`` for cache keys and audit records (Django: ``app.Model``)."""
         return f"{model.__module__}.{model.__qualname__}"
+
+    def has_queryset(self, model: type) -> bool:
+        """Whether ``model`` has a default queryset (plain: a ``get_queryset`` method)."""
+        return callable(getattr(model, "get_queryset", None))
 
     def queryset(self, model: type) -> Any:
         """The default queryset, through the woven ``get_queryset`` (Django: ``objects.all()``)."""
@@ -271,6 +339,20 @@ class Adapter:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False
 
+    def saved_fields(
+        self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> frozenset[str] | None:
+        """The fields this ``save`` call writes, as snapshots name them; ``None``: every field.
+
+        Plain: a save writes every field.  Django: ``update_fields``, by
+        attribute name (``writer_id`` for ``writer``).
+        """
+        return None
+
+    def attname(self, model: type, name: str) -> str:
+        """The name :meth:`snapshot` gives field ``name`` (Django: ``writer`` -> ``writer_id``)."""
+        return name
+
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         """Save ``instance`` through its woven ``save`` (Django: ``save(update_fields=fields)``)."""
         return instance.save()
@@ -304,6 +386,70 @@ class Adapter:
         """Primary keys ``queryset`` matches (Django: ``values_list("pk", flat=True)``)."""
         return [self.pk(item) for item in self.fetch(queryset)]
 
+    # -- caching -------------------------------------------------------------------
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """The database a read on ``subject`` (what ``get`` was called on) uses.
+
+        Part of a cache key, so a read from one database never answers a read
+        from another.  Plain: ``None`` (one store).  Django: the manager's
+        ``db`` (``db_manager("other")``, ``using()``, the router).
+        """
+        return None
+
+    def cache_aliases(self, model: type) -> Sequence[str | None]:
+        """Every database a cached read of ``model`` may come from (what a write invalidates)."""
+        return (None,)
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """An instance of ``model`` loaded from ``values`` (a :meth:`snapshot`) read on ``alias``.
+
+        What a cache hit returns: a new instance, recorded as loaded (its
+        persisted state is ``values``).  Plain: pydantic's ``model_construct``,
+        otherwise the class's ``__new__`` and one ``setattr`` per field.
+        Django: ``Model.from_db(alias, names, values)``, as a query would.
+        """
+        data = dict(values)
+        construct = getattr(model, "model_construct", None)
+        if construct is not None:
+            obj = construct(**data)
+        else:
+            new: Any = model.__new__
+            obj = new(model)
+            for name, value in data.items():
+                setattr(obj, name, value)
+        self.remember_state(obj, values)
+        return obj
+
+    # -- transactions ----------------------------------------------------------------
+
+    def in_transaction(self, model: type, subject: Any) -> bool:
+        """Whether work on ``subject`` now is inside a transaction (plain: never)."""
+        return False
+
+    def defer(
+        self,
+        model: type,
+        subject: Any,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
+        *,
+        robust: bool = False,
+    ) -> None:
+        """Run ``on_commit`` when the transaction ``subject`` was written in commits.
+
+        ``subject`` is the object an operation ran on (an instance, a queryset,
+        a manager): it names the connection.  ``on_rollback`` runs instead if
+        that transaction rolls back.  This is what ``after_commit`` /
+        ``after_rollback`` advice and the built-ins' commit-time work use.
+        Plain classes have no transactions: ``on_commit`` runs at once,
+        ``on_rollback`` never.  Django: ``transaction.on_commit(...,
+        robust=robust)`` on the subject's database, plus the rollback side
+        (see ``integrations/django/transactions.py``).
+        """
+        if on_commit is not None:
+            on_commit()
+
     # -- persisted state ---------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
@@ -312,23 +458,33 @@ class Adapter:
         An adapter calls this when it *loads* an instance (Django: ``from_db``),
         and plugins call it after a save, so :meth:`loaded_state` can tell what
         changed since.  Plain classes have no load step: their state is known
-        from their first save on.  Stored beside the instance (weakly), never on it.
+        from their first save on.  Stored beside the instance (weakly), never on
+        it.  An instance that cannot be weakly referenced (``__slots__`` without
+        ``__weakref__``) is never kept alive: its state is kept per row, under
+        its class and primary key (``pk`` or ``id``), or not at all without one.
         """
         snapshot = dict(self.snapshot(instance) if state is None else state)
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            if row is not None:
+                with _state_lock:
+                    _rows[row] = snapshot
+            return
         key = id(instance)
         with _state_lock:
             known = _states.get(key)
             if known is None or known[0]() is not instance:
-                try:
-                    ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
-                except TypeError:  # not weak-referenceable: keep a strong reference
-                    ref = _Strong(instance)
+                ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
             else:
                 ref = known[0]
             _states[key] = (ref, snapshot)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            found = None if row is None else _rows.get(row)
+            return None if found is None else dict(found)
         known = _states.get(id(instance))
         if known is None or known[0]() is not instance:
             return None
@@ -337,6 +493,11 @@ class Adapter:
     def forget_state(self, instance: Any) -> None:
         """Drop what :meth:`remember_state` recorded (after a delete)."""
         with _state_lock:
+            if not _weakly_referenceable(instance):
+                row = _row_key(instance)
+                if row is not None:
+                    _rows.pop(row, None)
+                return
             known = _states.get(id(instance))
             if known is not None and known[0]() is instance:
                 del _states[id(instance)]
@@ -365,6 +526,24 @@ class Adapter:
             return errors
         return {}
 
+    def clean(
+        self,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        proceed: Callable[[], Any],
+        errors: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> Any:
+        """Run the ORM's own field validation (``proceed``) and report ``errors()`` with it.
+
+        Where forms validate a model before saving it, a plugin's rules must be
+        reported there, as the ORM reports its own, not only by refusing the save.
+        Plain: no such step, the call is unchanged.  Django: ``clean_fields(exclude)``
+        (which ``full_clean()`` and so ModelForms and the admin call) raises one
+        ``ValidationError`` with Django's errors and the plugin's.
+        """
+        return proceed()
+
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         """Store one audit record in "a table of the same database" (the audit ``table`` sink).
 
@@ -391,16 +570,24 @@ _state_lock = threading.RLock()
 _states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
 
 
-class _Strong:
-    """A strong reference with weakref's call interface (for objects without weakref support)."""
+# (class, primary key) -> persisted state, for instances without weakref support.
+_rows: dict[tuple[type, Any], dict[str, Any]] = {}
 
-    __slots__ = ("obj",)
 
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
+def _weakly_referenceable(instance: Any) -> bool:
+    return type(instance).__weakrefoffset__ != 0
 
-    def __call__(self) -> Any:
-        return self.obj
+
+def _row_key(instance: Any) -> tuple[type, Any] | None:
+    for attr in ("pk", "id"):
+        value = getattr(instance, attr, None)
+        if value is not None:
+            try:
+                hash(value)
+            except TypeError:
+                return None
+            return type(instance), value
+    return None
 
 
 def _dropper(key: int) -> Callable[[Any], None]:
@@ -422,6 +609,12 @@ def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
     fields = getattr(model, "__pydantic_fields__")  # noqa: B009
     fields[spec.name] = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
     getattr(model, "model_rebuild")(force=True)  # noqa: B009
+
+
+def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
+    fields = getattr(model, "__pydantic_fields__")  # noqa: B009
+    if fields.pop(spec.name, None) is not None:
+        getattr(model, "model_rebuild")(force=True)  # noqa: B009
 
 
 def register_adapter(adapter: Adapter) -> None:
@@ -457,7 +650,26 @@ def _operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
     return adapter_for(model).operations(model)
 
 
+def _subject_of(model: type, operation: str, target: Target) -> Subject:
+    return adapter_for(model).subject(model, operation, target)
+
+
 # The engine resolves pointcut names through the model's adapter, and globs
 # skip the methods of framework bases, pydantic's among them.
 set_operations_resolver(_operations_of)
+set_subject_resolver(_subject_of)
+
+
+def _schedule(
+    model: type,
+    subject: Any,
+    on_commit: Callable[[], None] | None,
+    on_rollback: Callable[[], None] | None,
+) -> None:
+    adapter_for(model).defer(model, subject, on_commit, on_rollback)
+
+
+# Commit-aware advice (after_commit / after_rollback) waits for the model's
+# adapter to say the transaction ended.
+commit.set_scheduler(_schedule)
 register_framework_base_lazily("pydantic", "BaseModel")  # without importing pydantic

@@ -451,6 +451,10 @@ class MemoryAdapter(Adapter):
     def pk(self, instance: Any) -> Any:
         return getattr(instance, _pk_name(type(instance)), None)
 
+    def snapshot(self, instance: Any) -> dict[str, Any]:
+        """The declared fields only: a row has the table's columns, not every attribute set."""
+        return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
+
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if isinstance(queryset, MemoryQuerySet):
             return queryset.filter(**conditions)

@@ -13,11 +13,17 @@ it (one more) — ``delete_many`` with the last values.  Actions are
 ``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
 writes the softdelete plugin makes.
 
+A save restricted to some fields (Django's ``update_fields``) records and
+remembers only the fields it writes, and a save that writes nothing records
+nothing; ``update(writer=obj)`` is recorded under ``writer_id``.
+
 For each record the plugin fires the ``after_change`` event on the instance
 (``emit(instance, "after_change", changes=..., action=..., record=...)``), then
-writes the record to its sink: the ``earnorm_aop.audit`` logger, a callable,
-or ``"table"`` — the model's own database through the adapter's
-``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list).
+writes the record to its sink: ``"table"`` — the model's own database through
+the adapter's ``write_audit_record`` (plain classes: :data:`TABLE`, an
+in-memory list), in the write's transaction — or, once that transaction
+commits (the adapter's ``defer``; never for a rolled-back write), the
+``earnorm_aop.audit`` logger or a callable.
 
 The actor is context-local: ``with audit.actor("alice"): note.save()``.
 """
@@ -118,7 +124,10 @@ class AuditPlugin:
         )
         clock: CallableOption | None = Field(
             None,
-            description="Callable returning the record time; default: datetime.now(timezone.utc).",
+            description=(
+                "Callable returning the record time; "
+                "default: the adapter's now() (aware UTC; Django: timezone.now())."
+            ),
         )
 
     config: Config
@@ -151,6 +160,7 @@ class AuditPlugin:
         pk: Any,
         action: str,
         changes: dict[str, tuple[Any, Any]],
+        subject: Any = None,
     ) -> None:
         if not changes and action == "update" and not self.config.record_unchanged:
             return
@@ -164,31 +174,60 @@ class AuditPlugin:
         )
         emit(instance, "after_change", changes=changes, action=action, record=record)
         sink = self.config.sink
-        if sink == "logging":
-            self._log.info(
-                "%s %s id=%r by %s: %s",
-                record.action,
-                record.model,
-                record.id,
-                record.actor or "(no actor)",
-                record.changes,
-                extra={"audit": record.as_dict()},
-            )
-        elif sink == "table":
+        if sink == "table":
+            # In the same transaction as the data: it commits or rolls back with it.
             adapter.write_audit_record(model, record.as_dict())
-        else:
-            sink(record)
+            return
+        # The log and a callable are outside the database: they hear of the
+        # write once it is committed, never of one that is rolled back.
+        deliver = self._to_log if sink == "logging" else sink
+        adapter.defer(
+            model,
+            instance if subject is None else subject,
+            lambda: deliver(record),
+            robust=True,
+        )
+
+    def _to_log(self, record: AuditRecord) -> None:
+        self._log.info(
+            "%s %s id=%r by %s: %s",
+            record.action,
+            record.model,
+            record.id,
+            record.actor or "(no actor)",
+            record.changes,
+            extra={"audit": record.as_dict()},
+        )
 
     # -- single rows ------------------------------------------------------------------
 
     @hook("around:save|update", optional=True)
-    def audit_save(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
-        """Diff the instance against its loaded (or last saved) state around the write."""
+    def audit_save(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Diff the fields the write writes against their loaded (or last saved) values.
+
+        A save restricted to some fields (Django's ``update_fields``) records
+        and remembers only those: the others keep their loaded value, so their
+        own later write is recorded.  A save that writes nothing records nothing.
+        """
         adapter = adapter_for(model)
+        if adapter.saves_nothing(args, kwargs):
+            return proceed()
+        written = adapter.saved_fields(model, args, kwargs)
         old = adapter.loaded_state(instance)
         result = proceed()
         new = adapter.snapshot(instance)
-        adapter.remember_state(instance, new)
+        if written is not None and old is not None:
+            new = {n: v for n, v in new.items() if n in written}
+            adapter.remember_state(instance, {**old, **new})
+        else:
+            adapter.remember_state(instance, new)
         action = action_for(instance) or ("create" if old is None else "update")
         changes = self._diff(old, new)
         self._record(adapter, model, instance, adapter.pk(instance), action, changes)
@@ -241,6 +280,8 @@ class AuditPlugin:
         rows = adapter.fetch(queryset)
         values = adapter.update_values(args, kwargs)
         result = proceed()
+        # ``update(writer=obj)`` writes ``writer_id``: the name snapshots use.
+        stored_as = {n: adapter.attname(model, n) for n in values}
         # What an expression (F("views") + 1, bulk_update's Case) wrote only the
         # database knows: those fields are read back by primary key (one more query).
         computed = [n for n, v in values.items() if adapter.is_expression(v)]
@@ -259,9 +300,9 @@ class AuditPlugin:
                 adapter.set_field(row, name, value)
             new = adapter.snapshot(row)
             adapter.remember_state(row, new)
-            names = [*values, *written]
+            names = [*stored_as.values(), *written]
             changes = self._diff(old, {n: new[n] for n in names if n in new})
-            self._record(adapter, model, row, adapter.pk(row), action, changes)
+            self._record(adapter, model, row, adapter.pk(row), action, changes, queryset)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -275,11 +316,13 @@ class AuditPlugin:
     ) -> Any:
         """Record each matched row of a bulk delete with its last values."""
         adapter = adapter_for(model)
-        rows = adapter.fetch(adapter.bulk_queryset(instance, args, kwargs))
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        rows = adapter.fetch(queryset)
         result = proceed()
         for row in rows:
             last = adapter.snapshot(row)
-            self._record(adapter, model, row, adapter.pk(row), "delete", self._removed(last))
+            changes = self._removed(last)
+            self._record(adapter, model, row, adapter.pk(row), "delete", changes, queryset)
         return result
 
 

@@ -1,37 +1,71 @@
 """The ``cache`` plugin: ``get`` by primary key is served from a cache after the first read.
 
 Only lookups by primary key are cached (the adapter says which ``get`` calls
-are); every write path invalidates what it touched: ``save``, ``update`` and
+are).  An entry holds the row's field values (the adapter's snapshot), never
+the instance: a hit builds a new instance through the adapter (Django:
+``Model.from_db``, so it is a load like any other).  Its key is
+``PREFIX + model label + ":" + database alias + ":" + repr(pk)``: a read from
+another database (``db_manager("other")``) has its own entry.
+
+Every write path invalidates what it touched: ``save``, ``update`` and
 ``delete`` the instance's key, ``save_many`` the keys of its objects,
 ``update_many`` and ``delete_many`` the keys of the rows their queryset
-matched (read just before the write, one extra query).  Invalidation happens
-after the write, even when it fails, so a reader cannot re-cache the old row
-in between.
+matched (read just before the write, one extra query), for every database
+alias (a write on the primary must not leave a replica's entry behind).
 
-The cache never fails an operation: a backend error (Redis down, a value that
-cannot be pickled) is logged on the ``earnorm_aop.cache`` logger and the
-database is read (or the write goes on).  Entries cached before an outage may
-be stale until their ``ttl`` if writes happened while Redis was unreachable.
-Reads inside ``softdelete.including_deleted()`` bypass the cache, so a hidden
-row never reaches a cache key that normal reads use.
+Transactions (through the adapter's :meth:`~earnorm_aop.integrations.base.Adapter.defer`):
+
+- a write invalidates at once *and* again when its transaction commits (or
+  rolls back), so a reader on another connection that re-cached the old row
+  between the write and the ``COMMIT`` does not keep serving it;
+- until then, reads of a written row by the writing thread bypass the cache
+  (neither served nor stored): the uncommitted row must never reach a key
+  other connections read;
+- an entry stored by a read inside a transaction is dropped if that
+  transaction rolls back;
+- a read that raced with any invalidation in this process is not stored.
+
+Reads see rows as the model's plugins shape them (softdelete hides some).  A
+read with such a plugin switched off — ``registry.disabled("softdelete")``,
+``registry.disable(...)``, or inside ``softdelete.including_deleted()`` —
+bypasses the cache, so a hidden row never reaches the key normal reads use.
+
+Stampedes (``stampede``): with ``"wait"`` (default) one caller per key and
+process reads the database while the others wait for it (at most
+``wait_timeout`` seconds, then read it themselves) and are served from the
+entry it stored; with ``"stale"`` entries are kept ``stale_ttl`` seconds
+beyond their ``ttl``, and while one caller reloads an expired entry the others
+get the expired values; ``"off"`` lets every miss read the database.
+
+The cache never fails an operation: a backend error (Redis down, a value the
+Redis format cannot hold) is logged on the ``earnorm_aop.cache`` logger and
+the database is read (or the write goes on).  Entries cached before an outage
+may be stale until their ``ttl`` if writes happened while Redis was unreachable.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..integrations.base import Adapter, adapter_for
 from ..plugin_spec import hook
+from ..weaving import scope, weaver
+from ..weaving.aspect import Aspect
+from ..weaving.pointcut import Pointcut, split_event
 from ._common import call_with, is_unfiltered
 from .cache_backends import MISS, CacheBackend, MemoryBackend, RedisBackend
 
 __all__ = ["CachePlugin"]
 
 log = logging.getLogger("earnorm_aop.cache")
+
+_READS = ("get", "get_queryset")
 
 
 class CachePlugin:
@@ -55,7 +89,8 @@ class CachePlugin:
         )
         ttl: float = Field(300.0, gt=0, description="Seconds an entry lives.")
         prefix: str = Field(
-            "earnorm:", description="Prefix of every key: 'PREFIX' + model label + ':' + key."
+            "earnorm:",
+            description="Prefix of every key: 'PREFIX' + model label + ':' + alias + ':' + key.",
         )
         maxsize: int = Field(10_000, gt=0, description="memory: most entries kept (LRU beyond).")
         url: str = Field(
@@ -64,21 +99,68 @@ class CachePlugin:
         timeout: float = Field(
             0.5, gt=0, description="redis: seconds to wait for the server before reading the DB."
         )
+        stampede: Literal["wait", "stale", "off"] = Field(
+            "wait",
+            description=(
+                "Concurrent misses of one key: 'wait' (one caller loads, the others wait "
+                "for it), 'stale' (the others get the expired entry while one reloads it), "
+                "'off' (each reads the database)."
+            ),
+        )
+        wait_timeout: float = Field(
+            5.0, gt=0, description="wait: seconds a caller waits for the loader, then reads."
+        )
+        stale_ttl: float = Field(
+            30.0, ge=0, description="stale: seconds an expired entry may still be served."
+        )
 
     config: Config
 
     def __init__(self) -> None:
         cfg = self.config
+        keep = cfg.ttl + (cfg.stale_ttl if cfg.stampede == "stale" else 0.0)
         self.backend: CacheBackend
         if cfg.backend == "redis":
             self.backend = RedisBackend(
-                url=cfg.url, ttl=cfg.ttl, prefix=cfg.prefix, timeout=cfg.timeout
+                url=cfg.url, ttl=keep, prefix=cfg.prefix, timeout=cfg.timeout
             )
         else:
-            self.backend = MemoryBackend(ttl=cfg.ttl, maxsize=cfg.maxsize)
+            self.backend = MemoryBackend(ttl=keep, maxsize=cfg.maxsize)
+        self.loads = _Loads()
+        # Keys with uncommitted writes, per thread (a connection belongs to one thread).
+        self._local = threading.local()
+        # Bumped by every invalidation: a read that overlapped one is not stored.
+        self._generation = 0
 
-    def _key(self, adapter: Adapter, model: type, pk: Any) -> str:
-        return f"{self.config.prefix}{adapter.model_label(model)}:{pk!r}"
+    # -- keys ---------------------------------------------------------------------------
+
+    def _key(self, adapter: Adapter, model: type, alias: str | None, pk: Any) -> str:
+        where = "" if alias is None else f"{alias}:"
+        return f"{self.config.prefix}{adapter.model_label(model)}:{where}{pk!r}"
+
+    def _keys(self, adapter: Adapter, model: type, pks: Iterable[Any]) -> list[str]:
+        aliases = adapter.cache_aliases(model)
+        return [self._key(adapter, model, a, pk) for pk in pks if pk is not None for a in aliases]
+
+    def _dirty(self) -> dict[str, int]:
+        found: dict[str, int] | None = getattr(self._local, "dirty", None)
+        if found is None:
+            found = self._local.dirty = {}
+        return found
+
+    def _plain_view(self, model: type) -> bool:
+        """Whether reads now see rows as everyone does (every row-shaping plugin in force)."""
+        if is_unfiltered():
+            return False
+        off = scope.DISABLED.get()
+        for aspect in weaver.effective_aspects(model):
+            if aspect.plugin is self:
+                continue
+            if (not aspect.switch.enabled or aspect.switch in off) and _shapes_reads(aspect):
+                return False
+        return True
+
+    # -- backend calls ------------------------------------------------------------------
 
     def _safely(self, what: str, action: Callable[[], Any], default: Any = None) -> Any:
         try:
@@ -93,36 +175,103 @@ class CachePlugin:
             )
             return default
 
-    def _invalidate(self, adapter: Adapter, model: type, pks: Iterable[Any]) -> None:
-        keys = [self._key(adapter, model, pk) for pk in pks if pk is not None]
+    def _invalidate(self, keys: Sequence[str]) -> None:
+        self._generation += 1
         if keys:
             self._safely("invalidation", lambda: self.backend.delete(keys))
 
-    # -- reads ------------------------------------------------------------------------
+    def _written(self, adapter: Adapter, model: type, subject: Any, pks: Iterable[Any]) -> None:
+        """Invalidate now; inside a transaction, keep the keys out of the cache until it ends."""
+        keys = self._keys(adapter, model, pks)
+        self._invalidate(keys)
+        if not keys or not adapter.in_transaction(model, subject):
+            return
+        dirty = self._dirty()
+        for key in keys:
+            dirty[key] = dirty.get(key, 0) + 1
+
+        def ended() -> None:
+            for key in keys:
+                left = dirty.get(key, 0) - 1
+                if left > 0:
+                    dirty[key] = left
+                else:
+                    dirty.pop(key, None)
+            self._invalidate(keys)
+
+        adapter.defer(model, subject, ended, ended, robust=True)
+
+    # -- reads --------------------------------------------------------------------------
 
     @hook("around:get", optional=True)
     def cached_get(
         self,
+        instance: Any,
         model: type,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """A lookup by primary key: the cached instance, else the database's (then cached)."""
+        """A lookup by primary key: the cached values, else the database's (then cached)."""
         adapter = adapter_for(model)
         pk = adapter.lookup_pk(model, args, kwargs)
-        if pk is None or is_unfiltered():
+        if pk is None or not self._plain_view(model):
             return proceed()
-        key = self._key(adapter, model, pk)
-        hit = self._safely("read", lambda: self.backend.get(key), MISS)
-        if hit is not MISS:
-            adapter.remember_state(hit)  # a cache hit is a load (audit diffs against it)
-            return hit
-        result = proceed()
-        self._safely("write", lambda: self.backend.set(key, result))
-        return result
+        alias = adapter.read_alias(model, instance)
+        key = self._key(adapter, model, alias, pk)
+        if key in self._dirty():
+            return proceed()  # this thread's transaction wrote the row: not committed yet
+        entry = self._safely("read", lambda: self.backend.get(key), MISS)
+        mode = self.config.stampede
+        if entry is not MISS:
+            if mode != "stale" or entry["fresh"] >= time.time():
+                return self._hit(adapter, model, entry, alias)
+            if not self.loads.claim(key):
+                return self._hit(adapter, model, entry, alias)  # another caller reloads it
+            return self._load(adapter, model, instance, key, proceed, claimed=True)
+        if mode == "off":
+            return self._load(adapter, model, instance, key, proceed, claimed=False)
+        if self.loads.claim(key):
+            return self._load(adapter, model, instance, key, proceed, claimed=True)
+        # Another caller is reading this row: wait for it, then take what it stored.
+        if self.loads.wait(key, self.config.wait_timeout):
+            entry = self._safely("read", lambda: self.backend.get(key), MISS)
+            if entry is not MISS:
+                return self._hit(adapter, model, entry, alias)
+        return proceed()
 
-    # -- writes -----------------------------------------------------------------------
+    def _hit(self, adapter: Adapter, model: type, entry: Any, alias: str | None) -> Any:
+        return adapter.from_values(model, entry["values"], alias)
+
+    def _load(
+        self,
+        adapter: Adapter,
+        model: type,
+        subject: Any,
+        key: str,
+        proceed: Callable[..., Any],
+        *,
+        claimed: bool,
+    ) -> Any:
+        generation = self._generation
+        try:
+            result = proceed()
+            if result is not None and generation == self._generation:
+                self._store(adapter, model, subject, key, result)
+            return result
+        finally:
+            if claimed:
+                self.loads.release(key)
+
+    def _store(self, adapter: Adapter, model: type, subject: Any, key: str, result: Any) -> None:
+        entry = {"fresh": time.time() + self.config.ttl, "values": adapter.snapshot(result)}
+        self._safely("write", lambda: self.backend.set(key, entry))
+        if adapter.in_transaction(model, subject):
+            # Read inside a transaction: gone again if that transaction rolls back.
+            forget = lambda: self._invalidate([key])  # noqa: E731
+            adapter.defer(model, subject, None, forget)
+
+    # -- writes -------------------------------------------------------------------------
 
     @hook("around:save|update|delete", optional=True)
     def invalidate_instance(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
@@ -132,11 +281,12 @@ class CachePlugin:
         try:
             return proceed()
         finally:
-            self._invalidate(adapter, model, {pk, adapter.pk(instance)})
+            self._written(adapter, model, instance, {pk, adapter.pk(instance)})
 
     @hook("around:save_many", optional=True)
     def invalidate_saved(
         self,
+        instance: Any,
         model: type,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -148,7 +298,8 @@ class CachePlugin:
         try:
             return call_with(proceed, args, kwargs)
         finally:
-            self._invalidate(adapter, model, {adapter.pk(o) for o in objs})
+            subject = objs[0] if objs else instance
+            self._written(adapter, model, subject, {adapter.pk(o) for o in objs})
 
     @hook("around:update_many|delete_many", optional=True)
     def invalidate_matched(
@@ -161,8 +312,70 @@ class CachePlugin:
     ) -> Any:
         """Forget the entries of the rows a bulk update or delete matched."""
         adapter = adapter_for(model)
-        pks = adapter.pks(adapter.bulk_queryset(instance, args, kwargs))
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        pks = adapter.pks(queryset)
         try:
             return proceed()
         finally:
-            self._invalidate(adapter, model, pks)
+            self._written(adapter, model, queryset, pks)
+
+
+def _shapes_reads(aspect: Aspect) -> bool:
+    """Whether ``aspect`` changes what a read returns (advice on get/get_queryset, hidden rows)."""
+    if callable(getattr(aspect.plugin, "visible_rows", None)):
+        return True
+    for spec in aspect.advices:
+        target = spec.target
+        if isinstance(target, Pointcut):
+            if any(target.matches(name) for name in _READS):
+                return True
+        else:
+            split = split_event(target)
+            if split is not None and split[1] in _READS:
+                return True
+    return False
+
+
+class _Loads:
+    """The keys being read from the database in this process, and who waits for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
+        self._waiting: dict[str, int] = {}
+
+    def claim(self, key: str) -> bool:
+        """Become the loader of ``key``; ``False`` when another caller already is."""
+        with self._lock:
+            if key in self._running:
+                return False
+            self._running[key] = threading.Event()
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            done = self._running.pop(key, None)
+        if done is not None:
+            done.set()
+
+    def wait(self, key: str, timeout: float) -> bool:
+        """Wait for the loader of ``key``; ``False`` if it did not finish within ``timeout``."""
+        with self._lock:
+            done = self._running.get(key)
+            if done is None:
+                return True
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            return done.wait(timeout)
+        finally:
+            with self._lock:
+                left = self._waiting[key] - 1
+                if left:
+                    self._waiting[key] = left
+                else:
+                    del self._waiting[key]
+
+    def waiting(self, key: str) -> int:
+        """How many callers wait for ``key``'s loader now (for monitoring and tests)."""
+        with self._lock:
+            return self._waiting.get(key, 0)

@@ -1,29 +1,32 @@
 """Where the ``cache`` plugin keeps instances: in this process, or in Redis.
 
-A backend stores Python objects under string keys with a time to live.  It
-may raise on any call (Redis down); the plugin turns every such error into a
-log line and a database read, so backends do not hide their failures.
+A backend stores entries (mappings of plain values: the plugin gives it an
+instance's field values, never the instance) under string keys with a time to
+live.  It may raise on any call (Redis down); the plugin turns every such
+error into a log line and a database read, so backends do not hide their
+failures.
 
 :class:`MemoryBackend` (a ``cachetools.TTLCache``, the embedded default) keeps
-a copy of each instance and hands out copies, so a caller changing the object
-it got does not change what the next caller gets.  :class:`RedisBackend`
-serialises instances with :mod:`pickle`, which is what lets several processes
-share them — and means anyone who can write keys under the prefix in that
-Redis can run code in every process reading them.  Use a Redis only your
-application can write to (a private instance, or an ACL user restricted to the
-key prefix).
+a deep copy of each entry and hands out deep copies, so a caller changing a
+mutable field value (a JSON list) of what it got changes nothing for the next
+caller.  :class:`RedisBackend` writes entries as JSON with typed values
+(:mod:`earnorm_aop.plugins.cache_codec`), so several processes share them and
+reading one never runs code: write access to the Redis server is not code
+execution in its readers.  Still, anyone who can write keys under the prefix
+can make readers see other field values: use a Redis only your application
+writes to (a private instance, or an ACL user restricted to the key prefix).
 """
 
 from __future__ import annotations
 
 import copy
-import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ..errors import PluginConfigError
+from . import cache_codec
 
 __all__ = ["MISS", "CacheBackend", "MemoryBackend", "RedisBackend"]
 
@@ -72,10 +75,10 @@ class MemoryBackend:
     def get(self, key: str) -> Any:
         with self._lock:
             value = self._data.get(key, MISS)
-        return value if value is MISS else copy.copy(value)
+        return value if value is MISS else copy.deepcopy(value)
 
     def set(self, key: str, value: Any) -> None:
-        value = copy.copy(value)
+        value = copy.deepcopy(value)
         with self._lock:
             self._data[key] = value
 
@@ -94,7 +97,7 @@ class MemoryBackend:
 
 
 class RedisBackend:
-    """Cache in Redis, shared by processes; values are pickled (see the module's trust note)."""
+    """Cache in Redis, shared by processes; entries are typed JSON (see ``cache_codec``)."""
 
     def __init__(self, *, url: str, ttl: float, prefix: str, timeout: float) -> None:
         try:
@@ -114,10 +117,10 @@ class RedisBackend:
 
     def get(self, key: str) -> Any:
         data = self.client.get(key)
-        return MISS if data is None else pickle.loads(data)
+        return MISS if data is None else cache_codec.loads(data)
 
     def set(self, key: str, value: Any) -> None:
-        self.client.set(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), px=self._ttl_ms)
+        self.client.set(key, cache_codec.dumps(value), px=self._ttl_ms)
 
     def delete(self, keys: Iterable[str]) -> None:
         keys = list(keys)

@@ -3,9 +3,11 @@
 ``delete()`` sets ``deleted_at`` and saves (the real delete is vetoed); the
 model's default queryset hides rows whose ``deleted_at`` is set, so ``get``
 and every query built from it (Django: ``Model.objects``, related managers)
-no longer see them; a bulk delete (``delete_many``, Django's
-``QuerySet.delete()``) becomes a bulk update of ``deleted_at``, going through
-the ``update_many`` plugins (timestamp, cache, audit) like any other.
+no longer see them (a model's own ``get`` that bypasses the queryset, as a
+plain class's dict lookup does, raises :class:`SoftDeletedError` for them); a
+bulk delete (``delete_many``, Django's ``QuerySet.delete()``) becomes a bulk
+update of ``deleted_at``, going through the ``update_many`` plugins
+(timestamp, cache, audit) like any other.
 
 The model gains ``restore()``, ``hard_delete()`` and the classmethod
 ``with_deleted()`` (a queryset including deleted rows); for other code,
@@ -30,13 +32,28 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..errors import PluginError
 from ..integrations.base import Adapter, FieldSpec, adapter_for
 from ..plugin_spec import hook
 from ._common import CallableOption, acting, clock_of, including_hidden, is_unfiltered
 
-__all__ = ["SoftDeletePlugin", "hard_deleting", "including_deleted"]
+__all__ = [
+    "NoQuerysetError",
+    "SoftDeletePlugin",
+    "SoftDeletedError",
+    "hard_deleting",
+    "including_deleted",
+]
 
 _HARD: ContextVar[bool] = ContextVar("earnorm_aop_hard_delete", default=False)
+
+
+class SoftDeletedError(PluginError, LookupError):
+    """``get`` found a soft-deleted row, which it does not return (a ``LookupError``: not found)."""
+
+
+class NoQuerysetError(PluginError, TypeError):
+    """``with_deleted()`` on a model that has no queryset to widen."""
 
 
 @contextmanager
@@ -83,7 +100,7 @@ class SoftDeletePlugin:
             None,
             description=(
                 "Callable returning the current datetime, or its dotted import path; "
-                "default: datetime.now(timezone.utc)."
+                "default: the adapter's now() (aware UTC; Django: timezone.now())."
             ),
         )
 
@@ -138,8 +155,17 @@ class SoftDeletePlugin:
 
     def _with_deleted(self, model: type) -> Any:
         """The model's default queryset, soft-deleted rows included."""
+        adapter = adapter_for(model)
+        if not adapter.has_queryset(model):
+            name = model.__qualname__
+            raise NoQuerysetError(
+                f"{name}.with_deleted() returns {name}'s queryset with soft-deleted rows, "
+                f"but {name} has no queryset: give it a classmethod get_queryset() returning "
+                "its rows (softdelete hides deleted ones there, with_deleted() shows them), "
+                f"or read a deleted row with 'with including_deleted(): {name}.get(pk)'"
+            )
         with including_deleted():
-            return adapter_for(model).queryset(model)
+            return adapter.queryset(model)
 
     # -- advice ---------------------------------------------------------------------
 
@@ -163,6 +189,25 @@ class SoftDeletePlugin:
         if is_unfiltered():
             return queryset
         return adapter_for(model).filter(queryset, **{self._field: None})
+
+    @hook("chain:get", optional=True)
+    def hide_deleted_row(self, row: Any, model: type) -> Any:
+        """``get`` never returns a deleted row, even one that does not read the default queryset.
+
+        A plain class's own ``get`` (a dict lookup) bypasses ``get_queryset``;
+        an ORM's reads through it and never finds one here.  Inside
+        ``including_deleted()`` the row is returned.
+        """
+        if not isinstance(row, model) or is_unfiltered():
+            return row
+        adapter = adapter_for(model)
+        if adapter.get_field(row, self._field) is None:
+            return row
+        name = model.__qualname__
+        raise SoftDeletedError(
+            f"{name} {adapter.pk(row)!r} is soft-deleted, so {name}.get() does not return it; "
+            f"read it inside 'with including_deleted():', or restore() it"
+        )
 
     @hook("around:delete_many", optional=True)
     def soft_delete_many(

@@ -4,8 +4,9 @@ Every write path is stamped, not only ``save``: ``update`` sets
 ``updated_at`` with the values it writes, ``save_many`` (Django's
 ``bulk_create``) stamps each object, and ``update_many`` (Django's
 ``QuerySet.update``) adds ``updated_at`` to the values, so rows changed in bulk
-are not left with a stale time.  Times are timezone-aware UTC unless ``clock``
-says otherwise.  The plugin contributes both fields to models that lack them.
+are not left with a stale time.  Times come from the adapter's ``now()``
+(timezone-aware UTC; Django: ``timezone.now()``) unless ``clock`` says
+otherwise.  The plugin contributes both fields to models that lack them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["TimestampPlugin"]
 
 
 class TimestampPlugin:
-    """Stamp ``created_at`` once and ``updated_at`` on every save and bulk write (UTC)."""
+    """Stamp ``created_at`` once and ``updated_at`` on every save and bulk write."""
 
     name = "timestamp"
     version = "1.0.0"
@@ -45,7 +46,7 @@ class TimestampPlugin:
             None,
             description=(
                 "Callable returning the current datetime, or its dotted import path; "
-                "default: datetime.now(timezone.utc)."
+                "default: the adapter's now() (aware UTC; Django: timezone.now())."
             ),
         )
 

@@ -18,6 +18,11 @@ before the method runs, so nothing is written.
 
 ``is_valid()`` may return a bool, or a mapping of field -> message(s) (empty:
 valid), or raise :class:`ValidationFailed` itself.
+
+Where the ORM validates before a save (Django's ``full_clean()``, which
+ModelForms and the admin call), the same rules are reported there as the
+ORM's own errors (``adapter.clean``), so a form shows them instead of the save
+failing.
 """
 
 from __future__ import annotations
@@ -186,8 +191,8 @@ class ValidationPlugin:
 
     # -- checks ------------------------------------------------------------------------
 
-    def _errors_of(self, adapter: Adapter, instance: Any) -> Errors:
-        """Every problem of ``instance`` under every configured source."""
+    def _errors_of(self, adapter: Adapter, instance: Any, *, native: bool = True) -> Errors:
+        """Every problem of ``instance`` under every configured source (``native``: if set)."""
         cfg = self.config
         errors: Errors = {}
         data = adapter.snapshot(instance)
@@ -203,7 +208,7 @@ class ValidationPlugin:
                 _add(errors, name, problems)
         if cfg.is_valid:
             self._ask_model(instance, errors)
-        if cfg.native:
+        if cfg.native and native:
             for name, messages in adapter.validate(instance).items():
                 _add(errors, name, messages)
         return errors
@@ -272,6 +277,26 @@ class ValidationPlugin:
             return  # deleting a row must not depend on its data being valid
         adapter = adapter_for(model)
         self._refuse(adapter, model, self._errors_of(adapter, instance), "save")
+
+    @hook("around:clean_fields", optional=True)
+    def validate_clean_fields(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[[], Any],
+    ) -> Any:
+        """Django's ``full_clean()`` / ``clean_fields()`` report the rules too (forms, the admin).
+
+        The ORM's own rules are ``proceed`` itself here, so ``native`` is not applied twice.
+        """
+        adapter = adapter_for(model)
+
+        def rules() -> Errors:
+            return self._errors_of(adapter, instance, native=False)
+
+        return adapter.clean(instance, args, kwargs, proceed, rules)
 
     @hook("before:update", optional=True)
     def validate_update(

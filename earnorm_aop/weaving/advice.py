@@ -20,7 +20,7 @@ from ..errors import WeavingError
 from .aspect import AdviceSpec, Aspect
 from .pointcut import Kind
 
-__all__ = ["RESERVED", "Param", "PlannedAdvice", "Target", "plan_advice"]
+__all__ = ["RESERVED", "Param", "PlannedAdvice", "Subject", "Target", "plan_advice"]
 
 RESERVED = (
     "instance",
@@ -40,6 +40,8 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
     Kind.AFTER: _COMMON | {"result"},
     Kind.CHAIN: _COMMON,
     Kind.ERROR: _COMMON | {"error"},
+    Kind.AFTER_COMMIT: _COMMON | {"result"},
+    Kind.AFTER_ROLLBACK: _COMMON | {"result"},
 }
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 
@@ -49,13 +51,19 @@ _VARPOS = inspect.Parameter.VAR_POSITIONAL
 _VARKW = inspect.Parameter.VAR_KEYWORD
 
 
-def _function_of(raw: Any) -> tuple[Any, str]:
-    """The function inside a class-dict value, and how it binds."""
+def _function_of(raw: Any, owner: type) -> tuple[Any, str]:
+    """The function a class-dict value stands for (its signature is read), and how it binds."""
     if isinstance(raw, classmethod):
         return raw.__func__, "classmethod"
     if isinstance(raw, staticmethod):
         return raw.__func__, "staticmethod"
-    return raw, "method"
+    func = raw
+    if not inspect.isfunction(raw) and hasattr(raw, "__get__"):
+        # functools.partialmethod / singledispatchmethod: what the class
+        # gives is the function their signature is read from.
+        with contextlib.suppress(Exception):
+            func = raw.__get__(None, owner)
+    return func, "method"
 
 
 def _plain_parameters(func: Any) -> list[tuple[str, bool]] | None:
@@ -90,6 +98,46 @@ def _signature(func: Any) -> inspect.Signature | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Subject:
+    """What ``instance`` is in advice on one method: the operation's subject.
+
+    Decided at weave time by the model's adapter (a logical operation's
+    meaning is the adapter's business), so a dispatcher only evaluates one
+    fixed expression per call:
+
+    - ``"called"``: the object the method was called on (a record for
+      ``save``; the class for a classmethod);
+    - ``"produced"``: in ``after`` and ``chain`` advice, the value the call
+      produced (the record of ``get``, the queryset of ``get_queryset``); in
+      the other phases, the object called;
+    - ``"argument"``: the call's argument at position ``index``, or keyword
+      ``name`` (the objects of ``save_many``, the queryset of a plain
+      ``update_many(queryset, ...)``).
+    """
+
+    source: str = "called"
+    index: int = 0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.source not in ("called", "produced", "argument"):
+            raise ValueError(f"unknown subject source {self.source!r}")
+
+    def resolve(
+        self, called: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, kind: Kind
+    ) -> Any:
+        """The subject of one call, as the generated dispatcher's expression computes it."""
+        if self.source == "produced" and kind in (Kind.AFTER, Kind.CHAIN):
+            return result
+        if self.source == "argument":
+            return args[self.index] if len(args) > self.index else kwargs.get(self.name)
+        return called
+
+
+CALLED = Subject()
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A woven method: where it lives and what it is, decided at weave time."""
 
@@ -105,11 +153,13 @@ class Target:
     # For a method an adapter maps from a logical operation onto another
     # object (a model's manager): the model, which is what ``model`` injects.
     model: type | None = None
+    # What ``instance`` means in advice on this method (set by planning).
+    subject: Subject = CALLED
     _signature: Any = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:
-        func, binding = _function_of(raw)
+        func, binding = _function_of(raw, owner)
         # (name, is *args/**kwargs) in signature order; self/cls is the first.
         params = _plain_parameters(func)
         if params is None:
@@ -126,7 +176,7 @@ class Target:
         """The target function's signature (read once per ``Target``, when asked for)."""
         sig = self._signature
         if sig is None:
-            sig = _signature(_function_of(self.raw)[0]) or _NO_SIGNATURE
+            sig = _signature(_function_of(self.raw, self.owner)[0]) or _NO_SIGNATURE
             object.__setattr__(self, "_signature", sig)
         return None if sig is _NO_SIGNATURE else sig
 

@@ -24,7 +24,15 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import Param, PlannedAdvice
-from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
+from .chain import (
+    ChainPlan,
+    Dispatcher,
+    FailureHandler,
+    guard_subject,
+    holds_iteration,
+    keep_guard,
+    model_of,
+)
 from .interpreted import interpret_chain
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
@@ -75,10 +83,11 @@ class _Generator:
             "_x": self.extras,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
+            "_gsub": guard_subject(plan.target),
+            "_keep": keep_guard,
             "model_of": model_of(plan.target),
+            "_subject_name": plan.target.subject.name,
         }
-        if any(a.needs_binding or any(p.source == "joinpoint" for p in a.params) for a in plan.all):
-            self.ns["_bind"] = plan.target.binder()
         # While True, the statements being emitted belong to the body that runs
         # while a disabled() block for one of the chain's plugins is open somewhere.
         self.checked = False
@@ -120,9 +129,25 @@ class _Generator:
         text = f"_a{i}({', '.join(parts)})"
         return f"(await {text})" if advice.is_async else text
 
+    def subject(self, phase: str) -> str:
+        """The expression of ``instance`` in ``phase``, fixed by the target's subject.
+
+        Mirrors :meth:`~earnorm_aop.weaving.advice.Subject.resolve`, which the
+        interpreted dispatcher calls.
+        """
+        subject = self.target.subject
+        if subject.source == "produced" and phase in ("after", "chain"):
+            return "result"
+        if subject.source == "argument":
+            k = int(subject.index)
+            return f"(args[{k}] if len(args) > {k} else kwargs.get(_subject_name))"
+        return "instance"
+
     def value(self, i: int, j: int, p: Param, phase: str) -> str:
         source = p.source
-        if source in ("instance", "args", "kwargs", "result", "error", "proceed"):
+        if source == "instance":
+            return self.subject(phase)
+        if source in ("args", "kwargs", "result", "error", "proceed"):
             return source
         if source == "value":
             return "result"
@@ -143,8 +168,8 @@ class _Generator:
             error = "error" if phase == "error" else "None"
             proceed = "proceed" if phase == "around" else "None"
             return (
-                f"_JP(instance, model_of(instance), _method, args, kwargs, _n{i}, _k{i}, "
-                f"{result}, {error}, {proceed}, _bind)"
+                f"_JP({self.subject(phase)}, model_of(instance), _method, args, kwargs, "
+                f"_n{i}, _k{i}, {result}, {error}, {proceed}, _bind, instance)"
             )
         raise AssertionError(source)  # pragma: no cover - plan_advice makes only the above
 
@@ -239,12 +264,16 @@ class _Generator:
         if plan.guard:
             # Skip the advice only for a call that entered at another level (a
             # super() call); a recursive call at this level is an outer call.
-            src.add(d, "_key = (id(instance), _method)")
-            src.add(d, "_lvl = (id(instance), _method, _owner)")
+            subject = "id(instance)" if self.ns["_gsub"] is None else "_gsub"
+            src.add(d, f"_key = ({subject}, _method)")
+            src.add(d, f"_lvl = ({subject}, _method, _owner)")
             src.add(d, "_act = _avar.get()")
             src.add(d, "if _key in _act and _lvl not in _act:")
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
             src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
+            if holds_iteration(plan.target):
+                # A generator's body runs after we return: hold the marks while it does.
+                src.add(d, "wrapped = _keep(wrapped, frozenset((_key, _lvl)))")
             src.add(d, "try:")
             self.body(src, d + 1)
             src.add(d, "finally:")
@@ -458,16 +487,26 @@ _by_source: weakref.WeakValueDictionary[str, _Compiled] = weakref.WeakValueDicti
 _by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = weakref.WeakValueDictionary()
 
 
-def _shape(plan: ChainPlan) -> tuple[Any, ...]:
-    """Everything about ``plan`` the generated source depends on, and nothing else."""
+def _shape(plan: ChainPlan, gen: _Generator) -> tuple[Any, ...]:
+    """Everything about ``plan`` the generated source depends on, and nothing else.
+
+    Whoever makes :class:`_Generator` read something new of the plan or its
+    target must add it here (tests compare cached and fresh sources on random
+    chains).
+    """
 
     def advice(a: PlannedAdvice) -> tuple[Any, ...]:
         params = tuple((p.name, p.kind, p.source) for p in a.params)
         return (a.aspect.on_error, a.is_async, a.needs_binding, params)
 
+    target = plan.target
     return (
-        plan.target.is_async,
+        target.is_async,
         plan.guard,
+        target.subject.source,
+        target.subject.index,
+        gen.ns["_gsub"] is None,
+        plan.guard and holds_iteration(target),
         *(tuple(advice(a) for a in phase) for phase in _phases(plan)),
     )
 
@@ -477,7 +516,7 @@ def _phases(plan: ChainPlan) -> tuple[tuple[PlannedAdvice, ...], ...]:
 
 
 def _compiled_for(plan: ChainPlan, gen: _Generator) -> _Compiled:
-    shape = _shape(plan)
+    shape = _shape(plan, gen)
     found = _by_shape.get(shape)
     if found is not None:
         return found
@@ -511,6 +550,8 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
     extras = gen.extras
     extras.code = compiled  # keeps the shared code and its linecache entry alive
     ns = {k: v for k, v in gen.ns.items() if k in compiled.names}
+    if "_bind" in compiled.names:  # only then read the target's signature
+        ns["_bind"] = plan.target.binder()
     ns["__builtins__"] = _BUILTINS
     for code in compiled.levels:
         ns[code.co_name] = types.FunctionType(code, ns)

@@ -31,7 +31,12 @@ class Recover:
 
 
 class JoinPoint:
-    """Everything about one advised call, as seen by one advice."""
+    """Everything about one advised call, as seen by one advice.
+
+    ``instance`` is the operation's subject (what advice gets as ``instance``:
+    the record ``get`` produced, in ``after``/``chain`` advice); ``target`` is
+    always the object the method was called on (the class or manager for ``get``).
+    """
 
     __slots__ = (
         "_arguments",
@@ -46,6 +51,7 @@ class JoinPoint:
         "plugin",
         "proceed",
         "result",
+        "target",
     )
 
     def __init__(
@@ -61,8 +67,10 @@ class JoinPoint:
         error: BaseException | None = None,
         proceed: Callable[..., Any] | None = None,
         binder: Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]] | None = None,
+        target: Any = None,
     ) -> None:
         self.instance = instance
+        self.target = target
         self.model = model
         self.method = method
         self.args = args
@@ -80,9 +88,7 @@ class JoinPoint:
         """The target method's parameters bound to this call, defaults applied."""
         if self._arguments is None:
             binder = self._binder
-            self._arguments = (
-                {} if binder is None else binder(self.instance, self.args, self.kwargs)
-            )
+            self._arguments = {} if binder is None else binder(self.target, self.args, self.kwargs)
         return self._arguments
 
     def __repr__(self) -> str:

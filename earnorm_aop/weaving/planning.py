@@ -9,13 +9,14 @@ advised method.  Nothing here changes a class.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import WeavingError
-from .advice import Target, plan_advice
+from .advice import CALLED, Subject, Target, plan_advice
 from .aspect import AdviceSpec, Aspect
 from .chain import ChainPlan
 from .pointcut import Kind, Pointcut, split_event
@@ -66,6 +67,25 @@ def set_operations_resolver(resolver: OperationsResolver) -> None:
     _operations = resolver
 
 
+SubjectResolver = Callable[[type, str, Target], Subject]
+
+
+def _called(model: type, operation: str, target: Target) -> Subject:
+    return CALLED
+
+
+# What ``instance`` means for an operation (the record ``get`` produced, the
+# objects of ``save_many``) is also the adapter's: it installs its resolver
+# here, asked once per woven method at weave time.
+_subject: SubjectResolver = _called
+
+
+def set_subject_resolver(resolver: SubjectResolver) -> None:
+    """Tell the engine what ``instance`` is in advice on a model's operation or method."""
+    global _subject
+    _subject = resolver
+
+
 def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
     found: dict[str, Aspect] = {}
     for klass in reversed(model.__mro__):
@@ -105,8 +125,21 @@ def _order(aspects: list[Aspect]) -> list[Aspect]:
     return out
 
 
+# Method objects functools makes: descriptors that bind like functions, so the
+# weaver wraps them as it does a function (wrapt binds through their __get__).
+_ROUTINES = (
+    types.FunctionType,
+    classmethod,
+    staticmethod,
+    _Woven,
+    functools.partialmethod,
+    functools.singledispatchmethod,
+    type(functools.lru_cache(lambda: None)),  # lru_cache and cache
+)
+
+
 def _routine(value: Any) -> bool:
-    return isinstance(value, types.FunctionType | classmethod | staticmethod | _Woven)
+    return isinstance(value, _ROUTINES)
 
 
 def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
@@ -119,8 +152,10 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
         if klass is object:
             continue
         framework = klass in _framework_bases
+        state = _states.get(klass)
+        originals = state.originals if state is not None else ()  # a mock over ours counts
         for name, value in vars(klass).items():
-            if name == "__init_subclass__" or not _routine(value):
+            if name == "__init_subclass__" or not (_routine(value) or name in originals):
                 continue
             every.setdefault(name, None)
             if not framework:
@@ -161,7 +196,9 @@ def _lookup_original(model: type, name: str) -> tuple[type, Any]:
             value = vars(klass)[name]
             if isinstance(value, _Woven):
                 return value._self_origin, value._self_raw
-            return klass, value
+            # A foreign object (mock.patch.object) standing over our wrapper:
+            # the method is still the original we recorded.
+            return klass, _state_of(klass).originals.get(name, value)
     raise WeavingError(f"{model.__qualname__} has no attribute {name!r}")  # pragma: no cover
 
 
@@ -201,7 +238,8 @@ def _plan_class(
         else:
             origin, raw = _lookup_original(model, name)
             targets.append((None, Target.of(origin, name, raw)))
-        for per_model_owner, target in targets:
+        for per_model_owner, found in targets:
+            target = dataclasses.replace(found, subject=_subject(model, name, found))
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
                 (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries

@@ -28,12 +28,20 @@ class Kind(enum.Enum):
     AROUND = "around"
     CHAIN = "chain"
     ERROR = "error"
+    # Commit-aware advice (see :mod:`earnorm_aop.weaving.commit`): bound like
+    # ``after`` at the write, run when the outermost transaction commits or
+    # rolls back.
+    AFTER_COMMIT = "after_commit"
+    AFTER_ROLLBACK = "after_rollback"
 
 
 _KINDS = {k.value: k for k in Kind}
+# Longest first, so ``after_commit_save`` splits as after_commit + save.
+_PREFIXES = sorted(_KINDS, key=len, reverse=True)
 _KIND_LIST = ", ".join(_KINDS)
-# One alternative: identifier characters plus the glob characters of fnmatch.
-_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!]+$")
+# One alternative: identifier characters (any script, as Python names may be)
+# plus the glob characters of fnmatch.
+_PATTERN = re.compile(r"^[\w*?\[\]!]+$")
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -104,11 +112,10 @@ def split_event(name: str) -> tuple[Kind, str] | None:
     Returns ``None`` when the name has no kind prefix; such a name can only be
     a custom event.
     """
-    prefix, sep, rest = name.partition("_")
-    kind = _KINDS.get(prefix)
-    if not sep or kind is None or not rest:
-        return None
-    return kind, rest
+    for prefix in _PREFIXES:
+        if name.startswith(prefix + "_") and len(name) > len(prefix) + 1:
+            return _KINDS[prefix], name[len(prefix) + 1 :]
+    return None
 
 
 def is_pointcut(spec: str) -> bool:

@@ -16,12 +16,12 @@ import pytest
 
 pytest.importorskip("django")
 
-from _django_setup import configure
+from _django_setup import DATABASE_ALIASES, configure
 
 configure()
 
 from django.apps import apps  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
 
 
 def _tables() -> list[str]:
@@ -36,10 +36,12 @@ def _tables() -> list[str]:
 def _empty_tables() -> Iterator[None]:
     """Every test starts with empty tables (emptied with SQL, so no plugin runs)."""
     yield
-    with connection.constraint_checks_disabled(), transaction.atomic():
-        cursor = connection.cursor()
-        for table in _tables():
-            cursor.execute(f'DELETE FROM "{table}"')
+    for alias in DATABASE_ALIASES:
+        db = connections[alias]
+        with db.constraint_checks_disabled(), transaction.atomic(using=alias):
+            cursor = db.cursor()
+            for table in _tables():
+                cursor.execute(f'DELETE FROM "{table}"')
 
 
 @pytest.fixture

@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import FieldError
 from django.core.management import call_command
 from django.db import connection, models
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.operations import CreateModel
 from django.db.migrations.state import ModelState, ProjectState
+from django.forms.models import model_to_dict, modelform_factory
 from django.test.utils import isolate_apps
-from djangoapp.models import Post, Stamped
+from djangoapp.models import PluginItem, Post, Stamped
 from djangoapp.plugins import registry
 
 from earnorm_aop import PluginError, with_plugins
@@ -90,6 +92,30 @@ def test_makemigrations_sees_plugin_fields() -> None:
     assert {"stamped_at", "revision", "stamp_flags"} <= set(
         created_fields(changes, "djangoapp", "stamped")
     )
+
+
+PLUGIN_OWNED = ("created_at", "updated_at", "deleted_at")
+
+
+def test_fields_a_plugin_owns_are_not_editable_in_migrations() -> None:
+    """The migration state (what makemigrations writes) says editable=False for each."""
+    state = ModelState.from_model(PluginItem)
+    for name in PLUGIN_OWNED:
+        field = state.fields[name]
+        assert field.editable is False, name
+        assert field.deconstruct()[3]["editable"] is False
+    assert state.fields["title"].editable is True
+    changes = MigrationAutodetector(ProjectState(), ProjectState.from_apps(apps))._detect_changes()
+    created = created_fields(changes, "djangoapp", "pluginitem")
+    assert [n for n in PLUGIN_OWNED if created[n].editable] == []
+
+
+def test_fields_a_plugin_owns_are_left_out_of_model_forms() -> None:
+    form_class = modelform_factory(PluginItem, fields="__all__")
+    assert sorted(form_class.base_fields) == ["shelf", "title"]
+    assert not set(PLUGIN_OWNED) & set(model_to_dict(PluginItem(title="x")))
+    with pytest.raises(FieldError, match="created_at"):
+        modelform_factory(PluginItem, fields=["title", "created_at"])
 
 
 def test_private_managers_do_not_look_like_a_change_to_migrations() -> None:
@@ -190,6 +216,12 @@ def _default(field_class: type) -> Any:
 def test_a_none_default_makes_the_column_nullable() -> None:
     field = django_field(FieldSpec("deleted_by", str))
     assert field.null and field.blank and field.get_default() is None
+
+
+def test_a_mapped_field_is_not_editable_a_field_instance_keeps_its_own_option() -> None:
+    assert django_field(FieldSpec("stamped_at", datetime.datetime | None)).editable is False
+    prototype = models.CharField(max_length=20, blank=True)
+    assert django_field(FieldSpec("note", prototype)).editable is True
 
 
 def test_a_django_field_annotation_is_cloned_per_model() -> None:

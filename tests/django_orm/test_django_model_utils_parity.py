@@ -268,13 +268,13 @@ def test_bulk_create_stamps_both_model_utils_at_instantiation_ours_at_the_insert
     assert ours_rows[0]["created_at"] == ours_rows[1]["created_at"]  # one time per insert
 
 
-def test_timestamp_fields_are_read_only_in_model_utils_editable_and_nullable_with_us() -> None:
+def test_timestamp_fields_are_read_only_in_both_and_nullable_with_us() -> None:
     for name in ("created", "modified"):
         field = UtilsItem._meta.get_field(name)
         assert (field.editable, field.null) == (False, False)
     for name in ("created_at", "updated_at"):
         field = PluginItem._meta.get_field(name)
-        assert (field.editable, field.null) == (True, True)
+        assert (field.editable, field.null) == (False, True)
 
 
 @override_settings(USE_TZ=False)

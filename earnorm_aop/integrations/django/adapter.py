@@ -26,13 +26,13 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models, router
 
 from ...errors import PluginError
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
-from . import relations
+from . import relations, transactions
 from . import state as loading
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
@@ -109,6 +109,20 @@ class DjangoAdapter(Adapter):
             return
         model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
 
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Undo :meth:`add_field` on a model whose weave failed (no migration saw it yet)."""
+        opts = _meta(model)
+        try:
+            field = opts.get_field(spec.name)
+        except FieldDoesNotExist:
+            return
+        if field in opts.local_fields:
+            opts.local_fields.remove(field)
+            opts._expire_cache()
+        for attr in {field.name, getattr(field, "attname", field.name)}:
+            if attr in vars(model):
+                delattr(model, attr)
+
     def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
         """Joins into the many side of ``model``'s relations keep ``visible(model)`` rows."""
         relations.hide_rows(model, visible)
@@ -144,6 +158,9 @@ class DjangoAdapter(Adapter):
     def model_label(self, model: type) -> str:
         label: str = _meta(model).label
         return label
+
+    def has_queryset(self, model: type) -> bool:
+        return True
 
     def queryset(self, model: type) -> Any:
         return model._default_manager.all()  # type: ignore[attr-defined]
@@ -182,6 +199,22 @@ class DjangoAdapter(Adapter):
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
         return fields is not None and len(fields) == 0
+
+    def saved_fields(
+        self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> frozenset[str] | None:
+        """``update_fields`` by attname; ``None`` when the save writes every concrete field."""
+        fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
+        if fields is None:
+            return None
+        return frozenset(self.attname(model, n) for n in fields)
+
+    def attname(self, model: type, name: str) -> str:
+        try:
+            found: str = _meta(model).get_field(name).attname
+        except (FieldDoesNotExist, AttributeError):
+            return name
+        return found
 
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         if fields is None:
@@ -242,6 +275,46 @@ class DjangoAdapter(Adapter):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
 
+    # -- caching ------------------------------------------------------------------------
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
+        db = getattr(subject, "db", None)
+        if isinstance(db, str):
+            return db
+        return str(router.db_for_read(model))
+
+    def cache_aliases(self, model: type) -> Sequence[str | None]:
+        from django.db import connections
+
+        return tuple(connections)
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """``from_db``, so the instance is a load (``_state.db``, loaded state recorded)."""
+        names = list(values)
+        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
+
+    # -- transactions -----------------------------------------------------------------
+
+    def in_transaction(self, model: type, subject: Any) -> bool:
+        """Inside an ``atomic`` block on the database ``subject`` writes to."""
+        from django.db import connections
+
+        return bool(connections[transactions.alias_of(model, subject)].in_atomic_block)
+
+    def defer(
+        self,
+        model: type,
+        subject: Any,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
+        *,
+        robust: bool = False,
+    ) -> None:
+        """``transaction.on_commit`` on ``subject``'s database, and the rollback side."""
+        alias = transactions.alias_of(model, subject)
+        transactions.defer(alias, on_commit, on_rollback, robust=robust)
+
     # -- persisted state --------------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
@@ -265,6 +338,44 @@ class DjangoAdapter(Adapter):
                 field: [str(m) for m in messages] for field, messages in exc.message_dict.items()
             }
         return {}
+
+    def clean(
+        self,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        proceed: Callable[[], Any],
+        errors: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> Any:
+        """``clean_fields(exclude)``: Django's errors and the plugin's, in one ``ValidationError``.
+
+        Checked after Django's own pass, on the values it converted.  Like Django,
+        a field in ``exclude`` (ModelForms exclude the fields they do not show) is
+        left alone, and a field Django already rejected keeps Django's message
+        only.  An error on a field by attname (``author_id``) goes to the field
+        (``author``); an error that is not about one field (``is_valid()``
+        returning False, a nested schema location) is a non-field error.
+        """
+        exclude = kwargs.get("exclude", args[0] if args else None) or ()
+        found: dict[str, list[Any]] = {}
+        try:
+            result = proceed()
+        except ValidationError as exc:
+            found = exc.update_error_dict({})
+            result = None
+        by_name = {}
+        for f in _meta(type(instance)).concrete_fields:
+            by_name[f.name] = by_name[f.attname] = f.name
+        for key, messages in errors().items():
+            field = by_name.get(key)
+            if field is None:
+                prefix = "" if key == NON_FIELD_ERRORS else f"{key}: "
+                found.setdefault(NON_FIELD_ERRORS, []).extend(prefix + m for m in messages)
+            elif field not in exclude and field not in found:
+                found[field] = list(messages)
+        if found:
+            raise ValidationError(found)
+        return result
 
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""

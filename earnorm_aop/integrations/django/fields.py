@@ -5,8 +5,11 @@ datetime | None, index=True)``); Django needs a ``Field``.  The mapping is the
 obvious one (``datetime`` -> ``DateTimeField``, ``str`` -> ``CharField``,
 ``dict`` -> ``JSONField``...).  ``X | None``, or a default of ``None``, makes
 the column nullable (and ``blank``), since the plugin leaves it empty until it
-has a value.  A plugin that needs more control gives a Django field instance as
-the annotation; it is cloned for each model.
+has a value.  Every such field is ``editable=False``: the plugin writes it
+(``created_at``, ``deleted_at``), so ModelForms and the admin leave it out, as
+they do Django's own ``auto_now`` fields.  A plugin that needs more control
+gives a Django field instance as the annotation; it is cloned for each model,
+options (``editable`` included) as given.
 """
 
 from __future__ import annotations
@@ -80,7 +83,8 @@ def django_field(spec: FieldSpec, where: str = "") -> Any:
         return spec.annotation.clone()
     base, nullable = _unwrap(spec.annotation, spec, where)
     factory = _factory(base, spec, where)
-    options: dict[str, Any] = {"db_index": spec.index}
+    # The plugin owns the value: forms and the admin must not offer it for editing.
+    options: dict[str, Any] = {"db_index": spec.index, "editable": False}
     if nullable or spec.default is None:
         options["null"] = True
         options["blank"] = True

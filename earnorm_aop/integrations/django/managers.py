@@ -11,12 +11,18 @@ private QuerySet, so another model, a bare ``Manager()`` or the model's
 
 Related managers (``author.articles``) are classes Django derives from the
 default manager's class, so they inherit the woven ``get_queryset``: a
-relation's rows are filtered as ``Article.objects`` rows are.
+relation's rows are filtered as ``Article.objects`` rows are.  Their writes
+(``remove()``, ``clear()``, ``set()``) run ``QuerySet.update()`` on the
+relation's queryset, the woven one; ``add()`` alone updates through
+``_base_manager``, which is never woven, so the reverse foreign key manager's
+``add()`` runs the same update on the model's private QuerySet (unfiltered, as
+``_base_manager`` is) and plugins see it as any bulk update.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import weakref
 from typing import Any
@@ -183,12 +189,49 @@ def _related_manager_created(cls: type, /, **kwargs: Any) -> None:
     """
     owner: Any = _owner_private(cls)
     super(owner, cls).__init_subclass__(**kwargs)
+    if "_check_fk_val" in vars(cls) and "add" in vars(cls):  # reverse foreign key manager
+        cls.add = _woven_add(vars(cls)["add"])  # type: ignore[attr-defined]
     if "get" in vars(cls):
         return
     for klass in base_class(owner).__mro__:
         if "get" in vars(klass):
             cls.get = vars(klass)["get"]  # type: ignore[attr-defined]
             return
+
+
+def _woven_add(original: Any) -> Any:
+    """``RelatedManager.add`` whose bulk update is the model's woven ``QuerySet.update``.
+
+    Django's own checks and messages, then the one ``UPDATE`` Django runs,
+    through the private QuerySet class instead of ``_base_manager``.
+    """
+
+    @functools.wraps(original)
+    def add(self: Any, *objs: Any, bulk: bool = True) -> Any:
+        model = self.model
+        classes = _per_model.get(model)
+        if not bulk or classes is None:
+            return original(self, *objs, bulk=bulk)
+        from django.db import router
+
+        self._check_fk_val()
+        self._remove_prefetched_objects()
+        db = router.db_for_write(model, instance=self.instance)
+        pks = []
+        for obj in objs:
+            if not isinstance(obj, model):
+                raise TypeError(f"'{model._meta.object_name}' instance expected, got {obj!r}")
+            setattr(obj, self.field.name, self.instance)
+            if obj._state.adding or obj._state.db != db:
+                raise ValueError(
+                    f"{obj!r} instance isn't saved. Use bulk=False or save the object first."
+                )
+            pks.append(obj.pk)
+        rows = classes.queryset(model=model, using=db)
+        rows.filter(pk__in=pks).update(**{self.field.name: self.instance})
+
+    add.alters_data = True  # type: ignore[attr-defined]
+    return add
 
 
 def _owner_private(cls: type) -> type:

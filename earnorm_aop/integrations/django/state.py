@@ -15,6 +15,8 @@ The descriptors are neither functions nor classmethods, so pointcut globs
 from __future__ import annotations
 
 import functools
+import inspect
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,25 +51,46 @@ def loaded_state(instance: Any) -> dict[str, Any] | None:
 
 
 class _FromDB:
-    """``Model.from_db`` that also records the values it loaded."""
+    """``Model.from_db`` that also records the values it loaded.
+
+    Read from a class it gives a bound method of that class, as the
+    ``classmethod`` it replaces does: Django 6.1 compares
+    ``Model.from_db.__func__`` with its own and inspects the signature for
+    ``fetch_mode``, which it passes as a keyword (and older versions do not).
+    Keywords go through to the original, unless the model's own ``from_db``
+    takes none (written for Django < 6.1): Django would call that one without.
+    """
 
     def __init__(self, model: type, own: Any) -> None:
         self.model = model
         self.own = own  # the model's own from_db (a classmethod) or None
+        self.function = functools.partial(_from_db, self)
+        self.keywords = own is None or _takes_keywords(getattr(own, "__func__", own))
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        cls = owner if owner is not None else type(instance)
+        return types.MethodType(self.function, owner if owner is not None else type(instance))
+
+    def original(self, cls: type) -> Any:
         if self.own is not None:
-            original = self.own.__get__(None, cls)
-        else:
-            original = getattr(super(self.model, cls), "from_db")  # noqa: B009
-        return functools.partial(_from_db, original)
+            return self.own.__get__(None, cls)
+        return getattr(super(self.model, cls), "from_db")  # noqa: B009
 
 
-def _from_db(original: Any, db: Any, field_names: Any, values: Any) -> Any:
-    new = original(db, field_names, values)
+def _from_db(
+    hook: _FromDB, cls: type, db: Any, field_names: Any, values: Any, **kwargs: Any
+) -> Any:
+    original = hook.original(cls)
+    new = original(db, field_names, values, **kwargs if hook.keywords else {})
     vars(new._state)[_LOADED] = (field_names, values)
     return new
+
+
+def _takes_keywords(function: Any) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: pass keywords, as Django would
+        return True
+    return any(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in parameters)
 
 
 class _RefreshFromDB:

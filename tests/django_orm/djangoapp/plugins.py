@@ -43,8 +43,10 @@ class Journal:
         self._log("get_queryset", model, instance)
 
     @hook("before:save_many", optional=True)
-    def saving_many(self, model: type, instance: Any, objs: Any) -> None:
-        self._log("save_many", model, instance, len(objs))
+    def saving_many(self, model: type, joinpoint: Any, objs: Any) -> None:
+        # ``instance`` is the objects (the operation's subject); the queryset
+        # the method was called on is ``joinpoint.target``.
+        self._log("save_many", model, joinpoint.target, len(objs))
 
     @hook("before:update_many", optional=True)
     def updating_many(self, model: type, instance: Any, kwargs: dict[str, Any]) -> None:

@@ -1,0 +1,1 @@
+"""A project app whose models declare plugins and never import earnorm_aop."""

@@ -1,0 +1,1 @@
+"""A project app on a real admin site: a model whose plugins include validation."""

@@ -1,0 +1,71 @@
+"""The test database switch (``EARNORM_AOP_TEST_DB``) and the private PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import _postgres
+import pytest
+from _django_setup import database
+
+TESTS = Path(__file__).parent
+
+
+def test_the_database_defaults_to_sqlite_and_rejects_unknown_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("EARNORM_AOP_TEST_DB", raising=False)
+    assert database() == "sqlite"
+    monkeypatch.setenv("EARNORM_AOP_TEST_DB", " PostgreS ")
+    assert database() == "postgres"
+    monkeypatch.setenv("EARNORM_AOP_TEST_DB", "mysql")
+    with pytest.raises(RuntimeError, match=r"'mysql'.*sqlite, postgres"):
+        database()
+
+
+def test_missing_binaries_skip_with_how_to_install_and_fail_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_postgres, "binaries", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install postgresql"):
+        _postgres.start()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        _postgres.start()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_private_cluster_serves_the_test_database_and_is_gone_after_exit() -> None:
+    if _postgres.binaries() is None:
+        _postgres.unavailable("initdb, pg_ctl and postgres were not found")
+    pytest.importorskip("psycopg")
+    script = (
+        "import json, psycopg, _postgres\n"
+        "s = _postgres.start()\n"
+        "with psycopg.connect(host=s.host, port=s.port, user=s.user, dbname=s.database) as c:\n"
+        "    c.execute('CREATE TABLE t (x int)')\n"
+        "    c.execute('INSERT INTO t VALUES (1)')\n"
+        "    rows = c.execute('SELECT x FROM t').fetchall()\n"
+        "print(json.dumps({'port': s.port, 'folder': str(s.folder), 'rows': rows,\n"
+        "                  'listening': __import__('test_postgres_setup')._accepts(s.port)}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["rows"] == [[1]] and seen["listening"]
+    assert seen["port"] and not _accepts(seen["port"])  # stopped at exit
+    assert not Path(seen["folder"]).exists()  # and removed

@@ -72,7 +72,7 @@ class _AfterImport:
             sys.meta_path.remove(self)
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader, self.callback)
+            spec.loader = _Loader(spec.loader, self.callback)  # type: ignore[assignment]
         return spec
 
 

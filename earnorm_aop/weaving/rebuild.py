@@ -13,8 +13,9 @@ with.
 from __future__ import annotations
 
 import dataclasses
+import types
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .advice import Target
@@ -447,63 +448,75 @@ def _sync_hook(klass: type) -> None:
         previous = vars(klass).get("__init_subclass__", None)
         hook = _make_hook(klass, previous)
         type.__setattr__(klass, "__init_subclass__", hook)
-        state.hook = weakref.ref(hook.__func__)
+        state.hook = weakref.ref(hook)
     elif has and not wants:
         assert state is not None
-        func: Any = state.hook()
-        installed = getattr(vars(klass).get("__init_subclass__"), "__func__", None)
-        if func is not None and installed is func:
-            previous = vars(func)["__earnorm_previous__"]
-            if previous is None:
+        mine = state.hook()
+        if isinstance(mine, _Hook) and vars(klass).get("__init_subclass__") is mine:
+            if mine.previous is None:
                 delattr(klass, "__init_subclass__")
             else:
-                type.__setattr__(klass, "__init_subclass__", previous)
+                type.__setattr__(klass, "__init_subclass__", mine.previous)
         state.hook = _MISSING
 
 
-class _Hook(classmethod):  # type: ignore[type-arg]
-    """Our ``__init_subclass__``, which also notices its class being copied.
+class _Hook:
+    """Our ``__init_subclass__``: binds like a classmethod, and notices its class being copied.
 
     ``@dataclass(slots=True)`` (and any decorator that rebuilds a class) makes
     a new class from the old one's dict, wrappers and this hook included.
     Python calls ``__set_name__`` on every object of a new class's dict, so the
     copy announces itself here and is woven in the old class's place.
+
+    One small object per woven class (a closure in a ``classmethod`` costs a
+    function, its cells and two attribute dicts).  It holds the previous
+    ``__init_subclass__`` itself, for the reason ``_Originals`` gives.
     """
 
+    __slots__ = ("__weakref__", "owner", "previous")
+    __earnorm_hook__ = True
+
+    def __init__(self, owner: type, previous: Any) -> None:
+        self.owner = owner
+        self.previous = previous
+
+    def __get__(self, instance: object, owner: type | None = None) -> Callable[..., None]:
+        return types.MethodType(self, owner if owner is not None else type(instance))
+
+    def __call__(self, cls: Any, /, **kwargs: Any) -> None:
+        _subclass_created(self, cls, kwargs)
+
     def __set_name__(self, owner: type, name: str) -> None:
-        old = vars(self.__func__)["__earnorm_owner__"]
-        if owner is not old and name == "__init_subclass__":
+        if owner is not self.owner and name == "__init_subclass__":
             with _lock:
-                _adopt(owner, old)
+                _adopt(owner, self.owner)
 
 
 def _make_hook(owner: type, previous: Any) -> _Hook:
-    def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
-        if previous is None:
-            # The class holding this hook (not ``owner`` if it is a copy).
-            holder: type = next(
-                (k for k in cls.__mro__[1:] if vars(k).get("__init_subclass__") is hook), owner
-            )
-            super(holder, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
-        else:
-            previous.__get__(None, cls)(**kwargs)
-        try:
-            with _lock:
-                old = _copied_from(cls)
-                if old is not None:
-                    _adopt(cls, old)  # a copy of a subclass of a woven class
-                _rebuild([cls])
-            for listener in list(subclass_listeners):
-                listener(cls)
-        except BaseException:
-            _stillborn.add(cls)
-            raise
+    return _Hook(owner, previous)
 
-    __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
-    __init_subclass__.__earnorm_previous__ = previous  # type: ignore[attr-defined]
-    __init_subclass__.__earnorm_owner__ = owner  # type: ignore[attr-defined]
-    hook = _Hook(__init_subclass__)
-    return hook
+
+def _subclass_created(hook: _Hook, cls: Any, kwargs: dict[str, Any]) -> None:
+    """``cls`` was created under a woven class holding ``hook``: weave it, tell the listeners."""
+    if hook.previous is None:
+        # The class holding this hook (not ``hook.owner`` if it is a copy).
+        holder: type = next(
+            (k for k in cls.__mro__[1:] if vars(k).get("__init_subclass__") is hook), hook.owner
+        )
+        super(holder, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+    else:
+        hook.previous.__get__(None, cls)(**kwargs)
+    try:
+        with _lock:
+            old = _copied_from(cls)
+            if old is not None:
+                _adopt(cls, old)  # a copy of a subclass of a woven class
+            _rebuild([cls])
+        for listener in list(subclass_listeners):
+            listener(cls)
+    except BaseException:
+        _stillborn.add(cls)
+        raise
 
 
 def _copied_from(cls: type) -> type | None:
@@ -531,9 +544,8 @@ def _adopt(copy: type, old: type) -> None:
         elif state is not None and state.shadows.get(name, _MISSING) is value:
             type.__delattr__(copy, name)
     hook = vars(copy).get("__init_subclass__")
-    func = getattr(hook, "__func__", None)
-    if getattr(func, "__earnorm_hook__", False):
-        previous = vars(func)["__earnorm_previous__"]
+    if isinstance(hook, _Hook):
+        previous = hook.previous
         if previous is None:
             type.__delattr__(copy, "__init_subclass__")
         else:

@@ -451,12 +451,13 @@ def _sync_hook(klass: type) -> None:
         state.hook = weakref.ref(hook)
     elif has and not wants:
         assert state is not None
-        mine = state.hook()
-        if isinstance(mine, _Hook) and vars(klass).get("__init_subclass__") is mine:
-            if mine.previous is None:
+        installed: Any = state.hook()
+        if installed is not None and vars(klass).get("__init_subclass__") is installed:
+            before: Any = installed.previous
+            if before is None:
                 delattr(klass, "__init_subclass__")
             else:
-                type.__setattr__(klass, "__init_subclass__", mine.previous)
+                type.__setattr__(klass, "__init_subclass__", before)
         state.hook = _MISSING
 
 

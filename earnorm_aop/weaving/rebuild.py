@@ -451,9 +451,9 @@ def _sync_hook(klass: type) -> None:
         state.hook = weakref.ref(hook)
     elif has and not wants:
         assert state is not None
-        installed: Any = state.hook()
+        installed: _Hook | None = state.hook()
+        before = None if installed is None else installed.previous
         if installed is not None and vars(klass).get("__init_subclass__") is installed:
-            before: Any = installed.previous
             if before is None:
                 delattr(klass, "__init_subclass__")
             else:

@@ -131,8 +131,10 @@ def _apply_meta(model: type) -> None:
     """Apply ``model``'s own ``Meta.plugins`` once."""
     if model in _processed:
         return
-    _processed.add(model)
     plugins, reg = _meta_plugins(model)
+    if plugins is None and reg is None:
+        return  # no Meta of its own: nothing to apply, nothing to guard (no entry per model)
+    _processed.add(model)
     if reg is not None:
         _registries[model] = reg
     requested = _normalize(model.__qualname__, plugins)

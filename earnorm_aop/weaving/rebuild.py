@@ -54,6 +54,10 @@ def _unindex(ref: weakref.ref[type]) -> None:
             users.pop(ref, None)
 
 
+def _died(ref: weakref.ref[type]) -> None:
+    _dead.append(ref)  # (a module function: a bound _dead.append would be one object per class)
+
+
 def _purge() -> None:
     while _dead:
         _unindex(_dead.pop())
@@ -89,7 +93,7 @@ def _reindex(klass: type) -> None:
         return
     _unindex(probe)  # equal to the stored reference while the class lives
     if now:
-        ref = weakref.ref(klass, _dead.append)
+        ref = weakref.ref(klass, _died)
         _indexed[ref] = now
         for switch in now:
             _users.setdefault(switch, {})[ref] = None
@@ -380,7 +384,7 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         if (
             isinstance(current, _Woven)
             and _chain_key(current._self_plan) == _chain_key(plan)
-            and current._self_guard == plan.guard
+            and current._self_plan.guard == plan.guard
         ):
             continue
         replaces = current is not _MISSING and not isinstance(current, _Woven)
@@ -405,7 +409,8 @@ def _make_wrapper(plan: ChainPlan) -> _Woven:
     wrapper = _Woven(plan.target.raw, compile_chain(plan))
     wrapper._self_raw = plan.target.raw
     wrapper._self_origin = plan.target.owner
-    wrapper._self_guard = plan.guard
+    # (The guard is _self_plan.guard: with wrapt's __module__ and __doc__, five
+    # attributes keep the wrapper's dict at its smallest size.)
     wrapper._self_plan = plan
     return wrapper
 

@@ -50,7 +50,6 @@ class _Woven(metaclass=_WovenType):
 
     _self_raw: Any
     _self_origin: type
-    _self_guard: bool
     _self_plan: ChainPlan
 
     def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> _Woven:
@@ -94,6 +93,8 @@ class _Originals:
     reference to the wrapper is kept here.  When the wrapper is gone (someone
     replaced it for good), so is the claim: the dict value is the method now.
     """
+
+    __slots__ = ("_refs",)
 
     def __init__(self, refs: dict[str, weakref.ref[Any]] | None = None) -> None:
         self._refs: dict[str, weakref.ref[Any]] = dict(refs or {})

@@ -77,14 +77,14 @@ class _Generator:
         self.plan = plan
         self.target = plan.target
         self.is_async = plan.target.is_async
-        # The chain's own values; what every chain shares is in _BUILTINS.
+        # The chain's own values, which the generated functions reach as closure
+        # variables; what every chain shares is in _GLOBALS.
         self.extras = _Extras(plan)
         self.ns: dict[str, Any] = {
             "_x": self.extras,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
             "_gsub": guard_subject(plan.target),
-            "_keep": keep_guard,
             "model_of": model_of(plan.target),
             "_subject_name": plan.target.subject.name,
         }
@@ -219,43 +219,52 @@ class _Generator:
             src.add(depth + 1, line)
 
     def generate(self) -> tuple[str, str]:
-        """The module source: the around levels, and ``dispatch`` inside a factory.
+        """The module source: a factory defining the around levels and ``dispatch``.
 
-        ``dispatch`` is nested so that ``_g`` and ``_t`` (open traces, anywhere)
-        are closure variables:
-        :func:`compile_chain` builds the function over the cell of the chain's
-        :class:`~earnorm_aop.weaving.scope.Gate`, which is non-zero only while a
-        ``trace()`` or a ``disabled()`` block for one of its plugins is open
-        somewhere.  Until then a call pays one truth test and takes the plain
-        body; after it, the body that reads the context variables.
+        Every value of the chain (advice functions, switches, names) is a local
+        of ``_factory`` that the nested functions close over: :func:`compile_chain`
+        builds them from the shared code with cells holding this chain's values,
+        while their globals are one dict shared by all chains (see _GLOBALS).
+        So one code object serves every chain of a shape without the chains'
+        calls disturbing each other's global-lookup caches.  ``_g`` is the cell
+        of the chain's :class:`~earnorm_aop.weaving.scope.Gate`, non-zero only
+        while a ``trace()`` or a ``disabled()`` block for one of its plugins is
+        open somewhere: until then a call pays one truth test and takes the
+        plain body.  Only the plain body's names are closure variables of
+        ``dispatch`` (each one costs every call a little): what the other body
+        needs is reached through ``_x`` and the shared globals.
         """
         plan = self.plan
         aw = "await " if self.is_async else ""
         adef = "async def" if self.is_async else "def"
-        src = _Source()
-        for k, advice in enumerate(plan.arounds):
-            self.around_level(src, k, advice)
         body = _Source()
+        for k, advice in enumerate(plan.arounds):
+            self.around_level(body, k, advice)
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
         body.add(1, "if _g:")
         # Only calls in a trace's own context take the interpreted chain, which
         # records them; other callers go on.
-        body.add(2, "if _t and _tget() is not None:")
+        body.add(2, "if _mode.tracing and _tget() is not None:")
         body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
         # Read the context-local toggles once: only a call in a context that
         # disabled a plugin takes the checked body, others the plain one.
         body.add(2, "_off = _dget()")
         body.add(2, "if _off:")
+        body.add(3, "_sw = _x.sw")
         self.checked = True
         self.guarded_body(body, 3)
         self.checked = False
         self.guarded_body(body, 1)
+        src = _Source()
         src.add(0, "def _factory():")
-        src.add(1, "_g = _t = _sw = None")
+        src.add(1, " = ".join([*self.closure_names(), "None"]))
         for line in body.lines:
             src.add(1, line)
-        src.add(1, "return dispatch")
         return "dispatch", "\n".join(src.lines) + "\n"
+
+    def closure_names(self) -> list[str]:
+        """The factory's locals standing for the chain's values (a function of the shape)."""
+        return ["_g", "_bind", *self.ns]
 
     def guarded_body(self, src: _Source, d: int) -> None:
         """The body of one call, inside the super() re-entry guard when the plan needs it."""
@@ -437,10 +446,10 @@ class _Extras:
         return run(wrapped, instance, args, kwargs)
 
 
-# What every dispatcher reads and no chain owns: looked up as builtins, so it
-# takes no room in each chain's namespace.
-_BUILTINS: dict[str, Any] = {
-    **builtins.__dict__,
+# What every dispatcher reads and no chain owns: the one globals dict of
+# every generated function.
+_GLOBALS: dict[str, Any] = {
+    "__builtins__": builtins,
     "_Recover": Recover,
     "_ProceedError": ProceedError,
     "_JP": JoinPoint,
@@ -449,33 +458,20 @@ _BUILTINS: dict[str, Any] = {
     "_tget": scope.TRACE.get,
     "_mode": scope.mode,
     "_avar": scope.ACTIVE_CALLS,
+    "_keep": keep_guard,
 }
 
 
 class _Compiled:
     """One compiled dispatcher module, shared by every chain of its shape."""
 
-    __slots__ = ("__weakref__", "code", "dispatch", "levels", "names")
+    __slots__ = ("__weakref__", "code", "functions")
 
     def __init__(self, text: str, filename: str) -> None:
         self.code = compile(text, filename, "exec")
-        nested = [c for c in self.code.co_consts if isinstance(c, types.CodeType)]
-        factory = next(c for c in nested if c.co_name == "_factory")
-        # The around levels, module-level functions of the chain's namespace.
-        self.levels = [c for c in nested if c.co_name != "_factory"]
-        self.dispatch = next(
-            c
-            for c in factory.co_consts
-            if isinstance(c, types.CodeType) and c.co_name == "dispatch"
-        )
-        names = set(self.code.co_names)
-        stack = nested
-        while stack:
-            code = stack.pop()
-            names.update(code.co_names)
-            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-        # The globals the code can read: a chain's namespace keeps only these.
-        self.names = frozenset(names)
+        factory = next(c for c in self.code.co_consts if isinstance(c, types.CodeType))
+        # The around levels and dispatch, in definition order (dispatch last).
+        self.functions = [c for c in factory.co_consts if isinstance(c, types.CodeType)]
 
 
 # Compiled dispatcher modules, by generated source and by chain shape (what the
@@ -549,20 +545,26 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
     compiled = _compiled_for(plan, gen)
     extras = gen.extras
     extras.code = compiled  # keeps the shared code and its linecache entry alive
-    ns = {k: v for k, v in gen.ns.items() if k in compiled.names}
-    if "_bind" in compiled.names:  # only then read the target's signature
-        ns["_bind"] = plan.target.binder()
-    ns["__builtins__"] = _BUILTINS
-    for code in compiled.levels:
-        ns[code.co_name] = types.FunctionType(code, ns)
-    cells = {"_g": extras.gate.cell, "_t": scope.TRACING, "_sw": CellType(extras.sw)}
-    dispatcher: Dispatcher = types.FunctionType(
-        compiled.dispatch,
-        ns,
-        "dispatch",
-        None,
-        tuple(cells[v] for v in compiled.dispatch.co_freevars),
-    )
+    values = gen.ns
+    cells: dict[str, CellType] = {"_g": extras.gate.cell}
+    made: dict[str, Any] = {}
+    for code in compiled.functions:
+        for var in code.co_freevars:
+            if var in cells:
+                continue
+            if var == "_bind":  # only then read the target's signature
+                cells[var] = CellType(plan.target.binder())
+            elif var in values:
+                cells[var] = CellType(values[var])
+            else:  # an around level, made before or after this function
+                cells[var] = CellType(made[var]) if var in made else CellType()
+        fn = types.FunctionType(
+            code, _GLOBALS, code.co_name, None, tuple(cells[v] for v in code.co_freevars)
+        )
+        made[code.co_name] = fn
+        if code.co_name in cells:
+            cells[code.co_name].cell_contents = fn
+    dispatcher: Dispatcher = made["dispatch"]
     return dispatcher
 
 

@@ -32,7 +32,6 @@ __all__ = [
     "ACTIVE_CALLS",
     "DISABLED",
     "TRACE",
-    "TRACING",
     "Gate",
     "disabled_closed",
     "disabled_opened",
@@ -54,21 +53,11 @@ ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
 )
 
 
-# Open trace() blocks in any thread or task; compiled dispatchers close over it.
-TRACING = CellType(0)
-
-
 class _Mode:
-    """Process-wide counters."""
+    """Process-wide counters (read by dispatchers only once their gate is open)."""
 
-    @property
-    def tracing(self) -> int:
-        """Open ``trace()`` blocks, in any thread or task."""
-        return TRACING.cell_contents  # type: ignore[no-any-return]
-
-    @tracing.setter
-    def tracing(self, value: int) -> None:
-        TRACING.cell_contents = value
+    def __init__(self) -> None:
+        self.tracing = 0  # open trace() blocks, in any thread or task
 
 
 mode = _Mode()

@@ -95,6 +95,7 @@ class _Generator:
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
             self.ns[_name(f"_a{i}")] = advice.func
+            self.ns[_name(f"_s{i}")] = advice.aspect.switch
             self.ns[_name(f"_n{i}")] = advice.aspect.name
             self.ns[_name(f"_k{i}")] = advice.kind.value
             if advice.aspect.on_error != "raise":
@@ -193,7 +194,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if _sw[{i}] not in _off:")
+            src.add(depth, f"if _s{i} not in _off:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -214,7 +215,7 @@ class _Generator:
             src.add(depth + 1, line)
         src.add(depth, "else:")
         if policy == "disable":
-            src.add(depth + 1, f"_x.sw[{i}].consecutive_failures = 0")
+            src.add(depth + 1, f"_s{i}.consecutive_failures = 0")
         for line in on_ok or ["pass"]:
             src.add(depth + 1, line)
 
@@ -244,13 +245,12 @@ class _Generator:
         body.add(1, "if _g:")
         # Only calls in a trace's own context take the interpreted chain, which
         # records them; other callers go on.
-        body.add(2, "if _mode.tracing and _tget() is not None:")
+        body.add(2, "if _tracing and _tget() is not None:")
         body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
         # Read the context-local toggles once: only a call in a context that
         # disabled a plugin takes the checked body, others the plain one.
         body.add(2, "_off = _dget()")
         body.add(2, "if _off:")
-        body.add(3, "_sw = _x.sw")
         self.checked = True
         self.guarded_body(body, 3)
         self.checked = False
@@ -358,7 +358,7 @@ class _Generator:
         log_policy = advice.aspect.on_error != "raise"
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         # Skipped while a disabled() block for its plugin is in force here.
-        src.add(1, f"if _x.sw[{i}].scopes and _x.sw[{i}] in _dget():")
+        src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
             src.add(1, "_ba = _bind(instance, args, kwargs)")
@@ -416,25 +416,22 @@ class _Generator:
         src.add(3, "return res")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.aspect.on_error == "disable":
-            src.add(1, f"_x.sw[{i}].consecutive_failures = 0")
+            src.add(1, f"_s{i}.consecutive_failures = 0")
         src.add(1, "return _r")
 
 
 class _Extras:
-    """What a chain's dispatcher reaches only off its plain path, under one global name.
+    """What a chain's dispatcher reaches only off its plain path, under one name.
 
-    The switches (read while a ``disabled()`` block is open somewhere), the
-    interpreted chain (built on the first call inside a ``trace()`` block: the
-    object is callable as that dispatcher), and what must live as long as the
-    dispatcher: its gate and its shared compiled code.  One name instead of
-    several keeps each chain's namespace dict at its smallest size.
+    The interpreted chain (built on the first call inside a ``trace()`` block:
+    the object is callable as that dispatcher), and what must live as long as
+    the dispatcher: its gate and its shared compiled code.
     """
 
-    __slots__ = ("code", "gate", "plan", "run", "sw")
+    __slots__ = ("code", "gate", "plan", "run")
 
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
-        self.sw = tuple(a.aspect.switch for a in plan.all)
         self.gate = scope.gate(plan.switches)
         self.code: Any = None
         self.run: Dispatcher | None = None
@@ -448,18 +445,21 @@ class _Extras:
 
 # What every dispatcher reads and no chain owns: the one globals dict of
 # every generated function.
-_GLOBALS: dict[str, Any] = {
-    "__builtins__": builtins,
-    "_Recover": Recover,
-    "_ProceedError": ProceedError,
-    "_JP": JoinPoint,
-    "_isawaitable": inspect.isawaitable,
-    "_dget": scope.DISABLED.get,
-    "_tget": scope.TRACE.get,
-    "_mode": scope.mode,
-    "_avar": scope.ACTIVE_CALLS,
-    "_keep": keep_guard,
-}
+_GLOBALS: dict[str, Any] = scope.GLOBALS
+_GLOBALS.update(
+    {
+        "__builtins__": builtins,
+        "_Recover": Recover,
+        "_ProceedError": ProceedError,
+        "_JP": JoinPoint,
+        "_isawaitable": inspect.isawaitable,
+        "_dget": scope.DISABLED.get,
+        "_tget": scope.TRACE.get,
+        "_mode": scope.mode,
+        "_avar": scope.ACTIVE_CALLS,
+        "_keep": keep_guard,
+    }
+)
 
 
 class _Compiled:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIVE_CALLS",
     "DISABLED",
+    "GLOBALS",
     "TRACE",
     "Gate",
     "disabled_closed",
@@ -61,6 +62,11 @@ class _Mode:
 
 
 mode = _Mode()
+
+# The globals of every generated dispatcher (the dispatcher module fills in its
+# constants).  ``_tracing`` mirrors ``mode.tracing`` here, where a dispatcher
+# reads it with one dictionary-cached global lookup.
+GLOBALS: dict[str, Any] = {"_tracing": 0}
 
 
 class Gate:
@@ -120,10 +126,12 @@ def trace_opened() -> None:
     """A ``trace()`` block opened in some context."""
     with _lock:
         mode.tracing += 1
+        GLOBALS["_tracing"] = mode.tracing
         _shift(None, 1)
 
 
 def trace_closed() -> None:
     with _lock:
         mode.tracing -= 1
+        GLOBALS["_tracing"] = mode.tracing
         _shift(None, -1)

@@ -217,6 +217,28 @@ def test_the_toggle_index_follows_weave_and_unweave(reg: PluginRegistry) -> None
 # --------------------------------------------------------------------------
 
 
+def test_switching_a_plugin_off_and_on_compiles_nothing(
+    reg: PluginRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = with_plugins("tog", "solo", registry=reg)(fresh("Toggled"))
+    compiled: list[str] = []
+
+    def counting(source: str, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source)
+        return compile(source, *args, **kwargs)
+
+    reg.disable("solo")
+    reg.enable("solo")
+    monkeypatch.setattr(generated, "compile", counting, raising=False)
+    try:
+        for _ in range(3):
+            reg.disable("solo")
+            reg.enable("solo")
+        assert compiled == []
+    finally:
+        weaver.unweave(model)
+
+
 def test_identical_chains_share_one_compiled_code_object(
     reg: PluginRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,6 +314,10 @@ def test_generated_code_and_its_source_go_with_the_last_dispatcher() -> None:
     code = weakref.ref(vars(model)["save"]._self_wrapper.__code__)
     assert filename in generated.linecache.cache
     weaver.unweave(model)
+    # Recently used code is kept a while (bounded), so toggling does not
+    # compile again; nothing else holds it.
+    assert generated._recent.maxlen is not None
+    generated._recent.clear()
     gc.collect()
     assert filename not in generated.linecache.cache
     assert code() is None

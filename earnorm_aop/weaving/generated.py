@@ -17,6 +17,7 @@ import linecache
 import sys
 import types
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from types import CellType
 from typing import Any
@@ -481,6 +482,10 @@ class _Compiled:
 # last dispatcher made from it does; each dispatcher's namespace keeps its own.
 _by_source: weakref.WeakValueDictionary[str, _Compiled] = weakref.WeakValueDictionary()
 _by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = weakref.WeakValueDictionary()
+# The code used most recently, held a while after its last dispatcher is gone:
+# switching a plugin off and on again (or a subclass coming and going) then
+# finds its code instead of compiling it again.  Bounded; it holds no class.
+_recent: deque[_Compiled] = deque(maxlen=64)
 
 
 def _shape(plan: ChainPlan, gen: _Generator) -> tuple[Any, ...]:
@@ -515,6 +520,7 @@ def _compiled_for(plan: ChainPlan, gen: _Generator) -> _Compiled:
     shape = _shape(plan, gen)
     found = _by_shape.get(shape)
     if found is not None:
+        _recent.append(found)
         return found
     _, text = gen.generate()
     found = _by_source.get(text)
@@ -530,6 +536,7 @@ def _compiled_for(plan: ChainPlan, gen: _Generator) -> _Compiled:
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         weakref.finalize(found, linecache.cache.pop, filename, None)
     _by_shape[shape] = found
+    _recent.append(found)
     return found
 
 

@@ -20,7 +20,16 @@ from ..errors import WeavingError
 from .aspect import AdviceSpec, Aspect
 from .pointcut import Kind
 
-__all__ = ["RESERVED", "Param", "PlannedAdvice", "Subject", "Target", "plan_advice"]
+__all__ = [
+    "RESERVED",
+    "Param",
+    "PlannedAdvice",
+    "Subject",
+    "Target",
+    "injectables",
+    "plan_advice",
+    "register_injectable",
+]
 
 RESERVED = (
     "instance",
@@ -44,6 +53,30 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
     Kind.AFTER_ROLLBACK: _COMMON | {"result"},
 }
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
+
+# Names the layer above adds to the injectable ones (``context``: the current
+# earnorm_aop.context), each with the zero-argument getter a call evaluates.
+# They are resolved at weave time like the reserved names, and win over a
+# target parameter of the same name as those do.
+_INJECTABLES: dict[str, Callable[[], Any]] = {}
+
+
+def register_injectable(name: str, getter: Callable[[], Any]) -> None:
+    """Let advice ask for ``name``: each call passes it ``getter()``.
+
+    The engine knows nothing of what the value is; the plugin layer registers
+    ``context`` this way so the engine does not import it.  Advice woven
+    before the registration keeps the plan it had.
+    """
+    if not name.isidentifier() or name in RESERVED:
+        raise ValueError(f"an injectable needs a new identifier, not {name!r}")
+    _INJECTABLES[name] = getter
+
+
+def injectables() -> tuple[str, ...]:
+    """The names registered with :func:`register_injectable`."""
+    return tuple(_INJECTABLES)
+
 
 Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
 _NO_SIGNATURE: Any = object()
@@ -212,7 +245,8 @@ class Param:
     """One advice parameter and where its value comes from.
 
     ``source`` is a reserved name, ``"value"`` (a chain advice's first
-    parameter), ``"target"`` (a parameter of the woven method, ``key``),
+    parameter), ``"provided"`` (a registered injectable, its getter in
+    ``default``), ``"target"`` (a parameter of the woven method, ``key``),
     ``"default"`` (the advice's own default), ``"varargs"`` or ``"varkw"``.
     """
 
@@ -271,6 +305,7 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
         target.binding,
         target.model is not None,
         target.param_names,
+        tuple(_INJECTABLES),
     )
     underlying = getattr(func, "__func__", func)
     try:
@@ -324,6 +359,8 @@ def _resolve(
         name = p.name
         if name in available:
             params.append(Param(name, p.kind, name))
+        elif name in _INJECTABLES:
+            params.append(Param(name, p.kind, "provided", key=name, default=_INJECTABLES[name]))
         elif name in _RESERVED_FOR:
             raise WeavingError(
                 f"{where}: parameter {name!r} is only given to {_RESERVED_FOR[name]} advice; "
@@ -350,5 +387,6 @@ def _resolve(
 
 def _describe(available: frozenset[str], target_params: tuple[str, ...]) -> str:
     names = [n for n in RESERVED if n in available]
+    names += list(_INJECTABLES)
     names += [n for n in target_params if n not in available]
     return ", ".join(names)

@@ -34,7 +34,20 @@ def config_model(cls: type) -> type[BaseModel]:
 
     nested = cls.__dict__.get("Config") or getattr(cls, "Config", None)
     if is_config_class(nested):
-        return nested  # type: ignore[return-value]
+        model: Any = nested
+        if "extra" in model.model_config:
+            return model  # type: ignore[no-any-return]  # the plugin chose what unknown options do
+        # pydantic ignores unknown keys by default; a misspelt option must fail.
+        return type(
+            model.__name__,
+            (model,),
+            {
+                "__module__": model.__module__,
+                "__qualname__": model.__qualname__,
+                "__doc__": model.__doc__,
+                "model_config": pydantic.ConfigDict(extra="forbid"),
+            },
+        )
     init = cls.__dict__.get("__init__") or getattr(cls, "__init__")  # noqa: B009
     fields: dict[str, Any] = {}
     extra: Literal["allow", "forbid"] = "forbid"

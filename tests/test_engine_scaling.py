@@ -14,6 +14,7 @@ the mechanisms that keep them flat, by counting work, never timing it:
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 from _hypothesis_profiles import examples
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_engine_dispatch import SyncModel, aspect_specs, build_plan
 
 from earnorm_aop import Aspect, PluginRegistry, plugin, trace, with_plugins
@@ -354,3 +356,79 @@ def test_importing_the_package_imports_no_heavy_dependency() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == ""
+
+
+# --------------------------------------------------------------------------
+# Gates under any interleaving of blocks, contexts and calls
+# --------------------------------------------------------------------------
+
+PLUGINS = ("p0", "p1", "p2")
+# Which plugins each model weaves.
+USES = (("p0",), ("p0", "p1"), ("p1", "p2"), ("p0", "p1", "p2"))
+
+operations = st.one_of(
+    st.tuples(st.just("open"), st.integers(0, 2), st.sets(st.sampled_from(PLUGINS), min_size=1)),
+    st.tuples(st.just("close"), st.integers(0, 2), st.just(frozenset())),
+    st.tuples(st.just("trace"), st.integers(0, 2), st.just(frozenset())),
+    st.tuples(st.just("call"), st.integers(0, 2), st.sampled_from(range(len(USES)))),
+)
+
+
+@settings(
+    max_examples=examples(100),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(ops=st.lists(operations, max_size=30))
+def test_gates_and_calls_follow_any_interleaving_of_blocks(ops: list[tuple[Any, ...]]) -> None:
+    """Each call runs its model's plugins minus those its own context disabled;
+    each gate counts the open traces and the open blocks naming its plugins."""
+    registry = PluginRegistry()
+    ran: list[str] = []
+    for name in PLUGINS:
+
+        def before_save(self: Any, instance: Any, _name: str = name) -> None:
+            ran.append(_name)
+
+        plugin(name, registry=registry)(type(name, (), {"before_save": before_save}))
+    classes = [
+        with_plugins(*uses, registry=registry)(fresh(f"U{i}")) for i, uses in enumerate(USES)
+    ]
+    contexts = [contextvars.copy_context() for _ in range(3)]
+    stacks: list[list[tuple[str, Any, Any]]] = [[], [], []]
+    try:
+        for op, k, arg in ops:
+            if op == "open":
+                cm = registry.disabled(*sorted(arg))
+                contexts[k].run(cm.__enter__)
+                stacks[k].append(("disabled", cm, frozenset(arg)))
+            elif op == "trace":
+                cm = trace()
+                recorder = contexts[k].run(cm.__enter__)
+                stacks[k].append(("trace", cm, recorder))
+            elif op == "close" and stacks[k]:
+                _, cm, _ = stacks[k].pop()
+                contexts[k].run(cm.__exit__, None, None, None)
+            elif op == "call":
+                ran.clear()
+                traced = [r for kind, _, r in stacks[k] if kind == "trace"]
+                before = len(traced[-1]) if traced else 0
+                contexts[k].run(classes[arg]().save, 1)
+                off = frozenset().union(*(a for kind, _, a in stacks[k] if kind == "disabled"))
+                expected = [p for p in USES[arg] if p not in off]
+                assert sorted(ran) == sorted(expected)
+                if traced:
+                    assert len(traced[-1]) - before == len(expected)
+            tracing = sum(1 for s in stacks for kind, _, _ in s if kind == "trace")
+            for klass, uses in zip(classes, USES, strict=True):
+                blocks = sum(
+                    len(arg & set(uses)) for s in stacks for kind, _, arg in s if kind == "disabled"
+                )
+                assert gate_value(klass) == tracing + blocks
+    finally:
+        for k, stack in enumerate(stacks):
+            while stack:
+                _, cm, _ = stack.pop()
+                contexts[k].run(cm.__exit__, None, None, None)
+        for klass in classes:
+            weaver.unweave(klass)

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin_spec import PluginSpec, read_spec
-from .weaving import scope, weaver
+from .weaving import metering, scope, weaver
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 
 if TYPE_CHECKING:
@@ -340,6 +341,14 @@ class PluginRegistry:
                 name,
                 tuple(
                     AdviceSpec(getattr(obj, h.attr), h.target(), optional=h.optional, name=h.attr)
+                    if h.condition is None
+                    else ConditionalAdviceSpec(
+                        getattr(obj, h.attr),
+                        h.target(),
+                        optional=h.optional,
+                        name=h.attr,
+                        condition=h.condition,
+                    )
                     for h in spec.hooks
                 ),
                 priority=spec.priority,
@@ -355,10 +364,20 @@ class PluginRegistry:
     # -- observability -----------------------------------------------------------
 
     def metrics(self, name: str) -> dict[str, Any]:
-        """Counters of ``name``: models using it, advice failures, last error, state."""
+        """Counters of ``name``: models using it, advice failures, last error, state.
+
+        ``failures`` (advice failures its error policy handled) and
+        ``auto_disables`` are always counted; ``runs`` (advice runs by outcome:
+        ``ok``, ``veto``, ``recovered``, ``raised``, ``failed``) and ``seconds``
+        (time spent in its advice; an ``around`` advice's includes the call it
+        wraps) only while metrics are on (``earnorm_aop.start_metering()``),
+        which ``metering`` tells.
+        """
         self._entry(name)
         sw = self.switch(name)
         models = weaver.classes_with(sw)
+        with sw.lock:
+            runs, seconds = dict(sw.runs), sw.seconds
         return {
             "name": name,
             "enabled": sw.enabled,
@@ -367,6 +386,10 @@ class PluginRegistry:
             "failures": sw.failures,
             "consecutive_failures": sw.consecutive_failures,
             "last_error": None if sw.last_error is None else repr(sw.last_error),
+            "auto_disables": sw.auto_disables,
+            "metering": metering.active(),
+            "runs": runs,
+            "seconds": seconds,
         }
 
     def health(self) -> dict[str, Any]:

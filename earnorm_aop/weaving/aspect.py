@@ -71,6 +71,11 @@ class Switch:
     last_error: BaseException | None = None
     auto_disabled: bool = False
     scopes: int = 0  # open disabled() blocks for this plugin, in any thread or task
+    auto_disables: int = 0  # times the error policy switched the plugin off
+    # Counted only while metrics are on (see metering.py): advice runs by
+    # outcome, and the seconds they took.
+    runs: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 

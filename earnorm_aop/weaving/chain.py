@@ -274,5 +274,7 @@ def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
             aspect.max_failures,
         )
         switch.auto_disabled = True
+        with switch.lock:
+            switch.auto_disables += 1
         for action in _auto_disable:
             action(switch)

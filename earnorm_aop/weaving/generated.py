@@ -252,9 +252,10 @@ class _Generator:
             self.around_level(body, k, advice)
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
         body.add(1, "if _g:")
-        # Only calls in a trace's own context take the interpreted chain, which
-        # records them; other callers go on.
-        body.add(2, "if _tracing and _tget() is not None:")
+        # Only calls in a trace's own context, or any call while metrics are on,
+        # take the interpreted chain, which reports each advice run; other
+        # callers go on.
+        body.add(2, "if _watch and (_metering or _tget() is not None):")
         body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
         # Read the context-local toggles once: only a call in a context that
         # disabled a plugin takes the checked body, others the plain one.

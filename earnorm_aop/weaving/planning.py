@@ -86,6 +86,28 @@ def set_subject_resolver(resolver: SubjectResolver) -> None:
     _subject = resolver
 
 
+AdviceResolver = Callable[[type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind]]
+
+
+def _as_declared(
+    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
+) -> tuple[AdviceSpec, Kind]:
+    return spec, kind
+
+
+# What an advice needs from the model's ORM beyond the engine's names (the
+# ``changes`` of a write, conditions on them) is the plugin layer's: it
+# installs a resolver here, asked once per (advice, woven method) at weave
+# time, that may hand back another advice to plan in its place.
+_advice_for: AdviceResolver = _as_declared
+
+
+def set_advice_resolver(resolver: AdviceResolver) -> None:
+    """Tell the engine how to adapt an advice to one woven method before planning it."""
+    global _advice_for
+    _advice_for = resolver
+
+
 def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
     found: dict[str, Aspect] = {}
     for klass in reversed(model.__mro__):
@@ -242,7 +264,13 @@ def _plan_class(
             target = dataclasses.replace(found, subject=_subject(model, name, found))
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
-                (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries
+                (
+                    aspect,
+                    plan_advice(
+                        aspect, *_advice_for(model, name, target, aspect, spec, kind), target
+                    ),
+                )
+                for aspect, spec, kind in entries
             ]
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:

@@ -169,9 +169,11 @@ def _apply_meta(model: type) -> None:
     """Apply ``model``'s own ``Meta.plugins`` once."""
     if model in _processed:
         return
-    _processed.add(model)
     plugins, reg = _meta_plugins(model)
     meta_mask = getattr(model.__dict__.get("Meta"), "mask", None)
+    if plugins is None and reg is None and not meta_mask:
+        return  # no Meta of its own: nothing to apply, nothing to guard (no entry per model)
+    _processed.add(model)
     if meta_mask:
         mask_fields(*_mask_names(model, meta_mask), model=model)
     if reg is not None:

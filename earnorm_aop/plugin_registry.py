@@ -9,7 +9,6 @@ shared by every model that uses it, so ``disable(name)`` reaches them all.
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,8 @@ from .weaving import metering, scope, weaver
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 
 if TYPE_CHECKING:
+    import importlib.metadata
+
     from .switchboard import Switchboard
 
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
@@ -174,6 +175,8 @@ class PluginRegistry:
         group = group or self.group or GROUP
         found = []
         with self._lock:
+            import importlib.metadata  # here, not at import: it is slow to import
+
             for ep in importlib.metadata.entry_points(group=group):
                 dist = getattr(ep, "dist", None)
                 where = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")

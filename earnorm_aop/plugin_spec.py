@@ -13,11 +13,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
-
-from .config import config_model
+from .config import config_model, is_config_class
 from .errors import PluginError
 from .weaving.aspect import ErrorPolicy
 from .weaving.pointcut import (
@@ -28,6 +26,9 @@ from .weaving.pointcut import (
     parse_pointcut,
     split_event,
 )
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["HookDecl", "PluginSpec", "collect_hooks", "hook", "read_spec"]
 
@@ -250,7 +251,7 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
     if not isinstance(priority, int):
         raise PluginError(f"plugin {name!r}: priority must be an int, not {priority!r}")
     nested = getattr(cls, "Config", None)
-    uses_nested = isinstance(nested, type) and issubclass(nested, BaseModel)
+    uses_nested = is_config_class(nested)
     if not uses_nested:
         _check_init(cls, name)
     requires = _requires(cls, getattr(cls, "requires", ()))

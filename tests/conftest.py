@@ -98,7 +98,7 @@ def _forget(klass: type) -> None:
     state = weaver._states.get(klass)
     if state is not None and state.excluded and not state.own:
         # Inherited aspects it opted out of, whose parent is unwoven by now.
-        state.excluded.clear()
+        state.excluded = frozenset()
         weaver.refresh(klass)
 
 

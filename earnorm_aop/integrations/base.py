@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pydantic
-
 from ..weaving import commit
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.planning import (
-    register_framework_base,
+    register_framework_base_lazily,
     set_operations_resolver,
     set_subject_resolver,
 )
@@ -773,4 +771,4 @@ def _schedule(
 # Commit-aware advice (after_commit / after_rollback) waits for the model's
 # adapter to say the transaction ended.
 commit.set_scheduler(_schedule)
-register_framework_base(pydantic.BaseModel)
+register_framework_base_lazily("pydantic", "BaseModel")  # without importing pydantic

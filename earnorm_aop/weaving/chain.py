@@ -57,7 +57,7 @@ def on_auto_disable(action: Callable[[Switch], None]) -> None:
         _auto_disable.append(action)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChainPlan:
     """The advice of one (class, method), sorted into phases and run order."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -27,6 +28,24 @@ _framework_bases: set[type] = {object}
 def register_framework_base(cls: type) -> None:
     """Exclude ``cls``'s methods from globs (as for ``object`` and ``pydantic.BaseModel``)."""
     _framework_bases.add(cls)
+
+
+# (module, attribute) of framework bases registered without importing their
+# module: no class can derive from one before its module is imported.
+_lazy_bases: list[tuple[str, str]] = []
+
+
+def register_framework_base_lazily(module: str, name: str) -> None:
+    """:func:`register_framework_base` for ``module.name``, once ``module`` is imported."""
+    _lazy_bases.append((module, name))
+
+
+def _resolve_lazy_bases() -> None:
+    for module, name in list(_lazy_bases):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            _framework_bases.add(getattr(loaded, name))
+            _lazy_bases.remove((module, name))
 
 
 OperationsResolver = Callable[[type], Mapping[str, Sequence[tuple[type, str]]]]
@@ -149,6 +168,8 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
     """(names globs range over, names exact patterns may use), in MRO order."""
     public: dict[str, None] = {}
     every: dict[str, None] = {}
+    if _lazy_bases:
+        _resolve_lazy_bases()
     for klass in model.__mro__:
         if klass is object:
             continue

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIVE_CALLS",
     "DISABLED",
+    "GLOBALS",
     "TRACE",
     "Gate",
     "disabled_closed",
@@ -58,13 +59,24 @@ ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
 
 
 class _Mode:
-    """Process-wide counters."""
+    """Process-wide counters (read by dispatchers only once their gate is open)."""
 
     tracing = 0  # open trace() blocks, in any thread or task
     metering = 0  # metering.start() calls not yet stopped (see metering.py)
 
 
 mode = _Mode()
+
+# The globals of every generated dispatcher (the dispatcher module fills in its
+# constants).  ``_watch`` (open traces plus metering) and ``_metering`` mirror
+# ``mode`` here, where a dispatcher whose gate is open reads them with one
+# dictionary-cached global lookup each.
+GLOBALS: dict[str, Any] = {"_watch": 0, "_metering": 0}
+
+
+def _mirror() -> None:
+    GLOBALS["_watch"] = mode.tracing + mode.metering
+    GLOBALS["_metering"] = mode.metering
 
 
 class Gate:
@@ -124,12 +136,14 @@ def trace_opened() -> None:
     """A ``trace()`` block opened in some context."""
     with _lock:
         mode.tracing += 1
+        _mirror()
         _shift(None, 1)
 
 
 def trace_closed() -> None:
     with _lock:
         mode.tracing -= 1
+        _mirror()
         _shift(None, -1)
 
 
@@ -137,10 +151,12 @@ def metering_started() -> None:
     """Metrics were switched on: every dispatcher takes its instrumented path."""
     with _lock:
         mode.metering += 1
+        _mirror()
         _shift(None, 1)
 
 
 def metering_stopped() -> None:
     with _lock:
         mode.metering -= 1
+        _mirror()
         _shift(None, -1)

@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _earnorm_helpers import run, unique
+from _hypothesis_profiles import examples
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from earnorm_aop import PluginRegistry, hook, plugin, with_plugins
 from earnorm_aop.integrations import adapter_for
+from earnorm_aop.integrations.earnorm import use_mongomock
 
 
 class Ticking:
@@ -253,3 +257,81 @@ def test_update_fields_mode_writes_only_the_changed_values(mongo: Any, monkeypat
         assert sorted(written[-1]) == ["updated_at", "views"]
 
     run(scenario())
+
+
+_VALUES = {"title": ["", "a", "b"], "views": [0, 1, 2]}
+_FIELD = st.sampled_from(sorted(_VALUES))
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), _FIELD, st.integers(0, 2)),  # record.field = value
+        st.tuples(st.just("write"), _FIELD, st.integers(0, 2)),  # write({field: value})
+        st.tuples(st.just("write"), st.none(), st.none()),  # write({})
+        st.tuples(st.just("other"), _FIELD, st.integers(0, 2)),  # another writer's change
+        st.tuples(st.just("reload"), st.none(), st.none()),  # get(id): a fresh record
+    ),
+    max_size=10,
+)
+
+
+def test_changes_seen_by_advice_equal_a_reference_diff_of_the_stored_document() -> None:
+    """For any assignments, writes, reloads and other writers' changes: before and after
+    each write, ``changes`` is the diff of what the write stores against the document
+    as stored just before it."""
+    seen: list[dict[str, Any]] = []
+    runs: list[int] = []
+    registry = PluginRegistry()
+
+    @plugin("spy", registry=registry)
+    class Spy:
+        @hook("before:save")
+        def before(self, changes: dict[str, Any]) -> None:
+            seen.append(dict(changes))
+
+        @hook("after:save")
+        def after(self, changes: dict[str, Any]) -> None:
+            seen.append(dict(changes))
+
+    @with_plugins("spy", registry=registry)
+    class Doc(BaseModel):
+        _name = unique("doc")
+        _skip_default_fields = True
+        title = fields.StringField(default="")
+        views = fields.IntegerField(default=0)
+
+    @settings(max_examples=examples(50), deadline=None)
+    @given(steps=_STEPS)
+    def check(steps: list[tuple[str, Any, Any]]) -> None:
+        run(scenario(steps))
+        runs.append(sum(op == "write" for op, _, _ in steps))
+
+    async def scenario(steps: list[tuple[str, Any, Any]]) -> None:
+        db = use_mongomock(unique("props"))
+        record = await Doc.create({"title": "", "views": 0})
+        stored: dict[str, Any] = {"title": "", "views": 0}  # the reference
+        assigned: dict[str, Any] = {}  # set on the record since its last write
+        seen.clear()
+        for op, name, index in steps:
+            value = None if name is None else _VALUES[name][index]
+            if op == "set":
+                setattr(record, name, value)
+                assigned[name] = value
+            elif op == "write":
+                new = {**assigned, **({} if name is None else {name: value})}
+                await record.write({} if name is None else {name: value})
+                expected = {n: (stored[n], v) for n, v in new.items() if stored[n] != v}
+                assert seen == [expected, expected]
+                seen.clear()
+                stored.update(new)
+                assigned.clear()
+            elif op == "other":
+                await db[Doc._name].update_one({}, {"$set": {name: value}})
+                stored[name] = value
+            else:
+                record = await Doc.get(_pk(record))
+                assigned.clear()
+        assert seen == []
+        (doc,) = await db[Doc._name].find({}).to_list(None)
+        assert {n: doc[n] for n in stored} == stored
+
+    check()
+    assert len(runs) >= 10 and max(runs) > 0  # the examples ran, writes included

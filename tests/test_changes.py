@@ -136,10 +136,33 @@ def test_changes_on_bulk_writes_are_per_record_with_the_record_as_instance(
     backend.bulk_delete(backend.query(Article, title="b"))
     assert len(seen) == 1 and seen[0][1] == "b"
     assert seen[0][2]["views"] == (2, None) and seen[0][2]["title"] == ("b", None)
-    seen.clear()
-    backend.bulk_create(Article, [backend.new(Article, title="x"), backend.new(Article, title="y")])
-    assert [(t, c["title"]) for _, t, c in seen] == [("x", (None, "x")), ("y", (None, "y"))]
     assert a.id is not None
+
+
+def test_changes_on_save_many_are_per_record_with_the_object_as_instance(
+    backend: Any, seen: list[Any]
+) -> None:
+    registry = PluginRegistry()
+
+    @plugin("spy", registry=registry)
+    class Spy:
+        @hook("before:save_many")
+        def before(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(("before", _read(instance, "title"), changes["title"]))
+
+        @hook("after:save_many")
+        def after(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(("after", _read(instance, "title"), changes["title"]))
+
+    Article = backend.model("spy", registry=registry)
+    backend.bulk_create(Article, [backend.new(Article, title="x"), backend.new(Article, title="y")])
+    assert seen == [
+        ("before", "x", (None, "x")),
+        ("before", "y", (None, "y")),
+        ("after", "x", (None, "x")),
+        ("after", "y", (None, "y")),
+    ]
+    assert sorted(r["title"] for r in backend.rows(Article).values()) == ["x", "y"]
 
 
 def test_a_before_run_returning_false_for_one_record_vetoes_the_whole_bulk_write(

@@ -611,7 +611,11 @@ def register_adapter(adapter: Adapter) -> None:
 
 # Integrations imported on first sight of one of their models, by the module of
 # the model's metaclass, so ``with_plugins`` on a Django model needs no import.
-_AUTOLOAD = {"django.db.models.base": "earnorm_aop.integrations.django"}
+_AUTOLOAD = {
+    "django.db.models.base": "earnorm_aop.integrations.django",
+    # DeclarativeBase, declarative_base() and MappedAsDataclass metaclasses.
+    "sqlalchemy.orm.decl_api": "earnorm_aop.integrations.sqlalchemy",
+}
 
 
 def adapter_for(model: type) -> Adapter:

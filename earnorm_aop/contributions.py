@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import PluginError
@@ -30,7 +31,16 @@ from .integrations.base import FieldSpec, adapter_for
 from .weaving import scope, weaver
 from .weaving.aspect import Aspect
 
-__all__ = ["contribute", "contributed_fields", "contributed_methods", "visible_rows", "withdraw"]
+__all__ = [
+    "Added",
+    "contribute",
+    "contributed_fields",
+    "contributed_methods",
+    "copy_contributions",
+    "visible_rows",
+    "withdraw",
+    "withdraw_unwoven",
+]
 
 # model -> names of the methods we added to it (so they can be taken back).
 _added: weakref.WeakKeyDictionary[type, dict[str, str]] = weakref.WeakKeyDictionary()
@@ -109,13 +119,23 @@ def _in_force(
     return default
 
 
-def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
-    """Add the aspects' fields and methods to ``model``; return the method names added."""
+@dataclass
+class Added:
+    """What one :func:`contribute` call added, so :func:`withdraw` can take it back."""
+
+    methods: list[str] = field(default_factory=list)
+    fields: list[FieldSpec] = field(default_factory=list)
+
+
+def contribute(model: type, aspects: Iterable[Aspect]) -> Added:
+    """Add the aspects' fields and methods to ``model``; return what was added."""
     adapter = adapter_for(model)
-    added: list[str] = []
+    added = Added()
     for aspect in aspects:
         for spec in contributed_fields(aspect.name, aspect.plugin):
-            adapter.add_field(model, spec)
+            if not adapter.has_field(model, spec.name):
+                adapter.add_field(model, spec)
+                added.fields.append(spec)
         if callable(getattr(aspect.plugin, "visible_rows", None)):
             adapter.hide_rows(model, visible_rows)
         for method, func in contributed_methods(aspect.name, aspect.plugin).items():
@@ -132,7 +152,7 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> list[str]:
             else:
                 setattr(model, method, _as_method(aspect.name, method, func))
             mine[method] = aspect.name
-            added.append(method)
+            added.methods.append(method)
     return added
 
 
@@ -154,8 +174,36 @@ def visible_rows(model: type) -> dict[str, Any]:
     return found
 
 
-def withdraw(model: type, methods: Iterable[str]) -> None:
-    """Take back methods :func:`contribute` added (after a failed weave)."""
+def withdraw(model: type, added: Added) -> None:
+    """Take back what :func:`contribute` added (after a failed weave): all or nothing."""
+    _remove_methods(model, added.methods)
+    adapter = adapter_for(model)
+    for spec in reversed(added.fields):
+        adapter.remove_field(model, spec)
+
+
+def withdraw_unwoven(model: type) -> None:
+    """Remove the methods contributed to ``model`` by plugins no longer woven on it.
+
+    Called after ``unweave``: once a plugin is gone its methods (``restore``,
+    ``hard_delete``...) go too, so the class dict is as it was apart from
+    contributed fields, which an ORM cannot drop at runtime.
+    """
+    mine = _added.get(model)
+    if not mine:
+        return
+    woven = {a.name for a in weaver.effective_aspects(model)}
+    _remove_methods(model, [m for m, plugin in mine.items() if plugin not in woven])
+
+
+def copy_contributions(old: type, new: type) -> None:
+    """``new`` was re-created from ``old``'s dict: the methods we added there are ours there too."""
+    mine = _added.get(old)
+    if mine:
+        _added[new] = {m: p for m, p in mine.items() if m in vars(new)}
+
+
+def _remove_methods(model: type, methods: Iterable[str]) -> None:
     mine = _added.get(model, {})
     for method in methods:
         if mine.pop(method, None) is not None and method in vars(model):

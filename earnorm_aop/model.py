@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .contributions import contribute, withdraw
+from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
 from .plugin_registry import PluginRegistry
@@ -153,6 +153,20 @@ def _on_subclass(cls: type) -> None:
 weaver.subclass_listeners.append(_on_subclass)
 
 
+def _on_copy(old: type, new: type) -> None:
+    """``new`` re-creates ``old`` (``@dataclass(slots=True)``): it declares what ``old`` did."""
+    if old in _registries:
+        _registries[new] = _registries[old]
+    if old in _declared:
+        _declared.add(new)
+    if old in _processed:
+        _processed.add(new)
+    copy_contributions(old, new)
+
+
+weaver.copy_listeners.append(_on_copy)
+
+
 class PluginModel:
     """Optional base for models: subclasses read ``class Meta: plugins = [...]`` at creation."""
 
@@ -177,3 +191,4 @@ def unweave(
     if name is not None:
         (registry or registry_of(model)).spec(name)  # unknown name -> PluginNotFoundError
     weaver.unweave(model, name)
+    withdraw_unwoven(model)

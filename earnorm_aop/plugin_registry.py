@@ -258,7 +258,11 @@ class PluginRegistry:
             self._entry(name)
         switches = frozenset(self.switch(n) for n in names)
         token = scope.DISABLED.set(scope.DISABLED.get() | switches)
-        weaver.context_scope_opened(switches)
+        try:
+            weaver.context_scope_opened(switches)
+        except BaseException:
+            scope.DISABLED.reset(token)  # not entered: nothing stays off
+            raise
         try:
             yield
         finally:

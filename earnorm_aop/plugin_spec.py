@@ -60,19 +60,35 @@ def hook(spec: str | Sequence[str], *, optional: bool = False) -> Callable[[F], 
     The spec is checked here, so a malformed pointcut fails when the plugin
     module is imported.
     """
-    specs = [spec] if isinstance(spec, str) else list(spec)
+    if isinstance(spec, str):
+        specs = [spec]
+    elif isinstance(spec, list | tuple) and all(isinstance(s, str) for s in spec):
+        specs = list(spec)
+    else:
+        raise PluginError(
+            "@hook takes a pointcut ('before:save'), an event name ('after_change') "
+            f"or a list of them, not {spec!r}"
+        )
     if not specs:
         raise PluginError("@hook needs at least one pointcut or event name")
     for s in specs:
-        if isinstance(s, str) and is_pointcut(s):
+        if is_pointcut(s):
             parse_pointcut(s)
         else:
             check_event_name(s)
 
     def mark(func: F) -> F:
-        hooks: list[tuple[str, bool]] = list(getattr(func, "__earnorm_hooks__", ()))
+        # Above @staticmethod / @classmethod: mark the function inside, which
+        # is where collect_hooks looks (and what the class attribute binds).
+        inner = func.__func__ if isinstance(func, staticmethod | classmethod) else func
+        if not callable(inner) or isinstance(inner, type):
+            raise PluginError(
+                f"@hook({spec!r}) decorates a method of a plugin class, not "
+                f"{type(func).__name__} {func!r}"
+            )
+        hooks: list[tuple[str, bool]] = list(getattr(inner, "__earnorm_hooks__", ()))
         hooks.extend((s, optional) for s in specs)
-        func.__earnorm_hooks__ = tuple(hooks)  # type: ignore[attr-defined]
+        inner.__earnorm_hooks__ = tuple(hooks)  # type: ignore[attr-defined]
         return func
 
     return mark
@@ -133,7 +149,16 @@ def collect_hooks(cls: type) -> tuple[HookDecl, ...]:
     hooks: list[HookDecl] = []
     for attr, value in _functions(cls).items():
         func = value.__func__ if isinstance(value, staticmethod | classmethod) else value
-        if not callable(func) or isinstance(func, type) or attr in _RESERVED_ATTRS:
+        if attr in _RESERVED_ATTRS:
+            continue
+        split = split_event(attr)
+        if split is not None and not callable(func):
+            raise PluginError(
+                f"plugin class {cls.__qualname__}: attribute {attr!r} is named like a hook "
+                f"({split[0].value}:{split[1]}) but is {type(value).__name__} {value!r}, not "
+                "a method; make it a method or rename it"
+            )
+        if not callable(func) or isinstance(func, type):
             continue
         marks = getattr(func, "__earnorm_hooks__", None)
         if marks:
@@ -162,6 +187,24 @@ def _requires(cls: type, value: Any) -> dict[str, str]:
     return out
 
 
+def _check_init(cls: type, name: str) -> None:
+    """Options are passed to ``__init__`` by keyword: a positional-only one cannot be set."""
+    init = getattr(cls, "__init__", object.__init__)
+    if init is object.__init__:
+        return
+    try:
+        params = list(inspect.signature(init).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return
+    for p in params:
+        if p.kind is p.POSITIONAL_ONLY:
+            raise PluginError(
+                f"plugin {name!r}: option {p.name!r} of {cls.__qualname__}.__init__ is "
+                "positional-only (before '/'), but options are passed by keyword; "
+                "remove the '/'"
+            )
+
+
 def read_spec(cls: Any, name: str) -> PluginSpec:
     """Read a plugin class into a :class:`PluginSpec` (:class:`PluginError` if it is not one)."""
     if not isinstance(cls, type):
@@ -187,6 +230,9 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
     if not isinstance(priority, int):
         raise PluginError(f"plugin {name!r}: priority must be an int, not {priority!r}")
     nested = getattr(cls, "Config", None)
+    uses_nested = isinstance(nested, type) and issubclass(nested, BaseModel)
+    if not uses_nested:
+        _check_init(cls, name)
     return PluginSpec(
         cls=cls,
         version=str(getattr(cls, "version", "0.1.0")),
@@ -197,5 +243,5 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
         max_failures=max_failures,
         hooks=hooks,
         config=config_model(cls),
-        uses_nested_config=isinstance(nested, type) and issubclass(nested, BaseModel),
+        uses_nested_config=uses_nested,
     )

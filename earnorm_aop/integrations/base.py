@@ -145,6 +145,17 @@ class Adapter:
         annotations[spec.name] = spec.annotation
         model.__annotations__ = annotations
 
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Take back a field :meth:`add_field` gave ``model`` (its weave failed afterwards)."""
+        if isinstance(getattr(model, "__pydantic_fields__", None), dict):
+            _remove_pydantic_field(model, spec)
+            return
+        if spec.name in vars(model):
+            delattr(model, spec.name)
+        annotations = vars(model).get("__annotations__")
+        if isinstance(annotations, dict) and spec.name in annotations:
+            model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}
+
     def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
         """Make lookups through relations into ``model`` skip the rows its plugins hide.
 
@@ -600,6 +611,12 @@ def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
     fields = getattr(model, "__pydantic_fields__")  # noqa: B009
     fields[spec.name] = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
     getattr(model, "model_rebuild")(force=True)  # noqa: B009
+
+
+def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
+    fields = getattr(model, "__pydantic_fields__")  # noqa: B009
+    if fields.pop(spec.name, None) is not None:
+        getattr(model, "model_rebuild")(force=True)  # noqa: B009
 
 
 def register_adapter(adapter: Adapter) -> None:

@@ -8,6 +8,7 @@ target method makes the call bind its arguments.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +110,11 @@ class Target:
             func, binding = raw.__func__, "staticmethod"
         else:
             func, binding = raw, "method"
+            if not inspect.isfunction(raw) and hasattr(raw, "__get__"):
+                # functools.partialmethod / singledispatchmethod: what the class
+                # gives is the function their signature is read from.
+                with contextlib.suppress(Exception):
+                    func = raw.__get__(None, owner)
         try:
             sig: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):

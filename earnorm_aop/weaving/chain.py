@@ -17,11 +17,13 @@ method or an ``around``; the first ``Recover(v)`` makes ``v`` the result.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import scope
 from .advice import PlannedAdvice, Target
 from .aspect import Aspect, Switch
 from .commit import COMMIT_KINDS, deferring
@@ -31,6 +33,9 @@ __all__ = [
     "ChainPlan",
     "Dispatcher",
     "FailureHandler",
+    "guard_subject",
+    "holds_iteration",
+    "keep_guard",
     "model_of",
     "on_auto_disable",
     "record_failure",
@@ -124,6 +129,105 @@ def model_of(target: Target) -> Callable[[Any], Any]:
         return lambda instance: instance
     owner = target.owner
     return lambda instance: owner
+
+
+def guard_subject(target: Target) -> type | None:
+    """What the super() guard keys a call on instead of its instance, or None to use the instance.
+
+    A staticmethod has no instance (wrapt passes ``None``), so keying on it
+    would make a woven staticmethod called from inside another one of the same
+    name, in an unrelated class, skip its advice.  Its key is the topmost class
+    of the hierarchy that defines the method: levels reached through an
+    explicit ``Parent.run()`` share it, unrelated classes do not.
+    """
+    if target.binding != "staticmethod":
+        return None
+    root = target.owner
+    for klass in target.owner.__mro__:
+        if target.name in vars(klass):
+            root = klass
+    return root
+
+
+def holds_iteration(target: Target) -> bool:
+    """Whether ``target`` is a generator (or async generator) function.
+
+    Its body runs while the caller iterates, after the dispatcher returned, so
+    the super() guard must be held around each step of the iteration (see
+    :func:`keep_guard`), or an override's ``yield from super().items()``
+    would run the parent's advice a second time.
+    """
+    func = getattr(target.raw, "__func__", target.raw)
+    return inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
+
+
+def keep_guard(wrapped: Callable[..., Any], marks: frozenset[Any]) -> Callable[..., Any]:
+    """``wrapped``, whose generator result holds ``marks`` in force while it runs."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
+        if inspect.isgenerator(result):
+            return _held(result, marks)
+        if inspect.isasyncgen(result):
+            return _aheld(result, marks)
+        return result
+
+    return call
+
+
+def _held(gen: Generator[Any, Any, Any], marks: frozenset[Any]) -> Generator[Any, Any, Any]:
+    """Drive ``gen`` step by step (send, throw, close), each step with ``marks`` active."""
+    active = scope.ACTIVE_CALLS
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        token = active.set(active.get() | marks)
+        try:
+            out = gen.send(value) if error is None else gen.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            active.reset(token)
+        value = error = None
+        try:
+            value = yield out
+        except GeneratorExit:
+            token = active.set(active.get() | marks)
+            try:
+                gen.close()
+            finally:
+                active.reset(token)
+            raise
+        except BaseException as exc:
+            error = exc
+
+
+async def _aheld(agen: AsyncGenerator[Any, Any], marks: frozenset[Any]) -> AsyncGenerator[Any, Any]:
+    """:func:`_held` for an async generator (asend, athrow, aclose)."""
+    active = scope.ACTIVE_CALLS
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        token = active.set(active.get() | marks)
+        try:
+            step = agen.asend(value) if error is None else agen.athrow(error)
+            out = await step
+        except StopAsyncIteration:
+            return
+        finally:
+            active.reset(token)
+        value = error = None
+        try:
+            value = yield out
+        except GeneratorExit:
+            token = active.set(active.get() | marks)
+            try:
+                await agen.aclose()
+            finally:
+                active.reset(token)
+            raise
+        except BaseException as exc:
+            error = exc
 
 
 class FailureHandler:

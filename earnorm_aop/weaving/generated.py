@@ -21,7 +21,15 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import Param, PlannedAdvice
-from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
+from .chain import (
+    ChainPlan,
+    Dispatcher,
+    FailureHandler,
+    guard_subject,
+    holds_iteration,
+    keep_guard,
+    model_of,
+)
 from .interpreted import interpret_chain
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
@@ -74,6 +82,8 @@ class _Generator:
             "_avar": scope.ACTIVE_CALLS,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
+            "_gsub": guard_subject(plan.target),
+            "_keep": keep_guard,
             "model_of": model_of(plan.target),
             "_bind": plan.target.binder(),
             "_subject_name": plan.target.subject.name,
@@ -250,12 +260,16 @@ class _Generator:
         if plan.guard:
             # Skip the advice only for a call that entered at another level (a
             # super() call); a recursive call at this level is an outer call.
-            src.add(d, "_key = (id(instance), _method)")
-            src.add(d, "_lvl = (id(instance), _method, _owner)")
+            subject = "id(instance)" if self.ns["_gsub"] is None else "_gsub"
+            src.add(d, f"_key = ({subject}, _method)")
+            src.add(d, f"_lvl = ({subject}, _method, _owner)")
             src.add(d, "_act = _avar.get()")
             src.add(d, "if _key in _act and _lvl not in _act:")
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
             src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
+            if holds_iteration(plan.target):
+                # A generator's body runs after we return: hold the marks while it does.
+                src.add(d, "wrapped = _keep(wrapped, frozenset((_key, _lvl)))")
             src.add(d, "try:")
             self.body(src, d + 1)
             src.add(d, "finally:")

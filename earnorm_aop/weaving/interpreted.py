@@ -16,7 +16,15 @@ from typing import Any
 from ..errors import ProceedError
 from . import scope
 from .advice import PlannedAdvice, Target
-from .chain import ChainPlan, Dispatcher, FailureHandler, model_of
+from .chain import (
+    ChainPlan,
+    Dispatcher,
+    FailureHandler,
+    guard_subject,
+    holds_iteration,
+    keep_guard,
+    model_of,
+)
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
 
@@ -112,6 +120,8 @@ class _Interpreter:
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
         self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
+        self.subject = guard_subject(plan.target)  # None: key the guard on the instance
+        self.iterates = holds_iteration(plan.target)
 
     def skip(self, advice: PlannedAdvice) -> bool:
         switch = advice.aspect.switch
@@ -150,12 +160,15 @@ class _Interpreter:
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
-            key = (id(instance), plan.target.name)
+            subject = id(instance) if self.subject is None else self.subject
+            key = (subject, plan.target.name)
             level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
             if key in active and level not in active:
                 return wrapped(*args, **kwargs)
             token = scope.ACTIVE_CALLS.set(active | {key, level})
+            if self.iterates:  # a generator's body runs after we return
+                wrapped = keep_guard(wrapped, frozenset((key, level)))
             try:
                 return self.body(wrapped, instance, args, kwargs)
             finally:
@@ -276,7 +289,8 @@ class _AsyncInterpreter(_Interpreter):
     async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
-            key = (id(instance), plan.target.name)
+            subject = id(instance) if self.subject is None else self.subject
+            key = (subject, plan.target.name)
             level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
             if key in active and level not in active:

@@ -9,6 +9,7 @@ advised method.  Nothing here changes a class.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -105,8 +106,21 @@ def _order(aspects: list[Aspect]) -> list[Aspect]:
     return out
 
 
+# Method objects functools makes: descriptors that bind like functions, so the
+# weaver wraps them as it does a function (wrapt binds through their __get__).
+_ROUTINES = (
+    types.FunctionType,
+    classmethod,
+    staticmethod,
+    _Woven,
+    functools.partialmethod,
+    functools.singledispatchmethod,
+    type(functools.lru_cache(lambda: None)),  # lru_cache and cache
+)
+
+
 def _routine(value: Any) -> bool:
-    return isinstance(value, types.FunctionType | classmethod | staticmethod | _Woven)
+    return isinstance(value, _ROUTINES)
 
 
 def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
@@ -117,8 +131,10 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
         if klass is object:
             continue
         framework = klass in _framework_bases
+        state = _states.get(klass)
+        originals = state.originals if state is not None else ()  # a mock over ours counts
         for name, value in vars(klass).items():
-            if name == "__init_subclass__" or not _routine(value):
+            if name == "__init_subclass__" or not (_routine(value) or name in originals):
                 continue
             every.setdefault(name, None)
             if not framework:
@@ -159,7 +175,9 @@ def _lookup_original(model: type, name: str) -> tuple[type, Any]:
             value = vars(klass)[name]
             if isinstance(value, _Woven):
                 return value._self_origin, value._self_raw
-            return klass, value
+            # A foreign object (mock.patch.object) standing over our wrapper:
+            # the method is still the original we recorded.
+            return klass, _state_of(klass).originals.get(name, value)
     raise WeavingError(f"{model.__qualname__} has no attribute {name!r}")  # pragma: no cover
 
 

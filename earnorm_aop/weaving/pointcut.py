@@ -39,8 +39,9 @@ _KINDS = {k.value: k for k in Kind}
 # Longest first, so ``after_commit_save`` splits as after_commit + save.
 _PREFIXES = sorted(_KINDS, key=len, reverse=True)
 _KIND_LIST = ", ".join(_KINDS)
-# One alternative: identifier characters plus the glob characters of fnmatch.
-_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!]+$")
+# One alternative: identifier characters (any script, as Python names may be)
+# plus the glob characters of fnmatch.
+_PATTERN = re.compile(r"^[\w*?\[\]!]+$")
 _GLOB_CHARS = frozenset("*?[")
 
 

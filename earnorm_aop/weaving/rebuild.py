@@ -13,6 +13,7 @@ with.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,7 +22,18 @@ from .aspect import Switch
 from .chain import ChainPlan, on_auto_disable
 from .generated import compile_chain
 from .planning import _effective, _lookup_original, _plan_class, _routine
-from .state import _MISSING, _lock, _State, _state_of, _states, _Woven, subclass_listeners
+from .state import (
+    _MISSING,
+    _lock,
+    _Originals,
+    _State,
+    _state_of,
+    _states,
+    _stillborn,
+    _Woven,
+    copy_listeners,
+    subclass_listeners,
+)
 
 
 def _classes_using(switches: set[Switch]) -> list[type]:
@@ -38,6 +50,8 @@ def _subclasses(klass: type) -> Iterator[type]:
     except TypeError:  # pragma: no cover - exotic metaclasses
         subs = []
     for sub in subs:
+        if sub in _stillborn:
+            continue  # its class statement raised: it does not exist for the user
         yield sub
         yield from _subclasses(sub)
 
@@ -100,10 +114,50 @@ def _rebuild(seeds: Iterable[type]) -> None:
         for name, plan in list(mine.items()):
             if plan and not plan.guard and _needs_guard(klass, name, plan, own):
                 mine[name] = dataclasses.replace(plan, guard=True)
-    # Pass 2: install.
-    for klass in classes:
-        _install_foreign(klass, foreign.get(klass, {}))
-        _install(klass, own.get(klass, {}))
+    # Pass 2: install, all or nothing: a failing assignment (a metaclass that
+    # refuses one) puts back every dict and every record this pass changed.
+    saved = _Snapshot(classes, foreign)
+    try:
+        for klass in classes:
+            _install_foreign(klass, foreign.get(klass, {}))
+            _install(klass, own.get(klass, {}))
+    except BaseException:
+        saved.restore()
+        raise
+
+
+class _Snapshot:
+    """The class dicts and weaver records pass 2 may change, to put back if it fails."""
+
+    def __init__(self, classes: list[type], foreign: dict[type, Any]) -> None:
+        owners: dict[type, None] = dict.fromkeys(classes)
+        for klass in classes:
+            owners.update(dict.fromkeys(owner for owner, _ in _state_of(klass).foreign))
+            owners.update(dict.fromkeys(owner for owner, _ in foreign.get(klass, {})))
+        self.dicts = {owner: dict(vars(owner)) for owner in owners}
+        self.states = {klass: _records(_states.get(klass)) for klass in classes}
+
+    def restore(self) -> None:
+        # type.__setattr__: past a metaclass that refuses the ordinary assignment.
+        for owner, saved in self.dicts.items():
+            for name in [n for n in vars(owner) if n not in saved]:
+                type.__delattr__(owner, name)
+            for name, value in saved.items():
+                if vars(owner).get(name, _MISSING) is not value:
+                    type.__setattr__(owner, name, value)
+        for klass, records in self.states.items():
+            state = _states.get(klass)
+            if records is None:
+                if state is not None and state.empty:
+                    _states.pop(klass, None)
+            elif state is not None:
+                state.originals, state.shadows, state.foreign, state.hook = records
+
+
+def _records(state: _State | None) -> tuple[Any, ...] | None:
+    if state is None:
+        return None
+    return (state.originals.copy(), dict(state.shadows), dict(state.foreign), state.hook)
 
 
 def _has_woven(klass: type) -> bool:
@@ -240,11 +294,14 @@ def _needs_guard(
 
 def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
     state = _states.get(klass)
-    originals = state.originals if state is not None else {}
+    originals = state.originals if state is not None else _Originals()
     shadows = state.shadows if state is not None else {}
     # Drop shadows no longer needed, so they are never taken for originals.
+    # A shadow that becomes a pass-through wrapper (a plan with the guard) goes
+    # too: left in the dict, it would be recorded as an original below.
     for name in list(shadows):
-        if name not in plans or plans[name]:
+        plan = plans.get(name)
+        if plan is None or plan or plan.guard:
             shadow = shadows.pop(name)
             if vars(klass).get(name, _MISSING) is shadow:
                 delattr(klass, name)
@@ -271,12 +328,19 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
             and current._self_guard == plan.guard
         ):
             continue
-        if current is not _MISSING and not isinstance(current, _Woven):
+        replaces = current is not _MISSING and not isinstance(current, _Woven)
+        if replaces and name in originals:
+            # Someone put their own object over our wrapper (mock.patch.object):
+            # leave it in force and keep the real original; whoever put it
+            # there puts our wrapper back, and the next rebuild updates it.
+            continue
+        wrapper = _make_wrapper(plan)
+        setattr(klass, name, wrapper)
+        if replaces or name in originals:
             if state is None:
                 state = _states[klass] = _State()
                 originals = state.originals
-            originals[name] = current
-        setattr(klass, name, _make_wrapper(plan))
+            originals.keep(name, wrapper)  # wrapper._self_raw is the replaced value
     _sync_hook(klass)
     if state is not None and state.idle:
         _states.pop(klass, None)
@@ -328,30 +392,104 @@ def _sync_hook(klass: type) -> None:
     if wants and not has:
         assert state is not None
         previous = vars(klass).get("__init_subclass__", None)
-        state.hook = previous
-        type.__setattr__(klass, "__init_subclass__", _make_hook(klass, previous))
+        hook = _make_hook(klass, previous)
+        type.__setattr__(klass, "__init_subclass__", hook)
+        state.hook = weakref.ref(hook.__func__)
     elif has and not wants:
         assert state is not None
-        if state.hook is None:
-            delattr(klass, "__init_subclass__")
-        else:
-            type.__setattr__(klass, "__init_subclass__", state.hook)
+        func: Any = state.hook()
+        installed = getattr(vars(klass).get("__init_subclass__"), "__func__", None)
+        if func is not None and installed is func:
+            previous = vars(func)["__earnorm_previous__"]
+            if previous is None:
+                delattr(klass, "__init_subclass__")
+            else:
+                type.__setattr__(klass, "__init_subclass__", previous)
         state.hook = _MISSING
 
 
-def _make_hook(owner: type, previous: Any) -> classmethod[Any, Any, None]:
+class _Hook(classmethod):  # type: ignore[type-arg]
+    """Our ``__init_subclass__``, which also notices its class being copied.
+
+    ``@dataclass(slots=True)`` (and any decorator that rebuilds a class) makes
+    a new class from the old one's dict, wrappers and this hook included.
+    Python calls ``__set_name__`` on every object of a new class's dict, so the
+    copy announces itself here and is woven in the old class's place.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        old = vars(self.__func__)["__earnorm_owner__"]
+        if owner is not old and name == "__init_subclass__":
+            with _lock:
+                _adopt(owner, old)
+
+
+def _make_hook(owner: type, previous: Any) -> _Hook:
     def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
         if previous is None:
-            super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+            # The class holding this hook (not ``owner`` if it is a copy).
+            holder: type = next(
+                (k for k in cls.__mro__[1:] if vars(k).get("__init_subclass__") is hook), owner
+            )
+            super(holder, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
         else:
             previous.__get__(None, cls)(**kwargs)
-        with _lock:
-            _rebuild([cls])
-        for listener in list(subclass_listeners):
-            listener(cls)
+        try:
+            with _lock:
+                old = _copied_from(cls)
+                if old is not None:
+                    _adopt(cls, old)  # a copy of a subclass of a woven class
+                _rebuild([cls])
+            for listener in list(subclass_listeners):
+                listener(cls)
+        except BaseException:
+            _stillborn.add(cls)
+            raise
 
     __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
-    return classmethod(__init_subclass__)
+    __init_subclass__.__earnorm_previous__ = previous  # type: ignore[attr-defined]
+    __init_subclass__.__earnorm_owner__ = owner  # type: ignore[attr-defined]
+    hook = _Hook(__init_subclass__)
+    return hook
+
+
+def _copied_from(cls: type) -> type | None:
+    """The woven class ``cls`` was copied from, if its dict holds that class's wrappers."""
+    for value in vars(cls).values():
+        if isinstance(value, _Woven) and value._self_origin not in cls.__mro__:
+            return value._self_origin
+    return None
+
+
+def _adopt(copy: type, old: type) -> None:
+    """Make ``copy`` (a class re-created from ``old``'s dict) woven as ``old`` was, on its own.
+
+    Its dict is put back to what ``old``'s was before weaving (originals in
+    place of wrappers, no shadows, the previous ``__init_subclass__``); it
+    takes ``old``'s own aspects and opt-outs; then it is re-woven.
+    """
+    state = _states.get(old)
+    for name, value in list(vars(copy).items()):
+        if isinstance(value, _Woven):
+            if value._self_origin is old or value._self_origin not in copy.__mro__:
+                type.__setattr__(copy, name, value._self_raw)  # old's own method
+            else:
+                type.__delattr__(copy, name)  # old's wrapper over an inherited method
+        elif state is not None and state.shadows.get(name, _MISSING) is value:
+            type.__delattr__(copy, name)
+    hook = vars(copy).get("__init_subclass__")
+    func = getattr(hook, "__func__", None)
+    if getattr(func, "__earnorm_hook__", False):
+        previous = vars(func)["__earnorm_previous__"]
+        if previous is None:
+            type.__delattr__(copy, "__init_subclass__")
+        else:
+            type.__setattr__(copy, "__init_subclass__", previous)
+    if state is not None and not state.empty:
+        _states[copy] = _State(own=dict(state.own), excluded=set(state.excluded))
+    for listener in list(copy_listeners):
+        listener(old, copy)
+    _rebuild([copy])
 
 
 def set_enabled(switch: Switch, enabled: bool) -> None:
@@ -359,11 +497,17 @@ def set_enabled(switch: Switch, enabled: bool) -> None:
     with _lock:
         if switch.enabled == enabled:
             return
+        before = (switch.enabled, switch.auto_disabled, switch.consecutive_failures)
         switch.enabled = enabled
         if enabled:
             switch.auto_disabled = False
             switch.consecutive_failures = 0
-        _rebuild(_classes_using({switch}))
+        try:
+            _rebuild(_classes_using({switch}))
+        except BaseException:
+            # The classes are as they were: so must be what the switch reports.
+            switch.enabled, switch.auto_disabled, switch.consecutive_failures = before
+            raise
 
 
 on_auto_disable(lambda switch: set_enabled(switch, False))

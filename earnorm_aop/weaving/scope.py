@@ -43,7 +43,8 @@ __all__ = [
 
 DISABLED: ContextVar[frozenset[Switch]] = ContextVar("earnorm_aop_disabled", default=frozenset())
 TRACE: ContextVar[Trace | None] = ContextVar("earnorm_aop_trace", default=None)
-# (id(instance), method) pairs whose advice already runs in an outer call, so a
+# (id(instance), method) pairs (for a staticmethod, the topmost class defining
+# it stands for the instance) whose advice already runs in an outer call, so a
 # super() call into a woven parent does not run the same advice again; with each,
 # (id(instance), method, defining class) of the level that call entered at, so a
 # recursive call at that same level still counts as an outer call.

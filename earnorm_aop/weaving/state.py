@@ -6,6 +6,8 @@ API share one source of truth under one lock.
 
 from __future__ import annotations
 
+import copy
+import copyreg
 import threading
 import weakref
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from .aspect import Aspect, Switch
 from .chain import ChainPlan
 from .scope import mode
 
-__all__ = ["mode", "subclass_listeners"]
+__all__ = ["copy_listeners", "mode", "subclass_listeners"]
 
 _lock = threading.RLock()
 _MISSING: Any = object()
@@ -60,14 +62,114 @@ class _Woven(metaclass=_WovenType):
         return wrapper  # type: ignore[no-any-return]
 
 
+class _Originals:
+    """name -> the class-dict value a wrapper of ours replaced, held *through* that wrapper.
+
+    The weaver's table is weak-keyed by class, so its values must not hold the
+    class: an original function that uses ``super()`` does (its ``__class__``
+    cell), and would keep every woven class alive forever.  The wrapper in the
+    class dict already holds the original (``_self_raw``), so only a weak
+    reference to the wrapper is kept here.  When the wrapper is gone (someone
+    replaced it for good), so is the claim: the dict value is the method now.
+    """
+
+    def __init__(self, refs: dict[str, weakref.ref[Any]] | None = None) -> None:
+        self._refs: dict[str, weakref.ref[Any]] = dict(refs or {})
+
+    def keep(self, name: str, wrapper: Any) -> None:
+        """Record that ``wrapper`` (wrapping the original) now stands for ``name``."""
+        self._refs[name] = weakref.ref(wrapper)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        ref = self._refs.get(name)
+        wrapper = None if ref is None else ref()
+        if wrapper is None:
+            self._refs.pop(name, None)
+            return default
+        return wrapper._self_raw
+
+    def __contains__(self, name: object) -> bool:
+        ref = self._refs.get(name)  # type: ignore[call-overload]
+        return ref is not None and ref() is not None
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return value
+
+    def pop(self, name: str) -> Any:
+        value = self[name]
+        del self._refs[name]
+        return value
+
+    def __bool__(self) -> bool:
+        return any(ref() is not None for ref in self._refs.values())
+
+    def copy(self) -> _Originals:
+        return _Originals(self._refs)
+
+
+def _reduce_bound(bound: Any) -> Any:
+    """Pickle / copy a bound woven method as ``getattr(instance, name)``, as Python does a method.
+
+    wrapt's proxies refuse to be pickled, so without this ``pickle.dumps(obj.save)``
+    (Celery, multiprocessing) and ``copy.deepcopy`` of an object holding one
+    fail once ``save`` is woven.  Registered in :mod:`copyreg` for wrapt's bound
+    wrapper type; other wrapt wrappers (a user's own decorator) keep wrapt's
+    behaviour.
+    """
+    found = _bound_to(bound)
+    if found is None:
+        return bound.__reduce_ex__(2)  # wrapt's own answer (it refuses)
+    return getattr, found
+
+
+def _bound_to(bound: Any) -> tuple[Any, str] | None:
+    """(instance or class, attribute name) of a bound woven method; None if not ours."""
+    parent = bound._self_parent
+    if not isinstance(parent, _Woven):
+        return None
+    subject = bound._self_instance
+    if subject is None:
+        subject = bound._self_owner
+    if subject is None:  # pragma: no cover - wrapt always passes an owner
+        subject = parent._self_origin
+    return subject, parent._self_plan.target.name
+
+
+def _copy_bound(bound: Any) -> Any:
+    found = _bound_to(bound)
+    if found is None:
+        return type(bound).__copy__(bound)
+    return getattr(*found)
+
+
+def _deepcopy_bound(bound: Any, memo: dict[int, Any]) -> Any:
+    found = _bound_to(bound)
+    if found is None:
+        return type(bound).__deepcopy__(bound, memo)
+    subject, name = found
+    return getattr(copy.deepcopy(subject, memo), name)
+
+
+copyreg.pickle(wrapt.BoundFunctionWrapper, _reduce_bound)
+# The copy module asks an object's __copy__ / __deepcopy__ before copyreg, and
+# wrapt's proxy defines both to refuse: its per-type tables come first.
+copy._copy_dispatch[wrapt.BoundFunctionWrapper] = _copy_bound  # type: ignore[attr-defined]
+copy._deepcopy_dispatch[wrapt.BoundFunctionWrapper] = _deepcopy_bound  # type: ignore[attr-defined]
+
+
 @dataclass(eq=False)
 class _State:
     """What the weaver did to one class."""
 
     own: dict[str, Aspect] = field(default_factory=dict)
     excluded: set[str] = field(default_factory=set)
-    originals: dict[str, Any] = field(default_factory=dict)  # name -> replaced dict value
-    hook: Any = _MISSING  # previous __init_subclass__ dict value while our hook is installed
+    originals: _Originals = field(default_factory=_Originals)  # name -> replaced dict value
+    # While our __init_subclass__ hook is installed: a weak reference to it (the
+    # hook itself holds the previous value, for the reason _Originals gives).
+    hook: Any = _MISSING
     # (owner, attribute) -> replaced dict value, for methods an adapter maps
     # onto objects other than the model class (a Django model's manager).
     foreign: dict[tuple[type, str], Any] = field(default_factory=dict)
@@ -95,8 +197,15 @@ _states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
 # Open disabled() blocks per plugin, in any context (each Switch keeps the same
 # count in ``scopes`` for the dispatchers to test).
 _ctx_counts: dict[Switch, int] = {}
+# Subclasses whose creation failed in our __init_subclass__ hook (a WeavingError).
+# Python lists them in __subclasses__() until they are garbage collected; the
+# weaver skips them, or every later weave or toggle on the parent would fail too.
+_stillborn: weakref.WeakSet[type] = weakref.WeakSet()
 # Called with each new subclass of a woven class (the model layer reads its Meta).
 subclass_listeners: list[Callable[[type], None]] = []
+# Called with (old, new) when a woven class is re-created from its dict, as
+# ``@dataclass(slots=True)`` does: the new class takes the old one's place.
+copy_listeners: list[Callable[[type, type], None]] = []
 
 
 def _state_of(klass: type) -> _State:

@@ -33,12 +33,22 @@ from .planning import (
     register_framework_base,
 )
 from .rebuild import _classes_using, _rebuild, _subclasses, set_enabled
-from .state import _ctx_counts, _lock, _State, _states, _Woven, mode, subclass_listeners
+from .state import (
+    _ctx_counts,
+    _lock,
+    _State,
+    _states,
+    _Woven,
+    copy_listeners,
+    mode,
+    subclass_listeners,
+)
 from .tracing import Trace
 
 __all__ = [
     "MethodChain",
     "classes_with",
+    "copy_listeners",
     "describe",
     "effective_aspects",
     "event_handlers",
@@ -124,6 +134,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
             else [aspect if isinstance(aspect, str) else aspect.name]
         )
         state = _states.get(model)
+        before = None if state is None else (dict(state.own), set(state.excluded))
         inherited = {a.name for a in _effective(model, skip_self=True)}
         changed = False
         for name in names:
@@ -137,7 +148,16 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                     state.excluded.add(name)
                     changed = True
         if changed:
-            _rebuild([model])
+            try:
+                _rebuild([model])
+            except BaseException:
+                if before is not None:
+                    state.own, state.excluded = before  # type: ignore[union-attr]
+                elif state is not None:
+                    state.own, state.excluded = {}, set()
+                if state is not None and state.idle:
+                    _states.pop(model, None)
+                raise
 
 
 def effective_aspects(model: type) -> list[Aspect]:

@@ -30,6 +30,17 @@ def test_add_field_skips_existing_names_and_adds_real_fields() -> None:
     assert list(Note._meta.concrete_fields) == before
 
 
+def test_remove_field_takes_back_an_added_field() -> None:
+    """What a failed with_plugins(...) does with the fields its plugins contributed."""
+    before = [f.name for f in Note._meta.concrete_fields]
+    spec = FieldSpec("flag_removed", bool, False)
+    adapter.add_field(Note, spec)
+    assert adapter.has_field(Note, "flag_removed")
+    adapter.remove_field(Note, spec)
+    assert [f.name for f in Note._meta.concrete_fields] == before
+    assert not adapter.has_field(Note, "flag_removed")
+
+
 def test_get_set_and_pk() -> None:
     article = Article(title="a")
     assert adapter.pk(article) is None

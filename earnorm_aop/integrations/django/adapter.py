@@ -109,6 +109,20 @@ class DjangoAdapter(Adapter):
             return
         model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
 
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Undo :meth:`add_field` on a model whose weave failed (no migration saw it yet)."""
+        opts = _meta(model)
+        try:
+            field = opts.get_field(spec.name)
+        except FieldDoesNotExist:
+            return
+        if field in opts.local_fields:
+            opts.local_fields.remove(field)
+            opts._expire_cache()
+        for attr in {field.name, getattr(field, "attname", field.name)}:
+            if attr in vars(model):
+                delattr(model, attr)
+
     def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
         """Joins into the many side of ``model``'s relations keep ``visible(model)`` rows."""
         relations.hide_rows(model, visible)

@@ -305,9 +305,11 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
             shadow = shadows.pop(name)
             if vars(klass).get(name, _MISSING) is shadow:
                 delattr(klass, name)
-    # Restore what no longer needs a wrapper.
+    # Restore what no longer needs a wrapper.  An adapter may map an operation
+    # onto another method of the model itself (EarnORM): that wrapper is foreign.
+    foreign = state.foreign if state is not None else {}
     for name, value in list(vars(klass).items()):
-        if isinstance(value, _Woven) and name not in plans:
+        if isinstance(value, _Woven) and name not in plans and (klass, name) not in foreign:
             if name in originals:
                 setattr(klass, name, originals.pop(name))
             else:

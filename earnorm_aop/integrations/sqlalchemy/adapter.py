@@ -136,7 +136,10 @@ class SQLAlchemyAdapter(Adapter):
         if state.identity is not None:
             key = state.identity
         else:
-            key = tuple(state.dict.get(p.key) for p in state.mapper.primary_key_props)
+            mapper = state.mapper
+            key = tuple(
+                state.dict.get(mapper.get_property_by_column(c).key) for c in mapper.primary_key
+            )
             if all(k is None for k in key):
                 return None
         return key[0] if len(key) == 1 else tuple(key)

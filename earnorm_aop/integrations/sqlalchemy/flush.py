@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,7 +107,8 @@ def make_bodies() -> dict[str, Callable[..., Any]]:
 def is_original(model: type, name: str) -> bool:
     """Whether ``model``'s ``name`` has no advice (or is not installed)."""
     found = inspect.getattr_static(model, name, None)
-    return found is None or found in _originals
+    # By type first: a woven wrapper compares and hashes as the function it wraps.
+    return found is None or (type(found) is types.FunctionType and found in _originals)
 
 
 def suspend() -> Any:

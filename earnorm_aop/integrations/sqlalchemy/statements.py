@@ -154,7 +154,8 @@ def make_bodies() -> dict[str, Any]:
 
     def _earnorm_insert_many(cls: type, objs: list[dict[str, Any]]) -> Any:
         """An INSERT of ``objs`` (one dict of values per row), woven as ``save_many``."""
-        state = _STATE.get()
+        execution = _STATE.get()
+        state = None if execution is None else execution.state
         statement = insert(cls)
         if state is not None and state.is_insert and not _inline_values(state.statement):
             statement = state.statement
@@ -182,13 +183,13 @@ def _run_update(model: type, rows: RowSet, values: Mapping[str, Any]) -> Any:
 
 def _invoke(rows: RowSet, statement: Any) -> Any:
     """Run ``statement`` as the event's own execution if there is one, else in the session."""
-    state = _STATE.get()
+    execution = _STATE.get()
     options = {**rows.options, ADVISED: True}
     if rows.statement is not None:
         statement = statement.execution_options(**rows.statement.get_execution_options())
-    if state is not None and not getattr(state, "_earnorm_used", False):
-        state._earnorm_used = True
-        return state.invoke_statement(statement=statement, execution_options=options)
+    if execution is not None and not execution.used:
+        execution.used = True
+        return execution.state.invoke_statement(statement=statement, execution_options=options)
     return rows.session.execute(statement, execution_options=options)
 
 
@@ -199,8 +200,8 @@ def _has_advice(model: type, name: str) -> bool:
             if name in vars(klass):
                 found = vars(klass)[name]
                 break
-    func = getattr(found, "__func__", found)
-    return found is not None and func not in _originals
+    # By type first: a woven wrapper compares and hashes as what it wraps.
+    return found is not None and not (type(found) is classmethod and found.__func__ in _originals)
 
 
 # -- what an UPDATE / INSERT sets ------------------------------------------------------
@@ -349,6 +350,14 @@ def _insert(state: Any, mapper: Mapper[Any], model: type) -> Any:
         return getattr(model, INSERT_MANY)(objs)
 
 
+@dataclass
+class _Execution:
+    """The event's state, and whether a body already ran it (``invoke_statement`` once)."""
+
+    state: Any
+    used: bool = False
+
+
 class _scope:  # noqa: N801 - used as a context manager
     """Set the session and the event's state for the woven call; ``unfiltered``: show all."""
 
@@ -358,7 +367,8 @@ class _scope:  # noqa: N801 - used as a context manager
         self._unfiltered = unfiltered
 
     def __enter__(self) -> None:
-        self._tokens = (context.SESSION.set(self._session), _STATE.set(self._state))
+        execution = _Execution(self._state)
+        self._tokens = (context.SESSION.set(self._session), _STATE.set(execution))
         self._hidden = including_hidden() if self._unfiltered else None
         if self._hidden is not None:
             self._hidden.__enter__()

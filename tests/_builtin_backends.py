@@ -34,7 +34,7 @@ from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations.memory import MemoryModel, MemoryStore, NotFound
 from earnorm_aop.weaving import weaver
 
-BACKENDS = ["plain", "pydantic", "django"]
+BACKENDS = ["plain", "pydantic", "django", "sqlalchemy", "sqlalchemy-async"]
 _names = itertools.count(1)
 
 # Fields every test model has besides its primary key ``id``.
@@ -184,6 +184,11 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
         from _django_backend import django_backend
 
         yield from django_backend()
+        return
+    if request.param.startswith("sqlalchemy"):  # tests/_sqlalchemy_backend.py
+        from _sqlalchemy_backend import sqlalchemy_backend
+
+        yield from sqlalchemy_backend(asynchronous=request.param == "sqlalchemy-async")
         return
     memory = MemoryBackend(request.param)
     try:

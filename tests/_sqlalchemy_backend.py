@@ -183,6 +183,11 @@ class SQLAlchemyBackend:
             "save": lambda obj: backend._save(obj),
             "delete": lambda obj: backend._delete(obj),
             "refresh_from_db": lambda obj: backend._refresh(obj),
+            # softdelete's with_deleted() returns a Select (include_deleted=True); the
+            # shared tests filter and iterate it as a queryset.
+            "with_deleted": classmethod(lambda cls: backend._with_deleted(cls)),
+            # A new row never reuses the key of a deleted one (as Django's tables).
+            "__table_args__": {"sqlite_autoincrement": True},
             **(methods or {}),
         }
         for field, (annotation, default) in (fields or {}).items():
@@ -213,16 +218,37 @@ class SQLAlchemyBackend:
 
     # -- record methods of the test models -----------------------------------------------
 
+    def _commit_or_roll_back(self) -> None:
+        """Commit; on an error roll back, as ``with session.begin():`` does."""
+        try:
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
     def _save(self, obj: Any) -> None:
         self.session.add(obj)
-        self.commit()
+        self._commit_or_roll_back()
 
     def _delete(self, obj: Any) -> None:
+        from sqlalchemy import inspect
+
+        if inspect(obj).key is None:
+            # What Django says for an unsaved instance (SQLAlchemy: "not persisted").
+            raise ValueError(f"{type(obj).__qualname__} is not persisted, so it can't be deleted")
         if self.asynchronous:
             self.wait(self.async_session.delete(obj))
         else:
             self.session.delete(obj)
-        self.commit()
+        self._commit_or_roll_back()
+
+    def _with_deleted(self, model: type) -> Any:
+        from earnorm_aop.integrations.base import adapter_for
+        from earnorm_aop.plugins.softdelete import including_deleted
+
+        with including_deleted():
+            statement = adapter_for(model).queryset(model)
+        return _Query(self, model, statement)
 
     def _refresh(self, obj: Any) -> None:
         if self.asynchronous:
@@ -243,9 +269,11 @@ class SQLAlchemyBackend:
     def get(self, model: type, pk: Any) -> Any:
         """``Session.get``; ``NotFound`` for ``None`` (a hidden row is not found)."""
         if self.asynchronous:
-            found = self.wait(self.async_session.get(model, pk))
+            found = self.wait(self.async_session.get(model, pk, populate_existing=True))
         else:
-            found = self.session.get(model, pk)
+            # populate_existing: read the row, not the identity map (an object
+            # soft-deleted in this session is still in the map; see docs/sqlalchemy.md).
+            found = self.session.get(model, pk, populate_existing=True)
         if found is None:
             raise NotFound(f"{model.__qualname__} {pk!r}")
         return found

@@ -41,6 +41,7 @@ from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.sql.elements import ClauseElement
 
 from ...errors import PluginError
+from ...plugins._common import is_unfiltered
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
 from . import context, flush, statements, transactions
@@ -178,9 +179,12 @@ class SQLAlchemyAdapter(Adapter):
 
     def queryset(self, model: type) -> Any:
         """``select(model)`` as the ``get_queryset`` chain leaves it (a Select statement)."""
+        statement = select(model)
+        if is_unfiltered():  # with_deleted(): still unfiltered when it is executed later
+            statement = statement.execution_options(**{statements.INCLUDE_DELETED: True})
         token = statements.CHAIN_MODEL.set(model)
         try:
-            return getattr(model, statements.SELECT)(select(model))
+            return getattr(model, statements.SELECT)(statement)
         finally:
             statements.CHAIN_MODEL.reset(token)
 

@@ -167,6 +167,8 @@ def _drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]
 def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     """Call ``obj``'s woven ``name`` until it suspends; ``False`` if it was vetoed."""
     state = instance_state(obj)
+    if state.key is None:
+        _apply_defaults(state)
     ctx = _captured.pop(state, None) or contextvars.copy_context()
     method = getattr(obj, name)
 
@@ -183,6 +185,20 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
         flush.waiting.append(call)
         return True
     return False
+
+
+def _apply_defaults(state: Any) -> None:
+    """Give a new object the scalar Python-side column defaults it will be inserted with.
+
+    SQLAlchemy applies them in the INSERT, after ``before_flush``; setting them
+    first lets ``save`` advice (validation, audit) see the values written.
+    """
+    for attr in state.mapper.column_attrs:
+        if attr.key in state.dict or len(attr.columns) != 1:
+            continue
+        default = getattr(attr.columns[0], "default", None)
+        if default is not None and getattr(default, "is_scalar", False):
+            setattr(state.obj(), attr.key, default.arg)
 
 
 class _Call(greenlet.greenlet):  # type: ignore[misc]

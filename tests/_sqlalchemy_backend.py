@@ -65,6 +65,10 @@ class SQLAlchemyBackend:
     """Models on a fresh database, driven through a Session (or an AsyncSession)."""
 
     NotFound: type[BaseException] = NotFound
+    saves_unchanged = False
+    """SQLAlchemy flushes nothing for an object with no change: no save, nothing recorded."""
+    clears_pk_on_delete = False
+    """After a real delete the object keeps its key (Django sets ``pk`` to ``None``)."""
 
     def __init__(self, asynchronous: bool = False) -> None:
         from sqlalchemy import create_engine, event
@@ -196,6 +200,12 @@ class SQLAlchemyBackend:
         setattr(sys.modules[__name__], name, model)
         self._models.append(model)
         with_plugins(*plugins, registry=registry, **configured)(model)
+        for method in ("restore", "hard_delete"):
+            # Contributed by softdelete: the write happens at the session's flush; the
+            # shared tests expect it committed on return, as Django's autocommit does.
+            contributed = vars(model).get(method)
+            if contributed is not None and method not in (methods or {}):
+                setattr(model, method, _committing(contributed, self))
         self.run(lambda conn: model.__table__.create(conn))  # type: ignore[attr-defined]
         return model
 
@@ -310,6 +320,7 @@ class SQLAlchemyBackend:
             update(queryset.model)
             .where(*queryset.criteria)
             .values(**values)
+            .execution_options(**queryset.statement.get_execution_options())
             .execution_options(synchronize_session=False)
         )
         count = self.execute(statement).rowcount
@@ -319,7 +330,11 @@ class SQLAlchemyBackend:
     def bulk_delete(self, queryset: Any) -> Any:
         from sqlalchemy import delete
 
-        statement = delete(queryset.model).where(*queryset.criteria)
+        statement = (
+            delete(queryset.model)
+            .where(*queryset.criteria)
+            .execution_options(**queryset.statement.get_execution_options())
+        )
         count = self.execute(statement.execution_options(synchronize_session=False)).rowcount
         self.commit()
         return count
@@ -382,7 +397,7 @@ class SQLAlchemyBackend:
                 "action": row["action"],
                 "changes": {name: tuple(pair) for name, pair in row["changes"].items()},
                 "actor": row["actor"],
-                "time": row["time"],
+                "time": _aware({"time": row["time"]})["time"],
             }
             for row in rows
         ]
@@ -414,6 +429,15 @@ class _Query:
 
     def delete(self) -> Any:
         return self.backend.bulk_delete(self)
+
+
+def _committing(method: Callable[..., Any], backend: SQLAlchemyBackend) -> Callable[..., Any]:
+    def call(obj: Any) -> Any:
+        result = method(obj)
+        backend._commit_or_roll_back()
+        return result
+
+    return call
 
 
 def _values_of(obj: Any) -> dict[str, Any]:

@@ -361,6 +361,26 @@ class SQLAlchemyAdapter(Adapter):
 
     # -- validation and audit storage ---------------------------------------------------
 
+    def validate(self, instance: Any) -> dict[str, list[str]]:
+        """What the columns say of the loaded values: NOT NULL, String length, Python type.
+
+        SQLAlchemy itself checks nothing before the database does (SQLite
+        stores ``"many"`` in an INTEGER column); these are the rules its column
+        definitions state.  A value computed by the database (an SQL
+        expression) is left alone.
+        """
+        if not _is_mapped(instance):
+            return super().validate(instance)
+        state = instance_state(instance)
+        errors: dict[str, list[str]] = {}
+        for attr in state.mapper.column_attrs:
+            if attr.key not in state.dict or len(attr.columns) != 1:
+                continue
+            problem = _column_problem(attr.columns[0], state.dict[attr.key])
+            if problem:
+                errors.setdefault(attr.key, []).append(problem)
+        return errors
+
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         """A row of ``earnorm_aop_audit`` (see ``audit.py``) in the session of the write."""
         from .audit import write
@@ -372,6 +392,28 @@ class SQLAlchemyAdapter(Adapter):
                 "writes them, and no session is writing now"
             )
         write(session, record)
+
+
+def _column_problem(column: Any, value: Any) -> str | None:
+    if isinstance(value, ClauseElement):
+        return None
+    if value is None:
+        filled = column.default is not None or column.server_default is not None
+        if not column.nullable and not filled and not column.primary_key:
+            return "cannot be null"
+        return None
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return None
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        return f"must be {expected.__name__}, not {type(value).__name__}"
+    length = getattr(column.type, "length", None)
+    if isinstance(value, str) and length is not None and len(value) > length:
+        return f"must have at most {length} characters"
+    return None
 
 
 def _literal(value: Any) -> Any:

@@ -159,10 +159,22 @@ def make_bodies() -> dict[str, Any]:
         statement = insert(cls)
         if state is not None and state.is_insert and not _inline_values(state.statement):
             statement = state.statement
+        keys = _returned_keys(cls, statement, objs)
+        if keys:
+            statement = statement.returning(*keys, sort_by_parameter_order=True)
         if state is None:
             session = context.SESSION.get()
-            return session.execute(statement, objs, execution_options={ADVISED: True})
-        return state.invoke_statement(statement=statement, params=objs)
+            result = session.execute(statement, objs, execution_options={ADVISED: True})
+        else:
+            result = state.invoke_statement(statement=statement, params=objs)
+        if keys:
+            # The keys the database assigned, in the order of ``objs`` (audit, cache).
+            names = [k.key for k in keys]
+            rows = result.all()
+            for obj, row in zip(objs, rows, strict=False):
+                for name, value in zip(names, row, strict=True):
+                    obj.setdefault(name, value)
+        return result
 
     bodies = {
         SELECT: _earnorm_select,
@@ -173,6 +185,27 @@ def make_bodies() -> dict[str, Any]:
     for func in bodies.values():
         _originals.add(func)
     return {name: classmethod(func) for name, func in bodies.items()}
+
+
+def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> list[Any]:
+    """Primary key columns to return, when the caller asked for nothing back itself.
+
+    Only where the dialect returns rows of an executemany in parameter order
+    (``insertmanyvalues``: SQLite 3.35+, PostgreSQL...).
+    """
+    from sqlalchemy import inspect as sa_inspect
+
+    if getattr(statement, "_returning", ()) or not objs:
+        return []
+    mapper = sa_inspect(model)
+    session = context.SESSION.get()
+    dialect = None if session is None else session.get_bind(mapper).dialect
+    if dialect is None or not getattr(dialect, "insert_executemany_returning", False):
+        return []
+    keys = [getattr(model, mapper.get_property_by_column(c).key) for c in mapper.primary_key]
+    if all(k.key in obj for obj in objs for k in keys):
+        return []
+    return keys
 
 
 def _run_update(model: type, rows: RowSet, values: Mapping[str, Any]) -> Any:

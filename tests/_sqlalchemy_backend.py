@@ -237,8 +237,16 @@ class SQLAlchemyBackend:
             raise
 
     def _save(self, obj: Any) -> None:
+        from sqlalchemy import inspect
+
         self.session.add(obj)
-        self._commit_or_roll_back()
+        try:
+            self._commit_or_roll_back()
+        except BaseException:
+            if self.asynchronous and inspect(obj).persistent:
+                # The rollback expired it; an async session cannot load on access.
+                self.wait(self.async_session.refresh(obj))
+            raise
 
     def _delete(self, obj: Any) -> None:
         from sqlalchemy import inspect

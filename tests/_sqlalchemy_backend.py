@@ -175,6 +175,11 @@ class SQLAlchemyBackend:
 
         from earnorm_aop.integrations.sqlalchemy import sqlalchemy_column
 
+        if "cache" in plugins or "cache" in configured:
+            pytest.skip(
+                "the cache's read path (Session.get served from the cache) is not mapped "
+                "on SQLAlchemy yet: only its invalidation is (docs/sqlalchemy.md)"
+            )
         name = f"SQLAlchemyArticle{next(_names)}"
         backend = self
         body: dict[str, Any] = {

@@ -162,8 +162,9 @@ def make_bodies() -> dict[str, Any]:
         keys = _returned_keys(cls, statement, objs)
         if keys:
             statement = statement.returning(*keys, sort_by_parameter_order=True)
-        if state is None:
-            session = context.SESSION.get()
+        if state is None or not isinstance(state.parameters, list):
+            # invoke_statement merges params into the event's own: only a list is replaced.
+            session = context.SESSION.get() if state is None else state.session
             result = session.execute(statement, objs, execution_options={ADVISED: True})
         else:
             result = state.invoke_statement(statement=statement, params=objs)

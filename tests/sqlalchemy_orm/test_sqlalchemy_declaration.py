@@ -1,0 +1,126 @@
+"""Declaring plugins on SQLAlchemy models: PluginModel, with_plugins, contributed columns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import DateTime, Integer, inspect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from earnorm_aop import PluginError, with_plugins
+from earnorm_aop.integrations import FieldSpec, adapter_for
+from earnorm_aop.integrations.sqlalchemy import PluginModel, sqlalchemy_column
+
+
+def test_plugin_model_adds_columns_before_mapping(db: Any) -> None:
+    class Base(PluginModel, DeclarativeBase):
+        pass
+
+    class Article(Base):
+        __tablename__ = "article"
+        plugins = ["timestamp", "softdelete"]
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    table = Article.__table__  # type: ignore[attr-defined]
+    assert {"created_at", "updated_at", "deleted_at"} <= set(table.c.keys())
+    assert any(i.columns.keys() == ["deleted_at"] for i in table.indexes)
+    assert {"created_at", "deleted_at"} <= set(inspect(Article).column_attrs.keys())
+    assert callable(Article.restore)  # type: ignore[attr-defined]
+    Base.metadata.create_all(db.engine)
+    with db.session() as session:
+        article = Article()
+        session.add(article)
+        session.commit()
+        assert article.created_at is not None  # type: ignore[attr-defined]
+
+
+def test_plugin_model_subclass_inherits_and_adds(db: Any) -> None:
+    class Base(PluginModel, DeclarativeBase):
+        pass
+
+    class Thing(Base):
+        __tablename__ = "thing"
+        plugins = {"softdelete": {"field": "removed_on"}}
+        id: Mapped[int] = mapped_column(primary_key=True)
+        kind: Mapped[str] = mapped_column(default="")
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "thing"}
+
+    class Special(Thing):
+        plugins = ["timestamp"]
+        __mapper_args__ = {"polymorphic_identity": "special"}
+
+    assert "removed_on" in Thing.__table__.c  # type: ignore[attr-defined]
+    assert "updated_at" in inspect(Special).column_attrs.keys()
+    assert {a.name for a in _aspects(Special)} == {"softdelete", "timestamp"}
+
+
+def _aspects(model: type) -> list[Any]:
+    from earnorm_aop.weaving import weaver
+
+    return list(weaver.effective_aspects(model))
+
+
+def test_with_plugins_after_mapping_adds_columns_create_all_sees(db: Any) -> None:
+    class Article(db.Base):
+        __tablename__ = "article"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    with_plugins("softdelete")(Article)
+    assert isinstance(Article.__table__.c.deleted_at.type, DateTime)
+    db.create()
+    with db.session() as session:
+        session.add(Article())
+        session.commit()
+    assert db.rows(Article)[1]["deleted_at"] is None
+
+
+def test_field_specs_map_to_column_types_and_bad_ones_say_what_works() -> None:
+    column = sqlalchemy_column(FieldSpec("n", int | None, None, index=True))
+    assert isinstance(column.column.type, Integer) and column.column.nullable
+    assert column.column.index
+    stamp = sqlalchemy_column(FieldSpec("at", datetime, datetime(2024, 1, 1)))
+    assert stamp.column.type.timezone and not stamp.column.nullable
+    with pytest.raises(PluginError, match=r"field 'x' on M: no SQLAlchemy column type .*Numeric"):
+        sqlalchemy_column(FieldSpec("x", complex), "M")
+
+
+def test_the_adapter_is_found_without_importing_it() -> None:
+    code = (
+        "import sys, earnorm_aop\n"
+        "assert 'sqlalchemy' not in sys.modules, 'earnorm_aop imported SQLAlchemy'\n"
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n"
+        "class Base(DeclarativeBase): pass\n"
+        "class A(Base):\n"
+        "    __tablename__ = 'a'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+        "earnorm_aop.with_plugins('softdelete')(A)\n"
+        "from earnorm_aop.integrations import adapter_for\n"
+        "print(adapter_for(A).name, 'deleted_at' in A.__table__.c)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["sqlalchemy", "True"]
+
+
+def test_snapshot_and_loaded_state_come_from_sqlalchemys_own_tracking(db: Any) -> None:
+    class Article(db.Base):
+        __tablename__ = "article"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column(default="")
+
+    with_plugins("audit")(Article)
+    db.create()
+    adapter = adapter_for(Article)
+    with db.session() as session:
+        a = Article(title="a")
+        assert adapter.loaded_state(a) is None  # new: being created
+        session.add(a)
+        session.commit()
+        a.title = "b"
+        assert adapter.loaded_state(a) == {"id": 1, "title": "a"}
+        assert adapter.snapshot(a) == {"id": 1, "title": "b"}
+        session.expire(a, ["title"])
+        assert adapter.snapshot(a) == {"id": 1}  # never loads what is not loaded

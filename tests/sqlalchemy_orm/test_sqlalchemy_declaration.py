@@ -119,8 +119,29 @@ def test_snapshot_and_loaded_state_come_from_sqlalchemys_own_tracking(db: Any) -
         assert adapter.loaded_state(a) is None  # new: being created
         session.add(a)
         session.commit()
+        a.title = "b"  # expired by the commit: set without loading the old value
+        assert adapter.loaded_state(a) == {"id": 1, "title": "a"}  # read from the row
+        assert adapter.snapshot(a) == {"title": "b"}  # never loads what is not loaded
+        session.flush()
+        a.title = "c"
+        assert adapter.loaded_state(a) == {"id": 1, "title": "b"}
+        assert adapter.snapshot(a) == {"id": 1, "title": "c"}
+
+
+def test_audit_after_a_commit_expired_the_object(db: Any) -> None:
+    records: list[Any] = []
+
+    class Article(db.Base):
+        __tablename__ = "article"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column(default="")
+
+    with_plugins(audit={"sink": records.append})(Article)
+    db.create()
+    with db.session() as session:
+        a = Article(title="a")
+        session.add(a)
+        session.commit()
         a.title = "b"
-        assert adapter.loaded_state(a) == {"id": 1, "title": "a"}
-        assert adapter.snapshot(a) == {"id": 1, "title": "b"}
-        session.expire(a, ["title"])
-        assert adapter.snapshot(a) == {"id": 1}  # never loads what is not loaded
+        session.commit()
+    assert records[-1].changes == {"title": ("a", "b")}

@@ -347,12 +347,20 @@ class SQLAlchemyAdapter(Adapter):
         if state.key is None:
             return None
         out: dict[str, Any] = {}
+        unknown = []
         for attr in state.mapper.column_attrs:
             history = state.attrs[attr.key].history
             if history.deleted:
                 out[attr.key] = history.deleted[0]
             elif history.unchanged:
                 out[attr.key] = history.unchanged[0]
+            else:
+                unknown.append(attr)
+        if unknown and state.session is not None and state.identity is not None:
+            # Expired (after a commit) or never loaded: set without loading, so the
+            # session does not know the old value.  One SELECT on the session's
+            # connection (no ORM event, no autoflush) reads what the row holds.
+            out.update(_stored(state, unknown))
         return out
 
     def forget_state(self, instance: Any) -> None:
@@ -392,6 +400,17 @@ class SQLAlchemyAdapter(Adapter):
                 "writes them, and no session is writing now"
             )
         write(session, record)
+
+
+def _stored(state: Any, attrs: Sequence[Any]) -> dict[str, Any]:
+    mapper = state.mapper
+    columns = [a.columns[0] for a in attrs if len(a.columns) == 1]
+    where = [c == v for c, v in zip(mapper.primary_key, state.identity, strict=True)]
+    connection = state.session.connection(bind_arguments={"mapper": mapper})
+    row = connection.execute(select(*columns).where(*where)).first()
+    if row is None:
+        return {}
+    return {a.key: value for a, value in zip(attrs, row, strict=True)}
 
 
 def _column_problem(column: Any, value: Any) -> str | None:

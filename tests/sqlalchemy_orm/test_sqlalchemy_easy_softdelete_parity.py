@@ -11,12 +11,13 @@ one where it filters what earnorm_aop leaves alone (Core ``Table`` selects).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 import sqlalchemy
-from sqlalchemy import ForeignKey, delete, select, update
+from sqlalchemy import ForeignKey, delete, event, select, update
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship, selectinload
 
@@ -26,10 +27,45 @@ easy = pytest.importorskip("sqlalchemy_easy_softdelete.mixin")
 
 SQLALCHEMY_2_1 = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2]) >= (2, 1)
 
-# Generated once: each generation installs another global do_orm_execute listener.
-EasyMixin: Any = easy.generate_soft_delete_mixin_class(
-    deleted_field_name="es_deleted_at", class_name="EasyMixin"
-)
+EasyMixin: Any = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _easy_listener() -> Iterator[None]:
+    """Generate the mixin for this module only: its global SELECT rewriter is removed after.
+
+    (It installs a ``do_orm_execute`` listener on every ``Session``, which
+    raises ``NotImplementedError`` on statements it cannot rewrite, such as an
+    ``aliased()`` entity; the other tests must not meet it.)
+    """
+    global EasyMixin
+    from sqlalchemy_easy_softdelete.handler import sqlalchemy_easy_softdelete as handler
+
+    added: list[tuple[Any, str, Any]] = []
+    original = handler.listens_for
+
+    def recording(target: Any, identifier: str, *args: Any, **kw: Any) -> Any:
+        decorate = original(target, identifier, *args, **kw)
+
+        def register(fn: Any) -> Any:
+            added.append((target, identifier, fn))
+            return decorate(fn)
+
+        return register
+
+    handler.listens_for = recording
+    try:
+        EasyMixin = easy.generate_soft_delete_mixin_class(
+            deleted_field_name="es_deleted_at", class_name="EasyMixin"
+        )
+    finally:
+        handler.listens_for = original
+    assert added, "sqlalchemy-easy-softdelete installed no listener we could see"
+    try:
+        yield
+    finally:
+        for target, identifier, fn in added:
+            event.remove(target, identifier, fn)
 
 
 class Library:

@@ -17,11 +17,11 @@ import pytest
 
 pytest.importorskip("sqlalchemy")
 
-from _sqlalchemy_backend import database_url  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.orm import DeclarativeBase, Session  # noqa: E402
+from _sqlalchemy_backend import database_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Session
 
-from earnorm_aop.integrations.sqlalchemy import audit_metadata  # noqa: E402
+from earnorm_aop.integrations.sqlalchemy import audit_metadata
 
 
 class Database:

@@ -56,9 +56,7 @@ def test_the_values_of_an_update_are_read_in_every_form(db: Any) -> None:
 
 def test_a_bulk_update_is_stamped_and_audited_row_by_row(db: Any) -> None:
     records: list[Any] = []
-    Article = seeded(
-        db, "timestamp", timestamp={"clock": fixed}, audit={"sink": records.append}
-    )
+    Article = seeded(db, "timestamp", timestamp={"clock": fixed}, audit={"sink": records.append})
     with db.session() as session:
         result = session.execute(update(Article).where(Article.title == "a").values(views=10))
         assert result.rowcount == 1

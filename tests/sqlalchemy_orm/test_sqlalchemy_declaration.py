@@ -22,7 +22,7 @@ def test_plugin_model_adds_columns_before_mapping(db: Any) -> None:
 
     class Article(Base):
         __tablename__ = "article"
-        plugins = ["timestamp", "softdelete"]
+        plugins = ("timestamp", "softdelete")
         id: Mapped[int] = mapped_column(primary_key=True)
 
     table = Article.__table__  # type: ignore[attr-defined]
@@ -44,17 +44,17 @@ def test_plugin_model_subclass_inherits_and_adds(db: Any) -> None:
 
     class Thing(Base):
         __tablename__ = "thing"
-        plugins = {"softdelete": {"field": "removed_on"}}
+        plugins = {"softdelete": {"field": "removed_on"}}  # noqa: RUF012
         id: Mapped[int] = mapped_column(primary_key=True)
         kind: Mapped[str] = mapped_column(default="")
-        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "thing"}
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "thing"}  # noqa: RUF012
 
     class Special(Thing):
-        plugins = ["timestamp"]
-        __mapper_args__ = {"polymorphic_identity": "special"}
+        plugins = ("timestamp",)
+        __mapper_args__ = {"polymorphic_identity": "special"}  # noqa: RUF012
 
     assert "removed_on" in Thing.__table__.c  # type: ignore[attr-defined]
-    assert "updated_at" in inspect(Special).column_attrs.keys()
+    assert "updated_at" in inspect(Special).column_attrs
     assert {a.name for a in _aspects(Special)} == {"softdelete", "timestamp"}
 
 

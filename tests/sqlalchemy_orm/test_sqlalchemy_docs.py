@@ -6,6 +6,7 @@ import re
 import sys
 import types
 from pathlib import Path
+
 from earnorm_aop.weaving import weaver
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "sqlalchemy.md"

@@ -178,7 +178,7 @@ def test_bulk_update_statement(library: Library) -> None:
 
 
 def test_exists_through_any(library: Library) -> None:
-    """``Author.books.any(...)``: earnorm_aop filters inside EXISTS on 2.1; easy-softdelete never."""
+    """``Author.books.any(...)``: earnorm_aop filters in EXISTS on 2.1; easy-softdelete never."""
     Author, Book = library.Author, library.Book
     with library.db.session() as session:
         found = session.scalars(select(Author).where(Author.books.any(Book.title == "gone")))

@@ -63,7 +63,7 @@ def titles(books: Any) -> list[str]:
 
 
 def test_session_delete_is_an_update_of_deleted_at(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     rows = db.rows(Book)
     assert len(rows) == 2
     assert rows[2]["deleted_at"] is not None and rows[1]["deleted_at"] is None
@@ -86,7 +86,7 @@ def test_select_joins_aliases_and_unions_hide_deleted_rows(library: Any) -> None
 
 @pytest.mark.parametrize("loader", [None, joinedload, selectinload, subqueryload])
 def test_relationship_loads_hide_deleted_rows(library: Any, loader: Any) -> None:
-    Author, Book, db = library
+    Author, _Book, db = library
     with db.session() as session:
         statement = select(Author)
         if loader is not None:
@@ -96,7 +96,7 @@ def test_relationship_loads_hide_deleted_rows(library: Any, loader: Any) -> None
 
 
 def test_session_get_misses_do_not_find_deleted_rows(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session:
         assert session.get(Book, 2) is None
         assert session.get(Book, 1).title == "kept"
@@ -124,7 +124,7 @@ def test_session_get_answers_from_the_identity_map_without_sql(db: Any) -> None:
 
 
 def test_refreshing_a_soft_deleted_object_still_finds_its_row(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session, including_deleted():
         gone = session.get(Book, 2)
     with db.session() as session:
@@ -136,7 +136,7 @@ def test_refreshing_a_soft_deleted_object_still_finds_its_row(library: Any) -> N
 
 
 def test_include_deleted_option_and_including_deleted_show_deleted_rows(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session:
         statement = select(Book).execution_options(include_deleted=True)
         assert titles(session.scalars(statement)) == ["gone", "kept"]
@@ -158,7 +158,7 @@ def test_has_and_any_exists_clauses(library: Any) -> None:
 
 
 def test_bulk_delete_becomes_an_update_and_skips_deleted_rows(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session:
         session.add(Book(title="third", author_id=1))
         session.commit()
@@ -174,7 +174,7 @@ def test_bulk_delete_becomes_an_update_and_skips_deleted_rows(library: Any) -> N
 
 
 def test_bulk_update_skips_deleted_rows_unless_included(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session:
         assert session.execute(update(Book).values(title="x")).rowcount == 1
         statement = update(Book).values(deleted_at=None).execution_options(include_deleted=True)
@@ -184,7 +184,7 @@ def test_bulk_update_skips_deleted_rows_unless_included(library: Any) -> None:
 
 
 def test_restore_and_hard_delete_are_written_at_the_flush(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session, including_deleted():
         gone = session.get(Book, 2)
         gone.restore()
@@ -199,7 +199,7 @@ def test_restore_and_hard_delete_are_written_at_the_flush(library: Any) -> None:
 
 
 def test_hard_deleting_block_around_the_flush(library: Any) -> None:
-    Author, Book, db = library
+    _Author, Book, db = library
     with db.session() as session:
         session.delete(session.get(Book, 1))
         with hard_deleting():
@@ -213,7 +213,7 @@ def test_hard_deleting_block_around_the_flush(library: Any) -> None:
 
 def test_core_table_statements_are_not_seen(library: Any) -> None:
     """Documented: Core ``Table`` statements and ``Connection.execute`` bypass the ORM."""
-    Author, Book, db = library
+    _Author, Book, db = library
     table = Book.__table__
     with db.session() as session:
         assert len(session.execute(select(table)).all()) == 2

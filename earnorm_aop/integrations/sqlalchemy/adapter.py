@@ -64,7 +64,7 @@ _OPERATIONS = {
 
 def mapper_of(model: type) -> Mapper[Any] | None:
     try:
-        found = sa_inspect(model, raiseerr=False)
+        found: Any = sa_inspect(model, raiseerr=False)
     except UnmappedClassError:
         return None
     return found if isinstance(found, Mapper) else None
@@ -162,7 +162,7 @@ class SQLAlchemyAdapter(Adapter):
             # model of the statement that has the fields.
             chained = statements.CHAIN_MODEL.get()
             models = [chained] if chained is not None else _entities(queryset)
-            out = queryset
+            out: Any = queryset
             for model in models:
                 if all(self.has_field(model, k) for k in conditions):
                     out = out.options(statements.criteria_option(model, conditions))
@@ -179,7 +179,7 @@ class SQLAlchemyAdapter(Adapter):
 
     def queryset(self, model: type) -> Any:
         """``select(model)`` as the ``get_queryset`` chain leaves it (a Select statement)."""
-        statement = select(model)
+        statement: Any = select(model)
         if is_unfiltered():  # with_deleted(): still unfiltered when it is executed later
             statement = statement.execution_options(**{statements.INCLUDE_DELETED: True})
         token = statements.CHAIN_MODEL.set(model)

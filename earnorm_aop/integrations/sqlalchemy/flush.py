@@ -35,7 +35,9 @@ doing I/O (the audit ``table`` sink) has its awaitables passed through to it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
 import inspect
 import types
 import weakref
@@ -45,14 +47,13 @@ from typing import Any
 
 import greenlet
 from sqlalchemy import event
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm import exc as orm_exc
-from sqlalchemy.orm import object_session
 from sqlalchemy.orm.base import instance_state
 
 from . import context
 
-__all__ = ["SAVE", "DELETE", "capture", "install", "is_original", "make_bodies", "suspend"]
+__all__ = ["DELETE", "SAVE", "capture", "install", "is_original", "make_bodies", "suspend"]
 
 SAVE = "_earnorm_save"
 DELETE = "_earnorm_delete"
@@ -93,11 +94,11 @@ def make_bodies() -> dict[str, Callable[..., Any]]:
 
     def _earnorm_save(self: Any) -> None:
         """The flush writing this object (an INSERT or UPDATE), woven as ``save``."""
-        return suspend()
+        suspend()
 
     def _earnorm_delete(self: Any) -> None:
         """The flush deleting this object's row, woven as ``delete``."""
-        return suspend()
+        suspend()
 
     _originals.add(_earnorm_save)
     _originals.add(_earnorm_delete)
@@ -133,11 +134,11 @@ def capture(instance: Any) -> None:
 
 
 def _await_only() -> Callable[[Any], Any]:
-    try:
-        from sqlalchemy.util import await_ as found  # type: ignore[attr-defined]
-    except ImportError:  # SQLAlchemy 2.0
-        from sqlalchemy.util import await_only as found
-    return found  # type: ignore[no-any-return]
+    from sqlalchemy import util
+
+    # 2.1 names it await_ (await_only stays as an alias); 2.0 has await_only only.
+    found: Callable[[Any], Any] = getattr(util, "await_", None) or util.await_only
+    return found
 
 
 _await = _await_only()
@@ -158,7 +159,7 @@ def _drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]
             return True, value.call
         try:
             answer = _await(value)
-        except BaseException as exc:  # noqa: BLE001 - handed to the call that awaited
+        except BaseException as exc:
             value = call.throw(exc)
         else:
             value = call.switch(answer)
@@ -285,10 +286,10 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
             continue
         try:
             if error is None:
-                _drive(call, lambda c=call: c.switch(None))
+                _drive(call, functools.partial(call.switch, None))
             else:
-                _drive(call, lambda c=call: c.throw(error))
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, after every call ended
+                _drive(call, functools.partial(call.throw, error))
+        except BaseException as exc:
             if error is None:
                 error = exc
     if error is not None:
@@ -303,10 +304,8 @@ def _fail(session: Session, error: BaseException) -> None:
     for call in flush.waiting:
         if call.dead:
             continue
-        try:
-            _drive(call, lambda c=call: c.throw(error))
-        except BaseException:  # noqa: BLE001, S110 - the flush's own error is what propagates
-            pass
+        with contextlib.suppress(BaseException):
+            _drive(call, functools.partial(call.throw, error))
 
 
 def _finish_stale(session: Session) -> None:
@@ -316,7 +315,7 @@ def _finish_stale(session: Session) -> None:
         return
     for call in flush.waiting:
         if not call.dead:
-            _drive(call, lambda c=call: c.switch(None))
+            _drive(call, functools.partial(call.switch, None))
 
 
 def _after_soft_rollback(session: Session, previous: Any) -> None:

@@ -185,7 +185,7 @@ def make_bodies() -> dict[str, Any]:
     }
     for func in bodies.values():
         _originals.add(func)
-    return {name: classmethod(func) for name, func in bodies.items()}
+    return {name: classmethod(func) for name, func in bodies.items()}  # type: ignore[arg-type]
 
 
 def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> list[Any]:
@@ -198,7 +198,7 @@ def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> l
 
     if getattr(statement, "_returning", ()) or not objs:
         return []
-    mapper = sa_inspect(model)
+    mapper: Any = sa_inspect(model)
     session = context.SESSION.get()
     dialect = None if session is None else session.get_bind(mapper).dialect
     if dialect is None or not getattr(dialect, "insert_executemany_returning", False):
@@ -252,7 +252,7 @@ def update_values(mapper: Mapper[Any], statement: Any) -> dict[str, Any] | None:
     ordered or multiple values.
     """
     raw = getattr(statement, "_values", None)
-    if not raw or getattr(statement, "_multi_values", ()):
+    if not raw or getattr(statement, "_multi_values", None):
         return None
     out: dict[str, Any] = {}
     for key, value in raw.items():
@@ -292,7 +292,7 @@ def insert_rows(mapper: Mapper[Any], state: Any) -> list[dict[str, Any]] | None:
         return [dict(p) for p in params]
     if isinstance(params, Mapping) and params and not _inline_values(statement):
         return [dict(params)]
-    multi = getattr(statement, "_multi_values", ())
+    multi: Any = getattr(statement, "_multi_values", ())
     if multi:
         rows = []
         for batch in multi:
@@ -392,7 +392,7 @@ class _Execution:
     used: bool = False
 
 
-class _scope:  # noqa: N801 - used as a context manager
+class _scope:
     """Set the session and the event's state for the woven call; ``unfiltered``: show all."""
 
     def __init__(self, session: Session, state: Any, unfiltered: bool) -> None:

@@ -56,7 +56,7 @@ def defer(
     *,
     robust: bool = False,
 ) -> None:
-    """Run ``on_commit`` when ``session``'s outermost transaction commits, ``on_rollback`` if not."""
+    """Run ``on_commit`` when ``session``'s outermost transaction commits; else ``on_rollback``."""
     if session is None or not session.in_transaction():
         if on_commit is not None:
             on_commit()

@@ -145,3 +145,10 @@ def test_audit_after_a_commit_expired_the_object(db: Any) -> None:
         a.title = "b"
         session.commit()
     assert records[-1].changes == {"title": ("a", "b")}
+
+
+def test_the_tests_run_on_the_database_asked_for(db: Any) -> None:
+    import os
+
+    asked = os.environ.get("EARNORM_AOP_TEST_DB", "sqlite").strip().lower() or "sqlite"
+    assert db.dialect == {"sqlite": "sqlite", "postgres": "postgresql"}[asked]

@@ -4,6 +4,7 @@ This module only re-exports the public names; each lives in the module named
 after its concept (see DESIGN.md and docs/reference.md).
 """
 
+from .call_context import Context, context
 from .declaration import BasePlugin, plugin
 from .errors import (
     DependencyError,
@@ -17,9 +18,12 @@ from .errors import (
 )
 from .events import aemit, emit
 from .explanation import explain
+from .masking import mask, unmask
 from .model import PluginModel, unweave, weave, with_plugins
 from .plugin_registry import PluginInfo, PluginRegistry, registry
 from .plugin_spec import hook
+from .redis_switchboard import RedisSwitchboard
+from .switchboard import Switchboard, SwitchState
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 from .weaving.joinpoint import JoinPoint, Recover
 from .weaving.pointcut import Kind, Pointcut, parse_pointcut
@@ -30,6 +34,7 @@ __all__ = [
     "AdviceSpec",
     "Aspect",
     "BasePlugin",
+    "Context",
     "DependencyError",
     "DuplicatePluginError",
     "JoinPoint",
@@ -44,18 +49,24 @@ __all__ = [
     "PointcutError",
     "ProceedError",
     "Recover",
+    "RedisSwitchboard",
     "Switch",
+    "SwitchState",
+    "Switchboard",
     "Trace",
     "TraceRecord",
     "WeavingError",
     "aemit",
+    "context",
     "emit",
     "explain",
     "hook",
+    "mask",
     "parse_pointcut",
     "plugin",
     "registry",
     "trace",
+    "unmask",
     "unweave",
     "weave",
     "with_plugins",

@@ -6,6 +6,7 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
     earnorm-aop info NAME [--json] [--import MODULE ...]
     earnorm-aop explain MODULE:CLASS [--json]
     earnorm-aop check [MODULE:CLASS ...] [--json]
+    earnorm-aop switch [NAME [on|off]] --redis URL [--namespace NS] [--json]
 
 ``list`` and ``info`` read the default registry: plugins registered explicitly
 plus the entry points of ``earnorm_aop.plugins`` (so the built-ins show);
@@ -25,12 +26,20 @@ fails for one that is not woven, or whose project lacks
 ``earnorm_aop.integrations.django`` in ``INSTALLED_APPS`` (the system check
 ``earnorm_aop.E001``), even when nothing in the project imports earnorm_aop.
 
+``switch`` reads and flips the switches processes share through a
+:class:`~earnorm_aop.RedisSwitchboard` (``registry.share(...)``): without a
+name it lists every shared state of the namespace; with a name, that one;
+with ``on`` or ``off`` it writes the new state, which every sharing process
+applies within its board's ``interval``.  The name must be a known plugin
+(``--import`` modules that register yours) or one already shared.
+
 Exit codes:
 
 * ``0`` -- success;
 * ``1`` -- a plugin failed: ``check`` (or ``explain``) met a ``PluginError``
   while importing a model, or a Django model's plugins are not woven, or
-  ``list`` / ``info`` could not load a plugin;
+  ``list`` / ``info`` could not load a plugin, or ``switch`` could not
+  reach Redis;
 * ``2`` -- a usage error: bad arguments, an unknown plugin name (the message
   suggests the closest ones), or a ``MODULE:CLASS`` that cannot be imported
   or found.
@@ -491,6 +500,62 @@ missing from INSTALLED_APPS. Example:
 """
 
 
+# -- shared switches -------------------------------------------------------------------
+
+
+def _state_dict(name: str, state: Any) -> dict[str, Any]:
+    if state is None:
+        return {"name": name, "enabled": True, "shared": False, "version": 0}
+    return {"shared": True, **state.as_dict()}
+
+
+def _cmd_switch(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err: TextIO) -> int:
+    from .redis_switchboard import RedisSwitchboard
+
+    _import_all(args.imports)
+    try:
+        board = RedisSwitchboard(args.redis, args.namespace, timeout=args.timeout)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    try:
+        try:
+            states = board.states()
+            if args.name is not None and args.name not in states:
+                known = set(reg.names()) | set(states)
+                if args.name not in known:
+                    raise _UsageError(str(PluginNotFoundError(args.name, known)))
+            if args.state is not None:
+                written = board.set(args.name, args.state == "on", origin="cli")
+                assert written is not None
+                states[args.name] = written
+        except board.errors as exc:
+            print(
+                f"earnorm-aop: cannot reach Redis at {args.redis}: {type(exc).__name__}: {exc}",
+                file=err,
+            )
+            return FAILED
+    finally:
+        board.client.close()
+    names = [args.name] if args.name is not None else sorted(states)
+    rows = [_state_dict(n, states.get(n)) for n in names]
+    if args.json:
+        print(json.dumps(rows[0] if args.name is not None else rows, indent=2), file=out)
+        return OK
+    if not rows:
+        print(f"no shared switches in namespace {args.namespace!r}", file=out)
+        return OK
+    table = [["NAME", "STATE", "VERSION", "CHANGED BY", "ORIGIN"]]
+    for r in rows:
+        state = (
+            "on" if r["enabled"] else ("off (max_failures)" if r.get("auto_disabled") else "off")
+        )
+        if not r["shared"]:
+            state += " (not shared yet: default)"
+        table.append([r["name"], state, str(r["version"]), r.get("by", "-"), r.get("origin", "-")])
+    _table(table, out)
+    return OK
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("earnorm-aop")
@@ -566,6 +631,24 @@ def _parser() -> argparse.ArgumentParser:
         help="models to check (optional with DJANGO_SETTINGS_MODULE)",
     )
     p.set_defaults(run=_cmd_check)
+
+    p = sub.add_parser(
+        "switch",
+        parents=[common, imports],
+        help="read or flip the switches processes share through Redis",
+        description="Without NAME: every shared switch of the namespace.  With NAME: that "
+        "one.  With NAME on|off: write it; every process sharing the namespace applies it.",
+    )
+    p.add_argument("name", nargs="?", help="the plugin, e.g. 'audit'")
+    p.add_argument("state", nargs="?", choices=["on", "off"], help="the new state")
+    p.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    p.add_argument(
+        "--namespace", default="default", help="the board's namespace (default: default)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds to wait for Redis (default: 2)"
+    )
+    p.set_defaults(run=_cmd_switch)
     return parser
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
+from .masking import mask as mask_fields
 from .plugin_registry import PluginRegistry
 from .plugin_registry import registry as default_registry
 from .weaving import weaver
@@ -74,6 +75,19 @@ def apply_plugins(
 ) -> None:
     """Resolve, configure and weave ``requested`` plugins onto ``model``, all or nothing."""
     reg = reg or registry_of(model)
+    board = reg.switchboard
+    if board is not None:
+        # A plugin reconfigured for every process (board.reconfigure) takes the
+        # shared options when this process first weaves it on the model.
+        requested = {
+            name: (
+                shared
+                if not weaver.is_woven(model, name)
+                and (shared := board.shared_config(name, model)) is not None
+                else config
+            )
+            for name, config in requested.items()
+        }
     where = f" (named by {model.__qualname__})"
     for name in requested:
         try:
@@ -97,17 +111,24 @@ def apply_plugins(
 
 
 def with_plugins(
-    *names: str, registry: PluginRegistry | None = None, **configured: Mapping[str, Any]
+    *names: str,
+    registry: PluginRegistry | None = None,
+    mask: Sequence[str] = (),
+    **configured: Mapping[str, Any],
 ) -> Callable[[T], T]:
     """Class decorator: weave plugins onto a model in place and return the same class.
 
     ``with_plugins("timestamp", "softdelete", cache={"ttl": 1800})``; its
     subclasses may add plugins with ``class Meta: plugins = [...]``.
+    ``mask=["pin"]`` marks fields of the model no plugin writes down in clear
+    (see :mod:`earnorm_aop.masking`).
     """
 
     def decorate(model: T) -> T:
         if not isinstance(model, type):
             raise TypeError(f"with_plugins decorates a class, not {model!r}")
+        if mask:
+            mask_fields(*_mask_names(model, mask), model=model)
         requested = _normalize(model.__qualname__, dict.fromkeys(names))
         requested.update(_normalize(model.__qualname__, configured))
         if registry is not None:
@@ -118,6 +139,17 @@ def with_plugins(
         return model
 
     return decorate
+
+
+def _mask_names(model: type, names: Any) -> list[str]:
+    if isinstance(names, str):
+        return [names]
+    if not isinstance(names, Sequence | set | frozenset):
+        raise PluginConfigError(
+            f"{model.__qualname__}: mask must be a list of field names such as "
+            f"['password'], not {names!r}"
+        )
+    return list(names)
 
 
 def _meta_plugins(model: type) -> tuple[Any, PluginRegistry | None]:
@@ -133,6 +165,9 @@ def _apply_meta(model: type) -> None:
         return
     _processed.add(model)
     plugins, reg = _meta_plugins(model)
+    meta_mask = getattr(model.__dict__.get("Meta"), "mask", None)
+    if meta_mask:
+        mask_fields(*_mask_names(model, meta_mask), model=model)
     if reg is not None:
         _registries[model] = reg
     requested = _normalize(model.__qualname__, plugins)

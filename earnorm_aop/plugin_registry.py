@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
@@ -23,7 +23,12 @@ from .plugin_spec import PluginSpec, read_spec
 from .weaving import scope, weaver
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 
+if TYPE_CHECKING:
+    from .switchboard import Switchboard
+
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
+
+B = TypeVar("B", bound="Switchboard")
 
 GROUP = "earnorm_aop.plugins"
 
@@ -126,6 +131,7 @@ class PluginRegistry:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.RLock()
+        self._board: Switchboard | None = None
 
     # -- registration ----------------------------------------------------------
 
@@ -242,14 +248,54 @@ class PluginRegistry:
     # -- live toggles ----------------------------------------------------------
 
     def enable(self, name: str) -> None:
-        """Switch ``name`` on again on every model, at once."""
+        """Switch ``name`` on again on every model, at once (every process, when shared)."""
         self._entry(name)
         weaver.set_enabled(self.switch(name), True)
+        if self._board is not None:
+            self._board.publish(name, True, origin="enable")
 
     def disable(self, name: str) -> None:
         """Switch ``name`` off on every model, at once; a disabled plugin costs nothing."""
         self._entry(name)
         weaver.set_enabled(self.switch(name), False)
+        if self._board is not None:
+            self._board.publish(name, False, origin="disable")
+
+    # -- sharing switches between processes -------------------------------------------
+
+    def share(self, board: B) -> B:
+        """Share this registry's switches with every process attached to ``board``.
+
+        ``registry.share(RedisSwitchboard(url, namespace="shop"))`` reads the
+        shared states and applies them, then keeps applying what other
+        processes change; this process's toggles and auto-disables reach them
+        (see :mod:`earnorm_aop.switchboard`).  Sharing again replaces the board.
+        """
+        with self._lock:
+            previous, self._board = self._board, None
+        if previous is not None:
+            previous.close()
+        board.attach(self)
+        with self._lock:
+            self._board = board
+        return board
+
+    def unshare(self) -> None:
+        """Stop sharing: switches keep their states and become local again."""
+        with self._lock:
+            board, self._board = self._board, None
+        if board is not None:
+            board.close()
+
+    @property
+    def switchboard(self) -> Switchboard | None:
+        """The board this registry shares its switches through, if any."""
+        return self._board
+
+    def shares_switch(self, switch: Switch) -> bool:
+        """Whether ``switch`` is this registry's switch for its name."""
+        with self._lock:
+            return self._switches.get(switch.name) is switch
 
     @contextmanager
     def disabled(self, *names: str) -> Iterator[None]:

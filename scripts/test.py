@@ -8,22 +8,55 @@ Python 3.11+: it creates ``.venv`` and installs the project on first use. Every
 step runs even when an earlier one fails, so one run shows every problem; the
 exit code is non-zero if any step failed. pytest's exit code 5 (no tests
 collected) counts as a failure: a suite that ran nothing has proved nothing.
+
+By default the property tests run a fifth of their examples, so a developer
+gets an answer in a few minutes.  With ``CI=true`` (as ``.ci/run`` sets it)
+they run the full count, and pytest runs under ``coverage run`` (line and
+branch coverage, configured in ``pyproject.toml``), whose report is printed
+at the end.  The tests run in a random order (pytest-randomly); the seed is
+printed at the top of pytest's output (``-p randomly --randomly-seed=N``
+repeats an order, ``-p no:randomly`` keeps file order).  The last line is
+the command's wall time.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+import time
 
 from _bootstrap import ROOT, ensure_venv, venv_env
 
 PYTEST_NO_TESTS = 5
+# pytest's closing line, e.g. "==== 3 failed, 1120 passed, 4 skipped in 47.1s ===="
+SUMMARY = re.compile(r"^=+ .*\b\d+ (passed|failed|errors?|skipped|deselected)\b.* in [\d.]+s")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
+
+
+def ci() -> bool:
+    """Whether this is a CI run (``CI=true``, as ``.ci/run`` sets it)."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def main(argv: list[str]) -> int:
+    started = time.monotonic()
+    try:
+        return run(argv)
+    finally:
+        elapsed = time.monotonic() - started
+        print(f"wall time: {elapsed:.0f} s ({elapsed / 60:.1f} min)", flush=True)
+
+
+def run(argv: list[str]) -> int:
     lint = "--no-lint" not in argv
     pytest_args = [arg for arg in argv if arg != "--no-lint"]
+    if sys.stdout.isatty() and not any(arg.startswith("--color") for arg in pytest_args):
+        pytest_args.insert(0, "--color=yes")  # its output goes through a pipe (run_pytest)
     python = str(ensure_venv())
+    coverage = ci()
 
     steps: list[tuple[str, list[str]]] = []
     if lint:
@@ -32,23 +65,71 @@ def main(argv: list[str]) -> int:
             ("ruff format", [python, "-m", "ruff", "format", "--check", "."]),
             ("mypy", [python, "-m", "mypy", "--strict", "earnorm_aop"]),
         ]
-    steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
+    if coverage:
+        # Coverage starts before pytest imports anything (the pytest11 entry
+        # point imports earnorm_aop while plugins load), and follows Python
+        # subprocesses; `combine` merges the data of every process.
+        steps += [
+            ("coverage erase", [python, "-m", "coverage", "erase"]),
+            ("pytest", [python, "-m", "coverage", "run", "-m", "pytest", *pytest_args]),
+            ("coverage combine", [python, "-m", "coverage", "combine", "--quiet"]),
+            ("coverage report", [python, "-m", "coverage", "report"]),
+        ]
+    else:
+        steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
 
     failed: list[tuple[str, int]] = []
+    summary: str | None = None
     for name, cmd in steps:
         print(f"==> {name}", flush=True)
-        code = subprocess.run(cmd, cwd=ROOT, env=venv_env()).returncode
+        if name == "pytest":
+            code, summary = run_pytest(cmd)
+        else:
+            code = subprocess.run(cmd, cwd=ROOT, env=venv_env()).returncode
         if code != 0:
             failed.append((name, code))
             if name == "pytest" and code == PYTEST_NO_TESTS:
                 print("error: pytest collected no tests (exit code 5)", flush=True)
 
+    if summary is not None:
+        # pytest's counts again, after the coverage report, in one plain line.
+        print(summary, flush=True)
     if failed:
         summary = ", ".join(f"{name} (exit code {code})" for name, code in failed)
         print(f"FAILED steps: {summary}", file=sys.stderr, flush=True)
         return failed[0][1]
     print("all steps passed", flush=True)
     return 0
+
+
+def run_pytest(cmd: list[str]) -> tuple[int, str | None]:
+    """Run pytest, passing its output through; its exit code and a plain count line.
+
+    The count line (``tests: N passed, N failed, N skipped``) is built from
+    pytest's closing line, so the run's last lines say what ran even when the
+    coverage report follows pytest's own summary.
+    """
+    closing = None
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=venv_env(), stdout=subprocess.PIPE, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            plain = ANSI.sub("", line)
+            if SUMMARY.match(plain):
+                closing = plain
+        sys.stdout.flush()
+    if closing is None:
+        return proc.returncode, None
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for number, word in COUNT.findall(closing):
+        key = "failed" if word.startswith("error") else word
+        counts[key] += int(number)
+    line = f"tests: {counts['passed']} passed, {counts['failed']} failed"
+    if counts["skipped"]:
+        line += f", {counts['skipped']} skipped"
+    return proc.returncode, line
 
 
 if __name__ == "__main__":

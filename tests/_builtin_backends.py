@@ -207,10 +207,13 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A ``redis-server`` child process on a loopback port; ``url`` to connect."""
+    """A ``redis-server`` child process on a loopback port; ``url`` to connect.
 
-    def __init__(self, binary: str) -> None:
-        self.port = free_port()
+    ``port`` restarts a server where a stopped one was (its clients reconnect).
+    """
+
+    def __init__(self, binary: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = subprocess.Popen(
             [

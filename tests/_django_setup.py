@@ -32,7 +32,7 @@ APP_DIR = Path(__file__).parent / "django_orm"
 DATABASES = ("sqlite", "postgres")
 DATABASE_ALIASES = ("default", "other")
 _ready = False
-_skipped: str | None = None  # why the database is unavailable, once found out
+_unavailable: BaseException | None = None  # why the database cannot be had, once found out
 
 
 def database() -> str:
@@ -69,13 +69,13 @@ def _no_sync(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 def _postgres() -> dict[str, dict[str, Any]]:
-    global _skipped
+    global _unavailable
     import _postgres
 
     try:
         server = _postgres.start()
-    except pytest.skip.Exception as skip:
-        _skipped = str(skip.msg)
+    except (pytest.skip.Exception, pytest.fail.Exception, RuntimeError) as error:
+        _unavailable = error  # every later caller gets the same answer, without a retry
         raise
     import psycopg
 
@@ -111,8 +111,8 @@ def configure() -> None:
     global _ready
     if _ready:
         return
-    if _skipped is not None:
-        pytest.skip(_skipped, allow_module_level=True)
+    if _unavailable is not None:
+        raise _unavailable
     import django
     from django.conf import settings
 

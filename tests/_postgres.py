@@ -115,10 +115,7 @@ def start() -> Server:
     """Start a private cluster with the test database; it is stopped and removed at exit."""
     folder_bin = binaries()
     if folder_bin is None:
-        unavailable(
-            "PostgreSQL's initdb/pg_ctl/postgres were not found (PATH, /usr/lib/postgresql)"
-        )
-        raise AssertionError("unreachable")
+        unavailable("initdb, pg_ctl and postgres were not found (PATH, /usr/lib/postgresql)")
     try:
         import psycopg
     except ImportError:

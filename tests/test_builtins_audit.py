@@ -15,6 +15,8 @@ from earnorm_aop.integrations.base import AUDIT_TABLE
 from earnorm_aop.plugins import audit
 from earnorm_aop.plugins.audit import AuditRecord, actor, current_actor
 
+THREAD_TIMEOUT = 60.0  # seconds: a stuck thread fails its test instead of hanging the run
+
 # A callable sink reachable by dotted path.
 RECEIVED: list[AuditRecord] = []
 
@@ -80,7 +82,8 @@ def test_actor_is_context_local_and_nests(backend: Any) -> None:
             a.save()
         t = threading.Thread(target=lambda: seen_in_thread.append(current_actor()))
         t.start()
-        t.join()
+        t.join(THREAD_TIMEOUT)
+        assert not t.is_alive()
         a.title = "c"
         a.save()
     assert [r.actor for r in records] == ["alice", "bob", "alice"]

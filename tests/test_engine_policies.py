@@ -14,6 +14,8 @@ import pytest
 from earnorm_aop import Aspect, Recover, Switch, trace
 from earnorm_aop.weaving import scope, weaver
 
+THREAD_TIMEOUT = 60.0  # seconds: a stuck thread fails its test instead of hanging the run
+
 
 class Model:
     def __init__(self, log: list[Any] | None = None) -> None:
@@ -321,7 +323,7 @@ def test_context_disable_is_local_to_the_thread(model: Any) -> None:
     done = threading.Event()
 
     def worker() -> None:
-        ready.wait(5)
+        ready.wait(THREAD_TIMEOUT)
         own: list[Any] = []
         model(own).save(1)
         seen.extend(own)
@@ -329,11 +331,15 @@ def test_context_disable_is_local_to_the_thread(model: Any) -> None:
 
     thread = threading.Thread(target=worker)
     thread.start()
-    with disabled(a.switch):
+    try:
+        with disabled(a.switch):
+            ready.set()
+            assert done.wait(THREAD_TIMEOUT)
+            model([]).save(1)
+    finally:
         ready.set()
-        assert done.wait(5)
-        model([]).save(1)
-    thread.join()
+        thread.join(THREAD_TIMEOUT)
+    assert not thread.is_alive()
     # The worker ran while this thread had A disabled: it still ran A's advice.
     assert seen == [("save", 1)]
     assert log.count(("A", "before")) == 1
@@ -456,7 +462,8 @@ def test_trace_is_local_to_the_thread() -> None:
         with trace() as t:
             thread = threading.Thread(target=lambda: Traced().save(1))
             thread.start()
-            thread.join()
+            thread.join(THREAD_TIMEOUT)
+            assert not thread.is_alive()
             assert len(t) == 0
             Traced().save(1)
             assert len(t) == 1

@@ -11,6 +11,8 @@ from _plugin_helpers import recording_plugin
 
 from earnorm_aop import PluginRegistry, explain, hook, plugin, trace, with_plugins
 
+THREAD_TIMEOUT = 60.0  # seconds: a stuck thread fails its test instead of hanging the run
+
 
 @pytest.fixture
 def model(reg: PluginRegistry) -> type:
@@ -140,7 +142,8 @@ def test_trace_is_local_to_the_thread(reg: PluginRegistry, model: type) -> None:
     with trace() as t:
         thread = threading.Thread(target=lambda: model().save())
         thread.start()
-        thread.join()
+        thread.join(THREAD_TIMEOUT)
+        assert not thread.is_alive()
         assert len(t) == 0
         model().save()
         assert len(t) > 0

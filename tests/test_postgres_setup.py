@@ -69,3 +69,31 @@ def test_a_private_cluster_serves_the_test_database_and_is_gone_after_exit() -> 
     assert seen["rows"] == [[1]] and seen["listening"]
     assert seen["port"] and not _accepts(seen["port"])  # stopped at exit
     assert not Path(seen["folder"]).exists()  # and removed
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_without_postgres_django_tests_skip_with_the_reason_or_fail_under_ci(
+    ci: str, tmp_path: Path
+) -> None:
+    (tmp_path / "no_postgres.py").write_text(
+        "import _postgres\n_postgres.binaries = lambda: None\n"
+    )
+    env = {
+        **os.environ,
+        "CI": ci,
+        "EARNORM_AOP_TEST_DB": "postgres",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(TESTS), *sys.path]),
+    }
+    command = [sys.executable, "-m", "pytest", "-p", "no_postgres", "-p", "no:cacheprovider"]
+    command += ["-o", "addopts=", "-rs", str(TESTS / "django_orm" / "test_django_load_hooks.py")]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    out = result.stdout
+    assert "apt-get install postgresql" in out
+    if ci:
+        assert result.returncode == 2, out  # a collection error, not a skip
+        assert "CI is set, so the PostgreSQL run must not be skipped" in out
+    else:
+        assert result.returncode == 5, out  # pytest's "no tests ran": the module was skipped
+        assert "1 skipped" in out and "passed" not in out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from earnorm_aop import registry as default_registry
 from earnorm_aop import trace
 from earnorm_aop.pytest_plugin import assert_advice_not_ran, assert_advice_ran
 from earnorm_aop.weaving import weaver
@@ -28,6 +29,22 @@ pytest_plugins = ["pytester"]
 # engine's global state the inner tests share with this run is checked and
 # put back after each test here by conftest.py's autouse fixture.
 IN_FILE_ORDER = ("-p", "no:randomly")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _libraries_imported_before_inner_runs() -> None:
+    """Import, before any inner run, what the inner tests would import first.
+
+    An in-process run drops from ``sys.modules`` every module it imported.
+    A library module imported there for the first time (a pydantic
+    submodule, a built-in plugin loaded through its entry point) would be
+    imported again by a later test as a second copy, whose classes are not
+    the ones the engine's registries already hold (pydantic then takes a
+    ``Field(...)`` default for a plain value).  Loading every built-in
+    plugin imports them all here, once, for the whole run.
+    """
+    assert len(default_registry.plugins()) >= 5
+
 
 # A plugin in the default registry and a module-level model woven with it,
 # both removed when the inner module finishes.
@@ -333,7 +350,8 @@ def test_marker_disables_plugins_of_the_default_registry(pytester: pytest.Pytest
                 assert_advice_not_ran(aop_trace, "pt_flag")
                 # Local to this thread: another thread still runs the plugin.
                 other = Note()
-                t = threading.Thread(target=other.save); t.start(); t.join()
+                t = threading.Thread(target=other.save); t.start(); t.join(60)
+                assert not t.is_alive()
                 assert other.flagged
 
             @pytest.mark.plugins_disabled("pt_flag")

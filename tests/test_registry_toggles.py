@@ -19,6 +19,8 @@ from earnorm_aop import (
 )
 from earnorm_aop.weaving import weaver
 
+THREAD_TIMEOUT = 60.0  # seconds: a stuck thread fails its test instead of hanging the run
+
 LOG: list[Any] = []
 # A per-thread / per-task log for the concurrency tests; LOG when unset.
 _LOCAL_LOG: ContextVar[list[Any] | None] = ContextVar("local_log", default=None)
@@ -201,17 +203,21 @@ def test_disabled_is_local_to_the_thread(
     done = threading.Event()
 
     def other_thread() -> None:
-        inside.wait()
-        results["other"] = calls_local(one)
-        done.set()
+        if inside.wait(THREAD_TIMEOUT):
+            results["other"] = calls_local(one)
+            done.set()
 
     thread = threading.Thread(target=other_thread)
     thread.start()
-    with plugins.disabled("a"):
+    try:
+        with plugins.disabled("a"):
+            inside.set()
+            assert done.wait(THREAD_TIMEOUT)
+            results["mine"] = calls_local(one)
+    finally:
         inside.set()
-        done.wait()
-        results["mine"] = calls_local(one)
-    thread.join()
+        thread.join(THREAD_TIMEOUT)
+    assert not thread.is_alive()
     assert results["other"] == expected_run(["a", "b"])
     assert results["mine"] == expected_run(["b"])
 
@@ -227,15 +233,18 @@ def test_disabled_in_another_thread_does_not_reach_this_one(
     def other_thread() -> None:
         with plugins.disabled("a", "b"):
             entered.set()
-            release.wait()
-            seen["other"] = calls_local(one)
+            if release.wait(THREAD_TIMEOUT):
+                seen["other"] = calls_local(one)
 
     thread = threading.Thread(target=other_thread)
     thread.start()
-    entered.wait()
-    seen["mine"] = calls_local(one)
-    release.set()
-    thread.join()
+    try:
+        assert entered.wait(THREAD_TIMEOUT)
+        seen["mine"] = calls_local(one)
+    finally:
+        release.set()
+        thread.join(THREAD_TIMEOUT)
+    assert not thread.is_alive()
     assert seen["mine"] == expected_run(["a", "b"])
     assert seen["other"] == ["save"]
 

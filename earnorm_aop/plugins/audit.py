@@ -25,7 +25,11 @@ in-memory list), in the write's transaction — or, once that transaction
 commits (the adapter's ``defer``; never for a rolled-back write), the
 ``earnorm_aop.audit`` logger or a callable.
 
-The actor is context-local: ``with audit.actor("alice"): note.save()``.
+The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
+note.save()``; Django: ``ContextMiddleware``); its reason and request id go in
+the record's ``extra``.  Masked fields (:mod:`earnorm_aop.masking`) are
+recorded as changed, never with their values.  ``audit.actor(name)`` is the
+former spelling of ``context(actor=name)``.
 """
 
 from __future__ import annotations
@@ -33,15 +37,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..call_context import Context, context
 from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
+from ..masking import redact_changes
 from ..plugin_spec import hook
 from ._common import CallableOption, action_for, call_with, clock_of
 
@@ -50,22 +55,23 @@ __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
 TABLE = AUDIT_TABLE
 """The in-memory audit table of plain classes (the ``table`` sink without an ORM)."""
 
-_ACTOR: ContextVar[str | None] = ContextVar("earnorm_aop_audit_actor", default=None)
-
 
 @contextmanager
 def actor(name: str | None) -> Iterator[None]:
-    """Attribute the writes inside the block to ``name`` (context-local; blocks nest)."""
-    token = _ACTOR.set(name)
-    try:
+    """``earnorm_aop.context(actor=name)``: kept for code written before the shared context."""
+    with context(actor=name):
         yield
-    finally:
-        _ACTOR.reset(token)
 
 
 def current_actor() -> str | None:
-    """The actor set by the innermost :func:`actor` block, or ``None``."""
-    return _ACTOR.get()
+    """The actor of the current :data:`earnorm_aop.context`, or ``None``."""
+    return _actor_name(context.current())
+
+
+def _actor_name(current: Context) -> str | None:
+    # A record's actor is text: a user object set by middleware is written as str().
+    who = current.actor
+    return who if who is None or isinstance(who, str) else str(who)
 
 
 @dataclass(frozen=True)
@@ -164,13 +170,18 @@ class AuditPlugin:
     ) -> None:
         if not changes and action == "update" and not self.config.record_unchanged:
             return
+        # Masked fields (earnorm_aop.masking) never leave in clear: not in the
+        # record, its log line, nor the after_change payload.
+        changes = redact_changes(model, changes)
+        current = context.current()
         record = AuditRecord(
             model=adapter.model_label(model),
             id=pk,
             action=action,
             changes=changes,
-            actor=_ACTOR.get(),
+            actor=_actor_name(current),
             time=self._now(adapter),
+            extra=_context_extra(current),
         )
         emit(instance, "after_change", changes=changes, action=action, record=record)
         sink = self.config.sink
@@ -324,6 +335,15 @@ class AuditPlugin:
             changes = self._removed(last)
             self._record(adapter, model, row, adapter.pk(row), "delete", changes, queryset)
         return result
+
+
+def _context_extra(current: Context) -> dict[str, Any]:
+    """The reason and request id of the context, for sinks that want more than the actor."""
+    return {
+        k: v
+        for k, v in (("reason", current.reason), ("request_id", current.request_id))
+        if v is not None
+    }
 
 
 def _set(values: Mapping[str, Any]) -> dict[str, Any]:

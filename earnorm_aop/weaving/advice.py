@@ -18,7 +18,16 @@ from ..errors import WeavingError
 from .aspect import AdviceSpec, Aspect
 from .pointcut import Kind
 
-__all__ = ["RESERVED", "Param", "PlannedAdvice", "Subject", "Target", "plan_advice"]
+__all__ = [
+    "RESERVED",
+    "Param",
+    "PlannedAdvice",
+    "Subject",
+    "Target",
+    "injectables",
+    "plan_advice",
+    "register_injectable",
+]
 
 RESERVED = (
     "instance",
@@ -42,6 +51,30 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
     Kind.AFTER_ROLLBACK: _COMMON | {"result"},
 }
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
+
+# Names the layer above adds to the injectable ones (``context``: the current
+# earnorm_aop.context), each with the zero-argument getter a call evaluates.
+# They are resolved at weave time like the reserved names, and win over a
+# target parameter of the same name as those do.
+_INJECTABLES: dict[str, Callable[[], Any]] = {}
+
+
+def register_injectable(name: str, getter: Callable[[], Any]) -> None:
+    """Let advice ask for ``name``: each call passes it ``getter()``.
+
+    The engine knows nothing of what the value is; the plugin layer registers
+    ``context`` this way so the engine does not import it.  Advice woven
+    before the registration keeps the plan it had.
+    """
+    if not name.isidentifier() or name in RESERVED:
+        raise ValueError(f"an injectable needs a new identifier, not {name!r}")
+    _INJECTABLES[name] = getter
+
+
+def injectables() -> tuple[str, ...]:
+    """The names registered with :func:`register_injectable`."""
+    return tuple(_INJECTABLES)
+
 
 Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
 
@@ -159,7 +192,8 @@ class Param:
     """One advice parameter and where its value comes from.
 
     ``source`` is a reserved name, ``"value"`` (a chain advice's first
-    parameter), ``"target"`` (a parameter of the woven method, ``key``),
+    parameter), ``"provided"`` (a registered injectable, its getter in
+    ``default``), ``"target"`` (a parameter of the woven method, ``key``),
     ``"default"`` (the advice's own default), ``"varargs"`` or ``"varkw"``.
     """
 
@@ -227,6 +261,8 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
         name = p.name
         if name in available:
             params.append(Param(name, p.kind, name))
+        elif name in _INJECTABLES:
+            params.append(Param(name, p.kind, "provided", key=name, default=_INJECTABLES[name]))
         elif name in _RESERVED_FOR:
             raise WeavingError(
                 f"{where}: parameter {name!r} is only given to {_RESERVED_FOR[name]} advice; "
@@ -253,5 +289,6 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
 
 def _describe(available: frozenset[str], target_params: dict[str, inspect.Parameter]) -> str:
     names = [n for n in RESERVED if n in available]
+    names += list(_INJECTABLES)
     names += [n for n in target_params if n not in available]
     return ", ".join(names)

@@ -106,7 +106,7 @@ class _Generator:
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
             for j, p in enumerate(advice.params):
-                if p.source == "default":
+                if p.source in ("default", "provided"):
                     self.ns[f"_d{i}_{j}"] = p.default
                 elif p.source == "target":
                     self.ns[f"_t{i}_{j}"] = p.key
@@ -164,6 +164,8 @@ class _Generator:
             return f"_ba[_t{i}_{j}]"
         if source == "default":
             return f"_d{i}_{j}"
+        if source == "provided":  # a registered injectable: its getter, per call
+            return f"_d{i}_{j}()"
         if source == "joinpoint":
             result = "result" if phase in ("after", "chain") else "None"
             error = "error" if phase == "error" else "None"

@@ -74,6 +74,8 @@ def _invoke(
             if call.bound is None:
                 call.bound = call.binder(call.instance, call.args, call.kwargs)
             value = call.bound[p.key]
+        elif s == "provided":
+            value = p.default()
         elif s == "instance":
             value = call.target.subject.resolve(
                 call.instance, call.args, call.kwargs, result, advice.kind

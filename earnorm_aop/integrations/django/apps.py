@@ -1,8 +1,10 @@
 """The Django app of the integration (``INSTALLED_APPS += ["earnorm_aop.integrations.django"]``).
 
-Installing it does two things: Django imports it before any ``models.py``, so
-``plugins = [...]`` attributes are read on every model; and it provides the
-``AuditRecord`` table the ``audit`` plugin's ``table`` sink writes to.
+Installing it does three things: Django imports it before any ``models.py``, so
+``plugins = [...]`` attributes are read on every model; it provides the
+``AuditRecord`` table the ``audit`` plugin's ``table`` sink writes to; and it
+masks the fields named by the ``EARNORM_AOP_MASK`` setting on every model
+(see :mod:`earnorm_aop.masking`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ class EarnormAopConfig(AppConfig):  # type: ignore[misc]
     def ready(self) -> None:
         # A model imported before this app (another app's package importing its
         # models early) was prepared without our signal handler: catch up.
+        from django.conf import settings
+
+        from ...masking import mask
         from .declaration import prepare
+
+        masked = getattr(settings, "EARNORM_AOP_MASK", ())
+        if masked:
+            mask(*([masked] if isinstance(masked, str) else masked))
 
         for model in apps.get_models(include_auto_created=True):
             prepare(model)

@@ -6,6 +6,7 @@ a class attribute instead::
     class Article(models.Model):
         plugins = ["timestamp", "softdelete"]          # or {"cache": {"ttl": 60}}
         plugin_registry = my_registry                  # optional
+        plugin_mask = ["pin"]                          # optional: masked fields
 
 It is read when Django sends ``class_prepared`` for the class, before the
 model is registered, so plugin fields are real fields of the model by the time
@@ -22,6 +23,7 @@ from typing import Any
 
 from django.db.models.signals import class_prepared
 
+from ...masking import mask
 from ...model import with_plugins
 from ...weaving import weaver
 
@@ -29,6 +31,7 @@ __all__ = ["ATTRIBUTE", "REGISTRY_ATTRIBUTE", "declared_plugins", "prepare"]
 
 ATTRIBUTE = "plugins"
 REGISTRY_ATTRIBUTE = "plugin_registry"
+MASK_ATTRIBUTE = "plugin_mask"
 
 _prepared: weakref.WeakSet[type] = weakref.WeakSet()
 
@@ -87,6 +90,9 @@ def prepare(model: type) -> None:
         return
     _prepared.add(model)
     requested, registry = declared_plugins(model)
+    masked = getattr(model, MASK_ATTRIBUTE, None)  # abstract bases included
+    if masked:
+        mask(*([masked] if isinstance(masked, str) else masked), model=model)
     try:
         if requested:
             with_plugins(registry=registry, **requested)(model)

@@ -119,6 +119,20 @@ class SQLAlchemyAdapter(Adapter):
             return
         setattr(model, spec.name, sqlalchemy_column(spec, model.__qualname__))
 
+    def remove_field(self, model: type, spec: FieldSpec) -> None:
+        """Take back a column ``add_field`` gave (its weave failed afterwards), if still possible.
+
+        A mapped class cannot un-map an attribute (SQLAlchemy raises
+        ``NotImplementedError``): once mapped, the column stays, unused by any
+        plugin, until the class is defined again.
+        """
+        if spec.name not in vars(model):
+            return
+        try:
+            delattr(model, spec.name)
+        except NotImplementedError:
+            pass
+
     def get_field(self, instance: Any, name: str) -> Any:
         if isinstance(instance, dict):
             return instance.get(name)

@@ -52,7 +52,7 @@ class PluginModel:
     """Mixin for a declarative base: subclasses read ``plugins = [...]`` before mapping."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        requested = _normalize(cls.__qualname__, _declared(cls))
+        requested: dict[str, Any] = _normalize(cls.__qualname__, _declared(cls))
         registry: PluginRegistry | None = vars(cls).get(REGISTRY_ATTRIBUTE)
         if requested and ("__tablename__" in vars(cls) or "__table__" in vars(cls)):
             _add_columns(cls, requested, registry)

@@ -27,6 +27,7 @@ any model.  ``get`` and ``update`` have no SQLAlchemy counterpart
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -128,10 +129,8 @@ class SQLAlchemyAdapter(Adapter):
         """
         if spec.name not in vars(model):
             return
-        try:
+        with contextlib.suppress(NotImplementedError):
             delattr(model, spec.name)
-        except NotImplementedError:
-            pass
 
     def get_field(self, instance: Any, name: str) -> Any:
         if isinstance(instance, dict):

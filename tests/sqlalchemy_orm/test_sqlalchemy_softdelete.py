@@ -220,3 +220,42 @@ def test_core_table_statements_are_not_seen(library: Any) -> None:
         session.execute(table.delete().where(table.c.id == 1))
         session.commit()
     assert 1 not in db.rows(Book)
+
+
+def test_many_to_many_loads_hide_deleted_rows(db: Any) -> None:
+    from sqlalchemy import Column, Table
+
+    tagging = Table(
+        "tagging",
+        db.Base.metadata,
+        Column("post_id", ForeignKey("post.id"), primary_key=True),
+        Column("tag_id", ForeignKey("tag.id"), primary_key=True),
+    )
+
+    class Tag(db.Base):
+        __tablename__ = "tag"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(default="")
+
+    class Post(db.Base):
+        __tablename__ = "post"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        tags = relationship(Tag, secondary=tagging, order_by=Tag.id)
+
+    with_plugins("softdelete")(Tag)
+    db.create()
+    with db.session() as session:
+        post = Post(tags=[Tag(name="kept"), Tag(name="gone")])
+        session.add(post)
+        session.commit()
+        session.delete(post.tags[1])
+        session.commit()
+    for loader in (None, selectinload, joinedload):
+        with db.session() as session:
+            statement = select(Post)
+            if loader is not None:
+                statement = statement.options(loader(Post.tags))
+            post = session.scalars(statement).unique().one()
+            assert [t.name for t in post.tags] == ["kept"]
+            joined = select(Tag.name).join(Post.tags)
+            assert session.scalars(joined).all() == ["kept"]

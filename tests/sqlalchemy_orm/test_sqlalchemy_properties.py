@@ -13,6 +13,7 @@ rolled back at random:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -63,6 +64,10 @@ def test_soft_delete_and_audit_invariants(ops: list[tuple[Any, ...]]) -> None:
         engine.dispose()
 
 
+def _nth(items: list[Any], index: int) -> Any:
+    return items[index % len(items)]
+
+
 def run(engine: Any, Item: Any, ops: list[tuple[Any, ...]]) -> None:
     ever: set[int] = set()
     with Session(engine) as session:
@@ -70,7 +75,7 @@ def run(engine: Any, Item: Any, ops: list[tuple[Any, ...]]) -> None:
             kind = op[0]
             with including_deleted():
                 known = session.scalars(select(Item).order_by(Item.id)).all()
-            pick = (lambda i: known[i % len(known)]) if known else None
+            pick = functools.partial(_nth, known) if known else None
             if kind == "add":
                 session.add(Item(title=op[1]))
             elif kind == "rename" and pick:

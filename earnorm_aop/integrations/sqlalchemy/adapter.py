@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import DeclarativeBase, Mapper, attributes, object_session
+from sqlalchemy.orm import DeclarativeBase, Mapper, object_session
 from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.sql.elements import ClauseElement
@@ -288,16 +288,7 @@ class SQLAlchemyAdapter(Adapter):
     def fetch(self, queryset: Any) -> list[Any]:
         """The rows of a RowSet as detached copies (never the session's own objects)."""
         if isinstance(queryset, RowSet):
-            mapper = mapper_of(queryset.model)
-            assert mapper is not None
-            keys = [a.key for a in mapper.column_attrs]
-            columns = [getattr(queryset.model, k) for k in keys]
-            statement = select(*columns).where(*queryset.criteria)
-            result = queryset.session.execute(statement, execution_options=_advised())
-            return [
-                self.from_values(queryset.model, dict(zip(keys, row, strict=True)), None)
-                for row in result
-            ]
+            return queryset.fetch()
         return list(queryset)
 
     def pks(self, queryset: Any) -> list[Any]:
@@ -310,12 +301,7 @@ class SQLAlchemyAdapter(Adapter):
 
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """A transient instance holding ``values`` as its loaded state (in no session)."""
-        mapper = mapper_of(model)
-        assert mapper is not None
-        obj = mapper.class_manager.new_instance()
-        for name, value in values.items():
-            attributes.set_committed_value(obj, name, value)
-        return obj
+        return statements.detached(mapper_of(model), values)
 
     # -- transactions ---------------------------------------------------------------
 

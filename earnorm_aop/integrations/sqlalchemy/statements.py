@@ -114,9 +114,28 @@ class RowSet:
         return select(self.model).where(*self.criteria)
 
     def __iter__(self) -> Any:
-        from .adapter import adapter
+        return iter(self.fetch())
 
-        return iter(adapter.fetch(self))
+    def fetch(self) -> list[Any]:
+        """The rows now, as detached copies: one SELECT of the mapped columns (not advised)."""
+        from sqlalchemy import inspect as sa_inspect
+
+        mapper: Any = sa_inspect(self.model)
+        keys = [a.key for a in mapper.column_attrs]
+        columns = [getattr(self.model, k) for k in keys]
+        statement = select(*columns).where(*self.criteria)
+        result = self.session.execute(statement, execution_options={ADVISED: True})
+        return [detached(mapper, dict(zip(keys, row, strict=True))) for row in result]
+
+
+def detached(mapper: Any, values: Mapping[str, Any]) -> Any:
+    """A transient instance whose loaded state is ``values`` (in no session)."""
+    from sqlalchemy.orm import attributes
+
+    obj = mapper.class_manager.new_instance()
+    for name, value in values.items():
+        attributes.set_committed_value(obj, name, value)
+    return obj
 
 
 def _equals(model: type, name: str, value: Any) -> ColumnElement[Any]:

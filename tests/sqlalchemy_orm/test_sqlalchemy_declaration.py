@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from earnorm_aop import PluginError, with_plugins
 from earnorm_aop.integrations import FieldSpec, adapter_for
 from earnorm_aop.integrations.sqlalchemy import PluginModel, sqlalchemy_column
+from earnorm_aop.integrations.sqlalchemy.fields import AwareDateTime
 
 
 def test_plugin_model_adds_columns_before_mapping(db: Any) -> None:
@@ -70,12 +71,18 @@ def test_with_plugins_after_mapping_adds_columns_create_all_sees(db: Any) -> Non
         id: Mapped[int] = mapped_column(primary_key=True)
 
     with_plugins("softdelete")(Article)
-    assert isinstance(Article.__table__.c.deleted_at.type, DateTime)
+    kind = Article.__table__.c.deleted_at.type
+    assert isinstance(kind, AwareDateTime) and isinstance(kind.impl, DateTime)
     db.create()
     with db.session() as session:
-        session.add(Article())
+        article = Article()
+        session.add(article)
         session.commit()
-    assert db.rows(Article)[1]["deleted_at"] is None
+        assert db.rows(Article)[1]["deleted_at"] is None
+        session.delete(article)
+        session.commit()
+    # Read back aware (UTC) on every database, SQLite included.
+    assert db.rows(Article)[1]["deleted_at"].utcoffset() == timedelta(0)
 
 
 def test_field_specs_map_to_column_types_and_bad_ones_say_what_works() -> None:
@@ -83,7 +90,7 @@ def test_field_specs_map_to_column_types_and_bad_ones_say_what_works() -> None:
     assert isinstance(column.column.type, Integer) and column.column.nullable
     assert column.column.index
     stamp = sqlalchemy_column(FieldSpec("at", datetime, datetime(2024, 1, 1)))
-    assert stamp.column.type.timezone and not stamp.column.nullable
+    assert isinstance(stamp.column.type, AwareDateTime) and not stamp.column.nullable
     with pytest.raises(PluginError, match=r"field 'x' on M: no SQLAlchemy column type .*Numeric"):
         sqlalchemy_column(FieldSpec("x", complex), "M")
 

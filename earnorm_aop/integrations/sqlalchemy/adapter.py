@@ -56,6 +56,7 @@ register_framework_base(DeclarativeBase)
 _OPERATIONS = {
     "save": flush.SAVE,
     "delete": flush.DELETE,
+    "get": statements.GET,
     "get_queryset": statements.SELECT,
     "save_many": statements.INSERT_MANY,
     "update_many": statements.UPDATE_MANY,
@@ -301,7 +302,12 @@ class SQLAlchemyAdapter(Adapter):
 
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """A transient instance holding ``values`` as its loaded state (in no session)."""
-        return statements.detached(mapper_of(model), values)
+        from sqlalchemy.orm import make_transient_to_detached
+
+        obj = statements.detached(mapper_of(model), values)
+        # Detached with its identity, so a session takes it in with merge(load=False).
+        make_transient_to_detached(obj)
+        return obj
 
     # -- transactions ---------------------------------------------------------------
 

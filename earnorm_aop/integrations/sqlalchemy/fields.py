@@ -36,14 +36,39 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.orm import mapped_column
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ...errors import PluginError
 from ..base import FieldSpec
 
-__all__ = ["column_type", "sqlalchemy_column"]
+__all__ = ["AwareDateTime", "column_type", "sqlalchemy_column"]
 
 _NONE = type(None)
+
+
+class AwareDateTime(TypeDecorator[datetime.datetime]):
+    """``DateTime(timezone=True)`` that reads back aware UTC datetimes on every database.
+
+    PostgreSQL keeps the offset; SQLite and MySQL store none and return naive
+    values.  A plugin's times (``created_at``, ``deleted_at``) are aware UTC,
+    so they are stored as UTC and a naive value read back is UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC)
+            if dialect.name != "postgresql":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, datetime.datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=datetime.UTC)
+        return value
+
 
 # Checked in order: bool before int, datetime before date (subclasses first).
 _SIMPLE: tuple[tuple[type, Any], ...] = (
@@ -51,7 +76,7 @@ _SIMPLE: tuple[tuple[type, Any], ...] = (
     (int, Integer),
     (float, Float),
     (str, lambda: String(255)),
-    (datetime.datetime, lambda: DateTime(timezone=True)),
+    (datetime.datetime, lambda: AwareDateTime()),
     (datetime.date, Date),
     (datetime.time, Time),
     (datetime.timedelta, Interval),

@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 SELECT = "_earnorm_select"
+GET = "_earnorm_get"
 UPDATE_MANY = "_earnorm_update_many"
 DELETE_MANY = "_earnorm_delete_many"
 INSERT_MANY = "_earnorm_insert_many"
@@ -196,7 +197,17 @@ def make_bodies() -> dict[str, Any]:
                     obj.setdefault(name, value)
         return result
 
+    def _earnorm_get(cls: type, pk: Any) -> Any:
+        """``Session.get(cls, pk)`` missing the identity map, woven as ``get``: the object or None."""
+        execution = _STATE.get()
+        if execution is None or execution.used:
+            session = context.SESSION.get()
+            return None if session is None else session.get(cls, pk)
+        execution.used = True
+        return execution.state.invoke_statement().unique().scalars().first()
+
     bodies = {
+        GET: _earnorm_get,
         SELECT: _earnorm_select,
         UPDATE_MANY: _earnorm_update_many,
         DELETE_MANY: _earnorm_delete_many,
@@ -345,7 +356,10 @@ def _do_orm_execute(state: Any) -> Any:
     if state.is_select:
         if state.is_column_load:
             return None
+        pk = _identity_lookup(state)
         _narrow_select(state, unfiltered)
+        if pk is not None and _has_advice(state.bind_mapper.class_, GET):
+            return _get(state, pk, unfiltered)
         return None
     mapper = state.bind_mapper
     if mapper is None or not (state.is_update or state.is_delete or state.is_insert):
@@ -374,6 +388,43 @@ def _narrow_select(state: Any, unfiltered: bool) -> None:
                     CHAIN_MODEL.reset(token)
     if statement is not original:
         state.statement = statement
+
+
+def _identity_lookup(state: Any) -> Any:
+    """The primary key of a ``Session.get`` that missed the identity map, else ``None``.
+
+    Such a SELECT has the mapper's own get clause as its only criterion (the
+    object SQLAlchemy caches per mapper, ``Mapper._get_clause``; 2.0 and 2.1)
+    and the key as its parameters.
+    """
+    mapper = state.bind_mapper
+    statement = state.statement
+    params = state.parameters
+    if mapper is None or not isinstance(params, Mapping) or not hasattr(mapper, "_get_clause"):
+        return None
+    criteria = getattr(statement, "_where_criteria", ())
+    clause, binds = mapper._get_clause
+    if len(criteria) != 1 or criteria[0] is not clause:
+        return None
+    try:
+        key = tuple(params[binds[column].key] for column in mapper.primary_key)
+    except KeyError:
+        return None
+    return key[0] if len(key) == 1 else key
+
+
+def _get(state: Any, pk: Any, unfiltered: bool) -> Any:
+    """Run the woven ``get``; its object (a cache hit: merged in, no SQL) as the Result."""
+    from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+    from sqlalchemy.orm import object_session
+
+    model = state.bind_mapper.class_
+    with _scope(state.session, state, unfiltered):
+        found = getattr(model, GET)(pk)
+    if found is not None and object_session(found) is not state.session:
+        found = state.session.merge(found, load=False)
+    rows = [(found,)] if found is not None else []
+    return IteratorResult(SimpleResultMetaData([model.__name__]), iter(rows))
 
 
 def _bulk(state: Any, mapper: Mapper[Any], model: type, name: str, unfiltered: bool) -> Any:

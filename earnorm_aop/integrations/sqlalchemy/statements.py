@@ -198,7 +198,7 @@ def make_bodies() -> dict[str, Any]:
         return result
 
     def _earnorm_get(cls: type, pk: Any) -> Any:
-        """``Session.get(cls, pk)`` missing the identity map, woven as ``get``: the object or None."""
+        """``Session.get(cls, pk)`` missing the identity map, woven as ``get``: object or None."""
         execution = _STATE.get()
         if execution is None or execution.used:
             session = context.SESSION.get()
@@ -402,7 +402,7 @@ def _identity_lookup(state: Any) -> Any:
     params = state.parameters
     if mapper is None or not isinstance(params, Mapping) or not hasattr(mapper, "_get_clause"):
         return None
-    criteria = getattr(statement, "_where_criteria", ())
+    criteria: Any = getattr(statement, "_where_criteria", None) or ()
     clause, binds = mapper._get_clause
     if len(criteria) != 1 or criteria[0] is not clause:
         return None

@@ -3,6 +3,8 @@
 =================  =====================================================
 operation          woven on (private methods of the mapped class)
 =================  =====================================================
+``get``            ``_earnorm_get``: a ``Session.get`` that misses the
+                   identity map (what the cache answers)
 ``save``           ``_earnorm_save``: the flush writing an object of
                    ``session.new`` / ``session.dirty`` (INSERT, UPDATE)
 ``delete``         ``_earnorm_delete``: the flush deleting an object of
@@ -20,9 +22,8 @@ operation          woven on (private methods of the mapped class)
 The listeners that call them are installed once on the ``Session`` class
 (``flush.py``, ``statements.py``, ``transactions.py``); the methods are per
 model, so weaving, ``explain``, ``trace``, toggles and unweaving work as for
-any model.  ``get`` and ``update`` have no SQLAlchemy counterpart
-(``Session.get`` is the session's; an update is a save), so a model's own
-``get`` / ``update`` method, if any, is woven as it is.
+any model.  ``update`` has no SQLAlchemy counterpart (an update is a save),
+so a model's own ``update`` method, if any, is woven as it is.
 """
 
 from __future__ import annotations

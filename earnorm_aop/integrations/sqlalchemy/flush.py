@@ -179,10 +179,8 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
         return method()
 
     call = _Call(lambda: ctx.run(run), flush.driver)
-    suspended, value = _drive(call, call.switch)
+    suspended, _ = _drive(call, call.switch)
     if suspended:
-        if value is not call:  # a nested call suspended; this one waits inside it
-            flush.waiting.append(value)
         flush.waiting.append(call)
         return True
     return False

@@ -28,7 +28,19 @@ def config_model(cls: type) -> type[BaseModel]:
     """The pydantic model of ``cls``'s configuration (nested ``Config`` or ``__init__``)."""
     nested = cls.__dict__.get("Config") or getattr(cls, "Config", None)
     if isinstance(nested, type) and issubclass(nested, BaseModel):
-        return nested
+        if "extra" in nested.model_config:
+            return nested  # the plugin chose what unknown options do
+        # pydantic ignores unknown keys by default; a misspelt option must fail.
+        return type(
+            nested.__name__,
+            (nested,),
+            {
+                "__module__": nested.__module__,
+                "__qualname__": nested.__qualname__,
+                "__doc__": nested.__doc__,
+                "model_config": ConfigDict(extra="forbid"),
+            },
+        )
     init = cls.__dict__.get("__init__") or getattr(cls, "__init__")  # noqa: B009
     fields: dict[str, Any] = {}
     extra: Literal["allow", "forbid"] = "forbid"

@@ -19,6 +19,8 @@ __all__ = ["BasePlugin", "plugin"]
 
 C = TypeVar("C", bound=type)
 
+_UNSET = object()
+
 
 def plugin(
     name: str,
@@ -44,9 +46,20 @@ def plugin(
             "on_error": on_error,
             "max_failures": max_failures,
         }
+        # The registry reads these attributes, so they are set first; a refused
+        # registration puts the class back as it was.
+        before = {attr: cls.__dict__.get(attr, _UNSET) for attr in attrs}
         for attr, value in attrs.items():
             setattr(cls, attr, value)
-        (registry or default_registry).register(name, cls, replace=replace)
+        try:
+            (registry or default_registry).register(name, cls, replace=replace)
+        except BaseException:
+            for attr, value in before.items():
+                if value is _UNSET:
+                    delattr(cls, attr)
+                else:
+                    setattr(cls, attr, value)
+            raise
         return cls
 
     return decorate

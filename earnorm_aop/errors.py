@@ -48,6 +48,8 @@ class PluginNotFoundError(PluginError, LookupError):
             msg += f": {hint}."
         elif close:
             msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+        else:
+            msg += "."
         msg += f" Known plugins: {', '.join(known_sorted) if known_sorted else '(none)'}."
         super().__init__(msg)
 

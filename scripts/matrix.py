@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _bootstrap import ROOT
+from _bootstrap import ROOT, interpreter
 
 VENVS = ROOT / ".venvs"
 DATABASES = ("sqlite", "postgres")
@@ -60,44 +60,6 @@ SUPPORTED = [
     Django("6", "django>=6,<7", (3, 12)),  # the newest 6.x
     Django("6.0", "django>=6.0,<6.1", (3, 12), default=False),  # on request
 ]
-
-
-def _version(python: str) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [python, "-c", "import sys; print(*sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:  # e.g. a pyenv shim for a version not selected
-        return None
-    major, minor = out.stdout.split()
-    return int(major), int(minor)
-
-
-def interpreter(minimum: tuple[int, int]) -> str | None:
-    """A Python at least ``minimum``: this one, ``python3.N`` on PATH, or pyenv's."""
-    candidates = [sys.executable]
-    candidates += [shutil.which(f"python3.{minor}") or "" for minor in range(minimum[1], 16)]
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for folder in sorted(pyenv.glob("versions/3.*"), key=_release):
-        candidates.append(str(folder / "bin" / "python3"))
-    for python in filter(None, candidates):
-        version = _version(python)
-        if version is not None and version >= minimum:
-            return python
-    return None
-
-
-def _release(folder: Path) -> tuple[int, ...]:
-    """Sort key of a pyenv version folder ("3.12.1" before "3.13.0"); odd names last."""
-    try:
-        return tuple(int(part) for part in folder.name.split("."))
-    except ValueError:
-        return (999,)
 
 
 def ensure_venv(django: Django, python: str) -> Path:

@@ -4,7 +4,11 @@
 Usage: ``python3 scripts/test.py [--no-lint] [pytest args...]``.
 
 This is the one command a developer and CI both run, so it needs nothing but
-Python 3.11+: it creates ``.venv`` and installs the project on first use. Every
+Python 3.11+: it creates ``.venv`` and installs the project on first use. A
+run of the whole suite (no test paths named) also runs the EarnORM tests, which need Python
+3.12+, in a second virtualenv ``.venv312`` made with the first 3.12+ interpreter
+found (``EARNORM_AOP_PYTHON312``, ``python3.12`` on PATH, pyenv's); without one
+they are skipped with the reason, except under ``CI=true``, where that fails. Every
 step runs even when an earlier one fails, so one run shows every problem; the
 exit code is non-zero if any step failed. pytest's exit code 5 (no tests
 collected) counts as a failure: a suite that ran nothing has proved nothing.
@@ -27,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from _bootstrap import ROOT, ensure_venv, venv_env
+from _bootstrap import PY312_HINT, ROOT, VENV312, ensure_venv, ensure_venv312, venv_env
 
 PYTEST_NO_TESTS = 5
 # pytest's closing line, e.g. "==== 3 failed, 1120 passed, 4 skipped in 47.1s ===="
@@ -39,6 +43,24 @@ COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
 def ci() -> bool:
     """Whether this is a CI run (``CI=true``, as ``.ci/run`` sets it)."""
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+# Run on Python 3.12+ (.venv312): the EarnORM tests, and the built-in plugins'
+# behaviour tests over the EarnORM backend only (EARNORM_AOP_BACKENDS).
+EARNORM_TESTS = ["tests/earnorm_orm", "tests/test_builtins_*.py"]
+EARNORM_STEP = "pytest (Python 3.12, EarnORM)"
+
+
+def run_pytest_with(coverage: bool) -> list[str]:
+    """The interpreter arguments that run pytest (under ``coverage run`` when measuring)."""
+    return ["-m", "coverage", "run", "-m", "pytest"] if coverage else ["-m", "pytest"]
+
+
+def _names_tests(pytest_args: list[str]) -> bool:
+    """Whether the arguments name test files or folders (then only those run)."""
+    return any(
+        not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in pytest_args
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -65,34 +87,64 @@ def run(argv: list[str]) -> int:
             ("ruff format", [python, "-m", "ruff", "format", "--check", "."]),
             ("mypy", [python, "-m", "mypy", "--strict", "earnorm_aop"]),
         ]
+    # A run of the whole suite (no test paths named; options such as ``-n 2`` are
+    # passed on) also runs the EarnORM tests on Python 3.12+, in their own virtualenv.
+    failed: list[tuple[str, int]] = []
+    earnorm: list[str] = []
+    if not _names_tests(pytest_args):
+        python312 = ensure_venv312()
+        if python312 is None:
+            message = f"no Python 3.12+ found, EarnORM tests not run: {PY312_HINT}"
+            if ci():
+                print(f"error: {message}; CI is set, so they must run", flush=True)
+                failed.append((EARNORM_STEP, 1))
+            else:
+                print(f"==> skipped: {message}", flush=True)
+        else:
+            files = [str(p.relative_to(ROOT)) for g in EARNORM_TESTS for p in ROOT.glob(g)]
+            earnorm = [str(python312), *run_pytest_with(coverage), *pytest_args, *sorted(files)]
+
     if coverage:
         # Coverage starts before pytest imports anything (the pytest11 entry
         # point imports earnorm_aop while plugins load), and follows Python
-        # subprocesses; `combine` merges the data of every process.
+        # subprocesses; `combine` merges the data of every process, the
+        # EarnORM step's (Python 3.12) included.
         steps += [
             ("coverage erase", [python, "-m", "coverage", "erase"]),
-            ("pytest", [python, "-m", "coverage", "run", "-m", "pytest", *pytest_args]),
+            ("pytest", [python, *run_pytest_with(coverage), *pytest_args]),
+        ]
+        if earnorm:
+            steps.append((EARNORM_STEP, earnorm))
+        steps += [
             ("coverage combine", [python, "-m", "coverage", "combine", "--quiet"]),
             ("coverage report", [python, "-m", "coverage", "report"]),
         ]
     else:
         steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
+        if earnorm:
+            steps.append((EARNORM_STEP, earnorm))
 
-    failed: list[tuple[str, int]] = []
-    summary: str | None = None
+    envs = {name: venv_env() for name, _ in steps}
+    if earnorm:
+        envs[EARNORM_STEP] = venv_env(VENV312)
+        envs[EARNORM_STEP]["EARNORM_AOP_BACKENDS"] = "earnorm"
+
+    summaries: list[str] = []
     for name, cmd in steps:
         print(f"==> {name}", flush=True)
-        if name == "pytest":
-            code, summary = run_pytest(cmd)
+        if name.startswith("pytest"):
+            code, summary = run_pytest(cmd, envs[name])
+            if summary is not None:
+                summaries.append(summary if name == "pytest" else f"{summary} ({name[8:-1]})")
         else:
-            code = subprocess.run(cmd, cwd=ROOT, env=venv_env()).returncode
+            code = subprocess.run(cmd, cwd=ROOT, env=envs[name]).returncode
         if code != 0:
             failed.append((name, code))
-            if name == "pytest" and code == PYTEST_NO_TESTS:
+            if name.startswith("pytest") and code == PYTEST_NO_TESTS:
                 print("error: pytest collected no tests (exit code 5)", flush=True)
 
-    if summary is not None:
-        # pytest's counts again, after the coverage report, in one plain line.
+    for summary in summaries:
+        # pytest's counts again, after the coverage report, in one plain line each.
         print(summary, flush=True)
     if failed:
         summary = ", ".join(f"{name} (exit code {code})" for name, code in failed)
@@ -102,7 +154,7 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def run_pytest(cmd: list[str]) -> tuple[int, str | None]:
+def run_pytest(cmd: list[str], env: dict[str, str]) -> tuple[int, str | None]:
     """Run pytest, passing its output through; its exit code and a plain count line.
 
     The count line (``tests: N passed, N failed, N skipped``) is built from
@@ -111,7 +163,7 @@ def run_pytest(cmd: list[str]) -> tuple[int, str | None]:
     """
     closing = None
     with subprocess.Popen(
-        cmd, cwd=ROOT, env=venv_env(), stdout=subprocess.PIPE, text=True, bufsize=1
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, bufsize=1
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -34,7 +34,11 @@ from earnorm_aop import PluginRegistry, with_plugins
 from earnorm_aop.integrations.memory import MemoryModel, MemoryStore, NotFound
 from earnorm_aop.weaving import weaver
 
-BACKENDS = ["plain", "pydantic", "django", "sqlalchemy", "sqlalchemy-async"]
+# EarnORM (Python 3.12+) runs in scripts/test.py's second step, which names
+# its backend here; the main suite runs the others.
+BACKENDS = os.environ.get(
+    "EARNORM_AOP_BACKENDS", "plain,pydantic,django,sqlalchemy,sqlalchemy-async"
+).split(",")
 _names = itertools.count(1)
 
 # Fields every test model has besides its primary key ``id``.
@@ -189,6 +193,11 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
         from _sqlalchemy_backend import sqlalchemy_backend
 
         yield from sqlalchemy_backend(asynchronous=request.param == "sqlalchemy-async")
+        return
+    if request.param == "earnorm":  # EarnORM on mongomock-motor (tests/_earnorm_backend.py)
+        from _earnorm_backend import earnorm_backend
+
+        yield from earnorm_backend(request)
         return
     memory = MemoryBackend(request.param)
     try:

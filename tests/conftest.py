@@ -10,8 +10,10 @@ fixture below unweaves whatever a test wove and fails the test if it left a
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import _hypothesis_profiles  # noqa: F401  (loads the profile before test modules are imported)
@@ -23,6 +25,42 @@ from earnorm_aop.weaving import weaver
 # Fixtures of the plugin-layer tests (an isolated registry per test, ...) and of
 # the built-in plugin tests (the ``backend`` they run on, a real redis-server).
 pytest_plugins = ["_plugin_helpers", "_builtin_backends"]
+
+# EarnORM needs Python 3.12+: on an older Python its folder is not collected;
+# ``python3 scripts/test.py`` runs it in a second virtualenv (.venv312).
+EARNORM_TESTS = Path(__file__).parent / "earnorm_orm"
+EARNORM_SKIPPED = (
+    f"tests/earnorm_orm not collected: EarnORM needs Python 3.12+ and this is "
+    f"{sys.version_info.major}.{sys.version_info.minor}; python3 scripts/test.py runs "
+    "them with .venv312"
+)
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    if sys.version_info < (3, 12) and collection_path == EARNORM_TESTS:
+        return True
+    return None
+
+
+def pytest_report_header() -> list[str]:
+    return [EARNORM_SKIPPED] if sys.version_info < (3, 12) else []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``EARNORM_AOP_BACKENDS`` set (the EarnORM step), keep only tests over a backend.
+
+    The other tests of ``test_builtins_*.py`` already ran in the main suite.
+    """
+    if not os.environ.get("EARNORM_AOP_BACKENDS"):
+        return
+    keep, drop = [], []
+    for item in items:
+        outside = EARNORM_TESTS not in Path(str(item.path)).parents
+        uses_backend = "backend" in getattr(item, "fixturenames", ())
+        (drop if outside and not uses_backend else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 # --------------------------------------------------------------------------

@@ -274,3 +274,46 @@ def test_concurrent_tasks_each_run_the_whole_chain(model: Any) -> None:
     assert asyncio.run(main()) == list(range(20))
     assert sorted(e for e in log if e[0] == "before") == [("before", i) for i in range(20)]
     assert sorted(e for e in log if e[0] == "after") == [("after", i) for i in range(20)]
+
+
+def test_a_sync_advice_returning_an_awaitable_is_awaited_on_an_async_target(model: Any) -> None:
+    """As a built-in plugin does when its work goes through an async ORM (EarnORM)."""
+    log: list[Any] = []
+
+    async def later(value: Any, tag: str) -> Any:
+        await asyncio.sleep(0)
+        log.append(tag)
+        return value
+
+    def before(x: int) -> Any:
+        return later(False if x == 0 else None, "before")  # awaited: False vetoes
+
+    def chain(value: int) -> Any:
+        return later(value + 1, "chain")
+
+    def after(result: int) -> Any:
+        return later(None, f"after {result}")
+
+    def error(error: BaseException) -> Any:
+        return later(Recover(0), "error")
+
+    weaver.weave(
+        model,
+        Aspect.of(
+            "W",
+            [
+                ("before:save", before),
+                ("chain:save", chain),
+                ("after:save", after),
+                ("error:save", error),
+            ],
+        ),
+    )
+    assert asyncio.run(model(log).save(2)) == 3
+    assert log == ["before", ("save", 2), "chain", "after 3"]
+    log.clear()
+    assert asyncio.run(model(log).save(0)) is None  # vetoed once the awaitable gave False
+    assert log == ["before"]
+    log.clear()
+    assert asyncio.run(model(log).save(-1)) == 0  # the awaited Recover(0)
+    assert log == ["before", ("save", -1), "error"]

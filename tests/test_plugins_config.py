@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from earnorm_aop import (
     BasePlugin,
@@ -294,3 +294,45 @@ def test_config_schema_with_an_option_of_an_arbitrary_class(reg: PluginRegistry)
 
     with pytest.raises(PluginConfigError, match=r"option 'client'"):
         weave(M, "clienty", registry=reg, client="not a backend")
+
+
+def test_nested_config_refuses_an_unknown_option(reg: PluginRegistry) -> None:
+    """pydantic ignores unknown keys by default; a misspelt option must fail at weave time."""
+
+    class Cache(BasePlugin):
+        class Config(BaseModel):
+            ttl: int = 60
+
+        def before_save(self, instance):  # type: ignore[no-untyped-def]
+            instance.ttl = self.config.ttl
+
+    reg.register("cache", Cache)
+    with pytest.raises(PluginConfigError, match=r"unknown option 'tl'.*Known options: ttl"):
+
+        @with_plugins(cache={"tl": 3}, registry=reg)
+        class M(Model):
+            pass
+
+    # The plugin's own model is still what the user wrote (name, docs, isinstance).
+    info = reg.get_plugin("cache")
+    assert info.config_schema["title"] == "Config"
+
+
+def test_nested_config_that_chooses_extra_keeps_its_choice(reg: PluginRegistry) -> None:
+    class Loose(BasePlugin):
+        class Config(BaseModel):
+            model_config = ConfigDict(extra="allow")
+            ttl: int = 60
+
+        def before_save(self, instance):  # type: ignore[no-untyped-def]
+            instance.extra = dict(self.config.model_extra or {})
+
+    reg.register("loose", Loose)
+
+    @with_plugins(loose={"colour": "red"}, registry=reg)
+    class M(Model):
+        pass
+
+    m = M()
+    m.save()
+    assert m.extra == {"colour": "red"}

@@ -52,7 +52,7 @@ def test_not_found_without_a_close_name(reg: PluginRegistry) -> None:
     with pytest.raises(PluginNotFoundError) as info:
         reg.get_plugin("zebra")
     assert "did you mean" not in str(info.value)
-    assert "Known plugins: cache." in str(info.value)
+    assert str(info.value) == "no plugin named 'zebra'. Known plugins: cache."
 
 
 def test_not_found_in_an_empty_registry(reg: PluginRegistry) -> None:
@@ -102,6 +102,20 @@ def test_plugin_decorator_twice_under_one_name(reg: PluginRegistry) -> None:
         class Second:
             def before_save(self) -> None:
                 pass
+
+    assert reg.get_plugin("dup").cls is First
+
+    class Refused:
+        version = "2.0"
+
+        def before_save(self) -> None:
+            pass
+
+    with pytest.raises(DuplicatePluginError):
+        plugin("dup", version="9.9", priority=5, registry=reg)(Refused)
+    # A refused registration leaves the class as it was.
+    assert Refused.version == "2.0"
+    assert "name" not in vars(Refused) and "priority" not in vars(Refused)
 
     @plugin("dup", registry=reg, replace=True)
     class Third:

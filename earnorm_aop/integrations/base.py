@@ -341,6 +341,14 @@ class Adapter:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False
 
+    def finished(self, model: type, value: Any) -> Any:
+        """What a model method a plugin contributes returns when it has nothing to do.
+
+        Plain and Django: ``value``.  An async ORM (EarnORM), whose model methods
+        are all awaited: an awaitable of ``value``.
+        """
+        return value
+
     def saved_fields(
         self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> frozenset[str] | None:
@@ -546,13 +554,14 @@ class Adapter:
         """
         return proceed()
 
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
+    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
         """Store one audit record in "a table of the same database" (the audit ``table`` sink).
 
         ``record`` has ``model`` (label), ``id``, ``action``, ``changes``
         (field -> ``[old, new]``), ``actor`` and ``time`` (aware UTC datetime).
         Plain: appended to :data:`AUDIT_TABLE`, an in-memory list; Django: a row
-        of the integration's audit model, in the model's own database.
+        of the integration's audit model, in the model's own database; EarnORM: an
+        awaitable insert into a collection (the audit plugin awaits what it returns).
         """
         with _lock:
             AUDIT_TABLE.append(dict(record))
@@ -630,8 +639,12 @@ def register_adapter(adapter: Adapter) -> None:
 # the model's metaclass, so ``with_plugins`` on a Django model needs no import.
 _AUTOLOAD = {
     "django.db.models.base": "earnorm_aop.integrations.django",
+<<<<<<< HEAD
     # DeclarativeBase, declarative_base() and MappedAsDataclass metaclasses.
     "sqlalchemy.orm.decl_api": "earnorm_aop.integrations.sqlalchemy",
+=======
+    "earnorm.base.model.meta": "earnorm_aop.integrations.earnorm",
+>>>>>>> main
 }
 
 

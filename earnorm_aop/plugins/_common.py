@@ -11,8 +11,9 @@ without the two importing each other's internals.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,10 +31,14 @@ __all__ = [
     "call_with",
     "clock_of",
     "dotted",
+    "finally_",
     "import_dotted",
     "including_hidden",
     "is_unfiltered",
+    "settle",
+    "then",
     "utc_now",
+    "within",
 ]
 
 
@@ -177,3 +182,78 @@ def call_with(proceed: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
     if args or kwargs:
         return proceed(*args, **kwargs)
     return proceed()
+
+
+# -- sync and async calls alike ------------------------------------------------------
+#
+# A built-in's advice is written once, as sync code.  On an async model method
+# (EarnORM) ``proceed()`` and the adapter's writes return awaitables: these
+# helpers run the rest of the advice after them, in a coroutine the dispatcher
+# awaits, so the same advice is correct on both.
+
+
+def then(value: Any, rest: Callable[[Any], Any]) -> Any:
+    """``rest(value)`` now, or, when ``value`` is awaitable, a coroutine running it afterwards."""
+    if inspect.isawaitable(value):
+        return _then(value, rest)
+    return rest(value)
+
+
+async def _then(value: Awaitable[Any], rest: Callable[[Any], Any]) -> Any:
+    result = rest(await value)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def finally_(call: Callable[[], Any], cleanup: Callable[[], None]) -> Any:
+    """``call()`` followed by ``cleanup()`` whatever happens, after an awaitable result settles."""
+    try:
+        value = call()
+    except BaseException:
+        cleanup()
+        raise
+    if inspect.isawaitable(value):
+        return _finally(value, cleanup)
+    cleanup()
+    return value
+
+
+async def _finally(value: Awaitable[Any], cleanup: Callable[[], None]) -> Any:
+    try:
+        return await value
+    finally:
+        cleanup()
+
+
+def settle(values: list[Any], result: Any) -> Any:
+    """``result``, or, if any of ``values`` is awaitable, a coroutine awaiting them first."""
+    waiting = [v for v in values if inspect.isawaitable(v)]
+    if not waiting:
+        return result
+    return _settle(waiting, result)
+
+
+async def _settle(waiting: list[Awaitable[Any]], result: Any) -> Any:
+    for value in waiting:
+        await value
+    return result
+
+
+def within(block: Callable[[], AbstractContextManager[Any]], call: Callable[[], Any]) -> Any:
+    """``call()`` inside ``block()``; an awaitable result is awaited inside a new ``block()``.
+
+    Context variables set by ``block`` (an audit label, ``including_deleted()``)
+    are reset when the ``with`` ends, before a coroutine returned by ``call``
+    has run; the coroutine must see them too.
+    """
+    with block():
+        value = call()
+    if inspect.isawaitable(value):
+        return _within(block, value)
+    return value
+
+
+async def _within(block: Callable[[], AbstractContextManager[Any]], value: Awaitable[Any]) -> Any:
+    with block():
+        return await value

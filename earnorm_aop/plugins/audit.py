@@ -48,7 +48,7 @@ from ..events import emit
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
 from ..masking import redact_changes
 from ..plugin_spec import hook
-from ._common import CallableOption, action_for, call_with, clock_of
+from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
 
@@ -167,9 +167,10 @@ class AuditPlugin:
         action: str,
         changes: dict[str, tuple[Any, Any]],
         subject: Any = None,
-    ) -> None:
+    ) -> Any:
+        """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table)."""
         if not changes and action == "update" and not self.config.record_unchanged:
-            return
+            return None
         # Masked fields (earnorm_aop.masking) never leave in clear: not in the
         # record, its log line, nor the after_change payload.
         changes = redact_changes(model, changes)
@@ -187,8 +188,7 @@ class AuditPlugin:
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
-            adapter.write_audit_record(model, record.as_dict())
-            return
+            return adapter.write_audit_record(model, record.as_dict())
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
         deliver = self._to_log if sink == "logging" else sink
@@ -198,6 +198,7 @@ class AuditPlugin:
             lambda: deliver(record),
             robust=True,
         )
+        return None
 
     def _to_log(self, record: AuditRecord) -> None:
         self._log.info(
@@ -232,17 +233,21 @@ class AuditPlugin:
             return proceed()
         written = adapter.saved_fields(model, args, kwargs)
         old = adapter.loaded_state(instance)
-        result = proceed()
-        new = adapter.snapshot(instance)
-        if written is not None and old is not None:
-            new = {n: v for n, v in new.items() if n in written}
-            adapter.remember_state(instance, {**old, **new})
-        else:
-            adapter.remember_state(instance, new)
         action = action_for(instance) or ("create" if old is None else "update")
-        changes = self._diff(old, new)
-        self._record(adapter, model, instance, adapter.pk(instance), action, changes)
-        return result
+
+        def record(result: Any) -> Any:
+            new = adapter.snapshot(instance)
+            if written is not None and old is not None:
+                new = {n: v for n, v in new.items() if n in written}
+                adapter.remember_state(instance, {**old, **new})
+            else:
+                adapter.remember_state(instance, new)
+            changes = self._diff(old, new)
+            stored = self._record(adapter, model, instance, adapter.pk(instance), action, changes)
+            return settle([stored], result)
+
+        # On an async model, recorded once the write has been awaited.
+        return then(proceed(), record)
 
     @hook("around:delete", optional=True)
     def audit_delete(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
@@ -250,10 +255,13 @@ class AuditPlugin:
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
         last = adapter.loaded_state(instance) or adapter.snapshot(instance)
-        result = proceed()
-        adapter.forget_state(instance)
-        self._record(adapter, model, instance, pk, "delete", self._removed(last))
-        return result
+
+        def record(result: Any) -> Any:
+            adapter.forget_state(instance)
+            stored = self._record(adapter, model, instance, pk, "delete", self._removed(last))
+            return settle([stored], result)
+
+        return then(proceed(), record)
 
     # -- bulk writes --------------------------------------------------------------------
 
@@ -268,12 +276,17 @@ class AuditPlugin:
         """Record each object of a bulk insert as a creation."""
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-        result = call_with(proceed, args, kwargs)
-        for obj in objs:
-            new = adapter.snapshot(obj)
-            adapter.remember_state(obj, new)
-            self._record(adapter, model, obj, adapter.pk(obj), "create", self._diff(None, new))
-        return result
+
+        def record(result: Any) -> Any:
+            stored = []
+            for obj in objs:
+                new = adapter.snapshot(obj)
+                adapter.remember_state(obj, new)
+                changes = self._diff(None, new)
+                stored.append(self._record(adapter, model, obj, adapter.pk(obj), "create", changes))
+            return settle(stored, result)
+
+        return then(call_with(proceed, args, kwargs), record)
 
     @hook("around:update_many", optional=True)
     def audit_update_many(

@@ -45,6 +45,7 @@ may be stale until their ``ttl`` if writes happened while Redis was unreachable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -58,7 +59,7 @@ from ..plugin_spec import hook
 from ..weaving import scope, weaver
 from ..weaving.aspect import Aspect
 from ..weaving.pointcut import Pointcut, split_event
-from ._common import call_with, is_unfiltered
+from ._common import call_with, finally_, is_unfiltered, then
 from .cache_backends import MISS, CacheBackend, MemoryBackend, RedisBackend
 
 __all__ = ["CachePlugin"]
@@ -233,8 +234,9 @@ class CachePlugin:
             return self._load(adapter, model, instance, key, proceed, claimed=False)
         if self.loads.claim(key):
             return self._load(adapter, model, instance, key, proceed, claimed=True)
-        # Another caller is reading this row: wait for it, then take what it stored.
-        if self.loads.wait(key, self.config.wait_timeout):
+        # Another caller is reading this row: wait for it, then take what it stored
+        # (not in an event loop's thread, which waiting would block: read instead).
+        if _may_block() and self.loads.wait(key, self.config.wait_timeout):
             entry = self._safely("read", lambda: self.backend.get(key), MISS)
             if entry is not MISS:
                 return self._hit(adapter, model, entry, alias)
@@ -254,14 +256,18 @@ class CachePlugin:
         claimed: bool,
     ) -> Any:
         generation = self._generation
-        try:
-            result = proceed()
+
+        def store(result: Any) -> Any:
             if result is not None and generation == self._generation:
                 self._store(adapter, model, subject, key, result)
             return result
-        finally:
+
+        def release() -> None:
             if claimed:
                 self.loads.release(key)
+
+        # On an async model, store and release once the read has been awaited.
+        return finally_(lambda: then(proceed(), store), release)
 
     def _store(self, adapter: Adapter, model: type, subject: Any, key: str, result: Any) -> None:
         entry = {"fresh": time.time() + self.config.ttl, "values": adapter.snapshot(result)}
@@ -278,10 +284,9 @@ class CachePlugin:
         """Forget the instance's entry after the write (its key read first: delete clears it)."""
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
-        try:
-            return proceed()
-        finally:
-            self._written(adapter, model, instance, {pk, adapter.pk(instance)})
+        return finally_(
+            proceed, lambda: self._written(adapter, model, instance, {pk, adapter.pk(instance)})
+        )
 
     @hook("around:save_many", optional=True)
     def invalidate_saved(
@@ -295,11 +300,11 @@ class CachePlugin:
         """Forget the entries of a bulk insert's objects."""
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-        try:
-            return call_with(proceed, args, kwargs)
-        finally:
-            subject = objs[0] if objs else instance
-            self._written(adapter, model, subject, {adapter.pk(o) for o in objs})
+        subject = objs[0] if objs else instance
+        return finally_(
+            lambda: call_with(proceed, args, kwargs),
+            lambda: self._written(adapter, model, subject, {adapter.pk(o) for o in objs}),
+        )
 
     @hook("around:update_many|delete_many", optional=True)
     def invalidate_matched(
@@ -314,10 +319,16 @@ class CachePlugin:
         adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         pks = adapter.pks(queryset)
-        try:
-            return proceed()
-        finally:
-            self._written(adapter, model, queryset, pks)
+        return finally_(proceed, lambda: self._written(adapter, model, queryset, pks))
+
+
+def _may_block() -> bool:
+    """Whether this thread may wait: not while it runs an asyncio event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
 
 
 def _shapes_reads(aspect: Aspect) -> bool:

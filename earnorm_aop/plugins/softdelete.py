@@ -35,7 +35,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import PluginError
 from ..integrations.base import Adapter, FieldSpec, adapter_for
 from ..plugin_spec import hook
-from ._common import CallableOption, acting, clock_of, including_hidden, is_unfiltered
+from ._common import (
+    CallableOption,
+    acting,
+    clock_of,
+    including_hidden,
+    is_unfiltered,
+    then,
+    within,
+)
 
 __all__ = [
     "NoQuerysetError",
@@ -139,19 +147,22 @@ class SoftDeletePlugin:
 
     # -- contributed model methods ------------------------------------------------
 
-    def _restore(self, instance: Any) -> None:
-        """Undo a soft delete: clear ``deleted_at`` and save."""
+    def _restore(self, instance: Any) -> Any:
+        """Undo a soft delete: clear ``deleted_at`` and save (awaitable on an async model)."""
         adapter = adapter_for(type(instance))
         if adapter.get_field(instance, self._field) is None:
-            return
+            return adapter.finished(type(instance), None)
         adapter.set_field(instance, self._field, None)
-        with acting(instance, "restore"):
-            adapter.save_instance(instance, [self._field])
+        saved = within(
+            lambda: acting(instance, "restore"),
+            lambda: adapter.save_instance(instance, [self._field]),
+        )
+        return then(saved, lambda _: None)
 
     def _hard_delete(self, instance: Any) -> Any:
         """Delete the row for real (through the other plugins' delete advice)."""
-        with hard_deleting():
-            return adapter_for(type(instance)).delete_instance(instance)
+        adapter = adapter_for(type(instance))
+        return within(hard_deleting, lambda: adapter.delete_instance(instance))
 
     def _with_deleted(self, model: type) -> Any:
         """The model's default queryset, soft-deleted rows included."""
@@ -164,24 +175,27 @@ class SoftDeletePlugin:
                 "its rows (softdelete hides deleted ones there, with_deleted() shows them), "
                 f"or read a deleted row with 'with including_deleted(): {name}.get(pk)'"
             )
-        with including_deleted():
-            return adapter.queryset(model)
+        return within(including_deleted, lambda: adapter.queryset(model))
 
     # -- advice ---------------------------------------------------------------------
 
     @hook("before:delete", optional=True)
-    def soft_delete(self, instance: Any, model: type) -> bool | None:
+    def soft_delete(self, instance: Any, model: type) -> Any:
         """Set ``deleted_at`` and save instead of deleting (veto); a second delete is a no-op."""
         if _HARD.get():
             return None
         adapter = adapter_for(model)
         if adapter.pk(instance) is None:
             return None  # never saved: let the ORM's own delete say so
-        if adapter.get_field(instance, self._field) is None:
-            adapter.set_field(instance, self._field, self._now(adapter))
-            with acting(instance, "soft_delete"):
-                adapter.save_instance(instance, [self._field])
-        return False
+        if adapter.get_field(instance, self._field) is not None:
+            return False
+        adapter.set_field(instance, self._field, self._now(adapter))
+        saved = within(
+            lambda: acting(instance, "soft_delete"),
+            lambda: adapter.save_instance(instance, [self._field]),
+        )
+        # On an async model the save is awaited before the veto takes effect.
+        return then(saved, lambda _: False)
 
     @hook("chain:get_queryset", optional=True)
     def hide_deleted(self, queryset: Any, model: type) -> Any:

@@ -28,6 +28,7 @@ failing.
 from __future__ import annotations
 
 import copy
+import inspect
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -214,6 +215,10 @@ class ValidationPlugin:
         return errors
 
     def _ask_model(self, instance: Any, errors: Errors) -> None:
+        # Looked up statically first: an EarnORM record answers every attribute
+        # with a coroutine (its __getattr__ is async), so getattr alone would "find" it.
+        if inspect.getattr_static(instance, "is_valid", None) is None:
+            return
         method = getattr(instance, "is_valid", None)
         if not callable(method):
             return

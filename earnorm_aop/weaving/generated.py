@@ -128,7 +128,13 @@ class _Generator:
             else:
                 parts.append(expr)
         text = f"_a{i}({', '.join(parts)})"
-        return f"(await {text})" if advice.is_async else text
+        if advice.is_async:
+            return f"(await {text})"
+        if self.is_async and phase != "around":
+            # A sync advice may hand back an awaitable on an async target (a
+            # built-in plugin writing through an async ORM): awaited like async advice.
+            return f"(await _v if _isawaitable(_v := {text}) else _v)"
+        return text
 
     def subject(self, phase: str) -> str:
         """The expression of ``instance`` in ``phase``, fixed by the target's subject.

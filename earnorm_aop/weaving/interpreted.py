@@ -26,7 +26,6 @@ from .chain import (
     model_of,
 )
 from .joinpoint import JoinPoint, Recover
-from .pointcut import Kind
 
 __all__ = ["interpret_chain"]
 
@@ -306,7 +305,9 @@ class _AsyncInterpreter(_Interpreter):
 
     async def ainvoke(self, advice: PlannedAdvice, call: _Call, **kw: Any) -> Any:
         value = _invoke(advice, call, **kw)
-        if advice.is_async or (advice.kind is Kind.AROUND and inspect.isawaitable(value)):
+        # A sync advice may hand back an awaitable on an async target (a built-in
+        # plugin whose write goes through an async ORM): it is awaited like async advice.
+        if advice.is_async or inspect.isawaitable(value):
             value = await value
         return value
 

@@ -1,0 +1,256 @@
+"""The methods the adapter gives an EarnORM model: public façades over woven operations.
+
+EarnORM has no ``save`` / ``delete``; its writes are ``create`` (a
+classmethod taking values) and ``write`` / ``unlink`` (on a recordset whose
+field values are only known after a database read).  Plugins want one record
+as the subject of a write, with its values readable without ``await``.  So
+the adapter installs, on each model it weaves:
+
+- façades ``create``, ``write`` and ``unlink`` with EarnORM's signatures,
+  which read each record's stored values first (one read per record) and
+  call, per record,
+- the woven operations ``_earnorm_aop_save(self, values)`` (logical ``save``:
+  the record, unsaved on a ``create``, and the values to write),
+  ``_earnorm_aop_delete(self)`` (``delete``) and the classmethod
+  ``_earnorm_aop_save_many(cls, records)`` (``save_many``: ``create`` of a list),
+  which run EarnORM's own ``create`` / ``write`` / ``unlink``.
+
+A record's stored values and the values pending for its write are kept by
+``state.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from earnorm.base.model.base import BaseModel
+from earnorm.base.model.descriptors import AsyncFieldDescriptor
+
+from ...errors import PluginError
+from .fields import auto_fields, created_fields, store_as_given
+from .state import (
+    PENDING,
+    FieldValue,
+    is_record,
+    pending,
+    set_pending,
+    set_state,
+    state,
+)
+
+__all__ = [
+    "FACADES",
+    "FieldValue",
+    "NotFound",
+    "install",
+    "is_record",
+    "load",
+    "pending",
+    "rebuilt",
+    "set_pending",
+    "set_state",
+    "state",
+]
+
+
+class NotFound(PluginError, LookupError):
+    """``Model.get(id)`` of an id that has no document."""
+
+
+# Values of EarnORM's automatic timestamps to store during a ``write()``, which
+# refuses them (they are read-only) and would set both to "now": a plugin's
+# ``updated_at``, and the stored ``created_at``.
+_KEEP: ContextVar[Mapping[str, Any] | None] = ContextVar("earnorm_aop_keep", default=None)
+
+# EarnORM's own implementations, called by the woven operations.
+_create = vars(BaseModel)["create"].__func__
+_write = vars(BaseModel)["write"]
+_unlink = vars(BaseModel)["unlink"]
+_convert_to_db = vars(BaseModel)["_convert_to_db"].__func__
+
+
+async def load(record: Any) -> None:
+    """Read the record's document (not through the woven ``read``) and remember its values."""
+    model = type(record)
+    ids = record._ids
+    if len(ids) != 1:
+        set_state(record, None)
+        return
+    env = model._env
+    doc = await env.adapter.read(model, ids[0], None)
+    if doc is None:
+        set_state(record, None)
+        return
+    backend = env.adapter.backend_type
+    values: dict[str, Any] = {}
+    for name, field in model.__fields__.items():
+        raw = doc.get(name)
+        values[name] = raw if name == "id" else await field.from_db(raw, backend)
+    set_state(record, values)
+
+
+def _records(recordset: Any) -> list[Any]:
+    """The recordset itself when it holds one record (so its state stays with it), else each."""
+    if len(recordset._ids) == 1:
+        return [recordset]
+    return list(recordset)
+
+
+def _new(model: Any, values: Mapping[str, Any] | None) -> Any:
+    record = model()
+    set_pending(record, dict(values or {}))
+    return record
+
+
+# -- façades (EarnORM's signatures) ------------------------------------------------------
+
+
+async def create(cls: Any, values: Any = None) -> Any:
+    """EarnORM's ``create``; the logical ``save`` (a dict) or ``save_many`` (a list) runs."""
+    if isinstance(values, list):
+        records = [_new(cls, v) for v in values]
+        await cls._earnorm_aop_save_many(records)
+        return cls._browse(cls._env, [r._ids[0] for r in records if r._ids])
+    record = _new(cls, values)
+    await record._earnorm_aop_save(pending(record))
+    return record
+
+
+async def write(self: Any, vals: dict[str, Any]) -> Any:
+    """EarnORM's ``write``: the logical ``save`` of each record, after reading its values."""
+    for record in _records(self):
+        await load(record)
+        # Values assigned to the record's fields beforehand are written too.
+        set_pending(record, {**pending(record), **vals})
+        await record._earnorm_aop_save(pending(record))
+    return self
+
+
+async def unlink(self: Any) -> bool:
+    """EarnORM's ``unlink``: the logical ``delete`` of each record, after reading its values.
+
+    EarnORM's own ``unlink`` logs and returns ``False`` on a database error; a
+    plugin's exception is not swallowed.  A delete vetoed by a plugin (soft
+    delete) counts as done.
+    """
+    done = True
+    for record in _records(self):
+        await load(record)
+        done = (await record._earnorm_aop_delete()) is not False and done
+    return done
+
+
+@classmethod  # type: ignore[misc]
+async def _convert_to_db_as_given(cls: Any, vals: dict[str, Any]) -> dict[str, Any]:
+    """EarnORM's conversion, keeping given (and kept) values of its automatic timestamps."""
+    db_vals: dict[str, Any] = await _convert_to_db(cls, vals)
+    backend = cls._env.adapter.backend_type
+    for name, value in {**(_KEEP.get() or {}), **vals}.items():
+        field = cls.__fields__.get(name)
+        automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        if value is not None and name in db_vals and automatic:
+            db_vals[name] = await store_as_given(field, value, backend)
+    return db_vals
+
+
+# -- the woven operations ------------------------------------------------------------------
+
+
+async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
+    """Logical ``save``: EarnORM's ``create`` for an unsaved record, else its ``write``."""
+    from ...plugins._common import including_hidden
+
+    model = type(self)
+    if not self._ids:
+        created = await _create(model, values)
+        object.__setattr__(self, "_ids", created._ids)
+    else:
+        known = state(self) or {}
+        keep = {n: known[n] for n in created_fields(model) if known.get(n) is not None}
+        automatic = auto_fields(model)
+        keep.update({n: v for n, v in values.items() if n in automatic and v is not None})
+        vals = {n: v for n, v in values.items() if n not in automatic}
+        # EarnORM's write() hands _clear_cache() a list, which fails unless the
+        # record's field cache is empty (dict.pop returns early on an empty dict):
+        # a field awaited before would fail the write.  The values are read again after.
+        self._cache.clear()
+        token = _KEEP.set(keep)
+        try:
+            if vals or keep:  # MongoDB refuses an empty $set: nothing to write
+                with including_hidden():  # write() checks the ids exist through _where_calc
+                    await _write(self, vals)
+        finally:
+            _KEEP.reset(token)
+    vars(self).pop(PENDING, None)
+    await load(self)
+    return self
+
+
+@classmethod  # type: ignore[misc]
+async def get(cls: Any, record_id: str) -> Any:
+    """The record ``record_id`` with its stored values (EarnORM's ``browse`` and a read).
+
+    The logical ``get``: the record it returns is what ``after:get`` advice
+    sees as ``instance``.  An id with no document raises :class:`NotFound`.
+    """
+    record = cls._browse(cls._env, [record_id])
+    await load(record)
+    if state(record) is None:
+        raise NotFound(f"{cls.__qualname__} has no record {record_id!r} (collection {cls._name!r})")
+    return record
+
+
+def rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> Any:
+    """A record of ``model`` with ``ids`` whose stored values are known to be ``values``."""
+    record = model._browse(model._env, list(ids))
+    set_state(record, values)
+    return record
+
+
+async def _earnorm_aop_delete(self: Any) -> bool:
+    """Logical ``delete``: EarnORM's ``unlink`` (its query must see hidden rows too)."""
+    from ...plugins._common import including_hidden
+
+    with including_hidden():
+        done: bool = await _unlink(self)
+    set_state(self, None)
+    return done
+
+
+@classmethod  # type: ignore[misc]
+async def _earnorm_aop_save_many(cls: Any, records: list[Any]) -> list[Any]:
+    """Logical ``save_many``: one EarnORM ``create`` of the records' values."""
+    if records:
+        created = await _create(cls, [pending(r) for r in records])
+        for record, pk in zip(records, created._ids, strict=True):
+            object.__setattr__(record, "_ids", (pk,))
+            vars(record).pop(PENDING, None)
+            await load(record)
+    return records
+
+
+FACADES: dict[str, Any] = {
+    "create": classmethod(create),
+    "write": write,
+    "unlink": unlink,
+    "get": get,
+    "_convert_to_db": _convert_to_db_as_given,
+    "_earnorm_aop_save": _earnorm_aop_save,
+    "_earnorm_aop_delete": _earnorm_aop_delete,
+    "_earnorm_aop_save_many": _earnorm_aop_save_many,
+}
+
+
+def install(model: type) -> None:
+    """Give ``model`` the façades and woven operations it lacks (its own methods win).
+
+    Its field descriptors become :class:`FieldValue` ones, so assignments count.
+    """
+    for name, func in FACADES.items():
+        if name not in vars(model):
+            setattr(model, name, func)
+    for name, value in list(vars(model).items()):
+        if type(value) is AsyncFieldDescriptor:
+            setattr(model, name, FieldValue(value.field))

@@ -1,0 +1,75 @@
+"""What the adapter knows of an EarnORM record: the values read last and those to write.
+
+Both live in the record's ``__dict__`` (EarnORM records have one: models don't
+declare ``__slots__``), so they go away with the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from earnorm.base.model.base import BaseModel
+from earnorm.base.model.descriptors import AsyncFieldDescriptor
+
+__all__ = ["FieldValue", "is_record", "pending", "set_pending", "set_state", "state"]
+
+STATE = "_earnorm_aop_state"
+PENDING = "_earnorm_aop_pending"
+
+
+def is_record(obj: Any) -> bool:
+    return isinstance(obj, BaseModel)
+
+
+def state(record: Any) -> dict[str, Any] | None:
+    """The stored values read last (or written last), or ``None`` if never read."""
+    found: dict[str, Any] | None = vars(record).get(STATE)
+    return found
+
+
+def set_state(record: Any, values: Mapping[str, Any] | None) -> None:
+    if values is None:
+        vars(record).pop(STATE, None)
+    else:
+        vars(record)[STATE] = dict(values)
+
+
+def pending(record: Any) -> dict[str, Any]:
+    """The values the record's write in progress (or next ``save_instance``) writes."""
+    found = vars(record).get(PENDING)
+    if found is None:
+        found = vars(record)[PENDING] = {}
+    return found  # type: ignore[no-any-return]
+
+
+def set_pending(record: Any, values: dict[str, Any]) -> None:
+    vars(record)[PENDING] = values
+
+
+class FieldValue(AsyncFieldDescriptor):  # type: ignore[misc]
+    """EarnORM's field descriptor where ``record.field = value`` sets the value to write.
+
+    EarnORM's own ``__set__`` is a coroutine function, so an assignment does
+    nothing at all; advice written as the plugin page writes it
+    (``instance.updated_at = datetime.now()`` in ``before_save``) needs it to set
+    what the write in progress (or the record's next ``write``) stores.
+    ``await record.field`` gives that value until it is written, else the value
+    the adapter read last (by ``get``, before and after each write: what plugins
+    saw), else reads it as EarnORM does.
+    """
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is not None:
+            own = vars(instance)
+            for values in (own.get(PENDING), own.get(STATE)):
+                if values and self.name in values:
+                    return _resolved(values[self.name])
+        return super().__get__(instance, owner)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        pending(instance)[str(self.name)] = value
+
+
+async def _resolved(value: Any) -> Any:
+    return value

@@ -639,12 +639,9 @@ def register_adapter(adapter: Adapter) -> None:
 # the model's metaclass, so ``with_plugins`` on a Django model needs no import.
 _AUTOLOAD = {
     "django.db.models.base": "earnorm_aop.integrations.django",
-<<<<<<< HEAD
+    "earnorm.base.model.meta": "earnorm_aop.integrations.earnorm",
     # DeclarativeBase, declarative_base() and MappedAsDataclass metaclasses.
     "sqlalchemy.orm.decl_api": "earnorm_aop.integrations.sqlalchemy",
-=======
-    "earnorm.base.model.meta": "earnorm_aop.integrations.earnorm",
->>>>>>> main
 }
 
 

@@ -394,8 +394,9 @@ def _identity_lookup(state: Any) -> Any:
     """The primary key of a ``Session.get`` that missed the identity map, else ``None``.
 
     Such a SELECT has the mapper's own get clause as its only criterion (the
-    object SQLAlchemy caches per mapper, ``Mapper._get_clause``; 2.0 and 2.1)
-    and the key as its parameters.
+    object SQLAlchemy caches per mapper, ``Mapper._get_clause``: itself on 2.1,
+    an annotated copy on 2.0) and the key as its parameters, under the clause's
+    own bind names (a ``select(M).where(M.id == 1)`` has inline values instead).
     """
     mapper = state.bind_mapper
     statement = state.statement
@@ -404,7 +405,8 @@ def _identity_lookup(state: Any) -> Any:
         return None
     criteria: Any = getattr(statement, "_where_criteria", None) or ()
     clause, binds = mapper._get_clause
-    if len(criteria) != 1 or criteria[0] is not clause:
+    # 2.1 uses the clause itself; 2.0 an annotated copy ({"_orm_adapt": True}).
+    if len(criteria) != 1 or not (criteria[0] is clause or criteria[0].compare(clause)):
         return None
     try:
         key = tuple(params[binds[column].key] for column in mapper.primary_key)

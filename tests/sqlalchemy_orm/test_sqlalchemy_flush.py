@@ -290,3 +290,25 @@ def test_relationship_children_are_woven_per_model(db: Any) -> None:
         session.commit()
         assert session.scalars(select(Book)).one().title == "b"
     assert {e[2] for e in log} == {"b"}  # only Book's writes were advised
+
+
+@pytest.mark.filterwarnings("ignore:Session's state has been changed on a non-active")
+def test_a_flush_that_never_writes_ends_its_calls_with_an_error(db: Any) -> None:
+    """After a failed flush the session refuses to flush until rolled back: nothing written."""
+    log: list[Any] = []
+    Article = article_model(db, "spy", registry=spy_registry(log))
+    with db.session() as session:
+        session.add(Article(title="same"))
+        session.commit()
+        session.add(Article(title="same"))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        log.clear()
+        session.add(Article(title="other"))
+        with pytest.raises(Exception, match="rolled back"):
+            session.flush()  # before_flush ran; SQLAlchemy then refuses to begin
+        assert ("around-in", "_earnorm_save", "other") in log
+        session.rollback()
+    assert ("error", "other", "FlushError") in log
+    assert not any(e[0] in ("after", "around-out") and e[2] == "other" for e in log)
+    assert [r["title"] for r in db.rows(Article).values()] == ["same"]

@@ -307,13 +307,16 @@ def _fail(session: Session, error: BaseException) -> None:
 
 
 def _finish_stale(session: Session) -> None:
-    """A flush that found nothing to write after ``before_flush`` never ends: end its calls."""
-    flush = session.info.pop(_KEY, None)
-    if flush is None:
-        return
-    for call in flush.waiting:
-        if not call.dead:
-            _drive(call, functools.partial(call.switch, None))
+    """End the calls of a flush that stopped between ``before_flush`` and its SQL.
+
+    SQLAlchemy can leave a flush after ``before_flush`` without a word: nothing
+    left to write, or a transaction it cannot begin (``PendingRollbackError``
+    after an earlier failure).  Nothing was written for those calls, so they
+    end with an error (their ``error`` advice runs, ``after`` advice does not),
+    at the next flush or when the transaction ends.
+    """
+    if _KEY in session.info:
+        _fail(session, orm_exc.FlushError("the flush ended before writing this object"))
 
 
 def _after_soft_rollback(session: Session, previous: Any) -> None:

@@ -312,3 +312,17 @@ def test_a_flush_that_never_writes_ends_its_calls_with_an_error(db: Any) -> None
     assert ("error", "other", "FlushError") in log
     assert not any(e[0] in ("after", "around-out") and e[2] == "other" for e in log)
     assert [r["title"] for r in db.rows(Article).values()] == ["same"]
+
+
+@pytest.mark.filterwarnings("ignore:The `objects` parameter of `Session.flush` is deprecated")
+def test_flush_of_some_objects_advises_those_only(db: Any) -> None:
+    """``Session.flush(objects)`` (deprecated, still there) writes and advises those only."""
+    log: list[Any] = []
+    Article = article_model(db, "spy", registry=spy_registry(log))
+    with db.session() as session:
+        a, b = Article(title="a"), Article(title="b")
+        session.add_all([a, b])
+        session.flush([a])
+        assert {e[2] for e in log} == {"a"} and b in session.new
+        session.commit()
+    assert [e[2] for e in log if e[0] == "after"] == ["a", "b"]

@@ -78,6 +78,7 @@ class _Flush:
     waiting: list[greenlet.greenlet] = field(default_factory=list)
     seen: set[tuple[int, str]] = field(default_factory=set)
     queued: list[tuple[Any, str]] = field(default_factory=list)
+    only: set[int] | None = None  # flush(objects=...): the ids of those objects
 
 
 # Original bodies installed on mapped classes, to tell a woven method from one
@@ -243,6 +244,8 @@ def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
         key = (id(obj), name)
         if key in flush.seen or is_original(type(obj), name):
             continue
+        if flush.only is not None and id(obj) not in flush.only:
+            continue  # session.flush(objects=[...]) leaves it for a later flush
         flush.seen.add(key)
         out.append((obj, name))
     return out
@@ -251,6 +254,8 @@ def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     _finish_stale(session)
     flush = _Flush(driver=greenlet.getcurrent())
+    if instances is not None:
+        flush.only = {id(o) for o in instances}
     session.info[_KEY] = flush
     try:
         while batch := _pending(session, flush):

@@ -5,6 +5,7 @@ after its concept (see DESIGN.md and docs/reference.md).
 """
 
 from .call_context import Context, context
+from .conditions import when
 from .declaration import BasePlugin, plugin
 from .errors import (
     DependencyError,
@@ -26,6 +27,9 @@ from .redis_switchboard import RedisSwitchboard
 from .switchboard import Switchboard, SwitchState
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 from .weaving.joinpoint import JoinPoint, Recover
+from .weaving.metering import metering
+from .weaving.metering import start as start_metering
+from .weaving.metering import stop as stop_metering
 from .weaving.pointcut import Kind, Pointcut, parse_pointcut
 from .weaving.tracing import Trace, TraceRecord
 from .weaving.weaver import trace
@@ -62,12 +66,16 @@ __all__ = [
     "explain",
     "hook",
     "mask",
+    "metering",
     "parse_pointcut",
     "plugin",
     "registry",
+    "start_metering",
+    "stop_metering",
     "trace",
     "unmask",
     "unweave",
     "weave",
+    "when",
     "with_plugins",
 ]

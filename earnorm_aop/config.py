@@ -5,40 +5,47 @@ through ``__init__``'s signature (annotations and defaults; an unannotated
 parameter accepts any value).  Either way the options are checked when a model
 names the plugin, so a typo fails at class creation with the plugin, the model
 and the field in the message.
+
+pydantic is imported when the first plugin is registered, not with this
+package: importing it is slow, and a program that only imports the package
+(a CLI, a test collection) should not pay for it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+import sys
 import typing
-from typing import Any, Literal
-
-import pydantic
-import pydantic.json_schema
-from pydantic import BaseModel, ConfigDict
-from pydantic_core import PydanticSerializationError
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import PluginConfigError
 
-__all__ = ["config_model", "freeze", "json_schema", "validate_config"]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = ["config_model", "freeze", "is_config_class", "json_schema", "validate_config"]
 
 
 def config_model(cls: type) -> type[BaseModel]:
     """The pydantic model of ``cls``'s configuration (nested ``Config`` or ``__init__``)."""
+    import pydantic
+
     nested = cls.__dict__.get("Config") or getattr(cls, "Config", None)
-    if isinstance(nested, type) and issubclass(nested, BaseModel):
-        if "extra" in nested.model_config:
-            return nested  # the plugin chose what unknown options do
+    if is_config_class(nested):
+        model: Any = nested
+        if "extra" in model.model_config:
+            return model  # type: ignore[no-any-return]  # the plugin chose what unknown options do
         # pydantic ignores unknown keys by default; a misspelt option must fail.
         return type(
-            nested.__name__,
-            (nested,),
+            model.__name__,
+            (model,),
             {
-                "__module__": nested.__module__,
-                "__qualname__": nested.__qualname__,
-                "__doc__": nested.__doc__,
-                "model_config": ConfigDict(extra="forbid"),
+                "__module__": model.__module__,
+                "__qualname__": model.__qualname__,
+                "__doc__": model.__doc__,
+                "model_config": pydantic.ConfigDict(extra="forbid"),
             },
         )
     init = cls.__dict__.get("__init__") or getattr(cls, "__init__")  # noqa: B009
@@ -61,21 +68,35 @@ def config_model(cls: type) -> type[BaseModel]:
             fields[p.name] = (annotation, default)
     return pydantic.create_model(
         f"{cls.__name__}Config",
-        __config__=ConfigDict(extra=extra, arbitrary_types_allowed=True),
+        __config__=pydantic.ConfigDict(extra=extra, arbitrary_types_allowed=True),
         **fields,
     )
 
 
-class _LenientJsonSchema(pydantic.json_schema.GenerateJsonSchema):
-    """Leaves out what JSON Schema cannot say (an option typed as an arbitrary class)."""
+def is_config_class(value: object) -> bool:
+    """Whether ``value`` is a pydantic model class (never true before pydantic is imported)."""
+    pydantic = sys.modules.get("pydantic")
+    return (
+        pydantic is not None and isinstance(value, type) and issubclass(value, pydantic.BaseModel)
+    )
 
-    def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> dict[str, Any]:
-        return {}
+
+@functools.cache
+def _lenient_json_schema() -> type:
+    import pydantic.json_schema
+
+    class _LenientJsonSchema(pydantic.json_schema.GenerateJsonSchema):
+        """Leaves out what JSON Schema cannot say (an option typed as an arbitrary class)."""
+
+        def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> dict[str, Any]:
+            return {}
+
+    return _LenientJsonSchema
 
 
 def json_schema(config: type[BaseModel]) -> dict[str, Any]:
     """The JSON Schema of a plugin's configuration; options of arbitrary types accept any value."""
-    return config.model_json_schema(schema_generator=_LenientJsonSchema)
+    return config.model_json_schema(schema_generator=_lenient_json_schema())
 
 
 def _each_hint(func: Any) -> dict[str, Any]:
@@ -107,6 +128,8 @@ def validate_config(
             f"plugin {plugin!r} on {model_name}: configuration must be a dict of options, "
             f"not {values!r}"
         )
+    import pydantic
+
     try:
         return schema.model_validate(values)
     except pydantic.ValidationError as exc:
@@ -129,6 +152,8 @@ def validate_config(
 
 def freeze(config: BaseModel) -> str:
     """A stable key for a validated configuration (one plugin instance per key and model)."""
+    from pydantic_core import PydanticSerializationError
+
     try:
         return json.dumps(config.model_dump(mode="json"), sort_keys=True)
     except (TypeError, ValueError, PydanticSerializationError):

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .conditions import needs_tracking
 from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
 from .errors import PluginConfigError, PluginNotFoundError
@@ -101,6 +102,11 @@ def apply_plugins(
             aspects.append(reg.aspect_for(name, model, requested[name]))
         elif not weaver.is_woven(model, name):
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
+    tracked = "changes" in order or weaver.is_woven(model, "changes")
+    if not tracked and any(needs_tracking(model, a) for a in aspects):
+        # Conditions and ``changes`` read the shared tracking: weave it too.
+        source = reg if "changes" in reg else default_registry
+        aspects.insert(0, source.aspect_for("changes", model, {}))
     if aspects:
         added = contribute(model, aspects)
         try:
@@ -163,9 +169,11 @@ def _apply_meta(model: type) -> None:
     """Apply ``model``'s own ``Meta.plugins`` once."""
     if model in _processed:
         return
-    _processed.add(model)
     plugins, reg = _meta_plugins(model)
     meta_mask = getattr(model.__dict__.get("Meta"), "mask", None)
+    if plugins is None and reg is None and not meta_mask:
+        return  # no Meta of its own: nothing to apply, nothing to guard (no entry per model)
+    _processed.add(model)
     if meta_mask:
         mask_fields(*_mask_names(model, meta_mask), model=model)
     if reg is not None:

@@ -9,7 +9,6 @@ shared by every model that uses it, so ``disable(name)`` reaches them all.
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -17,13 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
 from .errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from .plugin_spec import PluginSpec, read_spec
-from .weaving import scope, weaver
+from .weaving import metering, scope, weaver
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 
 if TYPE_CHECKING:
+    import importlib.metadata
+
     from .switchboard import Switchboard
 
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
@@ -173,6 +175,8 @@ class PluginRegistry:
         group = group or self.group or GROUP
         found = []
         with self._lock:
+            import importlib.metadata  # here, not at import: it is slow to import
+
             for ep in importlib.metadata.entry_points(group=group):
                 dist = getattr(ep, "dist", None)
                 where = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
@@ -337,6 +341,14 @@ class PluginRegistry:
                 name,
                 tuple(
                     AdviceSpec(getattr(obj, h.attr), h.target(), optional=h.optional, name=h.attr)
+                    if h.condition is None
+                    else ConditionalAdviceSpec(
+                        getattr(obj, h.attr),
+                        h.target(),
+                        optional=h.optional,
+                        name=h.attr,
+                        condition=h.condition,
+                    )
                     for h in spec.hooks
                 ),
                 priority=spec.priority,
@@ -352,10 +364,20 @@ class PluginRegistry:
     # -- observability -----------------------------------------------------------
 
     def metrics(self, name: str) -> dict[str, Any]:
-        """Counters of ``name``: models using it, advice failures, last error, state."""
+        """Counters of ``name``: models using it, advice failures, last error, state.
+
+        ``failures`` (advice failures its error policy handled) and
+        ``auto_disables`` are always counted; ``runs`` (advice runs by outcome:
+        ``ok``, ``veto``, ``recovered``, ``raised``, ``failed``) and ``seconds``
+        (time spent in its advice; an ``around`` advice's includes the call it
+        wraps) only while metrics are on (``earnorm_aop.start_metering()``),
+        which ``metering`` tells.
+        """
         self._entry(name)
         sw = self.switch(name)
         models = weaver.classes_with(sw)
+        with sw.lock:
+            runs, seconds = dict(sw.runs), sw.seconds
         return {
             "name": name,
             "enabled": sw.enabled,
@@ -364,6 +386,10 @@ class PluginRegistry:
             "failures": sw.failures,
             "consecutive_failures": sw.consecutive_failures,
             "last_error": None if sw.last_error is None else repr(sw.last_error),
+            "auto_disables": sw.auto_disables,
+            "metering": metering.active(),
+            "runs": runs,
+            "seconds": seconds,
         }
 
     def health(self) -> dict[str, Any]:

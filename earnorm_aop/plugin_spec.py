@@ -13,11 +13,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
-
-from .config import config_model
+from .config import config_model, is_config_class
 from .errors import PluginError
 from .weaving.aspect import ErrorPolicy
 from .weaving.pointcut import (
@@ -28,6 +26,9 @@ from .weaving.pointcut import (
     parse_pointcut,
     split_event,
 )
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["HookDecl", "PluginSpec", "collect_hooks", "hook", "read_spec"]
 
@@ -50,16 +51,30 @@ _RESERVED_ATTRS = frozenset(
         "fields",
         "model_methods",
         "visible_rows",
+        "tracks_changes",
     }
 )
 
 
-def hook(spec: str | Sequence[str], *, optional: bool = False) -> Callable[[F], F]:
+def hook(
+    spec: str | Sequence[str], *, optional: bool = False, **conditions: Any
+) -> Callable[[F], F]:
     """Bind a plugin method to a pointcut (``"around:get_*"``), an event, or a list of them.
 
     The spec is checked here, so a malformed pointcut fails when the plugin
-    module is imported.
+    module is imported.  Keywords are conditions on the write's changes
+    (``when=``, ``was=``, ``is_now=``, ``has_changed=``, ``changes_to=``,
+    ``when_any=``, ``condition=``; see :mod:`earnorm_aop.conditions`).
     """
+    from .conditions import Condition
+
+    try:
+        condition = Condition.of(conditions)
+    except TypeError as exc:
+        raise PluginError(
+            f"@hook({spec!r}): {exc}; conditions are when, was, is_now, has_changed, "
+            "changes_to, when_any and condition"
+        ) from None
     if isinstance(spec, str):
         specs = [spec]
     elif isinstance(spec, list | tuple) and all(isinstance(s, str) for s in spec):
@@ -86,8 +101,8 @@ def hook(spec: str | Sequence[str], *, optional: bool = False) -> Callable[[F], 
                 f"@hook({spec!r}) decorates a method of a plugin class, not "
                 f"{type(func).__name__} {func!r}"
             )
-        hooks: list[tuple[str, bool]] = list(getattr(inner, "__earnorm_hooks__", ()))
-        hooks.extend((s, optional) for s in specs)
+        hooks: list[tuple[str, bool, Any]] = list(getattr(inner, "__earnorm_hooks__", ()))
+        hooks.extend((s, optional, condition) for s in specs)
         inner.__earnorm_hooks__ = tuple(hooks)  # type: ignore[attr-defined]
         return func
 
@@ -102,6 +117,7 @@ class HookDecl:
     spec: str  # pointcut ("before:save") or event name ("before_save", "after_change")
     optional: bool
     implicit: bool = False  # a public method named like a model method (chain advice)
+    condition: Any = None  # a conditions.Condition on the write's changes
 
     def target(self) -> Pointcut | str:
         if self.implicit:
@@ -161,10 +177,15 @@ def collect_hooks(cls: type) -> tuple[HookDecl, ...]:
         if not callable(func) or isinstance(func, type):
             continue
         marks = getattr(func, "__earnorm_hooks__", None)
+        # @when(...) on the method: the condition of its marks that have none.
+        default = getattr(func, "__earnorm_condition__", None)
         if marks:
-            hooks.extend(HookDecl(attr, spec, optional) for spec, optional in marks)
+            hooks.extend(
+                HookDecl(attr, spec, optional, condition=cond or default)
+                for spec, optional, cond in marks
+            )
         elif split_event(attr) is not None:
-            hooks.append(HookDecl(attr, attr, optional=False))
+            hooks.append(HookDecl(attr, attr, optional=False, condition=default))
         elif not attr.startswith("_") and inspect.isfunction(func):
             hooks.append(HookDecl(attr, attr, optional=True, implicit=True))
     return tuple(hooks)
@@ -230,13 +251,14 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
     if not isinstance(priority, int):
         raise PluginError(f"plugin {name!r}: priority must be an int, not {priority!r}")
     nested = getattr(cls, "Config", None)
-    uses_nested = isinstance(nested, type) and issubclass(nested, BaseModel)
+    uses_nested = is_config_class(nested)
     if not uses_nested:
         _check_init(cls, name)
+    requires = _requires(cls, getattr(cls, "requires", ()))
     return PluginSpec(
         cls=cls,
         version=str(getattr(cls, "version", "0.1.0")),
-        requires=_requires(cls, getattr(cls, "requires", ())),
+        requires=requires,
         priority=priority,
         description=getattr(cls, "description", None) or inspect.getdoc(cls),
         on_error=on_error,

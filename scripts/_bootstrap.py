@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-EXTRAS = "test,dev,django,redis,cache,versions"
+EXTRAS = "test,dev,django,redis,cache,versions,prometheus,opentelemetry"
 
 # EarnORM needs Python 3.12+: its tests run in a second virtualenv.
 VENV312 = ROOT / ".venv312"

@@ -80,9 +80,14 @@ class DjangoBackend:
         from django.apps import apps
         from django.db import connection
 
+        from earnorm_aop.integrations.django.models import AuditRecord
+
         try:
             for model in reversed(self._models):
                 weaver.unweave(model)
+            # The audit table is shared by every test: leave none of this test's rows.
+            labels = [model._meta.label for model in self._models]
+            AuditRecord.objects.filter(model__in=labels).delete()
             with connection.schema_editor() as editor:
                 for model in reversed(self._tables):
                     editor.delete_model(model)

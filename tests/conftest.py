@@ -98,7 +98,7 @@ def _forget(klass: type) -> None:
     state = weaver._states.get(klass)
     if state is not None and state.excluded and not state.own:
         # Inherited aspects it opted out of, whose parent is unwoven by now.
-        state.excluded.clear()
+        state.excluded = frozenset()
         weaver.refresh(klass)
 
 
@@ -146,6 +146,8 @@ def _weaver_left_as_found() -> Iterator[None]:
     problems = []
     if weaver.mode.tracing:
         problems.append(f"{weaver.mode.tracing} trace() block(s) left open")
+    if weaver.mode.metering:
+        problems.append(f"metrics left on ({weaver.mode.metering} start_metering() not stopped)")
     if weaver._ctx_counts:
         names = ", ".join(sorted(s.name for s in weaver._ctx_counts))
         problems.append(f"registry.disabled() left open for {names}")

@@ -239,4 +239,4 @@ def test_bad_configuration(backend: Any, config: dict[str, Any]) -> None:
 
 def test_config_schema() -> None:
     props = registry.get_plugin("validation").config_schema["properties"]
-    assert set(props) == {"schema_model", "fields", "is_valid", "native"}
+    assert set(props) == {"schema_model", "fields", "is_valid", "changed_only", "native"}

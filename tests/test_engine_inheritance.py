@@ -8,6 +8,7 @@ import pytest
 
 from earnorm_aop import Aspect
 from earnorm_aop.weaving import weaver
+from earnorm_aop.weaving.rebuild import _chain_key
 
 
 def tagger(log: list[Any], name: str, spec: str = "before:save") -> Aspect:
@@ -187,7 +188,7 @@ def assert_same_chains(cls: type, snap: dict[str, Any]) -> None:
         now = vars(cls)[key]
         if isinstance(value, weaver._Woven):
             assert isinstance(now, weaver._Woven), key
-            assert now._self_key == value._self_key, key
+            assert _chain_key(now._self_plan) == _chain_key(value._self_plan), key
             assert now.__wrapped__ is value.__wrapped__, key
         else:
             assert now is value, key

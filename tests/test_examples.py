@@ -32,6 +32,7 @@ def test_every_example_has_a_test() -> None:
     # sqlalchemy_quickstart.py: tests/sqlalchemy_orm/test_sqlalchemy_example.py.
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "earnorm_quickstart.py",
+        "metrics.py",
         "quickstart.py",
         "sqlalchemy_quickstart.py",
     ]
@@ -67,7 +68,7 @@ def test_quickstart_shows_each_plugin_at_work() -> None:
     assert checked[-1] == "explain(Article): each woven method and its advice, in order"
     assert all(line.startswith(("ok  ", "    ")) for line in lines[:explained])
     assert all(line.startswith("  ") for line in lines[explained + 1 :])
-    assert "  plugins, in order: validation, softdelete, timestamp, audit, cache" in lines
+    assert "  plugins, in order: changes, validation, softdelete, timestamp, audit, cache" in lines
     assert "chain   softdelete.hide_deleted" in out
     assert "delete_many (private.blog__Article__QuerySet.delete)" in out
 
@@ -82,3 +83,16 @@ def test_a_failed_quickstart_check_stops_the_demo() -> None:
         sys.modules.pop("quickstart", None)
     with pytest.raises(quickstart.DemoFailed, match="demo check failed: a claim"):
         quickstart.check("a claim", False)
+
+
+def test_metrics_example_shows_runs_failures_and_the_auto_disable() -> None:
+    pytest.importorskip("prometheus_client")
+    lines = run("metrics.py").splitlines()
+    assert 'earnorm_aop_advice_runs_total{outcome="ok",plugin="stamp"} 5.0' in lines
+    assert 'earnorm_aop_advice_runs_total{outcome="failed",plugin="notify"} 2.0' in lines
+    # switched off after its second failure: the fifth save ran no notify advice
+    assert 'earnorm_aop_advice_runs_total{outcome="ok",plugin="notify"} 2.0' in lines
+    assert 'earnorm_aop_plugin_auto_disables_total{plugin="notify"} 1.0' in lines
+    assert 'earnorm_aop_plugin_enabled{plugin="notify"} 0.0' in lines
+    assert "earnorm_aop_metering 1.0" in lines
+    assert lines[-1] == "health: degraded"

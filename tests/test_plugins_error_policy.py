@@ -293,6 +293,10 @@ def test_metrics_of_a_plugin(reg: PluginRegistry) -> None:
         "failures": 0,
         "consecutive_failures": 0,
         "last_error": None,
+        "auto_disables": 0,
+        "metering": False,
+        "runs": {},
+        "seconds": 0.0,
     }
 
     @with_plugins("counted", registry=reg)

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pydantic
-
 from ..weaving import commit
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.planning import (
-    register_framework_base,
+    register_framework_base_lazily,
     set_operations_resolver,
     set_subject_resolver,
 )
+from .tracking import UNKNOWN
 
 __all__ = [
     "AUDIT_TABLE",
@@ -77,6 +76,15 @@ class Adapter:
     """
 
     name = "plain"
+
+    # What a field absent from the persisted state was: plain objects gain
+    # attributes as they go, so one not there before had none (``None``); an
+    # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
+    unloaded: Any = None
+    # Whether a save of an instance whose fields are all unchanged writes
+    # nothing new, so timestamp may leave updated_at alone (EarnORM: no, its
+    # own write stamps the document whatever the values).
+    unchanged_save_is_noop = True
 
     def handles(self, model: type) -> bool:
         return True
@@ -337,6 +345,16 @@ class Adapter:
         """
         return tuple(args), dict(kwargs)
 
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """A full ``save`` call rewritten to write only ``names`` (``changes``' update_fields mode).
+
+        Plain: a save writes the whole object, so the call is unchanged.  Django:
+        ``update_fields=names`` (empty: Django writes nothing and sends no signal).
+        """
+        return tuple(args), dict(kwargs)
+
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False
@@ -460,15 +478,77 @@ class Adapter:
         if on_commit is not None:
             on_commit()
 
+    # -- change tracking -----------------------------------------------------------
+    #
+    # What ``changes``, hook conditions and the built-ins know of a write
+    # (earnorm_aop.integrations.tracking) comes from five methods; an adapter
+    # for another ORM implements these (and records loads with
+    # ``remember_state``, as Django's ``from_db`` hook does):
+    #
+    # - ``persisted_state(instance)``: the values as loaded or last saved,
+    #   without a copy (``None``: never loaded nor saved, a creation);
+    # - ``current_value(instance, name)``: one field's value now, or
+    #   ``tracking.UNKNOWN`` when it was never loaded (never a query);
+    # - ``snapshot(instance)``: every known field now (by the names above);
+    # - ``saved_fields(model, args, kwargs)``: what a ``save`` call writes;
+    # - ``read_rows(model, queryset, values)``: the one read before a bulk
+    #   write: each row with its values and what ``values`` store in it.
+
+    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
+        """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field.
+
+        An adapter that keeps the state its own way (overriding
+        :meth:`remember_state` / :meth:`loaded_state`) is asked through
+        ``loaded_state`` until it overrides this too.
+        """
+        if type(self).loaded_state is not Adapter.loaded_state:
+            return self.loaded_state(instance)
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            return None if row is None else _rows.get(row)
+        known = _states.get(id(instance))
+        if known is None or known[0]() is not instance:
+            return None
+        return known[1]
+
+    def current_value(self, instance: Any, name: str) -> Any:
+        """Field ``name`` of ``instance`` now; ``tracking.UNKNOWN`` if it has none.
+
+        Plain: the attribute.  Django: the instance's ``__dict__`` entry by attname,
+        so a deferred field is unknown rather than fetched.
+        """
+        return getattr(instance, name, UNKNOWN)
+
+    def stored_value(self, model: type, name: str, value: Any) -> Any:
+        """What writing ``value`` to ``name`` stores (Django: a related object's key for a FK)."""
+        return value
+
+    def read_rows(
+        self, model: type, queryset: Any, values: Mapping[str, Any]
+    ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
+        """The rows ``queryset`` matches now, read once before a bulk write.
+
+        Each is ``(instance, values now, what values store)``, both by the names
+        :meth:`snapshot` uses.  Plain: the fetched items with the values as given.
+        Django: one ``SELECT`` of the rows, each expression (``F("views") + 1``,
+        ``bulk_update``'s ``Case``) annotated so the database evaluates it for
+        each row in that same query.
+        """
+        written = {
+            self.attname(model, n): self.stored_value(model, n, v) for n, v in values.items()
+        }
+        return [(row, self.snapshot(row), dict(written)) for row in self.fetch(queryset)]
+
     # -- persisted state ---------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
 
         An adapter calls this when it *loads* an instance (Django: ``from_db``),
-        and plugins call it after a save, so :meth:`loaded_state` can tell what
-        changed since.  Plain classes have no load step: their state is known
-        from their first save on.  Stored beside the instance (weakly), never on
+        and the ``changes`` plugin after each successful write, so
+        :meth:`loaded_state` (and the change tracking) can tell what changed
+        since.  Plain classes have no load step: their state is known from
+        their first save on.  Stored beside the instance (weakly), never on
         it.  An instance that cannot be weakly referenced (``__slots__`` without
         ``__weakref__``) is never kept alive: its state is kept per row, under
         its class and primary key (``pk`` or ``id``), or not at all without one.
@@ -688,4 +768,4 @@ def _schedule(
 # Commit-aware advice (after_commit / after_rollback) waits for the model's
 # adapter to say the transaction ended.
 commit.set_scheduler(_schedule)
-register_framework_base(pydantic.BaseModel)
+register_framework_base_lazily("pydantic", "BaseModel")  # without importing pydantic

@@ -281,12 +281,15 @@ class MemoryQuerySet(Iterable[M]):
         return found[0]
 
     def update(self, **values: Any) -> int:
-        """The bulk operation ``update_many``: set ``values`` on every matching row."""
-        return int(self.model.update_many(self, **values))
+        """The bulk operation ``update_many``: set ``values`` on every matching row.
+
+        A write a plugin vetoed (``update_many`` returned ``None``) updated no row.
+        """
+        return int(self.model.update_many(self, **values) or 0)
 
     def delete(self) -> int:
-        """The bulk operation ``delete_many``: delete every matching row."""
-        return int(self.model.delete_many(self))
+        """The bulk operation ``delete_many``: delete every matching row (0 if vetoed)."""
+        return int(self.model.delete_many(self) or 0)
 
 
 def _store(model: type) -> MemoryStore:

@@ -2,19 +2,20 @@
 
 Each write produces one :class:`AuditRecord` per row: ``model`` (the adapter's
 label), ``id``, ``action``, ``changes`` (field -> ``(old, new)``), ``actor``
-and ``time``.  ``old`` is the value when the instance was loaded or last
-saved (the adapter's :meth:`~earnorm_aop.integrations.base.Adapter.loaded_state`);
-an instance with no such state is being created and every set field is a
-change from ``None``.  Bulk writes are recorded row by row: ``save_many`` as
-creations, ``update_many`` with the old values read just before the update
-(one extra query) — and, for fields written with a database expression
-(``F("views") + 1``, ``bulk_update()``), the new values read back just after
-it (one more) — ``delete_many`` with the last values.  Actions are
+and ``time``.  The changes are the shared change tracking's
+(:mod:`earnorm_aop.integrations.tracking`, run by the ``changes`` plugin,
+which audit requires): ``old`` is the value when the instance was loaded or
+last saved; an instance with no such state is being created and every set
+field is a change from ``None``; a save that changes nothing records nothing.
+Bulk writes are recorded row by row: ``save_many`` as creations,
+``update_many`` with the rows read once just before the update (for every
+plugin), database expressions (``F("views") + 1``, ``bulk_update()``)
+evaluated in that read, ``delete_many`` with the last values.  Actions are
 ``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
 writes the softdelete plugin makes.
 
-A save restricted to some fields (Django's ``update_fields``) records and
-remembers only the fields it writes, and a save that writes nothing records
+A save restricted to some fields (Django's ``update_fields``) records only
+the fields it writes, and a save that writes nothing records
 nothing; ``update(writer=obj)`` is recorded under ``writer_id``.
 
 For each record the plugin fires the ``after_change`` event on the instance
@@ -45,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..call_context import Context, context
 from ..events import emit
+from ..integrations import tracking
 from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
 from ..masking import redact_changes
 from ..plugin_spec import hook
@@ -103,6 +105,7 @@ class AuditPlugin:
 
     name = "audit"
     version = "1.0.0"
+    requires = ("changes",)  # its diffs and bulk reads are the shared tracking's
     # Below timestamp (50): its around advice is inside timestamp's, so the
     # values it records include the stamped times.
     priority = 10
@@ -146,17 +149,9 @@ class AuditPlugin:
 
     # -- records --------------------------------------------------------------------
 
-    def _removed(self, last: Mapping[str, Any]) -> dict[str, Any]:
-        """The changes of a deletion: each set field's last value -> ``None``."""
-        return {n: (v, None) for n, v in _set(last).items() if n not in self._exclude}
-
-    def _diff(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-        before = old or {}
-        return {
-            name: (before.get(name), value)
-            for name, value in new.items()
-            if name not in self._exclude and before.get(name) != value
-        }
+    def _kept(self, changes: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+        """``changes`` without the excluded fields."""
+        return {n: c for n, c in changes.items() if n not in self._exclude}
 
     def _record(
         self,
@@ -218,31 +213,26 @@ class AuditPlugin:
         self,
         instance: Any,
         model: type,
+        method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """Diff the fields the write writes against their loaded (or last saved) values.
+        """Record the write's changes from the shared tracking (diffed after the write).
 
-        A save restricted to some fields (Django's ``update_fields``) records
-        and remembers only those: the others keep their loaded value, so their
-        own later write is recorded.  A save that writes nothing records nothing.
+        A save restricted to some fields (Django's ``update_fields``) records only
+        those: the others keep their loaded value, so their own later write is
+        recorded.  A save that writes nothing records nothing.
         """
         adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
             return proceed()
-        written = adapter.saved_fields(model, args, kwargs)
-        old = adapter.loaded_state(instance)
-        action = action_for(instance) or ("create" if old is None else "update")
+        operation = "update" if method == "update" else "save"
+        rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
+        action = action_for(instance) or ("create" if rec.created else "update")
 
         def record(result: Any) -> Any:
-            new = adapter.snapshot(instance)
-            if written is not None and old is not None:
-                new = {n: v for n, v in new.items() if n in written}
-                adapter.remember_state(instance, {**old, **new})
-            else:
-                adapter.remember_state(instance, new)
-            changes = self._diff(old, new)
+            changes = self._kept(rec.changes)
             stored = self._record(adapter, model, instance, adapter.pk(instance), action, changes)
             return settle([stored], result)
 
@@ -250,15 +240,21 @@ class AuditPlugin:
         return then(proceed(), record)
 
     @hook("around:delete", optional=True)
-    def audit_delete(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
+    def audit_delete(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
         """Record a delete with the last values (the key is read first: a delete clears it)."""
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
-        last = adapter.loaded_state(instance) or adapter.snapshot(instance)
+        rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
 
         def record(result: Any) -> Any:
-            adapter.forget_state(instance)
-            stored = self._record(adapter, model, instance, pk, "delete", self._removed(last))
+            stored = self._record(adapter, model, instance, pk, "delete", self._kept(rec.changes))
             return settle([stored], result)
 
         return then(proceed(), record)
@@ -280,9 +276,7 @@ class AuditPlugin:
         def record(result: Any) -> Any:
             stored = []
             for obj in objs:
-                new = adapter.snapshot(obj)
-                adapter.remember_state(obj, new)
-                changes = self._diff(None, new)
+                changes = self._kept(tracking.Record(adapter, obj, None).changes)
                 stored.append(self._record(adapter, model, obj, adapter.pk(obj), "create", changes))
             return settle(stored, result)
 
@@ -297,36 +291,47 @@ class AuditPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """Record each matched row with its values before and after the bulk update."""
+        """Record each matched row with its values before and after the bulk update.
+
+        The rows come from the shared read made before the write (the
+        ``changes`` plugin's), expressions evaluated by it; a value added by a
+        plugin inside (timestamp's ``updated_at``) is taken as written, and an
+        expression added there is read back after the write (one more query).
+        """
         adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         action = action_for(queryset) or "update"
-        rows = adapter.fetch(queryset)
         values = adapter.update_values(args, kwargs)
+        rows = tracking.records("update_many", adapter, model, queryset, args, kwargs)
+        frame = tracking.bulk_frame(queryset)
+        known = frame.values if frame is not None else values
         result = proceed()
-        # ``update(writer=obj)`` writes ``writer_id``: the name snapshots use.
-        stored_as = {n: adapter.attname(model, n) for n in values}
-        # What an expression (F("views") + 1, bulk_update's Case) wrote only the
-        # database knows: those fields are read back by primary key (one more query).
-        computed = [n for n, v in values.items() if adapter.is_expression(v)]
+        if frame is not None:
+            tracking.apply(frame)  # the rows as stored, for after_change handlers
+        late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
         stored = (
-            adapter.reread(queryset, [adapter.pk(r) for r in rows], computed)
-            if computed and rows
+            adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
+            if late and rows
             else {}
         )
-        for row in rows:
-            old = adapter.snapshot(row)
-            for name, value in values.items():
-                if name not in computed:
-                    adapter.set_field(row, name, value)
-            written = stored.get(adapter.pk(row), {})
-            for name, value in written.items():
-                adapter.set_field(row, name, value)
-            new = adapter.snapshot(row)
-            adapter.remember_state(row, new)
-            names = [*stored_as.values(), *written]
-            changes = self._diff(old, {n: new[n] for n in names if n in new})
-            self._record(adapter, model, row, adapter.pk(row), action, changes, queryset)
+        plain = {
+            adapter.attname(model, n): adapter.stored_value(model, n, v)
+            for n, v in values.items()
+            if not adapter.is_expression(v)
+        }
+        names = {adapter.attname(model, n) for n in values}
+        for rec in rows:
+            old = rec._old
+            new = {n: rec.after(n) for n in names}
+            new.update(plain)
+            new.update(stored.get(adapter.pk(rec.instance), {}))
+            changes = {
+                n: (old.get(n), v)
+                for n, v in new.items()
+                if n not in self._exclude and v is not tracking.UNKNOWN and old.get(n) != v
+            }
+            pk = adapter.pk(rec.instance)
+            self._record(adapter, model, rec.instance, pk, action, changes, queryset)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -338,15 +343,15 @@ class AuditPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """Record each matched row of a bulk delete with its last values."""
+        """Record each matched row of a bulk delete with its last values (the shared read)."""
         adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
-        rows = adapter.fetch(queryset)
+        rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
         result = proceed()
-        for row in rows:
-            last = adapter.snapshot(row)
-            changes = self._removed(last)
-            self._record(adapter, model, row, adapter.pk(row), "delete", changes, queryset)
+        for rec in rows:
+            changes = self._kept(rec.changes)
+            pk = adapter.pk(rec.instance)
+            self._record(adapter, model, rec.instance, pk, "delete", changes, queryset)
         return result
 
 
@@ -357,8 +362,3 @@ def _context_extra(current: Context) -> dict[str, Any]:
         for k, v in (("reason", current.reason), ("request_id", current.request_id))
         if v is not None
     }
-
-
-def _set(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields that have a value (a creation reports those, not every ``None``)."""
-    return {n: v for n, v in values.items() if v is not None}

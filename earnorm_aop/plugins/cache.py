@@ -54,6 +54,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..integrations import tracking
 from ..integrations.base import Adapter, adapter_for
 from ..plugin_spec import hook
 from ..weaving import scope, weaver
@@ -318,7 +319,12 @@ class CachePlugin:
         """Forget the entries of the rows a bulk update or delete matched."""
         adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
-        pks = adapter.pks(queryset)
+        # The rows the changes plugin read before the write (shared with audit).
+        frame = tracking.bulk_frame(queryset)
+        if frame is not None:
+            pks = [adapter.pk(rec.instance) for rec in frame.records]
+        else:
+            pks = adapter.pks(queryset)
         return finally_(proceed, lambda: self._written(adapter, model, queryset, pks))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..integrations import tracking
 from ..integrations.base import Adapter, FieldSpec, adapter_for
 from ..plugin_spec import hook
 from ._common import CallableOption, call_with, clock_of
@@ -29,6 +30,7 @@ class TimestampPlugin:
 
     name = "timestamp"
     version = "1.0.0"
+    requires = ("changes",)  # a save that changes nothing is told by the shared tracking
     priority = 50  # after validation (100) and softdelete (90): stamp only what is written
 
     class Config(BaseModel):
@@ -41,6 +43,13 @@ class TimestampPlugin:
         )
         updated_field: str = Field(
             "updated_at", description="Field set on every save, update and bulk write."
+        )
+        touch_on_noop: bool = Field(
+            False,
+            description=(
+                "Also bump updated_field on a save of a loaded instance that changes "
+                "no other field (default: such a save keeps its time)."
+            ),
         )
         clock: CallableOption | None = Field(
             None,
@@ -65,6 +74,7 @@ class TimestampPlugin:
         self._created = self.config.created_field
         self._updated = self.config.updated_field
         self._now: Callable[[Adapter], datetime] = clock_of(self.config.clock)
+        self._touch = self.config.touch_on_noop
 
     def fields(self) -> list[FieldSpec]:
         """Both timestamps, nullable (``None`` until the first save)."""
@@ -72,6 +82,28 @@ class TimestampPlugin:
             FieldSpec(self._created, datetime | None, None),
             FieldSpec(self._updated, datetime | None, None),
         ]
+
+    def _unchanged(
+        self,
+        adapter: Adapter,
+        model: type,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> bool:
+        """Whether this save of a persisted instance changes no field but the timestamps."""
+        if not adapter.unchanged_save_is_noop:
+            return False
+        rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
+        if rec.created:
+            return False
+        own = self._own_fields(adapter, model)
+        return all(name in own for name in rec.changes)
+
+    def _own_fields(self, adapter: Adapter, model: type) -> frozenset[str]:
+        return frozenset(
+            {adapter.attname(model, self._created), adapter.attname(model, self._updated)}
+        )
 
     def _stamp(self, adapter: Any, obj: Any, now: datetime) -> list[str]:
         """Set the timestamps of ``obj`` about to be saved; return the fields set."""
@@ -90,10 +122,17 @@ class TimestampPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """created_at if empty, updated_at always; both added to a restricted save's fields."""
+        """created_at if empty, updated_at on a save that changes something.
+
+        Both are added to a restricted save's fields.  A save of a loaded (or
+        saved) instance whose fields are all unchanged keeps its ``updated_at``
+        unless ``touch_on_noop``.
+        """
         adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
             return proceed()  # nothing is written, so nothing is stamped
+        if not self._touch and self._unchanged(adapter, model, instance, args, kwargs):
+            return proceed()
         names = self._stamp(adapter, instance, self._now(adapter))
         args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
         return call_with(proceed, args, kwargs)
@@ -101,7 +140,9 @@ class TimestampPlugin:
     @hook("around:update|update_many", optional=True)
     def stamp_update(
         self,
+        instance: Any,
         model: type,
+        method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
@@ -111,7 +152,11 @@ class TimestampPlugin:
         values = adapter.update_values(args, kwargs)
         if self._updated in values:
             return proceed()
-        values[self._updated] = self._now(adapter)
+        stamp = {self._updated: self._now(adapter)}
+        values.update(stamp)
+        if not isinstance(instance, model):  # a bulk update: its records store the stamp too
+            queryset = adapter.bulk_queryset(instance, args, kwargs)
+            tracking.note_values(adapter, model, queryset, stamp)
         args, kwargs = adapter.with_update_values(args, kwargs, values)
         return call_with(proceed, args, kwargs)
 

@@ -38,6 +38,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from ..errors import PluginError
+from ..integrations import tracking
 from ..integrations.base import Adapter, adapter_for
 from ..plugin_spec import hook
 from ._common import ClassOption, action_for, call_with
@@ -168,6 +169,15 @@ class ValidationPlugin:
             description="Constraints per field: {'title': {'required': true}}.",
         )
         is_valid: bool = Field(True, description="Call the model's own is_valid() when it has one.")
+        changed_only: bool = Field(
+            False,
+            description=(
+                "On a save of a loaded (or saved) instance, check the per-field rules "
+                "('fields') only on the fields the save changes: the others hold what is "
+                "stored. schema_model, is_valid() and native rules still see the whole "
+                "instance (they may relate fields)."
+            ),
+        )
         native: bool = Field(
             False,
             description=(
@@ -190,10 +200,26 @@ class ValidationPlugin:
     def __init__(self) -> None:
         self._field_adapters: dict[str, TypeAdapter[Any] | None] = {}
 
+    @property
+    def tracks_changes(self) -> bool:
+        """``changed_only`` reads the shared change tracking: weave ``changes`` with it."""
+        return self.config.changed_only
+
     # -- checks ------------------------------------------------------------------------
 
-    def _errors_of(self, adapter: Adapter, instance: Any, *, native: bool = True) -> Errors:
-        """Every problem of ``instance`` under every configured source (``native``: if set)."""
+    def _errors_of(
+        self,
+        adapter: Adapter,
+        instance: Any,
+        *,
+        native: bool = True,
+        changed: Callable[[str], bool] | None = None,
+    ) -> Errors:
+        """Every problem of ``instance`` under every configured source (``native``: if set).
+
+        ``changed(field)``: whether the write changes it; the per-field rules
+        skip the fields it says are unchanged (``changed_only``).
+        """
         cfg = self.config
         errors: Errors = {}
         data = adapter.snapshot(instance)
@@ -204,6 +230,8 @@ class ValidationPlugin:
                 for err in exc.errors():
                     _add(errors, ".".join(str(x) for x in err["loc"]) or "__all__", [err["msg"]])
         for name, rule in cfg.fields.items():
+            if changed is not None and not changed(name):
+                continue
             problems = rule.check(data.get(name, adapter.get_field(instance, name)))
             if problems:
                 _add(errors, name, problems)
@@ -276,12 +304,20 @@ class ValidationPlugin:
     # -- advice ------------------------------------------------------------------------
 
     @hook("before:save", optional=True)
-    def validate_save(self, instance: Any, model: type) -> None:
+    def validate_save(
+        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         """Refuse to save an invalid instance (not the save a soft delete makes)."""
         if action_for(instance) == "soft_delete":
             return  # deleting a row must not depend on its data being valid
         adapter = adapter_for(model)
-        self._refuse(adapter, model, self._errors_of(adapter, instance), "save")
+        changed = None
+        if self.config.changed_only:
+            rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
+            if not rec.created:
+                found = rec.changes
+                changed = lambda name: adapter.attname(model, name) in found  # noqa: E731
+        self._refuse(adapter, model, self._errors_of(adapter, instance, changed=changed), "save")
 
     @hook("around:clean_fields", optional=True)
     def validate_clean_fields(

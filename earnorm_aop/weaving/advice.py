@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import types
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WeavingError
@@ -77,9 +79,58 @@ def injectables() -> tuple[str, ...]:
 
 
 Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
+_NO_SIGNATURE: Any = object()
+_VARPOS = inspect.Parameter.VAR_POSITIONAL
+_VARKW = inspect.Parameter.VAR_KEYWORD
 
 
-@dataclass(frozen=True)
+def _function_of(raw: Any, owner: type) -> tuple[Any, str]:
+    """The function a class-dict value stands for (its signature is read), and how it binds."""
+    if isinstance(raw, classmethod):
+        return raw.__func__, "classmethod"
+    if isinstance(raw, staticmethod):
+        return raw.__func__, "staticmethod"
+    func = raw
+    if not inspect.isfunction(raw) and hasattr(raw, "__get__"):
+        # functools.partialmethod / singledispatchmethod: what the class
+        # gives is the function their signature is read from.
+        with contextlib.suppress(Exception):
+            func = raw.__get__(None, owner)
+    return func, "method"
+
+
+def _plain_parameters(func: Any) -> list[tuple[str, bool]] | None:
+    """A plain function's parameters from its code, as ``inspect.signature`` orders them.
+
+    Reading the signature would also materialise the function's
+    ``__annotations__`` dict (kept on the function for good); None when the
+    function is not plain (``__wrapped__``, ``__signature__``, a callable
+    object), so the caller asks :mod:`inspect`.
+    """
+    if type(func) is not types.FunctionType:
+        return None
+    if getattr(func, "__wrapped__", None) is not None or getattr(func, "__signature__", None):
+        return None
+    code = func.__code__
+    names = code.co_varnames
+    n, k = code.co_argcount, code.co_kwonlyargcount
+    out = [(name, False) for name in names[:n]]
+    if code.co_flags & inspect.CO_VARARGS:
+        out.append((names[n + k], True))
+    out += [(name, False) for name in names[n : n + k]]
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        out.append(("**", True))
+    return out
+
+
+def _signature(func: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Subject:
     """What ``instance`` is in advice on one method: the operation's subject.
 
@@ -119,7 +170,7 @@ class Subject:
 CALLED = Subject()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """A woven method: where it lives and what it is, decided at weave time."""
 
@@ -128,45 +179,47 @@ class Target:
     raw: Any  # the class-dict object: function, classmethod or staticmethod
     binding: str  # "method", "classmethod" or "staticmethod"
     is_async: bool
-    signature: inspect.Signature | None
+    # The names of the target's own parameters (without ``self``/``cls`` and
+    # ``*args``/``**kwargs``); the full signature is only read when a call
+    # must bind its arguments, so a woven class does not keep one.
+    param_names: tuple[str, ...]
     # For a method an adapter maps from a logical operation onto another
     # object (a model's manager): the model, which is what ``model`` injects.
     model: type | None = None
     # What ``instance`` means in advice on this method (set by planning).
     subject: Subject = CALLED
+    _signature: Any = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, owner: type, name: str, raw: Any, model: type | None = None) -> Target:
-        if isinstance(raw, classmethod):
-            func, binding = raw.__func__, "classmethod"
-        elif isinstance(raw, staticmethod):
-            func, binding = raw.__func__, "staticmethod"
-        else:
-            func, binding = raw, "method"
-            if not inspect.isfunction(raw) and hasattr(raw, "__get__"):
-                # functools.partialmethod / singledispatchmethod: what the class
-                # gives is the function their signature is read from.
-                with contextlib.suppress(Exception):
-                    func = raw.__get__(None, owner)
-        try:
-            sig: inspect.Signature | None = inspect.signature(func)
-        except (TypeError, ValueError):
-            sig = None
-        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), sig, model)
+        func, binding = _function_of(raw, owner)
+        # (name, is *args/**kwargs) in signature order; self/cls is the first.
+        params = _plain_parameters(func)
+        if params is None:
+            sig = _signature(func)
+            items = list(sig.parameters.values()) if sig is not None else []
+            params = [(p.name, p.kind in (_VARPOS, _VARKW)) for p in items]
+        if binding != "staticmethod":
+            params = params[1:]
+        names = tuple(n for n, var in params if not var)
+        return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), names, model)
+
+    @property
+    def signature(self) -> inspect.Signature | None:
+        """The target function's signature (read once per ``Target``, when asked for)."""
+        sig = self._signature
+        if sig is None:
+            sig = _signature(_function_of(self.raw, self.owner)[0]) or _NO_SIGNATURE
+            object.__setattr__(self, "_signature", sig)
+        return None if sig is _NO_SIGNATURE else sig
 
     @property
     def params(self) -> dict[str, inspect.Parameter]:
         """The target's own parameters, without ``self``/``cls``."""
-        if self.signature is None:
+        sig = self.signature
+        if sig is None:
             return {}
-        items = list(self.signature.parameters.items())
-        if self.binding != "staticmethod" and items:
-            items = items[1:]
-        return {
-            n: p
-            for n, p in items
-            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        }
+        return {n: p for n, p in sig.parameters.items() if n in self.param_names}
 
     def binder(self) -> Binder:
         """A function binding one call's arguments to the target's parameters."""
@@ -187,7 +240,7 @@ class Target:
         return bind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     """One advice parameter and where its value comes from.
 
@@ -204,7 +257,7 @@ class Param:
     default: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAdvice:
     """An advice ready to dispatch on one target, with its parameters resolved."""
 
@@ -224,24 +277,69 @@ class PlannedAdvice:
         return f"<{self.kind.value} {self.label}>"
 
 
+# Resolved parameters by advice function, then by what of the target they
+# depend on: advice planned for a thousand models reads its signature once.
+# Weak on the function; entries hold only ``Param`` tuples, and only when every
+# default value is a plain constant (so the cache cannot keep a class alive).
+_resolved: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[tuple[Param, ...], bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+_CONSTANTS = (type(None), bool, int, float, complex, str, bytes)
+
+
 def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> PlannedAdvice:
     """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be."""
     func = spec.func
-    where = (
-        f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{target.name}) "
-        f"on {target.owner.__qualname__}"
-    )
     is_async = inspect.iscoroutinefunction(func)
     if is_async and not target.is_async:
         raise WeavingError(
-            f"{where}: the advice is 'async def' but {target.owner.__qualname__}.{target.name} "
-            "is synchronous; make the advice a plain 'def' (or the method async)"
+            f"{_where(aspect, spec, kind, target)}: the advice is 'async def' but "
+            f"{target.owner.__qualname__}.{target.name} is synchronous; make the advice a "
+            "plain 'def' (or the method async)"
         )
+    # Everything of the target that resolution reads (keep in step with _resolve).
+    key = (
+        kind,
+        isinstance(func, types.MethodType),
+        target.name,
+        target.binding,
+        target.model is not None,
+        target.param_names,
+        tuple(_INJECTABLES),
+    )
+    underlying = getattr(func, "__func__", func)
     try:
-        sig = inspect.signature(func)
+        per_func = _resolved.get(underlying)
+    except TypeError:  # not weakly referenceable: no caching
+        per_func = None
+    found = per_func.get(key) if per_func is not None else None
+    if found is None:
+        found = _resolve(aspect, spec, kind, target)
+        params = found[0]
+        if all(isinstance(p.default, _CONSTANTS) for p in params):
+            with contextlib.suppress(TypeError):  # not weakly referenceable
+                _resolved.setdefault(underlying, {})[key] = found
+    params, needs_binding = found
+    return PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding)
+
+
+def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
+    return (
+        f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{target.name}) "
+        f"on {target.owner.__qualname__}"
+    )
+
+
+def _resolve(
+    aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target
+) -> tuple[tuple[Param, ...], bool]:
+    """Where each parameter of ``spec``'s function comes from, and whether the call must bind."""
+    where = _where(aspect, spec, kind, target)
+    try:
+        sig = inspect.signature(spec.func)
     except (TypeError, ValueError) as exc:
         raise WeavingError(f"{where}: cannot read the advice's signature ({exc})") from exc
-    target_params = target.params
+    target_params = target.param_names
     available = _BY_KIND[kind]
     params: list[Param] = []
     needs_binding = False
@@ -284,10 +382,10 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
             f"{where}: chain advice must take the value being transformed as its first "
             "positional parameter"
         )
-    return PlannedAdvice(aspect, spec, kind, func, tuple(params), is_async, needs_binding)
+    return tuple(params), needs_binding
 
 
-def _describe(available: frozenset[str], target_params: dict[str, inspect.Parameter]) -> str:
+def _describe(available: frozenset[str], target_params: tuple[str, ...]) -> str:
     names = [n for n in RESERVED if n in available]
     names += list(_INJECTABLES)
     names += [n for n in target_params if n not in available]

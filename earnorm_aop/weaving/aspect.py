@@ -12,8 +12,9 @@ every model: enabled or not, and the failure counts the error policy keeps.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import PointcutError
@@ -22,10 +23,11 @@ from .pointcut import Pointcut, check_event_name, is_pointcut, parse_pointcut
 __all__ = ["AdviceSpec", "Aspect", "ErrorPolicy", "Switch"]
 
 ErrorPolicy = Literal["raise", "log", "disable"]
+_NO_EVENTS: Mapping[str, tuple[AdviceSpec, ...]] = MappingProxyType({})
 _POLICIES = ("raise", "log", "disable")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class AdviceSpec:
     """One advice: ``func`` bound to a pointcut or to an event name.
 
@@ -69,10 +71,15 @@ class Switch:
     last_error: BaseException | None = None
     auto_disabled: bool = False
     scopes: int = 0  # open disabled() blocks for this plugin, in any thread or task
+    auto_disables: int = 0  # times the error policy switched the plugin off
+    # Counted only while metrics are on (see metering.py): advice runs by
+    # outcome, and the seconds they took.
+    runs: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class Aspect:
     """A named set of advice, woven as one unit onto a model.
 
@@ -89,7 +96,10 @@ class Aspect:
     max_failures: int = 3
     switch: Switch = field(default=None)  # type: ignore[assignment]
     plugin: object = None
-    events: dict[str, tuple[AdviceSpec, ...]] = field(default_factory=dict, repr=False)
+    # Shared and read-only until a plugin layer gives its own: no dict per aspect.
+    events: Mapping[str, tuple[AdviceSpec, ...]] = field(
+        default_factory=lambda: _NO_EVENTS, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

@@ -57,7 +57,7 @@ def on_auto_disable(action: Callable[[Switch], None]) -> None:
         _auto_disable.append(action)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChainPlan:
     """The advice of one (class, method), sorted into phases and run order."""
 
@@ -274,5 +274,7 @@ def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
             aspect.max_failures,
         )
         switch.auto_disabled = True
+        with switch.lock:
+            switch.auto_disables += 1
         for action in _auto_disable:
             action(switch)

@@ -10,12 +10,16 @@ of the same shape share one compiled code object.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import itertools
 import linecache
+import sys
 import types
 import weakref
+from collections import deque
 from collections.abc import Sequence
+from types import CellType
 from typing import Any
 
 from ..errors import ProceedError
@@ -46,6 +50,11 @@ _KWONLY = inspect.Parameter.KEYWORD_ONLY
 # --------------------------------------------------------------------------
 
 
+def _name(text: str) -> str:
+    """One shared string per generated identifier, not one per woven class."""
+    return sys.intern(text)
+
+
 class _Source:
     """Lines of generated code with indentation."""
 
@@ -69,23 +78,15 @@ class _Generator:
         self.plan = plan
         self.target = plan.target
         self.is_async = plan.target.is_async
+        # The chain's own values, which the generated functions reach as closure
+        # variables; what every chain shares is in _GLOBALS.
+        self.extras = _Extras(plan)
         self.ns: dict[str, Any] = {
-            "_Recover": Recover,
-            "_ProceedError": ProceedError,
-            "_JP": JoinPoint,
-            "_isawaitable": inspect.isawaitable,
-            "_dget": scope.DISABLED.get,
-            "_tget": scope.TRACE.get,
-            "_mode": scope.mode,
-            "_gate": scope.gate(plan.switches),
-            "_traced": _Traced(plan),
-            "_avar": scope.ACTIVE_CALLS,
+            "_x": self.extras,
             "_method": plan.target.name,
             "_owner": plan.target.owner,
             "_gsub": guard_subject(plan.target),
-            "_keep": keep_guard,
             "model_of": model_of(plan.target),
-            "_bind": plan.target.binder(),
             "_subject_name": plan.target.subject.name,
         }
         # While True, the statements being emitted belong to the body that runs
@@ -94,22 +95,22 @@ class _Generator:
         self.index: dict[int, int] = {}
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
-            self.ns[f"_a{i}"] = advice.func
-            self.ns[f"_s{i}"] = advice.aspect.switch
-            self.ns[f"_n{i}"] = advice.aspect.name
-            self.ns[f"_k{i}"] = advice.kind.value
+            self.ns[_name(f"_a{i}")] = advice.func
+            self.ns[_name(f"_s{i}")] = advice.aspect.switch
+            self.ns[_name(f"_n{i}")] = advice.aspect.name
+            self.ns[_name(f"_k{i}")] = advice.kind.value
             if advice.aspect.on_error != "raise":
-                self.ns[f"_f{i}"] = FailureHandler(advice, plan.target)
+                self.ns[_name(f"_f{i}")] = FailureHandler(advice, plan.target)
             if advice.kind is Kind.AROUND:
-                self.ns[f"_perr{i}"] = (
+                self.ns[_name(f"_perr{i}")] = (
                     f"proceed() called twice by around advice {advice.label} on "
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
             for j, p in enumerate(advice.params):
                 if p.source in ("default", "provided"):
-                    self.ns[f"_d{i}_{j}"] = p.default
+                    self.ns[_name(f"_d{i}_{j}")] = p.default
                 elif p.source == "target":
-                    self.ns[f"_t{i}_{j}"] = p.key
+                    self.ns[_name(f"_t{i}_{j}")] = p.key
 
     # -- expressions -------------------------------------------------------
 
@@ -202,7 +203,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if not _off or _s{i} not in _off:")
+            src.add(depth, f"if _s{i} not in _off:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -228,38 +229,52 @@ class _Generator:
             src.add(depth + 1, line)
 
     def generate(self) -> tuple[str, str]:
-        """The module source: the around levels, and ``dispatch`` inside a factory.
+        """The module source: a factory defining the around levels and ``dispatch``.
 
-        ``dispatch`` is nested so that ``_g`` is a closure variable:
-        :func:`compile_chain` builds the function over the cell of the chain's
-        :class:`~earnorm_aop.weaving.scope.Gate`, which is non-zero only while a
-        ``trace()`` or a ``disabled()`` block for one of its plugins is open
-        somewhere.  Until then a call pays one truth test and takes the plain
-        body; after it, the body that reads the context variables.
+        Every value of the chain (advice functions, switches, names) is a local
+        of ``_factory`` that the nested functions close over: :func:`compile_chain`
+        builds them from the shared code with cells holding this chain's values,
+        while their globals are one dict shared by all chains (see _GLOBALS).
+        So one code object serves every chain of a shape without the chains'
+        calls disturbing each other's global-lookup caches.  ``_g`` is the cell
+        of the chain's :class:`~earnorm_aop.weaving.scope.Gate`, non-zero only
+        while a ``trace()`` or a ``disabled()`` block for one of its plugins is
+        open somewhere: until then a call pays one truth test and takes the
+        plain body.  Only the plain body's names are closure variables of
+        ``dispatch`` (each one costs every call a little): what the other body
+        needs is reached through ``_x`` and the shared globals.
         """
         plan = self.plan
         aw = "await " if self.is_async else ""
         adef = "async def" if self.is_async else "def"
-        src = _Source()
-        for k, advice in enumerate(plan.arounds):
-            self.around_level(src, k, advice)
         body = _Source()
+        for k, advice in enumerate(plan.arounds):
+            self.around_level(body, k, advice)
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
         body.add(1, "if _g:")
-        # Only calls in a trace's own context take the interpreted chain, which
-        # records them; other callers go on to the checked body.
-        body.add(2, "if _mode.tracing and _tget() is not None:")
-        body.add(3, f"return {aw}_traced(wrapped, instance, args, kwargs)")
+        # Only calls in a trace's own context, or any call while metrics are on,
+        # take the interpreted chain, which reports each advice run; other
+        # callers go on.
+        body.add(2, "if _watch and (_metering or _tget() is not None):")
+        body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
+        # Read the context-local toggles once: only a call in a context that
+        # disabled a plugin takes the checked body, others the plain one.
+        body.add(2, "_off = _dget()")
+        body.add(2, "if _off:")
         self.checked = True
-        self.guarded_body(body, 2)
+        self.guarded_body(body, 3)
         self.checked = False
         self.guarded_body(body, 1)
+        src = _Source()
         src.add(0, "def _factory():")
-        src.add(1, "_g = None")
+        src.add(1, " = ".join([*self.closure_names(), "None"]))
         for line in body.lines:
             src.add(1, line)
-        src.add(1, "return dispatch")
         return "dispatch", "\n".join(src.lines) + "\n"
+
+    def closure_names(self) -> list[str]:
+        """The factory's locals standing for the chain's values (a function of the shape)."""
+        return ["_g", "_bind", *self.ns]
 
     def guarded_body(self, src: _Source, d: int) -> None:
         """The body of one call, inside the super() re-entry guard when the plan needs it."""
@@ -290,10 +305,6 @@ class _Generator:
         plan = self.plan
         aw = "await " if self.is_async else ""
         outer = plan.befores + plan.chains + plan.afters + plan.errors
-        if self.checked:
-            # Read the context-local toggles once; while none is in force in
-            # this context each check below is one truth test.
-            src.add(d, "_off = _dget()")
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
         for advice in plan.befores:
@@ -419,13 +430,20 @@ class _Generator:
         src.add(1, "return _r")
 
 
-class _Traced:
-    """The interpreted chain of a plan, built on its first call inside a ``trace()`` block."""
+class _Extras:
+    """What a chain's dispatcher reaches only off its plain path, under one name.
 
-    __slots__ = ("plan", "run")
+    The interpreted chain (built on the first call inside a ``trace()`` block:
+    the object is callable as that dispatcher), and what must live as long as
+    the dispatcher: its gate and its shared compiled code.
+    """
+
+    __slots__ = ("code", "gate", "plan", "run")
 
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
+        self.gate = scope.gate(plan.switches)
+        self.code: Any = None
         self.run: Dispatcher | None = None
 
     def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -435,46 +453,134 @@ class _Traced:
         return run(wrapped, instance, args, kwargs)
 
 
-# Compiled module code by generated source.  The source is made of identifiers
-# only (no class, function or user string), so the key holds no class alive;
-# values are weak, so an entry (and its linecache lines) goes once the last
-# dispatcher made from it does: each dispatcher's namespace keeps its code.
-_compiled: weakref.WeakValueDictionary[str, types.CodeType] = weakref.WeakValueDictionary()
-# How many times compile() ran, for tests that check identical chains share code.
-compile_count = 0
+# What every dispatcher reads and no chain owns: the one globals dict of
+# every generated function.
+_GLOBALS: dict[str, Any] = scope.GLOBALS
+_GLOBALS.update(
+    {
+        "__builtins__": builtins,
+        "_Recover": Recover,
+        "_ProceedError": ProceedError,
+        "_JP": JoinPoint,
+        "_isawaitable": inspect.isawaitable,
+        "_dget": scope.DISABLED.get,
+        "_tget": scope.TRACE.get,
+        "_mode": scope.mode,
+        "_avar": scope.ACTIVE_CALLS,
+        "_keep": keep_guard,
+    }
+)
 
 
-def compile_chain(plan: ChainPlan) -> Dispatcher:
-    """Generate the wrapt wrapper function for ``plan``, compiling its source once.
+class _Compiled:
+    """One compiled dispatcher module, shared by every chain of its shape."""
 
-    Chains of the same shape (the same kinds, parameters, policies and guard,
-    whichever plugins and classes they belong to) generate the same source: the
-    code object is compiled once and shared; each chain gets its own namespace
-    holding its advice functions and switches.
+    __slots__ = ("__weakref__", "code", "functions")
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.code = compile(text, filename, "exec")
+        factory = next(c for c in self.code.co_consts if isinstance(c, types.CodeType))
+        # The around levels and dispatch, in definition order (dispatch last).
+        self.functions = [c for c in factory.co_consts if isinstance(c, types.CodeType)]
+
+
+# Compiled dispatcher modules, by generated source and by chain shape (what the
+# source is a function of), so an identical chain neither compiles nor even
+# generates its source again.  Keys are strings, ints and enums: they hold no
+# class.  Values are weak: an entry (and its linecache lines) goes when the
+# last dispatcher made from it does; each dispatcher's namespace keeps its own.
+_by_source: weakref.WeakValueDictionary[str, _Compiled] = weakref.WeakValueDictionary()
+_by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = weakref.WeakValueDictionary()
+# The code used most recently, held a while after its last dispatcher is gone:
+# switching a plugin off and on again (or a subclass coming and going) then
+# finds its code instead of compiling it again.  Bounded; it holds no class.
+_recent: deque[_Compiled] = deque(maxlen=64)
+
+
+def _shape(plan: ChainPlan, gen: _Generator) -> tuple[Any, ...]:
+    """Everything about ``plan`` the generated source depends on, and nothing else.
+
+    Whoever makes :class:`_Generator` read something new of the plan or its
+    target must add it here (tests compare cached and fresh sources on random
+    chains).
     """
-    global compile_count
-    gen = _Generator(plan)
-    name, text = gen.generate()
-    code = _compiled.get(text)
-    if code is None:
+
+    def advice(a: PlannedAdvice) -> tuple[Any, ...]:
+        params = tuple((p.name, p.kind, p.source) for p in a.params)
+        return (a.aspect.on_error, a.is_async, a.needs_binding, params)
+
+    target = plan.target
+    return (
+        target.is_async,
+        plan.guard,
+        target.subject.source,
+        target.subject.index,
+        gen.ns["_gsub"] is None,
+        plan.guard and holds_iteration(target),
+        *(tuple(advice(a) for a in phase) for phase in _phases(plan)),
+    )
+
+
+def _phases(plan: ChainPlan) -> tuple[tuple[PlannedAdvice, ...], ...]:
+    return (plan.befores, plan.arounds, plan.chains, plan.afters, plan.errors)
+
+
+def _compiled_for(plan: ChainPlan, gen: _Generator) -> _Compiled:
+    shape = _shape(plan, gen)
+    found = _by_shape.get(shape)
+    if found is not None:
+        _recent.append(found)
+        return found
+    _, text = gen.generate()
+    found = _by_source.get(text)
+    if found is None:
         target = plan.target
         filename = (
             f"<earnorm_aop dispatch #{next(_counter)}, "
             f"first woven on {target.owner.__qualname__}.{target.name}>"
         )
-        code = compile(text, filename, "exec")
-        compile_count += 1
-        # Register the source so tracebacks and debuggers show the generated lines,
-        # for as long as some dispatcher runs this code.
+        found = _by_source[text] = _Compiled(text, filename)
+        # Register the source so tracebacks and debuggers show the generated
+        # lines, for as long as some dispatcher runs this code.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-        weakref.finalize(code, linecache.cache.pop, filename, None)
-        _compiled[text] = code
-    gen.ns["_code"] = code
-    exec(code, gen.ns)
-    inner = next(
-        c for c in gen.ns["_factory"].__code__.co_consts if getattr(c, "co_name", None) == name
-    )
-    dispatcher: Dispatcher = types.FunctionType(inner, gen.ns, name, None, (gen.ns["_gate"].cell,))
+        weakref.finalize(found, linecache.cache.pop, filename, None)
+    _by_shape[shape] = found
+    _recent.append(found)
+    return found
+
+
+def compile_chain(plan: ChainPlan) -> Dispatcher:
+    """The wrapt wrapper function for ``plan``, from code compiled once per chain shape.
+
+    Chains of the same shape (the same kinds, parameters, policies and guard,
+    whichever plugins and classes they belong to) share one code object; each
+    chain gets its own small namespace holding its advice functions, switches
+    and the gate it closes over.
+    """
+    gen = _Generator(plan)
+    compiled = _compiled_for(plan, gen)
+    extras = gen.extras
+    extras.code = compiled  # keeps the shared code and its linecache entry alive
+    values = gen.ns
+    cells: dict[str, CellType] = {"_g": extras.gate.cell}
+    made: dict[str, Any] = {}
+    for code in compiled.functions:
+        for var in code.co_freevars:
+            if var in cells:
+                continue
+            if var == "_bind":  # only then read the target's signature
+                cells[var] = CellType(plan.target.binder())
+            elif var in values:
+                cells[var] = CellType(values[var])
+            else:  # an around level, made before or after this function
+                cells[var] = CellType(made[var]) if var in made else CellType()
+        fn = types.FunctionType(
+            code, _GLOBALS, code.co_name, None, tuple(cells[v] for v in code.co_freevars)
+        )
+        made[code.co_name] = fn
+        if code.co_name in cells:
+            cells[code.co_name].cell_contents = fn
+    dispatcher: Dispatcher = made["dispatch"]
     return dispatcher
 
 

@@ -3,8 +3,8 @@
 :func:`interpret_chain` runs a :class:`~earnorm_aop.weaving.chain.ChainPlan` by
 walking its phases; tests compare it with :mod:`earnorm_aop.weaving.generated` on
 random chains, and a generated dispatcher hands a call over to it when the
-call runs inside a ``trace()`` block, since it reports every advice run to the
-trace in force.
+call runs inside a ``trace()`` block or while metrics are on, since it reports
+every advice run to the trace in force and to the meter.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ..errors import ProceedError
-from . import scope
+from . import metering, scope
 from .advice import PlannedAdvice, Target
 from .chain import (
     ChainPlan,
@@ -129,6 +129,10 @@ class _Interpreter:
         return bool(switch.scopes) and switch in scope.DISABLED.get()
 
     def record(self, advice: PlannedAdvice, call: _Call, outcome: str, start: float) -> None:
+        """Report one advice run to the trace in force and, while metrics are on, the meter."""
+        duration = time.perf_counter() - start
+        if scope.mode.metering:
+            metering.count(advice.aspect.switch, outcome, duration)
         recorder = scope.TRACE.get()
         if recorder is not None:
             from .tracing import TraceRecord
@@ -141,7 +145,7 @@ class _Interpreter:
                     getattr(call.model, "__qualname__", str(call.model)),
                     call.target.name,
                     outcome,
-                    time.perf_counter() - start,
+                    duration,
                 )
             )
 

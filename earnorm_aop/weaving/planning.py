@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -27,6 +28,24 @@ _framework_bases: set[type] = {object}
 def register_framework_base(cls: type) -> None:
     """Exclude ``cls``'s methods from globs (as for ``object`` and ``pydantic.BaseModel``)."""
     _framework_bases.add(cls)
+
+
+# (module, attribute) of framework bases registered without importing their
+# module: no class can derive from one before its module is imported.
+_lazy_bases: list[tuple[str, str]] = []
+
+
+def register_framework_base_lazily(module: str, name: str) -> None:
+    """:func:`register_framework_base` for ``module.name``, once ``module`` is imported."""
+    _lazy_bases.append((module, name))
+
+
+def _resolve_lazy_bases() -> None:
+    for module, name in list(_lazy_bases):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            _framework_bases.add(getattr(loaded, name))
+            _lazy_bases.remove((module, name))
 
 
 OperationsResolver = Callable[[type], Mapping[str, Sequence[tuple[type, str]]]]
@@ -65,6 +84,28 @@ def set_subject_resolver(resolver: SubjectResolver) -> None:
     """Tell the engine what ``instance`` is in advice on a model's operation or method."""
     global _subject
     _subject = resolver
+
+
+AdviceResolver = Callable[[type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind]]
+
+
+def _as_declared(
+    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
+) -> tuple[AdviceSpec, Kind]:
+    return spec, kind
+
+
+# What an advice needs from the model's ORM beyond the engine's names (the
+# ``changes`` of a write, conditions on them) is the plugin layer's: it
+# installs a resolver here, asked once per (advice, woven method) at weave
+# time, that may hand back another advice to plan in its place.
+_advice_for: AdviceResolver = _as_declared
+
+
+def set_advice_resolver(resolver: AdviceResolver) -> None:
+    """Tell the engine how to adapt an advice to one woven method before planning it."""
+    global _advice_for
+    _advice_for = resolver
 
 
 def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
@@ -127,6 +168,8 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
     """(names globs range over, names exact patterns may use), in MRO order."""
     public: dict[str, None] = {}
     every: dict[str, None] = {}
+    if _lazy_bases:
+        _resolve_lazy_bases()
     for klass in model.__mro__:
         if klass is object:
             continue
@@ -221,7 +264,13 @@ def _plan_class(
             target = dataclasses.replace(found, subject=_subject(model, name, found))
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
-                (aspect, plan_advice(aspect, spec, kind, target)) for aspect, spec, kind in entries
+                (
+                    aspect,
+                    plan_advice(
+                        aspect, *_advice_for(model, name, target, aspect, spec, kind), target
+                    ),
+                )
+                for aspect, spec, kind in entries
             ]
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:

@@ -13,8 +13,9 @@ with.
 from __future__ import annotations
 
 import dataclasses
+import types
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .advice import Target
@@ -35,13 +36,67 @@ from .state import (
     subclass_listeners,
 )
 
+# Which classes weave an aspect of each plugin themselves, brought in step with
+# ``_State.own`` at the end of every rebuild, so a toggle finds them without
+# looking at every woven class.  Weak: one reference per class, whose callback
+# only queues it, so a collection never changes these dicts under a reader.
+_indexed: dict[weakref.ref[type], tuple[Switch, ...]] = {}
+_users: weakref.WeakKeyDictionary[Switch, dict[weakref.ref[type], None]] = (
+    weakref.WeakKeyDictionary()
+)
+_dead: list[weakref.ref[type]] = []
+
+
+def _unindex(ref: weakref.ref[type]) -> None:
+    for switch in _indexed.pop(ref, ()):
+        users = _users.get(switch)
+        if users is not None:
+            users.pop(ref, None)
+
+
+def _died(ref: weakref.ref[type]) -> None:
+    _dead.append(ref)  # (a module function: a bound _dead.append would be one object per class)
+
+
+def _purge() -> None:
+    while _dead:
+        _unindex(_dead.pop())
+
+
+class _Stats:
+    """Counters for tests: how much work rebuilds did."""
+
+    planned = 0  # classes planned, over all rebuilds
+
+
+stats = _Stats()
+
 
 def _classes_using(switches: set[Switch]) -> list[type]:
-    return [
-        klass
-        for klass, state in list(_states.items())
-        if any(a.switch in switches for a in state.own.values())
-    ]
+    """The classes that weave an aspect of one of ``switches`` themselves."""
+    _purge()
+    found: dict[type, None] = {}
+    for switch in switches:
+        for ref in list(_users.get(switch, ())):
+            klass = ref()
+            if klass is not None:
+                found[klass] = None
+    return list(found)
+
+
+def _reindex(klass: type) -> None:
+    _purge()
+    state = _states.get(klass)
+    now = tuple(dict.fromkeys(a.switch for a in state.own.values())) if state is not None else ()
+    probe = weakref.ref(klass)
+    if set(_indexed.get(probe, ())) == set(now):
+        return
+    _unindex(probe)  # equal to the stored reference while the class lives
+    if now:
+        ref = weakref.ref(klass, _died)
+        _indexed[ref] = now
+        for switch in now:
+            _users.setdefault(switch, {})[ref] = None
 
 
 def _subclasses(klass: type) -> Iterator[type]:
@@ -73,10 +128,11 @@ def _hierarchy(seeds: Iterable[type]) -> list[type]:
 
 
 def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
-    return (
-        id(plan.target.raw),
-        tuple((id(a.aspect), id(a.spec), a.kind) for a in plan.all),
-    )
+    """What makes two wrappers interchangeable: the function and each advice, in order."""
+    key: list[Any] = [id(plan.target.raw)]
+    for a in plan.all:
+        key += (id(a.aspect), id(a.spec), a.kind)
+    return tuple(key)
 
 
 def _rebuild(seeds: Iterable[type]) -> None:
@@ -89,8 +145,9 @@ def _rebuild(seeds: Iterable[type]) -> None:
         aspects = _effective(klass)
         if not aspects and klass not in _states and not _has_woven(klass):
             continue
-        _plan_class(klass, aspects, include_disabled=True)  # validation, disabled included
+        # Planning checks every advice, disabled ones included; the plans hold the enabled.
         wanted[klass], foreign[klass] = _plan_class(klass, aspects)
+        stats.planned += 1
     # Decide which classes need their own wrapper and which simply inherit one.
     own: dict[type, dict[str, ChainPlan]] = {}
     for klass in classes:
@@ -124,6 +181,8 @@ def _rebuild(seeds: Iterable[type]) -> None:
     except BaseException:
         saved.restore()
         raise
+    for klass in classes:
+        _reindex(klass)
 
 
 class _Snapshot:
@@ -262,7 +321,7 @@ def _inherited_key(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]
         if isinstance(value, ChainPlan):
             return _chain_key(value)
         if isinstance(value, _Woven):
-            return value._self_key
+            return _chain_key(value._self_plan)
         return None
     return None
 
@@ -326,8 +385,8 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
             continue
         if (
             isinstance(current, _Woven)
-            and current._self_key == _chain_key(plan)
-            and current._self_guard == plan.guard
+            and _chain_key(current._self_plan) == _chain_key(plan)
+            and current._self_plan.guard == plan.guard
         ):
             continue
         replaces = current is not _MISSING and not isinstance(current, _Woven)
@@ -352,8 +411,8 @@ def _make_wrapper(plan: ChainPlan) -> _Woven:
     wrapper = _Woven(plan.target.raw, compile_chain(plan))
     wrapper._self_raw = plan.target.raw
     wrapper._self_origin = plan.target.owner
-    wrapper._self_key = _chain_key(plan)
-    wrapper._self_guard = plan.guard
+    # (The guard is _self_plan.guard: with wrapt's __module__ and __doc__, five
+    # attributes keep the wrapper's dict at its smallest size.)
     wrapper._self_plan = plan
     return wrapper
 
@@ -374,7 +433,7 @@ def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> N
             del state.foreign[(owner, attr)]
     for (owner, attr), plan in plans.items():
         current = vars(owner).get(attr, _MISSING)
-        if isinstance(current, _Woven) and current._self_key == _chain_key(plan):
+        if isinstance(current, _Woven) and _chain_key(current._self_plan) == _chain_key(plan):
             continue
         if (owner, attr) not in state.foreign:
             state.foreign[(owner, attr)] = current
@@ -396,63 +455,76 @@ def _sync_hook(klass: type) -> None:
         previous = vars(klass).get("__init_subclass__", None)
         hook = _make_hook(klass, previous)
         type.__setattr__(klass, "__init_subclass__", hook)
-        state.hook = weakref.ref(hook.__func__)
+        state.hook = weakref.ref(hook)
     elif has and not wants:
         assert state is not None
-        func: Any = state.hook()
-        installed = getattr(vars(klass).get("__init_subclass__"), "__func__", None)
-        if func is not None and installed is func:
-            previous = vars(func)["__earnorm_previous__"]
-            if previous is None:
+        installed: _Hook | None = state.hook()
+        before = None if installed is None else installed.previous
+        if installed is not None and vars(klass).get("__init_subclass__") is installed:
+            if before is None:
                 delattr(klass, "__init_subclass__")
             else:
-                type.__setattr__(klass, "__init_subclass__", previous)
+                type.__setattr__(klass, "__init_subclass__", before)
         state.hook = _MISSING
 
 
-class _Hook(classmethod):  # type: ignore[type-arg]
-    """Our ``__init_subclass__``, which also notices its class being copied.
+class _Hook:
+    """Our ``__init_subclass__``: binds like a classmethod, and notices its class being copied.
 
     ``@dataclass(slots=True)`` (and any decorator that rebuilds a class) makes
     a new class from the old one's dict, wrappers and this hook included.
     Python calls ``__set_name__`` on every object of a new class's dict, so the
     copy announces itself here and is woven in the old class's place.
+
+    One small object per woven class (a closure in a ``classmethod`` costs a
+    function, its cells and two attribute dicts).  It holds the previous
+    ``__init_subclass__`` itself, for the reason ``_Originals`` gives.
     """
 
+    __slots__ = ("__weakref__", "owner", "previous")
+    __earnorm_hook__ = True
+
+    def __init__(self, owner: type, previous: Any) -> None:
+        self.owner = owner
+        self.previous = previous
+
+    def __get__(self, instance: object, owner: type | None = None) -> Callable[..., None]:
+        return types.MethodType(self, owner if owner is not None else type(instance))
+
+    def __call__(self, cls: Any, /, **kwargs: Any) -> None:
+        _subclass_created(self, cls, kwargs)
+
     def __set_name__(self, owner: type, name: str) -> None:
-        old = vars(self.__func__)["__earnorm_owner__"]
-        if owner is not old and name == "__init_subclass__":
+        if owner is not self.owner and name == "__init_subclass__":
             with _lock:
-                _adopt(owner, old)
+                _adopt(owner, self.owner)
 
 
 def _make_hook(owner: type, previous: Any) -> _Hook:
-    def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
-        if previous is None:
-            # The class holding this hook (not ``owner`` if it is a copy).
-            holder: type = next(
-                (k for k in cls.__mro__[1:] if vars(k).get("__init_subclass__") is hook), owner
-            )
-            super(holder, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
-        else:
-            previous.__get__(None, cls)(**kwargs)
-        try:
-            with _lock:
-                old = _copied_from(cls)
-                if old is not None:
-                    _adopt(cls, old)  # a copy of a subclass of a woven class
-                _rebuild([cls])
-            for listener in list(subclass_listeners):
-                listener(cls)
-        except BaseException:
-            _stillborn.add(cls)
-            raise
+    return _Hook(owner, previous)
 
-    __init_subclass__.__earnorm_hook__ = True  # type: ignore[attr-defined]
-    __init_subclass__.__earnorm_previous__ = previous  # type: ignore[attr-defined]
-    __init_subclass__.__earnorm_owner__ = owner  # type: ignore[attr-defined]
-    hook = _Hook(__init_subclass__)
-    return hook
+
+def _subclass_created(hook: _Hook, cls: Any, kwargs: dict[str, Any]) -> None:
+    """``cls`` was created under a woven class holding ``hook``: weave it, tell the listeners."""
+    if hook.previous is None:
+        # The class holding this hook (not ``hook.owner`` if it is a copy).
+        holder: type = next(
+            (k for k in cls.__mro__[1:] if vars(k).get("__init_subclass__") is hook), hook.owner
+        )
+        super(holder, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+    else:
+        hook.previous.__get__(None, cls)(**kwargs)
+    try:
+        with _lock:
+            old = _copied_from(cls)
+            if old is not None:
+                _adopt(cls, old)  # a copy of a subclass of a woven class
+            _rebuild([cls])
+        for listener in list(subclass_listeners):
+            listener(cls)
+    except BaseException:
+        _stillborn.add(cls)
+        raise
 
 
 def _copied_from(cls: type) -> type | None:
@@ -480,15 +552,14 @@ def _adopt(copy: type, old: type) -> None:
         elif state is not None and state.shadows.get(name, _MISSING) is value:
             type.__delattr__(copy, name)
     hook = vars(copy).get("__init_subclass__")
-    func = getattr(hook, "__func__", None)
-    if getattr(func, "__earnorm_hook__", False):
-        previous = vars(func)["__earnorm_previous__"]
+    if isinstance(hook, _Hook):
+        previous = hook.previous
         if previous is None:
             type.__delattr__(copy, "__init_subclass__")
         else:
             type.__setattr__(copy, "__init_subclass__", previous)
     if state is not None and not state.empty:
-        _states[copy] = _State(own=dict(state.own), excluded=set(state.excluded))
+        _states[copy] = _State(own=dict(state.own), excluded=state.excluded)
     for listener in list(copy_listeners):
         listener(old, copy)
     _rebuild([copy])

@@ -12,7 +12,9 @@ plugins.  A gate's value counts the open ``trace()`` blocks plus the open
 the dispatcher pays one truth test of a closure variable and takes its plain
 path.  Opening or closing a block updates the gates that contain the plugin
 (one per distinct plugin set, not one per class), so its cost does not grow
-with the number of woven classes.
+with the number of woven classes.  Switching metrics on
+(:mod:`earnorm_aop.weaving.metering`) raises every gate the same way, so
+metrics cost nothing per call while they are off.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIVE_CALLS",
     "DISABLED",
+    "GLOBALS",
     "TRACE",
     "Gate",
     "disabled_closed",
     "disabled_opened",
     "gate",
+    "metering_started",
+    "metering_stopped",
     "mode",
     "trace_closed",
     "trace_opened",
@@ -54,12 +59,24 @@ ACTIVE_CALLS: ContextVar[frozenset[tuple[Any, ...]]] = ContextVar(
 
 
 class _Mode:
-    """Process-wide counters."""
+    """Process-wide counters (read by dispatchers only once their gate is open)."""
 
     tracing = 0  # open trace() blocks, in any thread or task
+    metering = 0  # metering.start() calls not yet stopped (see metering.py)
 
 
 mode = _Mode()
+
+# The globals of every generated dispatcher (the dispatcher module fills in its
+# constants).  ``_watch`` (open traces plus metering) and ``_metering`` mirror
+# ``mode`` here, where a dispatcher whose gate is open reads them with one
+# dictionary-cached global lookup each.
+GLOBALS: dict[str, Any] = {"_watch": 0, "_metering": 0}
+
+
+def _mirror() -> None:
+    GLOBALS["_watch"] = mode.tracing + mode.metering
+    GLOBALS["_metering"] = mode.metering
 
 
 class Gate:
@@ -69,7 +86,7 @@ class Gate:
 
     def __init__(self, switches: frozenset[Switch]) -> None:
         self.switches = switches
-        self.cell = CellType(mode.tracing + sum(s.scopes for s in switches))
+        self.cell = CellType(mode.tracing + mode.metering + sum(s.scopes for s in switches))
 
 
 _lock = threading.Lock()
@@ -119,10 +136,27 @@ def trace_opened() -> None:
     """A ``trace()`` block opened in some context."""
     with _lock:
         mode.tracing += 1
+        _mirror()
         _shift(None, 1)
 
 
 def trace_closed() -> None:
     with _lock:
         mode.tracing -= 1
+        _mirror()
+        _shift(None, -1)
+
+
+def metering_started() -> None:
+    """Metrics were switched on: every dispatcher takes its instrumented path."""
+    with _lock:
+        mode.metering += 1
+        _mirror()
+        _shift(None, 1)
+
+
+def metering_stopped() -> None:
+    with _lock:
+        mode.metering -= 1
+        _mirror()
         _shift(None, -1)

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import wrapt
-
 from .aspect import Aspect, Switch
 from .chain import ChainPlan
 from .scope import mode
@@ -52,14 +50,37 @@ class _Woven(metaclass=_WovenType):
 
     _self_raw: Any
     _self_origin: type
-    _self_key: Any
-    _self_guard: bool
     _self_plan: ChainPlan
 
     def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> _Woven:
-        wrapper: Any = wrapt.FunctionWrapper(wrapped, dispatcher)
+        wrapper: Any = _function_wrapper()(wrapped, dispatcher)
         _woven_ids[id(wrapper)] = wrapper
         return wrapper  # type: ignore[no-any-return]
+
+
+def _function_wrapper() -> Any:
+    """wrapt's ``FunctionWrapper``, imported on first weave.
+
+    ``import wrapt`` also imports asyncio (for ``wrapt.synchronized``), which
+    is most of what importing this package would otherwise cost.
+    """
+    global _FunctionWrapper
+    if _FunctionWrapper is None:
+        import wrapt
+
+        _FunctionWrapper = wrapt.FunctionWrapper
+        # Bound woven methods pickle and copy as getattr(instance, name)
+        # (see _reduce_bound); registered with the first wrapper we make.
+        copyreg.pickle(wrapt.BoundFunctionWrapper, _reduce_bound)
+        # The copy module asks an object's __copy__ / __deepcopy__ before
+        # copyreg, and wrapt's proxy defines both to refuse: its per-type
+        # tables come first.
+        copy._copy_dispatch[wrapt.BoundFunctionWrapper] = _copy_bound  # type: ignore[attr-defined]
+        copy._deepcopy_dispatch[wrapt.BoundFunctionWrapper] = _deepcopy_bound  # type: ignore[attr-defined]
+    return _FunctionWrapper
+
+
+_FunctionWrapper: Any = None
 
 
 class _Originals:
@@ -72,6 +93,8 @@ class _Originals:
     reference to the wrapper is kept here.  When the wrapper is gone (someone
     replaced it for good), so is the claim: the dict value is the method now.
     """
+
+    __slots__ = ("_refs",)
 
     def __init__(self, refs: dict[str, weakref.ref[Any]] | None = None) -> None:
         self._refs: dict[str, weakref.ref[Any]] = dict(refs or {})
@@ -153,19 +176,14 @@ def _deepcopy_bound(bound: Any, memo: dict[int, Any]) -> Any:
     return getattr(copy.deepcopy(subject, memo), name)
 
 
-copyreg.pickle(wrapt.BoundFunctionWrapper, _reduce_bound)
-# The copy module asks an object's __copy__ / __deepcopy__ before copyreg, and
-# wrapt's proxy defines both to refuse: its per-type tables come first.
-copy._copy_dispatch[wrapt.BoundFunctionWrapper] = _copy_bound  # type: ignore[attr-defined]
-copy._deepcopy_dispatch[wrapt.BoundFunctionWrapper] = _deepcopy_bound  # type: ignore[attr-defined]
-
-
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _State:
     """What the weaver did to one class."""
 
     own: dict[str, Aspect] = field(default_factory=dict)
-    excluded: set[str] = field(default_factory=set)
+    # Immutable, replaced on change: most classes never exclude anything and
+    # share the one empty frozenset.
+    excluded: frozenset[str] = frozenset()
     originals: _Originals = field(default_factory=_Originals)  # name -> replaced dict value
     # While our __init_subclass__ hook is installed: a weak reference to it (the
     # hook itself holds the previous value, for the reason _Originals gives).

@@ -94,9 +94,10 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             return
         if state is None:
             state = _states[model] = _State()
-        before = (dict(state.own), set(state.excluded))
+        before = (dict(state.own), state.excluded)
         for aspect in aspects:
-            state.excluded.discard(aspect.name)
+            if aspect.name in state.excluded:
+                state.excluded -= {aspect.name}
             state.own[aspect.name] = aspect
         try:
             _rebuild([model])
@@ -134,7 +135,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
             else [aspect if isinstance(aspect, str) else aspect.name]
         )
         state = _states.get(model)
-        before = None if state is None else (dict(state.own), set(state.excluded))
+        before = None if state is None else (dict(state.own), state.excluded)
         inherited = {a.name for a in _effective(model, skip_self=True)}
         changed = False
         for name in names:
@@ -145,7 +146,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                 if state is None:
                     state = _states[model] = _State()
                 if name not in state.excluded:
-                    state.excluded.add(name)
+                    state.excluded |= {name}
                     changed = True
         if changed:
             try:
@@ -154,7 +155,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                 if before is not None:
                     state.own, state.excluded = before  # type: ignore[union-attr]
                 elif state is not None:
-                    state.own, state.excluded = {}, set()
+                    state.own, state.excluded = {}, frozenset()
                 if state is not None and state.idle:
                     _states.pop(model, None)
                 raise

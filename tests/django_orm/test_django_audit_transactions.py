@@ -112,7 +112,13 @@ def test_the_logging_sink_logs_on_commit(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_the_table_sink_rolls_back_with_the_data() -> None:
+    # Compared with what was there before, so a record another test left
+    # behind cannot fail (or pass) this one.
+    before = list(AuditRecord.objects.values_list("pk", flat=True))
     with pytest.raises(RuntimeError), transaction.atomic():
         Story.objects.create(title="gone")
         raise RuntimeError("abort")
-    assert not AuditRecord.objects.exists()
+    assert not AuditRecord.objects.exclude(pk__in=before).exists()
+    with transaction.atomic():
+        Story.objects.create(title="kept")
+    assert AuditRecord.objects.exclude(pk__in=before).count() == 1

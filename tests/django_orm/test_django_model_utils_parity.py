@@ -146,9 +146,23 @@ def test_every_save_bumps_modified_and_never_changes_created(lib: Flavour) -> No
         assert row[lib.modified] > modified
         modified = row[lib.modified]
     reloaded = lib.model.objects.get(pk=obj.pk)
+    reloaded.title = "d"
     reloaded.save()
     assert stored(lib.model, obj.pk)[lib.created] == created
     assert stored(lib.model, obj.pk)[lib.modified] > modified
+
+
+def test_a_save_that_changes_nothing_bumps_modified_only_in_model_utils(lib: Flavour) -> None:
+    """Difference: timestamp keeps updated_at on a no-op save (``touch_on_noop=False``)."""
+    obj = lib.model.objects.create(title="a")
+    modified = stored(lib.model, obj.pk)[lib.modified]
+    reloaded = lib.model.objects.get(pk=obj.pk)
+    reloaded.save()
+    obj.save()
+    if lib.model is UtilsItem:
+        assert stored(lib.model, obj.pk)[lib.modified] > modified
+    else:
+        assert stored(lib.model, obj.pk)[lib.modified] == modified
 
 
 def test_save_with_update_fields_also_writes_modified(lib: Flavour) -> None:

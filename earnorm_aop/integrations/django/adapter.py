@@ -32,6 +32,7 @@ from django.db import models, router
 from ...errors import PluginError
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
+from ..tracking import UNKNOWN
 from . import relations, transactions
 from . import state as loading
 from .fields import django_field
@@ -60,6 +61,7 @@ class DjangoAdapter(Adapter):
     """Maps the logical operations onto a Django model's private manager and QuerySet."""
 
     name = "django"
+    unloaded = UNKNOWN  # a deferred field's value is not known until Django loads it
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -133,11 +135,13 @@ class DjangoAdapter(Adapter):
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The loaded field values, by attname; deferred fields are left out (never queried)."""
         values = vars(instance)
-        return {
-            f.attname: values[f.attname]
-            for f in instance._meta.concrete_fields
-            if f.attname in values
-        }
+        meta = instance._meta
+        fields = meta.concrete_fields  # Django's cached tuple (renewed when a field is added)
+        cached = vars(meta).get(_ATTNAMES)
+        if cached is None or cached[0] is not fields:
+            cached = (fields, tuple(f.attname for f in fields))
+            vars(meta)[_ATTNAMES] = cached
+        return {n: values[n] for n in cached[1] if n in values}
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if hasattr(queryset, "filter") and not isinstance(queryset, list | tuple):
@@ -194,6 +198,14 @@ class DjangoAdapter(Adapter):
         elif len(positional) >= 4:
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
+
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``update_fields=names`` on a save that wrote every field (attnames are accepted)."""
+        kw = dict(kwargs)
+        kw["update_fields"] = list(names)
+        return tuple(args[:3]), kw
 
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
@@ -319,10 +331,60 @@ class DjangoAdapter(Adapter):
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Kept in the instance's ``_state``; loads are recorded by ``from_db`` (see state.py)."""
-        loading.remember(instance, self.snapshot(instance) if state is None else state)
+        if state is None:
+            loading.remember(instance, self.snapshot(instance), copy=False)
+        else:
+            loading.remember(instance, state)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
+
+    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
+        return loading.persisted(instance)
+
+    def current_value(self, instance: Any, name: str) -> Any:
+        """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""
+        return vars(instance).get(name, UNKNOWN)
+
+    def stored_value(self, model: type, name: str, value: Any) -> Any:
+        """A related object written to a foreign key stores its key (``author`` -> its pk)."""
+        if isinstance(value, models.Model):
+            try:
+                field = _meta(model).get_field(name)
+            except FieldDoesNotExist:
+                return value
+            if field.is_relation and field.concrete:
+                return getattr(value, field.target_field.attname)
+        return value
+
+    def read_rows(
+        self, model: type, queryset: Any, values: Mapping[str, Any]
+    ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
+        """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database)."""
+        from django.db.models import ExpressionWrapper
+
+        meta = _meta(model)
+        plain: dict[str, Any] = {}
+        aliases: dict[str, str] = {}
+        annotations = {}
+        for i, (name, value) in enumerate(values.items()):
+            field = meta.get_field(name)
+            if self.is_expression(value):
+                alias = f"earnorm_aop_value_{i}"
+                aliases[alias] = field.attname
+                annotations[alias] = ExpressionWrapper(value, output_field=field)
+            else:
+                plain[field.attname] = self.stored_value(model, name, value)
+        rows = queryset.all()
+        if annotations:
+            rows = rows.annotate(**annotations)
+        out = []
+        for row in rows:
+            new = dict(plain)
+            for alias, attname in aliases.items():
+                new[attname] = vars(row).pop(alias)
+            out.append((row, self.snapshot(row), new))
+        return out
 
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)
@@ -399,6 +461,10 @@ class DjangoAdapter(Adapter):
             time=record["time"],
         )
 
+
+# Where snapshot() keeps, on a model's ``_meta``, its concrete fields' attnames
+# (with the fields tuple they were read from, so an added field is seen).
+_ATTNAMES = "_earnorm_aop_attnames"
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).
 _REREAD_BATCH = 900

@@ -20,15 +20,16 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["forget", "install_load_hooks", "loaded_state", "remember"]
+__all__ = ["forget", "install_load_hooks", "loaded_state", "persisted", "remember"]
 
 _LOADED = "earnorm_loaded"  # (field attnames, values) as from_db received them
 _STATE = "earnorm_state"  # a dict recorded after a save
 
 
-def remember(instance: Any, state: Mapping[str, Any]) -> None:
-    vars(instance._state)[_STATE] = dict(state)
-    vars(instance._state).pop(_LOADED, None)
+def remember(instance: Any, state: Mapping[str, Any], *, copy: bool = True) -> None:
+    kept = vars(instance._state)
+    kept[_STATE] = dict(state) if copy else state
+    kept.pop(_LOADED, None)
 
 
 def forget(instance: Any) -> None:
@@ -48,6 +49,23 @@ def loaded_state(instance: Any) -> dict[str, Any] | None:
         return None
     names, values = loaded
     return dict(zip(names, values, strict=False))
+
+
+def persisted(instance: Any) -> Mapping[str, Any] | None:
+    """The recorded state without a copy; a load's tuple becomes a dict once, on first ask."""
+    store = getattr(instance, "_state", None)
+    if store is None:
+        return None
+    kept = vars(store)
+    recorded: Mapping[str, Any] | None = kept.get(_STATE)
+    if recorded is not None:
+        return recorded
+    loaded = kept.get(_LOADED)
+    if loaded is None:
+        return None
+    names, values = loaded
+    state = kept[_STATE] = dict(zip(names, values, strict=False))
+    return state
 
 
 class _FromDB:

@@ -36,6 +36,7 @@ from earnorm.base.model.base import BaseModel
 
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
+from ..tracking import UNKNOWN
 from . import fields, records
 
 __all__ = ["EarnORMAdapter", "adapter"]
@@ -49,6 +50,8 @@ class EarnORMAdapter(Adapter):
     """Maps the logical operations onto an EarnORM model (see the module docstring)."""
 
     name = "earnorm"
+    # EarnORM's write stamps its own updated_at: a save is never a no-op.
+    unchanged_save_is_noop = False
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, BaseModel)
@@ -87,6 +90,17 @@ class EarnORMAdapter(Adapter):
         if name in values:
             return values[name]
         return (records.state(instance) or {}).get(name)
+
+    def current_value(self, instance: Any, name: str) -> Any:
+        """The value about to be written, else the one read (change tracking); else unknown."""
+        if isinstance(instance, Mapping):
+            return instance.get(name, UNKNOWN)
+        if name == "id":
+            return self.pk(instance)
+        values = records.pending(instance)
+        if name in values:
+            return values[name]
+        return (records.state(instance) or {}).get(name, UNKNOWN)
 
     def set_field(self, instance: Any, name: str, value: Any) -> None:
         """Set the value the record's write (or next ``save_instance``) writes."""

@@ -1,0 +1,184 @@
+"""The ``changes`` plugin: the shared change tracking of a model's writes.
+
+Woven (as a requirement) wherever a plugin needs to know what a write
+changes: advice taking ``changes``, hooks with conditions, and the built-ins
+``audit``, ``timestamp`` and ``cache``.  It runs first and ends last
+(priority 1,000,000), so every other advice of a write sees the same
+before-state:
+
+- ``before`` a bulk update or delete: reads the rows the queryset matches,
+  once, for every plugin (:func:`~earnorm_aop.integrations.tracking.open_bulk`);
+- after a bulk update: the rows read get the values written (so ``after``
+  advice sees each record as stored);
+- ``after`` every successful write: what was written becomes the instance's
+  persisted state (the next write's "before"); a delete forgets it.  A write
+  that failed or was vetoed leaves the state as it was.
+
+``update_fields=True`` (opt-in): a ``save()`` of a loaded instance writes only
+the fields that changed (Django: ``save(update_fields=[...])``; none changed:
+nothing is written, no signal is sent, timestamp does not stamp).  A plain
+class's ``save`` always writes the whole object, so there it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..integrations import tracking
+from ..integrations.base import adapter_for
+from ..plugin_spec import hook
+from ._common import call_with, then
+
+__all__ = ["ChangesPlugin"]
+
+
+class ChangesPlugin:
+    """Track what each write changes (one read per bulk write, shared by every plugin)."""
+
+    name = "changes"
+    version = "1.0.0"
+    priority = 1_000_000  # first before, outermost around, last after
+
+    class Config(BaseModel):
+        """Options of the ``changes`` plugin."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        update_fields: bool = Field(
+            False,
+            description=(
+                "A save() of a loaded instance writes only the fields that changed "
+                "(Django's update_fields); a save that changes nothing writes nothing."
+            ),
+        )
+
+    config: Config
+
+    # -- bulk writes: one read before, shared -------------------------------------
+
+    @hook("before:update_many", optional=True)
+    def read_before_update(
+        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """Read the matched rows and evaluate what the update stores in each (one query)."""
+        adapter = adapter_for(model)
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        tracking.open_bulk(adapter, model, queryset, adapter.update_values(args, kwargs))
+
+    @hook("before:delete_many", optional=True)
+    def read_before_delete(
+        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """Read the matched rows with their last values (one query)."""
+        adapter = adapter_for(model)
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        tracking.open_bulk(adapter, model, queryset, None)
+
+    @hook("around:update_many", optional=True)
+    def apply_update(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """After the write, the rows read hold the values written (for the ``after`` advice)."""
+        adapter = adapter_for(model)
+        frame = tracking.bulk_frame(adapter.bulk_queryset(instance, args, kwargs))
+
+        def applied(result: Any) -> Any:
+            if frame is not None:
+                tracking.apply(frame)
+            return result
+
+        return then(proceed(), applied)  # an async write: once it has been awaited
+
+    @hook("after:update_many|delete_many", optional=True)
+    def close_bulk(
+        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """The rows written are now as stored: remember that state; forget deleted ones."""
+        adapter = adapter_for(model)
+        frame = tracking.close_bulk(adapter.bulk_queryset(instance, args, kwargs))
+        if frame is None:
+            return
+        for rec in frame.records:
+            if frame.deleting:
+                adapter.forget_state(rec.instance)
+            else:
+                adapter.remember_state(rec.instance)
+
+    @hook("error:update_many|delete_many", optional=True)
+    def drop_bulk(
+        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """A failed bulk write: forget its rows (the database kept its old values)."""
+        tracking.close_bulk(adapter_for(model).bulk_queryset(instance, args, kwargs))
+
+    # -- instance writes ---------------------------------------------------------------
+
+    @hook("around:save", optional=True)
+    def save_changed_only(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """With ``update_fields=True``: restrict a full save of a loaded instance to its changes."""
+        if not self.config.update_fields:
+            return proceed()
+        adapter = adapter_for(model)
+        rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
+        if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
+            return proceed()
+        args, kwargs = adapter.with_only_fields(instance, args, kwargs, list(rec.changes))
+        return call_with(proceed, args, kwargs)
+
+    @hook("after:save|update", optional=True)
+    def remember_saved(
+        self,
+        instance: Any,
+        model: type,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """What the write stored is the persisted state now (a restricted save: those fields)."""
+        adapter = adapter_for(model)
+        if method == "update":  # update(**values) writes those fields
+            written: frozenset[str] | None = frozenset(
+                adapter.attname(model, n) for n in adapter.update_values(args, kwargs)
+            )
+        else:
+            written = adapter.saved_fields(model, args, kwargs)
+        if written is None:  # the common case: every field was written
+            adapter.remember_state(instance)
+            return
+        if not written:
+            return  # save(update_fields=[]) writes nothing
+        old = adapter.persisted_state(instance)
+        new = adapter.snapshot(instance)
+        if old is not None:
+            new = {**old, **{n: v for n, v in new.items() if n in written}}
+        adapter.remember_state(instance, new)
+
+    @hook("after:delete", optional=True)
+    def forget_deleted(self, instance: Any, model: type) -> None:
+        """A deleted record has no persisted state any more."""
+        adapter_for(model).forget_state(instance)
+
+    @hook("after:save_many", optional=True)
+    def remember_created(
+        self, model: type, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> None:
+        """Each object of a bulk insert is persisted as it is now."""
+        adapter = adapter_for(model)
+        objs = tracking.created_objects(adapter, args, kwargs, result)
+        for obj in objs:
+            adapter.remember_state(obj)

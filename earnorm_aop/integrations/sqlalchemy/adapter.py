@@ -46,6 +46,7 @@ from ...errors import PluginError
 from ...plugins._common import is_unfiltered
 from ...weaving.weaver import register_framework_base
 from ..base import Adapter, FieldSpec
+from ..tracking import UNKNOWN
 from . import context, flush, statements, transactions
 from .fields import sqlalchemy_column
 from .statements import RowSet
@@ -77,6 +78,8 @@ class SQLAlchemyAdapter(Adapter):
     """Maps the logical operations onto private methods of mapped classes, called at flush."""
 
     name = "sqlalchemy"
+    # An attribute not loaded (expired after a commit, deferred) is not known.
+    unloaded = UNKNOWN
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -336,6 +339,39 @@ class SQLAlchemyAdapter(Adapter):
     ) -> None:
         """Queued on the session of ``subject`` (see ``transactions.py``)."""
         transactions.defer(self._session_of(subject), on_commit, on_rollback, robust=robust)
+
+    # -- change tracking ------------------------------------------------------------
+
+    def current_value(self, instance: Any, name: str) -> Any:
+        """The loaded value (``state.dict``): an expired attribute is unknown, never loaded."""
+        if isinstance(instance, dict):
+            return instance.get(name, UNKNOWN)
+        if not _is_mapped(instance):
+            return super().current_value(instance, name)
+        return instance_state(instance).dict.get(name, UNKNOWN)
+
+    def read_rows(
+        self, model: type, queryset: Any, values: Mapping[str, Any]
+    ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
+        """One SELECT of the rows, each SQL expression a labelled column the database evaluates."""
+        if not isinstance(queryset, RowSet):
+            return super().read_rows(model, queryset, values)
+        mapper = mapper_of(model)
+        assert mapper is not None
+        keys = [a.key for a in mapper.column_attrs]
+        plain = {n: v for n, v in values.items() if not self.is_expression(v)}
+        computed = {n: v for n, v in values.items() if self.is_expression(v)}
+        labels = [v.label(f"earnorm_aop_value_{i}") for i, v in enumerate(computed.values())]
+        columns = [getattr(model, k) for k in keys]
+        statement = select(*columns, *labels).where(*queryset.criteria)
+        out = []
+        result = queryset.session.execute(statement, execution_options=_advised())
+        for row in result:
+            now = dict(zip(keys, row[: len(keys)], strict=True))
+            written = dict(plain)
+            written.update(zip(computed, row[len(keys) :], strict=True))
+            out.append((statements.detached(mapper, now), now, written))
+        return out
 
     # -- persisted state ------------------------------------------------------------
 

@@ -140,3 +140,45 @@ def test_loaded_objects_follow_a_bulk_update_by_default(db: Any) -> None:
         session.execute(update(Article).where(Article.id == 1).values(views=7))
         assert a.views == 7  # synchronize_session="auto", as without plugins
         assert a.updated_at.replace(tzinfo=UTC) == fixed()
+
+
+def test_vetoed_bulk_statements_write_nothing_and_count_nothing(db: Any) -> None:
+    from earnorm_aop import PluginRegistry, hook, plugin
+
+    reg = PluginRegistry()
+
+    @plugin("frozen", registry=reg)
+    class Frozen:
+        @hook("before:update_many|delete_many|save_many")
+        def refuse(self) -> bool:
+            return False
+
+    Article = seeded(db, "frozen", registry=reg)
+    db.statements.clear()
+    with db.session() as session:
+        assert session.execute(update(Article).values(views=9)).rowcount == 0
+        assert session.execute(delete(Article)).rowcount == 0
+        assert session.execute(insert(Article), [{"title": "new"}]).rowcount == 0
+        session.commit()
+    assert db.writes() == [] or all(w.upper().startswith("COMMIT") for w in db.writes())
+    assert [r["views"] for r in db.rows(Article).values()] == [1, 2]
+
+
+def test_save_many_advice_gets_new_instances_of_the_model(db: Any) -> None:
+    from earnorm_aop import PluginRegistry, hook, plugin
+
+    reg = PluginRegistry()
+    seen: list[Any] = []
+
+    @plugin("look", registry=reg)
+    class Look:
+        @hook("after:save_many")
+        def each(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append((type(instance), instance.id, instance.title, changes["title"]))
+
+    Article = article_model(db, "look", registry=reg)
+    with db.session() as session:
+        session.execute(insert(Article), [{"title": "x"}, {"title": "y"}])
+        session.commit()
+        assert session.scalars(select(Article.title)).all() == ["x", "y"]
+    assert seen == [(Article, 1, "x", (None, "x")), (Article, 2, "y", (None, "y"))]

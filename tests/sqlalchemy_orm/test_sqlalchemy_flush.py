@@ -326,3 +326,26 @@ def test_flush_of_some_objects_advises_those_only(db: Any) -> None:
         assert {e[2] for e in log} == {"a"} and b in session.new
         session.commit()
     assert [e[2] for e in log if e[0] == "after"] == ["a", "b"]
+
+
+def test_conditions_compare_with_the_state_before_the_flush(db: Any) -> None:
+    """SQLAlchemy replaces the committed state at the flush; after advice still sees the write."""
+    reg = PluginRegistry()
+    seen: list[Any] = []
+
+    @plugin("publish", registry=reg)
+    class Publish:
+        @hook("after:save", when="title", was="draft", is_now="published")
+        def published(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append((instance.id, changes["title"]))
+
+    Article = article_model(db, "publish", registry=reg)
+    with db.session() as session:
+        a = Article(title="draft")
+        session.add(a)
+        session.commit()
+        a.title = "published"  # expired by the commit: the old value is read from the row
+        session.commit()
+        a.title = "draft"
+        session.commit()
+    assert seen == [(1, ("draft", "published"))]

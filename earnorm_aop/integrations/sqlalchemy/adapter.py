@@ -385,6 +385,12 @@ class SQLAlchemyAdapter(Adapter):
         """The committed values of a persistent object (attribute history); a new one: ``None``."""
         if not _is_mapped(instance):
             return super().loaded_state(instance)
+        during = flush.state_before_write(instance)
+        if during is not flush.NOT_WRITING:  # its write is running: as before the flush
+            return None if during is None else dict(during)
+        return self._committed(instance)
+
+    def _committed(self, instance: Any) -> dict[str, Any] | None:
         state = instance_state(instance)
         if state.key is None:
             return None
@@ -520,3 +526,4 @@ def install() -> None:
 
 
 adapter = SQLAlchemyAdapter()
+flush.read_committed = adapter._committed

@@ -85,6 +85,26 @@ class _Flush:
 # with no advice (skipped at flush at no cost).
 _originals: weakref.WeakSet[Any] = weakref.WeakSet()
 
+# The persisted state of each object whose woven write is in progress (see _start).
+_before_write: weakref.WeakKeyDictionary[Any, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+
+NOT_WRITING = object()
+
+
+def state_before_write(instance: Any) -> Any:
+    """The persisted state of ``instance`` when its running write started, or ``NOT_WRITING``."""
+    return _before_write.get(instance_state(instance), NOT_WRITING)
+
+
+def _no_state(instance: Any) -> dict[str, Any] | None:
+    return None
+
+
+# How to read an object's committed state: the adapter installs its own (it
+# imports this module, not the other way round).
+read_committed: Callable[[Any], dict[str, Any] | None] = _no_state
+
+
 # Contexts captured for a pending write (restore(), hard_delete(), softdelete's
 # update), by instance state; the flush runs that object's call in it.
 _captured: weakref.WeakKeyDictionary[Any, contextvars.Context] = weakref.WeakKeyDictionary()
@@ -173,11 +193,18 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
         _apply_defaults(state)
     ctx = _captured.pop(state, None) or contextvars.copy_context()
     method = getattr(obj, name)
+    # The committed state SQLAlchemy replaces at the flush, kept for the whole
+    # call: after advice and conditions compare with the values before the write.
+    before = read_committed(obj)
 
     def run() -> Any:
         _CURRENT.set(flush)
         context.SESSION.set(session)
-        return method()
+        _before_write[state] = before
+        try:
+            return method()
+        finally:
+            _before_write.pop(state, None)
 
     call = _Call(lambda: ctx.run(run), flush.driver)
     suspended, _ = _drive(call, call.switch)

@@ -172,29 +172,31 @@ def make_bodies() -> dict[str, Any]:
         rows.result = _invoke(rows, statement)
         return rows.result
 
-    def _earnorm_insert_many(cls: type, objs: list[dict[str, Any]]) -> Any:
-        """An INSERT of ``objs`` (one dict of values per row), woven as ``save_many``."""
+    def _earnorm_insert_many(cls: type, objs: list[Any]) -> Any:
+        """An INSERT of ``objs`` (new, unsaved instances of ``cls``), woven as ``save_many``."""
         execution = _STATE.get()
         state = None if execution is None else execution.state
+        if execution is not None:
+            execution.used = True
+        rows = [_row_values(obj) for obj in objs]
         statement = insert(cls)
         if state is not None and state.is_insert and not _inline_values(state.statement):
             statement = state.statement
-        keys = _returned_keys(cls, statement, objs)
+        keys = _returned_keys(cls, statement, rows)
         if keys:
             statement = statement.returning(*keys, sort_by_parameter_order=True)
         if state is None or not isinstance(state.parameters, list):
             # invoke_statement merges params into the event's own: only a list is replaced.
             session = context.SESSION.get() if state is None else state.session
-            result = session.execute(statement, objs, execution_options={ADVISED: True})
+            result = session.execute(statement, rows, execution_options={ADVISED: True})
         else:
-            result = state.invoke_statement(statement=statement, params=objs)
+            result = state.invoke_statement(statement=statement, params=rows)
         if keys:
             # The keys the database assigned, in the order of ``objs`` (audit, cache).
             names = [k.key for k in keys]
-            rows = result.all()
-            for obj, row in zip(objs, rows, strict=False):
+            for obj, row in zip(objs, result.all(), strict=False):
                 for name, value in zip(names, row, strict=True):
-                    obj.setdefault(name, value)
+                    _give_key(obj, name, value)
         return result
 
     def _earnorm_get(cls: type, pk: Any) -> Any:
@@ -216,6 +218,56 @@ def make_bodies() -> dict[str, Any]:
     for func in bodies.values():
         _originals.add(func)
     return {name: classmethod(func) for name, func in bodies.items()}  # type: ignore[arg-type]
+
+
+def _row_values(obj: Any) -> dict[str, Any]:
+    """The values an INSERT writes for ``obj`` (a new instance, or already a dict)."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    from sqlalchemy.orm.base import instance_state
+
+    state = instance_state(obj)
+    keys = {a.key for a in state.mapper.column_attrs}
+    return {k: v for k, v in state.dict.items() if k in keys}
+
+
+def _give_key(obj: Any, name: str, value: Any) -> None:
+    if isinstance(obj, dict):
+        obj.setdefault(name, value)
+        return
+    from sqlalchemy.orm import attributes
+    from sqlalchemy.orm.base import instance_state
+
+    if name not in instance_state(obj).dict:
+        attributes.set_committed_value(obj, name, value)
+
+
+def _records(mapper: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """New, unsaved instances holding the rows' values: what ``save_many`` advice sees.
+
+    Built without calling the class (its ``__init__`` may do more than set
+    attributes); in no session, so what advice changes on them is only what
+    the INSERT writes.
+    """
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()  # a first statement may come before any query configured them
+    out = []
+    for row in rows:
+        obj = mapper.class_manager.new_instance()
+        for name, value in row.items():
+            setattr(obj, name, value)
+        out.append(obj)
+    return out
+
+
+def vetoed() -> Any:
+    """The Result of a bulk statement its advice vetoed: no row, ``rowcount`` 0."""
+    from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+
+    result: Any = IteratorResult(SimpleResultMetaData([]), iter([]))
+    result.rowcount = 0
+    return result
 
 
 def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> list[Any]:
@@ -443,8 +495,9 @@ def _bulk(state: Any, mapper: Mapper[Any], model: type, name: str, unfiltered: b
                 return None
             result = getattr(model, UPDATE_MANY)(rows, **values)
     if isinstance(result, int | tuple) or result is None:
-        # softdelete answered a DELETE with an UPDATE: its Result is the statement's.
-        return rows.result
+        # softdelete answered a DELETE with an UPDATE: its Result is the statement's;
+        # no statement at all: the advice vetoed the write.
+        return vetoed() if rows.result is None else rows.result
     return result
 
 
@@ -452,8 +505,11 @@ def _insert(state: Any, mapper: Mapper[Any], model: type) -> Any:
     objs = insert_rows(mapper, state)
     if objs is None:
         return None
-    with _scope(state.session, state, False):
-        return getattr(model, INSERT_MANY)(objs)
+    with _scope(state.session, state, False) as execution:
+        result = getattr(model, INSERT_MANY)(_records(mapper, objs))
+    if not execution.used:
+        return vetoed()
+    return result
 
 
 @dataclass
@@ -472,12 +528,13 @@ class _scope:
         self._state = state
         self._unfiltered = unfiltered
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Execution:
         execution = _Execution(self._state)
         self._tokens = (context.SESSION.set(self._session), _STATE.set(execution))
         self._hidden = including_hidden() if self._unfiltered else None
         if self._hidden is not None:
             self._hidden.__enter__()
+        return execution
 
     def __exit__(self, *exc: Any) -> None:
         if self._hidden is not None:

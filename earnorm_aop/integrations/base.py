@@ -426,6 +426,8 @@ def register_adapter(adapter: Adapter) -> None:
 _AUTOLOAD = {
     "django.db.models.base": "earnorm_aop.integrations.django",
     "earnorm.base.model.meta": "earnorm_aop.integrations.earnorm",
+    # DeclarativeBase, declarative_base() and MappedAsDataclass metaclasses.
+    "sqlalchemy.orm.decl_api": "earnorm_aop.integrations.sqlalchemy",
 }
 
 

@@ -57,6 +57,7 @@ def defer(
     robust: bool = False,
 ) -> None:
     """Run ``on_commit`` when ``session``'s outermost transaction commits; else ``on_rollback``."""
+    install()  # work can be deferred before any model is woven: the listeners must be there
     if session is None or not session.in_transaction():
         if on_commit is not None:
             on_commit()

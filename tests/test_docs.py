@@ -13,7 +13,11 @@ and must compile.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -262,6 +266,28 @@ def test_mkdocs_nav_lists_every_page_once() -> None:
     on_disk = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
     assert sorted(nav) == on_disk, "mkdocs.yml's nav and the pages in docs/ differ"
     assert len(set(nav)) == len(nav), "a page is listed twice in the nav"
+
+
+def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
+    """``mkdocs build --strict`` passes, and a fragment is rendered as Python code."""
+    if importlib.util.find_spec("mkdocs") is None:
+        reason = "mkdocs is not installed (it is in the test extra: pip install -e '.[test]')"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so the site must be built")
+        pytest.skip(reason)
+    site = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    operations = (site / "operations" / "index.html").read_text()
+    assert '<pre class="fragment"><code class="language-python">' in operations
+    assert "```" not in operations, "a fence mkdocs did not read as a code block"
 
 
 # -- files the docs name ---------------------------------------------------------------

@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -89,7 +89,7 @@ def _readers_objects(namespace: dict[str, Any]) -> None:
 
 
 def _plugins(namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    with _django_models("plugins"):
+    with _django_models():
         run_page("docs/plugins.md", namespace, _readers_objects)
     article = namespace["article"]
     (record,) = [r for r in default_store.audit if r["id"] == article.id]
@@ -98,11 +98,32 @@ def _plugins(namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> N
 
 def _semantics(namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     run_page("docs/semantics.md", namespace)
+    from earnorm_aop import with_plugins
+    from earnorm_aop.integrations.memory import MemoryModel
+
+    # The conditions of "publishing" are compiled at weave time, on a model with those fields.
+    @with_plugins("publishing", "notify")
+    class Story(MemoryModel):
+        id: int | None = None
+        status: str = "draft"
+        title: str = ""
+        body: str = ""
+        price: int = 0
+
+    namespace["Story"] = Story  # unwoven with the page's classes
+    story = Story(title="t")
+    story.save()
+    story.status = "published"
+    story.save()
 
 
 def _django(namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    with _django_models("django"):
+    with _django_models():
         fragments = run_page("docs/django.md", namespace)
+        fields = {f.name for f in namespace["Article"]._meta.get_fields()}
+        assert {"created_at", "updated_at", "deleted_at"} <= fields, "the plugins' fields"
+        woven = {a.name for a in weaver.effective_aspects(namespace["Comment"])}
+        assert {"timestamp", "cache"} <= woven
     (settings,) = fragments
     exec(settings.compiled(), scope := {})
     from django.apps import apps
@@ -118,6 +139,12 @@ def _admin_and_metrics(namespace: dict[str, Any], capsys: pytest.CaptureFixture[
     finally:
         if "collector" in namespace:
             namespace["collector"].unregister()
+    # The keys the first block's comment shows are the keys metrics() gives.
+    first = blocks("docs/admin-and-metrics.md")[0].code
+    health, metrics = first.split('registry.metrics("audit")')
+    outcomes = {"ok", "failed"}  # the keys of the example's "runs"
+    assert set(re.findall(r'"(\w+)":', metrics)) - outcomes == set(registry.metrics("audit"))
+    assert set(re.findall(r'# \{"(\w+)":[^,]*, "(\w+)":', health)[0]) == set(registry.health())
 
 
 def _operations(namespace: dict[str, Any], request: pytest.FixtureRequest) -> None:
@@ -146,16 +173,21 @@ def _operations(namespace: dict[str, Any], request: pytest.FixtureRequest) -> No
     with ThreadPoolExecutor(max_workers=1) as executor:
         try:
             for block in blocks(page):
+                if "RedisSwitchboard" in block.code:
+                    assert registry.switchboard is None
                 if block.fragment:
                     fragments.append(block)
                     continue
                 given(namespace)
                 code = block.code.replace('"redis://cache:6379/0"', repr(redis_url))
                 exec(compile("\n" * block.line + code, page, "exec"), namespace)
+            assert registry.switchboard is not None, "the page's share() is in force"
         finally:
             registry.unshare()
             weaver.unweave(Article)
             default_store._tables.pop(Article, None)
+    assert masking.masked_fields(namespace["Account"]) == {"password", "token", "pin"}
+    assert masking.masked_fields(namespace["Card"]) == {"password", "token", "number"}
     actors = [r["actor"] for r in default_store.audit if r["model"].endswith("Article")]
     assert actors[0] == "alice", "the first block's audit record says actor='alice'"
     assert saved == [namespace["article"]], "context.bind(other_work) ran it"
@@ -173,28 +205,21 @@ def _reference(namespace: dict[str, Any], pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
-class _django_models:  # noqa: N801 - used as a context manager, like a function
+@contextmanager
+def _django_models() -> Iterator[None]:
     """Django set up for tests; models defined inside belong to an isolated registry.
 
-    A page's models are defined in modules named ``djangoapp.docs_<page>``, so
-    Django takes them for the test app's, in a registry of their own that
-    vanishes with the block: the test app keeps its models.
+    A page's models are defined in a module named ``djangoapp.docs_<page>``
+    (``MODULE_NAMES``), so Django takes them for the test app's, in a registry
+    of their own that vanishes with the block: the test app keeps its models.
     """
+    import _django_setup
 
-    def __init__(self, page: str) -> None:
-        self.page = page
-        self.stack = ExitStack()
+    _django_setup.configure()
+    from django.test.utils import isolate_apps
 
-    def __enter__(self) -> None:
-        import _django_setup
-
-        _django_setup.configure()
-        from django.test.utils import isolate_apps
-
-        self.stack.enter_context(isolate_apps("djangoapp"))
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
+    with isolate_apps("djangoapp"):
+        yield
 
 
 PAGE_RUNNERS: dict[str, Callable[..., None]] = {
@@ -207,11 +232,16 @@ PAGE_RUNNERS: dict[str, Callable[..., None]] = {
     "docs/operations.md": _operations,
     "docs/reference.md": _reference,
 }
-MODULE_NAMES = {"docs/plugins.md": "djangoapp.docs_plugins", "docs/django.md": "djangoapp.docs_django"}
+MODULE_NAMES = {
+    "docs/plugins.md": "djangoapp.docs_plugins",
+    "docs/django.md": "djangoapp.docs_django",
+}
 
 
 @pytest.mark.parametrize("page", sorted(PAGE_RUNNERS))
-def test_page_examples_run(page: str, page_state: dict[str, Any], request: pytest.FixtureRequest) -> None:
+def test_page_examples_run(
+    page: str, page_state: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
     runner = PAGE_RUNNERS[page]
     page_state["__name__"] = MODULE_NAMES.get(page, f"docs_{Path(page).stem.replace('-', '_')}")
     needs = runner.__code__.co_varnames[1 : runner.__code__.co_argcount]

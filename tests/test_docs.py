@@ -148,6 +148,7 @@ def _admin_and_metrics(namespace: dict[str, Any], capsys: pytest.CaptureFixture[
 
 
 def _operations(namespace: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    """Run the page (its Redis block on a real redis-server), then check its fragments."""
     from concurrent.futures import ThreadPoolExecutor
 
     from earnorm_aop import with_plugins
@@ -196,6 +197,42 @@ def _operations(namespace: dict[str, Any], request: pytest.FixtureRequest) -> No
     assert settings, "the page's EARNORM_AOP_CONTEXT example is gone"
     exec(settings[0].compiled(), scope := {})
     assert set(scope["EARNORM_AOP_CONTEXT"]) <= set(middleware._KEYS)
+    (middlewares,) = [b for b in fragments if "MIDDLEWARE" in b.code]
+    exec(middlewares.compiled(), scope := {})
+    assert scope["MIDDLEWARE"][-1] == f"{middleware.__name__}.ContextMiddleware"
+    (celery,) = [b for b in fragments if "celery" in b.code]
+    _celery_handlers_carry_the_context(celery, request)
+
+
+def _celery_handlers_carry_the_context(block: Any, request: pytest.FixtureRequest) -> None:
+    """The Celery handlers, called as Celery calls them, hand the context to the task.
+
+    Celery is not a dependency; where it is missing, its ``celery.signals`` is
+    stood in for by signals whose ``connect`` returns the handler, as Celery's does.
+    """
+    import types
+
+    from earnorm_aop import context
+
+    if importlib.util.find_spec("celery") is None:
+        signals = types.ModuleType("celery.signals")
+        for name in ("before_task_publish", "task_prerun", "task_postrun"):
+            setattr(signals, name, SimpleNamespace(connect=lambda handler: handler))
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setitem(sys.modules, "celery", types.ModuleType("celery"))
+        monkeypatch.setitem(sys.modules, "celery.signals", signals)
+    handlers: dict[str, Any] = {}
+    exec(block.compiled(), handlers)
+    headers: dict[str, Any] = {}
+    with context(actor="alice", request_id="r-42"):
+        handlers["send_context"](headers=headers)  # in the web process
+    task = SimpleNamespace(request=SimpleNamespace(headers=headers))
+    handlers["restore_context"](task_id="t1", task=task)  # in the worker
+    try:
+        assert (context.actor, context.request_id) == ("alice", "r-42")
+    finally:
+        handlers["end_context"](task_id="t1")
+    assert context.actor is None
 
 
 def _reference(namespace: dict[str, Any], pytester: pytest.Pytester) -> None:
@@ -264,6 +301,16 @@ def test_every_python_block_is_run_or_a_fragment(page: str) -> None:
     for block in found:
         if block.fragment:
             block.compiled()  # a fragment still compiles
+
+
+def test_every_name_the_reference_lists_is_importable_from_the_package() -> None:
+    """docs/reference.md: "Everything here is importable from earnorm_aop" (its first tables)."""
+    import earnorm_aop
+
+    text = (ROOT / "docs" / "reference.md").read_text()
+    listed = re.findall(r"^\| `([A-Za-z_]\w*)", text[: text.index("## The registry")], re.M)
+    assert len(listed) > 15
+    assert [name for name in listed if not hasattr(earnorm_aop, name)] == []
 
 
 def test_the_earnorm_page_runner_exists() -> None:

@@ -81,10 +81,6 @@ class Adapter:
     # attributes as they go, so one not there before had none (``None``); an
     # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
     unloaded: Any = None
-    # Whether a save of an instance whose fields are all unchanged writes
-    # nothing new, so timestamp may leave updated_at alone (EarnORM: no, its
-    # own write stamps the document whatever the values).
-    unchanged_save_is_noop = True
 
     def handles(self, model: type) -> bool:
         return True
@@ -354,6 +350,15 @@ class Adapter:
         ``update_fields=names`` (empty: Django writes nothing and sends no signal).
         """
         return tuple(args), dict(kwargs)
+
+    def stamps_on_write(self, model: type, name: str) -> bool:
+        """Whether the ORM itself sets field ``name`` on every write, whatever the values.
+
+        Then a save that changes nothing still changes ``name``, and timestamp's
+        no-op rule cannot hold for it.  Plain: never.  EarnORM: its automatic
+        ``updated_at`` (``auto_now``), stamped by each ``write()``.
+        """
+        return False
 
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""

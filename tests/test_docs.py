@@ -319,6 +319,36 @@ def test_every_name_the_reference_lists_is_importable_from_the_package() -> None
     assert [name for name in listed if not hasattr(earnorm_aop, name)] == []
 
 
+def _option_tables(text: str) -> dict[str, dict[str, str]]:
+    """Each plugin section's `| option | default | meaning |` rows: option -> default."""
+    tables = {}
+    for section in re.split(r"^## ", text, flags=re.M)[1:]:
+        name = re.match(r"`(\w+)`", section)
+        table = re.search(
+            r"^\| option \| default \| meaning \|\n\|[-|]+\|\n((?:\|.*\n)+)", section, re.M
+        )
+        if name and table:
+            rows = re.findall(r"^\| `(\w+)` \| ([^|]*) \|", table.group(1), re.M)
+            tables[name.group(1)] = {option: default.strip() for option, default in rows}
+    return tables
+
+
+def test_the_built_in_option_tables_are_the_config_schemas() -> None:
+    """docs/plugins.md lists each built-in's options, with the defaults its Config has."""
+    import ast
+
+    tables = _option_tables((ROOT / "docs" / "plugins.md").read_text())
+    assert sorted(tables) == sorted(
+        ["timestamp", "changes", "softdelete", "cache", "audit", "validation"]
+    )
+    for name, options in tables.items():
+        schema = registry.get_plugin(name).config_schema["properties"]
+        assert sorted(options) == sorted(schema), f"{name}: the page's options are not its Config's"
+        for option, default in options.items():
+            shown = ast.literal_eval(re.match(r"`([^`]*)`", default).group(1))  # type: ignore[union-attr]
+            assert shown == schema[option].get("default", shown), f"{name}.{option}: default"
+
+
 def test_the_pages_run_elsewhere_have_their_test() -> None:
     present = {page: test for page, test in RUN_ELSEWHERE.items() if (ROOT / page).exists()}
     assert "docs/earnorm.md" in present

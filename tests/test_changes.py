@@ -278,6 +278,8 @@ def test_timestamp_keeps_updated_at_on_a_save_that_changes_nothing(backend: Any)
 def test_touch_on_noop_bumps_updated_at_on_every_save(backend: Any) -> None:
     from _builtin_backends import TickingClock
 
+    if not getattr(backend, "saves_unchanged", True):
+        pytest.skip("SQLAlchemy flushes nothing for an object without a change: no save to touch")
     Article = backend.model("timestamp", timestamp={"clock": TickingClock(), "touch_on_noop": True})
     a = backend.create(Article, title="a")
     stamped = a.updated_at

@@ -90,9 +90,12 @@ class _Generator:
             "_subject_name": plan.target.subject.name,
         }
         # While True, the statements being emitted belong to the body that runs
-        # while a disabled() block for one of the chain's plugins is open somewhere.
+        # in a context that has disabled some plugin (see switch_flags).
         self.checked = False
         self.index: dict[int, int] = {}
+        if self.checked_advice():
+            # The last disabled set seen, with one run/skip flag per advice.
+            self.ns["_memo"] = (None, *[True] * len(self.checked_advice()))
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
             self.ns[_name(f"_a{i}")] = advice.func
@@ -203,7 +206,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if _s{i} not in _off:")
+            src.add(depth, f"if _on{i}:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -251,6 +254,8 @@ class _Generator:
         for k, advice in enumerate(plan.arounds):
             self.around_level(body, k, advice)
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
+        if "_memo" in self.ns:
+            body.add(1, "nonlocal _memo")
         body.add(1, "if _g:")
         # Only calls in a trace's own context, or any call while metrics are on,
         # take the interpreted chain, which reports each advice run; other
@@ -262,6 +267,7 @@ class _Generator:
         body.add(2, "_off = _dget()")
         body.add(2, "if _off:")
         self.checked = True
+        self.switch_flags(body, 3)
         self.guarded_body(body, 3)
         self.checked = False
         self.guarded_body(body, 1)
@@ -271,6 +277,30 @@ class _Generator:
         for line in body.lines:
             src.add(1, line)
         return "dispatch", "\n".join(src.lines) + "\n"
+
+    def switch_flags(self, src: _Source, d: int) -> None:
+        """Emit ``_on{i}``: whether advice ``i`` runs under the context's disabled set ``_off``.
+
+        A context's set is one frozenset object for as long as its block is
+        open, so the flags are computed once per set and kept with it in the
+        chain's ``_memo`` cell, replaced as one tuple (so threads reading it
+        concurrently see one set's flags, never a mix): a call inside the
+        block then tests its set's identity instead of its members.
+        """
+        checked = self.checked_advice()
+        if not checked:
+            return
+        flags = [f"_on{self.index[id(a)]}" for a in checked]
+        src.add(d, f"_o, {', '.join(flags)} = _memo")
+        src.add(d, "if _o is not _off:")
+        for a, flag in zip(checked, flags, strict=True):
+            src.add(d + 1, f"{flag} = _s{self.index[id(a)]} not in _off")
+        src.add(d + 1, f"_memo = (_off, {', '.join(flags)})")
+
+    def checked_advice(self) -> tuple[PlannedAdvice, ...]:
+        """The advice the dispatcher's own body runs (around levels check for themselves)."""
+        plan = self.plan
+        return plan.befores + plan.chains + plan.afters + plan.errors
 
     def closure_names(self) -> list[str]:
         """The factory's locals standing for the chain's values (a function of the shape)."""
@@ -304,7 +334,7 @@ class _Generator:
         """Emit the phases of one call at depth ``d``; every path ends in ``return``."""
         plan = self.plan
         aw = "await " if self.is_async else ""
-        outer = plan.befores + plan.chains + plan.afters + plan.errors
+        outer = self.checked_advice()
         if any(a.needs_binding for a in outer):
             src.add(d, "_ba = _bind(instance, args, kwargs)")
         for advice in plan.befores:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import ProceedError
 from . import scope
-from .advice import Param, PlannedAdvice
+from .advice import REQUIRED, Param, PlannedAdvice
 from .chain import (
     ChainPlan,
     Dispatcher,
@@ -109,10 +109,24 @@ class _Generator:
                     f"proceed() called twice by around advice {advice.label} on "
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
+        # The target parameters advice asks for, each read once per call into
+        # ``_p{m}`` straight from the arguments when the signature allows it
+        # (see DirectBinding); otherwise the call binds them into ``_ba``.
+        asked = tuple(
+            dict.fromkeys(p.key for a in plan.all for p in a.params if p.source == "target")
+        )
+        self.asked = {name: m for m, name in enumerate(asked)}
+        self.direct = plan.target.direct_binding(asked) if asked else None
+        if self.direct is not None:
+            self.ns["_nb"] = self.direct.native
+            for m, dp in enumerate(self.direct.params):
+                if dp.default is not REQUIRED:
+                    self.ns[_name(f"_dv{m}")] = dp.default
+        for i, advice in enumerate(plan.all):
             for j, p in enumerate(advice.params):
                 if p.source in ("default", "provided"):
                     self.ns[_name(f"_d{i}_{j}")] = p.default
-                elif p.source == "target":
+                elif p.source == "target" and self.direct is None:
                     self.ns[_name(f"_t{i}_{j}")] = p.key
 
     # -- expressions -------------------------------------------------------
@@ -171,7 +185,7 @@ class _Generator:
         if source == "method":
             return "_method"
         if source == "target":
-            return f"_ba[_t{i}_{j}]"
+            return f"_ba[_t{i}_{j}]" if self.direct is None else f"_p{self.asked[p.key]}"
         if source == "default":
             return f"_d{i}_{j}"
         if source == "provided":  # a registered injectable: its getter, per call
@@ -187,6 +201,50 @@ class _Generator:
         raise AssertionError(source)  # pragma: no cover - plan_advice makes only the above
 
     # -- statements --------------------------------------------------------
+
+    def bind(self, src: _Source, d: int) -> None:
+        """Emit what gives the advice the target parameters they ask for."""
+        direct = self.direct
+        if direct is None:
+            src.add(d, "_ba = _bind(instance, args, kwargs)")
+            return
+        names = [f"_p{m}" for m in range(len(direct.params))]
+        if not direct.keyword_required:
+            # A call by position only, with an accepted number of arguments.
+            lo, hi = direct.required, direct.positional
+            src.add(d, f"if not kwargs and {lo} <= len(args) <= {hi}:")
+            for m, dp in enumerate(direct.params):
+                if dp.position is None:
+                    value = f"_dv{m}"
+                elif dp.position < lo:
+                    value = f"args[{dp.position}]"
+                else:
+                    value = f"(args[{dp.position}] if len(args) > {dp.position} else _dv{m})"
+                src.add(d + 1, f"{names[m]} = {value}")
+            src.add(d, "else:")
+            d += 1
+        # Python binds the call to the target's own parameters; if it cannot,
+        # the Signature binder raises the error the interpreted dispatcher does.
+        src.add(d, "try:")
+        src.add(d + 1, f"{', '.join(names)}, = _nb(*args, **kwargs)")
+        src.add(d, "except TypeError:")
+        src.add(d + 1, "_bind(instance, args, kwargs)")
+        src.add(d + 1, "raise")
+
+    def binding_shape(self) -> tuple[Any, ...] | None:
+        """What of the target's signature :meth:`bind` and :meth:`value` write into the source."""
+        direct = self.direct
+        if direct is None:
+            return None
+        return (
+            direct.required,
+            direct.positional,
+            direct.keyword_required,
+            tuple((dp.position, dp.default is REQUIRED) for dp in direct.params),
+            tuple(
+                self.asked[p.key] for a in self.plan.all for p in a.params if p.source == "target"
+            ),
+        )
 
     def guarded(
         self,
@@ -336,7 +394,7 @@ class _Generator:
         aw = "await " if self.is_async else ""
         outer = self.checked_advice()
         if any(a.needs_binding for a in outer):
-            src.add(d, "_ba = _bind(instance, args, kwargs)")
+            self.bind(src, d)
         for advice in plan.befores:
             self.guarded(
                 src,
@@ -401,7 +459,7 @@ class _Generator:
         src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
-            src.add(1, "_ba = _bind(instance, args, kwargs)")
+            self.bind(src, 1)
         src.add(1, "called = False")
         if not log_policy:
             src.add(1, "def proceed(*a, **kw):")
@@ -547,6 +605,7 @@ def _shape(plan: ChainPlan, gen: _Generator) -> tuple[Any, ...]:
         target.subject.index,
         gen.ns["_gsub"] is None,
         plan.guard and holds_iteration(target),
+        gen.binding_shape(),
         *(tuple(advice(a) for a in phase) for phase in _phases(plan)),
     )
 

@@ -212,7 +212,8 @@ class _Generator:
         if not direct.keyword_required:
             # A call by position only, with an accepted number of arguments.
             lo, hi = direct.required, direct.positional
-            src.add(d, f"if not kwargs and {lo} <= len(args) <= {hi}:")
+            arity = f"len(args) == {hi}" if lo == hi else f"{lo} <= len(args) <= {hi}"
+            src.add(d, f"if not kwargs and {arity}:")
             for m, dp in enumerate(direct.params):
                 if dp.position is None:
                     value = f"_dv{m}"

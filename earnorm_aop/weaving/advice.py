@@ -2,8 +2,9 @@
 
 Advice parameters are injected by name.  For every (advice, woven method) pair
 this module decides where each parameter comes from, so the dispatcher never
-inspects a signature per call; only advice that asks for a parameter of the
-target method makes the call bind its arguments.
+inspects a signature per call; advice that asks for a parameter of the target
+method has it read from the call's arguments (see :class:`DirectBinding`), and
+only a target taking ``*args``/``**kwargs`` makes the call bind them.
 """
 
 from __future__ import annotations

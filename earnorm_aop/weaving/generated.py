@@ -2,8 +2,9 @@
 
 :func:`compile_chain` writes, compiles and returns the wrapt wrapper function
 of a :class:`~earnorm_aop.weaving.chain.ChainPlan`: one ``if`` per ``before``, no
-loops, no dictionary look-ups, no signature binding unless an advice asked
-for a target parameter.  The source is built from identifiers this module
+loops, no dictionary look-ups, and target parameters read from the call's
+arguments (``Signature.bind`` only for a target taking ``*args``/``**kwargs``).
+The source is built from identifiers this module
 controls and registered with :mod:`linecache`, so tracebacks show it; chains
 of the same shape share one compiled code object.
 """

@@ -36,7 +36,9 @@ from earnorm_aop.weaving import weaver
 
 # EarnORM (Python 3.12+) runs in scripts/test.py's second step, which names
 # its backend here; the main suite runs the others.
-BACKENDS = os.environ.get("EARNORM_AOP_BACKENDS", "plain,pydantic,django").split(",")
+BACKENDS = os.environ.get(
+    "EARNORM_AOP_BACKENDS", "plain,pydantic,django,sqlalchemy,sqlalchemy-async"
+).split(",")
 _names = itertools.count(1)
 
 # Fields every test model has besides its primary key ``id``.
@@ -186,6 +188,11 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
         from _django_backend import django_backend
 
         yield from django_backend()
+        return
+    if request.param.startswith("sqlalchemy"):  # tests/_sqlalchemy_backend.py
+        from _sqlalchemy_backend import sqlalchemy_backend
+
+        yield from sqlalchemy_backend(asynchronous=request.param == "sqlalchemy-async")
         return
     if request.param == "earnorm":  # EarnORM on mongomock-motor (tests/_earnorm_backend.py)
         from _earnorm_backend import earnorm_backend

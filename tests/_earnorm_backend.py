@@ -50,7 +50,10 @@ _OPERATIONS = frozenset(
 
 _VERBS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE", "bulk": "UPDATE"}
 
-NO_BULK = "EarnORM has no bulk update or delete (its update()/delete() are broken in 0.1.4)"
+NO_BULK = (
+    "EarnORM 0.1.4 has no query-wide update or delete (its update()/delete() classmethods "
+    "take one id and are broken; a recordset's write()/unlink() is a save/delete per record)"
+)
 
 
 class _Counted:

@@ -180,3 +180,14 @@ def start() -> Server:
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
         version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
     return Server("127.0.0.1", port, SUPERUSER, DATABASE, version, folder)
+
+
+_shared: Server | None = None
+
+
+def shared() -> Server:
+    """One private cluster for this process, started on first use (the SQLAlchemy tests)."""
+    global _shared
+    if _shared is None:
+        _shared = start()
+    return _shared

@@ -65,6 +65,9 @@ def test_a_save_that_changes_nothing_is_not_recorded_unless_asked(backend: Any) 
     Chatty, chatty_records = audited(backend, record_unchanged=True)
     b = backend.create(Chatty)
     b.save()
+    if not getattr(backend, "saves_unchanged", True):  # SQLAlchemy: no change, no flush
+        assert [r.action for r in chatty_records] == ["create"]
+        return
     assert [r.action for r in chatty_records] == ["create", "update"]
     assert chatty_records[-1].changes == {}
 

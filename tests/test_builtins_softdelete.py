@@ -209,7 +209,8 @@ def test_disabled_softdelete_deletes_for_real_and_shows_everything(backend: Any)
     try:
         assert backend.visible(Article) == [a.id, b.id]
         b.delete()
-        assert b.id is None and len(backend.rows(Article)) == 1
+        assert len(backend.rows(Article)) == 1
+        assert b.id is None or not getattr(backend, "clears_pk_on_delete", True)
     finally:
         registry.enable("softdelete")
     assert backend.visible(Article) == []

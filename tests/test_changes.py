@@ -1,7 +1,8 @@
 """Change tracking, the ``changes`` parameter and hook conditions, on every backend.
 
-The same plugin runs on the memory store (plain and pydantic models) and on
-Django (SQLite; PostgreSQL with ``EARNORM_AOP_TEST_DB=postgres``): a condition
+The same plugin runs on the memory store (plain and pydantic models), on
+Django (SQLite; PostgreSQL with ``EARNORM_AOP_TEST_DB=postgres``) and on
+EarnORM (mongomock-motor, Python 3.12: ``EARNORM_AOP_BACKENDS=earnorm``): a condition
 fires for a single save and, per record, for a bulk update, only where the
 value really changes.
 """
@@ -23,6 +24,16 @@ from earnorm_aop.errors import PluginError
 STATUS = {"status": (str, "draft")}
 
 
+def _read(instance: Any, name: str) -> Any:
+    """A field of the record advice gets, as a plugin reads it on every ORM.
+
+    Through the adapter: an EarnORM record's attributes are awaitables.
+    """
+    from earnorm_aop.integrations import adapter_for
+
+    return adapter_for(type(instance)).get_field(instance, name)
+
+
 @pytest.fixture
 def seen() -> list[Any]:
     return []
@@ -37,15 +48,15 @@ def reg(seen: list[Any]) -> Iterator[PluginRegistry]:
     class Publish:
         @hook("after:save|update_many", when="status", was="draft", is_now="published")
         def published(self, instance: Any, changes: dict[str, Any]) -> None:
-            seen.append(("published", instance.id, dict(changes)))
+            seen.append(("published", _read(instance, "id"), dict(changes)))
 
         @hook("before:save|update_many", when="status", changes_to="archived")
         def archiving(self, instance: Any, changes: dict[str, Any]) -> None:
-            seen.append(("archiving", instance.id, changes["status"]))
+            seen.append(("archiving", _read(instance, "id"), changes["status"]))
 
         @hook("after:save|update_many", when_any=["title", "status"], has_changed=True)
         def touched(self, instance: Any) -> None:
-            seen.append(("touched", instance.id))
+            seen.append(("touched", _read(instance, "id")))
 
     yield registry
 
@@ -113,7 +124,7 @@ def test_changes_on_bulk_writes_are_per_record_with_the_record_as_instance(
     class Spy:
         @hook("after:update_many|delete_many|save_many")
         def each(self, instance: Any, changes: dict[str, Any], method: str) -> None:
-            seen.append((type(instance).__name__, instance.title, dict(changes)))
+            seen.append((type(instance).__name__, _read(instance, "title"), dict(changes)))
 
     Article = backend.model("spy", registry=registry)
     a = backend.create(Article, title="a", views=1)
@@ -125,10 +136,33 @@ def test_changes_on_bulk_writes_are_per_record_with_the_record_as_instance(
     backend.bulk_delete(backend.query(Article, title="b"))
     assert len(seen) == 1 and seen[0][1] == "b"
     assert seen[0][2]["views"] == (2, None) and seen[0][2]["title"] == ("b", None)
-    seen.clear()
-    backend.bulk_create(Article, [backend.new(Article, title="x"), backend.new(Article, title="y")])
-    assert [(t, c["title"]) for _, t, c in seen] == [("x", (None, "x")), ("y", (None, "y"))]
     assert a.id is not None
+
+
+def test_changes_on_save_many_are_per_record_with_the_object_as_instance(
+    backend: Any, seen: list[Any]
+) -> None:
+    registry = PluginRegistry()
+
+    @plugin("spy", registry=registry)
+    class Spy:
+        @hook("before:save_many")
+        def before(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(("before", _read(instance, "title"), changes["title"]))
+
+        @hook("after:save_many")
+        def after(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(("after", _read(instance, "title"), changes["title"]))
+
+    Article = backend.model("spy", registry=registry)
+    backend.bulk_create(Article, [backend.new(Article, title="x"), backend.new(Article, title="y")])
+    assert seen == [
+        ("before", "x", (None, "x")),
+        ("before", "y", (None, "y")),
+        ("after", "x", (None, "x")),
+        ("after", "y", (None, "y")),
+    ]
+    assert sorted(r["title"] for r in backend.rows(Article).values()) == ["x", "y"]
 
 
 def test_a_before_run_returning_false_for_one_record_vetoes_the_whole_bulk_write(
@@ -244,6 +278,8 @@ def test_timestamp_keeps_updated_at_on_a_save_that_changes_nothing(backend: Any)
 def test_touch_on_noop_bumps_updated_at_on_every_save(backend: Any) -> None:
     from _builtin_backends import TickingClock
 
+    if not getattr(backend, "saves_unchanged", True):
+        pytest.skip("SQLAlchemy flushes nothing for an object without a change: no save to touch")
     Article = backend.model("timestamp", timestamp={"clock": TickingClock(), "touch_on_noop": True})
     a = backend.create(Article, title="a")
     stamped = a.updated_at
@@ -273,7 +309,7 @@ def test_a_bulk_update_reads_its_rows_once_for_every_plugin(backend: Any, seen: 
     class Watch:
         @hook("after:update_many", when="views", changes_to=1)
         def first_view(self, instance: Any) -> None:
-            seen.append(instance.title)
+            seen.append(_read(instance, "title"))
 
     Article = backend.model(
         "audit", "cache", "watch", registry=registry, audit={"sink": lambda record: None}
@@ -412,7 +448,7 @@ def test_around_error_and_delete_advice_take_conditions(backend: Any, seen: list
 
         @hook("before:delete", when="title", was="keep")
         def keep(self, instance: Any) -> bool:
-            seen.append(("kept", instance.title))
+            seen.append(("kept", _read(instance, "title")))
             return False
 
     Article = backend.model("guards", registry=registry)

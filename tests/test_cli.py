@@ -239,7 +239,7 @@ def test_info_text_has_no_rest_markup(capsys: pytest.CaptureFixture[str]) -> Non
     ],
 )
 def test_rest_markup_is_removed(text: str, plain: str) -> None:
-    from earnorm_aop.cli import _plain
+    from earnorm_aop.cli._text import plain as _plain
 
     assert _plain(text) == plain
 

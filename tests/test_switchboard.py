@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
+from _subprocess import run_json
 from _switch_worker import CALLS, ERRORS, HALF, OFF, ON, STATE, WIDTH, Probe, make_job
 from _switch_worker import run as run_worker
 from hypothesis import given
@@ -434,28 +435,8 @@ class Workers:
 
 def cli_switch(url: str, namespace: str, state: str) -> dict[str, Any]:
     """Another process toggles: the CLI, as an operator would run it."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "earnorm_aop",
-            "switch",
-            "probe",
-            state,
-            "--redis",
-            url,
-            "--namespace",
-            namespace,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    command = ["switch", "probe", state, "--redis", url, "--namespace", namespace, "--json"]
+    return run_json([sys.executable, "-m", "earnorm_aop", *command], timeout=60)
 
 
 def test_worker_processes_converge_see_no_half_state_and_survive_a_redis_restart() -> None:

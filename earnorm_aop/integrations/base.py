@@ -17,9 +17,7 @@ import importlib
 import inspect
 import sys
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +28,11 @@ from ..weaving.planning import (
     set_operations_resolver,
     set_subject_resolver,
 )
+from ._caching import AdapterCaching
+from ._fields import FieldSpec
+from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable
+from ._transactions import AdapterTransactions
+from ._validation import AdapterValidation
 from .tracking import UNKNOWN
 
 __all__ = [
@@ -55,17 +58,7 @@ OPERATIONS = (
 )
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """A field a plugin contributes to the models it is woven onto (``deleted_at``)."""
-
-    name: str
-    annotation: Any
-    default: Any = None
-    index: bool = False
-
-
-class Adapter:
+class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
     """Base class of ORM adapters; the defaults are those of a plain Python class.
 
     Subclasses override what their ORM does differently.  ``operations``
@@ -73,6 +66,12 @@ class Adapter:
     than a model method of the same name, the ``(owner class, attribute)``
     pairs to weave; each owner must belong to that one model (for Django, a
     per-model subclass of its manager), so weaving never leaks to other models.
+
+    This class holds what an operation is (operations, subjects, what a call
+    means, what a write changed); the rest comes from one private module per
+    concern: fields (``_fields``), persisted state (``_persisted_state``),
+    caching (``_caching``), validation (``_validation``) and transactions
+    (``_transactions``).
     """
 
     name = "plain"
@@ -81,10 +80,6 @@ class Adapter:
     # attributes as they go, so one not there before had none (``None``); an
     # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
     unloaded: Any = None
-    # Whether a save of an instance whose fields are all unchanged writes
-    # nothing new, so timestamp may leave updated_at alone (EarnORM: no, its
-    # own write stamps the document whatever the values).
-    unchanged_save_is_noop = True
 
     def handles(self, model: type) -> bool:
         return True
@@ -123,95 +118,6 @@ class Adapter:
                 return CALLED
             return Subject("argument", 0, first.name)
         return CALLED
-
-    # -- fields ------------------------------------------------------------
-
-    def field_names(self, model: type) -> list[str]:
-        """The persisted fields of ``model`` (annotations of a plain class, pydantic fields)."""
-        fields = getattr(model, "model_fields", None)
-        if isinstance(fields, Mapping):
-            return list(fields)
-        names: list[str] = []
-        for klass in reversed(model.__mro__):
-            for n in getattr(klass, "__annotations__", {}):
-                if not n.startswith("_") and n not in names:
-                    names.append(n)
-        return names
-
-    def has_field(self, model: type, name: str) -> bool:
-        return name in self.field_names(model) or hasattr(model, name)
-
-    def add_field(self, model: type, spec: FieldSpec) -> None:
-        """Give ``model`` a field it lacks, with its default, before it is used."""
-        if self.has_field(model, spec.name):
-            return
-        if isinstance(getattr(model, "__pydantic_fields__", None), dict):
-            _add_pydantic_field(model, spec)
-            return
-        setattr(model, spec.name, spec.default)
-        annotations = dict(getattr(model, "__annotations__", {}))
-        annotations[spec.name] = spec.annotation
-        model.__annotations__ = annotations
-
-    def remove_field(self, model: type, spec: FieldSpec) -> None:
-        """Take back a field :meth:`add_field` gave ``model`` (its weave failed afterwards)."""
-        if isinstance(getattr(model, "__pydantic_fields__", None), dict):
-            _remove_pydantic_field(model, spec)
-            return
-        if spec.name in vars(model):
-            delattr(model, spec.name)
-        annotations = vars(model).get("__annotations__")
-        if isinstance(annotations, dict) and spec.name in annotations:
-            model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}
-
-    def hide_rows(self, model: type, visible: Callable[[type], Mapping[str, Any]]) -> None:
-        """Make lookups through relations into ``model`` skip the rows its plugins hide.
-
-        ``visible(model)`` gives, when a query is built, the field values of the
-        rows the plugins in force show (``{"deleted_at": None}``; empty: none
-        hidden).  Called when a plugin declaring ``visible_rows`` is woven.
-        Plain: nothing to do (no relations); Django: joins into the many side of
-        a relation (``Author.objects.filter(articles__title="x")``) get the
-        condition (see ``integrations/django/relations.py``).
-        """
-
-    def get_field(self, instance: Any, name: str) -> Any:
-        return getattr(instance, name, None)
-
-    def set_field(self, instance: Any, name: str, value: Any) -> None:
-        setattr(instance, name, value)
-
-    def pk(self, instance: Any) -> Any:
-        for attr in ("pk", "id"):
-            value = getattr(instance, attr, None)
-            if value is not None:
-                return value
-        return id(instance)
-
-    def snapshot(self, instance: Any) -> dict[str, Any]:
-        """The field values as they are now (taken after load and after save).
-
-        A pydantic model's fields are its fields.  A plain class declares at
-        most some annotations, and its users read the attributes its
-        ``__init__`` sets (``self.title = title``) as its fields: so its public
-        instance attributes count too, wherever they were set; names starting
-        with ``_`` never do.
-        """
-        model = type(instance)
-        values = {n: self.get_field(instance, n) for n in self.field_names(model)}
-        if not isinstance(getattr(model, "__pydantic_fields__", None), dict):
-            for name, value in getattr(instance, "__dict__", {}).items():
-                if not name.startswith("_") and name not in values:
-                    values[name] = value
-        return values
-
-    def filter(self, queryset: Any, **conditions: Any) -> Any:
-        """Narrow ``queryset`` to items whose fields equal ``conditions``."""
-        return [
-            item
-            for item in queryset
-            if all(self.get_field(item, k) == v for k, v in conditions.items())
-        ]
 
     # -- what an operation's call means ----------------------------------------
     #
@@ -355,6 +261,15 @@ class Adapter:
         """
         return tuple(args), dict(kwargs)
 
+    def stamps_on_write(self, model: type, name: str) -> bool:
+        """Whether the ORM itself sets field ``name`` on every write, whatever the values.
+
+        Then a save that changes nothing still changes ``name``, and timestamp's
+        no-op rule cannot hold for it.  Plain: never.  EarnORM: its automatic
+        ``updated_at`` (``auto_now``), stamped by each ``write()``.
+        """
+        return False
+
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False
@@ -413,70 +328,6 @@ class Adapter:
     def pks(self, queryset: Any) -> list[Any]:
         """Primary keys ``queryset`` matches (Django: ``values_list("pk", flat=True)``)."""
         return [self.pk(item) for item in self.fetch(queryset)]
-
-    # -- caching -------------------------------------------------------------------
-
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """The database a read on ``subject`` (what ``get`` was called on) uses.
-
-        Part of a cache key, so a read from one database never answers a read
-        from another.  Plain: ``None`` (one store).  Django: the manager's
-        ``db`` (``db_manager("other")``, ``using()``, the router).
-        """
-        return None
-
-    def cache_aliases(self, model: type) -> Sequence[str | None]:
-        """Every database a cached read of ``model`` may come from (what a write invalidates)."""
-        return (None,)
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """An instance of ``model`` loaded from ``values`` (a :meth:`snapshot`) read on ``alias``.
-
-        What a cache hit returns: a new instance, recorded as loaded (its
-        persisted state is ``values``).  Plain: pydantic's ``model_construct``,
-        otherwise the class's ``__new__`` and one ``setattr`` per field.
-        Django: ``Model.from_db(alias, names, values)``, as a query would.
-        """
-        data = dict(values)
-        construct = getattr(model, "model_construct", None)
-        if construct is not None:
-            obj = construct(**data)
-        else:
-            new: Any = model.__new__
-            obj = new(model)
-            for name, value in data.items():
-                setattr(obj, name, value)
-        self.remember_state(obj, values)
-        return obj
-
-    # -- transactions ----------------------------------------------------------------
-
-    def in_transaction(self, model: type, subject: Any) -> bool:
-        """Whether work on ``subject`` now is inside a transaction (plain: never)."""
-        return False
-
-    def defer(
-        self,
-        model: type,
-        subject: Any,
-        on_commit: Callable[[], None] | None = None,
-        on_rollback: Callable[[], None] | None = None,
-        *,
-        robust: bool = False,
-    ) -> None:
-        """Run ``on_commit`` when the transaction ``subject`` was written in commits.
-
-        ``subject`` is the object an operation ran on (an instance, a queryset,
-        a manager): it names the connection.  ``on_rollback`` runs instead if
-        that transaction rolls back.  This is what ``after_commit`` /
-        ``after_rollback`` advice and the built-ins' commit-time work use.
-        Plain classes have no transactions: ``on_commit`` runs at once,
-        ``on_rollback`` never.  Django: ``transaction.on_commit(...,
-        robust=robust)`` on the subject's database, plus the rollback side
-        (see ``integrations/django/transactions.py``).
-        """
-        if on_commit is not None:
-            on_commit()
 
     # -- change tracking -----------------------------------------------------------
     #
@@ -539,100 +390,7 @@ class Adapter:
         }
         return [(row, self.snapshot(row), dict(written)) for row in self.fetch(queryset)]
 
-    # -- persisted state ---------------------------------------------------------
-
-    def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
-        """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
-
-        An adapter calls this when it *loads* an instance (Django: ``from_db``),
-        and the ``changes`` plugin after each successful write, so
-        :meth:`loaded_state` (and the change tracking) can tell what changed
-        since.  Plain classes have no load step: their state is known from
-        their first save on.  Stored beside the instance (weakly), never on
-        it.  An instance that cannot be weakly referenced (``__slots__`` without
-        ``__weakref__``) is never kept alive: its state is kept per row, under
-        its class and primary key (``pk`` or ``id``), or not at all without one.
-        """
-        snapshot = dict(self.snapshot(instance) if state is None else state)
-        if not _weakly_referenceable(instance):
-            row = _row_key(instance)
-            if row is not None:
-                with _state_lock:
-                    _rows[row] = snapshot
-            return
-        key = id(instance)
-        with _state_lock:
-            known = _states.get(key)
-            if known is None or known[0]() is not instance:
-                ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
-            else:
-                ref = known[0]
-            _states[key] = (ref, snapshot)
-
-    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
-        """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
-        if not _weakly_referenceable(instance):
-            row = _row_key(instance)
-            found = None if row is None else _rows.get(row)
-            return None if found is None else dict(found)
-        known = _states.get(id(instance))
-        if known is None or known[0]() is not instance:
-            return None
-        return dict(known[1])
-
-    def forget_state(self, instance: Any) -> None:
-        """Drop what :meth:`remember_state` recorded (after a delete)."""
-        with _state_lock:
-            if not _weakly_referenceable(instance):
-                row = _row_key(instance)
-                if row is not None:
-                    _rows.pop(row, None)
-                return
-            known = _states.get(id(instance))
-            if known is not None and known[0]() is instance:
-                del _states[id(instance)]
-
-    # -- validation and audit storage ------------------------------------------------
-
-    def validate(self, instance: Any) -> dict[str, list[str]]:
-        """The ORM's own validation errors of ``instance``: field -> messages (empty: valid).
-
-        Plain: a pydantic model is validated again from its current values (an
-        assignment without ``validate_assignment`` is otherwise never checked);
-        other classes have no rules.  Django: ``full_clean()``'s ``message_dict``.
-        """
-        validate = getattr(type(instance), "model_validate", None)
-        if validate is None:
-            return {}
-        import pydantic
-
-        try:
-            validate(self.snapshot(instance))
-        except pydantic.ValidationError as exc:
-            errors: dict[str, list[str]] = {}
-            for err in exc.errors():
-                field = ".".join(str(x) for x in err["loc"]) or "__all__"
-                errors.setdefault(field, []).append(err["msg"])
-            return errors
-        return {}
-
-    def clean(
-        self,
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        proceed: Callable[[], Any],
-        errors: Callable[[], Mapping[str, Sequence[str]]],
-    ) -> Any:
-        """Run the ORM's own field validation (``proceed``) and report ``errors()`` with it.
-
-        Where forms validate a model before saving it, a plugin's rules must be
-        reported there, as the ORM reports its own, not only by refusing the save.
-        Plain: no such step, the call is unchanged.  Django: ``clean_fields(exclude)``
-        (which ``full_clean()`` and so ModelForms and the admin call) raises one
-        ``ValidationError`` with Django's errors and the plugin's.
-        """
-        return proceed()
+    # -- audit storage --------------------------------------------------------------
 
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
         """Store one audit record in "a table of the same database" (the audit ``table`` sink).
@@ -655,58 +413,6 @@ _plain = Adapter()
 # ``earnorm_aop.plugins.audit.TABLE``).
 AUDIT_TABLE: list[dict[str, Any]] = []
 
-# id(instance) -> (reference to it, persisted state), for remember_state().  The
-# lock is reentrant: a weakref callback (_dropper) may run while it is held.
-_state_lock = threading.RLock()
-_states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
-
-
-# (class, primary key) -> persisted state, for instances without weakref support.
-_rows: dict[tuple[type, Any], dict[str, Any]] = {}
-
-
-def _weakly_referenceable(instance: Any) -> bool:
-    return type(instance).__weakrefoffset__ != 0
-
-
-def _row_key(instance: Any) -> tuple[type, Any] | None:
-    for attr in ("pk", "id"):
-        value = getattr(instance, attr, None)
-        if value is not None:
-            try:
-                hash(value)
-            except TypeError:
-                return None
-            return type(instance), value
-    return None
-
-
-def _dropper(key: int) -> Callable[[Any], None]:
-    """The weakref callback forgetting the state recorded under ``key``."""
-
-    def drop(_ref: Any) -> None:
-        with _state_lock:
-            known = _states.get(key)
-            if known is not None and known[0]() is None:
-                del _states[key]
-
-    return drop
-
-
-def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
-    """Make ``spec`` a real field of pydantic ``model`` (validated, dumped, settable)."""
-    from pydantic.fields import FieldInfo
-
-    fields = getattr(model, "__pydantic_fields__")  # noqa: B009
-    fields[spec.name] = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
-    getattr(model, "model_rebuild")(force=True)  # noqa: B009
-
-
-def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
-    fields = getattr(model, "__pydantic_fields__")  # noqa: B009
-    if fields.pop(spec.name, None) is not None:
-        getattr(model, "model_rebuild")(force=True)  # noqa: B009
-
 
 def register_adapter(adapter: Adapter) -> None:
     """Make ``adapter`` handle the models it claims (later registrations are asked first)."""
@@ -720,6 +426,8 @@ def register_adapter(adapter: Adapter) -> None:
 _AUTOLOAD = {
     "django.db.models.base": "earnorm_aop.integrations.django",
     "earnorm.base.model.meta": "earnorm_aop.integrations.earnorm",
+    # DeclarativeBase, declarative_base() and MappedAsDataclass metaclasses.
+    "sqlalchemy.orm.decl_api": "earnorm_aop.integrations.sqlalchemy",
 }
 
 

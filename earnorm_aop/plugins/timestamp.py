@@ -92,8 +92,8 @@ class TimestampPlugin:
         kwargs: dict[str, Any],
     ) -> bool:
         """Whether this save of a persisted instance changes no field but the timestamps."""
-        if not adapter.unchanged_save_is_noop:
-            return False
+        if adapter.stamps_on_write(model, self._updated):
+            return False  # the ORM restamps it anyway (EarnORM's own updated_at)
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created:
             return False

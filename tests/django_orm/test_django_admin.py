@@ -7,13 +7,12 @@ the ``store`` app, migrated) driven by Django's test client in a subprocess,
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from _subprocess import run_json
 
 HERE = Path(__file__).parent
 RULE = "must have at least 3 characters/items"
@@ -21,23 +20,9 @@ RULE = "must have at least 3 characters/items"
 
 @cache
 def session() -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "admin_settings",
-        "PYTHONPATH": str(HERE / "projects"),
-    }
-    done = subprocess.run(
-        [sys.executable, str(HERE / "projects" / "admin_session.py")],
-        cwd=HERE / "projects",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    env = {"DJANGO_SETTINGS_MODULE": "admin_settings", "PYTHONPATH": str(HERE / "projects")}
+    script = str(HERE / "projects" / "admin_session.py")
+    return run_json([sys.executable, script], cwd=HERE / "projects", env=env)
 
 
 def test_the_add_view_shows_the_rules_as_form_errors() -> None:

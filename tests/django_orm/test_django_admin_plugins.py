@@ -8,13 +8,12 @@ with timestamp, softdelete and audit to a table, and registered with
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from _subprocess import run_json
 
 HERE = Path(__file__).parent
 FILTER = ["Not deleted", "Deleted only", "All, deleted included"]
@@ -22,23 +21,9 @@ FILTER = ["Not deleted", "Deleted only", "All, deleted included"]
 
 @cache
 def session() -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "admin_settings",
-        "PYTHONPATH": str(HERE / "projects"),
-    }
-    done = subprocess.run(
-        [sys.executable, str(HERE / "projects" / "admin_plugins_session.py")],
-        cwd=HERE / "projects",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    env = {"DJANGO_SETTINGS_MODULE": "admin_settings", "PYTHONPATH": str(HERE / "projects")}
+    script = str(HERE / "projects" / "admin_plugins_session.py")
+    return run_json([sys.executable, script], cwd=HERE / "projects", env=env)
 
 
 def test_the_list_hides_deleted_rows_by_default() -> None:

@@ -13,9 +13,7 @@ masked value (``EARNORM_AOP_MASK`` and the model's ``plugin_mask``).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from functools import cache
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _subprocess import run_json
 
 HERE = Path(__file__).parent
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -36,23 +35,12 @@ def session() -> dict[str, Any]:
 
 def _run(database: str) -> dict[str, Any]:
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "context_settings",
         "PYTHONPATH": str(HERE / "projects"),
         "CONTEXT_DB": database,
     }
-    done = subprocess.run(
-        [sys.executable, str(HERE / "projects" / "context_session.py")],
-        cwd=HERE / "projects",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    script = str(HERE / "projects" / "context_session.py")
+    return run_json([sys.executable, script], cwd=HERE / "projects", env=env)
 
 
 CASES = [f"{handler}_{view}" for handler in ("wsgi", "asgi") for view in ("sync", "async")]

@@ -11,7 +11,7 @@ on the model (unwoven at runtime, before the checks ran).
 
 The check is registered by ``earnorm_aop`` on import (see
 ``earnorm_aop/integrations/_django_startup.py``), so it runs without the app;
-``earnorm-aop check`` runs it too (see ``earnorm_aop/cli.py``).
+``earnorm-aop check`` runs it too (see ``earnorm_aop/cli/_models.py``).
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ awaitable (``plugins/_common.then``), and a plugin may write ``async def``
 advice.  Plugins read and set a record's values without ``await``: the
 façades read each record's document before its operation runs, and
 :meth:`EarnORMAdapter.set_field` sets the values about to be written.
+Change tracking: a record's "before" is the document the façade read before
+its write (``persisted_state``), its "after" the values about to be written
+(``current_value``); :meth:`EarnORMAdapter.stamps_on_write` names EarnORM's
+own ``auto_now`` fields, which every ``write()`` restamps.
 ``browse`` alone is not ``get``: it builds a recordset from ids without
 reading anything; ``read`` returns the raw document and is not woven.
 See ``docs/earnorm.md`` for EarnORM's limitations met here.
@@ -50,8 +54,6 @@ class EarnORMAdapter(Adapter):
     """Maps the logical operations onto an EarnORM model (see the module docstring)."""
 
     name = "earnorm"
-    # EarnORM's write stamps its own updated_at: a save is never a no-op.
-    unchanged_save_is_noop = False
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, BaseModel)
@@ -147,12 +149,46 @@ class EarnORMAdapter(Adapter):
     def with_save_fields(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The save's values with ``names`` set as :meth:`set_field` left them."""
+        """The save's values with ``names`` set as :meth:`set_field` left them.
+
+        They stay the record's pending values (what change tracking reads as
+        "about to be written"), as the façades' calls start out.
+        """
         kw = dict(kwargs)
         values = dict(args[0] if args else kw.pop("values", {}))
         for name in names:
             values[name] = self.get_field(instance, name)
+        if records.is_record(instance):
+            records.set_pending(instance, values)
         return (values, *args[1:]), kw
+
+    def stamps_on_write(self, model: type, name: str) -> bool:
+        """EarnORM's ``write()`` stamps its ``auto_now`` fields (``updated_at``) every time."""
+        field = model.__fields__.get(name)  # type: ignore[attr-defined]
+        return bool(getattr(field, "auto_now", False))
+
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The save's values cut down to ``names`` (the changed fields); none: nothing is written.
+
+        ``changed_only=True`` tells the woven save (and :meth:`saves_nothing`)
+        that an empty set of values means no ``write()`` at all, so EarnORM
+        stamps nothing either.
+        """
+        kw = dict(kwargs)
+        kw.pop("values", None)
+        kw["changed_only"] = True
+        values = {n: self.get_field(instance, n) for n in names}
+        if records.is_record(instance):
+            records.set_pending(instance, values)
+        return (values, *args[1:]), kw
+
+    def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """A save cut down to its changes (``with_only_fields``) that has none."""
+        if not kwargs.get("changed_only"):
+            return False
+        return not (args[0] if args else kwargs.get("values"))
 
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """The record ``values["id"]`` holding ``values`` (a cache hit: no read)."""
@@ -172,13 +208,19 @@ class EarnORMAdapter(Adapter):
     # -- persisted state ------------------------------------------------------------------
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
+        """Record ``state`` (default: the values now) as read and as the tracked state."""
         if records.is_record(instance):
             records.set_state(instance, self.snapshot(instance) if state is None else state)
 
-    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
+        """The document as read before the write in progress (or as last saved); no copy."""
         if not records.is_record(instance):
             return None
-        return records.state(instance)
+        return records.tracked(instance)
+
+    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+        found = self.persisted_state(instance)
+        return None if found is None else dict(found)
 
     def forget_state(self, instance: Any) -> None:
         if records.is_record(instance):

@@ -37,7 +37,9 @@ from .state import (
     pending,
     set_pending,
     set_state,
+    set_tracked,
     state,
+    tracked,
 )
 
 __all__ = [
@@ -51,7 +53,9 @@ __all__ = [
     "rebuilt",
     "set_pending",
     "set_state",
+    "set_tracked",
     "state",
+    "tracked",
 ]
 
 
@@ -71,24 +75,28 @@ _unlink = vars(BaseModel)["unlink"]
 _convert_to_db = vars(BaseModel)["_convert_to_db"].__func__
 
 
-async def load(record: Any) -> None:
-    """Read the record's document (not through the woven ``read``) and remember its values."""
+async def load(record: Any, *, track: bool = True) -> None:
+    """Read the record's document (not through the woven ``read``) and remember its values.
+
+    ``track=False``: the read after a write, which leaves the tracked state
+    (what the write changed from) to the ``changes`` plugin.
+    """
     model = type(record)
     ids = record._ids
     if len(ids) != 1:
-        set_state(record, None)
+        set_state(record, None, track=track)
         return
     env = model._env
     doc = await env.adapter.read(model, ids[0], None)
     if doc is None:
-        set_state(record, None)
+        set_state(record, None, track=track)
         return
     backend = env.adapter.backend_type
     values: dict[str, Any] = {}
     for name, field in model.__fields__.items():
         raw = doc.get(name)
         values[name] = raw if name == "id" else await field.from_db(raw, backend)
-    set_state(record, values)
+    set_state(record, values, track=track)
 
 
 def _records(recordset: Any) -> list[Any]:
@@ -158,11 +166,20 @@ async def _convert_to_db_as_given(cls: Any, vals: dict[str, Any]) -> dict[str, A
 # -- the woven operations ------------------------------------------------------------------
 
 
-async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
-    """Logical ``save``: EarnORM's ``create`` for an unsaved record, else its ``write``."""
+async def _earnorm_aop_save(
+    self: Any, values: dict[str, Any], *, changed_only: bool = False
+) -> Any:
+    """Logical ``save``: EarnORM's ``create`` for an unsaved record, else its ``write``.
+
+    ``changed_only`` (the ``changes`` plugin's ``update_fields`` mode): ``values``
+    are the fields that change, and none means no write at all.
+    """
     from ...plugins._common import including_hidden
 
     model = type(self)
+    if changed_only and not values and self._ids:
+        vars(self).pop(PENDING, None)  # all as stored: nothing to write, nothing re-read
+        return self
     if not self._ids:
         created = await _create(model, values)
         object.__setattr__(self, "_ids", created._ids)
@@ -184,7 +201,7 @@ async def _earnorm_aop_save(self: Any, values: dict[str, Any]) -> Any:
         finally:
             _KEEP.reset(token)
     vars(self).pop(PENDING, None)
-    await load(self)
+    await load(self, track=False)  # what was stored; the "before" stays until the after advice
     return self
 
 
@@ -227,7 +244,7 @@ async def _earnorm_aop_save_many(cls: Any, records: list[Any]) -> list[Any]:
         for record, pk in zip(records, created._ids, strict=True):
             object.__setattr__(record, "_ids", (pk,))
             vars(record).pop(PENDING, None)
-            await load(record)
+            await load(record, track=False)
     return records
 
 

@@ -1,7 +1,15 @@
 """What the adapter knows of an EarnORM record: the values read last and those to write.
 
-Both live in the record's ``__dict__`` (EarnORM records have one: models don't
-declare ``__slots__``), so they go away with the record.
+Three sets of values, all in the record's ``__dict__`` (EarnORM records have
+one: models don't declare ``__slots__``), so they go away with the record:
+
+- the *state*: the document as read last (before a write, by ``get``, or
+  after a write: what was stored), which plugins read without ``await``;
+- the *tracked* state: the document as loaded or last saved, the "before" of
+  change tracking.  A read after a write does not replace it: until the
+  write's ``after`` advice has run (the ``changes`` plugin's, last, makes the
+  written values the tracked state), it is what the write changed from;
+- the *pending* values: what the write in progress (or the next one) writes.
 """
 
 from __future__ import annotations
@@ -12,10 +20,20 @@ from typing import Any
 from earnorm.base.model.base import BaseModel
 from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
-__all__ = ["FieldValue", "is_record", "pending", "set_pending", "set_state", "state"]
+__all__ = [
+    "FieldValue",
+    "is_record",
+    "pending",
+    "set_pending",
+    "set_state",
+    "set_tracked",
+    "state",
+    "tracked",
+]
 
 STATE = "_earnorm_aop_state"
 PENDING = "_earnorm_aop_pending"
+TRACKED = "_earnorm_aop_tracked"
 
 
 def is_record(obj: Any) -> bool:
@@ -28,11 +46,31 @@ def state(record: Any) -> dict[str, Any] | None:
     return found
 
 
-def set_state(record: Any, values: Mapping[str, Any] | None) -> None:
+def set_state(record: Any, values: Mapping[str, Any] | None, *, track: bool = True) -> None:
+    """Remember ``values`` as read; ``track``: also as the tracked state (a load, not a re-read)."""
+    own = vars(record)
     if values is None:
-        vars(record).pop(STATE, None)
+        own.pop(STATE, None)
+        if track:
+            own.pop(TRACKED, None)
+        return
+    own[STATE] = dict(values)
+    if track:
+        own[TRACKED] = own[STATE]  # never changed in place: shared, not copied
+
+
+def tracked(record: Any) -> dict[str, Any] | None:
+    """The values as loaded or last saved (change tracking's "before"), or ``None``."""
+    found: dict[str, Any] | None = vars(record).get(TRACKED)
+    return found
+
+
+def set_tracked(record: Any, values: Mapping[str, Any] | None) -> None:
+    """Make ``values`` the tracked state (after a write: what it stored)."""
+    if values is None:
+        vars(record).pop(TRACKED, None)
     else:
-        vars(record)[STATE] = dict(values)
+        vars(record)[TRACKED] = dict(values)
 
 
 def pending(record: Any) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""The argparse tree: one sub-command per command, each bound to the function that runs it.
+
+Built fresh for each ``main`` call (cheap), so tests can run commands
+in-process one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+
+from ._models import cmd_check, cmd_explain
+from ._plugins import cmd_info, cmd_list
+from ._switch import cmd_switch
+
+_TARGETS_HELP = """\
+MODULE:CLASS names a model: MODULE is imported (the current directory is on
+sys.path) and CLASS is looked up in it, "Outer.Inner" for a nested class.
+Example: earnorm-aop check blog.models:Article
+
+DJANGO_SETTINGS_MODULE: when set (as for manage.py), django.setup() runs
+before anything is imported, so Django models can be named; check then also
+checks every model of the project that declares plugins = [...], and fails
+when its plugins are not woven or when 'earnorm_aop.integrations.django' is
+missing from INSTALLED_APPS. Example:
+  DJANGO_SETTINGS_MODULE=mysite.settings earnorm-aop check
+"""
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("earnorm-aop")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="earnorm-aop",
+        description="Inspect earnorm_aop plugins and the models they are woven onto.",
+        epilog=_TARGETS_HELP
+        + "\nExit codes: 0 ok, 1 a plugin failed, 2 usage error (bad name or path).",
+        formatter_class=raw,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    imports = argparse.ArgumentParser(add_help=False)
+    imports.add_argument(
+        "-i",
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, so that the plugins it registers are known (repeatable)",
+    )
+
+    p = sub.add_parser("list", parents=[common, imports], help="every known plugin")
+    p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser(
+        "info",
+        parents=[common, imports],
+        help="one plugin: hooks, requires, options",
+        description="One plugin: version, hooks, requires and its options as a table "
+        "(name, type, default, description); --json prints the full JSON Schema.",
+    )
+    p.add_argument("name", help="the plugin's name, e.g. 'cache'")
+    p.set_defaults(run=cmd_info)
+
+    p = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="what runs when a model's methods are called",
+        description="Import MODULE:CLASS and print each woven method with its advice "
+        "in execution order.",
+        epilog=_TARGETS_HELP,
+        formatter_class=raw,
+    )
+    p.add_argument("target", metavar="MODULE:CLASS", help="the model, e.g. blog.models:Article")
+    p.set_defaults(run=cmd_explain)
+
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="import models and report their plugins (exit 1 on failure)",
+        description="Import each MODULE:CLASS and report the plugins woven on it, or the "
+        "PluginError its import raised; with DJANGO_SETTINGS_MODULE, also every Django "
+        "model that declares plugins.",
+        epilog=_TARGETS_HELP,
+        formatter_class=raw,
+    )
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="MODULE:CLASS",
+        help="models to check (optional with DJANGO_SETTINGS_MODULE)",
+    )
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser(
+        "switch",
+        parents=[common, imports],
+        help="read or flip the switches processes share through Redis",
+        description="Without NAME: every shared switch of the namespace.  With NAME: that "
+        "one.  With NAME on|off: write it; every process sharing the namespace applies it.",
+    )
+    p.add_argument("name", nargs="?", help="the plugin, e.g. 'audit'")
+    p.add_argument("state", nargs="?", choices=["on", "off"], help="the new state")
+    p.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    p.add_argument(
+        "--namespace", default="default", help="the board's namespace (default: default)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds to wait for Redis (default: 2)"
+    )
+    p.set_defaults(run=cmd_switch)
+    return parser

@@ -1,0 +1,111 @@
+"""Persisted state: what the database holds for an instance, as last loaded or saved.
+
+Change tracking compares an instance with this state.  It is kept beside the
+instance (weakly, never on it) so that recording it neither keeps an instance
+alive nor adds attributes to user objects; instances that cannot be weakly
+referenced are keyed by class and primary key instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._fields import AdapterFields
+
+__all__ = ["AdapterPersistedState"]
+
+
+class AdapterPersistedState(AdapterFields):
+    """``remember_state`` / ``loaded_state`` / ``forget_state`` of the adapter (module doc)."""
+
+    def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
+        """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
+
+        An adapter calls this when it *loads* an instance (Django: ``from_db``),
+        and the ``changes`` plugin after each successful write, so
+        :meth:`loaded_state` (and the change tracking) can tell what changed
+        since.  Plain classes have no load step: their state is known from
+        their first save on.  Stored beside the instance (weakly), never on
+        it.  An instance that cannot be weakly referenced (``__slots__`` without
+        ``__weakref__``) is never kept alive: its state is kept per row, under
+        its class and primary key (``pk`` or ``id``), or not at all without one.
+        """
+        snapshot = dict(self.snapshot(instance) if state is None else state)
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            if row is not None:
+                with _state_lock:
+                    _rows[row] = snapshot
+            return
+        key = id(instance)
+        with _state_lock:
+            known = _states.get(key)
+            if known is None or known[0]() is not instance:
+                ref: Callable[[], Any] = weakref.ref(instance, _dropper(key))
+            else:
+                ref = known[0]
+            _states[key] = (ref, snapshot)
+
+    def loaded_state(self, instance: Any) -> dict[str, Any] | None:
+        """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
+        if not _weakly_referenceable(instance):
+            row = _row_key(instance)
+            found = None if row is None else _rows.get(row)
+            return None if found is None else dict(found)
+        known = _states.get(id(instance))
+        if known is None or known[0]() is not instance:
+            return None
+        return dict(known[1])
+
+    def forget_state(self, instance: Any) -> None:
+        """Drop what :meth:`remember_state` recorded (after a delete)."""
+        with _state_lock:
+            if not _weakly_referenceable(instance):
+                row = _row_key(instance)
+                if row is not None:
+                    _rows.pop(row, None)
+                return
+            known = _states.get(id(instance))
+            if known is not None and known[0]() is instance:
+                del _states[id(instance)]
+
+
+# id(instance) -> (reference to it, persisted state), for remember_state().  The
+# lock is reentrant: a weakref callback (_dropper) may run while it is held.
+_state_lock = threading.RLock()
+_states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
+
+
+# (class, primary key) -> persisted state, for instances without weakref support.
+_rows: dict[tuple[type, Any], dict[str, Any]] = {}
+
+
+def _weakly_referenceable(instance: Any) -> bool:
+    return type(instance).__weakrefoffset__ != 0
+
+
+def _row_key(instance: Any) -> tuple[type, Any] | None:
+    for attr in ("pk", "id"):
+        value = getattr(instance, attr, None)
+        if value is not None:
+            try:
+                hash(value)
+            except TypeError:
+                return None
+            return type(instance), value
+    return None
+
+
+def _dropper(key: int) -> Callable[[Any], None]:
+    """The weakref callback forgetting the state recorded under ``key``."""
+
+    def drop(_ref: Any) -> None:
+        with _state_lock:
+            known = _states.get(key)
+            if known is not None and known[0]() is None:
+                del _states[key]
+
+    return drop

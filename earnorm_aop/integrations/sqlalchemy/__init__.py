@@ -1,0 +1,33 @@
+"""SQLAlchemy 2.x integration: plugins on mapped classes, with ``Session`` and ``AsyncSession``.
+
+Importing this module registers :class:`SQLAlchemyAdapter` (``earnorm_aop``
+also imports it on its own the first time it meets a mapped class) and, when a
+model is first woven, installs the listeners on the ``Session`` class: the
+flush calls each object's woven ``save`` / ``delete`` (``flush.py``), ORM
+statements run through the woven ``get_queryset`` / ``*_many``
+(``statements.py``), and commit-aware work waits for the transaction
+(``transactions.py``).  See ``docs/sqlalchemy.md``.
+"""
+
+from __future__ import annotations
+
+from ..base import register_adapter
+from .adapter import SQLAlchemyAdapter, adapter, install
+from .audit import audit_metadata, audit_table
+from .declaration import PluginModel
+from .fields import sqlalchemy_column
+from .statements import INCLUDE_DELETED, RowSet
+
+__all__ = [
+    "INCLUDE_DELETED",
+    "PluginModel",
+    "RowSet",
+    "SQLAlchemyAdapter",
+    "adapter",
+    "audit_metadata",
+    "audit_table",
+    "install",
+    "sqlalchemy_column",
+]
+
+register_adapter(adapter)

@@ -1,0 +1,67 @@
+"""The audit ``table`` sink on SQLAlchemy: a row of ``earnorm_aop_audit`` per record.
+
+The table lives in its own ``MetaData`` (:data:`audit_metadata`): create it with
+``audit_metadata.create_all(engine)``, or copy it into your own metadata
+(``audit_table.to_metadata(Base.metadata)``) so Alembic sees it.  The row is
+inserted on the connection of the session that writes the audited data, in
+its transaction: it commits or rolls back with the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.orm import Session
+
+__all__ = ["audit_metadata", "audit_table", "read", "write"]
+
+audit_metadata = MetaData()
+
+audit_table = Table(
+    "earnorm_aop_audit",
+    audit_metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False, index=True),
+    Column("object_id", String(200), nullable=False, default=""),
+    Column("action", String(40), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("actor", String(200), nullable=True),
+    Column("time", DateTime(timezone=True), nullable=False),
+)
+
+
+def write(session: Session, record: Mapping[str, Any]) -> None:
+    """Insert ``record`` on ``session``'s connection (Core: no ORM event, no advice)."""
+    pk = record.get("id")
+    changes = {
+        name: [_jsonable(old), _jsonable(new)]
+        for name, (old, new) in (record.get("changes") or {}).items()
+    }
+    session.connection().execute(
+        insert(audit_table).values(
+            model=record.get("model", ""),
+            object_id="" if pk is None else str(pk),
+            action=record.get("action", ""),
+            changes=changes,
+            actor=record.get("actor"),
+            time=record["time"],
+        )
+    )
+
+
+def read(session: Session, model_label: str) -> list[dict[str, Any]]:
+    """The records of ``model_label``, oldest first."""
+    statement = (
+        select(audit_table).where(audit_table.c.model == model_label).order_by(audit_table.c.pk)
+    )
+    return [dict(row._mapping) for row in session.connection().execute(statement)]
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,384 @@
+"""Instance writes at flush: the woven ``save`` / ``delete`` of each object span the flush.
+
+SQLAlchemy writes instances when the session flushes, not when user code
+calls a method, so the logical ``save`` and ``delete`` of a model are two
+private methods installed on the mapped class (``_earnorm_save``,
+``_earnorm_delete``) that the plugins weave like any other.  A ``before_flush``
+listener, installed once on the ``Session`` class, calls them for each object
+of a woven model in ``session.new``, ``session.dirty`` (really modified) and
+``session.deleted``.
+
+A call must keep its meaning across the flush: ``before`` advice and the first
+half of ``around`` advice run before the SQL, ``after`` advice and the second
+half of ``around`` advice after it (when the primary key of a new row is
+known).  So each call runs in its own greenlet: the original method body is a
+*suspension point* that switches back to the flush, which goes on and emits
+the SQL; ``after_flush_postexec`` resumes every suspended call (the body
+returns ``None``) so its remaining advice runs.  If the flush fails, the
+error is thrown into the suspended calls at the suspension point, so their
+``error`` advice sees it and their ``after`` advice does not run.
+
+A call that never reaches its body was vetoed (a ``before`` advice returned
+``False``, an ``around`` advice did not proceed): the write is taken out of
+the flush — a new object is expunged, a modified one gets its loaded values
+back, a deleted one is added back (``session.add``), which is how the
+softdelete plugin turns a delete into an update.  An exception from advice
+before the SQL fails the flush with nothing written.
+
+Each call runs in a copy of the context of the flush (``trace()``,
+``disabled()``, ``audit.actor()``), or, for writes a plugin asked for through
+the adapter (``restore()``, ``hard_delete()``, softdelete's update), in the
+context captured when it asked, so its labels reach the flush.  On
+``AsyncSession`` the flush runs in SQLAlchemy's own greenlet; a suspended call
+doing I/O (the audit ``table`` sink) has its awaitables passed through to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import types
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import greenlet
+from sqlalchemy import event
+from sqlalchemy.orm import Session, attributes, object_session
+from sqlalchemy.orm import exc as orm_exc
+from sqlalchemy.orm.base import instance_state
+
+from . import context
+
+__all__ = ["DELETE", "SAVE", "capture", "install", "is_original", "make_bodies", "suspend"]
+
+SAVE = "_earnorm_save"
+DELETE = "_earnorm_delete"
+
+_KEY = "_earnorm_aop_flush"  # session.info key of the flush in progress
+
+
+class _Suspended:
+    """What a call's greenlet sends to the flush when it reaches its body."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: greenlet.greenlet) -> None:
+        self.call = call
+
+
+@dataclass
+class _Flush:
+    """One flush of one session: the calls waiting for its end."""
+
+    driver: greenlet.greenlet
+    waiting: list[greenlet.greenlet] = field(default_factory=list)
+    seen: set[tuple[int, str]] = field(default_factory=set)
+    queued: list[tuple[Any, str]] = field(default_factory=list)
+    only: set[int] | None = None  # flush(objects=...): the ids of those objects
+
+
+# Original bodies installed on mapped classes, to tell a woven method from one
+# with no advice (skipped at flush at no cost).
+_originals: weakref.WeakSet[Any] = weakref.WeakSet()
+
+# The persisted state of each object whose woven write is in progress (see _start).
+_before_write: weakref.WeakKeyDictionary[Any, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+
+NOT_WRITING = object()
+
+
+def state_before_write(instance: Any) -> Any:
+    """The persisted state of ``instance`` when its running write started, or ``NOT_WRITING``."""
+    return _before_write.get(instance_state(instance), NOT_WRITING)
+
+
+def _no_state(instance: Any) -> dict[str, Any] | None:
+    return None
+
+
+# How to read an object's committed state: the adapter installs its own (it
+# imports this module, not the other way round).
+read_committed: Callable[[Any], dict[str, Any] | None] = _no_state
+
+
+# Contexts captured for a pending write (restore(), hard_delete(), softdelete's
+# update), by instance state; the flush runs that object's call in it.
+_captured: weakref.WeakKeyDictionary[Any, contextvars.Context] = weakref.WeakKeyDictionary()
+
+
+def make_bodies() -> dict[str, Callable[..., Any]]:
+    """Fresh original functions for one model (each model weaves its own)."""
+
+    def _earnorm_save(self: Any) -> None:
+        """The flush writing this object (an INSERT or UPDATE), woven as ``save``."""
+        suspend()
+
+    def _earnorm_delete(self: Any) -> None:
+        """The flush deleting this object's row, woven as ``delete``."""
+        suspend()
+
+    _originals.add(_earnorm_save)
+    _originals.add(_earnorm_delete)
+    return {SAVE: _earnorm_save, DELETE: _earnorm_delete}
+
+
+def is_original(model: type, name: str) -> bool:
+    """Whether ``model``'s ``name`` has no advice (or is not installed)."""
+    found = inspect.getattr_static(model, name, None)
+    # By type first: a woven wrapper compares and hashes as the function it wraps.
+    return found is None or (type(found) is types.FunctionType and found in _originals)
+
+
+def suspend() -> Any:
+    """The body of a woven write: wait for the flush's end (outside a flush: nothing)."""
+    flush = _CURRENT.get()
+    if flush is None:
+        return None
+    return flush.driver.switch(_Suspended(greenlet.getcurrent()))
+
+
+_CURRENT: contextvars.ContextVar[_Flush | None] = contextvars.ContextVar(
+    "earnorm_aop_sqlalchemy_flush", default=None
+)
+
+
+def capture(instance: Any) -> None:
+    """Run ``instance``'s next flush-time call in the current context (labels, hard delete)."""
+    _captured[instance_state(instance)] = contextvars.copy_context()
+
+
+# -- driving calls -----------------------------------------------------------------------
+
+
+def _await_only() -> Callable[[Any], Any]:
+    from sqlalchemy import util
+
+    # 2.1 names it await_ (await_only stays as an alias); 2.0 has await_only only.
+    found: Callable[[Any], Any] = getattr(util, "await_", None) or util.await_only
+    return found
+
+
+_await = _await_only()
+
+
+def _drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]:
+    """Run ``call`` until it finishes or suspends: ``(suspended, value)``.
+
+    Anything else it switches out with is an awaitable from SQLAlchemy's
+    ``await_only`` (I/O on an ``AsyncSession``): awaited here, in the flush's
+    own greenlet, and its result sent back.
+    """
+    value = step()
+    while True:
+        if call.dead:
+            return False, value
+        if isinstance(value, _Suspended):
+            return True, value.call
+        try:
+            answer = _await(value)
+        except BaseException as exc:
+            value = call.throw(exc)
+        else:
+            value = call.switch(answer)
+
+
+def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
+    """Call ``obj``'s woven ``name`` until it suspends; ``False`` if it was vetoed."""
+    state = instance_state(obj)
+    if state.key is None:
+        _apply_defaults(state)
+    ctx = _captured.pop(state, None) or contextvars.copy_context()
+    method = getattr(obj, name)
+    # The committed state SQLAlchemy replaces at the flush, kept for the whole
+    # call: after advice and conditions compare with the values before the write.
+    before = read_committed(obj)
+
+    def run() -> Any:
+        _CURRENT.set(flush)
+        context.SESSION.set(session)
+        _before_write[state] = before
+        try:
+            return method()
+        finally:
+            _before_write.pop(state, None)
+
+    call = _Call(lambda: ctx.run(run), flush.driver)
+    suspended, _ = _drive(call, call.switch)
+    if suspended:
+        flush.waiting.append(call)
+        return True
+    return False
+
+
+def _apply_defaults(state: Any) -> None:
+    """Give a new object the scalar Python-side column defaults it will be inserted with.
+
+    SQLAlchemy applies them in the INSERT, after ``before_flush``; setting them
+    first lets ``save`` advice (validation, audit) see the values written.
+    """
+    for attr in state.mapper.column_attrs:
+        if attr.key in state.dict or len(attr.columns) != 1:
+            continue
+        default = getattr(attr.columns[0], "default", None)
+        if default is not None and getattr(default, "is_scalar", False):
+            setattr(state.obj(), attr.key, default.arg)
+
+
+class _Call(greenlet.greenlet):  # type: ignore[misc]
+    """A woven write running until the flush's end; may do I/O on an async session."""
+
+    __sqlalchemy_greenlet_provider__ = True
+
+
+def _veto(session: Session, obj: Any, name: str) -> None:
+    """Take ``obj``'s write out of this flush: the data stays as it was."""
+    if name == DELETE:
+        if obj in session.deleted:
+            session.add(obj)
+        return
+    if obj in session.new:
+        session.expunge(obj)
+        return
+    state = instance_state(obj)
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if history.has_changes():
+            if history.deleted:
+                attributes.set_committed_value(obj, attr.key, history.deleted[0])
+            else:
+                session.expire(obj, [attr.key])
+
+
+def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
+    """Objects of woven models this flush writes whose call has not run yet."""
+    found: list[tuple[Any, str]] = []
+    for obj, name in flush.queued:
+        found.append((obj, name))
+    flush.queued.clear()
+    for obj in list(session.new):
+        found.append((obj, SAVE))
+    for obj in list(session.dirty):
+        if session.is_modified(obj, include_collections=False):
+            found.append((obj, SAVE))
+    for obj in list(session.deleted):
+        found.append((obj, DELETE))
+    out = []
+    for obj, name in found:
+        key = (id(obj), name)
+        if key in flush.seen or is_original(type(obj), name):
+            continue
+        if flush.only is not None and id(obj) not in flush.only:
+            continue  # session.flush(objects=[...]) leaves it for a later flush
+        flush.seen.add(key)
+        out.append((obj, name))
+    return out
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    _finish_stale(session)
+    flush = _Flush(driver=greenlet.getcurrent())
+    if instances is not None:
+        flush.only = {id(o) for o in instances}
+    session.info[_KEY] = flush
+    try:
+        while batch := _pending(session, flush):
+            for obj, name in batch:
+                if not _start(flush, session, obj, name):
+                    _veto(session, obj, name)
+    except BaseException as exc:
+        _fail(session, exc)
+        raise
+
+
+def queue_save(session: Session, instance: Any) -> bool:
+    """Inside ``session``'s flush: write ``instance`` in it too (it was deleted: undo that)."""
+    flush = session.info.get(_KEY)
+    if flush is None or flush.driver.dead:
+        return False
+    if instance in session.deleted:
+        session.add(instance)
+    flush.seen.discard((id(instance), SAVE))
+    flush.queued.append((instance, SAVE))
+    return True
+
+
+def _after_flush_postexec(session: Session, flush_context: Any) -> None:
+    flush = session.info.pop(_KEY, None)
+    if flush is None:
+        return
+    error: BaseException | None = None
+    for call in flush.waiting:
+        if call.dead:
+            continue
+        try:
+            if error is None:
+                _drive(call, functools.partial(call.switch, None))
+            else:
+                _drive(call, functools.partial(call.throw, error))
+        except BaseException as exc:
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
+
+
+def _fail(session: Session, error: BaseException) -> None:
+    """The flush failed: throw ``error`` into every suspended call (its error advice runs)."""
+    flush = session.info.pop(_KEY, None)
+    if flush is None:
+        return
+    for call in flush.waiting:
+        if call.dead:
+            continue
+        with contextlib.suppress(BaseException):
+            _drive(call, functools.partial(call.throw, error))
+
+
+def _finish_stale(session: Session) -> None:
+    """End the calls of a flush that stopped between ``before_flush`` and its SQL.
+
+    SQLAlchemy can leave a flush after ``before_flush`` without a word: nothing
+    left to write, or a transaction it cannot begin (``PendingRollbackError``
+    after an earlier failure).  Nothing was written for those calls, so they
+    end with an error (their ``error`` advice runs, ``after`` advice does not),
+    at the next flush or when the transaction ends.
+    """
+    if _KEY in session.info:
+        _fail(session, orm_exc.FlushError("the flush ended before writing this object"))
+
+
+def _after_soft_rollback(session: Session, previous: Any) -> None:
+    import sys
+
+    error = sys.exc_info()[1]
+    if error is None:
+        error = orm_exc.FlushError("the flush was rolled back")
+    _fail(session, error)
+
+
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if _KEY in session.info and transaction.parent is None:
+        _finish_stale(session)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Listen on every ``Session`` (and so every ``AsyncSession``) once."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush_postexec", _after_flush_postexec)
+    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+    event.listen(Session, "after_transaction_end", _after_transaction_end)
+
+
+def session_of(instance: Any) -> Session | None:
+    return object_session(instance)

@@ -442,6 +442,14 @@ class _Generator:
             self.guarded(src, d, advice, "", "after")
         src.add(d, "return result")
 
+    def proceed_header(self, src: _Source, i: int) -> None:
+        """Open ``proceed`` for around advice ``i``: one-shot, a second call raises."""
+        src.add(1, "def proceed(*a, **kw):")
+        src.add(2, "nonlocal called")
+        src.add(2, "if called:")
+        src.add(3, f"raise _ProceedError(_perr{i})")
+        src.add(2, "called = True")
+
     def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
         """Emit ``_lvl{k}``: around advice ``k`` with a one-shot ``proceed``."""
         plan = self.plan
@@ -464,11 +472,7 @@ class _Generator:
             self.bind(src, 1)
         src.add(1, "called = False")
         if not log_policy:
-            src.add(1, "def proceed(*a, **kw):")
-            src.add(2, "nonlocal called")
-            src.add(2, "if called:")
-            src.add(3, f"raise _ProceedError(_perr{i})")
-            src.add(2, "called = True")
+            self.proceed_header(src, i)
             src.add(2, "if a or kw:")
             src.add(3, f"return {inner('a', 'kw')}")
             src.add(2, f"return {inner('args', 'kwargs')}")
@@ -488,11 +492,7 @@ class _Generator:
         # raise policy); ``started`` tells whether the inner chain really ran,
         # which differs from ``called`` when a sync advice on an async target
         # fails before its proceed() coroutine is awaited.
-        src.add(1, "def proceed(*a, **kw):")
-        src.add(2, "nonlocal called")
-        src.add(2, "if called:")
-        src.add(3, f"raise _ProceedError(_perr{i})")
-        src.add(2, "called = True")
+        self.proceed_header(src, i)
         src.add(2, "return _go(a, kw) if (a or kw) else _go(args, kwargs)")
         src.add(1, f"{adef} _go(a, kw):")
         src.add(2, "nonlocal res, inner_failed, started")

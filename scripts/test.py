@@ -19,8 +19,9 @@ they run the full count, and pytest runs under ``coverage run`` (line and
 branch coverage, configured in ``pyproject.toml``), whose report is printed
 at the end.  The tests run in a random order (pytest-randomly); the seed is
 printed at the top of pytest's output (``-p randomly --randomly-seed=N``
-repeats an order, ``-p no:randomly`` keeps file order).  The last line is
-the command's wall time.
+repeats an order, ``-p no:randomly`` keeps file order).  A run of the whole
+suite uses up to four pytest-xdist workers (one per core; ``-n 0`` for one
+process).  The last line is the command's wall time.
 """
 
 from __future__ import annotations
@@ -64,6 +65,23 @@ def _names_tests(pytest_args: list[str]) -> bool:
     )
 
 
+def _with_workers(pytest_args: list[str]) -> list[str]:
+    """A whole-suite run spreads over the machine's cores (pytest-xdist), unless told otherwise.
+
+    On a busy 2-core machine two workers take about half the time of one: the
+    suite is many short tests, and each worker has its own databases and
+    servers.  ``-n 0`` (or ``-p no:xdist``) runs in one process.
+    """
+    told = any(
+        arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith(("-n", "--numprocesses="))
+        for arg in pytest_args
+    )
+    cores = os.cpu_count() or 1
+    if told or cores < 2:
+        return pytest_args
+    return ["-n", str(min(cores, 4)), *pytest_args]
+
+
 def main(argv: list[str]) -> int:
     started = time.monotonic()
     try:
@@ -93,6 +111,7 @@ def run(argv: list[str]) -> int:
     failed: list[tuple[str, int]] = []
     earnorm: list[str] = []
     if not _names_tests(pytest_args):
+        pytest_args = _with_workers(pytest_args)
         python312 = ensure_venv312()
         if python312 is None:
             message = f"no Python 3.12+ found, EarnORM tests not run: {PY312_HINT}"

@@ -10,8 +10,9 @@ that ORM's lines.
 Each ORM line gets its own virtualenv in ``.venvs/`` (git-ignored), created
 with an interpreter that line supports (Django 6.x needs Python 3.12+; found
 on PATH or under pyenv) and filled with the project (editable, ``test``
-extra, which brings psycopg) and the pinned ORM (plus, for SQLAlchemy 2.0,
-sqlalchemy-easy-softdelete, which declares ``sqlalchemy<2.1``).  A venv is
+extra, which brings psycopg) and the pinned ORM (plus, for SQLAlchemy,
+sqlalchemy-easy-softdelete: it declares ``sqlalchemy<2.1``, so on 2.1 it is
+installed without its dependencies).  A venv is
 reinstalled only when ``pyproject.toml`` or the pins change.  In each venv
 the ORM's tests run once per database (``EARNORM_AOP_TEST_DB``): its own
 folder (``tests/django_orm``, ``tests/sqlalchemy_orm``), its backends of
@@ -72,6 +73,7 @@ class Line:
     pins: tuple[str, ...]
     python: tuple[int, int]
     default: bool = True  # in the matrix unless the ORM's option names the lines to run
+    no_deps: tuple[str, ...] = ()  # installed after, without their dependencies
     env: dict[str, str] = field(default_factory=dict)  # for its pytest runs
 
     @property
@@ -95,13 +97,21 @@ class Orm:
 
 ORMS = {
     # The quickstart example (tests/test_examples.py) runs on Django.
-    "django": Orm("Django", "django", "tests/django_orm", "django or quickstart",
-                  extra=("tests/test_examples.py",)),
+    "django": Orm(
+        "Django",
+        "django",
+        "tests/django_orm",
+        "django or quickstart",
+        extra=("tests/test_examples.py",),
+    ),
     "sqlalchemy": Orm("SQLAlchemy", "sqlalchemy", "tests/sqlalchemy_orm", "sqlalchemy"),
 }
 
-# The SQLAlchemy 2.0 cell is where sqlalchemy-easy-softdelete (sqlalchemy<2.1)
-# is installed: its parity tests must run there, not skip.
+# sqlalchemy-easy-softdelete (the reference of the soft-delete parity tests)
+# declares sqlalchemy<2.1: the 2.0 cell installs it as it is, the 2.1 cell
+# without its dependencies (it works there).  In both its tests must run:
+# the variable turns the parity module's skip into a failure.
+EASY_SOFTDELETE = "sqlalchemy-easy-softdelete"
 REQUIRE_EASY_SOFTDELETE = {"EARNORM_AOP_REQUIRE_EASY_SOFTDELETE": "1"}
 
 SUPPORTED = [
@@ -112,11 +122,18 @@ SUPPORTED = [
     Line(
         "sqlalchemy",
         "2.0",
-        ("sqlalchemy[asyncio]>=2.0,<2.1", "sqlalchemy-easy-softdelete"),
+        ("sqlalchemy[asyncio]>=2.0,<2.1", EASY_SOFTDELETE),
         (3, 11),
         env=REQUIRE_EASY_SOFTDELETE,
     ),
-    Line("sqlalchemy", "2.1", ("sqlalchemy[asyncio]>=2.1,<2.2",), (3, 11)),
+    Line(
+        "sqlalchemy",
+        "2.1",
+        ("sqlalchemy[asyncio]>=2.1,<2.2",),
+        (3, 11),
+        no_deps=(EASY_SOFTDELETE,),
+        env=REQUIRE_EASY_SOFTDELETE,
+    ),
 ]
 
 
@@ -126,7 +143,7 @@ def ensure_venv(line: Line, python: str) -> Path:
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     venv_python = bin_dir / ("python.exe" if os.name == "nt" else "python")
     created = venv / f".created-{_digest(python.encode())}"
-    key = (ROOT / "pyproject.toml").read_bytes() + "\n".join(line.pins).encode()
+    key = (ROOT / "pyproject.toml").read_bytes() + repr((line.pins, line.no_deps)).encode()
     installed = venv / f".installed-{_digest(key)}"
     if not (created.exists() and venv_python.exists()):  # new, or another interpreter
         shutil.rmtree(venv, ignore_errors=True)
@@ -138,6 +155,10 @@ def ensure_venv(line: Line, python: str) -> Path:
     print(f"==> installing earnorm-aop[test] (editable) and {' '.join(line.pins)}", flush=True)
     install = [str(venv_python), "-m", "pip", "install", "--quiet", "-e", ".[test]", *line.pins]
     result = subprocess.run(install, cwd=ROOT)
+    if result.returncode == 0 and line.no_deps:
+        print(f"==> installing {' '.join(line.no_deps)} (--no-deps)", flush=True)
+        no_deps = [str(venv_python), "-m", "pip", "install", "--quiet", "--no-deps"]
+        result = subprocess.run([*no_deps, *line.no_deps], cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"pip install for {line.label} failed ({result.returncode})")
     for old in venv.glob(".installed-*"):
@@ -176,7 +197,7 @@ def run_cell(python: Path, line: Line, database: str, pytest_args: list[str]) ->
 
 
 def narrowed(keywords: str, pytest_args: list[str]) -> list[str]:
-    """``pytest_args`` with any ``-k`` combined with the cell's ``keywords`` (never widening them)."""
+    """``pytest_args`` with any ``-k`` combined with the cell's ``keywords`` (never widening)."""
     args, every = [], [keywords]
     rest = iter(pytest_args)
     for arg in rest:
@@ -241,8 +262,13 @@ def main(argv: list[str]) -> int:
             continue
         results.append((line.label, "install", time.monotonic() - began, "ok"))
         module = ORMS[line.orm].module
+        probe = f"import {module}, sys; print({module}.__version__, sys.version)"
         version = subprocess.run(
-            [str(venv_python), "-c", f"import {module}, sys; print({module}.__version__, sys.version)"],
+            [
+                str(venv_python),
+                "-c",
+                f"import {module}, sys; print({module}.__version__, sys.version)",
+            ],
             capture_output=True,
             text=True,
         ).stdout.split()[:2]

@@ -1,4 +1,4 @@
-"""scripts/matrix.py: which tests each ORM cell runs, and what the SQLAlchemy 2.0 cell requires.
+"""scripts/matrix.py: which tests each ORM cell runs, and what the SQLAlchemy cells require.
 
 The cells themselves run in CI (``.ci/run``); these tests check the parts
 that decide what they run, so a backend-parametrised module or the
@@ -67,18 +67,18 @@ def test_the_default_matrix_and_naming_one_orms_lines(matrix: ModuleType) -> Non
     assert _chosen(matrix, django=["6.0"]) == ["Django 6.0"]
 
 
-def test_only_the_sqlalchemy_2_0_cell_installs_and_requires_easy_softdelete(
+def test_every_sqlalchemy_cell_installs_and_requires_easy_softdelete(
     matrix: ModuleType,
 ) -> None:
     requiring = [line.label for line in matrix.SUPPORTED if line.env.get(REQUIRE)]
     installing = [
         line.label
         for line in matrix.SUPPORTED
-        if any(p.startswith("sqlalchemy-easy-softdelete") for p in line.pins)
+        if matrix.EASY_SOFTDELETE in (*line.pins, *line.no_deps)
     ]
-    assert requiring == installing == ["SQLAlchemy 2.0"]
-    (line,) = [line for line in matrix.SUPPORTED if line.label == "SQLAlchemy 2.0"]
-    assert "sqlalchemy[asyncio]>=2.0,<2.1" in line.pins
+    assert requiring == installing == ["SQLAlchemy 2.0", "SQLAlchemy 2.1"]
+    (line,) = [line for line in matrix.SUPPORTED if line.label == "SQLAlchemy 2.1"]
+    assert line.no_deps == (matrix.EASY_SOFTDELETE,)  # it declares sqlalchemy<2.1
 
 
 def _parity_run(require: bool) -> subprocess.CompletedProcess[str]:
@@ -103,10 +103,10 @@ def _parity_run(require: bool) -> subprocess.CompletedProcess[str]:
 def test_without_easy_softdelete_the_parity_module_skips_naming_the_matrix_cell() -> None:
     done = _parity_run(require=False)
     assert done.returncode == 5, done.stdout + done.stderr  # everything skipped: none collected
-    assert "SQLAlchemy 2.0 cell of scripts/matrix.py" in done.stdout
+    assert "SQLAlchemy 2.0 and 2.1 cells of scripts/matrix.py" in done.stdout
 
 
-def test_in_the_sqlalchemy_2_0_cell_a_missing_easy_softdelete_fails_the_run() -> None:
+def test_in_a_sqlalchemy_cell_a_missing_easy_softdelete_fails_the_run() -> None:
     done = _parity_run(require=True)
     assert done.returncode not in (0, 5), done.stdout + done.stderr
     assert "EARNORM_AOP_REQUIRE_EASY_SOFTDELETE is set, so this module must run" in done.stdout

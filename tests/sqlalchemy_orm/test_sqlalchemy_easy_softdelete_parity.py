@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relations
 
 from earnorm_aop import with_plugins
 
-# Set by scripts/matrix.py's SQLAlchemy 2.0 cell, where the library is installed.
+# Set by scripts/matrix.py's SQLAlchemy cells, where the library is installed.
 REQUIRE = "EARNORM_AOP_REQUIRE_EASY_SOFTDELETE"
 
 try:
@@ -33,8 +33,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     MISSING = (
         "sqlalchemy-easy-softdelete is not installed: it declares sqlalchemy<2.1, so it is "
         "not in the test extra (pip would hold SQLAlchemy at 2.0); these tests run in the "
-        "SQLAlchemy 2.0 cell of scripts/matrix.py (python3 scripts/matrix.py --sqlalchemy 2.0), "
-        "or here after pip install --no-deps sqlalchemy-easy-softdelete"
+        "SQLAlchemy 2.0 and 2.1 cells of scripts/matrix.py (python3 scripts/matrix.py "
+        "--sqlalchemy 2.0 2.1), or here after pip install --no-deps sqlalchemy-easy-softdelete"
     )
     if os.environ.get(REQUIRE):  # set by that cell: there, a skip would hide the comparison
         pytest.fail(f"{REQUIRE} is set, so this module must run: {MISSING}", pytrace=False)

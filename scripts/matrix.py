@@ -264,11 +264,7 @@ def main(argv: list[str]) -> int:
         module = ORMS[line.orm].module
         probe = f"import {module}, sys; print({module}.__version__, sys.version)"
         version = subprocess.run(
-            [
-                str(venv_python),
-                "-c",
-                f"import {module}, sys; print({module}.__version__, sys.version)",
-            ],
+            [str(venv_python), "-c", probe],
             capture_output=True,
             text=True,
         ).stdout.split()[:2]

@@ -238,7 +238,8 @@ def main(argv: list[str]) -> int:
     if args.list:
         for line in lines:
             for database in args.db:
-                print(f"{line.label} ({', '.join(line.pins)}) on {database}")
+                pins = [*line.pins, *(f"{pin} --no-deps" for pin in line.no_deps)]
+                print(f"{line.label} ({', '.join(pins)}) on {database}")
         return 0
 
     results: list[tuple[str, str, float, str]] = []

@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Run the Django tests on every supported Django version, on SQLite and on PostgreSQL.
+"""Run the ORM integrations' tests on every supported ORM version, on SQLite and on PostgreSQL.
 
-Usage: ``python3 scripts/matrix.py [--django 4.2 5.2 6 6.0] [--db sqlite postgres]
-[--list] [-- pytest args...]``; by default Django 4.2, 5.2 and the newest 6.x
-(``6``), each on both databases.
+Usage: ``python3 scripts/matrix.py [--django 4.2 5.2 6 6.0] [--sqlalchemy 2.0 2.1]
+[--db sqlite postgres] [--list] [-- pytest args...]``; by default Django 4.2,
+5.2 and the newest 6.x (``6``) and SQLAlchemy 2.0 and 2.1, each on both
+databases.  Naming only ``--django`` (or only ``--sqlalchemy``) runs only
+that ORM's lines.
 
-Each Django version gets its own virtualenv in ``.venvs/`` (git-ignored),
-created with an interpreter that version supports (6.x needs Python 3.12+;
-found on PATH or under pyenv) and filled with the project (editable, ``test``
-extra, which brings psycopg) and that Django.  A venv is reinstalled only when
-``pyproject.toml`` or the pin changes.  In each venv the Django tests run once
-per database (``EARNORM_AOP_TEST_DB``): ``tests/django_orm``, the Django
-backend of the built-in behaviour tests and the quickstart example.  The
-PostgreSQL run starts its own private server (``tests/_postgres.py``).
+Each ORM line gets its own virtualenv in ``.venvs/`` (git-ignored), created
+with an interpreter that line supports (Django 6.x needs Python 3.12+; found
+on PATH or under pyenv) and filled with the project (editable, ``test``
+extra, which brings psycopg) and the pinned ORM (plus, for SQLAlchemy,
+sqlalchemy-easy-softdelete: it declares ``sqlalchemy<2.1``, so on 2.1 it is
+installed without its dependencies).  A venv is
+reinstalled only when ``pyproject.toml`` or the pins change.  In each venv
+the ORM's tests run once per database (``EARNORM_AOP_TEST_DB``): its own
+folder (``tests/django_orm``, ``tests/sqlalchemy_orm``), its backends of
+every test module parametrised over the ``backend`` fixture (the built-in
+behaviour tests, change tracking, masking...: found by ``backend_modules``)
+and, for Django, the quickstart example.  The PostgreSQL run starts its own
+private server (``tests/_postgres.py``).
 
 Every cell runs even when an earlier one fails; the exit code is non-zero if
 any failed, and a cell whose pytest collected nothing counts as failed.  Like
@@ -22,14 +29,14 @@ any failed, and a cell whose pytest collected nothing counts as failed.  Like
 from __future__ import annotations
 
 import argparse
-import glob
+import ast
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from _bootstrap import ROOT, interpreter
@@ -37,38 +44,106 @@ from _bootstrap import ROOT, interpreter
 VENVS = ROOT / ".venvs"
 DATABASES = ("sqlite", "postgres")
 PYTEST_NO_TESTS = 5
-# The Django tests: the integration's own, the built-ins' behaviour tests on
-# the Django backend (parametrised ``[django...]``) and the Django quickstart.
-SELECTION = ["tests/django_orm", *sorted(glob.glob("tests/test_builtins_*.py", root_dir=ROOT))]
-SELECTION += ["tests/test_examples.py"]
-KEYWORDS = "django or quickstart"
+
+
+def backend_modules(tests: Path = ROOT / "tests") -> list[str]:
+    """The test modules with a test (or fixture) over the ``backend`` fixture.
+
+    Their ``[django]``, ``[sqlalchemy]`` and ``[sqlalchemy-async]`` variants
+    belong to the ORM cells; found by reading the modules, so a new
+    backend-parametrised module joins the matrix without being listed here.
+    """
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                arg.arg == "backend" for arg in [*node.args.args, *node.args.kwonlyargs]
+            ):
+                found.append(path.relative_to(ROOT).as_posix())
+                break
+    return found
 
 
 @dataclass(frozen=True)
-class Django:
-    """A supported Django release line: its pin and the oldest Python it runs on."""
+class Line:
+    """A supported release line of an ORM: its pins and the oldest Python it runs on."""
 
+    orm: str  # "django" or "sqlalchemy": the --option naming its lines, and its test keyword
     name: str
-    pin: str
+    pins: tuple[str, ...]
     python: tuple[int, int]
-    default: bool = True  # in the matrix unless --django names the lines to run
+    default: bool = True  # in the matrix unless the ORM's option names the lines to run
+    no_deps: tuple[str, ...] = ()  # installed after, without their dependencies
+    env: dict[str, str] = field(default_factory=dict)  # for its pytest runs
 
+    @property
+    def label(self) -> str:
+        return f"{ORMS[self.orm].title} {self.name}"
+
+
+@dataclass(frozen=True)
+class Orm:
+    """What a cell of one ORM runs: its test folder, the backend modules' variants, more."""
+
+    title: str
+    module: str  # imported to print the installed version
+    folder: str
+    keywords: str  # -k: this ORM's tests of the selection
+    extra: tuple[str, ...] = ()
+
+    def selection(self) -> list[str]:
+        return [self.folder, *backend_modules(), *self.extra]
+
+
+ORMS = {
+    # The quickstart example (tests/test_examples.py) runs on Django.
+    "django": Orm(
+        "Django",
+        "django",
+        "tests/django_orm",
+        "django or quickstart",
+        extra=("tests/test_examples.py",),
+    ),
+    "sqlalchemy": Orm("SQLAlchemy", "sqlalchemy", "tests/sqlalchemy_orm", "sqlalchemy"),
+}
+
+# sqlalchemy-easy-softdelete (the reference of the soft-delete parity tests)
+# declares sqlalchemy<2.1: the 2.0 cell installs it as it is, the 2.1 cell
+# without its dependencies (it works there).  In both its tests must run:
+# the variable turns the parity module's skip into a failure.
+EASY_SOFTDELETE = "sqlalchemy-easy-softdelete"
+REQUIRE_EASY_SOFTDELETE = {"EARNORM_AOP_REQUIRE_EASY_SOFTDELETE": "1"}
 
 SUPPORTED = [
-    Django("4.2", "django>=4.2,<5", (3, 11)),
-    Django("5.2", "django>=5.2,<6", (3, 11)),
-    Django("6", "django>=6,<7", (3, 12)),  # the newest 6.x
-    Django("6.0", "django>=6.0,<6.1", (3, 12), default=False),  # on request
+    Line("django", "4.2", ("django>=4.2,<5",), (3, 11)),
+    Line("django", "5.2", ("django>=5.2,<6",), (3, 11)),
+    Line("django", "6", ("django>=6,<7",), (3, 12)),  # the newest 6.x
+    Line("django", "6.0", ("django>=6.0,<6.1",), (3, 12), default=False),  # on request
+    Line(
+        "sqlalchemy",
+        "2.0",
+        ("sqlalchemy[asyncio]>=2.0,<2.1", EASY_SOFTDELETE),
+        (3, 11),
+        env=REQUIRE_EASY_SOFTDELETE,
+    ),
+    Line(
+        "sqlalchemy",
+        "2.1",
+        ("sqlalchemy[asyncio]>=2.1,<2.2",),
+        (3, 11),
+        no_deps=(EASY_SOFTDELETE,),
+        env=REQUIRE_EASY_SOFTDELETE,
+    ),
 ]
 
 
-def ensure_venv(django: Django, python: str) -> Path:
-    """The venv of ``django`` with the project and its pinned Django installed."""
-    venv = VENVS / f"django-{django.name}"
+def ensure_venv(line: Line, python: str) -> Path:
+    """The venv of ``line`` with the project and its pinned ORM installed."""
+    venv = VENVS / f"{line.orm}-{line.name}"
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     venv_python = bin_dir / ("python.exe" if os.name == "nt" else "python")
     created = venv / f".created-{_digest(python.encode())}"
-    key = (ROOT / "pyproject.toml").read_bytes() + django.pin.encode()
+    key = (ROOT / "pyproject.toml").read_bytes() + repr((line.pins, line.no_deps)).encode()
     installed = venv / f".installed-{_digest(key)}"
     if not (created.exists() and venv_python.exists()):  # new, or another interpreter
         shutil.rmtree(venv, ignore_errors=True)
@@ -77,11 +152,15 @@ def ensure_venv(django: Django, python: str) -> Path:
         created.touch()
     if installed.exists():
         return venv_python
-    print(f"==> installing earnorm-aop[test] (editable) and {django.pin}", flush=True)
-    install = [str(venv_python), "-m", "pip", "install", "--quiet", "-e", ".[test]", django.pin]
+    print(f"==> installing earnorm-aop[test] (editable) and {' '.join(line.pins)}", flush=True)
+    install = [str(venv_python), "-m", "pip", "install", "--quiet", "-e", ".[test]", *line.pins]
     result = subprocess.run(install, cwd=ROOT)
+    if result.returncode == 0 and line.no_deps:
+        print(f"==> installing {' '.join(line.no_deps)} (--no-deps)", flush=True)
+        no_deps = [str(venv_python), "-m", "pip", "install", "--quiet", "--no-deps"]
+        result = subprocess.run([*no_deps, *line.no_deps], cwd=ROOT)
     if result.returncode != 0:
-        raise RuntimeError(f"pip install for Django {django.name} failed ({result.returncode})")
+        raise RuntimeError(f"pip install for {line.label} failed ({result.returncode})")
     for old in venv.glob(".installed-*"):
         old.unlink()
     installed.touch()
@@ -92,95 +171,120 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def run_cell(python: Path, database: str, pytest_args: list[str]) -> tuple[int, str]:
-    """Run the Django tests on ``database``; the exit code and pytest's closing line."""
-    env = dict(os.environ, EARNORM_AOP_TEST_DB=database)
+def run_cell(python: Path, line: Line, database: str, pytest_args: list[str]) -> tuple[int, str]:
+    """Run ``line``'s tests on ``database``; the exit code and pytest's closing line."""
+    env = dict(os.environ, EARNORM_AOP_TEST_DB=database, **line.env)
     env["VIRTUAL_ENV"] = str(python.parent.parent)
     env["PATH"] = str(python.parent) + os.pathsep + env.get("PATH", "")
     env.pop("PYTHONHOME", None)
+    orm = ORMS[line.orm]
     # addopts of the main run (coverage thresholds, workers...) are not the matrix's
-    command = [str(python), "-m", "pytest", "-o", "addopts=", "-q", "-ra", *SELECTION]
+    command = [str(python), "-m", "pytest", "-o", "addopts=", "-q", "-ra", *orm.selection()]
     process = subprocess.Popen(
-        [*command, *_narrowed(pytest_args)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        [*command, *narrowed(orm.keywords, pytest_args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     last = ""
     assert process.stdout is not None
-    for line in process.stdout:
-        print(line, end="", flush=True)
-        if line.strip():
-            last = line.strip().strip("=").strip()
+    for output in process.stdout:
+        print(output, end="", flush=True)
+        if output.strip():
+            last = output.strip().strip("=").strip()
     return process.wait(), last
 
 
-def _narrowed(pytest_args: list[str]) -> list[str]:
-    """``pytest_args`` with any ``-k`` combined with the matrix's own (never widening it)."""
-    args, keywords = [], [KEYWORDS]
+def narrowed(keywords: str, pytest_args: list[str]) -> list[str]:
+    """``pytest_args`` with any ``-k`` combined with the cell's ``keywords`` (never widening)."""
+    args, every = [], [keywords]
     rest = iter(pytest_args)
     for arg in rest:
         if arg == "-k":
-            keywords.append(next(rest, ""))
+            every.append(next(rest, ""))
         elif arg.startswith("-k"):
-            keywords.append(arg[2:].lstrip("="))
+            every.append(arg[2:].lstrip("="))
         else:
             args.append(arg)
-    return [*args, "-k", " and ".join(f"({k})" for k in keywords if k)]
+    return [*args, "-k", " and ".join(f"({k})" for k in every if k)]
+
+
+def chosen(args: argparse.Namespace) -> list[Line]:
+    """The lines to run: those named, or, when no ORM option is given, every default line."""
+    named = {orm: getattr(args, orm) for orm in ORMS if getattr(args, orm) is not None}
+    if not named:
+        return [line for line in SUPPORTED if line.default]
+    return [line for line in SUPPORTED if line.name in named.get(line.orm, ())]
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    names = [django.name for django in SUPPORTED]
-    default = [django.name for django in SUPPORTED if django.default]
-    parser.add_argument("--django", nargs="+", choices=names, default=default)
+    for orm in ORMS:
+        names = [line.name for line in SUPPORTED if line.orm == orm]
+        default = [line.name for line in SUPPORTED if line.orm == orm and line.default]
+        parser.add_argument(
+            f"--{orm}",
+            nargs="+",
+            choices=names,
+            help=f"the {ORMS[orm].title} lines to run (default: {' '.join(default)})",
+        )
     parser.add_argument("--db", nargs="+", choices=DATABASES, default=list(DATABASES))
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest")
     args = parser.parse_args(argv)
 
-    cells = [(d, db) for d in SUPPORTED if d.name in args.django for db in args.db]
+    lines = chosen(args)
     if args.list:
-        for django, database in cells:
-            print(f"Django {django.name} ({django.pin}) on {database}")
+        for line in lines:
+            for database in args.db:
+                pins = [*line.pins, *(f"{pin} --no-deps" for pin in line.no_deps)]
+                print(f"{line.label} ({', '.join(pins)}) on {database}")
         return 0
 
     results: list[tuple[str, str, float, str]] = []
     failed = False
-    for django in [d for d in SUPPORTED if d.name in args.django]:
-        label = f"Django {django.name}"
-        python = interpreter(django.python)
+    for line in lines:
+        python = interpreter(line.python)
         if python is None:
-            wanted = ".".join(map(str, django.python))
-            reason = f"no Python {wanted}+ found (PATH, pyenv): install one to test {label}"
+            wanted = ".".join(map(str, line.python))
+            reason = f"no Python {wanted}+ found (PATH, pyenv): install one to test {line.label}"
             failed = failed or bool(os.environ.get("CI"))
-            results.append((label, "-", 0.0, ("FAILED: " if os.environ.get("CI") else "") + reason))
+            results.append(
+                (line.label, "-", 0.0, ("FAILED: " if os.environ.get("CI") else "") + reason)
+            )
             continue
         began = time.monotonic()
         try:
-            venv_python = ensure_venv(django, python)
+            venv_python = ensure_venv(line, python)
         except (RuntimeError, subprocess.CalledProcessError) as error:
             failed = True
-            results.append((label, "install", time.monotonic() - began, f"FAILED: {error}"))
+            results.append((line.label, "install", time.monotonic() - began, f"FAILED: {error}"))
             continue
-        results.append((label, "install", time.monotonic() - began, "ok"))
+        results.append((line.label, "install", time.monotonic() - began, "ok"))
+        module = ORMS[line.orm].module
+        probe = f"import {module}, sys; print({module}.__version__, sys.version)"
         version = subprocess.run(
-            [str(venv_python), "-c", "import django, sys; print(django.__version__, sys.version)"],
+            [str(venv_python), "-c", probe],
             capture_output=True,
             text=True,
         ).stdout.split()[:2]
+        title = ORMS[line.orm].title
         for database in args.db:
-            print(f"==> Django {version[0]} (Python {version[1]}) on {database}", flush=True)
+            print(f"==> {title} {version[0]} (Python {version[1]}) on {database}", flush=True)
             began = time.monotonic()
-            code, summary = run_cell(venv_python, database, args.pytest_args)
+            code, summary = run_cell(venv_python, line, database, args.pytest_args)
             if code != 0:
                 failed = True
                 if code == PYTEST_NO_TESTS:
                     summary = "no tests collected"
                 summary = f"FAILED (exit code {code}): {summary or 'see the output above'}"
-            cell = f"Django {version[0]} / Python {version[1]}"
+            cell = f"{title} {version[0]} / Python {version[1]}"
             results.append((cell, database, time.monotonic() - began, summary))
 
     print("==> matrix summary", flush=True)
     for cell, database, seconds, summary in results:
-        print(f"  {cell:<32} {database:<9} {seconds:6.1f} s  {summary}", flush=True)
+        print(f"  {cell:<36} {database:<9} {seconds:6.1f} s  {summary}", flush=True)
     print("matrix: FAILED" if failed else "matrix: every cell passed", flush=True)
     return 1 if failed else 0
 

@@ -57,6 +57,11 @@ class ChangesPlugin:
 
     config: Config
 
+    @property
+    def unused_hooks(self) -> frozenset[str]:
+        """Without ``update_fields`` a save needs no ``around`` layer: it is not woven."""
+        return frozenset() if self.config.update_fields else frozenset({"save_changed_only"})
+
     # -- bulk writes: one read before, shared -------------------------------------
 
     @hook("before:update_many", optional=True)
@@ -130,9 +135,10 @@ class ChangesPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """With ``update_fields=True``: restrict a full save of a loaded instance to its changes."""
-        if not self.config.update_fields:
-            return proceed()
+        """With ``update_fields=True``: restrict a full save of a loaded instance to its changes.
+
+        Woven only with that option (``unused_hooks``).
+        """
         adapter = adapter_for(model)
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created or adapter.saved_fields(model, args, kwargs) is not None:

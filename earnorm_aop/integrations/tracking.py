@@ -119,6 +119,28 @@ class Record:
             return self.before(name)  # a restricted save leaves it as it was
         return self.adapter.current_value(self.instance, name)
 
+    def values(self, name: str) -> tuple[Any, Any]:
+        """``(before(name), after(name))`` in one call: what a condition on one field reads.
+
+        When the value before is :data:`UNKNOWN`, so is the one after (not read:
+        a condition on the field is false either way).
+        """
+        if self.created:
+            old = None
+        else:
+            old = self._old.get(name, self.adapter.unloaded)
+            if old is UNKNOWN:
+                return old, old
+        if self.deleted:
+            return old, None
+        new = self._new
+        if new is not None:
+            return old, new.get(name, UNKNOWN)
+        live = self._live
+        if live is not None and name not in live:
+            return old, old  # a restricted save leaves it as it was
+        return old, self.adapter.current_value(self.instance, name)
+
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
         """Field -> ``(old, new)`` for every known field the write changes."""

@@ -136,12 +136,15 @@ class DjangoAdapter(Adapter):
         """The loaded field values, by attname; deferred fields are left out (never queried)."""
         values = vars(instance)
         meta = instance._meta
-        fields = meta.concrete_fields  # Django's cached tuple (renewed when a field is added)
         cached = vars(meta).get(_ATTNAMES)
-        if cached is None or cached[0] is not fields:
-            cached = (fields, tuple(f.attname for f in fields))
-            vars(meta)[_ATTNAMES] = cached
-        return {n: values[n] for n in cached[1] if n in values}
+        if cached is not None and cached[0] is meta.concrete_fields:
+            names = cached[1]
+        else:
+            names = _attnames(meta)
+        try:  # every field loaded: the common case, one look-up a field
+            return {n: values[n] for n in names}
+        except KeyError:
+            return {n: values[n] for n in names if n in values}
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if hasattr(queryset, "filter") and not isinstance(queryset, list | tuple):
@@ -216,7 +219,12 @@ class DjangoAdapter(Adapter):
         self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> frozenset[str] | None:
         """``update_fields`` by attname; ``None`` when the save writes every concrete field."""
-        fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
+        if "update_fields" in kwargs:
+            fields = kwargs["update_fields"]
+        elif len(args) > 3:
+            fields = args[3]
+        else:
+            return None  # save() as a save mostly is called: every field
         if fields is None:
             return None
         return frozenset(self.attname(model, n) for n in fields)
@@ -331,16 +339,27 @@ class DjangoAdapter(Adapter):
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Kept in the instance's ``_state``; loads are recorded by ``from_db`` (see state.py)."""
-        if state is None:
-            loading.remember(instance, self.snapshot(instance), copy=False)
-        else:
+        if state is not None:
             loading.remember(instance, state)
+            return
+        # After every full save of a tracked model: snapshot() and remember() inlined.
+        values = vars(instance)
+        meta = instance._meta
+        cached = vars(meta).get(_ATTNAMES)
+        if cached is not None and cached[0] is meta.concrete_fields:
+            names = cached[1]
+        else:
+            names = _attnames(meta)
+        try:
+            snap = {n: values[n] for n in names}
+        except KeyError:  # deferred fields: left out (unknown)
+            snap = {n: values[n] for n in names if n in values}
+        loading.keep(values["_state"], snap)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
 
-    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
-        return loading.persisted(instance)
+    persisted_state = staticmethod(loading.persisted)  # type: ignore[assignment]
 
     def current_value(self, instance: Any, name: str) -> Any:
         """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""
@@ -465,6 +484,21 @@ class DjangoAdapter(Adapter):
 # Where snapshot() keeps, on a model's ``_meta``, its concrete fields' attnames
 # (with the fields tuple they were read from, so an added field is seen).
 _ATTNAMES = "_earnorm_aop_attnames"
+
+def _attnames(meta: Any) -> tuple[str, ...]:
+    """The concrete fields' attnames, kept on ``_meta`` with the fields tuple they were read from.
+
+    ``concrete_fields`` is Django's cached tuple, renewed when a field is added,
+    so an added field is seen; a save asks this once, not once a field.
+    """
+    fields = meta.concrete_fields
+    cached = vars(meta).get(_ATTNAMES)
+    if cached is None or cached[0] is not fields:
+        cached = (fields, tuple(f.attname for f in fields))
+        vars(meta)[_ATTNAMES] = cached
+    names: tuple[str, ...] = cached[1]
+    return names
+
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).
 _REREAD_BATCH = 900

@@ -20,16 +20,22 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["forget", "install_load_hooks", "loaded_state", "persisted", "remember"]
+__all__ = ["forget", "install_load_hooks", "keep", "loaded_state", "persisted", "remember"]
 
 _LOADED = "earnorm_loaded"  # (field attnames, values) as from_db received them
 _STATE = "earnorm_state"  # a dict recorded after a save
 
 
 def remember(instance: Any, state: Mapping[str, Any], *, copy: bool = True) -> None:
-    kept = vars(instance._state)
-    kept[_STATE] = dict(state) if copy else state
-    kept.pop(_LOADED, None)
+    keep(instance._state, dict(state) if copy else state)
+
+
+def keep(store: Any, state: Mapping[str, Any]) -> None:
+    """Make ``state`` (not copied) the persisted state kept in ``store`` (an instance's ``_state``)."""
+    kept = vars(store)
+    kept[_STATE] = state
+    if _LOADED in kept:
+        del kept[_LOADED]
 
 
 def forget(instance: Any) -> None:

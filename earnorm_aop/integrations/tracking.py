@@ -326,9 +326,10 @@ def instance_record(
     kwargs: Mapping[str, Any],
 ) -> Record:
     """The record of a ``save`` / ``update`` / ``delete`` of ``instance``."""
-    old = adapter.persisted_state(instance)
-    if operation == "delete":
+    if operation == "delete":  # its changes list every old value: a state to iterate
+        old = adapter.persisted_state(instance)
         return Record(adapter, instance, old or adapter.snapshot(instance), deleted=True)
+    old = adapter.persisted_values(instance)  # read by name only (Record.before / _diff)
     if operation == "update":
         values = adapter.update_values(args, kwargs)
         new = adapter.snapshot(instance)

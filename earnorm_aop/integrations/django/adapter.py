@@ -135,12 +135,7 @@ class DjangoAdapter(Adapter):
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The loaded field values, by attname; deferred fields are left out (never queried)."""
         values = vars(instance)
-        meta = instance._meta
-        cached = vars(meta).get(_ATTNAMES)
-        if cached is not None and cached[0] is meta.concrete_fields:
-            names = cached[1]
-        else:
-            names = _attnames(meta)
+        names = loading.attnames(instance._meta)
         try:  # every field loaded: the common case, one look-up a field
             return {n: values[n] for n in names}
         except KeyError:
@@ -342,24 +337,13 @@ class DjangoAdapter(Adapter):
         if state is not None:
             loading.remember(instance, state)
             return
-        # After every full save of a tracked model: snapshot() and remember() inlined.
-        values = vars(instance)
-        meta = instance._meta
-        cached = vars(meta).get(_ATTNAMES)
-        if cached is not None and cached[0] is meta.concrete_fields:
-            names = cached[1]
-        else:
-            names = _attnames(meta)
-        try:
-            snap = {n: values[n] for n in names}
-        except KeyError:  # deferred fields: left out (unknown)
-            snap = {n: values[n] for n in names if n in values}
-        loading.keep(values["_state"], snap)
+        loading.remember_saved(instance)  # after every full save of a tracked model
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
 
     persisted_state = staticmethod(loading.persisted)  # type: ignore[assignment]
+    persisted_values = staticmethod(loading.values)  # type: ignore[assignment]
 
     def current_value(self, instance: Any, name: str) -> Any:
         """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""
@@ -479,25 +463,6 @@ class DjangoAdapter(Adapter):
             actor=record.get("actor"),
             time=record["time"],
         )
-
-
-# Where snapshot() keeps, on a model's ``_meta``, its concrete fields' attnames
-# (with the fields tuple they were read from, so an added field is seen).
-_ATTNAMES = "_earnorm_aop_attnames"
-
-def _attnames(meta: Any) -> tuple[str, ...]:
-    """The concrete fields' attnames, kept on ``_meta`` with the fields tuple they were read from.
-
-    ``concrete_fields`` is Django's cached tuple, renewed when a field is added,
-    so an added field is seen; a save asks this once, not once a field.
-    """
-    fields = meta.concrete_fields
-    cached = vars(meta).get(_ATTNAMES)
-    if cached is None or cached[0] is not fields:
-        cached = (fields, tuple(f.attname for f in fields))
-        vars(meta)[_ATTNAMES] = cached
-    names: tuple[str, ...] = cached[1]
-    return names
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

@@ -384,6 +384,9 @@ def _wrap(
     deferred = kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
     rollback = kind is Kind.AFTER_ROLLBACK
     policy = aspect.on_error
+    saving = operation == "save"
+    values_of = adapter.persisted_values
+    saved_fields = adapter.saved_fields
 
     def call_later(model: type, subject: Any, va: tuple[Any, ...], kw: dict[str, Any]) -> None:
         def run() -> None:
@@ -404,7 +407,13 @@ def _wrap(
         subject = kw["instance"]
         model = kw["model"]
         if not bulk:
-            rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
+            if saving:  # instance_record()'s save, the adapter's methods bound at weave time
+                old = values_of(subject)
+                rec = Record(
+                    adapter, subject, old, None, saved_fields(model, kw["args"], kw["kwargs"])
+                )
+            else:
+                rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
             if test is not None and not test(rec):  # a few look-ups, then out
                 return kw["proceed"]() if around else None
             call = {n: v for n, v in kw.items() if n in names or n not in own}

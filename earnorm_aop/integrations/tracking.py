@@ -88,7 +88,6 @@ class Record:
         instance: Any,
         old: Mapping[str, Any] | None,
         new: Mapping[str, Any] | None = None,
-        *,
         written: frozenset[str] | None = None,
         deleted: bool = False,
     ) -> None:
@@ -340,4 +339,4 @@ def instance_record(
             }
         )
         return Record(adapter, instance, old, new)
-    return Record(adapter, instance, old, written=adapter.saved_fields(model, args, kwargs))
+    return Record(adapter, instance, old, None, adapter.saved_fields(model, args, kwargs))

@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..integrations import tracking
 from ..conditions import per_model
+from ..integrations import tracking
 from ..integrations.base import Adapter, adapter_for
 from ..plugin_spec import hook
 from ._common import call_with, then

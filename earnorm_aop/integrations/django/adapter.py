@@ -342,8 +342,10 @@ class DjangoAdapter(Adapter):
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
 
-    persisted_state = staticmethod(loading.persisted)  # type: ignore[assignment]
-    persisted_values = staticmethod(loading.values)  # type: ignore[assignment]
+    # Functions of the instance alone (state.py), asked on every tracked save:
+    # no method of the adapter's own in between.
+    persisted_state = staticmethod(loading.persisted)
+    persisted_values = staticmethod(loading.values)
 
     def current_value(self, instance: Any, name: str) -> Any:
         """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""

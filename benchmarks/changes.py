@@ -2,7 +2,7 @@
 
 Run it with the project's interpreter::
 
-    .venv/bin/python benchmarks/changes.py [--repeat 80] [--saves 100]
+    .venv/bin/python benchmarks/changes.py [--repeat 200] [--saves 50]
 
 Django on an in-memory SQLite database (the fastest save there is, so the
 tracking's share is as large as it gets).  Three models, the same fields:
@@ -14,12 +14,19 @@ tracking's share is as large as it gets).  Three models, the same fields:
   woven and each save pays for the tracking and one failing condition.
 
 Each round saves a loaded instance ``--saves`` times per model (one field
-changed each time), interleaved in a rotating order; a model's figure is its
-best round.  Target (issue #11): tracked / untracked <= 1.10.  On a shared,
-busy machine that ratio moves by several percent from run to run, so the
-same saves are also timed with Django's database write replaced by nothing:
-what is left is the plugins' own work, and the tracked row's extra time over
-the untracked one is the tracking's cost, added to a real untracked save.
+changed each time) and takes the thread CPU time (``time.thread_time``: what
+the machine gives other processes is left out); the rounds of the three
+models are interleaved in a rotating order, the garbage collector is off
+during a round, and a model's figure is its best round.  Printed: each
+model's time per save and the ratios untracked / bare, tracked / bare and
+tracked / untracked.  Target (issue #11): tracked / untracked <= 1.10.
+
+The same three rows are then timed with Django's database write
+(``save_base``) replaced by nothing on the saved instance: what is left is
+``save()``'s own work and the plugins'.  The tracking's extra time there is
+smaller than with the write (about a third: between two saves Django's own
+work pushes the tracking's code and data out of the CPU's caches), so that
+figure is a lower bound, not an estimate of the real ratio.
 
 Then a bulk update of 1,000 rows, 10 of them drafts, ``update(status=
 "published")`` with the condition ``changes_to="published"``: the hook must

@@ -55,6 +55,11 @@ def before(instance: Any) -> bool | None:
     return None
 
 
+def before_x(instance: Any, x: int) -> bool | None:
+    """A ``before`` advice asking for the target's parameter ``x``."""
+    return None
+
+
 def around(proceed: Callable[[], Any]) -> Any:
     return proceed()
 
@@ -86,9 +91,11 @@ def async_model(name: str) -> type:
 def woven(name: str, *specs: str, make: Callable[[str], type] = model) -> type:
     """``make(name)`` with one aspect per spec (``"before:save"``, ...) woven on it."""
     cls = make(name)
-    advice = {"before": before, "around": around, "chain": chain}
+    advice = {"before": before, "before(x)": before_x, "around": around, "chain": chain}
     for i, spec in enumerate(specs):
-        weaver.weave(cls, Aspect.of(f"{name}-{i}", [(spec, advice[spec.split(":")[0]])]))
+        kind, method = spec.split(":")
+        hook = f"{kind.split('(')[0]}:{method}"
+        weaver.weave(cls, Aspect.of(f"{name}-{i}", [(hook, advice[kind])]))
     return cls
 
 
@@ -165,7 +172,7 @@ def pluggy_object() -> object | None:
 
 @dataclass
 class Row:
-    """One timed case: ``obj.save(x)`` run by ``timeit``, optionally inside ``context``."""
+    """One timed case: ``obj.save(x)`` (or ``stmt``) run by ``timeit``, maybe inside ``context``."""
 
     label: str
     obj: object
@@ -173,12 +180,13 @@ class Row:
     wrapt: str = "empty @wrapt.decorator"
     is_async: bool = False
     context: contextvars.Context | None = None
+    stmt: str = ""
     best: float = float("inf")  # seconds per call
     number: int = 0
     timer: timeit.Timer = field(init=False)
 
     def __post_init__(self) -> None:
-        stmt = ASYNC_STMT if self.is_async else SYNC_STMT
+        stmt = self.stmt or (ASYNC_STMT if self.is_async else SYNC_STMT)
         # Thread CPU time: on a shared machine, time other processes take is left out.
         self.timer = timeit.Timer(stmt, timer=time.thread_time, globals={"obj": self.obj, "x": 1})
 
@@ -232,6 +240,8 @@ class Target:
 BARE, WRAPT = "bare", "empty @wrapt.decorator"
 ONE = "woven: 1 before"
 NO_CTX = "2 before, no disabled() anywhere"
+ONE_X = "woven: 1 before(x), target parameter"
+ONE_X_KW = "woven: 1 before(x), save(x=x)"
 
 
 def build() -> tuple[list[Row], list[Target]]:
@@ -244,10 +254,15 @@ def build() -> tuple[list[Row], list[Target]]:
         Row("woven: 1 around", woven("Around1", "around:save")()),
         Row("woven: 5 before", woven("Before5", *["before:save"] * 5)()),
         Row("woven: 1 chain", woven("Chain1", "chain:save")()),
+        # Advice asking for a target parameter: read from the call's arguments,
+        # by position or (keyword call) through the target's own parameters.
+        Row(ONE_X, woven("BeforeX", "before(x):save")()),
+        Row(ONE_X_KW, woven("BeforeXKw", "before(x):save")(), stmt="obj.save(x=x)"),
     ]
     targets = [
         Target(ONE, WRAPT, 1.15, "wrapt"),
         Target("woven: 5 before", WRAPT, 1.60, "wrapt"),
+        Target(ONE_X, ONE, 1.20, "1 before"),
     ]
 
     # Async: driven with coro.send(None), compared with async baselines.

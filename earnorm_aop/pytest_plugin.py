@@ -28,9 +28,9 @@ from .errors import PluginNotFoundError
 from .plugin_registry import PluginRegistry
 from .plugin_registry import registry as default_registry
 from .weaving import scope, weaver
-from .weaving.state import _ctx_counts, mode
+from .weaving.state import mode
 from .weaving.tracing import Trace, TraceRecord
-from .weaving.weaver import trace
+from .weaving.weaver import open_disabled_blocks, trace
 
 __all__ = ["assert_advice_not_ran", "assert_advice_ran"]
 
@@ -138,14 +138,14 @@ def woven_state_guard() -> Iterator[None]:
     them here as well would count that block's exit twice).
     """
     traces_before = mode.tracing
-    scopes_before = dict(_ctx_counts)
+    scopes_before = open_disabled_blocks()
     trace_var, disabled_var = scope.TRACE.get(), scope.DISABLED.get()
     yield
     problems = []
     leaked_traces = mode.tracing - traces_before
     if leaked_traces > 0:
         problems.append(f"{leaked_traces} trace() block(s) left open")
-    leaked = [s.name for s, n in list(_ctx_counts.items()) if n > scopes_before.get(s, 0)]
+    leaked = [s.name for s, n in open_disabled_blocks().items() if n > scopes_before.get(s, 0)]
     if leaked:
         problems.append(f"registry.disabled() left open for {', '.join(sorted(leaked))}")
     if scope.TRACE.get() is not trace_var:

@@ -95,7 +95,7 @@ def _woven_by_an_import(klass: type, modules_before: set[str]) -> bool:
 def _forget(klass: type) -> None:
     """Unweave ``klass`` and drop the opt-outs it may keep, so the weaver forgets it."""
     weaver.unweave(klass)
-    state = weaver._states.get(klass)
+    state = weaver.states.get(klass)
     if state is not None and state.excluded and not state.own:
         # Inherited aspects it opted out of, whose parent is unwoven by now.
         state.excluded = frozenset()
@@ -148,8 +148,8 @@ def _weaver_left_as_found() -> Iterator[None]:
         problems.append(f"{weaver.mode.tracing} trace() block(s) left open")
     if weaver.mode.metering:
         problems.append(f"metrics left on ({weaver.mode.metering} start_metering() not stopped)")
-    if weaver._ctx_counts:
-        names = ", ".join(sorted(s.name for s in weaver._ctx_counts))
+    if weaver.open_disabled_blocks():
+        names = ", ".join(sorted(s.name for s in weaver.open_disabled_blocks()))
         problems.append(f"registry.disabled() left open for {names}")
     changed = [
         f"{k.__qualname__}: {aspects} -> {[a.name for a in weaver.effective_aspects(k)]}"

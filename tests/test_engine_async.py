@@ -227,7 +227,7 @@ def test_iscoroutinefunction_is_preserved(model: Any) -> None:
     weaver.weave(model, Aspect.of("b", [("before:*", lambda: None)]))
     obj = model()
     for name in ("save", "make", "double"):
-        assert isinstance(vars(model)[name], weaver._Woven)
+        assert isinstance(vars(model)[name], weaver.Woven)
         assert inspect.iscoroutinefunction(getattr(model, name)), name
         assert inspect.iscoroutinefunction(getattr(obj, name)), name
     assert inspect.iscoroutine(coro := obj.save(1))

@@ -102,7 +102,7 @@ def test_one_wrapper_per_method_whatever_the_number_of_advice(model: Any) -> Non
         assert isinstance(wrapper, wrapt.FunctionWrapper)
         # A plain FunctionWrapper (wrapt binds subclasses more slowly), known as ours.
         assert type(wrapper) is wrapt.FunctionWrapper
-        assert isinstance(wrapper, weaver._Woven)
+        assert isinstance(wrapper, weaver.Woven)
         # The wrapper wraps the original directly: no wrapper of a wrapper.
         assert wrapper.__wrapped__ is raw[name]
     assert len(vars(model)["save"]._self_plan.all) == 5
@@ -191,7 +191,7 @@ def test_partial_unweave_keeps_the_rest(model: Any) -> None:
     weaver.unweave(model, "all")
     assert vars(model)["make"] is raw["make"]
     assert vars(model)["double"] is raw["double"]
-    assert isinstance(vars(model)["save"], weaver._Woven)
+    assert isinstance(vars(model)["save"], weaver.Woven)
     model().save(1)
     model.make(1)
     assert log == [("save_only", "save", (1,))]
@@ -208,7 +208,7 @@ def test_disabled_aspect_leaves_the_original_in_place(model: Any) -> None:
     assert log == []
     assert [c.installed for c in weaver.describe(model)] == [False, False, False]
     weaver.set_enabled(aspect.switch, True)
-    assert isinstance(vars(model)["save"], weaver._Woven)
+    assert isinstance(vars(model)["save"], weaver.Woven)
     model().save(1)
     assert log == [("rec", "save", (1,))]
 
@@ -282,7 +282,7 @@ def test_pydantic_framework_methods_can_be_named_exactly(dispatch: str) -> None:
         assert Thing(name="n").model_dump() == {"name": "n", "qty": 1}
         assert log == [{"name": "n", "qty": 1}]
         assert "model_dump" not in vars(Item)  # pydantic.BaseModel's own dict is untouched
-        assert not isinstance(vars(pydantic.BaseModel)["model_dump"], weaver._Woven)
+        assert not isinstance(vars(pydantic.BaseModel)["model_dump"], weaver.Woven)
     finally:
         weaver.unweave(Thing)
     assert "model_dump" not in vars(Thing)
@@ -373,5 +373,5 @@ def test_pydantic_subclass_created_after_weaving(dispatch: str) -> None:
         assert log == [Special]
     finally:
         weaver.unweave(Thing)
-    assert not isinstance(vars(Special)["save"], weaver._Woven)
+    assert not isinstance(vars(Special)["save"], weaver.Woven)
     assert "__init_subclass__" not in vars(Thing)

@@ -45,7 +45,7 @@ def parent(dispatch: str) -> Any:
         pass
 
     yield Parent
-    for klass in [Parent, *weaver._subclasses(Parent)]:
+    for klass in [Parent, *weaver.subclasses(Parent)]:
         weaver.unweave(klass)
 
 
@@ -71,11 +71,11 @@ def test_subclass_created_after_weaving_inherits_advice(parent: Any) -> None:
             return "child"
 
     # The override got its own wrapper through the hook.
-    assert isinstance(vars(Child)["save"], weaver._Woven)
+    assert isinstance(vars(Child)["save"], weaver.Woven)
     assert Child(log).save(1) == "child"
     assert log == [("A", "Child"), ("Child.save", 1)]
     weaver.unweave(parent)
-    assert not isinstance(vars(Child)["save"], weaver._Woven)
+    assert not isinstance(vars(Child)["save"], weaver.Woven)
     assert "__init_subclass__" not in vars(parent)
     log.clear()
     Child(log).save(2)
@@ -186,8 +186,8 @@ def assert_same_chains(cls: type, snap: dict[str, Any]) -> None:
     assert vars(cls).keys() == snap.keys()
     for key, value in snap.items():
         now = vars(cls)[key]
-        if isinstance(value, weaver._Woven):
-            assert isinstance(now, weaver._Woven), key
+        if isinstance(value, weaver.Woven):
+            assert isinstance(now, weaver.Woven), key
             assert _chain_key(now._self_plan) == _chain_key(value._self_plan), key
             assert now.__wrapped__ is value.__wrapped__, key
         else:
@@ -329,7 +329,7 @@ def test_unweave_on_the_parent_reaches_subclasses(parent: Any) -> None:
     child_snap = snapshot(Child)
     parent_snap = snapshot(parent)
     weaver.weave(parent, tagger(log, "A"))
-    assert isinstance(vars(Child)["save"], weaver._Woven)
+    assert isinstance(vars(Child)["save"], weaver.Woven)
     weaver.unweave(parent, "A")
     assert_same_dict(Child, child_snap)
     assert_same_dict(parent, parent_snap)

@@ -20,7 +20,7 @@ def tagger(log: list[Any], name: str, spec: str = "before:run") -> Aspect:
 
 def _unweave_all(*classes: type) -> None:
     for klass in classes:
-        for sub in [klass, *weaver._subclasses(klass)]:
+        for sub in [klass, *weaver.subclasses(klass)]:
             weaver.unweave(sub)
 
 
@@ -203,7 +203,7 @@ def test_subclass_that_failed_to_weave_is_ignored_afterwards(dispatch: str) -> N
             pass
         assert Parent().save(3) == 3
         assert log == [("X", 3), ("T", "save")]
-        assert all(sub.__name__ != "Bad" for sub in weaver._subclasses(Parent))
+        assert all(sub.__name__ != "Bad" for sub in weaver.subclasses(Parent))
         del failed
     finally:
         _unweave_all(Parent)

@@ -242,7 +242,7 @@ def test_glob_does_not_match_object_methods() -> None:
     weaver.weave(Plain, aspect)
     try:
         assert _woven_methods(Plain) == {"run"}
-        assert not isinstance(vars(Plain).get("__init__"), weaver._Woven)
+        assert not isinstance(vars(Plain).get("__init__"), weaver.Woven)
     finally:
         weaver.unweave(Plain)
 

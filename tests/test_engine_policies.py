@@ -189,7 +189,7 @@ def test_disable_policy_switches_off_after_max_failures(
         obj.save(1)
         obj.save(1)
         assert aspect.switch.enabled
-        assert isinstance(vars(model)["save"], weaver._Woven)
+        assert isinstance(vars(model)["save"], weaver.Woven)
         obj.save(1)  # third consecutive failure
     assert not aspect.switch.enabled
     assert aspect.switch.auto_disabled

@@ -128,8 +128,8 @@ def check_wrappers(classes: list[type], snapshots: dict[type, dict[str, Any]]) -
     """Every wrapper wraps an original object directly, never another wrapper."""
     for klass in classes:
         for name, value in vars(klass).items():
-            if isinstance(value, weaver._Woven):
-                assert not isinstance(value.__wrapped__, weaver._Woven)
+            if isinstance(value, weaver.Woven):
+                assert not isinstance(value.__wrapped__, weaver.Woven)
                 origin = value._self_origin
                 assert value._self_raw is snapshots[origin][name], (klass, name)
 
@@ -441,7 +441,7 @@ class WeaveMachine(RuleBasedStateMachine):
             advised = any(self.enabled[n] and matches(SPECS[n][0], method) for n in self.woven)
             value = vars(self.Target)[method]
             if advised:
-                assert isinstance(value, weaver._Woven)
+                assert isinstance(value, weaver.Woven)
                 assert value.__wrapped__ is self.snapshot[method]
             else:
                 assert value is self.snapshot[method]

@@ -172,6 +172,85 @@ def test_trace_reweaves_nothing_and_collects_only_its_own_context(
     assert gate_value(models[0]) == 0
 
 
+def memo_of(klass: type, name: str = "save") -> Any:
+    """The last disabled set the dispatcher of ``klass.name`` saw, with its run flags."""
+    dispatcher = vars(klass)[name]._self_wrapper
+    return dispatcher.__closure__[dispatcher.__code__.co_freevars.index("_memo")].cell_contents
+
+
+def test_a_call_inside_a_block_keeps_its_sets_flags_for_the_next_call(
+    reg: PluginRegistry, models: list[type]
+) -> None:
+    """The checked body computes run/skip flags once per disabled set, and again
+    when a call comes from a context with another set."""
+    calls = reg.calls  # type: ignore[attr-defined]
+    one, two = contextvars.copy_context(), contextvars.copy_context()
+    off_tog, off_other = reg.disabled("tog"), reg.disabled("other")
+    one.run(off_tog.__enter__)
+    two.run(off_other.__enter__)
+    try:
+        for context, expected, flags in [
+            (one, ["other"], (False, True)),
+            (one, ["other"], (False, True)),
+            (two, ["tog"], (True, False)),
+            (one, ["other"], (False, True)),
+        ]:
+            calls.clear()
+            context.run(models[0]().save, 1)
+            assert calls == expected
+            memo = memo_of(models[0])
+            assert memo[0] is context.run(scope.DISABLED.get)
+            assert memo[1:] == flags
+        calls.clear()
+        models[0]().save(1)  # no block in this context: every plugin runs
+        assert calls == ["tog", "other"]
+    finally:
+        one.run(off_tog.__exit__, None, None, None)
+        two.run(off_other.__exit__, None, None, None)
+
+
+def test_threads_with_different_disabled_sets_each_see_only_their_own() -> None:
+    """The flags live in one tuple replaced whole: threads alternating sets on
+    the same dispatcher never run a call with another thread's flags."""
+    registry = PluginRegistry()
+    local = threading.local()
+    for name in ("t0", "t1"):
+
+        def before_save(self: Any, instance: Any, _name: str = name) -> None:
+            local.seen.append(_name)
+
+        plugin(name, registry=registry)(type(name, (), {"before_save": before_save}))
+    klass = with_plugins("t0", "t1", registry=registry)(fresh("Threaded"))
+    wrong: list[tuple[str, list[str]]] = []
+    counts = {"t0": 0, "t1": 0}
+    start = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        expected = [p for p in ("t0", "t1") if p != name]
+        with registry.disabled(name):
+            start.wait(10)
+            for _ in range(2000):
+                local.seen = []
+                klass().save(1)
+                counts[name] += 1
+                if local.seen != expected:
+                    wrong.append((name, local.seen))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, mid-call
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in counts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+        weaver.unweave(klass)
+    assert counts == {"t0": 2000, "t1": 2000}
+    assert wrong == []
+
+
 # --------------------------------------------------------------------------
 # disable / enable: only the classes using the plugin
 # --------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_disabled_on_a_model_that_cannot_be_reassigned(
     with reg.disabled("rec"):
         assert frozen_model().save() == "saved"
     assert scope.DISABLED.get() == frozenset()
-    assert not weaver._ctx_counts
+    assert not weaver.open_disabled_blocks()
     assert frozen_model().save() == "saved"
     assert frozen_model.log == ["advice"]
 
@@ -154,7 +154,7 @@ def test_a_failed_entry_into_disabled_switches_nothing_off(reg: PluginRegistry) 
     with pytest.raises(PluginNotFoundError), reg.disabled("rec", "nope"):
         pytest.fail("the block must not run")  # pragma: no cover
     assert scope.DISABLED.get() == frozenset()
-    assert not weaver._ctx_counts
+    assert not weaver.open_disabled_blocks()
 
 
 # --------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def recording(reg: PluginRegistry) -> tuple[PluginRegistry, list[Any]]:
 def test_dataclass_slots_over_with_plugins(recording: tuple[PluginRegistry, Any]) -> None:
     import dataclasses
 
-    from earnorm_aop.weaving.state import _Woven
+    from earnorm_aop.weaving.state import Woven
 
     reg, log = recording
 
@@ -342,8 +342,8 @@ def test_dataclass_slots_over_with_plugins(recording: tuple[PluginRegistry, Any]
     assert [a.name for a in weaver.effective_aspects(Model)] == ["rec"]
     unweave(Sub, registry=reg)
     unweave(Model, registry=reg)
-    assert not isinstance(vars(Model)["save"], _Woven)
-    assert not isinstance(vars(Sub)["save"], _Woven)
+    assert not isinstance(vars(Model)["save"], Woven)
+    assert not isinstance(vars(Sub)["save"], Woven)
     assert "__init_subclass__" not in vars(Model)
     log.clear()
     assert Sub().save() == "saved!" and log == []

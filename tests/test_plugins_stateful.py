@@ -227,7 +227,7 @@ class PluginStates(RuleBasedStateMachine):
     def teardown(self) -> None:
         unweave(self.child)
         unweave(self.parent)
-        assert not weaver._ctx_counts
+        assert not weaver.open_disabled_blocks()
 
 
 PluginStates.TestCase.settings = settings(

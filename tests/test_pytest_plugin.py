@@ -125,7 +125,7 @@ def test_an_unrelated_suite_is_unaffected_under_strict_markers(pytester: pytest.
 
         def test_plain():
             assert weaver.mode.tracing == 0
-            assert not weaver._ctx_counts
+            assert not weaver.open_disabled_blocks()
 
         def test_fails():
             assert 1 == 2
@@ -363,7 +363,7 @@ def test_marker_disables_plugins_of_the_default_registry(pytester: pytest.Pytest
             def test_enabled_after():
                 note = Note(); note.save()
                 assert note.flagged
-                assert not weaver._ctx_counts
+                assert not weaver.open_disabled_blocks()
             """
         )
     )
@@ -426,7 +426,7 @@ def test_marker_with_an_unknown_name_fails_the_test(pytester: pytest.Pytester) -
 
             def test_body_did_not_run():
                 assert RAN == []
-                assert not weaver._ctx_counts
+                assert not weaver.open_disabled_blocks()
             """
         )
     )
@@ -562,11 +562,11 @@ def test_guard_reports_leaked_scopes_and_restores_the_context(
             assert scope.DISABLED.get() == frozenset()
             # The counts drop only when the leaked blocks really close.
             assert weaver.mode.tracing == 1
-            assert {s.name for s in weaver._ctx_counts} == {"audit", "cache"}
+            assert {s.name for s in weaver.open_disabled_blocks()} == {"audit", "cache"}
             for cm in reversed(LEAKED):
                 cm.__exit__(None, None, None)
             assert weaver.mode.tracing == 0
-            assert not weaver._ctx_counts
+            assert not weaver.open_disabled_blocks()
         """
     )
     result = pytester.runpytest_inprocess(

@@ -2,13 +2,15 @@
 
 Advice parameters are injected by name.  For every (advice, woven method) pair
 this module decides where each parameter comes from, so the dispatcher never
-inspects a signature per call; only advice that asks for a parameter of the
-target method makes the call bind its arguments.
+inspects a signature per call; advice that asks for a parameter of the target
+method has it read from the call's arguments (see :class:`DirectBinding`), and
+only a target taking ``*args``/``**kwargs`` makes the call bind them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import types
 import weakref
@@ -21,7 +23,10 @@ from .aspect import AdviceSpec, Aspect
 from .pointcut import Kind
 
 __all__ = [
+    "REQUIRED",
     "RESERVED",
+    "DirectBinding",
+    "DirectParam",
     "Param",
     "PlannedAdvice",
     "Subject",
@@ -221,6 +226,48 @@ class Target:
             return {}
         return {n: p for n, p in sig.parameters.items() if n in self.param_names}
 
+    def direct_binding(self, names: tuple[str, ...]) -> DirectBinding | None:
+        """How calls give the parameters ``names`` without binding; None if they can't.
+
+        Only for a signature of named parameters: with ``*args`` or
+        ``**kwargs`` (or none readable) the dispatcher binds each call.
+        """
+        sig = self.signature
+        if sig is None:
+            return None
+        items = list(sig.parameters.values())
+        if self.binding != "staticmethod":
+            if not items or items[0].kind is _KWONLY:
+                return None
+            items = items[1:]
+        if any(p.kind in (_VARPOS, _VARKW) for p in items):
+            return None
+        positional = [p for p in items if p.kind is not _KWONLY]
+        by_name = {p.name: p for p in items}
+        if any(n not in by_name for n in names):
+            return None
+        params = tuple(
+            DirectParam(
+                n,
+                positional.index(by_name[n]) if by_name[n].kind is not _KWONLY else None,
+                by_name[n].default,
+            )
+            for n in names
+        )
+        code = _native_code(tuple((p.name, p.kind) for p in items), names)
+        native = types.FunctionType(code, {"__builtins__": {}}, "bind")
+        native.__defaults__ = tuple(p.default for p in positional if p.default is not p.empty)
+        native.__kwdefaults__ = {
+            p.name: p.default for p in items if p.kind is _KWONLY and p.default is not p.empty
+        }
+        return DirectBinding(
+            required=sum(1 for p in positional if p.default is p.empty),
+            positional=len(positional),
+            keyword_required=any(p.kind is _KWONLY and p.default is p.empty for p in items),
+            params=params,
+            native=native,
+        )
+
     def binder(self) -> Binder:
         """A function binding one call's arguments to the target's parameters."""
         sig = self.signature
@@ -238,6 +285,61 @@ class Target:
             return arguments
 
         return bind
+
+
+REQUIRED: Any = inspect.Parameter.empty  # a DirectParam's default when it has none
+
+
+@dataclass(frozen=True, slots=True)
+class DirectParam:
+    """A target parameter advice asks for, as a call's arguments give it without binding."""
+
+    name: str
+    position: int | None  # its index in the call's ``args``; None when keyword-only
+    default: Any  # REQUIRED when it has none
+
+
+@dataclass(frozen=True, slots=True)
+class DirectBinding:
+    """How a call gives the target parameters advice asks for, without ``Signature.bind``.
+
+    For a target whose parameters are all named (no ``*args``/``**kwargs``), a
+    call without keywords and with between ``required`` and ``positional``
+    arguments binds by position, with the defaults for the rest: the
+    generated dispatcher reads each value straight from ``args``.  Any other
+    call goes through ``native``, a function with the target's own parameters
+    (without ``self``/``cls``) returning the asked-for values, so Python's
+    argument binding checks it; when that fails the dispatcher calls the
+    ``Signature.bind`` binder, which raises the error the interpreted
+    dispatcher raises.
+    """
+
+    required: int  # positional parameters without a default
+    positional: int  # positional parameters
+    keyword_required: bool  # a keyword-only parameter without a default
+    params: tuple[DirectParam, ...]  # the ones asked for, in the order ``native`` returns them
+    native: Callable[..., tuple[Any, ...]]
+
+
+_POSONLY = inspect.Parameter.POSITIONAL_ONLY
+_KWONLY = inspect.Parameter.KEYWORD_ONLY
+
+
+@functools.lru_cache(maxsize=256)
+def _native_code(
+    params: tuple[tuple[str, inspect._ParameterKind], ...], names: tuple[str, ...]
+) -> types.CodeType:
+    """The code of ``def bind(<params>): return (<names>,)``: parameter names only."""
+    parts: list[str] = []
+    for k, (name, kind) in enumerate(params):
+        if kind is _KWONLY and (k == 0 or params[k - 1][1] is not _KWONLY):
+            parts.append("*")
+        parts.append(name)
+        if kind is _POSONLY and (k + 1 == len(params) or params[k + 1][1] is not _POSONLY):
+            parts.append("/")
+    text = f"def bind({', '.join(parts)}):\n    return ({''.join(n + ', ' for n in names)})\n"
+    module = compile(text, "<earnorm_aop target binding>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
 @dataclass(frozen=True, slots=True)

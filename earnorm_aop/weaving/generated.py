@@ -2,8 +2,9 @@
 
 :func:`compile_chain` writes, compiles and returns the wrapt wrapper function
 of a :class:`~earnorm_aop.weaving.chain.ChainPlan`: one ``if`` per ``before``, no
-loops, no dictionary look-ups, no signature binding unless an advice asked
-for a target parameter.  The source is built from identifiers this module
+loops, no dictionary look-ups, and target parameters read from the call's
+arguments (``Signature.bind`` only for a target taking ``*args``/``**kwargs``).
+The source is built from identifiers this module
 controls and registered with :mod:`linecache`, so tracebacks show it; chains
 of the same shape share one compiled code object.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from ..errors import ProceedError
 from . import scope
-from .advice import Param, PlannedAdvice
+from .advice import REQUIRED, Param, PlannedAdvice
 from .chain import (
     ChainPlan,
     Dispatcher,
@@ -90,9 +91,12 @@ class _Generator:
             "_subject_name": plan.target.subject.name,
         }
         # While True, the statements being emitted belong to the body that runs
-        # while a disabled() block for one of the chain's plugins is open somewhere.
+        # in a context that has disabled some plugin (see switch_flags).
         self.checked = False
         self.index: dict[int, int] = {}
+        if self.checked_advice():
+            # The last disabled set seen, with one run/skip flag per advice.
+            self.ns["_memo"] = (None, *[True] * len(self.checked_advice()))
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
             self.ns[_name(f"_a{i}")] = advice.func
@@ -106,10 +110,24 @@ class _Generator:
                     f"proceed() called twice by around advice {advice.label} on "
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
+        # The target parameters advice asks for, each read once per call into
+        # ``_p{m}`` straight from the arguments when the signature allows it
+        # (see DirectBinding); otherwise the call binds them into ``_ba``.
+        asked = tuple(
+            dict.fromkeys(p.key for a in plan.all for p in a.params if p.source == "target")
+        )
+        self.asked = {name: m for m, name in enumerate(asked)}
+        self.direct = plan.target.direct_binding(asked) if asked else None
+        if self.direct is not None:
+            self.ns["_nb"] = self.direct.native
+            for m, dp in enumerate(self.direct.params):
+                if dp.default is not REQUIRED:
+                    self.ns[_name(f"_dv{m}")] = dp.default
+        for i, advice in enumerate(plan.all):
             for j, p in enumerate(advice.params):
                 if p.source in ("default", "provided"):
                     self.ns[_name(f"_d{i}_{j}")] = p.default
-                elif p.source == "target":
+                elif p.source == "target" and self.direct is None:
                     self.ns[_name(f"_t{i}_{j}")] = p.key
 
     # -- expressions -------------------------------------------------------
@@ -168,7 +186,7 @@ class _Generator:
         if source == "method":
             return "_method"
         if source == "target":
-            return f"_ba[_t{i}_{j}]"
+            return f"_ba[_t{i}_{j}]" if self.direct is None else f"_p{self.asked[p.key]}"
         if source == "default":
             return f"_d{i}_{j}"
         if source == "provided":  # a registered injectable: its getter, per call
@@ -184,6 +202,51 @@ class _Generator:
         raise AssertionError(source)  # pragma: no cover - plan_advice makes only the above
 
     # -- statements --------------------------------------------------------
+
+    def bind(self, src: _Source, d: int) -> None:
+        """Emit what gives the advice the target parameters they ask for."""
+        direct = self.direct
+        if direct is None:
+            src.add(d, "_ba = _bind(instance, args, kwargs)")
+            return
+        names = [f"_p{m}" for m in range(len(direct.params))]
+        if not direct.keyword_required:
+            # A call by position only, with an accepted number of arguments.
+            lo, hi = direct.required, direct.positional
+            arity = f"len(args) == {hi}" if lo == hi else f"{lo} <= len(args) <= {hi}"
+            src.add(d, f"if not kwargs and {arity}:")
+            for m, dp in enumerate(direct.params):
+                if dp.position is None:
+                    value = f"_dv{m}"
+                elif dp.position < lo:
+                    value = f"args[{dp.position}]"
+                else:
+                    value = f"(args[{dp.position}] if len(args) > {dp.position} else _dv{m})"
+                src.add(d + 1, f"{names[m]} = {value}")
+            src.add(d, "else:")
+            d += 1
+        # Python binds the call to the target's own parameters; if it cannot,
+        # the Signature binder raises the error the interpreted dispatcher does.
+        src.add(d, "try:")
+        src.add(d + 1, f"{', '.join(names)}, = _nb(*args, **kwargs)")
+        src.add(d, "except TypeError:")
+        src.add(d + 1, "_bind(instance, args, kwargs)")
+        src.add(d + 1, "raise")
+
+    def binding_shape(self) -> tuple[Any, ...] | None:
+        """What of the target's signature :meth:`bind` and :meth:`value` write into the source."""
+        direct = self.direct
+        if direct is None:
+            return None
+        return (
+            direct.required,
+            direct.positional,
+            direct.keyword_required,
+            tuple((dp.position, dp.default is REQUIRED) for dp in direct.params),
+            tuple(
+                self.asked[p.key] for a in self.plan.all for p in a.params if p.source == "target"
+            ),
+        )
 
     def guarded(
         self,
@@ -203,7 +266,7 @@ class _Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if _s{i} not in _off:")
+            src.add(depth, f"if _on{i}:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = advice.aspect.on_error
@@ -251,6 +314,8 @@ class _Generator:
         for k, advice in enumerate(plan.arounds):
             self.around_level(body, k, advice)
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
+        if "_memo" in self.ns:
+            body.add(1, "nonlocal _memo")
         body.add(1, "if _g:")
         # Only calls in a trace's own context, or any call while metrics are on,
         # take the interpreted chain, which reports each advice run; other
@@ -262,6 +327,7 @@ class _Generator:
         body.add(2, "_off = _dget()")
         body.add(2, "if _off:")
         self.checked = True
+        self.switch_flags(body, 3)
         self.guarded_body(body, 3)
         self.checked = False
         self.guarded_body(body, 1)
@@ -271,6 +337,30 @@ class _Generator:
         for line in body.lines:
             src.add(1, line)
         return "dispatch", "\n".join(src.lines) + "\n"
+
+    def switch_flags(self, src: _Source, d: int) -> None:
+        """Emit ``_on{i}``: whether advice ``i`` runs under the context's disabled set ``_off``.
+
+        A context's set is one frozenset object for as long as its block is
+        open, so the flags are computed once per set and kept with it in the
+        chain's ``_memo`` cell, replaced as one tuple (so threads reading it
+        concurrently see one set's flags, never a mix): a call inside the
+        block then tests its set's identity instead of its members.
+        """
+        checked = self.checked_advice()
+        if not checked:
+            return
+        flags = [f"_on{self.index[id(a)]}" for a in checked]
+        src.add(d, f"_o, {', '.join(flags)} = _memo")
+        src.add(d, "if _o is not _off:")
+        for a, flag in zip(checked, flags, strict=True):
+            src.add(d + 1, f"{flag} = _s{self.index[id(a)]} not in _off")
+        src.add(d + 1, f"_memo = (_off, {', '.join(flags)})")
+
+    def checked_advice(self) -> tuple[PlannedAdvice, ...]:
+        """The advice the dispatcher's own body runs (around levels check for themselves)."""
+        plan = self.plan
+        return plan.befores + plan.chains + plan.afters + plan.errors
 
     def closure_names(self) -> list[str]:
         """The factory's locals standing for the chain's values (a function of the shape)."""
@@ -304,9 +394,9 @@ class _Generator:
         """Emit the phases of one call at depth ``d``; every path ends in ``return``."""
         plan = self.plan
         aw = "await " if self.is_async else ""
-        outer = plan.befores + plan.chains + plan.afters + plan.errors
+        outer = self.checked_advice()
         if any(a.needs_binding for a in outer):
-            src.add(d, "_ba = _bind(instance, args, kwargs)")
+            self.bind(src, d)
         for advice in plan.befores:
             self.guarded(
                 src,
@@ -352,6 +442,14 @@ class _Generator:
             self.guarded(src, d, advice, "", "after")
         src.add(d, "return result")
 
+    def proceed_header(self, src: _Source, i: int) -> None:
+        """Open ``proceed`` for around advice ``i``: one-shot, a second call raises."""
+        src.add(1, "def proceed(*a, **kw):")
+        src.add(2, "nonlocal called")
+        src.add(2, "if called:")
+        src.add(3, f"raise _ProceedError(_perr{i})")
+        src.add(2, "called = True")
+
     def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
         """Emit ``_lvl{k}``: around advice ``k`` with a one-shot ``proceed``."""
         plan = self.plan
@@ -371,14 +469,10 @@ class _Generator:
         src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
-            src.add(1, "_ba = _bind(instance, args, kwargs)")
+            self.bind(src, 1)
         src.add(1, "called = False")
         if not log_policy:
-            src.add(1, "def proceed(*a, **kw):")
-            src.add(2, "nonlocal called")
-            src.add(2, "if called:")
-            src.add(3, f"raise _ProceedError(_perr{i})")
-            src.add(2, "called = True")
+            self.proceed_header(src, i)
             src.add(2, "if a or kw:")
             src.add(3, f"return {inner('a', 'kw')}")
             src.add(2, f"return {inner('args', 'kwargs')}")
@@ -398,11 +492,7 @@ class _Generator:
         # raise policy); ``started`` tells whether the inner chain really ran,
         # which differs from ``called`` when a sync advice on an async target
         # fails before its proceed() coroutine is awaited.
-        src.add(1, "def proceed(*a, **kw):")
-        src.add(2, "nonlocal called")
-        src.add(2, "if called:")
-        src.add(3, f"raise _ProceedError(_perr{i})")
-        src.add(2, "called = True")
+        self.proceed_header(src, i)
         src.add(2, "return _go(a, kw) if (a or kw) else _go(args, kwargs)")
         src.add(1, f"{adef} _go(a, kw):")
         src.add(2, "nonlocal res, inner_failed, started")
@@ -517,6 +607,7 @@ def _shape(plan: ChainPlan, gen: _Generator) -> tuple[Any, ...]:
         target.subject.index,
         gen.ns["_gsub"] is None,
         plan.guard and holds_iteration(target),
+        gen.binding_shape(),
         *(tuple(advice(a) for a in phase) for phase in _phases(plan)),
     )
 

@@ -20,7 +20,7 @@ from .advice import CALLED, Subject, Target, plan_advice
 from .aspect import AdviceSpec, Aspect
 from .chain import ChainPlan
 from .pointcut import Kind, Pointcut, split_event
-from .state import _MISSING, _state_of, _states, _Woven
+from .state import MISSING, Woven, state_of, states
 
 _framework_bases: set[type] = {object}
 
@@ -108,12 +108,12 @@ def set_advice_resolver(resolver: AdviceResolver) -> None:
     _advice_for = resolver
 
 
-def _effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
+def effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
     found: dict[str, Aspect] = {}
     for klass in reversed(model.__mro__):
         if skip_self and klass is model:
             continue
-        state = _states.get(klass)
+        state = states.get(klass)
         if state is None:
             continue
         for name in state.excluded:
@@ -153,18 +153,18 @@ _ROUTINES = (
     types.FunctionType,
     classmethod,
     staticmethod,
-    _Woven,
+    Woven,
     functools.partialmethod,
     functools.singledispatchmethod,
     type(functools.lru_cache(lambda: None)),  # lru_cache and cache
 )
 
 
-def _routine(value: Any) -> bool:
+def routine(value: Any) -> bool:
     return isinstance(value, _ROUTINES)
 
 
-def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
+def method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
     """(names globs range over, names exact patterns may use), in MRO order."""
     public: dict[str, None] = {}
     every: dict[str, None] = {}
@@ -174,10 +174,10 @@ def _method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
         if klass is object:
             continue
         framework = klass in _framework_bases
-        state = _states.get(klass)
+        state = states.get(klass)
         originals = state.originals if state is not None else ()  # a mock over ours counts
         for name, value in vars(klass).items():
-            if name == "__init_subclass__" or not (_routine(value) or name in originals):
+            if name == "__init_subclass__" or not (routine(value) or name in originals):
                 continue
             every.setdefault(name, None)
             if not framework:
@@ -195,7 +195,7 @@ def _matches(pointcut: Pointcut, names: tuple[dict[str, None], dict[str, None]])
     return out
 
 
-def _event_as_pointcut(
+def event_as_pointcut(
     event: str, names: tuple[dict[str, None], dict[str, None]]
 ) -> tuple[Kind, str] | None:
     split = split_event(event)
@@ -208,27 +208,27 @@ def _lookup_raw_value(model: type, name: str) -> Any:
     for klass in model.__mro__:
         if name in vars(klass):
             return vars(klass)[name]
-    return _MISSING
+    return MISSING
 
 
-def _lookup_original(model: type, name: str) -> tuple[type, Any]:
+def lookup_original(model: type, name: str) -> tuple[type, Any]:
     """The class that defines ``name`` for ``model`` and its unwoven dict value."""
     for klass in model.__mro__:
-        if name in vars(klass) and name not in _state_of(klass).shadows:
+        if name in vars(klass) and name not in state_of(klass).shadows:
             value = vars(klass)[name]
-            if isinstance(value, _Woven):
+            if isinstance(value, Woven):
                 return value._self_origin, value._self_raw
             # A foreign object (mock.patch.object) standing over our wrapper:
             # the method is still the original we recorded.
-            return klass, _state_of(klass).originals.get(name, value)
+            return klass, state_of(klass).originals.get(name, value)
     raise WeavingError(f"{model.__qualname__} has no attribute {name!r}")  # pragma: no cover
 
 
-def _plan_class(
+def plan_class(
     model: type, aspects: list[Aspect], *, include_disabled: bool = False
 ) -> tuple[dict[str, ChainPlan], dict[tuple[type, str], ChainPlan]]:
     """Each advised method of ``model`` with its chain (enabled aspects only unless asked)."""
-    names = _method_names(model)
+    names = method_names(model)
     per_method: dict[str, list[tuple[Aspect, AdviceSpec, Kind]]] = {}
     for aspect in aspects:
         for spec in aspect.advices:
@@ -245,7 +245,7 @@ def _plan_class(
                 for name in matched:
                     per_method.setdefault(name, []).append((aspect, spec, bound.kind))
             else:
-                split = _event_as_pointcut(bound, names)
+                split = event_as_pointcut(bound, names)
                 if split is not None:
                     per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
     plans: dict[str, ChainPlan] = {}
@@ -255,10 +255,10 @@ def _plan_class(
         targets: list[tuple[type | None, Target]] = []
         if name in operations:
             for owner, attr in operations[name]:
-                origin, raw = _lookup_original(owner, attr)
+                origin, raw = lookup_original(owner, attr)
                 targets.append((owner, Target.of(origin, attr, raw, model=model)))
         else:
-            origin, raw = _lookup_original(model, name)
+            origin, raw = lookup_original(model, name)
             targets.append((None, Target.of(origin, name, raw)))
         for per_model_owner, found in targets:
             target = dataclasses.replace(found, subject=_subject(model, name, found))

@@ -22,22 +22,22 @@ from .advice import Target
 from .aspect import Switch
 from .chain import ChainPlan, on_auto_disable
 from .generated import compile_chain
-from .planning import _effective, _lookup_original, _plan_class, _routine
+from .planning import effective, lookup_original, plan_class, routine
 from .state import (
-    _MISSING,
-    _lock,
-    _Originals,
-    _State,
-    _state_of,
-    _states,
-    _stillborn,
-    _Woven,
+    MISSING,
+    Originals,
+    State,
+    Woven,
     copy_listeners,
+    lock,
+    state_of,
+    states,
+    stillborn,
     subclass_listeners,
 )
 
 # Which classes weave an aspect of each plugin themselves, brought in step with
-# ``_State.own`` at the end of every rebuild, so a toggle finds them without
+# ``State.own`` at the end of every rebuild, so a toggle finds them without
 # looking at every woven class.  Weak: one reference per class, whose callback
 # only queues it, so a collection never changes these dicts under a reader.
 _indexed: dict[weakref.ref[type], tuple[Switch, ...]] = {}
@@ -72,7 +72,7 @@ class _Stats:
 stats = _Stats()
 
 
-def _classes_using(switches: set[Switch]) -> list[type]:
+def classes_using(switches: set[Switch]) -> list[type]:
     """The classes that weave an aspect of one of ``switches`` themselves."""
     _purge()
     found: dict[type, None] = {}
@@ -86,7 +86,7 @@ def _classes_using(switches: set[Switch]) -> list[type]:
 
 def _reindex(klass: type) -> None:
     _purge()
-    state = _states.get(klass)
+    state = states.get(klass)
     now = tuple(dict.fromkeys(a.switch for a in state.own.values())) if state is not None else ()
     probe = weakref.ref(klass)
     if set(_indexed.get(probe, ())) == set(now):
@@ -99,16 +99,16 @@ def _reindex(klass: type) -> None:
             _users.setdefault(switch, {})[ref] = None
 
 
-def _subclasses(klass: type) -> Iterator[type]:
+def subclasses(klass: type) -> Iterator[type]:
     try:
         subs: list[type] = type.__subclasses__(klass)
     except TypeError:  # pragma: no cover - exotic metaclasses
         subs = []
     for sub in subs:
-        if sub in _stillborn:
+        if sub in stillborn:
             continue  # its class statement raised: it does not exist for the user
         yield sub
-        yield from _subclasses(sub)
+        yield from subclasses(sub)
 
 
 def _hierarchy(seeds: Iterable[type]) -> list[type]:
@@ -120,9 +120,9 @@ def _hierarchy(seeds: Iterable[type]) -> list[type]:
     seen: dict[type, None] = {}
     for seed in seeds:
         for klass in reversed(seed.__mro__):
-            if klass is seed or klass in _states:
+            if klass is seed or klass in states:
                 seen.setdefault(klass, None)
-        for sub in _subclasses(seed):
+        for sub in subclasses(seed):
             seen.setdefault(sub, None)
     return sorted(seen, key=lambda k: len(k.__mro__))
 
@@ -135,18 +135,18 @@ def _chain_key(plan: ChainPlan) -> tuple[Any, ...]:
     return tuple(key)
 
 
-def _rebuild(seeds: Iterable[type]) -> None:
+def rebuild_classes(seeds: Iterable[type]) -> None:
     """Re-plan and re-install the hierarchy around ``seeds`` (caller holds the lock)."""
     classes = _hierarchy(seeds)
     # Pass 1: plan every class; nothing is touched if any plan fails.
     wanted: dict[type, dict[str, ChainPlan]] = {}
     foreign: dict[type, dict[tuple[type, str], ChainPlan]] = {}
     for klass in classes:
-        aspects = _effective(klass)
-        if not aspects and klass not in _states and not _has_woven(klass):
+        aspects = effective(klass)
+        if not aspects and klass not in states and not _has_woven(klass):
             continue
         # Planning checks every advice, disabled ones included; the plans hold the enabled.
-        wanted[klass], foreign[klass] = _plan_class(klass, aspects)
+        wanted[klass], foreign[klass] = plan_class(klass, aspects)
         stats.planned += 1
     # Decide which classes need their own wrapper and which simply inherit one.
     own: dict[type, dict[str, ChainPlan]] = {}
@@ -155,10 +155,8 @@ def _rebuild(seeds: Iterable[type]) -> None:
         for name, plan in wanted.get(klass, {}).items():
             defined_here = (
                 name in vars(klass)
-                and name not in _state_of(klass).shadows
-                and (
-                    not isinstance(vars(klass)[name], _Woven) or name in _state_of(klass).originals
-                )
+                and name not in state_of(klass).shadows
+                and (not isinstance(vars(klass)[name], Woven) or name in state_of(klass).originals)
             )
             if defined_here or _inherited_key(klass, name, own) != _chain_key(plan):
                 mine[name] = plan
@@ -191,10 +189,10 @@ class _Snapshot:
     def __init__(self, classes: list[type], foreign: dict[type, Any]) -> None:
         owners: dict[type, None] = dict.fromkeys(classes)
         for klass in classes:
-            owners.update(dict.fromkeys(owner for owner, _ in _state_of(klass).foreign))
+            owners.update(dict.fromkeys(owner for owner, _ in state_of(klass).foreign))
             owners.update(dict.fromkeys(owner for owner, _ in foreign.get(klass, {})))
         self.dicts = {owner: dict(vars(owner)) for owner in owners}
-        self.states = {klass: _records(_states.get(klass)) for klass in classes}
+        self.states = {klass: _records(states.get(klass)) for klass in classes}
 
     def restore(self) -> None:
         # type.__setattr__: past a metaclass that refuses the ordinary assignment.
@@ -202,25 +200,25 @@ class _Snapshot:
             for name in [n for n in vars(owner) if n not in saved]:
                 type.__delattr__(owner, name)
             for name, value in saved.items():
-                if vars(owner).get(name, _MISSING) is not value:
+                if vars(owner).get(name, MISSING) is not value:
                     type.__setattr__(owner, name, value)
         for klass, records in self.states.items():
-            state = _states.get(klass)
+            state = states.get(klass)
             if records is None:
                 if state is not None and state.empty:
-                    _states.pop(klass, None)
+                    states.pop(klass, None)
             elif state is not None:
                 state.originals, state.shadows, state.foreign, state.hook = records
 
 
-def _records(state: _State | None) -> tuple[Any, ...] | None:
+def _records(state: State | None) -> tuple[Any, ...] | None:
     if state is None:
         return None
     return (state.originals.copy(), dict(state.shadows), dict(state.foreign), state.hook)
 
 
 def _has_woven(klass: type) -> bool:
-    return any(isinstance(v, _Woven) for v in vars(klass).values())
+    return any(isinstance(v, Woven) for v in vars(klass).values())
 
 
 def _shadows_needed(
@@ -233,22 +231,22 @@ def _shadows_needed(
     the original object in its own dict hides it.  Such a *shadow* is given as
     an empty plan (no advice) whose target is that original.
     """
-    shadows = _state_of(klass).shadows
+    shadows = state_of(klass).shadows
     names: dict[str, None] = {}
     for base in klass.__mro__[1:]:
         names.update(dict.fromkeys(own.get(base, ())))
-        names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, _Woven)))
+        names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, Woven)))
     out: dict[str, ChainPlan] = {}
-    originals = _state_of(klass).originals
+    originals = state_of(klass).originals
     for name in names:
-        value = vars(klass).get(name, _MISSING)
+        value = vars(klass).get(name, MISSING)
         # klass's own wrapper over an inherited method (not over its own
         # definition) goes away, so it does not count as defining the name.
-        own_wrapper = isinstance(value, _Woven) and name not in originals
-        if name in wanted or (value is not _MISSING and name not in shadows and not own_wrapper):
+        own_wrapper = isinstance(value, Woven) and name not in originals
+        if name in wanted or (value is not MISSING and name not in shadows and not own_wrapper):
             continue
         if _inherited_key(klass, name, own) is not None:
-            origin, raw = _lookup_original(klass, name)
+            origin, raw = lookup_original(klass, name)
             # If the original is itself an override whose super() call reaches
             # an advised wrapper further up, hide it behind a pass-through instead.
             guard = any(_advised_after(base, name, own) for base in origin.__mro__[1:])
@@ -261,7 +259,7 @@ def _advised_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]
     after = _woven_after(klass, name, own)
     if isinstance(after, ChainPlan):
         return bool(after)
-    return isinstance(after, _Woven) and bool(after._self_plan)
+    return isinstance(after, Woven) and bool(after._self_plan)
 
 
 def _pass_through_needed(
@@ -276,18 +274,18 @@ def _pass_through_needed(
     "the attribute is the original function": that would run the advice the
     subclass removed.)
     """
-    state = _state_of(klass)
+    state = state_of(klass)
     out: dict[str, ChainPlan] = {}
     for name, value in vars(klass).items():
         if name in wanted or name in state.shadows:
             continue
-        if isinstance(value, _Woven):
+        if isinstance(value, Woven):
             if name not in state.originals:
                 continue  # a wrapper over an inherited method, not an override
             value = state.originals[name]
-        elif not _routine(value):
+        elif not routine(value):
             continue
-        if not any(_state_of(k).excluded for k in klass.__mro__):
+        if not any(state_of(k).excluded for k in klass.__mro__):
             continue  # nothing opted out: the parents' advice is this class's too
         if any(_advised_after(base, name, own) for base in klass.__mro__[1:]):
             out[name] = ChainPlan(Target.of(klass, name, value), guard=True)
@@ -295,7 +293,7 @@ def _pass_through_needed(
 
 
 def _woven_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
-    """What ``vars(klass)[name]`` will be once the rebuild is done: a plan, a value or _MISSING.
+    """What ``vars(klass)[name]`` will be once the rebuild is done: a plan, a value or MISSING.
 
     A shadow (an empty plan) stands for the original object it puts there.
     """
@@ -303,24 +301,24 @@ def _woven_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) 
         if name in own[klass]:
             plan = own[klass][name]
             return plan if (plan or plan.guard) else plan.target.raw
-        if name in _state_of(klass).shadows:
-            return _MISSING  # a shadow no longer needed: it goes away
-        value = vars(klass).get(name, _MISSING)
-        if isinstance(value, _Woven):
-            return _state_of(klass).originals.get(name, _MISSING)
+        if name in state_of(klass).shadows:
+            return MISSING  # a shadow no longer needed: it goes away
+        value = vars(klass).get(name, MISSING)
+        if isinstance(value, Woven):
+            return state_of(klass).originals.get(name, MISSING)
         return value
-    return vars(klass).get(name, _MISSING)
+    return vars(klass).get(name, MISSING)
 
 
 def _inherited_key(klass: type, name: str, own: dict[type, dict[str, ChainPlan]]) -> Any:
     """The chain key of the wrapper ``klass`` would inherit for ``name``, or None."""
     for base in klass.__mro__[1:]:
         value = _woven_after(base, name, own)
-        if value is _MISSING:
+        if value is MISSING:
             continue
         if isinstance(value, ChainPlan):
             return _chain_key(value)
-        if isinstance(value, _Woven):
+        if isinstance(value, Woven):
             return _chain_key(value._self_plan)
         return None
     return None
@@ -330,7 +328,7 @@ def _origin_after(klass: type, name: str, own: dict[type, dict[str, ChainPlan]])
     value = _woven_after(klass, name, own)
     if isinstance(value, ChainPlan):
         return value.target.owner
-    if isinstance(value, _Woven):
+    if isinstance(value, Woven):
         return value._self_origin
     return None
 
@@ -344,7 +342,7 @@ def _needs_guard(
     super()), so only then does the dispatcher pay for the re-entry check.
     """
     origin = plan.target.owner
-    for other in (*klass.__mro__[1:], *_subclasses(klass)):
+    for other in (*klass.__mro__[1:], *subclasses(klass)):
         other_origin = _origin_after(other, name, own)
         if other_origin is not None and other_origin is not origin:
             return True
@@ -352,8 +350,8 @@ def _needs_guard(
 
 
 def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
-    state = _states.get(klass)
-    originals = state.originals if state is not None else _Originals()
+    state = states.get(klass)
+    originals = state.originals if state is not None else Originals()
     shadows = state.shadows if state is not None else {}
     # Drop shadows no longer needed, so they are never taken for originals.
     # A shadow that becomes a pass-through wrapper (a plan with the guard) goes
@@ -362,34 +360,34 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         plan = plans.get(name)
         if plan is None or plan or plan.guard:
             shadow = shadows.pop(name)
-            if vars(klass).get(name, _MISSING) is shadow:
+            if vars(klass).get(name, MISSING) is shadow:
                 delattr(klass, name)
     # Restore what no longer needs a wrapper.  An adapter may map an operation
     # onto another method of the model itself (EarnORM): that wrapper is foreign.
     foreign = state.foreign if state is not None else {}
     for name, value in list(vars(klass).items()):
-        if isinstance(value, _Woven) and name not in plans and (klass, name) not in foreign:
+        if isinstance(value, Woven) and name not in plans and (klass, name) not in foreign:
             if name in originals:
                 setattr(klass, name, originals.pop(name))
             else:
                 delattr(klass, name)
     for name, plan in plans.items():
-        current = vars(klass).get(name, _MISSING)
+        current = vars(klass).get(name, MISSING)
         if not plan and not plan.guard:  # a shadow: the original hides an inherited wrapper
             if state is None:
-                state = _states[klass] = _State()
+                state = states[klass] = State()
                 originals, shadows = state.originals, state.shadows
             if name not in shadows:
                 setattr(klass, name, plan.target.raw)
                 shadows[name] = plan.target.raw
             continue
         if (
-            isinstance(current, _Woven)
+            isinstance(current, Woven)
             and _chain_key(current._self_plan) == _chain_key(plan)
             and current._self_plan.guard == plan.guard
         ):
             continue
-        replaces = current is not _MISSING and not isinstance(current, _Woven)
+        replaces = current is not MISSING and not isinstance(current, Woven)
         if replaces and name in originals:
             # Someone put their own object over our wrapper (mock.patch.object):
             # leave it in force and keep the real original; whoever put it
@@ -399,16 +397,16 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         setattr(klass, name, wrapper)
         if replaces or name in originals:
             if state is None:
-                state = _states[klass] = _State()
+                state = states[klass] = State()
                 originals = state.originals
             originals.keep(name, wrapper)  # wrapper._self_raw is the replaced value
     _sync_hook(klass)
     if state is not None and state.idle:
-        _states.pop(klass, None)
+        states.pop(klass, None)
 
 
-def _make_wrapper(plan: ChainPlan) -> _Woven:
-    wrapper = _Woven(plan.target.raw, compile_chain(plan))
+def _make_wrapper(plan: ChainPlan) -> Woven:
+    wrapper = Woven(plan.target.raw, compile_chain(plan))
     wrapper._self_raw = plan.target.raw
     wrapper._self_origin = plan.target.owner
     # (The guard is _self_plan.guard: with wrapt's __module__ and __doc__, five
@@ -419,21 +417,21 @@ def _make_wrapper(plan: ChainPlan) -> _Woven:
 
 def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> None:
     """Install (or restore) the methods an adapter maps onto other objects for ``klass``."""
-    state = _states.get(klass)
+    state = states.get(klass)
     if state is None and not plans:
         return
     if state is None:
-        state = _states[klass] = _State()
+        state = states[klass] = State()
     for (owner, attr), original in list(state.foreign.items()):
         if (owner, attr) not in plans:
-            if original is _MISSING:
+            if original is MISSING:
                 delattr(owner, attr)
             else:
                 setattr(owner, attr, original)
             del state.foreign[(owner, attr)]
     for (owner, attr), plan in plans.items():
-        current = vars(owner).get(attr, _MISSING)
-        if isinstance(current, _Woven) and _chain_key(current._self_plan) == _chain_key(plan):
+        current = vars(owner).get(attr, MISSING)
+        if isinstance(current, Woven) and _chain_key(current._self_plan) == _chain_key(plan):
             continue
         if (owner, attr) not in state.foreign:
             state.foreign[(owner, attr)] = current
@@ -447,9 +445,9 @@ def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> N
 
 def _sync_hook(klass: type) -> None:
     """Install our ``__init_subclass__`` while ``klass`` has aspects, remove it after."""
-    state = _states.get(klass)
+    state = states.get(klass)
     wants = state is not None and bool(state.own)
-    has = state is not None and state.hook is not _MISSING
+    has = state is not None and state.hook is not MISSING
     if wants and not has:
         assert state is not None
         previous = vars(klass).get("__init_subclass__", None)
@@ -465,7 +463,7 @@ def _sync_hook(klass: type) -> None:
                 delattr(klass, "__init_subclass__")
             else:
                 type.__setattr__(klass, "__init_subclass__", before)
-        state.hook = _MISSING
+        state.hook = MISSING
 
 
 class _Hook:
@@ -478,7 +476,7 @@ class _Hook:
 
     One small object per woven class (a closure in a ``classmethod`` costs a
     function, its cells and two attribute dicts).  It holds the previous
-    ``__init_subclass__`` itself, for the reason ``_Originals`` gives.
+    ``__init_subclass__`` itself, for the reason ``Originals`` gives.
     """
 
     __slots__ = ("__weakref__", "owner", "previous")
@@ -496,7 +494,7 @@ class _Hook:
 
     def __set_name__(self, owner: type, name: str) -> None:
         if owner is not self.owner and name == "__init_subclass__":
-            with _lock:
+            with lock:
                 _adopt(owner, self.owner)
 
 
@@ -515,22 +513,22 @@ def _subclass_created(hook: _Hook, cls: Any, kwargs: dict[str, Any]) -> None:
     else:
         hook.previous.__get__(None, cls)(**kwargs)
     try:
-        with _lock:
+        with lock:
             old = _copied_from(cls)
             if old is not None:
                 _adopt(cls, old)  # a copy of a subclass of a woven class
-            _rebuild([cls])
+            rebuild_classes([cls])
         for listener in list(subclass_listeners):
             listener(cls)
     except BaseException:
-        _stillborn.add(cls)
+        stillborn.add(cls)
         raise
 
 
 def _copied_from(cls: type) -> type | None:
     """The woven class ``cls`` was copied from, if its dict holds that class's wrappers."""
     for value in vars(cls).values():
-        if isinstance(value, _Woven) and value._self_origin not in cls.__mro__:
+        if isinstance(value, Woven) and value._self_origin not in cls.__mro__:
             return value._self_origin
     return None
 
@@ -542,14 +540,14 @@ def _adopt(copy: type, old: type) -> None:
     place of wrappers, no shadows, the previous ``__init_subclass__``); it
     takes ``old``'s own aspects and opt-outs; then it is re-woven.
     """
-    state = _states.get(old)
+    state = states.get(old)
     for name, value in list(vars(copy).items()):
-        if isinstance(value, _Woven):
+        if isinstance(value, Woven):
             if value._self_origin is old or value._self_origin not in copy.__mro__:
                 type.__setattr__(copy, name, value._self_raw)  # old's own method
             else:
                 type.__delattr__(copy, name)  # old's wrapper over an inherited method
-        elif state is not None and state.shadows.get(name, _MISSING) is value:
+        elif state is not None and state.shadows.get(name, MISSING) is value:
             type.__delattr__(copy, name)
     hook = vars(copy).get("__init_subclass__")
     if isinstance(hook, _Hook):
@@ -559,15 +557,15 @@ def _adopt(copy: type, old: type) -> None:
         else:
             type.__setattr__(copy, "__init_subclass__", previous)
     if state is not None and not state.empty:
-        _states[copy] = _State(own=dict(state.own), excluded=state.excluded)
+        states[copy] = State(own=dict(state.own), excluded=state.excluded)
     for listener in list(copy_listeners):
         listener(old, copy)
-    _rebuild([copy])
+    rebuild_classes([copy])
 
 
 def set_enabled(switch: Switch, enabled: bool) -> None:
     """Switch a plugin on or off on every class that uses it, at once."""
-    with _lock:
+    with lock:
         if switch.enabled == enabled:
             return
         before = (switch.enabled, switch.auto_disabled, switch.consecutive_failures)
@@ -576,7 +574,7 @@ def set_enabled(switch: Switch, enabled: bool) -> None:
             switch.auto_disabled = False
             switch.consecutive_failures = 0
         try:
-            _rebuild(_classes_using({switch}))
+            rebuild_classes(classes_using({switch}))
         except BaseException:
             # The classes are as they were: so must be what the switch reports.
             switch.enabled, switch.auto_disabled, switch.consecutive_failures = before

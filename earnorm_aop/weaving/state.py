@@ -20,11 +20,11 @@ from .scope import mode
 
 __all__ = ["copy_listeners", "mode", "subclass_listeners"]
 
-_lock = threading.RLock()
-_MISSING: Any = object()
+lock = threading.RLock()
+MISSING: Any = object()
 
 
-# Our wrappers by id, so ``isinstance(value, _Woven)`` tells them from any other
+# Our wrappers by id, so ``isinstance(value, Woven)`` tells them from any other
 # FunctionWrapper (a user's own wrapt decorator) without subclassing.
 _woven_ids: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
@@ -35,13 +35,13 @@ class _WovenType(type):
         return ours is not None and ours is value
 
 
-class _Woven(metaclass=_WovenType):
+class Woven(metaclass=_WovenType):
     """The one wrapper installed per woven (class, method).
 
-    ``_Woven(raw, dispatcher)`` makes a *plain* ``wrapt.FunctionWrapper``:
+    ``Woven(raw, dispatcher)`` makes a *plain* ``wrapt.FunctionWrapper``:
     wrapt's C ``__get__`` takes a slower path for any subclass (it looks up
     ``__bound_function_wrapper__`` on every bind), which made each call of a
-    woven method about 8% slower.  ``isinstance(value, _Woven)`` still
+    woven method about 8% slower.  ``isinstance(value, Woven)`` still
     recognises ours.  Besides wrapt's proxying the wrapper remembers, in
     ``_self_`` attributes, what it wraps (``_self_raw``, found in
     ``_self_origin``'s dict) and the chain it runs, so the weaver can tell an
@@ -52,7 +52,7 @@ class _Woven(metaclass=_WovenType):
     _self_origin: type
     _self_plan: ChainPlan
 
-    def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> _Woven:
+    def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> Woven:
         wrapper: Any = _function_wrapper()(wrapped, dispatcher)
         _woven_ids[id(wrapper)] = wrapper
         return wrapper  # type: ignore[no-any-return]
@@ -83,7 +83,7 @@ def _function_wrapper() -> Any:
 _FunctionWrapper: Any = None
 
 
-class _Originals:
+class Originals:
     """name -> the class-dict value a wrapper of ours replaced, held *through* that wrapper.
 
     The weaver's table is weak-keyed by class, so its values must not hold the
@@ -116,8 +116,8 @@ class _Originals:
         return ref is not None and ref() is not None
 
     def __getitem__(self, name: str) -> Any:
-        value = self.get(name, _MISSING)
-        if value is _MISSING:
+        value = self.get(name, MISSING)
+        if value is MISSING:
             raise KeyError(name)
         return value
 
@@ -129,8 +129,8 @@ class _Originals:
     def __bool__(self) -> bool:
         return any(ref() is not None for ref in self._refs.values())
 
-    def copy(self) -> _Originals:
-        return _Originals(self._refs)
+    def copy(self) -> Originals:
+        return Originals(self._refs)
 
 
 def _reduce_bound(bound: Any) -> Any:
@@ -151,7 +151,7 @@ def _reduce_bound(bound: Any) -> Any:
 def _bound_to(bound: Any) -> tuple[Any, str] | None:
     """(instance or class, attribute name) of a bound woven method; None if not ours."""
     parent = bound._self_parent
-    if not isinstance(parent, _Woven):
+    if not isinstance(parent, Woven):
         return None
     subject = bound._self_instance
     if subject is None:
@@ -177,17 +177,17 @@ def _deepcopy_bound(bound: Any, memo: dict[int, Any]) -> Any:
 
 
 @dataclass(eq=False, slots=True)
-class _State:
+class State:
     """What the weaver did to one class."""
 
     own: dict[str, Aspect] = field(default_factory=dict)
     # Immutable, replaced on change: most classes never exclude anything and
     # share the one empty frozenset.
     excluded: frozenset[str] = frozenset()
-    originals: _Originals = field(default_factory=_Originals)  # name -> replaced dict value
+    originals: Originals = field(default_factory=Originals)  # name -> replaced dict value
     # While our __init_subclass__ hook is installed: a weak reference to it (the
-    # hook itself holds the previous value, for the reason _Originals gives).
-    hook: Any = _MISSING
+    # hook itself holds the previous value, for the reason Originals gives).
+    hook: Any = MISSING
     # (owner, attribute) -> replaced dict value, for methods an adapter maps
     # onto objects other than the model class (a Django model's manager).
     foreign: dict[tuple[type, str], Any] = field(default_factory=dict)
@@ -207,18 +207,18 @@ class _State:
             and not self.originals
             and not self.foreign
             and not self.shadows
-            and self.hook is _MISSING
+            and self.hook is MISSING
         )
 
 
-_states: weakref.WeakKeyDictionary[type, _State] = weakref.WeakKeyDictionary()
+states: weakref.WeakKeyDictionary[type, State] = weakref.WeakKeyDictionary()
 # Open disabled() blocks per plugin, in any context (each Switch keeps the same
 # count in ``scopes`` for the dispatchers to test).
-_ctx_counts: dict[Switch, int] = {}
+disabled_counts: dict[Switch, int] = {}
 # Subclasses whose creation failed in our __init_subclass__ hook (a WeavingError).
 # Python lists them in __subclasses__() until they are garbage collected; the
 # weaver skips them, or every later weave or toggle on the parent would fail too.
-_stillborn: weakref.WeakSet[type] = weakref.WeakSet()
+stillborn: weakref.WeakSet[type] = weakref.WeakSet()
 # Called with each new subclass of a woven class (the model layer reads its Meta).
 subclass_listeners: list[Callable[[type], None]] = []
 # Called with (old, new) when a woven class is re-created from its dict, as
@@ -226,8 +226,8 @@ subclass_listeners: list[Callable[[type], None]] = []
 copy_listeners: list[Callable[[type, type], None]] = []
 
 
-def _state_of(klass: type) -> _State:
-    state = _states.get(klass)
+def state_of(klass: type) -> State:
+    state = states.get(klass)
     if state is None:
-        return _State()
+        return State()
     return state

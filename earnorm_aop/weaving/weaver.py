@@ -26,21 +26,21 @@ from . import scope
 from .advice import PlannedAdvice
 from .aspect import AdviceSpec, Aspect, Switch
 from .planning import (
-    _effective,
-    _event_as_pointcut,
-    _method_names,
-    _plan_class,
+    effective,
+    event_as_pointcut,
+    method_names,
+    plan_class,
     register_framework_base,
 )
-from .rebuild import _classes_using, _rebuild, _subclasses, set_enabled
+from .rebuild import classes_using, rebuild_classes, set_enabled, subclasses
 from .state import (
-    _ctx_counts,
-    _lock,
-    _State,
-    _states,
-    _Woven,
+    State,
+    Woven,
     copy_listeners,
+    disabled_counts,
+    lock,
     mode,
+    states,
     subclass_listeners,
 )
 from .tracing import Trace
@@ -53,6 +53,7 @@ __all__ = [
     "effective_aspects",
     "event_handlers",
     "is_woven",
+    "open_disabled_blocks",
     "refresh",
     "register_framework_base",
     "set_enabled",
@@ -64,9 +65,9 @@ __all__ = [
     "woven_classes",
 ]
 
-# _Woven (tells our wrappers from others), _subclasses and mode are part of the
+# Woven (tells our wrappers from others), subclasses and mode are part of the
 # engine's inside view, used by its tests; they are imported here for them.
-_INSIDE = (_Woven, _subclasses, mode)
+_INSIDE = (Woven, subclasses, mode)
 
 
 # --------------------------------------------------------------------------
@@ -88,23 +89,23 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
     """Weave several aspects with one rebuild; all or none of them (see :func:`weave`)."""
     _check_class(model)
     aspects = list(aspects)
-    with _lock:
-        state = _states.get(model)
+    with lock:
+        state = states.get(model)
         if state is not None and all(state.own.get(a.name) is a for a in aspects):
             return
         if state is None:
-            state = _states[model] = _State()
+            state = states[model] = State()
         before = (dict(state.own), state.excluded)
         for aspect in aspects:
             if aspect.name in state.excluded:
                 state.excluded -= {aspect.name}
             state.own[aspect.name] = aspect
         try:
-            _rebuild([model])
+            rebuild_classes([model])
         except BaseException:
             state.own, state.excluded = before
             if state.idle:
-                _states.pop(model, None)
+                states.pop(model, None)
             raise
 
 
@@ -116,8 +117,8 @@ def refresh(model: type) -> None:
     other objects, such as the model's manager, are woven there too.
     """
     _check_class(model)
-    with _lock:
-        _rebuild([model])
+    with lock:
+        rebuild_classes([model])
 
 
 def unweave(model: type, aspect: Aspect | str | None = None) -> None:
@@ -128,15 +129,15 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
     no-op.
     """
     _check_class(model)
-    with _lock:
+    with lock:
         names = (
             [a.name for a in effective_aspects(model)]
             if aspect is None
             else [aspect if isinstance(aspect, str) else aspect.name]
         )
-        state = _states.get(model)
+        state = states.get(model)
         before = None if state is None else (dict(state.own), state.excluded)
-        inherited = {a.name for a in _effective(model, skip_self=True)}
+        inherited = {a.name for a in effective(model, skip_self=True)}
         changed = False
         for name in names:
             if state is not None and name in state.own:
@@ -144,27 +145,27 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                 changed = True
             if name in inherited:
                 if state is None:
-                    state = _states[model] = _State()
+                    state = states[model] = State()
                 if name not in state.excluded:
                     state.excluded |= {name}
                     changed = True
         if changed:
             try:
-                _rebuild([model])
+                rebuild_classes([model])
             except BaseException:
                 if before is not None:
                     state.own, state.excluded = before  # type: ignore[union-attr]
                 elif state is not None:
                     state.own, state.excluded = {}, frozenset()
                 if state is not None and state.idle:
-                    _states.pop(model, None)
+                    states.pop(model, None)
                 raise
 
 
 def effective_aspects(model: type) -> list[Aspect]:
     """The aspects that apply to ``model``, inherited ones included, in run order."""
-    with _lock:
-        return _effective(model)
+    with lock:
+        return effective(model)
 
 
 def is_woven(model: type, name: str) -> bool:
@@ -174,14 +175,14 @@ def is_woven(model: type, name: str) -> bool:
 
 def classes_with(switch: Switch) -> list[type]:
     """The classes that weave an aspect of this switch's plugin themselves."""
-    with _lock:
-        return _classes_using({switch})
+    with lock:
+        return classes_using({switch})
 
 
 def woven_classes() -> list[type]:
     """Every class that has aspects of its own or has opted out of inherited ones."""
-    with _lock:
-        return list(_states.keys())
+    with lock:
+        return list(states.keys())
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,8 @@ class MethodChain:
 
 def describe(model: type) -> list[MethodChain]:
     """Each method of ``model`` that has advice, with its chain in execution order."""
-    with _lock:
-        plans, foreign = _plan_class(model, _effective(model), include_disabled=True)
+    with lock:
+        plans, foreign = plan_class(model, effective(model), include_disabled=True)
         out = []
         for name, plan in plans.items():
             installed = any(a.aspect.switch.enabled for a in plan.all)
@@ -214,13 +215,13 @@ def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
     An event spec is a custom event on a model exactly when it is not woven as
     a pointcut there (``before_save`` on a model without ``save``).
     """
-    with _lock:
-        aspects = [a for a in _effective(model) if a.switch.enabled]
-        names = _method_names(model)
+    with lock:
+        aspects = [a for a in effective(model) if a.switch.enabled]
+        names = method_names(model)
     out = []
     for aspect in aspects:
         for spec in aspect.advices:
-            if spec.target == event and _event_as_pointcut(event, names) is None:
+            if spec.target == event and event_as_pointcut(event, names) is None:
                 out.append((aspect, spec))
     return out
 
@@ -238,31 +239,41 @@ def context_scope_opened(switches: Iterable[Switch]) -> None:
     many classes are woven.
     """
     switches = list(switches)
-    with _lock:
+    with lock:
         for s in switches:
-            _ctx_counts[s] = _ctx_counts.get(s, 0) + 1
+            disabled_counts[s] = disabled_counts.get(s, 0) + 1
         scope.disabled_opened(switches)
+
+
+def open_disabled_blocks() -> dict[Switch, int]:
+    """The ``disabled()`` blocks open now, in any thread or task, per plugin (a copy).
+
+    What a test harness compares before and after a test to find a block
+    the test left open.
+    """
+    with lock:
+        return dict(disabled_counts)
 
 
 def context_scope_closed(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block ended: drop the checks no other block needs."""
     switches = list(switches)
-    with _lock:
+    with lock:
         scope.disabled_closed(switches)
         for s in switches:
-            _ctx_counts[s] -= 1
-            if _ctx_counts[s] == 0:
-                del _ctx_counts[s]
+            disabled_counts[s] -= 1
+            if disabled_counts[s] == 0:
+                del disabled_counts[s]
 
 
 def tracing_started() -> None:
     """A ``trace()`` block opened: dispatchers start testing the trace context variable."""
-    with _lock:
+    with lock:
         scope.trace_opened()
 
 
 def tracing_stopped() -> None:
-    with _lock:
+    with lock:
         scope.trace_closed()
 
 

@@ -23,6 +23,7 @@ from djangoapp.models import (
     Stamped,
     Tag,
 )
+from djangoapp.models import Article as AppArticle
 from djangoapp.plugins import journal, registry
 
 from earnorm_aop import (
@@ -413,6 +414,30 @@ def test_querysets_of_woven_models_pickle() -> None:
     copy = pickle.loads(pickle.dumps(qs))
     assert type(copy) is type(qs)
     assert [a.title for a in copy] == ["a"]
+
+
+def test_a_same_named_model_that_comes_and_goes_leaves_pickling_alone() -> None:
+    """An ``isolate_apps`` model named like an app model must not take its class names."""
+    import gc
+
+    with isolate_apps("djangoapp"):
+
+        @with_plugins("journal", registry=registry)
+        class Article(models.Model):  # the app has an Article too
+            title = models.CharField(max_length=10)
+
+            class Meta:
+                app_label = "djangoapp"
+
+        Article.objects.all()  # its private classes exist now
+        assert type(Article.objects).__qualname__ != type(AppArticle.objects).__qualname__
+        unweave(Article)
+    del Article
+    gc.collect()
+    AppArticle.objects.create(title="a")
+    qs = AppArticle.objects.filter(title="a")
+    copy = pickle.loads(pickle.dumps(qs))
+    assert type(copy) is type(qs)
 
 
 def test_weaving_after_a_relation_was_used_reaches_its_related_manager(

@@ -46,6 +46,7 @@ class PrivateClasses:
 
 _per_model: weakref.WeakKeyDictionary[type, PrivateClasses] = weakref.WeakKeyDictionary()
 _published: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
+_stem_owners: weakref.WeakValueDictionary[str, type] = weakref.WeakValueDictionary()
 
 
 class _Published:
@@ -97,7 +98,7 @@ def private_classes(model: Any) -> PrivateClasses | None:
 def _make_classes(model: Any, current: type) -> PrivateClasses:
     base = base_class(current)  # the manager may be another model's private class
     qs_base = base_class(getattr(base, "_queryset_class", QuerySet))
-    stem = f"{model._meta.app_label}__{model.__name__}"
+    stem = _free_stem(f"{model._meta.app_label}__{model.__name__}", model)
     queryset = type(
         qs_base.__name__,
         (qs_base,),
@@ -123,6 +124,21 @@ def _make_classes(model: Any, current: type) -> PrivateClasses:
     _published[f"{stem}__{qs_base.__name__}"] = queryset
     _published[f"{stem}__{base.__name__}"] = manager
     return PrivateClasses(manager, queryset)
+
+
+def _free_stem(stem: str, model: Any) -> str:
+    """``stem``, or ``stem__2``, ... when another live model already publishes under it.
+
+    Two models can share an app label and a name (a test's ``isolate_apps``
+    model beside the app's own); the first keeps the plain name, so a later
+    one dying cannot take the name from under the first one's pickled querysets.
+    """
+    candidate, n = stem, 1
+    while (owner := _stem_owners.get(candidate)) is not None and owner is not model:
+        n += 1
+        candidate = f"{stem}__{n}"
+    _stem_owners[candidate] = model
+    return candidate
 
 
 def _install(model: Any, manager: Any, cls: type) -> None:

@@ -37,6 +37,7 @@ Semantics (docs/semantics.md, "Conditions"):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -52,7 +53,15 @@ from .weaving.chain import record_failure
 from .weaving.planning import set_advice_resolver
 from .weaving.pointcut import Kind, Pointcut, split_event
 
-__all__ = ["ANY", "Condition", "ConditionalAdviceSpec", "asks_changes", "needs_tracking", "when"]
+__all__ = [
+    "ANY",
+    "Condition",
+    "ConditionalAdviceSpec",
+    "asks_changes",
+    "needs_tracking",
+    "per_model",
+    "when",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,11 +135,8 @@ class Condition:
                 (only,) = attnames
 
                 def one(rec: Record) -> bool:
-                    old = rec.before(only)
-                    if old is unknown:
-                        return False
-                    new = rec.after(only)
-                    return new is not unknown and field_test(old, new)
+                    old, new = rec.values(only)
+                    return old is not unknown and new is not unknown and field_test(old, new)
 
                 checks.append(one)
             else:
@@ -138,8 +144,7 @@ class Condition:
 
                 def any_of(rec: Record) -> bool:
                     for name in names:
-                        old = rec.before(name)
-                        new = rec.after(name)
+                        old, new = rec.values(name)
                         if old is not unknown and new is not unknown and field_test(old, new):
                             return True
                     return False
@@ -264,9 +269,38 @@ _PER_RECORD = frozenset({Kind.BEFORE, Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_
 _INJECTED = ("instance", "model", "args", "kwargs")
 
 
+def per_model(
+    factory: Callable[[Any, type, str, Adapter], Callable[..., Any]],
+) -> Callable[[F], F]:
+    """Specialise a plugin's advice to each woven method at weave time.
+
+    ``factory(plugin, model, operation, adapter)`` returns the function the
+    chain calls instead of the marked method (its parameters are injected by
+    name, as the method's are), so what the model's adapter and the operation
+    decide is decided once, not on every call.  The ``changes`` plugin's
+    per-save bookkeeping uses it.
+    """
+
+    def mark(func: F) -> F:
+        func.__earnorm_per_model__ = factory  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def _specialised(model: type, operation: str, spec: AdviceSpec) -> AdviceSpec:
+    func = spec.func
+    factory = getattr(getattr(func, "__func__", None), "__earnorm_per_model__", None)
+    if factory is None:
+        return spec
+    made = factory(getattr(func, "__self__", None), model, operation, adapter_for(model))
+    return dataclasses.replace(spec, func=made)
+
+
 def _resolve(
     model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
 ) -> tuple[AdviceSpec, Kind]:
+    spec = _specialised(model, operation, spec)
     cond: Condition | None = getattr(spec, "condition", None)
     asks = asks_changes(spec.func)
     if cond is None and not asks:
@@ -350,6 +384,9 @@ def _wrap(
     deferred = kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
     rollback = kind is Kind.AFTER_ROLLBACK
     policy = aspect.on_error
+    saving = operation == "save"
+    values_of = adapter.persisted_values
+    saved_fields = adapter.saved_fields
 
     def call_later(model: type, subject: Any, va: tuple[Any, ...], kw: dict[str, Any]) -> None:
         def run() -> None:
@@ -370,7 +407,13 @@ def _wrap(
         subject = kw["instance"]
         model = kw["model"]
         if not bulk:
-            rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
+            if saving:  # instance_record()'s save, the adapter's methods bound at weave time
+                old = values_of(subject)
+                rec = Record(
+                    adapter, subject, old, None, saved_fields(model, kw["args"], kw["kwargs"])
+                )
+            else:
+                rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
             if test is not None and not test(rec):  # a few look-ups, then out
                 return kw["proceed"]() if around else None
             call = {n: v for n, v in kw.items() if n in names or n not in own}

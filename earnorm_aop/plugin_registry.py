@@ -337,6 +337,9 @@ class PluginRegistry:
             if aspect is not None:
                 return aspect
             obj = _instantiate(spec, config)
+            # A plugin may leave out the hooks its configuration makes no-ops
+            # (``changes`` without ``update_fields``): no layer woven for them.
+            unused = frozenset(getattr(obj, "unused_hooks", ()))
             aspect = Aspect(
                 name,
                 tuple(
@@ -350,6 +353,7 @@ class PluginRegistry:
                         condition=h.condition,
                     )
                     for h in spec.hooks
+                    if h.attr not in unused
                 ),
                 priority=spec.priority,
                 requires=tuple(spec.requires),

@@ -52,6 +52,7 @@ _RESERVED_ATTRS = frozenset(
         "model_methods",
         "visible_rows",
         "tracks_changes",
+        "unused_hooks",
     }
 )
 

@@ -338,6 +338,7 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
     #
     # - ``persisted_state(instance)``: the values as loaded or last saved,
     #   without a copy (``None``: never loaded nor saved, a creation);
+    #   ``persisted_values(instance)`` may give the same to read by name only;
     # - ``current_value(instance, name)``: one field's value now, or
     #   ``tracking.UNKNOWN`` when it was never loaded (never a query);
     # - ``snapshot(instance)``: every known field now (by the names above);
@@ -361,6 +362,17 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         if known is None or known[0]() is not instance:
             return None
         return known[1]
+
+    def persisted_values(self, instance: Any) -> Mapping[str, Any] | None:
+        """The persisted state to read fields from by name (``.get(name)``), never to iterate.
+
+        What an instance write's "before" is read from, on every tracked
+        write.  An adapter may hand back something cheaper to keep than
+        :meth:`persisted_state` (Django: the instance's ``__dict__`` as its
+        last full save left it, other keys and all).  Default:
+        :meth:`persisted_state`.
+        """
+        return self.persisted_state(instance)
 
     def current_value(self, instance: Any, name: str) -> Any:
         """Field ``name`` of ``instance`` now; ``tracking.UNKNOWN`` if it has none.

@@ -88,7 +88,6 @@ class Record:
         instance: Any,
         old: Mapping[str, Any] | None,
         new: Mapping[str, Any] | None = None,
-        *,
         written: frozenset[str] | None = None,
         deleted: bool = False,
     ) -> None:
@@ -118,6 +117,28 @@ class Record:
         if self._live is not None and name not in self._live:
             return self.before(name)  # a restricted save leaves it as it was
         return self.adapter.current_value(self.instance, name)
+
+    def values(self, name: str) -> tuple[Any, Any]:
+        """``(before(name), after(name))`` in one call: what a condition on one field reads.
+
+        When the value before is :data:`UNKNOWN`, so is the one after (not read:
+        a condition on the field is false either way).
+        """
+        if self.created:
+            old = None
+        else:
+            old = self._old.get(name, self.adapter.unloaded)
+            if old is UNKNOWN:
+                return old, old
+        if self.deleted:
+            return old, None
+        new = self._new
+        if new is not None:
+            return old, new.get(name, UNKNOWN)
+        live = self._live
+        if live is not None and name not in live:
+            return old, old  # a restricted save leaves it as it was
+        return old, self.adapter.current_value(self.instance, name)
 
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
@@ -304,9 +325,10 @@ def instance_record(
     kwargs: Mapping[str, Any],
 ) -> Record:
     """The record of a ``save`` / ``update`` / ``delete`` of ``instance``."""
-    old = adapter.persisted_state(instance)
-    if operation == "delete":
+    if operation == "delete":  # its changes list every old value: a state to iterate
+        old = adapter.persisted_state(instance)
         return Record(adapter, instance, old or adapter.snapshot(instance), deleted=True)
+    old = adapter.persisted_values(instance)  # read by name only (Record.before / _diff)
     if operation == "update":
         values = adapter.update_values(args, kwargs)
         new = adapter.snapshot(instance)
@@ -317,4 +339,4 @@ def instance_record(
             }
         )
         return Record(adapter, instance, old, new)
-    return Record(adapter, instance, old, written=adapter.saved_fields(model, args, kwargs))
+    return Record(adapter, instance, old, None, adapter.saved_fields(model, args, kwargs))

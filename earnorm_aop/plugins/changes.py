@@ -27,8 +27,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..conditions import per_model
 from ..integrations import tracking
-from ..integrations.base import adapter_for
+from ..integrations.base import Adapter, adapter_for
 from ..plugin_spec import hook
 from ._common import call_with, then
 
@@ -56,6 +57,11 @@ class ChangesPlugin:
         )
 
     config: Config
+
+    @property
+    def unused_hooks(self) -> frozenset[str]:
+        """Without ``update_fields`` a save needs no ``around`` layer: it is not woven."""
+        return frozenset() if self.config.update_fields else frozenset({"save_changed_only"})
 
     # -- bulk writes: one read before, shared -------------------------------------
 
@@ -130,9 +136,10 @@ class ChangesPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
     ) -> Any:
-        """With ``update_fields=True``: restrict a full save of a loaded instance to its changes."""
-        if not self.config.update_fields:
-            return proceed()
+        """With ``update_fields=True``: restrict a full save of a loaded instance to its changes.
+
+        Woven only with that option (``unused_hooks``).
+        """
         adapter = adapter_for(model)
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
@@ -141,6 +148,7 @@ class ChangesPlugin:
         return call_with(proceed, args, kwargs)
 
     @hook("after:save|update", optional=True)
+    @per_model(lambda plugin, model, operation, adapter: _rememberer(operation, adapter))
     def remember_saved(
         self,
         instance: Any,
@@ -149,24 +157,12 @@ class ChangesPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
-        """What the write stored is the persisted state now (a restricted save: those fields)."""
-        adapter = adapter_for(model)
-        if method == "update":  # update(**values) writes those fields
-            written: frozenset[str] | None = frozenset(
-                adapter.attname(model, n) for n in adapter.update_values(args, kwargs)
-            )
-        else:
-            written = adapter.saved_fields(model, args, kwargs)
-        if written is None:  # the common case: every field was written
-            adapter.remember_state(instance)
-            return
-        if not written:
-            return  # save(update_fields=[]) writes nothing
-        old = adapter.persisted_state(instance)
-        new = adapter.snapshot(instance)
-        if old is not None:
-            new = {**old, **{n: v for n, v in new.items() if n in written}}
-        adapter.remember_state(instance, new)
+        """What the write stored is the persisted state now (a restricted save: those fields).
+
+        Woven as :func:`_rememberer` makes it for the model's adapter and the
+        operation (this method is what it does, for a call from elsewhere).
+        """
+        _rememberer(method, adapter_for(model))(instance, model, args, kwargs)
 
     @hook("after:delete", optional=True)
     def forget_deleted(self, instance: Any, model: type) -> None:
@@ -182,3 +178,43 @@ class ChangesPlugin:
         objs = tracking.created_objects(adapter, args, kwargs, result)
         for obj in objs:
             adapter.remember_state(obj)
+
+
+def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
+    """``remember_saved`` for one operation of one adapter's models (made at weave time).
+
+    Runs after every save of a tracked model, so a full save (the common
+    case) is two calls: ``saved_fields`` and ``remember_state``.
+    """
+    saved_fields = adapter.saved_fields
+    remember = adapter.remember_state
+
+    def restricted(instance: Any, model: type, written: frozenset[str]) -> None:
+        if not written:
+            return  # save(update_fields=[]) writes nothing
+        old = adapter.persisted_state(instance)
+        new = adapter.snapshot(instance)
+        if old is not None:
+            new = {**old, **{n: v for n, v in new.items() if n in written}}
+        remember(instance, new)
+
+    if operation == "update":  # update(**values) writes those fields
+
+        def remember_updated(
+            instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> None:
+            values = adapter.update_values(args, kwargs)
+            restricted(instance, model, frozenset(adapter.attname(model, n) for n in values))
+
+        return remember_updated
+
+    def remember_saved(
+        instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        written = saved_fields(model, args, kwargs)
+        if written is None:  # every field was written
+            remember(instance)
+        else:
+            restricted(instance, model, written)
+
+    return remember_saved

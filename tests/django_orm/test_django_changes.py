@@ -219,3 +219,69 @@ def test_a_bulk_update_of_1000_rows_reads_them_once(
     assert kinds.count("SELECT") == 1
     assert {pk for pk in seen if not hasattr(pk, "action")} == drafts
     assert len(drafts) == 10
+
+
+def test_changes_weaves_no_around_save_without_update_fields(
+    backend: DjangoBackend, reg: PluginRegistry
+) -> None:
+    """A save pays for no ``around`` layer the ``update_fields`` option would need."""
+    from earnorm_aop import explain
+
+    plain = explain(backend.model("watch", fields=STATUS, registry=reg))
+    assert "changes.remember_saved" in plain
+    assert "changes.save_changed_only" not in plain
+    narrowing = explain(backend.model("timestamp", changes={"update_fields": True}))
+    assert "around  changes.save_changed_only" in narrowing
+
+
+def test_state_kept_after_a_save_is_the_fields_alone(
+    backend: DjangoBackend, reg: PluginRegistry, seen: list[Any]
+) -> None:
+    """A save keeps a copy of the instance's ``__dict__``; what is read back is its fields."""
+    import gc
+    import weakref
+
+    from earnorm_aop.integrations.django.adapter import adapter
+
+    Article = backend.model("watch", fields=STATUS, registry=reg)
+    obj = Article.objects.get(pk=backend.create(Article, title="a").pk)
+    seen.clear()
+    obj.note = "not a field"  # an attribute of the instance only
+    obj.title = "b"
+    obj.save()
+    fields = {f.attname for f in Article._meta.concrete_fields}
+    assert adapter.loaded_state(obj) == {n: getattr(obj, n) for n in fields}
+    obj.status = "published"
+    obj.save()  # "before" read from the previous save's copy
+    assert seen == [("published", obj.pk, ("draft", "published"))]
+    assert set(adapter.persisted_state(obj) or {}) == fields
+    obj.title = "c"
+    obj.save()
+    ref = weakref.ref(obj)
+    gc.disable()  # the kept copy must not make a cycle: freed without the collector
+    try:
+        del obj
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_delete_after_a_save_lists_fields_only(backend: DjangoBackend) -> None:
+    """A delete's changes iterate the kept state: the fields, not the instance's other keys."""
+    got: list[dict[str, Any]] = []
+    registry = PluginRegistry()
+
+    @plugin("gone", registry=registry)
+    class Gone:
+        @hook("after:delete")
+        def deleted(self, changes: dict[str, Any]) -> None:
+            got.append(changes)
+
+    Article = backend.model("gone", fields=STATUS, registry=registry)
+    obj = Article.objects.get(pk=backend.create(Article, title="a").pk)
+    obj.note = "not a field"
+    obj.save()
+    fields = [f.attname for f in Article._meta.concrete_fields]
+    expected = {n: (getattr(obj, n), None) for n in fields if getattr(obj, n) is not None}
+    obj.delete()
+    assert got == [expected]

@@ -135,13 +135,11 @@ class DjangoAdapter(Adapter):
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The loaded field values, by attname; deferred fields are left out (never queried)."""
         values = vars(instance)
-        meta = instance._meta
-        fields = meta.concrete_fields  # Django's cached tuple (renewed when a field is added)
-        cached = vars(meta).get(_ATTNAMES)
-        if cached is None or cached[0] is not fields:
-            cached = (fields, tuple(f.attname for f in fields))
-            vars(meta)[_ATTNAMES] = cached
-        return {n: values[n] for n in cached[1] if n in values}
+        names = loading.attnames(instance._meta)
+        try:  # every field loaded: the common case, one look-up a field
+            return {n: values[n] for n in names}
+        except KeyError:
+            return {n: values[n] for n in names if n in values}
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if hasattr(queryset, "filter") and not isinstance(queryset, list | tuple):
@@ -216,7 +214,12 @@ class DjangoAdapter(Adapter):
         self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> frozenset[str] | None:
         """``update_fields`` by attname; ``None`` when the save writes every concrete field."""
-        fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
+        if "update_fields" in kwargs:
+            fields = kwargs["update_fields"]
+        elif len(args) > 3:
+            fields = args[3]
+        else:
+            return None  # save() as a save mostly is called: every field
         if fields is None:
             return None
         return frozenset(self.attname(model, n) for n in fields)
@@ -331,16 +334,18 @@ class DjangoAdapter(Adapter):
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Kept in the instance's ``_state``; loads are recorded by ``from_db`` (see state.py)."""
-        if state is None:
-            loading.remember(instance, self.snapshot(instance), copy=False)
-        else:
+        if state is not None:
             loading.remember(instance, state)
+            return
+        loading.remember_saved(instance)  # after every full save of a tracked model
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         return loading.loaded_state(instance)
 
-    def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
-        return loading.persisted(instance)
+    # Functions of the instance alone (state.py), asked on every tracked save:
+    # no method of the adapter's own in between.
+    persisted_state = staticmethod(loading.persisted)
+    persisted_values = staticmethod(loading.values)
 
     def current_value(self, instance: Any, name: str) -> Any:
         """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""
@@ -461,10 +466,6 @@ class DjangoAdapter(Adapter):
             time=record["time"],
         )
 
-
-# Where snapshot() keeps, on a model's ``_meta``, its concrete fields' attnames
-# (with the fields tuple they were read from, so an added field is seen).
-_ATTNAMES = "_earnorm_aop_attnames"
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).
 _REREAD_BATCH = 900

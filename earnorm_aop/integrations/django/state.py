@@ -20,39 +20,90 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["forget", "install_load_hooks", "loaded_state", "persisted", "remember"]
+__all__ = [
+    "attnames",
+    "forget",
+    "install_load_hooks",
+    "loaded_state",
+    "persisted",
+    "remember",
+    "remember_saved",
+    "values",
+]
 
+# At most one of these three is the state of an instance (``_STATE`` may also
+# cache the dict of a ``_LOADED`` tuple):
 _LOADED = "earnorm_loaded"  # (field attnames, values) as from_db received them
-_STATE = "earnorm_state"  # a dict recorded after a save
+_STATE = "earnorm_state"  # a dict of field attname -> value
+# The instance's ``__dict__`` as its last full save left it (less ``_state``):
+# one C-level copy a save.  Every loaded field is there by attname; other keys
+# (annotations, caches) are too, so it is read by name, and turned into a
+# ``_STATE`` dict of the fields alone when something iterates the state.
+_SAVED = "earnorm_saved"
 
 
 def remember(instance: Any, state: Mapping[str, Any], *, copy: bool = True) -> None:
     kept = vars(instance._state)
     kept[_STATE] = dict(state) if copy else state
     kept.pop(_LOADED, None)
+    kept.pop(_SAVED, None)
+
+
+def remember_saved(instance: Any) -> None:
+    """After a full save: what the instance holds now is what the database holds."""
+    saved = vars(instance).copy()
+    kept = vars(saved.pop("_state"))
+    kept[_SAVED] = saved
+    if _STATE in kept:
+        del kept[_STATE]
+    if _LOADED in kept:
+        del kept[_LOADED]
 
 
 def forget(instance: Any) -> None:
-    vars(instance._state).pop(_STATE, None)
-    vars(instance._state).pop(_LOADED, None)
+    kept = vars(instance._state)
+    kept.pop(_STATE, None)
+    kept.pop(_LOADED, None)
+    kept.pop(_SAVED, None)
+
+
+def attnames(meta: Any) -> tuple[str, ...]:
+    """The concrete fields' attnames, kept on ``_meta`` with the fields tuple they were read from.
+
+    ``concrete_fields`` is Django's cached tuple, renewed when a field is added,
+    so an added field is seen.
+    """
+    fields = meta.concrete_fields
+    cached = vars(meta).get(_ATTNAMES)
+    if cached is None or cached[0] is not fields:
+        cached = (fields, tuple(f.attname for f in fields))
+        vars(meta)[_ATTNAMES] = cached
+    names: tuple[str, ...] = cached[1]
+    return names
+
+
+_ATTNAMES = "_earnorm_aop_attnames"
 
 
 def loaded_state(instance: Any) -> dict[str, Any] | None:
+    state = persisted(instance)
+    return None if state is None else dict(state)
+
+
+def values(instance: Any) -> Mapping[str, Any] | None:
+    """The recorded state to read by field attname only (a save's copy as it is)."""
     store = getattr(instance, "_state", None)
     if store is None:
         return None
-    recorded = vars(store).get(_STATE)
-    if recorded is not None:
-        return dict(recorded)
-    loaded = vars(store).get(_LOADED)
-    if loaded is None:
-        return None
-    names, values = loaded
-    return dict(zip(names, values, strict=False))
+    kept = vars(store)
+    saved: Mapping[str, Any] | None = kept.get(_SAVED)
+    if saved is not None:
+        return saved
+    return persisted(instance)
 
 
 def persisted(instance: Any) -> Mapping[str, Any] | None:
-    """The recorded state without a copy; a load's tuple becomes a dict once, on first ask."""
+    """The recorded state without a copy; a load's tuple or a save's copy becomes a dict once."""
     store = getattr(instance, "_state", None)
     if store is None:
         return None
@@ -60,6 +111,12 @@ def persisted(instance: Any) -> Mapping[str, Any] | None:
     recorded: Mapping[str, Any] | None = kept.get(_STATE)
     if recorded is not None:
         return recorded
+    saved = kept.get(_SAVED)
+    if saved is not None:
+        state = {n: saved[n] for n in attnames(instance._meta) if n in saved}
+        kept[_STATE] = state
+        del kept[_SAVED]
+        return state
     loaded = kept.get(_LOADED)
     if loaded is None:
         return None

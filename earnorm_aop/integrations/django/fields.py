@@ -18,7 +18,6 @@ import copy
 import datetime
 import decimal
 import functools
-import types
 import typing
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,11 +26,11 @@ from typing import Any
 from django.db import models
 
 from ...errors import PluginError
+from .._annotations import UnsupportedAnnotation, unwrap_annotation
 from ..base import FieldSpec
 
 __all__ = ["django_field"]
 
-_NONE = type(None)
 
 # Checked in order: bool before int, datetime before date (subclasses first).
 _SIMPLE: tuple[tuple[type, Any], ...] = (
@@ -47,34 +46,6 @@ _SIMPLE: tuple[tuple[type, Any], ...] = (
     (bytes, models.BinaryField),
 )
 _JSON_ORIGINS: tuple[Any, ...] = (dict, list, tuple, Mapping, Sequence)
-
-# Names a string annotation may use (a plugin module with ``from __future__
-# import annotations`` may hand over ``"datetime | None"``).  Never evaluated.
-_NAMES: dict[str, Any] = {
-    "None": _NONE,
-    "bool": bool,
-    "int": int,
-    "float": float,
-    "str": str,
-    "bytes": bytes,
-    "datetime": datetime.datetime,
-    "datetime.datetime": datetime.datetime,
-    "date": datetime.date,
-    "datetime.date": datetime.date,
-    "time": datetime.time,
-    "datetime.time": datetime.time,
-    "timedelta": datetime.timedelta,
-    "datetime.timedelta": datetime.timedelta,
-    "UUID": uuid.UUID,
-    "uuid.UUID": uuid.UUID,
-    "Any": typing.Any,
-    "typing.Any": typing.Any,
-    "dict": dict,
-    "list": list,
-    "tuple": tuple,
-    "Mapping": Mapping,
-    "Sequence": Sequence,
-}
 
 
 def django_field(spec: FieldSpec, where: str = "") -> Any:
@@ -94,34 +65,10 @@ def django_field(spec: FieldSpec, where: str = "") -> Any:
 
 
 def _unwrap(annotation: Any, spec: FieldSpec, where: str) -> tuple[Any, bool]:
-    """``X | None`` -> ``(X, True)``; ``Annotated[X, ...]`` -> X."""
-    if isinstance(annotation, str):
-        annotation = _parse(annotation, spec, where)
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0], spec, where)
-    if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(annotation)
-        rest = [a for a in args if a is not _NONE]
-        if len(rest) == 1:
-            return rest[0], len(rest) < len(args)
-        raise _unsupported(spec, where, "a union of several types")
-    return annotation, False
-
-
-def _parse(text: str, spec: FieldSpec, where: str) -> Any:
-    parts = [p.strip() for p in text.replace("Optional[", "").rstrip("]").split("|")]
-    if text.strip().startswith("Optional["):
-        parts.append("None")
-    found = []
-    for part in parts:
-        head = part.split("[", 1)[0].strip()
-        if head not in _NAMES:
-            raise _unsupported(spec, where, f"the string annotation {text!r}")
-        found.append(_NAMES[head])
-    if len(found) == 1:
-        return found[0]
-    return typing.Union[tuple(found)]  # noqa: UP007 - built from parts at runtime
+    try:
+        return unwrap_annotation(annotation)
+    except UnsupportedAnnotation as exc:
+        raise _unsupported(spec, where, exc.what) from None
 
 
 def _factory(base: Any, spec: FieldSpec, where: str) -> Any:

@@ -16,7 +16,6 @@ first query on an engine: compiled statements are cached per mapper.
 from __future__ import annotations
 
 import datetime
-import types
 import typing
 import uuid
 from collections.abc import Mapping, Sequence
@@ -39,11 +38,10 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ...errors import PluginError
+from .._annotations import UnsupportedAnnotation, unwrap_annotation
 from ..base import FieldSpec
 
 __all__ = ["AwareDateTime", "column_type", "sqlalchemy_column"]
-
-_NONE = type(None)
 
 
 class AwareDateTime(TypeDecorator[datetime.datetime]):
@@ -84,22 +82,6 @@ _SIMPLE: tuple[tuple[type, Any], ...] = (
     (bytes, LargeBinary),
 )
 _JSON: tuple[Any, ...] = (dict, list, tuple, Mapping, Sequence)
-_NAMES = {
-    "None": _NONE,
-    "bool": bool,
-    "int": int,
-    "float": float,
-    "str": str,
-    "bytes": bytes,
-    "datetime": datetime.datetime,
-    "datetime.datetime": datetime.datetime,
-    "date": datetime.date,
-    "time": datetime.time,
-    "timedelta": datetime.timedelta,
-    "UUID": uuid.UUID,
-    "dict": dict,
-    "list": list,
-}
 
 
 def sqlalchemy_column(spec: FieldSpec, where: str = "") -> Any:
@@ -134,25 +116,10 @@ def column_type(spec: FieldSpec, where: str = "") -> tuple[TypeEngine[Any], bool
 
 
 def _unwrap(annotation: Any, spec: FieldSpec, where: str) -> tuple[Any, bool]:
-    if isinstance(annotation, str):
-        parts = [p.strip() for p in annotation.split("|")]
-        if any(p not in _NAMES for p in parts):
-            raise _unsupported(spec, where, f"the string annotation {annotation!r}")
-        found = [_NAMES[p] for p in parts]
-        rest = [t for t in found if t is not _NONE]
-        if len(rest) != 1:
-            raise _unsupported(spec, where, f"the string annotation {annotation!r}")
-        return rest[0], len(rest) < len(found)
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0], spec, where)
-    if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(annotation)
-        rest = [a for a in args if a is not _NONE]
-        if len(rest) == 1:
-            return rest[0], len(rest) < len(args)
-        raise _unsupported(spec, where, "a union of several types")
-    return annotation, False
+    try:
+        return unwrap_annotation(annotation)
+    except UnsupportedAnnotation as exc:
+        raise _unsupported(spec, where, exc.what) from None
 
 
 def _unsupported(spec: FieldSpec, where: str, what: str) -> PluginError:

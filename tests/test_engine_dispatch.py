@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import gc
 import linecache
+import re
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -349,8 +350,9 @@ def test_generated_source_is_registered_with_linecache() -> None:
         dispatcher = vars(Failing)["save"]._self_wrapper
         source = source_of(dispatcher)
         filename = dispatcher.__code__.co_filename
-        assert filename.startswith("<earnorm_aop dispatch")
-        assert "Failing.save" in filename
+        # Code is shared by every chain of one shape, so the file is named after
+        # the first method woven with it: this one, or another test's of that shape.
+        assert re.fullmatch(r"<earnorm_aop dispatch #\d+, first woven on [\w.<>]+\.save>", filename)
         assert linecache.getlines(filename) == source.splitlines(True)
         with pytest.raises(KeyError) as info:
             Failing().save(3)

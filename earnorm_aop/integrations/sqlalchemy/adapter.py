@@ -29,6 +29,7 @@ so a model's own ``update`` method, if any, is woven as it is.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -511,15 +512,9 @@ def _entities(statement: Any) -> list[type]:
     return found
 
 
-_installed = False
-
-
+@functools.cache  # once per process
 def install() -> None:
     """Install the listeners on the ``Session`` class (once)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     flush.install()
     statements.install()
     transactions.install()

@@ -365,15 +365,9 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
         _finish_stale(session)
 
 
-_installed = False
-
-
+@functools.cache  # once per process
 def install() -> None:
     """Listen on every ``Session`` (and so every ``AsyncSession``) once."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush_postexec", _after_flush_postexec)
     event.listen(Session, "after_soft_rollback", _after_soft_rollback)

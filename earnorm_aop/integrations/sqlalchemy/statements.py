@@ -30,6 +30,7 @@ again.  Core ``Table`` statements and ``Connection.execute`` never reach a
 from __future__ import annotations
 
 import contextvars
+import functools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -543,14 +544,8 @@ class _scope:
         context.SESSION.reset(self._tokens[0])
 
 
-_installed = False
-
-
+@functools.cache  # once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     event.listen(Session, "do_orm_execute", _do_orm_execute)
 
 

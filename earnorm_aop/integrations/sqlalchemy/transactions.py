@@ -26,6 +26,7 @@ on.  Rollback callbacks always run robustly.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,13 +120,7 @@ def _within(transaction: Any, boundary: Any) -> bool:
     return False
 
 
-_installed = False
-
-
+@functools.cache  # once per process
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", _after_soft_rollback)

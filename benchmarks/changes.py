@@ -32,7 +32,7 @@ Then a bulk update of 1,000 rows, 10 of them drafts, ``update(status=
 "published")`` with the condition ``changes_to="published"``: the hook must
 run 10 times and the rows must be read once (one ``SELECT`` before the
 ``UPDATE``).  This is a benchmark: it prints PASS/MISS and never fails; the
-query count is also a test (tests/test_changes.py).
+query count is also a test (tests/plugin_system/test_changes.py).
 """
 
 from __future__ import annotations

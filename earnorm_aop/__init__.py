@@ -4,9 +4,8 @@ This module only re-exports the public names; each lives in the module named
 after its concept (see DESIGN.md and docs/reference.md).
 """
 
-from .call_context import Context, context
-from .conditions import when
-from .declaration import BasePlugin, plugin
+# Importing the integrations installs the Django system check (it imports no Django).
+from . import integrations as _integrations  # noqa: F401
 from .errors import (
     DependencyError,
     DuplicatePluginError,
@@ -17,14 +16,17 @@ from .errors import (
     ProceedError,
     WeavingError,
 )
-from .events import aemit, emit
-from .explanation import explain
-from .masking import mask, unmask
-from .model import PluginModel, unweave, weave, with_plugins
-from .plugin_registry import PluginInfo, PluginRegistry, registry
-from .plugin_spec import hook
-from .redis_switchboard import RedisSwitchboard
-from .switchboard import Switchboard, SwitchState
+from .plugin_system.conditions import when
+from .plugin_system.declaration import BasePlugin, plugin
+from .plugin_system.events import aemit, emit
+from .plugin_system.explanation import explain
+from .plugin_system.model import PluginModel, unweave, weave, with_plugins
+from .plugin_system.registry import PluginInfo, PluginRegistry, registry
+from .plugin_system.spec import hook
+from .runtime.context import Context, context
+from .runtime.masking import mask, unmask
+from .runtime.redis_switchboard import RedisSwitchboard
+from .runtime.switchboard import Switchboard, SwitchState
 from .weaving.aspect import AdviceSpec, Aspect, Switch
 from .weaving.joinpoint import JoinPoint, Recover
 from .weaving.metering import metering

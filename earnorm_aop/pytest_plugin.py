@@ -25,8 +25,8 @@ from contextlib import ExitStack
 import pytest
 
 from .errors import PluginNotFoundError
-from .plugin_registry import PluginRegistry
-from .plugin_registry import registry as default_registry
+from .plugin_system.registry import PluginRegistry
+from .plugin_system.registry import registry as default_registry
 from .weaving import scope, weaver
 from .weaving.state import mode
 from .weaving.tracing import Trace, TraceRecord

@@ -15,7 +15,7 @@ sqlalchemy-easy-softdelete: it declares ``sqlalchemy<2.1``, so on 2.1 it is
 installed without its dependencies).  A venv is
 reinstalled only when ``pyproject.toml`` or the pins change.  In each venv
 the ORM's tests run once per database (``EARNORM_AOP_TEST_DB``): its own
-folder (``tests/django_orm``, ``tests/sqlalchemy_orm``), its backends of
+folder (``tests/integrations/django_orm``, ``../sqlalchemy_orm``), its backends of
 every test module parametrised over the ``backend`` fixture (the built-in
 behaviour tests, change tracking, masking...: found by ``backend_modules``)
 and, for Django, the quickstart example.  The PostgreSQL run starts its own
@@ -54,7 +54,9 @@ def backend_modules(tests: Path = ROOT / "tests") -> list[str]:
     backend-parametrised module joins the matrix without being listed here.
     """
     found = []
-    for path in sorted(tests.glob("test_*.py")):
+    # The ORM folders (tests/integrations/*_orm) are each a cell's own folder.
+    paths = (p for p in tests.rglob("test_*.py") if not p.parent.name.endswith("_orm"))
+    for path in sorted(paths):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
                 arg.arg == "backend" for arg in [*node.args.args, *node.args.kwonlyargs]
@@ -100,11 +102,13 @@ ORMS = {
     "django": Orm(
         "Django",
         "django",
-        "tests/django_orm",
+        "tests/integrations/django_orm",
         "django or quickstart",
         extra=("tests/test_examples.py",),
     ),
-    "sqlalchemy": Orm("SQLAlchemy", "sqlalchemy", "tests/sqlalchemy_orm", "sqlalchemy"),
+    "sqlalchemy": Orm(
+        "SQLAlchemy", "sqlalchemy", "tests/integrations/sqlalchemy_orm", "sqlalchemy"
+    ),
 }
 
 # sqlalchemy-easy-softdelete (the reference of the soft-delete parity tests)

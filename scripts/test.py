@@ -49,7 +49,11 @@ def ci() -> bool:
 # Run on Python 3.12+ (.venv312): the EarnORM tests, and the built-in plugins'
 # behaviour tests and the change-tracking tests over the EarnORM backend only
 # (EARNORM_AOP_BACKENDS).
-EARNORM_TESTS = ["tests/earnorm_orm", "tests/test_builtins_*.py", "tests/test_changes.py"]
+EARNORM_TESTS = [
+    "tests/integrations/earnorm_orm",
+    "tests/plugins/test_builtins_*.py",
+    "tests/plugin_system/test_changes.py",
+]
 EARNORM_STEP = "pytest (Python 3.12, EarnORM)"
 
 

@@ -1,8 +1,8 @@
 """Django on a real database, configured once per session by whichever test needs it first.
 
-The Django integration tests (``tests/django_orm``) and the Django backend of
+The Django integration tests (``tests/integrations/django_orm``) and the Django backend of
 the built-in plugin tests share one configuration: the test app
-``djangoapp`` (in ``tests/django_orm``), the integration's own app (its audit
+``djangoapp`` (in ``tests/integrations/django_orm``), the integration's own app (its audit
 table), and the database ``EARNORM_AOP_TEST_DB`` names:
 
 - ``sqlite`` (the default): a database file in a temporary folder removed at exit;
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-APP_DIR = Path(__file__).parent / "django_orm"
+APP_DIR = Path(__file__).parent / "integrations" / "django_orm"
 DATABASES = ("sqlite", "postgres")
 DATABASE_ALIASES = ("default", "other")
 _ready = False

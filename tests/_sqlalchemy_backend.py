@@ -263,7 +263,7 @@ class SQLAlchemyBackend:
         self._commit_or_roll_back()
 
     def _with_deleted(self, model: type) -> Any:
-        from earnorm_aop.integrations.base import adapter_for
+        from earnorm_aop.adapters.base import adapter_for
         from earnorm_aop.plugins.softdelete import including_deleted
 
         with including_deleted():
@@ -385,7 +385,7 @@ class SQLAlchemyBackend:
     def audit_rows(self, model: Any) -> list[dict[str, Any]]:
         from sqlalchemy import select
 
-        from earnorm_aop.integrations.base import adapter_for
+        from earnorm_aop.adapters.base import adapter_for
         from earnorm_aop.integrations.sqlalchemy import audit_table
 
         label = adapter_for(model).model_label(model)

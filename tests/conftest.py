@@ -28,9 +28,9 @@ pytest_plugins = ["_plugin_helpers", "_builtin_backends"]
 
 # EarnORM needs Python 3.12+: on an older Python its folder is not collected;
 # ``python3 scripts/test.py`` runs it in a second virtualenv (.venv312).
-EARNORM_TESTS = Path(__file__).parent / "earnorm_orm"
+EARNORM_TESTS = Path(__file__).parent / "integrations" / "earnorm_orm"
 EARNORM_SKIPPED = (
-    f"tests/earnorm_orm not collected: EarnORM needs Python 3.12+ and this is "
+    f"tests/integrations/earnorm_orm not collected: EarnORM needs Python 3.12+ and this is "
     f"{sys.version_info.major}.{sys.version_info.minor}; python3 scripts/test.py runs "
     "them with .venv312"
 )

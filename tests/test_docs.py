@@ -6,7 +6,7 @@ undone after the page.  Most pages run on plain classes and the in-memory
 store; the Django ones run on the Django test setup (``tests/_django_setup.py``),
 in an isolated app registry so the models they define never reach the test
 app; docs/earnorm.md runs in the EarnORM step (Python 3.12+:
-``tests/earnorm_orm/test_earnorm_docs.py``).  A block that cannot run on its
+``tests/integrations/earnorm_orm/test_earnorm_docs.py``).  A block that cannot run on its
 own (a settings excerpt, a Celery module) is marked ```` ```{.python .fragment} ````
 and must compile.
 """
@@ -27,8 +27,9 @@ from typing import Any
 import pytest
 from _doc_blocks import FRAGMENT, ROOT, RUNS, blocks, run_page
 
-from earnorm_aop import masking, registry
+from earnorm_aop import registry
 from earnorm_aop.integrations.memory import default_store
+from earnorm_aop.runtime import masking
 from earnorm_aop.weaving import weaver
 
 pytest_plugins = ["pytester"]
@@ -37,8 +38,8 @@ DOC_PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"
 # Pages another test runs: the EarnORM step runs its page on Python 3.12+; the
 # SQLAlchemy tests run theirs (the page and its test land together).
 RUN_ELSEWHERE = {
-    "docs/earnorm.md": "tests/earnorm_orm/test_earnorm_docs.py",
-    "docs/sqlalchemy.md": "tests/sqlalchemy_orm/test_sqlalchemy_docs.py",
+    "docs/earnorm.md": "tests/integrations/earnorm_orm/test_earnorm_docs.py",
+    "docs/sqlalchemy.md": "tests/integrations/sqlalchemy_orm/test_sqlalchemy_docs.py",
 }
 
 
@@ -413,7 +414,7 @@ PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").
 # A markdown link: [text](target); URLs and anchors on the same page are left out.
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A path in the text: at least one folder and a file name with an extension, such
-# as tests/django_orm/test_django_builtins.py.
+# as tests/integrations/django_orm/test_django_builtins.py.
 _PATH = re.compile(
     r"(?<![\w./:-])((?:\.?[\w-]+/)+[\w.-]+\.(?:py|md|toml|yml|yaml|txt|cfg|json|ini))\b"
 )

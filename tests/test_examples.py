@@ -28,8 +28,9 @@ def run(name: str) -> str:
 
 
 def test_every_example_has_a_test() -> None:
-    # earnorm_quickstart.py needs Python 3.12+: tests/earnorm_orm/test_earnorm_example.py;
-    # sqlalchemy_quickstart.py: tests/sqlalchemy_orm/test_sqlalchemy_example.py.
+    # earnorm_quickstart.py needs Python 3.12+:
+    # tests/integrations/earnorm_orm/test_earnorm_example.py; sqlalchemy_quickstart.py:
+    # tests/integrations/sqlalchemy_orm/test_sqlalchemy_example.py.
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "earnorm_quickstart.py",
         "metrics.py",

@@ -127,7 +127,7 @@ def test_no_package_attribute_shadows_a_module() -> None:
     ]
     assert shadowed == []
     # The registry module and the default registry instance are told apart.
-    import earnorm_aop.plugin_registry as module
+    import earnorm_aop.plugin_system.registry as module
 
     assert module.PluginRegistry is earnorm_aop.PluginRegistry
     assert isinstance(earnorm_aop.registry, module.PluginRegistry)

@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE = "EARNORM_AOP_REQUIRE_EASY_SOFTDELETE"
-PARITY = "tests/sqlalchemy_orm/test_sqlalchemy_easy_softdelete_parity.py"
+PARITY = "tests/integrations/sqlalchemy_orm/test_sqlalchemy_easy_softdelete_parity.py"
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,9 @@ def matrix() -> Iterator[ModuleType]:
 
 def test_every_backend_parametrised_module_is_in_both_orms_cells(matrix: ModuleType) -> None:
     modules = matrix.backend_modules()
-    assert {"tests/test_changes.py", "tests/test_masking.py"} <= set(modules)
-    assert "tests/test_builtins_softdelete.py" in modules
-    assert "tests/test_engine_pointcut.py" not in modules  # no backend: not an ORM cell's
+    assert {"tests/plugin_system/test_changes.py", "tests/runtime/test_masking.py"} <= set(modules)
+    assert "tests/plugins/test_builtins_softdelete.py" in modules
+    assert "tests/weaving/test_engine_pointcut.py" not in modules  # no backend: not an ORM cell's
     for orm in matrix.ORMS.values():
         assert set(modules) <= set(orm.selection())
         assert orm.folder in orm.selection()

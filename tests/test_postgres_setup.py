@@ -85,7 +85,12 @@ def test_without_postgres_django_tests_skip_with_the_reason_or_fail_under_ci(
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(TESTS), *sys.path]),
     }
     command = [sys.executable, "-m", "pytest", "-p", "no_postgres", "-p", "no:cacheprovider"]
-    command += ["-o", "addopts=", "-rs", str(TESTS / "django_orm" / "test_django_load_hooks.py")]
+    command += [
+        "-o",
+        "addopts=",
+        "-rs",
+        str(TESTS / "integrations" / "django_orm" / "test_django_load_hooks.py"),
+    ]
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
     )

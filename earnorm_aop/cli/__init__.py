@@ -55,7 +55,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import PluginError
-from ..plugin_registry import PluginRegistry, registry
+from ..plugin_system.registry import PluginRegistry, registry
 from ._outcome import FAILED, USAGE, UsageError
 from ._parser import build_parser
 

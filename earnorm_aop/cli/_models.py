@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..errors import PluginError
-from ..explanation import explain
-from ..plugin_registry import PluginRegistry
+from ..plugin_system.explanation import explain
+from ..plugin_system.registry import PluginRegistry
 from ..weaving import weaver
 from ..weaving.pointcut import split_event
 from ._outcome import FAILED, OK, USAGE, UsageError

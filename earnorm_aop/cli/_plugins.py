@@ -10,9 +10,9 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from ..config import config_model
 from ..errors import PluginError, PluginNotFoundError
-from ..plugin_registry import PluginInfo, PluginRegistry
+from ..plugin_system.config import config_model
+from ..plugin_system.registry import PluginInfo, PluginRegistry
 from ._outcome import FAILED, OK, UsageError
 from ._text import plain, print_table
 from ._user_code import import_all

@@ -11,7 +11,7 @@ import json
 from typing import Any, TextIO
 
 from ..errors import PluginNotFoundError
-from ..plugin_registry import PluginRegistry
+from ..plugin_system.registry import PluginRegistry
 from ._outcome import FAILED, OK, UsageError
 from ._text import print_table
 from ._user_code import import_all
@@ -24,7 +24,7 @@ def _state_dict(name: str, state: Any) -> dict[str, Any]:
 
 
 def cmd_switch(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err: TextIO) -> int:
-    from ..redis_switchboard import RedisSwitchboard
+    from ..runtime.redis_switchboard import RedisSwitchboard
 
     import_all(args.imports)
     try:

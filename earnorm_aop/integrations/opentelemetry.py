@@ -2,7 +2,7 @@
 
 :func:`instrument` creates asynchronous (observable) instruments on a meter of
 the given provider (the global one by default): their callbacks read
-:meth:`~earnorm_aop.plugin_registry.PluginRegistry.health` when the SDK
+:meth:`~earnorm_aop.plugin_system.registry.PluginRegistry.health` when the SDK
 collects, so nothing is done per woven call on their behalf.  Advice runs and
 time are counted by the engine while metrics are on; ``instrument`` turns
 them on and :meth:`PluginInstruments.close` off again.
@@ -21,8 +21,8 @@ from typing import Any
 from opentelemetry import metrics as otel
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
-from ..plugin_registry import PluginRegistry
-from ..plugin_registry import registry as default_registry
+from ..plugin_system.registry import PluginRegistry
+from ..plugin_system.registry import registry as default_registry
 from ..weaving import metering
 
 __all__ = ["PluginInstruments", "instrument"]

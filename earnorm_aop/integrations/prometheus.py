@@ -1,7 +1,7 @@
 """Prometheus export of the registry's health and per-plugin metrics (extra ``prometheus``).
 
 A :class:`PluginCollector` is a custom prometheus-client collector: it reads
-:meth:`~earnorm_aop.plugin_registry.PluginRegistry.health` when scraped, so
+:meth:`~earnorm_aop.plugin_system.registry.PluginRegistry.health` when scraped, so
 nothing is done per woven call on its behalf.  Advice runs and time are
 counted by the engine while metrics are on (:func:`earnorm_aop.start_metering`);
 :func:`register` adds the collector to a prometheus registry and turns them on.
@@ -30,8 +30,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..plugin_registry import PluginRegistry
-from ..plugin_registry import registry as default_registry
+from ..plugin_system.registry import PluginRegistry
+from ..plugin_system.registry import registry as default_registry
 from ..weaving import metering
 
 __all__ = ["PluginCollector", "register"]

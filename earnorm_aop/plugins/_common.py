@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 if TYPE_CHECKING:
-    from ..integrations.base import Adapter
+    from ..adapters.base import Adapter
 
 __all__ = [
     "CallableOption",

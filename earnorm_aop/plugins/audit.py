@@ -3,7 +3,7 @@
 Each write produces one :class:`AuditRecord` per row: ``model`` (the adapter's
 label), ``id``, ``action``, ``changes`` (field -> ``(old, new)``), ``actor``
 and ``time``.  The changes are the shared change tracking's
-(:mod:`earnorm_aop.integrations.tracking`, run by the ``changes`` plugin,
+(:mod:`earnorm_aop.adapters.tracking`, run by the ``changes`` plugin,
 which audit requires): ``old`` is the value when the instance was loaded or
 last saved; an instance with no such state is being created and every set
 field is a change from ``None``; a save that changes nothing records nothing.
@@ -28,7 +28,7 @@ commits (the adapter's ``defer``; never for a rolled-back write), the
 
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
 note.save()``; Django: ``ContextMiddleware``); its reason and request id go in
-the record's ``extra``.  Masked fields (:mod:`earnorm_aop.masking`) are
+the record's ``extra``.  Masked fields (:mod:`earnorm_aop.runtime.masking`) are
 recorded as changed, never with their values.  ``audit.actor(name)`` is the
 former spelling of ``context(actor=name)``.
 """
@@ -44,12 +44,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..call_context import Context, context
-from ..events import emit
-from ..integrations import tracking
-from ..integrations.base import AUDIT_TABLE, Adapter, adapter_for
-from ..masking import redact_changes
-from ..plugin_spec import hook
+from ..adapters import tracking
+from ..adapters.base import AUDIT_TABLE, Adapter, adapter_for
+from ..plugin_system.events import emit
+from ..plugin_system.spec import hook
+from ..runtime.context import Context, context
+from ..runtime.masking import redact_changes
 from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
@@ -166,7 +166,7 @@ class AuditPlugin:
         """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table)."""
         if not changes and action == "update" and not self.config.record_unchanged:
             return None
-        # Masked fields (earnorm_aop.masking) never leave in clear: not in the
+        # Masked fields (earnorm_aop.runtime.masking) never leave in clear: not in the
         # record, its log line, nor the after_change payload.
         changes = redact_changes(model, changes)
         current = context.current()

@@ -7,7 +7,7 @@ changes: advice taking ``changes``, hooks with conditions, and the built-ins
 before-state:
 
 - ``before`` a bulk update or delete: reads the rows the queryset matches,
-  once, for every plugin (:func:`~earnorm_aop.integrations.tracking.open_bulk`);
+  once, for every plugin (:func:`~earnorm_aop.adapters.tracking.open_bulk`);
 - after a bulk update: the rows read get the values written (so ``after``
   advice sees each record as stored);
 - ``after`` every successful write: what was written becomes the instance's
@@ -27,10 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conditions import per_model
-from ..integrations import tracking
-from ..integrations.base import Adapter, adapter_for
-from ..plugin_spec import hook
+from ..adapters import tracking
+from ..adapters.base import Adapter, adapter_for
+from ..plugin_system.conditions import per_model
+from ..plugin_system.spec import hook
 from ._common import call_with, then
 
 __all__ = ["ChangesPlugin"]

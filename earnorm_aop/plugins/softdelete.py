@@ -32,9 +32,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..adapters.base import Adapter, FieldSpec, adapter_for
 from ..errors import PluginError
-from ..integrations.base import Adapter, FieldSpec, adapter_for
-from ..plugin_spec import hook
+from ..plugin_system.spec import hook
 from ._common import (
     CallableOption,
     acting,

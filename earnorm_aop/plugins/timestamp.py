@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..integrations import tracking
-from ..integrations.base import Adapter, FieldSpec, adapter_for
-from ..plugin_spec import hook
+from ..adapters import tracking
+from ..adapters.base import Adapter, FieldSpec, adapter_for
+from ..plugin_system.spec import hook
 from ._common import CallableOption, call_with, clock_of
 
 __all__ = ["TimestampPlugin"]

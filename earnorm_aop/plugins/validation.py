@@ -37,10 +37,10 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from ..adapters import tracking
+from ..adapters.base import Adapter, adapter_for
 from ..errors import PluginError
-from ..integrations import tracking
-from ..integrations.base import Adapter, adapter_for
-from ..plugin_spec import hook
+from ..plugin_system.spec import hook
 from ._common import ClassOption, action_for, call_with
 
 __all__ = ["FieldRule", "ValidationFailed", "ValidationPlugin"]

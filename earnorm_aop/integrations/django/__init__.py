@@ -11,7 +11,7 @@ a model that declares ``plugins`` fails Django's system checks
 
 from __future__ import annotations
 
-from ..base import register_adapter
+from ...adapters.base import register_adapter
 from .adapter import APP, DjangoAdapter, adapter
 from .declaration import ATTRIBUTE, REGISTRY_ATTRIBUTE, declared_plugins
 from .fields import django_field

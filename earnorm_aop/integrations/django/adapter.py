@@ -29,10 +29,10 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models, router
 
+from ...adapters.base import Adapter, FieldSpec
+from ...adapters.tracking import UNKNOWN
 from ...errors import PluginError
 from ...weaving.weaver import register_framework_base
-from ..base import Adapter, FieldSpec
-from ..tracking import UNKNOWN
 from . import relations, transactions
 from . import state as loading
 from .fields import django_field

@@ -25,9 +25,9 @@ from typing import Any
 
 from django.db import models
 
+from ...adapters._annotations import UnsupportedAnnotation, unwrap_annotation
+from ...adapters.base import FieldSpec
 from ...errors import PluginError
-from .._annotations import UnsupportedAnnotation, unwrap_annotation
-from ..base import FieldSpec
 
 __all__ = ["django_field"]
 

@@ -9,7 +9,7 @@ imports it on its own the first time it meets an EarnORM model, so
 
 from __future__ import annotations
 
-from ..base import register_adapter
+from ...adapters.base import register_adapter
 from .adapter import EarnORMAdapter, adapter
 from .database import use_mongomock
 from .records import NotFound

@@ -38,9 +38,9 @@ from typing import Any
 
 from earnorm.base.model.base import BaseModel
 
+from ...adapters.base import Adapter, FieldSpec
+from ...adapters.tracking import UNKNOWN
 from ...weaving.weaver import register_framework_base
-from ..base import Adapter, FieldSpec
-from ..tracking import UNKNOWN
 from . import fields, records
 
 __all__ = ["EarnORMAdapter", "adapter"]

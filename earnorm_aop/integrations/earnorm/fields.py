@@ -28,8 +28,8 @@ from earnorm.fields import (
     UUIDField,
 )
 
+from ...adapters.base import FieldSpec
 from ...errors import PluginError
-from ..base import FieldSpec
 from .state import FieldValue
 
 __all__ = ["add_field", "auto_fields", "created_fields", "store_as_given"]

@@ -11,7 +11,7 @@ statements run through the woven ``get_queryset`` / ``*_many``
 
 from __future__ import annotations
 
-from ..base import register_adapter
+from ...adapters.base import register_adapter
 from .adapter import SQLAlchemyAdapter, adapter, install
 from .audit import audit_metadata, audit_table
 from .declaration import PluginModel

@@ -43,11 +43,11 @@ from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.sql.elements import ClauseElement
 
+from ...adapters.base import Adapter, FieldSpec
+from ...adapters.tracking import UNKNOWN
 from ...errors import PluginError
 from ...plugins._common import is_unfiltered
 from ...weaving.weaver import register_framework_base
-from ..base import Adapter, FieldSpec
-from ..tracking import UNKNOWN
 from . import context, flush, statements, transactions
 from .fields import sqlalchemy_column
 from .statements import RowSet

@@ -27,10 +27,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...contributions import contributed_fields
-from ...dependencies import resolve_requirements
-from ...model import _normalize, registry_of, with_plugins
-from ...plugin_registry import PluginRegistry
+from ...plugin_system.contributions import contributed_fields
+from ...plugin_system.dependencies import resolve_requirements
+from ...plugin_system.model import _normalize, registry_of, with_plugins
+from ...plugin_system.registry import PluginRegistry
 from .fields import sqlalchemy_column
 
 __all__ = ["ATTRIBUTE", "REGISTRY_ATTRIBUTE", "PluginModel"]

@@ -37,9 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from ...adapters._annotations import UnsupportedAnnotation, unwrap_annotation
+from ...adapters.base import FieldSpec
 from ...errors import PluginError
-from .._annotations import UnsupportedAnnotation, unwrap_annotation
-from ..base import FieldSpec
 
 __all__ = ["AwareDateTime", "column_type", "sqlalchemy_column"]
 

@@ -1,0 +1,342 @@
+"""Change tracking: what one write changes, record by record, on every ORM.
+
+Every plugin that asks what a write changes (advice taking ``changes``, hook
+conditions, audit's diff, timestamp's no-op check, cache invalidation) asks
+here, so a write is looked at once, whatever the number of plugins.
+
+A :class:`Record` is one row a write touches: its field values *before*
+(as loaded, or as last saved) and *after* (as about to be written, or as
+written).  Where they come from is the adapter's business (see "Change
+tracking" in :class:`~earnorm_aop.adapters.base.Adapter`):
+
+- an instance write (``save``, ``update``, ``delete``): before is the
+  adapter's :meth:`~earnorm_aop.adapters.base.Adapter.loaded_state`
+  (``None`` for a record never loaded or saved: every value was "nothing"),
+  after is the instance's values now (``update``: with the values it writes);
+- ``save_many``: each object is a creation;
+- ``update_many`` / ``delete_many``: the rows the queryset matches, read once
+  just before the write by :meth:`~earnorm_aop.adapters.base.Adapter.read_rows`,
+  each with what the write will store (database expressions such as
+  ``F("views") + 1`` evaluated by that same read).  That read is shared through
+  a *bulk frame*, opened by the ``changes`` plugin's ``before`` advice and
+  closed by its ``after`` / ``error`` advice.
+
+A field the adapter does not know the value of (a Django field deferred with
+``only()``/``defer()`` and never loaded) is :data:`UNKNOWN`: never in
+``changes``, and a condition on it is false — never guessed, never queried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import Adapter
+
+__all__ = [
+    "BULK",
+    "INSTANCE",
+    "UNKNOWN",
+    "WRITES",
+    "BulkFrame",
+    "Record",
+    "apply",
+    "bulk_frame",
+    "close_bulk",
+    "created_objects",
+    "instance_record",
+    "note_values",
+    "open_bulk",
+    "records",
+]
+
+
+class _Unknown:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+"""The value of a field the adapter did not load (deferred): never compared, never guessed."""
+
+INSTANCE = frozenset({"save", "update", "delete"})
+BULK = frozenset({"save_many", "update_many", "delete_many"})
+WRITES = INSTANCE | BULK
+
+
+class Record:
+    """One row of a write: its values before and after, and what changed.
+
+    ``before(name)`` / ``after(name)`` are one dictionary look-up (or one
+    attribute read of the live instance), so a condition that fails costs no
+    more; ``changes`` (field -> ``(old, new)``, only the fields whose value
+    differs, unknown fields left out) is built on first use and then kept.
+    """
+
+    __slots__ = ("_changes", "_live", "_new", "_old", "adapter", "created", "deleted", "instance")
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        instance: Any,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None = None,
+        written: frozenset[str] | None = None,
+        deleted: bool = False,
+    ) -> None:
+        self.adapter = adapter
+        self.instance = instance
+        self.created = old is None and not deleted
+        self.deleted = deleted
+        self._old: Mapping[str, Any] = {} if old is None else old
+        # ``None``: the instance itself holds the new values (read live).
+        self._new = new
+        self._live = written
+        self._changes: dict[str, tuple[Any, Any]] | None = None
+
+    def before(self, name: str) -> Any:
+        """The value of field ``name`` (attname) before the write; ``None`` for a creation."""
+        if self.created:
+            return None
+        return self._old.get(name, self.adapter.unloaded)
+
+    def after(self, name: str) -> Any:
+        """The value the write stores in ``name`` (``None`` for a deletion)."""
+        if self.deleted:
+            return None
+        new = self._new
+        if new is not None:
+            return new.get(name, UNKNOWN)
+        if self._live is not None and name not in self._live:
+            return self.before(name)  # a restricted save leaves it as it was
+        return self.adapter.current_value(self.instance, name)
+
+    def values(self, name: str) -> tuple[Any, Any]:
+        """``(before(name), after(name))`` in one call: what a condition on one field reads.
+
+        When the value before is :data:`UNKNOWN`, so is the one after (not read:
+        a condition on the field is false either way).
+        """
+        if self.created:
+            old = None
+        else:
+            old = self._old.get(name, self.adapter.unloaded)
+            if old is UNKNOWN:
+                return old, old
+        if self.deleted:
+            return old, None
+        new = self._new
+        if new is not None:
+            return old, new.get(name, UNKNOWN)
+        live = self._live
+        if live is not None and name not in live:
+            return old, old  # a restricted save leaves it as it was
+        return old, self.adapter.current_value(self.instance, name)
+
+    @property
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """Field -> ``(old, new)`` for every known field the write changes."""
+        found = self._changes
+        if found is None:
+            found = self._changes = self._diff()
+        return found
+
+    def _diff(self) -> dict[str, tuple[Any, Any]]:
+        if self.deleted:
+            return {n: (v, None) for n, v in self._old.items() if v is not None}
+        new = self._new
+        if new is None:
+            new = self.adapter.snapshot(self.instance)
+            if self._live is not None:
+                new = {n: v for n, v in new.items() if n in self._live}
+        if self.created:
+            return {n: (None, v) for n, v in new.items() if v is not None}
+        old = self._old
+        unloaded = self.adapter.unloaded
+        out = {}
+        for n, v in new.items():
+            was = old.get(n, unloaded)
+            if v is not UNKNOWN and was is not UNKNOWN and was != v:
+                out[n] = (was, v)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Record {type(self.instance).__name__} changes={self.changes!r}>"
+
+
+class BulkFrame:
+    """The rows one ``update_many`` / ``delete_many`` touches, read once before it runs."""
+
+    __slots__ = ("applied", "deleting", "records", "subject", "values")
+
+    def __init__(self, subject: Any, records: list[Record], values: dict[str, Any], deleting: bool):
+        self.applied = False
+        self.subject = subject
+        self.records = records
+        self.values = values
+        self.deleting = deleting
+
+
+# id(queryset) -> frame, for the bulk writes in progress in this context.  The
+# frame keeps its queryset, so an id is never mistaken for a recycled one; a
+# write vetoed by a ``before`` advice never closes its frame, so at most
+# _MAX_FRAMES are kept (the newest) and the next write on the queryset replaces it.
+_FRAMES: ContextVar[dict[int, BulkFrame] | None] = ContextVar(
+    "earnorm_aop_bulk_frames", default=None
+)
+_MAX_FRAMES = 32
+
+
+def open_bulk(
+    adapter: Adapter,
+    model: type,
+    queryset: Any,
+    values: Mapping[str, Any] | None,
+) -> BulkFrame:
+    """Read the rows ``queryset`` matches (one query) and keep them for this write.
+
+    ``values`` is what an ``update_many`` writes; ``None`` for a ``delete_many``.
+    """
+    deleting = values is None
+    written = dict(values or {})
+    rows = adapter.read_rows(model, queryset, written)
+    recs = [
+        Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
+        for row, old, new in rows
+    ]
+    frame = BulkFrame(queryset, recs, written, deleting)
+    frames = dict(_FRAMES.get() or {})
+    frames[id(queryset)] = frame
+    while len(frames) > _MAX_FRAMES:
+        del frames[next(iter(frames))]
+    _FRAMES.set(frames)
+    return frame
+
+
+def bulk_frame(queryset: Any) -> BulkFrame | None:
+    """The frame :func:`open_bulk` opened for ``queryset``'s write in progress, if any."""
+    frames = _FRAMES.get()
+    if frames is None:
+        return None
+    frame = frames.get(id(queryset))
+    if frame is None or frame.subject is not queryset:
+        return None
+    return frame
+
+
+def close_bulk(queryset: Any) -> BulkFrame | None:
+    """Forget ``queryset``'s frame (the write ended); return it."""
+    frame = bulk_frame(queryset)
+    if frame is not None:
+        frames = dict(_FRAMES.get() or {})
+        frames.pop(id(queryset), None)
+        _FRAMES.set(frames)
+    return frame
+
+
+def note_values(adapter: Adapter, model: type, queryset: Any, values: Mapping[str, Any]) -> None:
+    """A plugin adds ``values`` to a bulk update in progress (timestamp's ``updated_at``).
+
+    The records' ``after`` values include them, so advice after the write sees
+    what was really stored.  Database expressions are not evaluated here: only
+    plain values are noted.
+    """
+    frame = bulk_frame(queryset)
+    if frame is None or frame.deleting:
+        return
+    plain = {
+        adapter.attname(model, n): adapter.stored_value(model, n, v)
+        for n, v in values.items()
+        if not adapter.is_expression(v)
+    }
+    frame.values.update(values)
+    for rec in frame.records:
+        new = rec._new
+        if isinstance(new, dict):
+            new.update(plain)
+            rec._changes = None
+
+
+def apply(frame: BulkFrame) -> None:
+    """Give the rows of ``frame`` the values its update stored (once; after the write)."""
+    if frame.deleting or frame.applied:
+        return
+    frame.applied = True
+    for rec in frame.records:
+        new = rec._new or {}
+        old = rec._old
+        for name, value in new.items():
+            if value is not UNKNOWN and old.get(name, UNKNOWN) != value:
+                rec.adapter.set_field(rec.instance, name, value)
+
+
+def created_objects(
+    adapter: Adapter, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any = None
+) -> list[Any]:
+    """The objects a ``save_many`` inserted: its result when that is the list, else its argument."""
+    if isinstance(result, list | tuple):
+        return list(result)
+    objs, _, _ = adapter.bulk_objects(args, kwargs)
+    return objs
+
+
+def records(
+    operation: str,
+    adapter: Adapter,
+    model: type,
+    subject: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    result: Any = None,
+) -> Sequence[Record]:
+    """The records a write on ``subject`` touches (the ``instance`` of its advice).
+
+    For ``update_many`` / ``delete_many`` the bulk frame's records (read now if
+    no frame is open: a write advised without the ``changes`` plugin).
+    """
+    if operation in INSTANCE:
+        return (instance_record(operation, adapter, model, subject, args, kwargs),)
+    if operation == "save_many":
+        if isinstance(result, list | tuple):
+            objs = list(result)
+        else:
+            objs = list(subject) if isinstance(subject, list | tuple) else list(subject or ())
+        return [Record(adapter, obj, None) for obj in objs]
+    frame = bulk_frame(subject)
+    if frame is None:
+        values = None if operation == "delete_many" else adapter.update_values(args, kwargs)
+        frame = open_bulk(adapter, model, subject, values)
+    return frame.records
+
+
+def instance_record(
+    operation: str,
+    adapter: Adapter,
+    model: type,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Record:
+    """The record of a ``save`` / ``update`` / ``delete`` of ``instance``."""
+    if operation == "delete":  # its changes list every old value: a state to iterate
+        old = adapter.persisted_state(instance)
+        return Record(adapter, instance, old or adapter.snapshot(instance), deleted=True)
+    old = adapter.persisted_values(instance)  # read by name only (Record.before / _diff)
+    if operation == "update":
+        values = adapter.update_values(args, kwargs)
+        new = adapter.snapshot(instance)
+        new.update(
+            {
+                adapter.attname(model, n): adapter.stored_value(model, n, v)
+                for n, v in values.items()
+            }
+        )
+        return Record(adapter, instance, old, new)
+    return Record(adapter, instance, old, None, adapter.saved_fields(model, args, kwargs))

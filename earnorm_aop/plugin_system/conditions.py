@@ -1,0 +1,449 @@
+"""Conditions on hooks, and the ``changes`` advice parameter.
+
+``@hook("after:save", when="status", was="draft", is_now="published")`` runs
+the advice only for the records whose write matches; ``@when(...)`` says the
+same of a convention-named method (``after_save``).  An advice that takes a
+``changes`` parameter receives field -> ``(old, new)`` of what the write
+changes (:mod:`earnorm_aop.adapters.tracking`).
+
+Both are resolved once per (advice, woven method) at weave time, by the
+resolver this module installs in the engine's planning step: the condition is
+compiled against the model's fields (an unknown field is a
+:class:`~earnorm_aop.errors.WeavingError` naming the known ones), and the
+advice is wrapped in a function that evaluates it per record.
+
+Semantics (docs/semantics.md, "Conditions"):
+
+- per record, on instance writes and bulk writes alike.  On ``save_many``,
+  ``update_many`` and ``delete_many`` an advice that asks for ``changes`` or
+  has a condition runs **once per affected record** (``instance`` is that
+  record), only in ``before`` / ``after`` / ``after_commit`` /
+  ``after_rollback`` advice; ``False`` from a ``before`` run vetoes the whole
+  write;
+- ``was`` is the value as loaded or as last saved (``None`` for a creation);
+  ``is_now`` the value the write stores; ``has_changed`` compares the two;
+  ``changes_to=v`` is ``is_now=v`` with a different ``was``; a field whose
+  value was never loaded (deferred) fails the condition;
+- ``when`` alone (none of the four) holds on every write, as in
+  django-lifecycle; ``when_any=[...]`` holds when one of the fields does and
+  runs the advice once per record, however many match;
+- ``condition=callable`` gets the record's ``changes`` and must return a truth
+  value; with field conditions, both must hold;
+- each hook's condition is evaluated when that hook runs, on the values then:
+  an earlier hook's assignment is seen by later hooks' conditions;
+- commit-aware advice (``after_commit`` / ``after_rollback``) evaluates its
+  condition and binds ``changes`` at the write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..adapters.base import Adapter, adapter_for
+from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_record, records
+from ..errors import PluginError, WeavingError
+from ..weaving.advice import Target
+from ..weaving.aspect import AdviceSpec, Aspect
+from ..weaving.chain import record_failure
+from ..weaving.planning import set_advice_resolver
+from ..weaving.pointcut import Kind, Pointcut, split_event
+
+__all__ = [
+    "ANY",
+    "Condition",
+    "ConditionalAdviceSpec",
+    "asks_changes",
+    "needs_tracking",
+    "per_model",
+    "when",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Any:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Any = _Any()
+"""Any value (the default of ``was``, ``is_now`` and ``changes_to``)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a hook requires of a record's write (see the module docstring)."""
+
+    when: str | None = None
+    was: Any = ANY
+    is_now: Any = ANY
+    has_changed: bool | None = None
+    changes_to: Any = ANY
+    when_any: tuple[str, ...] = ()
+    condition: Callable[[Mapping[str, tuple[Any, Any]]], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.when is not None and self.when_any:
+            raise PluginError("a hook takes when= or when_any=, not both")
+        if self.when is not None and not isinstance(self.when, str):
+            raise PluginError(f"when= takes a field name, not {self.when!r}")
+        if isinstance(self.when_any, str) or not all(isinstance(n, str) for n in self.when_any):
+            raise PluginError(f"when_any= takes a list of field names, not {self.when_any!r}")
+        if self.condition is not None and not callable(self.condition):
+            raise PluginError(f"condition= takes a callable of changes, not {self.condition!r}")
+        on_value = self.was is not ANY or self.is_now is not ANY or self.changes_to is not ANY
+        if on_value and self.when is None and not self.when_any:
+            raise PluginError("was=, is_now= and changes_to= need the field: add when='field'")
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> Condition | None:
+        """The condition of a hook's keywords, or ``None`` when it has none."""
+        if not options:
+            return None
+        kw = dict(options)
+        if "when_any" in kw:
+            kw["when_any"] = tuple(kw["when_any"] or ())
+        return cls(**kw)
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.when,) if self.when is not None else self.when_any
+
+    def compile(self, model: type, where: str) -> Callable[[Record], bool]:
+        """A test of one record, specialised to this condition and ``model``'s fields."""
+        adapter = adapter_for(model)
+        known = adapter.field_names(model)
+        attnames = []
+        for name in self.fields():
+            if not adapter.has_field(model, name) and known:
+                raise WeavingError(
+                    f"{where}: condition on field {name!r}, which {model.__qualname__} "
+                    f"does not have; its fields are {', '.join(known)}"
+                )
+            attnames.append(adapter.attname(model, name))
+        field_test = _field_test(self)
+        unknown = UNKNOWN
+        checks: list[Callable[[Record], bool]] = []
+        if attnames:
+            if len(attnames) == 1:
+                (only,) = attnames
+
+                def one(rec: Record) -> bool:
+                    old, new = rec.values(only)
+                    return old is not unknown and new is not unknown and field_test(old, new)
+
+                checks.append(one)
+            else:
+                names = tuple(attnames)
+
+                def any_of(rec: Record) -> bool:
+                    for name in names:
+                        old, new = rec.values(name)
+                        if old is not unknown and new is not unknown and field_test(old, new):
+                            return True
+                    return False
+
+                checks.append(any_of)
+        elif self.has_changed is not None:
+            wanted = self.has_changed
+
+            def anything(rec: Record) -> bool:
+                return bool(rec.changes) is wanted
+
+            checks.append(anything)
+        if self.condition is not None:
+            user = self.condition
+
+            def custom(rec: Record) -> bool:
+                return bool(user(rec.changes))
+
+            checks.append(custom)
+        if not checks:
+            return _always
+        if len(checks) == 1:
+            return checks[0]
+        first, second = checks
+
+        def both(rec: Record) -> bool:
+            return first(rec) and second(rec)
+
+        return both
+
+
+def _always(rec: Record) -> bool:
+    return True
+
+
+def _field_test(c: Condition) -> Callable[[Any, Any], bool]:
+    """``(old, new) -> bool`` for the value conditions of ``c`` (only those it has)."""
+    tests: list[Callable[[Any, Any], bool]] = []
+    if c.was is not ANY:
+        was = c.was
+        tests.append(lambda old, new: old == was)
+    if c.is_now is not ANY:
+        is_now = c.is_now
+        tests.append(lambda old, new: new == is_now)
+    if c.has_changed is not None:
+        changed = c.has_changed
+        tests.append(lambda old, new: (old != new) is changed)
+    if c.changes_to is not ANY:
+        to = c.changes_to
+        tests.append(lambda old, new: new == to and old != to)
+    if not tests:
+        return lambda old, new: True
+    if len(tests) == 1:
+        return tests[0]
+    return lambda old, new: all(t(old, new) for t in tests)
+
+
+def when(
+    field: str | None = None,
+    *,
+    was: Any = ANY,
+    is_now: Any = ANY,
+    has_changed: bool | None = None,
+    changes_to: Any = ANY,
+    when_any: Sequence[str] = (),
+    condition: Callable[[Mapping[str, tuple[Any, Any]]], Any] | None = None,
+) -> Callable[[F], F]:
+    """Put a condition on a convention-named hook method (``after_save``), as ``@hook`` does.
+
+    ``@when("status", was="draft", is_now="published")``.  On a method that
+    also has ``@hook(...)`` marks, it applies to those of its marks that carry
+    no condition of their own.
+    """
+    cond = Condition(field, was, is_now, has_changed, changes_to, tuple(when_any), condition)
+
+    def mark(func: F) -> F:
+        func.__earnorm_condition__ = cond  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+@dataclass(eq=False)
+class ConditionalAdviceSpec(AdviceSpec):
+    """An :class:`AdviceSpec` with the :class:`Condition` of its hook."""
+
+    condition: Condition | None = None
+
+
+def asks_changes(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` takes a parameter named ``changes``."""
+    try:
+        return "changes" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def needs_tracking(model: type, aspect: Aspect) -> bool:
+    """Whether an advice of ``aspect`` on ``model`` has a condition or takes ``changes``.
+
+    An event handler taking ``changes`` (``after_change``, fired by ``emit``)
+    gets it from the event's payload: it needs no tracking.  A plugin that
+    reads the tracking itself says so with a true ``tracks_changes`` attribute.
+    """
+    if getattr(aspect.plugin, "tracks_changes", False) is True:
+        return True  # a plugin that reads the tracking itself (validation's changed_only)
+    for spec in aspect.advices:
+        if getattr(spec, "condition", None) is not None:
+            return True
+        if not asks_changes(spec.func):
+            continue
+        target = spec.target
+        if isinstance(target, Pointcut):
+            return True
+        split = split_event(target)
+        if split is not None and (split[1] in WRITES or callable(getattr(model, split[1], None))):
+            return True
+    return False
+
+
+_PER_RECORD = frozenset({Kind.BEFORE, Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK})
+_INJECTED = ("instance", "model", "args", "kwargs")
+
+
+def per_model(
+    factory: Callable[[Any, type, str, Adapter], Callable[..., Any]],
+) -> Callable[[F], F]:
+    """Specialise a plugin's advice to each woven method at weave time.
+
+    ``factory(plugin, model, operation, adapter)`` returns the function the
+    chain calls instead of the marked method (its parameters are injected by
+    name, as the method's are), so what the model's adapter and the operation
+    decide is decided once, not on every call.  The ``changes`` plugin's
+    per-save bookkeeping uses it.
+    """
+
+    def mark(func: F) -> F:
+        func.__earnorm_per_model__ = factory  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def _specialised(model: type, operation: str, spec: AdviceSpec) -> AdviceSpec:
+    func = spec.func
+    factory = getattr(getattr(func, "__func__", None), "__earnorm_per_model__", None)
+    if factory is None:
+        return spec
+    made = factory(getattr(func, "__self__", None), model, operation, adapter_for(model))
+    return dataclasses.replace(spec, func=made)
+
+
+def _resolve(
+    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
+) -> tuple[AdviceSpec, Kind]:
+    spec = _specialised(model, operation, spec)
+    cond: Condition | None = getattr(spec, "condition", None)
+    asks = asks_changes(spec.func)
+    if cond is None and not asks:
+        return spec, kind
+    what = "conditions" if cond is not None else "the 'changes' parameter"
+    where = (
+        f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{operation}) "
+        f"on {model.__qualname__}"
+    )
+    if operation not in WRITES:
+        raise WeavingError(
+            f"{where}: {what} apply to write operations only "
+            f"({', '.join(sorted(WRITES))}), and {operation!r} is not one; "
+            "bind the advice to a write, or drop the condition / 'changes'"
+        )
+    bulk = operation in BULK
+    if kind is Kind.CHAIN or (bulk and kind not in _PER_RECORD):
+        raise WeavingError(
+            f"{where}: {what} on a {kind.value} advice of {operation!r}: on bulk writes an "
+            "advice that needs changes runs once per record, which only before, after, "
+            "after_commit and after_rollback advice can (chain advice never gets changes)"
+        )
+    if inspect.iscoroutinefunction(spec.func):
+        raise WeavingError(
+            f"{where}: {what} on an 'async def' advice are not supported; make it a plain 'def'"
+        )
+    test = cond.compile(model, where) if cond is not None else None
+    func = _wrap(spec.func, kind, operation, test, asks, aspect, where, adapter_for(model))
+    new_kind = Kind.AFTER if kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK) else kind
+    replacement = AdviceSpec(func, spec.target, optional=spec.optional, name=spec.name)
+    return replacement, new_kind
+
+
+def _wrap(
+    func: Callable[..., Any],
+    kind: Kind,
+    operation: str,
+    test: Callable[[Record], bool] | None,
+    asks: bool,
+    aspect: Aspect,
+    where: str,
+    adapter: Adapter,
+) -> Callable[..., Any]:
+    """``func`` behind its condition, given ``changes``; per record on bulk writes.
+
+    ``adapter`` is the model's, found at weave time.
+    """
+    sig = inspect.signature(func)
+    named: list[inspect.Parameter] = []
+    varpos: inspect.Parameter | None = None
+    varkw: inspect.Parameter | None = None
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            varpos = p
+        elif p.kind is p.VAR_KEYWORD:
+            varkw = p
+        elif p.kind is p.POSITIONAL_ONLY:
+            raise WeavingError(
+                f"{where}: parameter {p.name!r} is positional-only; an advice with a "
+                "condition or 'changes' takes its parameters by name"
+            )
+        elif p.name != "changes":
+            named.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    names = tuple(p.name for p in named)
+    extra = [n for n in _INJECTED if n not in names]
+    if kind is Kind.AROUND and "proceed" not in names:
+        extra.append("proceed")
+    produced = kind in (Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
+    if produced and operation == "save_many" and "result" not in names:
+        extra.append("result")  # save_many's objects: its argument may be a spent generator
+    params = [varpos] if varpos is not None else []
+    params += named + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in extra]
+    if varkw is not None:
+        params.append(varkw)
+    signature = sig.replace(parameters=params, return_annotation=sig.return_annotation)
+    own = frozenset(names) | frozenset(extra)
+    wants_instance = "instance" in names
+    bulk = operation in BULK
+    around = kind is Kind.AROUND
+    before = kind is Kind.BEFORE
+    deferred = kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
+    rollback = kind is Kind.AFTER_ROLLBACK
+    policy = aspect.on_error
+    saving = operation == "save"
+    values_of = adapter.persisted_values
+    saved_fields = adapter.saved_fields
+
+    def call_later(model: type, subject: Any, va: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        def run() -> None:
+            try:
+                func(*va, **kw)
+            except Exception as exc:
+                if policy == "raise":
+                    raise
+                record_failure(aspect, exc, f"{kind.value} advice on {where}")
+            else:
+                if policy == "disable":
+                    aspect.switch.consecutive_failures = 0
+
+        adapter.defer(model, subject, None if rollback else run, run if rollback else None)
+
+    @functools.wraps(func)
+    def conditional(*va: Any, **kw: Any) -> Any:
+        subject = kw["instance"]
+        model = kw["model"]
+        if not bulk:
+            if saving:  # instance_record()'s save, the adapter's methods bound at weave time
+                old = values_of(subject)
+                rec = Record(
+                    adapter, subject, old, None, saved_fields(model, kw["args"], kw["kwargs"])
+                )
+            else:
+                rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
+            if test is not None and not test(rec):  # a few look-ups, then out
+                return kw["proceed"]() if around else None
+            call = {n: v for n, v in kw.items() if n in names or n not in own}
+            if asks:
+                call["changes"] = rec.changes
+            if deferred:
+                call_later(model, subject, va, call)
+                return None
+            return func(*va, **call)
+        recs = records(
+            operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
+        )
+        call = {n: v for n, v in kw.items() if n in names or n not in own}
+        for rec in recs:
+            if test is not None and not test(rec):
+                continue
+            each = dict(call)
+            if wants_instance:
+                each["instance"] = rec.instance
+            if asks:
+                each["changes"] = rec.changes
+            if deferred:
+                call_later(model, subject, va, each)
+            elif func(*va, **each) is False and before:
+                return False
+        return None
+
+    conditional.__signature__ = signature  # type: ignore[attr-defined]
+    del conditional.__wrapped__  # the signature above is the one to plan with
+    return conditional
+
+
+set_advice_resolver(_resolve)

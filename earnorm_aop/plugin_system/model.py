@@ -1,0 +1,237 @@
+"""Models that declare plugins: ``with_plugins(...)``, ``PluginModel`` and runtime weaving.
+
+A model names plugins with ``@with_plugins("timestamp", cache={"ttl": 60})``
+or, on a :class:`PluginModel`, with ``class Meta: plugins = [...]`` (or a
+``{name: config}`` dict).  Either way the names are resolved in a registry,
+requirements are added, configurations are validated, and all the aspects are
+woven in one step: a bad name or option fails at class creation and leaves the
+class as it was.  Subclasses inherit their parent's plugins; their own
+``Meta.plugins`` adds to them (a dict entry re-configures an inherited one).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ..errors import PluginConfigError, PluginNotFoundError
+from ..runtime.masking import mask as mask_fields
+from ..weaving import weaver
+from .conditions import needs_tracking
+from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
+from .dependencies import resolve_requirements
+from .registry import PluginRegistry
+from .registry import registry as default_registry
+
+__all__ = ["PluginModel", "apply_plugins", "unweave", "weave", "with_plugins"]
+
+T = TypeVar("T", bound=type)
+
+# The registry a model (and so its subclasses) resolves plugin names in.
+_registries: weakref.WeakKeyDictionary[type, PluginRegistry] = weakref.WeakKeyDictionary()
+# Classes whose own Meta.plugins has been applied (guards double processing).
+_processed: weakref.WeakSet[type] = weakref.WeakSet()
+# Classes declared with plugins: their subclasses read Meta.plugins too.
+_declared: weakref.WeakSet[type] = weakref.WeakSet()
+
+
+def registry_of(model: type) -> PluginRegistry:
+    """The registry ``model`` resolves names in: its own, its nearest parent's, or the default."""
+    for klass in model.__mro__:
+        found = _registries.get(klass)
+        if found is not None:
+            return found
+    return default_registry
+
+
+def _normalize(where: str, plugins: Any) -> dict[str, dict[str, Any]]:
+    """``["a", "b"]`` or ``{"a": {...}, "b": None}`` -> ``{"a": {...}, "b": {}}``."""
+    if plugins is None:
+        return {}
+    if isinstance(plugins, str):
+        plugins = [plugins]
+    if isinstance(plugins, Mapping):
+        out: dict[str, dict[str, Any]] = {}
+        for name, config in plugins.items():
+            if config is None:
+                config = {}
+            if not isinstance(config, Mapping):
+                raise PluginConfigError(
+                    f"plugin {name!r} on {where}: configuration must be a dict "
+                    f"of options, not {config!r}"
+                )
+            out[str(name)] = dict(config)
+        return out
+    if isinstance(plugins, Sequence):
+        return {str(name): {} for name in plugins}
+    raise PluginConfigError(
+        f"{where}: plugins must be a list of names or a dict of "
+        f"name -> configuration, not {plugins!r}"
+    )
+
+
+def apply_plugins(
+    model: type, requested: Mapping[str, Mapping[str, Any]], reg: PluginRegistry | None = None
+) -> None:
+    """Resolve, configure and weave ``requested`` plugins onto ``model``, all or nothing."""
+    reg = reg or registry_of(model)
+    board = reg.switchboard
+    if board is not None:
+        # A plugin reconfigured for every process (board.reconfigure) takes the
+        # shared options when this process first weaves it on the model.
+        requested = {
+            name: (
+                shared
+                if not weaver.is_woven(model, name)
+                and (shared := board.shared_config(name, model)) is not None
+                else config
+            )
+            for name, config in requested.items()
+        }
+    where = f" (named by {model.__qualname__})"
+    for name in requested:
+        try:
+            reg.spec(name)
+        except PluginNotFoundError as exc:
+            raise PluginNotFoundError(name, exc.known, where, exc.hint) from None
+    order = resolve_requirements(list(requested), reg.spec, model.__qualname__)
+    aspects = []
+    for name in order:
+        if name in requested:
+            aspects.append(reg.aspect_for(name, model, requested[name]))
+        elif not weaver.is_woven(model, name):
+            aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
+    tracked = "changes" in order or weaver.is_woven(model, "changes")
+    if not tracked and any(needs_tracking(model, a) for a in aspects):
+        # Conditions and ``changes`` read the shared tracking: weave it too.
+        source = reg if "changes" in reg else default_registry
+        aspects.insert(0, source.aspect_for("changes", model, {}))
+    if aspects:
+        added = contribute(model, aspects)
+        try:
+            weaver.weave_many(model, aspects)
+        except BaseException:
+            withdraw(model, added)
+            raise
+
+
+def with_plugins(
+    *names: str,
+    registry: PluginRegistry | None = None,
+    mask: Sequence[str] = (),
+    **configured: Mapping[str, Any],
+) -> Callable[[T], T]:
+    """Class decorator: weave plugins onto a model in place and return the same class.
+
+    ``with_plugins("timestamp", "softdelete", cache={"ttl": 1800})``; its
+    subclasses may add plugins with ``class Meta: plugins = [...]``.
+    ``mask=["pin"]`` marks fields of the model no plugin writes down in clear
+    (see :mod:`earnorm_aop.runtime.masking`).
+    """
+
+    def decorate(model: T) -> T:
+        if not isinstance(model, type):
+            raise TypeError(f"with_plugins decorates a class, not {model!r}")
+        if mask:
+            mask_fields(*_mask_names(model, mask), model=model)
+        requested = _normalize(model.__qualname__, dict.fromkeys(names))
+        requested.update(_normalize(model.__qualname__, configured))
+        if registry is not None:
+            _registries[model] = registry
+        apply_plugins(model, requested, registry)
+        _declared.add(model)
+        _apply_meta(model)
+        return model
+
+    return decorate
+
+
+def _mask_names(model: type, names: Any) -> list[str]:
+    if isinstance(names, str):
+        return [names]
+    if not isinstance(names, Sequence | set | frozenset):
+        raise PluginConfigError(
+            f"{model.__qualname__}: mask must be a list of field names such as "
+            f"['password'], not {names!r}"
+        )
+    return list(names)
+
+
+def _meta_plugins(model: type) -> tuple[Any, PluginRegistry | None]:
+    meta = model.__dict__.get("Meta")
+    if meta is None:
+        return None, None
+    return getattr(meta, "plugins", None), getattr(meta, "registry", None)
+
+
+def _apply_meta(model: type) -> None:
+    """Apply ``model``'s own ``Meta.plugins`` once."""
+    if model in _processed:
+        return
+    plugins, reg = _meta_plugins(model)
+    meta_mask = getattr(model.__dict__.get("Meta"), "mask", None)
+    if plugins is None and reg is None and not meta_mask:
+        return  # no Meta of its own: nothing to apply, nothing to guard (no entry per model)
+    _processed.add(model)
+    if meta_mask:
+        mask_fields(*_mask_names(model, meta_mask), model=model)
+    if reg is not None:
+        _registries[model] = reg
+    requested = _normalize(model.__qualname__, plugins)
+    if requested:
+        try:
+            apply_plugins(model, requested)
+        except BaseException:
+            _processed.discard(model)
+            raise
+
+
+def _on_subclass(cls: type) -> None:
+    if any(base in _declared for base in cls.__mro__[1:]):
+        _declared.add(cls)
+        _apply_meta(cls)
+
+
+weaver.subclass_listeners.append(_on_subclass)
+
+
+def _on_copy(old: type, new: type) -> None:
+    """``new`` re-creates ``old`` (``@dataclass(slots=True)``): it declares what ``old`` did."""
+    if old in _registries:
+        _registries[new] = _registries[old]
+    if old in _declared:
+        _declared.add(new)
+    if old in _processed:
+        _processed.add(new)
+    copy_contributions(old, new)
+
+
+weaver.copy_listeners.append(_on_copy)
+
+
+class PluginModel:
+    """Optional base for models: subclasses read ``class Meta: plugins = [...]`` at creation."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _declared.add(cls)
+        _apply_meta(cls)
+
+
+weaver.register_framework_base(PluginModel)
+
+
+def weave(model: type, name: str, *, registry: PluginRegistry | None = None, **config: Any) -> None:
+    """Add plugin ``name`` to ``model`` at runtime (again with new options: re-configure it)."""
+    apply_plugins(model, {name: config}, registry)
+
+
+def unweave(
+    model: type, name: str | None = None, *, registry: PluginRegistry | None = None
+) -> None:
+    """Remove plugin ``name`` (or every plugin) from ``model`` at runtime."""
+    if name is not None:
+        (registry or registry_of(model)).spec(name)  # unknown name -> PluginNotFoundError
+    weaver.unweave(model, name)
+    withdraw_unwoven(model)

@@ -1,0 +1,424 @@
+"""The plugin registry: names to plugin classes, live switches, metrics and health.
+
+Name resolution: a name registered explicitly wins; otherwise it is looked up
+among the entry points of the group ``earnorm_aop.plugins`` (which is how the
+built-in plugins are found), so a user's ``@plugin("timestamp")`` shadows the
+built-in without a conflict.  Each name has one :class:`~earnorm_aop.weaving.aspect.Switch`
+shared by every model that uses it, so ``disable(name)`` reaches them all.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import DuplicatePluginError, PluginError, PluginNotFoundError
+from ..weaving import metering, scope, weaver
+from ..weaving.aspect import AdviceSpec, Aspect, Switch
+from .conditions import ConditionalAdviceSpec
+from .config import freeze, json_schema, validate_config
+from .spec import PluginSpec, read_spec
+
+if TYPE_CHECKING:
+    import importlib.metadata
+
+    from ..runtime.switchboard import Switchboard
+
+__all__ = ["PluginInfo", "PluginRegistry", "registry"]
+
+B = TypeVar("B", bound="Switchboard")
+
+GROUP = "earnorm_aop.plugins"
+
+# ``BasePlugin`` subclasses defined without a ``name`` (so never registered on
+# definition), and the names each plugin class is registered under in any
+# registry: when a name is not found, these say why the class a user wrote for
+# it is not the plugin (see ``_unregistered_hint``).
+_unnamed: weakref.WeakSet[type] = weakref.WeakSet()
+_registered_as: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
+
+
+def note_unnamed(cls: type) -> None:
+    """Remember ``cls``, a plugin class without a name, for the hints of ``PluginNotFoundError``."""
+    _unnamed.add(cls)
+
+
+def _squash(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _unregistered_hint(name: str, registry: PluginRegistry) -> str:
+    """Why a nameless plugin class that looks written for ``name`` does not answer to it."""
+    wanted = _squash(name)
+    for cls in list(_unnamed):
+        stem = _squash(cls.__name__)
+        if wanted not in (stem, stem.removesuffix("plugin")):
+            continue
+        where = f"class {cls.__qualname__}(BasePlugin) in module {cls.__module__}"
+        here = sorted(n for n, e in registry._explicit.items() if e.spec and e.spec.cls is cls)
+        if here:
+            return f"{where} is registered as {', '.join(map(repr, here))}; use that name"
+        elsewhere = sorted(_registered_as.get(cls, ()))
+        if elsewhere:
+            return (
+                f"{where} is registered as {', '.join(map(repr, elsewhere))} in another "
+                "registry; name that registry (Meta.registry, or with_plugins(..., "
+                "registry=...)) or register it in this one"
+            )
+        return (
+            f"{where} has no `name`, so it was not registered; set name = {name!r} in "
+            f"its class body, or register it with registry.register({name!r}, "
+            f"{cls.__name__})"
+        )
+    return ""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What :meth:`PluginRegistry.get_plugin` tells about a plugin."""
+
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    requires: Mapping[str, str]
+    priority: int
+    description: str | None
+    config_schema: dict[str, Any]
+    enabled: bool
+    source: str
+    cls: type
+
+
+@dataclass
+class _Entry:
+    """A registered or discovered plugin; entry points are loaded on first use."""
+
+    name: str
+    source: str
+    spec: PluginSpec | None = None
+    entry_point: importlib.metadata.EntryPoint | None = None
+
+    def load(self) -> PluginSpec:
+        if self.spec is None:
+            assert self.entry_point is not None
+            try:
+                cls = self.entry_point.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {self.name!r} from entry point {self.entry_point.value!r} "
+                    f"failed to load: {exc}"
+                ) from exc
+            self.spec = read_spec(cls, self.name)
+        return self.spec
+
+
+class PluginRegistry:
+    """Plugins by name, with their live on/off switches.
+
+    ``group`` is the entry-point group searched for names not registered
+    explicitly (``None`` turns discovery off, for isolated registries).
+    """
+
+    def __init__(self, group: str | None = GROUP) -> None:
+        self.group = group
+        self._explicit: dict[str, _Entry] = {}
+        self._discovered: dict[str, _Entry] = {}
+        self._discovery_done = False
+        self._switches: dict[str, Switch] = {}
+        self._instances: weakref.WeakKeyDictionary[type, dict[tuple[Any, ...], Aspect]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.RLock()
+        self._board: Switchboard | None = None
+
+    # -- registration ----------------------------------------------------------
+
+    def register(self, name: str, cls: type, *, replace: bool = False) -> None:
+        """Register ``cls`` as plugin ``name`` (``replace=True`` to displace another class)."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise PluginError(
+                f"a plugin name must be an identifier such as 'softdelete', not {name!r}"
+            )
+        spec = read_spec(cls, name)
+        with self._lock:
+            existing = self._explicit.get(name)
+            if existing is not None and existing.spec is not None:
+                if existing.spec.cls is cls:
+                    return
+                if not replace:
+                    raise DuplicatePluginError(
+                        f"plugin {name!r} is already registered as "
+                        f"{existing.spec.cls.__module__}.{existing.spec.cls.__qualname__}; "
+                        f"pass replace=True to register {cls.__qualname__} instead"
+                    )
+            self._explicit[name] = _Entry(name, "registered", spec)
+            _registered_as.setdefault(cls, set()).add(name)
+
+    def register_many(self, mapping: Mapping[str, type], *, replace: bool = False) -> None:
+        """Register several plugins: ``{"timestamp": TimestampPlugin, ...}``."""
+        for name, cls in mapping.items():
+            self.register(name, cls, replace=replace)
+
+    def unregister(self, name: str) -> None:
+        """Forget an explicitly registered plugin (models already woven keep it)."""
+        with self._lock:
+            if name not in self._explicit:
+                raise PluginNotFoundError(name, self._explicit, " registered explicitly")
+            del self._explicit[name]
+
+    def discover(self, group: str | None = None) -> list[str]:
+        """Find plugins advertised as entry points of ``group``; return their names."""
+        group = group or self.group or GROUP
+        found = []
+        with self._lock:
+            import importlib.metadata  # here, not at import: it is slow to import
+
+            for ep in importlib.metadata.entry_points(group=group):
+                dist = getattr(ep, "dist", None)
+                where = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
+                if ep.name not in self._discovered:
+                    self._discovered[ep.name] = _Entry(ep.name, where, entry_point=ep)
+                found.append(ep.name)
+            if group == self.group:
+                self._discovery_done = True
+        return found
+
+    # -- lookup ----------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Every known plugin name (registered or discovered)."""
+        self._auto_discover()
+        with self._lock:
+            return sorted(set(self._explicit) | set(self._discovered))
+
+    def _auto_discover(self) -> None:
+        if not self._discovery_done and self.group is not None:
+            self.discover(self.group)
+
+    def _entry(self, name: str) -> _Entry:
+        with self._lock:
+            entry = self._explicit.get(name)
+            if entry is None:
+                self._auto_discover()
+                entry = self._discovered.get(name)
+            if entry is None:
+                raise PluginNotFoundError(
+                    name,
+                    set(self._explicit) | set(self._discovered),
+                    hint=_unregistered_hint(name, self),
+                )
+            return entry
+
+    def spec(self, name: str) -> PluginSpec:
+        """The plugin class's spec for ``name`` (loading an entry point if needed)."""
+        return self._entry(name).load()
+
+    def switch(self, name: str) -> Switch:
+        """The live on/off switch shared by every model using ``name``."""
+        with self._lock:
+            sw = self._switches.get(name)
+            if sw is None:
+                sw = self._switches[name] = Switch(name)
+            return sw
+
+    def get_plugin(self, name: str) -> PluginInfo:
+        """Name, version, hooks, requirements, config schema, state and source of ``name``."""
+        entry = self._entry(name)
+        spec = entry.load()
+        return PluginInfo(
+            name=name,
+            version=spec.version,
+            hooks=spec.hook_names,
+            requires=dict(spec.requires),
+            priority=spec.priority,
+            description=spec.description,
+            config_schema=json_schema(spec.config),
+            enabled=self.switch(name).enabled,
+            source=entry.source,
+            cls=spec.cls,
+        )
+
+    def plugins(self) -> list[PluginInfo]:
+        """Info on every known plugin, by name."""
+        return [self.get_plugin(n) for n in self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.names()
+
+    # -- live toggles ----------------------------------------------------------
+
+    def enable(self, name: str) -> None:
+        """Switch ``name`` on again on every model, at once (every process, when shared)."""
+        self._entry(name)
+        weaver.set_enabled(self.switch(name), True)
+        if self._board is not None:
+            self._board.publish(name, True, origin="enable")
+
+    def disable(self, name: str) -> None:
+        """Switch ``name`` off on every model, at once; a disabled plugin costs nothing."""
+        self._entry(name)
+        weaver.set_enabled(self.switch(name), False)
+        if self._board is not None:
+            self._board.publish(name, False, origin="disable")
+
+    # -- sharing switches between processes -------------------------------------------
+
+    def share(self, board: B) -> B:
+        """Share this registry's switches with every process attached to ``board``.
+
+        ``registry.share(RedisSwitchboard(url, namespace="shop"))`` reads the
+        shared states and applies them, then keeps applying what other
+        processes change; this process's toggles and auto-disables reach them
+        (see :mod:`earnorm_aop.runtime.switchboard`).  Sharing again replaces the board.
+        """
+        with self._lock:
+            previous, self._board = self._board, None
+        if previous is not None:
+            previous.close()
+        board.attach(self)
+        with self._lock:
+            self._board = board
+        return board
+
+    def unshare(self) -> None:
+        """Stop sharing: switches keep their states and become local again."""
+        with self._lock:
+            board, self._board = self._board, None
+        if board is not None:
+            board.close()
+
+    @property
+    def switchboard(self) -> Switchboard | None:
+        """The board this registry shares its switches through, if any."""
+        return self._board
+
+    def shares_switch(self, switch: Switch) -> bool:
+        """Whether ``switch`` is this registry's switch for its name."""
+        with self._lock:
+            return self._switches.get(switch.name) is switch
+
+    @contextmanager
+    def disabled(self, *names: str) -> Iterator[None]:
+        """Switch plugins off for the current thread / asyncio task only, inside the block."""
+        for name in names:
+            self._entry(name)
+        switches = frozenset(self.switch(n) for n in names)
+        token = scope.DISABLED.set(scope.DISABLED.get() | switches)
+        try:
+            weaver.context_scope_opened(switches)
+        except BaseException:
+            scope.DISABLED.reset(token)  # not entered: nothing stays off
+            raise
+        try:
+            yield
+        finally:
+            scope.DISABLED.reset(token)
+            weaver.context_scope_closed(switches)
+
+    # -- aspects for models ------------------------------------------------------
+
+    def aspect_for(self, name: str, model: type, values: Mapping[str, Any] | None = None) -> Aspect:
+        """The aspect of plugin ``name`` configured with ``values`` for ``model``.
+
+        The configuration is validated here (:class:`PluginConfigError` names
+        the plugin, the model and the field); the plugin instance is created
+        once per (model, configuration).
+        """
+        spec = self.spec(name)
+        config = validate_config(name, model.__qualname__, spec.config, dict(values or {}))
+        key = (spec.cls, freeze(config))
+        with self._lock:
+            cache = self._instances.setdefault(model, {})
+            aspect = cache.get(key)
+            if aspect is not None:
+                return aspect
+            obj = _instantiate(spec, config)
+            # A plugin may leave out the hooks its configuration makes no-ops
+            # (``changes`` without ``update_fields``): no layer woven for them.
+            unused = frozenset(getattr(obj, "unused_hooks", ()))
+            aspect = Aspect(
+                name,
+                tuple(
+                    AdviceSpec(getattr(obj, h.attr), h.target(), optional=h.optional, name=h.attr)
+                    if h.condition is None
+                    else ConditionalAdviceSpec(
+                        getattr(obj, h.attr),
+                        h.target(),
+                        optional=h.optional,
+                        name=h.attr,
+                        condition=h.condition,
+                    )
+                    for h in spec.hooks
+                    if h.attr not in unused
+                ),
+                priority=spec.priority,
+                requires=tuple(spec.requires),
+                on_error=spec.on_error,
+                max_failures=spec.max_failures,
+                switch=self.switch(name),
+                plugin=obj,
+            )
+            cache[key] = aspect
+            return aspect
+
+    # -- observability -----------------------------------------------------------
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """Counters of ``name``: models using it, advice failures, last error, state.
+
+        ``failures`` (advice failures its error policy handled) and
+        ``auto_disables`` are always counted; ``runs`` (advice runs by outcome:
+        ``ok``, ``veto``, ``recovered``, ``raised``, ``failed``) and ``seconds``
+        (time spent in its advice; an ``around`` advice's includes the call it
+        wraps) only while metrics are on (``earnorm_aop.start_metering()``),
+        which ``metering`` tells.
+        """
+        self._entry(name)
+        sw = self.switch(name)
+        models = weaver.classes_with(sw)
+        with sw.lock:
+            runs, seconds = dict(sw.runs), sw.seconds
+        return {
+            "name": name,
+            "enabled": sw.enabled,
+            "auto_disabled": sw.auto_disabled,
+            "models": [m.__qualname__ for m in models],
+            "failures": sw.failures,
+            "consecutive_failures": sw.consecutive_failures,
+            "last_error": None if sw.last_error is None else repr(sw.last_error),
+            "auto_disables": sw.auto_disables,
+            "metering": metering.active(),
+            "runs": runs,
+            "seconds": seconds,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok" | "degraded", "plugins": {name: metrics}}`` for plugins in use.
+
+        Degraded when a plugin was switched off by its error policy or its
+        last advice run failed.
+        """
+        with self._lock:
+            names = sorted(self._switches)
+        plugins = {n: self.metrics(n) for n in names if n in self.names()}
+        degraded = any(m["auto_disabled"] or m["consecutive_failures"] for m in plugins.values())
+        return {"status": "degraded" if degraded else "ok", "plugins": plugins}
+
+
+def _instantiate(spec: PluginSpec, config: Any) -> Any:
+    cls = spec.cls
+    if spec.uses_nested_config:
+        obj: Any = object.__new__(cls)
+        obj.config = config
+        obj.__init__()
+        return obj
+    values = {field: getattr(config, field) for field in type(config).model_fields}
+    values.update(config.model_extra or {})
+    return cls(**values)
+
+
+registry = PluginRegistry()

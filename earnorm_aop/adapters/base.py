@@ -26,8 +26,8 @@ from ._caching import AdapterCaching
 from ._fields import FieldSpec
 from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable
 from ._transactions import AdapterTransactions
+from ._unknown import UNKNOWN
 from ._validation import AdapterValidation
-from .tracking import UNKNOWN
 
 __all__ = [
     "AUDIT_TABLE",

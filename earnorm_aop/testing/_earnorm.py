@@ -190,6 +190,7 @@ class EarnORMBackend(Backend):
         setattr(sys.modules[__name__], name, model)  # found by pickle (the Redis cache)
         defaults: dict[str, Any] = {"title": "", "views": 0}
         adapter = adapter_for(model)
+        adapter.operations(model)  # the façades, even on a model no plugin is woven onto
         for field, (annotation, default) in (fields or {}).items():
             adapter.add_field(model, FieldSpec(field, annotation, default))
             defaults[field] = default

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from earnorm_aop import PluginRegistry, plugin
+from earnorm_aop.integrations import adapter_for
 from earnorm_aop.testing import BACKENDS, Backend, BackendUnavailable, _backends, open_backend
 
 pytest_plugins = ["pytester"]
@@ -28,8 +29,10 @@ def stamping() -> Iterator[PluginRegistry]:
 
     @plugin("shout", registry=reg)
     class Shout:
-        def before_save(self, instance: Any) -> None:
-            instance.loud = instance.title.upper()
+        def before_save(self, instance: Any, model: type) -> None:
+            # Through the adapter: an EarnORM record's fields are async attributes.
+            adapter = adapter_for(model)
+            adapter.set_field(instance, "loud", adapter.get_field(instance, "title").upper())
 
     yield reg
 

@@ -156,7 +156,7 @@ def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
 def _pydantic_subclasses(model: type) -> list[type]:
     """Every pydantic subclass of ``model`` (not ``model`` itself), parents before children."""
     found: list[type] = []
-    todo = list(type.__subclasses__(model))
+    todo: list[type] = list(type.__subclasses__(model))
     while todo:
         sub = todo.pop(0)
         if sub not in found and isinstance(getattr(sub, "__pydantic_fields__", None), dict):

@@ -58,7 +58,6 @@ class AdapterValidation(AdapterFields):
         return proceed()
 
 
-
 def _revalidate(model: Any, data: dict[str, Any]) -> None:
     """Validate pydantic ``model``'s field values ``data``, keyed by field name.
 

@@ -209,7 +209,7 @@ class EarnORMAdapter(Adapter):
         return _resolved(value)
 
     def read_if_unknown(self, instance: Any) -> Any:
-        """An awaitable read of a record's document when nothing was read (``browse``, ``search``)."""
+        """An awaitable read of the document of a record that read nothing (``browse``)."""
         if not records.is_record(instance) or records.state(instance) is not None:
             return None
         if len(getattr(instance, "_ids", ())) != 1:

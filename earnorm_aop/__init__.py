@@ -6,6 +6,7 @@ after its concept (see DESIGN.md and docs/reference.md).
 
 # Importing the integrations installs the Django system check (it imports no Django).
 from . import integrations as _integrations  # noqa: F401
+from ._wiring import install as _install
 from .errors import (
     DependencyError,
     DuplicatePluginError,
@@ -35,6 +36,8 @@ from .weaving.metering import stop as stop_metering
 from .weaving.pointcut import Kind, Pointcut, parse_pointcut
 from .weaving.tracing import Trace, TraceRecord
 from .weaving.weaver import trace
+
+_install()  # the engine's extension points, filled by the layers above it (_wiring.py)
 
 __all__ = [
     "AdviceSpec",

@@ -21,13 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..weaving import commit
 from ..weaving.advice import CALLED, Subject, Target
-from ..weaving.planning import (
-    register_framework_base_lazily,
-    set_operations_resolver,
-    set_subject_resolver,
-)
 from ._caching import AdapterCaching
 from ._fields import FieldSpec
 from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable
@@ -41,7 +35,11 @@ __all__ = [
     "Adapter",
     "FieldSpec",
     "adapter_for",
+    "framework_bases",
+    "operations_of",
     "register_adapter",
+    "schedule",
+    "subject_of",
 ]
 
 PRODUCED = Subject("produced")
@@ -83,6 +81,16 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
 
     def handles(self, model: type) -> bool:
         return True
+
+    def framework_bases(self) -> tuple[type, ...]:
+        """The ORM's base classes, whose methods pointcut globs skip (as ``object``'s).
+
+        Plain: ``pydantic.BaseModel`` once pydantic is imported (asked without
+        importing it: no class derives from it before).  An ORM's adapter adds
+        its own model base (Django: ``models.Model``).
+        """
+        pydantic = sys.modules.get("pydantic")
+        return () if pydantic is None else (pydantic.BaseModel,)
 
     def operations(self, model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
         return {}
@@ -471,30 +479,35 @@ def operation_names(model: type) -> Iterable[str]:
     return adapter_for(model).operations(model).keys()
 
 
-def _operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+# What the engine asks the adapters (its extension points, installed by
+# earnorm_aop._wiring): pointcut names through the model's adapter, globs
+# skipping every registered ORM's framework bases, commit-aware advice waiting
+# for the adapter to say the transaction ended.
+
+
+def operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+    """The engine's ``operations`` point: the model's adapter's :meth:`Adapter.operations`."""
     return adapter_for(model).operations(model)
 
 
-def _subject_of(model: type, operation: str, target: Target) -> Subject:
+def subject_of(model: type, operation: str, target: Target) -> Subject:
+    """The engine's ``subject`` point: the model's adapter's :meth:`Adapter.subject`."""
     return adapter_for(model).subject(model, operation, target)
 
 
-# The engine resolves pointcut names through the model's adapter, and globs
-# skip the methods of framework bases, pydantic's among them.
-set_operations_resolver(_operations_of)
-set_subject_resolver(_subject_of)
+def framework_bases() -> frozenset[type]:
+    """The engine's ``framework_bases`` point: every registered adapter's and the plain one's."""
+    found = set(_plain.framework_bases())
+    for adapter in list(_adapters):
+        found.update(adapter.framework_bases())
+    return frozenset(found)
 
 
-def _schedule(
+def schedule(
     model: type,
     subject: Any,
     on_commit: Callable[[], None] | None,
     on_rollback: Callable[[], None] | None,
 ) -> None:
+    """The engine's ``scheduler`` point: the model's adapter's ``defer``."""
     adapter_for(model).defer(model, subject, on_commit, on_rollback)
-
-
-# Commit-aware advice (after_commit / after_rollback) waits for the model's
-# adapter to say the transaction ended.
-commit.set_scheduler(_schedule)
-register_framework_base_lazily("pydantic", "BaseModel")  # without importing pydantic

@@ -50,7 +50,6 @@ from ..errors import PluginError, WeavingError
 from ..weaving.advice import Target
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.chain import record_failure
-from ..weaving.planning import set_advice_resolver
 from ..weaving.pointcut import Kind, Pointcut, split_event
 
 __all__ = [
@@ -60,6 +59,7 @@ __all__ = [
     "asks_changes",
     "needs_tracking",
     "per_model",
+    "resolve_advice",
     "when",
 ]
 
@@ -297,9 +297,10 @@ def _specialised(model: type, operation: str, spec: AdviceSpec) -> AdviceSpec:
     return dataclasses.replace(spec, func=made)
 
 
-def _resolve(
+def resolve_advice(
     model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
 ) -> tuple[AdviceSpec, Kind]:
+    """The engine's ``advice`` extension point: ``spec`` specialised, behind its condition."""
     spec = _specialised(model, operation, spec)
     cond: Condition | None = getattr(spec, "condition", None)
     asks = asks_changes(spec.func)
@@ -444,6 +445,3 @@ def _wrap(
     conditional.__signature__ = signature  # type: ignore[attr-defined]
     del conditional.__wrapped__  # the signature above is the one to plan with
     return conditional
-
-
-set_advice_resolver(_resolve)

@@ -24,7 +24,15 @@ from .dependencies import resolve_requirements
 from .registry import PluginRegistry
 from .registry import registry as default_registry
 
-__all__ = ["PluginModel", "apply_plugins", "unweave", "weave", "with_plugins"]
+__all__ = [
+    "PluginModel",
+    "apply_plugins",
+    "on_copy",
+    "on_subclass",
+    "unweave",
+    "weave",
+    "with_plugins",
+]
 
 T = TypeVar("T", bound=type)
 
@@ -187,16 +195,14 @@ def _apply_meta(model: type) -> None:
             raise
 
 
-def _on_subclass(cls: type) -> None:
+def on_subclass(cls: type) -> None:
+    """A subclass of a woven class was created: apply its own ``Meta`` if it declares."""
     if any(base in _declared for base in cls.__mro__[1:]):
         _declared.add(cls)
         _apply_meta(cls)
 
 
-weaver.subclass_listeners.append(_on_subclass)
-
-
-def _on_copy(old: type, new: type) -> None:
+def on_copy(old: type, new: type) -> None:
     """``new`` re-creates ``old`` (``@dataclass(slots=True)``): it declares what ``old`` did."""
     if old in _registries:
         _registries[new] = _registries[old]
@@ -207,9 +213,6 @@ def _on_copy(old: type, new: type) -> None:
     copy_contributions(old, new)
 
 
-weaver.copy_listeners.append(_on_copy)
-
-
 class PluginModel:
     """Optional base for models: subclasses read ``class Meta: plugins = [...]`` at creation."""
 
@@ -217,9 +220,6 @@ class PluginModel:
         super().__init_subclass__(**kwargs)
         _declared.add(cls)
         _apply_meta(cls)
-
-
-weaver.register_framework_base(PluginModel)
 
 
 def weave(model: type, name: str, *, registry: PluginRegistry | None = None, **config: Any) -> None:

@@ -16,9 +16,10 @@ context.restore(token):`` where it runs (the token is a small frozen value that
 pickles, and :meth:`Context.as_dict` / :meth:`Context.from_dict` make it JSON).
 
 Advice receives the current :class:`Context` by asking for a parameter named
-``context``; the engine resolves the name at weave time (it is registered with
-:func:`earnorm_aop.weaving.advice.register_injectable`, so the engine does not
-import this module) and reads the variable only for advice that asked.
+``context``; the engine resolves the name at weave time (it is the engine's
+``injectables`` extension point, filled in ``earnorm_aop/_wiring.py``, so the
+engine does not import this module) and reads the variable only for advice
+that asked.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
-
-from ..weaving.advice import register_injectable
 
 __all__ = ["Context", "ContextAPI", "context"]
 
@@ -238,4 +237,5 @@ def _block(values: dict[str, Any]) -> Iterator[Context]:
 context = ContextAPI()
 """The call context of every plugin (see the module docstring)."""
 
-register_injectable("context", _CURRENT.get)
+current_context = _CURRENT.get
+"""The context in force (what advice asking for ``context`` receives): one C call."""

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..weaving import weaver
 from ..weaving.aspect import Switch
-from ..weaving.chain import on_auto_disable
 
 if TYPE_CHECKING:
     from ..plugin_system.registry import PluginRegistry
@@ -281,7 +280,7 @@ class Switchboard:
         return True
 
 
-def _publish_auto_disable(switch: Switch) -> None:
+def publish_auto_disable(switch: Switch) -> None:
     """A plugin tripped ``max_failures`` here: every process sharing its board follows."""
     for board in list(_attached):
         registry = board.registry
@@ -292,9 +291,6 @@ def _publish_auto_disable(switch: Switch) -> None:
                 log.exception(
                     "switchboard: could not hand over the auto-disable of %r", switch.name
                 )
-
-
-on_auto_disable(_publish_auto_disable)
 
 
 def now() -> float:

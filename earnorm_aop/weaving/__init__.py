@@ -10,4 +10,5 @@ by an aspect), :mod:`.advice` (advice planned against one method),
 :mod:`.generated` and :mod:`.interpreted` (the two dispatchers),
 :mod:`.planning`, :mod:`.state` and :mod:`.rebuild` (what the weaver does),
 :mod:`.weaver` (its public face), :mod:`.scope` and :mod:`.tracing`.
+:mod:`.extensions` lists every point where the layers above plug in.
 """

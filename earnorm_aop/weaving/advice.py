@@ -14,7 +14,7 @@ import functools
 import inspect
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,17 +23,17 @@ from .aspect import AdviceSpec, Aspect
 from .pointcut import Kind
 
 __all__ = [
+    "NOTHING_PROVIDED",
     "REQUIRED",
     "RESERVED",
     "DirectBinding",
     "DirectParam",
     "Param",
     "PlannedAdvice",
+    "Provided",
     "Subject",
     "Target",
-    "injectables",
     "plan_advice",
-    "register_injectable",
 ]
 
 RESERVED = (
@@ -59,28 +59,33 @@ _BY_KIND: dict[Kind, frozenset[str]] = {
 }
 _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 
-# Names the layer above adds to the injectable ones (``context``: the current
-# earnorm_aop.context), each with the zero-argument getter a call evaluates.
-# They are resolved at weave time like the reserved names, and win over a
-# target parameter of the same name as those do.
-_INJECTABLES: dict[str, Callable[[], Any]] = {}
 
+@dataclass(frozen=True, slots=True)
+class Provided:
+    """The names the layer above lets advice ask for on one model (see :mod:`.extensions`).
 
-def register_injectable(name: str, getter: Callable[[], Any]) -> None:
-    """Let advice ask for ``name``: each call passes it ``getter()``.
-
-    The engine knows nothing of what the value is; the plugin layer registers
-    ``context`` this way so the engine does not import it.  Advice woven
-    before the registration keeps the plan it had.
+    ``getters``: name -> the zero-argument getter each call evaluates
+    (``context``); ``constants``: name -> ``factory(model)``, evaluated here at
+    weave time, whose value the dispatcher passes as it is (``adapter``).
+    Both are resolved like the reserved names, and win over a target
+    parameter of the same name as those do.
     """
-    if not name.isidentifier() or name in RESERVED:
-        raise ValueError(f"an injectable needs a new identifier, not {name!r}")
-    _INJECTABLES[name] = getter
+
+    getters: Mapping[str, Callable[[], Any]]
+    constants: Mapping[str, Callable[[type], Any]]
+    model: type | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.getters, *self.constants)
+
+    def constant(self, name: str, target: Target) -> Any:
+        """The value of constant ``name`` for the model woven (the target's owner by default)."""
+        model = self.model if self.model is not None else (target.model or target.owner)
+        return self.constants[name](model)
 
 
-def injectables() -> tuple[str, ...]:
-    """The names registered with :func:`register_injectable`."""
-    return tuple(_INJECTABLES)
+NOTHING_PROVIDED = Provided({}, {})
 
 
 Binder = Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]
@@ -347,9 +352,10 @@ class Param:
     """One advice parameter and where its value comes from.
 
     ``source`` is a reserved name, ``"value"`` (a chain advice's first
-    parameter), ``"provided"`` (a registered injectable, its getter in
-    ``default``), ``"target"`` (a parameter of the woven method, ``key``),
-    ``"default"`` (the advice's own default), ``"varargs"`` or ``"varkw"``.
+    parameter), ``"provided"`` (an injectable, its getter in ``default``),
+    ``"target"`` (a parameter of the woven method, ``key``), ``"default"``
+    (the advice's own default, or the weave-time value of the constant
+    ``key``), ``"varargs"`` or ``"varkw"``.
     """
 
     name: str
@@ -389,8 +395,17 @@ _resolved: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[tuple[Para
 _CONSTANTS = (type(None), bool, int, float, complex, str, bytes)
 
 
-def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> PlannedAdvice:
-    """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be."""
+def plan_advice(
+    aspect: Aspect,
+    spec: AdviceSpec,
+    kind: Kind,
+    target: Target,
+    provided: Provided = NOTHING_PROVIDED,
+) -> PlannedAdvice:
+    """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be.
+
+    ``provided``: the names the layer above adds on this model (:class:`Provided`).
+    """
     func = spec.func
     is_async = inspect.iscoroutinefunction(func)
     if is_async and not target.is_async:
@@ -407,7 +422,7 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
         target.binding,
         target.model is not None,
         target.param_names,
-        tuple(_INJECTABLES),
+        provided.names,
     )
     underlying = getattr(func, "__func__", func)
     try:
@@ -416,9 +431,13 @@ def plan_advice(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) ->
         per_func = None
     found = per_func.get(key) if per_func is not None else None
     if found is None:
-        found = _resolve(aspect, spec, kind, target)
+        found = _resolve(aspect, spec, kind, target, provided)
         params = found[0]
-        if all(isinstance(p.default, _CONSTANTS) for p in params):
+        # Only when every default is a plain constant (never a class) and none is
+        # a per-model constant (another model may get another value).
+        if all(isinstance(p.default, _CONSTANTS) for p in params) and not any(
+            p.source == "default" and p.key in provided.constants for p in params
+        ):
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = found
     params, needs_binding = found
@@ -433,7 +452,7 @@ def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
 
 
 def _resolve(
-    aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target
+    aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target, provided: Provided
 ) -> tuple[tuple[Param, ...], bool]:
     """Where each parameter of ``spec``'s function comes from, and whether the call must bind."""
     where = _where(aspect, spec, kind, target)
@@ -461,12 +480,15 @@ def _resolve(
         name = p.name
         if name in available:
             params.append(Param(name, p.kind, name))
-        elif name in _INJECTABLES:
-            params.append(Param(name, p.kind, "provided", key=name, default=_INJECTABLES[name]))
+        elif name in provided.getters:
+            params.append(Param(name, p.kind, "provided", key=name, default=provided.getters[name]))
+        elif name in provided.constants:
+            value = provided.constant(name, target)
+            params.append(Param(name, p.kind, "default", key=name, default=value))
         elif name in _RESERVED_FOR:
             raise WeavingError(
                 f"{where}: parameter {name!r} is only given to {_RESERVED_FOR[name]} advice; "
-                f"a {kind.value} advice can take {_describe(available, target_params)} "
+                f"a {kind.value} advice can take {_describe(available, target_params, provided)} "
                 "(a target parameter of that name is reachable as joinpoint.arguments)"
             )
         elif name in target_params:
@@ -477,7 +499,7 @@ def _resolve(
         else:
             raise WeavingError(
                 f"{where}: cannot inject parameter {name!r}; available names are "
-                f"{_describe(available, target_params)}"
+                f"{_describe(available, target_params, provided)}"
             )
     if kind is Kind.CHAIN and not any(x.source == "value" for x in params):
         raise WeavingError(
@@ -487,8 +509,8 @@ def _resolve(
     return tuple(params), needs_binding
 
 
-def _describe(available: frozenset[str], target_params: tuple[str, ...]) -> str:
+def _describe(available: frozenset[str], target_params: tuple[str, ...], provided: Provided) -> str:
     names = [n for n in RESERVED if n in available]
-    names += list(_INJECTABLES)
+    names += list(provided.names)
     names += [n for n in target_params if n not in available]
     return ", ".join(names)

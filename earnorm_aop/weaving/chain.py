@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import scope
+from . import extensions, scope
 from .advice import PlannedAdvice, Target
 from .aspect import Aspect, Switch
 from .commit import COMMIT_KINDS, deferring
@@ -37,24 +37,12 @@ __all__ = [
     "holds_iteration",
     "keep_guard",
     "model_of",
-    "on_auto_disable",
     "record_failure",
 ]
 
 log = logging.getLogger("earnorm_aop")
 
 Dispatcher = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
-
-# What switching a tripped plugin off means is re-weaving, which the layer
-# above this one (the rebuild step) knows how to do; it registers itself here
-# so that this module, imported by the dispatchers, does not import it.
-_auto_disable: list[Callable[[Switch], None]] = []
-
-
-def on_auto_disable(action: Callable[[Switch], None]) -> None:
-    """Run ``action(switch)`` when a failing plugin trips its ``max_failures``."""
-    if action not in _auto_disable:
-        _auto_disable.append(action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,5 +264,5 @@ def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
         switch.auto_disabled = True
         with switch.lock:
             switch.auto_disables += 1
-        for action in _auto_disable:
+        for action in extensions.current.record.on_auto_disable:
             action(switch)

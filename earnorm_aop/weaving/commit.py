@@ -8,10 +8,10 @@ operation's data as it was then.  The call itself is handed to the
 *transaction scheduler*: run when the outermost transaction commits
 (``after_commit``) or rolls back (``after_rollback``).
 
-Transactions belong to an ORM, a layer above the engine, so the engine only
-holds a scheduler that the adapter layer installs (as it installs the
-operations resolver in :mod:`.planning`).  Without one, there is no
-transaction: ``after_commit`` runs at once and ``after_rollback`` never.
+Transactions belong to an ORM, a layer above the engine, so the engine asks
+the ``scheduler`` extension point (:mod:`.extensions`), which the adapter
+layer's is when the package is wired.  Without one, there is no transaction:
+``after_commit`` runs at once and ``after_rollback`` never.
 
 A commit-aware advice that raises when it finally runs follows its plugin's
 ``on_error`` policy: ``"log"`` / ``"disable"`` count and log the failure;
@@ -28,36 +28,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import WeavingError
+from . import extensions
 from .advice import Param, PlannedAdvice
 from .pointcut import Kind
 
-__all__ = ["COMMIT_KINDS", "Scheduler", "defer", "deferring", "set_scheduler"]
+__all__ = ["COMMIT_KINDS", "defer", "deferring"]
 
 COMMIT_KINDS = frozenset({Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK})
-
-Scheduler = Callable[[type, Any, "Callable[[], None] | None", "Callable[[], None] | None"], None]
-"""``scheduler(model, subject, on_commit, on_rollback)``: run ``on_commit`` when the
-transaction ``subject`` (an instance, a queryset, a manager) is written in commits,
-``on_rollback`` when it rolls back (either may be ``None``)."""
-
-
-def _no_transaction(
-    model: type,
-    subject: Any,
-    on_commit: Callable[[], None] | None,
-    on_rollback: Callable[[], None] | None,
-) -> None:
-    if on_commit is not None:
-        on_commit()
-
-
-_scheduler: Scheduler = _no_transaction
-
-
-def set_scheduler(scheduler: Scheduler) -> None:
-    """Install how commit-aware work is deferred (the adapter layer does, on import)."""
-    global _scheduler
-    _scheduler = scheduler
 
 
 def defer(
@@ -70,7 +47,7 @@ def defer(
 
     Outside a transaction ``on_commit`` runs now and ``on_rollback`` never.
     """
-    _scheduler(model, subject, on_commit, on_rollback)
+    extensions.current.record.scheduler(model, subject, on_commit, on_rollback)
 
 
 # The hidden keyword parameters a deferring advice receives besides the user's.

@@ -10,102 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
 import types
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import WeavingError
-from .advice import CALLED, Subject, Target, plan_advice
+from . import extensions
+from .advice import Provided, Target, plan_advice
 from .aspect import AdviceSpec, Aspect
 from .chain import ChainPlan
 from .pointcut import Kind, Pointcut, split_event
 from .state import MISSING, Woven, state_of, states
-
-_framework_bases: set[type] = {object}
-
-
-def register_framework_base(cls: type) -> None:
-    """Exclude ``cls``'s methods from globs (as for ``object`` and ``pydantic.BaseModel``)."""
-    _framework_bases.add(cls)
-
-
-# (module, attribute) of framework bases registered without importing their
-# module: no class can derive from one before its module is imported.
-_lazy_bases: list[tuple[str, str]] = []
-
-
-def register_framework_base_lazily(module: str, name: str) -> None:
-    """:func:`register_framework_base` for ``module.name``, once ``module`` is imported."""
-    _lazy_bases.append((module, name))
-
-
-def _resolve_lazy_bases() -> None:
-    for module, name in list(_lazy_bases):
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            _framework_bases.add(getattr(loaded, name))
-            _lazy_bases.remove((module, name))
-
-
-OperationsResolver = Callable[[type], Mapping[str, Sequence[tuple[type, str]]]]
-
-
-def _no_operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
-    return {}
-
-
-# Logical operations ("get_queryset" on a Django model is its manager's
-# method) come from the model's adapter, a layer above the engine; it installs
-# its resolver here, so the engine asks without importing it.
-_operations: OperationsResolver = _no_operations
-
-
-def set_operations_resolver(resolver: OperationsResolver) -> None:
-    """Tell the engine how to find the logical operations a model maps onto other objects."""
-    global _operations
-    _operations = resolver
-
-
-SubjectResolver = Callable[[type, str, Target], Subject]
-
-
-def _called(model: type, operation: str, target: Target) -> Subject:
-    return CALLED
-
-
-# What ``instance`` means for an operation (the record ``get`` produced, the
-# objects of ``save_many``) is also the adapter's: it installs its resolver
-# here, asked once per woven method at weave time.
-_subject: SubjectResolver = _called
-
-
-def set_subject_resolver(resolver: SubjectResolver) -> None:
-    """Tell the engine what ``instance`` is in advice on a model's operation or method."""
-    global _subject
-    _subject = resolver
-
-
-AdviceResolver = Callable[[type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind]]
-
-
-def _as_declared(
-    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
-) -> tuple[AdviceSpec, Kind]:
-    return spec, kind
-
-
-# What an advice needs from the model's ORM beyond the engine's names (the
-# ``changes`` of a write, conditions on them) is the plugin layer's: it
-# installs a resolver here, asked once per (advice, woven method) at weave
-# time, that may hand back another advice to plan in its place.
-_advice_for: AdviceResolver = _as_declared
-
-
-def set_advice_resolver(resolver: AdviceResolver) -> None:
-    """Tell the engine how to adapt an advice to one woven method before planning it."""
-    global _advice_for
-    _advice_for = resolver
 
 
 def effective(model: type, *, skip_self: bool = False) -> list[Aspect]:
@@ -166,14 +80,17 @@ def routine(value: Any) -> bool:
 
 def method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
     """(names globs range over, names exact patterns may use), in MRO order."""
+    points = extensions.current.record
+    # Operations first: asking the adapter may import the model's integration,
+    # which is what makes its framework bases known.
+    operations = points.operations(model)
+    bases = points.framework_bases()
     public: dict[str, None] = {}
     every: dict[str, None] = {}
-    if _lazy_bases:
-        _resolve_lazy_bases()
     for klass in model.__mro__:
         if klass is object:
             continue
-        framework = klass in _framework_bases
+        framework = klass in bases
         state = states.get(klass)
         originals = state.originals if state is not None else ()  # a mock over ours counts
         for name, value in vars(klass).items():
@@ -182,7 +99,7 @@ def method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
             every.setdefault(name, None)
             if not framework:
                 public.setdefault(name, None)
-    for name in _operations(model):
+    for name in operations:
         every.setdefault(name, None)
         public.setdefault(name, None)
     return public, every
@@ -250,7 +167,9 @@ def plan_class(
                     per_method.setdefault(split[1], []).append((aspect, spec, split[0]))
     plans: dict[str, ChainPlan] = {}
     foreign: dict[tuple[type, str], ChainPlan] = {}
-    operations = _operations(model)
+    points = extensions.current.record
+    operations = points.operations(model)
+    provided = Provided(points.injectables, points.constants, model)
     for name, entries in per_method.items():
         targets: list[tuple[type | None, Target]] = []
         if name in operations:
@@ -261,13 +180,16 @@ def plan_class(
             origin, raw = lookup_original(model, name)
             targets.append((None, Target.of(origin, name, raw)))
         for per_model_owner, found in targets:
-            target = dataclasses.replace(found, subject=_subject(model, name, found))
+            target = dataclasses.replace(found, subject=points.subject(model, name, found))
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
                 (
                     aspect,
                     plan_advice(
-                        aspect, *_advice_for(model, name, target, aspect, spec, kind), target
+                        aspect,
+                        *points.advice(model, name, target, aspect, spec, kind),
+                        target,
+                        provided,
                     ),
                 )
                 for aspect, spec, kind in entries

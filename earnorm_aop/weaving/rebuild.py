@@ -18,9 +18,10 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from . import extensions
 from .advice import Target
 from .aspect import Switch
-from .chain import ChainPlan, on_auto_disable
+from .chain import ChainPlan
 from .generated import compile_chain
 from .planning import effective, lookup_original, plan_class, routine
 from .state import (
@@ -28,12 +29,10 @@ from .state import (
     Originals,
     State,
     Woven,
-    copy_listeners,
     lock,
     state_of,
     states,
     stillborn,
-    subclass_listeners,
 )
 
 # Which classes weave an aspect of each plugin themselves, brought in step with
@@ -518,7 +517,7 @@ def _subclass_created(hook: _Hook, cls: Any, kwargs: dict[str, Any]) -> None:
             if old is not None:
                 _adopt(cls, old)  # a copy of a subclass of a woven class
             rebuild_classes([cls])
-        for listener in list(subclass_listeners):
+        for listener in extensions.current.record.on_subclass:
             listener(cls)
     except BaseException:
         stillborn.add(cls)
@@ -558,7 +557,7 @@ def _adopt(copy: type, old: type) -> None:
             type.__setattr__(copy, "__init_subclass__", previous)
     if state is not None and not state.empty:
         states[copy] = State(own=dict(state.own), excluded=state.excluded)
-    for listener in list(copy_listeners):
+    for listener in extensions.current.record.on_copy:
         listener(old, copy)
     rebuild_classes([copy])
 
@@ -579,6 +578,3 @@ def set_enabled(switch: Switch, enabled: bool) -> None:
             # The classes are as they were: so must be what the switch reports.
             switch.enabled, switch.auto_disabled, switch.consecutive_failures = before
             raise
-
-
-on_auto_disable(lambda switch: set_enabled(switch, False))

@@ -18,7 +18,7 @@ from .aspect import Aspect, Switch
 from .chain import ChainPlan
 from .scope import mode
 
-__all__ = ["copy_listeners", "mode", "subclass_listeners"]
+__all__ = ["mode"]
 
 lock = threading.RLock()
 MISSING: Any = object()
@@ -219,11 +219,6 @@ disabled_counts: dict[Switch, int] = {}
 # Python lists them in __subclasses__() until they are garbage collected; the
 # weaver skips them, or every later weave or toggle on the parent would fail too.
 stillborn: weakref.WeakSet[type] = weakref.WeakSet()
-# Called with each new subclass of a woven class (the model layer reads its Meta).
-subclass_listeners: list[Callable[[type], None]] = []
-# Called with (old, new) when a woven class is re-created from its dict, as
-# ``@dataclass(slots=True)`` does: the new class takes the old one's place.
-copy_listeners: list[Callable[[type, type], None]] = []
 
 
 def state_of(klass: type) -> State:

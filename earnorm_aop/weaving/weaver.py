@@ -25,39 +25,22 @@ from ..errors import WeavingError
 from . import scope
 from .advice import PlannedAdvice
 from .aspect import AdviceSpec, Aspect, Switch
-from .planning import (
-    effective,
-    event_as_pointcut,
-    method_names,
-    plan_class,
-    register_framework_base,
-)
+from .planning import effective, event_as_pointcut, method_names, plan_class
 from .rebuild import classes_using, rebuild_classes, set_enabled, subclasses
-from .state import (
-    State,
-    Woven,
-    copy_listeners,
-    disabled_counts,
-    lock,
-    mode,
-    states,
-    subclass_listeners,
-)
+from .state import State, Woven, disabled_counts, lock, mode, states
 from .tracing import Trace
 
 __all__ = [
     "MethodChain",
     "classes_with",
-    "copy_listeners",
     "describe",
     "effective_aspects",
     "event_handlers",
     "is_woven",
     "open_disabled_blocks",
     "refresh",
-    "register_framework_base",
     "set_enabled",
-    "subclass_listeners",
+    "switch_off",
     "trace",
     "unweave",
     "weave",
@@ -160,6 +143,15 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                 if state is not None and state.idle:
                     states.pop(model, None)
                 raise
+
+
+def switch_off(switch: Switch) -> None:
+    """A plugin tripped its ``max_failures``: switch it off on every class that uses it.
+
+    The engine's own ``on_auto_disable`` reaction, installed first (see
+    :mod:`.extensions`).
+    """
+    set_enabled(switch, False)
 
 
 def effective_aspects(model: type) -> list[Aspect]:

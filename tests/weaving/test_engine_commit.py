@@ -2,20 +2,20 @@
 
 A plain class has no transaction: ``after_commit`` runs at once, with what
 ``after`` advice would get, and ``after_rollback`` never runs.  The engine
-defers through the scheduler the adapter layer installs
-(:func:`earnorm_aop.weaving.commit.set_scheduler`); a scheduler that holds the
-calls shows that the values were bound at the write.
+defers through its ``scheduler`` extension point (the adapter layer's once
+the package is wired); a scheduler that holds the calls shows that the
+values were bound at the write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from earnorm_aop import PluginRegistry, WeavingError, hook, plugin, trace, unweave, with_plugins
-from earnorm_aop.weaving import commit
+from earnorm_aop.weaving import extensions
 from earnorm_aop.weaving.pointcut import Kind, parse_pointcut, split_event
 
 
@@ -68,10 +68,8 @@ def held() -> Iterator[list[tuple[Any, Any, Any]]]:
     def hold(model: type, subject: Any, on_commit: Any, on_rollback: Any) -> None:
         calls.append((subject, on_commit, on_rollback))
 
-    previous = commit._scheduler
-    commit.set_scheduler(hold)
-    yield calls
-    commit.set_scheduler(previous)
+    with extensions.installed_as(scheduler=hold):
+        yield calls
 
 
 def test_the_advice_receives_the_values_bound_at_the_write(held: list[Any]) -> None:
@@ -150,6 +148,8 @@ def test_async_commit_advice_is_refused_at_weave_time() -> None:
     unweave(Note)
 
 
-def test_the_default_scheduler_is_installed_by_the_adapter_layer() -> None:
-    hooks: Callable[..., Any] = commit._scheduler
-    assert hooks is not commit._no_transaction
+def test_the_scheduler_in_force_is_the_adapter_layers() -> None:
+    from earnorm_aop.adapters.base import schedule
+
+    assert extensions.installed().scheduler is schedule
+    assert extensions.Extensions().scheduler is not schedule  # the engine's own: no transaction

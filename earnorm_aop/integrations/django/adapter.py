@@ -32,7 +32,6 @@ from django.db import models, router
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from ...errors import PluginError
-from ...weaving.weaver import register_framework_base
 from . import relations, transactions
 from . import state as loading
 from .fields import django_field
@@ -52,15 +51,19 @@ _UNPREPARED: Mapping[str, Sequence[tuple[type, str]]] = {
     "delete_many": (),
 }
 
-# Globs (``before:*``) range over a Django model's own methods and the
-# operations, not over the dozens of public methods of ``models.Model``.
-register_framework_base(models.Model)
-
 
 class DjangoAdapter(Adapter):
     """Maps the logical operations onto a Django model's private manager and QuerySet."""
 
     name = "django"
+
+    def framework_bases(self) -> tuple[type, ...]:
+        """Globs (``before:*``) range over a model's own methods and the operations.
+
+        Not over the dozens of public methods of ``models.Model``.
+        """
+        return (*super().framework_bases(), models.Model)
+
     unloaded = UNKNOWN  # a deferred field's value is not known until Django loads it
 
     def __init__(self) -> None:

@@ -40,20 +40,19 @@ from earnorm.base.model.base import BaseModel
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from ...weaving.weaver import register_framework_base
 from . import fields, records
 
 __all__ = ["EarnORMAdapter", "adapter"]
-
-# Globs (``before:*``) range over a model's own methods and the operations,
-# not over the public methods of EarnORM's BaseModel.
-register_framework_base(BaseModel)
 
 
 class EarnORMAdapter(Adapter):
     """Maps the logical operations onto an EarnORM model (see the module docstring)."""
 
     name = "earnorm"
+
+    def framework_bases(self) -> tuple[type, ...]:
+        """Globs range over a model's own methods, not EarnORM ``BaseModel``'s."""
+        return (*super().framework_bases(), BaseModel)
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, BaseModel)

@@ -47,14 +47,12 @@ from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from ...errors import PluginError
 from ...plugins._common import is_unfiltered
-from ...weaving.weaver import register_framework_base
 from . import context, flush, statements, transactions
 from .fields import sqlalchemy_column
 from .statements import RowSet
 
 __all__ = ["SQLAlchemyAdapter", "adapter"]
 
-register_framework_base(DeclarativeBase)
 
 _OPERATIONS = {
     "save": flush.SAVE,
@@ -79,6 +77,11 @@ class SQLAlchemyAdapter(Adapter):
     """Maps the logical operations onto private methods of mapped classes, called at flush."""
 
     name = "sqlalchemy"
+
+    def framework_bases(self) -> tuple[type, ...]:
+        """Globs range over a mapped class's own methods, not ``DeclarativeBase``'s."""
+        return (*super().framework_bases(), DeclarativeBase)
+
     # An attribute not loaded (expired after a commit, deferred) is not known.
     unloaded = UNKNOWN
 
@@ -389,28 +392,7 @@ class SQLAlchemyAdapter(Adapter):
         during = flush.state_before_write(instance)
         if during is not flush.NOT_WRITING:  # its write is running: as before the flush
             return None if during is None else dict(during)
-        return self._committed(instance)
-
-    def _committed(self, instance: Any) -> dict[str, Any] | None:
-        state = instance_state(instance)
-        if state.key is None:
-            return None
-        out: dict[str, Any] = {}
-        unknown = []
-        for attr in state.mapper.column_attrs:
-            history = state.attrs[attr.key].history
-            if history.deleted:
-                out[attr.key] = history.deleted[0]
-            elif history.unchanged:
-                out[attr.key] = history.unchanged[0]
-            else:
-                unknown.append(attr)
-        if unknown and state.session is not None and state.identity is not None:
-            # Expired (after a commit) or never loaded: set without loading, so the
-            # session does not know the old value.  One SELECT on the session's
-            # connection (no ORM event, no autoflush) reads what the row holds.
-            out.update(_stored(state, unknown))
-        return out
+        return flush.committed_state(instance)
 
     def forget_state(self, instance: Any) -> None:
         if not _is_mapped(instance):
@@ -449,17 +431,6 @@ class SQLAlchemyAdapter(Adapter):
                 "writes them, and no session is writing now"
             )
         write(session, record)
-
-
-def _stored(state: Any, attrs: Sequence[Any]) -> dict[str, Any]:
-    mapper = state.mapper
-    columns = [a.columns[0] for a in attrs if len(a.columns) == 1]
-    where = [c == v for c, v in zip(mapper.primary_key, state.identity, strict=True)]
-    connection = state.session.connection(bind_arguments={"mapper": mapper})
-    row = connection.execute(select(*columns).where(*where)).first()
-    if row is None:
-        return {}
-    return {a.key: value for a, value in zip(attrs, row, strict=True)}
 
 
 def _column_problem(column: Any, value: Any) -> str | None:
@@ -521,4 +492,3 @@ def install() -> None:
 
 
 adapter = SQLAlchemyAdapter()
-flush.read_committed = adapter._committed

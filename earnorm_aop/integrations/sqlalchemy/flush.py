@@ -41,12 +41,12 @@ import functools
 import inspect
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import greenlet
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm import exc as orm_exc
 from sqlalchemy.orm.base import instance_state
@@ -96,13 +96,38 @@ def state_before_write(instance: Any) -> Any:
     return _before_write.get(instance_state(instance), NOT_WRITING)
 
 
-def _no_state(instance: Any) -> dict[str, Any] | None:
-    return None
+def committed_state(instance: Any) -> dict[str, Any] | None:
+    """``instance``'s values as committed (its history's old values); ``None``: never stored."""
+    state = instance_state(instance)
+    if state.key is None:
+        return None
+    out: dict[str, Any] = {}
+    unknown = []
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if history.deleted:
+            out[attr.key] = history.deleted[0]
+        elif history.unchanged:
+            out[attr.key] = history.unchanged[0]
+        else:
+            unknown.append(attr)
+    if unknown and state.session is not None and state.identity is not None:
+        # Expired (after a commit) or never loaded: set without loading, so the
+        # session does not know the old value.  One SELECT on the session's
+        # connection (no ORM event, no autoflush) reads what the row holds.
+        out.update(_stored(state, unknown))
+    return out
 
 
-# How to read an object's committed state: the adapter installs its own (it
-# imports this module, not the other way round).
-read_committed: Callable[[Any], dict[str, Any] | None] = _no_state
+def _stored(state: Any, attrs: Sequence[Any]) -> dict[str, Any]:
+    mapper = state.mapper
+    columns = [a.columns[0] for a in attrs if len(a.columns) == 1]
+    where = [c == v for c, v in zip(mapper.primary_key, state.identity, strict=True)]
+    connection = state.session.connection(bind_arguments={"mapper": mapper})
+    row = connection.execute(select(*columns).where(*where)).first()
+    if row is None:
+        return {}
+    return {a.key: value for a, value in zip(attrs, row, strict=True)}
 
 
 # Contexts captured for a pending write (restore(), hard_delete(), softdelete's
@@ -195,7 +220,7 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     method = getattr(obj, name)
     # The committed state SQLAlchemy replaces at the flush, kept for the whole
     # call: after advice and conditions compare with the values before the write.
-    before = read_committed(obj)
+    before = committed_state(obj)
 
     def run() -> Any:
         _CURRENT.set(flush)

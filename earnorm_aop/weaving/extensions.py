@@ -1,0 +1,174 @@
+"""The engine's extension points, all of them, declared here and installed by one call.
+
+The engine (this package) knows aspects and classes, nothing of plugins,
+adapters or ORMs.  Where it needs what an upper layer knows, it asks an
+extension point of the one :class:`Extensions` record in force, which the
+package's front door installs once (``earnorm_aop._wiring.install``, called by
+``earnorm_aop/__init__.py``).  No module changes the engine by being
+imported: every point has a default that is right for plain classes with no
+layer above, and a test swaps the record with :func:`installed_as`.
+
+The points, each asked where the engine says:
+
+========================  ===========================================================
+``operations``            logical operations a model maps onto other objects
+                          (``get_queryset`` on a Django model's manager); asked when
+                          a class is planned (:mod:`.planning`)
+``subject``               what ``instance`` is in advice on one woven method (the
+                          record ``get`` produced); asked once per woven method
+``advice``                an advice adapted to one woven method before it is planned
+                          (conditions on a write's ``changes``); once per
+                          (advice, woven method)
+``framework_bases``       classes whose methods globs skip (``pydantic.BaseModel``,
+                          ``django.db.models.Model``); asked when a class is planned
+``injectables``           names advice may ask for besides the reserved ones, each
+                          with the zero-argument getter a call evaluates (``context``)
+``constants``             names advice may ask for whose value is decided per model at
+                          weave time (``adapter``): a constant in the dispatcher
+``scheduler``             how commit-aware advice waits for the transaction's end
+                          (:mod:`.commit`); asked per deferred call
+``on_auto_disable``       called with the switch of a plugin that tripped its
+                          ``max_failures`` (the engine's own re-weave comes first)
+``on_subclass``           called with each new subclass of a woven class (the plugin
+                          layer reads its ``Meta``)
+``on_copy``               called with ``(old, new)`` when a woven class is re-created
+                          from its dict (``@dataclass(slots=True)``)
+========================  ===========================================================
+
+Resolvers asked at weave time are plain callables; listeners are tuples, run
+in order.  The record is frozen: changing a point is installing a new record
+(``dataclasses.replace(installed(), scheduler=...)``), so a reader of the
+engine finds every outside influence in this one value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from .advice import CALLED, RESERVED, Subject, Target
+from .aspect import AdviceSpec, Aspect, Switch
+from .pointcut import Kind
+
+__all__ = [
+    "AdviceResolver",
+    "Extensions",
+    "OperationsResolver",
+    "Scheduler",
+    "SubjectResolver",
+    "install",
+    "installed",
+    "installed_as",
+]
+
+OperationsResolver = Callable[[type], Mapping[str, Sequence[tuple[type, str]]]]
+"""``operations(model)``: operation -> the ``(owner, attribute)`` pairs implementing it."""
+
+SubjectResolver = Callable[[type, str, Target], Subject]
+"""``subject(model, operation, target)``: what ``instance`` means in advice on ``target``."""
+
+AdviceResolver = Callable[[type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind]]
+"""``advice(model, operation, target, aspect, spec, kind)``: what to plan in ``spec``'s place."""
+
+Scheduler = Callable[[type, Any, "Callable[[], None] | None", "Callable[[], None] | None"], None]
+"""``scheduler(model, subject, on_commit, on_rollback)``: run ``on_commit`` when the
+transaction ``subject`` (an instance, a queryset, a manager) is written in commits,
+``on_rollback`` when it rolls back (either may be ``None``)."""
+
+
+def _no_operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
+    return {}
+
+
+def _called(model: type, operation: str, target: Target) -> Subject:
+    return CALLED
+
+
+def _as_declared(
+    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
+) -> tuple[AdviceSpec, Kind]:
+    return spec, kind
+
+
+def _no_bases() -> Collection[type]:
+    return ()
+
+
+def _no_transaction(
+    model: type,
+    subject: Any,
+    on_commit: Callable[[], None] | None,
+    on_rollback: Callable[[], None] | None,
+) -> None:
+    """Without a transaction ``on_commit`` runs now and ``on_rollback`` never."""
+    if on_commit is not None:
+        on_commit()
+
+
+@dataclass(frozen=True, slots=True)
+class Extensions:
+    """Every extension point of the engine (see the module docstring for when each is asked)."""
+
+    operations: OperationsResolver = _no_operations
+    subject: SubjectResolver = _called
+    advice: AdviceResolver = _as_declared
+    framework_bases: Callable[[], Collection[type]] = _no_bases
+    injectables: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    constants: Mapping[str, Callable[[type], Any]] = field(default_factory=dict)
+    scheduler: Scheduler = _no_transaction
+    on_auto_disable: tuple[Callable[[Switch], None], ...] = ()
+    on_subclass: tuple[Callable[[type], None], ...] = ()
+    on_copy: tuple[Callable[[type, type], None], ...] = ()
+
+    def __post_init__(self) -> None:
+        reserved = RESERVED
+        names = [*self.injectables, *self.constants]
+        for name in names:
+            if not name.isidentifier() or name in reserved or names.count(name) > 1:
+                raise ValueError(
+                    f"an injectable needs a new identifier, not {name!r} (reserved: "
+                    f"{', '.join(reserved)}; each name once over injectables and constants)"
+                )
+        # Read-only views: a record in force is never changed behind the engine's back.
+        object.__setattr__(self, "injectables", MappingProxyType(dict(self.injectables)))
+        object.__setattr__(self, "constants", MappingProxyType(dict(self.constants)))
+
+
+class _InForce:
+    """The record the engine asks (one attribute read per question)."""
+
+    __slots__ = ("record",)
+
+    def __init__(self) -> None:
+        self.record = Extensions()
+
+
+current = _InForce()
+
+
+def installed() -> Extensions:
+    """The extension points in force."""
+    return current.record
+
+
+def install(extensions: Extensions) -> Extensions:
+    """Put ``extensions`` in force; return the record it replaces.
+
+    Classes woven before keep the plans they have until they are re-woven.
+    """
+    previous = current.record
+    current.record = extensions
+    return previous
+
+
+@contextmanager
+def installed_as(**points: Any) -> Iterator[Extensions]:
+    """The record in force with ``points`` replaced, for the block (tests)."""
+    previous = install(replace(current.record, **points))
+    try:
+        yield current.record
+    finally:
+        install(previous)

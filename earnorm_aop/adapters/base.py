@@ -290,6 +290,17 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         """
         return value
 
+    def read_if_unknown(self, instance: Any) -> Any:
+        """Make ``instance``'s stored values known to :meth:`get_field`; ``None`` when they are.
+
+        A model method a plugin contributes (softdelete's ``restore()``) decides
+        from the instance's values.  Plain and Django: nothing to do (an
+        attribute, or Django's deferred-field load).  EarnORM: a record from
+        ``browse()`` or ``search()`` has read nothing; an awaitable that reads
+        its document first.
+        """
+        return None
+
     def saved_fields(
         self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> frozenset[str] | None:

@@ -21,11 +21,11 @@ from .plugin_system.conditions import when
 from .plugin_system.declaration import BasePlugin, plugin
 from .plugin_system.events import aemit, emit
 from .plugin_system.explanation import explain
+from .plugin_system.masking import mask, unmask
 from .plugin_system.model import PluginModel, unweave, weave, with_plugins
 from .plugin_system.registry import PluginInfo, PluginRegistry, registry
 from .plugin_system.spec import hook
 from .runtime.context import Context, context
-from .runtime.masking import mask, unmask
 from .runtime.redis_switchboard import RedisSwitchboard
 from .runtime.switchboard import Switchboard, SwitchState
 from .weaving.aspect import AdviceSpec, Aspect, Switch

@@ -8,6 +8,7 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
     earnorm-aop check [MODULE:CLASS ...] [--json]
     earnorm-aop switch [NAME [on|off]] --redis URL [--namespace NS] [--json]
     earnorm-aop plugins [check] [--json]
+    earnorm-aop docs NAME [--format md|json] [--import MODULE ...]
 
 ``list`` and ``info`` read the default registry: plugins registered explicitly
 plus the entry points of ``earnorm_aop.plugins`` (so the built-ins show);
@@ -38,7 +39,8 @@ applies within its board's ``interval``.  The name must be a known plugin
 points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and
 whether this one fits, and each plugin's version and requirements;
 ``plugins check`` reports what makes them unusable together (see
-``docs/publishing.md``) and exits 1 when there is anything.
+``docs/publishing.md``) and exits 1 when there is anything.  ``docs``
+renders one plugin's reference from what it declares (Markdown or JSON).
 
 Exit codes:
 

@@ -12,6 +12,7 @@ import importlib.metadata
 from ._catalogue import cmd_plugins
 from ._models import cmd_check, cmd_explain
 from ._plugins import cmd_info, cmd_list
+from ._reference import cmd_docs
 from ._switch import cmd_switch
 
 _TARGETS_HELP = """\
@@ -87,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", nargs="?", choices=["check"], help="check: report problems only")
     p.set_defaults(run=cmd_plugins)
+
+    p = sub.add_parser(
+        "docs",
+        parents=[imports],
+        help="a plugin's reference, generated from what it declares",
+        description="A plugin's reference: version, requirements, hooks with their "
+        "conditions, options (types, defaults, descriptions from its pydantic schema) and "
+        "the fields and methods it contributes; Markdown, or JSON with --format json.",
+    )
+    p.add_argument("name", help="the plugin's name, e.g. 'softdelete'")
+    p.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser(
         "explain",

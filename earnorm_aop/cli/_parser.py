@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 
+from ._catalogue import cmd_plugins
 from ._models import cmd_check, cmd_explain
 from ._plugins import cmd_info, cmd_list
+from ._reference import cmd_docs
 from ._switch import cmd_switch
 
 _TARGETS_HELP = """\
@@ -72,6 +74,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="the plugin's name, e.g. 'cache'")
     p.set_defaults(run=cmd_info)
+
+    p = sub.add_parser(
+        "plugins",
+        parents=[common],
+        help="the installed plugin distributions and whether they fit (check: exit 1 if not)",
+        description="Every installed distribution with earnorm_aop.plugins entry points: its "
+        "version, the earnorm-aop range it needs and whether the installed one fits, and its "
+        "plugins (version, requires; --json adds hooks and configuration schemas, and metrics "
+        "while metering is on).  'plugins check' exits 1 on an incompatible version, a missing "
+        "dependency, a dependency cycle, a plugin that does not load, or two distributions "
+        "claiming one name.",
+    )
+    p.add_argument("action", nargs="?", choices=["check"], help="check: report problems only")
+    p.set_defaults(run=cmd_plugins)
+
+    p = sub.add_parser(
+        "docs",
+        parents=[imports],
+        help="a plugin's reference, generated from what it declares",
+        description="A plugin's reference: version, requirements, hooks with their "
+        "conditions, options (types, defaults, descriptions from its pydantic schema) and "
+        "the fields and methods it contributes; Markdown, or JSON with --format json.",
+    )
+    p.add_argument("name", help="the plugin's name, e.g. 'softdelete'")
+    p.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser(
         "explain",

@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("target", metavar="MODULE:CLASS", help="the model, e.g. blog.models:Article")
+    p.add_argument(
+        "--format",
+        choices=["text", "mermaid", "dot"],
+        default="text",
+        help="text (default), or a diagram of each woven method's chain and the model's "
+        "events: a Mermaid flowchart or a Graphviz digraph (dot -Tsvg)",
+    )
     p.set_defaults(run=cmd_explain)
 
     p = sub.add_parser(

@@ -106,7 +106,7 @@ def diagram(
                 f"its woven methods: {woven}"
             )
         chains = [by_name[m] for m in wanted]
-    methods = tuple(
+    nodes = tuple(
         MethodNode(
             c.method,
             c.installed,
@@ -137,7 +137,7 @@ def diagram(
     return ModelDiagram(
         model=model.__name__,
         plugins=tuple((a.name, a.switch.enabled) for a in aspects),
-        methods=methods,
+        methods=nodes,
         events=drawn,
     )
 

@@ -4,7 +4,7 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
 
     earnorm-aop list [--json] [--import MODULE ...]
     earnorm-aop info NAME [--json] [--import MODULE ...]
-    earnorm-aop explain MODULE:CLASS [--json]
+    earnorm-aop explain MODULE:CLASS [--json | --format mermaid|dot]
     earnorm-aop check [MODULE:CLASS ...] [--json]
     earnorm-aop switch [NAME [on|off]] --redis URL [--namespace NS] [--json]
     earnorm-aop health [--redis URL [--namespace NS]] [--import MODULE ...] [--json]

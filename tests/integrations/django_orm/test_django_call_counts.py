@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 from _calls import calls, ours
-from _django_backend import DjangoBackend, django_backend
+
+from earnorm_aop.testing import open_backend
+from earnorm_aop.testing._django import DjangoBackend
 
 # Calls into earnorm_aop per save, measured when the test was written (issue 23:
 # ~230 before the event tables and the weave-time adapter).  Like SQLAlchemy's
@@ -24,7 +26,9 @@ SAVE_CALLS = 76
 
 @pytest.fixture
 def backend() -> Iterator[DjangoBackend]:
-    yield from django_backend()
+    with open_backend("django") as django:
+        assert isinstance(django, DjangoBackend)
+        yield django
 
 
 def test_one_save_with_timestamp_and_audit(backend: DjangoBackend) -> None:

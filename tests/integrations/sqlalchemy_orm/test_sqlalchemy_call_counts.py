@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from _calls import calls, ours
-from _sqlalchemy_backend import SQLAlchemyBackend, sqlalchemy_backend
+
+from earnorm_aop.testing import open_backend
+from earnorm_aop.testing._sqlalchemy import SQLAlchemyBackend
 
 # Calls into earnorm_aop per flush of one changed object, measured when the
 # test was written (issue 23), with SQLAlchemy's profiles' kind of slack.
@@ -21,7 +23,9 @@ FLUSH_CALLS = 102
 
 @pytest.fixture
 def backend() -> Iterator[SQLAlchemyBackend]:
-    yield from sqlalchemy_backend()
+    with open_backend("sqlalchemy") as sqlalchemy:
+        assert isinstance(sqlalchemy, SQLAlchemyBackend)
+        yield sqlalchemy
 
 
 def test_one_flush_with_timestamp_and_audit(backend: SQLAlchemyBackend) -> None:

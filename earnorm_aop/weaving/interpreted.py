@@ -10,7 +10,10 @@ every advice run to the trace in force and to the meter.
 from __future__ import annotations
 
 import inspect
+import itertools
+import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from ..errors import ProceedError
@@ -27,9 +30,14 @@ from .chain import (
 )
 from .joinpoint import JoinPoint, Recover
 
-__all__ = ["interpret_chain"]
+__all__ = ["interpret_chain", "running_advice"]
 
 _KWONLY = inspect.Parameter.KEYWORD_ONLY
+
+# While a trace is open, each woven call gets a number (``TraceRecord.call``),
+# so that a reader can group the advice runs of one call, nested calls apart.
+_CALL_NUMBER: ContextVar[int] = ContextVar("earnorm_aop_call_number", default=0)
+_numbers = itertools.count(1)
 
 # --------------------------------------------------------------------------
 # The interpreted dispatcher
@@ -39,9 +47,10 @@ _KWONLY = inspect.Parameter.KEYWORD_ONLY
 class _Call:
     """The per-call state the interpreted dispatcher resolves parameters from."""
 
-    __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "target")
+    __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "number", "target")
 
     def __init__(self, target: Target, instance: Any, args: Any, kwargs: Any) -> None:
+        self.number = _CALL_NUMBER.get()  # 0 outside a trace
         self.target = target
         self.instance = instance
         self.args = args
@@ -146,6 +155,8 @@ class _Interpreter:
                     call.target.name,
                     outcome,
                     duration,
+                    _CALL_NUMBER.get(),
+                    start,
                 )
             )
 
@@ -163,6 +174,15 @@ class _Interpreter:
             advice.aspect.switch.consecutive_failures = 0
 
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if scope.TRACE.get() is None:
+            return self.guarded(wrapped, instance, args, kwargs)
+        token = _CALL_NUMBER.set(next(_numbers))
+        try:
+            return self.guarded(wrapped, instance, args, kwargs)
+        finally:
+            _CALL_NUMBER.reset(token)
+
+    def guarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
             subject = id(instance) if self.subject is None else self.subject
@@ -292,6 +312,15 @@ class _AsyncInterpreter(_Interpreter):
     """The interpreted dispatcher for ``async def`` targets."""
 
     async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if scope.TRACE.get() is None:
+            return await self.aguarded(wrapped, instance, args, kwargs)
+        token = _CALL_NUMBER.set(next(_numbers))
+        try:
+            return await self.aguarded(wrapped, instance, args, kwargs)
+        finally:
+            _CALL_NUMBER.reset(token)
+
+    async def aguarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
             subject = id(instance) if self.subject is None else self.subject
@@ -426,7 +455,48 @@ class _AsyncInterpreter(_Interpreter):
         return result
 
 
+def running_advice() -> tuple[str, int] | None:
+    """The advice whose work the caller's code is, as ``(plugin.advice, call number)``, or None.
+
+    For a debugging tool that attributes work (a SQL query) to a plugin.  The
+    caller's stack is walked outwards: an advice being invoked (``_invoke``,
+    ``ainvoke``) is the one doing the work, unless the walk came through a
+    ``proceed()`` on the way, which means the work is the original method's
+    (an ``around`` advice called it), and the walk goes on past that advice.
+    So a woven call that an advice makes (a soft delete's save) is that
+    advice's work, down to its queries.  Only calls that take the interpreted
+    chain (inside ``trace()``, while metrics are on) are seen; the number is
+    the call's ``TraceRecord.call``.  Walks the stack: for debugging only.
+    """
+    frame = sys._getframe(1)
+    through_proceed = False
+    while frame is not None:
+        if frame.f_globals is _GLOBALS:
+            code = frame.f_code
+            if code in _PROCEEDS:
+                through_proceed = True
+            elif code in _INVOKERS:
+                if not through_proceed:
+                    advice: PlannedAdvice = frame.f_locals["advice"]
+                    call: _Call = frame.f_locals["call"]
+                    return advice.label, call.number
+                through_proceed = False  # the around advice whose proceed() ran the original
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def interpret_chain(plan: ChainPlan) -> Dispatcher:
     """The plain, loop-based dispatcher for ``plan`` (same semantics as the generated one)."""
     interpreter = _AsyncInterpreter(plan) if plan.target.is_async else _Interpreter(plan)
     return interpreter.run
+
+
+_GLOBALS = globals()
+_INVOKERS = frozenset({_invoke.__code__, _AsyncInterpreter.ainvoke.__code__})
+# proceed() of the sync and async around advice: the code objects of the nested functions.
+_PROCEEDS = frozenset(
+    c
+    for method in (_Interpreter.around, _AsyncInterpreter.aaround)
+    for c in method.__code__.co_consts
+    if inspect.iscode(c) and c.co_name in ("proceed", "proceed_inner")
+)

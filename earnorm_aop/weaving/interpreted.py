@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import sys
 import time
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, assert_never
 
 from ..errors import ProceedError
 from . import metering, scope
-from .advice import PlannedAdvice, Target
+from .advice import PlannedAdvice, Source, Target
 from .chain import (
     ChainPlan,
     Dispatcher,
@@ -29,14 +28,15 @@ from .chain import (
     model_of,
 )
 from .joinpoint import JoinPoint, Recover
+from .policy import policy_of
 
-__all__ = ["interpret_chain", "running_advice"]
+__all__ = ["interpret_chain"]
 
 _KWONLY = inspect.Parameter.KEYWORD_ONLY
 
 # While a trace is open, each woven call gets a number (``TraceRecord.call``),
 # so that a reader can group the advice runs of one call, nested calls apart.
-_CALL_NUMBER: ContextVar[int] = ContextVar("earnorm_aop_call_number", default=0)
+CALL_NUMBER: ContextVar[int] = ContextVar("earnorm_aop_call_number", default=0)
 _numbers = itertools.count(1)
 
 # --------------------------------------------------------------------------
@@ -50,7 +50,7 @@ class _Call:
     __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "number", "target")
 
     def __init__(self, target: Target, instance: Any, args: Any, kwargs: Any) -> None:
-        self.number = _CALL_NUMBER.get()  # 0 outside a trace
+        self.number = CALL_NUMBER.get()  # 0 outside a trace
         self.target = target
         self.instance = instance
         self.args = args
@@ -71,52 +71,59 @@ def _invoke(
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
     for p in advice.params:
-        s = p.source
-        if s == "varargs":
-            positional.extend(call.args)
-            continue
-        if s == "varkw":
-            keywords.update(call.kwargs)
-            continue
-        if s == "target":
-            if call.bound is None:
-                call.bound = call.binder(call.instance, call.args, call.kwargs)
-            value = call.bound[p.key]
-        elif s == "provided":
-            value = p.default()
-        elif s == "instance":
-            value = call.target.subject.resolve(
-                call.instance, call.args, call.kwargs, result, advice.kind
-            )
-        elif s == "joinpoint":
-            value = JoinPoint(
-                call.target.subject.resolve(
+        value: Any
+        match p.source:  # one case per Source, as the generated dispatcher's ``value``
+            case Source.VARARGS:
+                positional.extend(call.args)
+                continue
+            case Source.VARKW:
+                keywords.update(call.kwargs)
+                continue
+            case Source.TARGET:
+                if call.bound is None:
+                    call.bound = call.binder(call.instance, call.args, call.kwargs)
+                value = call.bound[p.key]
+            case Source.PROVIDED:
+                value = p.default()
+            case Source.DEFAULT:
+                value = p.default
+            case Source.INSTANCE:
+                value = call.target.subject.resolve(
                     call.instance, call.args, call.kwargs, result, advice.kind
-                ),
-                call.model,
-                call.target.name,
-                call.args,
-                call.kwargs,
-                advice.aspect.name,
-                advice.kind.value,
-                result,
-                error,
-                proceed,
-                call.binder,
-                call.instance,
-            )
-        else:
-            value = {
-                "model": call.model,
-                "args": call.args,
-                "kwargs": call.kwargs,
-                "method": call.target.name,
-                "result": result,
-                "value": result,
-                "error": error,
-                "proceed": proceed,
-                "default": p.default,
-            }[s]
+                )
+            case Source.JOINPOINT:
+                value = JoinPoint(
+                    call.target.subject.resolve(
+                        call.instance, call.args, call.kwargs, result, advice.kind
+                    ),
+                    call.model,
+                    call.target.name,
+                    call.args,
+                    call.kwargs,
+                    advice.aspect.name,
+                    advice.kind.value,
+                    result,
+                    error,
+                    proceed,
+                    call.binder,
+                    call.instance,
+                )
+            case Source.MODEL:
+                value = call.model
+            case Source.ARGS:
+                value = call.args
+            case Source.KWARGS:
+                value = call.kwargs
+            case Source.METHOD:
+                value = call.target.name
+            case Source.RESULT | Source.VALUE:
+                value = result
+            case Source.ERROR:
+                value = error
+            case Source.PROCEED:
+                value = proceed
+            case _ as never:
+                assert_never(never)
         if p.kind is _KWONLY:
             keywords[p.name] = value
         else:
@@ -155,14 +162,14 @@ class _Interpreter:
                     call.target.name,
                     outcome,
                     duration,
-                    _CALL_NUMBER.get(),
+                    CALL_NUMBER.get(),
                     start,
                 )
             )
 
     def failed(self, advice: PlannedAdvice, call: _Call, exc: Exception, start: float) -> bool:
         """Handle an advice failure; True when the policy says the call goes on."""
-        if advice.aspect.on_error == "raise":
+        if not policy_of(advice.aspect).goes_on:
             self.record(advice, call, "raised", start)
             return False
         self.handlers[id(advice)](exc, call.instance)
@@ -170,17 +177,16 @@ class _Interpreter:
         return True
 
     def succeeded(self, advice: PlannedAdvice) -> None:
-        if advice.aspect.on_error == "disable":
-            advice.aspect.switch.consecutive_failures = 0
+        policy_of(advice.aspect).succeeded(advice.aspect)
 
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if scope.TRACE.get() is None:
             return self.guarded(wrapped, instance, args, kwargs)
-        token = _CALL_NUMBER.set(next(_numbers))
+        token = CALL_NUMBER.set(next(_numbers))
         try:
             return self.guarded(wrapped, instance, args, kwargs)
         finally:
-            _CALL_NUMBER.reset(token)
+            CALL_NUMBER.reset(token)
 
     def guarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
@@ -314,11 +320,11 @@ class _AsyncInterpreter(_Interpreter):
     async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if scope.TRACE.get() is None:
             return await self.aguarded(wrapped, instance, args, kwargs)
-        token = _CALL_NUMBER.set(next(_numbers))
+        token = CALL_NUMBER.set(next(_numbers))
         try:
             return await self.aguarded(wrapped, instance, args, kwargs)
         finally:
-            _CALL_NUMBER.reset(token)
+            CALL_NUMBER.reset(token)
 
     async def aguarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
@@ -455,48 +461,7 @@ class _AsyncInterpreter(_Interpreter):
         return result
 
 
-def running_advice() -> tuple[str, int] | None:
-    """The advice whose work the caller's code is, as ``(plugin.advice, call number)``, or None.
-
-    For a debugging tool that attributes work (a SQL query) to a plugin.  The
-    caller's stack is walked outwards: an advice being invoked (``_invoke``,
-    ``ainvoke``) is the one doing the work, unless the walk came through a
-    ``proceed()`` on the way, which means the work is the original method's
-    (an ``around`` advice called it), and the walk goes on past that advice.
-    So a woven call that an advice makes (a soft delete's save) is that
-    advice's work, down to its queries.  Only calls that take the interpreted
-    chain (inside ``trace()``, while metrics are on) are seen; the number is
-    the call's ``TraceRecord.call``.  Walks the stack: for debugging only.
-    """
-    frame = sys._getframe(1)
-    through_proceed = False
-    while frame is not None:
-        if frame.f_globals is _GLOBALS:
-            code = frame.f_code
-            if code in _PROCEEDS:
-                through_proceed = True
-            elif code in _INVOKERS:
-                if not through_proceed:
-                    advice: PlannedAdvice = frame.f_locals["advice"]
-                    call: _Call = frame.f_locals["call"]
-                    return advice.label, call.number
-                through_proceed = False  # the around advice whose proceed() ran the original
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
-
-
 def interpret_chain(plan: ChainPlan) -> Dispatcher:
     """The plain, loop-based dispatcher for ``plan`` (same semantics as the generated one)."""
     interpreter = _AsyncInterpreter(plan) if plan.target.is_async else _Interpreter(plan)
     return interpreter.run
-
-
-_GLOBALS = globals()
-_INVOKERS = frozenset({_invoke.__code__, _AsyncInterpreter.ainvoke.__code__})
-# proceed() of the sync and async around advice: the code objects of the nested functions.
-_PROCEEDS = frozenset(
-    c
-    for method in (_Interpreter.around, _AsyncInterpreter.aaround)
-    for c in method.__code__.co_consts
-    if inspect.iscode(c) and c.co_name in ("proceed", "proceed_inner")
-)

@@ -16,7 +16,7 @@ import pytest
 
 from earnorm_aop import PluginRegistry, plugin, trace, with_plugins
 from earnorm_aop.weaving import weaver
-from earnorm_aop.weaving.interpreted import running_advice
+from earnorm_aop.weaving.attribution import running_advice
 
 seen: list[tuple[str, tuple[str, int] | None]] = []
 

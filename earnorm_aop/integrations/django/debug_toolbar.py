@@ -18,7 +18,7 @@ How: while the panel is on, the request runs inside :func:`earnorm_aop.trace`
 (every woven call then takes the interpreted chain, which reports each advice
 run), and each database connection has an ``execute_wrapper`` that asks the
 engine which advice, if any, is running the query
-(:func:`earnorm_aop.weaving.interpreted.running_advice`).  That costs
+(:func:`earnorm_aop.weaving.attribution.running_advice`).  That costs
 something per call and per query, which is why it is a debugging panel: off
 (the panel disabled, or the toolbar not shown) nothing is wrapped.
 """
@@ -35,7 +35,7 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
 from ...weaving import weaver
-from ...weaving.interpreted import running_advice
+from ...weaving.attribution import running_advice
 from ...weaving.tracing import TraceRecord
 
 __all__ = ["PluginsPanel", "collect"]

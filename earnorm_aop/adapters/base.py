@@ -479,10 +479,7 @@ def operation_names(model: type) -> Iterable[str]:
     return adapter_for(model).operations(model).keys()
 
 
-# What the engine asks the adapters (its extension points, installed by
-# earnorm_aop._wiring): pointcut names through the model's adapter, globs
-# skipping every registered ORM's framework bases, commit-aware advice waiting
-# for the adapter to say the transaction ended.
+# The engine's extension points the adapters fill (earnorm_aop/__init__.py installs them).
 
 
 def operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:

@@ -9,7 +9,8 @@ name warns once (:class:`~earnorm_aop.PluginWarning`, naming the built-in and
 how to keep both: register under another name); ``replace=True`` says it is
 meant and stays silent.  :meth:`PluginRegistry.shadowed` lists the shadowed
 built-ins (``earnorm-aop check`` prints them).  Each name has one
-:class:`~earnorm_aop.weaving.aspect.Switch` shared by every model that uses it, so ``disable(name)`` reaches them all.
+:class:`~earnorm_aop.weaving.aspect.Switch` shared by every model that uses
+it, so ``disable(name)`` reaches them all.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ LONG_MODULES = {
     "weaving/rebuild.py": "one procedure: rebuilding a class's plans after a change",
     "integrations/sqlalchemy/statements.py": "one concept: advice on Core/ORM statements",
     "integrations/sqlalchemy/adapter.py": "the SQLAlchemy adapter, one method per operation",
-    "testing/_sqlalchemy.py": "one backend of the kit: SQLAlchemy's operations, sync and async",
+    "testing/_sqlalchemy.py": "one backend of the kit: its SQLAlchemy operations, sync and async",
     # Over the line until the adapter is composed by concern (issue 23):
     "adapters/base.py": "the adapter protocol, one method per operation or field question",
     "weaving/advice.py": "one concept: how an advice function is read and its parameters bound",

@@ -17,7 +17,7 @@ pickles, and :meth:`Context.as_dict` / :meth:`Context.from_dict` make it JSON).
 
 Advice receives the current :class:`Context` by asking for a parameter named
 ``context``; the engine resolves the name at weave time (it is the engine's
-``injectables`` extension point, filled in ``earnorm_aop/__init__.py``, so the
+``injectables`` extension point, filled in ``earnorm_aop/_wiring.py``, so the
 engine does not import this module) and reads the variable only for advice
 that asked.
 """

@@ -1,0 +1,55 @@
+"""The one place the layers plug into the engine: what each extension point is.
+
+The engine declares its extension points in
+:mod:`earnorm_aop.weaving.extensions`; this module fills them from the layers
+above it, and :func:`install` puts them in force, once, from the package's
+``__init__``.  Read it as the table of every way the upper layers change what
+the engine does:
+
+- logical operations, subjects and framework bases: the model's adapter
+  (:mod:`earnorm_aop.adapters.base`), the plugin layer's
+  :class:`~earnorm_aop.plugin_system.model.PluginModel` a framework base too;
+- advice adapted to a write (conditions, ``changes``):
+  :mod:`earnorm_aop.plugin_system.conditions`;
+- the ``context`` advice parameter: :mod:`earnorm_aop.runtime.context`;
+- commit-aware advice waits on the model's adapter;
+- a tripped plugin: switched off (the engine's own reaction), then published
+  to the switchboards sharing it (:mod:`earnorm_aop.runtime.switchboard`);
+- new and re-created woven classes: the plugin layer reads their ``Meta``
+  (:mod:`earnorm_aop.plugin_system.model`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .adapters import base as adapters
+from .plugin_system import conditions, model
+from .runtime import context, switchboard
+from .weaving import extensions, weaver
+
+__all__ = ["EXTENSIONS", "install"]
+
+
+def _framework_bases() -> frozenset[type]:
+    return adapters.framework_bases() | {model.PluginModel}
+
+
+EXTENSIONS = extensions.Extensions(
+    operations=adapters.operations_of,
+    subject=adapters.subject_of,
+    advice=conditions.resolve_advice,
+    framework_bases=_framework_bases,
+    injectables={"context": context.current_context},
+    scheduler=adapters.schedule,
+    on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),
+    on_subclass=(model.on_subclass,),
+    on_copy=(model.on_copy,),
+)
+"""The extension points of the engine as this package fills them."""
+
+
+@functools.cache  # once per process
+def install() -> None:
+    """Put :data:`EXTENSIONS` in force (``earnorm_aop/__init__.py`` calls it, once)."""
+    extensions.install(EXTENSIONS)

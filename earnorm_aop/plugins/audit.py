@@ -106,6 +106,7 @@ class AuditPlugin:
     name = "audit"
     version = "1.0.0"
     requires = ("changes",)  # its diffs and bulk reads are the shared tracking's
+    fires = ("after_change",)  # what explain()'s diagrams draw as fired by this plugin
     # Below timestamp (50): its around advice is inside timestamp's, so the
     # values it records include the stamped times.
     priority = 10

@@ -14,6 +14,7 @@ __all__ = [
     "DependencyError",
     "DuplicatePluginError",
     "PluginConfigError",
+    "PluginConfigWarning",
     "PluginError",
     "PluginNotFoundError",
     "PointcutError",
@@ -56,6 +57,10 @@ class PluginNotFoundError(PluginError, LookupError):
 
 class PluginConfigError(PluginError, ValueError):
     """A plugin's configuration is invalid (unknown key, wrong type, bad value)."""
+
+
+class PluginConfigWarning(UserWarning):
+    """An older configuration of a plugin was upgraded to its current version; write that one."""
 
 
 class DependencyError(PluginError):

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
+from typing import NoReturn
 
 from ._catalogue import cmd_plugins
 from ._models import cmd_check, cmd_explain
+from ._outcome import USAGE
 from ._plugins import cmd_info, cmd_list
 from ._reference import cmd_docs
 from ._scaffold import cmd_new
@@ -37,9 +40,27 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (the usage is ``--help``'s)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="earnorm-aop",
         description="Inspect earnorm_aop plugins and the models they are woven onto.",
         epilog=_TARGETS_HELP
@@ -49,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    imports = argparse.ArgumentParser(add_help=False)
+    imports = _Parser(add_help=False)
     imports.add_argument(
         "-i",
         "--import",
@@ -160,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--namespace", default="default", help="the board's namespace (default: default)"
     )
     p.add_argument(
-        "--timeout", type=float, default=2.0, help="seconds to wait for Redis (default: 2)"
+        "--timeout", type=_seconds, default=2.0, help="seconds to wait for Redis (default: 2)"
     )
     p.set_defaults(run=cmd_switch)
     return parser

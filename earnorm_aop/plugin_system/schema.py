@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from ..adapters.base import FieldSpec
 from ..errors import PluginError
+from ..weaving import weaver
 
 __all__ = [
     "NOW",
@@ -33,6 +34,7 @@ __all__ = [
     "Schema",
     "Table",
     "declared_fields",
+    "model_backfill",
     "schema_of",
 ]
 
@@ -221,3 +223,17 @@ def declared_fields(name: str, plugin: object) -> list[FieldSpec]:
                 f"name -> FieldSpec, not {item!r}"
             )
     return out
+
+
+def model_backfill(model: type, name: str) -> Backfill | None:
+    """How rows of ``model`` older than its plugins get field ``name`` (``None``: left empty).
+
+    Asked by each integration of the field a migration adds: the schema of
+    the plugin in force on ``model`` (woven, inherited included, with the
+    model's configuration) that declares the field says.
+    """
+    for aspect in weaver.effective_aspects(model):
+        schema = schema_of(aspect.name, aspect.plugin)
+        if any(spec.name == name for spec in schema.fields):
+            return schema.backfill_of(name)
+    return None

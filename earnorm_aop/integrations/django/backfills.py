@@ -24,11 +24,10 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.management.base import CommandError
 from django.db.migrations import AddField
 
-from ...plugin_system.schema import NOW, Backfill, schema_of
-from ...weaving import weaver
+from ...plugin_system.schema import NOW, model_backfill
 from .operations import BackfillField
 
-__all__ = ["add_backfills", "backfill_for", "operation_for"]
+__all__ = ["add_backfills", "operation_for"]
 
 
 def add_backfills(changes: Mapping[str, Sequence[Any]], apps: Any = global_apps) -> int:
@@ -54,7 +53,7 @@ def operation_for(apps: Any, app_label: str, operation: Any) -> BackfillField | 
         model = apps.get_model(app_label, operation.model_name)
     except LookupError:
         return None
-    backfill = backfill_for(model, operation.name)
+    backfill = model_backfill(model, operation.name)
     if backfill is None:
         return None
     if backfill.from_field is not None:
@@ -65,15 +64,6 @@ def operation_for(apps: Any, app_label: str, operation: Any) -> BackfillField | 
     if operation.field.has_default() and operation.field.get_default() == backfill.value:
         return None  # AddField already gives the rows the field's default
     return BackfillField(operation.model_name, operation.name, value=backfill.value)
-
-
-def backfill_for(model: type, name: str) -> Backfill | None:
-    """How existing rows of ``model`` get field ``name``, by the plugins in force on it."""
-    for aspect in weaver.effective_aspects(model):
-        schema = schema_of(aspect.name, aspect.plugin)
-        if any(spec.name == name for spec in schema.fields):
-            return schema.backfill_of(name)
-    return None
 
 
 def _check_source(model: Any, name: str, source: str) -> None:

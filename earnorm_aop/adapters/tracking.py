@@ -130,6 +130,31 @@ class Record:
         return old, self.adapter.current_value(self.instance, name)
 
     @property
+    def old_values(self) -> Mapping[str, Any]:
+        """The values before the write, by attname, as kept (read them, never change them).
+
+        Empty for a creation.  What a plugin compares the written values with
+        when it computes its own diff (audit's bulk update).
+        """
+        return self._old
+
+    @property
+    def new_values(self) -> Mapping[str, Any] | None:
+        """The values the write stores, by attname; ``None`` when the live instance holds them."""
+        return self._new
+
+    def store(self, values: Mapping[str, Any]) -> None:
+        """The write also stores ``values`` (attname -> value): ``after`` and ``changes`` see them.
+
+        For a record whose new values are a mapping (a bulk update's rows);
+        a live instance's values are read from the instance itself.
+        """
+        new = self._new
+        if isinstance(new, dict):
+            new.update(values)
+            self._changes = None
+
+    @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
         """Field -> ``(old, new)`` for every known field the write changes."""
         found = self._changes
@@ -247,10 +272,7 @@ def note_values(adapter: Adapter, model: type, queryset: Any, values: Mapping[st
     }
     frame.values.update(values)
     for rec in frame.records:
-        new = rec._new
-        if isinstance(new, dict):
-            new.update(plain)
-            rec._changes = None
+        rec.store(plain)
 
 
 def apply(frame: BulkFrame) -> None:
@@ -259,8 +281,8 @@ def apply(frame: BulkFrame) -> None:
         return
     frame.applied = True
     for rec in frame.records:
-        new = rec._new or {}
-        old = rec._old
+        new = rec.new_values or {}
+        old = rec.old_values
         for name, value in new.items():
             if value is not UNKNOWN and old.get(name, UNKNOWN) != value:
                 rec.adapter.set_field(rec.instance, name, value)

@@ -8,10 +8,10 @@ operation's data as it was then.  The call itself is handed to the
 *transaction scheduler*: run when the outermost transaction commits
 (``after_commit``) or rolls back (``after_rollback``).
 
-Transactions belong to an ORM, a layer above the engine, so the engine asks
-the ``scheduler`` extension point (:mod:`.extensions`), which the adapter
-layer's is when the package is wired.  Without one, there is no transaction:
-``after_commit`` runs at once and ``after_rollback`` never.
+Transactions belong to an ORM, a layer above the engine, so the engine asks the ``scheduler``
+extension point ([`extensions`][earnorm_aop.weaving.extensions]), which the adapter layer's is when
+the package is wired.  Without one, there is no transaction: ``after_commit`` runs at once and
+``after_rollback`` never.
 
 A commit-aware advice that raises when it finally runs follows its plugin's
 ``on_error`` policy: ``"log"`` / ``"disable"`` count and log the failure;

@@ -1,10 +1,11 @@
 """Error policies: what a failing advice, event handler or deferred call does.
 
-A plugin's ``on_error`` names one of three :class:`OnError` objects, and every
-place that runs a plugin's code asks the same object (:func:`policy_of`): the
-generated and interpreted dispatchers, the commit scheduler's deferred calls,
-conditions' deferred advice and event handlers.  So a policy is defined here
-once, and one plugin has one failure count (:func:`record_failure`):
+A plugin's ``on_error`` names one of three [`OnError`][earnorm_aop.weaving.policy.OnError] objects,
+and every place that runs a plugin's code asks the same object
+([`policy_of`][earnorm_aop.weaving.policy.policy_of]): the generated and interpreted dispatchers,
+the commit scheduler's deferred calls, conditions' deferred advice and event handlers.  So a policy
+is defined here once, and one plugin has one failure count
+([`record_failure`][earnorm_aop.weaving.policy.record_failure]):
 
 - ``raise``: the exception propagates (``goes_on`` is false);
 - ``log``: the failure is counted and logged, the operation goes on;
@@ -53,7 +54,7 @@ _BY_NAME = {policy.name: policy for policy in (RAISE, LOG, DISABLE)}
 
 
 def policy_of(aspect: Aspect) -> OnError:
-    """The :class:`OnError` of ``aspect`` (its ``on_error`` was checked when it was made)."""
+    """The ``OnError`` of ``aspect`` (its ``on_error`` was checked when it was made)."""
     return _BY_NAME[aspect.on_error]
 
 

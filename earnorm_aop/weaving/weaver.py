@@ -10,9 +10,9 @@ plugin costs nothing.  Installing is a single attribute assignment, so a call
 already running keeps the chain it started with.
 
 This module is the engine's public face; the work is done by
-:mod:`earnorm_aop.weaving.planning` (what applies where) and
-:mod:`earnorm_aop.weaving.rebuild` (making class dicts match), on the state kept in
-:mod:`earnorm_aop.weaving.state`.
+[`earnorm_aop.weaving.planning`][earnorm_aop.weaving.planning] (what applies where) and
+[`earnorm_aop.weaving.rebuild`][earnorm_aop.weaving.rebuild] (making class dicts match), on the
+state kept in [`earnorm_aop.weaving.state`][earnorm_aop.weaving.state].
 """
 
 from __future__ import annotations
@@ -61,15 +61,16 @@ _INSIDE = (Woven, subclasses, mode)
 def weave(model: type, aspect: Aspect) -> None:
     """Weave ``aspect`` onto ``model`` (and, by inheritance, its subclasses).
 
-    Weaving the same aspect object twice is a no-op; weaving another aspect
-    with the same name replaces it in place (re-configuration).  Raises
-    :class:`WeavingError` before changing anything if the aspect does not fit.
+    Weaving the same aspect object twice is a no-op; weaving another aspect with the same name
+    replaces it in place (re-configuration).  Raises
+    [`WeavingError`][earnorm_aop.errors.WeavingError] before changing anything if the aspect does
+    not fit.
     """
     weave_many(model, [aspect])
 
 
 def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
-    """Weave several aspects with one rebuild; all or none of them (see :func:`weave`)."""
+    """Weave several aspects with one rebuild; all or none of them (see ``weave``)."""
     _check_class(model)
     aspects = list(aspects)
     with lock:
@@ -149,7 +150,7 @@ def switch_off(switch: Switch) -> None:
     """A plugin tripped its ``max_failures``: switch it off on every class that uses it.
 
     The engine's own ``on_auto_disable`` reaction, installed first (see
-    :mod:`.extensions`).
+    [`extensions`][earnorm_aop.weaving.extensions]).
     """
     set_enabled(switch, False)
 
@@ -179,7 +180,7 @@ def woven_classes() -> list[type]:
 
 @dataclass(frozen=True)
 class MethodChain:
-    """One woven method of a model as :func:`describe` reports it."""
+    """One woven method of a model as ``describe`` reports it."""
 
     method: str
     advice: tuple[PlannedAdvice, ...]  # in execution order
@@ -205,7 +206,7 @@ def event_handlers(model: type, event: str) -> Handlers:
     """The enabled handlers of custom ``event`` on ``model``, in plugin order.
 
     One look-up: each class's table is made when its plans are rebuilt
-    (:func:`~earnorm_aop.weaving.planning.event_table`); an empty result
+    ([`event_table`][earnorm_aop.weaving.planning.event_table]); an empty result
     (``NO_HANDLERS``) is false, for the caller to test before building a payload.
     """
     table = event_tables.get(model)
@@ -232,8 +233,8 @@ def _event_table_of(model: type) -> Mapping[str, Handlers]:
 def context_scope_opened(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block started: make dispatchers of these plugins check it.
 
-    Nothing is re-woven: the dispatchers of these plugins test a shared cell
-    (see :mod:`earnorm_aop.weaving.scope`), so the cost does not depend on how
+    Nothing is re-woven: the dispatchers of these plugins test a shared cell (see
+    [`earnorm_aop.weaving.scope`][earnorm_aop.weaving.scope]), so the cost does not depend on how
     many classes are woven.
     """
     switches = list(switches)

@@ -84,13 +84,24 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             if aspect.name in state.excluded:
                 state.excluded -= {aspect.name}
             state.own[aspect.name] = aspect
-        try:
-            rebuild_classes([model])
-        except BaseException:
-            state.own, state.excluded = before
-            if state.idle:
-                states.pop(model, None)
-            raise
+        _rebuild_or_restore(model, state, before)
+
+
+def _rebuild_or_restore(
+    model: type, state: State, before: tuple[dict[str, Aspect], frozenset[str]]
+) -> None:
+    """Rebuild ``model``'s hierarchy; if that fails, ``state`` is as ``before`` again.
+
+    All or nothing, for weaving and unweaving alike: a rebuild that raises has
+    changed no class (see ``rebuild_classes``), so the record must not either.
+    """
+    try:
+        rebuild_classes([model])
+    except BaseException:
+        state.own, state.excluded = before
+        if state.idle:
+            states.pop(model, None)
+        raise
 
 
 def refresh(model: type) -> None:
@@ -120,7 +131,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
             else [aspect if isinstance(aspect, str) else aspect.name]
         )
         state = states.get(model)
-        before = None if state is None else (dict(state.own), state.excluded)
+        before = ({}, frozenset()) if state is None else (dict(state.own), state.excluded)
         inherited = {a.name for a in effective(model, skip_self=True)}
         changed = False
         for name in names:
@@ -134,16 +145,8 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                     state.excluded |= {name}
                     changed = True
         if changed:
-            try:
-                rebuild_classes([model])
-            except BaseException:
-                if before is not None:
-                    state.own, state.excluded = before  # type: ignore[union-attr]
-                elif state is not None:
-                    state.own, state.excluded = {}, frozenset()
-                if state is not None and state.idle:
-                    states.pop(model, None)
-                raise
+            assert state is not None  # a change is made to a state, created if need be
+            _rebuild_or_restore(model, state, before)
 
 
 def switch_off(switch: Switch) -> None:

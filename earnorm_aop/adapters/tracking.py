@@ -28,7 +28,8 @@ A field the adapter does not know the value of (a Django field deferred with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "close_bulk",
     "created_objects",
     "instance_record",
+    "instance_recorder",
     "note_values",
     "open_bulk",
     "records",
@@ -325,6 +327,38 @@ def records(
         values = None if operation == "delete_many" else adapter.update_values(args, kwargs)
         frame = open_bulk(adapter, model, subject, values)
     return frame.records
+
+
+def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]:
+    """:func:`instance_record` for one operation of one adapter's models, made at weave time.
+
+    ``recorder(model, instance, args, kwargs)``.  A ``save`` (what most writes
+    are) calls the adapter's two methods, bound here, and nothing else.
+    """
+    if operation != "save":
+        return functools.partial(_record_of, operation, adapter)
+    values_of = adapter.persisted_values
+    saved_fields = adapter.saved_fields
+
+    def save_record(
+        model: type, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> Record:
+        return Record(
+            adapter, instance, values_of(instance), None, saved_fields(model, args, kwargs)
+        )
+
+    return save_record
+
+
+def _record_of(
+    operation: str,
+    adapter: Adapter,
+    model: type,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Record:
+    return instance_record(operation, adapter, model, instance, args, kwargs)
 
 
 def instance_record(

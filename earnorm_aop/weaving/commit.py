@@ -78,14 +78,7 @@ def deferring(
     policy = policy_of(aspect)
 
     def run(subject: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            func(*args, **kwargs)
-        except Exception as exc:
-            if not policy.goes_on:
-                raise
-            on_failure(exc, subject)
-        else:
-            policy.succeeded(aspect)
+        policy.run(aspect, lambda: func(*args, **kwargs), lambda exc: on_failure(exc, subject))
 
     @functools.wraps(func)
     def schedule(*args: Any, **kwargs: Any) -> None:

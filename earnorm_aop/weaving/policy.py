@@ -17,7 +17,9 @@ is defined here once, and one plugin has one failure count
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import extensions
 from .aspect import Aspect
@@ -40,6 +42,24 @@ class OnError:
         if not self.goes_on:
             raise error
         record_failure(aspect, error, what)
+
+    def run(
+        self, aspect: Aspect, call: Callable[[], Any], on_failure: Callable[[Exception], None]
+    ) -> None:
+        """Run ``call`` (plugin code run later: a deferred advice) under this policy.
+
+        A failure propagates (``raise``) or goes to ``on_failure``, which counts and logs it
+        ([`record_failure`][earnorm_aop.weaving.policy.record_failure], with where it ran); a
+        success resets the consecutive failures under ``disable``.
+        """
+        try:
+            call()
+        except Exception as exc:
+            if not self.goes_on:
+                raise
+            on_failure(exc)
+        else:
+            self.succeeded(aspect)
 
     def succeeded(self, aspect: Aspect) -> None:
         """``aspect``'s code ran well: under ``disable`` its failures are no longer consecutive."""

@@ -17,6 +17,7 @@ __all__ = [
     "PluginConfigWarning",
     "PluginError",
     "PluginNotFoundError",
+    "PluginWarning",
     "PointcutError",
     "ProceedError",
     "WeavingError",
@@ -73,3 +74,8 @@ class DuplicatePluginError(PluginError):
 
 class ProceedError(PluginError, RuntimeError):
     """``proceed()`` was called more than once by one ``around`` advice."""
+
+
+class PluginWarning(UserWarning):
+    """Something works, but probably not as its author meant (a shadowed built-in, an
+    event nothing fires); the message says what would be meant instead."""

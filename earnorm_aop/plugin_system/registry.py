@@ -2,9 +2,10 @@
 
 Name resolution: a name registered explicitly wins; otherwise it is looked up
 among the entry points of the group ``earnorm_aop.plugins`` (which is how the
-built-in plugins are found), so a user's ``@plugin("timestamp")`` shadows the
-built-in without a conflict.  Each name has one :class:`~earnorm_aop.weaving.aspect.Switch`
-shared by every model that uses it, so ``disable(name)`` reaches them all.
+built-in plugins are found).  So a user's ``@plugin("timestamp")`` shadows the
+built-in, which warns once unless ``replace=True`` (see :mod:`.shadowing`).  Each name has one
+:class:`~earnorm_aop.weaving.aspect.Switch` shared by every model that uses
+it, so ``disable(name)`` reaches them all.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from ..weaving import metering, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect, Switch
+from ._hints import note_registered, unregistered_hint
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
+from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
 from .versioning import upgrade_config
 
@@ -48,48 +51,6 @@ class Board(Protocol):
 B = TypeVar("B", bound=Board)
 
 GROUP = "earnorm_aop.plugins"
-
-# ``BasePlugin`` subclasses defined without a ``name`` (so never registered on
-# definition), and the names each plugin class is registered under in any
-# registry: when a name is not found, these say why the class a user wrote for
-# it is not the plugin (see ``_unregistered_hint``).
-_unnamed: weakref.WeakSet[type] = weakref.WeakSet()
-_registered_as: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
-
-
-def note_unnamed(cls: type) -> None:
-    """Remember ``cls``, a plugin class without a name, for the hints of ``PluginNotFoundError``."""
-    _unnamed.add(cls)
-
-
-def _squash(name: str) -> str:
-    return name.replace("_", "").lower()
-
-
-def _unregistered_hint(name: str, registry: PluginRegistry) -> str:
-    """Why a nameless plugin class that looks written for ``name`` does not answer to it."""
-    wanted = _squash(name)
-    for cls in list(_unnamed):
-        stem = _squash(cls.__name__)
-        if wanted not in (stem, stem.removesuffix("plugin")):
-            continue
-        where = f"class {cls.__qualname__}(BasePlugin) in module {cls.__module__}"
-        here = sorted(n for n, e in registry._explicit.items() if e.spec and e.spec.cls is cls)
-        if here:
-            return f"{where} is registered as {', '.join(map(repr, here))}; use that name"
-        elsewhere = sorted(_registered_as.get(cls, ()))
-        if elsewhere:
-            return (
-                f"{where} is registered as {', '.join(map(repr, elsewhere))} in another "
-                "registry; name that registry (Meta.registry, or with_plugins(..., "
-                "registry=...)) or register it in this one"
-            )
-        return (
-            f"{where} has no `name`, so it was not registered; set name = {name!r} in "
-            f"its class body, or register it with registry.register({name!r}, "
-            f"{cls.__name__})"
-        )
-    return ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +110,7 @@ class PluginRegistry:
         )
         self._lock = threading.RLock()
         self._board: Board | None = None
+        self._shadowing: dict[str, str] = {}  # built-in name -> its class path (warned of)
 
     # -- registration ----------------------------------------------------------
 
@@ -171,7 +133,36 @@ class PluginRegistry:
                         f"pass replace=True to register {cls.__qualname__} instead"
                     )
             self._explicit[name] = _Entry(name, "registered", spec)
-            _registered_as.setdefault(cls, set()).add(name)
+            note_registered(cls, name)
+            builtin = self._builtin(name)
+            if builtin is None or builtin == f"{cls.__module__}:{cls.__qualname__}":
+                self._shadowing.pop(name, None)
+                return
+            warn = not replace and name not in self._shadowing
+            self._shadowing[name] = builtin
+        if warn:
+            warn_shadowing(name, cls, builtin)
+
+    def _builtin(self, name: str) -> str | None:
+        """``module:Class`` of the built-in plugin ``name``, if this registry discovers one."""
+        if self.group != GROUP:
+            return None
+        self._auto_discover()
+        entry = self._discovered.get(name)
+        return None if entry is None else builtin_path(entry.entry_point)
+
+    def shadowed(self) -> dict[str, tuple[str, str]]:
+        """Built-in plugins replaced by an explicit registration: name -> (built-in, winner).
+
+        Both as dotted class paths; ``earnorm-aop check`` prints them, so that a
+        replacement nobody meant shows.
+        """
+        with self._lock:
+            return {
+                name: (self._shadowing[name].replace(":", "."), _path(e.spec.cls))
+                for name in sorted(self._shadowing)
+                if (e := self._explicit.get(name)) is not None and e.spec is not None
+            }
 
     def register_many(self, mapping: Mapping[str, type], *, replace: bool = False) -> None:
         """Register several plugins: ``{"timestamp": TimestampPlugin, ...}``."""
@@ -191,6 +182,7 @@ class PluginRegistry:
             if name not in self._explicit:
                 raise PluginNotFoundError(name, self._explicit, " registered explicitly")
             del self._explicit[name]
+            self._shadowing.pop(name, None)
 
     def discover(self, group: str | None = None) -> list[str]:
         """Find plugins advertised as entry points of ``group``; return their names."""
@@ -231,7 +223,7 @@ class PluginRegistry:
                 raise PluginNotFoundError(
                     name,
                     set(self._explicit) | set(self._discovered),
-                    hint=_unregistered_hint(name, self),
+                    hint=unregistered_hint(name, self._classes()),
                 )
             return entry
 
@@ -248,6 +240,10 @@ class PluginRegistry:
         with self._lock:
             sw = self._switches.get(name)
         return sw is not None and bool(weaver.classes_with(sw))
+
+    def _classes(self) -> dict[str, type]:
+        """The plugin class of each name registered explicitly (not discovered) and loaded."""
+        return {n: e.spec.cls for n, e in self._explicit.items() if e.spec is not None}
 
     def spec(self, name: str) -> PluginSpec:
         """The plugin class's spec for ``name`` (loading an entry point if needed)."""
@@ -447,6 +443,10 @@ class PluginRegistry:
         plugins = {n: self.metrics(n) for n in names if n in known or self._in_use(n)}
         degraded = any(m["auto_disabled"] or m["consecutive_failures"] for m in plugins.values())
         return {"status": "degraded" if degraded else "ok", "plugins": plugins}
+
+
+def _path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _instantiate(spec: PluginSpec, config: Any) -> Any:

@@ -254,16 +254,20 @@ class PluginRegistry:
     def enable(self, name: str) -> None:
         """Switch ``name`` on again on every model, at once (every process, when shared)."""
         self._entry(name)
-        weaver.set_enabled(self.switch(name), True)
-        if self._board is not None:
-            self._board.publish(name, True, origin="enable")
+        board = self._board
+        if board is None:
+            weaver.set_enabled(self.switch(name), True)
+        else:
+            board.toggle(self.switch(name), True, origin="enable")
 
     def disable(self, name: str) -> None:
         """Switch ``name`` off on every model, at once; a disabled plugin costs nothing."""
         self._entry(name)
-        weaver.set_enabled(self.switch(name), False)
-        if self._board is not None:
-            self._board.publish(name, False, origin="disable")
+        board = self._board
+        if board is None:
+            weaver.set_enabled(self.switch(name), False)
+        else:
+            board.toggle(self.switch(name), False, origin="disable")
 
     # -- sharing switches between processes -------------------------------------------
 

@@ -4,25 +4,34 @@ Layout, per namespace ``NS``:
 
 * the hash ``earnorm_aop:NS:switches``: one field per plugin holding its
   :class:`~earnorm_aop.runtime.switchboard.SwitchState` as JSON, and the field
-  ``__version__``, the namespace's counter (each write takes the next value);
+  ``__version__``, the namespace's counter (each write takes a version above
+  it, above what the writer knows, and at least the time in milliseconds);
 * the channel ``earnorm_aop:NS:switches:changes``, on which every write is
-  announced with the state it wrote.
+  announced.
+
+The hash is the one source of state.  An announcement is only a
+notification: whatever it carries (a forged state, garbage) is never applied;
+it makes each listener read the hash.  What is read is type-checked, and a
+malformed entry is logged once and skipped, never raised and never written
+back.
 
 Each process that shares a registry runs one background thread, the
 *listener*.  It subscribes, then reads the whole hash (so nothing written in
 between is missed), applies what is newer than what it knows, and from then
-on applies each announcement within ``interval`` seconds; every ``resync``
-seconds it reads the hash again, in case an announcement was lost.  Local
+on reads it again within ``interval`` seconds of each announcement, and every
+``resync`` seconds in case one was lost; each read also puts back a switch
+that differs from its shared state with no local change pending.  Local
 changes are written by the same thread, each in one ``WATCH``/``MULTI``
-transaction with its announcement.
+transaction with its announcement: one made while connected whatever was
+written before it (the last toggle wins), one made during an outage only if
+its plugin's shared state did not change meanwhile (the shared one wins).
 
 When Redis cannot be reached the process keeps its last known states, logs
 one warning per outage and retries every ``retry`` seconds; model operations
-never wait for Redis.  On reconnect it reads the hash first.  A local change
-made during the outage is written then, unless that plugin's shared state
-changed meanwhile (the shared one wins).  A Redis that comes back *empty*
-(restarted without persistence) is filled again from the states the
-processes know, with their versions, so no final state is lost.
+never wait for Redis.  On reconnect it reads the hash first.  A Redis that
+comes back *empty* (restarted without persistence) is filled again from the
+states the processes know, with their versions, where it lacks them or holds
+older ones, and only for the plugins each process has.
 
 A process forked after ``share()`` (a pre-forking server that imports the
 application first) starts its own listener in the child: the parent's
@@ -41,6 +50,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .switchboard import (
@@ -60,6 +70,28 @@ __all__ = ["RedisSwitchboard"]
 log = logging.getLogger("earnorm_aop.switchboard")
 
 _VERSION = "__version__"
+# Most announcements taken at once before the hash is read (they only say "read it").
+_DRAIN = 1000
+# Malformed entries this process already logged, as (hash key, field, content).
+_refused: set[tuple[str, str, str]] = set()
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A local change to write: ``what`` (enabled, or ``(name, model, options)``), its origin,
+    and ``expect``: the version it must not be older than (``None``: written whatever)."""
+
+    what: Any
+    origin: str
+    expect: int | None
+
+
+def _counter(text: str) -> int | None:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
 
 
 def _redis() -> Any:
@@ -113,9 +145,8 @@ class RedisSwitchboard(Switchboard):
             health_check_interval=max(1.0, resync),
             decode_responses=True,
         )
-        # Local changes waiting to be written, by hash field: (what, origin, base
-        # version), ``what`` being the new enabled flag or the new options.
-        self._pending: dict[str, tuple[Any, str, int]] = {}
+        # Local changes waiting to be written, by hash field.
+        self._pending: dict[str, _Change] = {}
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,34 +157,86 @@ class RedisSwitchboard(Switchboard):
 
     def states(self) -> dict[str, SwitchState]:
         """Every shared state of the namespace, by plugin name (raises if unreachable)."""
-        raw: dict[str, str] = self.client.hgetall(self.key)
+        _, entries = self._parse(self.client.hgetall(self.key))
         return {
-            name: SwitchState.from_dict(json.loads(v))
-            for name, v in sorted(raw.items())
-            if name != _VERSION and not name.startswith("config:")
+            field: entry
+            for field, entry in sorted(entries.items())
+            if isinstance(entry, SwitchState)
         }
 
     def configs(self) -> list[SharedConfig]:
         """Every shared configuration of the namespace (raises if unreachable)."""
-        raw: dict[str, str] = self.client.hgetall(self.key)
-        return [
-            SharedConfig.from_dict(json.loads(v))
-            for name, v in sorted(raw.items())
-            if name.startswith("config:")
-        ]
+        _, entries = self._parse(self.client.hgetall(self.key))
+        return [entry for _, entry in sorted(entries.items()) if isinstance(entry, SharedConfig)]
 
     def version(self) -> int:
         """The namespace's counter: the version of the last write."""
-        return int(self.client.hget(self.key, _VERSION) or 0)
+        counter, _ = self._parse(self.client.hgetall(self.key))
+        return counter
+
+    def _parse(self, raw: dict[str, str]) -> tuple[int, dict[str, SwitchState | SharedConfig]]:
+        """The counter and the well-formed entries of the hash ``raw`` (the rest logged once).
+
+        An entry is well formed when its JSON has every field with its type,
+        its name matches the hash field it is under, and its version is not
+        ahead of the counter (every write moves both in one transaction, so an
+        entry ahead of it was not written by a board).
+        """
+        raw = dict(raw)
+        text = raw.pop(_VERSION, None)
+        counter: int | None = 0 if text is None else _counter(text)
+        if counter is None:
+            self._refuse(_VERSION, str(text), "the counter is not a whole number")
+        entries: dict[str, SwitchState | SharedConfig] = {}
+        for field, value in raw.items():
+            try:
+                data = json.loads(value)
+                entry: SwitchState | SharedConfig
+                if field.startswith("config:"):
+                    entry = SharedConfig.from_dict(data)
+                    where = entry.field
+                else:
+                    entry = SwitchState.from_dict(data)
+                    where = entry.name
+                if where != field:
+                    raise ValueError(f"it names {where!r}")
+                if counter is not None and entry.version > counter:
+                    raise ValueError(
+                        f"its version {entry.version} is ahead of the counter {counter}"
+                    )
+            except ValueError as exc:  # JSONDecodeError is one
+                self._refuse(field, value, str(exc))
+                continue
+            entries[field] = entry
+        if counter is None:
+            counter = max((e.version for e in entries.values()), default=0)
+        return counter, entries
+
+    def _refuse(self, field: str, value: str, reason: str) -> None:
+        """Log a malformed entry once per process; it is skipped, never copied anywhere."""
+        seen = (self.key, field, value)
+        if seen in _refused:
+            return
+        if len(_refused) >= 1024:
+            _refused.clear()
+        _refused.add(seen)
+        log.warning(
+            "switchboard %s: ignoring the malformed shared entry %r (%s): %.200r",
+            self.namespace,
+            field,
+            reason,
+            value,
+        )
 
     def set(
         self, name: str, enabled: bool, *, origin: str = "cli", expect: int | None = None
     ) -> SwitchState | None:
         """Write ``name``'s state and announce it; return what was written.
 
-        With ``expect``, only if the plugin's shared version is still
-        ``expect`` (0: never written); otherwise nothing is written and the
-        result is ``None``.  Raises when Redis cannot be reached.
+        With ``expect``, only if the plugin's shared version is not newer than
+        ``expect`` (the version the change was made against); otherwise nothing
+        is written and the result is ``None``.  Raises when Redis cannot be
+        reached.
         """
 
         def make(version: int) -> SwitchState:
@@ -195,25 +278,38 @@ class RedisSwitchboard(Switchboard):
         make: Callable[[int], SwitchState | SharedConfig],
         expect: int | None,
     ) -> SwitchState | SharedConfig | None:
-        """One transaction: check ``field``'s version, bump the counter, write, announce."""
+        """One transaction: check ``field``'s version, bump the counter, write, announce.
+
+        The new version is above the counter, above every version this
+        process knows, and at least the current time in milliseconds: a Redis
+        that restarted empty starts its counter again, and a state written
+        after that must still be newer than any written before it, which
+        other processes may still hold and write back.
+        """
         with self.client.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(self.key)
-                    raw = pipe.hget(self.key, field)
-                    current = 0 if raw is None else int(json.loads(raw)["version"])
-                    if expect is not None and current != expect:
+                    counter, entries = self._parse(pipe.hgetall(self.key))
+                    current = entries.get(field)
+                    if expect is not None and current is not None and current.version > expect:
                         pipe.unwatch()
                         return None
-                    entry = make(int(pipe.hget(self.key, _VERSION) or 0) + 1)
+                    version = max(counter + 1, self._newest_known() + 1, int(now() * 1000))
+                    entry = make(version)
                     text = json.dumps(entry.as_dict())
                     pipe.multi()
-                    pipe.hset(self.key, mapping={field: text, _VERSION: entry.version})
+                    pipe.hset(self.key, mapping={field: text, _VERSION: version})
                     pipe.publish(self.channel, text)
                     pipe.execute()
                     return entry
                 except self._watch_error:
                     continue
+
+    def _newest_known(self) -> int:
+        versions = [s.version for s in self.known().values()]
+        versions += [c.version for c in self.known_configs().values()]
+        return max(versions, default=0)
 
     # -- sharing a registry -------------------------------------------------------------
 
@@ -238,6 +334,7 @@ class RedisSwitchboard(Switchboard):
     def _after_fork(self) -> None:
         """In a forked child: fresh locks and a listener of its own (the parent's is gone)."""
         self._lock = threading.Lock()
+        self._switching = threading.RLock()
         self._pending_lock = threading.Lock()
         self.connected = False
         self._start()
@@ -262,19 +359,27 @@ class RedisSwitchboard(Switchboard):
         self._queue(config_field(name, model), (name, model, config), "reconfigure")
 
     def _queue(self, field: str, what: Any, origin: str) -> None:
-        # A field changed twice before being written is written once, with the
-        # last value, against the version the first change was made on.
+        # A change made while connected is written as it is, after whatever was
+        # written before it (the last write wins); one made during an outage only
+        # over the version it was made against (a newer shared state wins).  A
+        # field changed again before being written is written once, with the
+        # last value, on the terms of the first change.
         with self._pending_lock:
             queued = self._pending.get(field)
-            base = queued[2] if queued is not None else self.known_version(field)
-            self._pending[field] = (what, origin, base)
+            if queued is not None:
+                expect = queued.expect
+            elif self.connected:
+                expect = None
+            else:
+                expect = self.known_version(field)
+            self._pending[field] = _Change(what, origin, expect)
 
     def pending(self) -> dict[str, Any]:
         """Local changes not written yet: plugin name -> enabled, config field -> options."""
         with self._pending_lock:
             return {
-                field: item[0][2] if field.startswith("config:") else item[0]
-                for field, item in self._pending.items()
+                field: change.what[2] if field.startswith("config:") else change.what
+                for field, change in self._pending.items()
             }
 
     # -- the listener thread ------------------------------------------------------------
@@ -289,11 +394,18 @@ class RedisSwitchboard(Switchboard):
                     self._catch_up()
                     self._connected()
                     last_sync = time.monotonic()
+                # An announcement only says that the hash changed: what it carries
+                # is never applied (anyone who can PUBLISH could have sent it).
+                # Whatever arrived, the hash is read once.
+                notified = False
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=self.interval)
-                if message is not None and message.get("type") == "message":
-                    self._take(json.loads(message["data"]))
+                for _ in range(_DRAIN):
+                    if message is None:
+                        break
+                    notified = True
+                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
                 self._flush()
-                if time.monotonic() - last_sync >= self.resync:
+                if notified or time.monotonic() - last_sync >= self.resync:
                     self._catch_up()
                     last_sync = time.monotonic()
             except self.errors as exc:
@@ -312,8 +424,7 @@ class RedisSwitchboard(Switchboard):
         pubsub = self.client.pubsub()
         pubsub.subscribe(self.channel)
         # Wait for the confirmation, so what is written after the read below is announced to us.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        for _ in range(max(1, int(5 / self.interval))):
             message = pubsub.get_message(timeout=self.interval)
             if message is not None and message.get("type") == "subscribe":
                 return pubsub
@@ -321,27 +432,45 @@ class RedisSwitchboard(Switchboard):
         raise TimeoutError(f"no subscription confirmation on {self.channel!r}")
 
     def _catch_up(self) -> None:
-        """Read every shared state and apply the newer ones; refill a Redis that lost them."""
-        for _ in range(2):  # a refill makes the second read find the states again
-            raw: dict[str, str] = self.client.hgetall(self.key)
-            remote = int(raw.pop(_VERSION, 0) or 0)
-            known: dict[str, SwitchState | SharedConfig] = {
-                **self.known(),
-                **self.known_configs(),
-            }
-            if known and remote < max(s.version for s in known.values()):
-                self._refill(known)
-                continue
-            for text in raw.values():
-                self._take(json.loads(text))
-            return
+        """Read the hash: apply what is newer, repair what differs, write back what it lost.
 
-    def _take(self, data: dict[str, Any]) -> None:
-        """Apply one entry read from the hash or an announcement."""
-        if data.get("kind") == "config":
-            self.apply_config(SharedConfig.from_dict(data))
-        else:
-            self.apply(SwitchState.from_dict(data))
+        A field with a local change still to write is left alone (the change
+        will be written, or refused and this read again).  A state this
+        process knows that is newer than the hash's, or absent from it (Redis
+        restarted empty), is written back, for the plugins this registry has
+        only: a name it does not know is never written by it.
+        """
+        _, entries = self._parse(self.client.hgetall(self.key))
+        registry = self.registry
+        with self._pending_lock:
+            waiting = set(self._pending)
+        for field, entry in entries.items():
+            with self._switching:
+                with self._pending_lock:
+                    if field in self._pending:
+                        continue
+                if isinstance(entry, SharedConfig):
+                    self.apply_config(entry)
+                else:
+                    self.apply(entry)
+        lost: dict[str, SwitchState | SharedConfig] = {}
+        known: dict[str, SwitchState | SharedConfig] = {**self.known(), **self.known_configs()}
+        for field, mine in known.items():
+            if field in waiting or registry is None or mine.name not in registry:
+                continue
+            there = entries.get(field)
+            if there is None or there.order() < mine.order():
+                lost[field] = mine
+            elif isinstance(mine, SwitchState) and self.settle(field):
+                log.warning(
+                    "switchboard %s: the switch of %r differed from its shared state; "
+                    "put back to %s",
+                    self.namespace,
+                    field,
+                    "on" if mine.enabled else "off",
+                )
+        if lost:
+            self._refill(lost)
 
     def _refill(self, known: dict[str, SwitchState | SharedConfig]) -> None:
         """Write back the states Redis lost (each where it is missing or older), versions kept."""
@@ -349,57 +478,68 @@ class RedisSwitchboard(Switchboard):
             while True:
                 try:
                     pipe.watch(self.key)
-                    raw = pipe.hgetall(self.key)
-                    remote = int(raw.pop(_VERSION, 0) or 0)
+                    counter, entries = self._parse(pipe.hgetall(self.key))
                     fields: dict[str, Any] = {}
-                    for name, state in known.items():
-                        there = raw.get(name)
-                        if there is None or int(json.loads(there)["version"]) < state.version:
-                            fields[name] = json.dumps(state.as_dict())
-                    fields[_VERSION] = max([remote, *(s.version for s in known.values())])
+                    for field, state in known.items():
+                        there = entries.get(field)
+                        if there is None or there.order() < state.order():
+                            fields[field] = json.dumps(state.as_dict())
+                    if not fields:
+                        pipe.unwatch()
+                        return
+                    fields[_VERSION] = max([counter, *(s.version for s in known.values())])
                     pipe.multi()
                     pipe.hset(self.key, mapping=fields)
+                    pipe.publish(self.channel, "refill")
                     pipe.execute()
                     break
                 except self._watch_error:
                     continue
         log.warning(
-            "switchboard %s: Redis had lost the shared states (restarted empty?); "
-            "wrote back the %d this process knew",
+            "switchboard %s: Redis had lost shared states (restarted empty?); "
+            "wrote back the %d this process knew: %s",
             self.namespace,
             len(fields) - 1,
+            ", ".join(sorted(f for f in fields if f != _VERSION)),
         )
 
     def _flush(self) -> None:
-        """Write the queued local changes (each only over the version it was made against)."""
+        """Write the queued local changes (see :meth:`_queue` for the terms of each)."""
+        refused = False
         while True:
             with self._pending_lock:
                 if not self._pending:
-                    return
+                    break
                 field = next(iter(self._pending))
-                item = self._pending[field]
-            what, origin, base = item
+                change = self._pending[field]
             written: SwitchState | SharedConfig | None
             if field.startswith("config:"):
-                name, model, config = what
-                written = self.set_config(name, model, config, origin=origin, expect=base)
+                name, model, config = change.what
+                written = self.set_config(
+                    name, model, config, origin=change.origin, expect=change.expect
+                )
             else:
-                written = self.set(field, what, origin=origin, expect=base)
+                written = self.set(field, change.what, origin=change.origin, expect=change.expect)
             with self._pending_lock:
-                if self._pending.get(field) == item:
+                if written is not None:
+                    self.remember(written)
+                later = self._pending.get(field)
+                if later is change:
                     del self._pending[field]
-            if written is not None:
-                self.remember(written)
-                continue
-            log.info(
-                "switchboard %s: the local change of %r was not written: its shared "
-                "state changed meanwhile; applying the shared one",
-                self.namespace,
-                field,
-            )
-            raw = self.client.hget(self.key, field)
-            if raw is not None:
-                self._take(json.loads(raw))
+                elif later is not None and written is not None and later.expect is not None:
+                    # Changed again while being written: the later change was made
+                    # on this write, not on the version before it.
+                    self._pending[field] = _Change(later.what, later.origin, written.version)
+            if written is None:
+                refused = True
+                log.info(
+                    "switchboard %s: the local change of %r, made during an outage, was not "
+                    "written: its shared state changed meanwhile; applying the shared one",
+                    self.namespace,
+                    field,
+                )
+        if refused:
+            self._catch_up()
 
     def _connected(self) -> None:
         if not self.connected and self._outage_logged:

@@ -1,7 +1,8 @@
 """earnorm_aop: plugins for ORM models, woven as aspects onto their methods.
 
-This module only re-exports the public names; each lives in the module named
-after its concept (see DESIGN.md and docs/reference.md).
+This module re-exports the public names; each lives in the module named after
+its concept (see DESIGN.md and docs/reference.md).  Its last line is the one
+call that plugs the layers into the engine (``_wiring.py``).
 """
 
 # Importing the integrations installs the Django system check (it imports no Django).
@@ -21,11 +22,11 @@ from .plugin_system.conditions import when
 from .plugin_system.declaration import BasePlugin, plugin
 from .plugin_system.events import aemit, emit
 from .plugin_system.explanation import explain
+from .plugin_system.masking import mask, unmask
 from .plugin_system.model import PluginModel, unweave, weave, with_plugins
 from .plugin_system.registry import PluginInfo, PluginRegistry, registry
 from .plugin_system.spec import hook
 from .runtime.context import Context, context
-from .runtime.masking import mask, unmask
 from .runtime.redis_switchboard import RedisSwitchboard
 from .runtime.switchboard import Switchboard, SwitchState
 from .weaving.aspect import AdviceSpec, Aspect, Switch

@@ -14,11 +14,17 @@ and no autouse fixture.
   ``disabled()`` block open;
 - ``@pytest.mark.plugins_disabled("audit", ...)``: runs the test function
   inside ``registry.disabled(...)``;
-- :func:`assert_advice_ran` / :func:`assert_advice_not_ran`: check a trace.
+- :func:`assert_advice_ran` / :func:`assert_advice_not_ran`: check a trace;
+- ``earnorm_backend``: the conformance kit (:mod:`earnorm_aop.testing`): a
+  test asking for it runs once per backend (``memory``, ``pydantic``,
+  ``django``, ``sqlalchemy``, ``sqlalchemy-async``, ``earnorm``), chosen with
+  ``--earnorm-backends`` (``$EARNORM_AOP_BACKENDS``, the ``earnorm_backends``
+  ini option), on the database ``--earnorm-db`` names.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import ExitStack
 
@@ -27,6 +33,7 @@ import pytest
 from .errors import PluginNotFoundError
 from .plugin_system.registry import PluginRegistry
 from .plugin_system.registry import registry as default_registry
+from .testing import BACKENDS, Backend, BackendUnavailable, make_backend, parse_backends
 from .weaving import scope, weaver
 from .weaving.state import mode
 from .weaving.tracing import Trace, TraceRecord
@@ -38,6 +45,7 @@ MARKER = "plugins_disabled"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _backend_choice(config)  # a bad --earnorm-backends is a usage error, before collection
     config.addinivalue_line(
         "markers",
         f"{MARKER}(*names, registry=None): run the test function with these earnorm_aop "
@@ -251,3 +259,79 @@ def assert_advice_not_ran(
             f"advice matching {wanted} ran {len(found)} time(s), expected none; "
             f"{_what_ran(recorder)}"
         )
+
+
+# --------------------------------------------------------------------------
+# The conformance kit: ``earnorm_backend`` over every backend
+# --------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("earnorm-aop", "earnorm-aop conformance kit")
+    group.addoption(
+        "--earnorm-backends",
+        dest="earnorm_backends",
+        default=None,
+        metavar="NAMES",
+        help="backends the earnorm_backend fixture runs on, comma-separated: "
+        f"{', '.join(BACKENDS)}, or all (default: $EARNORM_AOP_BACKENDS, the "
+        "earnorm_backends ini option, else all)",
+    )
+    group.addoption(
+        "--earnorm-db",
+        dest="earnorm_db",
+        default=None,
+        choices=["sqlite", "postgres"],
+        help="the database of the django and sqlalchemy backends (default: "
+        "$EARNORM_AOP_TEST_DB, else sqlite; postgres starts a private cluster)",
+    )
+    parser.addini("earnorm_backends", "default of --earnorm-backends", default="")
+
+
+def _backend_choice(config: pytest.Config) -> tuple[list[str], bool]:
+    """The backends chosen for ``earnorm_backend``, and whether they were named (not ``all``)."""
+    spec = (
+        config.getoption("earnorm_backends", None)
+        or os.environ.get("EARNORM_AOP_BACKENDS")
+        or str(config.getini("earnorm_backends") or "")
+        or "all"
+    )
+    try:
+        names = parse_backends(spec)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--earnorm-backends: {exc}") from None
+    return names, "all" not in spec.lower().split(",")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that asks for ``earnorm_backend`` once per chosen backend."""
+    if "earnorm_backend" not in metafunc.fixturenames:
+        return
+    db = metafunc.config.getoption("earnorm_db", None)
+    if db:
+        os.environ["EARNORM_AOP_TEST_DB"] = db
+    names, _ = _backend_choice(metafunc.config)
+    metafunc.parametrize("earnorm_backend", names, indirect=True, ids=names)
+
+
+@pytest.fixture
+def earnorm_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """One backend of the conformance kit (:mod:`earnorm_aop.testing`), closed after the test.
+
+    A backend that cannot run here is skipped with the reason; under
+    ``CI=true`` one named explicitly (not through ``all``) fails instead.
+    """
+    name = getattr(request, "param", None)
+    if name is None:  # pragma: no cover - pytest_generate_tests always parametrizes it
+        pytest.fail("earnorm_backend is parametrized by the earnorm_aop plugin", pytrace=False)
+    try:
+        backend = make_backend(name)
+    except BackendUnavailable as exc:
+        _, named = _backend_choice(request.config)
+        if named and os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{exc}; CI is set and the backend was asked for", pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        yield backend
+    finally:
+        backend.close()

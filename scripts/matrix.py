@@ -47,7 +47,7 @@ PYTEST_NO_TESTS = 5
 
 
 def backend_modules(tests: Path = ROOT / "tests") -> list[str]:
-    """The test modules with a test (or fixture) over the ``backend`` fixture.
+    """The test modules with a test (or fixture) over ``backend`` or the kit's ``earnorm_backend``.
 
     Their ``[django]``, ``[sqlalchemy]`` and ``[sqlalchemy-async]`` variants
     belong to the ORM cells; found by reading the modules, so a new
@@ -59,7 +59,8 @@ def backend_modules(tests: Path = ROOT / "tests") -> list[str]:
     for path in sorted(paths):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
-                arg.arg == "backend" for arg in [*node.args.args, *node.args.kwonlyargs]
+                arg.arg in ("backend", "earnorm_backend")  # the kit's fixture, or ours over it
+                for arg in [*node.args.args, *node.args.kwonlyargs]
             ):
                 found.append(path.relative_to(ROOT).as_posix())
                 break

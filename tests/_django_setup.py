@@ -122,7 +122,11 @@ def configure() -> None:
         databases = _postgres() if database() == "postgres" else _sqlite()
         settings.configure(
             DATABASES=databases,
-            INSTALLED_APPS=["earnorm_aop.integrations.django", "djangoapp"],
+            INSTALLED_APPS=[
+                "earnorm_aop.integrations.django",
+                "earnorm_aop.testing",  # the app of the conformance kit's models
+                "djangoapp",
+            ],
             USE_TZ=True,
             TIME_ZONE="UTC",
             DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",

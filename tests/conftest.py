@@ -16,11 +16,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _django_setup
 import _hypothesis_profiles  # noqa: F401  (loads the profile before test modules are imported)
 import pytest
 
 from earnorm_aop import registry
+from earnorm_aop.testing import use_django_setup
 from earnorm_aop.weaving import weaver
+
+# The conformance kit's django backend runs on the tests' Django (the test app
+# beside the kit's), configured by whichever test needs Django first.
+use_django_setup(_django_setup.configure)
 
 # Fixtures of the plugin-layer tests (an isolated registry per test, ...) and of
 # the built-in plugin tests (the ``backend`` they run on, a real redis-server).
@@ -56,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         outside = EARNORM_TESTS not in Path(str(item.path)).parents
-        uses_backend = "backend" in getattr(item, "fixturenames", ())
+        uses_backend = "earnorm_backend" in getattr(item, "fixturenames", ())  # the kit's
         (drop if outside and not uses_backend else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -29,7 +29,7 @@ from _doc_blocks import FRAGMENT, ROOT, RUNS, blocks, run_page
 
 from earnorm_aop import registry
 from earnorm_aop.integrations.memory import default_store
-from earnorm_aop.runtime import masking
+from earnorm_aop.plugin_system import masking
 from earnorm_aop.weaving import weaver
 
 pytest_plugins = ["pytester"]

@@ -1,20 +1,50 @@
-"""The package's layers, checked from the source: the engine imports nothing above it.
+"""The package's layers, checked from the source: each imports only the layers beneath it.
 
-``earnorm_aop/weaving/`` is the engine; the plugin layer, the built-ins and the
-integrations sit on top of it.  These tests read every module's imports (run
-time ones: ``if TYPE_CHECKING:`` blocks excluded, imports inside functions
-included) so a shortcut from the engine into an upper layer, or an import cycle
-between modules, fails here rather than in a reader's head.
+Every module of ``earnorm_aop`` belongs to one layer, named by its folder (a
+module at the package root is the public face).  These tests read every
+module's imports -- ``if TYPE_CHECKING:`` blocks and imports inside functions
+included, since a reader follows those too -- so an import from a lower layer
+into a higher one, or an import cycle between modules, fails here rather than
+in a reader's head.  docs/architecture.md describes the layers.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 import earnorm_aop
 
 PACKAGE = Path(earnorm_aop.__file__).parent
+
+# Bottom to top.  A module may import from its own layer and the ones before it.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("errors", ("errors",)),
+    ("engine", ("weaving",)),
+    ("adapter protocol", ("adapters",)),
+    ("plugin layer", ("plugin_system",)),
+    ("operators' runtime", ("runtime",)),
+    ("built-in plugins", ("plugins",)),
+    ("integrations", ("integrations",)),
+    ("public face", ("", "__main__", "_wiring", "cli", "pytest_plugin", "testing")),
+)
+
+# Modules longer than this must be one concept that reads top to bottom; the
+# ones that are say why here.
+MAX_LINES = 500
+LONG_MODULES = {
+    "weaving/codegen.py": "one concept: the source writer, a method per part of a dispatcher",
+    "weaving/rebuild.py": "one procedure: rebuilding a class's plans after a change",
+    "integrations/sqlalchemy/statements.py": "one concept: advice on Core/ORM statements",
+    "integrations/sqlalchemy/adapter.py": "the SQLAlchemy adapter, one method per operation",
+    "testing/_sqlalchemy.py": "one backend of the kit: its SQLAlchemy operations, sync and async",
+    # Over the line until the adapter is composed by concern (issue 23):
+    "adapters/base.py": "the adapter protocol, one method per operation or field question",
+    "weaving/advice.py": "one concept: how an advice function is read and its parameters bound",
+}
 
 
 def _module_name(path: Path) -> str:
@@ -24,24 +54,20 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+def _path_of(module: str) -> Path | None:
+    rel = Path(*module.split(".")[1:])
+    for candidate in (PACKAGE / rel.with_suffix(".py"), PACKAGE / rel / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def _imports(path: Path) -> set[str]:
-    """Modules of earnorm_aop that ``path`` imports at run time."""
+    """Modules of earnorm_aop that ``path`` imports, anywhere in its source."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("earnorm_aop"))
         elif isinstance(node, ast.ImportFrom):
@@ -58,46 +84,46 @@ def _imports(path: Path) -> set[str]:
                     candidate = f"{module}.{alias.name}"
                     if _path_of(candidate) is not None:
                         found.add(candidate)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(path.read_text(), str(path)))
     found.discard(name)
     return found
-
-
-def _path_of(module: str) -> Path | None:
-    rel = Path(*module.split(".")[1:])
-    for candidate in (PACKAGE / rel.with_suffix(".py"), PACKAGE / rel / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def _graph() -> dict[str, set[str]]:
     return {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
 
 
-def test_the_engine_imports_nothing_from_the_layers_above_it() -> None:
-    allowed = ("earnorm_aop.weaving", "earnorm_aop.errors")
-    offenders = {
-        module: sorted(i for i in imports if not i.startswith(allowed))
-        for module, imports in _graph().items()
-        if module.startswith("earnorm_aop.weaving")
+def layer_of(module: str) -> int:
+    """The rank of ``module``'s layer (0 = bottom); KeyError for a folder no layer names."""
+    parts = module.split(".")[1:]
+    head = parts[0] if parts else ""
+    for rank, (_, folders) in enumerate(LAYERS):
+        if head in folders:
+            return rank
+    raise KeyError(module)
+
+
+def upward_imports(graph: Mapping[str, set[str]]) -> dict[str, list[str]]:
+    """Each module's imports of a module in a higher layer."""
+    found = {
+        module: sorted(i for i in imports if layer_of(i) > layer_of(module))
+        for module, imports in graph.items()
     }
-    assert {m: i for m, i in offenders.items() if i} == {}
+    return {module: imports for module, imports in found.items() if imports}
 
 
-def test_no_import_cycles_between_modules() -> None:
-    graph = _graph()
-    # A package's __init__ re-exports its modules; importing a module runs
-    # its package's __init__ first, so edges into a package are not cycles.
+def cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Import cycles between modules (depth-first, each back edge once).
+
+    A package's ``__init__`` re-exports its modules and importing a module runs
+    its package's ``__init__`` first, so edges into an enclosing package are
+    not cycles.
+    """
     edges = {
         m: {i for i in imports if i in graph and not m.startswith(i + ".") and i != "earnorm_aop"}
         for m, imports in graph.items()
         if m != "earnorm_aop"
     }
-    cycles: list[list[str]] = []
+    found: list[list[str]] = []
     state: dict[str, int] = {}
 
     def walk(node: str, stack: list[str]) -> None:
@@ -105,7 +131,7 @@ def test_no_import_cycles_between_modules() -> None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                cycles.append([*stack[stack.index(nxt) :], nxt])
+                found.append([*stack[stack.index(nxt) :], nxt])
             elif nxt not in state:
                 walk(nxt, stack)
         stack.pop()
@@ -114,7 +140,62 @@ def test_no_import_cycles_between_modules() -> None:
     for module in sorted(edges):
         if module not in state:
             walk(module, [])
-    assert cycles == []
+    return found
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    unplaced = []
+    for module in _graph():
+        try:
+            layer_of(module)
+        except KeyError:
+            unplaced.append(module)
+    assert unplaced == []
+
+
+def test_no_module_imports_from_a_layer_above_it() -> None:
+    assert upward_imports(_graph()) == {}
+
+
+def test_no_import_cycles_between_modules() -> None:
+    assert cycles(_graph()) == []
+
+
+def test_the_checks_catch_an_upward_import_and_a_cycle() -> None:
+    """The two checks above on a made-up graph: they can fail."""
+    graph = {
+        "earnorm_aop.weaving.chain": {"earnorm_aop.plugin_system.registry"},
+        "earnorm_aop.plugin_system.registry": {"earnorm_aop.plugin_system.spec"},
+        "earnorm_aop.plugin_system.spec": {"earnorm_aop.plugin_system.registry"},
+        "earnorm_aop.cli": {"earnorm_aop.weaving.chain"},
+    }
+    assert upward_imports(graph) == {
+        "earnorm_aop.weaving.chain": ["earnorm_aop.plugin_system.registry"]
+    }
+    assert cycles(graph) == [
+        [
+            "earnorm_aop.plugin_system.registry",
+            "earnorm_aop.plugin_system.spec",
+            "earnorm_aop.plugin_system.registry",
+        ]
+    ]
+    with pytest.raises(KeyError):
+        layer_of("earnorm_aop.somewhere_new.module")
+
+
+def test_no_module_is_longer_than_one_reading_unless_it_says_why() -> None:
+    long = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if len(path.read_text().splitlines()) > MAX_LINES
+    }
+    assert long <= set(LONG_MODULES), sorted(long - set(LONG_MODULES))
+
+
+def test_the_package_root_holds_only_the_public_face() -> None:
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    # _wiring.py: what __init__ plugs into the engine's extension points, once.
+    assert modules == ["__init__.py", "__main__.py", "_wiring.py", "errors.py", "pytest_plugin.py"]
 
 
 def test_no_package_attribute_shadows_a_module() -> None:

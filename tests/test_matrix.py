@@ -34,7 +34,9 @@ def matrix() -> Iterator[ModuleType]:
 
 def test_every_backend_parametrised_module_is_in_both_orms_cells(matrix: ModuleType) -> None:
     modules = matrix.backend_modules()
-    assert {"tests/plugin_system/test_changes.py", "tests/runtime/test_masking.py"} <= set(modules)
+    assert {"tests/plugin_system/test_changes.py", "tests/plugin_system/test_masking.py"} <= set(
+        modules
+    )
     assert "tests/plugins/test_builtins_softdelete.py" in modules
     assert "tests/weaving/test_engine_pointcut.py" not in modules  # no backend: not an ORM cell's
     for orm in matrix.ORMS.values():

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from ._unknown import UNKNOWN
+
 if TYPE_CHECKING:
     from .base import Adapter
 
@@ -52,19 +54,6 @@ __all__ = [
     "records",
 ]
 
-
-class _Unknown:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNKNOWN: Any = _Unknown()
-"""The value of a field the adapter did not load (deferred): never compared, never guessed."""
 
 INSTANCE = frozenset({"save", "update", "delete"})
 BULK = frozenset({"save_many", "update_many", "delete_many"})

@@ -9,15 +9,21 @@ with ``packaging``, the library pip itself uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from ..errors import DependencyError, PluginNotFoundError
 
-if TYPE_CHECKING:
-    from .spec import PluginSpec
-
 __all__ = ["parse_specifier", "resolve_requirements"]
+
+
+class Requiring(Protocol):
+    """What resolution reads of a plugin's spec (``spec.PluginSpec`` has both)."""
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def requires(self) -> Mapping[str, str]: ...
 
 
 def parse_specifier(owner: str, dependency: str, text: str) -> Any:
@@ -39,7 +45,7 @@ def parse_specifier(owner: str, dependency: str, text: str) -> Any:
 
 
 def resolve_requirements(
-    requested: Iterable[str], lookup: Callable[[str], PluginSpec], model: str
+    requested: Iterable[str], lookup: Callable[[str], Requiring], model: str
 ) -> list[str]:
     """The requested names plus their requirements, each requirement before its dependants.
 

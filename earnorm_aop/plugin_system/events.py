@@ -4,13 +4,19 @@ An event is a hook name that does not name a model method (``after_change``,
 or ``before_update`` on a model without ``update``).  ``emit(instance, event,
 **payload)`` calls every enabled handler of the instance's model in plugin
 order, injecting ``instance``, ``model``, ``event`` and the payload keys by
-name.  Events are not on the hot path of woven methods, so handler
-parameters are read per call (cached per handler).
+name.
+
+Which handlers an event has on a class is decided when the class's plans are
+rebuilt (:func:`earnorm_aop.weaving.weaver.event_handlers` is one look-up), so
+an event nobody listens to costs a look-up and a test of an empty tuple,
+before anything is built.  Handler parameters are read per call (cached per
+handler): that cost is paid only where someone listens.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import PluginError
@@ -18,7 +24,7 @@ from ..weaving import scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.chain import record_failure
 
-__all__ = ["aemit", "emit"]
+__all__ = ["aemit", "emit", "listened"]
 
 _signatures: dict[int, tuple[AdviceSpec, inspect.Signature]] = {}
 
@@ -57,9 +63,22 @@ def _arguments(
     return positional, keywords
 
 
-def _handlers(instance: Any, event: str) -> list[tuple[Aspect, AdviceSpec]]:
+def listened(model: type, event: str) -> bool:
+    """Whether any enabled handler of ``event`` is woven on ``model`` (one look-up).
+
+    For a caller whose payload costs something to build: nobody listens, nothing built.
+    """
+    return bool(weaver.event_handlers(model, event))
+
+
+def _handlers(instance: Any, event: str) -> Sequence[tuple[Aspect, AdviceSpec]]:
+    found = weaver.event_handlers(type(instance), event)
+    if not found:
+        return found  # nobody listens
     off = scope.DISABLED.get()
-    return [(a, s) for a, s in weaver.event_handlers(type(instance), event) if a.switch not in off]
+    if not off:
+        return found
+    return [(a, s) for a, s in found if a.switch not in off]
 
 
 def _failed(aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, exc: Exception) -> None:

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import PluginConfigError, PluginNotFoundError
-from ..runtime.masking import mask as mask_fields
 from ..weaving import weaver
 from .conditions import needs_tracking
 from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
+from .masking import mask as mask_fields
 from .registry import PluginRegistry
 from .registry import registry as default_registry
 
@@ -135,7 +135,7 @@ def with_plugins(
     ``with_plugins("timestamp", "softdelete", cache={"ttl": 1800})``; its
     subclasses may add plugins with ``class Meta: plugins = [...]``.
     ``mask=["pin"]`` marks fields of the model no plugin writes down in clear
-    (see :mod:`earnorm_aop.runtime.masking`).
+    (see :mod:`earnorm_aop.plugin_system.masking`).
     """
 
     def decorate(model: T) -> T:

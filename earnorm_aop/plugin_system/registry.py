@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from ..weaving import metering, scope, weaver
@@ -26,11 +26,25 @@ from .spec import PluginSpec, read_spec
 if TYPE_CHECKING:
     import importlib.metadata
 
-    from ..runtime.switchboard import Switchboard
-
 __all__ = ["PluginInfo", "PluginRegistry", "registry"]
 
-B = TypeVar("B", bound="Switchboard")
+
+class Board(Protocol):
+    """What the registry needs of a switchboard it shares its switches through.
+
+    The boards themselves (``Switchboard``, ``RedisSwitchboard``) live in the
+    operators' runtime, a layer above this one: they re-weave models through
+    the plugin layer, so the registry knows them only by this protocol.
+    """
+
+    def attach(self, registry: PluginRegistry) -> None: ...
+    def close(self) -> None: ...
+    def publish(self, name: str, enabled: bool, *, origin: str) -> None: ...
+    def shared_config(self, name: str, model: type) -> dict[str, Any] | None: ...
+    def reconfigure(self, model: type, name: str, **config: Any) -> None: ...
+
+
+B = TypeVar("B", bound=Board)
 
 GROUP = "earnorm_aop.plugins"
 
@@ -133,7 +147,7 @@ class PluginRegistry:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.RLock()
-        self._board: Switchboard | None = None
+        self._board: Board | None = None
 
     # -- registration ----------------------------------------------------------
 
@@ -296,7 +310,7 @@ class PluginRegistry:
             board.close()
 
     @property
-    def switchboard(self) -> Switchboard | None:
+    def switchboard(self) -> Board | None:
         """The board this registry shares its switches through, if any."""
         return self._board
 

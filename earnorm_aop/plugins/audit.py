@@ -28,7 +28,7 @@ commits (the adapter's ``defer``; never for a rolled-back write), the
 
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
 note.save()``; Django: ``ContextMiddleware``); its reason and request id go in
-the record's ``extra``.  Masked fields (:mod:`earnorm_aop.runtime.masking`) are
+the record's ``extra``.  Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are
 recorded as changed, never with their values.  ``audit.actor(name)`` is the
 former spelling of ``context(actor=name)``.
 """
@@ -47,9 +47,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..adapters import tracking
 from ..adapters.base import AUDIT_TABLE, Adapter, adapter_for
 from ..plugin_system.events import emit
+from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
-from ..runtime.masking import redact_changes
 from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
 __all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
@@ -166,7 +166,7 @@ class AuditPlugin:
         """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table)."""
         if not changes and action == "update" and not self.config.record_unchanged:
             return None
-        # Masked fields (earnorm_aop.runtime.masking) never leave in clear: not in the
+        # Masked fields (earnorm_aop.plugin_system.masking) never leave in clear: not in the
         # record, its log line, nor the after_change payload.
         changes = redact_changes(model, changes)
         current = context.current()

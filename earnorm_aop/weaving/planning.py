@@ -121,6 +121,33 @@ def event_as_pointcut(
     return None
 
 
+Handlers = tuple[tuple[Aspect, AdviceSpec], ...]
+"""The enabled handlers of one custom event on one class, in plugin order."""
+
+NO_HANDLERS: Handlers = ()
+"""Nobody listens: false, so a caller tests it before building a payload."""
+
+
+def event_table(
+    aspects: list[Aspect], names: tuple[dict[str, None], dict[str, None]]
+) -> dict[str, Handlers]:
+    """Each custom event the enabled ``aspects`` handle on a class, with its handlers.
+
+    An event spec is a custom event on a class exactly when it is not woven as
+    a pointcut there (``before_save`` on a model without ``save``); ``names``
+    are the class's :func:`method_names`.
+    """
+    table: dict[str, list[tuple[Aspect, AdviceSpec]]] = {}
+    for aspect in aspects:
+        if not aspect.switch.enabled:
+            continue
+        for spec in aspect.advices:
+            event = spec.target
+            if isinstance(event, str) and event_as_pointcut(event, names) is None:
+                table.setdefault(event, []).append((aspect, spec))
+    return {event: tuple(found) for event, found in table.items()}
+
+
 def _lookup_raw_value(model: type, name: str) -> Any:
     for klass in model.__mro__:
         if name in vars(klass):
@@ -142,10 +169,18 @@ def lookup_original(model: type, name: str) -> tuple[type, Any]:
 
 
 def plan_class(
-    model: type, aspects: list[Aspect], *, include_disabled: bool = False
+    model: type,
+    aspects: list[Aspect],
+    *,
+    include_disabled: bool = False,
+    names: tuple[dict[str, None], dict[str, None]] | None = None,
 ) -> tuple[dict[str, ChainPlan], dict[tuple[type, str], ChainPlan]]:
-    """Each advised method of ``model`` with its chain (enabled aspects only unless asked)."""
-    names = method_names(model)
+    """Each advised method of ``model`` with its chain (enabled aspects only unless asked).
+
+    ``names``: ``model``'s :func:`method_names`, when the caller has them.
+    """
+    if names is None:
+        names = method_names(model)
     per_method: dict[str, list[tuple[Aspect, AdviceSpec, Kind]]] = {}
     for aspect in aspects:
         for spec in aspect.advices:

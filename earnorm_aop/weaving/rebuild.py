@@ -23,12 +23,14 @@ from .advice import Target
 from .aspect import Switch
 from .chain import ChainPlan
 from .generated import compile_chain
-from .planning import effective, lookup_original, plan_class, routine
+from .planning import effective, event_table, lookup_original, method_names, plan_class, routine
 from .state import (
     MISSING,
+    NO_EVENTS,
     Originals,
     State,
     Woven,
+    event_tables,
     lock,
     state_of,
     states,
@@ -140,12 +142,15 @@ def rebuild_classes(seeds: Iterable[type]) -> None:
     # Pass 1: plan every class; nothing is touched if any plan fails.
     wanted: dict[type, dict[str, ChainPlan]] = {}
     foreign: dict[type, dict[tuple[type, str], ChainPlan]] = {}
+    events: dict[type, dict[str, Any]] = {}
     for klass in classes:
         aspects = effective(klass)
         if not aspects and klass not in states and not _has_woven(klass):
             continue
+        names = method_names(klass)
         # Planning checks every advice, disabled ones included; the plans hold the enabled.
-        wanted[klass], foreign[klass] = plan_class(klass, aspects)
+        wanted[klass], foreign[klass] = plan_class(klass, aspects, names=names)
+        events[klass] = event_table(aspects, names)
         stats.planned += 1
     # Decide which classes need their own wrapper and which simply inherit one.
     own: dict[type, dict[str, ChainPlan]] = {}
@@ -180,6 +185,8 @@ def rebuild_classes(seeds: Iterable[type]) -> None:
         raise
     for klass in classes:
         _reindex(klass)
+        # The custom events as planned now (none for a class with no aspects).
+        event_tables[klass] = events.get(klass, NO_EVENTS)
 
 
 class _Snapshot:

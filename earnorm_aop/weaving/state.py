@@ -10,8 +10,9 @@ import copy
 import copyreg
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .aspect import Aspect, Switch
@@ -219,6 +220,12 @@ disabled_counts: dict[Switch, int] = {}
 # Python lists them in __subclasses__() until they are garbage collected; the
 # weaver skips them, or every later weave or toggle on the parent would fail too.
 stillborn: weakref.WeakSet[type] = weakref.WeakSet()
+
+
+# Each class's custom events and their enabled handlers (planning.event_table),
+# set when the class's plans are rebuilt, so an ``emit`` is one look-up.
+event_tables: weakref.WeakKeyDictionary[type, Mapping[str, Any]] = weakref.WeakKeyDictionary()
+NO_EVENTS: Mapping[str, Any] = MappingProxyType({})
 
 
 def state_of(klass: type) -> State:

@@ -17,17 +17,17 @@ This module is the engine's public face; the work is done by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import WeavingError
 from . import scope
 from .advice import PlannedAdvice
-from .aspect import AdviceSpec, Aspect, Switch
-from .planning import effective, event_as_pointcut, method_names, plan_class
+from .aspect import Aspect, Switch
+from .planning import NO_HANDLERS, Handlers, effective, event_table, method_names, plan_class
 from .rebuild import classes_using, rebuild_classes, set_enabled, subclasses
-from .state import State, Woven, disabled_counts, lock, mode, states
+from .state import NO_EVENTS, State, Woven, disabled_counts, event_tables, lock, mode, states
 from .tracing import Trace
 
 __all__ = [
@@ -201,21 +201,27 @@ def describe(model: type) -> list[MethodChain]:
         return out
 
 
-def event_handlers(model: type, event: str) -> list[tuple[Aspect, AdviceSpec]]:
+def event_handlers(model: type, event: str) -> Handlers:
     """The enabled handlers of custom ``event`` on ``model``, in plugin order.
 
-    An event spec is a custom event on a model exactly when it is not woven as
-    a pointcut there (``before_save`` on a model without ``save``).
+    One look-up: each class's table is made when its plans are rebuilt
+    (:func:`~earnorm_aop.weaving.planning.event_table`); an empty result
+    (``NO_HANDLERS``) is false, for the caller to test before building a payload.
     """
+    table = event_tables.get(model)
+    if table is None:  # a class no rebuild has reached: planned once, here
+        table = _event_table_of(model)
+    return table.get(event, NO_HANDLERS)
+
+
+def _event_table_of(model: type) -> Mapping[str, Handlers]:
     with lock:
-        aspects = [a for a in effective(model) if a.switch.enabled]
-        names = method_names(model)
-    out = []
-    for aspect in aspects:
-        for spec in aspect.advices:
-            if spec.target == event and event_as_pointcut(event, names) is None:
-                out.append((aspect, spec))
-    return out
+        table = event_tables.get(model)
+        if table is None:
+            aspects = effective(model)
+            table = event_table(aspects, method_names(model)) if aspects else NO_EVENTS
+            event_tables[model] = table
+        return table
 
 
 # --------------------------------------------------------------------------

@@ -336,13 +336,13 @@ _STEPS = st.lists(
 )
 
 
-@pytest.mark.parametrize("flavour", ["plain", "pydantic"])
+@pytest.mark.parametrize("flavour", ["memory", "pydantic"])
 @settings(max_examples=examples(100), deadline=None)
 @given(steps=_STEPS)
 def test_changes_seen_by_advice_equal_a_reference_diff(
     flavour: str, steps: list[tuple[str, Any, Any]]
 ) -> None:
-    from _builtin_backends import MemoryBackend
+    from earnorm_aop.testing._memory import MemoryBackend
 
     values = {"title": ["", "a", "b"], "views": [0, 1, 2]}
     seen: list[dict[str, Any]] = []

@@ -120,9 +120,9 @@ def test_a_builtin_can_be_subclassed_under_another_name() -> None:
         """Timestamps with other field names."""
 
     reg.register("stamp", UtcStamp)
-    from _builtin_backends import MemoryBackend
+    from earnorm_aop.testing._memory import MemoryBackend
 
-    backend = MemoryBackend("plain")
+    backend = MemoryBackend("memory")
     try:
         Article = backend.model("stamp", registry=reg, stamp={"created_field": "made"})
         a = backend.create(Article)

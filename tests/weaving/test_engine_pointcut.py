@@ -317,6 +317,6 @@ def test_event_name_is_woven_when_the_model_has_the_method() -> None:
         assert [spec.name for _, spec in weaver.event_handlers(Model, "after_change")] == [
             "<lambda>"
         ]
-        assert weaver.event_handlers(Model, "before_save") == []
+        assert weaver.event_handlers(Model, "before_save") == ()
     finally:
         weaver.unweave(Model)

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from test_engine_dispatch import SyncModel, aspect_specs, build_plan
 
 from earnorm_aop import Aspect, PluginRegistry, plugin, trace, with_plugins
-from earnorm_aop.weaving import generated, rebuild, scope, weaver
+from earnorm_aop.weaving import codegen, generated, rebuild, scope, weaver
 
 
 def fresh(name: str = "Model") -> type:
@@ -357,7 +357,7 @@ def test_code_cached_by_shape_is_what_the_generator_writes(aspects: list[dict[st
 
     plan = build_plan(M, aspects, [])
     dispatcher = generated.compile_chain(plan)
-    _, fresh_source = generated._Generator(plan).generate()
+    _, fresh_source = codegen.Generator(plan).generate()
     assert generated.source_of(dispatcher) == fresh_source
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_engine_dispatch import outcome
 
 from earnorm_aop import Aspect
-from earnorm_aop.weaving import generated, weaver
+from earnorm_aop.weaving import codegen, generated, weaver
 from earnorm_aop.weaving.chain import ChainPlan
 from earnorm_aop.weaving.generated import compile_chain
 from earnorm_aop.weaving.interpreted import interpret_chain
@@ -128,7 +128,7 @@ def test_generated_reads_target_parameters_as_the_interpreted_binds_them(
     assert seen[0] == seen[1]
     # Code is shared by shape: the signature's part of the shape must be complete.
     compiled = generated.source_of(compile_chain(plan))
-    assert compiled == generated._Generator(plan).generate()[1]
+    assert compiled == codegen.Generator(plan).generate()[1]
     # And both agree with Python on whether the call is valid at all.
     valid = outcome(lambda: obj.save(*args, **kwargs))[0] == "ok"
     assert (seen[0][0][0] == "ok") == valid

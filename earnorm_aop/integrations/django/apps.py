@@ -4,7 +4,7 @@ Installing it does three things: Django imports it before any ``models.py``, so
 ``plugins = [...]`` attributes are read on every model; it provides the
 ``AuditRecord`` table the ``audit`` plugin's ``table`` sink writes to; and it
 masks the fields named by the ``EARNORM_AOP_MASK`` setting on every model
-(see :mod:`earnorm_aop.runtime.masking`).
+(see :mod:`earnorm_aop.plugin_system.masking`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class EarnormAopConfig(AppConfig):  # type: ignore[misc]
         # models early) was prepared without our signal handler: catch up.
         from django.conf import settings
 
-        from ...runtime.masking import mask
+        from ...plugin_system.masking import mask
         from .declaration import prepare
 
         masked = getattr(settings, "EARNORM_AOP_MASK", ())

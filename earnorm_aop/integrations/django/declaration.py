@@ -23,8 +23,8 @@ from typing import Any
 
 from django.db.models.signals import class_prepared
 
+from ...plugin_system.masking import mask
 from ...plugin_system.model import with_plugins
-from ...runtime.masking import mask
 from ...weaving import weaver
 
 __all__ = ["ATTRIBUTE", "REGISTRY_ATTRIBUTE", "declared_plugins", "prepare"]

@@ -8,19 +8,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _django_backend import DjangoBackend, django_backend
 from django.db import connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from earnorm_aop import PluginRegistry, hook, plugin
+from earnorm_aop.testing import open_backend
+from earnorm_aop.testing._django import DjangoBackend
 
 STATUS = {"status": (str, "draft")}
 
 
 @pytest.fixture
 def backend() -> Iterator[DjangoBackend]:
-    yield from django_backend()
+    with open_backend("django") as django:
+        assert isinstance(django, DjangoBackend)
+        yield django
 
 
 @pytest.fixture

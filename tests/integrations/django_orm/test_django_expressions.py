@@ -15,7 +15,6 @@ from typing import Any
 
 import pydantic
 import pytest
-from _django_backend import DjangoBackend, django_backend
 from django.db import connection
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Concat
@@ -24,6 +23,8 @@ from django.test.utils import CaptureQueriesContext
 from earnorm_aop.adapters.base import Adapter
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.plugins.validation import ValidationFailed
+from earnorm_aop.testing import open_backend
+from earnorm_aop.testing._django import DjangoBackend
 
 RULES = {"views": {"ge": 0, "le": 100}, "title": {"max_length": 10}}
 
@@ -35,7 +36,9 @@ class Schema(pydantic.BaseModel):
 
 @pytest.fixture
 def backend() -> Iterator[DjangoBackend]:
-    yield from django_backend()
+    with open_backend("django") as django:
+        assert isinstance(django, DjangoBackend)
+        yield django
 
 
 def model(backend: DjangoBackend, *plugins: str, **configured: Any) -> Any:

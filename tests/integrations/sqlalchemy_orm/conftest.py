@@ -17,11 +17,11 @@ import pytest
 
 pytest.importorskip("sqlalchemy")
 
-from _sqlalchemy_backend import database_url
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from earnorm_aop.integrations.sqlalchemy import audit_metadata
+from earnorm_aop.testing._sqlalchemy import database_url
 
 
 class Database:

@@ -1,19 +1,20 @@
-"""The SQLAlchemy backends of the built-in plugin tests (``backend`` fixture).
+"""The ``sqlalchemy`` and ``sqlalchemy-async`` backends: a ``Session`` or an ``AsyncSession``.
 
-``"sqlalchemy"``: a sync ``Session``; ``"sqlalchemy-async"``: an ``AsyncSession``
-on aiosqlite (or psycopg's async driver on PostgreSQL), driven from the sync
-tests through a private event loop, so every statement goes through
-SQLAlchemy's asyncio layer (greenlets) as in an async application.
+``"sqlalchemy-async"`` drives an ``AsyncSession`` on aiosqlite (or psycopg's
+async driver on PostgreSQL) from sync checks through a private event loop, so
+every statement goes through SQLAlchemy's asyncio layer (greenlets) as in an
+async application.
 
-Each ``backend.model(...)`` is a new declarative class on the test's own
+Each ``backend.model(...)`` is a new declarative class on the backend's own
 ``DeclarativeBase`` (``id``, ``title``, ``views`` and ``fields``), plugins
 woven with ``with_plugins`` (columns added after mapping), its table created.
-The class gets the convenience methods the shared tests call on records —
-``save()`` (``session.add`` + commit), ``delete()`` (``session.delete`` +
-commit), ``refresh_from_db()`` — which are *not* logical operations on
-SQLAlchemy: the plugins see the flush, as they do in an application.  Each
-write commits, as Django's autocommit does; reads autoflush.  The database is
-SQLite (a file per test) unless ``EARNORM_AOP_TEST_DB=postgres``.
+The class gets the record methods the checks call — ``save()`` (``session.add``
+and commit), ``delete()`` (``session.delete`` and commit), ``refresh_from_db()``
+— which are *not* logical operations on SQLAlchemy: the plugins see the
+flush, as they do in an application.  Each write commits, as Django's
+autocommit does, except inside :meth:`SQLAlchemyBackend.transaction`, where
+writes flush and the block's end commits or rolls back.  The database is
+SQLite (a file per backend) unless ``EARNORM_AOP_TEST_DB=postgres``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
+from ..adapters.base import FieldSpec
+from ..plugin_system.model import with_plugins
+from ..plugin_system.registry import PluginRegistry
+from ..weaving import weaver
+from ._base import Backend, Fields, Methods
 
-from earnorm_aop import PluginRegistry, with_plugins
-from earnorm_aop.integrations import FieldSpec
-from earnorm_aop.weaving import weaver
+__all__ = ["SQLAlchemyBackend", "database_url"]
 
 _names = itertools.count(1)
 
@@ -50,7 +53,7 @@ def database_url(asynchronous: bool) -> str:
     if kind == "postgres":
         global _postgres_url
         if _postgres_url is None:
-            import _postgres
+            from . import _postgres
 
             server = _postgres.shared()
             _postgres_url = f"{server.user}@{server.host}:{server.port}/{server.database}"
@@ -61,10 +64,11 @@ def database_url(asynchronous: bool) -> str:
     return f"{driver}:///{Path(folder) / 'test.sqlite3'}"
 
 
-class SQLAlchemyBackend:
+class SQLAlchemyBackend(Backend):
     """Models on a fresh database, driven through a Session (or an AsyncSession)."""
 
-    NotFound: type[BaseException] = NotFound
+    NotFound = NotFound
+    transactional = True
     saves_unchanged = False
     """SQLAlchemy flushes nothing for an object with no change: no save, nothing recorded."""
     identity_map = True
@@ -82,6 +86,7 @@ class SQLAlchemyBackend:
         self._statements: list[list[str]] = []
         self._models: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._transactions = 0  # open transaction() blocks: writes flush, the block commits
         if asynchronous:
             from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -96,7 +101,7 @@ class SQLAlchemyBackend:
         event.listen(self.engine, "before_cursor_execute", self._capture)
         if self.engine.dialect.name == "postgresql":
             self._reset_postgres()
-        from earnorm_aop.integrations.sqlalchemy import audit_metadata
+        from ..integrations.sqlalchemy import audit_metadata
 
         self.run(audit_metadata.create_all)
 
@@ -167,15 +172,15 @@ class SQLAlchemyBackend:
     def model(
         self,
         *plugins: str,
-        fields: dict[str, tuple[Any, Any]] | None = None,
-        methods: dict[str, Callable[..., Any]] | None = None,
+        fields: Fields | None = None,
+        methods: Methods | None = None,
         registry: PluginRegistry | None = None,
         **configured: Any,
-    ) -> type:
+    ) -> Any:
         from sqlalchemy import Integer, String
         from sqlalchemy.orm import mapped_column
 
-        from earnorm_aop.integrations.sqlalchemy import sqlalchemy_column
+        from ..integrations.sqlalchemy import sqlalchemy_column
 
         name = f"SQLAlchemyArticle{next(_names)}"
         backend = self
@@ -231,12 +236,48 @@ class SQLAlchemyBackend:
     # -- record methods of the test models -----------------------------------------------
 
     def _commit_or_roll_back(self) -> None:
-        """Commit; on an error roll back, as ``with session.begin():`` does."""
+        """Commit (flush inside a transaction); on an error roll back, as ``session.begin()``."""
         try:
-            self.commit()
+            if self._transactions:
+                self.flush()
+            else:
+                self.commit()
         except BaseException:
-            self.rollback()
+            if not self._transactions:
+                self.rollback()
             raise
+
+    def _written(self) -> None:
+        """A bulk write is done: commit it, unless a transaction() block will."""
+        if not self._transactions:
+            self.commit()
+
+    @contextmanager
+    def transaction(self, *, rollback: bool = False) -> Iterator[None]:
+        self.commit()  # what came before is not part of it
+        self._transactions += 1
+        try:
+            yield
+        except BaseException:
+            self._transactions -= 1
+            self._roll_back_block()
+            raise
+        self._transactions -= 1
+        if rollback:
+            self._roll_back_block()
+        else:
+            self._commit_or_roll_back()
+
+    def _roll_back_block(self) -> None:
+        """Roll back; an async session reloads the records the rollback expired.
+
+        They were committed before the block, and an ``AsyncSession`` cannot
+        load an expired attribute on access, as a sync one does.
+        """
+        self.rollback()
+        if self.asynchronous:
+            for obj in list(self.session.identity_map.values()):
+                self.wait(self.async_session.refresh(obj))
 
     def _save(self, obj: Any) -> None:
         from sqlalchemy import inspect
@@ -263,8 +304,8 @@ class SQLAlchemyBackend:
         self._commit_or_roll_back()
 
     def _with_deleted(self, model: type) -> Any:
-        from earnorm_aop.adapters.base import adapter_for
-        from earnorm_aop.plugins.softdelete import including_deleted
+        from ..adapters.base import adapter_for
+        from ..plugins.softdelete import including_deleted
 
         with including_deleted():
             statement = adapter_for(model).queryset(model)
@@ -299,6 +340,8 @@ class SQLAlchemyBackend:
         return found
 
     def update(self, obj: Any, **values: Any) -> Any:
+        import pytest
+
         pytest.skip("a SQLAlchemy model has no instance-level update operation (a save is)")
 
     # -- querysets ------------------------------------------------------------------------
@@ -319,7 +362,7 @@ class SQLAlchemyBackend:
 
         rows = [dict(o) if isinstance(o, dict) else _values_of(o) for o in objs]
         result = self.execute(insert(model), rows)
-        self.commit()
+        self._written()
         return result
 
     def bulk_update(self, queryset: Any, **values: Any) -> Any:
@@ -334,7 +377,7 @@ class SQLAlchemyBackend:
             .execution_options(synchronize_session=False)
         )
         count = self.execute(statement).rowcount
-        self.commit()
+        self._written()
         return count
 
     def bulk_delete(self, queryset: Any) -> Any:
@@ -346,18 +389,24 @@ class SQLAlchemyBackend:
             .execution_options(**queryset.statement.get_execution_options())
         )
         count = self.execute(statement.execution_options(synchronize_session=False)).rowcount
-        self.commit()
+        self._written()
         return count
 
     # -- the database underneath -----------------------------------------------------------
 
     def rows(self, model: Any) -> dict[Any, dict[str, Any]]:
-        """Every row by primary key, on a connection of its own after the session flushed."""
+        """Every row by primary key, on a connection of its own after the session committed.
+
+        Inside a :meth:`transaction` block: the session's own rows, flushed, uncommitted.
+        """
         from sqlalchemy import select
 
         self.flush()
-        self.commit()
         table = model.__table__
+        if self._transactions:
+            found = [dict(r._mapping) for r in self.execute(select(table))]
+            return {row["id"]: _aware(row) for row in found}
+        self.commit()
         found = self.run(lambda conn: [dict(r._mapping) for r in conn.execute(select(table))])
         return {row["id"]: _aware(row) for row in found}
 
@@ -385,8 +434,8 @@ class SQLAlchemyBackend:
     def audit_rows(self, model: Any) -> list[dict[str, Any]]:
         from sqlalchemy import select
 
-        from earnorm_aop.adapters.base import adapter_for
-        from earnorm_aop.integrations.sqlalchemy import audit_table
+        from ..adapters.base import adapter_for
+        from ..integrations.sqlalchemy import audit_table
 
         label = adapter_for(model).model_label(model)
         self.commit()
@@ -465,16 +514,3 @@ def _aware(row: dict[str, Any]) -> dict[str, Any]:
         k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
         for k, v in row.items()
     }
-
-
-def sqlalchemy_backend(asynchronous: bool = False) -> Iterator[SQLAlchemyBackend]:
-    """The backend for one test; skipped where SQLAlchemy (or aiosqlite) is not installed."""
-    pytest.importorskip("sqlalchemy")
-    if asynchronous:
-        pytest.importorskip("aiosqlite")
-        pytest.importorskip("greenlet")
-    backend = SQLAlchemyBackend(asynchronous)
-    try:
-        yield backend
-    finally:
-        backend.close()

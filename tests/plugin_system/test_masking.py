@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from earnorm_aop import PluginModel, PluginRegistry, hook, mask, trace, unmask, with_plugins
+from earnorm_aop.plugin_system.masking import MASK, masked_fields, redact, redact_changes
 from earnorm_aop.plugins.audit import AuditRecord
-from earnorm_aop.runtime.masking import MASK, masked_fields, redact, redact_changes
 
 SECRET = "s3cret-value"
 FIELDS = {"password": (str, ""), "token": (str, "")}

@@ -1,16 +1,15 @@
-"""The EarnORM backend of the built-in plugin tests (``backend`` fixture, param ``"earnorm"``).
+"""The ``earnorm`` backend: EarnORM (Python 3.12+) on mongomock-motor, one database per backend.
 
-EarnORM (Python 3.12+) runs on mongomock-motor, one fresh database per test,
-and every call is async: the backend runs each operation to completion on its
-own event loop, so the behaviour tests, written once for every backend, drive
-EarnORM's real async methods.  A record is handed to the tests as a
-:class:`Record` view: fields as attributes (read without ``await``, set for
-the next save), ``save()`` (EarnORM ``create`` / ``write``), ``delete()``
-(``unlink``) and the methods plugins contribute; ``get`` is ``Model.get(id)``,
-which the adapter adds (EarnORM's ``browse`` and a read).  EarnORM has no bulk
-update or delete and no instance ``update``: the tests needing them are
-skipped with that reason.  ``queries()`` records
-the MongoDB operations (EarnORM's collection calls).
+Every EarnORM call is async: the backend runs each operation to completion on
+its own event loop, so checks written once for every backend drive EarnORM's
+real async methods.  A record is handed to the checks as a :class:`Record`
+view: fields as attributes (read without ``await``, set for the next save),
+``save()`` (EarnORM ``create`` / ``write``), ``delete()`` (``unlink``) and the
+methods plugins contribute; ``get`` is ``Model.get(id)``, which the adapter
+adds (EarnORM's ``browse`` and a read).  EarnORM 0.1.4 has no bulk update or
+delete, no instance ``update`` and MongoDB (mongomock) no transactions: the
+checks needing them are skipped with that reason.  ``queries()`` records the
+MongoDB operations (EarnORM's collection calls).
 """
 
 from __future__ import annotations
@@ -25,9 +24,13 @@ from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginRegistry, with_plugins
-from earnorm_aop.integrations import FieldSpec, adapter_for
-from earnorm_aop.weaving import weaver
+from ..adapters.base import FieldSpec, adapter_for
+from ..plugin_system.model import with_plugins
+from ..plugin_system.registry import PluginRegistry
+from ..weaving import weaver
+from ._base import Backend, Fields, Methods
+
+__all__ = ["NO_BULK", "EarnORMBackend", "Record"]
 
 _names = itertools.count(1)
 
@@ -105,7 +108,7 @@ class Record:
     __hash__ = None  # type: ignore[assignment]
 
     def save(self) -> Any:
-        from earnorm_aop.integrations.earnorm import records
+        from ..integrations.earnorm import records
 
         record = self._record
         values = records.pending(record)
@@ -115,22 +118,22 @@ class Record:
 
     def delete(self) -> Any:
         """The logical delete's own result (``unlink()`` answers ``True`` for every record)."""
-        from earnorm_aop.integrations.earnorm import records
+        from ..integrations.earnorm import records
 
         record = self._record
         self._backend.run(records.load(record))  # as unlink() does first
         return self._backend.run(record._earnorm_aop_delete())
 
 
-class EarnORMBackend:
+class EarnORMBackend(Backend):
     """Models on a fresh mongomock-motor database, driven through EarnORM's async API."""
 
     name = "earnorm"
     # get() of a missing id (integrations.earnorm.NotFound) or of a soft-deleted one.
-    NotFound: type[BaseException] = LookupError
+    NotFound = LookupError
 
     def __init__(self) -> None:
-        from earnorm_aop.integrations.earnorm import use_mongomock
+        from ..integrations.earnorm import use_mongomock
 
         self.loop = asyncio.new_event_loop()
         self.db = use_mongomock(f"builtins_{next(_names)}")
@@ -162,11 +165,11 @@ class EarnORMBackend:
     def model(
         self,
         *plugins: str,
-        fields: dict[str, tuple[Any, Any]] | None = None,
-        methods: dict[str, Callable[..., Any]] | None = None,
+        fields: Fields | None = None,
+        methods: Methods | None = None,
         registry: PluginRegistry | None = None,
         **configured: Any,
-    ) -> type:
+    ) -> Any:
         from earnorm import fields as ef
         from earnorm.base.model.base import BaseModel
 
@@ -187,6 +190,7 @@ class EarnORMBackend:
         setattr(sys.modules[__name__], name, model)  # found by pickle (the Redis cache)
         defaults: dict[str, Any] = {"title": "", "views": 0}
         adapter = adapter_for(model)
+        adapter.operations(model)  # the façades, even on a model no plugin is woven onto
         for field, (annotation, default) in (fields or {}).items():
             adapter.add_field(model, FieldSpec(field, annotation, default))
             defaults[field] = default
@@ -214,7 +218,7 @@ class EarnORMBackend:
     # -- instances -----------------------------------------------------------------
 
     def new(self, model: Any, **values: Any) -> Record:
-        from earnorm_aop.integrations.earnorm import records
+        from ..integrations.earnorm import records
 
         record = model()
         records.set_pending(record, {**model._test_defaults, **values})
@@ -289,7 +293,7 @@ class EarnORMBackend:
             self._log = None
 
     def audit_rows(self, model: Any) -> list[dict[str, Any]]:
-        from earnorm_aop.integrations.earnorm.adapter import AUDIT_COLLECTION
+        from ..integrations.earnorm.adapter import AUDIT_COLLECTION
 
         docs = self.run(self.db[AUDIT_COLLECTION].find({"model": model._name}).to_list(None))
         return [
@@ -304,45 +308,3 @@ class EarnORMBackend:
             }
             for d in docs
         ]
-
-
-# Behaviour tests whose claim does not hold on EarnORM, and why: they must fail
-# there (strict xfail), so a change that makes one pass is noticed.
-DIFFERENCES = {
-    "test_with_deleted_and_including_deleted_show_hidden_rows": (
-        "with_deleted() is awaitable on EarnORM (it returns the query of _where_calc)"
-    ),
-    "test_bulk_delete_keeps_earlier_deletion_times": NO_BULK,
-    "test_a_bulk_restore_goes_through_with_deleted": NO_BULK,
-    "test_deleting_an_unsaved_instance_is_left_to_the_backend": (
-        "EarnORM's unlink() of a record never saved is a no-op, not an error"
-    ),
-    "test_native_validation_revalidates_pydantic_models": (
-        "EarnORM's field validation is async: the adapter has no native rules"
-    ),
-    "test_after_change_is_emitted_with_the_changes": (
-        "the event's instance is the EarnORM record, not the tests' Record view of it"
-    ),
-    "test_bulk_create_invalidates_objects_with_known_keys": (
-        "EarnORM generates every id: create() cannot insert under a known key"
-    ),
-    "test_two_models_never_answer_each_others_get": (
-        "EarnORM's ids are ObjectIds, unique across collections: two models never share one"
-    ),
-    "test_two_models_on_one_redis_never_answer_each_others_get": (
-        "EarnORM's ids are ObjectIds, unique across collections: two models never share one"
-    ),
-}
-
-
-def earnorm_backend(request: pytest.FixtureRequest) -> Iterator[EarnORMBackend]:
-    """The backend for one test; skipped where EarnORM is not installed (Python < 3.12)."""
-    pytest.importorskip("earnorm", reason="EarnORM needs Python 3.12+ (scripts/test.py: .venv312)")
-    name = getattr(request.node, "originalname", request.node.name)
-    if name in DIFFERENCES:
-        request.applymarker(pytest.mark.xfail(reason=DIFFERENCES[name], strict=True))
-    backend = EarnORMBackend()
-    try:
-        yield backend
-    finally:
-        backend.close()

@@ -1,0 +1,553 @@
+"""The source of a generated dispatcher: what one chain's code says.
+
+:class:`Generator` writes the Python source of the wrapt wrapper function of
+one :class:`~earnorm_aop.weaving.chain.ChainPlan`: one ``if`` per ``before``,
+no loops, no dictionary look-ups, and target parameters read from the call's
+arguments (``Signature.bind`` only for a target taking ``*args``/``**kwargs``).
+The source is built from identifiers this module controls; every value it
+needs (advice functions, switches, defaults) goes into the namespace the
+generated functions close over, and what every chain shares is in
+:data:`GLOBALS`.  Compiling, caching by shape and registering with
+:mod:`linecache` is :mod:`earnorm_aop.weaving.generated`'s part.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ProceedError
+from . import scope
+from .advice import REQUIRED, Param, PlannedAdvice
+from .chain import (
+    ChainPlan,
+    Dispatcher,
+    FailureHandler,
+    guard_subject,
+    holds_iteration,
+    keep_guard,
+    model_of,
+)
+from .interpreted import interpret_chain
+from .joinpoint import JoinPoint, Recover
+from .pointcut import Kind
+
+__all__ = ["GLOBALS", "Extras", "Generator"]
+
+_VARPOS = inspect.Parameter.VAR_POSITIONAL
+_VARKW = inspect.Parameter.VAR_KEYWORD
+_KWONLY = inspect.Parameter.KEYWORD_ONLY
+
+
+def _name(text: str) -> str:
+    """One shared string per generated identifier, not one per woven class."""
+    return sys.intern(text)
+
+
+class _Source:
+    """Lines of generated code with indentation."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+
+class Generator:
+    """Writes the source of one dispatcher from identifiers it controls.
+
+    Every value (advice functions, defaults, switches, names) goes into the
+    namespace under a generated identifier; user strings never reach the
+    source text, except parameter names, which Python has already checked
+    are identifiers.
+    """
+
+    def __init__(self, plan: ChainPlan) -> None:
+        self.plan = plan
+        self.target = plan.target
+        self.is_async = plan.target.is_async
+        # The chain's own values, which the generated functions reach as closure
+        # variables; what every chain shares is in GLOBALS.
+        self.extras = Extras(plan)
+        self.ns: dict[str, Any] = {
+            "_x": self.extras,
+            "_method": plan.target.name,
+            "_owner": plan.target.owner,
+            "_gsub": guard_subject(plan.target),
+            "model_of": model_of(plan.target),
+            "_subject_name": plan.target.subject.name,
+        }
+        # While True, the statements being emitted belong to the body that runs
+        # in a context that has disabled some plugin (see switch_flags).
+        self.checked = False
+        self.index: dict[int, int] = {}
+        if self.checked_advice():
+            # The last disabled set seen, with one run/skip flag per advice.
+            self.ns["_memo"] = (None, *[True] * len(self.checked_advice()))
+        for i, advice in enumerate(plan.all):
+            self.index[id(advice)] = i
+            self.ns[_name(f"_a{i}")] = advice.func
+            self.ns[_name(f"_s{i}")] = advice.aspect.switch
+            self.ns[_name(f"_n{i}")] = advice.aspect.name
+            self.ns[_name(f"_k{i}")] = advice.kind.value
+            if advice.aspect.on_error != "raise":
+                self.ns[_name(f"_f{i}")] = FailureHandler(advice, plan.target)
+            if advice.kind is Kind.AROUND:
+                self.ns[_name(f"_perr{i}")] = (
+                    f"proceed() called twice by around advice {advice.label} on "
+                    f"{plan.target.owner.__qualname__}.{plan.target.name}"
+                )
+        # The target parameters advice asks for, each read once per call into
+        # ``_p{m}`` straight from the arguments when the signature allows it
+        # (see DirectBinding); otherwise the call binds them into ``_ba``.
+        asked = tuple(
+            dict.fromkeys(p.key for a in plan.all for p in a.params if p.source == "target")
+        )
+        self.asked = {name: m for m, name in enumerate(asked)}
+        self.direct = plan.target.direct_binding(asked) if asked else None
+        if self.direct is not None:
+            self.ns["_nb"] = self.direct.native
+            for m, dp in enumerate(self.direct.params):
+                if dp.default is not REQUIRED:
+                    self.ns[_name(f"_dv{m}")] = dp.default
+        for i, advice in enumerate(plan.all):
+            for j, p in enumerate(advice.params):
+                if p.source in ("default", "provided"):
+                    self.ns[_name(f"_d{i}_{j}")] = p.default
+                elif p.source == "target" and self.direct is None:
+                    self.ns[_name(f"_t{i}_{j}")] = p.key
+
+    # -- expressions -------------------------------------------------------
+
+    def call(self, advice: PlannedAdvice, phase: str) -> str:
+        """The call expression of ``advice`` (awaited when it is async)."""
+        i = self.index[id(advice)]
+        parts: list[str] = []
+        for j, p in enumerate(advice.params):
+            expr = self.value(i, j, p, phase)
+            if p.kind is _VARPOS:
+                parts.append(f"*{expr}")
+            elif p.kind is _VARKW:
+                parts.append(f"**{expr}")
+            elif p.kind is _KWONLY:
+                parts.append(f"{p.name}={expr}")
+            else:
+                parts.append(expr)
+        text = f"_a{i}({', '.join(parts)})"
+        if advice.is_async:
+            return f"(await {text})"
+        if self.is_async and phase != "around":
+            # A sync advice may hand back an awaitable on an async target (a
+            # built-in plugin writing through an async ORM): awaited like async advice.
+            return f"(await _v if _isawaitable(_v := {text}) else _v)"
+        return text
+
+    def subject(self, phase: str) -> str:
+        """The expression of ``instance`` in ``phase``, fixed by the target's subject.
+
+        Mirrors :meth:`~earnorm_aop.weaving.advice.Subject.resolve`, which the
+        interpreted dispatcher calls.
+        """
+        subject = self.target.subject
+        if subject.source == "produced" and phase in ("after", "chain"):
+            return "result"
+        if subject.source == "argument":
+            k = int(subject.index)
+            return f"(args[{k}] if len(args) > {k} else kwargs.get(_subject_name))"
+        return "instance"
+
+    def value(self, i: int, j: int, p: Param, phase: str) -> str:
+        source = p.source
+        if source == "instance":
+            return self.subject(phase)
+        if source in ("args", "kwargs", "result", "error", "proceed"):
+            return source
+        if source == "value":
+            return "result"
+        if source == "varargs":
+            return "args"
+        if source == "varkw":
+            return "kwargs"
+        if source == "model":
+            return "model_of(instance)"
+        if source == "method":
+            return "_method"
+        if source == "target":
+            return f"_ba[_t{i}_{j}]" if self.direct is None else f"_p{self.asked[p.key]}"
+        if source == "default":
+            return f"_d{i}_{j}"
+        if source == "provided":  # a registered injectable: its getter, per call
+            return f"_d{i}_{j}()"
+        if source == "joinpoint":
+            result = "result" if phase in ("after", "chain") else "None"
+            error = "error" if phase == "error" else "None"
+            proceed = "proceed" if phase == "around" else "None"
+            return (
+                f"_JP({self.subject(phase)}, model_of(instance), _method, args, kwargs, "
+                f"_n{i}, _k{i}, {result}, {error}, {proceed}, _bind, instance)"
+            )
+        raise AssertionError(source)  # pragma: no cover - plan_advice makes only the above
+
+    # -- statements --------------------------------------------------------
+
+    def bind(self, src: _Source, d: int) -> None:
+        """Emit what gives the advice the target parameters they ask for."""
+        direct = self.direct
+        if direct is None:
+            src.add(d, "_ba = _bind(instance, args, kwargs)")
+            return
+        names = [f"_p{m}" for m in range(len(direct.params))]
+        if not direct.keyword_required:
+            # A call by position only, with an accepted number of arguments.
+            lo, hi = direct.required, direct.positional
+            arity = f"len(args) == {hi}" if lo == hi else f"{lo} <= len(args) <= {hi}"
+            src.add(d, f"if not kwargs and {arity}:")
+            for m, dp in enumerate(direct.params):
+                if dp.position is None:
+                    value = f"_dv{m}"
+                elif dp.position < lo:
+                    value = f"args[{dp.position}]"
+                else:
+                    value = f"(args[{dp.position}] if len(args) > {dp.position} else _dv{m})"
+                src.add(d + 1, f"{names[m]} = {value}")
+            src.add(d, "else:")
+            d += 1
+        # Python binds the call to the target's own parameters; if it cannot,
+        # the Signature binder raises the error the interpreted dispatcher does.
+        src.add(d, "try:")
+        src.add(d + 1, f"{', '.join(names)}, = _nb(*args, **kwargs)")
+        src.add(d, "except TypeError:")
+        src.add(d + 1, "_bind(instance, args, kwargs)")
+        src.add(d + 1, "raise")
+
+    def binding_shape(self) -> tuple[Any, ...] | None:
+        """What of the target's signature :meth:`bind` and :meth:`value` write into the source."""
+        direct = self.direct
+        if direct is None:
+            return None
+        return (
+            direct.required,
+            direct.positional,
+            direct.keyword_required,
+            tuple((dp.position, dp.default is REQUIRED) for dp in direct.params),
+            tuple(
+                self.asked[p.key] for a in self.plan.all for p in a.params if p.source == "target"
+            ),
+        )
+
+    def guarded(
+        self,
+        src: _Source,
+        depth: int,
+        advice: PlannedAdvice,
+        assign: str,
+        phase: str,
+        on_ok: Sequence[str] = (),
+        on_fail: Sequence[str] = (),
+        inline: Sequence[str] = (),
+    ) -> None:
+        """Emit ``assign = call`` with the context-local switch and error policy around it.
+
+        ``inline`` is the same step without the temporary (``{call}`` stands for
+        the call), used under the ``raise`` policy: no store and reload per call.
+        """
+        i = self.index[id(advice)]
+        if self.checked:
+            src.add(depth, f"if _on{i}:")
+            depth += 1
+        stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
+        policy = advice.aspect.on_error
+        if policy == "raise" and inline:
+            for line in inline:
+                src.add(depth, line.replace("{call}", self.call(advice, phase)))
+            return
+        if policy == "raise":
+            src.add(depth, stmt)
+            for line in on_ok:
+                src.add(depth, line)
+            return
+        src.add(depth, "try:")
+        src.add(depth + 1, stmt)
+        src.add(depth, "except Exception as _e:")
+        src.add(depth + 1, f"_f{i}(_e, instance)")
+        for line in on_fail:
+            src.add(depth + 1, line)
+        src.add(depth, "else:")
+        if policy == "disable":
+            src.add(depth + 1, f"_s{i}.consecutive_failures = 0")
+        for line in on_ok or ["pass"]:
+            src.add(depth + 1, line)
+
+    def generate(self) -> tuple[str, str]:
+        """The module source: a factory defining the around levels and ``dispatch``.
+
+        Every value of the chain (advice functions, switches, names) is a local
+        of ``_factory`` that the nested functions close over: :func:`compile_chain`
+        builds them from the shared code with cells holding this chain's values,
+        while their globals are one dict shared by all chains (see GLOBALS).
+        So one code object serves every chain of a shape without the chains'
+        calls disturbing each other's global-lookup caches.  ``_g`` is the cell
+        of the chain's :class:`~earnorm_aop.weaving.scope.Gate`, non-zero only
+        while a ``trace()`` or a ``disabled()`` block for one of its plugins is
+        open somewhere: until then a call pays one truth test and takes the
+        plain body.  Only the plain body's names are closure variables of
+        ``dispatch`` (each one costs every call a little): what the other body
+        needs is reached through ``_x`` and the shared globals.
+        """
+        plan = self.plan
+        aw = "await " if self.is_async else ""
+        adef = "async def" if self.is_async else "def"
+        body = _Source()
+        for k, advice in enumerate(plan.arounds):
+            self.around_level(body, k, advice)
+        body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
+        if "_memo" in self.ns:
+            body.add(1, "nonlocal _memo")
+        body.add(1, "if _g:")
+        # Only calls in a trace's own context, or any call while metrics are on,
+        # take the interpreted chain, which reports each advice run; other
+        # callers go on.
+        body.add(2, "if _watch and (_metering or _tget() is not None):")
+        body.add(3, f"return {aw}_x(wrapped, instance, args, kwargs)")
+        # Read the context-local toggles once: only a call in a context that
+        # disabled a plugin takes the checked body, others the plain one.
+        body.add(2, "_off = _dget()")
+        body.add(2, "if _off:")
+        self.checked = True
+        self.switch_flags(body, 3)
+        self.guarded_body(body, 3)
+        self.checked = False
+        self.guarded_body(body, 1)
+        src = _Source()
+        src.add(0, "def _factory():")
+        src.add(1, " = ".join([*self.closure_names(), "None"]))
+        for line in body.lines:
+            src.add(1, line)
+        return "dispatch", "\n".join(src.lines) + "\n"
+
+    def switch_flags(self, src: _Source, d: int) -> None:
+        """Emit ``_on{i}``: whether advice ``i`` runs under the context's disabled set ``_off``.
+
+        A context's set is one frozenset object for as long as its block is
+        open, so the flags are computed once per set and kept with it in the
+        chain's ``_memo`` cell, replaced as one tuple (so threads reading it
+        concurrently see one set's flags, never a mix): a call inside the
+        block then tests its set's identity instead of its members.
+        """
+        checked = self.checked_advice()
+        if not checked:
+            return
+        flags = [f"_on{self.index[id(a)]}" for a in checked]
+        src.add(d, f"_o, {', '.join(flags)} = _memo")
+        src.add(d, "if _o is not _off:")
+        for a, flag in zip(checked, flags, strict=True):
+            src.add(d + 1, f"{flag} = _s{self.index[id(a)]} not in _off")
+        src.add(d + 1, f"_memo = (_off, {', '.join(flags)})")
+
+    def checked_advice(self) -> tuple[PlannedAdvice, ...]:
+        """The advice the dispatcher's own body runs (around levels check for themselves)."""
+        plan = self.plan
+        return plan.befores + plan.chains + plan.afters + plan.errors
+
+    def closure_names(self) -> list[str]:
+        """The factory's locals standing for the chain's values (a function of the shape)."""
+        return ["_g", "_bind", *self.ns]
+
+    def guarded_body(self, src: _Source, d: int) -> None:
+        """The body of one call, inside the super() re-entry guard when the plan needs it."""
+        plan = self.plan
+        aw = "await " if self.is_async else ""
+        if plan.guard:
+            # Skip the advice only for a call that entered at another level (a
+            # super() call); a recursive call at this level is an outer call.
+            subject = "id(instance)" if self.ns["_gsub"] is None else "_gsub"
+            src.add(d, f"_key = ({subject}, _method)")
+            src.add(d, f"_lvl = ({subject}, _method, _owner)")
+            src.add(d, "_act = _avar.get()")
+            src.add(d, "if _key in _act and _lvl not in _act:")
+            src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
+            src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
+            if holds_iteration(plan.target):
+                # A generator's body runs after we return: hold the marks while it does.
+                src.add(d, "wrapped = _keep(wrapped, frozenset((_key, _lvl)))")
+            src.add(d, "try:")
+            self.body(src, d + 1)
+            src.add(d, "finally:")
+            src.add(d + 1, "_avar.reset(_tok)")
+        else:
+            self.body(src, d)
+
+    def body(self, src: _Source, d: int) -> None:
+        """Emit the phases of one call at depth ``d``; every path ends in ``return``."""
+        plan = self.plan
+        aw = "await " if self.is_async else ""
+        outer = self.checked_advice()
+        if any(a.needs_binding for a in outer):
+            self.bind(src, d)
+        for advice in plan.befores:
+            self.guarded(
+                src,
+                d,
+                advice,
+                "_v",
+                "before",
+                on_ok=["if _v is False:", "    return None"],
+                inline=["if {call} is False:", "    return None"],
+            )
+        # wrapt passes kwargs as a dict, usually empty: calling without ``**``
+        # then saves building and merging a new dict on every call.
+        core = (
+            f"{aw}_lvl0(wrapped, instance, args, kwargs)"
+            if plan.arounds
+            else f"{aw}(wrapped(*args, **kwargs) if kwargs else wrapped(*args))"
+        )
+        if not (plan.errors or plan.chains or plan.afters):
+            # Nothing runs after the method: return its result directly.
+            src.add(d, f"return {core}")
+            return
+        if plan.errors:
+            src.add(d, "try:")
+            src.add(d + 1, f"result = {core}")
+            src.add(d, "except Exception as error:")
+            for advice in plan.errors:
+                self.guarded(
+                    src,
+                    d + 1,
+                    advice,
+                    "_r",
+                    "error",
+                    on_ok=["if isinstance(_r, _Recover):", "    return _r.value"],
+                )
+            src.add(d + 1, "raise")
+        else:
+            src.add(d, f"result = {core}")
+        for advice in plan.chains:
+            self.guarded(
+                src, d, advice, "_v", "chain", on_ok=["result = _v"], inline=["result = {call}"]
+            )
+        for advice in plan.afters:
+            self.guarded(src, d, advice, "", "after")
+        src.add(d, "return result")
+
+    def proceed_header(self, src: _Source, i: int) -> None:
+        """Open ``proceed`` for around advice ``i``: one-shot, a second call raises."""
+        src.add(1, "def proceed(*a, **kw):")
+        src.add(2, "nonlocal called")
+        src.add(2, "if called:")
+        src.add(3, f"raise _ProceedError(_perr{i})")
+        src.add(2, "called = True")
+
+    def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
+        """Emit ``_lvl{k}``: around advice ``k`` with a one-shot ``proceed``."""
+        plan = self.plan
+        i = self.index[id(advice)]
+        last = k == len(plan.arounds) - 1
+        aw = "await " if self.is_async else ""
+        adef = "async def" if self.is_async else "def"
+
+        def inner(a: str, kw: str) -> str:
+            if last:  # without ``**`` when there are no keywords, as in ``dispatch``
+                return f"(wrapped(*{a}, **{kw}) if {kw} else wrapped(*{a}))"
+            return f"_lvl{k + 1}(wrapped, instance, {a}, {kw})"
+
+        log_policy = advice.aspect.on_error != "raise"
+        src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
+        # Skipped while a disabled() block for its plugin is in force here.
+        src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
+        src.add(2, f"return {aw}{inner('args', 'kwargs')}")
+        if advice.needs_binding:
+            self.bind(src, 1)
+        src.add(1, "called = False")
+        if not log_policy:
+            self.proceed_header(src, i)
+            src.add(2, "if a or kw:")
+            src.add(3, f"return {inner('a', 'kw')}")
+            src.add(2, f"return {inner('args', 'kwargs')}")
+            call = self.call(advice, "around")
+            if self.is_async and not advice.is_async:
+                src.add(1, f"_r = {call}")
+                src.add(1, "if _isawaitable(_r):")
+                src.add(2, "_r = await _r")
+                src.add(1, "return _r")
+            else:
+                src.add(1, f"return {call}")
+            return
+        # log / disable policy: a failing around advice is skipped, not the call.
+        src.add(1, "res = None")
+        src.add(1, "inner_failed = started = False")
+        # proceed() itself is sync so a second call fails at once (as under the
+        # raise policy); ``started`` tells whether the inner chain really ran,
+        # which differs from ``called`` when a sync advice on an async target
+        # fails before its proceed() coroutine is awaited.
+        self.proceed_header(src, i)
+        src.add(2, "return _go(a, kw) if (a or kw) else _go(args, kwargs)")
+        src.add(1, f"{adef} _go(a, kw):")
+        src.add(2, "nonlocal res, inner_failed, started")
+        src.add(2, "started = True")
+        src.add(2, "try:")
+        src.add(3, f"res = {aw}{inner('a', 'kw')}")
+        src.add(2, "except BaseException:")
+        src.add(3, "inner_failed = True")
+        src.add(3, "raise")
+        src.add(2, "return res")
+        src.add(1, "try:")
+        src.add(2, f"_r = {self.call(advice, 'around')}")
+        if self.is_async:
+            src.add(2, "if _isawaitable(_r):")
+            src.add(3, "_r = await _r")
+        src.add(1, "except Exception as _e:")
+        src.add(2, "if inner_failed or isinstance(_e, _ProceedError):")
+        src.add(3, "raise")
+        src.add(2, f"_f{i}(_e, instance)")
+        src.add(2, "if started:")
+        src.add(3, "return res")
+        src.add(2, f"return {aw}{inner('args', 'kwargs')}")
+        if advice.aspect.on_error == "disable":
+            src.add(1, f"_s{i}.consecutive_failures = 0")
+        src.add(1, "return _r")
+
+
+class Extras:
+    """What a chain's dispatcher reaches only off its plain path, under one name.
+
+    The interpreted chain (built on the first call inside a ``trace()`` block:
+    the object is callable as that dispatcher), and what must live as long as
+    the dispatcher: its gate and its shared compiled code.
+    """
+
+    __slots__ = ("code", "gate", "plan", "run")
+
+    def __init__(self, plan: ChainPlan) -> None:
+        self.plan = plan
+        self.gate = scope.gate(plan.switches)
+        self.code: Any = None
+        self.run: Dispatcher | None = None
+
+    def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        run = self.run
+        if run is None:
+            run = self.run = interpret_chain(self.plan)
+        return run(wrapped, instance, args, kwargs)
+
+
+# What every dispatcher reads and no chain owns: the one globals dict of
+# every generated function.
+GLOBALS: dict[str, Any] = scope.GLOBALS
+GLOBALS.update(
+    {
+        "__builtins__": builtins,
+        "_Recover": Recover,
+        "_ProceedError": ProceedError,
+        "_JP": JoinPoint,
+        "_isawaitable": inspect.isawaitable,
+        "_dget": scope.DISABLED.get,
+        "_tget": scope.TRACE.get,
+        "_mode": scope.mode,
+        "_avar": scope.ACTIVE_CALLS,
+        "_keep": keep_guard,
+    }
+)

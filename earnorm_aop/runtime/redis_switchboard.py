@@ -6,38 +6,27 @@ Layout, per namespace ``NS``:
   :class:`~earnorm_aop.runtime.switchboard.SwitchState` as JSON, and the field
   ``__version__``, the namespace's counter (each write takes a version above
   it, above what the writer knows, and at least the time in milliseconds);
-* the channel ``earnorm_aop:NS:switches:changes``, on which every write is
-  announced.
+* the channel ``earnorm_aop:NS:switches:changes``, announcing every write.
 
-The hash is the one source of state.  An announcement is only a
-notification: whatever it carries (a forged state, garbage) is never applied;
-it makes each listener read the hash.  What is read is type-checked, and a
-malformed entry is logged once and skipped, never raised and never written
-back.
-
-Each process that shares a registry runs one background thread, the
-*listener*.  It subscribes, then reads the whole hash (so nothing written in
-between is missed), applies what is newer than what it knows, and from then
-on reads it again within ``interval`` seconds of each announcement, and every
-``resync`` seconds in case one was lost; each read also puts back a switch
-that differs from its shared state with no local change pending.  Local
-changes are written by the same thread, each in one ``WATCH``/``MULTI``
-transaction with its announcement: one made while connected whatever was
-written before it (the last toggle wins), one made during an outage only if
-its plugin's shared state did not change meanwhile (the shared one wins).
+The hash is the one source of state: an announcement only makes each
+listener read it (what it carries, forged or garbage, is never applied), and
+what is read is type-checked (``_switch_hash``).  Each process that shares a
+registry runs one background thread, the *listener*: it subscribes, reads the
+whole hash, applies what is newer than what it knows, and from then on reads
+it again within ``interval`` seconds of each announcement and every
+``resync`` seconds; each read also puts back a switch that differs from its
+shared state with no local change pending.  Local changes are written by the
+same thread, each in one ``WATCH``/``MULTI`` transaction with its
+announcement, on the terms ``_switch_changes`` describes.
 
 When Redis cannot be reached the process keeps its last known states, logs
 one warning per outage and retries every ``retry`` seconds; model operations
-never wait for Redis.  On reconnect it reads the hash first.  A Redis that
-comes back *empty* (restarted without persistence) is filled again from the
-states the processes know, with their versions, where it lacks them or holds
-older ones, and only for the plugins each process has.
+never wait for Redis.  A Redis that comes back *empty* is filled again from
+the states the processes know, with their versions, where it lacks them or
+holds older ones, and only for the plugins each process has.
 
-A process forked after ``share()`` (a pre-forking server that imports the
-application first) starts its own listener in the child: the parent's
-thread does not survive a fork.
-
-Importing this module does not import ``redis``; creating a board does.
+A process forked after ``share()`` starts a listener of its own (threads do
+not survive a fork).  Importing this module does not import ``redis``.
 """
 
 from __future__ import annotations
@@ -50,9 +39,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._switch_changes import LocalChanges
+from ._switch_hash import VERSION_FIELD as _VERSION
+from ._switch_hash import parse_hash
 from .switchboard import (
     SharedConfig,
     Switchboard,
@@ -69,29 +60,8 @@ __all__ = ["RedisSwitchboard"]
 
 log = logging.getLogger("earnorm_aop.switchboard")
 
-_VERSION = "__version__"
 # Most announcements taken at once before the hash is read (they only say "read it").
 _DRAIN = 1000
-# Malformed entries this process already logged, as (hash key, field, content).
-_refused: set[tuple[str, str, str]] = set()
-
-
-@dataclass(frozen=True)
-class _Change:
-    """A local change to write: ``what`` (enabled, or ``(name, model, options)``), its origin,
-    and ``expect``: the version it must not be older than (``None``: written whatever)."""
-
-    what: Any
-    origin: str
-    expect: int | None
-
-
-def _counter(text: str) -> int | None:
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        return None
-    return value if value >= 0 else None
 
 
 def _redis() -> Any:
@@ -146,8 +116,7 @@ class RedisSwitchboard(Switchboard):
             decode_responses=True,
         )
         # Local changes waiting to be written, by hash field.
-        self._pending: dict[str, _Change] = {}
-        self._pending_lock = threading.Lock()
+        self._changes = LocalChanges()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = False
@@ -175,58 +144,8 @@ class RedisSwitchboard(Switchboard):
         return counter
 
     def _parse(self, raw: dict[str, str]) -> tuple[int, dict[str, SwitchState | SharedConfig]]:
-        """The counter and the well-formed entries of the hash ``raw`` (the rest logged once).
-
-        An entry is well formed when its JSON has every field with its type,
-        its name matches the hash field it is under, and its version is not
-        ahead of the counter (every write moves both in one transaction, so an
-        entry ahead of it was not written by a board).
-        """
-        raw = dict(raw)
-        text = raw.pop(_VERSION, None)
-        counter: int | None = 0 if text is None else _counter(text)
-        if counter is None:
-            self._refuse(_VERSION, str(text), "the counter is not a whole number")
-        entries: dict[str, SwitchState | SharedConfig] = {}
-        for field, value in raw.items():
-            try:
-                data = json.loads(value)
-                entry: SwitchState | SharedConfig
-                if field.startswith("config:"):
-                    entry = SharedConfig.from_dict(data)
-                    where = entry.field
-                else:
-                    entry = SwitchState.from_dict(data)
-                    where = entry.name
-                if where != field:
-                    raise ValueError(f"it names {where!r}")
-                if counter is not None and entry.version > counter:
-                    raise ValueError(
-                        f"its version {entry.version} is ahead of the counter {counter}"
-                    )
-            except ValueError as exc:  # JSONDecodeError is one
-                self._refuse(field, value, str(exc))
-                continue
-            entries[field] = entry
-        if counter is None:
-            counter = max((e.version for e in entries.values()), default=0)
-        return counter, entries
-
-    def _refuse(self, field: str, value: str, reason: str) -> None:
-        """Log a malformed entry once per process; it is skipped, never copied anywhere."""
-        seen = (self.key, field, value)
-        if seen in _refused:
-            return
-        if len(_refused) >= 1024:
-            _refused.clear()
-        _refused.add(seen)
-        log.warning(
-            "switchboard %s: ignoring the malformed shared entry %r (%s): %.200r",
-            self.namespace,
-            field,
-            reason,
-            value,
-        )
+        """The counter and the well-formed entries of the hash ``raw`` (the rest logged once)."""
+        return parse_hash(self.key, raw)
 
     def set(
         self, name: str, enabled: bool, *, origin: str = "cli", expect: int | None = None
@@ -335,7 +254,7 @@ class RedisSwitchboard(Switchboard):
         """In a forked child: fresh locks and a listener of its own (the parent's is gone)."""
         self._lock = threading.Lock()
         self._switching = threading.RLock()
-        self._pending_lock = threading.Lock()
+        self._changes = LocalChanges()
         self.connected = False
         self._start()
 
@@ -359,28 +278,15 @@ class RedisSwitchboard(Switchboard):
         self._queue(config_field(name, model), (name, model, config), "reconfigure")
 
     def _queue(self, field: str, what: Any, origin: str) -> None:
-        # A change made while connected is written as it is, after whatever was
-        # written before it (the last write wins); one made during an outage only
-        # over the version it was made against (a newer shared state wins).  A
-        # field changed again before being written is written once, with the
-        # last value, on the terms of the first change.
-        with self._pending_lock:
-            queued = self._pending.get(field)
-            if queued is not None:
-                expect = queued.expect
-            elif self.connected:
-                expect = None
-            else:
-                expect = self.known_version(field)
-            self._pending[field] = _Change(what, origin, expect)
+        # Terms: written whatever (connected), or over the known version (an outage).
+        def expect() -> int | None:
+            return None if self.connected else self.known_version(field)
+
+        self._changes.add(field, what, origin, expect)
 
     def pending(self) -> dict[str, Any]:
         """Local changes not written yet: plugin name -> enabled, config field -> options."""
-        with self._pending_lock:
-            return {
-                field: change.what[2] if field.startswith("config:") else change.what
-                for field, change in self._pending.items()
-            }
+        return self._changes.view()
 
     # -- the listener thread ------------------------------------------------------------
 
@@ -442,13 +348,11 @@ class RedisSwitchboard(Switchboard):
         """
         _, entries = self._parse(self.client.hgetall(self.key))
         registry = self.registry
-        with self._pending_lock:
-            waiting = set(self._pending)
+        waiting = self._changes.fields()
         for field, entry in entries.items():
             with self._switching:
-                with self._pending_lock:
-                    if field in self._pending:
-                        continue
+                if field in self._changes:
+                    continue
                 if isinstance(entry, SharedConfig):
                     self.apply_config(entry)
                 else:
@@ -504,14 +408,10 @@ class RedisSwitchboard(Switchboard):
         )
 
     def _flush(self) -> None:
-        """Write the queued local changes (see :meth:`_queue` for the terms of each)."""
+        """Write the queued local changes (see ``_switch_changes`` for the terms of each)."""
         refused = False
-        while True:
-            with self._pending_lock:
-                if not self._pending:
-                    break
-                field = next(iter(self._pending))
-                change = self._pending[field]
+        while (queued := self._changes.first()) is not None:
+            field, change = queued
             written: SwitchState | SharedConfig | None
             if field.startswith("config:"):
                 name, model, config = change.what
@@ -520,17 +420,8 @@ class RedisSwitchboard(Switchboard):
                 )
             else:
                 written = self.set(field, change.what, origin=change.origin, expect=change.expect)
-            with self._pending_lock:
-                if written is not None:
-                    self.remember(written)
-                later = self._pending.get(field)
-                if later is change:
-                    del self._pending[field]
-                elif later is not None and written is not None and later.expect is not None:
-                    # Changed again while being written: the later change was made
-                    # on this write, not on the version before it.
-                    self._pending[field] = _Change(later.what, later.origin, written.version)
             if written is None:
+                self._changes.written(field, change, None, lambda: None)
                 refused = True
                 log.info(
                     "switchboard %s: the local change of %r, made during an outage, was not "
@@ -538,6 +429,8 @@ class RedisSwitchboard(Switchboard):
                     self.namespace,
                     field,
                 )
+            else:
+                self._changes.written(field, change, written.version, _remembering(self, written))
         if refused:
             self._catch_up()
 
@@ -585,6 +478,10 @@ def _restart_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_restart_in_child)
+
+
+def _remembering(board: RedisSwitchboard, entry: SwitchState | SharedConfig) -> Callable[[], None]:
+    return lambda: board.remember(entry)
 
 
 def _closed(pubsub: Any) -> Any:

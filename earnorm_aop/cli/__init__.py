@@ -4,9 +4,12 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
 
     earnorm-aop list [--json] [--import MODULE ...]
     earnorm-aop info NAME [--json] [--import MODULE ...]
-    earnorm-aop explain MODULE:CLASS [--json]
+    earnorm-aop explain MODULE:CLASS [--json | --format mermaid|dot]
     earnorm-aop check [MODULE:CLASS ...] [--json]
     earnorm-aop switch [NAME [on|off]] --redis URL [--namespace NS] [--json]
+    earnorm-aop health [--redis URL [--namespace NS]] [--import MODULE ...] [--json]
+    earnorm-aop plugins [check] [--json]
+    earnorm-aop docs NAME [--format md|json] [--import MODULE ...]
 
 ``list`` and ``info`` read the default registry: plugins registered explicitly
 plus the entry points of ``earnorm_aop.plugins`` (so the built-ins show);
@@ -33,13 +36,26 @@ with ``on`` or ``off`` it writes the new state, which every sharing process
 applies within its board's ``interval``.  The name must be a known plugin
 (``--import`` modules that register yours) or one already shared.
 
+``health`` reports per plugin in use its state, advice runs, failures,
+rollout and models, from this process (``--import``) and, with ``--redis``,
+from the shared switchboard; it exits ``1`` when a plugin is auto-disabled and
+``3`` when the switchboard cannot be read (:func:`health_report` returns the
+same report in-process).
+
+``plugins`` lists the installed distributions advertising plugins (entry
+points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and
+whether this one fits, and each plugin's version and requirements;
+``plugins check`` reports what makes them unusable together (see
+``docs/publishing.md``) and exits 1 when there is anything.  ``docs``
+renders one plugin's reference from what it declares (Markdown or JSON).
+
 Exit codes:
 
 * ``0`` -- success;
 * ``1`` -- a plugin failed: ``check`` (or ``explain``) met a ``PluginError``
   while importing a model, or a Django model's plugins are not woven, or
-  ``list`` / ``info`` could not load a plugin, or ``switch`` could not
-  reach Redis;
+  ``list`` / ``info`` could not load a plugin, ``switch`` could not
+  reach Redis, or ``plugins check`` found a problem;
 * ``2`` -- a usage error: bad arguments, an unknown plugin name (the message
   suggests the closest ones), or a ``MODULE:CLASS`` that cannot be imported
   or found.
@@ -56,10 +72,11 @@ from typing import Any
 
 from ..errors import PluginError
 from ..plugin_system.registry import PluginRegistry, registry
+from ._health import health_report
 from ._outcome import FAILED, USAGE, UsageError
 from ._parser import build_parser
 
-__all__ = ["main"]
+__all__ = ["health_report", "main"]
 
 
 def main(argv: Sequence[str] | None = None, *, reg: PluginRegistry | None = None) -> int:

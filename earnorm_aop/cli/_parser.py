@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
+from typing import NoReturn
 
+from ._catalogue import cmd_plugins
+from ._health import cmd_health
 from ._models import cmd_check, cmd_explain
+from ._outcome import USAGE
 from ._plugins import cmd_info, cmd_list
+from ._reference import cmd_docs
 from ._switch import cmd_switch
 
 _TARGETS_HELP = """\
@@ -34,9 +40,27 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (the usage is ``--help``'s)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="earnorm-aop",
         description="Inspect earnorm_aop plugins and the models they are woven onto.",
         epilog=_TARGETS_HELP
@@ -46,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    imports = argparse.ArgumentParser(add_help=False)
+    imports = _Parser(add_help=False)
     imports.add_argument(
         "-i",
         "--import",
@@ -74,6 +98,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_info)
 
     p = sub.add_parser(
+        "plugins",
+        parents=[common],
+        help="the installed plugin distributions and whether they fit (check: exit 1 if not)",
+        description="Every installed distribution with earnorm_aop.plugins entry points: its "
+        "version, the earnorm-aop range it needs and whether the installed one fits, and its "
+        "plugins (version, requires; --json adds hooks and configuration schemas, and metrics "
+        "while metering is on).  'plugins check' exits 1 on an incompatible version, a missing "
+        "dependency, a dependency cycle, a plugin that does not load, or two distributions "
+        "claiming one name.",
+    )
+    p.add_argument("action", nargs="?", choices=["check"], help="check: report problems only")
+    p.set_defaults(run=cmd_plugins)
+
+    p = sub.add_parser(
+        "docs",
+        parents=[imports],
+        help="a plugin's reference, generated from what it declares",
+        description="A plugin's reference: version, requirements, hooks with their "
+        "conditions, options (types, defaults, descriptions from its pydantic schema) and "
+        "the fields and methods it contributes; Markdown, or JSON with --format json.",
+    )
+    p.add_argument("name", help="the plugin's name, e.g. 'softdelete'")
+    p.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    p.set_defaults(run=cmd_docs)
+
+    p = sub.add_parser(
         "explain",
         parents=[common],
         help="what runs when a model's methods are called",
@@ -83,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("target", metavar="MODULE:CLASS", help="the model, e.g. blog.models:Article")
+    p.add_argument(
+        "--format",
+        choices=["text", "mermaid", "dot"],
+        default="text",
+        help="text (default), or a diagram of each woven method's chain and the model's "
+        "events: a Mermaid flowchart or a Graphviz digraph (dot -Tsvg)",
+    )
     p.set_defaults(run=cmd_explain)
 
     p = sub.add_parser(
@@ -112,12 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", nargs="?", help="the plugin, e.g. 'audit'")
     p.add_argument("state", nargs="?", choices=["on", "off"], help="the new state")
-    p.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    _board_options(p, required=True)
+    p.set_defaults(run=cmd_switch)
+
+    p = sub.add_parser(
+        "health",
+        parents=[common, imports],
+        help="per plugin runs, failures, auto-disabled state (exit 1 when one is auto-disabled)",
+        description="Per plugin in use: state, advice runs, failures, rollout and models, "
+        "from this process (the modules given with --import) and, with --redis, from the "
+        "switchboard every process shares.  Exit codes: 0 none auto-disabled, 1 a plugin "
+        "is auto-disabled, 2 usage error, 3 the switchboard cannot be read.",
+    )
+    _board_options(p, required=False)
+    p.set_defaults(run=cmd_health)
+    return parser
+
+
+def _board_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument(
+        "--redis", required=required, default=None, metavar="URL", help="redis://host:6379/0"
+    )
     p.add_argument(
         "--namespace", default="default", help="the board's namespace (default: default)"
     )
     p.add_argument(
-        "--timeout", type=float, default=2.0, help="seconds to wait for Redis (default: 2)"
+        "--timeout", type=_seconds, default=2.0, help="seconds to wait for Redis (default: 2)"
     )
-    p.set_defaults(run=cmd_switch)
-    return parser

@@ -31,9 +31,10 @@ class Change:
 class LocalChanges:
     """Changes waiting to be written, by hash field (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, remember: Callable[[Any], None]) -> None:
         self._items: dict[str, Change] = {}
         self._lock = threading.Lock()
+        self._remember = remember  # what a written entry is noted with (the board's)
 
     def add(self, field: str, what: Any, origin: str, expect: Callable[[], int | None]) -> None:
         """Queue a change of ``field``; ``expect()`` gives its terms if none is queued."""
@@ -50,17 +51,16 @@ class LocalChanges:
             field = next(iter(self._items))
             return field, self._items[field]
 
-    def written(
-        self, field: str, change: Change, version: int | None, remember: Callable[[], None]
-    ) -> None:
-        """``change`` was written as ``version`` (``None``: refused); ``remember()`` with it."""
+    def written(self, field: str, change: Change, entry: Any) -> None:
+        """``change`` was written as ``entry`` (``None``: refused), noted as one step."""
         with self._lock:
-            remember()
+            if entry is not None:
+                self._remember(entry)
             later = self._items.get(field)
             if later is change:
                 del self._items[field]
-            elif later is not None and version is not None and later.expect is not None:
-                self._items[field] = Change(later.what, later.origin, version)
+            elif later is not None and entry is not None and later.expect is not None:
+                self._items[field] = Change(later.what, later.origin, entry.version)
 
     def __contains__(self, field: object) -> bool:
         with self._lock:

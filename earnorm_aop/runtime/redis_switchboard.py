@@ -127,7 +127,7 @@ class RedisSwitchboard(Switchboard):
             decode_responses=True,
         )
         # Local changes waiting to be written, by hash field.
-        self._changes = LocalChanges()
+        self._changes = LocalChanges(self.remember)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = False
@@ -137,26 +137,18 @@ class RedisSwitchboard(Switchboard):
 
     def states(self) -> dict[str, SwitchState]:
         """Every shared state of the namespace, by plugin name (raises if unreachable)."""
-        _, entries = self._parse(self.client.hgetall(self.key))
-        return {
-            field: entry
-            for field, entry in sorted(entries.items())
-            if isinstance(entry, SwitchState)
-        }
+        _, entries = parse_hash(self.key, self.client.hgetall(self.key))
+        return {f: e for f, e in sorted(entries.items()) if isinstance(e, SwitchState)}
 
     def configs(self) -> list[SharedConfig]:
         """Every shared configuration of the namespace (raises if unreachable)."""
-        _, entries = self._parse(self.client.hgetall(self.key))
+        _, entries = parse_hash(self.key, self.client.hgetall(self.key))
         return [entry for _, entry in sorted(entries.items()) if isinstance(entry, SharedConfig)]
 
     def version(self) -> int:
         """The namespace's counter: the version of the last write."""
-        counter, _ = self._parse(self.client.hgetall(self.key))
+        counter, _ = parse_hash(self.key, self.client.hgetall(self.key))
         return counter
-
-    def _parse(self, raw: dict[str, str]) -> tuple[int, dict[str, SwitchState | SharedConfig]]:
-        """The counter and the well-formed entries of the hash ``raw`` (the rest logged once)."""
-        return parse_hash(self.key, raw)
 
     def set(
         self, name: str, enabled: bool, *, origin: str = "cli", expect: int | None = None
@@ -220,7 +212,7 @@ class RedisSwitchboard(Switchboard):
             while True:
                 try:
                     pipe.watch(self.key)
-                    counter, entries = self._parse(pipe.hgetall(self.key))
+                    counter, entries = parse_hash(self.key, pipe.hgetall(self.key))
                     current = entries.get(field)
                     if expect is not None and current is not None and current.version > expect:
                         pipe.unwatch()
@@ -265,7 +257,7 @@ class RedisSwitchboard(Switchboard):
         """In a forked child: fresh locks and a listener of its own (the parent's is gone)."""
         self._lock = threading.Lock()
         self._switching = threading.RLock()
-        self._changes = LocalChanges()
+        self._changes = LocalChanges(self.remember)
         self.connected = False
         self._start()
 
@@ -357,7 +349,7 @@ class RedisSwitchboard(Switchboard):
         restarted empty), is written back, for the plugins this registry has
         only: a name it does not know is never written by it.
         """
-        _, entries = self._parse(self.client.hgetall(self.key))
+        _, entries = parse_hash(self.key, self.client.hgetall(self.key))
         registry = self.registry
         waiting = self._changes.fields()
         for field, entry in entries.items():
@@ -393,7 +385,7 @@ class RedisSwitchboard(Switchboard):
             while True:
                 try:
                     pipe.watch(self.key)
-                    counter, entries = self._parse(pipe.hgetall(self.key))
+                    counter, entries = parse_hash(self.key, pipe.hgetall(self.key))
                     fields: dict[str, Any] = {}
                     for field, state in known.items():
                         there = entries.get(field)
@@ -431,8 +423,8 @@ class RedisSwitchboard(Switchboard):
                 )
             else:
                 written = self.set(field, change.what, origin=change.origin, expect=change.expect)
+            self._changes.written(field, change, written)
             if written is None:
-                self._changes.written(field, change, None, lambda: None)
                 refused = True
                 log.info(
                     "switchboard %s: the local change of %r, made during an outage, was not "
@@ -440,8 +432,6 @@ class RedisSwitchboard(Switchboard):
                     self.namespace,
                     field,
                 )
-            else:
-                self._changes.written(field, change, written.version, _remembering(self, written))
         if refused:
             self._catch_up()
 
@@ -489,10 +479,6 @@ def _restart_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_restart_in_child)
-
-
-def _remembering(board: RedisSwitchboard, entry: SwitchState | SharedConfig) -> Callable[[], None]:
-    return lambda: board.remember(entry)
 
 
 def _closed(pubsub: Any) -> Any:

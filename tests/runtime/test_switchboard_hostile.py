@@ -363,3 +363,45 @@ def test_a_shared_configuration_reweaves_only_the_models_of_its_registry(
     assert board.apply_config(SharedConfig("tag", model_path(JobA), {"label": "shared"}, 1))
     assert seen(JobA) == ["shared"]
     assert seen(JobB) == ["declared"]  # the same path in another registry: untouched
+
+
+def test_a_shared_state_read_while_a_local_change_waits_does_not_undo_it(
+    redis_url: str, boards: list[PluginRegistry]
+) -> None:
+    reg, Job = probe_registry(boards)
+    board = reg.share(PausedBoard(redis_url, "waiting", **FAST))
+    assert eventually(lambda: board.connected)
+    board.pause_next = True
+    reg.disable("probe")
+    assert board.writing.wait(30)  # the disable is not written yet ...
+    elsewhere = RedisSwitchboard(redis_url, "waiting")
+    assert elsewhere.set("probe", True) is not None  # ... when another process enables
+    board._catch_up()  # and this one reads the hash
+    assert seen(Job) == []  # its own, later change still in force here
+    board.go.set()
+    assert eventually(lambda: not board.pending())
+    assert elsewhere.states()["probe"].enabled is False  # written after: the last wins
+    assert eventually(lambda: seen(Job) == [])
+    elsewhere.client.close()
+
+
+def test_local_changes_keep_the_terms_of_the_first_and_rebase_on_its_write() -> None:
+    from earnorm_aop.runtime._switch_changes import LocalChanges
+
+    noted: list[Any] = []
+    changes = LocalChanges(noted.append)
+    changes.add("probe", False, "disable", lambda: 5)  # made during an outage, on version 5
+    changes.add("probe", True, "enable", lambda: None)  # again, once reconnected
+    field, first = changes.first()  # type: ignore[misc]
+    assert (field, first.what, first.expect) == ("probe", True, 5)  # the first one's terms
+    changes.add("probe", False, "disable", lambda: None)  # changed while being written
+    written = SwitchState("probe", True, 9)
+    changes.written("probe", first, written)
+    assert noted == [written]
+    _, later = changes.first()  # type: ignore[misc]
+    assert (later.what, later.expect) == (False, 9)  # made on that write
+    changes.written("probe", later, None)  # refused: dropped
+    assert changes.first() is None and changes.view() == {}
+    changes.add("config:tag:m.Job", ("tag", "m.Job", {"label": "x"}), "reconfigure", lambda: 0)
+    assert changes.view() == {"config:tag:m.Job": {"label": "x"}}
+    assert "config:tag:m.Job" in changes and changes.fields() == {"config:tag:m.Job"}

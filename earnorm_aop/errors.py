@@ -16,6 +16,7 @@ __all__ = [
     "PluginConfigError",
     "PluginError",
     "PluginNotFoundError",
+    "PluginWarning",
     "PointcutError",
     "ProceedError",
     "WeavingError",
@@ -68,3 +69,8 @@ class DuplicatePluginError(PluginError):
 
 class ProceedError(PluginError, RuntimeError):
     """``proceed()`` was called more than once by one ``around`` advice."""
+
+
+class PluginWarning(UserWarning):
+    """Something works, but probably not as its author meant (a shadowed built-in, an
+    event nothing fires); the message says what would be meant instead."""

@@ -61,11 +61,14 @@ Exit codes:
   or found.
 
 Error messages go to stderr; ``check`` prints its report (``ok`` and ``FAIL``
-lines, or JSON) on stdout.
+lines, or JSON) on stdout, and the built-in plugins a registration shadows
+(``SHADOW`` lines; ``shadowed`` in its JSON).  With ``--json`` stdout carries
+the JSON only: what user code prints while it is imported goes to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -90,8 +93,13 @@ def main(argv: Sequence[str] | None = None, *, reg: PluginRegistry | None = None
     except SystemExit as exc:  # argparse exits on --help / --version (0) and on bad arguments (2)
         return exc.code if isinstance(exc.code, int) else USAGE
     run: Any = args.run
+    out, err = sys.stdout, sys.stderr
+    # With --json, stdout is the JSON alone: a user module printing at import
+    # (models are imported to be explained or checked) writes to stderr instead.
+    quiet = contextlib.redirect_stdout(err) if getattr(args, "json", False) else None
     try:
-        code: int = run(args, reg if reg is not None else registry, sys.stdout, sys.stderr)
+        with quiet or contextlib.nullcontext():
+            code: int = run(args, reg if reg is not None else registry, out, err)
     except UsageError as exc:
         print(f"earnorm-aop: error: {exc}", file=sys.stderr)
         return USAGE

@@ -261,10 +261,25 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
         version=str(getattr(cls, "version", "0.1.0")),
         requires=requires,
         priority=priority,
-        description=getattr(cls, "description", None) or inspect.getdoc(cls),
+        description=getattr(cls, "description", None) or _docstring(cls),
         on_error=on_error,
         max_failures=max_failures,
         hooks=hooks,
         config=config_model(cls),
         uses_nested_config=uses_nested,
     )
+
+
+def _docstring(cls: type) -> str | None:
+    """The plugin's own docstring (or an ancestor's of the user's), never ``BasePlugin``'s.
+
+    ``inspect.getdoc`` would inherit the base class's text, and ``earnorm-aop info``
+    would describe every plugin without a docstring as "Optional base class for plugins".
+    """
+    for klass in cls.__mro__:
+        if klass is object or "_earnorm_plugin_base" in klass.__dict__:
+            return None
+        doc = klass.__dict__.get("__doc__")
+        if isinstance(doc, str) and doc.strip():
+            return inspect.cleandoc(doc)
+    return None

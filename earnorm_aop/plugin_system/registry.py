@@ -43,7 +43,6 @@ class Board(Protocol):
     def attach(self, registry: PluginRegistry) -> None: ...
     def close(self) -> None: ...
     def publish(self, name: str, enabled: bool, *, origin: str) -> None: ...
-    def toggle(self, switch: Switch, enabled: bool, *, origin: str) -> None: ...
     def shared_config(self, name: str, model: type) -> dict[str, Any] | None: ...
     def reconfigure(self, model: type, name: str, **config: Any) -> None: ...
 
@@ -324,20 +323,16 @@ class PluginRegistry:
     def enable(self, name: str) -> None:
         """Switch ``name`` on again on every model, at once (every process, when shared)."""
         self._managed(name)
-        board = self._board
-        if board is None:
-            weaver.set_enabled(self.switch(name), True)
-        else:
-            board.toggle(self.switch(name), True, origin="enable")
+        weaver.set_enabled(self.switch(name), True)
+        if self._board is not None:
+            self._board.publish(name, True, origin="enable")
 
     def disable(self, name: str) -> None:
         """Switch ``name`` off on every model, at once; a disabled plugin costs nothing."""
         self._managed(name)
-        board = self._board
-        if board is None:
-            weaver.set_enabled(self.switch(name), False)
-        else:
-            board.toggle(self.switch(name), False, origin="disable")
+        weaver.set_enabled(self.switch(name), False)
+        if self._board is not None:
+            self._board.publish(name, False, origin="disable")
 
     # -- sharing switches between processes -------------------------------------------
 

@@ -274,7 +274,7 @@ class RedisSwitchboard(Switchboard):
 
     def publish(self, name: str, enabled: bool, *, origin: str) -> None:
         """Queue a local change for the listener to write (returns at once)."""
-        self._queue(name, enabled, origin)
+        self._as_one(name, enabled, lambda: self._queue(name, enabled, origin))
 
     def publish_config(self, name: str, model: str, config: dict[str, Any]) -> None:
         """Queue a local reconfiguration for the listener to write (returns at once)."""

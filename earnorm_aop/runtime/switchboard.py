@@ -25,7 +25,7 @@ Every written state carries a version (one counter per namespace); a state is
 applied only when it is newer than the one this process knows (its
 :meth:`~SwitchState.order`: the version, then the time and the writer, so two
 states never tie), so late or repeated reads change nothing.  A local toggle
-and the application of a shared state are serialised (:meth:`Switchboard.toggle`),
+and the application of a shared state are serialised (``Switchboard._as_one``),
 so the switch in force and the change handed to the transport always agree.
 
 What is shared is read as data, never trusted as it comes: :meth:`SwitchState.from_dict`
@@ -44,7 +44,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,11 +225,19 @@ class Switchboard:
         _attached.discard(self)
         self.registry = None
 
-    def toggle(self, switch: Switch, enabled: bool, *, origin: str) -> None:
-        """A local ``enable``/``disable``: flip ``switch`` here and hand the change over, as one."""
+    def _as_one(self, name: str, enabled: bool, hand_over: Callable[[], None]) -> None:
+        """Keep a local change just made in force and hand it over, as one step.
+
+        ``registry.enable``/``disable`` (or an auto-disable) flipped the switch
+        before calling :meth:`publish`; a shared state applied in between (it
+        waits for this step) may have flipped it back: it is flipped again
+        (a no-op otherwise), so what is in force is what is handed over.
+        """
         with self._switching:
-            weaver.set_enabled(switch, enabled)
-            self.publish(switch.name, enabled, origin=origin)
+            registry = self.registry
+            if registry is not None:
+                weaver.set_enabled(registry.switch(name), enabled)
+            hand_over()
 
     def publish(self, name: str, enabled: bool, *, origin: str) -> None:
         """Hand a local change to the other processes (without blocking)."""

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .switchboard import is_config_field
+
 __all__ = ["Change", "LocalChanges"]
 
 
@@ -74,6 +76,6 @@ class LocalChanges:
         """Plugin name -> enabled, config field -> options."""
         with self._lock:
             return {
-                field: change.what[2] if field.startswith("config:") else change.what
+                field: change.what[2] if is_config_field(field) else change.what
                 for field, change in self._items.items()
             }

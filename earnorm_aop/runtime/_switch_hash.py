@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 
-from .switchboard import SharedConfig, SwitchState
+from .switchboard import SharedConfig, SwitchState, is_config_field
 
 __all__ = ["VERSION_FIELD", "parse_hash"]
 
@@ -46,7 +46,7 @@ def parse_hash(key: str, raw: dict[str, str]) -> tuple[int, dict[str, SwitchStat
         try:
             data = json.loads(value)
             entry: SwitchState | SharedConfig
-            if field.startswith("config:"):
+            if is_config_field(field):
                 entry = SharedConfig.from_dict(data)
                 where = entry.field
             else:

@@ -50,6 +50,7 @@ from .switchboard import (
     Switchboard,
     SwitchState,
     config_field,
+    is_config_field,
     now,
     origin_label,
 )
@@ -416,7 +417,7 @@ class RedisSwitchboard(Switchboard):
         while (queued := self._changes.first()) is not None:
             field, change = queued
             written: SwitchState | SharedConfig | None
-            if field.startswith("config:"):
+            if is_config_field(field):
                 name, model, config = change.what
                 written = self.set_config(
                     name, model, config, origin=change.origin, expect=change.expect

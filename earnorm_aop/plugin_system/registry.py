@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -22,7 +22,7 @@ from ..weaving import metering, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect, Switch
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
-from .rollout import Rollout
+from .rollout import Rollout, Rollouts
 from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
 from .versioning import upgrade_config
@@ -134,7 +134,7 @@ class _Entry:
         return self.spec
 
 
-class PluginRegistry:
+class PluginRegistry(Rollouts):
     """Plugins by name, with their live on/off switches.
 
     ``group`` is the entry-point group searched for names not registered
@@ -334,44 +334,6 @@ class PluginRegistry:
         weaver.set_enabled(self.switch(name), False)
         if self._board is not None:
             self._board.publish(name, False, origin="disable")
-
-    def rollout(
-        self,
-        name: str,
-        percent: float | None,
-        *,
-        by: str | Callable[[Any], Any] = "actor",
-        salt: str = "",
-    ) -> Rollout | None:
-        """Turn ``name`` on for ``percent``% of the subjects ``by`` names; None ends the rollout.
-
-        ``by`` is ``"actor"``, ``"tenant"``, ``"request_id"`` (of
-        ``earnorm_aop.context``) or a callable taking the context and returning
-        a key.  Each key's decision is stable (the same in every process, and
-        kept when the percentage grows); a call without a key is outside the
-        share.  Shared through the switchboard like a toggle.  ``disable()``
-        still switches the plugin off for everyone at once.  The models using
-        the plugin are re-woven; without a rollout their calls pay nothing for it.
-        See :mod:`earnorm_aop.plugin_system.rollout`.
-        """
-        self._managed(name)
-        new = None if percent is None else Rollout(name, percent, by, salt)
-        self.apply_rollout(name, new)
-        board = self._board
-        publish = getattr(board, "publish_rollout", None)
-        if publish is not None:
-            publish(name, None if new is None else new.as_dict())
-        return new
-
-    def apply_rollout(self, name: str, rollout: Rollout | None) -> None:
-        """Put ``rollout`` in force here without announcing it (what a switchboard calls)."""
-        weaver.set_rollout(self.switch(name), rollout)
-
-    def rollouts(self) -> dict[str, Rollout]:
-        """The plugins under a rollout in this process, by name."""
-        with self._lock:
-            switches = dict(self._switches)
-        return {n: s.rollout for n, s in switches.items() if isinstance(s.rollout, Rollout)}
 
     # -- sharing switches between processes -------------------------------------------
 

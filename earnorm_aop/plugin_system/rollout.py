@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PluginConfigError
+from ..weaving import weaver
+from ..weaving.aspect import Switch
 
-__all__ = ["BUCKETS", "KEYS", "Rollout"]
+__all__ = ["BUCKETS", "KEYS", "Rollout", "Rollouts"]
 
 BUCKETS = 10_000
 KEYS = ("actor", "tenant", "request_id")
@@ -134,3 +136,45 @@ class Rollout:
                 ) from exc
             by = found
         return cls(name, data.get("percent", 0), by, str(data.get("salt", "")))
+
+
+class Rollouts:
+    """The registry's rollout methods (``PluginRegistry`` has them; kept here with the rule)."""
+
+    def rollout(
+        self,
+        name: str,
+        percent: float | None,
+        *,
+        by: str | Callable[[Any], Any] = "actor",
+        salt: str = "",
+    ) -> Rollout | None:
+        """Turn ``name`` on for ``percent``% of the subjects ``by`` names; None ends the rollout.
+
+        ``by`` is ``"actor"``, ``"tenant"``, ``"request_id"`` (of
+        ``earnorm_aop.context``) or a callable taking the context and returning
+        a key.  Each key's decision is stable (the same in every process, and
+        kept when the percentage grows); a call without a key is outside the
+        share.  Shared through the switchboard like a toggle.  ``disable()``
+        still switches the plugin off for everyone at once.  The models using
+        the plugin are re-woven; without a rollout their calls pay nothing for it.
+        See :mod:`earnorm_aop.plugin_system.rollout`.
+        """
+        self._managed(name)  # type: ignore[attr-defined]
+        new = None if percent is None else Rollout(name, percent, by, salt)
+        self.apply_rollout(name, new)
+        board = getattr(self, "_board", None)
+        publish = getattr(board, "publish_rollout", None)
+        if publish is not None:
+            publish(name, None if new is None else new.as_dict())
+        return new
+
+    def apply_rollout(self, name: str, rollout: Rollout | None) -> None:
+        """Put ``rollout`` in force here without announcing it (what a switchboard calls)."""
+        weaver.set_rollout(self.switch(name), rollout)  # type: ignore[attr-defined]
+
+    def rollouts(self) -> dict[str, Rollout]:
+        """The plugins under a rollout in this process, by name."""
+        with self._lock:  # type: ignore[attr-defined]
+            switches: dict[str, Switch] = dict(self._switches)  # type: ignore[attr-defined]
+        return {n: s.rollout for n, s in switches.items() if isinstance(s.rollout, Rollout)}

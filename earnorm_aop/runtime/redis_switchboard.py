@@ -44,8 +44,8 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .rollout import SharedRollouts
 from .switchboard import (
-    ROLLOUT,
     SharedConfig,
     Switchboard,
     SwitchState,
@@ -74,7 +74,7 @@ def _redis() -> Any:
     return redis
 
 
-class RedisSwitchboard(Switchboard):
+class RedisSwitchboard(SharedRollouts, Switchboard):
     """Switch states in a Redis hash, changes announced on a channel (see the module doc).
 
     ``url`` is a Redis URL (``redis://host:6379/0``); ``namespace`` separates
@@ -289,59 +289,6 @@ class RedisSwitchboard(Switchboard):
                 field: item[0][2] if field.startswith("config:") else item[0]
                 for field, item in self._pending.items()
             }
-
-    # -- rollouts (registry.rollout): a hash of their own, announced as a state ---------
-
-    @property
-    def rollouts_key(self) -> str:
-        return f"{self.key}:rollouts"
-
-    def rollouts(self) -> dict[str, dict[str, Any]]:
-        """The shared rollouts of the namespace: plugin -> ``Rollout.as_dict()``."""
-        raw: dict[str, str] = self.client.hgetall(self.rollouts_key)
-        out = {}
-        for name, text in raw.items():
-            try:
-                data = json.loads(text)
-            except ValueError:
-                log.warning("switchboard %s: rollout of %r is not JSON", self.namespace, name)
-                continue
-            if isinstance(data, dict):
-                out[name] = data
-        return out
-
-    def publish_rollout(self, name: str, rollout: dict[str, Any] | None) -> None:
-        """Write ``name``'s rollout and announce it with a new state of the plugin.
-
-        Every process applies a state whose origin is ``rollout`` by reading the
-        rollout back (:meth:`rollout_changed`), so the announcement rides on the
-        states' own versioning and catch-up.
-        """
-        try:
-            if rollout is None:
-                self.client.hdel(self.rollouts_key, name)
-            else:
-                self.client.hset(self.rollouts_key, name, json.dumps(rollout))
-            registry = self.registry
-            enabled = True if registry is None else registry.switch(name).enabled
-            self.set(name, enabled, origin=ROLLOUT)
-        except self.errors as exc:
-            log.warning(
-                "switchboard %s: could not share the rollout of %r: %s", self.namespace, name, exc
-            )
-
-    def rollout_changed(self, name: str) -> None:
-        text = self.client.hget(self.rollouts_key, name)
-        try:
-            data = None if text is None else json.loads(text)
-        except ValueError:
-            log.warning("switchboard %s: rollout of %r is not JSON", self.namespace, name)
-            return
-        self.apply_rollout(name, data if isinstance(data, dict) else None)
-
-    def _catch_up_rollouts(self) -> None:
-        for name, data in self.rollouts().items():
-            self.apply_rollout(name, data)
 
     # -- the listener thread ------------------------------------------------------------
 

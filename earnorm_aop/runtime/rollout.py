@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +22,9 @@ from ..weaving.advice import Target
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.pointcut import Kind
 from .context import current_context as current
+from .switchboard import ROLLOUT, log
 
-__all__ = ["gated", "resolve_advice"]
+__all__ = ["SharedRollouts", "gated", "resolve_advice"]
 
 
 def gated(func: Callable[..., Any], kind: Kind, rollout: Rollout) -> Callable[..., Any]:
@@ -91,3 +93,73 @@ def resolve_advice(
         return spec, kind
     func = gated(spec.func, kind, rollout)
     return AdviceSpec(func, spec.target, optional=spec.optional, name=spec.name), kind
+
+
+class SharedRollouts:
+    """``RedisSwitchboard``'s rollouts: a hash of their own, announced as a plugin's state.
+
+    A mixin of the board (it uses its ``client``, ``key``, ``set``, ``states``
+    and ``registry``); kept here, with the gate, so the board's module stays
+    about switches.
+    """
+
+    client: Any
+    key: str
+    namespace: str
+    errors: tuple[type[BaseException], ...]
+    registry: Any
+
+    @property
+    def rollouts_key(self) -> str:
+        return f"{self.key}:rollouts"
+
+    def rollouts(self) -> dict[str, dict[str, Any]]:
+        """The shared rollouts of the namespace: plugin -> ``Rollout.as_dict()``."""
+        raw: dict[str, str] = self.client.hgetall(self.rollouts_key)
+        out = {}
+        for name, text in raw.items():
+            try:
+                data = json.loads(text)
+            except ValueError:
+                log.warning("switchboard %s: rollout of %r is not JSON", self.namespace, name)
+                continue
+            if isinstance(data, dict):
+                out[name] = data
+        return out
+
+    def publish_rollout(self, name: str, rollout: dict[str, Any] | None) -> None:
+        """Write ``name``'s rollout and announce it with a new state of the plugin.
+
+        Every process applies a state whose origin is ``rollout`` by reading the
+        rollout back (:meth:`rollout_changed`), so the announcement rides on the
+        states' own versioning and catch-up.
+        """
+        try:
+            if rollout is None:
+                self.client.hdel(self.rollouts_key, name)
+            else:
+                self.client.hset(self.rollouts_key, name, json.dumps(rollout))
+            registry = self.registry
+            if registry is not None:
+                enabled = registry.switch(name).enabled
+            else:  # the CLI: keep the shared state as it is
+                shared = self.states().get(name)  # type: ignore[attr-defined]
+                enabled = True if shared is None else shared.enabled
+            self.set(name, enabled, origin=ROLLOUT)  # type: ignore[attr-defined]
+        except self.errors as exc:
+            log.warning(
+                "switchboard %s: could not share the rollout of %r: %s", self.namespace, name, exc
+            )
+
+    def rollout_changed(self, name: str) -> None:
+        text = self.client.hget(self.rollouts_key, name)
+        try:
+            data = None if text is None else json.loads(text)
+        except ValueError:
+            log.warning("switchboard %s: rollout of %r is not JSON", self.namespace, name)
+            return
+        self.apply_rollout(name, data if isinstance(data, dict) else None)  # type: ignore[attr-defined]
+
+    def _catch_up_rollouts(self) -> None:
+        for name, data in self.rollouts().items():
+            self.apply_rollout(name, data)  # type: ignore[attr-defined]

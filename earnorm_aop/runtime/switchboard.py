@@ -259,8 +259,9 @@ class Switchboard:
         weaver.set_enabled(switch, state.enabled)
         if not state.enabled and state.auto_disabled:
             switch.auto_disabled = True
-        if state.origin == ROLLOUT:
-            self.rollout_changed(state.name)
+        # Any newer state may follow a rollout's announcement (a catch-up reads the
+        # latest only): read the plugin's rollout again with each one.
+        self.rollout_changed(state.name)
         return True
 
     # -- rollouts (registry.rollout) -----------------------------------------------------

@@ -44,7 +44,6 @@ LONG_MODULES = {
     # Over the line until the adapter is composed by concern (issue 23):
     "adapters/base.py": "the adapter protocol, one method per operation or field question",
     "weaving/advice.py": "one concept: how an advice function is read and its parameters bound",
-    "plugin_system/registry.py": "one concept: the registry's API, a method per operation",
 }
 
 

@@ -50,6 +50,7 @@ from .switchboard import (
     Switchboard,
     SwitchState,
     config_field,
+    is_config_field,
     now,
     origin_label,
 )
@@ -142,7 +143,7 @@ class RedisSwitchboard(SharedRollouts, Switchboard):
         return {
             name: SwitchState.from_dict(json.loads(v))
             for name, v in sorted(raw.items())
-            if name != _VERSION and not name.startswith("config:")
+            if name != _VERSION and not is_config_field(name)
         }
 
     def configs(self) -> list[SharedConfig]:
@@ -151,7 +152,7 @@ class RedisSwitchboard(SharedRollouts, Switchboard):
         return [
             SharedConfig.from_dict(json.loads(v))
             for name, v in sorted(raw.items())
-            if name.startswith("config:")
+            if is_config_field(name)
         ]
 
     def version(self) -> int:
@@ -286,7 +287,7 @@ class RedisSwitchboard(SharedRollouts, Switchboard):
         """Local changes not written yet: plugin name -> enabled, config field -> options."""
         with self._pending_lock:
             return {
-                field: item[0][2] if field.startswith("config:") else item[0]
+                field: item[0][2] if is_config_field(field) else item[0]
                 for field, item in self._pending.items()
             }
 
@@ -393,7 +394,7 @@ class RedisSwitchboard(SharedRollouts, Switchboard):
                 item = self._pending[field]
             what, origin, base = item
             written: SwitchState | SharedConfig | None
-            if field.startswith("config:"):
+            if is_config_field(field):
                 name, model, config = what
                 written = self.set_config(name, model, config, origin=origin, expect=base)
             else:

@@ -80,7 +80,9 @@ def _value(v: Any, where: str) -> str:
             raise UsageError(f"{where}: {v!r} cannot be written as TOML")
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # a TOML basic string
+        # A TOML basic string: JSON's escapes are TOML's, and JSON escapes every
+        # control character but DEL, which TOML refuses raw.
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_value(x, where) for x in v) + "]"
     if isinstance(v, Mapping):

@@ -69,7 +69,8 @@ def test_quickstart_shows_each_plugin_at_work() -> None:
     assert checked[-1] == "explain(Article): each woven method and its advice, in order"
     assert all(line.startswith(("ok  ", "    ")) for line in lines[:explained])
     assert all(line.startswith("  ") for line in lines[explained + 1 :])
-    assert "  plugins, in order: changes, validation, softdelete, timestamp, audit, cache" in lines
+    order = "changes, validation, softdelete, timestamp, lifecycle, audit, cache"
+    assert f"  plugins, in order: {order}" in lines
     assert "chain   softdelete.hide_deleted" in out
     assert "delete_many (private.blog__Article__QuerySet.delete)" in out
 

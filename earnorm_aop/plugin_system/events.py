@@ -24,7 +24,18 @@ from ..weaving import scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.chain import record_failure
 
-__all__ = ["aemit", "emit", "listened"]
+__all__ = ["LIFECYCLE", "aemit", "emit", "listened", "listens_to_lifecycle"]
+
+LIFECYCLE: dict[str, str] = {
+    "after_change": "after each write that changes a record (create, save, update, delete, "
+    "each row of save_many / update_many / delete_many, soft delete, restore)",
+    "after_commit_change": "the same, once the write's transaction commits",
+    "after_access": "after get() returns a record; records loaded by a query too, for "
+    "handlers declared with @hook('after_access', queries=True)",
+}
+"""The events the system fires by itself: the built-in ``lifecycle`` plugin, woven on a
+model as soon as one of its plugins listens to one of them (so a model nobody listens
+on pays nothing)."""
 
 _signatures: dict[int, tuple[AdviceSpec, inspect.Signature]] = {}
 
@@ -69,6 +80,11 @@ def listened(model: type, event: str) -> bool:
     For a caller whose payload costs something to build: nobody listens, nothing built.
     """
     return bool(weaver.event_handlers(model, event))
+
+
+def listens_to_lifecycle(aspect: Aspect) -> bool:
+    """Whether ``aspect`` handles one of the :data:`LIFECYCLE` events (by its event name)."""
+    return any(spec.target in LIFECYCLE for spec in aspect.advices)
 
 
 def _handlers(instance: Any, event: str) -> Sequence[tuple[Aspect, AdviceSpec]]:

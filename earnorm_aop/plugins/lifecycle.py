@@ -1,0 +1,292 @@
+"""The ``lifecycle`` plugin: the system's own events, fired on every write and fetch.
+
+A model gets it by itself as soon as one of its plugins listens to a
+lifecycle event (:data:`earnorm_aop.plugin_system.events.LIFECYCLE`): the page's
+``@hook("after_change") def log_change(self, instance, changes)`` is called
+after every write that changes a record, on every adapter, without naming
+this plugin.  A model nobody listens on never has it woven, so it pays nothing.
+
+- ``after_change`` -- after each write that changes a row, inside the write's
+  transaction: ``save`` (create or update), ``update``, ``delete``,
+  ``save_many`` (each object a creation), ``update_many`` / ``delete_many``
+  (once per affected row, from the shared read of the ``changes`` plugin),
+  and the softdelete plugin's soft delete and restore.  Payload: ``instance``,
+  ``changes`` (field -> ``(old, new)``, masked fields redacted), ``action``
+  (``create``, ``update``, ``delete``, ``soft_delete``, ``restore``), ``pk``
+  (read before a delete clears it) and ``subject`` (what the write was called
+  on: the instance, or the queryset of a bulk write).  A save that changes
+  nothing fires nothing.
+- ``after_commit_change`` -- the same, once the write's transaction commits
+  (never for a rolled-back write; at once where there is no transaction), as
+  ``after_commit:save`` advice is to ``after:save``.
+- ``after_access`` -- after ``get`` returns a record: ``instance``, ``user``
+  (the actor of :data:`earnorm_aop.context`), ``context``.  Records a query
+  loads fire it only for handlers that ask: ``@hook("after_access",
+  queries=True)`` (see :mod:`earnorm_aop.plugins._access`).
+
+Each handler is one listener: with ``audit`` on the model too (itself an
+``after_change`` listener), each runs once per write.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ..adapters import tracking
+from ..adapters.base import Adapter, adapter_for
+from ..plugin_system.events import aemit, emit, listened
+from ..plugin_system.masking import redact_changes
+from ..plugin_system.spec import hook
+from ..runtime.context import context
+from ._common import action_for, call_with, then
+
+__all__ = ["LifecyclePlugin"]
+
+CHANGE = "after_change"
+COMMITTED = "after_commit_change"
+ACCESS = "after_access"
+
+
+class LifecyclePlugin:
+    """Fire ``after_change`` / ``after_commit_change`` on writes and ``after_access`` on get."""
+
+    name = "lifecycle"
+    version = "1.0.0"
+    requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
+    # Inside timestamp's around advice (50): the changes include the stamped times.
+    priority = 10
+
+    # -- firing ---------------------------------------------------------------------
+
+    def _fire(
+        self,
+        adapter: Adapter,
+        model: type,
+        instance: Any,
+        pk: Any,
+        action: str,
+        changes: dict[str, tuple[Any, Any]],
+        subject: Any,
+        asynchronous: bool,
+    ) -> Any:
+        """Fire the events of one changed row; an awaitable on an async model."""
+        if not changes and action == "update":
+            return None
+        changes = redact_changes(model, changes)
+        payload = {"changes": changes, "action": action, "pk": pk, "subject": subject}
+        if listened(model, COMMITTED):
+            adapter.defer(
+                model, subject, lambda: _fire_now(instance, COMMITTED, payload), robust=True
+            )
+        if not listened(model, CHANGE):
+            return None
+        if asynchronous:
+            return aemit(instance, CHANGE, **payload)
+        emit(instance, CHANGE, **payload)
+        return None
+
+    # -- single rows ------------------------------------------------------------------
+
+    @hook("around:save|update", optional=True)
+    def changed(
+        self,
+        instance: Any,
+        model: type,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """The save's changes from the shared tracking, diffed after the write."""
+        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+            return proceed()  # every listener switched off
+        adapter = adapter_for(model)
+        if adapter.saves_nothing(args, kwargs):
+            return proceed()
+        operation = "update" if method == "update" else "save"
+        rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
+        action = action_for(instance) or ("create" if rec.created else "update")
+        value = proceed()
+        asynchronous = inspect.isawaitable(value)
+
+        def fire(result: Any) -> Any:
+            pk = adapter.pk(instance)
+            fired = self._fire(
+                adapter, model, instance, pk, action, rec.changes, instance, asynchronous
+            )
+            return _after(fired, result)
+
+        return then(value, fire)
+
+    @hook("around:delete", optional=True)
+    def deleted(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """A delete, with the last values (the key is read first: a delete clears it)."""
+        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+            return proceed()
+        adapter = adapter_for(model)
+        pk = adapter.pk(instance)
+        rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
+        value = proceed()
+        asynchronous = inspect.isawaitable(value)
+
+        def fire(result: Any) -> Any:
+            fired = self._fire(
+                adapter, model, instance, pk, "delete", rec.changes, instance, asynchronous
+            )
+            return _after(fired, result)
+
+        return then(value, fire)
+
+    # -- bulk writes --------------------------------------------------------------------
+
+    @hook("around:save_many", optional=True)
+    def created_many(
+        self,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Each object of a bulk insert is a creation."""
+        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+            return proceed()
+        adapter = adapter_for(model)
+        objs, args, kwargs = adapter.bulk_objects(args, kwargs)
+        value = call_with(proceed, args, kwargs)
+        asynchronous = inspect.isawaitable(value)
+
+        def fire(result: Any) -> Any:
+            fired = []
+            for obj in objs:
+                changes = tracking.Record(adapter, obj, None).changes
+                pk = adapter.pk(obj)
+                fired.append(
+                    self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
+                )
+            return _after_all(fired, result)
+
+        return then(value, fire)
+
+    @hook("around:update_many", optional=True)
+    def updated_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Each matched row, with its values before and after the bulk update.
+
+        The rows come from the shared read made before the write (the
+        ``changes`` plugin's); a value added by a plugin inside (timestamp's
+        ``updated_at``) is taken as written, and an expression added there is
+        read back after the write (one more query).
+        """
+        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+            return proceed()
+        adapter = adapter_for(model)
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        action = action_for(queryset) or "update"
+        values = adapter.update_values(args, kwargs)
+        rows = tracking.records("update_many", adapter, model, queryset, args, kwargs)
+        frame = tracking.bulk_frame(queryset)
+        known = frame.values if frame is not None else values
+        result = proceed()
+        if frame is not None:
+            tracking.apply(frame)  # the rows as stored, for the handlers
+        late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
+        stored = (
+            adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
+            if late and rows
+            else {}
+        )
+        plain = {
+            adapter.attname(model, n): adapter.stored_value(model, n, v)
+            for n, v in values.items()
+            if not adapter.is_expression(v)
+        }
+        names = {adapter.attname(model, n) for n in values}
+        for rec in rows:
+            old = rec._old
+            new = {n: rec.after(n) for n in names}
+            new.update(plain)
+            new.update(stored.get(adapter.pk(rec.instance), {}))
+            changes = {
+                n: (old.get(n), v)
+                for n, v in new.items()
+                if v is not tracking.UNKNOWN and old.get(n) != v
+            }
+            pk = adapter.pk(rec.instance)
+            self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+        return result
+
+    @hook("around:delete_many", optional=True)
+    def deleted_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        """Each matched row of a bulk delete, with its last values (the shared read)."""
+        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+            return proceed()
+        adapter = adapter_for(model)
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
+        result = proceed()
+        for rec in rows:
+            pk = adapter.pk(rec.instance)
+            self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+        return result
+
+    # -- fetches ------------------------------------------------------------------------
+
+    @hook("after:get", optional=True)
+    def accessed(self, instance: Any, model: type) -> None:
+        """``after_access`` on the record ``get`` returned (a cache hit too), with the actor."""
+        if instance is None or not listened(model, ACCESS):
+            return
+        current = context.current()
+        emit(instance, ACCESS, user=current.actor, context=current)
+
+
+def _fire_now(instance: Any, event: str, payload: dict[str, Any]) -> None:
+    """A commit-time event: handlers run synchronously, from the commit."""
+    emit(instance, event, **payload)
+
+
+def _after(fired: Any, result: Any) -> Any:
+    """``result``, once ``fired`` (an awaitable of async handlers) has been awaited."""
+    if fired is None or not inspect.isawaitable(fired):
+        return result
+    return _await_then(fired, result)
+
+
+def _after_all(fired: list[Any], result: Any) -> Any:
+    waiting = [f for f in fired if f is not None and inspect.isawaitable(f)]
+    if not waiting:
+        return result
+
+    async def settle() -> Any:
+        for f in waiting:
+            await f
+        return result
+
+    return settle()
+
+
+async def _await_then(fired: Any, result: Any) -> Any:
+    await fired
+    return result

@@ -4,7 +4,9 @@ An event is a hook name that does not name a model method (``after_change``,
 or ``before_update`` on a model without ``update``).  ``emit(instance, event,
 **payload)`` calls every enabled handler of the instance's model in plugin
 order, injecting ``instance``, ``model``, ``event`` and the payload keys by
-name.
+name, and what advice may ask for besides (``user``, the actor of the call
+context, and ``context``) when the payload does not give it.  The lifecycle
+events (:data:`LIFECYCLE`) are fired by the system itself.
 
 Which handlers an event has on a class is decided when the class's plans are
 rebuilt (:func:`earnorm_aop.weaving.weaver.event_handlers` is one look-up), so
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import PluginError
-from ..weaving import scope, weaver
+from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.chain import record_failure
 
@@ -59,6 +61,8 @@ def _arguments(
             continue
         if p.name in given:
             value = given[p.name]
+        elif p.name in (injectables := extensions.installed().injectables):
+            value = injectables[p.name]()  # ``user``, ``context``: as advice gets them
         elif p.default is not p.empty:
             continue
         else:

@@ -166,3 +166,31 @@ def test_a_disabled_listener_is_not_called_and_the_write_still_happens(backend: 
         weaver.set_enabled(switch, True)
     assert seen.changes == []
     assert backend.get(Article, a.id).title == "a"
+
+
+def test_user_and_context_are_injectable_in_any_advice_and_handler() -> None:
+    from earnorm_aop import emit, with_plugins
+
+    reg = PluginRegistry(group=None)
+    seen: list[Any] = []
+
+    class Who:
+        def before_save(self, instance: Any, user: Any, context: Any) -> None:
+            seen.append(("advice", user, context.request_id))
+
+        @hook("order_paid")  # a custom event: the payload does not give user
+        def paid(self, user: Any) -> None:
+            seen.append(("event", user))
+
+    reg.register("who", Who)
+
+    @with_plugins("who", registry=reg)
+    class Order:
+        def save(self) -> None:
+            pass
+
+    with context(actor="alice", request_id="r1"):
+        Order().save()
+        emit(Order(), "order_paid")
+    emit(Order(), "order_paid", user="given")  # the payload wins
+    assert seen == [("advice", "alice", "r1"), ("event", "alice"), ("event", "given")]

@@ -29,8 +29,9 @@ commits (the adapter's ``defer``; never for a rolled-back write), the
 ``earnorm_aop.audit`` logger or a callable.
 
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
-note.save()``; Django: ``ContextMiddleware``); its reason and request id go in
-the record's ``extra``.  Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are
+note.save()``; Django: ``ContextMiddleware``); its request id, client address
+(the extra ``client`` the middleware sets) and reason are fields of the record
+too, carried by every sink (columns of the Django and SQLAlchemy tables).  Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are
 recorded as changed, never with their values.  ``audit.actor(name)`` is the
 former spelling of ``context(actor=name)``.
 """
@@ -79,7 +80,7 @@ def _actor_name(current: Context) -> str | None:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One audited write of one row."""
+    """One audited write of one row, with the call context it was made in."""
 
     model: str
     id: Any
@@ -88,9 +89,12 @@ class AuditRecord:
     actor: str | None
     time: datetime
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    request_id: str | None = None
+    client: str | None = None
+    reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The six columns of an audit table."""
+        """The columns of an audit table: what every sink carries (table, log, callable)."""
         return {
             "model": self.model,
             "id": self.id,
@@ -98,6 +102,9 @@ class AuditRecord:
             "changes": dict(self.changes),
             "actor": self.actor,
             "time": self.time,
+            "request_id": self.request_id,
+            "client": self.client,
+            "reason": self.reason,
         }
 
 
@@ -179,6 +186,9 @@ class AuditPlugin:
             actor=_actor_name(current),
             time=self._now(adapter),
             extra=_context_extra(current),
+            request_id=_text(current.request_id),
+            client=_text(current.extra.get("client")),
+            reason=_text(current.reason),
         )
         sink = self.config.sink
         if sink == "table":
@@ -257,6 +267,10 @@ class AuditPlugin:
             return settle([stored], result)
 
         return then(proceed(), record)
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _context_extra(current: Context) -> dict[str, Any]:

@@ -31,9 +31,10 @@ commits (the adapter's ``defer``; never for a rolled-back write), the
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
 note.save()``; Django: ``ContextMiddleware``); its request id, client address
 (the extra ``client`` the middleware sets) and reason are fields of the record
-too, carried by every sink (columns of the Django and SQLAlchemy tables).  Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are
-recorded as changed, never with their values.  ``audit.actor(name)`` is the
-former spelling of ``context(actor=name)``.
+too, carried by every sink (columns of the Django and SQLAlchemy tables).
+Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are recorded as
+changed, never with their values.  ``audit.actor(name)`` is the former
+spelling of ``context(actor=name)``.
 """
 
 from __future__ import annotations

@@ -39,42 +39,58 @@ LIFECYCLE: dict[str, str] = {
 model as soon as one of its plugins listens to one of them (so a model nobody listens
 on pays nothing)."""
 
-_signatures: dict[int, tuple[AdviceSpec, inspect.Signature]] = {}
+# A handler's parameters, read once per handler: (name, positional only, has a
+# default) each, and whether it takes ``**kwargs``.
+_Plan = tuple[tuple[tuple[str, bool, bool], ...], bool]
+_plans: dict[int, tuple[AdviceSpec, _Plan]] = {}
+_BUILT_IN = frozenset({"instance", "model", "event"})
+
+
+def _plan(spec: AdviceSpec) -> _Plan:
+    cached = _plans.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    params: list[tuple[str, bool, bool]] = []
+    varkw = False
+    for p in inspect.signature(spec.func).parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            varkw = True
+        elif p.kind is not p.VAR_POSITIONAL:
+            params.append((p.name, p.kind is p.POSITIONAL_ONLY, p.default is not p.empty))
+    plan = (tuple(params), varkw)
+    _plans[id(spec)] = (spec, plan)
+    return plan
 
 
 def _arguments(
     aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, payload: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
-    cached = _signatures.get(id(spec))
-    if cached is None or cached[0] is not spec:
-        cached = _signatures[id(spec)] = (spec, inspect.signature(spec.func))
-    sig = cached[1]
-    given = {"instance": instance, "model": type(instance), "event": event, **payload}
+    """The handler's arguments: by name from the payload, the event, or an injectable."""
+    params, varkw = _plan(spec)
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
-    used: set[str] = set()
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            keywords.update({k: v for k, v in payload.items() if k not in used})
-            continue
-        if p.kind is p.VAR_POSITIONAL:
-            continue
-        if p.name in given:
-            value = given[p.name]
-        elif p.name in (injectables := extensions.installed().injectables):
-            value = injectables[p.name]()  # ``user``, ``context``: as advice gets them
-        elif p.default is not p.empty:
+    for name, positional_only, optional in params:
+        if name in payload:
+            value = payload[name]
+        elif name in _BUILT_IN:
+            value = instance if name == "instance" else type(instance) if name == "model" else event
+        elif name in (injectables := extensions.installed().injectables):
+            value = injectables[name]()  # ``user``, ``context``: as advice gets them
+        elif optional:
             continue
         else:
+            given = ", ".join(dict.fromkeys(["instance", "model", "event", *payload]))
             raise PluginError(
                 f"plugin {aspect.name!r}, handler {spec.name!r} of event {event!r} needs "
-                f"{p.name!r}, but emit() gave {', '.join(given)}"
+                f"{name!r}, but emit() gave {given}"
             )
-        used.add(p.name)
-        if p.kind is p.KEYWORD_ONLY:
-            keywords[p.name] = value
-        else:
+        if positional_only:
             positional.append(value)
+        else:
+            keywords[name] = value
+    if varkw:
+        for key, value in payload.items():
+            keywords.setdefault(key, value)
     return positional, keywords
 
 

@@ -36,10 +36,11 @@ from typing import Any
 
 from ..adapters import tracking
 from ..adapters.base import Adapter, adapter_for
-from ..plugin_system.events import aemit, emit, listened
+from ..plugin_system.events import aemit, emit
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import context
+from ..weaving.weaver import event_handlers
 from ._common import action_for, call_with, then
 
 __all__ = ["LifecyclePlugin"]
@@ -76,49 +77,58 @@ class LifecyclePlugin:
             return None
         changes = redact_changes(model, changes)
         payload = {"changes": changes, "action": action, "pk": pk, "subject": subject}
-        if listened(model, COMMITTED):
+        if event_handlers(model, COMMITTED):
             adapter.defer(
                 model, subject, lambda: _fire_now(instance, COMMITTED, payload), robust=True
             )
-        if not listened(model, CHANGE):
+        handlers = event_handlers(model, CHANGE)
+        if not handlers:
             return None
-        if asynchronous:
+        if asynchronous or any(inspect.iscoroutinefunction(spec.func) for _, spec in handlers):
             return aemit(instance, CHANGE, **payload)
-        emit(instance, CHANGE, **payload)
-        return None
+        # A sync handler may still return an awaitable (audit's table sink on an
+        # async model whose write this advice saw awaited): it is awaited too.
+        waiting = [r for r in emit(instance, CHANGE, **payload) if inspect.isawaitable(r)]
+        return _gather(waiting) if waiting else None
 
     # -- single rows ------------------------------------------------------------------
 
-    @hook("around:save|update", optional=True)
+    @hook("chain:save|update", optional=True)
     def changed(
         self,
+        result: Any,
         instance: Any,
         model: type,
         method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
     ) -> Any:
-        """The save's changes from the shared tracking, diffed after the write."""
-        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
-            return proceed()  # every listener switched off
+        """The save's changes from the shared tracking, diffed once it is written.
+
+        A ``chain`` advice: it runs after the write and every ``around`` advice,
+        before the ``changes`` plugin's ``after`` advice makes what was written
+        the persisted state, so the record's "before" is still the loaded one.
+        On an async write (a result to await) the event fires once it is awaited.
+        """
+        if not _heard(model):
+            return result  # every listener switched off
         adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
-            return proceed()
+            return result
         operation = "update" if method == "update" else "save"
         rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
         action = action_for(instance) or ("create" if rec.created else "update")
-        value = proceed()
-        asynchronous = inspect.isawaitable(value)
-
-        def fire(result: Any) -> Any:
+        if not inspect.isawaitable(result):
             pk = adapter.pk(instance)
-            fired = self._fire(
-                adapter, model, instance, pk, action, rec.changes, instance, asynchronous
-            )
-            return _after(fired, result)
+            fired = self._fire(adapter, model, instance, pk, action, rec.changes, instance, False)
+            return result if fired is None else _after(fired, result)
 
-        return then(value, fire)
+        def fire(value: Any) -> Any:
+            pk = adapter.pk(instance)
+            fired = self._fire(adapter, model, instance, pk, action, rec.changes, instance, True)
+            return _after(fired, value)
+
+        return then(result, fire)
 
     @hook("around:delete", optional=True)
     def deleted(
@@ -130,7 +140,7 @@ class LifecyclePlugin:
         proceed: Callable[..., Any],
     ) -> Any:
         """A delete, with the last values (the key is read first: a delete clears it)."""
-        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+        if not _heard(model):
             return proceed()
         adapter = adapter_for(model)
         pk = adapter.pk(instance)
@@ -157,7 +167,7 @@ class LifecyclePlugin:
         proceed: Callable[..., Any],
     ) -> Any:
         """Each object of a bulk insert is a creation."""
-        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+        if not _heard(model):
             return proceed()
         adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
@@ -192,7 +202,7 @@ class LifecyclePlugin:
         ``updated_at``) is taken as written, and an expression added there is
         read back after the write (one more query).
         """
-        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+        if not _heard(model):
             return proceed()
         adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
@@ -240,7 +250,7 @@ class LifecyclePlugin:
         proceed: Callable[..., Any],
     ) -> Any:
         """Each matched row of a bulk delete, with its last values (the shared read)."""
-        if not (listened(model, CHANGE) or listened(model, COMMITTED)):
+        if not _heard(model):
             return proceed()
         adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
@@ -256,10 +266,15 @@ class LifecyclePlugin:
     @hook("after:get", optional=True)
     def accessed(self, instance: Any, model: type) -> None:
         """``after_access`` on the record ``get`` returned (a cache hit too), with the actor."""
-        if instance is None or not listened(model, ACCESS):
+        if instance is None or not event_handlers(model, ACCESS):
             return
         current = context.current()
         emit(instance, ACCESS, user=current.actor, context=current)
+
+
+def _heard(model: type) -> bool:
+    """Whether a change of ``model`` has an enabled listener (two look-ups, nothing built)."""
+    return bool(event_handlers(model, CHANGE) or event_handlers(model, COMMITTED))
 
 
 def _fire_now(instance: Any, event: str, payload: dict[str, Any]) -> None:
@@ -285,6 +300,11 @@ def _after_all(fired: list[Any], result: Any) -> Any:
         return result
 
     return settle()
+
+
+async def _gather(waiting: list[Any]) -> None:
+    for value in waiting:
+        await value
 
 
 async def _await_then(fired: Any, result: Any) -> Any:

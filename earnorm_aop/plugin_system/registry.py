@@ -3,12 +3,7 @@
 Name resolution: a name registered explicitly wins; otherwise it is looked up
 among the entry points of the group ``earnorm_aop.plugins`` (which is how the
 built-in plugins are found).  So a user's ``@plugin("timestamp")`` shadows the
-built-in: every model naming ``"timestamp"`` loses the built-in's contributed
-fields and behaviour.  That is rarely meant, so registering under a built-in's
-name warns once (:class:`~earnorm_aop.PluginWarning`, naming the built-in and
-how to keep both: register under another name); ``replace=True`` says it is
-meant and stays silent.  :meth:`PluginRegistry.shadowed` lists the shadowed
-built-ins (``earnorm-aop check`` prints them).  Each name has one
+built-in, which warns once unless ``replace=True`` (see :mod:`.shadowing`).  Each name has one
 :class:`~earnorm_aop.weaving.aspect.Switch` shared by every model that uses
 it, so ``disable(name)`` reaches them all.
 """
@@ -27,7 +22,7 @@ from ..weaving import metering, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect, Switch
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
-from .shadowing import BUILTIN_PREFIX, warn_shadowing
+from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
 
 if TYPE_CHECKING:
@@ -194,10 +189,7 @@ class PluginRegistry:
             return None
         self._auto_discover()
         entry = self._discovered.get(name)
-        if entry is None or entry.entry_point is None:
-            return None
-        value = entry.entry_point.value
-        return value if value.startswith(BUILTIN_PREFIX) else None
+        return None if entry is None else builtin_path(entry.entry_point)
 
     def shadowed(self) -> dict[str, tuple[str, str]]:
         """Built-in plugins replaced by an explicit registration: name -> (built-in, winner).

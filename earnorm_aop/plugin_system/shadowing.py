@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any
 
 from ..errors import PluginWarning
 
-__all__ = ["BUILTIN_PREFIX", "warn_shadowing"]
+__all__ = ["BUILTIN_PREFIX", "builtin_path", "warn_shadowing"]
 
 BUILTIN_PREFIX = "earnorm_aop.plugins."
 """The built-ins are the entry points of ``earnorm_aop.plugins`` this package declares."""
+
+
+def builtin_path(entry_point: Any) -> str | None:
+    """``module:Class`` of a built-in's entry point; ``None`` for a third party's (or none)."""
+    value = getattr(entry_point, "value", None)
+    return value if isinstance(value, str) and value.startswith(BUILTIN_PREFIX) else None
 
 
 def warn_shadowing(name: str, cls: type, builtin: str) -> None:

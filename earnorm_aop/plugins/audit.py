@@ -49,7 +49,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import AUDIT_TABLE, Adapter, adapter_for
+from ..adapters.base import AUDIT_TABLE, Adapter
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
@@ -228,9 +228,9 @@ class AuditPlugin:
         action: str,
         pk: Any,
         subject: Any,
+        adapter: Adapter,
     ) -> Any:
         """One record per changed row (the ``lifecycle`` plugin fires it, once per row)."""
-        adapter = adapter_for(model)
         return self._record(adapter, model, instance, pk, action, self._kept(changes), subject)
 
     @property
@@ -247,13 +247,13 @@ class AuditPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """With ``record_unchanged``: a save of a loaded record that changed nothing is recorded.
 
         ``after_change`` does not fire for it (nothing changed), so this advice
         records it itself.
         """
-        adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
             return proceed()
         operation = "update" if method == "update" else "save"

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..adapters import tracking
-from ..adapters.base import Adapter, adapter_for
+from ..adapters.base import Adapter
 from ..plugin_system.events import aemit, emit
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
@@ -55,6 +55,7 @@ class LifecyclePlugin:
 
     name = "lifecycle"
     version = "1.0.0"
+    fires = (CHANGE, COMMITTED, ACCESS)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     # Inside timestamp's around advice (50): the changes include the stamped times.
     priority = 10
@@ -102,6 +103,7 @@ class LifecyclePlugin:
         method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> Any:
         """The save's changes from the shared tracking, diffed once it is written.
 
@@ -112,7 +114,6 @@ class LifecyclePlugin:
         """
         if not _heard(model):
             return result  # every listener switched off
-        adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
             return result
         operation = "update" if method == "update" else "save"
@@ -138,11 +139,11 @@ class LifecyclePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """A delete, with the last values (the key is read first: a delete clears it)."""
         if not _heard(model):
             return proceed()
-        adapter = adapter_for(model)
         pk = adapter.pk(instance)
         rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
         value = proceed()
@@ -165,11 +166,11 @@ class LifecyclePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Each object of a bulk insert is a creation."""
         if not _heard(model):
             return proceed()
-        adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
         value = call_with(proceed, args, kwargs)
         asynchronous = inspect.isawaitable(value)
@@ -194,6 +195,7 @@ class LifecyclePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Each matched row, with its values before and after the bulk update.
 
@@ -204,7 +206,6 @@ class LifecyclePlugin:
         """
         if not _heard(model):
             return proceed()
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         action = action_for(queryset) or "update"
         values = adapter.update_values(args, kwargs)
@@ -248,11 +249,11 @@ class LifecyclePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Each matched row of a bulk delete, with its last values (the shared read)."""
         if not _heard(model):
             return proceed()
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
         result = proceed()

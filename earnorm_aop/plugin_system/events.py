@@ -26,7 +26,7 @@ from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.policy import policy_of
 
-__all__ = ["LIFECYCLE", "aemit", "emit", "listened", "listens_to_lifecycle"]
+__all__ = ["LIFECYCLE", "aemit", "any_async", "emit", "fire", "listened", "listens_to_lifecycle"]
 
 LIFECYCLE: dict[str, str] = {
     "after_change": "after each write that changes a record (create, save, update, delete, "
@@ -40,8 +40,8 @@ model as soon as one of its plugins listens to one of them (so a model nobody li
 on pays nothing)."""
 
 # A handler's parameters, read once per handler: (name, positional only, has a
-# default) each, and whether it takes ``**kwargs``.
-_Plan = tuple[tuple[tuple[str, bool, bool], ...], bool]
+# default) each, whether it takes ``**kwargs``, and whether it is ``async def``.
+_Plan = tuple[tuple[tuple[str, bool, bool], ...], bool, bool]
 _plans: dict[int, tuple[AdviceSpec, _Plan]] = {}
 _BUILT_IN = frozenset({"instance", "model", "event"})
 
@@ -57,16 +57,21 @@ def _plan(spec: AdviceSpec) -> _Plan:
             varkw = True
         elif p.kind is not p.VAR_POSITIONAL:
             params.append((p.name, p.kind is p.POSITIONAL_ONLY, p.default is not p.empty))
-    plan = (tuple(params), varkw)
+    plan = (tuple(params), varkw, inspect.iscoroutinefunction(spec.func))
     _plans[id(spec)] = (spec, plan)
     return plan
+
+
+def any_async(handlers: Sequence[tuple[Aspect, AdviceSpec]]) -> bool:
+    """Whether one of ``handlers`` is ``async def`` (then the event needs :func:`aemit`)."""
+    return any(_plan(spec)[2] for _, spec in handlers)
 
 
 def _arguments(
     aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, payload: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
     """The handler's arguments: by name from the payload, the event, or an injectable."""
-    params, varkw = _plan(spec)
+    params, varkw, _ = _plan(spec)
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
     for name, positional_only, optional in params:
@@ -131,9 +136,24 @@ def _succeeded(aspect: Aspect) -> None:
 
 def emit(instance: Any, event: str, **payload: Any) -> list[Any]:
     """Fire ``event`` on ``instance``'s model; return the handlers' results in order."""
+    return fire(instance, event, weaver.event_handlers(type(instance), event), payload)
+
+
+def fire(
+    instance: Any,
+    event: str,
+    handlers: Sequence[tuple[Aspect, AdviceSpec]],
+    payload: dict[str, Any],
+) -> list[Any]:
+    """:func:`emit` with the model's handlers already looked up (the lifecycle plugin's path)."""
+    if not handlers:
+        return []
+    off = scope.DISABLED.get()
+    if off:
+        handlers = [(a, s) for a, s in handlers if a.switch not in off]
     results = []
-    for aspect, spec in _handlers(instance, event):
-        if inspect.iscoroutinefunction(spec.func):
+    for aspect, spec in handlers:
+        if _plan(spec)[2]:
             raise PluginError(
                 f"plugin {aspect.name!r}: handler {spec.name!r} of event {event!r} is async; "
                 "fire the event with 'await aemit(...)'"

@@ -36,8 +36,8 @@ from typing import Any
 
 from ..adapters import tracking
 from ..adapters.base import Adapter
-from ..plugin_system.events import aemit, emit
-from ..plugin_system.masking import redact_changes
+from ..plugin_system.events import aemit, any_async, emit, fire
+from ..plugin_system.masking import masked_fields, redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import context
 from ..weaving.weaver import event_handlers
@@ -76,7 +76,8 @@ class LifecyclePlugin:
         """Fire the events of one changed row; an awaitable on an async model."""
         if not changes and action == "update":
             return None
-        changes = redact_changes(model, changes)
+        if masked_fields(model):
+            changes = redact_changes(model, changes)
         payload = {"changes": changes, "action": action, "pk": pk, "subject": subject}
         if event_handlers(model, COMMITTED):
             adapter.defer(
@@ -85,11 +86,11 @@ class LifecyclePlugin:
         handlers = event_handlers(model, CHANGE)
         if not handlers:
             return None
-        if asynchronous or any(inspect.iscoroutinefunction(spec.func) for _, spec in handlers):
+        if asynchronous or any_async(handlers):
             return aemit(instance, CHANGE, **payload)
         # A sync handler may still return an awaitable (audit's table sink on an
         # async model whose write this advice saw awaited): it is awaited too.
-        waiting = [r for r in emit(instance, CHANGE, **payload) if inspect.isawaitable(r)]
+        waiting = [r for r in fire(instance, CHANGE, handlers, payload) if inspect.isawaitable(r)]
         return _gather(waiting) if waiting else None
 
     # -- single rows ------------------------------------------------------------------
@@ -112,10 +113,8 @@ class LifecyclePlugin:
         the persisted state, so the record's "before" is still the loaded one.
         On an async write (a result to await) the event fires once it is awaited.
         """
-        if not _heard(model):
-            return result  # every listener switched off
-        if adapter.saves_nothing(args, kwargs):
-            return result
+        if not _heard(model) or adapter.saves_nothing(args, kwargs):
+            return result  # every listener switched off, or nothing written
         operation = "update" if method == "update" else "save"
         rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
         action = action_for(instance) or ("create" if rec.created else "update")

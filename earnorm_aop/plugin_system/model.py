@@ -24,6 +24,7 @@ from .events import listens_to_lifecycle
 from .masking import mask as mask_fields
 from .registry import PluginRegistry
 from .registry import registry as default_registry
+from .unfired import warn_unfired
 
 __all__ = [
     "PluginModel",
@@ -142,6 +143,7 @@ def apply_plugins(
         except BaseException:
             withdraw(model, added)
             raise
+        warn_unfired(model, aspects)
         withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
 
 

@@ -8,11 +8,12 @@ once per write.  The EarnORM step runs this module too.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
 
-from earnorm_aop import PluginRegistry, context, hook
+from earnorm_aop import PluginRegistry, PluginWarning, context, explain, hook
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.weaving import weaver
 
@@ -194,3 +195,47 @@ def test_user_and_context_are_injectable_in_any_advice_and_handler() -> None:
         emit(Order(), "order_paid")
     emit(Order(), "order_paid", user="given")  # the payload wins
     assert seen == [("advice", "alice", "r1"), ("event", "alice"), ("event", "given")]
+
+
+# -- which events a model fires: explain(), and a warning for a hook nothing fires -----------
+
+
+def _woven_with(*hooks: str) -> tuple[type, list[warnings.WarningMessage]]:
+    from earnorm_aop import with_plugins
+    from earnorm_aop.integrations.memory import MemoryModel, MemoryStore
+
+    reg = PluginRegistry()
+    body = {f"on_{i}": hook(name)(lambda self: None) for i, name in enumerate(hooks)}
+    reg.register("listens", type("Listens", (), body))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @with_plugins("listens", registry=reg)
+        class Note(MemoryModel):
+            __store__ = MemoryStore()
+            id: int | None = None
+
+    return Note, [w for w in caught if issubclass(w.category, PluginWarning)]
+
+
+def test_a_misspelt_event_warns_with_the_nearest_names() -> None:
+    _, caught = _woven_with("after_chnage")
+    (warning,) = caught
+    text = str(warning.message)
+    assert "'after_chnage'" in text and "nothing fires on" in text and "Note" in text
+    assert "did you mean 'after_change'" in text
+    assert warning.filename == __file__
+
+
+def test_lifecycle_and_users_own_events_do_not_warn() -> None:
+    model, caught = _woven_with("after_change", "after_access", "order_paid")
+    assert caught == []
+    assert explain(model).splitlines()[-1] == (
+        "  fires by itself: after_change, after_commit_change, after_access"
+    )
+
+
+def test_a_model_without_lifecycle_listeners_fires_nothing_by_itself() -> None:
+    model, caught = _woven_with("before_save")
+    assert caught == []
+    assert "fires by itself" not in str(explain(model))

@@ -26,7 +26,7 @@ from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.policy import policy_of
 
-__all__ = ["LIFECYCLE", "aemit", "any_async", "emit", "fire", "listened", "listens_to_lifecycle"]
+__all__ = ["LIFECYCLE", "aemit", "emit", "fire", "listened", "listens_to_lifecycle"]
 
 LIFECYCLE: dict[str, str] = {
     "after_change": "after each write that changes a record (create, save, update, delete, "
@@ -62,16 +62,16 @@ def _plan(spec: AdviceSpec) -> _Plan:
     return plan
 
 
-def any_async(handlers: Sequence[tuple[Aspect, AdviceSpec]]) -> bool:
-    """Whether one of ``handlers`` is ``async def`` (then the event needs :func:`aemit`)."""
-    return any(_plan(spec)[2] for _, spec in handlers)
-
-
 def _arguments(
-    aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, payload: dict[str, Any]
+    aspect: Aspect,
+    spec: AdviceSpec,
+    instance: Any,
+    event: str,
+    payload: dict[str, Any],
+    plan: _Plan | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The handler's arguments: by name from the payload, the event, or an injectable."""
-    params, varkw, _ = _plan(spec)
+    params, varkw, _ = plan or _plan(spec)
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
     for name, positional_only, optional in params:
@@ -153,18 +153,19 @@ def fire(
         handlers = [(a, s) for a, s in handlers if a.switch not in off]
     results = []
     for aspect, spec in handlers:
-        if _plan(spec)[2]:
+        plan = _plan(spec)
+        if plan[2]:
             raise PluginError(
                 f"plugin {aspect.name!r}: handler {spec.name!r} of event {event!r} is async; "
                 "fire the event with 'await aemit(...)'"
             )
-        args, kwargs = _arguments(aspect, spec, instance, event, payload)
+        args, kwargs = _arguments(aspect, spec, instance, event, payload, plan)
         try:
             results.append(spec.func(*args, **kwargs))
         except Exception as exc:
             _failed(aspect, spec, instance, event, exc)
         else:
-            _succeeded(aspect)
+            policy_of(aspect).succeeded(aspect)
     return results
 
 

@@ -50,7 +50,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import AUDIT_TABLE, Adapter
-from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
 from ._common import CallableOption, action_for, clock_of, settle, then
@@ -172,12 +171,14 @@ class AuditPlugin:
         changes: dict[str, tuple[Any, Any]],
         subject: Any = None,
     ) -> Any:
-        """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table)."""
+        """Deliver one record; an awaitable when the sink's write is (EarnORM's table).
+
+        Masked fields (earnorm_aop.plugin_system.masking) never leave in clear:
+        the ``after_change`` payload has them redacted already (the lifecycle
+        plugin does it), so the record, its log line and its row do too.
+        """
         if not changes and action == "update" and not self.config.record_unchanged:
             return None
-        # Masked fields (earnorm_aop.plugin_system.masking) never leave in clear: not in the
-        # record, its log line, nor the after_change payload.
-        changes = redact_changes(model, changes)
         current = context.current()
         record = AuditRecord(
             model=adapter.model_label(model),
@@ -187,9 +188,9 @@ class AuditPlugin:
             actor=_actor_name(current),
             time=self._now(adapter),
             extra=_context_extra(current),
-            request_id=_text(current.request_id),
-            client=_text(current.extra.get("client")),
-            reason=_text(current.reason),
+            request_id=current.request_id,
+            client=None if (client := current.extra.get("client")) is None else str(client),
+            reason=current.reason,
         )
         sink = self.config.sink
         if sink == "table":
@@ -268,10 +269,6 @@ class AuditPlugin:
             return settle([stored], result)
 
         return then(proceed(), record)
-
-
-def _text(value: Any) -> str | None:
-    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _context_extra(current: Context) -> dict[str, Any]:

@@ -36,10 +36,11 @@ from typing import Any
 
 from ..adapters import tracking
 from ..adapters.base import Adapter
-from ..plugin_system.events import aemit, any_async, emit, fire
-from ..plugin_system.masking import masked_fields, redact_changes
+from ..plugin_system.events import aemit, emit, fire
+from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import context
+from ..weaving.planning import Handlers
 from ..weaving.weaver import event_handlers
 from ._common import action_for, call_with, then
 
@@ -72,55 +73,72 @@ class LifecyclePlugin:
         changes: dict[str, tuple[Any, Any]],
         subject: Any,
         asynchronous: bool,
+        heard: tuple[Handlers, Handlers] | None = None,
     ) -> Any:
-        """Fire the events of one changed row; an awaitable on an async model."""
+        """Fire the events of one changed row; an awaitable on an async model.
+
+        ``heard``: the model's handlers of ``after_change`` and
+        ``after_commit_change``, when the caller has looked them up already.
+        """
         if not changes and action == "update":
             return None
-        if masked_fields(model):
-            changes = redact_changes(model, changes)
-        payload = {"changes": changes, "action": action, "pk": pk, "subject": subject}
-        if event_handlers(model, COMMITTED):
+        changes = redact_changes(model, changes)
+        payload = {
+            "changes": changes,
+            "action": action,
+            "pk": pk,
+            "subject": subject,
+            "adapter": adapter,
+        }
+        if heard is None:
+            heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
+        handlers, committed = heard
+        if committed:
             adapter.defer(
                 model, subject, lambda: _fire_now(instance, COMMITTED, payload), robust=True
             )
-        handlers = event_handlers(model, CHANGE)
         if not handlers:
             return None
-        if asynchronous or any_async(handlers):
+        if asynchronous:
             return aemit(instance, CHANGE, **payload)
-        # A sync handler may still return an awaitable (audit's table sink on an
-        # async model whose write this advice saw awaited): it is awaited too.
-        waiting = [r for r in fire(instance, CHANGE, handlers, payload) if inspect.isawaitable(r)]
-        return _gather(waiting) if waiting else None
+        waiting = None
+        for value in fire(instance, CHANGE, handlers, payload):
+            if inspect.isawaitable(value):  # a sync handler's write to await (EarnORM's table)
+                waiting = [*(waiting or ()), value]
+        return None if waiting is None else _gather(waiting)
 
     # -- single rows ------------------------------------------------------------------
 
-    @hook("chain:save|update", optional=True)
+    @hook("around:save|update", optional=True)
     def changed(
         self,
-        result: Any,
         instance: Any,
         model: type,
         method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
         adapter: Adapter,
     ) -> Any:
         """The save's changes from the shared tracking, diffed once it is written.
 
-        A ``chain`` advice: it runs after the write and every ``around`` advice,
-        before the ``changes`` plugin's ``after`` advice makes what was written
-        the persisted state, so the record's "before" is still the loaded one.
-        On an async write (a result to await) the event fires once it is awaited.
+        Whether it creates the row is read before the write (a Django copy with
+        ``pk = None`` is a creation, which only its state before the save tells).
+        On an async write the event fires once the write has been awaited.
         """
-        if not _heard(model) or adapter.saves_nothing(args, kwargs):
-            return result  # every listener switched off, or nothing written
+        heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
+        if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
+            return proceed()  # every listener switched off, or nothing written
         operation = "update" if method == "update" else "save"
         rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
         action = action_for(instance) or ("create" if rec.created else "update")
+        result = proceed()
         if not inspect.isawaitable(result):
             pk = adapter.pk(instance)
-            fired = self._fire(adapter, model, instance, pk, action, rec.changes, instance, False)
+            changes = rec.changes
+            fired = self._fire(
+                adapter, model, instance, pk, action, changes, instance, False, heard
+            )
             return result if fired is None else _after(fired, result)
 
         def fire(value: Any) -> Any:

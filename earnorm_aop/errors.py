@@ -14,6 +14,7 @@ __all__ = [
     "DependencyError",
     "DuplicatePluginError",
     "PluginConfigError",
+    "PluginConfigWarning",
     "PluginError",
     "PluginNotFoundError",
     "PluginWarning",
@@ -57,6 +58,10 @@ class PluginNotFoundError(PluginError, LookupError):
 
 class PluginConfigError(PluginError, ValueError):
     """A plugin's configuration is invalid (unknown key, wrong type, bad value)."""
+
+
+class PluginConfigWarning(UserWarning):
+    """An older configuration of a plugin was upgraded to its current version; write that one."""
 
 
 class DependencyError(PluginError):

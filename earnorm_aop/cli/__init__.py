@@ -10,6 +10,7 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
     earnorm-aop health [--redis URL [--namespace NS]] [--import MODULE ...] [--json]
     earnorm-aop plugins [check] [--json]
     earnorm-aop docs NAME [--format md|json] [--import MODULE ...]
+    earnorm-aop new plugin NAME [--dir DIR]
 
 ``list`` and ``info`` read the default registry: plugins registered explicitly
 plus the entry points of ``earnorm_aop.plugins`` (so the built-ins show);
@@ -47,7 +48,8 @@ points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and
 whether this one fits, and each plugin's version and requirements;
 ``plugins check`` reports what makes them unusable together (see
 ``docs/publishing.md``) and exits 1 when there is anything.  ``docs``
-renders one plugin's reference from what it declares (Markdown or JSON).
+renders one plugin's reference from what it declares (Markdown or JSON);
+``new plugin`` writes a new plugin distribution ready to test and install.
 
 Exit codes:
 

@@ -24,6 +24,7 @@ from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
 from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
+from .versioning import upgrade_config
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -397,7 +398,10 @@ class PluginRegistry:
         once per (model, configuration).
         """
         spec = self.spec(name)
-        config = validate_config(name, model.__qualname__, spec.config, dict(values or {}))
+        given = upgrade_config(
+            name, model.__qualname__, spec.config_version, spec.config_upgrades, values or {}
+        )
+        config = validate_config(name, model.__qualname__, spec.config, given)
         key = (spec.cls, freeze(config))
         with self._lock:
             cache = self._instances.setdefault(model, {})

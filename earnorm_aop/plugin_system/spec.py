@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import PluginError
@@ -26,6 +26,7 @@ from ..weaving.pointcut import (
     split_event,
 )
 from .config import config_model, is_config_class
+from .versioning import read_versioning
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -53,6 +54,8 @@ _RESERVED_ATTRS = frozenset(
         "visible_rows",
         "tracks_changes",
         "unused_hooks",
+        "config_version",
+        "config_upgrades",
     }
 )
 
@@ -143,6 +146,11 @@ class PluginSpec:
     hooks: tuple[HookDecl, ...]
     config: type[BaseModel]
     uses_nested_config: bool
+    config_version: int = 1
+    """The version of the configuration's shape (see :mod:`.versioning`)."""
+    config_upgrades: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     @property
     def hook_names(self) -> tuple[str, ...]:
@@ -256,6 +264,7 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
     if not uses_nested:
         _check_init(cls, name)
     requires = _requires(cls, getattr(cls, "requires", ()))
+    config_version, config_upgrades = read_versioning(cls, name)
     return PluginSpec(
         cls=cls,
         version=str(getattr(cls, "version", "0.1.0")),
@@ -267,6 +276,8 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
         hooks=hooks,
         config=config_model(cls),
         uses_nested_config=uses_nested,
+        config_version=config_version,
+        config_upgrades=config_upgrades,
     )
 
 

@@ -32,8 +32,7 @@ LIFECYCLE: dict[str, str] = {
     "after_change": "after each write that changes a record (create, save, update, delete, "
     "each row of save_many / update_many / delete_many, soft delete, restore)",
     "after_commit_change": "the same, once the write's transaction commits",
-    "after_access": "after get() returns a record; records loaded by a query too, for "
-    "handlers declared with @hook('after_access', queries=True)",
+    "after_access": "after get() returns a record (a cache hit too)",
 }
 """The events the system fires by itself: the built-in ``lifecycle`` plugin, woven on a
 model as soon as one of its plugins listens to one of them (so a model nobody listens

@@ -19,10 +19,11 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
 - ``after_commit_change`` -- the same, once the write's transaction commits
   (never for a rolled-back write; at once where there is no transaction), as
   ``after_commit:save`` advice is to ``after:save``.
-- ``after_access`` -- after ``get`` returns a record: ``instance``, ``user``
-  (the actor of :data:`earnorm_aop.context`), ``context``.  Records a query
-  loads fire it only for handlers that ask: ``@hook("after_access",
-  queries=True)`` (see :mod:`earnorm_aop.plugins._access`).
+- ``after_access`` -- after ``get`` returns a record (a cache hit too):
+  ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
+  ``context``.  Records a query loads do not fire it: loading 10,000 rows must
+  not cost 10,000 handler calls nobody asked for, and the opt-in for those
+  (a per-adapter load hook) is not built yet.
 
 Each handler is one listener: with ``audit`` on the model too (itself an
 ``after_change`` listener), each runs once per write.

@@ -55,7 +55,7 @@ class SlugPlugin:
             False, description="Make the slug again on every save (default: keep it once made)."
         )
 
-    config: Config  # validated options, set by the plugin layer (as the built-ins declare it)
+    config: Config  # the validated options, set by the registry
 
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self.config.field, str, "", index=True)]

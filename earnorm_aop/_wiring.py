@@ -13,7 +13,8 @@ does:
   [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions]; then, for a
   plugin under a gradual rollout, put behind its per-call gate
   ([`earnorm_aop.runtime.rollout`][earnorm_aop.runtime.rollout]);
-- the ``context`` advice parameter: [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
+- the ``context`` and ``user`` (its actor) advice and event-handler parameters:
+  [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
 - commit-aware advice waits on the model's adapter;
 - a tripped plugin: switched off (the engine's own reaction), then published to the switchboards
   sharing it ([`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]);
@@ -53,7 +54,7 @@ EXTENSIONS = extensions.Extensions(
     subject=adapters.subject_of,
     advice=_advice,
     framework_bases=_framework_bases,
-    injectables={"context": context.current_context},
+    injectables={"context": context.current_context, "user": context.current_user},
     constants={"adapter": adapters.adapter_for},
     scheduler=adapters.schedule,
     on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),

@@ -141,7 +141,7 @@ def _is_earnorm(model: type) -> bool:
 
 async def _earnorm_rows(model: type, field: str, base: str) -> list[tuple[str, str]]:
     """``(id, slug)`` of every EarnORM document whose slug starts with ``base``."""
-    from earnorm.base.env import Environment  # pyright: ignore[reportMissingImports]  # 3.12+ only
+    from earnorm.base.env import Environment  # pyright: ignore[reportMissingImports]
 
     collection = Environment.get_instance().adapter._get_collection(model)
     found = collection.find({field: {"$regex": "^" + re.escape(base)}})

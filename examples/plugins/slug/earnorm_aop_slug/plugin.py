@@ -55,7 +55,7 @@ class SlugPlugin:
             False, description="Make the slug again on every save (default: keep it once made)."
         )
 
-    config: Config  # the validated options, set by earnorm-aop before __init__
+    config: Config  # the validated options, set by the registry
 
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self.config.field, str, "", index=True)]

@@ -456,6 +456,14 @@ def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
     fragment = operations.index('<div class="fragment highlight">')  # highlighted as Python
     assert '<code><span class="n">' in operations[fragment : fragment + 200]
     assert "```" not in operations, "a fence mkdocs did not read as a code block"
+    api = (site / "api" / "index.html").read_text()  # mkdocstrings read the docstrings
+    for name in (
+        "earnorm_aop.PluginRegistry.rollout",
+        "earnorm_aop.explain",
+        "earnorm_aop.plugin_system.diagrams.ModelDiagram.to_mermaid",
+        "earnorm_aop.integrations.django.debug_toolbar.PluginsPanel",
+    ):
+        assert f'id="{name}"' in api, name
     diagrams = (site / "diagrams" / "index.html").read_text()
     assert diagrams.count('<pre class="mermaid"><code>flowchart LR') >= 5  # drawn by the theme
 

@@ -10,8 +10,11 @@ does:
   ([`earnorm_aop.adapters.base`][earnorm_aop.adapters.base]), the plugin layer's
   [`PluginModel`][earnorm_aop.plugin_system.model.PluginModel] a framework base too;
 - advice adapted to a write (conditions, ``changes``):
-  [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions];
-- the ``context`` advice parameter: [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
+  [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions]; then, for a
+  plugin under a gradual rollout, put behind its per-call gate
+  ([`earnorm_aop.runtime.rollout`][earnorm_aop.runtime.rollout]);
+- the ``context`` and ``user`` (its actor) advice and event-handler parameters:
+  [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
 - commit-aware advice waits on the model's adapter;
 - a tripped plugin: switched off (the engine's own reaction), then published to the switchboards
   sharing it ([`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]);
@@ -25,8 +28,11 @@ import functools
 
 from .adapters import base as adapters
 from .plugin_system import conditions, model
-from .runtime import context, switchboard
+from .runtime import context, rollout, switchboard
 from .weaving import extensions, weaver
+from .weaving.advice import Target
+from .weaving.aspect import AdviceSpec, Aspect
+from .weaving.pointcut import Kind
 
 __all__ = ["EXTENSIONS", "install"]
 
@@ -35,12 +41,20 @@ def _framework_bases() -> frozenset[type]:
     return adapters.framework_bases() | {model.PluginModel}
 
 
+def _advice(
+    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
+) -> tuple[AdviceSpec, Kind]:
+    """Conditions on a write's changes, then the plugin's rollout gate (if it has one)."""
+    spec, kind = conditions.resolve_advice(model, operation, target, aspect, spec, kind)
+    return rollout.resolve_advice(model, operation, target, aspect, spec, kind)
+
+
 EXTENSIONS = extensions.Extensions(
     operations=adapters.operations_of,
     subject=adapters.subject_of,
-    advice=conditions.resolve_advice,
+    advice=_advice,
     framework_bases=_framework_bases,
-    injectables={"context": context.current_context},
+    injectables={"context": context.current_context, "user": context.current_user},
     constants={"adapter": adapters.adapter_for},
     scheduler=adapters.schedule,
     on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),

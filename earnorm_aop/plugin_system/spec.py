@@ -53,6 +53,7 @@ _RESERVED_ATTRS = frozenset(
         "visible_rows",
         "tracks_changes",
         "unused_hooks",
+        "check_model",
     }
 )
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from ..adapters import tracking
 from ..adapters.base import Adapter, adapter_for
-from ..errors import PluginError
+from ..errors import PluginError, WeavingError
 from ..plugin_system.spec import hook
 from ._common import ClassOption, action_for, call_with
 
@@ -199,6 +199,23 @@ class ValidationPlugin:
 
     def __init__(self) -> None:
         self._field_adapters: dict[str, TypeAdapter[Any] | None] = {}
+
+    def check_model(self, model: type) -> None:
+        """Refuse, at weave time, a rule on a field ``model`` does not have (``"titel"``).
+
+        A model whose fields the adapter cannot list (a plain class with no
+        annotations) is not checked: its fields are whatever its instances set.
+        """
+        adapter = adapter_for(model)
+        known = adapter.field_names(model)
+        unknown = [n for n in self.config.fields if not adapter.has_field(model, n)]
+        if unknown and known:
+            names = ", ".join(repr(n) for n in unknown)
+            raise WeavingError(
+                f"plugin 'validation' on {model.__qualname__}: 'fields' has a rule on "
+                f"{names}, which {model.__qualname__} does not have; its fields are "
+                f"{', '.join(known)}"
+            )
 
     @property
     def tracks_changes(self) -> bool:

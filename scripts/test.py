@@ -53,6 +53,7 @@ EARNORM_TESTS = [
     "tests/integrations/earnorm_orm",
     "tests/plugins/test_builtins_*.py",
     "tests/plugin_system/test_changes.py",
+    "tests/plugin_system/test_masking.py",
     "tests/testing/test_kit.py",
 ]
 EARNORM_STEP = "pytest (Python 3.12, EarnORM)"

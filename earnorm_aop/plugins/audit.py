@@ -29,7 +29,8 @@ commits (the adapter's ``defer``; never for a rolled-back write), the
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
 note.save()``; Django: ``ContextMiddleware``); its reason and request id go in
 the record's ``extra``.  Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are
-recorded as changed, never with their values.  ``audit.actor(name)`` is the
+recorded as changed, never with their values; a row whose primary key is
+masked is named by a keyed hash of it (``"hmac:..."``), in every sink.  ``audit.actor(name)`` is the
 former spelling of ``context(actor=name)``.
 """
 
@@ -47,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..adapters import tracking
 from ..adapters.base import AUDIT_TABLE, Adapter, adapter_for
 from ..plugin_system.events import emit
-from ..plugin_system.masking import redact_changes
+from ..plugin_system.masking import redact_changes, redact_id
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
 from ._common import CallableOption, action_for, call_with, clock_of, settle, then
@@ -172,7 +173,7 @@ class AuditPlugin:
         current = context.current()
         record = AuditRecord(
             model=adapter.model_label(model),
-            id=pk,
+            id=redact_id(model, pk),  # a masked key: its keyed hash (masking.redact_id)
             action=action,
             changes=changes,
             actor=_actor_name(current),

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from ..adapters import tracking
 from ..adapters.base import Adapter, adapter_for
 from ..errors import PluginError, WeavingError
+from ..plugin_system.masking import redact_messages
 from ..plugin_system.spec import hook
 from ._common import ClassOption, action_for, call_with
 
@@ -257,7 +258,9 @@ class ValidationPlugin:
         if cfg.native and native:
             for name, messages in adapter.validate(instance).items():
                 _add(errors, name, messages)
-        return errors
+        # The ORM's messages (Django: "Value 'x' is not a valid choice.") and a
+        # model's own may quote a value: a masked field's never leaves in clear.
+        return redact_messages(type(instance), data, errors) if errors else errors
 
     def _ask_model(self, instance: Any, errors: Errors) -> None:
         # Looked up statically first: an EarnORM record answers every attribute
@@ -283,7 +286,7 @@ class ValidationPlugin:
         elif not verdict:
             _add(errors, "__all__", [f"is_valid() returned {verdict!r}"])
 
-    def _errors_of_values(self, values: Mapping[str, Any]) -> Errors:
+    def _errors_of_values(self, model: type, values: Mapping[str, Any]) -> Errors:
         """Problems of the values of a bulk update, field by field (no instance to ask)."""
         errors: Errors = {}
         for name, value in values.items():
@@ -296,7 +299,7 @@ class ValidationPlugin:
                     checker.validate_python(value)
                 except pydantic.ValidationError as exc:
                     _add(errors, name, [err["msg"] for err in exc.errors()])
-        return errors
+        return redact_messages(model, values, errors) if errors else errors
 
     def _constrained(self, name: str) -> bool:
         """Whether a value written to ``name`` is checked at all (a rule or a schema field)."""
@@ -396,13 +399,15 @@ class ValidationPlugin:
             return
         values = adapter.update_values(args, kwargs)
         computed = {n: v for n, v in values.items() if adapter.is_expression(v)}
-        errors = self._errors_of_values({n: v for n, v in values.items() if n not in computed})
+        errors = self._errors_of_values(
+            model, {n: v for n, v in values.items() if n not in computed}
+        )
         # An expression (F("views") + 1, bulk_update's Case(When(...))) is checked
         # by its result for each row, which the database computes without writing:
         # one extra read, only when a field it writes has constraints.
         checked = {n: v for n, v in computed.items() if self._constrained(n)}
         if checked:
             for row in adapter.evaluate(queryset, checked).values():
-                for name, messages in self._errors_of_values(row).items():
+                for name, messages in self._errors_of_values(model, row).items():
                     _add(errors, name, messages)
         self._refuse(adapter, model, errors, "update_many")

@@ -452,7 +452,10 @@ class SQLAlchemyBackend(Backend):
         return [
             {
                 "model": row["model"],
-                "id": int(row["object_id"]) if row["object_id"] else None,
+                # A masked key's hash ("hmac:...") stays text.
+                "id": int(row["object_id"])
+                if row["object_id"].isdigit()
+                else row["object_id"] or None,
                 "action": row["action"],
                 "changes": {name: tuple(pair) for name, pair in row["changes"].items()},
                 "actor": row["actor"],

@@ -32,18 +32,13 @@ import subprocess
 import sys
 import time
 
-from _bootstrap import PY312_HINT, ROOT, VENV312, ensure_venv, ensure_venv312, venv_env
+from _bootstrap import PY312_HINT, ROOT, VENV312, ci, ensure_venv, ensure_venv312, venv_env
 
 PYTEST_NO_TESTS = 5
 # pytest's closing line, e.g. "==== 3 failed, 1120 passed, 4 skipped in 47.1s ===="
 SUMMARY = re.compile(r"^=+ .*\b\d+ (passed|failed|errors?|skipped|deselected)\b.* in [\d.]+s")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
-
-
-def ci() -> bool:
-    """Whether this is a CI run (``CI=true``, as ``.ci/run`` sets it)."""
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 # Run on Python 3.12+ (.venv312): the EarnORM tests, and the built-in plugins'

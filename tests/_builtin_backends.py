@@ -16,7 +16,6 @@ loopback port) and dotted-path clocks for configuration tests.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from earnorm_aop.testing import Backend
+from earnorm_aop.testing._ci import ci
 from earnorm_aop.testing._earnorm import NO_BULK
 
 
@@ -151,7 +151,7 @@ def redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         reason = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI"):
+        if ci():
             pytest.fail(f"{reason}; CI is set, so the Redis tests must run")
         pytest.skip(reason)
     return binary

@@ -21,16 +21,22 @@ at the end.  The tests run in a random order (pytest-randomly); the seed is
 printed at the top of pytest's output (``-p randomly --randomly-seed=N``
 repeats an order, ``-p no:randomly`` keeps file order).  A run of the whole
 suite uses up to four pytest-xdist workers (one per core; ``-n 0`` for one
-process).  The last line is the command's wall time.
+process).  The tests run with ``TMPDIR`` set to a folder of their own: a
+file or folder they leave there (other than pytest's own ``tmp_path`` root)
+fails the run, and the folder is removed.  The last line is the command's
+wall time.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from _bootstrap import PY312_HINT, ROOT, VENV312, ci, ensure_venv, ensure_venv312, venv_env
 
@@ -149,6 +155,11 @@ def run(argv: list[str]) -> int:
     if earnorm:
         envs[EARNORM_STEP] = venv_env(VENV312)
         envs[EARNORM_STEP]["EARNORM_AOP_BACKENDS"] = "earnorm"
+    # The tests get a temporary folder of their own, so what they leave in it is seen.
+    scratch = Path(tempfile.mkdtemp(prefix="earnorm-aop-test-run-"))
+    for name, env in envs.items():
+        if name.startswith("pytest"):
+            env["TMPDIR"] = str(scratch)
 
     summaries: list[str] = []
     for name, cmd in steps:
@@ -164,6 +175,13 @@ def run(argv: list[str]) -> int:
             if name.startswith("pytest") and code == PYTEST_NO_TESTS:
                 print("error: pytest collected no tests (exit code 5)", flush=True)
 
+    left = leftovers(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    if left:
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        print(f"error: the tests left {len(left)} temporary files or folders: {shown}", flush=True)
+        failed.append(("temporary files", 1))
+
     for summary in summaries:
         # pytest's counts again, after the coverage report, in one plain line each.
         print(summary, flush=True)
@@ -173,6 +191,15 @@ def run(argv: list[str]) -> int:
         return failed[0][1]
     print("all steps passed", flush=True)
     return 0
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What the tests left in their temporary ``folder``, but pytest's own ``tmp_path`` root.
+
+    pytest keeps its last three ``pytest-of-<user>`` runs by design; anything
+    else (a database file, a server's folder) is a test that did not clean up.
+    """
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("pytest-of-"))
 
 
 def run_pytest(cmd: list[str], env: dict[str, str]) -> tuple[int, str | None]:

@@ -1,7 +1,8 @@
 """earnorm_aop: plugins for ORM models, woven as aspects onto their methods.
 
-This module only re-exports the public names; each lives in the module named
-after its concept (see DESIGN.md and docs/reference.md).
+This module re-exports the public names; each lives in the module named after
+its concept (see DESIGN.md and docs/reference.md).  Its last line is the one
+call that plugs the layers into the engine (``_wiring.py``).
 """
 
 # Importing the integrations installs the Django system check (it imports no Django).

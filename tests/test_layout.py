@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("operators' runtime", ("runtime",)),
     ("built-in plugins", ("plugins",)),
     ("integrations", ("integrations",)),
-    ("public face", ("", "__main__", "cli", "pytest_plugin", "testing")),
+    ("public face", ("", "__main__", "_wiring", "cli", "pytest_plugin", "testing")),
 )
 
 # Modules longer than this must be one concept that reads top to bottom; the
@@ -40,6 +40,10 @@ LONG_MODULES = {
     "weaving/rebuild.py": "one procedure: rebuilding a class's plans after a change",
     "integrations/sqlalchemy/statements.py": "one concept: advice on Core/ORM statements",
     "integrations/sqlalchemy/adapter.py": "the SQLAlchemy adapter, one method per operation",
+    "testing/_sqlalchemy.py": "one backend of the kit: its SQLAlchemy operations, sync and async",
+    # Over the line until the adapter is composed by concern (issue 23):
+    "adapters/base.py": "the adapter protocol, one method per operation or field question",
+    "weaving/advice.py": "one concept: how an advice function is read and its parameters bound",
 }
 
 
@@ -190,7 +194,8 @@ def test_no_module_is_longer_than_one_reading_unless_it_says_why() -> None:
 
 def test_the_package_root_holds_only_the_public_face() -> None:
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert modules == ["__init__.py", "__main__.py", "errors.py", "pytest_plugin.py"]
+    # _wiring.py: what __init__ plugs into the engine's extension points, once.
+    assert modules == ["__init__.py", "__main__.py", "_wiring.py", "errors.py", "pytest_plugin.py"]
 
 
 def test_no_package_attribute_shadows_a_module() -> None:

@@ -130,15 +130,48 @@ class AdapterFields:
 
 
 def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
-    """Make ``spec`` a real field of pydantic ``model`` (validated, dumped, settable)."""
+    """Make ``spec`` a real field of pydantic ``model`` and of its subclasses.
+
+    Validated, dumped, settable.  The annotation goes into the model's own
+    ``__annotations__`` as well, where pydantic looks for the fields of a
+    subclass defined later (``class Sub(Memo): ...`` has ``updated_at`` too);
+    subclasses that exist already get the field now.
+    """
     from pydantic.fields import FieldInfo
 
+    info = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
     fields = getattr(model, "__pydantic_fields__")  # noqa: B009
-    fields[spec.name] = FieldInfo.from_annotated_attribute(spec.annotation, spec.default)
+    fields[spec.name] = info
+    model.__annotations__ = {**vars(model).get("__annotations__", {}), spec.name: spec.annotation}
     getattr(model, "model_rebuild")(force=True)  # noqa: B009
+    for sub in _pydantic_subclasses(model):
+        own = getattr(sub, "__pydantic_fields__")  # noqa: B009
+        if spec.name not in own:
+            own[spec.name] = info
+            getattr(sub, "model_rebuild")(force=True)  # noqa: B009
 
 
 def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
+    """Take back what :func:`_add_pydantic_field` added, from the model and its subclasses."""
+    annotations = vars(model).get("__annotations__")
+    if isinstance(annotations, dict) and spec.name in annotations:
+        model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}
     fields = getattr(model, "__pydantic_fields__")  # noqa: B009
     if fields.pop(spec.name, None) is not None:
         getattr(model, "model_rebuild")(force=True)  # noqa: B009
+    for sub in _pydantic_subclasses(model):
+        inherited = spec.name not in vars(sub).get("__annotations__", {})
+        if inherited and getattr(sub, "__pydantic_fields__").pop(spec.name, None) is not None:  # noqa: B009
+            getattr(sub, "model_rebuild")(force=True)  # noqa: B009
+
+
+def _pydantic_subclasses(model: type) -> list[type]:
+    """Every pydantic subclass of ``model`` (not ``model`` itself), parents before children."""
+    found: list[type] = []
+    todo: list[type] = list(type.__subclasses__(model))
+    while todo:
+        sub = todo.pop(0)
+        if sub not in found and isinstance(getattr(sub, "__pydantic_fields__", None), dict):
+            found.append(sub)
+            todo.extend(type.__subclasses__(sub))
+    return found

@@ -24,13 +24,13 @@ class AdapterValidation(AdapterFields):
         assignment without ``validate_assignment`` is otherwise never checked);
         other classes have no rules.  Django: ``full_clean()``'s ``message_dict``.
         """
-        validate = getattr(type(instance), "model_validate", None)
-        if validate is None:
+        model = type(instance)
+        if getattr(model, "model_validate", None) is None:
             return {}
         import pydantic
 
         try:
-            validate(self.snapshot(instance))
+            _revalidate(model, self.snapshot(instance))
         except pydantic.ValidationError as exc:
             errors: dict[str, list[str]] = {}
             for err in exc.errors():
@@ -56,3 +56,25 @@ class AdapterValidation(AdapterFields):
         ``ValidationError`` with Django's errors and the plugin's.
         """
         return proceed()
+
+
+def _revalidate(model: Any, data: dict[str, Any]) -> None:
+    """Validate pydantic ``model``'s field values ``data``, keyed by field name.
+
+    A field with an alias (``Field(alias="Title")``) is accepted only under
+    its alias unless the model populates by name too, so the values are
+    validated by name (pydantic 2.11+: ``by_name=True``) or, with an older
+    pydantic, given under each field's alias (a plain string one).
+    """
+    import pydantic
+
+    if tuple(int(p) for p in pydantic.VERSION.split(".")[:2]) >= (2, 11):
+        model.model_validate(data, by_alias=False, by_name=True)
+        return
+    fields: dict[str, Any] = getattr(model, "__pydantic_fields__", {})
+    keyed = {}
+    for name, value in data.items():
+        info = fields.get(name)
+        alias = None if info is None else (info.validation_alias or info.alias)
+        keyed[alias if isinstance(alias, str) else name] = value
+    model.model_validate(keyed)

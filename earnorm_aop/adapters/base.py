@@ -290,6 +290,17 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         """
         return value
 
+    def read_if_unknown(self, instance: Any) -> Any:
+        """Make ``instance``'s stored values known to :meth:`get_field`; ``None`` when they are.
+
+        A model method a plugin contributes (softdelete's ``restore()``) decides
+        from the instance's values.  Plain and Django: nothing to do (an
+        attribute, or Django's deferred-field load).  EarnORM: a record from
+        ``browse()`` or ``search()`` has read nothing; an awaitable that reads
+        its document first.
+        """
+        return None
+
     def saved_fields(
         self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> frozenset[str] | None:
@@ -468,10 +479,7 @@ def operation_names(model: type) -> Iterable[str]:
     return adapter_for(model).operations(model).keys()
 
 
-# What the engine asks the adapters (its extension points, installed by
-# earnorm_aop._wiring): pointcut names through the model's adapter, globs
-# skipping every registered ORM's framework bases, commit-aware advice waiting
-# for the adapter to say the transaction ended.
+# The engine's extension points the adapters fill (earnorm_aop/__init__.py installs them).
 
 
 def operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:

@@ -148,7 +148,15 @@ class SoftDeletePlugin:
     # -- contributed model methods ------------------------------------------------
 
     def _restore(self, instance: Any) -> Any:
-        """Undo a soft delete: clear ``deleted_at`` and save (awaitable on an async model)."""
+        """Undo a soft delete: clear ``deleted_at`` and save (awaitable on an async model).
+
+        The record's values are read first where nothing was read yet (an
+        EarnORM record from ``browse()`` or ``search()``).
+        """
+        adapter = adapter_for(type(instance))
+        return then(adapter.read_if_unknown(instance), lambda _: self._restore_read(instance))
+
+    def _restore_read(self, instance: Any) -> Any:
         adapter = adapter_for(type(instance))
         if adapter.get_field(instance, self._field) is None:
             return adapter.finished(type(instance), None)

@@ -36,18 +36,9 @@ __all__ = [
     "plan_advice",
 ]
 
-RESERVED = (
-    "instance",
-    "model",
-    "args",
-    "kwargs",
-    "method",
-    "joinpoint",
-    "result",
-    "error",
-    "proceed",
-)
-_COMMON = frozenset({"instance", "model", "args", "kwargs", "method", "joinpoint"})
+_EVERY_KIND = ("instance", "model", "args", "kwargs", "method", "joinpoint")
+RESERVED = (*_EVERY_KIND, "result", "error", "proceed")
+_COMMON = frozenset(_EVERY_KIND)
 _BY_KIND: dict[Kind, frozenset[str]] = {
     Kind.BEFORE: _COMMON,
     Kind.AROUND: _COMMON | {"proceed"},
@@ -64,11 +55,8 @@ _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 class Provided:
     """The names the layer above lets advice ask for on one model (see :mod:`.extensions`).
 
-    ``getters``: name -> the zero-argument getter each call evaluates
-    (``context``); ``constants``: name -> ``factory(model)``, evaluated here at
-    weave time, whose value the dispatcher passes as it is (``adapter``).
-    Both are resolved like the reserved names, and win over a target
-    parameter of the same name as those do.
+    ``getters``: name -> the getter each call evaluates (``context``); ``constants``:
+    name -> ``factory(model)``, evaluated at weave time (``adapter``); both win as reserved names.
     """
 
     getters: Mapping[str, Callable[[], Any]]
@@ -81,8 +69,7 @@ class Provided:
 
     def constant(self, name: str, target: Target) -> Any:
         """The value of constant ``name`` for the model woven (the target's owner by default)."""
-        model = self.model if self.model is not None else (target.model or target.owner)
-        return self.constants[name](model)
+        return self.constants[name](self.model or target.model or target.owner)
 
 
 NOTHING_PROVIDED = Provided({}, {})
@@ -402,10 +389,7 @@ def plan_advice(
     target: Target,
     provided: Provided = NOTHING_PROVIDED,
 ) -> PlannedAdvice:
-    """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be.
-
-    ``provided``: the names the layer above adds on this model (:class:`Provided`).
-    """
+    """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be."""
     func = spec.func
     is_async = inspect.iscoroutinefunction(func)
     if is_async and not target.is_async:

@@ -3,8 +3,8 @@
 The engine (this package) knows aspects and classes, nothing of plugins,
 adapters or ORMs.  Where it needs what an upper layer knows, it asks an
 extension point of the one :class:`Extensions` record in force, which the
-package's front door installs once (``earnorm_aop._wiring.install``, called by
-``earnorm_aop/__init__.py``).  No module changes the engine by being
+package's front door installs once (``earnorm_aop._wiring.install``, called at the end of
+``earnorm_aop/__init__.py``).  No other module changes the engine by being
 imported: every point has a default that is right for plain classes with no
 layer above, and a test swaps the record with :func:`installed_as`.
 

@@ -122,8 +122,19 @@ class EarnORMAdapter(Adapter):
         return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
-        """An EarnORM query narrowed with a MongoDB filter (``None`` matches a missing field)."""
+        """An EarnORM query narrowed with a MongoDB filter (``None`` matches a missing field).
+
+        The query's own criteria stay: EarnORM's ``filter(dict)`` updates its
+        filter key by key, so ``{"deleted_at": None}`` would replace a
+        ``("deleted_at", "!=", None)`` of the search domain; both are joined
+        with ``$and`` instead, as Django's and SQLAlchemy's filters combine.
+        """
         if callable(getattr(queryset, "filter", None)) and not isinstance(queryset, list):
+            own = getattr(queryset, "_filter", None)
+            if isinstance(own, dict) and own:
+                combined = {"$and": [dict(own), dict(conditions)]}
+                own.clear()
+                return queryset.filter(combined)
             return queryset.filter(dict(conditions))
         return super().filter(queryset, **conditions)
 
@@ -195,6 +206,14 @@ class EarnORMAdapter(Adapter):
 
     def finished(self, model: type, value: Any) -> Any:
         return _resolved(value)
+
+    def read_if_unknown(self, instance: Any) -> Any:
+        """An awaitable read of the document of a record that read nothing (``browse``)."""
+        if not records.is_record(instance) or records.state(instance) is not None:
+            return None
+        if len(getattr(instance, "_ids", ())) != 1:
+            return None
+        return records.load(instance)
 
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
         """An awaitable ``write`` of ``fields`` (default: each value set) as set_field left them."""

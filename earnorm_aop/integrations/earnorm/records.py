@@ -29,16 +29,19 @@ from earnorm.base.model.base import BaseModel
 from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
 from ...errors import PluginError
+from .batch import reach_gate, save_all
 from .fields import auto_fields, created_fields, store_as_given
 from .state import (
     PENDING,
     FieldValue,
     is_record,
+    mark_written,
     pending,
     set_pending,
     set_state,
     set_tracked,
     state,
+    take_written,
     tracked,
 )
 
@@ -123,16 +126,20 @@ async def create(cls: Any, values: Any = None) -> Any:
         return cls._browse(cls._env, [r._ids[0] for r in records if r._ids])
     record = _new(cls, values)
     await record._earnorm_aop_save(pending(record))
+    take_written(record)
     return record
 
 
 async def write(self: Any, vals: dict[str, Any]) -> Any:
-    """EarnORM's ``write``: the logical ``save`` of each record, after reading its values."""
-    for record in _records(self):
+    """EarnORM's ``write``: the logical ``save`` of each record, after reading its values.
+
+    All or nothing (``batch.py``): every record is checked before any is
+    written, and a record whose write did not happen keeps no value of the call.
+    """
+    group = _records(self)
+    for record in group:
         await load(record)
-        # Values assigned to the record's fields beforehand are written too.
-        set_pending(record, {**pending(record), **vals})
-        await record._earnorm_aop_save(pending(record))
+    await save_all(group, vals)
     return self
 
 
@@ -179,16 +186,20 @@ async def _earnorm_aop_save(
     model = type(self)
     if changed_only and not values and self._ids:
         vars(self).pop(PENDING, None)  # all as stored: nothing to write, nothing re-read
+        mark_written(self)
         return self
+    read_before = None
     if not self._ids:
         created = await _create(model, values)
         object.__setattr__(self, "_ids", created._ids)
     else:
-        known = state(self) or {}
+        read_before = state(self)
+        known = read_before or {}
         keep = {n: known[n] for n in created_fields(model) if known.get(n) is not None}
         automatic = auto_fields(model)
         keep.update({n: v for n, v in values.items() if n in automatic and v is not None})
         vals = {n: v for n, v in values.items() if n not in automatic}
+        await reach_gate(self)  # a write() of several records: all checked before any is written
         # EarnORM's write() hands _clear_cache() a list, which fails unless the
         # record's field cache is empty (dict.pop returns early on an empty dict):
         # a field awaited before would fail the write.  The values are read again after.
@@ -201,7 +212,18 @@ async def _earnorm_aop_save(
         finally:
             _KEEP.reset(token)
     vars(self).pop(PENDING, None)
+    mark_written(self)
     await load(self, track=False)  # what was stored; the "before" stays until the after advice
+    stored = state(self)
+    if read_before is not None and stored is not None:
+        # Fields the call did not write keep the value read before it: another
+        # writer's change in between is not this write's (nor in its changes).
+        written = {*values, *auto_fields(model)}
+        set_state(
+            self,
+            {n: stored[n] if n in written else read_before.get(n) for n in stored},
+            track=False,
+        )
     return self
 
 

@@ -23,17 +23,20 @@ from earnorm.base.model.descriptors import AsyncFieldDescriptor
 __all__ = [
     "FieldValue",
     "is_record",
+    "mark_written",
     "pending",
     "set_pending",
     "set_state",
     "set_tracked",
     "state",
+    "take_written",
     "tracked",
 ]
 
 STATE = "_earnorm_aop_state"
 PENDING = "_earnorm_aop_pending"
 TRACKED = "_earnorm_aop_tracked"
+WRITTEN = "_earnorm_aop_written"
 
 
 def is_record(obj: Any) -> bool:
@@ -83,6 +86,16 @@ def pending(record: Any) -> dict[str, Any]:
 
 def set_pending(record: Any, values: dict[str, Any]) -> None:
     vars(record)[PENDING] = values
+
+
+def mark_written(record: Any) -> None:
+    """The record's write went through (its pending values were used up)."""
+    vars(record)[WRITTEN] = True
+
+
+def take_written(record: Any) -> bool:
+    """Whether the record was written since the last call (and forget it)."""
+    return bool(vars(record).pop(WRITTEN, False))
 
 
 class FieldValue(AsyncFieldDescriptor):  # type: ignore[misc]

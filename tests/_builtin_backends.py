@@ -50,7 +50,8 @@ class TickingClock:
 # there (strict xfail), so a change that makes one pass is noticed.
 DIFFERENCES = {
     "test_with_deleted_and_including_deleted_show_hidden_rows": (
-        "with_deleted() is awaitable on EarnORM (it returns the query of _where_calc)"
+        "with_deleted() is awaitable on EarnORM and gives the MongoQuery of _where_calc, "
+        "which is not a collection of records"
     ),
     "test_bulk_delete_keeps_earlier_deletion_times": NO_BULK,
     "test_a_bulk_restore_goes_through_with_deleted": NO_BULK,

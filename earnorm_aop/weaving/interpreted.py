@@ -386,7 +386,7 @@ class _AsyncInterpreter(_Interpreter):
         advice = plan.arounds[k]
         if self.skip(advice):
             return await self.aaround(k + 1, wrapped, instance, args, kwargs)
-        state = {
+        state: dict[str, Any] = {
             "called": False,
             "started": False,
             "inner_failed": False,

@@ -3,6 +3,13 @@
 A write vetoed by a ``before`` advice never closes its frame, so the frames
 of one context are bounded: the newest 32 are kept, an older one is dropped
 (the next write on its queryset opens a new one).
+
+``bulk_frame``'s ``frame.subject is not queryset`` is not tested: no test can
+make it true.  Frames are keyed by ``id(queryset)`` and each keeps its
+queryset alive, so while a frame is in the table no other object can have
+that id; once a frame is dropped (closed, or beyond the newest 32), its entry
+is gone too.  The check guards the invariant, and dropping it changes nothing
+observable (an equivalent mutant, issue 19).
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ from contextlib import ExitStack
 import pytest
 
 from .errors import PluginNotFoundError
+from .plugin_system.contributions import withdraw_fields, withdraw_unwoven
+from .plugin_system.model import forget_registry
 from .plugin_system.registry import PluginRegistry
 from .plugin_system.registry import registry as default_registry
 from .testing import BACKENDS, Backend, BackendUnavailable, make_backend, parse_backends
@@ -113,8 +115,11 @@ def plugin_registry() -> Iterator[PluginRegistry]:
     """An isolated registry (no entry-point discovery) for the test's own plugins.
 
     Register plugins in it and apply them with ``registry=plugin_registry``;
-    at teardown they are unwoven from every model they were woven onto, so a
-    model defined at module level is left as it was.
+    at teardown they are unwoven from every model they were woven onto, and
+    the methods and fields they contributed are taken back (``model_fields``,
+    ``model_dump()``, class attributes and annotations), so a model defined at
+    module level is left as it was; one declared with
+    ``registry=plugin_registry`` resolves plugin names as before.
     """
     reg = PluginRegistry(group=None)
     yield reg
@@ -123,6 +128,9 @@ def plugin_registry() -> Iterator[PluginRegistry]:
         for klass in weaver.classes_with(switch):
             # A class has at most one aspect per name; this one is ours.
             weaver.unweave(klass, switch.name)
+            withdraw_unwoven(klass)  # the methods it contributed
+    withdraw_fields(switches)  # and its fields, from models it was unwoven from earlier too
+    forget_registry(reg)  # models declared with registry=reg resolve names as before
 
 
 @pytest.fixture

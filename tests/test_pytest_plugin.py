@@ -615,3 +615,73 @@ def test_reference_example_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(example)
     result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
     result.assert_outcomes(passed=2)
+
+
+def test_plugin_registry_teardown_leaves_module_level_models_as_they_were(
+    pytester: pytest.Pytester,
+) -> None:
+    """Contributed fields and methods go too: pydantic ``model_fields``, dumps, class attributes."""
+    pytester.makepyfile(
+        """
+        from datetime import datetime
+
+        import pydantic
+        from earnorm_aop import plugin, unweave, weave, with_plugins
+        from earnorm_aop.integrations import FieldSpec
+
+        class Memo(pydantic.BaseModel):
+            title: str = ""
+
+            def save(self):
+                return self
+
+        class Note:
+            title: str = ""
+
+            def save(self):
+                return self
+
+        MEMO = dict(vars(Memo))
+        NOTE = dict(vars(Note))
+
+        def contributing(registry):
+            @plugin("pt_archive", registry=registry)
+            class Archive:
+                fields = [FieldSpec("archived_at", datetime | None, None)]
+
+                def model_methods(self):
+                    return {"archive": lambda instance: "archived"}
+
+                def before_save(self, instance):
+                    pass
+
+        def test_weaves(plugin_registry):
+            contributing(plugin_registry)
+            with_plugins("pt_archive", registry=plugin_registry)(Memo)
+            weave(Note, "pt_archive", registry=plugin_registry)
+            assert "archived_at" in Memo.model_fields
+            assert Memo().archive() == "archived" and Note().archive() == "archived"
+            assert Note.archived_at is None
+
+        def test_unweaves_itself(plugin_registry):
+            contributing(plugin_registry)
+            weave(Note, "pt_archive", registry=plugin_registry)
+            unweave(Note, "pt_archive", registry=plugin_registry)
+            assert "archived_at" in Note.__annotations__  # unweave keeps fields
+
+        def test_after_teardown():
+            assert set(Memo.model_fields) == {"title"}
+            assert Memo().model_dump() == {"title": ""}
+            assert not hasattr(Memo, "archived_at") and not hasattr(Memo, "archive")
+            assert "archived_at" not in Memo.__annotations__
+            assert not hasattr(Note, "archived_at") and not hasattr(Note, "archive")
+            assert Note.__annotations__ == {"title": str}
+            assert set(vars(Memo)) == set(MEMO) and set(vars(Note)) == set(NOTE)
+            # The model resolves names in the default registry again.
+            from earnorm_aop.plugin_system.model import registry_of
+            from earnorm_aop import registry
+            assert registry_of(Memo) is registry
+        """
+    )
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER)
+    result.assert_outcomes(passed=3)

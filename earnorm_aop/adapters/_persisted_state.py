@@ -48,6 +48,7 @@ class AdapterPersistedState(AdapterFields):
             else:
                 ref = known[0]
             _states[key] = (ref, snapshot)
+            _note_row(key, ref, instance)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
@@ -57,7 +58,8 @@ class AdapterPersistedState(AdapterFields):
             return None if found is None else dict(found)
         known = _states.get(id(instance))
         if known is None or known[0]() is not instance:
-            return None
+            found = same_row_state(instance)
+            return None if found is None else dict(found)
         return dict(known[1])
 
     def forget_state(self, instance: Any) -> None:
@@ -71,6 +73,7 @@ class AdapterPersistedState(AdapterFields):
             known = _states.get(id(instance))
             if known is not None and known[0]() is instance:
                 del _states[id(instance)]
+                _drop_row(id(instance))
 
 
 # id(instance) -> (reference to it, persisted state), for remember_state().  The
@@ -81,6 +84,57 @@ _states: dict[int, tuple[Callable[[], Any], dict[str, Any]]] = {}
 
 # (class, primary key) -> persisted state, for instances without weakref support.
 _rows: dict[tuple[type, Any], dict[str, Any]] = {}
+
+# A copy of a saved instance (``copy.copy``, pydantic's ``model_copy``) keeps
+# its primary key: it is the same row, so until it is saved itself it starts
+# from the state of that row, as a copied Django instance does.  (class,
+# primary key) -> the live instance whose state was recorded last for that
+# row, and id(instance) -> its row, so the entry goes with the state.
+_by_row: dict[tuple[type, Any], Callable[[], Any]] = {}
+_row_of: dict[int, tuple[type, Any]] = {}
+
+
+def same_row_state(instance: Any) -> dict[str, Any] | None:
+    """The state recorded for another live instance of ``instance``'s row, if any (no copy).
+
+    ``instance`` has no state of its own; one with the class and primary key
+    (``pk`` or ``id``) of an instance that was loaded or saved is a copy of
+    that row.  Without a primary key an instance is its own row: ``None``.
+    """
+    if not _by_row:
+        return None
+    row = _row_key(instance)
+    ref = None if row is None else _by_row.get(row)
+    other = None if ref is None else ref()
+    if other is None or other is instance:
+        return None
+    known = _states.get(id(other))
+    if known is None or known[0]() is not other:
+        return None
+    return known[1]
+
+
+def _note_row(key: int, ref: Callable[[], Any], instance: Any) -> None:
+    """``instance`` (``id`` ``key``) holds the state of its row now (under ``_state_lock``)."""
+    row = _row_key(instance)
+    old = _row_of.get(key)
+    if old is not None and old != row:
+        _drop_row(key)
+    if row is not None:
+        _by_row[row] = ref
+        _row_of[key] = row
+
+
+def _drop_row(key: int) -> None:
+    """Forget the row of the instance ``key`` unless another live instance holds it now."""
+    row = _row_of.pop(key, None)
+    if row is None:
+        return
+    ref = _by_row.get(row)
+    if ref is not None:
+        holder = ref()
+        if holder is None or id(holder) == key:
+            del _by_row[row]
 
 
 def _weakly_referenceable(instance: Any) -> bool:
@@ -107,5 +161,6 @@ def _dropper(key: int) -> Callable[[Any], None]:
             known = _states.get(key)
             if known is not None and known[0]() is None:
                 del _states[key]
+                _drop_row(key)
 
     return drop

@@ -24,7 +24,7 @@ from typing import Any
 from ..weaving.advice import CALLED, Subject, Target
 from ._caching import AdapterCaching
 from ._fields import FieldSpec
-from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable
+from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable, same_row_state
 from ._transactions import AdapterTransactions
 from ._unknown import UNKNOWN
 from ._validation import AdapterValidation
@@ -379,7 +379,7 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
             return None if row is None else _rows.get(row)
         known = _states.get(id(instance))
         if known is None or known[0]() is not instance:
-            return None
+            return same_row_state(instance)  # a copy of a saved instance, or None
         return known[1]
 
     def persisted_values(self, instance: Any) -> Mapping[str, Any] | None:

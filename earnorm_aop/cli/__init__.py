@@ -7,6 +7,8 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
     earnorm-aop explain MODULE:CLASS [--json]
     earnorm-aop check [MODULE:CLASS ...] [--json]
     earnorm-aop switch [NAME [on|off]] --redis URL [--namespace NS] [--json]
+    earnorm-aop plugins [check] [--json]
+    earnorm-aop docs NAME [--format md|json] [--import MODULE ...]
 
 ``list`` and ``info`` read the default registry: plugins registered explicitly
 plus the entry points of ``earnorm_aop.plugins`` (so the built-ins show);
@@ -33,13 +35,20 @@ with ``on`` or ``off`` it writes the new state, which every sharing process
 applies within its board's ``interval``.  The name must be a known plugin
 (``--import`` modules that register yours) or one already shared.
 
+``plugins`` lists the installed distributions advertising plugins (entry
+points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and
+whether this one fits, and each plugin's version and requirements;
+``plugins check`` reports what makes them unusable together (see
+``docs/publishing.md``) and exits 1 when there is anything.  ``docs``
+renders one plugin's reference from what it declares (Markdown or JSON).
+
 Exit codes:
 
 * ``0`` -- success;
 * ``1`` -- a plugin failed: ``check`` (or ``explain``) met a ``PluginError``
   while importing a model, or a Django model's plugins are not woven, or
-  ``list`` / ``info`` could not load a plugin, or ``switch`` could not
-  reach Redis;
+  ``list`` / ``info`` could not load a plugin, ``switch`` could not
+  reach Redis, or ``plugins check`` found a problem;
 * ``2`` -- a usage error: bad arguments, an unknown plugin name (the message
   suggests the closest ones), or a ``MODULE:CLASS`` that cannot be imported
   or found.

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
+from typing import NoReturn
 
+from ._catalogue import cmd_plugins
 from ._models import cmd_check, cmd_explain
+from ._outcome import USAGE
 from ._plugins import cmd_info, cmd_list
+from ._reference import cmd_docs
 from ._switch import cmd_switch
 
 _TARGETS_HELP = """\
@@ -34,9 +39,27 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (the usage is ``--help``'s)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="earnorm-aop",
         description="Inspect earnorm_aop plugins and the models they are woven onto.",
         epilog=_TARGETS_HELP
@@ -46,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    imports = argparse.ArgumentParser(add_help=False)
+    imports = _Parser(add_help=False)
     imports.add_argument(
         "-i",
         "--import",
@@ -72,6 +95,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="the plugin's name, e.g. 'cache'")
     p.set_defaults(run=cmd_info)
+
+    p = sub.add_parser(
+        "plugins",
+        parents=[common],
+        help="the installed plugin distributions and whether they fit (check: exit 1 if not)",
+        description="Every installed distribution with earnorm_aop.plugins entry points: its "
+        "version, the earnorm-aop range it needs and whether the installed one fits, and its "
+        "plugins (version, requires; --json adds hooks and configuration schemas, and metrics "
+        "while metering is on).  'plugins check' exits 1 on an incompatible version, a missing "
+        "dependency, a dependency cycle, a plugin that does not load, or two distributions "
+        "claiming one name.",
+    )
+    p.add_argument("action", nargs="?", choices=["check"], help="check: report problems only")
+    p.set_defaults(run=cmd_plugins)
+
+    p = sub.add_parser(
+        "docs",
+        parents=[imports],
+        help="a plugin's reference, generated from what it declares",
+        description="A plugin's reference: version, requirements, hooks with their "
+        "conditions, options (types, defaults, descriptions from its pydantic schema) and "
+        "the fields and methods it contributes; Markdown, or JSON with --format json.",
+    )
+    p.add_argument("name", help="the plugin's name, e.g. 'softdelete'")
+    p.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser(
         "explain",
@@ -117,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--namespace", default="default", help="the board's namespace (default: default)"
     )
     p.add_argument(
-        "--timeout", type=float, default=2.0, help="seconds to wait for Redis (default: 2)"
+        "--timeout", type=_seconds, default=2.0, help="seconds to wait for Redis (default: 2)"
     )
     p.set_defaults(run=cmd_switch)
     return parser

@@ -74,20 +74,20 @@ _JSON_TYPES = {
 }
 
 
-def _schema_type(prop: dict[str, Any]) -> str:
+def schema_type(prop: dict[str, Any]) -> str:
     """A short, Python-like name for the type a JSON Schema property accepts."""
     if "enum" in prop:
         return " | ".join(repr(v) for v in prop["enum"])
     for key in ("anyOf", "oneOf"):
         if key in prop:
-            return " | ".join(dict.fromkeys(_schema_type(p) for p in prop[key]))
+            return " | ".join(dict.fromkeys(schema_type(p) for p in prop[key]))
     if "$ref" in prop:
         return str(prop["$ref"]).rsplit("/", 1)[-1]
     kind = prop.get("type")
     if kind == "array":
-        return f"list[{_schema_type(prop.get('items') or {})}]"
+        return f"list[{schema_type(prop.get('items') or {})}]"
     if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
-        return f"dict[str, {_schema_type(prop['additionalProperties'])}]"
+        return f"dict[str, {schema_type(prop['additionalProperties'])}]"
     described = str(prop.get("description", ""))
     if kind == "string" and "dotted import path" in described:  # a callable or class option
         return f"{'class' if 'package.Class' in described else 'callable'} | dotted path"
@@ -115,7 +115,7 @@ def _options(info: PluginInfo) -> list[list[str]]:
         else:
             default = "-"
         description = plain(str(prop.get("description", "")))
-        rows.append([name, _schema_type(prop), default, description])
+        rows.append([name, schema_type(prop), default, description])
     return rows
 
 

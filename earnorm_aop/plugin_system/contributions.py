@@ -29,7 +29,7 @@ from typing import Any
 from ..adapters.base import FieldSpec, adapter_for
 from ..errors import PluginError
 from ..weaving import scope, weaver
-from ..weaving.aspect import Aspect
+from ..weaving.aspect import Aspect, Switch
 
 __all__ = [
     "Added",
@@ -39,11 +39,17 @@ __all__ = [
     "copy_contributions",
     "visible_rows",
     "withdraw",
+    "withdraw_fields",
     "withdraw_unwoven",
 ]
 
 # model -> names of the methods we added to it (so they can be taken back).
 _added: weakref.WeakKeyDictionary[type, dict[str, str]] = weakref.WeakKeyDictionary()
+# model -> the fields we added to it, each with the switch of the plugin that
+# contributed it (so a test's isolated registry can take its own back).
+_fields_added: weakref.WeakKeyDictionary[type, list[tuple[Switch, FieldSpec]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _declared(plugin: object, attr: str) -> Any:
@@ -136,6 +142,7 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> Added:
             if not adapter.has_field(model, spec.name):
                 adapter.add_field(model, spec)
                 added.fields.append(spec)
+                _fields_added.setdefault(model, []).append((aspect.switch, spec))
         if callable(getattr(aspect.plugin, "visible_rows", None)):
             adapter.hide_rows(model, visible_rows)
         for method, func in contributed_methods(aspect.name, aspect.plugin).items():
@@ -180,20 +187,44 @@ def withdraw(model: type, added: Added) -> None:
     adapter = adapter_for(model)
     for spec in reversed(added.fields):
         adapter.remove_field(model, spec)
+    taken = {id(spec) for spec in added.fields}
+    if taken and model in _fields_added:
+        _fields_added[model] = [e for e in _fields_added[model] if id(e[1]) not in taken]
+
+
+def withdraw_fields(switches: Iterable[Switch]) -> None:
+    """Remove, from every model, the fields the plugins of ``switches`` contributed.
+
+    Not part of ``unweave`` (an ORM cannot drop a column at runtime): the
+    ``plugin_registry`` fixture's teardown, which leaves a model defined at
+    module level as it was before the test.  Methods go with ``unweave``.
+    """
+    gone = set(switches)
+    for model, entries in list(_fields_added.items()):
+        adapter = adapter_for(model)
+        for switch, spec in reversed(entries):
+            if switch in gone:
+                adapter.remove_field(model, spec)
+        _fields_added[model] = [e for e in entries if e[0] not in gone]
 
 
 def withdraw_unwoven(model: type) -> None:
-    """Remove the methods contributed to ``model`` by plugins no longer woven on it.
+    """Remove the methods contributed to ``model`` that no plugin woven on it contributes now.
 
     Called after ``unweave``: once a plugin is gone its methods (``restore``,
     ``hard_delete``...) go too, so the class dict is as it was apart from
-    contributed fields, which an ORM cannot drop at runtime.
+    contributed fields, which an ORM cannot drop at runtime.  Called after a
+    weave too: a plugin woven again as another class (``register(...,
+    replace=True)``) or with a configuration that names its methods
+    otherwise leaves only the methods it contributes now.
     """
     mine = _added.get(model)
     if not mine:
         return
-    woven = {a.name for a in weaver.effective_aspects(model)}
-    _remove_methods(model, [m for m, plugin in mine.items() if plugin not in woven])
+    now: dict[str, set[str]] = {}
+    for aspect in weaver.effective_aspects(model):
+        now.setdefault(aspect.name, set()).update(contributed_methods(aspect.name, aspect.plugin))
+    _remove_methods(model, [m for m, plugin in mine.items() if m not in now.get(plugin, ())])
 
 
 def copy_contributions(old: type, new: type) -> None:

@@ -28,6 +28,7 @@ from .registry import registry as default_registry
 __all__ = [
     "PluginModel",
     "apply_plugins",
+    "forget_registry",
     "on_copy",
     "on_subclass",
     "unweave",
@@ -52,6 +53,17 @@ def registry_of(model: type) -> PluginRegistry:
         if found is not None:
             return found
     return default_registry
+
+
+def forget_registry(registry: PluginRegistry) -> None:
+    """Models declared with ``registry=registry`` resolve names as if they had not been.
+
+    For the ``plugin_registry`` fixture's teardown: a module-level model a
+    test declared with the test's registry goes back to its parent's (or the
+    default) registry.
+    """
+    for model in [m for m, r in list(_registries.items()) if r is registry]:
+        _registries.pop(model, None)
 
 
 def _normalize(where: str, plugins: Any) -> dict[str, dict[str, Any]]:
@@ -124,6 +136,7 @@ def apply_plugins(
         except BaseException:
             withdraw(model, added)
             raise
+        withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
 
 
 def _check_fit(model: type, aspects: Sequence[Aspect]) -> None:
@@ -246,7 +259,8 @@ def unweave(
     model: type, name: str | None = None, *, registry: PluginRegistry | None = None
 ) -> None:
     """Remove plugin ``name`` (or every plugin) from ``model`` at runtime."""
-    if name is not None:
-        (registry or registry_of(model)).spec(name)  # unknown name -> PluginNotFoundError
+    if name is not None and not weaver.is_woven(model, name):
+        # Unknown name -> PluginNotFoundError (a woven one may be unregistered since).
+        (registry or registry_of(model)).spec(name)
     weaver.unweave(model, name)
     withdraw_unwoven(model)

@@ -178,7 +178,14 @@ class PluginRegistry:
             self.register(name, cls, replace=replace)
 
     def unregister(self, name: str) -> None:
-        """Forget an explicitly registered plugin (models already woven keep it)."""
+        """Forget an explicitly registered plugin: new declarations no longer find ``name``.
+
+        Models already woven keep it, running as before, and it stays
+        manageable by name while any model weaves it: ``enable``,
+        ``disable``, ``disabled``, ``metrics``, ``health`` and
+        ``unweave(model, name)`` work as they did.  Unweaving it from the last
+        of them makes the name unknown everywhere.
+        """
         with self._lock:
             if name not in self._explicit:
                 raise PluginNotFoundError(name, self._explicit, " registered explicitly")
@@ -227,6 +234,20 @@ class PluginRegistry:
                 )
             return entry
 
+    def _managed(self, name: str) -> None:
+        """Check that ``name`` can be switched or measured: known, or unregistered but in use."""
+        try:
+            self._entry(name)
+        except PluginNotFoundError:
+            if not self._in_use(name):
+                raise
+
+    def _in_use(self, name: str) -> bool:
+        """Whether a model weaves this registry's plugin ``name`` (registered or not any more)."""
+        with self._lock:
+            sw = self._switches.get(name)
+        return sw is not None and bool(weaver.classes_with(sw))
+
     def spec(self, name: str) -> PluginSpec:
         """The plugin class's spec for ``name`` (loading an entry point if needed)."""
         return self._entry(name).load()
@@ -267,14 +288,14 @@ class PluginRegistry:
 
     def enable(self, name: str) -> None:
         """Switch ``name`` on again on every model, at once (every process, when shared)."""
-        self._entry(name)
+        self._managed(name)
         weaver.set_enabled(self.switch(name), True)
         if self._board is not None:
             self._board.publish(name, True, origin="enable")
 
     def disable(self, name: str) -> None:
         """Switch ``name`` off on every model, at once; a disabled plugin costs nothing."""
-        self._entry(name)
+        self._managed(name)
         weaver.set_enabled(self.switch(name), False)
         if self._board is not None:
             self._board.publish(name, False, origin="disable")
@@ -319,7 +340,7 @@ class PluginRegistry:
     def disabled(self, *names: str) -> Iterator[None]:
         """Switch plugins off for the current thread / asyncio task only, inside the block."""
         for name in names:
-            self._entry(name)
+            self._managed(name)
         switches = frozenset(self.switch(n) for n in names)
         token = scope.DISABLED.set(scope.DISABLED.get() | switches)
         try:
@@ -391,7 +412,7 @@ class PluginRegistry:
         wraps) only while metrics are on (``earnorm_aop.start_metering()``),
         which ``metering`` tells.
         """
-        self._entry(name)
+        self._managed(name)
         sw = self.switch(name)
         models = weaver.classes_with(sw)
         with sw.lock:
@@ -418,7 +439,8 @@ class PluginRegistry:
         """
         with self._lock:
             names = sorted(self._switches)
-        plugins = {n: self.metrics(n) for n in names if n in self.names()}
+        known = set(self.names())
+        plugins = {n: self.metrics(n) for n in names if n in known or self._in_use(n)}
         degraded = any(m["auto_disabled"] or m["consecutive_failures"] for m in plugins.values())
         return {"status": "degraded" if degraded else "ok", "plugins": plugins}
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -95,6 +96,16 @@ class RedisSwitchboard(Switchboard):
         super().__init__()
         if not namespace or ":" in namespace:
             raise ValueError(f"a namespace is a non-empty name without ':', not {namespace!r}")
+        for option, seconds in (
+            ("interval", interval),
+            ("timeout", timeout),
+            ("retry", retry),
+            ("resync", resync),
+        ):
+            if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0):
+                raise ValueError(
+                    f"{option} must be a positive, finite number of seconds, not {seconds!r}"
+                )
         redis = _redis()
         self.url = url
         self.namespace = namespace

@@ -113,3 +113,20 @@ def test_unweave_leaves_contributed_fields_on_subclasses_as_documented() -> None
     Memo, Early = _woven_memo()
     unweave(Memo)
     assert "updated_at" in Memo.model_fields and "updated_at" in Early.model_fields
+
+
+def test_before_pydantic_2_11_native_validation_gives_each_field_under_its_alias(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``by_name=True`` (older pydantic), the values are keyed by alias instead."""
+    from earnorm_aop.adapters import _validation
+
+    class Page(pydantic.BaseModel):
+        title: str = Field(alias="Title", min_length=1)
+        views: int = 0
+
+    monkeypatch.setattr(pydantic, "VERSION", "2.10.6")
+    _validation._revalidate(Page, {"title": "t", "views": 3})  # valid: no error
+    with pytest.raises(pydantic.ValidationError) as failed:
+        _validation._revalidate(Page, {"title": "", "views": 3})
+    assert [e["loc"] for e in failed.value.errors()] == [("Title",)]

@@ -518,3 +518,57 @@ def test_python_dash_m_list() -> None:
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
     assert set(BUILTINS) <= set(rows)
     assert "entry point earnorm_aop.plugins.cache:CachePlugin" in rows["cache"]
+
+
+# -- every bad argument: one line on stderr, exit 2 ------------------------------------------
+
+BAD_ARGUMENTS = [
+    (["switch", "audit", "--redis", "redis://127.0.0.1:1/0", "--timeout", "-1"], "--timeout"),
+    (["switch", "audit", "--redis", "redis://127.0.0.1:1/0", "--timeout", "nan"], "--timeout"),
+    (["switch", "audit", "--redis", "redis://127.0.0.1:1/0", "--timeout", "inf"], "--timeout"),
+    (["switch", "audit", "--redis", "redis://127.0.0.1:1/0", "--timeout", "0"], "--timeout"),
+    (["switch", "audit", "--redis", "redis://127.0.0.1:1/0", "--timeout", "soon"], "--timeout"),
+    (["switch", "audit", "maybe", "--redis", "redis://127.0.0.1:1/0"], "maybe"),
+    (["switch", "audit"], "--redis"),
+    (["switch", "--redis", "ftp://x"], "Redis URL"),
+    (["switch", "--redis", "redis://127.0.0.1:1/0", "--namespace", ""], "namespace"),
+    (["info"], "name"),
+    (["info", "cache", "--jsn"], "--jsn"),
+    (["explain"], "MODULE:CLASS"),
+    (["explain", "nocolon"], "nocolon"),
+    (["explain", "a:b", "c:d"], "c:d"),
+    (["check", "", "--json"], "MODULE:CLASS"),
+    (["list", "--import"], "--import"),
+    (["frobnicate"], "frobnicate"),
+    ([], "COMMAND"),
+]
+
+
+@pytest.mark.parametrize(("argv", "named"), BAD_ARGUMENTS)
+def test_every_bad_argument_is_one_line_on_stderr_and_exit_2(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert named in lines[0] and "error" in lines[0], lines
+    assert "Traceback" not in captured.err
+
+
+def test_a_bad_timeout_as_a_program_is_one_line_and_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "earnorm_aop", "switch", *BAD_ARGUMENTS[0][0][2:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "--timeout" in done.stderr and "-1" in done.stderr
+
+
+def test_help_still_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["switch", "--help"]) == 0
+    assert "usage: earnorm-aop switch" in capsys.readouterr().out

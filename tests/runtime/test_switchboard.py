@@ -481,3 +481,12 @@ def _states(board: RedisSwitchboard) -> dict[str, SwitchState]:
         return board.states()
     except board.errors:
         return {}
+
+
+@pytest.mark.parametrize("option", ["interval", "timeout", "retry", "resync"])
+@pytest.mark.parametrize("seconds", [-1, 0, float("nan"), float("inf")])
+def test_a_board_refuses_a_duration_that_is_not_a_positive_number_of_seconds(
+    option: str, seconds: float
+) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be a positive, finite number"):
+        RedisSwitchboard("redis://127.0.0.1:1/0", "ns", **{option: seconds})

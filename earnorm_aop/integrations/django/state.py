@@ -93,7 +93,7 @@ def loaded_state(instance: Any) -> dict[str, Any] | None:
 def values(instance: Any) -> Mapping[str, Any] | None:
     """The recorded state to read by field attname only (a save's copy as it is)."""
     store = getattr(instance, "_state", None)
-    if store is None:
+    if store is None or store.adding:
         return None
     kept = vars(store)
     saved: Mapping[str, Any] | None = kept.get(_SAVED)
@@ -103,9 +103,14 @@ def values(instance: Any) -> Mapping[str, Any] | None:
 
 
 def persisted(instance: Any) -> Mapping[str, Any] | None:
-    """The recorded state without a copy; a load's tuple or a save's copy becomes a dict once."""
+    """The recorded state without a copy; a load's tuple or a save's copy becomes a dict once.
+
+    None while Django is adding the instance (``_state.adding``): a copy
+    made a new row as Django documents it (``pk = None``, ``adding = True``)
+    still holds its original's state, but its save is an ``INSERT``.
+    """
     store = getattr(instance, "_state", None)
-    if store is None:
+    if store is None or store.adding:
         return None
     kept = vars(store)
     recorded: Mapping[str, Any] | None = kept.get(_STATE)

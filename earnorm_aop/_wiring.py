@@ -41,6 +41,7 @@ EXTENSIONS = extensions.Extensions(
     advice=conditions.resolve_advice,
     framework_bases=_framework_bases,
     injectables={"context": context.current_context},
+    constants={"adapter": adapters.adapter_for},
     scheduler=adapters.schedule,
     on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),
     on_subclass=(model.on_subclass,),

@@ -157,6 +157,7 @@ def run(argv: list[str]) -> int:
         envs[EARNORM_STEP]["EARNORM_AOP_BACKENDS"] = "earnorm"
     # The tests get a temporary folder of their own, so what they leave in it is seen.
     scratch = Path(tempfile.mkdtemp(prefix="earnorm-aop-test-run-"))
+    scratch.chmod(0o1777)  # as /tmp: the private PostgreSQL cluster runs as user postgres
     for name, env in envs.items():
         if name.startswith("pytest"):
             env["TMPDIR"] = str(scratch)

@@ -249,6 +249,23 @@ def _reference(namespace: dict[str, Any], pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
+# A drawn diagram: the expression that draws it in a comment, then its Mermaid block.
+_DIAGRAM = re.compile(r"^<!-- (explain\([^\n]*\)) -->\n```mermaid\n(.*?)^```$", re.M | re.S)
+
+
+def _diagrams(namespace: dict[str, Any]) -> None:
+    """docs/diagrams.md: each Mermaid block is still what its expression draws."""
+    run_page("docs/diagrams.md", namespace)
+    found = _DIAGRAM.findall((ROOT / "docs" / "diagrams.md").read_text())
+    assert len(found) >= 5
+    stale = [expr for expr, chart in found if eval(expr, namespace) != chart]
+    assert not stale, (
+        f"docs/diagrams.md: the diagrams of {stale} changed; paste each expression's "
+        "output (print(...)) in place of its block"
+    )
+    assert all("-->" in chart for _, chart in found)
+
+
 @contextmanager
 def _django_models() -> Iterator[None]:
     """Django set up for tests; models defined inside belong to an isolated registry.
@@ -275,6 +292,7 @@ PAGE_RUNNERS: dict[str, Callable[..., None]] = {
     "docs/admin-and-metrics.md": _admin_and_metrics,
     "docs/operations.md": _operations,
     "docs/reference.md": _reference,
+    "docs/diagrams.md": _diagrams,
 }
 MODULE_NAMES = {
     "docs/plugins.md": "djangoapp.docs_plugins",
@@ -386,7 +404,7 @@ def test_mkdocs_nav_lists_every_page_once() -> None:
 
 
 def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
-    """``mkdocs build --strict`` passes, and a fragment is rendered as Python code."""
+    """``mkdocs build --strict`` passes; a fragment is Python code; diagrams are Mermaid."""
     if importlib.util.find_spec("mkdocs") is None:
         reason = "mkdocs is not installed (it is in the test extra: pip install -e '.[test]')"
         if ci():
@@ -403,8 +421,11 @@ def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     operations = (site / "operations" / "index.html").read_text()
-    assert '<pre class="fragment"><code class="language-python">' in operations
+    fragment = operations.index('<div class="fragment highlight">')  # highlighted as Python
+    assert '<code><span class="n">' in operations[fragment : fragment + 200]
     assert "```" not in operations, "a fence mkdocs did not read as a code block"
+    diagrams = (site / "diagrams" / "index.html").read_text()
+    assert diagrams.count('<pre class="mermaid"><code>flowchart LR') >= 5  # drawn by the theme
 
 
 # -- files the docs name ---------------------------------------------------------------

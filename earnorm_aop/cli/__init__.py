@@ -4,9 +4,10 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
 
     earnorm-aop list [--json] [--import MODULE ...]
     earnorm-aop info NAME [--json] [--import MODULE ...]
-    earnorm-aop explain MODULE:CLASS [--json]
+    earnorm-aop explain MODULE:CLASS [--json | --format mermaid|dot]
     earnorm-aop check [MODULE:CLASS ...] [--json]
     earnorm-aop switch [NAME [on|off]] --redis URL [--namespace NS] [--json]
+    earnorm-aop health [--redis URL [--namespace NS]] [--import MODULE ...] [--json]
     earnorm-aop plugins [check] [--json]
     earnorm-aop docs NAME [--format md|json] [--import MODULE ...]
 
@@ -34,6 +35,12 @@ name it lists every shared state of the namespace; with a name, that one;
 with ``on`` or ``off`` it writes the new state, which every sharing process
 applies within its board's ``interval``.  The name must be a known plugin
 (``--import`` modules that register yours) or one already shared.
+
+``health`` reports per plugin in use its state, advice runs, failures,
+rollout and models, from this process (``--import``) and, with ``--redis``,
+from the shared switchboard; it exits ``1`` when a plugin is auto-disabled and
+``3`` when the switchboard cannot be read (:func:`health_report` returns the
+same report in-process).
 
 ``plugins`` lists the installed distributions advertising plugins (entry
 points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and
@@ -65,10 +72,11 @@ from typing import Any
 
 from ..errors import PluginError
 from ..plugin_system.registry import PluginRegistry, registry
+from ._health import health_report
 from ._outcome import FAILED, USAGE, UsageError
 from ._parser import build_parser
 
-__all__ = ["main"]
+__all__ = ["health_report", "main"]
 
 
 def main(argv: Sequence[str] | None = None, *, reg: PluginRegistry | None = None) -> int:

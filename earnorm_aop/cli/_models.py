@@ -61,6 +61,8 @@ def _explain_dict(model: type) -> dict[str, Any]:
 
 
 def cmd_explain(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err: TextIO) -> int:
+    if args.json and args.format != "text":
+        raise UsageError("--json and --format are exclusive: a diagram is text to render")
     split_target(args.target)  # a malformed target is reported before importing anything
     prepare_imports()
     try:
@@ -70,6 +72,10 @@ def cmd_explain(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err:
         return FAILED
     if args.json:
         print(json.dumps(_explain_dict(model), indent=2), file=out)
+    elif args.format == "mermaid":
+        print(explain(model).to_mermaid(), file=out, end="")
+    elif args.format == "dot":
+        print(explain(model).to_dot(), file=out, end="")
     else:
         print(explain(model), file=out)
     return OK

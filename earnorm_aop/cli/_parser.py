@@ -12,6 +12,7 @@ import math
 from typing import NoReturn
 
 from ._catalogue import cmd_plugins
+from ._health import cmd_health
 from ._models import cmd_check, cmd_explain
 from ._outcome import USAGE
 from ._plugins import cmd_info, cmd_list
@@ -132,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("target", metavar="MODULE:CLASS", help="the model, e.g. blog.models:Article")
+    p.add_argument(
+        "--format",
+        choices=["text", "mermaid", "dot"],
+        default="text",
+        help="text (default), or a diagram of each woven method's chain and the model's "
+        "events: a Mermaid flowchart or a Graphviz digraph (dot -Tsvg)",
+    )
     p.set_defaults(run=cmd_explain)
 
     p = sub.add_parser(
@@ -161,12 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", nargs="?", help="the plugin, e.g. 'audit'")
     p.add_argument("state", nargs="?", choices=["on", "off"], help="the new state")
-    p.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    _board_options(p, required=True)
+    p.set_defaults(run=cmd_switch)
+
+    p = sub.add_parser(
+        "health",
+        parents=[common, imports],
+        help="per plugin runs, failures, auto-disabled state (exit 1 when one is auto-disabled)",
+        description="Per plugin in use: state, advice runs, failures, rollout and models, "
+        "from this process (the modules given with --import) and, with --redis, from the "
+        "switchboard every process shares.  Exit codes: 0 none auto-disabled, 1 a plugin "
+        "is auto-disabled, 2 usage error, 3 the switchboard cannot be read.",
+    )
+    _board_options(p, required=False)
+    p.set_defaults(run=cmd_health)
+    return parser
+
+
+def _board_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument(
+        "--redis", required=required, default=None, metavar="URL", help="redis://host:6379/0"
+    )
     p.add_argument(
         "--namespace", default="default", help="the board's namespace (default: default)"
     )
     p.add_argument(
         "--timeout", type=_seconds, default=2.0, help="seconds to wait for Redis (default: 2)"
     )
-    p.set_defaults(run=cmd_switch)
-    return parser

@@ -49,8 +49,8 @@ from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_record, 
 from ..errors import PluginError, WeavingError
 from ..weaving.advice import Target
 from ..weaving.aspect import AdviceSpec, Aspect
-from ..weaving.chain import record_failure
 from ..weaving.pointcut import Kind, Pointcut, split_event
+from ..weaving.policy import policy_of, record_failure
 
 __all__ = [
     "ANY",
@@ -384,7 +384,7 @@ def _wrap(
     before = kind is Kind.BEFORE
     deferred = kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
     rollback = kind is Kind.AFTER_ROLLBACK
-    policy = aspect.on_error
+    policy = policy_of(aspect)
     saving = operation == "save"
     values_of = adapter.persisted_values
     saved_fields = adapter.saved_fields
@@ -394,12 +394,11 @@ def _wrap(
             try:
                 func(*va, **kw)
             except Exception as exc:
-                if policy == "raise":
+                if not policy.goes_on:
                     raise
                 record_failure(aspect, exc, f"{kind.value} advice on {where}")
             else:
-                if policy == "disable":
-                    aspect.switch.consecutive_failures = 0
+                policy.succeeded(aspect)
 
         adapter.defer(model, subject, None if rollback else run, run if rollback else None)
 

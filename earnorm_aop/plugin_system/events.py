@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import PluginError
 from ..weaving import scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
-from ..weaving.chain import record_failure
+from ..weaving.policy import policy_of
 
 __all__ = ["aemit", "emit", "listened"]
 
@@ -83,15 +83,12 @@ def _handlers(instance: Any, event: str) -> Sequence[tuple[Aspect, AdviceSpec]]:
 
 def _failed(aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, exc: Exception) -> None:
     """Apply the plugin's error policy to a failing handler (as the chain does for advice)."""
-    if aspect.on_error == "raise":
-        raise exc
     what = f"handler {spec.name!r} of event {event!r} on {type(instance).__qualname__}"
-    record_failure(aspect, exc, what)
+    policy_of(aspect).failed(aspect, exc, what)
 
 
 def _succeeded(aspect: Aspect) -> None:
-    if aspect.on_error == "disable":
-        aspect.switch.consecutive_failures = 0
+    policy_of(aspect).succeeded(aspect)
 
 
 def emit(instance: Any, event: str, **payload: Any) -> list[Any]:

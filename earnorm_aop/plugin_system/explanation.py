@@ -6,13 +6,48 @@ from the real dispatch order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..weaving import weaver
 from ..weaving.pointcut import split_event
+from .diagrams import ModelDiagram, diagram
 
-__all__ = ["explain"]
+__all__ = ["Explanation", "explain"]
 
 
-def explain(model: type) -> str:
+class Explanation(str):
+    """The text :func:`explain` prints, which also draws itself: ``to_mermaid()``, ``to_dot()``.
+
+    A ``str`` so that ``print(explain(Model))`` and comparisons keep working;
+    the diagrams are made from the model's plans when asked for.
+    """
+
+    model: type
+
+    def diagram(self, methods: Iterable[str] | None = None, *, events: bool = True) -> ModelDiagram:
+        """The chains and events, as data (see :mod:`earnorm_aop.plugin_system.diagrams`).
+
+        ``methods`` keeps only those methods' chains; ``events=False`` leaves events out.
+        """
+        return diagram(self.model, methods, events=events)
+
+    def to_mermaid(self, methods: Iterable[str] | None = None, *, events: bool = True) -> str:
+        """A Mermaid flowchart of each woven method's chain and of the model's events."""
+        return self.diagram(methods, events=events).to_mermaid()
+
+    def to_dot(self, methods: Iterable[str] | None = None, *, events: bool = True) -> str:
+        """The same as a Graphviz digraph."""
+        return self.diagram(methods, events=events).to_dot()
+
+
+def explain(model: type) -> Explanation:
+    """The text table of :func:`_explain_text`, which draws itself (:class:`Explanation`)."""
+    out = Explanation(_explain_text(model))
+    out.model = model
+    return out
+
+
+def _explain_text(model: type) -> str:
     """A text table: each woven method, its advice in execution order, enabled state; events."""
     aspects = weaver.effective_aspects(model)
     lines = [f"{model.__qualname__}"]

@@ -46,7 +46,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import AUDIT_TABLE, Adapter, adapter_for
+from ..adapters.base import AUDIT_TABLE, Adapter
 from ..plugin_system.events import emit
 from ..plugin_system.masking import redact_changes, redact_id
 from ..plugin_system.spec import hook
@@ -107,6 +107,7 @@ class AuditPlugin:
     name = "audit"
     version = "1.0.0"
     requires = ("changes",)  # its diffs and bulk reads are the shared tracking's
+    fires = ("after_change",)  # what explain()'s diagrams draw as fired by this plugin
     # Below timestamp (50): its around advice is inside timestamp's, so the
     # values it records include the stamped times.
     priority = 10
@@ -218,6 +219,7 @@ class AuditPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Record the write's changes from the shared tracking (diffed after the write).
 
@@ -225,7 +227,6 @@ class AuditPlugin:
         those: the others keep their loaded value, so their own later write is
         recorded.  A save that writes nothing records nothing.
         """
-        adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
             return proceed()
         operation = "update" if method == "update" else "save"
@@ -248,9 +249,9 @@ class AuditPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Record a delete with the last values (the key is read first: a delete clears it)."""
-        adapter = adapter_for(model)
         pk = adapter.pk(instance)
         rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
 
@@ -269,9 +270,9 @@ class AuditPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Record each object of a bulk insert as a creation."""
-        adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
 
         def record(result: Any) -> Any:
@@ -291,6 +292,7 @@ class AuditPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Record each matched row with its values before and after the bulk update.
 
@@ -299,7 +301,6 @@ class AuditPlugin:
         plugin inside (timestamp's ``updated_at``) is taken as written, and an
         expression added there is read back after the write (one more query).
         """
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         action = action_for(queryset) or "update"
         values = adapter.update_values(args, kwargs)
@@ -343,9 +344,9 @@ class AuditPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Record each matched row of a bulk delete with its last values (the shared read)."""
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
         result = proceed()

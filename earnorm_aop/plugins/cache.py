@@ -55,7 +55,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import Adapter, adapter_for
+from ..adapters.base import Adapter
 from ..plugin_system.spec import hook
 from ..weaving import scope, weaver
 from ..weaving.aspect import Aspect
@@ -213,9 +213,9 @@ class CachePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """A lookup by primary key: the cached values, else the database's (then cached)."""
-        adapter = adapter_for(model)
         pk = adapter.lookup_pk(model, args, kwargs)
         if pk is None or not self._plain_view(model):
             return proceed()
@@ -281,9 +281,10 @@ class CachePlugin:
     # -- writes -------------------------------------------------------------------------
 
     @hook("around:save|update|delete", optional=True)
-    def invalidate_instance(self, instance: Any, model: type, proceed: Callable[..., Any]) -> Any:
+    def invalidate_instance(
+        self, instance: Any, model: type, proceed: Callable[..., Any], adapter: Adapter
+    ) -> Any:
         """Forget the instance's entry after the write (its key read first: delete clears it)."""
-        adapter = adapter_for(model)
         pk = adapter.pk(instance)
         return finally_(
             proceed, lambda: self._written(adapter, model, instance, {pk, adapter.pk(instance)})
@@ -297,9 +298,9 @@ class CachePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Forget the entries of a bulk insert's objects."""
-        adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
         subject = objs[0] if objs else instance
         return finally_(
@@ -315,9 +316,9 @@ class CachePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Forget the entries of the rows a bulk update or delete matched."""
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         # The rows the changes plugin read before the write (shared with audit).
         frame = tracking.bulk_frame(queryset)

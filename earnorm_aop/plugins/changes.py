@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import Adapter, adapter_for
+from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
 from ..plugin_system.spec import hook
 from ._common import call_with, then
@@ -67,19 +67,27 @@ class ChangesPlugin:
 
     @hook("before:update_many", optional=True)
     def read_before_update(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """Read the matched rows and evaluate what the update stores in each (one query)."""
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         tracking.open_bulk(adapter, model, queryset, adapter.update_values(args, kwargs))
 
     @hook("before:delete_many", optional=True)
     def read_before_delete(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """Read the matched rows with their last values (one query)."""
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         tracking.open_bulk(adapter, model, queryset, None)
 
@@ -91,9 +99,9 @@ class ChangesPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """After the write, the rows read hold the values written (for the ``after`` advice)."""
-        adapter = adapter_for(model)
         frame = tracking.bulk_frame(adapter.bulk_queryset(instance, args, kwargs))
 
         def applied(result: Any) -> Any:
@@ -105,10 +113,14 @@ class ChangesPlugin:
 
     @hook("after:update_many|delete_many", optional=True)
     def close_bulk(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """The rows written are now as stored: remember that state; forget deleted ones."""
-        adapter = adapter_for(model)
         frame = tracking.close_bulk(adapter.bulk_queryset(instance, args, kwargs))
         if frame is None:
             return
@@ -120,10 +132,15 @@ class ChangesPlugin:
 
     @hook("error:update_many|delete_many", optional=True)
     def drop_bulk(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """A failed bulk write: forget its rows (the database kept its old values)."""
-        tracking.close_bulk(adapter_for(model).bulk_queryset(instance, args, kwargs))
+        tracking.close_bulk(adapter.bulk_queryset(instance, args, kwargs))
 
     # -- instance writes ---------------------------------------------------------------
 
@@ -135,12 +152,12 @@ class ChangesPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """With ``update_fields=True``: restrict a full save of a loaded instance to its changes.
 
         Woven only with that option (``unused_hooks``).
         """
-        adapter = adapter_for(model)
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
             return proceed()
@@ -156,25 +173,30 @@ class ChangesPlugin:
         method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """What the write stored is the persisted state now (a restricted save: those fields).
 
         Woven as :func:`_rememberer` makes it for the model's adapter and the
         operation (this method is what it does, for a call from elsewhere).
         """
-        _rememberer(method, adapter_for(model))(instance, model, args, kwargs)
+        _rememberer(method, adapter)(instance, model, args, kwargs)
 
     @hook("after:delete", optional=True)
-    def forget_deleted(self, instance: Any, model: type) -> None:
+    def forget_deleted(self, instance: Any, model: type, adapter: Adapter) -> None:
         """A deleted record has no persisted state any more."""
-        adapter_for(model).forget_state(instance)
+        adapter.forget_state(instance)
 
     @hook("after:save_many", optional=True)
     def remember_created(
-        self, model: type, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+        self,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        result: Any,
+        adapter: Adapter,
     ) -> None:
         """Each object of a bulk insert is persisted as it is now."""
-        adapter = adapter_for(model)
         objs = tracking.created_objects(adapter, args, kwargs, result)
         for obj in objs:
             adapter.remember_state(obj)

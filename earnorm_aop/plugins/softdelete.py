@@ -188,11 +188,10 @@ class SoftDeletePlugin:
     # -- advice ---------------------------------------------------------------------
 
     @hook("before:delete", optional=True)
-    def soft_delete(self, instance: Any, model: type) -> Any:
+    def soft_delete(self, instance: Any, model: type, adapter: Adapter) -> Any:
         """Set ``deleted_at`` and save instead of deleting (veto); a second delete is a no-op."""
         if _HARD.get():
             return None
-        adapter = adapter_for(model)
         if adapter.pk(instance) is None:
             return None  # never saved: let the ORM's own delete say so
         if adapter.get_field(instance, self._field) is not None:
@@ -206,14 +205,14 @@ class SoftDeletePlugin:
         return then(saved, lambda _: False)
 
     @hook("chain:get_queryset", optional=True)
-    def hide_deleted(self, queryset: Any, model: type) -> Any:
+    def hide_deleted(self, queryset: Any, model: type, adapter: Adapter) -> Any:
         """The default queryset without soft-deleted rows (unless including_deleted())."""
         if is_unfiltered():
             return queryset
-        return adapter_for(model).filter(queryset, **{self._field: None})
+        return adapter.filter(queryset, **{self._field: None})
 
     @hook("chain:get", optional=True)
-    def hide_deleted_row(self, row: Any, model: type) -> Any:
+    def hide_deleted_row(self, row: Any, model: type, adapter: Adapter) -> Any:
         """``get`` never returns a deleted row, even one that does not read the default queryset.
 
         A plain class's own ``get`` (a dict lookup) bypasses ``get_queryset``;
@@ -222,7 +221,6 @@ class SoftDeletePlugin:
         """
         if not isinstance(row, model) or is_unfiltered():
             return row
-        adapter = adapter_for(model)
         if adapter.get_field(row, self._field) is None:
             return row
         name = model.__qualname__
@@ -239,11 +237,11 @@ class SoftDeletePlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """A bulk delete becomes an update of ``deleted_at`` on the rows not yet deleted."""
         if _HARD.get():
             return proceed()
-        adapter = adapter_for(model)
         queryset = adapter.filter(
             adapter.bulk_queryset(instance, args, kwargs), **{self._field: None}
         )

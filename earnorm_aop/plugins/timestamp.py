@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..adapters import tracking
-from ..adapters.base import Adapter, FieldSpec, adapter_for
+from ..adapters.base import Adapter, FieldSpec
 from ..plugin_system.spec import hook
 from ._common import CallableOption, call_with, clock_of
 
@@ -121,6 +121,7 @@ class TimestampPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """created_at if empty, updated_at on a save that changes something.
 
@@ -128,7 +129,6 @@ class TimestampPlugin:
         saved) instance whose fields are all unchanged keeps its ``updated_at``
         unless ``touch_on_noop``.
         """
-        adapter = adapter_for(model)
         if adapter.saves_nothing(args, kwargs):
             return proceed()  # nothing is written, so nothing is stamped
         if not self._touch and self._unchanged(adapter, model, instance, args, kwargs):
@@ -146,9 +146,9 @@ class TimestampPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Write updated_at with the values, unless the caller sets it explicitly."""
-        adapter = adapter_for(model)
         values = adapter.update_values(args, kwargs)
         if self._updated in values:
             return proceed()
@@ -167,9 +167,9 @@ class TimestampPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Stamp every object of a bulk insert with one time."""
-        adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
         now = self._now(adapter)
         for obj in objs:

@@ -325,12 +325,16 @@ class ValidationPlugin:
 
     @hook("before:save", optional=True)
     def validate_save(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """Refuse to save an invalid instance (not the save a soft delete makes)."""
         if action_for(instance) == "soft_delete":
             return  # deleting a row must not depend on its data being valid
-        adapter = adapter_for(model)
         changed = None
         if self.config.changed_only:
             rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
@@ -347,12 +351,12 @@ class ValidationPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[[], Any],
+        adapter: Adapter,
     ) -> Any:
         """Django's ``full_clean()`` / ``clean_fields()`` report the rules too (forms, the admin).
 
         The ORM's own rules are ``proceed`` itself here, so ``native`` is not applied twice.
         """
-        adapter = adapter_for(model)
 
         def rules() -> Errors:
             return self._errors_of(adapter, instance, native=False)
@@ -361,10 +365,14 @@ class ValidationPlugin:
 
     @hook("before:update", optional=True)
     def validate_update(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """Refuse an update that would make the instance invalid (checked on a copy)."""
-        adapter = adapter_for(model)
         candidate = copy.copy(instance)
         for name, value in adapter.update_values(args, kwargs).items():
             adapter.set_field(candidate, name, value)
@@ -377,9 +385,9 @@ class ValidationPlugin:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        adapter: Adapter,
     ) -> Any:
         """Refuse a bulk insert if any object is invalid (fields named ``[index].field``)."""
-        adapter = adapter_for(model)
         objs, args, kwargs = adapter.bulk_objects(args, kwargs)
         errors: Errors = {}
         for i, obj in enumerate(objs):
@@ -390,10 +398,14 @@ class ValidationPlugin:
 
     @hook("before:update_many", optional=True)
     def validate_update_many(
-        self, instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
     ) -> None:
         """Refuse a bulk update whose values break a field constraint or the schema."""
-        adapter = adapter_for(model)
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         if action_for(queryset) == "soft_delete":
             return

@@ -10,5 +10,6 @@ by an aspect), :mod:`.advice` (advice planned against one method),
 :mod:`.generated` and :mod:`.interpreted` (the two dispatchers),
 :mod:`.planning`, :mod:`.state` and :mod:`.rebuild` (what the weaver does),
 :mod:`.weaver` (its public face), :mod:`.scope` and :mod:`.tracing`.
-:mod:`.extensions` lists every point where the layers above plug in.
+:mod:`.extensions` lists every point where the layers above plug in;
+:mod:`.policy` holds the three ``on_error`` policies every runner of plugin code asks.
 """

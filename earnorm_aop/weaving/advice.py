@@ -10,6 +10,7 @@ only a target taking ``*args``/``**kwargs`` makes the call bind them.
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import inspect
 import types
@@ -31,6 +32,7 @@ __all__ = [
     "Param",
     "PlannedAdvice",
     "Provided",
+    "Source",
     "Subject",
     "Target",
     "plan_advice",
@@ -334,22 +336,50 @@ def _native_code(
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
+class Source(enum.StrEnum):
+    """Where an advice parameter's value comes from: a closed set, each dispatcher covers all.
+
+    A reserved name is its own source; ``VALUE`` is a chain advice's first
+    parameter; ``PROVIDED`` an injectable (its getter in ``Param.default``);
+    ``TARGET`` a parameter of the woven method (``Param.key``); ``DEFAULT``
+    the advice's own default or a weave-time constant (its value in
+    ``Param.default``); ``VARARGS`` / ``VARKW`` the call's ``*args`` / ``**kwargs``.
+    """
+
+    INSTANCE = "instance"
+    MODEL = "model"
+    ARGS = "args"
+    KWARGS = "kwargs"
+    METHOD = "method"
+    JOINPOINT = "joinpoint"
+    RESULT = "result"
+    ERROR = "error"
+    PROCEED = "proceed"
+    VALUE = "value"
+    PROVIDED = "provided"
+    TARGET = "target"
+    DEFAULT = "default"
+    VARARGS = "varargs"
+    VARKW = "varkw"
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One advice parameter and where its value comes from.
+    """One advice parameter and where its value comes from (:class:`Source`).
 
-    ``source`` is a reserved name, ``"value"`` (a chain advice's first
-    parameter), ``"provided"`` (an injectable, its getter in ``default``),
-    ``"target"`` (a parameter of the woven method, ``key``), ``"default"``
-    (the advice's own default, or the weave-time value of the constant
-    ``key``), ``"varargs"`` or ``"varkw"``.
+    A source given as a string is checked here: an unknown one is a
+    ``ValueError`` when the advice is planned, never a failure per call.
     """
 
     name: str
     kind: inspect._ParameterKind
-    source: str
+    source: Source
     key: str = ""
     default: Any = None
+
+    def __post_init__(self) -> None:
+        if type(self.source) is not Source:
+            object.__setattr__(self, "source", Source(self.source))
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +450,7 @@ def plan_advice(
         # Only when every default is a plain constant (never a class) and none is
         # a per-model constant (another model may get another value).
         if all(isinstance(p.default, _CONSTANTS) for p in params) and not any(
-            p.source == "default" and p.key in provided.constants for p in params
+            p.source is Source.DEFAULT and p.key in provided.constants for p in params
         ):
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = found
@@ -451,24 +481,26 @@ def _resolve(
     first = True
     for p in sig.parameters.values():
         if p.kind is p.VAR_POSITIONAL:
-            params.append(Param(p.name, p.kind, "varargs"))
+            params.append(Param(p.name, p.kind, Source.VARARGS))
             continue
         if p.kind is p.VAR_KEYWORD:
-            params.append(Param(p.name, p.kind, "varkw"))
+            params.append(Param(p.name, p.kind, Source.VARKW))
             continue
         if kind is Kind.CHAIN and first and p.kind is not p.KEYWORD_ONLY:
-            params.append(Param(p.name, p.kind, "value"))
+            params.append(Param(p.name, p.kind, Source.VALUE))
             first = False
             continue
         first = False
         name = p.name
         if name in available:
-            params.append(Param(name, p.kind, name))
+            params.append(Param(name, p.kind, Source(name)))
         elif name in provided.getters:
-            params.append(Param(name, p.kind, "provided", key=name, default=provided.getters[name]))
+            params.append(
+                Param(name, p.kind, Source.PROVIDED, key=name, default=provided.getters[name])
+            )
         elif name in provided.constants:
             value = provided.constant(name, target)
-            params.append(Param(name, p.kind, "default", key=name, default=value))
+            params.append(Param(name, p.kind, Source.DEFAULT, key=name, default=value))
         elif name in _RESERVED_FOR:
             raise WeavingError(
                 f"{where}: parameter {name!r} is only given to {_RESERVED_FOR[name]} advice; "
@@ -476,16 +508,16 @@ def _resolve(
                 "(a target parameter of that name is reachable as joinpoint.arguments)"
             )
         elif name in target_params:
-            params.append(Param(name, p.kind, "target", key=name))
+            params.append(Param(name, p.kind, Source.TARGET, key=name))
             needs_binding = True
         elif p.default is not p.empty:
-            params.append(Param(name, p.kind, "default", default=p.default))
+            params.append(Param(name, p.kind, Source.DEFAULT, default=p.default))
         else:
             raise WeavingError(
                 f"{where}: cannot inject parameter {name!r}; available names are "
                 f"{_describe(available, target_params, provided)}"
             )
-    if kind is Kind.CHAIN and not any(x.source == "value" for x in params):
+    if kind is Kind.CHAIN and not any(x.source is Source.VALUE for x in params):
         raise WeavingError(
             f"{where}: chain advice must take the value being transformed as its first "
             "positional parameter"

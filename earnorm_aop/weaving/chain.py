@@ -18,16 +18,16 @@ method or an ``around``; the first ``Recover(v)`` makes ``v`` the result.
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import extensions, scope
+from . import scope
 from .advice import PlannedAdvice, Target
-from .aspect import Aspect, Switch
+from .aspect import Switch
 from .commit import COMMIT_KINDS, deferring
 from .pointcut import Kind
+from .policy import record_failure
 
 __all__ = [
     "ChainPlan",
@@ -37,10 +37,7 @@ __all__ = [
     "holds_iteration",
     "keep_guard",
     "model_of",
-    "record_failure",
 ]
-
-log = logging.getLogger("earnorm_aop")
 
 Dispatcher = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -248,34 +245,3 @@ def discard_unstarted(coro: Any) -> None:
     """
     if coro is not None and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
         coro.close()
-
-
-def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
-    """Count, log and, past ``max_failures`` under ``disable``, switch off a failing plugin.
-
-    ``what`` says which advice or handler failed where; advice and event
-    handlers share this so one plugin has one failure count.
-    """
-    switch = aspect.switch
-    with switch.lock:
-        switch.failures += 1
-        switch.consecutive_failures += 1
-        switch.last_error = error
-        trip = (
-            aspect.on_error == "disable"
-            and switch.enabled
-            and switch.consecutive_failures >= aspect.max_failures
-        )
-    log.error("plugin %r: %s failed; the operation goes on", aspect.name, what, exc_info=error)
-    if trip:
-        log.warning(
-            "plugin %r disabled after %d consecutive failures (max_failures=%d)",
-            aspect.name,
-            switch.consecutive_failures,
-            aspect.max_failures,
-        )
-        switch.auto_disabled = True
-        with switch.lock:
-            switch.auto_disables += 1
-        for action in extensions.current.record.on_auto_disable:
-            action(switch)

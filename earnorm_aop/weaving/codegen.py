@@ -17,11 +17,11 @@ import builtins
 import inspect
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from ..errors import ProceedError
 from . import scope
-from .advice import REQUIRED, Param, PlannedAdvice
+from .advice import REQUIRED, Param, PlannedAdvice, Source
 from .chain import (
     ChainPlan,
     Dispatcher,
@@ -35,6 +35,7 @@ from .chain import (
 from .interpreted import interpret_chain
 from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
+from .policy import policy_of
 
 __all__ = ["GLOBALS", "Extras", "Generator"]
 
@@ -95,7 +96,7 @@ class Generator:
             self.ns[_name(f"_s{i}")] = advice.aspect.switch
             self.ns[_name(f"_n{i}")] = advice.aspect.name
             self.ns[_name(f"_k{i}")] = advice.kind.value
-            if advice.aspect.on_error != "raise":
+            if policy_of(advice.aspect).goes_on:
                 self.ns[_name(f"_f{i}")] = FailureHandler(advice, plan.target)
             if advice.kind is Kind.AROUND:
                 self.ns[_name(f"_perr{i}")] = (
@@ -106,7 +107,7 @@ class Generator:
         # ``_p{m}`` straight from the arguments when the signature allows it
         # (see DirectBinding); otherwise the call binds them into ``_ba``.
         asked = tuple(
-            dict.fromkeys(p.key for a in plan.all for p in a.params if p.source == "target")
+            dict.fromkeys(p.key for a in plan.all for p in a.params if p.source is Source.TARGET)
         )
         self.asked = {name: m for m, name in enumerate(asked)}
         self.direct = plan.target.direct_binding(asked) if asked else None
@@ -117,9 +118,9 @@ class Generator:
                     self.ns[_name(f"_dv{m}")] = dp.default
         for i, advice in enumerate(plan.all):
             for j, p in enumerate(advice.params):
-                if p.source in ("default", "provided"):
+                if p.source in (Source.DEFAULT, Source.PROVIDED):
                     self.ns[_name(f"_d{i}_{j}")] = p.default
-                elif p.source == "target" and self.direct is None:
+                elif p.source is Source.TARGET and self.direct is None:
                     self.ns[_name(f"_t{i}_{j}")] = p.key
 
     # -- expressions -------------------------------------------------------
@@ -162,36 +163,38 @@ class Generator:
         return "instance"
 
     def value(self, i: int, j: int, p: Param, phase: str) -> str:
-        source = p.source
-        if source == "instance":
-            return self.subject(phase)
-        if source in ("args", "kwargs", "result", "error", "proceed"):
-            return source
-        if source == "value":
-            return "result"
-        if source == "varargs":
-            return "args"
-        if source == "varkw":
-            return "kwargs"
-        if source == "model":
-            return "model_of(instance)"
-        if source == "method":
-            return "_method"
-        if source == "target":
-            return f"_ba[_t{i}_{j}]" if self.direct is None else f"_p{self.asked[p.key]}"
-        if source == "default":
-            return f"_d{i}_{j}"
-        if source == "provided":  # a registered injectable: its getter, per call
-            return f"_d{i}_{j}()"
-        if source == "joinpoint":
-            result = "result" if phase in ("after", "chain") else "None"
-            error = "error" if phase == "error" else "None"
-            proceed = "proceed" if phase == "around" else "None"
-            return (
-                f"_JP({self.subject(phase)}, model_of(instance), _method, args, kwargs, "
-                f"_n{i}, _k{i}, {result}, {error}, {proceed}, _bind, instance)"
-            )
-        raise AssertionError(source)  # pragma: no cover - plan_advice makes only the above
+        """The expression of parameter ``j`` of advice ``i``: one case per :class:`Source`."""
+        match p.source:
+            case Source.INSTANCE:
+                return self.subject(phase)
+            case Source.ARGS | Source.KWARGS | Source.RESULT | Source.ERROR | Source.PROCEED:
+                return p.source.value  # the dispatcher's local of that name
+            case Source.VALUE:
+                return "result"
+            case Source.VARARGS:
+                return "args"
+            case Source.VARKW:
+                return "kwargs"
+            case Source.MODEL:
+                return "model_of(instance)"
+            case Source.METHOD:
+                return "_method"
+            case Source.TARGET:
+                return f"_ba[_t{i}_{j}]" if self.direct is None else f"_p{self.asked[p.key]}"
+            case Source.DEFAULT:
+                return f"_d{i}_{j}"
+            case Source.PROVIDED:  # an injectable: its getter, per call
+                return f"_d{i}_{j}()"
+            case Source.JOINPOINT:
+                result = "result" if phase in ("after", "chain") else "None"
+                error = "error" if phase == "error" else "None"
+                proceed = "proceed" if phase == "around" else "None"
+                return (
+                    f"_JP({self.subject(phase)}, model_of(instance), _method, args, kwargs, "
+                    f"_n{i}, _k{i}, {result}, {error}, {proceed}, _bind, instance)"
+                )
+            case _ as never:
+                assert_never(never)
 
     # -- statements --------------------------------------------------------
 
@@ -236,7 +239,10 @@ class Generator:
             direct.keyword_required,
             tuple((dp.position, dp.default is REQUIRED) for dp in direct.params),
             tuple(
-                self.asked[p.key] for a in self.plan.all for p in a.params if p.source == "target"
+                self.asked[p.key]
+                for a in self.plan.all
+                for p in a.params
+                if p.source is Source.TARGET
             ),
         )
 
@@ -261,12 +267,12 @@ class Generator:
             src.add(depth, f"if _on{i}:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
-        policy = advice.aspect.on_error
-        if policy == "raise" and inline:
+        policy = policy_of(advice.aspect)
+        if not policy.goes_on and inline:
             for line in inline:
                 src.add(depth, line.replace("{call}", self.call(advice, phase)))
             return
-        if policy == "raise":
+        if not policy.goes_on:
             src.add(depth, stmt)
             for line in on_ok:
                 src.add(depth, line)
@@ -278,7 +284,7 @@ class Generator:
         for line in on_fail:
             src.add(depth + 1, line)
         src.add(depth, "else:")
-        if policy == "disable":
+        if policy.disables:
             src.add(depth + 1, f"_s{i}.consecutive_failures = 0")
         for line in on_ok or ["pass"]:
             src.add(depth + 1, line)
@@ -469,7 +475,7 @@ class Generator:
                 return f"(wrapped(*{a}, **{kw}) if {kw} else wrapped(*{a}))"
             return f"_lvl{k + 1}(wrapped, instance, {a}, {kw})"
 
-        log_policy = advice.aspect.on_error != "raise"
+        log_policy = policy_of(advice.aspect).goes_on
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         # Skipped while a disabled() block for its plugin is in force here.
         src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
@@ -532,7 +538,7 @@ class Generator:
         src.add(2, "if started:")
         src.add(3, "return res")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
-        if advice.aspect.on_error == "disable":
+        if policy_of(advice.aspect).disables:
             src.add(1, f"_s{i}.consecutive_failures = 0")
         src.add(1, "return _r")
 

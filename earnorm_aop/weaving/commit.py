@@ -29,8 +29,9 @@ from typing import Any
 
 from ..errors import WeavingError
 from . import extensions
-from .advice import Param, PlannedAdvice
+from .advice import Param, PlannedAdvice, Source
 from .pointcut import Kind
+from .policy import policy_of
 
 __all__ = ["COMMIT_KINDS", "defer", "deferring"]
 
@@ -73,19 +74,18 @@ def deferring(
         )
     func = advice.func
     rollback = advice.kind is Kind.AFTER_ROLLBACK
-    policy = advice.aspect.on_error
-    switch = advice.aspect.switch
+    aspect = advice.aspect
+    policy = policy_of(aspect)
 
     def run(subject: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             func(*args, **kwargs)
         except Exception as exc:
-            if policy == "raise":
+            if not policy.goes_on:
                 raise
             on_failure(exc, subject)
         else:
-            if policy == "disable":
-                switch.consecutive_failures = 0
+            policy.succeeded(aspect)
 
     @functools.wraps(func)
     def schedule(*args: Any, **kwargs: Any) -> None:
@@ -98,8 +98,8 @@ def deferring(
             defer(model, subject, call, None)
 
     kw = inspect.Parameter.KEYWORD_ONLY
-    hidden = (Param(_SUBJECT, kw, "instance"), Param(_MODEL, kw, "model"))
+    hidden = (Param(_SUBJECT, kw, Source.INSTANCE), Param(_MODEL, kw, Source.MODEL))
     # Before a **kwargs parameter, if any, so the call stays well-formed.
-    params = tuple(p for p in advice.params if p.source != "varkw")
-    params += hidden + tuple(p for p in advice.params if p.source == "varkw")
+    params = tuple(p for p in advice.params if p.source is not Source.VARKW)
+    params += hidden + tuple(p for p in advice.params if p.source is Source.VARKW)
     return dataclasses.replace(advice, func=schedule, params=params, is_async=False)

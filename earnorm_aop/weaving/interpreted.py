@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Any
+from typing import Any, assert_never
 
 from ..errors import ProceedError
 from . import metering, scope
-from .advice import PlannedAdvice, Target
+from .advice import PlannedAdvice, Source, Target
 from .chain import (
     ChainPlan,
     Dispatcher,
@@ -27,6 +27,7 @@ from .chain import (
     model_of,
 )
 from .joinpoint import JoinPoint, Recover
+from .policy import policy_of
 
 __all__ = ["interpret_chain"]
 
@@ -63,52 +64,59 @@ def _invoke(
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
     for p in advice.params:
-        s = p.source
-        if s == "varargs":
-            positional.extend(call.args)
-            continue
-        if s == "varkw":
-            keywords.update(call.kwargs)
-            continue
-        if s == "target":
-            if call.bound is None:
-                call.bound = call.binder(call.instance, call.args, call.kwargs)
-            value = call.bound[p.key]
-        elif s == "provided":
-            value = p.default()
-        elif s == "instance":
-            value = call.target.subject.resolve(
-                call.instance, call.args, call.kwargs, result, advice.kind
-            )
-        elif s == "joinpoint":
-            value = JoinPoint(
-                call.target.subject.resolve(
+        value: Any
+        match p.source:  # one case per Source, as the generated dispatcher's ``value``
+            case Source.VARARGS:
+                positional.extend(call.args)
+                continue
+            case Source.VARKW:
+                keywords.update(call.kwargs)
+                continue
+            case Source.TARGET:
+                if call.bound is None:
+                    call.bound = call.binder(call.instance, call.args, call.kwargs)
+                value = call.bound[p.key]
+            case Source.PROVIDED:
+                value = p.default()
+            case Source.DEFAULT:
+                value = p.default
+            case Source.INSTANCE:
+                value = call.target.subject.resolve(
                     call.instance, call.args, call.kwargs, result, advice.kind
-                ),
-                call.model,
-                call.target.name,
-                call.args,
-                call.kwargs,
-                advice.aspect.name,
-                advice.kind.value,
-                result,
-                error,
-                proceed,
-                call.binder,
-                call.instance,
-            )
-        else:
-            value = {
-                "model": call.model,
-                "args": call.args,
-                "kwargs": call.kwargs,
-                "method": call.target.name,
-                "result": result,
-                "value": result,
-                "error": error,
-                "proceed": proceed,
-                "default": p.default,
-            }[s]
+                )
+            case Source.JOINPOINT:
+                value = JoinPoint(
+                    call.target.subject.resolve(
+                        call.instance, call.args, call.kwargs, result, advice.kind
+                    ),
+                    call.model,
+                    call.target.name,
+                    call.args,
+                    call.kwargs,
+                    advice.aspect.name,
+                    advice.kind.value,
+                    result,
+                    error,
+                    proceed,
+                    call.binder,
+                    call.instance,
+                )
+            case Source.MODEL:
+                value = call.model
+            case Source.ARGS:
+                value = call.args
+            case Source.KWARGS:
+                value = call.kwargs
+            case Source.METHOD:
+                value = call.target.name
+            case Source.RESULT | Source.VALUE:
+                value = result
+            case Source.ERROR:
+                value = error
+            case Source.PROCEED:
+                value = proceed
+            case _ as never:
+                assert_never(never)
         if p.kind is _KWONLY:
             keywords[p.name] = value
         else:
@@ -152,7 +160,7 @@ class _Interpreter:
 
     def failed(self, advice: PlannedAdvice, call: _Call, exc: Exception, start: float) -> bool:
         """Handle an advice failure; True when the policy says the call goes on."""
-        if advice.aspect.on_error == "raise":
+        if not policy_of(advice.aspect).goes_on:
             self.record(advice, call, "raised", start)
             return False
         self.handlers[id(advice)](exc, call.instance)
@@ -160,8 +168,7 @@ class _Interpreter:
         return True
 
     def succeeded(self, advice: PlannedAdvice) -> None:
-        if advice.aspect.on_error == "disable":
-            advice.aspect.switch.consecutive_failures = 0
+        policy_of(advice.aspect).succeeded(advice.aspect)
 
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan

@@ -109,16 +109,7 @@ class DjangoAdapter(Adapter):
         return True
 
     def field_aliases(self, model: type, name: str) -> frozenset[str]:
-        """A field's name and attname (``patient``, ``patient_id``); the key's also ``pk``."""
-        opts = _meta(model)
-        try:
-            field = opts.pk if name == "pk" else opts.get_field(name)  # attnames found too
-        except FieldDoesNotExist:
-            return frozenset((name,))
-        names = {name, field.name, getattr(field, "attname", field.name)}
-        if field is opts.pk:
-            names.add("pk")
-        return frozenset(names)
+        return loading.aliases(_meta(model), name)
 
     def add_field(self, model: type, spec: FieldSpec) -> None:
         """Add a real Django field (``contribute_to_class``), seen by migrations made afterwards."""

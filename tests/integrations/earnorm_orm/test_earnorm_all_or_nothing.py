@@ -17,10 +17,14 @@ from typing import Any
 
 import pytest
 from _earnorm_helpers import run, unique
+from _hypothesis_profiles import examples
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from earnorm_aop import PluginRegistry, hook, plugin, with_plugins
+from earnorm_aop.integrations.earnorm import use_mongomock
 from earnorm_aop.plugins.audit import AuditRecord
 from earnorm_aop.plugins.softdelete import including_deleted
 from earnorm_aop.plugins.validation import ValidationFailed
@@ -255,3 +259,60 @@ def test_the_earnorm_extra_installs_what_the_quickstart_and_the_cache_plugin_imp
     quickstart = (ROOT / "examples" / "earnorm_quickstart.py").read_text()
     assert '"cache"' in quickstart or "cache=" in quickstart  # the quickstart uses the cache
     assert "cachetools" in names, extras["earnorm"]
+
+
+def test_a_vetoed_write_leaves_nothing_pending_either(mongo: Any) -> None:
+    registry = PluginRegistry(group=None)
+
+    @plugin("freeze", registry=registry)
+    class Freeze:
+        @hook("before:save")
+        def no_drafts(self, values: dict[str, Any]) -> bool:
+            return values.get("status") != "draft"  # False: vetoed, not written
+
+    @with_plugins("freeze", registry=registry)
+    class Note(BaseModel):
+        _name = unique("note")
+        _skip_default_fields = True
+        title = fields.StringField()
+        status = fields.StringField()
+
+    async def scenario() -> None:
+        note = await Note.create({"title": "a", "status": "live"})
+        await note.write({"status": "draft", "title": "vetoed"})
+        await note.write({"status": "done"})  # the vetoed title is not written with it
+        assert [(d["title"], d["status"]) for d in await stored(mongo, Note)] == [("a", "done")]
+
+    run(scenario())
+
+
+def test_a_recordset_write_stores_every_record_or_none() -> None:
+    """For any mix of valid and invalid stored records: all are written, or none is."""
+
+    @with_plugins(validation={"fields": {"title": {"required": True}}})
+    class Note(BaseModel):
+        _name = unique("note")
+        _skip_default_fields = True
+        title = fields.StringField()
+        views = fields.IntegerField()
+
+    @settings(max_examples=examples(30))
+    @given(valid=st.lists(st.booleans(), min_size=1, max_size=5))
+    def check(valid: list[bool]) -> None:
+        run(scenario(valid))
+
+    async def scenario(valid: list[bool]) -> None:
+        db = use_mongomock(unique("props"))
+        await db[Note._name].insert_many(
+            [{"title": "t" if ok else None, "views": 0} for ok in valid]
+        )
+        everything = await Note.search([])
+        if all(valid):
+            await everything.write({"views": 1})
+        else:
+            with pytest.raises(ValidationFailed):
+                await everything.write({"views": 1})
+        views = [d["views"] for d in await db[Note._name].find({}).to_list(None)]
+        assert views == [1 if all(valid) else 0] * len(valid)
+
+    check()

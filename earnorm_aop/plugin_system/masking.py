@@ -140,12 +140,18 @@ def masked_fields(model: type | None) -> frozenset[str]:
     """The fields masked on ``model`` (the global ones and those of its classes), by every name."""
     if model is None:
         return frozenset(_global)
-    return _resolve(model)[0]
+    try:  # the cache, without a call: a record asks per write
+        return _resolved[model][0]
+    except (KeyError, TypeError):
+        return _resolve(model)[0]
 
 
 def masks_key(model: type) -> bool:
     """Whether ``model``'s primary key is masked (then records name rows by :func:`redact_id`)."""
-    return _resolve(model)[1]
+    try:
+        return _resolved[model][1]
+    except (KeyError, TypeError):
+        return _resolve(model)[1]
 
 
 def _hide(value: Any) -> Any:
@@ -258,7 +264,11 @@ def redact_id(model: type, pk: Any) -> Any:
     HMAC-SHA256 of ``str(pk)``, its first 32 hex digits (128 bits): the same
     key always gives the same name, which fits a 64-character id column.
     """
-    if pk is None or not masks_key(model):
+    try:  # masks_key(model), without a call: asked for every record
+        masked = _resolved[model][1]
+    except (KeyError, TypeError):
+        masked = _resolve(model)[1]
+    if pk is None or not masked:
         return pk
     digest = hmac.new(_secret(), str(pk).encode(), hashlib.sha256).hexdigest()
     return ID_PREFIX + digest[:32]

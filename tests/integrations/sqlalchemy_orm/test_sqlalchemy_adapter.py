@@ -96,3 +96,49 @@ def test_rows_given_as_dicts_are_read_and_written_as_dicts(db: Any) -> None:
     assert adapter.snapshot(row) == {"id": 3, "title": "a", "views": 2}
     assert adapter.current_value(row, "views") == 2
     assert repr(adapter.current_value(row, "score")) == "UNKNOWN"
+
+
+def test_a_bulk_writes_rows_are_a_rowset_advice_can_read_narrow_and_select(db: Any) -> None:
+    """``update(M)`` / ``delete(M)`` advice gets a RowSet: the matched rows, read when asked."""
+    from sqlalchemy import delete
+
+    from earnorm_aop import PluginRegistry, hook, plugin
+
+    seen: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("look", registry=registry)
+    class Look:
+        @hook("before:update_many|delete_many")
+        def look(self, instance: Any, model: Any, method: str) -> None:
+            adapter = adapter_for(model)
+            seen.append((method, sorted(r.title for r in instance)))
+            seen.append(("pks", sorted(adapter.pks(instance))))
+            seen.append(("fetch", sorted(r.views for r in adapter.fetch(instance))))
+            seen.append(("none", [r.title for r in instance.filter(score=None)]))
+            seen.append(("a", [r.title for r in adapter.filter(instance, title="a")]))
+            selected = instance.session.scalars(instance.select()).all()
+            seen.append(("select", sorted(r.title for r in selected)))
+
+    Article = _model(db)
+    with_plugins("look", registry=registry)(Article)
+    with db.session() as session:
+        session.add_all([Article(title="a", views=1), Article(title="b", views=2, score=0.5)])
+        session.commit()
+        session.execute(update(Article).where(Article.views < 5).values(views=3))
+        session.execute(delete(Article).where(Article.title == "b"))
+        session.commit()
+    assert seen == [
+        ("_earnorm_update_many", ["a", "b"]),
+        ("pks", [1, 2]),
+        ("fetch", [1, 2]),
+        ("none", ["a"]),
+        ("a", ["a"]),
+        ("select", ["a", "b"]),
+        ("_earnorm_delete_many", ["b"]),
+        ("pks", [2]),
+        ("fetch", [3]),
+        ("none", []),
+        ("a", []),
+        ("select", ["b"]),
+    ]

@@ -14,8 +14,10 @@ __all__ = [
     "DependencyError",
     "DuplicatePluginError",
     "PluginConfigError",
+    "PluginConfigWarning",
     "PluginError",
     "PluginNotFoundError",
+    "PluginWarning",
     "PointcutError",
     "ProceedError",
     "WeavingError",
@@ -58,6 +60,10 @@ class PluginConfigError(PluginError, ValueError):
     """A plugin's configuration is invalid (unknown key, wrong type, bad value)."""
 
 
+class PluginConfigWarning(UserWarning):
+    """An older configuration of a plugin was upgraded to its current version; write that one."""
+
+
 class DependencyError(PluginError):
     """A required plugin is missing, has the wrong version, or the requirements form a cycle."""
 
@@ -68,3 +74,8 @@ class DuplicatePluginError(PluginError):
 
 class ProceedError(PluginError, RuntimeError):
     """``proceed()`` was called more than once by one ``around`` advice."""
+
+
+class PluginWarning(UserWarning):
+    """Something works, but probably not as its author meant (a shadowed built-in, an
+    event nothing fires); the message says what would be meant instead."""

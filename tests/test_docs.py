@@ -102,6 +102,11 @@ def _plugins(namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> N
     assert record["actor"] == "alice", "the context block's actor is the audit record's"
 
 
+def _publishing(namespace: dict[str, Any]) -> None:
+    run_page("docs/publishing.md", namespace)
+    assert namespace["tag"].slug == "big-news"  # the upgraded configuration is in force
+
+
 def _semantics(namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     run_page("docs/semantics.md", namespace)
     from earnorm_aop import with_plugins
@@ -287,6 +292,7 @@ PAGE_RUNNERS: dict[str, Callable[..., None]] = {
     "README.md": _readme,
     "docs/tutorial.md": _tutorial,
     "docs/plugins.md": _plugins,
+    "docs/publishing.md": _publishing,
     "docs/semantics.md": _semantics,
     "docs/django.md": _django,
     "docs/admin-and-metrics.md": _admin_and_metrics,

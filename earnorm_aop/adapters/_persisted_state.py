@@ -3,7 +3,10 @@
 Change tracking compares an instance with this state.  It is kept beside the
 instance (weakly, never on it) so that recording it neither keeps an instance
 alive nor adds attributes to user objects; instances that cannot be weakly
-referenced are keyed by class and primary key instead.
+referenced are keyed by class and primary key instead.  A copy of an
+instance (``copy.copy``, pydantic's ``model_copy``) with the same class and
+primary key is the same row: until it is saved itself, it reads the state of
+the live instance that last loaded or saved that row (:func:`same_row_state`).
 """
 
 from __future__ import annotations

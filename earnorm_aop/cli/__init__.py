@@ -10,6 +10,7 @@ Commands (each takes ``--json``; ``earnorm-aop --version`` prints the version)::
     earnorm-aop health [--redis URL [--namespace NS]] [--import MODULE ...] [--json]
     earnorm-aop plugins [check] [--json]
     earnorm-aop docs NAME [--format md|json] [--import MODULE ...]
+    earnorm-aop new plugin NAME [--dir DIR]
 
 ``list`` and ``info`` read the default registry: plugins registered explicitly
 plus the entry points of ``earnorm_aop.plugins`` (so the built-ins show);
@@ -47,7 +48,8 @@ points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and
 whether this one fits, and each plugin's version and requirements;
 ``plugins check`` reports what makes them unusable together (see
 ``docs/publishing.md``) and exits 1 when there is anything.  ``docs``
-renders one plugin's reference from what it declares (Markdown or JSON).
+renders one plugin's reference from what it declares (Markdown or JSON);
+``new plugin`` writes a new plugin distribution ready to test and install.
 
 Exit codes:
 
@@ -61,11 +63,14 @@ Exit codes:
   or found.
 
 Error messages go to stderr; ``check`` prints its report (``ok`` and ``FAIL``
-lines, or JSON) on stdout.
+lines, or JSON) on stdout, and the built-in plugins a registration shadows
+(``SHADOW`` lines; ``shadowed`` in its JSON).  With ``--json`` stdout carries
+the JSON only: what user code prints while it is imported goes to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -90,8 +95,13 @@ def main(argv: Sequence[str] | None = None, *, reg: PluginRegistry | None = None
     except SystemExit as exc:  # argparse exits on --help / --version (0) and on bad arguments (2)
         return exc.code if isinstance(exc.code, int) else USAGE
     run: Any = args.run
+    out, err = sys.stdout, sys.stderr
+    # With --json, stdout is the JSON alone: a user module printing at import
+    # (models are imported to be explained or checked) writes to stderr instead.
+    quiet = contextlib.redirect_stdout(err) if getattr(args, "json", False) else None
     try:
-        code: int = run(args, reg if reg is not None else registry, sys.stdout, sys.stderr)
+        with quiet or contextlib.nullcontext():
+            code: int = run(args, reg if reg is not None else registry, out, err)
     except UsageError as exc:
         print(f"earnorm-aop: error: {exc}", file=sys.stderr)
         return USAGE

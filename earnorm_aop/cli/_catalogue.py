@@ -147,6 +147,7 @@ def _plugin_dict(plugin: CataloguedPlugin, reg: PluginRegistry) -> dict[str, Any
         requires=dict(spec.requires),
         hooks=list(spec.hook_names),
         config_schema=json_schema(spec.config),
+        config_version=spec.config_version,
     )
     if metering.active() and plugin.name in reg:
         out["metrics"] = reg.metrics(plugin.name)

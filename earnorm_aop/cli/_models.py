@@ -127,6 +127,14 @@ def _check_django(results: list[dict[str, Any]]) -> int:
     return code
 
 
+def _shadowed(reg: PluginRegistry) -> list[dict[str, Any]]:
+    """One row per built-in plugin that an explicit registration replaces (not a failure)."""
+    return [
+        {"target": name, "ok": True, "shadowed": builtin, "by": by}
+        for name, (builtin, by) in reg.shadowed().items()
+    ]
+
+
 def _failure(target: str, kind: str, message: str, hint: str | None = None) -> dict[str, Any]:
     return {"target": target, "ok": False, "error": kind, "message": message, "hint": hint}
 
@@ -148,11 +156,18 @@ def cmd_check(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err: T
     else:
         code = _check_targets(args.targets, results, err)
         code = max(code, _check_django(results)) if code != USAGE else code
+    results.extend(_shadowed(reg))
     if args.json:
         print(json.dumps(results, indent=2), file=out)
         return code
     for r in results:
-        if r["ok"]:
+        if "shadowed" in r:
+            print(
+                f"SHADOW plugin {r['target']!r}: {r['by']} replaces the built-in "
+                f"{r['shadowed']} (register it under another name to keep both)",
+                file=out,
+            )
+        elif r["ok"]:
             print(f"ok    {r['target']}: {', '.join(r['plugins']) or '(no plugins)'}", file=out)
         else:
             hint = f" Hint: {r['hint']}" if r["hint"] else ""

@@ -17,6 +17,7 @@ from ._models import cmd_check, cmd_explain
 from ._outcome import USAGE
 from ._plugins import cmd_info, cmd_list
 from ._reference import cmd_docs
+from ._scaffold import cmd_new
 from ._switch import cmd_switch
 
 _TARGETS_HELP = """\
@@ -122,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the plugin's name, e.g. 'softdelete'")
     p.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
     p.set_defaults(run=cmd_docs)
+
+    p = sub.add_parser(
+        "new",
+        help="scaffold a new plugin distribution (earnorm-aop new plugin NAME)",
+        description="Create a plugin distribution: pyproject.toml with the entry point and "
+        "the earnorm-aop range, the plugin module with a pydantic configuration, tests on the "
+        "conformance kit, a docs page, a CI workflow and a README.",
+    )
+    p.add_argument("kind", choices=["plugin"], help="what to create: plugin")
+    p.add_argument("name", help="the plugin's name, a lower-case identifier: 'slug'")
+    p.add_argument(
+        "--dir", default=".", help="the folder to create earnorm-aop-NAME in (default: .)"
+    )
+    p.set_defaults(run=cmd_new)
 
     p = sub.add_parser(
         "explain",

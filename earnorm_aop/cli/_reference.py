@@ -140,6 +140,8 @@ def reference(reg: PluginRegistry, name: str) -> dict[str, Any]:
         "priority": spec.priority,
         "on_error": spec.on_error,
         "hooks": [_hook(spec, h) for h in spec.hooks],
+        "config_version": spec.config_version,
+        "config_upgrades_from": sorted(spec.config_upgrades),
         "options": _options(spec),
         **_contributions(name, spec),
     }
@@ -173,6 +175,13 @@ def render_markdown(data: dict[str, Any]) -> str:
             line += f". {hook['doc'].rstrip('.')}."
         out.append(line)
     out += ["", "### Configuration", ""]
+    if data["config_version"] > 1:
+        oldest = min(data["config_upgrades_from"], default=data["config_version"])
+        out += [
+            f"Configuration version {data['config_version']} (`config_version`); "
+            f"older ones from version {oldest} are upgraded.",
+            "",
+        ]
     if data["options"]:
         out += ["| option | type | default | description |", "|---|---|---|---|"]
         for option in data["options"]:

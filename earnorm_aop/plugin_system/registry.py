@@ -2,9 +2,10 @@
 
 Name resolution: a name registered explicitly wins; otherwise it is looked up
 among the entry points of the group ``earnorm_aop.plugins`` (which is how the
-built-in plugins are found), so a user's ``@plugin("timestamp")`` shadows the
-built-in without a conflict.  Each name has one :class:`~earnorm_aop.weaving.aspect.Switch`
-shared by every model that uses it, so ``disable(name)`` reaches them all.
+built-in plugins are found).  So a user's ``@plugin("timestamp")`` shadows the
+built-in, which warns once unless ``replace=True`` (see :mod:`.shadowing`).  Each name has one
+:class:`~earnorm_aop.weaving.aspect.Switch` shared by every model that uses
+it, so ``disable(name)`` reaches them all.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from ..weaving import metering, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect, Switch
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
+from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
+from .versioning import upgrade_config
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -148,6 +151,7 @@ class PluginRegistry:
         )
         self._lock = threading.RLock()
         self._board: Board | None = None
+        self._shadowing: dict[str, str] = {}  # built-in name -> its class path (warned of)
 
     # -- registration ----------------------------------------------------------
 
@@ -171,6 +175,35 @@ class PluginRegistry:
                     )
             self._explicit[name] = _Entry(name, "registered", spec)
             _registered_as.setdefault(cls, set()).add(name)
+            builtin = self._builtin(name)
+            if builtin is None or builtin == f"{cls.__module__}:{cls.__qualname__}":
+                self._shadowing.pop(name, None)
+                return
+            warn = not replace and name not in self._shadowing
+            self._shadowing[name] = builtin
+        if warn:
+            warn_shadowing(name, cls, builtin)
+
+    def _builtin(self, name: str) -> str | None:
+        """``module:Class`` of the built-in plugin ``name``, if this registry discovers one."""
+        if self.group != GROUP:
+            return None
+        self._auto_discover()
+        entry = self._discovered.get(name)
+        return None if entry is None else builtin_path(entry.entry_point)
+
+    def shadowed(self) -> dict[str, tuple[str, str]]:
+        """Built-in plugins replaced by an explicit registration: name -> (built-in, winner).
+
+        Both as dotted class paths; ``earnorm-aop check`` prints them, so that a
+        replacement nobody meant shows.
+        """
+        with self._lock:
+            return {
+                name: (self._shadowing[name].replace(":", "."), _path(e.spec.cls))
+                for name in sorted(self._shadowing)
+                if (e := self._explicit.get(name)) is not None and e.spec is not None
+            }
 
     def register_many(self, mapping: Mapping[str, type], *, replace: bool = False) -> None:
         """Register several plugins: ``{"timestamp": TimestampPlugin, ...}``."""
@@ -190,6 +223,7 @@ class PluginRegistry:
             if name not in self._explicit:
                 raise PluginNotFoundError(name, self._explicit, " registered explicitly")
             del self._explicit[name]
+            self._shadowing.pop(name, None)
 
     def discover(self, group: str | None = None) -> list[str]:
         """Find plugins advertised as entry points of ``group``; return their names."""
@@ -364,7 +398,10 @@ class PluginRegistry:
         once per (model, configuration).
         """
         spec = self.spec(name)
-        config = validate_config(name, model.__qualname__, spec.config, dict(values or {}))
+        given = upgrade_config(
+            name, model.__qualname__, spec.config_version, spec.config_upgrades, values or {}
+        )
+        config = validate_config(name, model.__qualname__, spec.config, given)
         key = (spec.cls, freeze(config))
         with self._lock:
             cache = self._instances.setdefault(model, {})
@@ -443,6 +480,10 @@ class PluginRegistry:
         plugins = {n: self.metrics(n) for n in names if n in known or self._in_use(n)}
         degraded = any(m["auto_disabled"] or m["consecutive_failures"] for m in plugins.values())
         return {"status": "degraded" if degraded else "ok", "plugins": plugins}
+
+
+def _path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _instantiate(spec: PluginSpec, config: Any) -> Any:

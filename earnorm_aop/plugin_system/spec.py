@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import PluginError
@@ -26,6 +26,7 @@ from ..weaving.pointcut import (
     split_event,
 )
 from .config import config_model, is_config_class
+from .versioning import read_versioning
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -54,6 +55,8 @@ _RESERVED_ATTRS = frozenset(
         "tracks_changes",
         "unused_hooks",
         "check_model",
+        "config_version",
+        "config_upgrades",
     }
 )
 
@@ -144,6 +147,11 @@ class PluginSpec:
     hooks: tuple[HookDecl, ...]
     config: type[BaseModel]
     uses_nested_config: bool
+    config_version: int = 1
+    """The version of the configuration's shape (see :mod:`.versioning`)."""
+    config_upgrades: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     @property
     def hook_names(self) -> tuple[str, ...]:
@@ -257,15 +265,33 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
     if not uses_nested:
         _check_init(cls, name)
     requires = _requires(cls, getattr(cls, "requires", ()))
+    config_version, config_upgrades = read_versioning(cls, name)
     return PluginSpec(
         cls=cls,
         version=str(getattr(cls, "version", "0.1.0")),
         requires=requires,
         priority=priority,
-        description=getattr(cls, "description", None) or inspect.getdoc(cls),
+        description=getattr(cls, "description", None) or _docstring(cls),
         on_error=on_error,
         max_failures=max_failures,
         hooks=hooks,
         config=config_model(cls),
         uses_nested_config=uses_nested,
+        config_version=config_version,
+        config_upgrades=config_upgrades,
     )
+
+
+def _docstring(cls: type) -> str | None:
+    """The plugin's own docstring (or an ancestor's of the user's), never ``BasePlugin``'s.
+
+    ``inspect.getdoc`` would inherit the base class's text, and ``earnorm-aop info``
+    would describe every plugin without a docstring as "Optional base class for plugins".
+    """
+    for klass in cls.__mro__:
+        if klass is object or "_earnorm_plugin_base" in klass.__dict__:
+            return None
+        doc = klass.__dict__.get("__doc__")
+        if isinstance(doc, str) and doc.strip():
+            return inspect.cleandoc(doc)
+    return None

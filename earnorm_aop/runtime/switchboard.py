@@ -178,15 +178,24 @@ class Switchboard:
         """
         from ..plugin_system.config import validate_config
         from ..plugin_system.model import apply_plugins
+        from ..plugin_system.versioning import KEY, upgrade_config
 
         registry = self.registry
         if registry is None:
             raise RuntimeError("reconfigure() needs the board shared: registry.share(board)")
         spec = registry.spec(name)
-        validated = validate_config(name, model.__qualname__, spec.config, dict(config))
+        # An older configuration is upgraded here (one warning), then shared as the
+        # current version (stated when the plugin versions its configuration), which a
+        # process with another release of the plugin upgrades or refuses in its turn.
+        current = upgrade_config(
+            name, model.__qualname__, spec.config_version, spec.config_upgrades, config
+        )
+        validated = validate_config(name, model.__qualname__, spec.config, current)
         values = validated.model_dump(mode="json")
         values.update(validated.model_extra or {})
-        apply_plugins(model, {name: config}, registry)
+        apply_plugins(model, {name: current}, registry)
+        if spec.config_version > 1:  # unversioned plugins share what they always shared
+            values[KEY] = spec.config_version
         self.publish_config(name, model_path(model), values)
 
     def shared_config(self, name: str, model: type) -> dict[str, Any] | None:

@@ -328,7 +328,13 @@ class SQLAlchemyBackend(Backend):
             self.wait(self.async_session.delete(obj))
         else:
             self.session.delete(obj)
-        self._commit_or_roll_back()
+        try:
+            self._commit_or_roll_back()
+        except BaseException:
+            if self.asynchronous and inspect(obj).persistent:
+                # The rollback expired it; an async session cannot load on access.
+                self.wait(self.async_session.refresh(obj))
+            raise
 
     def _with_deleted(self, model: type) -> Any:
         from ..adapters.base import adapter_for

@@ -10,7 +10,9 @@ every advice run to the trace in force and to the meter.
 from __future__ import annotations
 
 import inspect
+import itertools
 import time
+from contextvars import ContextVar
 from typing import Any, assert_never
 
 from ..errors import ProceedError
@@ -33,6 +35,11 @@ __all__ = ["interpret_chain"]
 
 _KWONLY = inspect.Parameter.KEYWORD_ONLY
 
+# While a trace is open, each woven call gets a number (``TraceRecord.call``),
+# so that a reader can group the advice runs of one call, nested calls apart.
+CALL_NUMBER: ContextVar[int] = ContextVar("earnorm_aop_call_number", default=0)
+_numbers = itertools.count(1)
+
 # --------------------------------------------------------------------------
 # The interpreted dispatcher
 # --------------------------------------------------------------------------
@@ -41,9 +48,10 @@ _KWONLY = inspect.Parameter.KEYWORD_ONLY
 class _Call:
     """The per-call state the interpreted dispatcher resolves parameters from."""
 
-    __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "target")
+    __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "number", "target")
 
     def __init__(self, target: Target, instance: Any, args: Any, kwargs: Any) -> None:
+        self.number = CALL_NUMBER.get()  # 0 outside a trace
         self.target = target
         self.instance = instance
         self.args = args
@@ -155,6 +163,8 @@ class _Interpreter:
                     call.target.name,
                     outcome,
                     duration,
+                    CALL_NUMBER.get(),
+                    start,
                 )
             )
 
@@ -171,6 +181,15 @@ class _Interpreter:
         policy_of(advice.aspect).succeeded(advice.aspect)
 
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if scope.TRACE.get() is None:
+            return self.guarded(wrapped, instance, args, kwargs)
+        token = CALL_NUMBER.set(next(_numbers))
+        try:
+            return self.guarded(wrapped, instance, args, kwargs)
+        finally:
+            CALL_NUMBER.reset(token)
+
+    def guarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
             subject = id(instance) if self.subject is None else self.subject
@@ -300,6 +319,15 @@ class _AsyncInterpreter(_Interpreter):
     """The interpreted dispatcher for ``async def`` targets."""
 
     async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if scope.TRACE.get() is None:
+            return await self.aguarded(wrapped, instance, args, kwargs)
+        token = CALL_NUMBER.set(next(_numbers))
+        try:
+            return await self.aguarded(wrapped, instance, args, kwargs)
+        finally:
+            CALL_NUMBER.reset(token)
+
+    async def aguarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         plan = self.plan
         if plan.guard:
             subject = id(instance) if self.subject is None else self.subject

@@ -25,6 +25,8 @@ class TraceRecord:
     method: str
     outcome: str  # "ok", "veto", "recovered", "raised", "failed" (logged by policy), "skipped"
     duration: float
+    call: int = 0  # numbers the woven call the advice ran in: one call's records share it
+    started: float = 0.0  # time.perf_counter() when the advice started
 
 
 class Trace:

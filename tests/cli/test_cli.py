@@ -520,6 +520,98 @@ def test_python_dash_m_list() -> None:
     assert "entry point earnorm_aop.plugins.cache:CachePlugin" in rows["cache"]
 
 
+# -- issue 17: shadowed built-ins, own descriptions, JSON alone on stdout ----------------
+
+PRINTS = GOOD.replace(
+    "REG = PluginRegistry", 'print("hello from the user module")\nREG = PluginRegistry'
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["explain", "{mod}:Note"], ["check", "{mod}:Note"], ["list", "--import", "{mod}"]],
+    ids=lambda argv: argv[0],
+)
+def test_json_commands_print_only_json_when_user_code_prints(
+    argv: list[str], write_module: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = write_module(PRINTS)
+    assert main([a.format(mod=name) for a in argv] + ["--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)
+    assert "hello from the user module" in captured.err
+
+
+def test_info_of_a_plugin_without_a_docstring_has_no_description(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from earnorm_aop import BasePlugin
+
+    reg = PluginRegistry(group=None)
+
+    class Quiet(BasePlugin):
+        name = "quiet"
+        registry = reg
+
+        def before_save(self, instance: object) -> None:
+            pass
+
+    class Told(BasePlugin):
+        """Says what it does."""
+
+        name = "told"
+        registry = reg
+
+        def before_save(self, instance: object) -> None:
+            pass
+
+    assert main(["info", "quiet"], reg=reg) == 0
+    assert "description: (none)" in capsys.readouterr().out
+    assert main(["info", "quiet", "--json"], reg=reg) == 0
+    assert json.loads(capsys.readouterr().out)["description"] is None
+    assert main(["info", "told", "--json"], reg=reg) == 0
+    assert json.loads(capsys.readouterr().out)["description"] == "Says what it does."
+
+
+def test_check_lists_shadowed_builtins(
+    write_module: Callable[[str], str],
+    default_names: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = write_module(
+        """
+        import warnings
+        from earnorm_aop import plugin
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+
+            @plugin("timestamp")
+            class TimestampPlugin:
+                def before_save(self, instance):
+                    pass
+
+        class Plain:
+            pass
+        """
+    )
+    default_names.append("timestamp")
+    assert main(["check", f"{name}:Plain"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        f"SHADOW plugin 'timestamp': {name}.TimestampPlugin replaces the built-in "
+        "earnorm_aop.plugins.timestamp.TimestampPlugin (register it under another name to "
+        "keep both)"
+    )
+    assert main(["check", f"{name}:Plain", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[1] == {
+        "target": "timestamp",
+        "ok": True,
+        "shadowed": "earnorm_aop.plugins.timestamp.TimestampPlugin",
+        "by": f"{name}.TimestampPlugin",
+    }
+
+
 # -- every bad argument: one line on stderr, exit 2 ------------------------------------------
 
 BAD_ARGUMENTS = [

@@ -8,7 +8,8 @@ writes) until every record has reached it or ended: everything that can
 refuse a record — validation, a plugin's ``before`` advice raising, an
 ``around`` advice before ``proceed()`` — has then run for all of them.  If
 one was refused, the gate turns the others back (:class:`WriteAborted`) and
-nothing is written; otherwise each is written.
+nothing is written; otherwise they are written one after the other, in the
+recordset's order, as a loop over the records would write them.
 
 A record whose write did not happen (refused, vetoed, turned back) gets back
 the values it had pending before the call: the call's values are not left

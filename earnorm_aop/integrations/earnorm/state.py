@@ -4,12 +4,17 @@ Three sets of values, all in the record's ``__dict__`` (EarnORM records have
 one: models don't declare ``__slots__``), so they go away with the record:
 
 - the *state*: the document as read last (before a write, by ``get``, or
-  after a write: what was stored), which plugins read without ``await``;
+  after a write: what was stored, where the write stored something; the
+  fields it did not write keep the value read before it), which plugins
+  read without ``await``;
 - the *tracked* state: the document as loaded or last saved, the "before" of
   change tracking.  A read after a write does not replace it: until the
   write's ``after`` advice has run (the ``changes`` plugin's, last, makes the
   written values the tracked state), it is what the write changed from;
 - the *pending* values: what the write in progress (or the next one) writes.
+
+And a flag, set when a write used its pending values up, by which
+``batch.py`` tells a record written from one refused or vetoed.
 """
 
 from __future__ import annotations

@@ -51,10 +51,9 @@ B = TypeVar("B", bound=Board)
 
 GROUP = "earnorm_aop.plugins"
 
-# ``BasePlugin`` subclasses defined without a ``name`` (so never registered on
-# definition), and the names each plugin class is registered under in any
-# registry: when a name is not found, these say why the class a user wrote for
-# it is not the plugin (see ``_unregistered_hint``).
+# ``BasePlugin`` subclasses defined without a ``name`` (never registered on definition),
+# and the names each plugin class is registered under in any registry: when a name is
+# not found, these say why the class a user wrote for it is not the plugin (_unregistered_hint).
 _unnamed: weakref.WeakSet[type] = weakref.WeakSet()
 _registered_as: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
 

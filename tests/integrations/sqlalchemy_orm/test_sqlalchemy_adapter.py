@@ -142,3 +142,36 @@ def test_a_bulk_writes_rows_are_a_rowset_advice_can_read_narrow_and_select(db: A
         ("a", []),
         ("select", ["b"]),
     ]
+
+
+def test_every_shape_of_insert_and_update_is_read_by_attribute_name(db: Any) -> None:
+    """Rows by attribute, by column name (``headline`` is ``title``), many ``values()`` at once."""
+    from sqlalchemy import insert
+
+    records: list[Any] = []
+
+    class Story(db.Base):
+        __tablename__ = "story"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column("headline", String(20), default="")
+        views: Mapped[int] = mapped_column(default=0)
+
+    with_plugins(audit={"sink": records.append})(Story)
+    db.create()
+    with db.session() as session:
+        session.execute(insert(Story), {"title": "single"})
+        session.execute(insert(Story).values([{"title": "m1"}, {"title": "m2", "views": 2}]))
+        session.execute(insert(Story).values({Story.__table__.c.headline: "by column"}))
+        session.execute(insert(Story).values({"headline": "by column name"}))
+        session.execute(update(Story).where(Story.id == 1).values({"headline": "renamed"}))
+        session.commit()
+    created = [(r.action, r.changes["title"][1]) for r in records if r.action == "create"]
+    assert created == [
+        ("create", "single"),
+        ("create", "m1"),
+        ("create", "m2"),
+        ("create", "by column"),
+        ("create", "by column name"),
+    ]
+    (updated,) = [r for r in records if r.action == "update"]
+    assert updated.changes == {"title": ("single", "renamed")}

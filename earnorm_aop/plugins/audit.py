@@ -323,7 +323,7 @@ class AuditPlugin:
         }
         names = {adapter.attname(model, n) for n in values}
         for rec in rows:
-            old = rec._old
+            old = rec.old_values
             new = {n: rec.after(n) for n in names}
             new.update(plain)
             new.update(stored.get(adapter.pk(rec.instance), {}))

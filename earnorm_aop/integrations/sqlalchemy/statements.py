@@ -40,7 +40,7 @@ from sqlalchemy import and_, delete, event, insert, select, update
 from sqlalchemy.orm import Mapper, Session, with_loader_criteria
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from ...plugins._common import including_hidden
+from ...adapters.visibility import including_hidden
 from . import context
 
 __all__ = [

@@ -29,6 +29,7 @@ wall time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -37,10 +38,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _bootstrap import PY312_HINT, ROOT, VENV312, ci, ensure_venv, ensure_venv312, venv_env
 
 PYTEST_NO_TESTS = 5
+MODULE_FLOOR = 85.0
+"""Line and branch coverage each module of the package must reach under CI.
+
+The total's floor is ``fail_under`` in ``pyproject.toml`` (``coverage report``)."""
 # pytest's closing line, e.g. "==== 3 failed, 1120 passed, 4 skipped in 47.1s ===="
 SUMMARY = re.compile(r"^=+ .*\b\d+ (passed|failed|errors?|skipped|deselected)\b.* in [\d.]+s")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -105,6 +111,10 @@ def run(argv: list[str]) -> int:
         pytest_args.insert(0, "--color=yes")  # its output goes through a pipe (run_pytest)
     python = str(ensure_venv())
     coverage = ci()
+    # The tests get a temporary folder of their own, so what they leave in it is seen.
+    scratch = Path(tempfile.mkdtemp(prefix="earnorm-aop-test-run-"))
+    scratch.chmod(0o1777)  # as /tmp: the private PostgreSQL cluster runs as user postgres
+    coverage_json = scratch / "coverage-per-module.json"
 
     steps: list[tuple[str, list[str]]] = []
     if lint:
@@ -142,9 +152,15 @@ def run(argv: list[str]) -> int:
         ]
         if earnorm:
             steps.append((EARNORM_STEP, earnorm))
+        # `report` fails under the total's floor (fail_under in pyproject.toml);
+        # `json` feeds the check of each module's floor (MODULE_FLOOR) below.
         steps += [
             ("coverage combine", [python, "-m", "coverage", "combine", "--quiet"]),
             ("coverage report", [python, "-m", "coverage", "report"]),
+            (
+                "coverage json",
+                [python, "-m", "coverage", "json", "--quiet", "-o", str(coverage_json)],
+            ),
         ]
     else:
         steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
@@ -155,9 +171,6 @@ def run(argv: list[str]) -> int:
     if earnorm:
         envs[EARNORM_STEP] = venv_env(VENV312)
         envs[EARNORM_STEP]["EARNORM_AOP_BACKENDS"] = "earnorm"
-    # The tests get a temporary folder of their own, so what they leave in it is seen.
-    scratch = Path(tempfile.mkdtemp(prefix="earnorm-aop-test-run-"))
-    scratch.chmod(0o1777)  # as /tmp: the private PostgreSQL cluster runs as user postgres
     for name, env in envs.items():
         if name.startswith("pytest"):
             env["TMPDIR"] = str(scratch)
@@ -176,6 +189,13 @@ def run(argv: list[str]) -> int:
             if name.startswith("pytest") and code == PYTEST_NO_TESTS:
                 print("error: pytest collected no tests (exit code 5)", flush=True)
 
+    if coverage and coverage_json.exists():
+        low = below_floor(json.loads(coverage_json.read_text()))
+        coverage_json.unlink()
+        if low:
+            print(f"error: modules under {MODULE_FLOOR:g}% coverage: {', '.join(low)}", flush=True)
+            failed.append(("coverage per module", 1))
+
     left = leftovers(scratch)
     shutil.rmtree(scratch, ignore_errors=True)
     if left:
@@ -192,6 +212,19 @@ def run(argv: list[str]) -> int:
         return failed[0][1]
     print("all steps passed", flush=True)
     return 0
+
+
+def below_floor(report: dict[str, Any]) -> list[str]:
+    """The package's modules whose line and branch coverage is under ``MODULE_FLOOR``.
+
+    ``report`` is ``coverage json``'s; each entry reads ``path (NN.NN%)``.
+    """
+    low = []
+    for path, data in sorted(report.get("files", {}).items()):
+        percent = float(data["summary"]["percent_covered"])
+        if percent < MODULE_FLOOR:
+            low.append(f"{path} ({percent:.2f}%)")
+    return low
 
 
 def leftovers(folder: Path) -> list[str]:

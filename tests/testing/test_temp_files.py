@@ -54,3 +54,24 @@ def test_the_test_script_reports_what_the_tests_leave_behind(tmp_path: Path) -> 
     (tmp_path / "earnorm-sqlalchemy-x").mkdir()
     (tmp_path / "db.sqlite3").write_text("")
     assert script.leftovers(tmp_path) == ["db.sqlite3", "earnorm-sqlalchemy-x"]
+
+
+def test_the_test_script_names_each_module_under_the_coverage_floor() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location("_test_script2", ROOT / "scripts" / "test.py")
+        assert spec is not None and spec.loader is not None
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    report = {
+        "files": {
+            "earnorm_aop/a.py": {"summary": {"percent_covered": 84.99}},
+            "earnorm_aop/b.py": {"summary": {"percent_covered": 85.0}},
+            "earnorm_aop/c.py": {"summary": {"percent_covered": 12.0}},
+        }
+    }
+    assert script.MODULE_FLOOR == 85.0
+    assert script.below_floor(report) == ["earnorm_aop/a.py (84.99%)", "earnorm_aop/c.py (12.00%)"]
+    assert script.below_floor({"files": {}}) == []

@@ -474,6 +474,9 @@ class DjangoAdapter(Adapter):
             changes=record.get("changes") or {},
             actor=record.get("actor"),
             time=record["time"],
+            request_id=record.get("request_id"),
+            client=record.get("client"),
+            reason=record.get("reason"),
         )
 
 

@@ -14,6 +14,7 @@ and must compile.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys

@@ -30,6 +30,7 @@ from _doc_blocks import FRAGMENT, ROOT, RUNS, blocks, run_page
 from earnorm_aop import registry
 from earnorm_aop.integrations.memory import default_store
 from earnorm_aop.plugin_system import masking
+from earnorm_aop.testing._ci import ci
 from earnorm_aop.weaving import weaver
 
 pytest_plugins = ["pytester"]
@@ -439,7 +440,7 @@ def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
     """``mkdocs build --strict`` passes; a fragment is Python code; diagrams are Mermaid."""
     if importlib.util.find_spec("mkdocs") is None:
         reason = "mkdocs is not installed (it is in the test extra: pip install -e '.[test]')"
-        if os.environ.get("CI"):
+        if ci():
             pytest.fail(f"{reason}; CI is set, so the site must be built")
         pytest.skip(reason)
     site = tmp_path / "site"

@@ -190,3 +190,101 @@ def test_a_deferred_success_resets_the_count_of_consecutive_failures(held: list[
         on_commit()
     assert registry.metrics("flaky")["auto_disabled"]
     unweave(Note)
+
+
+def test_a_deferred_advice_failing_at_every_commit_disables_its_plugin(held: list[Any]) -> None:
+    """Its failures are counted as its own: a write's success between two commits resets nothing.
+
+    Write, commit, write, commit: each write runs the plugin's ``after`` advice
+    and the scheduling of ``after_commit_save`` successfully; neither is the
+    deferred advice, so its second failure in a row still trips ``max_failures=2``.
+    """
+    registry = PluginRegistry()
+    writes: list[str] = []
+
+    @plugin("mailer", registry=registry, on_error="disable", max_failures=2)
+    class Mailer:
+        def after_save(self) -> None:
+            writes.append("after")
+
+        def after_commit_save(self) -> None:
+            raise RuntimeError("mail server down")
+
+    @with_plugins("mailer", registry=registry)
+    class Note:
+        def save(self) -> None:
+            return None
+
+    for expected_failures in (1, 2):
+        Note().save()
+        ((_, on_commit, _),) = held
+        held.clear()
+        on_commit()
+        assert registry.metrics("mailer")["failures"] == expected_failures
+    assert writes == ["after", "after"]  # the other advice succeeded at each write
+    assert registry.metrics("mailer")["auto_disabled"]
+    assert not registry.get_plugin("mailer").enabled
+    # Switched on again, it starts afresh: one more failure does not switch it off.
+    registry.enable("mailer")
+    Note().save()
+    ((_, on_commit, _),) = held
+    on_commit()
+    assert registry.get_plugin("mailer").enabled
+    assert registry.metrics("mailer")["consecutive_failures"] == 1
+    unweave(Note)
+
+
+def test_one_deferred_advice_succeeding_does_not_reset_anothers_failures(held: list[Any]) -> None:
+    """Two ``after_commit`` advice of one plugin: the failing one's streak is its own."""
+    registry = PluginRegistry()
+
+    @plugin("hooks", registry=registry, on_error="disable", max_failures=2)
+    class Hooks:
+        def after_commit_save(self) -> None:
+            raise RuntimeError("webhook down")
+
+        @hook("after_commit:save")
+        def count(self) -> None:
+            return None
+
+    @with_plugins("hooks", registry=registry)
+    class Note:
+        def save(self) -> None:
+            return None
+
+    for _ in range(2):
+        Note().save()
+        calls = [on_commit for _, on_commit, _ in held if on_commit is not None]
+        held.clear()
+        assert len(calls) == 2
+        for on_commit in calls:
+            on_commit()
+    assert registry.metrics("hooks")["failures"] == 2
+    assert registry.metrics("hooks")["auto_disabled"]
+    unweave(Note)
+
+
+def test_a_deferred_advice_recovering_resets_only_its_own_streak(held: list[Any]) -> None:
+    """Fail, succeed, fail at three commits: never ``max_failures=2`` in a row, the plugin stays."""
+    registry = PluginRegistry()
+    outcomes = [False, True, False]
+
+    @plugin("flaky", registry=registry, on_error="disable", max_failures=2)
+    class Flaky:
+        def after_commit_save(self) -> None:
+            if not outcomes.pop(0):
+                raise RuntimeError("mail server down")
+
+    @with_plugins("flaky", registry=registry)
+    class Note:
+        def save(self) -> None:
+            return None
+
+    for _ in range(3):
+        Note().save()
+        ((_, on_commit, _),) = held
+        held.clear()
+        on_commit()
+    assert registry.metrics("flaky")["failures"] == 2
+    assert not registry.metrics("flaky")["auto_disabled"]
+    unweave(Note)

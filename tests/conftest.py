@@ -22,6 +22,7 @@ import pytest
 
 from earnorm_aop import registry
 from earnorm_aop.testing import use_django_setup
+from earnorm_aop.testing._ci import ci
 from earnorm_aop.weaving import weaver
 
 # The conformance kit's django backend runs on the tests' Django (the test app
@@ -52,11 +53,36 @@ def pytest_report_header() -> list[str]:
     return [EARNORM_SKIPPED] if sys.version_info < (3, 12) else []
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``EARNORM_AOP_BACKENDS`` set (the EarnORM step), keep only tests over a backend.
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ci_only(why): a slow test (a fresh virtualenv filled by pip, ...) run under CI only; "
+        "elsewhere it is skipped, saying why and how to run it",
+    )
 
-    The other tests of ``test_builtins_*.py`` already ran in the main suite.
+
+def ci_only_skip(item: pytest.Item) -> pytest.MarkDecorator | None:
+    """The skip of a ``ci_only`` test outside CI (``None`` under CI: there it runs)."""
+    mark = item.get_closest_marker("ci_only")
+    if mark is None or ci():
+        return None
+    why = mark.args[0] if mark.args else "slow"
+    path = item.nodeid.split("::")[0]
+    return pytest.mark.skip(
+        reason=f"{why}: run under CI only (CI=true python3 scripts/test.py --no-lint {path})"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``ci_only`` tests outside CI; in the EarnORM step keep only tests over a backend.
+
+    The EarnORM step sets ``EARNORM_AOP_BACKENDS``; the other tests of
+    ``test_builtins_*.py`` already ran in the main suite.
     """
+    for item in items:
+        skip = ci_only_skip(item)
+        if skip is not None:
+            item.add_marker(skip)
     if not os.environ.get("EARNORM_AOP_BACKENDS"):
         return
     keep, drop = [], []

@@ -19,10 +19,10 @@ from typing import Any
 import _django_setup
 import _hypothesis_profiles  # noqa: F401  (loads the profile before test modules are imported)
 import pytest
+from _ci_only import CI_ONLY_MARKER, ci_only_skip
 
 from earnorm_aop import registry
 from earnorm_aop.testing import use_django_setup
-from earnorm_aop.testing._ci import ci
 from earnorm_aop.weaving import weaver
 
 # The conformance kit's django backend runs on the tests' Django (the test app
@@ -54,23 +54,7 @@ def pytest_report_header() -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "ci_only(why): a slow test (a fresh virtualenv filled by pip, ...) run under CI only; "
-        "elsewhere it is skipped, saying why and how to run it",
-    )
-
-
-def ci_only_skip(item: pytest.Item) -> pytest.MarkDecorator | None:
-    """The skip of a ``ci_only`` test outside CI (``None`` under CI: there it runs)."""
-    mark = item.get_closest_marker("ci_only")
-    if mark is None or ci():
-        return None
-    why = mark.args[0] if mark.args else "slow"
-    path = item.nodeid.split("::")[0]
-    return pytest.mark.skip(
-        reason=f"{why}: run under CI only (CI=true python3 scripts/test.py --no-lint {path})"
-    )
+    config.addinivalue_line("markers", CI_ONLY_MARKER)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -111,7 +111,7 @@ class _Item:
 def test_a_ci_only_test_is_skipped_with_its_reason_outside_ci_and_runs_under_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from conftest import ci_only_skip
+    from _ci_only import ci_only_skip
 
     slow = _Item(pytest.mark.ci_only("installs into a fresh virtualenv"))
     monkeypatch.setenv("CI", "false")

@@ -154,7 +154,18 @@ def _postgres_url() -> str:
     return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{name}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL journeys run under CI only: the default run must stay short (tests/_ci_only.py).
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.ci_only(
+                "the same journey on PostgreSQL, each command a process of its own (a minute or more)"
+            ),
+        ),
+    ]
+)
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     url = (
         f"sqlite:///{tmp_path / 'notes.sqlite3'}" if request.param == "sqlite" else _postgres_url()

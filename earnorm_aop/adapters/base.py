@@ -22,9 +22,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..weaving.advice import CALLED, Subject, Target
-from ._caching import AdapterCaching
 from ._fields import FieldSpec
-from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable, same_row_state
+from ._persisted_state import (
+    AdapterPersistedState,
+    _row_key,
+    _rows,
+    _states,
+    _weakly_referenceable,
+    same_row_state,
+)
 from ._transactions import AdapterTransactions
 from ._unknown import UNKNOWN
 from ._validation import AdapterValidation
@@ -56,7 +62,7 @@ OPERATIONS = (
 )
 
 
-class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
+class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
     """Base class of ORM adapters; the defaults are those of a plain Python class.
 
     Subclasses override what their ORM does differently.  ``operations``

@@ -296,29 +296,6 @@ class DjangoAdapter(Adapter):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
 
-    # -- caching ------------------------------------------------------------------------
-
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
-        db = getattr(subject, "db", None)
-        if isinstance(db, str):
-            return db
-        return str(router.db_for_read(model))
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        from django.db import connections
-
-        return tuple(connections)
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every concrete field by attname and no other, and the primary key of the key."""
-        return loading.misfit(_meta(model), values, pk)
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """``from_db`` (a load: ``_state.db``, loaded state), by name in field order."""
-        names = loading.attnames(_meta(model))
-        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
-
     # -- transactions -----------------------------------------------------------------
 
     def in_transaction(self, model: type, subject: Any) -> bool:

@@ -1,0 +1,64 @@
+"""The ``cached rows`` capability of mapped classes: keys per bind, hits built detached.
+
+What the ``cache`` plugin needs of an ORM beyond the adapter (see
+[`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]), provided for
+[`SQLAlchemyAdapter`][earnorm_aop.integrations.sqlalchemy.adapter.SQLAlchemyAdapter] by the
+package's ``__init__``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import context, statements
+from .adapter import SQLAlchemyAdapter, bind_identity, identities_seen, mapper_of
+
+__all__ = ["SQLAlchemyCachedRows"]
+
+
+class SQLAlchemyCachedRows:
+    """Entries keyed by the database identity of the session's bind; a hit is a detached row."""
+
+    def __init__(self, adapter: SQLAlchemyAdapter) -> None:
+        self.adapter = adapter
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """The database identity of the session's bind for ``model`` (see ``bind_identity``)."""
+        session = context.SESSION.get()
+        if session is None:
+            return None
+        return bind_identity(session.get_bind(mapper=model))
+
+    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
+        """The writing session's database and every one this process has read ``model`` from."""
+        session = self.adapter.session_of(subject)
+        if session is not None:
+            with contextlib.suppress(Exception):  # no bind: only the databases already read
+                bind_identity(session.get_bind(mapper=model))
+        return identities_seen() or (None,)
+
+    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
+        """Every mapped column attribute and no other, and the primary key of the key."""
+        mapper = mapper_of(model)
+        assert mapper is not None
+        names = [a.key for a in mapper.column_attrs]
+        if len(values) != len(names) or not all(n in values for n in names):
+            missing = [n for n in names if n not in values]
+            unknown = sorted(str(n) for n in values if n not in names)
+            return f"fields missing: {missing}, unknown: {unknown}"
+        key = tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key)
+        found = key[0] if len(key) == 1 else key
+        if found != pk:
+            return f"its primary key is {found!r}, not the key's {pk!r}"
+        return None
+
+    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
+        """A transient instance holding ``values`` as its loaded state (in no session)."""
+        from sqlalchemy.orm import make_transient_to_detached
+
+        obj = statements.detached(mapper_of(model), values)
+        # Detached with its identity, so a session takes it in with merge(load=False).
+        make_transient_to_detached(obj)
+        return obj

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..adapters import tracking
 from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
+from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
 from ._common import call_with, then
 
@@ -41,6 +42,7 @@ class ChangesPlugin:
 
     name = "changes"
     version = "1.0.0"
+    serves = TRACKING  # woven by the plugin layer wherever a model needs the tracking
     priority = 1_000_000  # first before, outermost around, last after
 
     class Config(BaseModel):

@@ -265,25 +265,6 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
         """
         return tuple(args), dict(kwargs)
 
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """A full ``save`` call rewritten to write only ``names`` (``changes``' update_fields mode).
-
-        Plain: a save writes the whole object, so the call is unchanged.  Django:
-        ``update_fields=names`` (empty: Django writes nothing and sends no signal).
-        """
-        return tuple(args), dict(kwargs)
-
-    def stamps_on_write(self, model: type, name: str) -> bool:
-        """Whether the ORM itself sets field ``name`` on every write, whatever the values.
-
-        Then a save that changes nothing still changes ``name``, and timestamp's
-        no-op rule cannot hold for it.  Plain: never.  EarnORM: its automatic
-        ``updated_at`` (``auto_now``), stamped by each ``write()``.
-        """
-        return False
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False

@@ -29,12 +29,34 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import Adapter
+from ..adapters.capabilities import provided
 from ..plugin_system.conditions import per_model
 from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
 from ._common import call_with, then
 
-__all__ = ["ChangesPlugin"]
+__all__ = ["ONLY_FIELDS", "ChangesPlugin", "PlainOnlyFields"]
+
+ONLY_FIELDS = "saving only some fields"
+"""The capability ``update_fields=True`` asks of an ORM (``adapters/capabilities.py``).
+
+One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
+full ``save`` rewritten to write only the fields ``names`` (none: nothing is
+written).  An integration provides it under this name (Django:
+``update_fields=names``); :class:`PlainOnlyFields` is the one for plain classes.
+"""
+
+
+class PlainOnlyFields:
+    """A plain class's ``save`` writes the whole object: the call is unchanged."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return tuple(args), dict(kwargs)
 
 
 class ChangesPlugin:
@@ -163,7 +185,8 @@ class ChangesPlugin:
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
             return proceed()
-        args, kwargs = adapter.with_only_fields(instance, args, kwargs, list(rec.changes))
+        only = provided(adapter, ONLY_FIELDS, PlainOnlyFields)
+        args, kwargs = only.with_only_fields(instance, args, kwargs, list(rec.changes))
         return call_with(proceed, args, kwargs)
 
     @hook("after:save|update", optional=True)

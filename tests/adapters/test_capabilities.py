@@ -51,9 +51,9 @@ def test_every_integration_provides_the_cache_s_capability() -> None:
     django = pytest.importorskip("django")
     assert django
     from earnorm_aop.integrations.django import DjangoAdapter
-    from earnorm_aop.integrations.django.caching import DjangoCachedRows
+    from earnorm_aop.integrations.django.capabilities import DjangoCachedRows
     from earnorm_aop.integrations.sqlalchemy import SQLAlchemyAdapter
-    from earnorm_aop.integrations.sqlalchemy.caching import SQLAlchemyCachedRows
+    from earnorm_aop.integrations.sqlalchemy.capabilities import SQLAlchemyCachedRows
 
     assert type(provided(DjangoAdapter(), CACHED_ROWS, PlainCachedRows)) is DjangoCachedRows
     assert type(cached_rows(SQLAlchemyAdapter())) is SQLAlchemyCachedRows

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
 from .adapter import APP, DjangoAdapter, adapter
-from .caching import DjangoCachedRows
+from .capabilities import DjangoCachedRows, DjangoOnlyFields
 from .declaration import ATTRIBUTE, REGISTRY_ATTRIBUTE, declared_plugins
 from .fields import django_field
 
@@ -31,3 +31,4 @@ __all__ = [
 register_adapter(adapter)
 # What only one plugin needs, provided under the name that plugin gives it.
 provide(DjangoAdapter, "cached rows", DjangoCachedRows)
+provide(DjangoAdapter, "saving only some fields", DjangoOnlyFields)

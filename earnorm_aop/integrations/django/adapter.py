@@ -203,14 +203,6 @@ class DjangoAdapter(Adapter):
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
 
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``update_fields=names`` on a save that wrote every field (attnames are accepted)."""
-        kw = dict(kwargs)
-        kw["update_fields"] = list(names)
-        return tuple(args[:3]), kw
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)

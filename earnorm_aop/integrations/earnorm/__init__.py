@@ -13,7 +13,7 @@ from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
 from .adapter import EarnORMAdapter, adapter
 from .backfill import backfill
-from .caching import EarnORMCachedRows
+from .capabilities import EarnORMCachedRows, EarnORMOnlyFields, EarnORMStamps
 from .database import use_mongomock
 from .records import NotFound
 
@@ -22,3 +22,5 @@ __all__ = ["EarnORMAdapter", "NotFound", "adapter", "backfill", "use_mongomock"]
 register_adapter(adapter)
 # What only one plugin needs, provided under the name that plugin gives it.
 provide(EarnORMAdapter, "cached rows", EarnORMCachedRows)
+provide(EarnORMAdapter, "saving only some fields", EarnORMOnlyFields)
+provide(EarnORMAdapter, "stamps on write", EarnORMStamps)

@@ -24,8 +24,9 @@ façades read each record's document before its operation runs, and
 :meth:`EarnORMAdapter.set_field` sets the values about to be written.
 Change tracking: a record's "before" is the document the façade read before
 its write (``persisted_state``), its "after" the values about to be written
-(``current_value``); :meth:`EarnORMAdapter.stamps_on_write` names EarnORM's
-own ``auto_now`` fields, which every ``write()`` restamps.
+(``current_value``); EarnORM's own ``auto_now`` fields, which every
+``write()`` restamps, are named by the ``stamps on write`` capability
+(``capabilities.py``).
 ``browse`` alone is not ``get``: it builds a recordset from ids without
 reading anything; ``read`` returns the raw document and is not woven.
 See ``docs/earnorm.md`` for EarnORM's limitations met here.
@@ -168,28 +169,6 @@ class EarnORMAdapter(Adapter):
         values = dict(args[0] if args else kw.pop("values", {}))
         for name in names:
             values[name] = self.get_field(instance, name)
-        if records.is_record(instance):
-            records.set_pending(instance, values)
-        return (values, *args[1:]), kw
-
-    def stamps_on_write(self, model: type, name: str) -> bool:
-        """EarnORM's ``write()`` stamps its ``auto_now`` fields (``updated_at``) every time."""
-        field = model.__fields__.get(name)  # type: ignore[attr-defined]
-        return bool(getattr(field, "auto_now", False))
-
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The save's values cut down to ``names`` (the changed fields); none: nothing is written.
-
-        ``changed_only=True`` tells the woven save (and :meth:`saves_nothing`)
-        that an empty set of values means no ``write()`` at all, so EarnORM
-        stamps nothing either.
-        """
-        kw = dict(kwargs)
-        kw.pop("values", None)
-        kw["changed_only"] = True
-        values = {n: self.get_field(instance, n) for n in names}
         if records.is_record(instance):
             records.set_pending(instance, values)
         return (values, *args[1:]), kw

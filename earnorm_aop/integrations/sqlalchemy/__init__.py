@@ -15,7 +15,7 @@ from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
 from .adapter import SQLAlchemyAdapter, adapter, install
 from .audit import audit_metadata, audit_table
-from .caching import SQLAlchemyCachedRows
+from .capabilities import SQLAlchemyCachedRows
 from .declaration import PluginModel
 from .fields import sqlalchemy_column
 from .statements import INCLUDE_DELETED, RowSet

@@ -1,9 +1,12 @@
-"""The ``cached rows`` capability of Django models: aliases by router, hits built by ``from_db``.
+"""What single plugins need of Django models, beyond the adapter: their capabilities.
 
-What the ``cache`` plugin needs of an ORM beyond the adapter (see
-[`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]), provided for
-[`DjangoAdapter`][earnorm_aop.integrations.django.adapter.DjangoAdapter] by the package's
-``__init__``.
+Each is provided for [`DjangoAdapter`][earnorm_aop.integrations.django.adapter.DjangoAdapter]
+by the package's ``__init__``, under the name the plugin that needs it gives it (see
+[`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]):
+
+- ``cached rows`` (the cache): keys per database alias, a hit built by ``from_db``;
+- ``saving only some fields`` (the ``changes`` plugin's ``update_fields`` mode):
+  ``save(update_fields=...)``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.db import router
 
 from . import state as loading
 
-__all__ = ["DjangoCachedRows"]
+__all__ = ["DjangoCachedRows", "DjangoOnlyFields"]
 
 
 class DjangoCachedRows:
@@ -45,3 +48,21 @@ class DjangoCachedRows:
         """``from_db`` (a load: ``_state.db``, loaded state), by name in field order."""
         names = loading.attnames(model._meta)  # type: ignore[attr-defined]
         return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
+
+
+class DjangoOnlyFields:
+    """A full ``save()`` cut down to some fields: ``update_fields``."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``update_fields=names`` on a save that wrote every field (attnames are accepted).
+
+        Empty: Django writes nothing and sends no signal.
+        """
+        kw = dict(kwargs)
+        kw["update_fields"] = list(names)
+        return tuple(args[:3]), kw

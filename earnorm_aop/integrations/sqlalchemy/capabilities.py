@@ -1,6 +1,7 @@
-"""The ``cached rows`` capability of mapped classes: keys per bind, hits built detached.
+"""What single plugins need of mapped classes, beyond the adapter: their capabilities.
 
-What the ``cache`` plugin needs of an ORM beyond the adapter (see
+``cached rows`` (the cache): keys per bind, hits built detached.  What the
+``cache`` plugin needs of an ORM beyond the adapter (see
 [`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]), provided for
 [`SQLAlchemyAdapter`][earnorm_aop.integrations.sqlalchemy.adapter.SQLAlchemyAdapter] by the
 package's ``__init__``.

@@ -35,6 +35,7 @@ former spelling of ``context(actor=name)``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -163,8 +164,13 @@ class AuditPlugin:
         action: str,
         changes: dict[str, tuple[Any, Any]],
         subject: Any = None,
+        batch: list[dict[str, Any]] | None = None,
     ) -> Any:
-        """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table)."""
+        """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table).
+
+        ``batch``: a bulk write's records for the ``table`` sink, written
+        together by :meth:`_write_batch` (one statement) instead of one by one.
+        """
         if not changes and action == "update" and not self.config.record_unchanged:
             return None
         # Masked fields (earnorm_aop.plugin_system.masking) never leave in clear: not in the
@@ -184,6 +190,9 @@ class AuditPlugin:
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
+            if batch is not None:
+                batch.append(record.as_dict())
+                return None
             return adapter.write_audit_record(model, record.as_dict())
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
@@ -195,6 +204,26 @@ class AuditPlugin:
             robust=True,
         )
         return None
+
+    def _batch(self) -> list[dict[str, Any]] | None:
+        """A list collecting a bulk write's records for the ``table`` sink, else ``None``."""
+        return [] if self.config.sink == "table" else None
+
+    @staticmethod
+    def _write_batch(
+        adapter: Adapter, model: type, batch: list[dict[str, Any]] | None
+    ) -> list[Any]:
+        """Write a bulk write's records at once (Django: bulk_create; SQLAlchemy: executemany)."""
+        if not batch:
+            return []
+        return list(adapter.write_audit_records(model, batch))
+
+    def _settled(
+        self, adapter: Adapter, model: type, batch: list[dict[str, Any]] | None, result: Any
+    ) -> Any:
+        """Write the batch; the result (awaiting the records' writes where they are async)."""
+        stored = self._write_batch(adapter, model, batch)
+        return result if inspect.isawaitable(result) else settle(stored, result)
 
     def _to_log(self, record: AuditRecord) -> None:
         self._log.info(
@@ -276,9 +305,12 @@ class AuditPlugin:
 
         def record(result: Any) -> Any:
             stored = []
+            batch = self._batch()
             for obj in objs:
                 changes = self._kept(tracking.Record(adapter, obj, None).changes)
-                stored.append(self._record(adapter, model, obj, adapter.pk(obj), "create", changes))
+                pk = adapter.pk(obj)
+                stored.append(self._record(adapter, model, obj, pk, "create", changes, None, batch))
+            stored += self._write_batch(adapter, model, batch)
             return settle(stored, result)
 
         return then(call_with(proceed, args, kwargs), record)
@@ -321,6 +353,7 @@ class AuditPlugin:
             if not adapter.is_expression(v)
         }
         names = {adapter.attname(model, n) for n in values}
+        batch = self._batch()
         for rec in rows:
             old = rec._old
             new = {n: rec.after(n) for n in names}
@@ -332,8 +365,8 @@ class AuditPlugin:
                 if n not in self._exclude and v is not tracking.UNKNOWN and old.get(n) != v
             }
             pk = adapter.pk(rec.instance)
-            self._record(adapter, model, rec.instance, pk, action, changes, queryset)
-        return result
+            self._record(adapter, model, rec.instance, pk, action, changes, queryset, batch)
+        return self._settled(adapter, model, batch, result)
 
     @hook("around:delete_many", optional=True)
     def audit_delete_many(
@@ -349,11 +382,12 @@ class AuditPlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
         result = proceed()
+        batch = self._batch()
         for rec in rows:
             changes = self._kept(rec.changes)
             pk = adapter.pk(rec.instance)
-            self._record(adapter, model, rec.instance, pk, "delete", changes, queryset)
-        return result
+            self._record(adapter, model, rec.instance, pk, "delete", changes, queryset, batch)
+        return self._settled(adapter, model, batch, result)
 
 
 def _context_extra(current: Context) -> dict[str, Any]:

@@ -449,25 +449,31 @@ class DjangoAdapter(Adapter):
 
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""
-        from django.apps import apps
+        row = _audit_model(model).of(record, _meta(model).label)
+        row.save(using=router.db_for_write(model), force_insert=True)
 
-        if not apps.is_installed(APP):
-            raise PluginError(
-                f"audit records of {_meta(model).label} go to a table: add {APP!r} to "
-                "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or "
-                "callable sink)"
-            )
-        from .models import AuditRecord
-
-        pk = record.get("id")
-        AuditRecord.objects.using(router.db_for_write(model)).create(
-            model=record.get("model") or _meta(model).label,
-            object_id="" if pk is None else str(pk),
-            action=record.get("action", ""),
-            changes=record.get("changes") or {},
-            actor=record.get("actor"),
-            time=record["time"],
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""
+        audit = _audit_model(model)
+        label = _meta(model).label
+        audit.objects.using(router.db_for_write(model)).bulk_create(
+            [audit.of(record, label) for record in records]
         )
+        return []
+
+
+def _audit_model(model: type) -> Any:
+    """The audit table's model, or why the ``table`` sink cannot write ``model``'s records."""
+    from django.apps import apps
+
+    if not apps.is_installed(APP):
+        raise PluginError(
+            f"audit records of {_meta(model).label} go to a table: add {APP!r} to "
+            "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or callable sink)"
+        )
+    from .models import AuditRecord
+
+    return AuditRecord
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

@@ -32,23 +32,31 @@ audit_table = Table(
 )
 
 
-def write(session: Session, record: Mapping[str, Any]) -> None:
-    """Insert ``record`` on ``session``'s connection (Core: no ORM event, no advice)."""
+def write(session: Session, *records: Mapping[str, Any]) -> None:
+    """Insert ``records`` on ``session``'s connection (Core: no ORM event, no advice).
+
+    Several records (one bulk write's) go out as one executemany.
+    """
+    if not records:
+        return
+    rows = [_row(record) for record in records]
+    session.connection().execute(insert(audit_table), rows if len(rows) > 1 else rows[0])
+
+
+def _row(record: Mapping[str, Any]) -> dict[str, Any]:
     pk = record.get("id")
     changes = {
         name: [_jsonable(old), _jsonable(new)]
         for name, (old, new) in (record.get("changes") or {}).items()
     }
-    session.connection().execute(
-        insert(audit_table).values(
-            model=record.get("model", ""),
-            object_id="" if pk is None else str(pk),
-            action=record.get("action", ""),
-            changes=changes,
-            actor=record.get("actor"),
-            time=record["time"],
-        )
-    )
+    return {
+        "model": record.get("model", ""),
+        "object_id": "" if pk is None else str(pk),
+        "action": record.get("action", ""),
+        "changes": changes,
+        "actor": record.get("actor"),
+        "time": record["time"],
+    }
 
 
 def read(session: Session, model_label: str) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import Delete, Update, and_, delete, event, insert, select, update
 from sqlalchemy.orm import Mapper, Session, with_loader_criteria
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
 
 from ...plugins._common import including_hidden
 from . import context
@@ -296,8 +296,8 @@ def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> l
     """
     from sqlalchemy import inspect as sa_inspect
 
-    if getattr(statement, "_returning", ()) or not objs:
-        return []
+    if getattr(statement, "_returning", ()) or _inline_values(statement) or not objs:
+        return []  # the caller's own RETURNING, or inline VALUES (not sortable by parameter)
     mapper: Any = sa_inspect(model)
     session = context.SESSION.get()
     dialect = None if session is None else session.get_bind(mapper).dialect
@@ -373,18 +373,33 @@ def _extended_insert(
     multi: Any = getattr(statement, "_multi_values", ())
     if multi:
         original = [_by_name(mapper, row) for batch in multi for row in batch]
-        if _same_rows(original, rows):
-            return statement, None
         out = statement._generate()
         out._multi_values = ()
         out._values = None
+        if _plain(statement, rows):  # run as an executemany: the keys come back in order
+            return out, rows
+        if _same_rows(original, rows):
+            return statement, None
         return out.values(rows), None
+    if _plain(statement, rows):  # as parameters: the key the database gives comes back
+        out = statement._generate()
+        out._values = None
+        return out, rows
     own = _by_name(mapper, statement._values)
     (row,) = rows
     if not own.keys() <= row.keys():
         return insert(mapper.class_).values(**row), None
     changed = {k: v for k, v in row.items() if k not in own or own[k] is not v}
     return (statement.values(**changed) if changed else statement), None
+
+
+def _plain(statement: Any, rows: list[dict[str, Any]]) -> bool:
+    """No clause, prefix or RETURNING of the user's, no SQL expression: parameters will do."""
+    if statement._post_values_clause is not None or statement._prefixes:
+        return False
+    if getattr(statement, "_returning", ()):
+        return False
+    return not any(isinstance(v, ClauseElement) for row in rows for v in row.values())
 
 
 def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:

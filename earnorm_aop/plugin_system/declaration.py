@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..weaving.aspect import ErrorPolicy
-from .registry import PluginRegistry, note_unnamed
+from ._hints import note_unnamed
+from .registry import PluginRegistry
 from .registry import registry as default_registry
 
 __all__ = ["BasePlugin", "plugin"]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..errors import DuplicatePluginError, PluginError, PluginNotFoundError
 from ..weaving import metering, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect, Switch
+from ._hints import note_registered, unregistered_hint
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
 from .shadowing import builtin_path, warn_shadowing
@@ -50,48 +51,6 @@ class Board(Protocol):
 B = TypeVar("B", bound=Board)
 
 GROUP = "earnorm_aop.plugins"
-
-# ``BasePlugin`` subclasses defined without a ``name`` (so never registered on
-# definition), and the names each plugin class is registered under in any
-# registry: when a name is not found, these say why the class a user wrote for
-# it is not the plugin (see ``_unregistered_hint``).
-_unnamed: weakref.WeakSet[type] = weakref.WeakSet()
-_registered_as: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
-
-
-def note_unnamed(cls: type) -> None:
-    """Remember ``cls``, a plugin class without a name, for the hints of ``PluginNotFoundError``."""
-    _unnamed.add(cls)
-
-
-def _squash(name: str) -> str:
-    return name.replace("_", "").lower()
-
-
-def _unregistered_hint(name: str, registry: PluginRegistry) -> str:
-    """Why a nameless plugin class that looks written for ``name`` does not answer to it."""
-    wanted = _squash(name)
-    for cls in list(_unnamed):
-        stem = _squash(cls.__name__)
-        if wanted not in (stem, stem.removesuffix("plugin")):
-            continue
-        where = f"class {cls.__qualname__}(BasePlugin) in module {cls.__module__}"
-        here = sorted(n for n, e in registry._explicit.items() if e.spec and e.spec.cls is cls)
-        if here:
-            return f"{where} is registered as {', '.join(map(repr, here))}; use that name"
-        elsewhere = sorted(_registered_as.get(cls, ()))
-        if elsewhere:
-            return (
-                f"{where} is registered as {', '.join(map(repr, elsewhere))} in another "
-                "registry; name that registry (Meta.registry, or with_plugins(..., "
-                "registry=...)) or register it in this one"
-            )
-        return (
-            f"{where} has no `name`, so it was not registered; set name = {name!r} in "
-            f"its class body, or register it with registry.register({name!r}, "
-            f"{cls.__name__})"
-        )
-    return ""
 
 
 @dataclass(frozen=True)
@@ -174,7 +133,7 @@ class PluginRegistry:
                         f"pass replace=True to register {cls.__qualname__} instead"
                     )
             self._explicit[name] = _Entry(name, "registered", spec)
-            _registered_as.setdefault(cls, set()).add(name)
+            note_registered(cls, name)
             builtin = self._builtin(name)
             if builtin is None or builtin == f"{cls.__module__}:{cls.__qualname__}":
                 self._shadowing.pop(name, None)
@@ -264,7 +223,7 @@ class PluginRegistry:
                 raise PluginNotFoundError(
                     name,
                     set(self._explicit) | set(self._discovered),
-                    hint=_unregistered_hint(name, self),
+                    hint=unregistered_hint(name, self._classes()),
                 )
             return entry
 
@@ -281,6 +240,10 @@ class PluginRegistry:
         with self._lock:
             sw = self._switches.get(name)
         return sw is not None and bool(weaver.classes_with(sw))
+
+    def _classes(self) -> dict[str, type]:
+        """The plugin class of each name registered explicitly (not discovered) and loaded."""
+        return {n: e.spec.cls for n, e in self._explicit.items() if e.spec is not None}
 
     def spec(self, name: str) -> PluginSpec:
         """The plugin class's spec for ``name`` (loading an entry point if needed)."""

@@ -454,11 +454,12 @@ class DjangoAdapter(Adapter):
 
     def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""
-        audit = _audit_model(model)
-        label = _meta(model).label
-        audit.objects.using(router.db_for_write(model)).bulk_create(
-            [audit.of(record, label) for record in records]
-        )
+        audit, using = _audit_model(model), router.db_for_write(model)
+        rows = [audit.of(record, _meta(model).label) for record in records]
+        if len(rows) == 1:  # bulk_create would open a transaction of its own for one row
+            rows[0].save(using=using, force_insert=True)
+        else:
+            audit.objects.using(using).bulk_create(rows)
         return []
 
 

@@ -1,22 +1,22 @@
 """The one place the layers plug into the engine: what each extension point is.
 
 The engine declares its extension points in
-:mod:`earnorm_aop.weaving.extensions`; this module fills them from the layers
-above it, and :func:`install` puts them in force, once, from the package's
-``__init__``.  Read it as the table of every way the upper layers change what
-the engine does:
+[`earnorm_aop.weaving.extensions`][earnorm_aop.weaving.extensions]; this module fills them from the
+layers above it, and [`install`][earnorm_aop._wiring.install] puts them in force, once, from the
+package's ``__init__``.  Read it as the table of every way the upper layers change what the engine
+does:
 
 - logical operations, subjects and framework bases: the model's adapter
-  (:mod:`earnorm_aop.adapters.base`), the plugin layer's
-  :class:`~earnorm_aop.plugin_system.model.PluginModel` a framework base too;
+  ([`earnorm_aop.adapters.base`][earnorm_aop.adapters.base]), the plugin layer's
+  [`PluginModel`][earnorm_aop.plugin_system.model.PluginModel] a framework base too;
 - advice adapted to a write (conditions, ``changes``):
-  :mod:`earnorm_aop.plugin_system.conditions`;
-- the ``context`` advice parameter: :mod:`earnorm_aop.runtime.context`;
+  [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions];
+- the ``context`` advice parameter: [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
 - commit-aware advice waits on the model's adapter;
-- a tripped plugin: switched off (the engine's own reaction), then published
-  to the switchboards sharing it (:mod:`earnorm_aop.runtime.switchboard`);
+- a tripped plugin: switched off (the engine's own reaction), then published to the switchboards
+  sharing it ([`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]);
 - new and re-created woven classes: the plugin layer reads their ``Meta``
-  (:mod:`earnorm_aop.plugin_system.model`).
+  ([`earnorm_aop.plugin_system.model`][earnorm_aop.plugin_system.model]).
 """
 
 from __future__ import annotations
@@ -52,5 +52,5 @@ EXTENSIONS = extensions.Extensions(
 
 @functools.cache  # once per process
 def install() -> None:
-    """Put :data:`EXTENSIONS` in force (``earnorm_aop/__init__.py`` calls it, once)."""
+    """Put ``EXTENSIONS`` in force (``earnorm_aop/__init__.py`` calls it, once)."""
     extensions.install(EXTENSIONS)

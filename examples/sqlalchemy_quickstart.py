@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from earnorm_aop.integrations.sqlalchemy import PluginModel, audit_metadata
+from earnorm_aop.integrations.sqlalchemy.typing import SoftDeletable, Timestamped
 from earnorm_aop.plugins import audit
 from earnorm_aop.plugins.softdelete import including_deleted
 from earnorm_aop.plugins.validation import ValidationFailed
@@ -24,7 +25,8 @@ class Base(PluginModel, DeclarativeBase):
     pass
 
 
-class Note(Base):
+# The mixins only tell type checkers what the plugins add (docs/typing.md).
+class Note(SoftDeletable, Timestamped, Base):
     __tablename__ = "note"
     plugins = {  # noqa: RUF012 - read once, when the class is created
         "timestamp": {},

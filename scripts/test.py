@@ -110,6 +110,16 @@ def run(argv: list[str]) -> int:
             ("ruff check", [python, "-m", "ruff", "check", "."]),
             ("ruff format", [python, "-m", "ruff", "format", "--check", "."]),
             ("mypy", [python, "-m", "mypy", "--strict", "earnorm_aop"]),
+            # The examples as a user's project: django-stubs and SQLAlchemy's types,
+            # the typing mixins (docs/typing.md), under both checkers.
+            (
+                "mypy examples",
+                [python, "-m", "mypy", "--config-file", "examples/mypy.ini", "examples"],
+            ),
+            (
+                "pyright examples",
+                [python, "-m", "pyright", "--project", "examples", "--pythonpath", python],
+            ),
         ]
     # A run of the whole suite (no test paths named; options such as ``-n 2`` are
     # passed on) also runs the EarnORM tests on Python 3.12+, in their own virtualenv.

@@ -158,6 +158,23 @@ def _admin_and_metrics(namespace: dict[str, Any], capsys: pytest.CaptureFixture[
     assert set(re.findall(r'# \{"(\w+)":[^,]*, "(\w+)":', health)[0]) == set(registry.health())
 
 
+def _migrations(namespace: dict[str, Any]) -> None:
+    """The schema plugin of the page adds its fields and runs its hook on a model."""
+    run_page("docs/migrations.md", namespace)
+    from earnorm_aop import with_plugins
+    from earnorm_aop.integrations.memory import MemoryModel
+
+    @with_plugins("reviewed")
+    class Paper(MemoryModel):
+        id: int | None = None
+        title: str = ""
+
+    namespace["Paper"] = Paper  # unwoven after the page
+    paper = Paper(title="x")
+    paper.save()
+    assert (paper.reviewed_at, paper.reviews) == (None, 1)
+
+
 def _operations(namespace: dict[str, Any], request: pytest.FixtureRequest) -> None:
     """Run the page (its Redis block on a real redis-server), then check its fragments."""
     from concurrent.futures import ThreadPoolExecutor
@@ -297,6 +314,7 @@ PAGE_RUNNERS: dict[str, Callable[..., None]] = {
     "docs/django.md": _django,
     "docs/admin-and-metrics.md": _admin_and_metrics,
     "docs/operations.md": _operations,
+    "docs/migrations.md": _migrations,
     "docs/reference.md": _reference,
     "docs/diagrams.md": _diagrams,
 }

@@ -28,7 +28,8 @@ A field the adapter does not know the value of (a Django field deferred with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "close_bulk",
     "created_objects",
     "instance_record",
+    "instance_recorder",
     "note_values",
     "open_bulk",
     "records",
@@ -128,6 +130,31 @@ class Record:
         if live is not None and name not in live:
             return old, old  # a restricted save leaves it as it was
         return old, self.adapter.current_value(self.instance, name)
+
+    @property
+    def old_values(self) -> Mapping[str, Any]:
+        """The values before the write, by attname, as kept (read them, never change them).
+
+        Empty for a creation.  What a plugin compares the written values with
+        when it computes its own diff (audit's bulk update).
+        """
+        return self._old
+
+    @property
+    def new_values(self) -> Mapping[str, Any] | None:
+        """The values the write stores, by attname; ``None`` when the live instance holds them."""
+        return self._new
+
+    def store(self, values: Mapping[str, Any]) -> None:
+        """The write also stores ``values`` (attname -> value): ``after`` and ``changes`` see them.
+
+        For a record whose new values are a mapping (a bulk update's rows);
+        a live instance's values are read from the instance itself.
+        """
+        new = self._new
+        if isinstance(new, dict):
+            new.update(values)
+            self._changes = None
 
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
@@ -247,10 +274,7 @@ def note_values(adapter: Adapter, model: type, queryset: Any, values: Mapping[st
     }
     frame.values.update(values)
     for rec in frame.records:
-        new = rec._new
-        if isinstance(new, dict):
-            new.update(plain)
-            rec._changes = None
+        rec.store(plain)
 
 
 def apply(frame: BulkFrame) -> None:
@@ -259,8 +283,8 @@ def apply(frame: BulkFrame) -> None:
         return
     frame.applied = True
     for rec in frame.records:
-        new = rec._new or {}
-        old = rec._old
+        new = rec.new_values or {}
+        old = rec.old_values
         for name, value in new.items():
             if value is not UNKNOWN and old.get(name, UNKNOWN) != value:
                 rec.adapter.set_field(rec.instance, name, value)
@@ -303,6 +327,38 @@ def records(
         values = None if operation == "delete_many" else adapter.update_values(args, kwargs)
         frame = open_bulk(adapter, model, subject, values)
     return frame.records
+
+
+def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]:
+    """:func:`instance_record` for one operation of one adapter's models, made at weave time.
+
+    ``recorder(model, instance, args, kwargs)``.  A ``save`` (what most writes
+    are) calls the adapter's two methods, bound here, and nothing else.
+    """
+    if operation != "save":
+        return functools.partial(_record_of, operation, adapter)
+    values_of = adapter.persisted_values
+    saved_fields = adapter.saved_fields
+
+    def save_record(
+        model: type, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> Record:
+        return Record(
+            adapter, instance, values_of(instance), None, saved_fields(model, args, kwargs)
+        )
+
+    return save_record
+
+
+def _record_of(
+    operation: str,
+    adapter: Adapter,
+    model: type,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Record:
+    return instance_record(operation, adapter, model, instance, args, kwargs)
 
 
 def instance_record(

@@ -87,7 +87,7 @@ attributes); the tests in tests/ check it on each of them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -99,7 +99,7 @@ class {title}Plugin:
 
     version = "0.1.0"
     # Other plugins this one needs, with version pins: {{"timestamp": ">=1.0"}}.
-    requires: dict[str, str] = {{}}
+    requires: ClassVar[dict[str, str]] = {{}}
     # The shape of Config below; bump it and add config_upgrades[old] when it changes.
     config_version = 1
 

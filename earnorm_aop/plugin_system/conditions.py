@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..adapters.base import Adapter, adapter_for
-from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_record, records
+from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_recorder, records
 from ..errors import PluginError, WeavingError
 from ..weaving.advice import Target
 from ..weaving.aspect import AdviceSpec, Aspect
@@ -347,7 +347,34 @@ def _wrap(
 ) -> Callable[..., Any]:
     """``func`` behind its condition, given ``changes``; per record on bulk writes.
 
-    ``adapter`` is the model's, found at weave time.
+    Three parts, each decided here at weave time: the signature the engine
+    plans the wrapper with (:func:`_signature_for`), how a commit-aware advice
+    is handed to the transaction (:func:`_deferrer`), and the per-call body,
+    one for instance writes and one for bulk writes.  ``adapter`` is the model's.
+    """
+    signature, names, own = _signature_for(func, kind, operation, where)
+    later = _deferrer(func, kind, aspect, where, adapter) if kind in _DEFERRED else None
+    if operation in BULK:
+        conditional = _per_record(func, kind, operation, test, asks, names, own, later, adapter)
+    else:
+        conditional = _per_instance(func, kind, operation, test, asks, names, own, later, adapter)
+    functools.update_wrapper(conditional, func)
+    conditional.__signature__ = signature  # type: ignore[attr-defined]
+    del conditional.__wrapped__  # type: ignore[attr-defined]  # plan with the signature above
+    return conditional
+
+
+_DEFERRED = (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
+Deferrer = Callable[[type, Any, tuple[Any, ...], dict[str, Any]], None]
+
+
+def _signature_for(
+    func: Callable[..., Any], kind: Kind, operation: str, where: str
+) -> tuple[inspect.Signature, tuple[str, ...], frozenset[str]]:
+    """The wrapper's signature: ``func``'s names, keyword-only, without ``changes``.
+
+    Plus the names the wrapper needs; returned with ``func``'s own names and
+    every name the wrapper receives.
     """
     sig = inspect.signature(func)
     named: list[inspect.Parameter] = []
@@ -369,7 +396,7 @@ def _wrap(
     extra = [n for n in _INJECTED if n not in names]
     if kind is Kind.AROUND and "proceed" not in names:
         extra.append("proceed")
-    produced = kind in (Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
+    produced = kind in (Kind.AFTER, *_DEFERRED)
     if produced and operation == "save_many" and "result" not in names:
         extra.append("result")  # save_many's objects: its argument may be a spent generator
     params = [varpos] if varpos is not None else []
@@ -377,52 +404,80 @@ def _wrap(
     if varkw is not None:
         params.append(varkw)
     signature = sig.replace(parameters=params, return_annotation=sig.return_annotation)
-    own = frozenset(names) | frozenset(extra)
-    wants_instance = "instance" in names
-    bulk = operation in BULK
-    around = kind is Kind.AROUND
-    before = kind is Kind.BEFORE
-    deferred = kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK)
+    return signature, names, frozenset(names) | frozenset(extra)
+
+
+def _deferrer(
+    func: Callable[..., Any], kind: Kind, aspect: Aspect, where: str, adapter: Adapter
+) -> Deferrer:
+    """Hand ``func``'s call, bound at the write, to the transaction (under the plugin's policy)."""
     rollback = kind is Kind.AFTER_ROLLBACK
     policy = policy_of(aspect)
-    saving = operation == "save"
-    values_of = adapter.persisted_values
-    saved_fields = adapter.saved_fields
+    what = f"{kind.value} advice on {where}"
 
-    def call_later(model: type, subject: Any, va: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    def later(model: type, subject: Any, va: tuple[Any, ...], kw: dict[str, Any]) -> None:
         def run() -> None:
-            try:
-                func(*va, **kw)
-            except Exception as exc:
-                if not policy.goes_on:
-                    raise
-                record_failure(aspect, exc, f"{kind.value} advice on {where}")
-            else:
-                policy.succeeded(aspect)
+            policy.run(
+                aspect, lambda: func(*va, **kw), lambda exc: record_failure(aspect, exc, what)
+            )
 
         adapter.defer(model, subject, None if rollback else run, run if rollback else None)
 
-    @functools.wraps(func)
+    return later
+
+
+def _per_instance(
+    func: Callable[..., Any],
+    kind: Kind,
+    operation: str,
+    test: Callable[[Record], bool] | None,
+    asks: bool,
+    names: tuple[str, ...],
+    own: frozenset[str],
+    later: Deferrer | None,
+    adapter: Adapter,
+) -> Callable[..., Any]:
+    """The body on ``save`` / ``update`` / ``delete``: one record, tested, then ``func``."""
+    record = instance_recorder(operation, adapter)
+    around = kind is Kind.AROUND
+
+    def conditional(*va: Any, **kw: Any) -> Any:
+        subject = kw["instance"]
+        rec = record(kw["model"], subject, kw["args"], kw["kwargs"])
+        if test is not None and not test(rec):  # a few look-ups, then out
+            return kw["proceed"]() if around else None
+        call = {n: v for n, v in kw.items() if n in names or n not in own}
+        if asks:
+            call["changes"] = rec.changes
+        if later is not None:
+            later(kw["model"], subject, va, call)
+            return None
+        return func(*va, **call)
+
+    return conditional
+
+
+def _per_record(
+    func: Callable[..., Any],
+    kind: Kind,
+    operation: str,
+    test: Callable[[Record], bool] | None,
+    asks: bool,
+    names: tuple[str, ...],
+    own: frozenset[str],
+    later: Deferrer | None,
+    adapter: Adapter,
+) -> Callable[..., Any]:
+    """The body on bulk writes: ``func`` once per record that passes (``instance`` is that record).
+
+    ``False`` from a ``before`` run vetoes the whole write.
+    """
+    wants_instance = "instance" in names
+    before = kind is Kind.BEFORE
+
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
         model = kw["model"]
-        if not bulk:
-            if saving:  # instance_record()'s save, the adapter's methods bound at weave time
-                old = values_of(subject)
-                rec = Record(
-                    adapter, subject, old, None, saved_fields(model, kw["args"], kw["kwargs"])
-                )
-            else:
-                rec = instance_record(operation, adapter, model, subject, kw["args"], kw["kwargs"])
-            if test is not None and not test(rec):  # a few look-ups, then out
-                return kw["proceed"]() if around else None
-            call = {n: v for n, v in kw.items() if n in names or n not in own}
-            if asks:
-                call["changes"] = rec.changes
-            if deferred:
-                call_later(model, subject, va, call)
-                return None
-            return func(*va, **call)
         recs = records(
             operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
         )
@@ -435,12 +490,10 @@ def _wrap(
                 each["instance"] = rec.instance
             if asks:
                 each["changes"] = rec.changes
-            if deferred:
-                call_later(model, subject, va, each)
+            if later is not None:
+                later(model, subject, va, each)
             elif func(*va, **each) is False and before:
                 return False
         return None
 
-    conditional.__signature__ = signature  # type: ignore[attr-defined]
-    del conditional.__wrapped__  # the signature above is the one to plan with
     return conditional

@@ -1,8 +1,10 @@
 """What a plugin adds to the models it is woven onto: fields and methods.
 
-A plugin declares ``fields`` (``{"deleted_at": FieldSpec(...)}``, a list of
-:class:`~earnorm_aop.integrations.FieldSpec`, or a method returning either, so
-field names can come from its configuration) and ``model_methods`` (a mapping
+A plugin declares its fields in its schema (``schema()`` returning a
+:class:`~earnorm_aop.plugin_system.schema.Schema`, which also says how rows
+that already exist are filled) or, shorter, ``fields`` (``{"deleted_at":
+FieldSpec(...)}``, a list of :class:`~earnorm_aop.adapters.base.FieldSpec`, or a method
+returning either, so field names can come from its configuration), and ``model_methods`` (a mapping
 of name to callable, or a method returning one; each callable gets the model
 instance first, unless it is a ``classmethod`` / ``staticmethod`` object, which
 is installed as such, e.g. ``Model.with_deleted()``).  They are added through
@@ -30,6 +32,7 @@ from ..adapters.base import FieldSpec, adapter_for
 from ..errors import PluginError
 from ..weaving import scope, weaver
 from ..weaving.aspect import Aspect, Switch
+from .schema import schema_of
 
 __all__ = [
     "Added",
@@ -60,25 +63,8 @@ def _declared(plugin: object, attr: str) -> Any:
 
 
 def contributed_fields(name: str, plugin: object) -> list[FieldSpec]:
-    """The fields plugin ``name`` (an instance) contributes, as :class:`FieldSpec` objects."""
-    value = _declared(plugin, "fields")
-    if not value:
-        return []
-    items: Iterable[Any] = value.items() if isinstance(value, Mapping) else value
-    out: list[FieldSpec] = []
-    for item in items:
-        if isinstance(item, FieldSpec):
-            out.append(item)
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], FieldSpec):
-            out.append(item[1])
-        elif isinstance(item, tuple) and len(item) == 2:
-            out.append(FieldSpec(item[0], item[1]))
-        else:
-            raise PluginError(
-                f"plugin {name!r}: fields must be FieldSpec objects or a mapping of "
-                f"name -> FieldSpec, not {item!r}"
-            )
-    return out
+    """The fields plugin ``name`` (an instance) contributes: its ``schema()``'s, or ``fields``."""
+    return list(schema_of(name, plugin).fields)
 
 
 def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., Any]]:

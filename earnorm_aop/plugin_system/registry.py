@@ -1,11 +1,10 @@
 """The plugin registry: names to plugin classes, live switches, metrics and health.
 
-Name resolution: a name registered explicitly wins; otherwise it is looked up
-among the entry points of the group ``earnorm_aop.plugins`` (which is how the
-built-in plugins are found).  So a user's ``@plugin("timestamp")`` shadows the
-built-in, which warns once unless ``replace=True`` (see :mod:`.shadowing`).  Each name has one
-:class:`~earnorm_aop.weaving.aspect.Switch` shared by every model that uses
-it, so ``disable(name)`` reaches them all.
+Name resolution: a name registered explicitly wins; otherwise it is looked up among the entry
+points of the group ``earnorm_aop.plugins`` (which is how the built-in plugins are found).  So a
+user's ``@plugin("timestamp")`` shadows the built-in, which warns once unless ``replace=True`` (see
+:mod:`.shadowing`).  Each name has one :class:`~earnorm_aop.weaving.aspect.Switch` shared by every
+model that uses it, so ``disable(name)`` reaches them all.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ _RESERVED_ATTRS = frozenset(
         "config",
         "Config",
         "fields",
+        "schema",
         "model_methods",
         "visible_rows",
         "tracks_changes",
@@ -243,10 +244,13 @@ def read_spec(cls: Any, name: str) -> PluginSpec:
             f"not {type(cls).__name__} {cls!r}"
         )
     hooks = collect_hooks(cls)
-    if not hooks:
+    # A plugin that only declares what it stores (a schema or fields) is one too:
+    # its fields are added and migrated, with no advice.
+    if not hooks and not any(getattr(cls, a, None) is not None for a in ("schema", "fields")):
         raise PluginError(
             f"class {cls.__qualname__} registered as plugin {name!r} has no hooks: define "
-            "methods like before_save(self, instance) or mark them with @hook('before:save')"
+            "methods like before_save(self, instance) or mark them with @hook('before:save'), "
+            "or declare what it stores with schema()"
         )
     on_error: ErrorPolicy = getattr(cls, "on_error", "raise")
     if on_error not in ("raise", "log", "disable"):

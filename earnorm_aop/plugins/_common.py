@@ -10,7 +10,6 @@ without the two importing each other's internals.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +18,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+from ..adapters.visibility import including_hidden, is_unfiltered
+from ..runtime.dotted import import_dotted
 
 if TYPE_CHECKING:
     from ..adapters.base import Adapter
@@ -58,29 +60,6 @@ def clock_of(clock: Callable[[], datetime] | None) -> Callable[[Adapter], dateti
 def utc_now() -> datetime:
     """The default clock: the current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
-
-
-def import_dotted(path: str) -> Any:
-    """The object at ``"package.module.attr"`` (or ``"package.module:attr.sub"``)."""
-    if ":" in path:
-        module_name, _, attrs = path.partition(":")
-        obj: Any = importlib.import_module(module_name)
-        for attr in attrs.split("."):
-            obj = getattr(obj, attr)
-        return obj
-    parts = path.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        try:
-            for attr in parts[i:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            break
-        return obj
-    raise ValueError(f"cannot import {path!r}: write 'package.module.attribute'")
 
 
 def dotted(obj: Any) -> str:
@@ -141,8 +120,6 @@ ClassOption = Annotated[
 # (id of the instance or queryset, action) of the write in progress, so audit
 # records softdelete's save as "soft_delete" rather than "update".
 _ACTION: ContextVar[tuple[int, str] | None] = ContextVar("earnorm_aop_action", default=None)
-# True inside softdelete.including_deleted(): queries see hidden rows.
-_UNFILTERED: ContextVar[bool] = ContextVar("earnorm_aop_unfiltered", default=False)
 
 
 @contextmanager
@@ -161,20 +138,6 @@ def action_for(target: object) -> str | None:
     if current is not None and current[0] == id(target):
         return current[1]
     return None
-
-
-@contextmanager
-def including_hidden() -> Iterator[None]:
-    """Inside the block, querysets built include rows plugins hide (soft-deleted ones)."""
-    token = _UNFILTERED.set(True)
-    try:
-        yield
-    finally:
-        _UNFILTERED.reset(token)
-
-
-def is_unfiltered() -> bool:
-    return _UNFILTERED.get()
 
 
 def call_with(proceed: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

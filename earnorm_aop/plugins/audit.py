@@ -46,14 +46,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import AUDIT_TABLE, Adapter
+from ..adapters.base import AUDIT_TABLE, Adapter, FieldSpec
 from ..plugin_system.events import emit
 from ..plugin_system.masking import redact_changes
+from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
 from ._common import CallableOption, action_for, call_with, clock_of, settle, then
 
-__all__ = ["TABLE", "AuditPlugin", "AuditRecord", "actor", "current_actor"]
+__all__ = [
+    "AUDIT_SCHEMA",
+    "AUDIT_TABLE_NAME",
+    "TABLE",
+    "AuditPlugin",
+    "AuditRecord",
+    "actor",
+    "current_actor",
+]
 
 TABLE = AUDIT_TABLE
 """The in-memory audit table of plain classes (the ``table`` sink without an ORM)."""
@@ -99,6 +108,24 @@ class AuditRecord:
             "actor": self.actor,
             "time": self.time,
         }
+
+
+AUDIT_TABLE_NAME = "earnorm_aop_audit"
+"""The table (EarnORM: collection) of the ``table`` sink."""
+
+AUDIT_SCHEMA = Table(
+    AUDIT_TABLE_NAME,
+    columns=(
+        FieldSpec("model", str),
+        FieldSpec("object_id", str),
+        FieldSpec("action", str),
+        FieldSpec("changes", dict[str, Any]),
+        FieldSpec("actor", str | None),
+        FieldSpec("time", datetime),
+    ),
+    indexes=(Index(("model",)),),
+)
+"""What the audit table holds: who changed which row of which model how, and when."""
 
 
 class AuditPlugin:
@@ -148,6 +175,17 @@ class AuditPlugin:
         self._exclude = frozenset(cfg.exclude)
         self._now: Callable[[Adapter], datetime] = clock_of(cfg.clock)
         self._log = logging.getLogger(cfg.logger)
+
+    def schema(self) -> Schema:
+        """With the ``table`` sink: the shared table :data:`AUDIT_TABLE_NAME` (one row per record).
+
+        Integrations that define it (Django's ``AuditRecord`` model,
+        SQLAlchemy's ``audit_table``) use their own definition; the columns
+        here say what it holds.  Other sinks store nothing.
+        """
+        if self.config.sink != "table":
+            return Schema()
+        return Schema(tables=(AUDIT_SCHEMA,))
 
     # -- records --------------------------------------------------------------------
 
@@ -355,7 +393,7 @@ class AuditPlugin:
         names = {adapter.attname(model, n) for n in values}
         batch = self._batch()
         for rec in rows:
-            old = rec._old
+            old = rec.old_values
             new = {n: rec.after(n) for n in names}
             new.update(plain)
             new.update(stored.get(adapter.pk(rec.instance), {}))

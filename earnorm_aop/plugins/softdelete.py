@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..adapters.base import Adapter, FieldSpec, adapter_for
 from ..errors import PluginError
+from ..plugin_system.schema import Schema
 from ..plugin_system.spec import hook
 from ._common import (
     CallableOption,
@@ -125,8 +126,9 @@ class SoftDeletePlugin:
         self._field = self.config.field
         self._now: Callable[[Adapter], datetime] = clock_of(self.config.clock)
 
-    def fields(self) -> list[FieldSpec]:
-        return [FieldSpec(self._field, datetime | None, None, index=True)]
+    def schema(self) -> Schema:
+        """``deleted_at``: nullable, indexed (each default query filters on it); old rows: empty."""
+        return Schema(fields=(FieldSpec(self._field, datetime | None, None, index=True),))
 
     def visible_rows(self, model: type) -> dict[str, Any]:
         """The rows shown: ``deleted_at`` unset (all of them inside ``including_deleted()``).

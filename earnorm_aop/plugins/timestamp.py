@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..adapters import tracking
 from ..adapters.base import Adapter, FieldSpec
+from ..plugin_system.schema import Backfill, Schema
 from ..plugin_system.spec import hook
 from ._common import CallableOption, call_with, clock_of
 
@@ -58,10 +59,24 @@ class TimestampPlugin:
                 "default: the adapter's now() (aware UTC; Django: timezone.now())."
             ),
         )
+        backfill_created_from: str | None = Field(
+            None,
+            description=(
+                "When the plugin is added to a table that has rows, the field whose value "
+                "they get in created_field (e.g. an existing 'published' date); default: "
+                "the time the migration runs."
+            ),
+        )
+        backfill_updated_from: str | None = Field(
+            None,
+            description=("The same for updated_field; default: the time the migration runs."),
+        )
 
         @model_validator(mode="after")
         def _distinct(self) -> TimestampPlugin.Config:
-            for value in (self.created_field, self.updated_field):
+            names = (self.created_field, self.updated_field)
+            sources = (self.backfill_created_from, self.backfill_updated_from)
+            for value in names + tuple(s for s in sources if s is not None):
                 if not value.isidentifier():
                     raise ValueError(f"field names must be identifiers, not {value!r}")
             if self.created_field == self.updated_field:
@@ -76,12 +91,24 @@ class TimestampPlugin:
         self._now: Callable[[Adapter], datetime] = clock_of(self.config.clock)
         self._touch = self.config.touch_on_noop
 
-    def fields(self) -> list[FieldSpec]:
-        """Both timestamps, nullable (``None`` until the first save)."""
-        return [
-            FieldSpec(self._created, datetime | None, None),
-            FieldSpec(self._updated, datetime | None, None),
-        ]
+    def schema(self) -> Schema:
+        """Both timestamps, nullable (``None`` until the first save); old rows get now.
+
+        Or the value of the fields ``backfill_created_from`` /
+        ``backfill_updated_from`` name, so a table with a ``published`` date
+        keeps its history.
+        """
+        config = self.config
+        return Schema(
+            fields=(
+                FieldSpec(self._created, datetime | None, None),
+                FieldSpec(self._updated, datetime | None, None),
+            ),
+            backfills=(
+                Backfill(self._created, from_field=config.backfill_created_from),
+                Backfill(self._updated, from_field=config.backfill_updated_from),
+            ),
+        )
 
     def _unchanged(
         self,

@@ -49,6 +49,7 @@ from .switchboard import (
     Switchboard,
     SwitchState,
     config_field,
+    is_config_field,
     now,
     origin_label,
 )
@@ -141,7 +142,7 @@ class RedisSwitchboard(Switchboard):
         return {
             name: SwitchState.from_dict(json.loads(v))
             for name, v in sorted(raw.items())
-            if name != _VERSION and not name.startswith("config:")
+            if name != _VERSION and not is_config_field(name)
         }
 
     def configs(self) -> list[SharedConfig]:
@@ -150,7 +151,7 @@ class RedisSwitchboard(Switchboard):
         return [
             SharedConfig.from_dict(json.loads(v))
             for name, v in sorted(raw.items())
-            if name.startswith("config:")
+            if is_config_field(name)
         ]
 
     def version(self) -> int:
@@ -284,7 +285,7 @@ class RedisSwitchboard(Switchboard):
         """Local changes not written yet: plugin name -> enabled, config field -> options."""
         with self._pending_lock:
             return {
-                field: item[0][2] if field.startswith("config:") else item[0]
+                field: item[0][2] if is_config_field(field) else item[0]
                 for field, item in self._pending.items()
             }
 
@@ -391,7 +392,7 @@ class RedisSwitchboard(Switchboard):
                 item = self._pending[field]
             what, origin, base = item
             written: SwitchState | SharedConfig | None
-            if field.startswith("config:"):
+            if is_config_field(field):
                 name, model, config = what
                 written = self.set_config(name, model, config, origin=origin, expect=base)
             else:

@@ -124,9 +124,17 @@ class SharedConfig:
         )
 
 
+_CONFIG = "config:"
+
+
 def config_field(name: str, model: str) -> str:
     """The key of a shared configuration among the switch states (never a plugin name)."""
-    return f"config:{name}:{model}"
+    return f"{_CONFIG}{name}:{model}"
+
+
+def is_config_field(field: str) -> bool:
+    """Whether ``field`` (a key among the switch states) is a shared configuration's."""
+    return field.startswith(_CONFIG)
 
 
 # Boards attached to a registry, for the auto-disable hook below.
@@ -212,7 +220,7 @@ class Switchboard:
         """The version of the state or shared configuration this process knows (0: none)."""
         with self._lock:
             entry: SwitchState | SharedConfig | None = (
-                self._configs.get(field) if field.startswith("config:") else self._known.get(field)
+                self._configs.get(field) if is_config_field(field) else self._known.get(field)
             )
             return 0 if entry is None else entry.version
 

@@ -1,10 +1,10 @@
 """Advice planning: resolve, once at weave time, what each advice is called with.
 
-Advice parameters are injected by name.  For every (advice, woven method) pair
-this module decides where each parameter comes from, so the dispatcher never
-inspects a signature per call; advice that asks for a parameter of the target
-method has it read from the call's arguments (see :class:`DirectBinding`), and
-only a target taking ``*args``/``**kwargs`` makes the call bind them.
+Advice parameters are injected by name.  For every (advice, woven method) pair this module decides
+where each parameter comes from, so the dispatcher never inspects a signature per call; advice that
+asks for a parameter of the target method has it read from the call's arguments (see
+[`DirectBinding`][earnorm_aop.weaving.advice.DirectBinding]), and only a target taking
+``*args``/``**kwargs`` makes the call bind them.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ _RESERVED_FOR = {"result": "after", "error": "error", "proceed": "around"}
 
 @dataclass(frozen=True, slots=True)
 class Provided:
-    """The names the layer above lets advice ask for on one model (see :mod:`.extensions`).
+    """The names the layer above lets advice ask for on one model (see ``extensions``).
 
     ``getters``: name -> the getter each call evaluates (``context``); ``constants``:
     name -> ``factory(model)``, evaluated at weave time (``adapter``); both win as reserved names.
@@ -104,7 +104,7 @@ def _plain_parameters(func: Any) -> list[tuple[str, bool]] | None:
     Reading the signature would also materialise the function's
     ``__annotations__`` dict (kept on the function for good); None when the
     function is not plain (``__wrapped__``, ``__signature__``, a callable
-    object), so the caller asks :mod:`inspect`.
+    object), so the caller asks [`inspect`][inspect].
     """
     if type(func) is not types.FunctionType:
         return None
@@ -365,7 +365,7 @@ class Source(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One advice parameter and where its value comes from (:class:`Source`).
+    """One advice parameter and where its value comes from (``Source``).
 
     A source given as a string is checked here: an unknown one is a
     ``ValueError`` when the advice is planned, never a failure per call.
@@ -419,7 +419,7 @@ def plan_advice(
     target: Target,
     provided: Provided = NOTHING_PROVIDED,
 ) -> PlannedAdvice:
-    """Resolve ``spec``'s parameters for ``target``; raise :class:`WeavingError` if one can't be."""
+    """Resolve ``spec``'s parameters for ``target``; raise ``WeavingError`` if one can't be."""
     func = spec.func
     is_async = inspect.iscoroutinefunction(func)
     if is_async and not target.is_async:

@@ -1,12 +1,12 @@
 """Aspects: what the weaver weaves.
 
-An :class:`Aspect` is a named bundle of advice specs (a function plus the
-pointcut or event it is bound to).  The plugin layer builds one per
-(model, configuration) from a plugin class; the engine itself only needs this
-small, explicit shape, so it can be used and tested without plugins.
+An [`Aspect`][earnorm_aop.weaving.aspect.Aspect] is a named bundle of advice specs (a function plus
+the pointcut or event it is bound to).  The plugin layer builds one per (model, configuration) from
+a plugin class; the engine itself only needs this small, explicit shape, so it can be used and
+tested without plugins.
 
-A :class:`Switch` is the live state shared by every aspect of one plugin on
-every model: enabled or not, and the failure counts the error policy keeps.
+A [`Switch`][earnorm_aop.weaving.aspect.Switch] is the live state shared by every aspect of one
+plugin on every model: enabled or not, and the failure counts the error policy keeps.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ _POLICIES = ("raise", "log", "disable")
 class AdviceSpec:
     """One advice: ``func`` bound to a pointcut or to an event name.
 
-    ``target`` is a parsed :class:`Pointcut` or an event name such as
-    ``before_save`` / ``after_change``.  ``optional`` advice may match no method.
+    ``target`` is a parsed [`Pointcut`][earnorm_aop.weaving.pointcut.Pointcut] or an event name such
+    as ``before_save`` / ``after_change``.  ``optional`` advice may match no method.
     """
 
     func: Callable[..., Any]
@@ -56,12 +56,12 @@ class Switch:
     """Live state of one plugin, shared by all its aspects on all models.
 
     The weaver reads ``enabled`` at weave time only: flipping it goes through
-    :func:`earnorm_aop.weaving.weaver.set_enabled`, which re-weaves the classes that
-    use the plugin, so a disabled plugin costs nothing per call.  ``scopes``
-    counts the ``disabled()`` blocks open for this plugin in any thread or task;
-    dispatchers read the context-local set of disabled plugins only while it is
-    non-zero (see :mod:`earnorm_aop.weaving.scope`), so opening a block costs
-    the same however many classes are woven.
+    [`earnorm_aop.weaving.weaver.set_enabled`][earnorm_aop.weaving.weaver.set_enabled], which
+    re-weaves the classes that use the plugin, so a disabled plugin costs nothing per call.
+    ``scopes`` counts the ``disabled()`` blocks open for this plugin in any thread or task;
+    dispatchers read the context-local set of disabled plugins only while it is non-zero (see
+    [`earnorm_aop.weaving.scope`][earnorm_aop.weaving.scope]), so opening a block costs the same
+    however many classes are woven.
     """
 
     name: str

@@ -1,10 +1,10 @@
 """Whose work is this? The advice running the caller's code, for debugging tools.
 
-A tool that attributes work to a plugin (the debug-toolbar panel counts the
-SQL queries each advice runs) asks :func:`running_advice` from inside that
-work.  It reads the interpreted dispatcher's frames on the stack, so it sees
-only calls that take the interpreted chain: inside ``trace()`` or while
-metrics are on.  It walks the stack: for debugging, never for a hot path.
+A tool that attributes work to a plugin (the debug-toolbar panel counts the SQL queries each advice
+runs) asks [`running_advice`][earnorm_aop.weaving.attribution.running_advice] from inside that work.
+It reads the interpreted dispatcher's frames on the stack, so it sees only calls that take the
+interpreted chain: inside ``trace()`` or while metrics are on.  It walks the stack: for debugging,
+never for a hot path.
 """
 
 from __future__ import annotations

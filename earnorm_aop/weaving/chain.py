@@ -1,12 +1,13 @@
 """The dispatch chain of one woven method, and the two ways to run it.
 
-A :class:`ChainPlan` is decided at weave time: which advice runs in which
-phase, in which order.  Two modules turn a plan into the wrapt wrapper
-function: :mod:`earnorm_aop.weaving.generated` generates Python source specialised to
-that exact chain (the fast path), and :mod:`earnorm_aop.weaving.interpreted` runs
-the same plan with plain loops (tests check the two agree; tracing uses it
-because it can report every advice run).  What both share lives here: the
-plan and what a failing advice does under the ``log``/``disable`` policies.
+A [`ChainPlan`][earnorm_aop.weaving.chain.ChainPlan] is decided at weave time: which advice runs in
+which phase, in which order.  Two modules turn a plan into the wrapt wrapper function:
+[`earnorm_aop.weaving.generated`][earnorm_aop.weaving.generated] generates Python source specialised
+to that exact chain (the fast path), and
+[`earnorm_aop.weaving.interpreted`][earnorm_aop.weaving.interpreted] runs the same plan with plain
+loops (tests check the two agree; tracing uses it because it can report every advice run).  What
+both share lives here: the plan and what a failing advice does under the ``log``/``disable``
+policies.
 
 Semantics (DESIGN.md section 2): every ``before`` in plugin order (``False``
 vetoes: the call returns ``None`` and nothing else runs) -> the ``around``
@@ -71,7 +72,7 @@ class ChainPlan:
         """Sort advice given in plugin order into phases (reversing the late ones).
 
         Commit-aware advice joins the ``after`` phase as an advice that defers
-        the real call to the transaction's end (:mod:`.commit`).
+        the real call to the transaction's end ([`commit`][earnorm_aop.weaving.commit]).
         """
 
         def of(*kinds: Kind) -> tuple[PlannedAdvice, ...]:
@@ -137,10 +138,10 @@ def guard_subject(target: Target) -> type | None:
 def holds_iteration(target: Target) -> bool:
     """Whether ``target`` is a generator (or async generator) function.
 
-    Its body runs while the caller iterates, after the dispatcher returned, so
-    the super() guard must be held around each step of the iteration (see
-    :func:`keep_guard`), or an override's ``yield from super().items()``
-    would run the parent's advice a second time.
+    Its body runs while the caller iterates, after the dispatcher returned, so the super() guard
+    must be held around each step of the iteration (see
+    [`keep_guard`][earnorm_aop.weaving.chain.keep_guard]), or an override's ``yield from
+    super().items()`` would run the parent's advice a second time.
     """
     func = getattr(target.raw, "__func__", target.raw)
     return inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
@@ -188,7 +189,7 @@ def _held(gen: Generator[Any, Any, Any], marks: frozenset[Any]) -> Generator[Any
 
 
 async def _aheld(agen: AsyncGenerator[Any, Any], marks: frozenset[Any]) -> AsyncGenerator[Any, Any]:
-    """:func:`_held` for an async generator (asend, athrow, aclose)."""
+    """[`_held`][earnorm_aop.weaving.chain._held] for an async generator (asend, athrow, aclose)."""
     active = scope.ACTIVE_CALLS
     value: Any = None
     error: BaseException | None = None

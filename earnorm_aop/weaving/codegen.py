@@ -1,14 +1,13 @@
 """The source of a generated dispatcher: what one chain's code says.
 
-:class:`Generator` writes the Python source of the wrapt wrapper function of
-one :class:`~earnorm_aop.weaving.chain.ChainPlan`: one ``if`` per ``before``,
-no loops, no dictionary look-ups, and target parameters read from the call's
-arguments (``Signature.bind`` only for a target taking ``*args``/``**kwargs``).
-The source is built from identifiers this module controls; every value it
-needs (advice functions, switches, defaults) goes into the namespace the
-generated functions close over, and what every chain shares is in
-:data:`GLOBALS`.  Compiling, caching by shape and registering with
-:mod:`linecache` is :mod:`earnorm_aop.weaving.generated`'s part.
+[`Generator`][earnorm_aop.weaving.codegen.Generator] writes the Python source of the wrapt wrapper
+function of one [`ChainPlan`][earnorm_aop.weaving.chain.ChainPlan]: one ``if`` per ``before``, no
+loops, no dictionary look-ups, and target parameters read from the call's arguments
+(``Signature.bind`` only for a target taking ``*args``/``**kwargs``). The source is built from
+identifiers this module controls; every value it needs (advice functions, switches, defaults) goes
+into the namespace the generated functions close over, and what every chain shares is in
+``GLOBALS``.  Compiling, caching by shape and registering with ``linecache`` is
+[`earnorm_aop.weaving.generated`][earnorm_aop.weaving.generated]'s part.
 """
 
 from __future__ import annotations
@@ -56,6 +55,24 @@ class _Source:
 
     def add(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
+
+
+# The legend at the top of every generated module: what its names stand for.
+# Static text (no user string reaches the source), and the same for every
+# chain of a shape, whose code is shared.
+_LEGEND = (
+    "# earnorm_aop dispatcher of one woven method's advice chain (weaving/codegen.py).",
+    "# dispatch: the wrapt wrapper; _lvl{k}: the k-th around advice, outermost first.",
+    "# _a{i}: advice i, in plan order (before, around, chain, after, error);",
+    "# _s{i}: its plugin's switch; _n{i}: the plugin's name; _k{i}: the advice kind;",
+    "# _f{i}: its failure handler (log / disable); _perr{i}: its proceed()-twice message;",
+    "# _d{i}_{j}: a weave-time value for its parameter j (a default, the adapter) or an",
+    "#   injectable's getter; _t{i}_{j}: the target parameter it reads from _ba (bound);",
+    "# _p{m}: a target parameter read from args; _nb / _dv{m}: the binding's fallback;",
+    "# _g: the gate, nonzero while trace(), metering or disabled() may apply; _x: the",
+    "#   interpreted chain and what lives as long as the dispatcher; _on{i} / _memo:",
+    "#   whether advice i runs in this context, per disabled() set last seen.",
+)
 
 
 class Generator:
@@ -150,7 +167,7 @@ class Generator:
     def subject(self, phase: str) -> str:
         """The expression of ``instance`` in ``phase``, fixed by the target's subject.
 
-        Mirrors :meth:`~earnorm_aop.weaving.advice.Subject.resolve`, which the
+        Mirrors [`resolve`][earnorm_aop.weaving.advice.Subject.resolve], which the
         interpreted dispatcher calls.
         """
         subject = self.target.subject
@@ -162,7 +179,7 @@ class Generator:
         return "instance"
 
     def value(self, i: int, j: int, p: Param, phase: str) -> str:
-        """The expression of parameter ``j`` of advice ``i``: one case per :class:`Source`."""
+        """The expression of parameter ``j`` of advice ``i``: one case per ``Source``."""
         match p.source:
             case Source.INSTANCE:
                 return self.subject(phase)
@@ -228,7 +245,7 @@ class Generator:
         src.add(d + 1, "raise")
 
     def binding_shape(self) -> tuple[Any, ...] | None:
-        """What of the target's signature :meth:`bind` and :meth:`value` write into the source."""
+        """What of the target's signature ``bind`` and ``value`` write into the source."""
         direct = self.direct
         if direct is None:
             return None
@@ -292,12 +309,12 @@ class Generator:
         """The module source: a factory defining the around levels and ``dispatch``.
 
         Every value of the chain (advice functions, switches, names) is a local
-        of ``_factory`` that the nested functions close over: :func:`compile_chain`
+        of ``_factory`` that the nested functions close over: ``compile_chain``
         builds them from the shared code with cells holding this chain's values,
         while their globals are one dict shared by all chains (see GLOBALS).
         So one code object serves every chain of a shape without the chains'
         calls disturbing each other's global-lookup caches.  ``_g`` is the cell
-        of the chain's :class:`~earnorm_aop.weaving.scope.Gate`, non-zero only
+        of the chain's [`Gate`][earnorm_aop.weaving.scope.Gate], non-zero only
         while a ``trace()`` or a ``disabled()`` block for one of its plugins is
         open somewhere: until then a call pays one truth test and takes the
         plain body.  Only the plain body's names are closure variables of
@@ -329,6 +346,8 @@ class Generator:
         self.checked = False
         self.guarded_body(body, 1)
         src = _Source()
+        for line in _LEGEND:
+            src.add(0, line)
         src.add(0, "def _factory():")
         src.add(1, " = ".join([*self.closure_names(), "None"]))
         for line in body.lines:

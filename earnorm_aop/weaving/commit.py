@@ -8,10 +8,10 @@ operation's data as it was then.  The call itself is handed to the
 *transaction scheduler*: run when the outermost transaction commits
 (``after_commit``) or rolls back (``after_rollback``).
 
-Transactions belong to an ORM, a layer above the engine, so the engine asks
-the ``scheduler`` extension point (:mod:`.extensions`), which the adapter
-layer's is when the package is wired.  Without one, there is no transaction:
-``after_commit`` runs at once and ``after_rollback`` never.
+Transactions belong to an ORM, a layer above the engine, so the engine asks the ``scheduler``
+extension point ([`extensions`][earnorm_aop.weaving.extensions]), which the adapter layer's is when
+the package is wired.  Without one, there is no transaction: ``after_commit`` runs at once and
+``after_rollback`` never.
 
 A commit-aware advice that raises when it finally runs follows its plugin's
 ``on_error`` policy: ``"log"`` / ``"disable"`` count and log the failure;
@@ -78,14 +78,7 @@ def deferring(
     policy = policy_of(aspect)
 
     def run(subject: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            func(*args, **kwargs)
-        except Exception as exc:
-            if not policy.goes_on:
-                raise
-            on_failure(exc, subject)
-        else:
-            policy.succeeded(aspect)
+        policy.run(aspect, lambda: func(*args, **kwargs), lambda exc: on_failure(exc, subject))
 
     @functools.wraps(func)
     def schedule(*args: Any, **kwargs: Any) -> None:

@@ -1,19 +1,19 @@
 """The engine's extension points, all of them, declared here and installed by one call.
 
-The engine (this package) knows aspects and classes, nothing of plugins,
-adapters or ORMs.  Where it needs what an upper layer knows, it asks an
-extension point of the one :class:`Extensions` record in force, which the
-package's front door installs once (``earnorm_aop._wiring.install``, called at the end of
-``earnorm_aop/__init__.py``).  No other module changes the engine by being
-imported: every point has a default that is right for plain classes with no
-layer above, and a test swaps the record with :func:`installed_as`.
+The engine (this package) knows aspects and classes, nothing of plugins, adapters or ORMs.  Where it
+needs what an upper layer knows, it asks an extension point of the one
+[`Extensions`][earnorm_aop.weaving.extensions.Extensions] record in force, which the package's front
+door installs once (``earnorm_aop._wiring.install``, called at the end of
+``earnorm_aop/__init__.py``).  No other module changes the engine by being imported: every point has
+a default that is right for plain classes with no layer above, and a test swaps the record with
+[`installed_as`][earnorm_aop.weaving.extensions.installed_as].
 
 The points, each asked where the engine says:
 
 ========================  ===========================================================
 ``operations``            logical operations a model maps onto other objects
                           (``get_queryset`` on a Django model's manager); asked when
-                          a class is planned (:mod:`.planning`)
+                          a class is planned ([`planning`][earnorm_aop.weaving.planning])
 ``subject``               what ``instance`` is in advice on one woven method (the
                           record ``get`` produced); asked once per woven method
 ``advice``                an advice adapted to one woven method before it is planned
@@ -26,7 +26,7 @@ The points, each asked where the engine says:
 ``constants``             names advice may ask for whose value is decided per model at
                           weave time (``adapter``): a constant in the dispatcher
 ``scheduler``             how commit-aware advice waits for the transaction's end
-                          (:mod:`.commit`); asked per deferred call
+                          ([`commit`][earnorm_aop.weaving.commit]); asked per deferred call
 ``on_auto_disable``       called with the switch of a plugin that tripped its
                           ``max_failures`` (the engine's own re-weave comes first)
 ``on_subclass``           called with each new subclass of a woven class (the plugin

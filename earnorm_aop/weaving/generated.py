@@ -1,11 +1,11 @@
 """The generated dispatcher: compiled once per chain shape, shown in tracebacks.
 
-:func:`compile_chain` turns a :class:`~earnorm_aop.weaving.chain.ChainPlan`
-into the wrapt wrapper function that runs it.  The source comes from
-:class:`~earnorm_aop.weaving.codegen.Generator`; this module compiles it,
-registers it with :mod:`linecache` so tracebacks and debuggers show its lines,
-and shares one code object between chains of the same shape, each chain
-getting its own small namespace of cells (its advice, switches and gate).
+[`compile_chain`][earnorm_aop.weaving.generated.compile_chain] turns a
+[`ChainPlan`][earnorm_aop.weaving.chain.ChainPlan] into the wrapt wrapper function that runs it.
+The source comes from [`Generator`][earnorm_aop.weaving.codegen.Generator]; this module compiles it,
+registers it with [`linecache`][linecache] so tracebacks and debuggers show its lines, and shares
+one code object between chains of the same shape, each chain getting its own small namespace of
+cells (its advice, switches and gate).
 """
 
 from __future__ import annotations
@@ -58,9 +58,8 @@ _recent: deque[_Compiled] = deque(maxlen=64)
 def _shape(plan: ChainPlan, gen: Generator) -> tuple[Any, ...]:
     """Everything about ``plan`` the generated source depends on, and nothing else.
 
-    Whoever makes :class:`Generator` read something new of the plan or its
-    target must add it here (tests compare cached and fresh sources on random
-    chains).
+    Whoever makes [`Generator`][earnorm_aop.weaving.codegen.Generator] read something new of the
+    plan or its target must add it here (tests compare cached and fresh sources on random chains).
     """
 
     def advice(a: PlannedAdvice) -> tuple[Any, ...]:

@@ -1,10 +1,10 @@
 """The interpreted dispatcher: the same semantics as the generated one, with loops.
 
-:func:`interpret_chain` runs a :class:`~earnorm_aop.weaving.chain.ChainPlan` by
-walking its phases; tests compare it with :mod:`earnorm_aop.weaving.generated` on
-random chains, and a generated dispatcher hands a call over to it when the
-call runs inside a ``trace()`` block or while metrics are on, since it reports
-every advice run to the trace in force and to the meter.
+[`interpret_chain`][earnorm_aop.weaving.interpreted.interpret_chain] runs a
+[`ChainPlan`][earnorm_aop.weaving.chain.ChainPlan] by walking its phases; tests compare it with
+[`earnorm_aop.weaving.generated`][earnorm_aop.weaving.generated] on random chains, and a generated
+dispatcher hands a call over to it when the call runs inside a ``trace()`` block or while metrics
+are on, since it reports every advice run to the trace in force and to the meter.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Metering: per-plugin counts of advice runs and the time they took, while metrics are on.
 
-Off (the default) it costs nothing per call: no dispatcher tests a flag of its
-own.  :func:`start` raises every dispatcher's gate, as an open ``trace()``
-block does (see :mod:`earnorm_aop.weaving.scope`), so each call is handed to
-the interpreted chain, which already times every advice run and reports it
-here; :func:`stop` lowers the gates again and the compiled plain path is back.
-The counts live on each plugin's :class:`~earnorm_aop.weaving.aspect.Switch`,
-next to the failure counts the error policy keeps, so whoever reads a plugin's
-state (the registry's ``metrics()``) finds them there.
+Off (the default) it costs nothing per call: no dispatcher tests a flag of its own.
+[`start`][earnorm_aop.weaving.metering.start] raises every dispatcher's gate, as an open ``trace()``
+block does (see [`earnorm_aop.weaving.scope`][earnorm_aop.weaving.scope]), so each call is handed to
+the interpreted chain, which already times every advice run and reports it here;
+[`stop`][earnorm_aop.weaving.metering.stop] lowers the gates again and the compiled plain path is
+back. The counts live on each plugin's [`Switch`][earnorm_aop.weaving.aspect.Switch], next to the
+failure counts the error policy keeps, so whoever reads a plugin's state (the registry's
+``metrics()``) finds them there.
 
 ``start``/``stop`` nest: metrics stay on until every ``start`` is matched.
 """
@@ -29,7 +29,7 @@ def start() -> None:
 
 
 def stop() -> None:
-    """Undo one :func:`start`; the last one puts the uninstrumented dispatchers back."""
+    """Undo one ``start``; the last one puts the uninstrumented dispatchers back."""
     if scope.mode.metering <= 0:
         raise RuntimeError("metering.stop() without a matching metering.start()")
     scope.metering_stopped()

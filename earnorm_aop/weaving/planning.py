@@ -2,7 +2,7 @@
 
 Pure functions of the weaver's state and a class: the effective aspects (own
 and inherited, in run order), the method names pointcuts range over (adapter
-operations included), and one :class:`~earnorm_aop.weaving.chain.ChainPlan` per
+operations included), and one [`ChainPlan`][earnorm_aop.weaving.chain.ChainPlan] per
 advised method.  Nothing here changes a class.
 """
 
@@ -135,7 +135,7 @@ def event_table(
 
     An event spec is a custom event on a class exactly when it is not woven as
     a pointcut there (``before_save`` on a model without ``save``); ``names``
-    are the class's :func:`method_names`.
+    are the class's [`method_names`][earnorm_aop.weaving.planning.method_names].
     """
     table: dict[str, list[tuple[Aspect, AdviceSpec]]] = {}
     for aspect in aspects:
@@ -177,7 +177,8 @@ def plan_class(
 ) -> tuple[dict[str, ChainPlan], dict[tuple[type, str], ChainPlan]]:
     """Each advised method of ``model`` with its chain (enabled aspects only unless asked).
 
-    ``names``: ``model``'s :func:`method_names`, when the caller has them.
+    ``names``: ``model``'s [`method_names`][earnorm_aop.weaving.planning.method_names], when the
+    caller has them.
     """
     if names is None:
         names = method_names(model)

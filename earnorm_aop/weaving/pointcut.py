@@ -1,10 +1,10 @@
 """Pointcuts: which methods of a model an advice applies to.
 
-A pointcut is ``KIND:METHODS`` where ``METHODS`` is a name, a glob (``get_*``)
-or alternatives joined by ``|``.  A spec without a colon is an *event name*:
-``before_save`` means ``before:save`` on a model that has ``save`` and a custom
-event otherwise (see :func:`split_event`).  Parsing happens once, when a hook
-is declared, so a typo fails at import time rather than at the first call.
+A pointcut is ``KIND:METHODS`` where ``METHODS`` is a name, a glob (``get_*``) or alternatives
+joined by ``|``.  A spec without a colon is an *event name*: ``before_save`` means ``before:save``
+on a model that has ``save`` and a custom event otherwise (see
+[`split_event`][earnorm_aop.weaving.pointcut.split_event]).  Parsing happens once, when a hook is
+declared, so a typo fails at import time rather than at the first call.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ class Kind(enum.Enum):
     AROUND = "around"
     CHAIN = "chain"
     ERROR = "error"
-    # Commit-aware advice (see :mod:`earnorm_aop.weaving.commit`): bound like
-    # ``after`` at the write, run when the outermost transaction commits or
-    # rolls back.
+    # Commit-aware advice (see earnorm_aop.weaving.commit): bound like ``after``
+    # at the write, run when the outermost transaction commits or rolls back.
     AFTER_COMMIT = "after_commit"
     AFTER_ROLLBACK = "after_rollback"
 
@@ -82,7 +81,7 @@ class Pointcut:
 
 
 def parse_pointcut(spec: str) -> Pointcut:
-    """Parse ``KIND:METHODS``; raise :class:`PointcutError` saying what is wrong."""
+    """Parse ``KIND:METHODS``; raise ``PointcutError`` saying what is wrong."""
     if not isinstance(spec, str):
         raise PointcutError(f"a pointcut must be a string like 'before:save', not {spec!r}")
     kind_text, sep, methods = spec.partition(":")

@@ -1,10 +1,11 @@
 """Error policies: what a failing advice, event handler or deferred call does.
 
-A plugin's ``on_error`` names one of three :class:`OnError` objects, and every
-place that runs a plugin's code asks the same object (:func:`policy_of`): the
-generated and interpreted dispatchers, the commit scheduler's deferred calls,
-conditions' deferred advice and event handlers.  So a policy is defined here
-once, and one plugin has one failure count (:func:`record_failure`):
+A plugin's ``on_error`` names one of three [`OnError`][earnorm_aop.weaving.policy.OnError] objects,
+and every place that runs a plugin's code asks the same object
+([`policy_of`][earnorm_aop.weaving.policy.policy_of]): the generated and interpreted dispatchers,
+the commit scheduler's deferred calls, conditions' deferred advice and event handlers.  So a policy
+is defined here once, and one plugin has one failure count
+([`record_failure`][earnorm_aop.weaving.policy.record_failure]):
 
 - ``raise``: the exception propagates (``goes_on`` is false);
 - ``log``: the failure is counted and logged, the operation goes on;
@@ -16,7 +17,9 @@ once, and one plugin has one failure count (:func:`record_failure`):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import extensions
 from .aspect import Aspect
@@ -40,6 +43,24 @@ class OnError:
             raise error
         record_failure(aspect, error, what)
 
+    def run(
+        self, aspect: Aspect, call: Callable[[], Any], on_failure: Callable[[Exception], None]
+    ) -> None:
+        """Run ``call`` (plugin code run later: a deferred advice) under this policy.
+
+        A failure propagates (``raise``) or goes to ``on_failure``, which counts and logs it
+        ([`record_failure`][earnorm_aop.weaving.policy.record_failure], with where it ran); a
+        success resets the consecutive failures under ``disable``.
+        """
+        try:
+            call()
+        except Exception as exc:
+            if not self.goes_on:
+                raise
+            on_failure(exc)
+        else:
+            self.succeeded(aspect)
+
     def succeeded(self, aspect: Aspect) -> None:
         """``aspect``'s code ran well: under ``disable`` its failures are no longer consecutive."""
         if self.disables:
@@ -53,7 +74,7 @@ _BY_NAME = {policy.name: policy for policy in (RAISE, LOG, DISABLE)}
 
 
 def policy_of(aspect: Aspect) -> OnError:
-    """The :class:`OnError` of ``aspect`` (its ``on_error`` was checked when it was made)."""
+    """The ``OnError`` of ``aspect`` (its ``on_error`` was checked when it was made)."""
     return _BY_NAME[aspect.on_error]
 
 

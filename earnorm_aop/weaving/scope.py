@@ -1,20 +1,18 @@
 """Context-local state: plugins switched off for the current thread / task, and traces.
 
-Both live in :mod:`contextvars`, so a ``with registry.disabled("x"):`` block or a
+Both live in ``contextvars``, so a ``with registry.disabled("x"):`` block or a
 ``with trace():`` block is seen by the code inside it (and by asyncio tasks it
 starts) but not by other threads or tasks.  Dispatchers only read these
 variables while some context, anywhere, has one in force that concerns them.
 
-How they know without being re-woven: every compiled dispatcher closes over
-the cell of one :class:`Gate`, shared by all chains made of the same set of
-plugins.  A gate's value counts the open ``trace()`` blocks plus the open
-``disabled()`` blocks for any of its plugins; while it is zero (the usual case)
-the dispatcher pays one truth test of a closure variable and takes its plain
-path.  Opening or closing a block updates the gates that contain the plugin
-(one per distinct plugin set, not one per class), so its cost does not grow
-with the number of woven classes.  Switching metrics on
-(:mod:`earnorm_aop.weaving.metering`) raises every gate the same way, so
-metrics cost nothing per call while they are off.
+How they know without being re-woven: every compiled dispatcher closes over the cell of one
+[`Gate`][earnorm_aop.weaving.scope.Gate], shared by all chains made of the same set of plugins.  A
+gate's value counts the open ``trace()`` blocks plus the open ``disabled()`` blocks for any of its
+plugins; while it is zero (the usual case) the dispatcher pays one truth test of a closure variable
+and takes its plain path.  Opening or closing a block updates the gates that contain the plugin (one
+per distinct plugin set, not one per class), so its cost does not grow with the number of woven
+classes.  Switching metrics on ([`earnorm_aop.weaving.metering`][earnorm_aop.weaving.metering])
+raises every gate the same way, so metrics cost nothing per call while they are off.
 """
 
 from __future__ import annotations

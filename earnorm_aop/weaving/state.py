@@ -139,7 +139,7 @@ def _reduce_bound(bound: Any) -> Any:
 
     wrapt's proxies refuse to be pickled, so without this ``pickle.dumps(obj.save)``
     (Celery, multiprocessing) and ``copy.deepcopy`` of an object holding one
-    fail once ``save`` is woven.  Registered in :mod:`copyreg` for wrapt's bound
+    fail once ``save`` is woven.  Registered in [`copyreg`][copyreg] for wrapt's bound
     wrapper type; other wrapt wrappers (a user's own decorator) keep wrapt's
     behaviour.
     """

@@ -1,9 +1,9 @@
 """Tracing records: what a ``with trace() as t:`` block collects (``trace()`` is in the weaver).
 
 A call made inside a trace block runs the interpreted chain (see
-:mod:`earnorm_aop.weaving.interpreted`), which reports each advice run here; the
-generated dispatcher hands it over after one test of a process-wide counter
-and the trace context variable, so callers outside any trace pay that test only.
+[`earnorm_aop.weaving.interpreted`][earnorm_aop.weaving.interpreted]), which reports each advice run
+here; the generated dispatcher hands it over after one test of a process-wide counter and the trace
+context variable, so callers outside any trace pay that test only.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ plugin costs nothing.  Installing is a single attribute assignment, so a call
 already running keeps the chain it started with.
 
 This module is the engine's public face; the work is done by
-:mod:`earnorm_aop.weaving.planning` (what applies where) and
-:mod:`earnorm_aop.weaving.rebuild` (making class dicts match), on the state kept in
-:mod:`earnorm_aop.weaving.state`.
+[`earnorm_aop.weaving.planning`][earnorm_aop.weaving.planning] (what applies where) and
+[`earnorm_aop.weaving.rebuild`][earnorm_aop.weaving.rebuild] (making class dicts match), on the
+state kept in [`earnorm_aop.weaving.state`][earnorm_aop.weaving.state].
 """
 
 from __future__ import annotations
@@ -61,15 +61,16 @@ _INSIDE = (Woven, subclasses, mode)
 def weave(model: type, aspect: Aspect) -> None:
     """Weave ``aspect`` onto ``model`` (and, by inheritance, its subclasses).
 
-    Weaving the same aspect object twice is a no-op; weaving another aspect
-    with the same name replaces it in place (re-configuration).  Raises
-    :class:`WeavingError` before changing anything if the aspect does not fit.
+    Weaving the same aspect object twice is a no-op; weaving another aspect with the same name
+    replaces it in place (re-configuration).  Raises
+    [`WeavingError`][earnorm_aop.errors.WeavingError] before changing anything if the aspect does
+    not fit.
     """
     weave_many(model, [aspect])
 
 
 def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
-    """Weave several aspects with one rebuild; all or none of them (see :func:`weave`)."""
+    """Weave several aspects with one rebuild; all or none of them (see ``weave``)."""
     _check_class(model)
     aspects = list(aspects)
     with lock:
@@ -83,13 +84,24 @@ def weave_many(model: type, aspects: Iterable[Aspect]) -> None:
             if aspect.name in state.excluded:
                 state.excluded -= {aspect.name}
             state.own[aspect.name] = aspect
-        try:
-            rebuild_classes([model])
-        except BaseException:
-            state.own, state.excluded = before
-            if state.idle:
-                states.pop(model, None)
-            raise
+        _rebuild_or_restore(model, state, before)
+
+
+def _rebuild_or_restore(
+    model: type, state: State, before: tuple[dict[str, Aspect], frozenset[str]]
+) -> None:
+    """Rebuild ``model``'s hierarchy; if that fails, ``state`` is as ``before`` again.
+
+    All or nothing, for weaving and unweaving alike: a rebuild that raises has
+    changed no class (see ``rebuild_classes``), so the record must not either.
+    """
+    try:
+        rebuild_classes([model])
+    except BaseException:
+        state.own, state.excluded = before
+        if state.idle:
+            states.pop(model, None)
+        raise
 
 
 def refresh(model: type) -> None:
@@ -119,7 +131,7 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
             else [aspect if isinstance(aspect, str) else aspect.name]
         )
         state = states.get(model)
-        before = None if state is None else (dict(state.own), state.excluded)
+        before = ({}, frozenset()) if state is None else (dict(state.own), state.excluded)
         inherited = {a.name for a in effective(model, skip_self=True)}
         changed = False
         for name in names:
@@ -133,23 +145,15 @@ def unweave(model: type, aspect: Aspect | str | None = None) -> None:
                     state.excluded |= {name}
                     changed = True
         if changed:
-            try:
-                rebuild_classes([model])
-            except BaseException:
-                if before is not None:
-                    state.own, state.excluded = before  # type: ignore[union-attr]
-                elif state is not None:
-                    state.own, state.excluded = {}, frozenset()
-                if state is not None and state.idle:
-                    states.pop(model, None)
-                raise
+            assert state is not None  # a change is made to a state, created if need be
+            _rebuild_or_restore(model, state, before)
 
 
 def switch_off(switch: Switch) -> None:
     """A plugin tripped its ``max_failures``: switch it off on every class that uses it.
 
     The engine's own ``on_auto_disable`` reaction, installed first (see
-    :mod:`.extensions`).
+    [`extensions`][earnorm_aop.weaving.extensions]).
     """
     set_enabled(switch, False)
 
@@ -179,7 +183,7 @@ def woven_classes() -> list[type]:
 
 @dataclass(frozen=True)
 class MethodChain:
-    """One woven method of a model as :func:`describe` reports it."""
+    """One woven method of a model as ``describe`` reports it."""
 
     method: str
     advice: tuple[PlannedAdvice, ...]  # in execution order
@@ -205,7 +209,7 @@ def event_handlers(model: type, event: str) -> Handlers:
     """The enabled handlers of custom ``event`` on ``model``, in plugin order.
 
     One look-up: each class's table is made when its plans are rebuilt
-    (:func:`~earnorm_aop.weaving.planning.event_table`); an empty result
+    ([`event_table`][earnorm_aop.weaving.planning.event_table]); an empty result
     (``NO_HANDLERS``) is false, for the caller to test before building a payload.
     """
     table = event_tables.get(model)
@@ -232,8 +236,8 @@ def _event_table_of(model: type) -> Mapping[str, Handlers]:
 def context_scope_opened(switches: Iterable[Switch]) -> None:
     """A ``disabled()`` block started: make dispatchers of these plugins check it.
 
-    Nothing is re-woven: the dispatchers of these plugins test a shared cell
-    (see :mod:`earnorm_aop.weaving.scope`), so the cost does not depend on how
+    Nothing is re-woven: the dispatchers of these plugins test a shared cell (see
+    [`earnorm_aop.weaving.scope`][earnorm_aop.weaving.scope]), so the cost does not depend on how
     many classes are woven.
     """
     switches = list(switches)

@@ -6,8 +6,11 @@ from typing import Any, ClassVar
 
 from django.db import models
 
+from earnorm_aop.integrations.django.typing import SoftDeletable, Timestamped
 
-class Article(models.Model):
+
+# The mixins only tell type checkers what the plugins add (docs/typing.md).
+class Article(SoftDeletable, Timestamped, models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
 

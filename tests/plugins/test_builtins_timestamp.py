@@ -141,6 +141,13 @@ def test_bad_configuration_fails_at_class_creation(
 def test_config_schema_documents_each_option() -> None:
     schema = registry.get_plugin("timestamp").config_schema
     props = schema["properties"]
-    assert set(props) == {"created_field", "updated_field", "touch_on_noop", "clock"}
+    assert set(props) == {
+        "created_field",
+        "updated_field",
+        "touch_on_noop",
+        "clock",
+        "backfill_created_from",
+        "backfill_updated_from",
+    }
     assert props["created_field"]["default"] == "created_at"
     assert all(p.get("description") for p in props.values())

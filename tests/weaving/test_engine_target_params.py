@@ -158,7 +158,8 @@ def forced() -> Any:
 
 def test_the_generated_dispatcher_binds_no_call_of_a_named_signature(forced: Any) -> None:
     source = generated.source_of(vars(forced)["save"]._self_wrapper)
-    assert "_ba" not in source
+    code = "".join(line for line in source.splitlines(True) if not line.startswith("#"))
+    assert "_ba" not in code  # (the legend comment names it)
     assert "if not kwargs and 1 <= len(args) <= 3:" in source
     obj = forced()
     assert obj.save(1) == (1, "y", "z", False)

@@ -40,7 +40,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import is_aware, localtime
 
-from ...plugins.softdelete import including_deleted
+from ...adapters.visibility import including_hidden
 from ...weaving import weaver
 
 __all__ = [
@@ -136,7 +136,7 @@ class SoftDeleteAdminMixin:
 
     def get_queryset(self, request: HttpRequest) -> Any:
         if self.shows_deleted(request):
-            with including_deleted():
+            with including_hidden():
                 return super().get_queryset(request)  # type: ignore[misc]
         return super().get_queryset(request)  # type: ignore[misc]
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-__all__ = ["PrivateClasses", "base_class", "private", "private_classes"]
+__all__ = ["PrivateClasses", "base_class", "name_as_declared", "private", "private_classes"]
 
 _lock = threading.RLock()
 
@@ -64,6 +64,23 @@ class _Published:
 
 
 private = _Published()
+
+
+_AS_DECLARED = False
+
+
+def name_as_declared() -> None:
+    """Name the private manager classes made from now on as their user class.
+
+    django-stubs' mypy plugin loads the project and resolves each model's
+    managers by their class's module and name, which it cannot find for a
+    private class; :mod:`earnorm_aop.integrations.django.mypy` calls this
+    before the plugin loads the models, so ``Article.objects`` is typed as
+    the user's manager.  Only for type checking: ``explain()`` and tracebacks
+    then show the user's name.
+    """
+    global _AS_DECLARED
+    _AS_DECLARED = True
 
 
 def base_class(cls: type) -> type:
@@ -109,9 +126,15 @@ def _make_classes(model: Any, current: type) -> PrivateClasses:
             "_earnorm_base": qs_base,
         },
     )
+    # Named as the user's class for a type checker that resolves managers by name.
+    shown = (
+        (base.__module__, base.__qualname__)
+        if _AS_DECLARED
+        else (__name__, f"private.{stem}__{base.__name__}")
+    )
     namespace: dict[str, Any] = {
-        "__module__": __name__,
-        "__qualname__": f"private.{stem}__{base.__name__}",
+        "__module__": shown[0],
+        "__qualname__": shown[1],
         "__doc__": base.__doc__,
         "_earnorm_base": base,
         "_queryset_class": queryset,

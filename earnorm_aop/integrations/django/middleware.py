@@ -45,8 +45,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 
-from ...plugins._common import import_dotted
 from ...runtime.context import context
+from ...runtime.dotted import import_dotted
 
 __all__ = ["SETTING", "ContextMiddleware", "ContextSettings", "username_of"]
 

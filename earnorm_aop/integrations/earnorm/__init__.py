@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from ...adapters.base import register_adapter
 from .adapter import EarnORMAdapter, adapter
+from .backfill import backfill
 from .database import use_mongomock
 from .records import NotFound
 
-__all__ = ["EarnORMAdapter", "NotFound", "adapter", "use_mongomock"]
+__all__ = ["EarnORMAdapter", "NotFound", "adapter", "backfill", "use_mongomock"]
 
 register_adapter(adapter)

@@ -181,7 +181,7 @@ async def _earnorm_aop_save(
     ``changed_only`` (the ``changes`` plugin's ``update_fields`` mode): ``values``
     are the fields that change, and none means no write at all.
     """
-    from ...plugins._common import including_hidden
+    from ...adapters.visibility import including_hidden
 
     model = type(self)
     if changed_only and not values and self._ids:
@@ -250,7 +250,7 @@ def rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> 
 
 async def _earnorm_aop_delete(self: Any) -> bool:
     """Logical ``delete``: EarnORM's ``unlink`` (its query must see hidden rows too)."""
-    from ...plugins._common import including_hidden
+    from ...adapters.visibility import including_hidden
 
     with including_hidden():
         done: bool = await _unlink(self)

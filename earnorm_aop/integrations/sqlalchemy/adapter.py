@@ -45,8 +45,8 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
+from ...adapters.visibility import is_unfiltered
 from ...errors import PluginError
-from ...plugins._common import is_unfiltered
 from . import context, flush, statements, transactions
 from .fields import sqlalchemy_column
 from .statements import RowSet

@@ -44,7 +44,7 @@ from sqlalchemy import Delete, Update, and_, delete, event, insert, select, upda
 from sqlalchemy.orm import Mapper, Session, with_loader_criteria
 from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
 
-from ...plugins._common import including_hidden
+from ...adapters.visibility import including_hidden
 from . import context
 
 __all__ = [

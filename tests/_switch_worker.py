@@ -71,3 +71,52 @@ def run(url: str, namespace: str, index: int, status: Any, stop: Any, rounds: in
             time.sleep(0.002)  # a bounded loop that leaves the CPU to the others
     finally:
         board.close()
+
+
+# -- a worker that toggles (the convergence test under faults) ---------------------------
+
+# Columns of a toggler's row: its switch (ON/OFF), changes not yet written,
+# commands done, whether its board is connected, errors.
+T_STATE, T_PENDING, T_DONE, T_CONNECTED, T_ERRORS, T_WIDTH = 0, 1, 2, 3, 4, 5
+
+
+def toggle(url: str, namespace: str, index: int, status: Any, commands: Any, rounds: int) -> None:
+    """Toggle ``probe`` as told: ``("burst", count, seed)``, ``("set", on)``, ``("stop",)``.
+
+    A burst is ``count`` toggles 0-3 ms apart.  The loop runs at most
+    ``rounds`` times; each time the row says what the process is in.
+    """
+    import queue
+    import random
+
+    reg = PluginRegistry(group=None)
+    reg.register("probe", Probe)
+    make_job(reg)
+    board = reg.share(RedisSwitchboard(url, namespace, interval=0.01, retry=0.02, timeout=0.3))
+    row = index * T_WIDTH
+    try:
+        for _ in range(rounds):
+            status[row + T_STATE] = ON if reg.switch("probe").enabled else OFF
+            status[row + T_PENDING] = len(board.pending())
+            status[row + T_CONNECTED] = int(board.connected)
+            try:
+                command = commands.get(timeout=0.01)
+            except queue.Empty:
+                continue
+            if command[0] == "stop":
+                break
+            try:
+                if command[0] == "burst":
+                    rng = random.Random(command[2])
+                    for _ in range(command[1]):
+                        reg.disable("probe") if reg.switch("probe").enabled else reg.enable("probe")
+                        time.sleep(rng.random() * 0.003)
+                else:
+                    reg.enable("probe") if command[1] else reg.disable("probe")
+            except Exception:
+                status[row + T_ERRORS] += 1
+            status[row + T_STATE] = ON if reg.switch("probe").enabled else OFF
+            status[row + T_PENDING] = len(board.pending())
+            status[row + T_DONE] += 1
+    finally:
+        board.close()

@@ -23,19 +23,34 @@ Transactions (through the adapter's :meth:`~earnorm_aop.adapters.base.Adapter.de
   other connections read;
 - an entry stored by a read inside a transaction is dropped if that
   transaction rolls back;
-- a read that raced with any invalidation in this process is not stored.
+- a read stores what it read only if its key was not invalidated since the
+  read began: the backend's invalidation stamp, taken with the look-up, must be
+  unchanged when the entry is stored, checked atomically with the store (in
+  Redis, one Lua script: see ``cache_backends``).  So once a write's
+  invalidation at commit is done, no read that began before it — in any
+  process — can leave the old row behind.
+
+Entries are checked before use: an entry is read by field name and must hold
+every field of the model and no other, with the key's primary key
+(:meth:`~earnorm_aop.adapters.base.Adapter.cache_misfit`); an entry that does
+not (written by someone else, by another version of the model, or corrupted)
+is a miss, logged once per model and reason on ``earnorm_aop.cache``, and the
+database row replaces it.
 
 Reads see rows as the model's plugins shape them (softdelete hides some).  A
 read with such a plugin switched off — ``registry.disabled("softdelete")``,
 ``registry.disable(...)``, or inside ``softdelete.including_deleted()`` —
 bypasses the cache, so a hidden row never reaches the key normal reads use.
 
-Stampedes (``stampede``): with ``"wait"`` (default) one caller per key and
-process reads the database while the others wait for it (at most
-``wait_timeout`` seconds, then read it themselves) and are served from the
-entry it stored; with ``"stale"`` entries are kept ``stale_ttl`` seconds
-beyond their ``ttl``, and while one caller reloads an expired entry the others
-get the expired values; ``"off"`` lets every miss read the database.
+Stampedes (``stampede``): with ``"wait"`` (default) one caller per key
+reads the database while the others wait for it (at most ``wait_timeout``
+seconds, then read it themselves) and are served from the entry it stored —
+one per process through an in-process claim, and, on Redis, one across
+processes through a lock key with a timeout (``wait_timeout``: a loader that
+dies does not hold it longer); with ``"stale"`` entries are kept ``stale_ttl``
+seconds beyond their ``ttl``, and while one caller reloads an expired entry
+the others get the expired values; ``"off"`` lets every miss read the
+database.
 
 The cache never fails an operation: a backend error (Redis down, a value the
 Redis format cannot hold) is logged on the ``earnorm_aop.cache`` logger and
@@ -60,14 +75,24 @@ from ..plugin_system.spec import hook
 from ..weaving import scope, weaver
 from ..weaving.aspect import Aspect
 from ..weaving.pointcut import Pointcut, split_event
+from ._cache_loads import Loads
 from ._common import call_with, finally_, is_unfiltered, then
-from .cache_backends import MISS, CacheBackend, MemoryBackend, RedisBackend
+from .cache_backends import (
+    MISS,
+    STAMP_SECONDS,
+    CacheBackend,
+    Corrupt,
+    MemoryBackend,
+    RedisBackend,
+)
 
 __all__ = ["CachePlugin"]
 
 log = logging.getLogger("earnorm_aop.cache")
 
 _READS = ("get", "get_queryset")
+# A cross-process waiter looks for the loader's entry this often, up to wait_timeout.
+_POLL = 0.01
 
 
 class CachePlugin:
@@ -128,11 +153,11 @@ class CachePlugin:
             )
         else:
             self.backend = MemoryBackend(ttl=keep, maxsize=cfg.maxsize)
-        self.loads = _Loads()
+        self.loads = Loads()
         # Keys with uncommitted writes, per thread (a connection belongs to one thread).
         self._local = threading.local()
-        # Bumped by every invalidation: a read that overlapped one is not stored.
-        self._generation = 0
+        # (model label, reason) of the entries refused so far: each is logged once.
+        self._refused: set[tuple[str, str]] = set()
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -140,8 +165,8 @@ class CachePlugin:
         where = "" if alias is None else f"{alias}:"
         return f"{self.config.prefix}{adapter.model_label(model)}:{where}{pk!r}"
 
-    def _keys(self, adapter: Adapter, model: type, pks: Iterable[Any]) -> list[str]:
-        aliases = adapter.cache_aliases(model)
+    def _keys(self, adapter: Adapter, model: type, subject: Any, pks: Iterable[Any]) -> list[str]:
+        aliases = adapter.cache_aliases(model, subject)
         return [self._key(adapter, model, a, pk) for pk in pks if pk is not None for a in aliases]
 
     def _dirty(self) -> dict[str, int]:
@@ -178,13 +203,12 @@ class CachePlugin:
             return default
 
     def _invalidate(self, keys: Sequence[str]) -> None:
-        self._generation += 1
         if keys:
             self._safely("invalidation", lambda: self.backend.delete(keys))
 
     def _written(self, adapter: Adapter, model: type, subject: Any, pks: Iterable[Any]) -> None:
         """Invalidate now; inside a transaction, keep the keys out of the cache until it ends."""
-        keys = self._keys(adapter, model, pks)
+        keys = self._keys(adapter, model, subject, pks)
         self._invalidate(keys)
         if not keys or not adapter.in_transaction(model, subject):
             return
@@ -223,57 +247,146 @@ class CachePlugin:
         key = self._key(adapter, model, alias, pk)
         if key in self._dirty():
             return proceed()  # this thread's transaction wrote the row: not committed yet
-        entry = self._safely("read", lambda: self.backend.get(key), MISS)
+        entry, stamp = self._safely("read", lambda: self.backend.fetch(key), (MISS, None))
+        values = self._values(adapter, model, entry, pk)
         mode = self.config.stampede
-        if entry is not MISS:
+        if values is not None:
             if mode != "stale" or entry["fresh"] >= time.time():
-                return self._hit(adapter, model, entry, alias)
+                return adapter.from_values(model, values, alias)
             if not self.loads.claim(key):
-                return self._hit(adapter, model, entry, alias)  # another caller reloads it
-            return self._load(adapter, model, instance, key, proceed, claimed=True)
-        if mode == "off":
-            return self._load(adapter, model, instance, key, proceed, claimed=False)
+                return adapter.from_values(model, values, alias)  # another caller reloads it
+            lock = self._claim(key)
+            if lock is None:  # another process reloads it
+                self.loads.release(key)
+                return adapter.from_values(model, values, alias)
+            return self._load(adapter, model, instance, pk, key, proceed, stamp, lock, claimed=True)
+        if stamp is None or mode == "off":  # stamp None: the backend failed, nothing stored
+            return self._load(adapter, model, instance, pk, key, proceed, stamp, None)
         if self.loads.claim(key):
-            return self._load(adapter, model, instance, key, proceed, claimed=True)
-        # Another caller is reading this row: wait for it, then take what it stored
+            lock = self._claim(key)
+            if lock is not None or not _may_block():
+                return self._load(
+                    adapter, model, instance, pk, key, proceed, stamp, lock, claimed=True
+                )
+            # Another process is reading this row: wait for its entry.
+            self.loads.release(key)
+            found = self._wait_elsewhere(adapter, model, key, pk)
+            if found is not None:
+                return adapter.from_values(model, found, alias)
+            return self._load(adapter, model, instance, pk, key, proceed, stamp, None)
+        # Another caller here is reading this row: wait for it, then take what it stored
         # (not in an event loop's thread, which waiting would block: read instead).
         if _may_block() and self.loads.wait(key, self.config.wait_timeout):
             entry = self._safely("read", lambda: self.backend.get(key), MISS)
-            if entry is not MISS:
-                return self._hit(adapter, model, entry, alias)
+            values = self._values(adapter, model, entry, pk)
+            if values is not None:
+                return adapter.from_values(model, values, alias)
         return proceed()
 
-    def _hit(self, adapter: Adapter, model: type, entry: Any, alias: str | None) -> Any:
-        return adapter.from_values(model, entry["values"], alias)
+    def _values(self, adapter: Adapter, model: type, entry: Any, pk: Any) -> Any:
+        """The field values of ``entry`` if it is one for row ``pk`` of ``model``; else None.
+
+        ``None`` for a miss; for an entry that does not fit (logged once per
+        model and reason), so the database is read and its row replaces it.
+        """
+        if entry is MISS:
+            return None
+        if isinstance(entry, Corrupt):
+            reason = f"it cannot be decoded ({entry.reason})"
+        elif (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("values"), dict)
+            or type(entry.get("fresh")) not in (int, float)
+        ):
+            reason = "it is not an object with 'fresh' and 'values'"
+        else:
+            values = entry["values"]
+            misfit = adapter.cache_misfit(model, values, pk)
+            if misfit is None:
+                return values
+            reason = misfit
+        label = adapter.model_label(model)
+        if (label, reason) not in self._refused:
+            self._refused.add((label, reason))
+            log.warning(
+                "cache: ignoring an entry of %s that does not fit the model (%s); "
+                "reading the database, whose row replaces it",
+                label,
+                reason,
+            )
+        return None
+
+    def _claim(self, key: str) -> Any:
+        """The cross-process claim on ``key`` (a token), ``None`` if another process holds it.
+
+        A backend that cannot be asked lets this caller load (as with no guard).
+        """
+        return self._safely(
+            "lock", lambda: self.backend.claim(key, self.config.wait_timeout), default=True
+        )
+
+    def _wait_elsewhere(self, adapter: Adapter, model: type, key: str, pk: Any) -> Any:
+        """Wait, up to ``wait_timeout``, for another process's entry of ``key``; its values."""
+        for _ in range(max(1, int(self.config.wait_timeout / _POLL))):
+            time.sleep(_POLL)
+            entry = self._safely("read", lambda: self.backend.get(key), MISS)
+            if entry is not MISS:
+                return self._values(adapter, model, entry, pk)
+            if self._safely("lock", lambda: self.backend.claim(key, 0.001), None) is not None:
+                return None  # the loader is gone without storing: read it here
+        return None
 
     def _load(
         self,
         adapter: Adapter,
         model: type,
         subject: Any,
+        pk: Any,
         key: str,
         proceed: Callable[..., Any],
+        stamp: Any,
+        lock: Any,
         *,
-        claimed: bool,
+        claimed: bool = False,
     ) -> Any:
-        generation = self._generation
+        began = time.monotonic()
 
         def store(result: Any) -> Any:
-            if result is not None and generation == self._generation:
-                self._store(adapter, model, subject, key, result)
+            # ``stamp`` None: nothing to compare with (the backend failed), so nothing
+            # is stored; a read slower than a stamp may live would compare with nothing.
+            if (
+                result is not None
+                and stamp is not None
+                and time.monotonic() - began < STAMP_SECONDS / 2
+            ):
+                self._store(adapter, model, subject, pk, key, result, stamp)
             return result
 
         def release() -> None:
+            if lock is not None and lock is not True:
+                self._safely("unlock", lambda: self.backend.release(key, lock))
             if claimed:
                 self.loads.release(key)
 
         # On an async model, store and release once the read has been awaited.
         return finally_(lambda: then(proceed(), store), release)
 
-    def _store(self, adapter: Adapter, model: type, subject: Any, key: str, result: Any) -> None:
-        entry = {"fresh": time.time() + self.config.ttl, "values": adapter.snapshot(result)}
-        self._safely("write", lambda: self.backend.set(key, entry))
-        if adapter.in_transaction(model, subject):
+    def _store(
+        self,
+        adapter: Adapter,
+        model: type,
+        subject: Any,
+        pk: Any,
+        key: str,
+        result: Any,
+        stamp: Any,
+    ) -> None:
+        values = adapter.snapshot(result)
+        if adapter.cache_misfit(model, values, pk) is not None:
+            return  # a partial row (deferred fields): not what a get(pk) returns
+        entry = {"fresh": time.time() + self.config.ttl, "values": values}
+        stored = self._safely("write", lambda: self.backend.store(key, entry, stamp), False)
+        if stored and adapter.in_transaction(model, subject):
             # Read inside a transaction: gone again if that transaction rolls back.
             forget = lambda: self._invalidate([key])  # noqa: E731
             adapter.defer(model, subject, None, forget)
@@ -352,48 +465,3 @@ def _shapes_reads(aspect: Aspect) -> bool:
             if split is not None and split[1] in _READS:
                 return True
     return False
-
-
-class _Loads:
-    """The keys being read from the database in this process, and who waits for them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}
-        self._waiting: dict[str, int] = {}
-
-    def claim(self, key: str) -> bool:
-        """Become the loader of ``key``; ``False`` when another caller already is."""
-        with self._lock:
-            if key in self._running:
-                return False
-            self._running[key] = threading.Event()
-            return True
-
-    def release(self, key: str) -> None:
-        with self._lock:
-            done = self._running.pop(key, None)
-        if done is not None:
-            done.set()
-
-    def wait(self, key: str, timeout: float) -> bool:
-        """Wait for the loader of ``key``; ``False`` if it did not finish within ``timeout``."""
-        with self._lock:
-            done = self._running.get(key)
-            if done is None:
-                return True
-            self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            return done.wait(timeout)
-        finally:
-            with self._lock:
-                left = self._waiting[key] - 1
-                if left:
-                    self._waiting[key] = left
-                else:
-                    del self._waiting[key]
-
-    def waiting(self, key: str) -> int:
-        """How many callers wait for ``key``'s loader now (for monitoring and tests)."""
-        with self._lock:
-            return self._waiting.get(key, 0)

@@ -4,31 +4,29 @@ Layout, per namespace ``NS``:
 
 * the hash ``earnorm_aop:NS:switches``: one field per plugin holding its
   :class:`~earnorm_aop.runtime.switchboard.SwitchState` as JSON, and the field
-  ``__version__``, the namespace's counter (each write takes the next value);
-* the channel ``earnorm_aop:NS:switches:changes``, on which every write is
-  announced with the state it wrote.
+  ``__version__``, the namespace's counter (each write takes a version above
+  it, above what the writer knows, and at least the time in milliseconds);
+* the channel ``earnorm_aop:NS:switches:changes``, announcing every write.
 
-Each process that shares a registry runs one background thread, the
-*listener*.  It subscribes, then reads the whole hash (so nothing written in
-between is missed), applies what is newer than what it knows, and from then
-on applies each announcement within ``interval`` seconds; every ``resync``
-seconds it reads the hash again, in case an announcement was lost.  Local
-changes are written by the same thread, each in one ``WATCH``/``MULTI``
-transaction with its announcement.
+The hash is the one source of state: an announcement only makes each
+listener read it (what it carries, forged or garbage, is never applied), and
+what is read is type-checked (``_switch_hash``).  Each process that shares a
+registry runs one background thread, the *listener*: it subscribes, reads the
+whole hash, applies what is newer than what it knows, and from then on reads
+it again within ``interval`` seconds of each announcement and every
+``resync`` seconds; each read also puts back a switch that differs from its
+shared state with no local change pending.  Local changes are written by the
+same thread, each in one ``WATCH``/``MULTI`` transaction with its
+announcement, on the terms ``_switch_changes`` describes.
 
 When Redis cannot be reached the process keeps its last known states, logs
 one warning per outage and retries every ``retry`` seconds; model operations
-never wait for Redis.  On reconnect it reads the hash first.  A local change
-made during the outage is written then, unless that plugin's shared state
-changed meanwhile (the shared one wins).  A Redis that comes back *empty*
-(restarted without persistence) is filled again from the states the
-processes know, with their versions, so no final state is lost.
+never wait for Redis.  A Redis that comes back *empty* is filled again from
+the states the processes know, with their versions, where it lacks them or
+holds older ones, and only for the plugins each process has.
 
-A process forked after ``share()`` (a pre-forking server that imports the
-application first) starts its own listener in the child: the parent's
-thread does not survive a fork.
-
-Importing this module does not import ``redis``; creating a board does.
+A process forked after ``share()`` starts a listener of its own (threads do
+not survive a fork).  Importing this module does not import ``redis``.
 """
 
 from __future__ import annotations
@@ -44,6 +42,9 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._switch_changes import LocalChanges
+from ._switch_hash import VERSION_FIELD as _VERSION
+from ._switch_hash import parse_hash
 from .switchboard import (
     SharedConfig,
     Switchboard,
@@ -61,7 +62,8 @@ __all__ = ["RedisSwitchboard"]
 
 log = logging.getLogger("earnorm_aop.switchboard")
 
-_VERSION = "__version__"
+# Most announcements taken at once before the hash is read (they only say "read it").
+_DRAIN = 1000
 
 
 def _redis() -> Any:
@@ -125,10 +127,8 @@ class RedisSwitchboard(Switchboard):
             health_check_interval=max(1.0, resync),
             decode_responses=True,
         )
-        # Local changes waiting to be written, by hash field: (what, origin, base
-        # version), ``what`` being the new enabled flag or the new options.
-        self._pending: dict[str, tuple[Any, str, int]] = {}
-        self._pending_lock = threading.Lock()
+        # Local changes waiting to be written, by hash field.
+        self._changes = LocalChanges(self.remember)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = False
@@ -138,34 +138,28 @@ class RedisSwitchboard(Switchboard):
 
     def states(self) -> dict[str, SwitchState]:
         """Every shared state of the namespace, by plugin name (raises if unreachable)."""
-        raw: dict[str, str] = self.client.hgetall(self.key)
-        return {
-            name: SwitchState.from_dict(json.loads(v))
-            for name, v in sorted(raw.items())
-            if name != _VERSION and not is_config_field(name)
-        }
+        _, entries = parse_hash(self.key, self.client.hgetall(self.key))
+        return {f: e for f, e in sorted(entries.items()) if isinstance(e, SwitchState)}
 
     def configs(self) -> list[SharedConfig]:
         """Every shared configuration of the namespace (raises if unreachable)."""
-        raw: dict[str, str] = self.client.hgetall(self.key)
-        return [
-            SharedConfig.from_dict(json.loads(v))
-            for name, v in sorted(raw.items())
-            if is_config_field(name)
-        ]
+        _, entries = parse_hash(self.key, self.client.hgetall(self.key))
+        return [entry for _, entry in sorted(entries.items()) if isinstance(entry, SharedConfig)]
 
     def version(self) -> int:
         """The namespace's counter: the version of the last write."""
-        return int(self.client.hget(self.key, _VERSION) or 0)
+        counter, _ = parse_hash(self.key, self.client.hgetall(self.key))
+        return counter
 
     def set(
         self, name: str, enabled: bool, *, origin: str = "cli", expect: int | None = None
     ) -> SwitchState | None:
         """Write ``name``'s state and announce it; return what was written.
 
-        With ``expect``, only if the plugin's shared version is still
-        ``expect`` (0: never written); otherwise nothing is written and the
-        result is ``None``.  Raises when Redis cannot be reached.
+        With ``expect``, only if the plugin's shared version is not newer than
+        ``expect`` (the version the change was made against); otherwise nothing
+        is written and the result is ``None``.  Raises when Redis cannot be
+        reached.
         """
 
         def make(version: int) -> SwitchState:
@@ -207,25 +201,38 @@ class RedisSwitchboard(Switchboard):
         make: Callable[[int], SwitchState | SharedConfig],
         expect: int | None,
     ) -> SwitchState | SharedConfig | None:
-        """One transaction: check ``field``'s version, bump the counter, write, announce."""
+        """One transaction: check ``field``'s version, bump the counter, write, announce.
+
+        The new version is above the counter, above every version this
+        process knows, and at least the current time in milliseconds: a Redis
+        that restarted empty starts its counter again, and a state written
+        after that must still be newer than any written before it, which
+        other processes may still hold and write back.
+        """
         with self.client.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(self.key)
-                    raw = pipe.hget(self.key, field)
-                    current = 0 if raw is None else int(json.loads(raw)["version"])
-                    if expect is not None and current != expect:
+                    counter, entries = parse_hash(self.key, pipe.hgetall(self.key))
+                    current = entries.get(field)
+                    if expect is not None and current is not None and current.version > expect:
                         pipe.unwatch()
                         return None
-                    entry = make(int(pipe.hget(self.key, _VERSION) or 0) + 1)
+                    version = max(counter + 1, self._newest_known() + 1, int(now() * 1000))
+                    entry = make(version)
                     text = json.dumps(entry.as_dict())
                     pipe.multi()
-                    pipe.hset(self.key, mapping={field: text, _VERSION: entry.version})
+                    pipe.hset(self.key, mapping={field: text, _VERSION: version})
                     pipe.publish(self.channel, text)
                     pipe.execute()
                     return entry
                 except self._watch_error:
                     continue
+
+    def _newest_known(self) -> int:
+        versions = [s.version for s in self.known().values()]
+        versions += [c.version for c in self.known_configs().values()]
+        return max(versions, default=0)
 
     # -- sharing a registry -------------------------------------------------------------
 
@@ -250,7 +257,8 @@ class RedisSwitchboard(Switchboard):
     def _after_fork(self) -> None:
         """In a forked child: fresh locks and a listener of its own (the parent's is gone)."""
         self._lock = threading.Lock()
-        self._pending_lock = threading.Lock()
+        self._switching = threading.RLock()
+        self._changes = LocalChanges(self.remember)
         self.connected = False
         self._start()
 
@@ -267,27 +275,22 @@ class RedisSwitchboard(Switchboard):
 
     def publish(self, name: str, enabled: bool, *, origin: str) -> None:
         """Queue a local change for the listener to write (returns at once)."""
-        self._queue(name, enabled, origin)
+        self._as_one(name, enabled, lambda: self._queue(name, enabled, origin))
 
     def publish_config(self, name: str, model: str, config: dict[str, Any]) -> None:
         """Queue a local reconfiguration for the listener to write (returns at once)."""
         self._queue(config_field(name, model), (name, model, config), "reconfigure")
 
     def _queue(self, field: str, what: Any, origin: str) -> None:
-        # A field changed twice before being written is written once, with the
-        # last value, against the version the first change was made on.
-        with self._pending_lock:
-            queued = self._pending.get(field)
-            base = queued[2] if queued is not None else self.known_version(field)
-            self._pending[field] = (what, origin, base)
+        # Terms: written whatever (connected), or over the known version (an outage).
+        def expect() -> int | None:
+            return None if self.connected else self.known_version(field)
+
+        self._changes.add(field, what, origin, expect)
 
     def pending(self) -> dict[str, Any]:
         """Local changes not written yet: plugin name -> enabled, config field -> options."""
-        with self._pending_lock:
-            return {
-                field: item[0][2] if is_config_field(field) else item[0]
-                for field, item in self._pending.items()
-            }
+        return self._changes.view()
 
     # -- the listener thread ------------------------------------------------------------
 
@@ -301,11 +304,18 @@ class RedisSwitchboard(Switchboard):
                     self._catch_up()
                     self._connected()
                     last_sync = time.monotonic()
+                # An announcement only says that the hash changed: what it carries
+                # is never applied (anyone who can PUBLISH could have sent it).
+                # Whatever arrived, the hash is read once.
+                notified = False
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=self.interval)
-                if message is not None and message.get("type") == "message":
-                    self._take(json.loads(message["data"]))
+                for _ in range(_DRAIN):
+                    if message is None:
+                        break
+                    notified = True
+                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
                 self._flush()
-                if time.monotonic() - last_sync >= self.resync:
+                if notified or time.monotonic() - last_sync >= self.resync:
                     self._catch_up()
                     last_sync = time.monotonic()
             except self.errors as exc:
@@ -324,8 +334,7 @@ class RedisSwitchboard(Switchboard):
         pubsub = self.client.pubsub()
         pubsub.subscribe(self.channel)
         # Wait for the confirmation, so what is written after the read below is announced to us.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        for _ in range(max(1, int(5 / self.interval))):
             message = pubsub.get_message(timeout=self.interval)
             if message is not None and message.get("type") == "subscribe":
                 return pubsub
@@ -333,27 +342,43 @@ class RedisSwitchboard(Switchboard):
         raise TimeoutError(f"no subscription confirmation on {self.channel!r}")
 
     def _catch_up(self) -> None:
-        """Read every shared state and apply the newer ones; refill a Redis that lost them."""
-        for _ in range(2):  # a refill makes the second read find the states again
-            raw: dict[str, str] = self.client.hgetall(self.key)
-            remote = int(raw.pop(_VERSION, 0) or 0)
-            known: dict[str, SwitchState | SharedConfig] = {
-                **self.known(),
-                **self.known_configs(),
-            }
-            if known and remote < max(s.version for s in known.values()):
-                self._refill(known)
-                continue
-            for text in raw.values():
-                self._take(json.loads(text))
-            return
+        """Read the hash: apply what is newer, repair what differs, write back what it lost.
 
-    def _take(self, data: dict[str, Any]) -> None:
-        """Apply one entry read from the hash or an announcement."""
-        if data.get("kind") == "config":
-            self.apply_config(SharedConfig.from_dict(data))
-        else:
-            self.apply(SwitchState.from_dict(data))
+        A field with a local change still to write is left alone (the change
+        will be written, or refused and this read again).  A state this
+        process knows that is newer than the hash's, or absent from it (Redis
+        restarted empty), is written back, for the plugins this registry has
+        only: a name it does not know is never written by it.
+        """
+        _, entries = parse_hash(self.key, self.client.hgetall(self.key))
+        registry = self.registry
+        waiting = self._changes.fields()
+        for field, entry in entries.items():
+            with self._switching:
+                if field in self._changes:
+                    continue
+                if isinstance(entry, SharedConfig):
+                    self.apply_config(entry)
+                else:
+                    self.apply(entry)
+        lost: dict[str, SwitchState | SharedConfig] = {}
+        known: dict[str, SwitchState | SharedConfig] = {**self.known(), **self.known_configs()}
+        for field, mine in known.items():
+            if field in waiting or registry is None or mine.name not in registry:
+                continue
+            there = entries.get(field)
+            if there is None or there.order() < mine.order():
+                lost[field] = mine
+            elif isinstance(mine, SwitchState) and self.settle(field):
+                log.warning(
+                    "switchboard %s: the switch of %r differed from its shared state; "
+                    "put back to %s",
+                    self.namespace,
+                    field,
+                    "on" if mine.enabled else "off",
+                )
+        if lost:
+            self._refill(lost)
 
     def _refill(self, known: dict[str, SwitchState | SharedConfig]) -> None:
         """Write back the states Redis lost (each where it is missing or older), versions kept."""
@@ -361,57 +386,55 @@ class RedisSwitchboard(Switchboard):
             while True:
                 try:
                     pipe.watch(self.key)
-                    raw = pipe.hgetall(self.key)
-                    remote = int(raw.pop(_VERSION, 0) or 0)
+                    counter, entries = parse_hash(self.key, pipe.hgetall(self.key))
                     fields: dict[str, Any] = {}
-                    for name, state in known.items():
-                        there = raw.get(name)
-                        if there is None or int(json.loads(there)["version"]) < state.version:
-                            fields[name] = json.dumps(state.as_dict())
-                    fields[_VERSION] = max([remote, *(s.version for s in known.values())])
+                    for field, state in known.items():
+                        there = entries.get(field)
+                        if there is None or there.order() < state.order():
+                            fields[field] = json.dumps(state.as_dict())
+                    if not fields:
+                        pipe.unwatch()
+                        return
+                    fields[_VERSION] = max([counter, *(s.version for s in known.values())])
                     pipe.multi()
                     pipe.hset(self.key, mapping=fields)
+                    pipe.publish(self.channel, "refill")
                     pipe.execute()
                     break
                 except self._watch_error:
                     continue
         log.warning(
-            "switchboard %s: Redis had lost the shared states (restarted empty?); "
-            "wrote back the %d this process knew",
+            "switchboard %s: Redis had lost shared states (restarted empty?); "
+            "wrote back the %d this process knew: %s",
             self.namespace,
             len(fields) - 1,
+            ", ".join(sorted(f for f in fields if f != _VERSION)),
         )
 
     def _flush(self) -> None:
-        """Write the queued local changes (each only over the version it was made against)."""
-        while True:
-            with self._pending_lock:
-                if not self._pending:
-                    return
-                field = next(iter(self._pending))
-                item = self._pending[field]
-            what, origin, base = item
+        """Write the queued local changes (see ``_switch_changes`` for the terms of each)."""
+        refused = False
+        while (queued := self._changes.first()) is not None:
+            field, change = queued
             written: SwitchState | SharedConfig | None
             if is_config_field(field):
-                name, model, config = what
-                written = self.set_config(name, model, config, origin=origin, expect=base)
+                name, model, config = change.what
+                written = self.set_config(
+                    name, model, config, origin=change.origin, expect=change.expect
+                )
             else:
-                written = self.set(field, what, origin=origin, expect=base)
-            with self._pending_lock:
-                if self._pending.get(field) == item:
-                    del self._pending[field]
-            if written is not None:
-                self.remember(written)
-                continue
-            log.info(
-                "switchboard %s: the local change of %r was not written: its shared "
-                "state changed meanwhile; applying the shared one",
-                self.namespace,
-                field,
-            )
-            raw = self.client.hget(self.key, field)
-            if raw is not None:
-                self._take(json.loads(raw))
+                written = self.set(field, change.what, origin=change.origin, expect=change.expect)
+            self._changes.written(field, change, written)
+            if written is None:
+                refused = True
+                log.info(
+                    "switchboard %s: the local change of %r, made during an outage, was not "
+                    "written: its shared state changed meanwhile; applying the shared one",
+                    self.namespace,
+                    field,
+                )
+        if refused:
+            self._catch_up()
 
     def _connected(self) -> None:
         if not self.connected and self._outage_logged:

@@ -22,20 +22,29 @@ instead of the declared ones.  Options travel as JSON: values, and callables
 or classes by their dotted import path.
 
 Every written state carries a version (one counter per namespace); a state is
-applied only when its version is newer than the one this process knows, so
-late or repeated announcements change nothing.  This module holds what any
-board shares; the transport lives in its subclass.
+applied only when it is newer than the one this process knows (its
+:meth:`~SwitchState.order`: the version, then the time and the writer, so two
+states never tie), so late or repeated reads change nothing.  A local toggle
+and the application of a shared state are serialised (``Switchboard._as_one``),
+so the switch in force and the change handed to the transport always agree.
+
+What is shared is read as data, never trusted as it comes: :meth:`SwitchState.from_dict`
+and :meth:`SharedConfig.from_dict` check every field's type (``"enabled":
+"false"`` is refused, not read as true) and raise :class:`ValueError` naming
+what is wrong; a board logs such an entry once and skips it.  This module holds
+what any board shares; the transport lives in its subclass.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,16 +83,22 @@ class SwitchState:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def order(self) -> tuple[int, float, str]:
+        """What "newer" means: the version, then the time and the writer (never a tie)."""
+        return (self.version, self.time, self.by)
+
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SwitchState:
+    def from_dict(cls, data: Any) -> SwitchState:
+        """The state ``data`` holds; :class:`ValueError` naming the field that is wrong."""
+        data = _mapping(data, "a switch state")
         return cls(
-            name=str(data["name"]),
-            enabled=bool(data["enabled"]),
-            version=int(data["version"]),
-            auto_disabled=bool(data.get("auto_disabled", False)),
-            origin=str(data.get("origin", "")),
-            by=str(data.get("by", "")),
-            time=float(data.get("time", 0.0)),
+            name=_typed(data, "name", str),
+            enabled=_typed(data, "enabled", bool),
+            version=_version(data),
+            auto_disabled=_typed(data, "auto_disabled", bool, False),
+            origin=_typed(data, "origin", str, ""),
+            by=_typed(data, "by", str, ""),
+            time=_time(data),
         )
 
 
@@ -111,17 +126,61 @@ class SharedConfig:
     def as_dict(self) -> dict[str, Any]:
         return {"kind": "config", **asdict(self)}
 
+    def order(self) -> tuple[int, float, str]:
+        """What "newer" means: the version, then the time and the writer (never a tie)."""
+        return (self.version, self.time, self.by)
+
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SharedConfig:
+    def from_dict(cls, data: Any) -> SharedConfig:
+        """The configuration ``data`` holds; :class:`ValueError` naming the field that is wrong."""
+        data = _mapping(data, "a shared configuration")
+        config = _typed(data, "config", dict)
+        if not all(isinstance(k, str) for k in config):
+            raise ValueError("a shared configuration's 'config' has option names as keys")
         return cls(
-            name=str(data["name"]),
-            model=str(data["model"]),
-            config=dict(data["config"]),
-            version=int(data["version"]),
-            origin=str(data.get("origin", "reconfigure")),
-            by=str(data.get("by", "")),
-            time=float(data.get("time", 0.0)),
+            name=_typed(data, "name", str),
+            model=_typed(data, "model", str),
+            config=dict(config),
+            version=_version(data),
+            origin=_typed(data, "origin", str, "reconfigure"),
+            by=_typed(data, "by", str, ""),
+            time=_time(data),
         )
+
+
+_REQUIRED: Any = object()
+
+
+def _mapping(data: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} is a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type, default: Any = _REQUIRED) -> Any:
+    """``data[key]`` if it is exactly a ``kind`` (a bool is no int, a text no bool)."""
+    if key not in data:
+        if default is _REQUIRED:
+            raise ValueError(f"the field {key!r} is missing")
+        return default
+    value = data[key]
+    if type(value) is not kind and not (kind is dict and isinstance(value, dict)):
+        raise ValueError(f"the field {key!r} is a {kind.__name__}, not {value!r}")
+    return value
+
+
+def _version(data: Mapping[str, Any]) -> int:
+    version: int = _typed(data, "version", int)
+    if version < 1:
+        raise ValueError(f"the field 'version' is a positive int, not {version!r}")
+    return version
+
+
+def _time(data: Mapping[str, Any]) -> float:
+    value = data.get("time", 0.0)
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise ValueError(f"the field 'time' is a number of seconds, not {value!r}")
+    return float(value)
 
 
 _CONFIG = "config:"
@@ -153,6 +212,10 @@ class Switchboard:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Held while a switch is flipped together with what the board records of it:
+        # a local toggle (flip + hand over) and a shared state's application
+        # (known + flip) never interleave.
+        self._switching = threading.RLock()
         # The state of each plugin this process last applied or wrote.
         self._known: dict[str, SwitchState] = {}
         # The shared options this process last applied or wrote, by config_field().
@@ -169,6 +232,20 @@ class Switchboard:
         """Stop sharing; the switches keep their current states."""
         _attached.discard(self)
         self.registry = None
+
+    def _as_one(self, name: str, enabled: bool, hand_over: Callable[[], None]) -> None:
+        """Keep a local change just made in force and hand it over, as one step.
+
+        ``registry.enable``/``disable`` (or an auto-disable) flipped the switch
+        before calling :meth:`publish`; a shared state applied in between (it
+        waits for this step) may have flipped it back: it is flipped again
+        (a no-op otherwise), so what is in force is what is handed over.
+        """
+        with self._switching:
+            registry = self.registry
+            if registry is not None:
+                weaver.set_enabled(registry.switch(name), enabled)
+            hand_over()
 
     def publish(self, name: str, enabled: bool, *, origin: str) -> None:
         """Hand a local change to the other processes (without blocking)."""
@@ -238,11 +315,11 @@ class Switchboard:
         with self._lock:
             if isinstance(entry, SharedConfig):
                 seen = self._configs.get(entry.field)
-                if seen is None or seen.version < entry.version:
+                if seen is None or seen.order() < entry.order():
                     self._configs[entry.field] = entry
                 return
             current = self._known.get(entry.name)
-            if current is None or current.version < entry.version:
+            if current is None or current.order() < entry.order():
                 self._known[entry.name] = entry
 
     def apply(self, state: SwitchState) -> bool:
@@ -251,19 +328,41 @@ class Switchboard:
         The switch is flipped by re-weaving, as ``registry.enable``/``disable``
         do, without announcing it again.  Returns whether anything was applied.
         """
-        registry = self.registry
-        with self._lock:
-            current = self._known.get(state.name)
-            if current is not None and current.version >= state.version:
+        with self._switching:
+            with self._lock:
+                current = self._known.get(state.name)
+                if current is not None and current.order() >= state.order():
+                    return False
+                self._known[state.name] = state
+            self._in_force(state)
+            return True
+
+    def settle(self, name: str) -> bool:
+        """Make the switch of ``name`` match the state this process knows; whether it differed.
+
+        A repair: a toggle racing with an auto-disable, say, can leave the
+        switch other than the state that was last written for it.
+        """
+        with self._switching:
+            with self._lock:
+                state = self._known.get(name)
+            registry = self.registry
+            if state is None or registry is None or name not in registry:
                 return False
-            self._known[state.name] = state
+            switch = registry.switch(name)
+            if switch.enabled == state.enabled:
+                return False
+            self._in_force(state)
+            return True
+
+    def _in_force(self, state: SwitchState) -> None:
+        registry = self.registry
         if registry is None:
-            return False
+            return
         switch = registry.switch(state.name)
         weaver.set_enabled(switch, state.enabled)
         if not state.enabled and state.auto_disabled:
             switch.auto_disabled = True
-        return True
 
     def apply_config(self, shared: SharedConfig) -> bool:
         """Re-weave the models this process has at ``shared.model`` with the shared options.
@@ -277,7 +376,7 @@ class Switchboard:
         registry = self.registry
         with self._lock:
             seen = self._configs.get(shared.field)
-            if seen is not None and seen.version >= shared.version:
+            if seen is not None and seen.order() >= shared.order():
                 return False
             self._configs[shared.field] = shared
         if registry is None:

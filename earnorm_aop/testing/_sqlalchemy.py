@@ -335,12 +335,25 @@ class SQLAlchemyBackend(Backend):
 
     def get(self, model: type, pk: Any) -> Any:
         """``Session.get``; ``NotFound`` for ``None`` (a hidden row is not found)."""
-        if self.asynchronous:
-            found = self.wait(self.async_session.get(model, pk, populate_existing=True))
-        else:
-            # populate_existing: read the row, not the identity map (an object
-            # soft-deleted in this session is still in the map; see docs/sqlalchemy.md).
-            found = self.session.get(model, pk, populate_existing=True)
+        # Read the row, not the identity map (an object soft-deleted in this session
+        # is still in the map; see docs/sqlalchemy.md), as populate_existing=True
+        # would, but through the woven get (a refreshing read is never answered by
+        # the cache): the session's object is taken out of the map for the read,
+        # then put back holding what was read — one object per row, as before.
+        session = self.async_session.sync_session if self.asynchronous else self.session
+        existing = session.identity_map.get(session.identity_key(model, pk))
+        if existing is not None:
+            session.expunge(existing)
+        try:
+            if self.asynchronous:
+                found = self.wait(self.async_session.get(model, pk))
+            else:
+                found = self.session.get(model, pk)
+        finally:
+            if existing is not None:
+                _take_back(session, existing, model, pk)
+        if existing is not None and found is not None:
+            found = existing
         if found is None:
             raise NotFound(f"{model.__qualname__} {pk!r}")
         return found
@@ -520,3 +533,19 @@ def _aware(row: dict[str, Any]) -> dict[str, Any]:
         k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
         for k, v in row.items()
     }
+
+
+def _take_back(session: Any, existing: Any, model: type, pk: Any) -> None:
+    """Put ``existing`` back in ``session`` in place of what a read loaded for its row."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import attributes
+
+    loaded = session.identity_map.get(session.identity_key(model, pk))
+    if loaded is not None and loaded is not existing:
+        values = inspect(loaded).dict
+        session.expunge(loaded)
+        mapper: Any = inspect(model)
+        for attr in mapper.column_attrs:
+            if attr.key in values:
+                attributes.set_committed_value(existing, attr.key, values[attr.key])
+    session.add(existing)

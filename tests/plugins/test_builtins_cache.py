@@ -215,9 +215,8 @@ def test_a_failing_backend_is_logged_and_the_database_read(
     def broken(*args: Any) -> Any:
         raise ConnectionError("cache is down")
 
-    cache.backend.get = broken  # type: ignore[method-assign]
-    cache.backend.set = broken  # type: ignore[method-assign]
-    cache.backend.delete = broken  # type: ignore[method-assign]
+    for method in ("get", "fetch", "set", "store", "delete", "claim", "release"):
+        setattr(cache.backend, method, broken)
     with caplog.at_level(logging.WARNING, logger="earnorm_aop.cache"):
         for _ in range(2):
             with backend.queries() as queries:
@@ -266,7 +265,7 @@ def test_redis_serves_the_second_get_and_shares_entries(backend: Any, redis_url:
     import redis
 
     other = redis.Redis.from_url(redis_url)
-    (key,) = other.keys("t:*")
+    (key,) = other.keys("t:[^\x1f]*")
     assert key.decode().endswith(f":{a.id!r}")
     stored = json.loads(other.get(key))  # plain JSON, never pickle
     assert stored["values"]["title"] == "a"
@@ -281,12 +280,12 @@ def test_redis_writes_invalidate(backend: Any, redis_url: str) -> None:
     client = plugin_of(Article).backend.client  # type: ignore[attr-defined]
     backend.get(Article, a.id)
     backend.get(Article, b.id)
-    assert len(client.keys("w:*")) == 2
+    assert len(client.keys("w:[^\x1f]*")) == 2
     a.title = "a2"
     a.save()
-    assert len(client.keys("w:*")) == 1
+    assert len(client.keys("w:[^\x1f]*")) == 1
     backend.bulk_update(backend.query(Article, title="b"), views=3)
-    assert client.keys("w:*") == []
+    assert client.keys("w:[^\x1f]*") == []
     assert backend.get(Article, b.id).views == 3
 
 
@@ -297,7 +296,7 @@ def test_redis_entries_carry_the_ttl_and_hit_until_they_expire(
     a = backend.create(Article)
     backend.get(Article, a.id)
     client = plugin_of(Article).backend.client  # type: ignore[attr-defined]
-    (key,) = client.keys("earnorm:*")
+    (key,) = client.keys("earnorm:[^\x1f]*")
     assert 25_000 < client.pttl(key) <= 30_000  # Redis expires it after ttl seconds
     with backend.queries() as queries:
         backend.get(Article, a.id)
@@ -319,7 +318,7 @@ def test_two_models_on_one_redis_never_answer_each_others_get(backend: Any, redi
         got = backend.get(Second, b.id)
     assert (type(got), got.title) == (Second, "second")
     assert selects(queries) == 1
-    assert len(plugin_of(First).backend.client.keys("shared:*")) == 2  # type: ignore[attr-defined]
+    assert len(plugin_of(First).backend.client.keys("shared:[^\x1f]*")) == 2  # type: ignore[attr-defined]
 
 
 def test_redis_unreachable_never_fails_an_operation(

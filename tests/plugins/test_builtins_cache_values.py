@@ -48,7 +48,7 @@ def test_redis_entries_are_typed_json_and_read_back_as_the_same_values(
     a = backend.create(Article, title="a", when=when, code=code)
     backend.get(Article, a.id)
     client = plugin_of(Article).backend.client  # type: ignore[attr-defined]
-    (key,) = client.keys("j:*")
+    (key,) = client.keys("j:[^\x1f]*")
     document = json.loads(client.get(key))
     assert document["values"]["title"] == "a"
     assert document["values"]["code"] == {"$": "uuid", "v": str(code)}
@@ -67,7 +67,7 @@ def test_redis_never_unpickles_what_it_reads(backend: Any, redis_url: str) -> No
     a = backend.create(Article, title="a")
     backend.get(Article, a.id)
     client = plugin_of(Article).backend.client  # type: ignore[attr-defined]
-    (key,) = client.keys("p:*")
+    (key,) = client.keys("p:[^\x1f]*")
     client.set(key, pickle.dumps({"values": {"title": "injected"}}))
     with backend.queries() as queries:
         assert backend.get(Article, a.id).title == "a"  # the database, not the payload

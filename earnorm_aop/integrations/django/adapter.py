@@ -302,14 +302,18 @@ class DjangoAdapter(Adapter):
             return db
         return str(router.db_for_read(model))
 
-    def cache_aliases(self, model: type) -> Sequence[str | None]:
+    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
         from django.db import connections
 
         return tuple(connections)
 
+    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
+        """Every concrete field by attname and no other, and the primary key of the key."""
+        return loading.misfit(_meta(model), values, pk)
+
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """``from_db``, so the instance is a load (``_state.db``, loaded state recorded)."""
-        names = list(values)
+        """``from_db`` (a load: ``_state.db``, loaded state), by name in field order."""
+        names = loading.attnames(_meta(model))
         return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
 
     # -- transactions -----------------------------------------------------------------

@@ -42,7 +42,8 @@ class BackfillField(Operation):  # type: ignore[misc]
         self,
         model_name: str,
         name: str,
-        *,
+        # Not keyword-only: Django 4.2's migration writer writes only the
+        # positional-or-keyword parameters of an operation's __init__.
         from_field: str | None = None,
         value: Any = None,
     ) -> None:

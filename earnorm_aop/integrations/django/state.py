@@ -20,11 +20,14 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 __all__ = [
     "attnames",
     "forget",
     "install_load_hooks",
     "loaded_state",
+    "misfit",
     "persisted",
     "remember",
     "remember_saved",
@@ -65,6 +68,26 @@ def forget(instance: Any) -> None:
     kept.pop(_STATE, None)
     kept.pop(_LOADED, None)
     kept.pop(_SAVED, None)
+
+
+def misfit(meta: Any, values: Mapping[str, Any], pk: Any) -> str | None:
+    """Why ``values`` (a cache entry) is no row ``pk`` of the model of ``meta``; None if it is.
+
+    It must hold every concrete field by attname and no other (``from_db``
+    takes a full row by position), and the key's primary key.
+    """
+    names = attnames(meta)
+    if len(values) != len(names) or not all(n in values for n in names):
+        missing = [n for n in names if n not in values]
+        unknown = sorted(str(n) for n in values if n not in names)
+        return f"fields missing: {missing}, unknown: {unknown}"
+    try:
+        found = meta.pk.to_python(values[meta.pk.attname])
+    except (ValidationError, TypeError, ValueError):
+        found = values[meta.pk.attname]
+    if found != pk:
+        return f"its primary key is {found!r}, not the key's {pk!r}"
+    return None
 
 
 def attnames(meta: Any) -> tuple[str, ...]:

@@ -200,6 +200,15 @@ class EarnORMAdapter(Adapter):
             return False
         return not (args[0] if args else kwargs.get("values"))
 
+    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
+        """Every field of the model and no other (a snapshot's), and the key's ``id``."""
+        names = self.field_names(model)
+        if len(values) != len(names) or not all(n in values for n in names):
+            return f"its fields are {sorted(map(str, values))}, not {sorted(names)}"
+        if values["id"] != pk:
+            return f"its id is {values['id']!r}, not the key's {pk!r}"
+        return None
+
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """The record ``values["id"]`` holding ``values`` (a cache hit: no read)."""
         return records.rebuilt(model, (values["id"],), dict(values))

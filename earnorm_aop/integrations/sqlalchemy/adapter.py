@@ -65,6 +65,34 @@ _OPERATIONS = {
 }
 
 
+# The database identities cache keys were made with in this process (what writes invalidate).
+_identities_seen: set[str] = set()
+_identities: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def bind_identity(bind: Any) -> str:
+    """The database a bind (engine or connection) reaches, as part of a cache key.
+
+    Its URL without the password (``postgresql+psycopg://app:***@db:5432/shop``):
+    every process naming the database by the same URL shares its entries, and
+    a session on another database never gets them.  An in-memory SQLite
+    database belongs to its engine alone, so its identity names the engine too.
+    """
+    engine = getattr(bind, "engine", bind)
+    found = _identities.get(engine)
+    if found is None:
+        url = engine.url
+        found = url.render_as_string(hide_password=True)
+        database = url.database or ""
+        if url.get_backend_name() == "sqlite" and (
+            database in ("", ":memory:") or "mode=memory" in found
+        ):
+            found += f"#engine-{id(engine):x}"
+        _identities[engine] = found
+        _identities_seen.add(found)
+    return found
+
+
 def mapper_of(model: type) -> Mapper[Any] | None:
     try:
         found: Any = sa_inspect(model, raiseerr=False)
@@ -307,6 +335,49 @@ class SQLAlchemyAdapter(Adapter):
             statement = select(mapper.primary_key[0]).where(*queryset.criteria)
             return list(queryset.session.scalars(statement, execution_options=_advised()))
         return super().pks(queryset)
+
+    # -- caching ----------------------------------------------------------------------
+
+    def lookup_pk(self, model: type, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """The key of a ``Session.get``; ``None`` for a locking or refreshing one.
+
+        ``with_for_update=True`` must take its lock and ``populate_existing=True``
+        must read the row as the database has it: neither may be answered by
+        a cache.
+        """
+        if statements.locking_or_refreshing():
+            return None
+        return super().lookup_pk(model, args, kwargs)
+
+    def read_alias(self, model: type, subject: Any) -> str | None:
+        """The database identity of the session's bind for ``model`` (see :func:`bind_identity`)."""
+        session = context.SESSION.get()
+        if session is None:
+            return None
+        return bind_identity(session.get_bind(mapper=model))
+
+    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
+        """The writing session's database and every one this process has read ``model`` from."""
+        session = self._session_of(subject)
+        if session is not None:
+            with contextlib.suppress(Exception):  # no bind: only the databases already read
+                bind_identity(session.get_bind(mapper=model))
+        return tuple(sorted(_identities_seen)) or (None,)
+
+    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
+        """Every mapped column attribute and no other, and the primary key of the key."""
+        mapper = mapper_of(model)
+        assert mapper is not None
+        names = [a.key for a in mapper.column_attrs]
+        if len(values) != len(names) or not all(n in values for n in names):
+            missing = [n for n in names if n not in values]
+            unknown = sorted(str(n) for n in values if n not in names)
+            return f"fields missing: {missing}, unknown: {unknown}"
+        key = tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key)
+        found = key[0] if len(key) == 1 else key
+        if found != pk:
+            return f"its primary key is {found!r}, not the key's {pk!r}"
+        return None
 
     def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
         """A transient instance holding ``values`` as its loaded state (in no session)."""

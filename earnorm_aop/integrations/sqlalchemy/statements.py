@@ -567,6 +567,22 @@ def _identity_lookup(state: Any) -> Any:
     return key[0] if len(key) == 1 else key
 
 
+def locking_or_refreshing() -> bool:
+    """Whether the ``Session.get`` running now locks (``with_for_update``) or refreshes
+    (``populate_existing``): a read only the database may answer."""
+    execution = _STATE.get()
+    if execution is None:
+        return False
+    state = execution.state
+    if getattr(state.statement, "_for_update_arg", None) is not None:
+        return True
+    options = state.execution_options
+    load_options = options.get("_sa_orm_load_options")
+    return bool(
+        options.get("populate_existing") or getattr(load_options, "_populate_existing", False)
+    )
+
+
 def _get(state: Any, pk: Any, unfiltered: bool) -> Any:
     """Run the woven ``get``; its object (a cache hit: merged in, no SQL) as the Result."""
     from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData

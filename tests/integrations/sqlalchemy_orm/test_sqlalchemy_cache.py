@@ -97,3 +97,66 @@ def test_a_soft_deleted_row_is_not_served(db: Any) -> None:
         session.delete(session.get(Note, 1))
         session.commit()
     assert get_in_new_session(db, Note, 1) is None
+
+
+# -- keys carry the database; locking and refreshing reads go to it (issue 19) -------------
+
+
+def test_a_session_on_another_database_never_gets_this_ones_entry(db: Any, tmp_path: Any) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from earnorm_aop.integrations.sqlalchemy.adapter import bind_identity
+
+    Note = note_model(db)
+    assert get_in_new_session(db, Note, 1) == ("a", True)  # cached from database A
+    other = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        db.Base.metadata.create_all(other)
+        with Session(other) as session:
+            session.add(Note(id=1, title="row 1 of database B"))
+            session.commit()
+        with Session(other) as session:
+            assert session.get(Note, 1).title == "row 1 of database B"
+        assert bind_identity(other) != bind_identity(db.engine)
+        assert "***" in bind_identity(create_engine("postgresql://u:secret@h/d"))
+        # A write through B invalidates B's entry (and, as this process cannot tell
+        # whether two URLs name one database, every database's entry of that row).
+        with Session(other) as session:
+            session.get(Note, 1).title = "B again"
+            session.commit()
+        with Session(other) as session:
+            assert session.get(Note, 1).title == "B again"
+        assert get_in_new_session(db, Note, 1) == ("a", True)
+    finally:
+        other.dispose()
+
+
+def test_two_in_memory_databases_are_two_databases() -> None:
+    from sqlalchemy import create_engine
+
+    from earnorm_aop.integrations.sqlalchemy.adapter import bind_identity
+
+    one, two = create_engine("sqlite://"), create_engine("sqlite:///:memory:")
+    assert (
+        len({bind_identity(one), bind_identity(two), bind_identity(create_engine("sqlite://"))})
+        == 3
+    )
+    with one.connect() as conn:
+        assert bind_identity(conn) == bind_identity(one)  # a connection reaches its engine's
+
+
+def test_a_locking_or_refreshing_get_reads_the_database(db: Any) -> None:
+    Note = note_model(db)
+    assert get_in_new_session(db, Note, 1) == ("a", True)  # cached
+    db.statements.clear()
+    with db.session() as session:
+        assert session.get(Note, 1, with_for_update=True).title == "a"
+    assert selects(db) == 1
+    with db.session() as session:
+        assert session.get(Note, 1, populate_existing=True).title == "a"
+    assert selects(db) == 2
+    with db.session() as session:
+        session.get(Note, 1)
+        assert session.get(Note, 1, populate_existing=True) is not None
+    assert selects(db) == 3  # the plain get was a hit, the refreshing one a read

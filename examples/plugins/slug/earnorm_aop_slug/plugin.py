@@ -55,6 +55,8 @@ class SlugPlugin:
             False, description="Make the slug again on every save (default: keep it once made)."
         )
 
+    config: Config  # the validated configuration, set by the registry
+
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self.config.field, str, "", index=True)]
 

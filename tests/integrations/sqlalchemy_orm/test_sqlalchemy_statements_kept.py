@@ -9,11 +9,10 @@ options reach the database as written, and the plugins still did their part.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Database
 from sqlalchemy import String, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ResourceClosedError
@@ -25,17 +24,13 @@ Statement = Callable[[Any, str], Any]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def either(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """A database on SQLite, then on the private PostgreSQL cluster."""
+def either(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The ``db`` fixture on SQLite, then on the private PostgreSQL cluster."""
     monkeypatch.setenv("EARNORM_AOP_TEST_DB", request.param)
-    database = Database()
-    try:
-        yield database
-    finally:
-        database.close()
+    return request.getfixturevalue("db")
 
 
-def two_models(db: Database, records: list[Any]) -> tuple[Any, Any]:
+def two_models(db: Any, records: list[Any]) -> tuple[Any, Any]:
     """The same table twice: ``Plain`` without plugins, ``Plugged`` with three built-ins."""
 
     class Plain(db.Base):
@@ -109,7 +104,7 @@ def outcome(result: Any) -> Any:
         return ("rowcount", result.rowcount)
 
 
-def run(db: Database, model: Any, statement: Any) -> tuple[Any, Any, list[str]]:
+def run(db: Any, model: Any, statement: Any) -> tuple[Any, Any, list[str]]:
     db.statements.clear()
     with db.session() as session:
         result = outcome(session.execute(statement))
@@ -121,7 +116,7 @@ def run(db: Database, model: Any, statement: Any) -> tuple[Any, Any, list[str]]:
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
-def test_a_statement_reaches_the_database_as_written(either: Database, name: str) -> None:
+def test_a_statement_reaches_the_database_as_written(either: Any, name: str) -> None:
     records: list[Any] = []
     Plain, Plugged = two_models(either, records)
     make, sql = STATEMENTS[name]
@@ -135,7 +130,7 @@ def test_a_statement_reaches_the_database_as_written(either: Database, name: str
         assert any("OR IGNORE" in s for s in plugged[2])
 
 
-def test_the_plugins_still_act_on_the_statements_they_extend(db: Database) -> None:
+def test_the_plugins_still_act_on_the_statements_they_extend(db: Any) -> None:
     records: list[Any] = []
     _, Plugged = two_models(db, records)
     with db.session() as session:
@@ -154,7 +149,7 @@ def test_the_plugins_still_act_on_the_statements_they_extend(db: Database) -> No
     assert actions == [("update", 1), ("create", 3), ("soft_delete", 2)]
 
 
-def test_execution_options_reach_the_database(db: Database) -> None:
+def test_execution_options_reach_the_database(db: Any) -> None:
     records: list[Any] = []
     Plain, Plugged = two_models(db, records)
     seen: list[Any] = []
@@ -174,7 +169,7 @@ def test_execution_options_reach_the_database(db: Database) -> None:
     assert seen == ["update", "insert", "update", "insert"]
 
 
-def test_a_bulk_update_by_primary_key_goes_through_update_many(db: Database) -> None:
+def test_a_bulk_update_by_primary_key_goes_through_update_many(db: Any) -> None:
     records: list[Any] = []
 
     class Article(db.Base):
@@ -203,7 +198,7 @@ def test_a_bulk_update_by_primary_key_goes_through_update_many(db: Database) -> 
     assert updates == [(1, (1, 10)), (2, (2, 20))]
 
 
-def test_a_bulk_update_by_primary_key_needs_the_key_in_every_row(db: Database) -> None:
+def test_a_bulk_update_by_primary_key_needs_the_key_in_every_row(db: Any) -> None:
     class Article(db.Base):
         __tablename__ = "article"
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -215,7 +210,7 @@ def test_a_bulk_update_by_primary_key_needs_the_key_in_every_row(db: Database) -
         session.execute(update(Article), [{"views": 10}])
 
 
-def test_a_bulk_insert_of_dicts_goes_through_save_many(db: Database) -> None:
+def test_a_bulk_insert_of_dicts_goes_through_save_many(db: Any) -> None:
     records: list[Any] = []
 
     class Article(db.Base):

@@ -11,7 +11,8 @@ does:
   [`PluginModel`][earnorm_aop.plugin_system.model.PluginModel] a framework base too;
 - advice adapted to a write (conditions, ``changes``):
   [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions];
-- the ``context`` advice parameter: [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
+- the ``context`` and ``user`` (its actor) advice and event-handler parameters:
+  [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
 - commit-aware advice waits on the model's adapter;
 - a tripped plugin: switched off (the engine's own reaction), then published to the switchboards
   sharing it ([`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]);
@@ -40,7 +41,7 @@ EXTENSIONS = extensions.Extensions(
     subject=adapters.subject_of,
     advice=conditions.resolve_advice,
     framework_bases=_framework_bases,
-    injectables={"context": context.current_context},
+    injectables={"context": context.current_context, "user": context.current_user},
     constants={"adapter": adapters.adapter_for},
     scheduler=adapters.schedule,
     on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),

@@ -85,8 +85,9 @@ def main() -> None:
         check(
             f"model {Article._meta.label} (examples/blog/models.py) woven with: "
             + ", ".join(woven),
-            # plus "changes", the shared change tracking audit and timestamp require
-            set(woven) == {*Article.plugins, "changes"},
+            # plus "changes", the shared change tracking audit and timestamp require,
+            # and "lifecycle", which fires the after_change audit listens to
+            set(woven) == {*Article.plugins, "changes", "lifecycle"},
         )
 
         applied = create_tables()

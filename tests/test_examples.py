@@ -48,7 +48,10 @@ def test_quickstart_shows_each_plugin_at_work() -> None:
     assert checked[0].startswith("model blog.Article (examples/blog/models.py) woven with: ")
     assert "<locals>" not in out
     # tables come from Django migrations, the plugins' fields included
-    assert "migrate applied blog.0001_initial, earnorm_aop.0001_initial" in checked
+    assert (
+        "migrate applied blog.0001_initial, earnorm_aop.0001_initial, "
+        "earnorm_aop.0002_auditrecord_context" in checked
+    )
     assert "blog_article has the plugins' columns: created_at, updated_at, deleted_at" in checked
     assert "makemigrations --check: blog's migration matches the model" in checked
     assert "timestamp: the first save set created_at = updated_at, timezone-aware" in checked
@@ -69,7 +72,8 @@ def test_quickstart_shows_each_plugin_at_work() -> None:
     assert checked[-1] == "explain(Article): each woven method and its advice, in order"
     assert all(line.startswith(("ok  ", "    ")) for line in lines[:explained])
     assert all(line.startswith("  ") for line in lines[explained + 1 :])
-    assert "  plugins, in order: changes, validation, softdelete, timestamp, audit, cache" in lines
+    order = "changes, validation, softdelete, timestamp, lifecycle, audit, cache"
+    assert f"  plugins, in order: {order}" in lines
     assert "chain   softdelete.hide_deleted" in out
     assert "delete_many (private.blog__Article__QuerySet.delete)" in out
 

@@ -27,6 +27,8 @@ from earnorm_aop import (
     PluginModel,
     PluginNotFoundError,
     PluginRegistry,
+    PluginWarning,
+    context,
     emit,
     explain,
     hook,
@@ -309,9 +311,10 @@ def test_cache_as_a_list_entry_uses_the_init_defaults() -> None:
 
 
 @pytest.mark.usefixtures("page_names")
-def test_custom_hooks_fire_with_emit() -> None:
+def test_custom_hooks_fire_by_themselves() -> None:
     AuditPlugin, _ = custom_hook_plugins()
-    default_registry.register("audit", AuditPlugin)
+    with pytest.warns(PluginWarning, match="built-in 'audit'"):
+        default_registry.register("audit", AuditPlugin)
 
     class Post(BaseModel):
         class Meta:
@@ -319,14 +322,18 @@ def test_custom_hooks_fire_with_emit() -> None:
 
     post = Post(name="hello")
     post.save()
-    emit(post, "after_change", changes={"name": ("", "hello")})
-    emit(post, "after_access", user="ann")
+    post.save()  # changes nothing: no after_change
+    post.name = "bye"
+    post.save()
     assert AuditLog.rows == [
-        {"model": "Post", "instance_id": 1, "changes": {"name": ("", "hello")}}
+        {"model": "Post", "instance_id": 1, "changes": {"id": (None, 1), "name": (None, "hello")}},
+        {"model": "Post", "instance_id": 1, "changes": {"name": ("hello", "bye")}},
     ]
+    with context(actor="ann"):
+        Post.get(1)
     assert AccessLog.rows == [{"model": "Post", "instance_id": 1, "user": "ann"}]
-    # events are not methods: nothing of Post is wrapped, explain lists them as events
-    assert "save" not in vars(Post)
+    emit(post, "after_access", user="bob")  # still fired by hand too
+    assert AccessLog.rows[-1]["user"] == "bob"
     text = explain(Post)
     assert "after_change: audit.log_change" in text
     assert "after_access: audit.log_access" in text

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from ..errors import PluginError
 from ..plugin_system.explanation import explain
 from ..plugin_system.registry import PluginRegistry
+from ..plugin_system.unfired import fired_events
 from ..weaving import weaver
 from ..weaving.pointcut import split_event
 from ._outcome import FAILED, OK, USAGE, UsageError
@@ -57,6 +58,7 @@ def _explain_dict(model: type) -> dict[str, Any]:
             for chain in chains
         ],
         "events": events,
+        "fires": list(fired_events(model)),
     }
 
 

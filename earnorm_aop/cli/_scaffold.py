@@ -107,6 +107,8 @@ class {title}Plugin:
         field: str = Field("{name}_by", description="The field the note is written to.")
         default: str = Field("system", description="The note when no actor is known.")
 
+    config: Config  # the validated options, set by earnorm-aop before __init__
+
     def fields(self) -> list[FieldSpec]:
         """The field the plugin adds to the models it is woven onto."""
         return [FieldSpec(self.config.field, str, "")]

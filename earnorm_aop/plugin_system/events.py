@@ -4,7 +4,9 @@ An event is a hook name that does not name a model method (``after_change``,
 or ``before_update`` on a model without ``update``).  ``emit(instance, event,
 **payload)`` calls every enabled handler of the instance's model in plugin
 order, injecting ``instance``, ``model``, ``event`` and the payload keys by
-name.
+name, and what advice may ask for besides (``user``, the actor of the call
+context, and ``context``) when the payload does not give it.  The lifecycle
+events (:data:`LIFECYCLE`) are fired by the system itself.
 
 Which handlers an event has on a class is decided when the class's plans are
 rebuilt (:func:`earnorm_aop.weaving.weaver.event_handlers` is one look-up), so
@@ -20,46 +22,81 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import PluginError
-from ..weaving import scope, weaver
+from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.policy import policy_of
 
-__all__ = ["aemit", "emit", "listened"]
+__all__ = ["LIFECYCLE", "aemit", "emit", "fire", "listened", "listens_to_lifecycle"]
 
-_signatures: dict[int, tuple[AdviceSpec, inspect.Signature]] = {}
+LIFECYCLE: dict[str, str] = {
+    "after_change": "after each write that changes a record (create, save, update, delete, "
+    "each row of save_many / update_many / delete_many, soft delete, restore)",
+    "after_commit_change": "the same, once the write's transaction commits",
+    "after_access": "after get() returns a record (a cache hit too)",
+}
+"""The events the system fires by itself: the built-in ``lifecycle`` plugin, woven on a
+model as soon as one of its plugins listens to one of them (so a model nobody listens
+on pays nothing)."""
+
+# A handler's parameters, read once per handler: (name, positional only, has a
+# default) each, whether it takes ``**kwargs``, and whether it is ``async def``.
+_Plan = tuple[tuple[tuple[str, bool, bool], ...], bool, bool]
+_plans: dict[int, tuple[AdviceSpec, _Plan]] = {}
+_BUILT_IN = frozenset({"instance", "model", "event"})
+
+
+def _plan(spec: AdviceSpec) -> _Plan:
+    cached = _plans.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    params: list[tuple[str, bool, bool]] = []
+    varkw = False
+    for p in inspect.signature(spec.func).parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            varkw = True
+        elif p.kind is not p.VAR_POSITIONAL:
+            params.append((p.name, p.kind is p.POSITIONAL_ONLY, p.default is not p.empty))
+    plan = (tuple(params), varkw, inspect.iscoroutinefunction(spec.func))
+    _plans[id(spec)] = (spec, plan)
+    return plan
 
 
 def _arguments(
-    aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, payload: dict[str, Any]
+    aspect: Aspect,
+    spec: AdviceSpec,
+    instance: Any,
+    event: str,
+    payload: dict[str, Any],
+    plan: _Plan | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    cached = _signatures.get(id(spec))
-    if cached is None or cached[0] is not spec:
-        cached = _signatures[id(spec)] = (spec, inspect.signature(spec.func))
-    sig = cached[1]
-    given = {"instance": instance, "model": type(instance), "event": event, **payload}
+    """The handler's arguments: by name from the payload, the event, or an injectable."""
+    params, varkw, _ = plan or _plan(spec)
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
-    used: set[str] = set()
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            keywords.update({k: v for k, v in payload.items() if k not in used})
-            continue
-        if p.kind is p.VAR_POSITIONAL:
-            continue
-        if p.name in given:
-            value = given[p.name]
-        elif p.default is not p.empty:
+    for name, positional_only, optional in params:
+        if name in payload:
+            value = payload[name]
+        elif name in _BUILT_IN:
+            value = instance if name == "instance" else type(instance) if name == "model" else event
+        elif name in (points := extensions.installed()).injectables:
+            value = points.injectables[name]()  # ``user``, ``context``: as advice gets them
+        elif name in points.constants:
+            value = points.constants[name](type(instance))  # ``adapter``
+        elif optional:
             continue
         else:
+            given = ", ".join(dict.fromkeys(["instance", "model", "event", *payload]))
             raise PluginError(
                 f"plugin {aspect.name!r}, handler {spec.name!r} of event {event!r} needs "
-                f"{p.name!r}, but emit() gave {', '.join(given)}"
+                f"{name!r}, but emit() gave {given}"
             )
-        used.add(p.name)
-        if p.kind is p.KEYWORD_ONLY:
-            keywords[p.name] = value
-        else:
+        if positional_only:
             positional.append(value)
+        else:
+            keywords[name] = value
+    if varkw:
+        for key, value in payload.items():
+            keywords.setdefault(key, value)
     return positional, keywords
 
 
@@ -69,6 +106,11 @@ def listened(model: type, event: str) -> bool:
     For a caller whose payload costs something to build: nobody listens, nothing built.
     """
     return bool(weaver.event_handlers(model, event))
+
+
+def listens_to_lifecycle(aspect: Aspect) -> bool:
+    """Whether ``aspect`` handles one of the :data:`LIFECYCLE` events (by its event name)."""
+    return any(spec.target in LIFECYCLE for spec in aspect.advices)
 
 
 def _handlers(instance: Any, event: str) -> Sequence[tuple[Aspect, AdviceSpec]]:
@@ -93,20 +135,36 @@ def _succeeded(aspect: Aspect) -> None:
 
 def emit(instance: Any, event: str, **payload: Any) -> list[Any]:
     """Fire ``event`` on ``instance``'s model; return the handlers' results in order."""
+    return fire(instance, event, weaver.event_handlers(type(instance), event), payload)
+
+
+def fire(
+    instance: Any,
+    event: str,
+    handlers: Sequence[tuple[Aspect, AdviceSpec]],
+    payload: dict[str, Any],
+) -> list[Any]:
+    """:func:`emit` with the model's handlers already looked up (the lifecycle plugin's path)."""
+    if not handlers:
+        return []
+    off = scope.DISABLED.get()
+    if off:
+        handlers = [(a, s) for a, s in handlers if a.switch not in off]
     results = []
-    for aspect, spec in _handlers(instance, event):
-        if inspect.iscoroutinefunction(spec.func):
+    for aspect, spec in handlers:
+        plan = _plan(spec)
+        if plan[2]:
             raise PluginError(
                 f"plugin {aspect.name!r}: handler {spec.name!r} of event {event!r} is async; "
                 "fire the event with 'await aemit(...)'"
             )
-        args, kwargs = _arguments(aspect, spec, instance, event, payload)
+        args, kwargs = _arguments(aspect, spec, instance, event, payload, plan)
         try:
             results.append(spec.func(*args, **kwargs))
         except Exception as exc:
             _failed(aspect, spec, instance, event, exc)
         else:
-            _succeeded(aspect)
+            policy_of(aspect).succeeded(aspect)
     return results
 
 

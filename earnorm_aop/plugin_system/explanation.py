@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from ..weaving import weaver
 from ..weaving.pointcut import split_event
 from .diagrams import ModelDiagram, diagram
+from .unfired import fired_events
 
 __all__ = ["Explanation", "explain"]
 
@@ -79,4 +80,7 @@ def _explain_text(model: type) -> str:
         lines.append("  events (fired with emit):")
         for event, handlers in events.items():
             lines.append(f"    {event}: {', '.join(handlers)}")
+    fired = fired_events(model)
+    if fired:
+        lines.append(f"  fires by itself: {', '.join(fired)}")
     return "\n".join(lines)

@@ -20,9 +20,11 @@ from ..weaving import weaver
 from .conditions import needs_tracking
 from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
+from .events import listens_to_lifecycle
 from .masking import mask as mask_fields
 from .registry import PluginRegistry
 from .registry import registry as default_registry
+from .unfired import warn_unfired
 
 __all__ = [
     "PluginModel",
@@ -122,9 +124,16 @@ def apply_plugins(
             aspects.append(reg.aspect_for(name, model, requested[name]))
         elif not weaver.is_woven(model, name):
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
+    fired = "lifecycle" in order or weaver.is_woven(model, "lifecycle")
+    if not fired and any(listens_to_lifecycle(a) for a in aspects):
+        # A listener of after_change / after_access: the system fires them by
+        # itself, through the built-in ``lifecycle`` plugin (which needs tracking).
+        source = reg if "lifecycle" in reg else default_registry
+        aspects.append(source.aspect_for("lifecycle", model, {}))
+        order = [*order, "lifecycle"]
     tracked = "changes" in order or weaver.is_woven(model, "changes")
-    if not tracked and any(needs_tracking(model, a) for a in aspects):
-        # Conditions and ``changes`` read the shared tracking: weave it too.
+    if not tracked and ("lifecycle" in order or any(needs_tracking(model, a) for a in aspects)):
+        # Conditions, ``changes`` and the lifecycle events read the shared tracking.
         source = reg if "changes" in reg else default_registry
         aspects.insert(0, source.aspect_for("changes", model, {}))
     if aspects:
@@ -134,6 +143,7 @@ def apply_plugins(
         except BaseException:
             withdraw(model, added)
             raise
+        warn_unfired(model, aspects)
         withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
 
 

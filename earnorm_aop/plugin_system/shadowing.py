@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import PluginWarning
 
-__all__ = ["BUILTIN_PREFIX", "builtin_path", "warn_shadowing"]
+__all__ = ["BUILTIN_PREFIX", "builtin_path", "user_level", "warn_shadowing"]
 
 BUILTIN_PREFIX = "earnorm_aop.plugins."
 """The built-ins are the entry points of ``earnorm_aop.plugins`` this package declares."""
@@ -37,12 +37,15 @@ def warn_shadowing(name: str, cls: type, builtin: str) -> None:
         f"registry.register('my_{name}', {cls.__qualname__})); to mean the "
         f"replacement, pass replace=True.",
         PluginWarning,
-        stacklevel=_caller_level(),
+        stacklevel=user_level(),
     )
 
 
-def _caller_level() -> int:
-    """``stacklevel`` pointing a warning at the user's line, past this package's frames."""
+def user_level() -> int:
+    """``stacklevel`` pointing a warning at the user's line, past this package's frames.
+
+    For a ``warnings.warn`` called by the caller of this function.
+    """
     frame = sys._getframe(2)  # our caller's caller: the warning is issued one level below
     level = 2
     while frame is not None and frame.f_globals.get("__name__", "").startswith("earnorm_aop."):

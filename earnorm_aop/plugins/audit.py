@@ -18,24 +18,27 @@ A save restricted to some fields (Django's ``update_fields``) records only
 the fields it writes, and a save that writes nothing records
 nothing; ``update(writer=obj)`` is recorded under ``writer_id``.
 
-For each record the plugin fires the ``after_change`` event on the instance
-(``emit(instance, "after_change", changes=..., action=..., record=...)``), then
-writes the record to its sink: ``"table"`` — the model's own database through
-the adapter's ``write_audit_record`` (plain classes: :data:`TABLE`, an
-in-memory list), in the write's transaction — or, once that transaction
+The plugin is one listener of the ``after_change`` event, which the
+``lifecycle`` plugin fires once per changed row (woven by itself wherever a
+plugin listens); with the page's own ``@hook("after_change")`` listener on the
+model too, each runs once per write.  Each record goes to its sink:
+``"table"`` — the model's own database through the adapter's
+``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list), in
+the write's transaction — or, once that transaction
 commits (the adapter's ``defer``; never for a rolled-back write), the
 ``earnorm_aop.audit`` logger or a callable.
 
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
-note.save()``; Django: ``ContextMiddleware``); its reason and request id go in
-the record's ``extra``.  Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are
-recorded as changed, never with their values.  ``audit.actor(name)`` is the
-former spelling of ``context(actor=name)``.
+note.save()``; Django: ``ContextMiddleware``); its request id, client address
+(the extra ``client`` the middleware sets) and reason are fields of the record
+too, carried by every sink (columns of the Django and SQLAlchemy tables).
+Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are recorded as
+changed, never with their values.  ``audit.actor(name)`` is the former
+spelling of ``context(actor=name)``.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -47,12 +50,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import AUDIT_TABLE, Adapter, FieldSpec
-from ..plugin_system.events import emit
-from ..plugin_system.masking import redact_changes
 from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
-from ._common import CallableOption, action_for, call_with, clock_of, settle, then
+from ._common import CallableOption, action_for, clock_of, settle, then
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -88,7 +89,7 @@ def _actor_name(current: Context) -> str | None:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One audited write of one row."""
+    """One audited write of one row, with the call context it was made in."""
 
     model: str
     id: Any
@@ -97,9 +98,12 @@ class AuditRecord:
     actor: str | None
     time: datetime
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    request_id: str | None = None
+    client: str | None = None
+    reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The six columns of an audit table."""
+        """The columns of an audit table: what every sink carries (table, log, callable)."""
         return {
             "model": self.model,
             "id": self.id,
@@ -107,6 +111,9 @@ class AuditRecord:
             "changes": dict(self.changes),
             "actor": self.actor,
             "time": self.time,
+            "request_id": self.request_id,
+            "client": self.client,
+            "reason": self.reason,
         }
 
 
@@ -122,6 +129,10 @@ AUDIT_SCHEMA = Table(
         FieldSpec("changes", dict[str, Any]),
         FieldSpec("actor", str | None),
         FieldSpec("time", datetime),
+        # Of the call context (earnorm_aop.context): which request, from where, why.
+        FieldSpec("request_id", str | None),
+        FieldSpec("client", str | None),
+        FieldSpec("reason", str | None),
     ),
     indexes=(Index(("model",)),),
 )
@@ -129,12 +140,11 @@ AUDIT_SCHEMA = Table(
 
 
 class AuditPlugin:
-    """Record every write (field -> (old, new), actor, time) and fire ``after_change``."""
+    """Record every write (field -> (old, new), actor, time): a listener of ``after_change``."""
 
     name = "audit"
     version = "1.0.0"
-    requires = ("changes",)  # its diffs and bulk reads are the shared tracking's
-    fires = ("after_change",)  # what explain()'s diagrams draw as fired by this plugin
+    requires = ("changes", "lifecycle")  # it listens to after_change, which lifecycle fires
     # Below timestamp (50): its around advice is inside timestamp's, so the
     # values it records include the stamped times.
     priority = 10
@@ -202,18 +212,15 @@ class AuditPlugin:
         action: str,
         changes: dict[str, tuple[Any, Any]],
         subject: Any = None,
-        batch: list[dict[str, Any]] | None = None,
     ) -> Any:
-        """Emit and deliver one record; an awaitable when the sink's write is (EarnORM's table).
+        """Deliver one record; an awaitable when the sink's write is (EarnORM's table).
 
-        ``batch``: a bulk write's records for the ``table`` sink, written
-        together by :meth:`_write_batch` (one statement) instead of one by one.
+        Masked fields (earnorm_aop.plugin_system.masking) never leave in clear:
+        the ``after_change`` payload has them redacted already (the lifecycle
+        plugin does it), so the record, its log line and its row do too.
         """
         if not changes and action == "update" and not self.config.record_unchanged:
             return None
-        # Masked fields (earnorm_aop.plugin_system.masking) never leave in clear: not in the
-        # record, its log line, nor the after_change payload.
-        changes = redact_changes(model, changes)
         current = context.current()
         record = AuditRecord(
             model=adapter.model_label(model),
@@ -223,14 +230,13 @@ class AuditPlugin:
             actor=_actor_name(current),
             time=self._now(adapter),
             extra=_context_extra(current),
+            request_id=current.request_id,
+            client=None if (client := current.extra.get("client")) is None else str(client),
+            reason=current.reason,
         )
-        emit(instance, "after_change", changes=changes, action=action, record=record)
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
-            if batch is not None:
-                batch.append(record.as_dict())
-                return None
             return adapter.write_audit_record(model, record.as_dict())
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
@@ -243,26 +249,6 @@ class AuditPlugin:
         )
         return None
 
-    def _batch(self) -> list[dict[str, Any]] | None:
-        """A list collecting a bulk write's records for the ``table`` sink, else ``None``."""
-        return [] if self.config.sink == "table" else None
-
-    @staticmethod
-    def _write_batch(
-        adapter: Adapter, model: type, batch: list[dict[str, Any]] | None
-    ) -> list[Any]:
-        """Write a bulk write's records at once (Django: bulk_create; SQLAlchemy: executemany)."""
-        if not batch:
-            return []
-        return list(adapter.write_audit_records(model, batch))
-
-    def _settled(
-        self, adapter: Adapter, model: type, batch: list[dict[str, Any]] | None, result: Any
-    ) -> Any:
-        """Write the batch; the result (awaiting the records' writes where they are async)."""
-        stored = self._write_batch(adapter, model, batch)
-        return result if inspect.isawaitable(result) else settle(stored, result)
-
     def _to_log(self, record: AuditRecord) -> None:
         self._log.info(
             "%s %s id=%r by %s: %s",
@@ -274,10 +260,29 @@ class AuditPlugin:
             extra={"audit": record.as_dict()},
         )
 
-    # -- single rows ------------------------------------------------------------------
+    # -- the listener -----------------------------------------------------------------
+
+    @hook("after_change")
+    def record_change(
+        self,
+        instance: Any,
+        model: type,
+        changes: dict[str, tuple[Any, Any]],
+        action: str,
+        pk: Any,
+        subject: Any,
+        adapter: Adapter,
+    ) -> Any:
+        """One record per changed row (the ``lifecycle`` plugin fires it, once per row)."""
+        return self._record(adapter, model, instance, pk, action, self._kept(changes), subject)
+
+    @property
+    def unused_hooks(self) -> frozenset[str]:
+        """Saves that change nothing are seen only with ``record_unchanged``: woven only then."""
+        return frozenset() if self.config.record_unchanged else frozenset({"record_unchanged"})
 
     @hook("around:save|update", optional=True)
-    def audit_save(
+    def record_unchanged(
         self,
         instance: Any,
         model: type,
@@ -287,145 +292,25 @@ class AuditPlugin:
         proceed: Callable[..., Any],
         adapter: Adapter,
     ) -> Any:
-        """Record the write's changes from the shared tracking (diffed after the write).
+        """With ``record_unchanged``: a save of a loaded record that changed nothing is recorded.
 
-        A save restricted to some fields (Django's ``update_fields``) records only
-        those: the others keep their loaded value, so their own later write is
-        recorded.  A save that writes nothing records nothing.
+        ``after_change`` does not fire for it (nothing changed), so this advice
+        records it itself.
         """
         if adapter.saves_nothing(args, kwargs):
             return proceed()
         operation = "update" if method == "update" else "save"
         rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
-        action = action_for(instance) or ("create" if rec.created else "update")
+        if rec.created or action_for(instance) is not None:
+            return proceed()
 
         def record(result: Any) -> Any:
-            changes = self._kept(rec.changes)
-            stored = self._record(adapter, model, instance, adapter.pk(instance), action, changes)
-            return settle([stored], result)
-
-        # On an async model, recorded once the write has been awaited.
-        return then(proceed(), record)
-
-    @hook("around:delete", optional=True)
-    def audit_delete(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-        adapter: Adapter,
-    ) -> Any:
-        """Record a delete with the last values (the key is read first: a delete clears it)."""
-        pk = adapter.pk(instance)
-        rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
-
-        def record(result: Any) -> Any:
-            stored = self._record(adapter, model, instance, pk, "delete", self._kept(rec.changes))
+            if rec.changes:
+                return result  # a change: recorded as the listener of after_change
+            stored = self._record(adapter, model, instance, adapter.pk(instance), "update", {})
             return settle([stored], result)
 
         return then(proceed(), record)
-
-    # -- bulk writes --------------------------------------------------------------------
-
-    @hook("around:save_many", optional=True)
-    def audit_save_many(
-        self,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-        adapter: Adapter,
-    ) -> Any:
-        """Record each object of a bulk insert as a creation."""
-        objs, args, kwargs = adapter.bulk_objects(args, kwargs)
-
-        def record(result: Any) -> Any:
-            stored = []
-            batch = self._batch()
-            for obj in objs:
-                changes = self._kept(tracking.Record(adapter, obj, None).changes)
-                pk = adapter.pk(obj)
-                stored.append(self._record(adapter, model, obj, pk, "create", changes, None, batch))
-            stored += self._write_batch(adapter, model, batch)
-            return settle(stored, result)
-
-        return then(call_with(proceed, args, kwargs), record)
-
-    @hook("around:update_many", optional=True)
-    def audit_update_many(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-        adapter: Adapter,
-    ) -> Any:
-        """Record each matched row with its values before and after the bulk update.
-
-        The rows come from the shared read made before the write (the
-        ``changes`` plugin's), expressions evaluated by it; a value added by a
-        plugin inside (timestamp's ``updated_at``) is taken as written, and an
-        expression added there is read back after the write (one more query).
-        """
-        queryset = adapter.bulk_queryset(instance, args, kwargs)
-        action = action_for(queryset) or "update"
-        values = adapter.update_values(args, kwargs)
-        rows = tracking.records("update_many", adapter, model, queryset, args, kwargs)
-        frame = tracking.bulk_frame(queryset)
-        known = frame.values if frame is not None else values
-        result = proceed()
-        if frame is not None:
-            tracking.apply(frame)  # the rows as stored, for after_change handlers
-        late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
-        stored = (
-            adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
-            if late and rows
-            else {}
-        )
-        plain = {
-            adapter.attname(model, n): adapter.stored_value(model, n, v)
-            for n, v in values.items()
-            if not adapter.is_expression(v)
-        }
-        names = {adapter.attname(model, n) for n in values}
-        batch = self._batch()
-        for rec in rows:
-            old = rec.old_values
-            new = {n: rec.after(n) for n in names}
-            new.update(plain)
-            new.update(stored.get(adapter.pk(rec.instance), {}))
-            changes = {
-                n: (old.get(n), v)
-                for n, v in new.items()
-                if n not in self._exclude and v is not tracking.UNKNOWN and old.get(n) != v
-            }
-            pk = adapter.pk(rec.instance)
-            self._record(adapter, model, rec.instance, pk, action, changes, queryset, batch)
-        return self._settled(adapter, model, batch, result)
-
-    @hook("around:delete_many", optional=True)
-    def audit_delete_many(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-        adapter: Adapter,
-    ) -> Any:
-        """Record each matched row of a bulk delete with its last values (the shared read)."""
-        queryset = adapter.bulk_queryset(instance, args, kwargs)
-        rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
-        result = proceed()
-        batch = self._batch()
-        for rec in rows:
-            changes = self._kept(rec.changes)
-            pk = adapter.pk(rec.instance)
-            self._record(adapter, model, rec.instance, pk, "delete", changes, queryset, batch)
-        return self._settled(adapter, model, batch, result)
 
 
 def _context_extra(current: Context) -> dict[str, Any]:

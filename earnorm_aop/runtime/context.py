@@ -239,3 +239,11 @@ context = ContextAPI()
 
 current_context = _CURRENT.get
 """The context in force (what advice asking for ``context`` receives): one C call."""
+
+
+def current_user() -> Any:
+    """The actor of the context in force (what advice and handlers asking for ``user`` receive).
+
+    Django's ``ContextMiddleware`` sets it from ``request.user``.
+    """
+    return _CURRENT.get().actor

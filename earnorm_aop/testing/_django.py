@@ -247,6 +247,9 @@ class DjangoBackend(Backend):
                 "changes": {name: tuple(pair) for name, pair in row.changes.items()},
                 "actor": row.actor,
                 "time": row.time,
+                "request_id": row.request_id,
+                "client": row.client,
+                "reason": row.reason,
             }
             for row in AuditRecord.objects.filter(model=model._meta.label)
         ]

@@ -305,6 +305,9 @@ class EarnORMBackend(Backend):
                 "actor": d["actor"],
                 # BSON datetimes come back naive (UTC), as pymongo gives them.
                 "time": d["time"].replace(tzinfo=UTC) if d["time"].tzinfo is None else d["time"],
+                "request_id": d.get("request_id"),
+                "client": d.get("client"),
+                "reason": d.get("reason"),
             }
             for d in docs
         ]

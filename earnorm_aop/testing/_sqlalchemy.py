@@ -476,6 +476,9 @@ class SQLAlchemyBackend(Backend):
                 "changes": {name: tuple(pair) for name, pair in row["changes"].items()},
                 "actor": row["actor"],
                 "time": _aware({"time": row["time"]})["time"],
+                "request_id": row["request_id"],
+                "client": row["client"],
+                "reason": row["reason"],
             }
             for row in rows
         ]

@@ -63,14 +63,14 @@ class _Source:
 _LEGEND = (
     "# earnorm_aop dispatcher of one woven method's advice chain (weaving/codegen.py).",
     "# dispatch: the wrapt wrapper; _lvl{k}: the k-th around advice, outermost first.",
-    "# _a{i}: advice i, in plan order (before, around, chain, after, error);",
-    "# _s{i}: its plugin's switch; _n{i}: the plugin's name; _k{i}: the advice kind;",
-    "# _f{i}: its failure handler (log / disable); _perr{i}: its proceed()-twice message;",
-    "# _d{i}_{j}: a weave-time value for its parameter j (a default, the adapter) or an",
-    "#   injectable's getter; _t{i}_{j}: the target parameter it reads from _ba (bound);",
-    "# _p{m}: a target parameter read from args; _nb / _dv{m}: the binding's fallback;",
+    "# _advice{i}: advice i, in plan order (before, around, chain, after, error);",
+    "# _switch{i}: its plugin's switch; _plugin{i}: the plugin's name; _kind{i}: the advice kind;",
+    "# _onfail{i}: its failure handler (log / disable); _twice{i}: its proceed()-twice message;",
+    "# _value{i}_{j}: a weave-time value for its parameter j (a default, the adapter) or an",
+    "#   injectable's getter; _param{i}_{j}: the target parameter it reads from _ba (bound);",
+    "# _arg{m}: a target parameter read from args; _nb / _dv{m}: the binding's fallback;",
     "# _g: the gate, nonzero while trace(), metering or disabled() may apply; _x: the",
-    "#   interpreted chain and what lives as long as the dispatcher; _on{i} / _memo:",
+    "#   interpreted chain and what lives as long as the dispatcher; _runs{i} / _memo:",
     "#   whether advice i runs in this context, per disabled() set last seen.",
 )
 
@@ -108,19 +108,19 @@ class Generator:
             self.ns["_memo"] = (None, *[True] * len(self.checked_advice()))
         for i, advice in enumerate(plan.all):
             self.index[id(advice)] = i
-            self.ns[_name(f"_a{i}")] = advice.func
-            self.ns[_name(f"_s{i}")] = advice.aspect.switch
-            self.ns[_name(f"_n{i}")] = advice.aspect.name
-            self.ns[_name(f"_k{i}")] = advice.kind.value
+            self.ns[_name(f"_advice{i}")] = advice.func
+            self.ns[_name(f"_switch{i}")] = advice.aspect.switch
+            self.ns[_name(f"_plugin{i}")] = advice.aspect.name
+            self.ns[_name(f"_kind{i}")] = advice.kind.value
             if policy_of(advice.aspect).goes_on:
-                self.ns[_name(f"_f{i}")] = FailureHandler(advice, plan.target)
+                self.ns[_name(f"_onfail{i}")] = FailureHandler(advice, plan.target)
             if advice.kind is Kind.AROUND:
-                self.ns[_name(f"_perr{i}")] = (
+                self.ns[_name(f"_twice{i}")] = (
                     f"proceed() called twice by around advice {advice.label} on "
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
         # The target parameters advice asks for, each read once per call into
-        # ``_p{m}`` straight from the arguments when the signature allows it
+        # ``_arg{m}`` straight from the arguments when the signature allows it
         # (see DirectBinding); otherwise the call binds them into ``_ba``.
         asked = tuple(
             dict.fromkeys(p.key for a in plan.all for p in a.params if p.source is Source.TARGET)
@@ -135,9 +135,9 @@ class Generator:
         for i, advice in enumerate(plan.all):
             for j, p in enumerate(advice.params):
                 if p.source in (Source.DEFAULT, Source.PROVIDED):
-                    self.ns[_name(f"_d{i}_{j}")] = p.default
+                    self.ns[_name(f"_value{i}_{j}")] = p.default
                 elif p.source is Source.TARGET and self.direct is None:
-                    self.ns[_name(f"_t{i}_{j}")] = p.key
+                    self.ns[_name(f"_param{i}_{j}")] = p.key
 
     # -- expressions -------------------------------------------------------
 
@@ -155,7 +155,7 @@ class Generator:
                 parts.append(f"{p.name}={expr}")
             else:
                 parts.append(expr)
-        text = f"_a{i}({', '.join(parts)})"
+        text = f"_advice{i}({', '.join(parts)})"
         if advice.is_async:
             return f"(await {text})"
         if self.is_async and phase != "around":
@@ -196,18 +196,18 @@ class Generator:
             case Source.METHOD:
                 return "_method"
             case Source.TARGET:
-                return f"_ba[_t{i}_{j}]" if self.direct is None else f"_p{self.asked[p.key]}"
+                return f"_ba[_param{i}_{j}]" if self.direct is None else f"_arg{self.asked[p.key]}"
             case Source.DEFAULT:
-                return f"_d{i}_{j}"
+                return f"_value{i}_{j}"
             case Source.PROVIDED:  # an injectable: its getter, per call
-                return f"_d{i}_{j}()"
+                return f"_value{i}_{j}()"
             case Source.JOINPOINT:
                 result = "result" if phase in ("after", "chain") else "None"
                 error = "error" if phase == "error" else "None"
                 proceed = "proceed" if phase == "around" else "None"
                 return (
                     f"_JP({self.subject(phase)}, model_of(instance), _method, args, kwargs, "
-                    f"_n{i}, _k{i}, {result}, {error}, {proceed}, _bind, instance)"
+                    f"_plugin{i}, _kind{i}, {result}, {error}, {proceed}, _bind, instance)"
                 )
             case _ as never:
                 assert_never(never)
@@ -220,7 +220,7 @@ class Generator:
         if direct is None:
             src.add(d, "_ba = _bind(instance, args, kwargs)")
             return
-        names = [f"_p{m}" for m in range(len(direct.params))]
+        names = [f"_arg{m}" for m in range(len(direct.params))]
         if not direct.keyword_required:
             # A call by position only, with an accepted number of arguments.
             lo, hi = direct.required, direct.positional
@@ -280,7 +280,7 @@ class Generator:
         """
         i = self.index[id(advice)]
         if self.checked:
-            src.add(depth, f"if _on{i}:")
+            src.add(depth, f"if _runs{i}:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
         policy = policy_of(advice.aspect)
@@ -296,12 +296,12 @@ class Generator:
         src.add(depth, "try:")
         src.add(depth + 1, stmt)
         src.add(depth, "except Exception as _e:")
-        src.add(depth + 1, f"_f{i}(_e, instance)")
+        src.add(depth + 1, f"_onfail{i}(_e, instance)")
         for line in on_fail:
             src.add(depth + 1, line)
         src.add(depth, "else:")
         if policy.disables:
-            src.add(depth + 1, f"_s{i}.consecutive_failures = 0")
+            src.add(depth + 1, f"_switch{i}.consecutive_failures = 0")
         for line in on_ok or ["pass"]:
             src.add(depth + 1, line)
 
@@ -355,7 +355,7 @@ class Generator:
         return "dispatch", "\n".join(src.lines) + "\n"
 
     def switch_flags(self, src: _Source, d: int) -> None:
-        """Emit ``_on{i}``: whether advice ``i`` runs under the context's disabled set ``_off``.
+        """Emit ``_runs{i}``: whether advice ``i`` runs under the context's disabled set ``_off``.
 
         A context's set is one frozenset object for as long as its block is
         open, so the flags are computed once per set and kept with it in the
@@ -366,11 +366,11 @@ class Generator:
         checked = self.checked_advice()
         if not checked:
             return
-        flags = [f"_on{self.index[id(a)]}" for a in checked]
+        flags = [f"_runs{self.index[id(a)]}" for a in checked]
         src.add(d, f"_o, {', '.join(flags)} = _memo")
         src.add(d, "if _o is not _off:")
         for a, flag in zip(checked, flags, strict=True):
-            src.add(d + 1, f"{flag} = _s{self.index[id(a)]} not in _off")
+            src.add(d + 1, f"{flag} = _switch{self.index[id(a)]} not in _off")
         src.add(d + 1, f"_memo = (_off, {', '.join(flags)})")
 
     def checked_advice(self) -> tuple[PlannedAdvice, ...]:
@@ -463,7 +463,7 @@ class Generator:
         src.add(1, "def proceed(*a, **kw):")
         src.add(2, "nonlocal called")
         src.add(2, "if called:")
-        src.add(3, f"raise _ProceedError(_perr{i})")
+        src.add(3, f"raise _ProceedError(_twice{i})")
         src.add(2, "called = True")
 
     def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
@@ -482,7 +482,7 @@ class Generator:
         log_policy = policy_of(advice.aspect).goes_on
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         # Skipped while a disabled() block for its plugin is in force here.
-        src.add(1, f"if _s{i}.scopes and _s{i} in _dget():")
+        src.add(1, f"if _switch{i}.scopes and _switch{i} in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if advice.needs_binding:
             self.bind(src, 1)
@@ -527,12 +527,12 @@ class Generator:
         src.add(1, "except Exception as _e:")
         src.add(2, "if inner_failed or isinstance(_e, _ProceedError):")
         src.add(3, "raise")
-        src.add(2, f"_f{i}(_e, instance)")
+        src.add(2, f"_onfail{i}(_e, instance)")
         src.add(2, "if started:")
         src.add(3, "return res")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
         if policy_of(advice.aspect).disables:
-            src.add(1, f"_s{i}.consecutive_failures = 0")
+            src.add(1, f"_switch{i}.consecutive_failures = 0")
         src.add(1, "return _r")
 
 

@@ -15,6 +15,7 @@ import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,23 @@ def test_a_plugin_that_does_not_load_is_reported_not_fatal(
     assert code == 0 and "error: ImportError: no such thing" in out
     code, out = run(capsys, "plugins", "check")
     assert code == 1 and "plugin 'fine' of broken 1.0 does not load: ImportError" in out
+
+
+def test_metrics_show_only_while_metering_is_on(capsys: pytest.CaptureFixture[str]) -> None:
+    from earnorm_aop import start_metering, stop_metering
+
+    def timestamp_entry() -> dict[str, Any]:
+        code, out = run(capsys, "plugins", "--json")
+        assert code == 0
+        (dist,) = [d for d in json.loads(out) if d["distribution"] == "earnorm-aop"]
+        (plugin,) = [p for p in dist["plugins"] if p["name"] == "timestamp"]
+        return dict(plugin)
+
+    assert "metrics" not in timestamp_entry()
+    start_metering()
+    try:
+        metrics = timestamp_entry()["metrics"]
+    finally:
+        stop_metering()
+    assert metrics["name"] == "timestamp" and metrics["metering"] is True
+    assert metrics["enabled"] is True and metrics["failures"] == 0

@@ -34,7 +34,7 @@ class Stamp:
     def before_save(self, instance):
         instance.stamped = True
 
-    @hook("after_change")
+    @hook("restocked")
     def changed(self, instance):
         pass
 
@@ -316,7 +316,7 @@ def test_explain_prints_the_advice_chain(
     assert lines[0] == "Note"
     assert "plugins, in order: stamp" in out
     assert any(line.split()[:3] == ["1.", "before", "stamp.before_save"] for line in lines)
-    assert "after_change: stamp.changed" in out
+    assert "restocked: stamp.changed" in out
     # the same text as explain() on the imported class
     from earnorm_aop import explain
 
@@ -461,7 +461,7 @@ def test_explain_json(
     (save,) = data["methods"]
     assert save["method"] == "save" and save["installed"] is True
     assert save["advice"] == [{"kind": "before", "advice": "stamp.before_save", "enabled": True}]
-    assert data["events"] == {"after_change": ["stamp.changed"]}
+    assert data["events"] == {"restocked": ["stamp.changed"]}
     assert main(["explain", f"{name}:Plain", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["methods"] == []
 

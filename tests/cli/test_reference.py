@@ -27,7 +27,7 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "plugins-reference.md"
 SECTION = re.compile(
     r"<!-- generated: earnorm-aop docs (\w+) -->\n(.*?)<!-- end generated -->\n", re.S
 )
-BUILTINS = ["audit", "cache", "changes", "softdelete", "timestamp", "validation"]
+BUILTINS = ["audit", "cache", "changes", "lifecycle", "softdelete", "timestamp", "validation"]
 
 
 def test_the_built_ins_reference_is_generated_from_their_declarations() -> None:

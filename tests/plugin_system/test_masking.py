@@ -46,8 +46,8 @@ def test_a_global_mask_hides_values_in_every_audit_sink_and_the_log(
 
     class Listener:
         @hook("after_change")
-        def on_change(self, changes: Any, record: AuditRecord) -> None:
-            events.append((changes, record))
+        def on_change(self, changes: Any) -> None:
+            events.append((changes,))
 
     reg.register("listener", Listener)
     Listed = backend.model(

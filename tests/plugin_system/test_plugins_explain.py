@@ -25,7 +25,7 @@ def model(reg: PluginRegistry) -> type:
         def before_get(self, key: int) -> bool:
             return key != 0  # veto key 0
 
-        @hook("after_change")
+        @hook("restocked")
         def changed(self) -> None:
             pass
 
@@ -65,7 +65,7 @@ def test_explain_lists_methods_advice_in_order_and_state(reg: PluginRegistry, mo
     assert get == ["b.before_it", "guard.before_get", "b.around_it", "b.chain_it", "b.after_it"]
     assert "untouched" not in text
     assert "  events (fired with emit):" in lines
-    assert "    after_change: guard.changed" in lines
+    assert "    restocked: guard.changed" in lines
 
 
 def test_explain_shows_disabled_plugins(reg: PluginRegistry, model: type) -> None:

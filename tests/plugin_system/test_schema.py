@@ -69,6 +69,9 @@ def test_audit_declares_its_table_only_for_the_table_sink() -> None:
         "changes",
         "actor",
         "time",
+        "request_id",
+        "client",
+        "reason",
     ]
     assert AUDIT_SCHEMA.indexes == (Index(("model",)),)
 

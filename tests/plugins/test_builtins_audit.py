@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from _builtin_backends import fixed_clock
 
-from earnorm_aop import PluginConfigError, PluginRegistry, hook, registry
+from earnorm_aop import PluginConfigError, PluginRegistry, context, hook, registry
 from earnorm_aop.adapters.base import AUDIT_TABLE
 from earnorm_aop.plugins import audit
 from earnorm_aop.plugins.audit import AuditRecord, actor, current_actor
@@ -256,7 +256,10 @@ def test_table_sink_writes_to_the_models_database(backend: Any) -> None:
     with actor("dave"):
         a = backend.create(Article, title="a")
     (row,) = backend.audit_rows(Article)
-    assert set(row) == {"model", "id", "action", "changes", "actor", "time"}
+    assert set(row) == {
+        *("model", "id", "action", "changes", "actor", "time"),
+        *("request_id", "client", "reason"),
+    }
     assert (row["id"], row["action"], row["actor"]) == (a.id, "create", "dave")
     assert isinstance(row["time"], datetime) and row["time"].tzinfo is not None
 
@@ -319,7 +322,7 @@ def test_bad_sink_is_a_config_error(backend: Any) -> None:
     assert {"sink", "logger", "exclude", "record_unchanged", "clock"} == set(props)
 
 
-def test_record_as_dict_has_the_six_columns() -> None:
+def test_record_as_dict_has_the_columns_of_the_tables() -> None:
     rec = AuditRecord("m", 1, "create", {"a": (None, 1)}, "x", datetime(2024, 1, 1, tzinfo=UTC))
     assert rec.as_dict() == {
         "model": "m",
@@ -328,4 +331,29 @@ def test_record_as_dict_has_the_six_columns() -> None:
         "changes": {"a": (None, 1)},
         "actor": "x",
         "time": datetime(2024, 1, 1, tzinfo=UTC),
+        "request_id": None,
+        "client": None,
+        "reason": None,
     }
+
+
+def test_every_sink_carries_request_id_client_and_reason(
+    backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    records: list[AuditRecord] = []
+    Listed = backend.model("audit", audit={"sink": records.append})
+    Logged = backend.model("audit", audit={"logger": "test.audit.context"})
+    Tabled = backend.model("audit", audit={"sink": "table"})
+    who = {"actor": "ann", "reason": "support #7", "request_id": "req-1", "client": "10.0.0.9"}
+    with caplog.at_level(logging.INFO, logger="test.audit.context"), context(**who):
+        backend.create(Listed, title="a")
+        backend.create(Logged, title="a")
+        backend.create(Tabled, title="a")
+    expected = {"request_id": "req-1", "client": "10.0.0.9", "reason": "support #7"}
+    (rec,) = records
+    assert {k: getattr(rec, k) for k in expected} == expected
+    (line,) = [r for r in caplog.records if r.name == "test.audit.context"]
+    assert {k: line.audit[k] for k in expected} == expected  # type: ignore[attr-defined]
+    (row,) = backend.audit_rows(Tabled)
+    assert {k: row[k] for k in expected} == expected
+    assert row["actor"] == "ann"

@@ -53,8 +53,17 @@ def test_priorities_order_the_builtins_whatever_the_listing() -> None:
     from earnorm_aop.weaving import weaver
 
     order = [a.name for a in weaver.effective_aspects(Model)]
-    # "changes" (the shared tracking timestamp and audit require) runs first.
-    assert order == ["changes", "validation", "softdelete", "timestamp", "audit", "cache"]
+    # "changes" (the shared tracking timestamp and audit require) runs first;
+    # "lifecycle" fires the after_change audit listens to.
+    assert order == [
+        "changes",
+        "validation",
+        "softdelete",
+        "timestamp",
+        "lifecycle",
+        "audit",
+        "cache",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(BUILTINS))

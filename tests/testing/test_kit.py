@@ -166,3 +166,23 @@ def test_an_unavailable_backend_skips_with_its_reason_or_fails_when_asked_under_
         assert outcomes.get("passed", 0) >= 1 and outcomes.get("skipped", 0) >= 1
         assert "failed" not in outcomes and "errors" not in outcomes
         result.stdout.fnmatch_lines(["*backend 'django': no_such_orm_xyz is not installed*"])
+
+
+def test_the_db_option_chooses_the_database_of_the_orm_backends(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EARNORM_AOP_TEST_DB", "postgres")  # put back after the test
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_db(earnorm_backend):
+            assert os.environ["EARNORM_AOP_TEST_DB"] == "sqlite"
+        """
+    )
+    result = pytester.runpytest_inprocess(
+        *IN_FILE_ORDER, "--earnorm-backends=memory", "--earnorm-db=sqlite"
+    )
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_inprocess(*IN_FILE_ORDER, "--earnorm-db=mysql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

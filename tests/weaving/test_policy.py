@@ -55,7 +55,7 @@ def test_advice_and_event_handlers_share_one_count() -> None:
         def fail(self) -> None:
             raise RuntimeError("advice")
 
-        @hook("after_change")
+        @hook("restocked")
         def fail_too(self) -> None:
             raise RuntimeError("handler")
 
@@ -67,7 +67,7 @@ def test_advice_and_event_handlers_share_one_count() -> None:
     assert Note().save() == "saved"  # the generated dispatcher
     with trace():
         assert Note().save() == "saved"  # the interpreted one
-    assert emit(Note(), "after_change") == []
+    assert emit(Note(), "restocked") == []
     assert registry.metrics("shaky")["failures"] == 3
     unweave(Note)
 

@@ -340,6 +340,9 @@ class AuditHistoryAdminMixin:
                     "actor": r.actor,
                     "action": r.action,
                     "changes": _changes(r.changes),
+                    "request_id": r.request_id,
+                    "client": r.client,
+                    "reason": r.reason,
                 }
                 for r in self.audit_records(obj)
             ]
@@ -413,9 +416,9 @@ class PluginAdmin(SoftDeleteAdminMixin, AuditHistoryAdminMixin, admin.ModelAdmin
 class AuditRecordAdmin(admin.ModelAdmin):  # type: ignore[misc]
     """The audit table, read-only: ``admin.site.register(AuditRecord, AuditRecordAdmin)``."""
 
-    list_display = ("time", "model", "object_id", "action", "actor")
+    list_display = ("time", "model", "object_id", "action", "actor", "request_id", "client")
     list_filter = ("action", "model")
-    search_fields = ("object_id", "actor")
+    search_fields = ("object_id", "actor", "request_id", "client")
     date_hierarchy = "time"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

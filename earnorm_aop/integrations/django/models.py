@@ -28,6 +28,10 @@ class AuditRecord(models.Model):  # type: ignore[misc]
     changes = models.JSONField(default=dict, encoder=AuditEncoder)
     actor = models.CharField(max_length=200, null=True, blank=True)
     time = models.DateTimeField(db_index=True)
+    # Of the call context (earnorm_aop.context; Django: ContextMiddleware).
+    request_id = models.CharField(max_length=200, null=True, blank=True, db_index=True)
+    client = models.CharField(max_length=200, null=True, blank=True)
+    reason = models.CharField(max_length=500, null=True, blank=True)
 
     class Meta:
         app_label = "earnorm_aop"
@@ -44,6 +48,9 @@ class AuditRecord(models.Model):  # type: ignore[misc]
             changes=record.get("changes") or {},
             actor=record.get("actor"),
             time=record["time"],
+            request_id=record.get("request_id"),
+            client=record.get("client"),
+            reason=record.get("reason"),
         )
 
     def __str__(self) -> str:

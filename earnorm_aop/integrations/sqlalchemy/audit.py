@@ -4,7 +4,12 @@ The table lives in its own ``MetaData`` (:data:`audit_metadata`): create it with
 ``audit_metadata.create_all(engine)``, or copy it into your own metadata
 (``audit_table.to_metadata(Base.metadata)``) so Alembic sees it.  The row is
 inserted on the connection of the session that writes the audited data, in
-its transaction: it commits or rolls back with the data.
+its transaction: it commits or rolls back with the data.  Besides the
+record's model, key, action, changes, actor and time, each row has the call
+context's ``request_id``, ``client`` (address) and ``reason``; a table made
+before those columns existed needs them added (``ALTER TABLE earnorm_aop_audit
+ADD COLUMN request_id VARCHAR(200)``, and likewise ``client`` and ``reason``
+``VARCHAR(500)``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ audit_table = Table(
     Column("changes", JSON, nullable=False),
     Column("actor", String(200), nullable=True),
     Column("time", DateTime(timezone=True), nullable=False),
+    # Of the call context (earnorm_aop.context): which request, from where, why.
+    Column("request_id", String(200), nullable=True, index=True),
+    Column("client", String(200), nullable=True),
+    Column("reason", String(500), nullable=True),
 )
 
 
@@ -56,6 +65,9 @@ def _row(record: Mapping[str, Any]) -> dict[str, Any]:
         "changes": changes,
         "actor": record.get("actor"),
         "time": record["time"],
+        "request_id": record.get("request_id"),
+        "client": record.get("client"),
+        "reason": record.get("reason"),
     }
 
 

@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import Delete, Update, and_, delete, event, insert, select, update
 from sqlalchemy.orm import Mapper, Session, with_loader_criteria
 from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
+from sqlalchemy.sql.selectable import Select
 
 from ...adapters.visibility import including_hidden
 from . import context
@@ -159,6 +160,30 @@ def criteria_option(model: type, conditions: Mapping[str, Any]) -> Any:
     return with_loader_criteria(model, clause, include_aliases=True)
 
 
+class KeywordSelect(Select):  # type: ignore[type-arg]
+    """The SELECT ``get_queryset`` advice receives: ``filter()`` also takes keywords.
+
+    ``queryset.filter(deleted_at=None)`` (the plugin page's soft delete, written
+    for Django's querysets) is ``filter_by(deleted_at=None)`` here; SQL
+    expressions (``filter(M.deleted_at.is_(None))``) work as on any ``Select``.
+    Compiled and cached as a ``Select`` (``inherit_cache``).
+    """
+
+    inherit_cache = True
+
+    def filter(self, *criteria: Any, **conditions: Any) -> Any:
+        narrowed = super().filter(*criteria) if criteria else self
+        return narrowed.filter_by(**conditions) if conditions else narrowed
+
+
+def _answering_keywords(statement: Any) -> Any:
+    if type(statement) is not Select:
+        return statement
+    copy = statement._generate()
+    copy.__class__ = KeywordSelect
+    return copy
+
+
 # -- the original bodies ----------------------------------------------------------------
 
 
@@ -166,8 +191,11 @@ def make_bodies() -> dict[str, Any]:
     """Fresh original classmethods for one model."""
 
     def _earnorm_select(cls: type, statement: Any) -> Any:
-        """A SELECT about to run, woven as ``get_queryset`` (chain advice narrows it)."""
-        return statement
+        """A SELECT about to run, woven as ``get_queryset`` (chain advice narrows it).
+
+        It answers ``filter(**kwargs)`` as a Django queryset does (:class:`KeywordSelect`).
+        """
+        return _answering_keywords(statement)
 
     def _earnorm_update_many(cls: type, rows: RowSet, **values: Any) -> Any:
         """An UPDATE of ``rows`` setting ``values``, woven as ``update_many``; its Result."""

@@ -73,6 +73,10 @@ def test_history_lists_who_when_and_what_changed_newest_first() -> None:
     ]
     assert seen["records"][0]["changes"] == {"title": ["Alpha", "Alpha v2"]}
     assert seen["records"][1]["changes"]["title"] == [None, "Alpha"]
+    # the call context of each write: request id, client address, reason
+    assert seen["records"][0]["request"] == ["req-42", "10.1.2.3", "typo"]
+    assert seen["records"][1]["request"] == [None, None, None]
+    assert seen["html_shows_request"]
 
 
 def test_a_deleted_row_opens_from_the_filtered_list_only() -> None:

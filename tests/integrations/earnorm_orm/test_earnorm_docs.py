@@ -27,7 +27,7 @@ def test_earnorm_page_examples_run() -> None:
         }
         assert woven == {
             "User": ["cache", "changes", "softdelete", "timestamp"],
-            "Post": ["audit", "changes", "timestamp"],
+            "Post": ["audit", "changes", "lifecycle", "timestamp"],
         }
         assert namespace["db"] is not None  # use_mongomock returned the database
     finally:

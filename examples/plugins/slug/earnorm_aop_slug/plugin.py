@@ -55,7 +55,7 @@ class SlugPlugin:
             False, description="Make the slug again on every save (default: keep it once made)."
         )
 
-    config: Config  # the validated configuration, set by the registry
+    config: Config  # the validated options, set by the registry
 
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self.config.field, str, "", index=True)]
@@ -141,7 +141,7 @@ def _is_earnorm(model: type) -> bool:
 
 async def _earnorm_rows(model: type, field: str, base: str) -> list[tuple[str, str]]:
     """``(id, slug)`` of every EarnORM document whose slug starts with ``base``."""
-    from earnorm.base.env import Environment
+    from earnorm.base.env import Environment  # pyright: ignore[reportMissingImports]
 
     collection = Environment.get_instance().adapter._get_collection(model)
     found = collection.find({field: {"$regex": "^" + re.escape(base)}})

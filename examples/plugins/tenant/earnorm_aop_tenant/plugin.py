@@ -73,7 +73,7 @@ class TenantPlugin:
             "tenant", description="The call context's value naming the tenant: context(tenant=...)."
         )
 
-    config: Config  # the validated configuration, set by the registry
+    config: Config  # the validated options, set by the registry
 
     def fields(self) -> list[FieldSpec]:
         return [FieldSpec(self.config.field, str | None, None, index=True)]

@@ -70,10 +70,13 @@ def history(client: Client, note: Note, query: str = "") -> dict[str, Any]:
                 "actor": r["actor"],
                 "action": r["action"],
                 "changes": {c["field"]: [c["old"], c["new"]] for c in r["changes"]},
+                "request": [r["request_id"], r["client"], r["reason"]],
             }
             for r in records or []
         ],
         "html_has_table": 'id="audit-records"' in response.content.decode(),
+        "html_shows_request": 'class="audit-request-id"><code>req-42</code>'
+        in response.content.decode(),
     }
 
 
@@ -86,7 +89,7 @@ def main() -> None:
         beta = Note.objects.create(title="Beta")
         gamma = Note.objects.create(title="Gamma")
         delta = Note.objects.create(title="Delta")
-    with call_context(actor="bob"):
+    with call_context(actor="bob", request_id="req-42", reason="typo", client="10.1.2.3"):
         alpha.title = "Alpha v2"
         alpha.save()
         beta.delete()  # soft

@@ -1,0 +1,331 @@
+"""The ``lifecycle`` plugin: the system's own events, fired on every write and fetch.
+
+A model gets it by itself as soon as one of its plugins listens to a
+lifecycle event (:data:`earnorm_aop.plugin_system.events.LIFECYCLE`): the page's
+``@hook("after_change") def log_change(self, instance, changes)`` is called
+after every write that changes a record, on every adapter, without naming
+this plugin.  A model nobody listens on never has it woven, so it pays nothing.
+
+- ``after_change`` -- after each write that changes a row, inside the write's
+  transaction: ``save`` (create or update), ``update``, ``delete``,
+  ``save_many`` (each object a creation), ``update_many`` / ``delete_many``
+  (once per affected row, from the shared read of the ``changes`` plugin),
+  and the softdelete plugin's soft delete and restore.  Payload: ``instance``,
+  ``changes`` (field -> ``(old, new)``, masked fields redacted), ``action``
+  (``create``, ``update``, ``delete``, ``soft_delete``, ``restore``), ``pk``
+  (read before a delete clears it) and ``subject`` (what the write was called
+  on: the instance, or the queryset of a bulk write).  A save that changes
+  nothing fires nothing.
+- ``after_commit_change`` -- the same, once the write's transaction commits
+  (never for a rolled-back write; at once where there is no transaction), as
+  ``after_commit:save`` advice is to ``after:save``.
+- ``after_access`` -- after ``get`` returns a record (a cache hit too):
+  ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
+  ``context``.  Records a query loads do not fire it: loading 10,000 rows must
+  not cost 10,000 handler calls nobody asked for, and the opt-in for those
+  (a per-adapter load hook) is not built yet.
+
+Each handler is one listener: with ``audit`` on the model too (itself an
+``after_change`` listener), each runs once per write.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ..adapters import tracking
+from ..adapters.base import Adapter
+from ..plugin_system.events import aemit, emit, fire
+from ..plugin_system.masking import redact_changes
+from ..plugin_system.spec import hook
+from ..runtime.context import context
+from ..weaving.planning import Handlers
+from ..weaving.weaver import event_handlers
+from ._common import action_for, call_with, then
+
+__all__ = ["LifecyclePlugin"]
+
+CHANGE = "after_change"
+COMMITTED = "after_commit_change"
+ACCESS = "after_access"
+
+
+class LifecyclePlugin:
+    """Fire ``after_change`` / ``after_commit_change`` on writes and ``after_access`` on get."""
+
+    name = "lifecycle"
+    version = "1.0.0"
+    fires = (CHANGE, COMMITTED, ACCESS)  # what explain()'s diagrams draw as fired by it
+    requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
+    # Inside timestamp's around advice (50): the changes include the stamped times.
+    priority = 10
+
+    # -- firing ---------------------------------------------------------------------
+
+    def _fire(
+        self,
+        adapter: Adapter,
+        model: type,
+        instance: Any,
+        pk: Any,
+        action: str,
+        changes: dict[str, tuple[Any, Any]],
+        subject: Any,
+        asynchronous: bool,
+        heard: tuple[Handlers, Handlers] | None = None,
+    ) -> Any:
+        """Fire the events of one changed row; an awaitable on an async model.
+
+        ``heard``: the model's handlers of ``after_change`` and
+        ``after_commit_change``, when the caller has looked them up already.
+        """
+        if not changes and action == "update":
+            return None
+        changes = redact_changes(model, changes)
+        payload = {
+            "changes": changes,
+            "action": action,
+            "pk": pk,
+            "subject": subject,
+            "adapter": adapter,
+        }
+        if heard is None:
+            heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
+        handlers, committed = heard
+        if committed:
+            adapter.defer(
+                model, subject, lambda: _fire_now(instance, COMMITTED, payload), robust=True
+            )
+        if not handlers:
+            return None
+        if asynchronous:
+            return aemit(instance, CHANGE, **payload)
+        waiting = None
+        for value in fire(instance, CHANGE, handlers, payload):
+            if inspect.isawaitable(value):  # a sync handler's write to await (EarnORM's table)
+                waiting = [*(waiting or ()), value]
+        return None if waiting is None else _gather(waiting)
+
+    # -- single rows ------------------------------------------------------------------
+
+    @hook("around:save|update", optional=True)
+    def changed(
+        self,
+        instance: Any,
+        model: type,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+        adapter: Adapter,
+    ) -> Any:
+        """The save's changes from the shared tracking, diffed once it is written.
+
+        Whether it creates the row is read before the write (a Django copy with
+        ``pk = None`` is a creation, which only its state before the save tells).
+        On an async write the event fires once the write has been awaited.
+        """
+        heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
+        if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
+            return proceed()  # every listener switched off, or nothing written
+        operation = "update" if method == "update" else "save"
+        rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
+        action = action_for(instance) or ("create" if rec.created else "update")
+        result = proceed()
+        if not inspect.isawaitable(result):
+            pk = adapter.pk(instance)
+            changes = rec.changes
+            fired = self._fire(
+                adapter, model, instance, pk, action, changes, instance, False, heard
+            )
+            return result if fired is None else _after(fired, result)
+
+        def fire(value: Any) -> Any:
+            pk = adapter.pk(instance)
+            fired = self._fire(adapter, model, instance, pk, action, rec.changes, instance, True)
+            return _after(fired, value)
+
+        return then(result, fire)
+
+    @hook("around:delete", optional=True)
+    def deleted(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+        adapter: Adapter,
+    ) -> Any:
+        """A delete, with the last values (the key is read first: a delete clears it)."""
+        if not _heard(model):
+            return proceed()
+        pk = adapter.pk(instance)
+        rec = tracking.instance_record("delete", adapter, model, instance, args, kwargs)
+        value = proceed()
+        asynchronous = inspect.isawaitable(value)
+
+        def fire(result: Any) -> Any:
+            fired = self._fire(
+                adapter, model, instance, pk, "delete", rec.changes, instance, asynchronous
+            )
+            return _after(fired, result)
+
+        return then(value, fire)
+
+    # -- bulk writes --------------------------------------------------------------------
+
+    @hook("around:save_many", optional=True)
+    def created_many(
+        self,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+        adapter: Adapter,
+    ) -> Any:
+        """Each object of a bulk insert is a creation."""
+        if not _heard(model):
+            return proceed()
+        objs, args, kwargs = adapter.bulk_objects(args, kwargs)
+        value = call_with(proceed, args, kwargs)
+        asynchronous = inspect.isawaitable(value)
+
+        def fire(result: Any) -> Any:
+            fired = []
+            for obj in objs:
+                changes = tracking.Record(adapter, obj, None).changes
+                pk = adapter.pk(obj)
+                fired.append(
+                    self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
+                )
+            return _after_all(fired, result)
+
+        return then(value, fire)
+
+    @hook("around:update_many", optional=True)
+    def updated_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+        adapter: Adapter,
+    ) -> Any:
+        """Each matched row, with its values before and after the bulk update.
+
+        The rows come from the shared read made before the write (the
+        ``changes`` plugin's); a value added by a plugin inside (timestamp's
+        ``updated_at``) is taken as written, and an expression added there is
+        read back after the write (one more query).
+        """
+        if not _heard(model):
+            return proceed()
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        action = action_for(queryset) or "update"
+        values = adapter.update_values(args, kwargs)
+        rows = tracking.records("update_many", adapter, model, queryset, args, kwargs)
+        frame = tracking.bulk_frame(queryset)
+        known = frame.values if frame is not None else values
+        result = proceed()
+        if frame is not None:
+            tracking.apply(frame)  # the rows as stored, for the handlers
+        late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
+        stored = (
+            adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
+            if late and rows
+            else {}
+        )
+        plain = {
+            adapter.attname(model, n): adapter.stored_value(model, n, v)
+            for n, v in values.items()
+            if not adapter.is_expression(v)
+        }
+        names = {adapter.attname(model, n) for n in values}
+        for rec in rows:
+            old = rec.old_values
+            new = {n: rec.after(n) for n in names}
+            new.update(plain)
+            new.update(stored.get(adapter.pk(rec.instance), {}))
+            changes = {
+                n: (old.get(n), v)
+                for n, v in new.items()
+                if v is not tracking.UNKNOWN and old.get(n) != v
+            }
+            pk = adapter.pk(rec.instance)
+            self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+        return result
+
+    @hook("around:delete_many", optional=True)
+    def deleted_many(
+        self,
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+        adapter: Adapter,
+    ) -> Any:
+        """Each matched row of a bulk delete, with its last values (the shared read)."""
+        if not _heard(model):
+            return proceed()
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
+        result = proceed()
+        for rec in rows:
+            pk = adapter.pk(rec.instance)
+            self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+        return result
+
+    # -- fetches ------------------------------------------------------------------------
+
+    @hook("after:get", optional=True)
+    def accessed(self, instance: Any, model: type) -> None:
+        """``after_access`` on the record ``get`` returned (a cache hit too), with the actor."""
+        if instance is None or not event_handlers(model, ACCESS):
+            return
+        current = context.current()
+        emit(instance, ACCESS, user=current.actor, context=current)
+
+
+def _heard(model: type) -> bool:
+    """Whether a change of ``model`` has an enabled listener (two look-ups, nothing built)."""
+    return bool(event_handlers(model, CHANGE) or event_handlers(model, COMMITTED))
+
+
+def _fire_now(instance: Any, event: str, payload: dict[str, Any]) -> None:
+    """A commit-time event: handlers run synchronously, from the commit."""
+    emit(instance, event, **payload)
+
+
+def _after(fired: Any, result: Any) -> Any:
+    """``result``, once ``fired`` (an awaitable of async handlers) has been awaited."""
+    if fired is None or not inspect.isawaitable(fired):
+        return result
+    return _await_then(fired, result)
+
+
+def _after_all(fired: list[Any], result: Any) -> Any:
+    waiting = [f for f in fired if f is not None and inspect.isawaitable(f)]
+    if not waiting:
+        return result
+
+    async def settle() -> Any:
+        for f in waiting:
+            await f
+        return result
+
+    return settle()
+
+
+async def _gather(waiting: list[Any]) -> None:
+    for value in waiting:
+        await value
+
+
+async def _await_then(fired: Any, result: Any) -> Any:
+    await fired
+    return result

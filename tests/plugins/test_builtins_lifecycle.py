@@ -1,0 +1,241 @@
+"""The lifecycle events fire by themselves, on every backend of the kit (issue 17).
+
+A model whose only plugin listens to ``after_change`` / ``after_access`` (the
+plugin page's ``AuditPlugin``) sees every write that changes a row and every
+``get``, without the built-in ``audit``; with ``audit`` too, each listener runs
+once per write.  The EarnORM step runs this module too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from earnorm_aop import PluginRegistry, PluginWarning, context, explain, hook
+from earnorm_aop.integrations import adapter_for
+from earnorm_aop.weaving import weaver
+
+
+class Seen:
+    """What the listeners were told, in order."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, Any, dict[str, Any]]] = []
+        self.committed: list[tuple[str, Any]] = []
+        self.accesses: list[tuple[Any, Any, Any]] = []
+
+
+def listening(backend: Any, *plugins: str, **configured: Any) -> tuple[Any, Seen]:
+    """A model with a listener of every lifecycle event (and ``plugins``)."""
+    seen = Seen()
+    reg = PluginRegistry()  # discovers the built-ins
+
+    class Listener:
+        @hook("after_change")
+        def log_change(self, instance: Any, changes: dict[str, Any], action: str, pk: Any) -> None:
+            seen.changes.append((action, pk, dict(changes)))
+
+        @hook("after_commit_change")
+        def log_committed(self, action: str, pk: Any) -> None:
+            seen.committed.append((action, pk))
+
+        @hook("after_access")
+        def log_access(self, instance: Any, user: Any, context: Any) -> None:
+            pk = adapter_for(type(instance)).pk(instance)  # EarnORM: instance.id is awaitable
+            seen.accesses.append((pk, user, context.reason))
+
+    reg.register("listener", Listener)
+    model = backend.model(*plugins, "listener", registry=reg, **configured)
+    return model, seen
+
+
+def test_create_save_and_delete_fire_after_change_with_old_and_new(backend: Any) -> None:
+    Article, seen = listening(backend)
+    a = backend.create(Article, title="a")
+    assert seen.changes == [
+        ("create", a.id, {"id": (None, a.id), "title": (None, "a"), "views": (None, 0)})
+    ]
+    a.title = "b"
+    backend.save(a)
+    assert seen.changes[-1] == ("update", a.id, {"title": ("a", "b")})
+    pk = a.id
+    backend.delete(a)
+    action, key, changes = seen.changes[-1]
+    assert (action, key) == ("delete", pk)
+    assert changes["title"] == ("b", None)
+    assert len(seen.changes) == 3
+
+
+def test_a_save_that_changes_nothing_fires_nothing(backend: Any) -> None:
+    Article, seen = listening(backend)
+    a = backend.create(Article, title="a")
+    backend.save(a)
+    loaded = backend.get(Article, a.id)
+    backend.save(loaded)
+    assert [c[0] for c in seen.changes] == ["create"]
+
+
+def test_bulk_writes_fire_once_per_affected_row(backend: Any) -> None:
+    Article, seen = listening(backend)
+    a = backend.create(Article, title="x", views=1)
+    b = backend.create(Article, title="x", views=2)
+    backend.create(Article, title="other")
+    del seen.changes[:]
+    backend.bulk_update(backend.query(Article, title="x"), views=5)
+    assert sorted((c[0], c[1], c[2]["views"]) for c in seen.changes) == [
+        ("update", a.id, (1, 5)),
+        ("update", b.id, (2, 5)),
+    ]
+    del seen.changes[:]
+    backend.bulk_update(backend.query(Article, title="x"), views=5)  # no row changes
+    assert seen.changes == []
+    backend.bulk_delete(backend.query(Article, title="x"))
+    assert sorted((c[0], c[1]) for c in seen.changes) == [("delete", a.id), ("delete", b.id)]
+    del seen.changes[:]
+    made = backend.bulk_create(Article, [backend.new(Article, title="n1")])
+    assert [c[0] for c in seen.changes] == ["create"]
+    assert seen.changes[0][2]["title"] == (None, "n1")
+    assert made is not None
+
+
+def test_soft_delete_and_restore_are_changes(backend: Any) -> None:
+    Article, seen = listening(backend, "softdelete")
+    a = backend.create(Article, title="a")
+    backend.delete(a)
+    a.restore()
+    assert [c[0] for c in seen.changes] == ["create", "soft_delete", "restore"]
+    assert seen.changes[1][2]["deleted_at"][0] is None
+    assert seen.changes[2][2]["deleted_at"][1] is None
+
+
+def test_with_audit_each_listener_runs_once_per_write(backend: Any) -> None:
+    records: list[Any] = []
+    Article, seen = listening(backend, "audit", audit={"sink": records.append})
+    a = backend.create(Article, title="a")
+    a.title = "b"
+    backend.save(a)
+    assert [r.action for r in records] == ["create", "update"]
+    assert [c[0] for c in seen.changes] == ["create", "update"]
+    assert [a.name for a in weaver.effective_aspects(Article)].count("lifecycle") == 1
+
+
+def test_after_commit_change_waits_for_the_commit(backend: Any) -> None:
+    Article, seen = listening(backend)
+    if not backend.transactional:
+        backend.create(Article, title="a")
+        assert [c[0] for c in seen.committed] == ["create"]  # no transaction: at once
+        return
+    with backend.transaction():
+        a = backend.create(Article, title="a")
+        assert seen.committed == []
+        assert [c[0] for c in seen.changes] == ["create"]  # at the write
+    assert seen.committed == [("create", a.id)]
+    with backend.transaction(rollback=True):
+        backend.create(Article, title="rolled back")
+    assert len(seen.committed) == 1
+    assert len(seen.changes) == 2
+
+
+def test_get_fires_after_access_with_the_acting_user(backend: Any) -> None:
+    Article, seen = listening(backend)
+    a = backend.create(Article, title="a")
+    with context(actor="alice", reason="support"):
+        backend.get(Article, a.id)
+    assert seen.accesses == [(a.id, "alice", "support")]
+    backend.get(Article, a.id)
+    assert seen.accesses[-1] == (a.id, None, None)
+    with pytest.raises(backend.NotFound):
+        backend.get(Article, "404" if backend.name == "earnorm" else 404)
+    assert len(seen.accesses) == 2
+
+
+def test_a_model_nobody_listens_on_pays_nothing(backend: Any) -> None:
+    Plain = backend.model("softdelete")
+    names = [a.name for a in weaver.effective_aspects(Plain)]
+    assert "lifecycle" not in names and "changes" not in names
+
+
+def test_a_disabled_listener_is_not_called_and_the_write_still_happens(backend: Any) -> None:
+    Article, seen = listening(backend)
+    switch = next(a.switch for a in weaver.effective_aspects(Article) if a.name == "listener")
+    weaver.set_enabled(switch, False)
+    try:
+        a = backend.create(Article, title="a")
+    finally:
+        weaver.set_enabled(switch, True)
+    assert seen.changes == []
+    assert backend.get(Article, a.id).title == "a"
+
+
+def test_user_and_context_are_injectable_in_any_advice_and_handler() -> None:
+    from earnorm_aop import emit, with_plugins
+
+    reg = PluginRegistry(group=None)
+    seen: list[Any] = []
+
+    class Who:
+        def before_save(self, instance: Any, user: Any, context: Any) -> None:
+            seen.append(("advice", user, context.request_id))
+
+        @hook("order_paid")  # a custom event: the payload does not give user
+        def paid(self, user: Any) -> None:
+            seen.append(("event", user))
+
+    reg.register("who", Who)
+
+    @with_plugins("who", registry=reg)
+    class Order:
+        def save(self) -> None:
+            pass
+
+    with context(actor="alice", request_id="r1"):
+        Order().save()
+        emit(Order(), "order_paid")
+    emit(Order(), "order_paid", user="given")  # the payload wins
+    assert seen == [("advice", "alice", "r1"), ("event", "alice"), ("event", "given")]
+
+
+# -- which events a model fires: explain(), and a warning for a hook nothing fires -----------
+
+
+def _woven_with(*hooks: str) -> tuple[type, list[warnings.WarningMessage]]:
+    from earnorm_aop import with_plugins
+    from earnorm_aop.integrations.memory import MemoryModel, MemoryStore
+
+    reg = PluginRegistry()
+    body = {f"on_{i}": hook(name)(lambda self: None) for i, name in enumerate(hooks)}
+    reg.register("listens", type("Listens", (), body))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @with_plugins("listens", registry=reg)
+        class Note(MemoryModel):
+            __store__ = MemoryStore()
+            id: int | None = None
+
+    return Note, [w for w in caught if issubclass(w.category, PluginWarning)]
+
+
+def test_a_misspelt_event_warns_with_the_nearest_names() -> None:
+    _, caught = _woven_with("after_chnage")
+    (warning,) = caught
+    text = str(warning.message)
+    assert "'after_chnage'" in text and "nothing fires on" in text and "Note" in text
+    assert "did you mean 'after_change'" in text
+    assert warning.filename == __file__
+
+
+def test_lifecycle_and_users_own_events_do_not_warn() -> None:
+    model, caught = _woven_with("after_change", "after_access", "order_paid")
+    assert caught == []
+    assert explain(model).splitlines()[-1] == (
+        "  fires by itself: after_change, after_commit_change, after_access"
+    )
+
+
+def test_a_model_without_lifecycle_listeners_fires_nothing_by_itself() -> None:
+    model, caught = _woven_with("before_save")
+    assert caught == []
+    assert "fires by itself" not in str(explain(model))

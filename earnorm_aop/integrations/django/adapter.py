@@ -31,7 +31,7 @@ from django.db import models, router
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from . import relations, transactions
+from . import _audit_table, relations, transactions
 from . import state as loading
 from ._audit_table import audit_model
 from .fields import django_field
@@ -451,11 +451,7 @@ class DjangoAdapter(Adapter):
             raise ValidationError(found)
         return result
 
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""
-        label = _meta(model).label
-        row = audit_model(label, APP).of(record, label)
-        row.save(using=router.db_for_write(model), force_insert=True)
+    write_audit_record = _audit_table.write_audit_record
 
     def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""

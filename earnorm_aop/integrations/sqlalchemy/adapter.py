@@ -497,7 +497,7 @@ class SQLAlchemyAdapter(Adapter):
         At the end of a flush, added to the rows the flush inserts at once.
         """
         session = context.SESSION.get()
-        batch = None if session is None else flush.flush_records(session)
+        batch = None if session is None else session.info.get(flush.RECORDS)
         if batch is not None:
             batch.append(record)
             return

@@ -48,8 +48,10 @@ def write(session: Session, *records: Mapping[str, Any]) -> None:
     """
     if not records:
         return
-    rows = [_row(record) for record in records]
-    session.connection().execute(insert(audit_table), rows if len(rows) > 1 else rows[0])
+    if len(records) == 1:  # a flush of one write: its row as it is
+        session.connection().execute(insert(audit_table), _row(records[0]))
+        return
+    session.connection().execute(insert(audit_table), [_row(record) for record in records])
 
 
 def _row(record: Mapping[str, Any]) -> dict[str, Any]:

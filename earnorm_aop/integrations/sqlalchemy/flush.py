@@ -337,7 +337,7 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
         return
     error: BaseException | None = None
     records: list[Mapping[str, Any]] = []
-    session.info[_RECORDS] = records
+    session.info[RECORDS] = records
     try:
         for call in flush.waiting:
             if call.dead:
@@ -351,7 +351,7 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
                 if error is None:
                     error = exc
     finally:
-        session.info.pop(_RECORDS, None)
+        session.info.pop(RECORDS, None)
     if error is not None:
         raise error
     if records:
@@ -360,7 +360,7 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
         write(session, *records)  # the flush's audit records: one executemany
 
 
-_RECORDS = "_earnorm_aop_flush_records"  # session.info key: audit records of the flush's end
+RECORDS = "_earnorm_aop_flush_records"  # session.info key: audit records of the flush's end
 
 
 def flush_records(session: Session) -> list[Mapping[str, Any]] | None:
@@ -369,7 +369,7 @@ def flush_records(session: Session) -> list[Mapping[str, Any]] | None:
     The ``after`` advice of the flush's writes runs as it ends: the audit
     ``table`` sink adds its rows here and the flush inserts them at once.
     """
-    found: list[Mapping[str, Any]] | None = session.info.get(_RECORDS)
+    found: list[Mapping[str, Any]] | None = session.info.get(RECORDS)
     return found
 
 

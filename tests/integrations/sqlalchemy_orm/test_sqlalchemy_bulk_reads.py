@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, delete, insert, update
+from sqlalchemy import String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from earnorm_aop import with_plugins
@@ -52,26 +52,6 @@ def test_timestamp_and_softdelete_alone_read_nothing(db: Any) -> None:
     assert [s.split()[0] for s in sql] == ["UPDATE"], sql
     assert "updated_at" in sql[0]
     assert {r["views"] for r in db.rows(Article).values()} == {4}
-
-
-def test_audit_reads_the_rows_once_and_writes_its_records_at_once(db: Any) -> None:
-    Article = article(db, "timestamp", "softdelete", audit={"sink": "table"})
-    sql = run(db, update(Article).values(views=4))
-    assert [s.split()[0] for s in sql] == ["SELECT", "UPDATE", "INSERT"], sql
-    assert sql[2].startswith(AUDIT)
-    updates = [r for r in records(db) if r["action"] == "update"]
-    assert sorted(r["object_id"] for r in updates) == ["1", "2", "3"]
-    assert all(r["changes"]["views"] == [0, 4] for r in updates)
-
-
-def test_a_bulk_insert_and_delete_write_their_records_at_once(db: Any) -> None:
-    Article = article(db, audit={"sink": "table"})
-    sql = run(db, insert(Article).values([{"title": "x"}, {"title": "y"}]))
-    assert sum(s.startswith(AUDIT) for s in sql) == 1, sql
-    sql = run(db, delete(Article))
-    assert sum(s.startswith(AUDIT) for s in sql) == 1, sql
-    actions = [r["action"] for r in records(db)]
-    assert actions.count("create") == 5 and actions.count("delete") == 5
 
 
 def test_the_records_of_a_flush_are_one_insert(db: Any) -> None:

@@ -24,7 +24,7 @@ from .plugin_system.conditions import when
 from .plugin_system.declaration import BasePlugin, plugin
 from .plugin_system.events import aemit, emit
 from .plugin_system.explanation import explain
-from .plugin_system.masking import mask, unmask
+from .plugin_system.masking import mask, mask_key, unmask
 from .plugin_system.model import PluginModel, unweave, weave, with_plugins
 from .plugin_system.registry import PluginInfo, PluginRegistry, registry
 from .plugin_system.spec import hook
@@ -76,6 +76,7 @@ __all__ = [
     "explain",
     "hook",
     "mask",
+    "mask_key",
     "metering",
     "parse_pointcut",
     "plugin",

@@ -10,7 +10,9 @@ does:
   ([`earnorm_aop.adapters.base`][earnorm_aop.adapters.base]), the plugin layer's
   [`PluginModel`][earnorm_aop.plugin_system.model.PluginModel] a framework base too;
 - advice adapted to a write (conditions, ``changes``):
-  [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions];
+  [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions]; then, for a
+  plugin under a gradual rollout, put behind its per-call gate
+  ([`earnorm_aop.runtime.rollout`][earnorm_aop.runtime.rollout]);
 - the ``context`` and ``user`` (its actor) advice and event-handler parameters:
   [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
 - commit-aware advice waits on the model's adapter;
@@ -26,8 +28,11 @@ import functools
 
 from .adapters import base as adapters
 from .plugin_system import conditions, model
-from .runtime import context, switchboard
+from .runtime import context, rollout, switchboard
 from .weaving import extensions, weaver
+from .weaving.advice import Target
+from .weaving.aspect import AdviceSpec, Aspect
+from .weaving.pointcut import Kind
 
 __all__ = ["EXTENSIONS", "install"]
 
@@ -36,10 +41,18 @@ def _framework_bases() -> frozenset[type]:
     return adapters.framework_bases() | {model.PluginModel}
 
 
+def _advice(
+    model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
+) -> tuple[AdviceSpec, Kind]:
+    """Conditions on a write's changes, then the plugin's rollout gate (if it has one)."""
+    spec, kind = conditions.resolve_advice(model, operation, target, aspect, spec, kind)
+    return rollout.resolve_advice(model, operation, target, aspect, spec, kind)
+
+
 EXTENSIONS = extensions.Extensions(
     operations=adapters.operations_of,
     subject=adapters.subject_of,
-    advice=conditions.resolve_advice,
+    advice=_advice,
     framework_bases=_framework_bases,
     injectables={"context": context.current_context, "user": context.current_user},
     constants={"adapter": adapters.adapter_for},

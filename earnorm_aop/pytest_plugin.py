@@ -36,6 +36,7 @@ from .plugin_system.model import forget_registry
 from .plugin_system.registry import PluginRegistry
 from .plugin_system.registry import registry as default_registry
 from .testing import BACKENDS, Backend, BackendUnavailable, make_backend, parse_backends
+from .testing._ci import ci
 from .weaving import scope, weaver
 from .weaving.state import mode
 from .weaving.tracing import Trace, TraceRecord
@@ -336,7 +337,7 @@ def earnorm_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         backend = make_backend(name)
     except BackendUnavailable as exc:
         _, named = _backend_choice(request.config)
-        if named and os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        if named and ci():
             pytest.fail(f"{exc}; CI is set and the backend was asked for", pytrace=False)
         pytest.skip(str(exc))
     try:

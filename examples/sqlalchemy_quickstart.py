@@ -90,14 +90,15 @@ async def async_part(url: str) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="earnorm-sqlalchemy-example-"))
-    sync_part(f"sqlite:///{folder / 'notes.sqlite3'}")
-    try:
-        import aiosqlite  # noqa: F401
-    except ImportError:
-        print("async: skipped (pip install aiosqlite)")
-        return
-    asyncio.run(async_part(f"sqlite+aiosqlite:///{folder / 'notes.sqlite3'}"))
+    with tempfile.TemporaryDirectory(prefix="earnorm-sqlalchemy-example-") as name:
+        folder = Path(name)
+        sync_part(f"sqlite:///{folder / 'notes.sqlite3'}")
+        try:
+            import aiosqlite  # noqa: F401
+        except ImportError:
+            print("async: skipped (pip install aiosqlite)")
+            return
+        asyncio.run(async_part(f"sqlite+aiosqlite:///{folder / 'notes.sqlite3'}"))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ dependencies triggers a reinstall.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -26,6 +28,21 @@ PY312_HINT = (
     "EarnORM needs Python 3.12+: install one (pyenv install 3.12) or name it in "
     "EARNORM_AOP_PYTHON312=/path/to/python3.12"
 )
+
+
+def _load_ci() -> Any:
+    """``earnorm_aop/testing/_ci.py`` by path: the one reading of ``CI``, without the package."""
+    spec = importlib.util.spec_from_file_location(
+        "_earnorm_aop_ci", ROOT / "earnorm_aop" / "testing" / "_ci.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ci = _load_ci().ci
+"""Whether this is a CI run (``CI`` is ``1``, ``true`` or ``yes``, as ``.ci/run`` sets it)."""
 
 
 def venv_python(venv: Path = VENV) -> Path:

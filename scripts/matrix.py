@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _bootstrap import ROOT, interpreter
+from _bootstrap import ROOT, ci, interpreter
 
 VENVS = ROOT / ".venvs"
 DATABASES = ("sqlite", "postgres")
@@ -254,10 +254,8 @@ def main(argv: list[str]) -> int:
         if python is None:
             wanted = ".".join(map(str, line.python))
             reason = f"no Python {wanted}+ found (PATH, pyenv): install one to test {line.label}"
-            failed = failed or bool(os.environ.get("CI"))
-            results.append(
-                (line.label, "-", 0.0, ("FAILED: " if os.environ.get("CI") else "") + reason)
-            )
+            failed = failed or ci()
+            results.append((line.label, "-", 0.0, ("FAILED: " if ci() else "") + reason))
             continue
         began = time.monotonic()
         try:

@@ -21,29 +21,36 @@ at the end.  The tests run in a random order (pytest-randomly); the seed is
 printed at the top of pytest's output (``-p randomly --randomly-seed=N``
 repeats an order, ``-p no:randomly`` keeps file order).  A run of the whole
 suite uses up to four pytest-xdist workers (one per core; ``-n 0`` for one
-process).  The last line is the command's wall time.
+process).  The tests run with ``TMPDIR`` set to a folder of their own: a
+file or folder they leave there (other than pytest's own ``tmp_path`` root)
+fails the run, and the folder is removed.  The last line is the command's
+wall time.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
-from _bootstrap import PY312_HINT, ROOT, VENV312, ensure_venv, ensure_venv312, venv_env
+from _bootstrap import PY312_HINT, ROOT, VENV312, ci, ensure_venv, ensure_venv312, venv_env
 
 PYTEST_NO_TESTS = 5
+MODULE_FLOOR = 85.0
+"""Line and branch coverage each module of the package must reach under CI.
+
+The total's floor is ``fail_under`` in ``pyproject.toml`` (``coverage report``)."""
 # pytest's closing line, e.g. "==== 3 failed, 1120 passed, 4 skipped in 47.1s ===="
 SUMMARY = re.compile(r"^=+ .*\b\d+ (passed|failed|errors?|skipped|deselected)\b.* in [\d.]+s")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)\b")
-
-
-def ci() -> bool:
-    """Whether this is a CI run (``CI=true``, as ``.ci/run`` sets it)."""
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 # Run on Python 3.12+ (.venv312): the EarnORM tests, and the built-in plugins'
@@ -53,6 +60,7 @@ EARNORM_TESTS = [
     "tests/integrations/earnorm_orm",
     "tests/plugins/test_builtins_*.py",
     "tests/plugin_system/test_changes.py",
+    "tests/plugin_system/test_masking.py",
     "tests/testing/test_kit.py",
 ]
 EARNORM_STEP = "pytest (Python 3.12, EarnORM)"
@@ -103,6 +111,10 @@ def run(argv: list[str]) -> int:
         pytest_args.insert(0, "--color=yes")  # its output goes through a pipe (run_pytest)
     python = str(ensure_venv())
     coverage = ci()
+    # The tests get a temporary folder of their own, so what they leave in it is seen.
+    scratch = Path(tempfile.mkdtemp(prefix="earnorm-aop-test-run-"))
+    scratch.chmod(0o1777)  # as /tmp: the private PostgreSQL cluster runs as user postgres
+    coverage_json = scratch / "coverage-per-module.json"
 
     steps: list[tuple[str, list[str]]] = []
     if lint:
@@ -150,9 +162,15 @@ def run(argv: list[str]) -> int:
         ]
         if earnorm:
             steps.append((EARNORM_STEP, earnorm))
+        # `report` fails under the total's floor (fail_under in pyproject.toml);
+        # `json` feeds the check of each module's floor (MODULE_FLOOR) below.
         steps += [
             ("coverage combine", [python, "-m", "coverage", "combine", "--quiet"]),
             ("coverage report", [python, "-m", "coverage", "report"]),
+            (
+                "coverage json",
+                [python, "-m", "coverage", "json", "--quiet", "-o", str(coverage_json)],
+            ),
         ]
     else:
         steps.append(("pytest", [python, "-m", "pytest", *pytest_args]))
@@ -163,6 +181,9 @@ def run(argv: list[str]) -> int:
     if earnorm:
         envs[EARNORM_STEP] = venv_env(VENV312)
         envs[EARNORM_STEP]["EARNORM_AOP_BACKENDS"] = "earnorm"
+    for name, env in envs.items():
+        if name.startswith("pytest"):
+            env["TMPDIR"] = str(scratch)
 
     summaries: list[str] = []
     for name, cmd in steps:
@@ -178,6 +199,20 @@ def run(argv: list[str]) -> int:
             if name.startswith("pytest") and code == PYTEST_NO_TESTS:
                 print("error: pytest collected no tests (exit code 5)", flush=True)
 
+    if coverage and coverage_json.exists():
+        low = below_floor(json.loads(coverage_json.read_text()))
+        coverage_json.unlink()
+        if low:
+            print(f"error: modules under {MODULE_FLOOR:g}% coverage: {', '.join(low)}", flush=True)
+            failed.append(("coverage per module", 1))
+
+    left = leftovers(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    if left:
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        print(f"error: the tests left {len(left)} temporary files or folders: {shown}", flush=True)
+        failed.append(("temporary files", 1))
+
     for summary in summaries:
         # pytest's counts again, after the coverage report, in one plain line each.
         print(summary, flush=True)
@@ -187,6 +222,28 @@ def run(argv: list[str]) -> int:
         return failed[0][1]
     print("all steps passed", flush=True)
     return 0
+
+
+def below_floor(report: dict[str, Any]) -> list[str]:
+    """The package's modules whose line and branch coverage is under ``MODULE_FLOOR``.
+
+    ``report`` is ``coverage json``'s; each entry reads ``path (NN.NN%)``.
+    """
+    low = []
+    for path, data in sorted(report.get("files", {}).items()):
+        percent = float(data["summary"]["percent_covered"])
+        if percent < MODULE_FLOOR:
+            low.append(f"{path} ({percent:.2f}%)")
+    return low
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What the tests left in their temporary ``folder``, but pytest's own ``tmp_path`` root.
+
+    pytest keeps its last three ``pytest-of-<user>`` runs by design; anything
+    else (a database file, a server's folder) is a test that did not clean up.
+    """
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("pytest-of-"))
 
 
 def run_pytest(cmd: list[str], env: dict[str, str]) -> tuple[int, str | None]:

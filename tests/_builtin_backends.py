@@ -16,7 +16,6 @@ loopback port) and dotted-path clocks for configuration tests.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from earnorm_aop.testing import Backend
+from earnorm_aop.testing._ci import ci
 from earnorm_aop.testing._earnorm import NO_BULK
 
 
@@ -50,7 +50,8 @@ class TickingClock:
 # there (strict xfail), so a change that makes one pass is noticed.
 DIFFERENCES = {
     "test_with_deleted_and_including_deleted_show_hidden_rows": (
-        "with_deleted() is awaitable on EarnORM (it returns the query of _where_calc)"
+        "with_deleted() is awaitable on EarnORM and gives the MongoQuery of _where_calc, "
+        "which is not a collection of records"
     ),
     "test_bulk_delete_keeps_earlier_deletion_times": NO_BULK,
     "test_a_bulk_restore_goes_through_with_deleted": NO_BULK,
@@ -151,7 +152,7 @@ def redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         reason = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI"):
+        if ci():
             pytest.fail(f"{reason}; CI is set, so the Redis tests must run")
         pytest.skip(reason)
     return binary

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import HealthCheck, settings
 
-CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from earnorm_aop.testing._ci import ci
+
+CI = ci()
 
 FULL = 100
 """``max_examples`` of the ``ci`` profile: each property test's count is relative to it."""

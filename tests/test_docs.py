@@ -30,6 +30,7 @@ from _doc_blocks import FRAGMENT, ROOT, RUNS, blocks, run_page
 from earnorm_aop import registry
 from earnorm_aop.integrations.memory import default_store
 from earnorm_aop.plugin_system import masking
+from earnorm_aop.testing._ci import ci
 from earnorm_aop.weaving import weaver
 
 pytest_plugins = ["pytester"]
@@ -439,7 +440,7 @@ def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
     """``mkdocs build --strict`` passes; a fragment is Python code; diagrams are Mermaid."""
     if importlib.util.find_spec("mkdocs") is None:
         reason = "mkdocs is not installed (it is in the test extra: pip install -e '.[test]')"
-        if os.environ.get("CI"):
+        if ci():
             pytest.fail(f"{reason}; CI is set, so the site must be built")
         pytest.skip(reason)
     site = tmp_path / "site"
@@ -456,6 +457,14 @@ def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
     fragment = operations.index('<div class="fragment highlight">')  # highlighted as Python
     assert '<code><span class="n">' in operations[fragment : fragment + 200]
     assert "```" not in operations, "a fence mkdocs did not read as a code block"
+    api = (site / "api" / "index.html").read_text()  # mkdocstrings read the docstrings
+    for name in (
+        "earnorm_aop.PluginRegistry.rollout",
+        "earnorm_aop.explain",
+        "earnorm_aop.plugin_system.diagrams.ModelDiagram.to_mermaid",
+        "earnorm_aop.integrations.django.debug_toolbar.PluginsPanel",
+    ):
+        assert f'id="{name}"' in api, name
     diagrams = (site / "diagrams" / "index.html").read_text()
     assert diagrams.count('<pre class="mermaid"><code>flowchart LR') >= 5  # drawn by the theme
 

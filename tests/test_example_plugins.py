@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from earnorm_aop.testing._ci import ci
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "plugins"
 
@@ -49,7 +51,7 @@ def test_the_example_plugins_install_with_pip_and_pass_their_kit_tests(tmp_path:
         copies[name] = tmp_path / name
         shutil.copytree(EXAMPLES / name, copies[name])
     base = _python312()
-    if base is None and os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    if base is None and ci():
         pytest.fail("no Python 3.12+ for the EarnORM backend; CI is set, so it must run")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE", "PYTEST"))}
     env.pop("PYENV_VERSION", None)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import _postgres
 import pytest
@@ -102,3 +103,50 @@ def test_without_postgres_django_tests_skip_with_the_reason_or_fail_under_ci(
     else:
         assert result.returncode == 5, out  # pytest's "no tests ran": the module was skipped
         assert "1 skipped" in out and "passed" not in out
+
+
+def test_a_cluster_that_cannot_start_says_why_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """initdb failing (here a stand-in that exits 1): the error has its output, the folder goes."""
+    import shutil
+    import stat
+    import tempfile
+
+    from earnorm_aop.testing import _postgres as kit
+
+    pytest.importorskip("psycopg")
+    fake = Path(tempfile.mkdtemp(prefix="earnorm-fake-pg-"))  # not tmp_path: postgres must enter
+    try:
+        fake.chmod(0o755)
+        for tool in ("initdb", "pg_ctl", "postgres"):
+            script = fake / tool
+            script.write_text(f"#!/bin/sh\necho {tool} refuses >&2\nexit 1\n")
+            script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH | 0o444)
+        monkeypatch.setenv("PG_BIN", str(fake))
+        assert kit.binaries() == fake
+        made: list[Path] = []
+        real = tempfile.mkdtemp
+
+        def remembered(*args: Any, **kwargs: Any) -> str:
+            made.append(Path(real(*args, **kwargs)))
+            return str(made[-1])
+
+        monkeypatch.setattr(kit.tempfile, "mkdtemp", remembered)
+        with pytest.raises(
+            RuntimeError, match=r"(?s)could not start a private PostgreSQL cluster.*initdb refuses"
+        ):
+            kit.start()
+        assert made and not made[0].exists()  # removed at once, not at exit
+    finally:
+        shutil.rmtree(fake, ignore_errors=True)
+
+
+def test_one_shared_cluster_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from earnorm_aop.testing import _postgres as kit
+
+    started: list[object] = []
+    monkeypatch.setattr(kit, "_shared", None)
+    monkeypatch.setattr(kit, "start", lambda: started.append(object()) or started[-1])
+    first = kit.shared()
+    assert kit.shared() is first and len(started) == 1

@@ -44,6 +44,18 @@ class AdapterFields:
     def has_field(self, model: type, name: str) -> bool:
         return name in self.field_names(model) or hasattr(model, name)
 
+    def field_aliases(self, model: type, name: str) -> frozenset[str]:
+        """Every name field ``name`` is written under (``name`` included).
+
+        Masking reads it, so a field masked by one name is masked under all:
+        Django's ``patient`` is written as ``patient_id``; the primary key as
+        ``pk`` and as its own name.  A plain class's key is read from ``pk``,
+        else ``id`` (:meth:`pk`).
+        """
+        if name in ("pk", "id"):
+            return frozenset(("pk", "id"))
+        return frozenset((name,))
+
     def add_field(self, model: type, spec: FieldSpec) -> None:
         """Give ``model`` a field it lacks, with its default, before it is used."""
         if self.has_field(model, spec.name):

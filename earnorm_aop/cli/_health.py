@@ -66,7 +66,9 @@ def _blank(name: str) -> dict[str, Any]:
 
 
 def health_report(
-    registry: PluginRegistry, shared: Mapping[str, Any] | None = None
+    registry: PluginRegistry,
+    shared: Mapping[str, Any] | None = None,
+    rollouts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The health of every plugin in use: ``{"status", "auto_disabled", "plugins"}``.
 
@@ -75,7 +77,8 @@ def health_report(
     shares, and they win over this process's view, which may be behind it.
     ``status`` is ``"ok"``, ``"degraded"`` (a plugin's last run failed) or
     ``"auto-disabled"``; ``auto_disabled`` lists the plugins switched off by
-    their error policy.
+    their error policy.  ``rollouts`` (``RedisSwitchboard.rollouts()``) are
+    the shared rollouts, shown for plugins this process has none of.
     """
     base = registry.health()
     plugins = {n: _from_process(n, m) for n, m in base["plugins"].items()}
@@ -85,9 +88,11 @@ def health_report(
         row["auto_disabled"] = bool(state.auto_disabled)
         row["shared"] = {"version": state.version, "by": state.by, "origin": state.origin}
         row["sources"].append("switchboard")
-        rollout = getattr(state, "rollout", None)  # boards that share rollouts carry one
-        if rollout is not None and row["rollout"] is None:
-            row["rollout"] = rollout
+
+    for name, rollout in (rollouts or {}).items():
+        row = plugins.setdefault(name, _blank(name))
+        if row["rollout"] is None:
+            row["rollout"] = dict(rollout)
     down = sorted(n for n, r in plugins.items() if r["auto_disabled"])
     if down:
         status = "auto-disabled"
@@ -98,7 +103,9 @@ def health_report(
     return {"status": status, "auto_disabled": down, "plugins": dict(sorted(plugins.items()))}
 
 
-def _shared_states(args: argparse.Namespace, err: TextIO) -> dict[str, Any] | int:
+def _shared_states(
+    args: argparse.Namespace, err: TextIO
+) -> tuple[dict[str, Any], dict[str, Any]] | int:
     from ..runtime.redis_switchboard import RedisSwitchboard
 
     try:
@@ -106,7 +113,7 @@ def _shared_states(args: argparse.Namespace, err: TextIO) -> dict[str, Any] | in
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     try:
-        return dict(board.states())
+        return dict(board.states()), board.rollouts()
     except board.errors as exc:
         print(
             f"earnorm-aop: cannot reach Redis at {args.redis}: {type(exc).__name__}: {exc}",
@@ -121,19 +128,20 @@ def _rollout_text(rollout: Any) -> str:
     if not rollout:
         return "-"
     if isinstance(rollout, Mapping):
-        return f"{rollout.get('percent')}% by {rollout.get('by')}"
+        return f"{rollout.get('percent'):g}% by {rollout.get('by')}"
     return str(rollout)
 
 
 def cmd_health(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err: TextIO) -> int:
     import_all(args.imports)
     shared: dict[str, Any] | None = None
+    rollouts: dict[str, Any] | None = None
     if args.redis is not None:
         got = _shared_states(args, err)
         if isinstance(got, int):
             return got
-        shared = got
-    report = health_report(reg, shared)
+        shared, rollouts = got
+    report = health_report(reg, shared, rollouts)
     code = FAILED if report["auto_disabled"] else OK
     if args.json:
         print(json.dumps(report, indent=2), file=out)

@@ -178,13 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "switch",
         parents=[common, imports],
-        help="read or flip the switches processes share through Redis",
+        help="read or flip the shared switches; export / apply plugin state as TOML",
         description="Without NAME: every shared switch of the namespace.  With NAME: that "
-        "one.  With NAME on|off: write it; every process sharing the namespace applies it.",
+        "one.  With NAME on|off: write it; every process sharing the namespace applies it.  "
+        "'switch export' writes switches, rollouts and shared options as TOML; 'switch apply "
+        "FILE [--dry-run]' shows the differences and applies them, through Redis with --redis, "
+        "else to this process (exit 0 no change, 4 applied or pending, 1 file refused, "
+        "3 Redis unreachable).",
     )
-    p.add_argument("name", nargs="?", help="the plugin, e.g. 'audit'")
-    p.add_argument("state", nargs="?", choices=["on", "off"], help="the new state")
-    _board_options(p, required=True)
+    p.add_argument(
+        "name", nargs="?", help="the plugin, e.g. 'audit'; or export, or apply (state as code)"
+    )
+    p.add_argument(
+        "state", nargs="?", metavar="on|off|FILE", help="the new state; for apply: the TOML file"
+    )
+    p.add_argument("--dry-run", action="store_true", help="apply: show the changes, apply nothing")
+    p.add_argument("-o", "--output", metavar="FILE", help="export: write FILE, not stdout")
+    _board_options(p, required=False)
     p.set_defaults(run=cmd_switch)
 
     p = sub.add_parser(

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from ..errors import PluginNotFoundError
 from ..plugin_system.registry import PluginRegistry
 from ._outcome import FAILED, OK, UsageError
+from ._state import cmd_state
 from ._text import print_table
 from ._user_code import import_all
 
@@ -27,6 +28,12 @@ def cmd_switch(args: argparse.Namespace, reg: PluginRegistry, out: TextIO, err: 
     from ..runtime.redis_switchboard import RedisSwitchboard
 
     import_all(args.imports)
+    if args.name in ("export", "apply"):
+        return cmd_state(args, reg, out, err)
+    if args.redis is None:
+        raise UsageError("switch NAME needs --redis URL (the board the processes share)")
+    if args.state is not None and args.state not in ("on", "off"):
+        raise UsageError(f"the new state is on or off, not {args.state!r}")
     try:
         board = RedisSwitchboard(args.redis, args.namespace, timeout=args.timeout)
     except ValueError as exc:

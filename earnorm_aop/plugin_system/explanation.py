@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..weaving import weaver
+from ..weaving.aspect import Switch
 from ..weaving.pointcut import split_event
 from .diagrams import ModelDiagram, diagram
+from .rollout import Rollout
 from .unfired import fired_events
 
 __all__ = ["Explanation", "explain"]
@@ -48,6 +50,15 @@ def explain(model: type) -> Explanation:
     return out
 
 
+def _state(switch: Switch) -> str:
+    if not switch.enabled:
+        return " (disabled)"
+    rollout = switch.rollout
+    if isinstance(rollout, Rollout):
+        return f" (rollout {rollout.percent:g}% by {rollout.by_label()})"
+    return ""
+
+
 def _explain_text(model: type) -> str:
     """A text table: each woven method, its advice in execution order, enabled state; events."""
     aspects = weaver.effective_aspects(model)
@@ -55,7 +66,7 @@ def _explain_text(model: type) -> str:
     if not aspects:
         lines.append("  (no plugins)")
         return "\n".join(lines)
-    listed = ", ".join(a.name + ("" if a.switch.enabled else " (disabled)") for a in aspects)
+    listed = ", ".join(a.name + _state(a.switch) for a in aspects)
     lines.append(f"  plugins, in order: {listed}")
     chains = weaver.describe(model)
     width = max([len(a.label) for c in chains for a in c.advice] + [10])

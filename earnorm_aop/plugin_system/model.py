@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ..errors import PluginConfigError, PluginNotFoundError
 from ..weaving import weaver
+from ..weaving.aspect import Aspect
 from .conditions import needs_tracking
 from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
@@ -139,12 +140,26 @@ def apply_plugins(
     if aspects:
         added = contribute(model, aspects)
         try:
+            _check_fit(model, aspects)
             weaver.weave_many(model, aspects)
         except BaseException:
             withdraw(model, added)
             raise
         warn_unfired(model, aspects)
         withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
+
+
+def _check_fit(model: type, aspects: Sequence[Aspect]) -> None:
+    """Let each plugin refuse a configuration that does not fit ``model`` (``check_model``).
+
+    Asked after the contributions, so a rule may name a field another plugin
+    of the same weave adds (softdelete's ``deleted_at``), and before anything
+    is woven: a refusal leaves the class as it was.
+    """
+    for aspect in aspects:
+        check = getattr(aspect.plugin, "check_model", None)
+        if callable(check):
+            check(model)
 
 
 def with_plugins(

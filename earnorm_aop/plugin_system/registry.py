@@ -22,6 +22,7 @@ from ..weaving.aspect import AdviceSpec, Aspect, Switch
 from ._hints import note_registered, unregistered_hint
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
+from .rollout import Rollout, Rollouts
 from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
 from .versioning import upgrade_config
@@ -91,7 +92,7 @@ class _Entry:
         return self.spec
 
 
-class PluginRegistry:
+class PluginRegistry(Rollouts):
     """Plugins by name, with their live on/off switches.
 
     ``group`` is the entry-point group searched for names not registered
@@ -428,6 +429,7 @@ class PluginRegistry:
             "metering": metering.active(),
             "runs": runs,
             "seconds": seconds,
+            "rollout": sw.rollout.as_dict() if isinstance(sw.rollout, Rollout) else None,
         }
 
     def health(self) -> dict[str, Any]:

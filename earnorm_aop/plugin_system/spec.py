@@ -55,6 +55,7 @@ _RESERVED_ATTRS = frozenset(
         "visible_rows",
         "tracks_changes",
         "unused_hooks",
+        "check_model",
         "config_version",
         "config_upgrades",
     }

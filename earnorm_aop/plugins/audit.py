@@ -33,7 +33,8 @@ note.save()``; Django: ``ContextMiddleware``); its request id, client address
 (the extra ``client`` the middleware sets) and reason are fields of the record
 too, carried by every sink (columns of the Django and SQLAlchemy tables).
 Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are recorded as
-changed, never with their values.  ``audit.actor(name)`` is the former
+changed, never with their values; a row whose primary key is masked is
+named by a keyed hash of it (``"hmac:..."``), in every sink.  ``audit.actor(name)`` is the former
 spelling of ``context(actor=name)``.
 """
 
@@ -50,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import AUDIT_TABLE, Adapter, FieldSpec
+from ..plugin_system.masking import redact_id
 from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
@@ -224,7 +226,7 @@ class AuditPlugin:
         current = context.current()
         record = AuditRecord(
             model=adapter.model_label(model),
-            id=pk,
+            id=redact_id(model, pk),  # a masked key: its keyed hash (masking.redact_id)
             action=action,
             changes=changes,
             actor=_actor_name(current),

@@ -38,8 +38,9 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from ..adapters import tracking
-from ..adapters.base import Adapter
-from ..errors import PluginError
+from ..adapters.base import Adapter, adapter_for
+from ..errors import PluginError, WeavingError
+from ..plugin_system.masking import redact_messages
 from ..plugin_system.spec import hook
 from ._common import ClassOption, action_for, call_with
 
@@ -200,6 +201,23 @@ class ValidationPlugin:
     def __init__(self) -> None:
         self._field_adapters: dict[str, TypeAdapter[Any] | None] = {}
 
+    def check_model(self, model: type) -> None:
+        """Refuse, at weave time, a rule on a field ``model`` does not have (``"titel"``).
+
+        A model whose fields the adapter cannot list (a plain class with no
+        annotations) is not checked: its fields are whatever its instances set.
+        """
+        adapter = adapter_for(model)
+        known = adapter.field_names(model)
+        unknown = [n for n in self.config.fields if not adapter.has_field(model, n)]
+        if unknown and known:
+            names = ", ".join(repr(n) for n in unknown)
+            raise WeavingError(
+                f"plugin 'validation' on {model.__qualname__}: 'fields' has a rule on "
+                f"{names}, which {model.__qualname__} does not have; its fields are "
+                f"{', '.join(known)}"
+            )
+
     @property
     def tracks_changes(self) -> bool:
         """``changed_only`` reads the shared change tracking: weave ``changes`` with it."""
@@ -240,7 +258,9 @@ class ValidationPlugin:
         if cfg.native and native:
             for name, messages in adapter.validate(instance).items():
                 _add(errors, name, messages)
-        return errors
+        # The ORM's messages (Django: "Value 'x' is not a valid choice.") and a
+        # model's own may quote a value: a masked field's never leaves in clear.
+        return redact_messages(type(instance), data, errors) if errors else errors
 
     def _ask_model(self, instance: Any, errors: Errors) -> None:
         # Looked up statically first: an EarnORM record answers every attribute
@@ -266,7 +286,7 @@ class ValidationPlugin:
         elif not verdict:
             _add(errors, "__all__", [f"is_valid() returned {verdict!r}"])
 
-    def _errors_of_values(self, values: Mapping[str, Any]) -> Errors:
+    def _errors_of_values(self, model: type, values: Mapping[str, Any]) -> Errors:
         """Problems of the values of a bulk update, field by field (no instance to ask)."""
         errors: Errors = {}
         for name, value in values.items():
@@ -279,7 +299,7 @@ class ValidationPlugin:
                     checker.validate_python(value)
                 except pydantic.ValidationError as exc:
                     _add(errors, name, [err["msg"] for err in exc.errors()])
-        return errors
+        return redact_messages(model, values, errors) if errors else errors
 
     def _constrained(self, name: str) -> bool:
         """Whether a value written to ``name`` is checked at all (a rule or a schema field)."""
@@ -391,13 +411,15 @@ class ValidationPlugin:
             return
         values = adapter.update_values(args, kwargs)
         computed = {n: v for n, v in values.items() if adapter.is_expression(v)}
-        errors = self._errors_of_values({n: v for n, v in values.items() if n not in computed})
+        errors = self._errors_of_values(
+            model, {n: v for n, v in values.items() if n not in computed}
+        )
         # An expression (F("views") + 1, bulk_update's Case(When(...))) is checked
         # by its result for each row, which the database computes without writing:
         # one extra read, only when a field it writes has constraints.
         checked = {n: v for n, v in computed.items() if self._constrained(n)}
         if checked:
             for row in adapter.evaluate(queryset, checked).values():
-                for name, messages in self._errors_of_values(row).items():
+                for name, messages in self._errors_of_values(model, row).items():
                     _add(errors, name, messages)
         self._refuse(adapter, model, errors, "update_many")

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from ._switch_changes import LocalChanges
 from ._switch_hash import VERSION_FIELD as _VERSION
 from ._switch_hash import parse_hash
+from .rollout import SharedRollouts
 from .switchboard import (
     SharedConfig,
     Switchboard,
@@ -76,7 +77,7 @@ def _redis() -> Any:
     return redis
 
 
-class RedisSwitchboard(Switchboard):
+class RedisSwitchboard(SharedRollouts, Switchboard):
     """Switch states in a Redis hash, changes announced on a channel (see the module doc).
 
     ``url`` is a Redis URL (``redis://host:6379/0``); ``namespace`` separates
@@ -241,6 +242,7 @@ class RedisSwitchboard(Switchboard):
         super().attach(registry)
         try:
             self._catch_up()
+            self._catch_up_rollouts()
             self._connected()
         except self.errors as exc:
             self._lost(exc)

@@ -48,13 +48,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import PluginConfigError
 from ..weaving import weaver
 from ..weaving.aspect import Switch
 
 if TYPE_CHECKING:
     from ..plugin_system.registry import PluginRegistry
 
-__all__ = ["SharedConfig", "SwitchState", "Switchboard", "model_path", "origin_label"]
+__all__ = ["ROLLOUT", "SharedConfig", "SwitchState", "Switchboard", "model_path", "origin_label"]
+
+# The origin of a state written to announce that a plugin's rollout changed.
+ROLLOUT = "rollout"
 
 log = logging.getLogger("earnorm_aop.switchboard")
 
@@ -335,6 +339,9 @@ class Switchboard:
                     return False
                 self._known[state.name] = state
             self._in_force(state)
+            # Any newer state may follow a rollout's announcement (a catch-up reads
+            # the latest only): read the plugin's rollout again with each one.
+            self.rollout_changed(state.name)
             return True
 
     def settle(self, name: str) -> bool:
@@ -363,6 +370,28 @@ class Switchboard:
         weaver.set_enabled(switch, state.enabled)
         if not state.enabled and state.auto_disabled:
             switch.auto_disabled = True
+
+    # -- rollouts (registry.rollout) -----------------------------------------------------
+
+    def publish_rollout(self, name: str, rollout: dict[str, Any] | None) -> None:
+        """Share ``name``'s rollout (``Rollout.as_dict()``, or None when it ends); a board's job."""
+
+    def rollout_changed(self, name: str) -> None:
+        """Another process changed ``name``'s rollout: read and apply it (a board's job)."""
+
+    def apply_rollout(self, name: str, data: dict[str, Any] | None) -> None:
+        """Put a shared rollout in force in the attached registry, without announcing it."""
+        registry = self.registry
+        if registry is None:
+            return
+        from ..plugin_system.rollout import Rollout
+
+        try:
+            rollout = None if data is None else Rollout.from_dict(name, data)
+        except PluginConfigError as exc:
+            log.warning("switchboard: ignoring the shared rollout of %r: %s", name, exc)
+            return
+        registry.apply_rollout(name, rollout)
 
     def apply_config(self, shared: SharedConfig) -> bool:
         """Re-weave the models this process has at ``shared.model`` with the shared options.

@@ -242,7 +242,7 @@ class DjangoBackend(Backend):
         return [
             {
                 "model": row.model,
-                "id": model._meta.pk.to_python(row.object_id),
+                "id": _stored_id(model, row.object_id),
                 "action": row.action,
                 "changes": {name: tuple(pair) for name, pair in row.changes.items()},
                 "actor": row.actor,
@@ -253,3 +253,12 @@ class DjangoBackend(Backend):
             }
             for row in AuditRecord.objects.filter(model=model._meta.label)
         ]
+
+
+def _stored_id(model: Any, object_id: str) -> Any:
+    """The row's key as the model types it; a masked key's hash (``"hmac:..."``) as text."""
+    from earnorm_aop.plugin_system.masking import ID_PREFIX
+
+    if object_id.startswith(ID_PREFIX):
+        return object_id
+    return model._meta.pk.to_python(object_id)

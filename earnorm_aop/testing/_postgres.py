@@ -27,6 +27,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from ._ci import ci
+
 DATABASE = "earnorm_aop_test"
 SUPERUSER = "postgres"
 _INSTALL = (
@@ -51,7 +53,7 @@ class Server:
 def unavailable(reason: str) -> NoReturn:
     """Skip the PostgreSQL tests, or fail them when ``CI`` is set (CI must run them)."""
     message = f"EARNORM_AOP_TEST_DB=postgres: {reason}; {_INSTALL}"
-    if os.environ.get("CI"):
+    if ci():
         pytest.fail(f"{message}. CI is set, so the PostgreSQL run must not be skipped")
     pytest.skip(message, allow_module_level=True)
 

@@ -20,8 +20,10 @@ SQLite (a file per backend) unless ``EARNORM_AOP_TEST_DB=postgres``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -35,7 +37,7 @@ from ..plugin_system.registry import PluginRegistry
 from ..weaving import weaver
 from ._base import Backend, Fields, Methods
 
-__all__ = ["SQLAlchemyBackend", "database_url"]
+__all__ = ["SQLAlchemyBackend", "database_url", "drop_database"]
 
 _names = itertools.count(1)
 
@@ -59,9 +61,33 @@ def database_url(asynchronous: bool) -> str:
             _postgres_url = f"{server.user}@{server.host}:{server.port}/{server.database}"
         driver = "postgresql+psycopg_async" if asynchronous else "postgresql+psycopg"
         return f"{driver}://{_postgres_url}"
-    folder = tempfile.mkdtemp(prefix="earnorm-sqlalchemy-")
     driver = "sqlite+aiosqlite" if asynchronous else "sqlite"
-    return f"{driver}:///{Path(folder) / 'test.sqlite3'}"
+    return f"{driver}:///{_sqlite_folder() / f'test-{next(_files)}.sqlite3'}"
+
+
+_folder: Path | None = None
+_files = itertools.count(1)
+
+
+def _sqlite_folder() -> Path:
+    """This process's folder of SQLite files: one, made on first use, removed at exit.
+
+    (A folder per database left one behind for every test: thousands a run.)
+    """
+    global _folder
+    if _folder is None:
+        _folder = Path(tempfile.mkdtemp(prefix="earnorm-sqlalchemy-"))
+        atexit.register(shutil.rmtree, _folder, ignore_errors=True)
+    return _folder
+
+
+def drop_database(url: str) -> None:
+    """Remove the SQLite file of ``url`` (from :func:`database_url`), its engine disposed."""
+    if url.startswith("sqlite") and _folder is not None:
+        path = Path(url.split(":///", 1)[1])
+        if path.parent == _folder:
+            for leftover in (path, path.with_name(path.name + "-journal")):
+                leftover.unlink(missing_ok=True)
 
 
 class SQLAlchemyBackend(Backend):
@@ -82,7 +108,7 @@ class SQLAlchemyBackend(Backend):
 
         self.name = "sqlalchemy-async" if asynchronous else "sqlalchemy"
         self.asynchronous = asynchronous
-        url = database_url(asynchronous)
+        url = self.url = database_url(asynchronous)
         self._statements: list[list[str]] = []
         self._models: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,6 +258,7 @@ class SQLAlchemyBackend(Backend):
             self._models.clear()
             if self._loop is not None:
                 self._loop.close()
+            drop_database(self.url)
 
     # -- record methods of the test models -----------------------------------------------
 
@@ -471,7 +498,10 @@ class SQLAlchemyBackend(Backend):
         return [
             {
                 "model": row["model"],
-                "id": int(row["object_id"]) if row["object_id"] else None,
+                # A masked key's hash ("hmac:...") stays text.
+                "id": int(row["object_id"])
+                if row["object_id"].isdigit()
+                else row["object_id"] or None,
                 "action": row["action"],
                 "changes": {name: tuple(pair) for name, pair in row["changes"].items()},
                 "actor": row["actor"],

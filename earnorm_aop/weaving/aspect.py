@@ -76,6 +76,9 @@ class Switch:
     # outcome, and the seconds they took.
     runs: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # A gradual rollout (the plugin layer's Rollout), read at weave time only:
+    # set through weaver.set_rollout, which re-weaves the classes using the plugin.
+    rollout: object = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 

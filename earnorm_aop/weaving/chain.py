@@ -233,3 +233,16 @@ class FailureHandler:
         record_failure(
             advice.aspect, error, f"{advice.kind.value} advice {advice.spec.name!r} on {where}"
         )
+
+
+def discard_unstarted(coro: Any) -> None:
+    """Close ``coro``, the coroutine an async target's ``proceed()`` made, if it never started.
+
+    A sync around advice on an async target may call ``proceed()`` and raise
+    (or call it twice) before the dispatcher awaits what the first call gave:
+    that coroutine would be collected unawaited ("coroutine ... was never
+    awaited").  Closing a coroutine that has not started runs none of it; one
+    the advice handed on (a task) has started and is left alone.
+    """
+    if coro is not None and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        coro.close()

@@ -25,6 +25,7 @@ from .chain import (
     ChainPlan,
     Dispatcher,
     FailureHandler,
+    discard_unstarted,
     guard_subject,
     holds_iteration,
     keep_guard,
@@ -459,12 +460,26 @@ class Generator:
         src.add(d, "return result")
 
     def proceed_header(self, src: _Source, i: int) -> None:
-        """Open ``proceed`` for around advice ``i``: one-shot, a second call raises."""
+        """Open ``proceed`` for around advice ``i``: one-shot, a second call raises.
+
+        On an async target it keeps the coroutine it returns in ``_c``, so one
+        the advice never awaited is closed if the advice fails (``_discard``).
+        """
+        if self.is_async:
+            src.add(1, "_c = None")
         src.add(1, "def proceed(*a, **kw):")
-        src.add(2, "nonlocal called")
+        src.add(2, "nonlocal called, _c" if self.is_async else "nonlocal called")
         src.add(2, "if called:")
         src.add(3, f"raise _ProceedError(_twice{i})")
         src.add(2, "called = True")
+
+    def proceed_return(self, src: _Source, expr: str, depth: int = 2) -> None:
+        """``return expr`` from ``proceed``, keeping an async target's coroutine in ``_c``."""
+        if self.is_async:
+            src.add(depth, f"_c = {expr}")
+            src.add(depth, "return _c")
+        else:
+            src.add(depth, f"return {expr}")
 
     def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
         """Emit ``_lvl{k}``: around advice ``k`` with a one-shot ``proceed``."""
@@ -490,13 +505,18 @@ class Generator:
         if not log_policy:
             self.proceed_header(src, i)
             src.add(2, "if a or kw:")
-            src.add(3, f"return {inner('a', 'kw')}")
-            src.add(2, f"return {inner('args', 'kwargs')}")
+            self.proceed_return(src, inner("a", "kw"), 3)
+            self.proceed_return(src, inner("args", "kwargs"))
             call = self.call(advice, "around")
-            if self.is_async and not advice.is_async:
-                src.add(1, f"_r = {call}")
-                src.add(1, "if _isawaitable(_r):")
-                src.add(2, "_r = await _r")
+            if self.is_async:
+                src.add(1, "try:")
+                src.add(2, f"_r = {call}")
+                src.add(1, "except BaseException:")
+                src.add(2, "_discard(_c)")  # proceed() called, its coroutine never awaited
+                src.add(2, "raise")
+                if not advice.is_async:
+                    src.add(1, "if _isawaitable(_r):")
+                    src.add(2, "_r = await _r")
                 src.add(1, "return _r")
             else:
                 src.add(1, f"return {call}")
@@ -509,7 +529,7 @@ class Generator:
         # which differs from ``called`` when a sync advice on an async target
         # fails before its proceed() coroutine is awaited.
         self.proceed_header(src, i)
-        src.add(2, "return _go(a, kw) if (a or kw) else _go(args, kwargs)")
+        self.proceed_return(src, "_go(a, kw) if (a or kw) else _go(args, kwargs)")
         src.add(1, f"{adef} _go(a, kw):")
         src.add(2, "nonlocal res, inner_failed, started")
         src.add(2, "started = True")
@@ -524,8 +544,14 @@ class Generator:
         if self.is_async:
             src.add(2, "if _isawaitable(_r):")
             src.add(3, "_r = await _r")
-        src.add(1, "except Exception as _e:")
-        src.add(2, "if inner_failed or isinstance(_e, _ProceedError):")
+        if self.is_async:
+            src.add(1, "except BaseException as _e:")
+            src.add(2, "_discard(_c)")  # proceed() called, its coroutine never awaited
+            src.add(2, "if (inner_failed or isinstance(_e, _ProceedError)")
+            src.add(3, "or not isinstance(_e, Exception)):")
+        else:
+            src.add(1, "except Exception as _e:")
+            src.add(2, "if inner_failed or isinstance(_e, _ProceedError):")
         src.add(3, "raise")
         src.add(2, f"_onfail{i}(_e, instance)")
         src.add(2, "if started:")
@@ -574,5 +600,6 @@ GLOBALS.update(
         "_mode": scope.mode,
         "_avar": scope.ACTIVE_CALLS,
         "_keep": keep_guard,
+        "_discard": discard_unstarted,
     }
 )

@@ -22,6 +22,7 @@ from .chain import (
     ChainPlan,
     Dispatcher,
     FailureHandler,
+    discard_unstarted,
     guard_subject,
     holds_iteration,
     keep_guard,
@@ -420,7 +421,13 @@ class _AsyncInterpreter(_Interpreter):
         advice = plan.arounds[k]
         if self.skip(advice):
             return await self.aaround(k + 1, wrapped, instance, args, kwargs)
-        state = {"called": False, "started": False, "inner_failed": False, "res": None}
+        state: dict[str, Any] = {
+            "called": False,
+            "started": False,
+            "inner_failed": False,
+            "res": None,
+            "coro": None,
+        }
 
         async def proceed_inner(a: Any, kw: Any) -> Any:
             state["started"] = True
@@ -439,13 +446,18 @@ class _AsyncInterpreter(_Interpreter):
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
             state["called"] = True
-            return proceed_inner(a, kw) if (a or kw) else proceed_inner(args, kwargs)
+            coro = proceed_inner(a, kw) if (a or kw) else proceed_inner(args, kwargs)
+            state["coro"] = coro
+            return coro
 
         call = _Call(plan.target, instance, args, kwargs)
         start = time.perf_counter()
         try:
             result = await self.ainvoke(advice, call, proceed=proceed)
-        except Exception as exc:
+        except BaseException as exc:
+            discard_unstarted(state["coro"])  # proceed() called, never awaited
+            if not isinstance(exc, Exception):
+                raise
             if state["inner_failed"] or isinstance(exc, ProceedError):
                 self.record(advice, call, "raised", start)
                 raise

@@ -40,6 +40,7 @@ __all__ = [
     "open_disabled_blocks",
     "refresh",
     "set_enabled",
+    "set_rollout",
     "switch_off",
     "trace",
     "unweave",
@@ -167,6 +168,22 @@ def effective_aspects(model: type) -> list[Aspect]:
 def is_woven(model: type, name: str) -> bool:
     """Whether an aspect called ``name`` applies to ``model``."""
     return any(a.name == name for a in effective_aspects(model))
+
+
+def set_rollout(switch: Switch, rollout: object) -> None:
+    """Put ``rollout`` (or None) on ``switch`` and re-weave the classes that use the plugin.
+
+    The engine does not read it: the ``advice`` extension point does, at weave
+    time, so a plugin without one is woven (and costs) as before.
+    """
+    with lock:
+        before = switch.rollout
+        switch.rollout = rollout
+        try:
+            rebuild_classes(classes_using({switch}))
+        except BaseException:
+            switch.rollout = before
+            raise
 
 
 def classes_with(switch: Switch) -> list[type]:

@@ -664,3 +664,16 @@ def test_a_bad_timeout_as_a_program_is_one_line_and_exit_2() -> None:
 def test_help_still_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["switch", "--help"]) == 0
     assert "usage: earnorm-aop switch" in capsys.readouterr().out
+
+
+def test_python_dash_m_earnorm_aop_cli_still_runs() -> None:
+    """``python -m earnorm_aop.cli`` (the spelling from before ``cli`` was a package)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "earnorm_aop.cli", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "timestamp" in done.stdout

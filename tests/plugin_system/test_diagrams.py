@@ -7,7 +7,6 @@ the DOT text is rendered by Graphviz's real ``dot`` (installed by .ci/run).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from earnorm_aop import PluginRegistry, emit, explain, hook, plugin, with_plugins
 from earnorm_aop.cli import main
+from earnorm_aop.testing._ci import ci
 from earnorm_aop.weaving import weaver
 
 _NODE = re.compile(r'^\s+(\w+)(?:\(\[|\[\[|\{\{|\[|\()"(.*)"(?:\]\)|\]\]|\}\}|\]|\))$')
@@ -171,7 +171,7 @@ def _dot_binary() -> str:
     found = shutil.which("dot")
     if found is None:
         reason = "Graphviz's dot is not installed (apt-get install graphviz)"
-        if os.environ.get("CI"):
+        if ci():
             pytest.fail(f"{reason}; CI is set, so the DOT output must be rendered")
         pytest.skip(reason)
     return found

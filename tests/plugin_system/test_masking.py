@@ -8,24 +8,51 @@ place a plugin writes values down is searched for it.  Masks are global
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from earnorm_aop import PluginModel, PluginRegistry, hook, mask, trace, unmask, with_plugins
-from earnorm_aop.plugin_system.masking import MASK, masked_fields, redact, redact_changes
+from earnorm_aop import (
+    PluginModel,
+    PluginRegistry,
+    hook,
+    mask,
+    mask_key,
+    trace,
+    unmask,
+    with_plugins,
+)
+from earnorm_aop.plugin_system.masking import (
+    HIDDEN_MESSAGE,
+    MASK,
+    masked_fields,
+    masks_key,
+    redact,
+    redact_changes,
+    redact_id,
+    redact_messages,
+)
 from earnorm_aop.plugins.audit import AuditRecord
 
 SECRET = "s3cret-value"
 FIELDS = {"password": (str, ""), "token": (str, "")}
 
 
+KEY = "a-test-key-of-32-bytes-0123456789"
+
+
 @pytest.fixture(autouse=True)
 def _no_global_mask_left() -> Iterator[None]:
+    mask_key(KEY)
     yield
     unmask()
+    mask_key(None)
 
 
 def _write_secrets(backend: Any, Article: type) -> Any:
@@ -185,3 +212,130 @@ def test_a_refused_write_does_not_show_a_masked_value(
     assert "password" in str(refused.value)
     assert SECRET not in str(refused.value) and SECRET not in repr(refused.value.errors)
     assert SECRET not in caplog.text
+
+
+def _hashed(pk: Any) -> str:
+    return "hmac:" + hmac.new(KEY.encode(), str(pk).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def test_a_masked_primary_key_never_appears_in_clear(
+    backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The record's id, the log line and its ``extra``, the table: the key's keyed hash."""
+    records: list[AuditRecord] = []
+    Listed = backend.model("audit", audit={"sink": records.append})
+    Logged = backend.model("audit", audit={"logger": "test.masked"})
+    Tabled = backend.model("audit", audit={"sink": "table"})
+    mask("pk")
+    with caplog.at_level(logging.INFO, logger="test.masked"):
+        written = {m: backend.create(m, title="t") for m in (Listed, Logged, Tabled)}
+        for obj in written.values():
+            obj.title = "u"
+            obj.save()
+    key = written[Listed].id
+    assert masks_key(Listed) and [r.id for r in records] == [_hashed(key)] * 2
+    assert all(r.changes.get("id", (None, MASK)) == (None, MASK) for r in records)
+    lines = [r for r in caplog.records if r.name == "test.masked"]
+    hashed = _hashed(written[Logged].id)
+    assert len(lines) == 2 and all(r.audit["id"] == hashed for r in lines)  # type: ignore[attr-defined]
+    assert all(f"id={hashed!r}" in r.getMessage() for r in lines)
+    table = backend.audit_rows(Tabled)
+    assert [str(row["id"]) for row in table] == [_hashed(written[Tabled].id)] * 2
+
+
+def test_an_unmasked_key_is_the_records_id(backend: Any) -> None:
+    records: list[AuditRecord] = []
+    Article = backend.model("audit", audit={"sink": records.append})
+    mask("title")
+    a = backend.create(Article, title="t")
+    assert not masks_key(Article) and records[0].id == a.id
+    assert redact_id(Article, a.id) == a.id
+
+
+def test_redact_id_is_a_keyed_hash_of_the_key() -> None:
+    class Row:
+        id: int | None = None
+
+    mask("id", model=Row)
+    assert masks_key(Row) and masked_fields(Row) == {"id", "pk"}
+    assert redact_id(Row, None) is None  # no row yet: nothing to name
+    assert redact_id(Row, 7) == _hashed(7) and redact_id(Row, "7") == _hashed(7)
+    assert redact_id(Row, 8) != redact_id(Row, 7) and len(redact_id(Row, 7)) == 37
+    mask_key(b"another-key-of-16+bytes")
+    assert redact_id(Row, 7) != _hashed(7)
+
+
+def test_a_short_or_odd_key_is_refused_with_what_would_do() -> None:
+    for bad in ("short", b"", 42):
+        with pytest.raises(ValueError, match=r"at least 16 bytes .* secrets.token_hex"):
+            mask_key(bad)  # type: ignore[arg-type]
+
+
+def test_the_key_comes_from_the_environment_else_a_random_one_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Row:
+        id: int | None = None
+
+    mask("pk", model=Row)
+    monkeypatch.setenv("EARNORM_AOP_MASK_KEY", KEY)
+    mask_key(None)
+    assert redact_id(Row, 3) == _hashed(3)
+    monkeypatch.setenv("EARNORM_AOP_MASK_KEY", "short")
+    mask_key(None)
+    with caplog.at_level(logging.WARNING, logger="earnorm_aop.plugin_system.masking"):
+        first = redact_id(Row, 3)
+        assert redact_id(Row, 3) == first != _hashed(3)  # one random key per process
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and "fewer than 16 bytes" in warned[0]
+    assert "EARNORM_AOP_MASK_KEY" in warned[1] and "random key" in warned[1]
+
+
+def test_messages_quoting_a_masked_value_are_cleaned() -> None:
+    class M:
+        pass
+
+    mask("ssn", model=M)
+    messages = {"ssn": ["Value '123-45' is not a valid choice."], "__all__": ["123-45 taken"]}
+    assert redact_messages(M, {"ssn": "123-45", "name": "bo"}, messages) == {
+        "ssn": [f"Value {MASK} is not a valid choice."],
+        "__all__": [f"{MASK} taken"],
+    }
+    assert redact_messages(M, {"name": "bo"}, {"name": ["bo is short"]}) == {
+        "name": ["bo is short"]
+    }
+    assert redact_messages(M, {"ssn": "a*"}, {"ssn": ["aa** is odd"]}) == {"ssn": [HIDDEN_MESSAGE]}
+
+
+@given(
+    secret=st.text(min_size=1, max_size=12),
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+)
+def test_a_cleaned_message_never_holds_the_masked_value(
+    secret: str, before: str, after: str
+) -> None:
+    class M:
+        pass
+
+    mask("ssn", model=M)
+    try:
+        (cleaned,) = redact_messages(M, {"ssn": secret}, {"ssn": [before + secret + after]})["ssn"]
+    finally:
+        unmask(model=M)
+    assert secret not in cleaned or cleaned == HIDDEN_MESSAGE
+    assert repr(secret) not in cleaned or cleaned == HIDDEN_MESSAGE
+
+
+def test_a_memory_querysets_repr_hides_a_masked_value() -> None:
+    from earnorm_aop.integrations.memory import MemoryModel, MemoryQuerySet, MemoryStore
+
+    @with_plugins("audit", mask=["ssn"])
+    class Patient(MemoryModel):
+        __store__ = MemoryStore()
+        id: int | None = None
+        ssn: str = ""
+        name: str = ""
+
+    text = repr(MemoryQuerySet(Patient).filter(ssn=SECRET, name="bo", ssn__isnull=False))
+    assert SECRET not in text and "ssn__exact=***" in text and "name__exact='bo'" in text

@@ -297,6 +297,7 @@ def test_metrics_of_a_plugin(reg: PluginRegistry) -> None:
         "metering": False,
         "runs": {},
         "seconds": 0.0,
+        "rollout": None,
     }
 
     @with_plugins("counted", registry=reg)

@@ -240,3 +240,44 @@ def test_bad_configuration(backend: Any, config: dict[str, Any]) -> None:
 def test_config_schema() -> None:
     props = registry.get_plugin("validation").config_schema["properties"]
     assert set(props) == {"schema_model", "fields", "is_valid", "changed_only", "native"}
+
+
+def test_a_rule_on_a_field_the_model_lacks_is_refused_at_weave_time(backend: Any) -> None:
+    """``{"titel": ...}`` is a WeavingError naming the field and the model's fields."""
+    from earnorm_aop import WeavingError
+
+    with pytest.raises(WeavingError) as refused:
+        backend.model("validation", validation={"fields": {"titel": {"required": True}}})
+    text = str(refused.value)
+    assert "'titel'" in text and "does not have" in text
+    assert "title" in text.split("its fields are", 1)[1]  # the fields it has, to pick from
+
+
+def test_a_rule_may_name_a_field_another_plugin_of_the_weave_adds(backend: Any) -> None:
+    Article = backend.model(
+        "softdelete", "validation", validation={"fields": {"deleted_at": {"required": False}}}
+    )
+    assert backend.create(Article, title="ok").deleted_at is None
+
+
+def test_a_refused_rule_leaves_the_class_unwoven() -> None:
+    from earnorm_aop import WeavingError, with_plugins
+    from earnorm_aop.weaving import weaver
+
+    class Note:
+        title: str | None = None
+
+        def save(self) -> None:
+            pass
+
+    with pytest.raises(WeavingError, match=r"'titel', 'bdy'.*its fields are title"):
+        with_plugins(validation={"fields": {"titel": {}, "title": {}, "bdy": {}}})(Note)
+    assert not weaver.is_woven(Note, "validation") and "save" in vars(Note)
+    assert vars(Note)["save"].__qualname__.endswith("<locals>.Note.save")  # the original
+
+    class Loose:  # no annotations: its fields are what its instances set, not checked
+        def save(self) -> None:
+            pass
+
+    with_plugins(validation={"fields": {"anything": {"required": True}}})(Loose)
+    assert weaver.is_woven(Loose, "validation")

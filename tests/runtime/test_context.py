@@ -344,3 +344,25 @@ def test_a_subprocess_keeps_it_through_a_pickled_token() -> None:
         "extra": {"request_id": "r5"},
         "tenant": "acme",
     }
+
+
+def test_a_context_is_true_when_anything_is_set_extras_included() -> None:
+    from earnorm_aop.runtime.context import Context
+
+    assert not Context()
+    assert Context(actor="alice") and Context(request_id="r") and Context(reason="x")
+    assert Context(extra={"tenant": "acme"})  # only an extra: still something to carry
+
+
+def test_restoring_none_is_the_empty_context_not_the_current_one() -> None:
+    from earnorm_aop import context
+
+    with context(actor="alice", tenant="acme"):
+        with context.restore(None) as inside:
+            assert not inside and context.actor is None and context.current().extra == {}
+        token = context.adopt(None)
+        try:
+            assert not context.current()
+        finally:
+            context.reset(token)
+        assert context.actor == "alice"

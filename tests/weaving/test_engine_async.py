@@ -317,3 +317,40 @@ def test_a_sync_advice_returning_an_awaitable_is_awaited_on_an_async_target(mode
     log.clear()
     assert asyncio.run(model(log).save(-1)) == 0  # the awaited Recover(0)
     assert log == ["before", ("save", -1), "error"]
+
+
+@pytest.mark.parametrize("on_error", ["raise", "log"])
+@pytest.mark.parametrize("fault", ["raises", "twice"])
+def test_a_proceed_coroutine_the_advice_never_awaited_is_closed(
+    model: Any, on_error: str, fault: str
+) -> None:
+    """A sync around advice calls proceed() and then fails: nothing is left unawaited.
+
+    The coroutine ``proceed()`` returned is closed, not collected with a
+    "never awaited" warning; under ``log`` the chain's rest runs once, as if
+    the advice were not there; under ``raise`` the target never runs.
+    """
+    import gc
+    import warnings
+
+    def around(proceed: Any) -> Any:
+        proceed()
+        if fault == "twice":
+            proceed()  # ProceedError: always raised, whatever the policy
+        raise RuntimeError("after proceed()")
+
+    aspect = Aspect.of("p", [("around:save", around)], on_error=on_error)
+    weaver.weave(model, aspect)
+    obj = model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if on_error == "log" and fault == "raises":
+            assert asyncio.run(obj.save(3)) == 3
+            assert obj.log == [("save", 3)]
+        else:
+            expected = ProceedError if fault == "twice" else RuntimeError
+            with pytest.raises(expected):
+                asyncio.run(obj.save(3))
+            assert obj.log == []
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -153,3 +153,40 @@ def test_the_scheduler_in_force_is_the_adapter_layers() -> None:
 
     assert extensions.installed().scheduler is schedule
     assert extensions.Extensions().scheduler is not schedule  # the engine's own: no transaction
+
+
+def test_a_deferred_success_resets_the_count_of_consecutive_failures(held: list[Any]) -> None:
+    """``disable`` switches a plugin off after ``max_failures`` failures in a row, not in all.
+
+    Three writes in one transaction; at the commit their advice fails, succeeds,
+    fails: never two in a row, so the plugin stays on.
+    """
+    registry = PluginRegistry()
+    outcomes: list[bool] = []
+
+    @plugin("flaky", registry=registry, on_error="disable", max_failures=2)
+    class Flaky:
+        def after_commit_save(self) -> None:
+            if not outcomes.pop(0):
+                raise RuntimeError("mail server down")
+
+    @with_plugins("flaky", registry=registry)
+    class Note:
+        def save(self) -> None:
+            return None
+
+    for _ in range(3):
+        Note().save()
+    outcomes[:] = [False, True, False]
+    for _, on_commit, _ in held:
+        on_commit()
+    metrics = registry.metrics("flaky")
+    assert metrics["failures"] == 2 and not metrics["auto_disabled"]
+    held.clear()
+    for _ in range(2):
+        Note().save()
+    outcomes[:] = [False, False]  # two in a row
+    for _, on_commit, _ in held:
+        on_commit()
+    assert registry.metrics("flaky")["auto_disabled"]
+    unweave(Note)

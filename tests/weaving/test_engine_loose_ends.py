@@ -305,8 +305,6 @@ def test_patch_over_a_woven_method_survives_toggles_and_unweave(dispatch: str) -
 # --------------------------------------------------------------------------
 
 
-# gc.collect() here may finalize coroutines other tests left unawaited on purpose.
-@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 def test_woven_classes_using_super_are_collected() -> None:
     import gc
     import linecache

@@ -108,6 +108,9 @@ class DjangoAdapter(Adapter):
             return hasattr(model, name)
         return True
 
+    def field_aliases(self, model: type, name: str) -> frozenset[str]:
+        return loading.aliases(_meta(model), name)
+
     def add_field(self, model: type, spec: FieldSpec) -> None:
         """Add a real Django field (``contribute_to_class``), seen by migrations made afterwards."""
         if self.has_field(model, spec.name):

@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 __all__ = [
+    "aliases",
     "attnames",
     "forget",
     "install_load_hooks",
@@ -103,6 +104,20 @@ def attnames(meta: Any) -> tuple[str, ...]:
         vars(meta)[_ATTNAMES] = cached
     names: tuple[str, ...] = cached[1]
     return names
+
+
+def aliases(meta: Any, name: str) -> frozenset[str]:
+    """The names field ``name`` is written by: its name and attname; the key's also ``pk``."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    try:
+        field = meta.pk if name == "pk" else meta.get_field(name)  # attnames found too
+    except FieldDoesNotExist:
+        return frozenset((name,))
+    names = {name, field.name, getattr(field, "attname", field.name)}
+    if field is meta.pk:
+        names.add("pk")
+    return frozenset(names)
 
 
 _ATTNAMES = "_earnorm_aop_attnames"

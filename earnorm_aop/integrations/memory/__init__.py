@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from ...adapters.base import Adapter, adapter_for, register_adapter
+from ...plugin_system.masking import MASK, masked_fields
 from ._store import (
     Condition,
     IntegrityError,
@@ -88,7 +89,12 @@ class MemoryQuerySet(Iterable[M]):
         self.conditions = conditions
 
     def __repr__(self) -> str:
-        where = " AND ".join(f"{f}__{lk}={v!r}" for f, lk, v in self.conditions)
+        # A condition on a masked field shows the field, not the value it looks for.
+        hidden = masked_fields(self.model)
+        where = " AND ".join(
+            f"{f}__{lk}={MASK if f in hidden and v is not None else repr(v)}"
+            for f, lk, v in self.conditions
+        )
         return f"<MemoryQuerySet {self.model.__qualname__}{' WHERE ' + where if where else ''}>"
 
     def filter(self, **conditions: Any) -> MemoryQuerySet[M]:
@@ -300,6 +306,11 @@ class MemoryAdapter(Adapter):
 
     def pk(self, instance: Any) -> Any:
         return getattr(instance, _pk_name(type(instance)), None)
+
+    def field_aliases(self, model: type, name: str) -> frozenset[str]:
+        """The key field (``__pk__``) is also ``pk``."""
+        key = _pk_name(model)
+        return frozenset((key, "pk")) if name in (key, "pk") else frozenset((name,))
 
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The declared fields only: a row has the table's columns, not every attribute set."""

@@ -151,6 +151,29 @@ class SQLAlchemyAdapter(Adapter):
             return True
         return hasattr(model, name)
 
+    def field_aliases(self, model: type, name: str) -> frozenset[str]:
+        """A many-to-one's name and its foreign key columns' (``patient``, ``patient_id``).
+
+        The primary key columns are also ``pk``; a column masked by name masks
+        the relationships it is the foreign key of.
+        """
+        mapper = mapper_of(model)
+        if mapper is None:
+            return super().field_aliases(model, name)
+        key_names = {mapper.get_property_by_column(c).key for c in mapper.primary_key}
+        names = {name}
+        if name == "pk" or name in key_names:
+            names.update(key_names, ("pk",))
+        for rel in mapper.relationships:
+            if rel.direction.name != "MANYTOONE":
+                continue  # only a many-to-one writes its own columns (the foreign key)
+            columns = {mapper.get_property_by_column(c).key for c in rel.local_columns}
+            if rel.key == name:
+                names.update(columns)
+            elif name in columns:
+                names.add(rel.key)
+        return frozenset(names)
+
     def add_field(self, model: type, spec: FieldSpec) -> None:
         """``setattr(Model, name, mapped_column(...))``: a column, index and mapper property."""
         if self.has_field(model, spec.name):

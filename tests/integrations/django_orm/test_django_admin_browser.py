@@ -29,13 +29,15 @@ from typing import Any
 
 import pytest
 
+from earnorm_aop.testing._ci import ci
+
 HERE = Path(__file__).parent
 ARTIFACTS = HERE.parents[2] / "test-artifacts"
 CHROMIUM = os.environ.get("EARNORM_AOP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def _missing(why: str) -> None:
-    if os.environ.get("CI") == "true":
+    if ci():
         pytest.fail(f"{why} (CI=true: .ci/run installs it; the browser test must run)")
     pytest.skip(why)
 

@@ -288,3 +288,49 @@ def test_delete_after_a_save_lists_fields_only(backend: DjangoBackend) -> None:
     expected = {n: (getattr(obj, n), None) for n in fields if getattr(obj, n) is not None}
     obj.delete()
     assert got == [expected]
+
+
+def test_a_condition_on_a_deferred_field_is_false_even_with_no_value_test(
+    backend: DjangoBackend,
+) -> None:
+    """``when="views"`` alone holds on every write, but not where views was never loaded."""
+    seen: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("touch", registry=registry)
+    class Touch:
+        @hook("after:save", when="views")
+        def one(self, instance: Any) -> None:
+            seen.append(("one", instance.pk))
+
+        @hook("after:save", when_any=["views", "status"])
+        def any_of(self, instance: Any) -> None:
+            seen.append(("any", instance.pk))
+
+    Article = backend.model("touch", fields=STATUS, registry=registry)
+    a = backend.create(Article, title="a")
+    assert sorted(seen) == [("any", a.pk), ("one", a.pk)]
+    seen.clear()
+    partial = Article.objects.only("title").get(pk=a.pk)
+    partial.title = "b"
+    partial.save()
+    assert seen == []  # views and status unknown: no condition on them holds
+    loaded = Article.objects.get(pk=a.pk)
+    loaded.title = "c"
+    loaded.save()
+    assert sorted(seen) == [("any", a.pk), ("one", a.pk)]
+
+
+def test_a_field_left_out_of_update_fields_keeps_its_stored_value_for_conditions(
+    backend: DjangoBackend, reg: PluginRegistry, seen: list[Any]
+) -> None:
+    """``save(update_fields=["title"])`` does not write views: its condition sees no change."""
+    Article = backend.model("watch", fields=STATUS, registry=reg)
+    a = backend.create(Article, title="a", views=1)
+    seen.clear()
+    a.views, a.title = 9, "b"
+    a.save(update_fields=["title"])
+    assert seen == []
+    assert backend.rows(Article)[a.pk]["views"] == 1
+    a.save()
+    assert seen == [("views", a.pk, (1, 9))]

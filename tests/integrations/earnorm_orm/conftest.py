@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from _earnorm_helpers import unique
+
+from earnorm_aop.testing._ci import ci
 
 if (
     importlib.util.find_spec("earnorm") is None
@@ -26,7 +27,7 @@ if (
         "EarnORM is not installed: pip install -e '.[earnorm]' on Python 3.12+ "
         "(python3 scripts/test.py does it in .venv312)"
     )
-    if os.environ.get("CI"):
+    if ci():
         raise RuntimeError(f"{_reason}; CI is set, so the EarnORM tests must run")
     collect_ignore_glob = ["test_*.py"]
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from earnorm_aop.integrations.sqlalchemy import audit_metadata
-from earnorm_aop.testing._sqlalchemy import database_url
+from earnorm_aop.testing._sqlalchemy import database_url, drop_database
 
 
 class Database:
@@ -93,6 +93,7 @@ class Database:
             asyncio.run(self.async_engine.dispose())
         else:
             self.engine.dispose()
+        drop_database(self.url)
 
 
 @pytest.fixture

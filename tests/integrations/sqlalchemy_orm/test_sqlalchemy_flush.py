@@ -349,3 +349,27 @@ def test_conditions_compare_with_the_state_before_the_flush(db: Any) -> None:
         a.title = "draft"
         session.commit()
     assert seen == [(1, ("draft", "published"))]
+
+
+def test_a_changed_loaded_value_is_known_without_reading_the_row_again(db: Any) -> None:
+    """The old value of a changed attribute is the session's history: no SELECT at flush.
+
+    Even when the row changed since it was loaded (another connection wrote),
+    the record's old value is the one this session loaded and replaced.
+    """
+    from sqlalchemy import text
+
+    records: list[Any] = []
+    Article = article_model(db, audit={"sink": records.append})
+    with db.session(expire_on_commit=False) as session:
+        session.add(Article(title="a", views=1))
+        session.commit()
+    with db.session(expire_on_commit=False) as session:
+        article = session.scalars(select(Article)).one()
+        with db.engine.begin() as other:
+            other.execute(text("UPDATE article SET title = 'elsewhere'"))
+        article.title = "b"
+        db.statements.clear()
+        session.commit()
+    assert records[-1].changes == {"title": ("a", "b")}
+    assert not [s for s in db.statements if s.upper().startswith("SELECT")]

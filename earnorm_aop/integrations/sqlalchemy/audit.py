@@ -48,8 +48,16 @@ def write(session: Session, *records: Mapping[str, Any]) -> None:
     """
     if not records:
         return
-    if len(records) == 1:  # a flush of one write: its row as it is
-        session.connection().execute(insert(audit_table), _row(records[0]))
+    if len(records) == 1:  # one write's row, built here (a save's hot path: no helper call)
+        record = records[0]
+        pk = record.get("id")
+        given = record.get("changes") or {}
+        changes = {n: [_jsonable(o), _jsonable(v)] for n, (o, v) in given.items()}
+        row = {"model": record.get("model", ""), "object_id": "" if pk is None else str(pk)}
+        row.update(action=record.get("action", ""), changes=changes, time=record["time"])
+        for key in ("actor", "request_id", "client", "reason"):
+            row[key] = record.get(key)
+        session.connection().execute(insert(audit_table), row)
         return
     session.connection().execute(insert(audit_table), [_row(record) for record in records])
 

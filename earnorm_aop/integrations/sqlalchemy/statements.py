@@ -357,12 +357,17 @@ def _update_statement(model: type, rows: RowSet, values: Mapping[str, Any]) -> A
         if own.keys() <= values.keys():
             changed = {k: v for k, v in values.items() if k not in own or own[k] is not v}
             out = statement.where(*extra)
-            return out.values(**changed) if changed else out
+            return out.values(_by_attribute(model, changed)) if changed else out
     out = update(model).where(*rows.criteria).values(**values)
     returning = getattr(statement, "_returning", ())
     if isinstance(statement, Delete | Update) and returning:
         out = out.returning(*returning)
     return out
+
+
+def _by_attribute(model: type, values: Mapping[str, Any]) -> dict[Any, Any]:
+    """``values`` keyed by the mapped attributes (a column may be named otherwise)."""
+    return {getattr(model, k): v for k, v in values.items()}
 
 
 def mapper_of(model: type) -> Mapper[Any]:
@@ -418,7 +423,7 @@ def _extended_insert(
     if not own.keys() <= row.keys():
         return insert(mapper.class_).values(**row), None
     changed = {k: v for k, v in row.items() if k not in own or own[k] is not v}
-    return (statement.values(**changed) if changed else statement), None
+    return (statement.values(_by_attribute(mapper.class_, changed)) if changed else statement), None
 
 
 def _plain(statement: Any, rows: list[dict[str, Any]]) -> bool:

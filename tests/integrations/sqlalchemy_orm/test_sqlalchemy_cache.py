@@ -119,7 +119,7 @@ def test_a_session_on_another_database_never_gets_this_ones_entry(db: Any, tmp_p
         with Session(other) as session:
             assert session.get(Note, 1).title == "row 1 of database B"
         assert bind_identity(other) != bind_identity(db.engine)
-        assert "***" in bind_identity(create_engine("postgresql://u:secret@h/d"))
+        assert "***" in bind_identity(create_engine("postgresql+psycopg://u:secret@h/d"))
         # A write through B invalidates B's entry (and, as this process cannot tell
         # whether two URLs name one database, every database's entry of that row).
         with Session(other) as session:

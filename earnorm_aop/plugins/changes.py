@@ -229,11 +229,6 @@ class ChangesPlugin:
             adapter.remember_state(obj)
 
 
-# Built-ins whose bulk advice needs no per-row value: timestamp adds ``updated_at`` to
-# the statement, softdelete narrows it (and answers a delete with an update).
-_NEEDS_NO_ROWS = frozenset({"changes", "timestamp", "softdelete"})
-
-
 def _nothing_to_read() -> None:
     """A bulk write on a model whose plugins need no per-row value: no row is read."""
 
@@ -242,14 +237,19 @@ def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
     """The read before a bulk write, or nothing when no plugin of ``model`` needs the rows.
 
     Decided at weave time (any change of the model's plugins re-weaves it): a
-    plugin other than timestamp and softdelete — audit, cache, a hook with a
-    condition or taking ``changes``, an event listener — may need the rows'
+    plugin that does not say ``reads_rows = False`` — audit, cache, a hook with
+    a condition or taking ``changes``, an event listener — may need the rows'
     values before the write, so they are read (once, shared).  With only
-    timestamp and softdelete, ``QuerySet.update()`` / ``update(M)`` runs alone.
+    plugins that say so (timestamp adds ``updated_at`` to the statement,
+    softdelete narrows it), ``QuerySet.update()`` / ``update(M)`` runs alone.
     """
     from ..weaving.weaver import effective_aspects
 
-    if all(a.name in _NEEDS_NO_ROWS for a in effective_aspects(model)):
+    if all(
+        getattr(a.plugin, "reads_rows", True) is False
+        or getattr(a.plugin, "serves", None) == TRACKING
+        for a in effective_aspects(model)
+    ):
         return _nothing_to_read
     return _reading(deleting=operation == "delete_many")
 

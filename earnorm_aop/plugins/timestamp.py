@@ -52,6 +52,7 @@ class TimestampPlugin:
 
     name = "timestamp"
     version = "1.0.0"
+    reads_rows = False  # its bulk advice adds updated_at to the statement: no row is read for it
     requires = ("changes",)  # a save that changes nothing is told by the shared tracking
     priority = 50  # after validation (100) and softdelete (90): stamp only what is written
 

@@ -36,7 +36,6 @@ from ._unknown import UNKNOWN
 from ._validation import AdapterValidation
 
 __all__ = [
-    "AUDIT_TABLE",
     "OPERATIONS",
     "Adapter",
     "FieldSpec",
@@ -408,37 +407,10 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
         }
         return [(row, self.snapshot(row), dict(written)) for row in self.fetch(queryset)]
 
-    # -- audit storage --------------------------------------------------------------
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
-        """Store one audit record in "a table of the same database" (the audit ``table`` sink).
-
-        ``record`` has ``model`` (label), ``id``, ``action``, ``changes``
-        (field -> ``[old, new]``), ``actor`` and ``time`` (aware UTC datetime).
-        Plain: appended to :data:`AUDIT_TABLE`, an in-memory list; Django: a row
-        of the integration's audit model, in the model's own database; EarnORM: an
-        awaitable insert into a collection (the audit plugin awaits what it returns).
-        """
-        with _lock:
-            AUDIT_TABLE.append(dict(record))
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """Store the records of one bulk write (the ``table`` sink), in one statement if possible.
-
-        Django: one ``bulk_create``; SQLAlchemy: one executemany; here, and
-        where not overridden, one :meth:`write_audit_record` each.  What the
-        writes return (EarnORM: awaitables, which the audit plugin awaits).
-        """
-        return [self.write_audit_record(model, r) for r in records]
-
 
 _adapters: list[Adapter] = []
 _lock = threading.Lock()
 _plain = Adapter()
-
-# Audit records written by the plain ``write_audit_record`` (re-exported as
-# ``earnorm_aop.plugins.audit.TABLE``).
-AUDIT_TABLE: list[dict[str, Any]] = []
 
 
 def register_adapter(adapter: Adapter) -> None:

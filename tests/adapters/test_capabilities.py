@@ -65,3 +65,23 @@ def test_bad_registrations_say_what_is_expected() -> None:
         provide(Adapter(), "x", _Made)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="callable taking the adapter"):
         provide(Adapter, "x", "not callable")  # type: ignore[arg-type]
+
+
+def test_an_adapter_written_with_its_own_audit_method_still_gets_the_records() -> None:
+    """Adapters written before capabilities defined ``write_audit_record`` on themselves."""
+    from earnorm_aop.plugins.audit_store import TABLE, PlainAuditStore, audit_store
+
+    written: list[Any] = []
+
+    class Older(Adapter):
+        def write_audit_record(self, model: type, record: Any) -> None:
+            written.append(record)
+
+    before = len(TABLE)
+    audit_store(Older()).write_audit_records(int, [{"a": 1}, {"a": 2}])
+    assert written == [{"a": 1}, {"a": 2}] and len(TABLE) == before
+    plain = audit_store(Adapter())
+    assert type(plain) is PlainAuditStore
+    plain.write_audit_record(int, {"action": "create"})
+    assert TABLE[before:] == [{"action": "create"}]
+    del TABLE[before:]

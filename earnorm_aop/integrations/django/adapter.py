@@ -27,13 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.db import models, router
+from django.db import models
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from . import _audit_table, relations, transactions
+from . import relations, transactions
 from . import state as loading
-from ._audit_table import audit_model
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
 
@@ -373,7 +372,7 @@ class DjangoAdapter(Adapter):
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)
 
-    # -- validation and audit storage ------------------------------------------------------
+    # -- validation ------------------------------------------------------
 
     def validate(self, instance: Any) -> dict[str, list[str]]:
         """``full_clean()``'s errors, as Django's forms report them (``__all__`` for the model)."""
@@ -422,18 +421,6 @@ class DjangoAdapter(Adapter):
         if found:
             raise ValidationError(found)
         return result
-
-    write_audit_record = _audit_table.write_audit_record
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""
-        audit, using = audit_model(_meta(model).label, APP), router.db_for_write(model)
-        rows = [audit.of(record, _meta(model).label) for record in records]
-        if len(rows) == 1:  # bulk_create would open a transaction of its own for one row
-            rows[0].save(using=using, force_insert=True)
-        else:
-            audit.objects.using(using).bulk_create(rows)
-        return []
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

@@ -13,7 +13,12 @@ from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
 from .adapter import EarnORMAdapter, adapter
 from .backfill import backfill
-from .capabilities import EarnORMCachedRows, EarnORMOnlyFields, EarnORMStamps
+from .capabilities import (
+    EarnORMAuditStore,
+    EarnORMCachedRows,
+    EarnORMOnlyFields,
+    EarnORMStamps,
+)
 from .database import use_mongomock
 from .records import NotFound
 
@@ -24,3 +29,4 @@ register_adapter(adapter)
 provide(EarnORMAdapter, "cached rows", EarnORMCachedRows)
 provide(EarnORMAdapter, "saving only some fields", EarnORMOnlyFields)
 provide(EarnORMAdapter, "stamps on write", EarnORMStamps)
+provide(EarnORMAdapter, "audit store", EarnORMAuditStore)

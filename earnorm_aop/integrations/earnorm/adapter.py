@@ -219,16 +219,6 @@ class EarnORMAdapter(Adapter):
         if records.is_record(instance):
             records.set_state(instance, None)
 
-    # -- audit storage -----------------------------------------------------------------------
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
-        """An awaitable insert into the ``earnorm_aop_audit`` collection of the model's database."""
-        env = model._env  # type: ignore[attr-defined]
-        collection = env.adapter._get_collection(AUDIT_COLLECTION)
-        doc = dict(record)
-        doc["id"] = None if doc.get("id") is None else str(doc["id"])
-        return collection.insert_one(doc)
-
 
 AUDIT_COLLECTION = "earnorm_aop_audit"
 

@@ -7,7 +7,8 @@ by the package's ``__init__``, under the name the plugin that needs it gives it 
 - ``cached rows`` (the cache): one database, a hit rebuilt as a record;
 - ``saving only some fields`` (the ``changes`` plugin's ``update_fields`` mode):
   the values written cut down;
-- ``stamps on write`` (timestamp): EarnORM's own ``auto_now`` fields.
+- ``stamps on write`` (timestamp): EarnORM's own ``auto_now`` fields;
+- ``audit store`` (audit): documents of the ``earnorm_aop_audit`` collection.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import records
+from .adapter import AUDIT_COLLECTION
 
-__all__ = ["EarnORMCachedRows", "EarnORMOnlyFields", "EarnORMStamps"]
+__all__ = ["EarnORMAuditStore", "EarnORMCachedRows", "EarnORMOnlyFields", "EarnORMStamps"]
 
 
 class EarnORMCachedRows:
@@ -82,3 +84,22 @@ class EarnORMStamps:
         """EarnORM's ``write()`` stamps its ``auto_now`` fields (``updated_at``) every time."""
         field = model.__fields__.get(name)  # type: ignore[attr-defined]
         return bool(getattr(field, "auto_now", False))
+
+
+class EarnORMAuditStore:
+    """Audit records as documents of the model database's ``earnorm_aop_audit`` collection."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+
+    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
+        """An awaitable insert into the collection (the audit plugin awaits it)."""
+        env = model._env  # type: ignore[attr-defined]
+        collection = env.adapter._get_collection(AUDIT_COLLECTION)
+        doc = dict(record)
+        doc["id"] = None if doc.get("id") is None else str(doc["id"])
+        return collection.insert_one(doc)
+
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """One awaitable insert per record."""
+        return [self.write_audit_record(model, r) for r in records]

@@ -15,7 +15,7 @@ from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
 from .adapter import SQLAlchemyAdapter, adapter, install
 from .audit import audit_metadata, audit_table
-from .capabilities import SQLAlchemyCachedRows
+from .capabilities import SQLAlchemyAuditStore, SQLAlchemyCachedRows
 from .declaration import PluginModel
 from .fields import sqlalchemy_column
 from .statements import INCLUDE_DELETED, RowSet
@@ -35,3 +35,4 @@ __all__ = [
 register_adapter(adapter)
 # What only one plugin needs, provided under the name that plugin gives it.
 provide(SQLAlchemyAdapter, "cached rows", SQLAlchemyCachedRows)
+provide(SQLAlchemyAdapter, "audit store", SQLAlchemyAuditStore)

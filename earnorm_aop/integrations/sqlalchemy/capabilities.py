@@ -1,10 +1,13 @@
 """What single plugins need of mapped classes, beyond the adapter: their capabilities.
 
-``cached rows`` (the cache): keys per bind, hits built detached.  What the
-``cache`` plugin needs of an ORM beyond the adapter (see
-[`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]), provided for
+Each is provided for
 [`SQLAlchemyAdapter`][earnorm_aop.integrations.sqlalchemy.adapter.SQLAlchemyAdapter] by the
-package's ``__init__``.
+package's ``__init__``, under the name the plugin that needs it gives it (see
+[`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]):
+
+- ``cached rows`` (the cache): keys per bind, a hit built detached;
+- ``audit store`` (audit): rows of ``earnorm_aop_audit`` (``audit.py``) in the
+  session of the write, the records of a flush inserted at its end at once.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import context, statements
+from ...errors import PluginError
+from . import context, flush, statements
 from .adapter import SQLAlchemyAdapter, bind_identity, identities_seen, mapper_of
 
-__all__ = ["SQLAlchemyCachedRows"]
+__all__ = ["SQLAlchemyAuditStore", "SQLAlchemyCachedRows"]
 
 
 class SQLAlchemyCachedRows:
@@ -63,3 +67,35 @@ class SQLAlchemyCachedRows:
         # Detached with its identity, so a session takes it in with merge(load=False).
         make_transient_to_detached(obj)
         return obj
+
+
+class SQLAlchemyAuditStore:
+    """Audit records as rows of ``earnorm_aop_audit`` in the session that writes the model."""
+
+    def __init__(self, adapter: SQLAlchemyAdapter) -> None:
+        self.adapter = adapter
+
+    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
+        """A row of ``earnorm_aop_audit`` (see ``audit.py``) in the session of the write.
+
+        At the end of a flush, added to the rows the flush inserts at once.
+        """
+        session = context.SESSION.get()
+        batch = None if session is None else session.info.get(flush.RECORDS)
+        if batch is not None:
+            batch.append(record)
+            return
+        self.write_audit_records(model, [record])
+
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The records of one write as rows of ``earnorm_aop_audit``: one executemany."""
+        from .audit import write
+
+        session = context.SESSION.get()
+        if session is None:
+            raise PluginError(
+                f"audit records of {model.__qualname__} go to the table of the session that "
+                "writes them, and no session is writing now"
+            )
+        write(session, *records)
+        return []

@@ -27,11 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.db import models, router
+from django.db import models
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from ...errors import PluginError
 from . import relations, transactions
 from . import state as loading
 from .fields import django_field
@@ -203,14 +202,6 @@ class DjangoAdapter(Adapter):
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
 
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``update_fields=names`` on a save that wrote every field (attnames are accepted)."""
-        kw = dict(kwargs)
-        kw["update_fields"] = list(names)
-        return tuple(args[:3]), kw
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
@@ -295,29 +286,6 @@ class DjangoAdapter(Adapter):
         if hasattr(queryset, "values_list"):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
-
-    # -- caching ------------------------------------------------------------------------
-
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
-        db = getattr(subject, "db", None)
-        if isinstance(db, str):
-            return db
-        return str(router.db_for_read(model))
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        from django.db import connections
-
-        return tuple(connections)
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every concrete field by attname and no other, and the primary key of the key."""
-        return loading.misfit(_meta(model), values, pk)
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """``from_db`` (a load: ``_state.db``, loaded state), by name in field order."""
-        names = loading.attnames(_meta(model))
-        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
 
     # -- transactions -----------------------------------------------------------------
 
@@ -404,7 +372,7 @@ class DjangoAdapter(Adapter):
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)
 
-    # -- validation and audit storage ------------------------------------------------------
+    # -- validation ------------------------------------------------------
 
     def validate(self, instance: Any) -> dict[str, list[str]]:
         """``full_clean()``'s errors, as Django's forms report them (``__all__`` for the model)."""
@@ -453,31 +421,6 @@ class DjangoAdapter(Adapter):
         if found:
             raise ValidationError(found)
         return result
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""
-        from django.apps import apps
-
-        if not apps.is_installed(APP):
-            raise PluginError(
-                f"audit records of {_meta(model).label} go to a table: add {APP!r} to "
-                "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or "
-                "callable sink)"
-            )
-        from .models import AuditRecord
-
-        pk = record.get("id")
-        AuditRecord.objects.using(router.db_for_write(model)).create(
-            model=record.get("model") or _meta(model).label,
-            object_id="" if pk is None else str(pk),
-            action=record.get("action", ""),
-            changes=record.get("changes") or {},
-            actor=record.get("actor"),
-            time=record["time"],
-            request_id=record.get("request_id"),
-            client=record.get("client"),
-            reason=record.get("reason"),
-        )
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import String, update
+from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from earnorm_aop import with_plugins
 from earnorm_aop.errors import PluginError
 from earnorm_aop.integrations import adapter_for
+from earnorm_aop.plugins.audit_store import audit_store
 from earnorm_aop.plugins.validation import ValidationFailed
 
 
@@ -84,7 +85,7 @@ def test_writes_of_an_object_in_no_session_are_refused_with_the_fix(db: Any) -> 
     with pytest.raises(PluginError, match="deleted by its session's flush"):
         adapter.delete_instance(loose)
     with pytest.raises(PluginError, match="no session is writing now"):
-        adapter.write_audit_record(Article, {"model": "x"})
+        audit_store(adapter).write_audit_record(Article, {"model": "x"})
 
 
 def test_rows_given_as_dicts_are_read_and_written_as_dicts(db: Any) -> None:
@@ -163,7 +164,11 @@ def test_every_shape_of_insert_and_update_is_read_by_attribute_name(db: Any) -> 
         session.execute(insert(Story).values([{"title": "m1"}, {"title": "m2", "views": 2}]))
         session.execute(insert(Story).values({Story.__table__.c.headline: "by column"}))
         session.execute(insert(Story).values({"headline": "by column name"}))
-        session.execute(update(Story).where(Story.id == 1).values({"headline": "renamed"}))
+        # SQLAlchemy synchronizes a string key back by attribute name only, so a key
+        # spelled as the column name runs unsynchronized (the next test: the same refusal
+        # as an unplugged model otherwise).
+        keyed_by_column = update(Story).where(Story.id == 1).values({"headline": "renamed"})
+        session.execute(keyed_by_column.execution_options(synchronize_session=False))
         session.commit()
     created = [(r.action, r.changes["title"][1]) for r in records if r.action == "create"]
     assert created == [
@@ -175,3 +180,33 @@ def test_every_shape_of_insert_and_update_is_read_by_attribute_name(db: Any) -> 
     ]
     (updated,) = [r for r in records if r.action == "update"]
     assert updated.changes == {"title": ("single", "renamed")}
+
+
+def test_an_update_keyed_by_column_name_is_refused_as_sqlalchemy_refuses_it(db: Any) -> None:
+    """The user's statement is kept: plugged or not, the synchronize step says the same."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import InvalidRequestError
+
+    class PlainStory(db.Base):
+        __tablename__ = "plain_story"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column("headline", String(20), default="")
+
+    class PluggedStory(db.Base):
+        __tablename__ = "plugged_story"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column("headline", String(20), default="")
+
+    plain, plugged = PlainStory, with_plugins(audit={"sink": [].append})(PluggedStory)
+    db.create()
+    refusals = []
+    for model in (plain, plugged):
+        with db.session() as session:
+            session.execute(insert(model), {"title": "kept"})
+            with pytest.raises(InvalidRequestError) as refused:
+                session.execute(update(model).where(model.id == 1).values({"headline": "renamed"}))
+            refusals.append(str(refused.value))
+            session.rollback()
+            assert session.scalars(select(model.title)).all() == []
+    assert refusals[0] == refusals[1]
+    assert "'headline'" in refusals[0]

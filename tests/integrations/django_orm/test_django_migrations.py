@@ -160,7 +160,7 @@ def _postgres() -> dict[str, str]:
         pytest.param(
             "postgresql",
             marks=pytest.mark.ci_only(
-                "the same journey on PostgreSQL, each command a process of its own (a minute or more)"
+                "the same journey on PostgreSQL, each command a process of its own (a minute)"
             ),
         ),
     ]

@@ -161,7 +161,7 @@ def _postgres_url() -> str:
         pytest.param(
             "postgresql",
             marks=pytest.mark.ci_only(
-                "the same journey on PostgreSQL, each command a process of its own (a minute or more)"
+                "the same journey on PostgreSQL, each command a process of its own (a minute)"
             ),
         ),
     ]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ci_only import POSTGRESQL_JOURNEY
 from _subprocess import run_json
 
 PROJECTS = Path(__file__).parent / "projects"
@@ -154,17 +155,7 @@ def _postgres() -> dict[str, str]:
 
 
 # The PostgreSQL journeys run under CI only: the default run must stay short (tests/_ci_only.py).
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.ci_only(
-                "the same journey on PostgreSQL, each command a process of its own (a minute)"
-            ),
-        ),
-    ]
-)
+@pytest.fixture(params=["sqlite", POSTGRESQL_JOURNEY])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     shutil.copytree(PROJECTS / "library", tmp_path / "library")
     shutil.copy(PROJECTS / "library_settings.py", tmp_path / "library_settings.py")

@@ -40,7 +40,7 @@ from earnorm.base.model.base import BaseModel
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from . import fields, records
+from . import fields, queries, records
 
 __all__ = ["EarnORMAdapter", "adapter"]
 
@@ -124,18 +124,10 @@ class EarnORMAdapter(Adapter):
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         """An EarnORM query narrowed with a MongoDB filter (``None`` matches a missing field).
 
-        The query's own criteria stay: EarnORM's ``filter(dict)`` updates its
-        filter key by key, so ``{"deleted_at": None}`` would replace a
-        ``("deleted_at", "!=", None)`` of the search domain; both are joined
-        with ``$and`` instead, as Django's and SQLAlchemy's filters combine.
+        The query's own criteria stay, joined with ``$and`` (``queries.narrowed``).
         """
         if callable(getattr(queryset, "filter", None)) and not isinstance(queryset, list):
-            own = getattr(queryset, "_filter", None)
-            if isinstance(own, dict) and own:
-                combined = {"$and": [dict(own), dict(conditions)]}
-                own.clear()
-                return queryset.filter(combined)
-            return queryset.filter(dict(conditions))
+            return queries.narrowed(queryset, conditions)
         return super().filter(queryset, **conditions)
 
     # -- what an operation's call means ---------------------------------------------

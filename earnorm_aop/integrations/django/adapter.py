@@ -29,6 +29,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models, router
 
+from ...adapters import loads
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from ...errors import PluginError
@@ -71,6 +72,12 @@ class DjangoAdapter(Adapter):
         self._operations: weakref.WeakKeyDictionary[
             type, tuple[PrivateClasses, Mapping[str, Sequence[tuple[type, str]]]]
         ] = weakref.WeakKeyDictionary()
+
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Each instance ``from_db`` builds (querysets, ``get``'s: quiet), not refreshes."""
+        loading.install_load_hooks(model)
+        setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
+        return True
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, models.Model)

@@ -33,11 +33,12 @@ See ``docs/earnorm.md`` for EarnORM's limitations met here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from earnorm.base.model.base import BaseModel
 
+from ...adapters import loads
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from . import fields, queries, records
@@ -120,6 +121,13 @@ class EarnORMAdapter(Adapter):
         if isinstance(instance, Mapping):
             return dict(instance)
         return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
+
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Each record ``search()`` returns (EarnORM's query; its values are not read)."""
+        setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
+        if "search" not in vars(model):
+            setattr(model, "search", records.searching)  # noqa: B010
+        return True
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         """An EarnORM query narrowed with a MongoDB filter (``None`` matches a missing field).

@@ -29,6 +29,7 @@ from typing import Any
 from earnorm.base.model.base import BaseModel
 from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
+from ...adapters import loads
 from ...errors import PluginError
 from .batch import reach_gate, save_all
 from .fields import auto_fields, created_fields, store_as_given
@@ -82,6 +83,7 @@ _write = vars(BaseModel)["write"]
 _unlink = vars(BaseModel)["unlink"]
 _convert_to_db = vars(BaseModel)["_convert_to_db"].__func__
 _where_calc = vars(BaseModel)["_where_calc"].__func__
+_search = vars(BaseModel)["search"].__func__
 
 # The saves asked for (``record.save()``) while a façade's operation runs, and not
 # awaited by whoever asked: the façade awaits them once its operation is done.
@@ -327,6 +329,15 @@ async def get(cls: Any, record_id: str) -> Any:
 async def where_calc(cls: Any, domain: Any) -> Any:
     """EarnORM's ``_where_calc``, its query answering ``filter(**kwargs)`` (``queries.py``)."""
     return answering_keywords(await _where_calc(cls, domain))
+
+
+@classmethod  # type: ignore[misc]
+async def searching(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    """EarnORM's ``search``, each record it found reported as loaded (``watch_loads``)."""
+    found = await _search(cls, *args, **kwargs)
+    for record in found:
+        loads.notify(cls, record)
+    return found
 
 
 def rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> Any:

@@ -435,6 +435,15 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         with _lock:
             AUDIT_TABLE.append(dict(record))
 
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Store the records of one bulk write (the ``table`` sink), in one statement if possible.
+
+        Django: one ``bulk_create``; SQLAlchemy: one executemany; here, and
+        where not overridden, one :meth:`write_audit_record` each.  What the
+        writes return (EarnORM: awaitables, which the audit plugin awaits).
+        """
+        return [self.write_audit_record(model, r) for r in records]
+
 
 _adapters: list[Adapter] = []
 _lock = threading.Lock()

@@ -66,6 +66,7 @@ class ChangesPlugin:
     # -- bulk writes: one read before, shared -------------------------------------
 
     @hook("before:update_many", optional=True)
+    @per_model(lambda plugin, model, operation, adapter: _bulk_reader(model, operation))
     def read_before_update(
         self,
         instance: Any,
@@ -79,6 +80,7 @@ class ChangesPlugin:
         tracking.open_bulk(adapter, model, queryset, adapter.update_values(args, kwargs))
 
     @hook("before:delete_many", optional=True)
+    @per_model(lambda plugin, model, operation, adapter: _bulk_reader(model, operation))
     def read_before_delete(
         self,
         instance: Any,
@@ -200,6 +202,48 @@ class ChangesPlugin:
         objs = tracking.created_objects(adapter, args, kwargs, result)
         for obj in objs:
             adapter.remember_state(obj)
+
+
+# Built-ins whose bulk advice needs no per-row value: timestamp adds ``updated_at`` to
+# the statement, softdelete narrows it (and answers a delete with an update).
+_NEEDS_NO_ROWS = frozenset({"changes", "timestamp", "softdelete"})
+
+
+def _nothing_to_read() -> None:
+    """A bulk write on a model whose plugins need no per-row value: no row is read."""
+
+
+def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
+    """The read before a bulk write, or nothing when no plugin of ``model`` needs the rows.
+
+    Decided at weave time (any change of the model's plugins re-weaves it): a
+    plugin other than timestamp and softdelete — audit, cache, a hook with a
+    condition or taking ``changes``, an event listener — may need the rows'
+    values before the write, so they are read (once, shared).  With only
+    timestamp and softdelete, ``QuerySet.update()`` / ``update(M)`` runs alone.
+    """
+    from ..weaving.weaver import effective_aspects
+
+    if all(a.name in _NEEDS_NO_ROWS for a in effective_aspects(model)):
+        return _nothing_to_read
+    return _reading(deleting=operation == "delete_many")
+
+
+def _reading(deleting: bool) -> Callable[..., None]:
+    """The read before an update (the rows and what it stores) or a delete (the rows)."""
+
+    def read(
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        adapter: Adapter,
+    ) -> None:
+        queryset = adapter.bulk_queryset(instance, args, kwargs)
+        values = None if deleting else adapter.update_values(args, kwargs)
+        tracking.open_bulk(adapter, model, queryset, values)
+
+    return read
 
 
 def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:

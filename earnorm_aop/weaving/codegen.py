@@ -95,6 +95,7 @@ class AdviceShape:
 
     index: int  # ``i`` of ``_advice{i}``, in plan order (before, around, chain, after, error)
     is_async: bool
+    may_await: bool  # sync, but its result may be awaitable (tested on an async target)
     needs_binding: bool
     goes_on: bool  # a failure is handled (log / disable) and the call goes on
     disables: bool  # ... and a success resets the switch's failure count
@@ -213,6 +214,7 @@ class Generator:
             index[id(advice)] = AdviceShape(
                 i,
                 advice.is_async,
+                advice.may_await,
                 advice.needs_binding,
                 policy.goes_on,
                 policy.disables,
@@ -278,7 +280,7 @@ class _Writer:
         text = f"_advice{i}({', '.join(parts)})"
         if advice.is_async:
             return f"(await {text})"
-        if self.is_async and phase != "around":
+        if self.is_async and phase != "around" and advice.may_await:
             # A sync advice may hand back an awaitable on an async target (a
             # built-in plugin writing through an async ORM): awaited like async advice.
             return f"(await _v if _isawaitable(_v := {text}) else _v)"

@@ -198,10 +198,11 @@ async def _ainvoke(advice: PlannedAdvice, call: _Call, **kw: Any) -> Any:
     """``_invoke`` on an async target: its frame marks the advice at work while it is awaited.
 
     A sync advice may hand back an awaitable on an async target (a built-in
-    plugin whose write goes through an async ORM): it is awaited like async advice.
+    plugin whose write goes through an async ORM): it is awaited like async
+    advice.  Only an advice whose annotation leaves room for one is tested.
     """
     value = _invoke(advice, call, **kw)
-    if inspect.isawaitable(value):
+    if advice.is_async or (advice.may_await and inspect.isawaitable(value)):
         value = await value
     return value
 

@@ -31,9 +31,9 @@ from ...adapters._bulk_read import BulkValues
 from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from ...errors import PluginError
-from . import relations, transactions
+from . import _audit_table, relations, transactions
 from . import state as loading
+from ._audit_table import audit_model
 from .fields import django_field
 from .managers import private_classes
 
@@ -446,30 +446,17 @@ class DjangoAdapter(Adapter):
             raise ValidationError(found)
         return result
 
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB."""
-        from django.apps import apps
+    write_audit_record = _audit_table.write_audit_record
 
-        if not apps.is_installed(APP):
-            raise PluginError(
-                f"audit records of {_meta(model).label} go to a table: add {APP!r} to "
-                "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or "
-                "callable sink)"
-            )
-        from .models import AuditRecord
-
-        pk = record.get("id")
-        AuditRecord.objects.using(router.db_for_write(model)).create(
-            model=record.get("model") or _meta(model).label,
-            object_id="" if pk is None else str(pk),
-            action=record.get("action", ""),
-            changes=record.get("changes") or {},
-            actor=record.get("actor"),
-            time=record["time"],
-            request_id=record.get("request_id"),
-            client=record.get("client"),
-            reason=record.get("reason"),
-        )
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""
+        audit, using = audit_model(_meta(model).label, APP), router.db_for_write(model)
+        rows = [audit.of(record, _meta(model).label) for record in records]
+        if len(rows) == 1:  # bulk_create would open a transaction of its own for one row
+            rows[0].save(using=using, force_insert=True)
+        else:
+            audit.objects.using(using).bulk_create(rows)
+        return []
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -35,6 +36,22 @@ class AuditRecord(models.Model):  # type: ignore[misc]
     class Meta:
         app_label = "earnorm_aop"
         ordering = ("time", "id")
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any], label: str) -> AuditRecord:
+        """An unsaved row holding ``record`` (the audit plugin's dictionary) of model ``label``."""
+        pk = record.get("id")
+        return cls(
+            model=record.get("model") or label,
+            object_id="" if pk is None else str(pk),
+            action=record.get("action", ""),
+            changes=record.get("changes") or {},
+            actor=record.get("actor"),
+            time=record["time"],
+            request_id=record.get("request_id"),
+            client=record.get("client"),
+            reason=record.get("reason"),
+        )
 
     def __str__(self) -> str:
         return f"{self.action} {self.model}#{self.object_id} by {self.actor or '-'}"

@@ -507,7 +507,19 @@ class SQLAlchemyAdapter(Adapter):
         return errors
 
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``earnorm_aop_audit`` (see ``audit.py``) in the session of the write."""
+        """A row of ``earnorm_aop_audit`` (see ``audit.py``) in the session of the write.
+
+        At the end of a flush, added to the rows the flush inserts at once.
+        """
+        session = context.SESSION.get()
+        batch = None if session is None else session.info.get(flush.RECORDS)
+        if batch is not None:
+            batch.append(record)
+            return
+        self.write_audit_records(model, [record])
+
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The records of one write as rows of ``earnorm_aop_audit``: one executemany."""
         from .audit import write
 
         session = context.SESSION.get()
@@ -516,7 +528,8 @@ class SQLAlchemyAdapter(Adapter):
                 f"audit records of {model.__qualname__} go to the table of the session that "
                 "writes them, and no session is writing now"
             )
-        write(session, record)
+        write(session, *records)
+        return []
 
 
 def _column_problem(column: Any, value: Any) -> str | None:

@@ -41,26 +41,44 @@ audit_table = Table(
 )
 
 
-def write(session: Session, record: Mapping[str, Any]) -> None:
-    """Insert ``record`` on ``session``'s connection (Core: no ORM event, no advice)."""
+def write(session: Session, *records: Mapping[str, Any]) -> None:
+    """Insert ``records`` on ``session``'s connection (Core: no ORM event, no advice).
+
+    Several records (one bulk write's) go out as one executemany.
+    """
+    if not records:
+        return
+    if len(records) == 1:  # one write's row, built here (a save's hot path: no helper call)
+        record = records[0]
+        pk = record.get("id")
+        given = record.get("changes") or {}
+        changes = {n: [_jsonable(o), _jsonable(v)] for n, (o, v) in given.items()}
+        row = {"model": record.get("model", ""), "object_id": "" if pk is None else str(pk)}
+        row.update(action=record.get("action", ""), changes=changes, time=record["time"])
+        for key in ("actor", "request_id", "client", "reason"):
+            row[key] = record.get(key)
+        session.connection().execute(insert(audit_table), row)
+        return
+    session.connection().execute(insert(audit_table), [_row(record) for record in records])
+
+
+def _row(record: Mapping[str, Any]) -> dict[str, Any]:
     pk = record.get("id")
     changes = {
         name: [_jsonable(old), _jsonable(new)]
         for name, (old, new) in (record.get("changes") or {}).items()
     }
-    session.connection().execute(
-        insert(audit_table).values(
-            model=record.get("model", ""),
-            object_id="" if pk is None else str(pk),
-            action=record.get("action", ""),
-            changes=changes,
-            actor=record.get("actor"),
-            time=record["time"],
-            request_id=record.get("request_id"),
-            client=record.get("client"),
-            reason=record.get("reason"),
-        )
-    )
+    return {
+        "model": record.get("model", ""),
+        "object_id": "" if pk is None else str(pk),
+        "action": record.get("action", ""),
+        "changes": changes,
+        "actor": record.get("actor"),
+        "time": record["time"],
+        "request_id": record.get("request_id"),
+        "client": record.get("client"),
+        "reason": record.get("reason"),
+    }
 
 
 def read(session: Session, model_label: str) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ import functools
 import inspect
 import types
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -336,19 +336,41 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
     if flush is None:
         return
     error: BaseException | None = None
-    for call in flush.waiting:
-        if call.dead:
-            continue
-        try:
-            if error is None:
-                _drive(call, functools.partial(call.switch, None))
-            else:
-                _drive(call, functools.partial(call.throw, error))
-        except BaseException as exc:
-            if error is None:
-                error = exc
+    records: list[Mapping[str, Any]] = []
+    session.info[RECORDS] = records
+    try:
+        for call in flush.waiting:
+            if call.dead:
+                continue
+            try:
+                if error is None:
+                    _drive(call, functools.partial(call.switch, None))
+                else:
+                    _drive(call, functools.partial(call.throw, error))
+            except BaseException as exc:
+                if error is None:
+                    error = exc
+    finally:
+        session.info.pop(RECORDS, None)
     if error is not None:
         raise error
+    if records:
+        from .audit import write
+
+        write(session, *records)  # the flush's audit records: one executemany
+
+
+RECORDS = "_earnorm_aop_flush_records"  # session.info key: audit records of the flush's end
+
+
+def flush_records(session: Session) -> list[Mapping[str, Any]] | None:
+    """The audit records the ending flush of ``session`` writes together, if it is ending.
+
+    The ``after`` advice of the flush's writes runs as it ends: the audit
+    ``table`` sink adds its rows here and the flush inserts them at once.
+    """
+    found: list[Mapping[str, Any]] | None = session.info.get(RECORDS)
+    return found
 
 
 def _fail(session: Session, error: BaseException) -> None:

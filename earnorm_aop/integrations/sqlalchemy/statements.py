@@ -16,8 +16,12 @@ statement a session executes (``AsyncSession`` through its ``sync_session``):
   ``_earnorm_insert_many(objs)``: ``rows`` is a :class:`RowSet` (the rows the
   statement's WHERE matches, narrowed by the ``get_queryset`` chain), ``values``
   the values the UPDATE sets, ``objs`` the parameter dictionaries of the
-  INSERT.  The original bodies run the statement (``invoke_statement`` of the
-  event's state, rebuilt with the values the advice gave).
+  INSERT.  The original bodies run the user's own statement, extended by the
+  plugins' criteria and the values the advice added or changed
+  (``invoke_statement`` of the event's state): RETURNING, dialect clauses,
+  prefixes, SQL expressions and execution options stay as the user wrote them.
+- ``session.execute(update(M), [dicts])`` (the ORM bulk UPDATE by primary key)
+  is one ``_earnorm_update_many`` per dictionary, on its row.
 
 ``.execution_options(include_deleted=True)`` (or the library's
 ``including_deleted()`` block) runs the ``get_queryset`` chain inside
@@ -36,9 +40,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import and_, delete, event, insert, select, update
+from sqlalchemy import Delete, Update, and_, delete, event, insert, select, update
 from sqlalchemy.orm import Mapper, Session, with_loader_criteria
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from ...adapters.visibility import including_hidden
@@ -100,6 +104,8 @@ class RowSet:
     options: Mapping[str, Any] = field(default_factory=dict)
     # Shared by the narrowed copies: the Result of the statement that wrote the rows.
     outcome: dict[str, Any] = field(default_factory=dict)
+    # How many of ``criteria`` are the statement's own WHERE (the rest: the plugins').
+    own: int = 0
 
     @property
     def result(self) -> Any:
@@ -196,8 +202,15 @@ def make_bodies() -> dict[str, Any]:
         return _run_update(cls, rows, values)
 
     def _earnorm_delete_many(cls: type, rows: RowSet) -> Any:
-        """A DELETE of ``rows``, woven as ``delete_many``; its Result."""
-        statement = delete(cls).where(*rows.criteria)
+        """A DELETE of ``rows``, woven as ``delete_many``; its Result.
+
+        The user's own DELETE, extended by the plugins' criteria: its RETURNING,
+        prefixes and options reach the database as written.
+        """
+        if isinstance(rows.statement, Delete):
+            statement = rows.statement.where(*rows.criteria[rows.own :])
+        else:
+            statement = delete(cls).where(*rows.criteria)
         rows.result = _invoke(rows, statement)
         return rows.result
 
@@ -208,18 +221,22 @@ def make_bodies() -> dict[str, Any]:
         if execution is not None:
             execution.used = True
         rows = [_row_values(obj) for obj in objs]
-        statement = insert(cls)
-        if state is not None and state.is_insert and not _inline_values(state.statement):
-            statement = state.statement
+        statement: Any = insert(cls)
+        params: list[dict[str, Any]] | None = rows
+        if state is not None and state.is_insert:
+            statement, params = _extended_insert(state, rows)
         keys = _returned_keys(cls, statement, rows)
         if keys:
             statement = statement.returning(*keys, sort_by_parameter_order=True)
         if state is None or not isinstance(state.parameters, list):
             # invoke_statement merges params into the event's own: only a list is replaced.
             session = context.SESSION.get() if state is None else state.session
-            result = session.execute(statement, rows, execution_options={ADVISED: True})
+            options = {ADVISED: True}
+            if state is not None:
+                options = {**state.execution_options, ADVISED: True}
+            result = session.execute(statement, params, execution_options=options)
         else:
-            result = state.invoke_statement(statement=statement, params=rows)
+            result = state.invoke_statement(statement=statement, params=params)
         if keys:
             # The keys the database assigned, in the order of ``objs`` (audit, cache).
             names = [k.key for k in keys]
@@ -307,8 +324,8 @@ def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> l
     """
     from sqlalchemy import inspect as sa_inspect
 
-    if getattr(statement, "_returning", ()) or not objs:
-        return []
+    if getattr(statement, "_returning", ()) or _inline_values(statement) or not objs:
+        return []  # the caller's own RETURNING, or inline VALUES (not sortable by parameter)
     mapper: Any = sa_inspect(model)
     session = context.SESSION.get()
     dialect = None if session is None else session.get_bind(mapper).dialect
@@ -321,9 +338,42 @@ def _returned_keys(model: type, statement: Any, objs: list[dict[str, Any]]) -> l
 
 
 def _run_update(model: type, rows: RowSet, values: Mapping[str, Any]) -> Any:
-    statement = update(model).where(*rows.criteria).values(**values)
-    rows.result = _invoke(rows, statement)
+    rows.result = _invoke(rows, _update_statement(model, rows, values))
     return rows.result
+
+
+def _update_statement(model: type, rows: RowSet, values: Mapping[str, Any]) -> Any:
+    """The user's UPDATE extended by what the advice added; else a new one.
+
+    The user's statement keeps its RETURNING, prefixes, hints, options and
+    expressions; only the plugins' criteria and the values the advice added or
+    changed are added to it.  A DELETE the advice answers with an UPDATE
+    (softdelete) returns what the DELETE asked to return.
+    """
+    statement = rows.statement
+    extra = rows.criteria[rows.own :]
+    if isinstance(statement, Update):
+        own = update_values(mapper_of(model), statement) or {}
+        if own.keys() <= values.keys():
+            changed = {k: v for k, v in values.items() if k not in own or own[k] is not v}
+            out = statement.where(*extra)
+            return out.values(_by_attribute(model, changed)) if changed else out
+    out = update(model).where(*rows.criteria).values(**values)
+    returning = getattr(statement, "_returning", ())
+    if isinstance(statement, Delete | Update) and returning:
+        out = out.returning(*returning)
+    return out
+
+
+def _by_attribute(model: type, values: Mapping[str, Any]) -> dict[Any, Any]:
+    """``values`` keyed by the mapped attributes (a column may be named otherwise)."""
+    return {getattr(model, k): v for k, v in values.items()}
+
+
+def mapper_of(model: type) -> Mapper[Any]:
+    from sqlalchemy import inspect as sa_inspect
+
+    return sa_inspect(model)
 
 
 def _invoke(rows: RowSet, statement: Any) -> Any:
@@ -336,6 +386,60 @@ def _invoke(rows: RowSet, statement: Any) -> Any:
         execution.used = True
         return execution.state.invoke_statement(statement=statement, execution_options=options)
     return rows.session.execute(statement, execution_options=options)
+
+
+def _extended_insert(
+    state: Any, rows: list[dict[str, Any]]
+) -> tuple[Any, list[dict[str, Any]] | None]:
+    """The user's INSERT with the values the advice gave; and the parameters to run it with.
+
+    Values given as parameters are passed as the advice left them.  Inline
+    ``values()`` stay in the statement: the ones the advice added or replaced
+    are set on it (a single row), or the rows replace the statement's own (many),
+    so dialect clauses (``on_conflict_do_nothing``), prefixes (``OR IGNORE``),
+    RETURNING and SQL expressions reach the database as the user wrote them.
+    """
+    statement = state.statement
+    if not _inline_values(statement):
+        return statement, rows
+    mapper = state.bind_mapper
+    multi: Any = getattr(statement, "_multi_values", ())
+    if multi:
+        original = [_by_name(mapper, row) for batch in multi for row in batch]
+        out = statement._generate()
+        out._multi_values = ()
+        out._values = None
+        if _plain(statement, rows):  # run as an executemany: the keys come back in order
+            return out, rows
+        if _same_rows(original, rows):
+            return statement, None
+        return out.values(rows), None
+    if _plain(statement, rows):  # as parameters: the key the database gives comes back
+        out = statement._generate()
+        out._values = None
+        return out, rows
+    own = _by_name(mapper, statement._values)
+    (row,) = rows
+    if not own.keys() <= row.keys():
+        return insert(mapper.class_).values(**row), None
+    changed = {k: v for k, v in row.items() if k not in own or own[k] is not v}
+    return (statement.values(_by_attribute(mapper.class_, changed)) if changed else statement), None
+
+
+def _plain(statement: Any, rows: list[dict[str, Any]]) -> bool:
+    """No clause, prefix or RETURNING of the user's, no SQL expression: parameters will do."""
+    if statement._post_values_clause is not None or statement._prefixes:
+        return False
+    if getattr(statement, "_returning", ()):
+        return False
+    return not any(isinstance(v, ClauseElement) for row in rows for v in row.values())
+
+
+def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """The same keys and the very same values (SQL expressions are not compared by ``==``)."""
+    return len(a) == len(b) and all(
+        x.keys() == y.keys() and all(x[k] is y[k] for k in x) for x, y in zip(a, b, strict=True)
+    )
 
 
 def _has_advice(model: type, name: str) -> bool:
@@ -529,7 +633,7 @@ def _get(state: Any, pk: Any, unfiltered: bool) -> Any:
 def _bulk(state: Any, mapper: Mapper[Any], model: type, name: str, unfiltered: bool) -> Any:
     statement = state.statement
     criteria = () if statement.whereclause is None else (statement.whereclause,)
-    rows = RowSet(state.session, model, criteria, statement)
+    rows = RowSet(state.session, model, criteria, statement, own=len(criteria))
     with _scope(state.session, state, unfiltered):
         rows = getattr(model, SELECT)(rows)
         if name == DELETE_MANY:
@@ -537,12 +641,45 @@ def _bulk(state: Any, mapper: Mapper[Any], model: type, name: str, unfiltered: b
         else:
             values = update_values(mapper, statement)
             if values is None:  # values passed as parameters (bulk UPDATE by primary key)
-                return None
+                return _by_primary_key(state, mapper, model, rows)
             result = getattr(model, UPDATE_MANY)(rows, **values)
     if isinstance(result, int | tuple) or result is None:
         # softdelete answered a DELETE with an UPDATE: its Result is the statement's;
         # no statement at all: the advice vetoed the write.
         return vetoed() if rows.result is None else rows.result
+    return result
+
+
+def _by_primary_key(state: Any, mapper: Mapper[Any], model: type, rows: RowSet) -> Any:
+    """``session.execute(update(M), [dicts])``: each dict an ``update_many`` of its row.
+
+    The ORM bulk UPDATE by primary key sets different values on each row, so
+    each dictionary is one woven call (its row narrowed by its key, the other
+    keys its values): timestamp stamps it, audit records it, the cache drops
+    it, a vetoed row is not written.  Inside a scope whose event state is
+    marked used, so each runs as a statement of its own.  The Result: the
+    number of rows written as ``rowcount``.
+    """
+    params = state.parameters
+    if not isinstance(params, Sequence) or isinstance(params, Mapping) or not params:
+        return None
+    keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+    written = 0
+    execution = _STATE.get()
+    for row in params:
+        if not all(k in row for k in keys):
+            raise ValueError(
+                f"{model.__qualname__}: a bulk UPDATE by primary key needs "
+                f"{', '.join(keys)} in every parameter dictionary; got {sorted(row)}"
+            )
+        values = {k: v for k, v in row.items() if k not in keys}
+        if execution is not None:
+            execution.used = True
+        one = replace(rows.filter(**{k: row[k] for k in keys}), outcome={})
+        getattr(model, UPDATE_MANY)(one, **values)
+        written += getattr(one.result, "rowcount", 0) or 0
+    result = vetoed()
+    result.rowcount = written
     return result
 
 

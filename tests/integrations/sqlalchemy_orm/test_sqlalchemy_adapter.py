@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import String, update
+from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from earnorm_aop import with_plugins
@@ -163,7 +163,11 @@ def test_every_shape_of_insert_and_update_is_read_by_attribute_name(db: Any) -> 
         session.execute(insert(Story).values([{"title": "m1"}, {"title": "m2", "views": 2}]))
         session.execute(insert(Story).values({Story.__table__.c.headline: "by column"}))
         session.execute(insert(Story).values({"headline": "by column name"}))
-        session.execute(update(Story).where(Story.id == 1).values({"headline": "renamed"}))
+        # SQLAlchemy synchronizes a string key back by attribute name only, so a key
+        # spelled as the column name runs unsynchronized (the next test: the same refusal
+        # as an unplugged model otherwise).
+        keyed_by_column = update(Story).where(Story.id == 1).values({"headline": "renamed"})
+        session.execute(keyed_by_column.execution_options(synchronize_session=False))
         session.commit()
     created = [(r.action, r.changes["title"][1]) for r in records if r.action == "create"]
     assert created == [
@@ -175,3 +179,33 @@ def test_every_shape_of_insert_and_update_is_read_by_attribute_name(db: Any) -> 
     ]
     (updated,) = [r for r in records if r.action == "update"]
     assert updated.changes == {"title": ("single", "renamed")}
+
+
+def test_an_update_keyed_by_column_name_is_refused_as_sqlalchemy_refuses_it(db: Any) -> None:
+    """The user's statement is kept: plugged or not, the synchronize step says the same."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import InvalidRequestError
+
+    class PlainStory(db.Base):
+        __tablename__ = "plain_story"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column("headline", String(20), default="")
+
+    class PluggedStory(db.Base):
+        __tablename__ = "plugged_story"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column("headline", String(20), default="")
+
+    plain, plugged = PlainStory, with_plugins(audit={"sink": [].append})(PluggedStory)
+    db.create()
+    refusals = []
+    for model in (plain, plugged):
+        with db.session() as session:
+            session.execute(insert(model), {"title": "kept"})
+            with pytest.raises(InvalidRequestError) as refused:
+                session.execute(update(model).where(model.id == 1).values({"headline": "renamed"}))
+            refusals.append(str(refused.value))
+            session.rollback()
+            assert session.scalars(select(model.title)).all() == []
+    assert refusals[0] == refusals[1]
+    assert "'headline'" in refusals[0]

@@ -1,0 +1,69 @@
+"""What a Django bulk write reads and writes besides its UPDATE (issue 18, points 1 and 2).
+
+Rows are read before ``QuerySet.update()`` only when a plugin on the model
+needs their values (audit, a hook with a condition); timestamp and softdelete
+alone add to the UPDATE and read nothing.  The audit records of one bulk
+write go out in one ``bulk_create``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from earnorm_aop import PluginRegistry, hook, plugin
+from earnorm_aop.testing import open_backend
+from earnorm_aop.testing._django import DjangoBackend
+
+
+@pytest.fixture
+def backend() -> Iterator[DjangoBackend]:
+    with open_backend("django") as django:
+        assert isinstance(django, DjangoBackend)
+        yield django
+
+
+def statements(work: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        work()
+    return [q["sql"] for q in queries.captured_queries]
+
+
+SKIPPED = ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")  # transaction control, not work
+
+
+def kinds(sql: list[str]) -> list[str]:
+    return [s.split()[0].upper() for s in sql if not s.upper().startswith(SKIPPED)]
+
+
+def test_timestamp_and_softdelete_alone_read_nothing(backend: DjangoBackend) -> None:
+    Article = backend.model("timestamp", "softdelete")
+    for title in "abc":
+        backend.create(Article, title=title)
+    sql = statements(lambda: Article.objects.update(views=7))
+    assert kinds(sql) == ["UPDATE"], sql
+    assert "updated_at" in sql[0] and "deleted_at" in sql[0]
+    assert set(Article.objects.values_list("views", flat=True)) == {7}
+    assert all(o.updated_at is not None for o in Article.objects.all())
+
+
+def test_a_plugin_needing_the_rows_reads_them_once(backend: DjangoBackend) -> None:
+    seen: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("watch", registry=registry)
+    class Watch:
+        @hook("after:update_many", when="views", has_changed=True)
+        def viewed(self, instance: Any, changes: dict[str, Any]) -> None:
+            seen.append(changes["views"])
+
+    Article = backend.model("timestamp", "softdelete", "watch", registry=registry)
+    for title in "ab":
+        backend.create(Article, title=title)
+    sql = statements(lambda: Article.objects.update(views=3))
+    assert kinds(sql) == ["SELECT", "UPDATE"], sql
+    assert sorted(seen) == [(0, 3), (0, 3)]

@@ -178,14 +178,15 @@ def _drive(steps: _Steps) -> Any:
 
 
 async def _adrive(steps: _Steps) -> Any:
-    """Run ``steps`` on an ``async def`` target: as ``_drive``, awaiting what a call gives."""
+    """Run ``steps`` on an ``async def`` target: as ``_drive``, awaiting what a call gives.
+
+    Each call gives a coroutine: the wrapped method's, or ``_ainvoke``'s for an advice.
+    """
     try:
         step = next(steps)
         while True:
             try:
-                value = step()
-                if inspect.isawaitable(value):
-                    value = await value
+                value = await step()
             except BaseException as exc:
                 step = steps.throw(exc)
             else:

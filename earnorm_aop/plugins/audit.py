@@ -22,11 +22,11 @@ The plugin is one listener of the ``after_change`` event, which the
 ``lifecycle`` plugin fires once per changed row (woven by itself wherever a
 plugin listens); with the page's own ``@hook("after_change")`` listener on the
 model too, each runs once per write.  Each record goes to its sink:
-``"table"`` — the model's own database through the adapter's
-``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list), in
-the write's transaction — or, once that transaction
-commits (the adapter's ``defer``; never for a rolled-back write), the
-``earnorm_aop.audit`` logger or a callable.
+``"table"`` — the model's own database through the ``audit store``
+capability its integration provides (:mod:`earnorm_aop.plugins.audit_store`;
+plain classes: :data:`TABLE`, an in-memory list), in the write's
+transaction — or, once that transaction commits (the adapter's ``defer``;
+never for a rolled-back write), the ``earnorm_aop.audit`` logger or a callable.
 
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
 note.save()``; Django: ``ContextMiddleware``); its request id, client address
@@ -50,12 +50,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import AUDIT_TABLE, Adapter, FieldSpec
+from ..adapters.base import Adapter, FieldSpec
 from ..plugin_system.masking import redact_id
 from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
 from ._common import CallableOption, action_for, clock_of, settle, then
+from .audit_store import TABLE, AuditStore, audit_store
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -66,9 +67,6 @@ __all__ = [
     "actor",
     "current_actor",
 ]
-
-TABLE = AUDIT_TABLE
-"""The in-memory audit table of plain classes (the ``table`` sink without an ORM)."""
 
 
 @contextmanager
@@ -160,7 +158,7 @@ class AuditPlugin:
             "logging",
             description=(
                 "'logging': the logger named by 'logger'; 'table': the model's own "
-                "database (adapter.write_audit_record); or a callable taking an "
+                "database (its integration's audit store); or a callable taking an "
                 "AuditRecord, or its dotted import path."
             ),
         )
@@ -187,6 +185,8 @@ class AuditPlugin:
         self._exclude = frozenset(cfg.exclude)
         self._now: Callable[[Adapter], datetime] = clock_of(cfg.clock)
         self._log = logging.getLogger(cfg.logger)
+        # The audit store of each adapter met (one: a plugin instance serves one model).
+        self._stores: dict[Adapter, AuditStore] = {}
 
     def schema(self) -> Schema:
         """With the ``table`` sink: the shared table :data:`AUDIT_TABLE_NAME` (one row per record).
@@ -239,7 +239,10 @@ class AuditPlugin:
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
-            return adapter.write_audit_record(model, record.as_dict())
+            store = self._stores.get(adapter) or self._stores.setdefault(
+                adapter, audit_store(adapter)
+            )
+            return store.write_audit_record(model, record.as_dict())
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
         deliver = self._to_log if sink == "logging" else sink

@@ -29,11 +29,34 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import Adapter
+from ..adapters.capabilities import provided
 from ..plugin_system.conditions import per_model
+from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
 from ._common import call_with, then
 
-__all__ = ["ChangesPlugin"]
+__all__ = ["ONLY_FIELDS", "ChangesPlugin", "PlainOnlyFields"]
+
+ONLY_FIELDS = "saving only some fields"
+"""The capability ``update_fields=True`` asks of an ORM (``adapters/capabilities.py``).
+
+One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
+full ``save`` rewritten to write only the fields ``names`` (none: nothing is
+written).  An integration provides it under this name (Django:
+``update_fields=names``); :class:`PlainOnlyFields` is the one for plain classes.
+"""
+
+
+class PlainOnlyFields:
+    """A plain class's ``save`` writes the whole object: the call is unchanged."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return tuple(args), dict(kwargs)
 
 
 class ChangesPlugin:
@@ -41,6 +64,7 @@ class ChangesPlugin:
 
     name = "changes"
     version = "1.0.0"
+    serves = TRACKING  # woven by the plugin layer wherever a model needs the tracking
     priority = 1_000_000  # first before, outermost around, last after
 
     class Config(BaseModel):
@@ -163,7 +187,8 @@ class ChangesPlugin:
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
             return proceed()
-        args, kwargs = adapter.with_only_fields(instance, args, kwargs, list(rec.changes))
+        only = provided(adapter, ONLY_FIELDS, PlainOnlyFields)
+        args, kwargs = only.with_only_fields(instance, args, kwargs, list(rec.changes))
         return call_with(proceed, args, kwargs)
 
     @hook("after:save|update", optional=True)
@@ -204,11 +229,6 @@ class ChangesPlugin:
             adapter.remember_state(obj)
 
 
-# Built-ins whose bulk advice needs no per-row value: timestamp adds ``updated_at`` to
-# the statement, softdelete narrows it (and answers a delete with an update).
-_NEEDS_NO_ROWS = frozenset({"changes", "timestamp", "softdelete"})
-
-
 def _nothing_to_read() -> None:
     """A bulk write on a model whose plugins need no per-row value: no row is read."""
 
@@ -217,14 +237,19 @@ def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
     """The read before a bulk write, or nothing when no plugin of ``model`` needs the rows.
 
     Decided at weave time (any change of the model's plugins re-weaves it): a
-    plugin other than timestamp and softdelete — audit, cache, a hook with a
-    condition or taking ``changes``, an event listener — may need the rows'
+    plugin that does not say ``reads_rows = False`` — audit, cache, a hook with
+    a condition or taking ``changes``, an event listener — may need the rows'
     values before the write, so they are read (once, shared).  With only
-    timestamp and softdelete, ``QuerySet.update()`` / ``update(M)`` runs alone.
+    plugins that say so (timestamp adds ``updated_at`` to the statement,
+    softdelete narrows it), ``QuerySet.update()`` / ``update(M)`` runs alone.
     """
     from ..weaving.weaver import effective_aspects
 
-    if all(a.name in _NEEDS_NO_ROWS for a in effective_aspects(model)):
+    if all(
+        getattr(a.plugin, "reads_rows", True) is False
+        or getattr(a.plugin, "serves", None) == TRACKING
+        for a in effective_aspects(model)
+    ):
         return _nothing_to_read
     return _reading(deleting=operation == "delete_many")
 

@@ -40,6 +40,7 @@ from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
 from ..plugin_system.events import aemit, emit, fire, fire_prepared, prepare
 from ..plugin_system.masking import redact_changes
+from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
 from ..runtime.context import context
 from ..weaving.advice import Target
@@ -61,6 +62,7 @@ class LifecyclePlugin:
 
     name = "lifecycle"
     version = "1.0.0"
+    serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     # Inside timestamp's around advice (50): the changes include the stamped times.

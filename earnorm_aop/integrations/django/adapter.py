@@ -21,21 +21,20 @@ update), so a model's own ``update`` method, if any, is woven as it is.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.db import models, router
+from django.db import models
 
+from ...adapters._bulk_read import BulkValues
+from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from . import _audit_table, relations, transactions
+from . import relations, transactions
 from . import state as loading
-from ._audit_table import audit_model
 from .fields import django_field
-from .managers import PrivateClasses, private_classes
+from .managers import private_classes
 
 __all__ = ["APP", "DjangoAdapter", "adapter"]
 
@@ -67,10 +66,7 @@ class DjangoAdapter(Adapter):
     unloaded = UNKNOWN  # a deferred field's value is not known until Django loads it
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._operations: weakref.WeakKeyDictionary[
-            type, tuple[PrivateClasses, Mapping[str, Sequence[tuple[type, str]]]]
-        ] = weakref.WeakKeyDictionary()
+        self._operations = OperationCache()
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, models.Model)
@@ -79,21 +75,20 @@ class DjangoAdapter(Adapter):
         classes = private_classes(model)
         if classes is None:
             return _UNPREPARED
-        with self._lock:
-            known = self._operations.get(model)
-            if known is not None and known[0] is classes:
-                return known[1]
+        manager, queryset = classes.manager, classes.queryset
+
+        def make() -> Operations:
             loading.install_load_hooks(model)
-            manager, queryset = classes.manager, classes.queryset
-            mapping: dict[str, Sequence[tuple[type, str]]] = {
+            return {
                 "get": ((manager, "get"),) if hasattr(manager, "get") else (),
                 "get_queryset": ((manager, "get_queryset"),),
                 "save_many": ((queryset, "bulk_create"),),
                 "update_many": ((queryset, "update"),),
                 "delete_many": ((queryset, "delete"),),
             }
-            self._operations[model] = (classes, mapping)
-            return mapping
+
+        # made again for new private classes (the model woven again)
+        return self._operations.get(model, make, stamp=classes)
 
     # -- fields ------------------------------------------------------------------
 
@@ -203,14 +198,6 @@ class DjangoAdapter(Adapter):
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
 
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``update_fields=names`` on a save that wrote every field (attnames are accepted)."""
-        kw = dict(kwargs)
-        kw["update_fields"] = list(names)
-        return tuple(args[:3]), kw
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
@@ -296,29 +283,6 @@ class DjangoAdapter(Adapter):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
 
-    # -- caching ------------------------------------------------------------------------
-
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
-        db = getattr(subject, "db", None)
-        if isinstance(db, str):
-            return db
-        return str(router.db_for_read(model))
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        from django.db import connections
-
-        return tuple(connections)
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every concrete field by attname and no other, and the primary key of the key."""
-        return loading.misfit(_meta(model), values, pk)
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """``from_db`` (a load: ``_state.db``, loaded state), by name in field order."""
-        names = loading.attnames(_meta(model))
-        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
-
     # -- transactions -----------------------------------------------------------------
 
     def in_transaction(self, model: type, subject: Any) -> bool:
@@ -379,32 +343,28 @@ class DjangoAdapter(Adapter):
         from django.db.models import ExpressionWrapper
 
         meta = _meta(model)
-        plain: dict[str, Any] = {}
-        aliases: dict[str, str] = {}
-        annotations = {}
-        for i, (name, value) in enumerate(values.items()):
-            field = meta.get_field(name)
-            if self.is_expression(value):
-                alias = f"earnorm_aop_value_{i}"
-                aliases[alias] = field.attname
-                annotations[alias] = ExpressionWrapper(value, output_field=field)
-            else:
-                plain[field.attname] = self.stored_value(model, name, value)
+        split = BulkValues(self, model, values)
         rows = queryset.all()
-        if annotations:
-            rows = rows.annotate(**annotations)
-        out = []
-        for row in rows:
-            new = dict(plain)
-            for alias, attname in aliases.items():
-                new[attname] = vars(row).pop(alias)
-            out.append((row, self.snapshot(row), new))
-        return out
+        if split.computed:
+            rows = rows.annotate(
+                **{
+                    label: ExpressionWrapper(value, output_field=meta.get_field(name))
+                    for label, name, value in split.computed
+                }
+            )
+        return [
+            (
+                row,
+                self.snapshot(row),
+                split.written([vars(row).pop(label) for label, _, _ in split.computed]),
+            )
+            for row in rows
+        ]
 
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)
 
-    # -- validation and audit storage ------------------------------------------------------
+    # -- validation ------------------------------------------------------
 
     def validate(self, instance: Any) -> dict[str, list[str]]:
         """``full_clean()``'s errors, as Django's forms report them (``__all__`` for the model)."""
@@ -453,18 +413,6 @@ class DjangoAdapter(Adapter):
         if found:
             raise ValidationError(found)
         return result
-
-    write_audit_record = _audit_table.write_audit_record
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""
-        audit, using = audit_model(_meta(model).label, APP), router.db_for_write(model)
-        rows = [audit.of(record, _meta(model).label) for record in records]
-        if len(rows) == 1:  # bulk_create would open a transaction of its own for one row
-            rows[0].save(using=using, force_insert=True)
-        else:
-            audit.objects.using(using).bulk_create(rows)
-        return []
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,6 +42,8 @@ from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.sql.elements import ClauseElement
 
+from ...adapters._bulk_read import BulkValues
+from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from ...adapters.visibility import is_unfiltered
@@ -93,6 +94,11 @@ def bind_identity(bind: Any) -> str:
     return found
 
 
+def identities_seen() -> tuple[str, ...]:
+    """Every database identity a cache key was made with in this process, sorted."""
+    return tuple(sorted(_identities_seen))
+
+
 def mapper_of(model: type) -> Mapper[Any] | None:
     try:
         found: Any = sa_inspect(model, raiseerr=False)
@@ -114,28 +120,22 @@ class SQLAlchemyAdapter(Adapter):
     unloaded = UNKNOWN
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._operations: weakref.WeakKeyDictionary[
-            type, Mapping[str, Sequence[tuple[type, str]]]
-        ] = weakref.WeakKeyDictionary()
+        self._operations = OperationCache()
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and mapper_of(model) is not None
 
     def operations(self, model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
-        with self._lock:
-            known = self._operations.get(model)
-            if known is not None:
-                return known
+        def make() -> Operations:
             install()
             bodies = {**flush.make_bodies(), **statements.make_bodies()}
             for name, body in bodies.items():
                 if name not in vars(model):
                     setattr(model, name, body)
             statements.models.add(model)
-            mapping = {op: ((model, name),) for op, name in _OPERATIONS.items()}
-            self._operations[model] = mapping
-            return mapping
+            return {op: ((model, name),) for op, name in _OPERATIONS.items()}
+
+        return self._operations.get(model, make)
 
     # -- fields ------------------------------------------------------------------
 
@@ -372,48 +372,10 @@ class SQLAlchemyAdapter(Adapter):
             return None
         return super().lookup_pk(model, args, kwargs)
 
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """The database identity of the session's bind for ``model`` (see :func:`bind_identity`)."""
-        session = context.SESSION.get()
-        if session is None:
-            return None
-        return bind_identity(session.get_bind(mapper=model))
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        """The writing session's database and every one this process has read ``model`` from."""
-        session = self._session_of(subject)
-        if session is not None:
-            with contextlib.suppress(Exception):  # no bind: only the databases already read
-                bind_identity(session.get_bind(mapper=model))
-        return tuple(sorted(_identities_seen)) or (None,)
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every mapped column attribute and no other, and the primary key of the key."""
-        mapper = mapper_of(model)
-        assert mapper is not None
-        names = [a.key for a in mapper.column_attrs]
-        if len(values) != len(names) or not all(n in values for n in names):
-            missing = [n for n in names if n not in values]
-            unknown = sorted(str(n) for n in values if n not in names)
-            return f"fields missing: {missing}, unknown: {unknown}"
-        key = tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key)
-        found = key[0] if len(key) == 1 else key
-        if found != pk:
-            return f"its primary key is {found!r}, not the key's {pk!r}"
-        return None
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """A transient instance holding ``values`` as its loaded state (in no session)."""
-        from sqlalchemy.orm import make_transient_to_detached
-
-        obj = statements.detached(mapper_of(model), values)
-        # Detached with its identity, so a session takes it in with merge(load=False).
-        make_transient_to_detached(obj)
-        return obj
-
     # -- transactions ---------------------------------------------------------------
 
-    def _session_of(self, subject: Any) -> Any:
+    def session_of(self, subject: Any) -> Any:
+        """The session ``subject`` (an instance, a statement's rows) is written in, or None."""
         if isinstance(subject, RowSet):
             return subject.session
         try:
@@ -423,7 +385,7 @@ class SQLAlchemyAdapter(Adapter):
         return found or context.SESSION.get()
 
     def in_transaction(self, model: type, subject: Any) -> bool:
-        session = self._session_of(subject)
+        session = self.session_of(subject)
         return bool(session is not None and session.in_transaction())
 
     def defer(
@@ -436,7 +398,7 @@ class SQLAlchemyAdapter(Adapter):
         robust: bool = False,
     ) -> None:
         """Queued on the session of ``subject`` (see ``transactions.py``)."""
-        transactions.defer(self._session_of(subject), on_commit, on_rollback, robust=robust)
+        transactions.defer(self.session_of(subject), on_commit, on_rollback, robust=robust)
 
     # -- change tracking ------------------------------------------------------------
 
@@ -457,18 +419,15 @@ class SQLAlchemyAdapter(Adapter):
         mapper = mapper_of(model)
         assert mapper is not None
         keys = [a.key for a in mapper.column_attrs]
-        plain = {n: v for n, v in values.items() if not self.is_expression(v)}
-        computed = {n: v for n, v in values.items() if self.is_expression(v)}
-        labels = [v.label(f"earnorm_aop_value_{i}") for i, v in enumerate(computed.values())]
+        split = BulkValues(self, model, values)
+        labels = [value.label(label) for label, _, value in split.computed]
         columns = [getattr(model, k) for k in keys]
         statement = select(*columns, *labels).where(*queryset.criteria)
         out = []
         result = queryset.session.execute(statement, execution_options=_advised())
         for row in result:
             now = dict(zip(keys, row[: len(keys)], strict=True))
-            written = dict(plain)
-            written.update(zip(computed, row[len(keys) :], strict=True))
-            out.append((statements.detached(mapper, now), now, written))
+            out.append((statements.detached(mapper, now), now, split.written(row[len(keys) :])))
         return out
 
     # -- persisted state ------------------------------------------------------------
@@ -513,31 +472,6 @@ class SQLAlchemyAdapter(Adapter):
             if problem:
                 errors.setdefault(attr.key, []).append(problem)
         return errors
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``earnorm_aop_audit`` (see ``audit.py``) in the session of the write.
-
-        At the end of a flush, added to the rows the flush inserts at once.
-        """
-        session = context.SESSION.get()
-        batch = None if session is None else session.info.get(flush.RECORDS)
-        if batch is not None:
-            batch.append(record)
-            return
-        self.write_audit_records(model, [record])
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The records of one write as rows of ``earnorm_aop_audit``: one executemany."""
-        from .audit import write
-
-        session = context.SESSION.get()
-        if session is None:
-            raise PluginError(
-                f"audit records of {model.__qualname__} go to the table of the session that "
-                "writes them, and no session is writing now"
-            )
-        write(session, *records)
-        return []
 
 
 def _column_problem(column: Any, value: Any) -> str | None:

@@ -277,7 +277,8 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
         return value
 
     def read_if_unknown(self, instance: Any) -> Any:
-        """Make ``instance``'s stored values known to :meth:`get_field`; ``None`` when they are.
+        """Make ``instance``'s stored values known to
+        [`get_field`][earnorm_aop.adapters.base.Adapter.get_field]; ``None`` when they are.
 
         A model method a plugin contributes (softdelete's ``restore()``) decides
         from the instance's values.  Plain and Django: nothing to do (an
@@ -298,7 +299,8 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
         return None
 
     def attname(self, model: type, name: str) -> str:
-        """The name :meth:`snapshot` gives field ``name`` (Django: ``writer`` -> ``writer_id``)."""
+        """The name [`snapshot`][earnorm_aop.adapters.base.Adapter.snapshot] gives field ``name``
+        (Django: ``writer`` -> ``writer_id``)."""
         return name
 
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:
@@ -352,10 +354,12 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
     #   write: each row with its values and what ``values`` store in it.
 
     def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
-        """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field.
+        """[`loaded_state`][earnorm_aop.adapters.base.Adapter.loaded_state] without the copy (read
+        it, never change it): one look-up a field.
 
         An adapter that keeps the state its own way (overriding
-        :meth:`remember_state` / :meth:`loaded_state`) is asked through
+        [`remember_state`][earnorm_aop.adapters.base.Adapter.remember_state] /
+        [`loaded_state`][earnorm_aop.adapters.base.Adapter.loaded_state]) is asked through
         ``loaded_state`` until it overrides this too.
         """
         if type(self).loaded_state is not Adapter.loaded_state:
@@ -373,9 +377,9 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
 
         What an instance write's "before" is read from, on every tracked
         write.  An adapter may hand back something cheaper to keep than
-        :meth:`persisted_state` (Django: the instance's ``__dict__`` as its
-        last full save left it, other keys and all).  Default:
-        :meth:`persisted_state`.
+        [`persisted_state`][earnorm_aop.adapters.base.Adapter.persisted_state] (Django: the
+        instance's ``__dict__`` as its last full save left it, other keys and all).  Default:
+        [`persisted_state`][earnorm_aop.adapters.base.Adapter.persisted_state].
         """
         return self.persisted_state(instance)
 
@@ -397,9 +401,9 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
         """The rows ``queryset`` matches now, read once before a bulk write.
 
         Each is ``(instance, values now, what values store)``, both by the names
-        :meth:`snapshot` uses.  Plain: the fetched items with the values as given.
-        Django: one ``SELECT`` of the rows, each expression (``F("views") + 1``,
-        ``bulk_update``'s ``Case``) annotated so the database evaluates it for
+        [`snapshot`][earnorm_aop.adapters.base.Adapter.snapshot] uses.  Plain: the fetched items
+        with the values as given. Django: one ``SELECT`` of the rows, each expression (``F("views")
+        + 1``, ``bulk_update``'s ``Case``) annotated so the database evaluates it for
         each row in that same query.
         """
         written = {
@@ -451,12 +455,14 @@ def operation_names(model: type) -> Iterable[str]:
 
 
 def operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
-    """The engine's ``operations`` point: the model's adapter's :meth:`Adapter.operations`."""
+    """The engine's ``operations`` point: the model's adapter's
+    [`Adapter.operations`][earnorm_aop.adapters.base.Adapter.operations]."""
     return adapter_for(model).operations(model)
 
 
 def subject_of(model: type, operation: str, target: Target) -> Subject:
-    """The engine's ``subject`` point: the model's adapter's :meth:`Adapter.subject`."""
+    """The engine's ``subject`` point: the model's adapter's
+    [`Adapter.subject`][earnorm_aop.adapters.base.Adapter.subject]."""
     return adapter_for(model).subject(model, operation, target)
 
 

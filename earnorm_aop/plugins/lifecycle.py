@@ -1,10 +1,11 @@
 """The ``lifecycle`` plugin: the system's own events, fired on every write and fetch.
 
 A model gets it by itself as soon as one of its plugins listens to a
-lifecycle event (:data:`earnorm_aop.plugin_system.events.LIFECYCLE`): the page's
-``@hook("after_change") def log_change(self, instance, changes)`` is called
-after every write that changes a record, on every adapter, without naming
-this plugin.  A model nobody listens on never has it woven, so it pays nothing.
+lifecycle event
+([`earnorm_aop.plugin_system.events.LIFECYCLE`][earnorm_aop.plugin_system.events.LIFECYCLE]): the
+page's ``@hook("after_change") def log_change(self, instance, changes)`` is called after every write
+that changes a record, on every adapter, without naming this plugin.  A model nobody listens on
+never has it woven, so it pays nothing.
 
 - ``after_change`` -- after each write that changes a row, inside the write's
   transaction: ``save`` (create or update), ``update``, ``delete``,
@@ -20,7 +21,7 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
   (never for a rolled-back write; at once where there is no transaction), as
   ``after_commit:save`` advice is to ``after:save``.
 - ``after_access`` -- after ``get`` returns a record (a cache hit too):
-  ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
+  ``instance``, ``user`` (the actor of [`earnorm_aop.context`][earnorm_aop.context]),
   ``context``.  Records a query loads do not fire it: loading 10,000 rows must
   not cost 10,000 handler calls nobody asked for, and the opt-in for those
   (a per-adapter load hook) is not built yet.

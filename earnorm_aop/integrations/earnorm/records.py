@@ -232,7 +232,8 @@ async def get(cls: Any, record_id: str) -> Any:
     """The record ``record_id`` with its stored values (EarnORM's ``browse`` and a read).
 
     The logical ``get``: the record it returns is what ``after:get`` advice
-    sees as ``instance``.  An id with no document raises :class:`NotFound`.
+    sees as ``instance``.  An id with no document raises
+    [`NotFound`][earnorm_aop.integrations.earnorm.records.NotFound].
     """
     record = cls._browse(cls._env, [record_id])
     await load(record)
@@ -285,7 +286,8 @@ FACADES: dict[str, Any] = {
 def install(model: type) -> None:
     """Give ``model`` the façades and woven operations it lacks (its own methods win).
 
-    Its field descriptors become :class:`FieldValue` ones, so assignments count.
+    Its field descriptors become [`FieldValue`][earnorm_aop.integrations.earnorm.records.FieldValue]
+    ones, so assignments count.
     """
     for name, func in FACADES.items():
         if name not in vars(model):

@@ -202,7 +202,7 @@ def prepare(
 ) -> Prepared:
     """Each handler's arguments decided once for payloads with ``keys`` (made when handlers change).
 
-    What :func:`_arguments` works out per call (which parameter comes from the
+    What ``_arguments`` works out per call (which parameter comes from the
     payload, which is ``instance`` / ``model`` / ``event``, which an injectable)
     depends only on the handler and the payload's keys: a plugin firing one
     event with one payload shape (the ``lifecycle`` plugin) decides it when the
@@ -238,7 +238,8 @@ def prepare(
 def fire_prepared(
     instance: Any, event: str, prepared: Prepared, values: dict[str, Any]
 ) -> list[Any]:
-    """:func:`fire` of handlers :func:`prepare` made; ``values`` holds the payload and
+    """[`fire`][earnorm_aop.plugin_system.events.fire] of handlers
+    [`prepare`][earnorm_aop.plugin_system.events.prepare] made; ``values`` holds the payload and
     ``instance`` / ``model`` / ``event``."""
     off = scope.DISABLED.get()
     results = []

@@ -134,7 +134,7 @@ class LifecyclePlugin:
         Whether it creates the row is read before the write (a Django copy with
         ``pk = None`` is a creation, which only its state before the save tells).
         On an async write the event fires once the write has been awaited.
-        Woven as :func:`_saving` makes it for the model (this is what it does,
+        Woven as ``_saving`` makes it for the model (this is what it does,
         for a call from elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
@@ -172,7 +172,7 @@ class LifecyclePlugin:
     ) -> Any:
         """A delete, with the last values (the key is read first: a delete clears it).
 
-        Woven as :func:`_deleting` makes it for the model.
+        Woven as ``_deleting`` makes it for the model.
         """
         if not _heard(model):
             return proceed()
@@ -310,8 +310,8 @@ def _saving(
 ) -> Callable[..., Any]:
     """``changed`` for one model's ``save`` / ``update``, with what weave time knows bound.
 
-    The model's listeners are read from its :class:`Listening` (one attribute
-    read; every toggle rebuilds the table it holds), the record is the
+    The model's listeners are read from its [`Listening`][earnorm_aop.weaving.state.Listening] (one
+    attribute read; every toggle rebuilds the table it holds), the record is the
     adapter's own recorder for the operation, and whether the write is
     awaitable is the woven method's ``async def``, not a test of each result.
     A call for another class (a subclass using this wrapper) takes the
@@ -393,7 +393,7 @@ def _saving(
 def _deleting(
     plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
 ) -> Callable[..., Any]:
-    """``deleted`` for one model: its listeners held, its awaiting decided (see :func:`_saving`)."""
+    """``deleted`` for one model: its listeners held, its awaiting decided (see ``_saving``)."""
     held = listening_to(model)
     record = tracking.instance_recorder(operation, adapter)
     pk_of = adapter.pk

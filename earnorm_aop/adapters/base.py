@@ -150,6 +150,18 @@ class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
         """A stable name of ``model`` for cache keys and audit records (Django: ``app.Model``)."""
         return f"{model.__module__}.{model.__qualname__}"
 
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Call ``watcher(instance)`` for each instance of ``model`` a query loads; whether it can.
+
+        Installed once per model, only where a plugin asked for loads
+        (``@hook("after_access", loads=True)``), so a model nobody asked for pays
+        nothing per row.  The adapter calls
+        [`earnorm_aop.adapters.loads.notify`][earnorm_aop.adapters.loads.notify] where its ORM
+        builds a record from a row (Django: ``from_db``).  Plain classes: no (their queries are
+        their own code); the memory models do.
+        """
+        return False
+
     def has_queryset(self, model: type) -> bool:
         """Whether ``model`` has a default queryset (plain: a ``get_queryset`` method)."""
         return callable(getattr(model, "get_queryset", None))

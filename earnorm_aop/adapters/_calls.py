@@ -8,7 +8,7 @@ signatures; an ORM's adapter overrides what its signatures do differently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,17 @@ class AdapterCalls(AdapterFields):
     def model_label(self, model: type) -> str:
         """A stable name of ``model`` for cache keys and audit records (an ORM's own label)."""
         return f"{model.__module__}.{model.__qualname__}"
+
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Call ``watcher(instance)`` for each instance of ``model`` a query loads; whether it can.
+
+        Installed once per model, only where a plugin asked for loads
+        (``@hook("after_access", loads=True)``), so a model nobody asked for pays
+        nothing per row.  The adapter calls :func:`earnorm_aop.adapters.loads.notify`
+        where its ORM builds a record from a row (its load hook).  Plain
+        classes: no (their queries are their own code); the memory models do.
+        """
+        return False
 
     def has_queryset(self, model: type) -> bool:
         """Whether ``model`` has a default queryset (plain: a ``get_queryset`` method)."""

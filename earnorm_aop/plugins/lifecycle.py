@@ -22,8 +22,13 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
 - ``after_access`` -- after ``get`` returns a record (a cache hit too):
   ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
   ``context``.  Records a query loads do not fire it: loading 10,000 rows must
-  not cost 10,000 handler calls nobody asked for, and the opt-in for those
-  (a per-adapter load hook) is not built yet.
+  not cost 10,000 handler calls nobody asked for.
+- ``after_query_load`` -- for each record a query loads, for the handlers
+  that ask: ``@hook("after_access", loads=True)`` listens to both events.
+  Only on a model with such a handler does the adapter watch its loads
+  (``Adapter.watch_loads``: Django's ``from_db``, SQLAlchemy's ``load`` event,
+  the memory store's rows, EarnORM's ``search``); ``get`` loads quietly (it
+  fires ``after_access``), and so do the library's own reads.
 
 Each handler is one listener: with ``audit`` on the model too (itself an
 ``after_change`` listener), each runs once per write.
@@ -35,15 +40,17 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ..adapters import tracking
+from ..adapters import loads, tracking
 from ..adapters.base import Adapter
-from ..plugin_system.events import aemit, emit, fire
+from ..plugin_system.conditions import per_model
+from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire, fire_prepared, prepare
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
 from ..runtime.context import context
-from ..weaving.planning import Handlers
-from ..weaving.weaver import event_handlers
+from ..weaving.advice import Target
+from ..weaving.planning import NO_HANDLERS, Handlers
+from ..weaving.weaver import event_handlers, listening_to
 from ._common import action_for, call_with, then
 
 __all__ = ["LifecyclePlugin"]
@@ -51,6 +58,8 @@ __all__ = ["LifecyclePlugin"]
 CHANGE = "after_change"
 COMMITTED = "after_commit_change"
 ACCESS = "after_access"
+# The keys of an after_change payload (besides instance, model and event).
+_PAYLOAD = ("changes", "action", "pk", "subject", "adapter")
 
 
 class LifecyclePlugin:
@@ -59,7 +68,7 @@ class LifecyclePlugin:
     name = "lifecycle"
     version = "1.0.0"
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
-    fires = (CHANGE, COMMITTED, ACCESS)  # what explain()'s diagrams draw as fired by it
+    fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     # Inside timestamp's around advice (50): the changes include the stamped times.
     priority = 10
@@ -113,6 +122,7 @@ class LifecyclePlugin:
     # -- single rows ------------------------------------------------------------------
 
     @hook("around:save|update", optional=True)
+    @per_model(lambda *given: _saving(*given), target=True)  # defined below the class
     def changed(
         self,
         instance: Any,
@@ -128,6 +138,8 @@ class LifecyclePlugin:
         Whether it creates the row is read before the write (a Django copy with
         ``pk = None`` is a creation, which only its state before the save tells).
         On an async write the event fires once the write has been awaited.
+        Woven as :func:`_saving` makes it for the model (this is what it does,
+        for a call from elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
         if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
@@ -152,6 +164,7 @@ class LifecyclePlugin:
         return then(result, fire)
 
     @hook("around:delete", optional=True)
+    @per_model(lambda *given: _deleting(*given), target=True)
     def deleted(
         self,
         instance: Any,
@@ -161,7 +174,10 @@ class LifecyclePlugin:
         proceed: Callable[..., Any],
         adapter: Adapter,
     ) -> Any:
-        """A delete, with the last values (the key is read first: a delete clears it)."""
+        """A delete, with the last values (the key is read first: a delete clears it).
+
+        Woven as :func:`_deleting` makes it for the model.
+        """
         if not _heard(model):
             return proceed()
         pk = adapter.pk(instance)
@@ -236,11 +252,12 @@ class LifecyclePlugin:
         if frame is not None:
             tracking.apply(frame)  # the rows as stored, for the handlers
         late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
-        stored = (
-            adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
-            if late and rows
-            else {}
-        )
+        with loads.quiet():  # the library's own read
+            stored = (
+                adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
+                if late and rows
+                else {}
+            )
         plain = {
             adapter.attname(model, n): adapter.stored_value(model, n, v)
             for n, v in values.items()
@@ -284,6 +301,16 @@ class LifecyclePlugin:
 
     # -- fetches ------------------------------------------------------------------------
 
+    @hook("around:get", optional=True)
+    def getting(self, model: type, proceed: Callable[..., Any]) -> Any:
+        """A ``get`` loads its record quietly: it fires ``after_access``, not ``after_query_load``.
+
+        One look-up where no handler asked for query loads.
+        """
+        if not event_handlers(model, QUERY_LOAD):
+            return proceed()
+        return _quietly(proceed)
+
     @hook("after:get", optional=True)
     def accessed(self, instance: Any, model: type) -> None:
         """``after_access`` on the record ``get`` returned (a cache hit too), with the actor."""
@@ -291,6 +318,144 @@ class LifecyclePlugin:
             return
         current = context.current()
         emit(instance, ACCESS, user=current.actor, context=current)
+
+
+def _quietly(proceed: Callable[..., Any]) -> Any:
+    """``proceed()`` with query loads quiet, until its awaitable (an async get) settles."""
+    with loads.quiet():
+        result = proceed()
+    if not inspect.isawaitable(result):
+        return result
+
+    async def settle() -> Any:
+        with loads.quiet():
+            return await result
+
+    return settle()
+
+
+def _saving(
+    plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
+) -> Callable[..., Any]:
+    """``changed`` for one model's ``save`` / ``update``, with what weave time knows bound.
+
+    The model's listeners are read from its :class:`Listening` (one attribute
+    read; every toggle rebuilds the table it holds), the record is the
+    adapter's own recorder for the operation, and whether the write is
+    awaitable is the woven method's ``async def``, not a test of each result.
+    A call for another class (a subclass using this wrapper) takes the
+    general path.
+    """
+    held = listening_to(model)
+    record = tracking.instance_recorder(operation, adapter)
+    saves_nothing = adapter.saves_nothing
+    pk_of = adapter.pk
+    fire_row = plugin._fire
+    woven = model
+    general = plugin.changed
+    # The handlers last seen, with each one's arguments decided (events.prepare).
+    prepared: list[Any] = [None, ()]
+
+    if target.is_async:
+
+        def changed_async(
+            instance: Any,
+            model: type,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            proceed: Callable[..., Any],
+        ) -> Any:
+            return general(instance, model, operation, args, kwargs, proceed, adapter)
+
+        return changed_async
+
+    def changed(
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        if model is not woven:
+            return general(instance, model, operation, args, kwargs, proceed, adapter)
+        table = held.table
+        heard: tuple[Handlers, Handlers] = (
+            table.get(CHANGE, NO_HANDLERS),
+            table.get(COMMITTED, NO_HANDLERS),
+        )
+        if not (heard[0] or heard[1]) or saves_nothing(args, kwargs):
+            return proceed()  # every listener switched off, or nothing written
+        rec = record(model, instance, args, kwargs)
+        action = action_for(instance) or ("create" if rec.created else "update")
+        result = proceed()
+        handlers, committed = heard
+        if committed or not handlers:  # commit-time listeners: the general path
+            pk = pk_of(instance)
+            fired = fire_row(
+                adapter, model, instance, pk, action, rec.changes, instance, False, heard
+            )
+            return result if fired is None else _after(fired, result)
+        changes = rec.changes
+        if not changes and action == "update":
+            return result
+        if handlers is not prepared[0]:  # the model's listeners changed: decide them again
+            prepared[:] = [handlers, prepare(handlers, CHANGE, _PAYLOAD)]
+        values = {
+            "instance": instance,
+            "model": type(instance),
+            "event": CHANGE,
+            "changes": redact_changes(model, changes),
+            "action": action,
+            "pk": pk_of(instance),
+            "subject": instance,
+            "adapter": adapter,
+        }
+        waiting = None
+        for value in fire_prepared(instance, CHANGE, prepared[1], values):
+            if value is not None and inspect.isawaitable(value):  # a write to await
+                waiting = [*(waiting or ()), value]
+        return result if waiting is None else _after(_gather(waiting), result)
+
+    return changed
+
+
+def _deleting(
+    plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
+) -> Callable[..., Any]:
+    """``deleted`` for one model: its listeners held, its awaiting decided (see :func:`_saving`)."""
+    held = listening_to(model)
+    record = tracking.instance_recorder(operation, adapter)
+    pk_of = adapter.pk
+    fire_row = plugin._fire
+    woven = model
+    general = plugin.deleted
+    asynchronous = target.is_async
+
+    def deleted(
+        instance: Any,
+        model: type,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        proceed: Callable[..., Any],
+    ) -> Any:
+        if model is not woven:
+            return general(instance, model, args, kwargs, proceed, adapter)
+        table = held.table
+        if not (table.get(CHANGE) or table.get(COMMITTED)):
+            return proceed()
+        pk = pk_of(instance)
+        rec = record(model, instance, args, kwargs)
+        value = proceed()
+
+        def fire(result: Any) -> Any:
+            fired = fire_row(
+                adapter, model, instance, pk, "delete", rec.changes, instance, asynchronous
+            )
+            return _after(fired, result)
+
+        return then(value, fire) if asynchronous else fire(value)
+
+    return deleted
 
 
 def _heard(model: type) -> bool:

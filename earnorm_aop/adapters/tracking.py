@@ -21,8 +21,8 @@ tracking" in [`Adapter`][earnorm_aop.adapters.base.Adapter]):
   a *bulk frame*, opened by the ``changes`` plugin's ``before`` advice and
   closed by its ``after`` / ``error`` advice.
 
-A field the adapter does not know the value of (a Django field deferred with
-``only()``/``defer()`` and never loaded) is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]:
+A field the adapter does not know the value of (a field its ORM deferred,
+``only()``/``defer()``, and never loaded) is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]:
 never in ``changes``, and a condition on it is false — never guessed, never queried.
 """
 

@@ -1,10 +1,10 @@
 """Fields: what an adapter reads, sets and adds on a model's persisted fields.
 
-The part of :class:`~earnorm_aop.adapters.base.Adapter` plugins use to
+The part of [`Adapter`][earnorm_aop.adapters.base.Adapter] plugins use to
 stay ORM-neutral about fields (``field_names``, ``get_field``, ``snapshot``,
 ``add_field`` for a field a plugin contributes, ``filter``), with
-:class:`FieldSpec`, the description of such a field.  Plain classes and
-pydantic models are handled here; an ORM's adapter overrides what differs.
+[`FieldSpec`][earnorm_aop.adapters._fields.FieldSpec], the description of such a field.  Plain
+classes and pydantic models are handled here; an ORM's adapter overrides what differs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class FieldSpec:
 
 
 class AdapterFields:
-    """The field methods of :class:`~earnorm_aop.adapters.base.Adapter` (see the module doc)."""
+    """The field methods of [`Adapter`][earnorm_aop.adapters.base.Adapter] (see the module doc)."""
 
     def field_names(self, model: type) -> list[str]:
         """The persisted fields of ``model`` (annotations of a plain class, pydantic fields)."""
@@ -48,9 +48,9 @@ class AdapterFields:
         """Every name field ``name`` is written under (``name`` included).
 
         Masking reads it, so a field masked by one name is masked under all:
-        Django's ``patient`` is written as ``patient_id``; the primary key as
-        ``pk`` and as its own name.  A plain class's key is read from ``pk``,
-        else ``id`` (:meth:`pk`).
+        a foreign key ``patient`` may be written as its column ``patient_id``;
+        the primary key as ``pk`` and as its own name.  A plain class's key is read from ``pk``,
+        else ``id`` ([`pk`][earnorm_aop.adapters._fields.AdapterFields.pk]).
         """
         if name in ("pk", "id"):
             return frozenset(("pk", "id"))
@@ -69,7 +69,8 @@ class AdapterFields:
         model.__annotations__ = annotations
 
     def remove_field(self, model: type, spec: FieldSpec) -> None:
-        """Take back a field :meth:`add_field` gave ``model`` (its weave failed afterwards)."""
+        """Take back a field [`add_field`][earnorm_aop.adapters._fields.AdapterFields.add_field]
+        gave ``model`` (its weave failed afterwards)."""
         if isinstance(getattr(model, "__pydantic_fields__", None), dict):
             _remove_pydantic_field(model, spec)
             return
@@ -85,9 +86,9 @@ class AdapterFields:
         ``visible(model)`` gives, when a query is built, the field values of the
         rows the plugins in force show (``{"deleted_at": None}``; empty: none
         hidden).  Called when a plugin declaring ``visible_rows`` is woven.
-        Plain: nothing to do (no relations); Django: joins into the many side of
-        a relation (``Author.objects.filter(articles__title="x")``) get the
-        condition (see ``integrations/django/relations.py``).
+        Plain: nothing to do (no relations); an ORM with relations adds the
+        condition to joins into the many side of a relation
+        (``Author.objects.filter(articles__title="x")``).
         """
 
     def get_field(self, instance: Any, name: str) -> Any:
@@ -152,7 +153,7 @@ def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
 
 
 def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
-    """Take back what :func:`_add_pydantic_field` added, from the model and its subclasses."""
+    """Take back what ``_add_pydantic_field`` added, from the model and its subclasses."""
     annotations = vars(model).get("__annotations__")
     if isinstance(annotations, dict) and spec.name in annotations:
         model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}

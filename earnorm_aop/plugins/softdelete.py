@@ -4,10 +4,10 @@
 model's default queryset hides rows whose ``deleted_at`` is set, so ``get``
 and every query built from it (Django: ``Model.objects``, related managers)
 no longer see them (a model's own ``get`` that bypasses the queryset, as a
-plain class's dict lookup does, raises :class:`SoftDeletedError` for them); a
-bulk delete (``delete_many``, Django's ``QuerySet.delete()``) becomes a bulk
-update of ``deleted_at``, going through the ``update_many`` plugins
-(timestamp, cache, audit) like any other.
+plain class's dict lookup does, raises
+[`SoftDeletedError`][earnorm_aop.plugins.softdelete.SoftDeletedError] for them); a bulk delete
+(``delete_many``, Django's ``QuerySet.delete()``) becomes a bulk update of ``deleted_at``, going
+through the ``update_many`` plugins (timestamp, cache, audit) like any other.
 
 The model gains ``restore()``, ``hard_delete()`` and the classmethod
 ``with_deleted()`` (a queryset including deleted rows); for other code,
@@ -130,6 +130,15 @@ class SoftDeletePlugin:
     def schema(self) -> Schema:
         """``deleted_at``: nullable, indexed (each default query filters on it); old rows: empty."""
         return Schema(fields=(FieldSpec(self._field, datetime | None, None, index=True),))
+
+    @property
+    def hidden_while_set(self) -> str:
+        """The field whose rows are hidden while it is set (``deleted_at``).
+
+        What an integration's UI reads to show and filter the hidden rows
+        (Django's admin), knowing the plugin by what it does, not its name.
+        """
+        return self._field
 
     def visible_rows(self, model: type) -> dict[str, Any]:
         """The rows shown: ``deleted_at`` unset (all of them inside ``including_deleted()``).

@@ -24,7 +24,10 @@ plugin listens); with the page's own ``@hook("after_change")`` listener on the
 model too, each runs once per write.  Each record goes to its sink:
 ``"table"`` — the model's own database through the adapter's
 ``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list), in
-the write's transaction — or, once that transaction
+the write's transaction; a bulk write's records together, through
+``write_audit_records`` (one multi-row INSERT per statement: Django's
+``bulk_create``, SQLAlchemy's ``executemany``; see
+:mod:`earnorm_aop.plugin_system.gathering`) — or, once that transaction
 commits (the adapter's ``defer``; never for a rolled-back write), the
 ``earnorm_aop.audit`` logger or a callable.
 
@@ -51,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import AUDIT_TABLE, Adapter, FieldSpec
+from ..plugin_system.gathering import GATHERING, gather
 from ..plugin_system.masking import redact_id
 from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
@@ -239,7 +243,14 @@ class AuditPlugin:
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
-            return adapter.write_audit_record(model, record.as_dict())
+            open_ = GATHERING.get()
+            if open_ is None:
+                return adapter.write_audit_record(model, record.as_dict())
+            # A bulk write's row: its records go out together, one multi-row INSERT.
+            gather(open_, (self, model), adapter.write_audit_records, model).append(
+                record.as_dict()
+            )
+            return None
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
         deliver = self._to_log if sink == "logging" else sink

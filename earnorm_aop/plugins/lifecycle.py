@@ -16,6 +16,9 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
   (read before a delete clears it) and ``subject`` (what the write was called
   on: the instance, or the queryset of a bulk write).  A save that changes
   nothing fires nothing.
+  A bulk write fires its rows' events in one loop, during which a listener
+  may gather its per-row writes and make them at once
+  (:mod:`earnorm_aop.plugin_system.gathering`: audit's records, one INSERT).
 - ``after_commit_change`` -- the same, once the write's transaction commits
   (never for a rolled-back write; at once where there is no transaction), as
   ``after_commit:save`` advice is to ``after:save``.
@@ -38,6 +41,7 @@ from typing import Any
 from ..adapters import tracking
 from ..adapters.base import Adapter
 from ..plugin_system.events import aemit, emit, fire
+from ..plugin_system.gathering import gathered
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.spec import hook
 from ..runtime.context import context
@@ -193,7 +197,7 @@ class LifecyclePlugin:
         value = call_with(proceed, args, kwargs)
         asynchronous = inspect.isawaitable(value)
 
-        def fire(result: Any) -> Any:
+        def each() -> list[Any]:
             fired = []
             for obj in objs:
                 changes = tracking.Record(adapter, obj, None).changes
@@ -201,7 +205,11 @@ class LifecyclePlugin:
                 fired.append(
                     self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
                 )
-            return _after_all(fired, result)
+            return fired
+
+        def fire(result: Any) -> Any:
+            # Async handlers run when awaited, after the loop: they write one by one.
+            return _after_all(each() if asynchronous else gathered(each), result)
 
         return then(value, fire)
 
@@ -245,18 +253,23 @@ class LifecyclePlugin:
             if not adapter.is_expression(v)
         }
         names = {adapter.attname(model, n) for n in values}
-        for rec in rows:
-            old = rec.old_values
-            new = {n: rec.after(n) for n in names}
-            new.update(plain)
-            new.update(stored.get(adapter.pk(rec.instance), {}))
-            changes = {
-                n: (old.get(n), v)
-                for n, v in new.items()
-                if v is not tracking.UNKNOWN and old.get(n) != v
-            }
-            pk = adapter.pk(rec.instance)
-            self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+
+        def each() -> list[Any]:
+            for rec in rows:
+                old = rec.old_values
+                new = {n: rec.after(n) for n in names}
+                new.update(plain)
+                new.update(stored.get(adapter.pk(rec.instance), {}))
+                changes = {
+                    n: (old.get(n), v)
+                    for n, v in new.items()
+                    if v is not tracking.UNKNOWN and old.get(n) != v
+                }
+                pk = adapter.pk(rec.instance)
+                self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+            return []
+
+        gathered(each)  # the listeners' per-row writes, one each (audit: one INSERT)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -275,9 +288,14 @@ class LifecyclePlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
         result = proceed()
-        for rec in rows:
-            pk = adapter.pk(rec.instance)
-            self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+
+        def each() -> list[Any]:
+            for rec in rows:
+                pk = adapter.pk(rec.instance)
+                self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+            return []
+
+        gathered(each)  # the listeners' per-row writes, one each (audit: one INSERT)
         return result
 
     # -- fetches ------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, update
+import pytest
+from sqlalchemy import String, delete, insert, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from earnorm_aop import with_plugins
@@ -52,6 +53,51 @@ def test_timestamp_and_softdelete_alone_read_nothing(db: Any) -> None:
     assert [s.split()[0] for s in sql] == ["UPDATE"], sql
     assert "updated_at" in sql[0]
     assert {r["views"] for r in db.rows(Article).values()} == {4}
+
+
+def test_audit_reads_the_rows_once_and_writes_its_records_at_once(db: Any) -> None:
+    Article = article(db, "timestamp", "softdelete", audit={"sink": "table"})
+    sql = run(db, update(Article).values(views=4))
+    assert [s.split()[0] for s in sql] == ["SELECT", "UPDATE", "INSERT"], sql
+    assert sql[2].startswith(AUDIT)
+    updates = [r for r in records(db) if r["action"] == "update"]
+    assert sorted(r["object_id"] for r in updates) == ["1", "2", "3"]
+    assert all(r["changes"]["views"] == [0, 4] for r in updates)
+
+
+def test_a_bulk_insert_and_delete_write_their_records_at_once(db: Any) -> None:
+    Article = article(db, audit={"sink": "table"})
+    sql = run(db, insert(Article).values([{"title": "x"}, {"title": "y"}]))
+    assert sum(s.startswith(AUDIT) for s in sql) == 1, sql
+    sql = run(db, delete(Article))
+    assert sum(s.startswith(AUDIT) for s in sql) == 1, sql
+    actions = [r["action"] for r in records(db)]
+    assert actions.count("create") == 5 and actions.count("delete") == 5
+
+
+def test_a_bulk_update_by_primary_key_writes_its_records_at_once(db: Any) -> None:
+    """Each dict is its row's own update_many; the statement's records are one INSERT."""
+    Article = article(db, "timestamp", audit={"sink": "table"})
+    db.statements.clear()
+    with db.session() as session:
+        session.execute(update(Article), [{"id": 1, "views": 5}, {"id": 3, "views": 7}])
+        session.commit()
+    assert sum(s.startswith(AUDIT) for s in db.statements) == 1, db.statements
+    updates = [r for r in records(db) if r["action"] == "update"]
+    assert [(r["object_id"], r["changes"]["views"]) for r in updates] == [
+        ("1", [0, 5]),
+        ("3", [0, 7]),
+    ]
+
+
+def test_a_bulk_update_by_primary_key_missing_a_key_writes_nothing(db: Any) -> None:
+    Article = article(db, audit={"sink": "table"})
+    with db.session() as session:
+        with pytest.raises(ValueError, match="needs id in every parameter dictionary"):
+            session.execute(update(Article), [{"id": 1, "views": 5}, {"views": 7}])
+        session.commit()
+    assert {r["views"] for r in db.rows(Article).values()} == {0}
+    assert [r for r in records(db) if r["action"] == "update"] == []
 
 
 def test_the_records_of_a_flush_are_one_insert(db: Any) -> None:

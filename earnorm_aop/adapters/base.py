@@ -17,7 +17,7 @@ import importlib
 import inspect
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -362,8 +362,9 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
     #   ``tracking.UNKNOWN`` when it was never loaded (never a query);
     # - ``snapshot(instance)``: every known field now (by the names above);
     # - ``saved_fields(model, args, kwargs)``: what a ``save`` call writes;
-    # - ``read_rows(model, queryset, values)``: the one read before a bulk
-    #   write: each row with its values and what ``values`` store in it.
+    # - ``read_rows(model, queryset, values, fields=None)``: the one read before
+    #   a bulk write: each row with its values and what ``values`` store in it
+    #   (``fields``: only those columns are needed, with the key and ``values``'s).
 
     def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
         """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field.
@@ -406,7 +407,11 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         return value
 
     def read_rows(
-        self, model: type, queryset: Any, values: Mapping[str, Any]
+        self,
+        model: type,
+        queryset: Any,
+        values: Mapping[str, Any],
+        fields: Collection[str] | None = None,
     ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
         """The rows ``queryset`` matches now, read once before a bulk write.
 
@@ -414,7 +419,9 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         :meth:`snapshot` uses.  Plain: the fetched items with the values as given.
         Django: one ``SELECT`` of the rows, each expression (``F("views") + 1``,
         ``bulk_update``'s ``Case``) annotated so the database evaluates it for
-        each row in that same query.
+        each row in that same query.  ``fields``: the plugins need only these, the
+        key and the written fields (Django and SQLAlchemy then read only those
+        columns); plain reads every field all the same.
         """
         written = {
             self.attname(model, n): self.stored_value(model, n, v) for n, v in values.items()

@@ -22,14 +22,16 @@ class's ``save`` always writes the whole object, so there it changes nothing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import Adapter
+from ..adapters.base import Adapter, adapter_for
 from ..plugin_system.conditions import per_model
+from ..plugin_system.contributions import contributed_fields
 from ..plugin_system.spec import hook
 from ._common import call_with, then
 
@@ -204,9 +206,15 @@ class ChangesPlugin:
             adapter.remember_state(obj)
 
 
-# Built-ins whose bulk advice needs no per-row value: timestamp adds ``updated_at`` to
-# the statement, softdelete narrows it (and answers a delete with an update).
-_NEEDS_NO_ROWS = frozenset({"changes", "timestamp", "softdelete"})
+# Built-ins whose bulk advice needs no row read by this plugin: timestamp adds
+# ``updated_at`` to the statement, softdelete narrows it (and answers a delete with an
+# update), cache drops the entries of the matched keys, which it reads itself when no
+# read is shared (one SELECT of the key column, ``Adapter.pks``).
+_NEEDS_NO_ROWS = frozenset({"changes", "timestamp", "softdelete", "cache"})
+# Built-ins that use, of the rows an update matches, only the key, the fields it writes
+# and the fields the model's plugins add to it: audit's diff, the lifecycle plugin's
+# after_change (whose only listener is then audit).
+_NEEDS_WRITTEN_FIELDS = _NEEDS_NO_ROWS | {"audit", "lifecycle"}
 
 
 def _nothing_to_read() -> None:
@@ -214,23 +222,54 @@ def _nothing_to_read() -> None:
 
 
 def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
-    """The read before a bulk write, or nothing when no plugin of ``model`` needs the rows.
+    """The read before a bulk write: nothing, some columns or every column, by ``model``'s plugins.
 
-    Decided at weave time (any change of the model's plugins re-weaves it): a
-    plugin other than timestamp and softdelete — audit, cache, a hook with a
-    condition or taking ``changes``, an event listener — may need the rows'
-    values before the write, so they are read (once, shared).  With only
-    timestamp and softdelete, ``QuerySet.update()`` / ``update(M)`` runs alone.
+    Decided at weave time (any change of the model's plugins re-weaves it):
+
+    - only timestamp, softdelete and cache: nothing is read here
+      (``QuerySet.update()`` / ``update(M)`` runs alone, cache reads the keys);
+    - an update with, besides those, only audit: one query of the key, the
+      written fields and the fields the model's plugins contribute
+      (``updated_at``, ``deleted_at``), which is all audit's diff compares —
+      where the adapter's ``read_rows`` takes ``fields``;
+    - anything else (a hook with a condition or taking ``changes``, an event
+      listener, which may read any field of the row; a delete's audit record,
+      which holds every last value): one query of every column.
+
+    Whatever is read is read once, shared by every plugin (the bulk frame).
     """
     from ..weaving.weaver import effective_aspects
 
-    if all(a.name in _NEEDS_NO_ROWS for a in effective_aspects(model)):
+    aspects = effective_aspects(model)
+    if all(a.name in _NEEDS_NO_ROWS for a in aspects):
         return _nothing_to_read
-    return _reading(deleting=operation == "delete_many")
+    deleting = operation == "delete_many"
+    fields: frozenset[str] | None = None
+    if (
+        not deleting
+        and all(a.name in _NEEDS_WRITTEN_FIELDS for a in aspects)
+        and _reads_fields(adapter_for(model))
+    ):
+        fields = frozenset(
+            spec.name for a in aspects for spec in contributed_fields(a.name, a.plugin)
+        )
+    return _reading(deleting, fields)
 
 
-def _reading(deleting: bool) -> Callable[..., None]:
-    """The read before an update (the rows and what it stores) or a delete (the rows)."""
+def _reads_fields(adapter: Adapter) -> bool:
+    """Whether ``adapter.read_rows`` reads only some columns when asked (``fields=``)."""
+    try:
+        return "fields" in inspect.signature(adapter.read_rows).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _reading(deleting: bool, fields: frozenset[str] | None) -> Callable[..., None]:
+    """The read before an update (the rows and what it stores) or a delete (the rows).
+
+    ``fields``: besides the key and the written fields, the columns to read;
+    ``None``: every column.
+    """
 
     def read(
         instance: Any,
@@ -241,7 +280,7 @@ def _reading(deleting: bool) -> Callable[..., None]:
     ) -> None:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         values = None if deleting else adapter.update_values(args, kwargs)
-        tracking.open_bulk(adapter, model, queryset, values)
+        tracking.open_bulk(adapter, model, queryset, values, fields)
 
     return read
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
@@ -373,9 +373,17 @@ class DjangoAdapter(Adapter):
         return value
 
     def read_rows(
-        self, model: type, queryset: Any, values: Mapping[str, Any]
+        self,
+        model: type,
+        queryset: Any,
+        values: Mapping[str, Any],
+        fields: Collection[str] | None = None,
     ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
-        """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database)."""
+        """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database).
+
+        ``fields``: only those, the key and the written fields are loaded (``only()``;
+        the others deferred, so :meth:`snapshot` leaves them out).
+        """
         from django.db.models import ExpressionWrapper
 
         meta = _meta(model)
@@ -391,6 +399,11 @@ class DjangoAdapter(Adapter):
             else:
                 plain[field.attname] = self.stored_value(model, name, value)
         rows = queryset.all()
+        if fields is not None:
+            known = {f.name for f in meta.concrete_fields}
+            wanted = [meta.pk.name, *(n for n in (*fields, *values) if n in known)]
+            # Joins would load what is not asked for (and only() refuses to defer them).
+            rows = rows.select_related(None).prefetch_related(None).only(*wanted)
         if annotations:
             rows = rows.annotate(**annotations)
         out = []

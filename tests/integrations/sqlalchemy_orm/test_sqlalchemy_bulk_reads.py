@@ -13,20 +13,20 @@ import pytest
 from sqlalchemy import String, delete, insert, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from earnorm_aop import with_plugins
+from earnorm_aop import PluginRegistry, hook, plugin, with_plugins
 from earnorm_aop.integrations.sqlalchemy.audit import audit_table
 
 AUDIT = "INSERT INTO earnorm_aop_audit"
 
 
-def article(db: Any, *plugins: str, **configured: Any) -> Any:
+def article(db: Any, *plugins: str, registry: Any = None, **configured: Any) -> Any:
     class Article(db.Base):
         __tablename__ = "article"
         id: Mapped[int] = mapped_column(primary_key=True)
         title: Mapped[str] = mapped_column(String(50), default="")
         views: Mapped[int] = mapped_column(default=0)
 
-    with_plugins(*plugins, **configured)(Article)
+    with_plugins(*plugins, registry=registry, **configured)(Article)
     db.create()
     with db.session() as session:
         session.add_all([Article(title=t) for t in "abc"])
@@ -113,3 +113,42 @@ def test_the_records_of_a_flush_are_one_insert(db: Any) -> None:
     written = records(db)
     assert [r["action"] for r in written].count("create") == 9
     assert [r["object_id"] for r in written if r["action"] == "update"] == ["1"]
+
+
+def test_audit_of_an_update_reads_only_the_key_and_the_fields_it_compares(db: Any) -> None:
+    Article = article(db, "timestamp", "softdelete", audit={"sink": "table"})
+    sql = run(db, update(Article).values(views=6))
+    read = sql[0]
+    assert read.startswith("SELECT") and "title" not in read.split("FROM")[0], read
+    assert "updated_at" in read and "views" in read
+    updates = [r for r in records(db) if r["action"] == "update"]
+    assert [r["changes"]["views"] for r in updates] == [[0, 6]] * 3
+    assert all(set(r["changes"]) == {"views", "updated_at"} for r in updates)
+
+
+def test_a_listener_of_the_rows_gets_every_column(db: Any) -> None:
+    seen: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("titles", registry=registry)
+    class Titles:
+        @hook("after_change")
+        def heard(self, instance: Any) -> None:
+            seen.append(instance.title)
+
+    Article = article(db, "audit", "titles", registry=registry, audit={"sink": "table"})
+    seen.clear()  # the rows' creations
+    sql = run(db, update(Article).values(views=6))
+    assert "title" in sql[0].split("FROM")[0], sql
+    assert sorted(seen) == ["a", "b", "c"]
+
+
+def test_cache_alone_reads_only_the_keys_of_a_bulk_write(db: Any) -> None:
+    Article = article(db, "timestamp", "cache")
+    with db.session() as session:
+        assert session.get(Article, 1).views == 0  # cached now
+    sql = run(db, update(Article).values(views=8))
+    read = sql[0]
+    assert read.startswith("SELECT") and "views" not in read and "title" not in read, read
+    with db.session() as session:
+        assert session.get(Article, 1).views == 8  # the entry was dropped

@@ -259,9 +259,10 @@ def build() -> tuple[list[Row], list[Target]]:
         Row(ONE_X, woven("BeforeX", "before(x):save")()),
         Row(ONE_X_KW, woven("BeforeXKw", "before(x):save")(), stmt="obj.save(x=x)"),
     ]
+    # Issue 18's goals (the previous release measured 1.07x / 1.43x).
     targets = [
-        Target(ONE, WRAPT, 1.15, "wrapt"),
-        Target("woven: 5 before", WRAPT, 1.60, "wrapt"),
+        Target(ONE, WRAPT, 1.10, "wrapt"),
+        Target("woven: 5 before", WRAPT, 1.45, "wrapt"),
         Target(ONE_X, ONE, 1.20, "1 before"),
     ]
 
@@ -277,7 +278,17 @@ def build() -> tuple[list[Row], list[Target]]:
             wrapt=a_wrapt,
             is_async=True,
         ),
+        Row(
+            "async woven: 5 before",
+            woven("AsyncBefore5", *["before:save"] * 5, make=async_model)(),
+            bare=a_bare,
+            wrapt=a_wrapt,
+            is_async=True,
+        ),
     ]
+    # A sync advice annotated ``-> bool | None`` is not tested for an awaitable
+    # per call (decided at weave time): issue 18's goal, 1.14x at the previous release.
+    targets.append(Target("async woven: 1 before", a_wrapt, 1.20, "async wrapt"))
 
     # Unwoven, and the only plugin disabled: the class attribute is the original again.
     unwoven = model("Unwoven")

@@ -22,15 +22,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..weaving.advice import CALLED, Subject, Target
-from ._caching import AdapterCaching
 from ._fields import FieldSpec
-from ._persisted_state import _row_key, _rows, _states, _weakly_referenceable, same_row_state
+from ._persisted_state import (
+    AdapterPersistedState,
+    _row_key,
+    _rows,
+    _states,
+    _weakly_referenceable,
+    same_row_state,
+)
 from ._transactions import AdapterTransactions
 from ._unknown import UNKNOWN
 from ._validation import AdapterValidation
 
 __all__ = [
-    "AUDIT_TABLE",
     "OPERATIONS",
     "Adapter",
     "FieldSpec",
@@ -56,7 +61,7 @@ OPERATIONS = (
 )
 
 
-class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
+class Adapter(AdapterPersistedState, AdapterValidation, AdapterTransactions):
     """Base class of ORM adapters; the defaults are those of a plain Python class.
 
     Subclasses override what their ORM does differently.  ``operations``
@@ -259,25 +264,6 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         """
         return tuple(args), dict(kwargs)
 
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """A full ``save`` call rewritten to write only ``names`` (``changes``' update_fields mode).
-
-        Plain: a save writes the whole object, so the call is unchanged.  Django:
-        ``update_fields=names`` (empty: Django writes nothing and sends no signal).
-        """
-        return tuple(args), dict(kwargs)
-
-    def stamps_on_write(self, model: type, name: str) -> bool:
-        """Whether the ORM itself sets field ``name`` on every write, whatever the values.
-
-        Then a save that changes nothing still changes ``name``, and timestamp's
-        no-op rule cannot hold for it.  Plain: never.  EarnORM: its automatic
-        ``updated_at`` (``auto_now``), stamped by each ``write()``.
-        """
-        return False
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Whether this ``save`` call writes no field at all (Django: ``update_fields=[]``)."""
         return False
@@ -428,37 +414,10 @@ class Adapter(AdapterCaching, AdapterValidation, AdapterTransactions):
         }
         return [(row, self.snapshot(row), dict(written)) for row in self.fetch(queryset)]
 
-    # -- audit storage --------------------------------------------------------------
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
-        """Store one audit record in "a table of the same database" (the audit ``table`` sink).
-
-        ``record`` has ``model`` (label), ``id``, ``action``, ``changes``
-        (field -> ``[old, new]``), ``actor`` and ``time`` (aware UTC datetime).
-        Plain: appended to :data:`AUDIT_TABLE`, an in-memory list; Django: a row
-        of the integration's audit model, in the model's own database; EarnORM: an
-        awaitable insert into a collection (the audit plugin awaits what it returns).
-        """
-        with _lock:
-            AUDIT_TABLE.append(dict(record))
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """Store the records of one bulk write (the ``table`` sink), in one statement if possible.
-
-        Django: one ``bulk_create``; SQLAlchemy: one executemany; here, and
-        where not overridden, one :meth:`write_audit_record` each.  What the
-        writes return (EarnORM: awaitables, which the audit plugin awaits).
-        """
-        return [self.write_audit_record(model, r) for r in records]
-
 
 _adapters: list[Adapter] = []
 _lock = threading.Lock()
 _plain = Adapter()
-
-# Audit records written by the plain ``write_audit_record`` (re-exported as
-# ``earnorm_aop.plugins.audit.TABLE``).
-AUDIT_TABLE: list[dict[str, Any]] = []
 
 
 def register_adapter(adapter: Adapter) -> None:

@@ -25,6 +25,7 @@ from .events import listens_to_lifecycle
 from .masking import mask as mask_fields
 from .registry import PluginRegistry
 from .registry import registry as default_registry
+from .services import LIFECYCLE_EVENTS, TRACKING, serving
 from .unfired import warn_unfired
 
 __all__ = [
@@ -125,18 +126,19 @@ def apply_plugins(
             aspects.append(reg.aspect_for(name, model, requested[name]))
         elif not weaver.is_woven(model, name):
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
-    fired = "lifecycle" in order or weaver.is_woven(model, "lifecycle")
-    if not fired and any(listens_to_lifecycle(a) for a in aspects):
+    # Services woven by themselves, found by role (plugin_system/services.py).
+    woven = weaver.effective_aspects(model)
+    if not _served(LIFECYCLE_EVENTS, aspects, woven) and any(
+        listens_to_lifecycle(a) for a in aspects
+    ):
         # A listener of after_change / after_access: the system fires them by
-        # itself, through the built-in ``lifecycle`` plugin (which needs tracking).
-        source = reg if "lifecycle" in reg else default_registry
-        aspects.append(source.aspect_for("lifecycle", model, {}))
-        order = [*order, "lifecycle"]
-    tracked = "changes" in order or weaver.is_woven(model, "changes")
-    if not tracked and ("lifecycle" in order or any(needs_tracking(model, a) for a in aspects)):
+        # itself, through the plugin serving the lifecycle events (which needs tracking).
+        aspects.append(_service_aspect(reg, serving(reg, LIFECYCLE_EVENTS, model), model))
+    if not _served(TRACKING, aspects, woven) and (
+        _served(LIFECYCLE_EVENTS, aspects, ()) or any(needs_tracking(model, a) for a in aspects)
+    ):
         # Conditions, ``changes`` and the lifecycle events read the shared tracking.
-        source = reg if "changes" in reg else default_registry
-        aspects.insert(0, source.aspect_for("changes", model, {}))
+        aspects.insert(0, _service_aspect(reg, serving(reg, TRACKING, model), model))
     if aspects:
         added = contribute(model, aspects)
         try:
@@ -147,6 +149,17 @@ def apply_plugins(
             raise
         warn_unfired(model, aspects)
         withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
+
+
+def _served(role: str, *groups: Sequence[Aspect]) -> bool:
+    """Whether one of the aspects in ``groups`` serves ``role``."""
+    return any(getattr(a.plugin, "serves", None) == role for group in groups for a in group)
+
+
+def _service_aspect(reg: PluginRegistry, name: str, model: type) -> Aspect:
+    """Service ``name``'s aspect, default configuration, from ``reg`` if it knows it."""
+    source = reg if name in reg else default_registry
+    return source.aspect_for(name, model, {})
 
 
 def _check_fit(model: type, aspects: Sequence[Aspect]) -> None:

@@ -249,6 +249,30 @@ class PluginRegistry(Rollouts):
         """The plugin class's spec for ``name`` (loading an entry point if needed)."""
         return self._entry(name).load()
 
+    def serving(self, role: str) -> str | None:
+        """The name of the plugin that serves ``role`` (a ``serves`` class attribute), or None.
+
+        The plugin layer weaves such a plugin by itself where a model needs
+        its service (:mod:`.services`), without naming it: a plugin
+        registered here wins, then a built-in (only the built-ins' entry points
+        are loaded for it, never a third party's).
+        """
+        self._auto_discover()
+        with self._lock:
+            known = {n: e for n, e in self._explicit.items() if e.spec is not None}
+            built_in = [
+                e
+                for n, e in sorted(self._discovered.items())
+                if n not in known and builtin_path(e.entry_point) is not None
+            ]
+        for name, entry in known.items():
+            if getattr(entry.spec.cls if entry.spec else None, "serves", None) == role:
+                return name
+        for entry in built_in:
+            if getattr(entry.load().cls, "serves", None) == role:
+                return entry.name
+        return None
+
     def switch(self, name: str) -> Switch:
         """The live on/off switch shared by every model using ``name``."""
         with self._lock:

@@ -22,13 +22,14 @@ The plugin is one listener of the ``after_change`` event, which the
 ``lifecycle`` plugin fires once per changed row (woven by itself wherever a
 plugin listens); with the page's own ``@hook("after_change")`` listener on the
 model too, each runs once per write.  Each record goes to its sink:
-``"table"`` — the model's own database through the adapter's
-``write_audit_record`` (plain classes: :data:`TABLE`, an in-memory list), in
-the write's transaction; a bulk write's records together, through
+``"table"`` — the model's own database through the ``audit store``
+capability its integration provides (:mod:`earnorm_aop.plugins.audit_store`;
+plain classes: :data:`TABLE`, an in-memory list), in the write's
+transaction; a bulk write's records together, through the store's
 ``write_audit_records`` (one multi-row INSERT per statement: Django's
 ``bulk_create``, SQLAlchemy's ``executemany``; see
-:mod:`earnorm_aop.plugin_system.gathering`) — or, once that transaction
-commits (the adapter's ``defer``; never for a rolled-back write), the
+:mod:`earnorm_aop.plugin_system.gathering`) — or, once that transaction commits
+(the adapter's ``defer``; never for a rolled-back write), the
 ``earnorm_aop.audit`` logger or a callable.
 
 The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
@@ -53,13 +54,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import AUDIT_TABLE, Adapter, FieldSpec
+from ..adapters.base import Adapter, FieldSpec
 from ..plugin_system.gathering import GATHERING, gather
 from ..plugin_system.masking import redact_id
 from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
 from ..runtime.context import Context, context
 from ._common import CallableOption, action_for, clock_of, settle, then
+from .audit_store import TABLE, AuditStore, audit_store
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -70,9 +72,6 @@ __all__ = [
     "actor",
     "current_actor",
 ]
-
-TABLE = AUDIT_TABLE
-"""The in-memory audit table of plain classes (the ``table`` sink without an ORM)."""
 
 
 @contextmanager
@@ -151,6 +150,9 @@ class AuditPlugin:
     name = "audit"
     version = "1.0.0"
     requires = ("changes", "lifecycle")  # it listens to after_change, which lifecycle fires
+    # Of a bulk update's rows its diff compares only the written fields (and the
+    # plugins' own, updated_at): only those columns are read for it.
+    reads_rows = "written"
     # Below timestamp (50): its around advice is inside timestamp's, so the
     # values it records include the stamped times.
     priority = 10
@@ -164,7 +166,7 @@ class AuditPlugin:
             "logging",
             description=(
                 "'logging': the logger named by 'logger'; 'table': the model's own "
-                "database (adapter.write_audit_record); or a callable taking an "
+                "database (its integration's audit store); or a callable taking an "
                 "AuditRecord, or its dotted import path."
             ),
         )
@@ -191,6 +193,8 @@ class AuditPlugin:
         self._exclude = frozenset(cfg.exclude)
         self._now: Callable[[Adapter], datetime] = clock_of(cfg.clock)
         self._log = logging.getLogger(cfg.logger)
+        # The audit store of each adapter met (one: a plugin instance serves one model).
+        self._stores: dict[Adapter, AuditStore] = {}
 
     def schema(self) -> Schema:
         """With the ``table`` sink: the shared table :data:`AUDIT_TABLE_NAME` (one row per record).
@@ -243,11 +247,14 @@ class AuditPlugin:
         sink = self.config.sink
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
+            store = self._stores.get(adapter) or self._stores.setdefault(
+                adapter, audit_store(adapter)
+            )
             open_ = GATHERING.get()
             if open_ is None:
-                return adapter.write_audit_record(model, record.as_dict())
+                return store.write_audit_record(model, record.as_dict())
             # A bulk write's row: its records go out together, one multi-row INSERT.
-            gather(open_, (self, model), adapter.write_audit_records, model).append(
+            gather(open_, (self, model), store.write_audit_records, model).append(
                 record.as_dict()
             )
             return None

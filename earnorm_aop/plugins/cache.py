@@ -32,9 +32,10 @@ Transactions (through the adapter's :meth:`~earnorm_aop.adapters.base.Adapter.de
 
 Entries are checked before use: an entry is read by field name and must hold
 every field of the model and no other, with the key's primary key
-(:meth:`~earnorm_aop.adapters.base.Adapter.cache_misfit`); an entry that does
-not (written by someone else, by another version of the model, or corrupted)
-is a miss, logged once per model and reason on ``earnorm_aop.cache``, and the
+([`cache_misfit`][earnorm_aop.plugins.cache_rows.CachedRows.cache_misfit] of the
+``cached rows`` capability each integration provides); an entry that does not
+(written by someone else, by another version of the model, or corrupted) is a
+miss, logged once per model and reason on ``earnorm_aop.cache``, and the
 database row replaces it.
 
 Reads see rows as the model's plugins shape them (softdelete hides some).  A
@@ -85,6 +86,7 @@ from .cache_backends import (
     MemoryBackend,
     RedisBackend,
 )
+from .cache_rows import cached_rows
 
 __all__ = ["CachePlugin"]
 
@@ -99,6 +101,9 @@ class CachePlugin:
     """Serve ``get(pk)`` from a TTL cache (in-process or Redis); writes invalidate."""
 
     name = "cache"
+    # Its bulk advice drops the matched keys: those of the rows read for another
+    # plugin, else one SELECT of the key column of its own (no row read for it).
+    reads_rows = False
     version = "1.0.0"
     priority = 0  # innermost around writes: invalidate after every other plugin's changes
 
@@ -166,7 +171,7 @@ class CachePlugin:
         return f"{self.config.prefix}{adapter.model_label(model)}:{where}{pk!r}"
 
     def _keys(self, adapter: Adapter, model: type, subject: Any, pks: Iterable[Any]) -> list[str]:
-        aliases = adapter.cache_aliases(model, subject)
+        aliases = cached_rows(adapter).cache_aliases(model, subject)
         return [self._key(adapter, model, a, pk) for pk in pks if pk is not None for a in aliases]
 
     def _dirty(self) -> dict[str, int]:
@@ -243,7 +248,8 @@ class CachePlugin:
         pk = adapter.lookup_pk(model, args, kwargs)
         if pk is None or not self._plain_view(model):
             return proceed()
-        alias = adapter.read_alias(model, instance)
+        rows = cached_rows(adapter)
+        alias = rows.read_alias(model, instance)
         key = self._key(adapter, model, alias, pk)
         if key in self._dirty():
             return proceed()  # this thread's transaction wrote the row: not committed yet
@@ -252,13 +258,13 @@ class CachePlugin:
         mode = self.config.stampede
         if values is not None:
             if mode != "stale" or entry["fresh"] >= time.time():
-                return adapter.from_values(model, values, alias)
+                return rows.from_values(model, values, alias)
             if not self.loads.claim(key):
-                return adapter.from_values(model, values, alias)  # another caller reloads it
+                return rows.from_values(model, values, alias)  # another caller reloads it
             lock = self._claim(key)
             if lock is None:  # another process reloads it
                 self.loads.release(key)
-                return adapter.from_values(model, values, alias)
+                return rows.from_values(model, values, alias)
             return self._load(adapter, model, instance, pk, key, proceed, stamp, lock, claimed=True)
         if stamp is None or mode == "off":  # stamp None: the backend failed, nothing stored
             return self._load(adapter, model, instance, pk, key, proceed, stamp, None)
@@ -272,7 +278,7 @@ class CachePlugin:
             self.loads.release(key)
             found = self._wait_elsewhere(adapter, model, key, pk)
             if found is not None:
-                return adapter.from_values(model, found, alias)
+                return rows.from_values(model, found, alias)
             return self._load(adapter, model, instance, pk, key, proceed, stamp, None)
         # Another caller here is reading this row: wait for it, then take what it stored
         # (not in an event loop's thread, which waiting would block: read instead).
@@ -280,7 +286,7 @@ class CachePlugin:
             entry = self._safely("read", lambda: self.backend.get(key), MISS)
             values = self._values(adapter, model, entry, pk)
             if values is not None:
-                return adapter.from_values(model, values, alias)
+                return rows.from_values(model, values, alias)
         return proceed()
 
     def _values(self, adapter: Adapter, model: type, entry: Any, pk: Any) -> Any:
@@ -301,7 +307,7 @@ class CachePlugin:
             reason = "it is not an object with 'fresh' and 'values'"
         else:
             values = entry["values"]
-            misfit = adapter.cache_misfit(model, values, pk)
+            misfit = cached_rows(adapter).cache_misfit(model, values, pk)
             if misfit is None:
                 return values
             reason = misfit
@@ -382,7 +388,7 @@ class CachePlugin:
         stamp: Any,
     ) -> None:
         values = adapter.snapshot(result)
-        if adapter.cache_misfit(model, values, pk) is not None:
+        if cached_rows(adapter).cache_misfit(model, values, pk) is not None:
             return  # a partial row (deferred fields): not what a get(pk) returns
         entry = {"fresh": time.time() + self.config.ttl, "values": values}
         stored = self._safely("write", lambda: self.backend.store(key, entry, stamp), False)

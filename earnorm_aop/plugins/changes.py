@@ -30,12 +30,35 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import Adapter, adapter_for
+from ..adapters.capabilities import provided
 from ..plugin_system.conditions import per_model
 from ..plugin_system.contributions import contributed_fields
+from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
 from ._common import call_with, then
 
-__all__ = ["ChangesPlugin"]
+__all__ = ["ONLY_FIELDS", "ChangesPlugin", "PlainOnlyFields"]
+
+ONLY_FIELDS = "saving only some fields"
+"""The capability ``update_fields=True`` asks of an ORM (``adapters/capabilities.py``).
+
+One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
+full ``save`` rewritten to write only the fields ``names`` (none: nothing is
+written).  An integration provides it under this name (Django:
+``update_fields=names``); :class:`PlainOnlyFields` is the one for plain classes.
+"""
+
+
+class PlainOnlyFields:
+    """A plain class's ``save`` writes the whole object: the call is unchanged."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+
+    def with_only_fields(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return tuple(args), dict(kwargs)
 
 
 class ChangesPlugin:
@@ -43,6 +66,7 @@ class ChangesPlugin:
 
     name = "changes"
     version = "1.0.0"
+    serves = TRACKING  # woven by the plugin layer wherever a model needs the tracking
     priority = 1_000_000  # first before, outermost around, last after
 
     class Config(BaseModel):
@@ -165,7 +189,8 @@ class ChangesPlugin:
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
             return proceed()
-        args, kwargs = adapter.with_only_fields(instance, args, kwargs, list(rec.changes))
+        only = provided(adapter, ONLY_FIELDS, PlainOnlyFields)
+        args, kwargs = only.with_only_fields(instance, args, kwargs, list(rec.changes))
         return call_with(proceed, args, kwargs)
 
     @hook("after:save|update", optional=True)
@@ -206,17 +231,6 @@ class ChangesPlugin:
             adapter.remember_state(obj)
 
 
-# Built-ins whose bulk advice needs no row read by this plugin: timestamp adds
-# ``updated_at`` to the statement, softdelete narrows it (and answers a delete with an
-# update), cache drops the entries of the matched keys, which it reads itself when no
-# read is shared (one SELECT of the key column, ``Adapter.pks``).
-_NEEDS_NO_ROWS = frozenset({"changes", "timestamp", "softdelete", "cache"})
-# Built-ins that use, of the rows an update matches, only the key, the fields it writes
-# and the fields the model's plugins add to it: audit's diff, the lifecycle plugin's
-# after_change (whose only listener is then audit).
-_NEEDS_WRITTEN_FIELDS = _NEEDS_NO_ROWS | {"audit", "lifecycle"}
-
-
 def _nothing_to_read() -> None:
     """A bulk write on a model whose plugins need no per-row value: no row is read."""
 
@@ -224,36 +238,46 @@ def _nothing_to_read() -> None:
 def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
     """The read before a bulk write: nothing, some columns or every column, by ``model``'s plugins.
 
-    Decided at weave time (any change of the model's plugins re-weaves it):
+    Decided at weave time (any change of the model's plugins re-weaves it), by
+    what each plugin of ``model`` declares as ``reads_rows``:
 
-    - only timestamp, softdelete and cache: nothing is read here
-      (``QuerySet.update()`` / ``update(M)`` runs alone, cache reads the keys);
-    - an update with, besides those, only audit: one query of the key, the
-      written fields and the fields the model's plugins contribute
-      (``updated_at``, ``deleted_at``), which is all audit's diff compares —
-      where the adapter's ``read_rows`` takes ``fields``;
-    - anything else (a hook with a condition or taking ``changes``, an event
-      listener, which may read any field of the row; a delete's audit record,
-      which holds every last value): one query of every column.
+    - ``False`` (timestamp adds ``updated_at`` to the statement, softdelete
+      narrows it, cache drops the matched keys, which it reads itself when no
+      read is shared): every plugin says so, nothing is read here;
+    - ``"written"`` (audit, the lifecycle plugin whose only listener is then
+      audit): of an update, only the key, the written fields and the fields the
+      model's plugins contribute (``updated_at``, ``deleted_at``) — all audit's
+      diff compares — where the adapter's ``read_rows`` takes ``fields``; of a
+      delete, every column (its audit record holds every last value);
+    - not said (``True``: a hook with a condition or taking ``changes``, an
+      event listener, which may read any field of the row): every column.
 
     Whatever is read is read once, shared by every plugin (the bulk frame).
     """
     from ..weaving.weaver import effective_aspects
 
     aspects = effective_aspects(model)
-    if all(a.name in _NEEDS_NO_ROWS for a in aspects):
+    reads = {
+        "no" if getattr(a.plugin, "serves", None) == TRACKING else _reads(a.plugin)
+        for a in aspects
+    }
+    if reads <= {"no"}:
         return _nothing_to_read
     deleting = operation == "delete_many"
     fields: frozenset[str] | None = None
-    if (
-        not deleting
-        and all(a.name in _NEEDS_WRITTEN_FIELDS for a in aspects)
-        and _reads_fields(adapter_for(model))
-    ):
+    if not deleting and "all" not in reads and _reads_fields(adapter_for(model)):
         fields = frozenset(
             spec.name for a in aspects for spec in contributed_fields(a.name, a.plugin)
         )
     return _reading(deleting, fields)
+
+
+def _reads(plugin: object) -> str:
+    """What ``plugin`` declares it reads of a bulk write's rows: "no", "written" or "all"."""
+    declared = getattr(plugin, "reads_rows", True)
+    if declared is False:
+        return "no"
+    return "written" if declared == "written" else "all"
 
 
 def _reads_fields(adapter: Adapter) -> bool:

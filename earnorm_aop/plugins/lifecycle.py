@@ -43,6 +43,7 @@ from ..adapters.base import Adapter
 from ..plugin_system.events import aemit, emit, fire
 from ..plugin_system.gathering import gathered
 from ..plugin_system.masking import redact_changes
+from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
 from ..runtime.context import context
 from ..weaving.planning import Handlers
@@ -61,8 +62,12 @@ class LifecyclePlugin:
 
     name = "lifecycle"
     version = "1.0.0"
+    serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
+    # Its bulk after_change diffs the written fields; a listener that may read more
+    # (any but audit) says so itself (plugins read every column unless they declare).
+    reads_rows = "written"
     # Inside timestamp's around advice (50): the changes include the stamped times.
     priority = 10
 

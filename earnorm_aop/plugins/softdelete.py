@@ -92,6 +92,7 @@ class SoftDeletePlugin:
 
     name = "softdelete"
     version = "1.0.0"
+    reads_rows = False  # its bulk advice narrows the statement: no row is read for it
     # Before every plugin but validation: the veto of a delete must come first,
     # and its around advice must be outermost so a soft bulk delete never
     # reaches the delete advice of audit or cache.

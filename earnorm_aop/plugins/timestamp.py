@@ -19,11 +19,32 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..adapters import tracking
 from ..adapters.base import Adapter, FieldSpec
+from ..adapters.capabilities import provided
+from ..plugin_system.conditions import per_model
 from ..plugin_system.schema import Backfill, Schema
 from ..plugin_system.spec import hook
 from ._common import CallableOption, call_with, clock_of
 
-__all__ = ["TimestampPlugin"]
+__all__ = ["WRITE_STAMPS", "PlainStamps", "TimestampPlugin"]
+
+WRITE_STAMPS = "stamps on write"
+"""What timestamp asks of an ORM that sets some fields itself (a capability).
+
+One method, ``stamps_on_write(model, name)``: whether the ORM sets field
+``name`` on every write, whatever the values; then a save that changes
+nothing still changes it, and the no-op rule cannot hold for it.  EarnORM
+provides it (its ``auto_now`` ``updated_at``); :class:`PlainStamps` says never.
+"""
+
+
+class PlainStamps:
+    """Plain classes (and Django, SQLAlchemy): the ORM stamps nothing by itself."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+
+    def stamps_on_write(self, model: type, name: str) -> bool:
+        return False
 
 
 class TimestampPlugin:
@@ -31,6 +52,7 @@ class TimestampPlugin:
 
     name = "timestamp"
     version = "1.0.0"
+    reads_rows = False  # its bulk advice adds updated_at to the statement: no row is read for it
     requires = ("changes",)  # a save that changes nothing is told by the shared tracking
     priority = 50  # after validation (100) and softdelete (90): stamp only what is written
 
@@ -117,20 +139,48 @@ class TimestampPlugin:
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        own: frozenset[str],
     ) -> bool:
-        """Whether this save of a persisted instance changes no field but the timestamps."""
-        if adapter.stamps_on_write(model, self._updated):
-            return False  # the ORM restamps it anyway (EarnORM's own updated_at)
+        """Whether this save of a persisted instance changes no field but ``own`` (the stamps)."""
         rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
         if rec.created:
             return False
-        own = self._own_fields(adapter, model)
         return all(name in own for name in rec.changes)
 
-    def _own_fields(self, adapter: Adapter, model: type) -> frozenset[str]:
-        return frozenset(
+    def _save_stamper(self, model: type, adapter: Adapter) -> Callable[..., Any]:
+        """:meth:`stamp_save` for ``model``, with what its ORM and fields decide taken now.
+
+        Whether a save that changes nothing keeps its time (not with
+        ``touch_on_noop``, nor where the ORM restamps ``updated_at`` itself:
+        the ``stamps on write`` capability), and the stamps' names as a
+        record names them.
+        """
+        stamps = provided(adapter, WRITE_STAMPS, PlainStamps)
+        check = not self._touch and not stamps.stamps_on_write(model, self._updated)
+        own = frozenset(
             {adapter.attname(model, self._created), adapter.attname(model, self._updated)}
         )
+        unchanged = self._unchanged
+        stamp = self._stamp
+        now = self._now
+
+        def stamp_save(
+            instance: Any,
+            model: type,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            proceed: Callable[..., Any],
+            adapter: Adapter,
+        ) -> Any:
+            if adapter.saves_nothing(args, kwargs):
+                return proceed()  # nothing is written, so nothing is stamped
+            if check and unchanged(adapter, model, instance, args, kwargs, own):
+                return proceed()
+            names = stamp(adapter, instance, now(adapter))
+            args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
+            return call_with(proceed, args, kwargs)
+
+        return stamp_save
 
     def _stamp(self, adapter: Any, obj: Any, now: datetime) -> list[str]:
         """Set the timestamps of ``obj`` about to be saved; return the fields set."""
@@ -141,6 +191,7 @@ class TimestampPlugin:
         return [self._updated]
 
     @hook("around:save", optional=True)
+    @per_model(lambda plugin, model, operation, adapter: plugin._save_stamper(model, adapter))
     def stamp_save(
         self,
         instance: Any,
@@ -154,15 +205,11 @@ class TimestampPlugin:
 
         Both are added to a restricted save's fields.  A save of a loaded (or
         saved) instance whose fields are all unchanged keeps its ``updated_at``
-        unless ``touch_on_noop``.
+        unless ``touch_on_noop``.  Woven as :meth:`_save_stamper` makes it for
+        the model (this method is what it does, for a call from elsewhere).
         """
-        if adapter.saves_nothing(args, kwargs):
-            return proceed()  # nothing is written, so nothing is stamped
-        if not self._touch and self._unchanged(adapter, model, instance, args, kwargs):
-            return proceed()
-        names = self._stamp(adapter, instance, self._now(adapter))
-        args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
-        return call_with(proceed, args, kwargs)
+        stamp_save = self._save_stamper(model, adapter)
+        return stamp_save(instance, model, args, kwargs, proceed, adapter)
 
     @hook("around:update|update_many", optional=True)
     def stamp_update(

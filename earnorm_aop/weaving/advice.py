@@ -17,7 +17,7 @@ import types
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from ..errors import WeavingError
 from .aspect import AdviceSpec, Aspect
@@ -393,6 +393,10 @@ class PlannedAdvice:
     params: tuple[Param, ...]
     is_async: bool
     needs_binding: bool
+    # A sync advice on an async target whose result may be awaitable, decided at
+    # weave time (its return annotation; an around advice's always may: it returns
+    # what proceed() gives): only then do the dispatchers test the result per call.
+    may_await: bool = False
 
     @property
     def label(self) -> str:
@@ -455,7 +459,39 @@ def plan_advice(
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = found
     params, needs_binding = found
-    return PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding)
+    may_await = (
+        target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
+    )
+    return PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding, may_await)
+
+
+# Return annotations that say a sync advice never hands back an awaitable.
+_PLAIN_RETURNS = frozenset(
+    {"None", "bool", "bool | None", "None | bool", "Optional[bool]", "typing.Optional[bool]"}
+)
+
+
+def may_return_awaitable(func: Callable[..., Any]) -> bool:
+    """Whether sync ``func``'s result may be awaitable: unless annotated ``None`` / ``bool``.
+
+    Read once at weave time, so the dispatcher of an async target tests the
+    result of a sync advice (``inspect.isawaitable``) only where it may be a
+    coroutine (a built-in writing through an async ORM returns ``Any``).  An
+    advice without a return annotation may return anything: it is tested.
+    """
+    underlying = getattr(func, "__func__", func)
+    try:
+        annotation = underlying.__annotations__.get("return", inspect.Parameter.empty)
+    except AttributeError:
+        return True
+    if annotation is None or annotation is bool or annotation is type(None):
+        return False
+    if isinstance(annotation, str):
+        return " ".join(annotation.split()) not in _PLAIN_RETURNS
+    args = getattr(annotation, "__args__", None)
+    if args and getattr(annotation, "__origin__", type(annotation)) in (types.UnionType, Union):
+        return not all(a is bool or a is type(None) for a in args)
+    return True
 
 
 def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:

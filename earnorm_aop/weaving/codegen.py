@@ -159,7 +159,7 @@ class Generator:
         text = f"_advice{i}({', '.join(parts)})"
         if advice.is_async:
             return f"(await {text})"
-        if self.is_async and phase != "around":
+        if self.is_async and phase != "around" and advice.may_await:
             # A sync advice may hand back an awaitable on an async target (a
             # built-in plugin writing through an async ORM): awaited like async advice.
             return f"(await _v if _isawaitable(_v := {text}) else _v)"

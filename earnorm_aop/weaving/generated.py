@@ -64,7 +64,7 @@ def _shape(plan: ChainPlan, gen: Generator) -> tuple[Any, ...]:
 
     def advice(a: PlannedAdvice) -> tuple[Any, ...]:
         params = tuple((p.name, p.kind, p.source) for p in a.params)
-        return (a.aspect.on_error, a.is_async, a.needs_binding, params)
+        return (a.aspect.on_error, a.is_async, a.needs_binding, a.may_await, params)
 
     target = plan.target
     return (

@@ -346,8 +346,9 @@ class _AsyncInterpreter(_Interpreter):
     async def ainvoke(self, advice: PlannedAdvice, call: _Call, **kw: Any) -> Any:
         value = _invoke(advice, call, **kw)
         # A sync advice may hand back an awaitable on an async target (a built-in
-        # plugin whose write goes through an async ORM): it is awaited like async advice.
-        if advice.is_async or inspect.isawaitable(value):
+        # plugin whose write goes through an async ORM): it is awaited like async
+        # advice.  Only an advice whose annotation leaves room for one is tested.
+        if advice.is_async or (advice.may_await and inspect.isawaitable(value)):
             value = await value
         return value
 

@@ -11,9 +11,9 @@ import pytest
 from _builtin_backends import fixed_clock
 
 from earnorm_aop import PluginConfigError, PluginRegistry, context, hook, registry
-from earnorm_aop.adapters.base import AUDIT_TABLE
 from earnorm_aop.plugins import audit
 from earnorm_aop.plugins.audit import AuditRecord, actor, current_actor
+from earnorm_aop.plugins.audit_store import TABLE as AUDIT_TABLE
 
 THREAD_TIMEOUT = 60.0  # seconds: a stuck thread fails its test instead of hanging the run
 

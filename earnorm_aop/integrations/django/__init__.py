@@ -12,7 +12,10 @@ a model that declares ``plugins`` fails Django's system checks
 from __future__ import annotations
 
 from ...adapters.base import register_adapter
+from ...adapters.capabilities import provide
+from ._audit_table import DjangoAuditStore
 from .adapter import APP, DjangoAdapter, adapter
+from .capabilities import DjangoCachedRows, DjangoOnlyFields
 from .declaration import ATTRIBUTE, REGISTRY_ATTRIBUTE, declared_plugins
 from .fields import django_field
 
@@ -27,3 +30,7 @@ __all__ = [
 ]
 
 register_adapter(adapter)
+# What only one plugin needs, provided under the name that plugin gives it.
+provide(DjangoAdapter, "cached rows", DjangoCachedRows)
+provide(DjangoAdapter, "saving only some fields", DjangoOnlyFields)
+provide(DjangoAdapter, "audit store", DjangoAuditStore)

@@ -27,13 +27,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.db import models, router
+from django.db import models
 
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from . import _audit_table, relations, transactions
+from . import relations, transactions
 from . import state as loading
-from ._audit_table import audit_model
 from .fields import django_field
 from .managers import PrivateClasses, private_classes
 
@@ -203,14 +202,6 @@ class DjangoAdapter(Adapter):
             positional[3] = _with(positional[3], names)
         return tuple(positional), kw
 
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``update_fields=names`` on a save that wrote every field (attnames are accepted)."""
-        kw = dict(kwargs)
-        kw["update_fields"] = list(names)
-        return tuple(args[:3]), kw
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """``save(update_fields=[])``: Django returns without writing (or sending signals)."""
         fields = kwargs["update_fields"] if "update_fields" in kwargs else _nth(args, 3)
@@ -295,29 +286,6 @@ class DjangoAdapter(Adapter):
         if hasattr(queryset, "values_list"):
             return list(queryset.values_list("pk", flat=True))
         return super().pks(queryset)
-
-    # -- caching ------------------------------------------------------------------------
-
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """``manager.db`` / ``queryset.db``: the router's read database unless ``using()`` said."""
-        db = getattr(subject, "db", None)
-        if isinstance(db, str):
-            return db
-        return str(router.db_for_read(model))
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        from django.db import connections
-
-        return tuple(connections)
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every concrete field by attname and no other, and the primary key of the key."""
-        return loading.misfit(_meta(model), values, pk)
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """``from_db`` (a load: ``_state.db``, loaded state), by name in field order."""
-        names = loading.attnames(_meta(model))
-        return model.from_db(alias, names, [values[n] for n in names])  # type: ignore[attr-defined]
 
     # -- transactions -----------------------------------------------------------------
 
@@ -417,7 +385,7 @@ class DjangoAdapter(Adapter):
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)
 
-    # -- validation and audit storage ------------------------------------------------------
+    # -- validation ------------------------------------------------------
 
     def validate(self, instance: Any) -> dict[str, list[str]]:
         """``full_clean()``'s errors, as Django's forms report them (``__all__`` for the model)."""
@@ -466,18 +434,6 @@ class DjangoAdapter(Adapter):
         if found:
             raise ValidationError(found)
         return result
-
-    write_audit_record = _audit_table.write_audit_record
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The records of one bulk write as rows of ``AuditRecord``: one ``bulk_create``."""
-        audit, using = audit_model(_meta(model).label, APP), router.db_for_write(model)
-        rows = [audit.of(record, _meta(model).label) for record in records]
-        if len(rows) == 1:  # bulk_create would open a transaction of its own for one row
-            rows[0].save(using=using, force_insert=True)
-        else:
-            audit.objects.using(using).bulk_create(rows)
-        return []
 
 
 # Primary keys per query of ``reread`` (SQLite allows 999 parameters before 3.32).

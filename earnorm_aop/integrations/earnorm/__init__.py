@@ -10,11 +10,23 @@ imports it on its own the first time it meets an EarnORM model, so
 from __future__ import annotations
 
 from ...adapters.base import register_adapter
+from ...adapters.capabilities import provide
 from .adapter import EarnORMAdapter, adapter
 from .backfill import backfill
+from .capabilities import (
+    EarnORMAuditStore,
+    EarnORMCachedRows,
+    EarnORMOnlyFields,
+    EarnORMStamps,
+)
 from .database import use_mongomock
 from .records import NotFound
 
 __all__ = ["EarnORMAdapter", "NotFound", "adapter", "backfill", "use_mongomock"]
 
 register_adapter(adapter)
+# What only one plugin needs, provided under the name that plugin gives it.
+provide(EarnORMAdapter, "cached rows", EarnORMCachedRows)
+provide(EarnORMAdapter, "saving only some fields", EarnORMOnlyFields)
+provide(EarnORMAdapter, "stamps on write", EarnORMStamps)
+provide(EarnORMAdapter, "audit store", EarnORMAuditStore)

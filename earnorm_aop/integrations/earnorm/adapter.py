@@ -24,8 +24,9 @@ façades read each record's document before its operation runs, and
 :meth:`EarnORMAdapter.set_field` sets the values about to be written.
 Change tracking: a record's "before" is the document the façade read before
 its write (``persisted_state``), its "after" the values about to be written
-(``current_value``); :meth:`EarnORMAdapter.stamps_on_write` names EarnORM's
-own ``auto_now`` fields, which every ``write()`` restamps.
+(``current_value``); EarnORM's own ``auto_now`` fields, which every
+``write()`` restamps, are named by the ``stamps on write`` capability
+(``capabilities.py``).
 ``browse`` alone is not ``get``: it builds a recordset from ids without
 reading anything; ``read`` returns the raw document and is not woven.
 See ``docs/earnorm.md`` for EarnORM's limitations met here.
@@ -172,46 +173,11 @@ class EarnORMAdapter(Adapter):
             records.set_pending(instance, values)
         return (values, *args[1:]), kw
 
-    def stamps_on_write(self, model: type, name: str) -> bool:
-        """EarnORM's ``write()`` stamps its ``auto_now`` fields (``updated_at``) every time."""
-        field = model.__fields__.get(name)  # type: ignore[attr-defined]
-        return bool(getattr(field, "auto_now", False))
-
-    def with_only_fields(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The save's values cut down to ``names`` (the changed fields); none: nothing is written.
-
-        ``changed_only=True`` tells the woven save (and :meth:`saves_nothing`)
-        that an empty set of values means no ``write()`` at all, so EarnORM
-        stamps nothing either.
-        """
-        kw = dict(kwargs)
-        kw.pop("values", None)
-        kw["changed_only"] = True
-        values = {n: self.get_field(instance, n) for n in names}
-        if records.is_record(instance):
-            records.set_pending(instance, values)
-        return (values, *args[1:]), kw
-
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """A save cut down to its changes (``with_only_fields``) that has none."""
         if not kwargs.get("changed_only"):
             return False
         return not (args[0] if args else kwargs.get("values"))
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every field of the model and no other (a snapshot's), and the key's ``id``."""
-        names = self.field_names(model)
-        if len(values) != len(names) or not all(n in values for n in names):
-            return f"its fields are {sorted(map(str, values))}, not {sorted(names)}"
-        if values["id"] != pk:
-            return f"its id is {values['id']!r}, not the key's {pk!r}"
-        return None
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """The record ``values["id"]`` holding ``values`` (a cache hit: no read)."""
-        return records.rebuilt(model, (values["id"],), dict(values))
 
     def finished(self, model: type, value: Any) -> Any:
         return _resolved(value)
@@ -252,16 +218,6 @@ class EarnORMAdapter(Adapter):
     def forget_state(self, instance: Any) -> None:
         if records.is_record(instance):
             records.set_state(instance, None)
-
-    # -- audit storage -----------------------------------------------------------------------
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
-        """An awaitable insert into the ``earnorm_aop_audit`` collection of the model's database."""
-        env = model._env  # type: ignore[attr-defined]
-        collection = env.adapter._get_collection(AUDIT_COLLECTION)
-        doc = dict(record)
-        doc["id"] = None if doc.get("id") is None else str(doc["id"])
-        return collection.insert_one(doc)
 
 
 AUDIT_COLLECTION = "earnorm_aop_audit"

@@ -38,10 +38,11 @@ A pydantic model mixes it in the same way: ``class Note(MemoryModel, BaseModel)`
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from ...adapters.base import Adapter, adapter_for, register_adapter
+from ...adapters.capabilities import provide
 from ...plugin_system.masking import MASK, masked_fields
 from ._store import (
     Condition,
@@ -326,8 +327,21 @@ class MemoryAdapter(Adapter):
             return queryset.pks()
         return super().pks(queryset)
 
+
+class MemoryAuditStore:
+    """The audit plugin's ``audit store``: the records go to the model's store (``store.audit``)."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+
     def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
         _store(model).write_audit(record)
 
+    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        for record in records:
+            _store(model).write_audit(record)
+        return []
+
 
 register_adapter(MemoryAdapter())
+provide(MemoryAdapter, "audit store", MemoryAuditStore)

@@ -12,8 +12,10 @@ statements run through the woven ``get_queryset`` / ``*_many``
 from __future__ import annotations
 
 from ...adapters.base import register_adapter
+from ...adapters.capabilities import provide
 from .adapter import SQLAlchemyAdapter, adapter, install
 from .audit import audit_metadata, audit_table
+from .capabilities import SQLAlchemyAuditStore, SQLAlchemyCachedRows
 from .declaration import PluginModel
 from .fields import sqlalchemy_column
 from .statements import INCLUDE_DELETED, RowSet
@@ -31,3 +33,6 @@ __all__ = [
 ]
 
 register_adapter(adapter)
+# What only one plugin needs, provided under the name that plugin gives it.
+provide(SQLAlchemyAdapter, "cached rows", SQLAlchemyCachedRows)
+provide(SQLAlchemyAdapter, "audit store", SQLAlchemyAuditStore)

@@ -93,6 +93,11 @@ def bind_identity(bind: Any) -> str:
     return found
 
 
+def identities_seen() -> tuple[str, ...]:
+    """Every database identity a cache key was made with in this process, sorted."""
+    return tuple(sorted(_identities_seen))
+
+
 def mapper_of(model: type) -> Mapper[Any] | None:
     try:
         found: Any = sa_inspect(model, raiseerr=False)
@@ -372,48 +377,10 @@ class SQLAlchemyAdapter(Adapter):
             return None
         return super().lookup_pk(model, args, kwargs)
 
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """The database identity of the session's bind for ``model`` (see :func:`bind_identity`)."""
-        session = context.SESSION.get()
-        if session is None:
-            return None
-        return bind_identity(session.get_bind(mapper=model))
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        """The writing session's database and every one this process has read ``model`` from."""
-        session = self._session_of(subject)
-        if session is not None:
-            with contextlib.suppress(Exception):  # no bind: only the databases already read
-                bind_identity(session.get_bind(mapper=model))
-        return tuple(sorted(_identities_seen)) or (None,)
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Every mapped column attribute and no other, and the primary key of the key."""
-        mapper = mapper_of(model)
-        assert mapper is not None
-        names = [a.key for a in mapper.column_attrs]
-        if len(values) != len(names) or not all(n in values for n in names):
-            missing = [n for n in names if n not in values]
-            unknown = sorted(str(n) for n in values if n not in names)
-            return f"fields missing: {missing}, unknown: {unknown}"
-        key = tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key)
-        found = key[0] if len(key) == 1 else key
-        if found != pk:
-            return f"its primary key is {found!r}, not the key's {pk!r}"
-        return None
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """A transient instance holding ``values`` as its loaded state (in no session)."""
-        from sqlalchemy.orm import make_transient_to_detached
-
-        obj = statements.detached(mapper_of(model), values)
-        # Detached with its identity, so a session takes it in with merge(load=False).
-        make_transient_to_detached(obj)
-        return obj
-
     # -- transactions ---------------------------------------------------------------
 
-    def _session_of(self, subject: Any) -> Any:
+    def session_of(self, subject: Any) -> Any:
+        """The session ``subject`` (an instance, a statement's rows) is written in, or None."""
         if isinstance(subject, RowSet):
             return subject.session
         try:
@@ -423,7 +390,7 @@ class SQLAlchemyAdapter(Adapter):
         return found or context.SESSION.get()
 
     def in_transaction(self, model: type, subject: Any) -> bool:
-        session = self._session_of(subject)
+        session = self.session_of(subject)
         return bool(session is not None and session.in_transaction())
 
     def defer(
@@ -436,7 +403,7 @@ class SQLAlchemyAdapter(Adapter):
         robust: bool = False,
     ) -> None:
         """Queued on the session of ``subject`` (see ``transactions.py``)."""
-        transactions.defer(self._session_of(subject), on_commit, on_rollback, robust=robust)
+        transactions.defer(self.session_of(subject), on_commit, on_rollback, robust=robust)
 
     # -- change tracking ------------------------------------------------------------
 
@@ -528,31 +495,6 @@ class SQLAlchemyAdapter(Adapter):
             if problem:
                 errors.setdefault(attr.key, []).append(problem)
         return errors
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> None:
-        """A row of ``earnorm_aop_audit`` (see ``audit.py``) in the session of the write.
-
-        At the end of a flush, added to the rows the flush inserts at once.
-        """
-        session = context.SESSION.get()
-        batch = None if session is None else session.info.get(flush.RECORDS)
-        if batch is not None:
-            batch.append(record)
-            return
-        self.write_audit_records(model, [record])
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The records of one write as rows of ``earnorm_aop_audit``: one executemany."""
-        from .audit import write
-
-        session = context.SESSION.get()
-        if session is None:
-            raise PluginError(
-                f"audit records of {model.__qualname__} go to the table of the session that "
-                "writes them, and no session is writing now"
-            )
-        write(session, *records)
-        return []
 
 
 def _column_problem(column: Any, value: Any) -> str | None:

@@ -14,6 +14,7 @@ from earnorm_aop import PluginError
 from earnorm_aop.integrations import FieldSpec, adapter_for
 from earnorm_aop.integrations.django import adapter
 from earnorm_aop.integrations.django.models import AuditRecord
+from earnorm_aop.plugins.audit_store import audit_store
 
 
 def test_field_names_are_concrete_attnames() -> None:
@@ -198,7 +199,7 @@ def test_validate_reports_full_clean_errors() -> None:
 
 def test_write_audit_record_stores_a_row() -> None:
     when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    adapter.write_audit_record(
+    audit_store(adapter).write_audit_record(
         Article,
         {
             "model": "djangoapp.Article",
@@ -225,7 +226,7 @@ def test_write_audit_record_without_the_app_says_what_to_do(monkeypatch: Any) ->
 
     monkeypatch.setattr(apps, "is_installed", lambda name: False)
     with pytest.raises(PluginError, match="INSTALLED_APPS"):
-        adapter.write_audit_record(Article, {"time": datetime.now(UTC)})
+        audit_store(adapter).write_audit_record(Article, {"time": datetime.now(UTC)})
 
 
 def test_adapter_for_is_the_registered_instance() -> None:

@@ -21,7 +21,7 @@ from earnorm_aop.testing._django import DjangoBackend
 # ~230 before the event tables and the weave-time adapter).  Like SQLAlchemy's
 # profiles, a little slack: a change that adds a call or two per save is fine,
 # one that brings back a per-call look-up is not.
-SAVE_CALLS = 76
+SAVE_CALLS = 73
 
 
 @pytest.fixture

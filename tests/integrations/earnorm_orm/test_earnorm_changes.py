@@ -20,8 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from earnorm_aop import PluginRegistry, hook, plugin, with_plugins
+from earnorm_aop.adapters.capabilities import provided
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.integrations.earnorm import use_mongomock
+from earnorm_aop.plugins.timestamp import WRITE_STAMPS, PlainStamps
 
 
 class Ticking:
@@ -197,10 +199,10 @@ def test_earnorms_own_updated_at_is_stamped_by_every_write(mongo: Any) -> None:
         _skip_default_fields = True
         title = fields.StringField(default="")
 
-    adapter = adapter_for(Stamped)
-    assert adapter.stamps_on_write(Stamped, "updated_at")
-    assert not adapter.stamps_on_write(Stamped, "created_at")  # kept as created
-    assert not adapter.stamps_on_write(Own, "updated_at")  # the plugin's own field
+    stamps = provided(adapter_for(Stamped), WRITE_STAMPS, PlainStamps)  # EarnORM's capability
+    assert stamps.stamps_on_write(Stamped, "updated_at")
+    assert not stamps.stamps_on_write(Stamped, "created_at")  # kept as created
+    assert not stamps.stamps_on_write(Own, "updated_at")  # the plugin's own field
 
     async def scenario() -> None:
         note = await Stamped.create({"title": "a"})

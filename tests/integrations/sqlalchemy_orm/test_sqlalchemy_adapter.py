@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from earnorm_aop import with_plugins
 from earnorm_aop.errors import PluginError
 from earnorm_aop.integrations import adapter_for
+from earnorm_aop.plugins.audit_store import audit_store
 from earnorm_aop.plugins.validation import ValidationFailed
 
 
@@ -84,7 +85,7 @@ def test_writes_of_an_object_in_no_session_are_refused_with_the_fix(db: Any) -> 
     with pytest.raises(PluginError, match="deleted by its session's flush"):
         adapter.delete_instance(loose)
     with pytest.raises(PluginError, match="no session is writing now"):
-        adapter.write_audit_record(Article, {"model": "x"})
+        audit_store(adapter).write_audit_record(Article, {"model": "x"})
 
 
 def test_rows_given_as_dicts_are_read_and_written_as_dicts(db: Any) -> None:

@@ -254,9 +254,7 @@ class AuditPlugin:
             if open_ is None:
                 return store.write_audit_record(model, record.as_dict())
             # A bulk write's row: its records go out together, one multi-row INSERT.
-            gather(open_, (self, model), store.write_audit_records, model).append(
-                record.as_dict()
-            )
+            gather(open_, (self, model), store.write_audit_records, model).append(record.as_dict())
             return None
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.

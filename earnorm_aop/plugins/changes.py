@@ -258,8 +258,7 @@ def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
 
     aspects = effective_aspects(model)
     reads = {
-        "no" if getattr(a.plugin, "serves", None) == TRACKING else _reads(a.plugin)
-        for a in aspects
+        "no" if getattr(a.plugin, "serves", None) == TRACKING else _reads(a.plugin) for a in aspects
     }
     if reads <= {"no"}:
         return _nothing_to_read

@@ -40,10 +40,8 @@ query count is also a test (tests/plugin_system/test_changes.py).
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
 import time
-from collections.abc import Callable
 from typing import Any
 
 import django
@@ -57,6 +55,7 @@ settings.configure(
 )
 django.setup()
 
+from _timing import best_per_save  # noqa: E402  # benchmarks/_timing.py
 from django.db import connection, models  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
@@ -103,54 +102,14 @@ Tracked = _model("Tracked", "conditional_hook")
 Builtins = _model("Builtins", "timestamp", "audit")
 
 
-def _saver(model: Any, saves: int, database: bool = True) -> Callable[[], float]:
-    """A round of ``saves`` saves of one loaded instance, in thread CPU seconds.
-
-    ``database=False``: Django's write (``save_base``) replaced by nothing on
-    that instance, so what is timed is ``save()``'s own work and the plugins'.
-    """
-    obj = model.objects.get(pk=model.objects.create(title="a").pk)
-    if not database:
-        obj.save_base = _no_write
-    save = obj.save
-    clock = time.thread_time
-    counter = [0]
-
-    def run() -> float:
-        gc.disable()  # a collection lands on whichever row runs then: noise
-        try:
-            n = counter[0]
-            start = clock()
-            for i in range(n, n + saves):
-                obj.views = i
-                save()
-            seconds = clock() - start
-            counter[0] = n + saves
-            return seconds
-        finally:
-            gc.enable()
-
-    return run
-
-
-def _no_write(*args: Any, **kwargs: Any) -> None:
-    return None
-
-
 ROWS = (("bare", Bare), ("untracked", Untracked), ("tracked", Tracked), ("builtins", Builtins))
 
 
 def saves(repeat: int, count: int, database: bool = True) -> dict[str, float]:
     """Seconds per ``save()`` of each row: its best round, the rows' rounds interleaved."""
-    runs = {name: _saver(model, count, database) for name, model in ROWS}
-    best = dict.fromkeys(runs, float("inf"))
-    order = list(runs)
-    for i in range(repeat):
-        k = i % len(order)
-        for name in order[k:] + order[:k]:  # rotated: no row always runs first
-            best[name] = min(best[name], runs[name]())
+    per_save = best_per_save(dict(ROWS), repeat, count, database)
     assert not fired, "the condition never holds in the save benchmark"
-    return {name: seconds / count for name, seconds in best.items()}
+    return per_save
 
 
 def bulk(rows: int = 1000, drafts: int = 10) -> tuple[int, int, float]:

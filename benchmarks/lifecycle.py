@@ -26,10 +26,7 @@ it prints PASS/MISS and never fails.
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
-import time
-from collections.abc import Callable
 from typing import Any
 
 import django
@@ -43,6 +40,7 @@ settings.configure(
 )
 django.setup()
 
+from _timing import best_per_save  # noqa: E402  # benchmarks/_timing.py
 from django.db import connection, models  # noqa: E402
 
 from earnorm_aop import PluginRegistry, hook, plugin, with_plugins  # noqa: E402
@@ -87,40 +85,9 @@ Changed = _model("Changed", "change_listener")
 ROWS = (("bare", Bare), ("after_save", Saved), ("after_change", Changed))
 
 
-def _saver(model: Any, saves: int) -> Callable[[], float]:
-    """A round of ``saves`` saves of one loaded instance, in thread CPU seconds."""
-    obj = model.objects.get(pk=model.objects.create(title="a").pk)
-    save = obj.save
-    clock = time.thread_time
-    counter = [0]
-
-    def run() -> float:
-        gc.disable()  # a collection lands on whichever row runs then: noise
-        try:
-            n = counter[0]
-            start = clock()
-            for i in range(n, n + saves):
-                obj.views = i + 1
-                save()
-            seconds = clock() - start
-            counter[0] = n + saves
-            return seconds
-        finally:
-            gc.enable()
-
-    return run
-
-
 def measure(repeat: int, count: int) -> dict[str, float]:
     """Seconds per ``save()`` of each row: its best round, the rows' rounds interleaved."""
-    runs = {name: _saver(model, count) for name, model in ROWS}
-    best = dict.fromkeys(runs, float("inf"))
-    order = list(runs)
-    for i in range(repeat):
-        k = i % len(order)
-        for name in order[k:] + order[:k]:  # rotated: no row always runs first
-            best[name] = min(best[name], runs[name]())
-    return {name: seconds / count for name, seconds in best.items()}
+    return best_per_save(dict(ROWS), repeat, count)
 
 
 def main(argv: list[str] | None = None) -> float:

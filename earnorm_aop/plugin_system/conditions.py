@@ -37,9 +37,10 @@ Semantics (docs/semantics.md, "Conditions"):
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,10 +48,11 @@ from typing import Any, TypeVar
 from ..adapters.base import Adapter, adapter_for
 from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_recorder, records
 from ..errors import PluginError, WeavingError
-from ..weaving.advice import Target
+from ..weaving.advice import Target, signature_key
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.pointcut import Kind, Pointcut, split_event
 from ..weaving.policy import policy_of, record_failure
+from .specialising import per_model, specialised
 
 __all__ = [
     "ANY",
@@ -235,11 +237,26 @@ class ConditionalAdviceSpec(AdviceSpec):
 
 
 def asks_changes(func: Callable[..., Any]) -> bool:
-    """Whether ``func`` takes a parameter named ``changes``."""
+    """Whether ``func`` takes a parameter named ``changes`` (read once per function).
+
+    Asked for each advice of each model woven: a plugin's methods are the same
+    functions on every model, so their signatures are read once (weakly kept).
+    """
+    underlying = signature_key(func)
     try:
-        return "changes" in inspect.signature(func).parameters
+        return _asks[underlying]
+    except (KeyError, TypeError):
+        pass
+    try:
+        asks = "changes" in inspect.signature(func).parameters
     except (TypeError, ValueError):
-        return False
+        asks = False
+    with contextlib.suppress(TypeError):  # not weakly referenceable: not kept
+        _asks[underlying] = asks
+    return asks
+
+
+_asks: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def needs_tracking(model: type, aspect: Aspect) -> bool:
@@ -269,39 +286,11 @@ _PER_RECORD = frozenset({Kind.BEFORE, Kind.AFTER, Kind.AFTER_COMMIT, Kind.AFTER_
 _INJECTED = ("instance", "model", "args", "kwargs")
 
 
-def per_model(
-    factory: Callable[[Any, type, str, Adapter], Callable[..., Any]],
-) -> Callable[[F], F]:
-    """Specialise a plugin's advice to each woven method at weave time.
-
-    ``factory(plugin, model, operation, adapter)`` returns the function the
-    chain calls instead of the marked method (its parameters are injected by
-    name, as the method's are), so what the model's adapter and the operation
-    decide is decided once, not on every call.  The ``changes`` plugin's
-    per-save bookkeeping uses it.
-    """
-
-    def mark(func: F) -> F:
-        func.__earnorm_per_model__ = factory  # type: ignore[attr-defined]
-        return func
-
-    return mark
-
-
-def _specialised(model: type, operation: str, spec: AdviceSpec) -> AdviceSpec:
-    func = spec.func
-    factory = getattr(getattr(func, "__func__", None), "__earnorm_per_model__", None)
-    if factory is None:
-        return spec
-    made = factory(getattr(func, "__self__", None), model, operation, adapter_for(model))
-    return dataclasses.replace(spec, func=made)
-
-
 def resolve_advice(
     model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
 ) -> tuple[AdviceSpec, Kind]:
     """The engine's ``advice`` extension point: ``spec`` specialised, behind its condition."""
-    spec = _specialised(model, operation, spec)
+    spec = specialised(model, operation, target, spec)
     cond: Condition | None = getattr(spec, "condition", None)
     asks = asks_changes(spec.func)
     if cond is None and not asks:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from ..errors import PluginError
@@ -26,7 +27,16 @@ from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.policy import policy_of
 
-__all__ = ["LIFECYCLE", "aemit", "emit", "fire", "listened", "listens_to_lifecycle"]
+__all__ = [
+    "LIFECYCLE",
+    "aemit",
+    "emit",
+    "fire",
+    "fire_prepared",
+    "listened",
+    "listens_to_lifecycle",
+    "prepare",
+]
 
 LIFECYCLE: dict[str, str] = {
     "after_change": "after each write that changes a record (create, save, update, delete, "
@@ -165,6 +175,92 @@ def fire(
             _failed(aspect, spec, instance, event, exc)
         else:
             policy_of(aspect).succeeded(aspect)
+    return results
+
+
+# A handler with its arguments decided for a payload of known keys: (aspect, spec,
+# the function, its keyword names read from the call's values, the injectables'
+# getters by name, and whether its policy counts consecutive failures); or, for a
+# handler the fast path cannot serve, its names are None and ``_arguments`` decides.
+Prepared = tuple[
+    tuple[
+        Aspect,
+        AdviceSpec,
+        Any,
+        "tuple[str, ...] | None",
+        "tuple[tuple[str, Any], ...]",
+        bool,
+    ],
+    ...,
+]
+
+
+def prepare(
+    handlers: Sequence[tuple[Aspect, AdviceSpec]], event: str, keys: Sequence[str]
+) -> Prepared:
+    """Each handler's arguments decided once for payloads with ``keys`` (made when handlers change).
+
+    What :func:`_arguments` works out per call (which parameter comes from the
+    payload, which is ``instance`` / ``model`` / ``event``, which an injectable)
+    depends only on the handler and the payload's keys: a plugin firing one
+    event with one payload shape (the ``lifecycle`` plugin) decides it when the
+    model's handlers change and then calls each handler with no look-up but
+    the values'.  A handler taking positional-only parameters, ``**kwargs``, a
+    weave-time constant or a name the payload lacks, or an ``async def`` one,
+    keeps the general path (which also says what is wrong).
+    """
+    given = frozenset((*keys, *_BUILT_IN))
+    points = extensions.installed()
+    out = []
+    for aspect, spec in handlers:
+        params, varkw, is_async = _plan(spec)
+        names: list[str] = []
+        getters: list[tuple[str, Any]] = []
+        simple = not varkw and not is_async
+        for name, positional_only, optional in params:
+            if positional_only:
+                simple = False
+            elif name in given:
+                names.append(name)
+            elif name in points.injectables:
+                getters.append((name, points.injectables[name]))
+            elif not optional:
+                simple = False  # a constant, or missing: the general path decides
+        disables = policy_of(aspect).disables
+        out.append(
+            (aspect, spec, spec.func, tuple(names) if simple else None, tuple(getters), disables)
+        )
+    return tuple(out)
+
+
+def fire_prepared(
+    instance: Any, event: str, prepared: Prepared, values: dict[str, Any]
+) -> list[Any]:
+    """:func:`fire` of handlers :func:`prepare` made; ``values`` holds the payload and
+    ``instance`` / ``model`` / ``event``."""
+    off = scope.DISABLED.get()
+    results = []
+    for aspect, spec, func, names, getters, disables in prepared:
+        if off and aspect.switch in off:
+            continue
+        if names is None:
+            payload = {k: v for k, v in values.items() if k not in _BUILT_IN}
+            results += fire(instance, event, ((aspect, spec),), payload)
+            continue
+        try:
+            # Picked by C code (no comprehension frame): one name, or itemgetter's tuple.
+            if len(names) == 1:
+                kwargs = {names[0]: values[names[0]]}
+            else:
+                kwargs = dict(zip(names, itemgetter(*names)(values), strict=True))
+            for name, getter in getters:
+                kwargs[name] = getter()
+            results.append(func(**kwargs))
+        except Exception as exc:
+            _failed(aspect, spec, instance, event, exc)
+        else:
+            if disables:
+                aspect.switch.consecutive_failures = 0
     return results
 
 

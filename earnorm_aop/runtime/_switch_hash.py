@@ -6,17 +6,20 @@ to the Redis server: what is read from it is data to check, never state to
 trust.  :func:`parse_hash` keeps the entries that are well formed and logs
 each other one once per process (as a warning on ``earnorm_aop.switchboard``),
 so a bad field neither raises in ``share()``, the CLI or the listener, nor is
-applied, nor is copied anywhere.
+applied, nor is copied anywhere.  :func:`update_hash` is the one way a board
+writes it: read, decide, write, in one ``WATCH``/``MULTI`` transaction.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .switchboard import SharedConfig, SwitchState, is_config_field
 
-__all__ = ["VERSION_FIELD", "parse_hash"]
+__all__ = ["VERSION_FIELD", "parse_hash", "update_hash"]
 
 log = logging.getLogger("earnorm_aop.switchboard")
 
@@ -63,6 +66,43 @@ def parse_hash(key: str, raw: dict[str, str]) -> tuple[int, dict[str, SwitchStat
     if counter is None:
         counter = max((e.version for e in entries.values()), default=0)
     return counter, entries
+
+
+# What a write decides from the hash it read: the fields to set and the message
+# to publish, or None to write nothing.
+Decision = Callable[
+    [int, dict[str, SwitchState | SharedConfig]], tuple[Mapping[str, Any], str] | None
+]
+
+
+def update_hash(
+    client: Any, key: str, channel: str, watch_error: type[BaseException], decide: Decision
+) -> bool:
+    """Write what ``decide(counter, entries)`` says in one transaction; whether it wrote.
+
+    The hash is read under ``WATCH``; the fields ``decide`` gives are set and
+    its message published on ``channel`` in one ``MULTI``.  When another
+    process wrote the hash in between (``watch_error``), the whole of it runs
+    again on what that process left, so ``decide`` may run more than once and
+    decides from the hash as it is when the write lands.
+    """
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                counter, entries = parse_hash(key, pipe.hgetall(key))
+                decided = decide(counter, entries)
+                if decided is None:
+                    pipe.unwatch()
+                    return False
+                fields, message = decided
+                pipe.multi()
+                pipe.hset(key, mapping=fields)
+                pipe.publish(channel, message)
+                pipe.execute()
+                return True
+            except watch_error:
+                continue
 
 
 def _counter(text: str) -> int | None:

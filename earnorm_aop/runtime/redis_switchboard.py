@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._switch_changes import LocalChanges
 from ._switch_hash import VERSION_FIELD as _VERSION
-from ._switch_hash import parse_hash
+from ._switch_hash import parse_hash, update_hash
 from .rollout import SharedRollouts
 from .switchboard import (
     SharedConfig,
@@ -210,25 +210,22 @@ class RedisSwitchboard(SharedRollouts, Switchboard):
         after that must still be newer than any written before it, which
         other processes may still hold and write back.
         """
-        with self.client.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(self.key)
-                    counter, entries = parse_hash(self.key, pipe.hgetall(self.key))
-                    current = entries.get(field)
-                    if expect is not None and current is not None and current.version > expect:
-                        pipe.unwatch()
-                        return None
-                    version = max(counter + 1, self._newest_known() + 1, int(now() * 1000))
-                    entry = make(version)
-                    text = json.dumps(entry.as_dict())
-                    pipe.multi()
-                    pipe.hset(self.key, mapping={field: text, _VERSION: version})
-                    pipe.publish(self.channel, text)
-                    pipe.execute()
-                    return entry
-                except self._watch_error:
-                    continue
+        entry: SwitchState | SharedConfig | None = None
+
+        def decide(
+            counter: int, entries: dict[str, SwitchState | SharedConfig]
+        ) -> tuple[dict[str, Any], str] | None:
+            nonlocal entry
+            current = entries.get(field)
+            if expect is not None and current is not None and current.version > expect:
+                return None
+            version = max(counter + 1, self._newest_known() + 1, int(now() * 1000))
+            entry = make(version)
+            text = json.dumps(entry.as_dict())
+            return {field: text, _VERSION: version}, text
+
+        written = update_hash(self.client, self.key, self.channel, self._watch_error, decide)
+        return entry if written else None
 
     def _newest_known(self) -> int:
         versions = [s.version for s in self.known().values()]
@@ -384,27 +381,23 @@ class RedisSwitchboard(SharedRollouts, Switchboard):
 
     def _refill(self, known: dict[str, SwitchState | SharedConfig]) -> None:
         """Write back the states Redis lost (each where it is missing or older), versions kept."""
-        with self.client.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(self.key)
-                    counter, entries = parse_hash(self.key, pipe.hgetall(self.key))
-                    fields: dict[str, Any] = {}
-                    for field, state in known.items():
-                        there = entries.get(field)
-                        if there is None or there.order() < state.order():
-                            fields[field] = json.dumps(state.as_dict())
-                    if not fields:
-                        pipe.unwatch()
-                        return
-                    fields[_VERSION] = max([counter, *(s.version for s in known.values())])
-                    pipe.multi()
-                    pipe.hset(self.key, mapping=fields)
-                    pipe.publish(self.channel, "refill")
-                    pipe.execute()
-                    break
-                except self._watch_error:
-                    continue
+        fields: dict[str, Any] = {}
+
+        def decide(
+            counter: int, entries: dict[str, SwitchState | SharedConfig]
+        ) -> tuple[dict[str, Any], str] | None:
+            fields.clear()
+            for field, state in known.items():
+                there = entries.get(field)
+                if there is None or there.order() < state.order():
+                    fields[field] = json.dumps(state.as_dict())
+            if not fields:
+                return None
+            fields[_VERSION] = max([counter, *(s.version for s in known.values())])
+            return fields, "refill"
+
+        if not update_hash(self.client, self.key, self.channel, self._watch_error, decide):
+            return
         log.warning(
             "switchboard %s: Redis had lost shared states (restarted empty?); "
             "wrote back the %d this process knew: %s",

@@ -10,6 +10,7 @@ asks for a parameter of the target method has it read from the call's arguments 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import functools
 import inspect
@@ -442,7 +443,7 @@ def plan_advice(
         target.param_names,
         provided.names,
     )
-    underlying = getattr(func, "__func__", func)
+    underlying = signature_key(func)
     try:
         per_func = _resolved.get(underlying)
     except TypeError:  # not weakly referenceable: no caching
@@ -450,14 +451,15 @@ def plan_advice(
     found = per_func.get(key) if per_func is not None else None
     if found is None:
         found = _resolve(aspect, spec, kind, target, provided)
-        params = found[0]
-        # Only when every default is a plain constant (never a class) and none is
-        # a per-model constant (another model may get another value).
-        if all(isinstance(p.default, _CONSTANTS) for p in params) and not any(
-            p.source is Source.DEFAULT and p.key in provided.constants for p in params
-        ):
+        # Only when every default is a plain constant (never a class); a per-model
+        # constant (the adapter) is kept out and given again to each model below.
+        shared = tuple(_without_constant(p, provided) for p in found[0])
+        if all(isinstance(p.default, _CONSTANTS) for p in shared):
             with contextlib.suppress(TypeError):  # not weakly referenceable
-                _resolved.setdefault(underlying, {})[key] = found
+                _resolved.setdefault(underlying, {})[key] = (shared, found[1])
+    else:
+        params = tuple(_with_constant(p, provided, target) for p in found[0])
+        found = (params, found[1])
     params, needs_binding = found
     may_await = (
         target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
@@ -494,11 +496,47 @@ def may_return_awaitable(func: Callable[..., Any]) -> bool:
     return True
 
 
+def signature_key(func: Any) -> Any:
+    """What ``func``'s signature is a function of, to cache what is read from it (weakly).
+
+    A plain function without defaults, ``__signature__`` or ``__wrapped__`` has
+    the signature of its code object: the closures one factory makes per
+    model (a plugin's advice specialised at weave time) share it, so weaving
+    one more model reads no signature.  Anything else is its own key.
+    """
+    underlying = getattr(func, "__func__", func)
+    if (
+        type(underlying) is types.FunctionType
+        and underlying.__defaults__ is None
+        and underlying.__kwdefaults__ is None
+        and "__signature__" not in vars(underlying)
+        and "__wrapped__" not in vars(underlying)
+    ):
+        return underlying.__code__
+    return underlying
+
+
 def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
     return (
         f"plugin {aspect.name!r}, advice {spec.name!r} ({kind.value}:{target.name}) "
         f"on {target.owner.__qualname__}"
     )
+
+
+def _is_constant(p: Param, provided: Provided) -> bool:
+    return p.source is Source.DEFAULT and p.key is not None and p.key in provided.constants
+
+
+def _without_constant(p: Param, provided: Provided) -> Param:
+    """``p`` as cached: a per-model constant's value left out (another model gets another)."""
+    return dataclasses.replace(p, default=None) if _is_constant(p, provided) else p
+
+
+def _with_constant(p: Param, provided: Provided, target: Target) -> Param:
+    """``p`` from the cache, a per-model constant given this target's value."""
+    if not _is_constant(p, provided):
+        return p
+    return dataclasses.replace(p, default=provided.constant(str(p.key), target))
 
 
 def _resolve(

@@ -18,15 +18,18 @@ from .advice import PlannedAdvice
 __all__ = ["running_advice"]
 
 _GLOBALS = vars(interpreted)
-_INVOKERS = frozenset(
-    {interpreted._invoke.__code__, interpreted._AsyncInterpreter.ainvoke.__code__}
-)
-# proceed() of the sync and async around advice: the code objects of the nested functions.
+_INVOKERS = frozenset({interpreted._invoke.__code__, interpreted._ainvoke.__code__})
+# proceed() of a sync around advice (the function nested in ``around``), and the
+# coroutine an async target's proceed() hands back.
 _PROCEEDS = frozenset(
-    c
-    for method in (interpreted._Interpreter.around, interpreted._AsyncInterpreter.aaround)
-    for c in method.__code__.co_consts
-    if inspect.iscode(c) and c.co_name in ("proceed", "proceed_inner")
+    {
+        *(
+            c
+            for c in interpreted._Interpreter.around.__code__.co_consts
+            if inspect.iscode(c) and c.co_name == "proceed"
+        ),
+        interpreted._proceeding.__code__,
+    }
 )
 
 
@@ -35,7 +38,7 @@ def running_advice() -> tuple[str, int] | None:
 
     For a debugging tool that attributes work (a SQL query) to a plugin.  The
     caller's stack is walked outwards: an advice being invoked (``_invoke``,
-    ``ainvoke``) is the one doing the work, unless the walk came through a
+    ``_ainvoke``) is the one doing the work, unless the walk came through a
     ``proceed()`` on the way, which means the work is the original method's
     (an ``around`` advice called it), and the walk goes on past that advice.
     So a woven call that an advice makes (a soft delete's save) is that

@@ -3,10 +3,12 @@
 [`Generator`][earnorm_aop.weaving.codegen.Generator] writes the Python source of the wrapt wrapper
 function of one [`ChainPlan`][earnorm_aop.weaving.chain.ChainPlan]: one ``if`` per ``before``, no
 loops, no dictionary look-ups, and target parameters read from the call's arguments
-(``Signature.bind`` only for a target taking ``*args``/``**kwargs``). The source is built from
-identifiers this module controls; every value it needs (advice functions, switches, defaults) goes
-into the namespace the generated functions close over, and what every chain shares is in
-``GLOBALS``.  Compiling, caching by shape and registering with ``linecache`` is
+(``Signature.bind`` only for a target taking ``*args``/``**kwargs``).  It splits the plan in two:
+the chain's values (advice functions, switches, defaults), which go into the namespace the
+generated functions close over, and its [`ChainShape`][earnorm_aop.weaving.codegen.ChainShape], a
+frozen record of all the source depends on and nothing else.  The source is written from the
+shape alone, so the shape is also the key its compiled code is cached under; what every chain
+shares is in ``GLOBALS``.  Compiling, caching and registering with ``linecache`` is
 [`earnorm_aop.weaving.generated`][earnorm_aop.weaving.generated]'s part.
 """
 
@@ -16,11 +18,12 @@ import builtins
 import inspect
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 from ..errors import ProceedError
 from . import scope
-from .advice import REQUIRED, Param, PlannedAdvice, Source
+from .advice import REQUIRED, PlannedAdvice, Source
 from .chain import (
     ChainPlan,
     Dispatcher,
@@ -36,7 +39,7 @@ from .joinpoint import JoinPoint, Recover
 from .pointcut import Kind
 from .policy import policy_of
 
-__all__ = ["GLOBALS", "Extras", "Generator"]
+__all__ = ["GLOBALS", "AdviceShape", "ChainShape", "Extras", "Generator", "ParamShape"]
 
 _VARPOS = inspect.Parameter.VAR_POSITIONAL
 _VARKW = inspect.Parameter.VAR_KEYWORD
@@ -76,8 +79,71 @@ _LEGEND = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ParamShape:
+    """What the source says of one advice parameter: how it is passed, where its value is."""
+
+    name: str
+    kind: inspect._ParameterKind
+    source: Source
+    arg: int | None  # a target parameter read straight from the call: its ``_arg{m}``
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceShape:
+    """What the source says of one advice: its number, how it is called, its failure policy."""
+
+    index: int  # ``i`` of ``_advice{i}``, in plan order (before, around, chain, after, error)
+    is_async: bool
+    may_await: bool  # sync, but its result may be awaitable (tested on an async target)
+    needs_binding: bool
+    goes_on: bool  # a failure is handled (log / disable) and the call goes on
+    disables: bool  # ... and a success resets the switch's failure count
+    params: tuple[ParamShape, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BindingShape:
+    """What the source says of a target whose parameters are read from the call's arguments.
+
+    See [`DirectBinding`][earnorm_aop.weaving.advice.DirectBinding]: ``positions``
+    has each asked-for parameter's position, None for a keyword-only one.
+    """
+
+    required: int
+    positional: int
+    keyword_required: bool
+    positions: tuple[int | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainShape:
+    """All the generated source of one chain depends on, and nothing else.
+
+    Chains of the same shape (the same phases, parameters and policies,
+    whichever plugins and classes they belong to) have the same source: the
+    shape is the key their compiled code is shared under.  It holds no
+    function, class or user string but parameter names (Python checked they
+    are identifiers), so a cache keyed by it keeps nothing alive.
+    """
+
+    is_async: bool
+    guard: bool  # the super() re-entry guard
+    keyed_on_instance: bool  # the guard's key: the instance (else the hierarchy's top class)
+    iterates: bool  # guarded and a generator: the guard is held while it runs
+    subject: str  # ``Subject.source``: what ``instance`` stands for in advice
+    subject_index: int
+    binding: BindingShape | None  # None: ``_bind`` (``Signature.bind``) gives target parameters
+    befores: tuple[AdviceShape, ...]
+    arounds: tuple[AdviceShape, ...]
+    chains: tuple[AdviceShape, ...]
+    afters: tuple[AdviceShape, ...]
+    errors: tuple[AdviceShape, ...]
+    values: tuple[str, ...]  # the names of the chain's values the functions close over
+
+
 class Generator:
-    """Writes the source of one dispatcher from identifiers it controls.
+    """Splits a plan into its values, by generated name, and its shape; writes the source.
 
     Every value (advice functions, defaults, switches, names) goes into the
     namespace under a generated identifier; user strings never reach the
@@ -87,8 +153,6 @@ class Generator:
 
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
-        self.target = plan.target
-        self.is_async = plan.target.is_async
         # The chain's own values, which the generated functions reach as closure
         # variables; what every chain shares is in GLOBALS.
         self.extras = Extras(plan)
@@ -100,15 +164,11 @@ class Generator:
             "model_of": model_of(plan.target),
             "_subject_name": plan.target.subject.name,
         }
-        # While True, the statements being emitted belong to the body that runs
-        # in a context that has disabled some plugin (see switch_flags).
-        self.checked = False
-        self.index: dict[int, int] = {}
-        if self.checked_advice():
+        checked = plan.befores + plan.chains + plan.afters + plan.errors
+        if checked:
             # The last disabled set seen, with one run/skip flag per advice.
-            self.ns["_memo"] = (None, *[True] * len(self.checked_advice()))
+            self.ns["_memo"] = (None, *[True] * len(checked))
         for i, advice in enumerate(plan.all):
-            self.index[id(advice)] = i
             self.ns[_name(f"_advice{i}")] = advice.func
             self.ns[_name(f"_switch{i}")] = advice.aspect.switch
             self.ns[_name(f"_plugin{i}")] = advice.aspect.name
@@ -126,25 +186,86 @@ class Generator:
         asked = tuple(
             dict.fromkeys(p.key for a in plan.all for p in a.params if p.source is Source.TARGET)
         )
-        self.asked = {name: m for m, name in enumerate(asked)}
-        self.direct = plan.target.direct_binding(asked) if asked else None
-        if self.direct is not None:
-            self.ns["_nb"] = self.direct.native
-            for m, dp in enumerate(self.direct.params):
+        arg = {name: m for m, name in enumerate(asked)}
+        direct = plan.target.direct_binding(asked) if asked else None
+        binding = None
+        if direct is not None:
+            self.ns["_nb"] = direct.native
+            for m, dp in enumerate(direct.params):
                 if dp.default is not REQUIRED:
                     self.ns[_name(f"_dv{m}")] = dp.default
+            binding = BindingShape(
+                direct.required,
+                direct.positional,
+                direct.keyword_required,
+                tuple(dp.position for dp in direct.params),
+            )
+        index: dict[int, AdviceShape] = {}
         for i, advice in enumerate(plan.all):
+            params = []
             for j, p in enumerate(advice.params):
                 if p.source in (Source.DEFAULT, Source.PROVIDED):
                     self.ns[_name(f"_value{i}_{j}")] = p.default
-                elif p.source is Source.TARGET and self.direct is None:
+                elif p.source is Source.TARGET and direct is None:
                     self.ns[_name(f"_param{i}_{j}")] = p.key
+                direct_arg = arg[p.key] if p.source is Source.TARGET and direct else None
+                params.append(ParamShape(p.name, p.kind, p.source, direct_arg))
+            policy = policy_of(advice.aspect)
+            index[id(advice)] = AdviceShape(
+                i,
+                advice.is_async,
+                advice.may_await,
+                advice.needs_binding,
+                policy.goes_on,
+                policy.disables,
+                tuple(params),
+            )
+
+        def phase(advice: tuple[PlannedAdvice, ...]) -> tuple[AdviceShape, ...]:
+            return tuple(index[id(a)] for a in advice)
+
+        target = plan.target
+        self.shape = ChainShape(
+            is_async=target.is_async,
+            guard=plan.guard,
+            keyed_on_instance=self.ns["_gsub"] is None,
+            iterates=plan.guard and holds_iteration(target),
+            subject=target.subject.source,
+            subject_index=target.subject.index,
+            binding=binding,
+            befores=phase(plan.befores),
+            arounds=phase(plan.arounds),
+            chains=phase(plan.chains),
+            afters=phase(plan.afters),
+            errors=phase(plan.errors),
+            values=tuple(self.ns),
+        )
+
+    def generate(self) -> tuple[str, str]:
+        """The name of the dispatcher and the module source, written from the shape alone."""
+        return "dispatch", _Writer(self.shape).module()
+
+
+class _Writer:
+    """Writes the source of one dispatcher from its chain's shape.
+
+    It sees nothing of the plan but its
+    [`ChainShape`][earnorm_aop.weaving.codegen.ChainShape]: whatever the source
+    depends on is in the shape, so two chains of one shape share their code.
+    """
+
+    def __init__(self, shape: ChainShape) -> None:
+        self.shape = shape
+        self.is_async = shape.is_async
+        # While True, the statements being emitted belong to the body that runs
+        # in a context that has disabled some plugin (see switch_flags).
+        self.checked = False
 
     # -- expressions -------------------------------------------------------
 
-    def call(self, advice: PlannedAdvice, phase: str) -> str:
+    def call(self, advice: AdviceShape, phase: str) -> str:
         """The call expression of ``advice`` (awaited when it is async)."""
-        i = self.index[id(advice)]
+        i = advice.index
         parts: list[str] = []
         for j, p in enumerate(advice.params):
             expr = self.value(i, j, p, phase)
@@ -171,15 +292,15 @@ class Generator:
         Mirrors [`resolve`][earnorm_aop.weaving.advice.Subject.resolve], which the
         interpreted dispatcher calls.
         """
-        subject = self.target.subject
-        if subject.source == "produced" and phase in ("after", "chain"):
+        shape = self.shape
+        if shape.subject == "produced" and phase in ("after", "chain"):
             return "result"
-        if subject.source == "argument":
-            k = int(subject.index)
+        if shape.subject == "argument":
+            k = int(shape.subject_index)
             return f"(args[{k}] if len(args) > {k} else kwargs.get(_subject_name))"
         return "instance"
 
-    def value(self, i: int, j: int, p: Param, phase: str) -> str:
+    def value(self, i: int, j: int, p: ParamShape, phase: str) -> str:
         """The expression of parameter ``j`` of advice ``i``: one case per ``Source``."""
         match p.source:
             case Source.INSTANCE:
@@ -197,7 +318,7 @@ class Generator:
             case Source.METHOD:
                 return "_method"
             case Source.TARGET:
-                return f"_ba[_param{i}_{j}]" if self.direct is None else f"_arg{self.asked[p.key]}"
+                return f"_ba[_param{i}_{j}]" if p.arg is None else f"_arg{p.arg}"
             case Source.DEFAULT:
                 return f"_value{i}_{j}"
             case Source.PROVIDED:  # an injectable: its getter, per call
@@ -217,23 +338,23 @@ class Generator:
 
     def bind(self, src: _Source, d: int) -> None:
         """Emit what gives the advice the target parameters they ask for."""
-        direct = self.direct
+        direct = self.shape.binding
         if direct is None:
             src.add(d, "_ba = _bind(instance, args, kwargs)")
             return
-        names = [f"_arg{m}" for m in range(len(direct.params))]
+        names = [f"_arg{m}" for m in range(len(direct.positions))]
         if not direct.keyword_required:
             # A call by position only, with an accepted number of arguments.
             lo, hi = direct.required, direct.positional
             arity = f"len(args) == {hi}" if lo == hi else f"{lo} <= len(args) <= {hi}"
             src.add(d, f"if not kwargs and {arity}:")
-            for m, dp in enumerate(direct.params):
-                if dp.position is None:
+            for m, position in enumerate(direct.positions):
+                if position is None:
                     value = f"_dv{m}"
-                elif dp.position < lo:
-                    value = f"args[{dp.position}]"
+                elif position < lo:
+                    value = f"args[{position}]"
                 else:
-                    value = f"(args[{dp.position}] if len(args) > {dp.position} else _dv{m})"
+                    value = f"(args[{position}] if len(args) > {position} else _dv{m})"
                 src.add(d + 1, f"{names[m]} = {value}")
             src.add(d, "else:")
             d += 1
@@ -245,29 +366,11 @@ class Generator:
         src.add(d + 1, "_bind(instance, args, kwargs)")
         src.add(d + 1, "raise")
 
-    def binding_shape(self) -> tuple[Any, ...] | None:
-        """What of the target's signature ``bind`` and ``value`` write into the source."""
-        direct = self.direct
-        if direct is None:
-            return None
-        return (
-            direct.required,
-            direct.positional,
-            direct.keyword_required,
-            tuple((dp.position, dp.default is REQUIRED) for dp in direct.params),
-            tuple(
-                self.asked[p.key]
-                for a in self.plan.all
-                for p in a.params
-                if p.source is Source.TARGET
-            ),
-        )
-
     def guarded(
         self,
         src: _Source,
         depth: int,
-        advice: PlannedAdvice,
+        advice: AdviceShape,
         assign: str,
         phase: str,
         on_ok: Sequence[str] = (),
@@ -279,17 +382,16 @@ class Generator:
         ``inline`` is the same step without the temporary (``{call}`` stands for
         the call), used under the ``raise`` policy: no store and reload per call.
         """
-        i = self.index[id(advice)]
+        i = advice.index
         if self.checked:
             src.add(depth, f"if _runs{i}:")
             depth += 1
         stmt = f"{assign} = {self.call(advice, phase)}" if assign else self.call(advice, phase)
-        policy = policy_of(advice.aspect)
-        if not policy.goes_on and inline:
+        if not advice.goes_on and inline:
             for line in inline:
                 src.add(depth, line.replace("{call}", self.call(advice, phase)))
             return
-        if not policy.goes_on:
+        if not advice.goes_on:
             src.add(depth, stmt)
             for line in on_ok:
                 src.add(depth, line)
@@ -301,12 +403,12 @@ class Generator:
         for line in on_fail:
             src.add(depth + 1, line)
         src.add(depth, "else:")
-        if policy.disables:
+        if advice.disables:
             src.add(depth + 1, f"_switch{i}.consecutive_failures = 0")
         for line in on_ok or ["pass"]:
             src.add(depth + 1, line)
 
-    def generate(self) -> tuple[str, str]:
+    def module(self) -> str:
         """The module source: a factory defining the around levels and ``dispatch``.
 
         Every value of the chain (advice functions, switches, names) is a local
@@ -322,14 +424,14 @@ class Generator:
         ``dispatch`` (each one costs every call a little): what the other body
         needs is reached through ``_x`` and the shared globals.
         """
-        plan = self.plan
+        shape = self.shape
         aw = "await " if self.is_async else ""
         adef = "async def" if self.is_async else "def"
         body = _Source()
-        for k, advice in enumerate(plan.arounds):
+        for k, advice in enumerate(shape.arounds):
             self.around_level(body, k, advice)
         body.add(0, f"{adef} dispatch(wrapped, instance, args, kwargs):")
-        if "_memo" in self.ns:
+        if "_memo" in shape.values:
             body.add(1, "nonlocal _memo")
         body.add(1, "if _g:")
         # Only calls in a trace's own context, or any call while metrics are on,
@@ -353,7 +455,7 @@ class Generator:
         src.add(1, " = ".join([*self.closure_names(), "None"]))
         for line in body.lines:
             src.add(1, line)
-        return "dispatch", "\n".join(src.lines) + "\n"
+        return "\n".join(src.lines) + "\n"
 
     def switch_flags(self, src: _Source, d: int) -> None:
         """Emit ``_runs{i}``: whether advice ``i`` runs under the context's disabled set ``_off``.
@@ -367,37 +469,37 @@ class Generator:
         checked = self.checked_advice()
         if not checked:
             return
-        flags = [f"_runs{self.index[id(a)]}" for a in checked]
+        flags = [f"_runs{a.index}" for a in checked]
         src.add(d, f"_o, {', '.join(flags)} = _memo")
         src.add(d, "if _o is not _off:")
         for a, flag in zip(checked, flags, strict=True):
-            src.add(d + 1, f"{flag} = _switch{self.index[id(a)]} not in _off")
+            src.add(d + 1, f"{flag} = _switch{a.index} not in _off")
         src.add(d + 1, f"_memo = (_off, {', '.join(flags)})")
 
-    def checked_advice(self) -> tuple[PlannedAdvice, ...]:
+    def checked_advice(self) -> tuple[AdviceShape, ...]:
         """The advice the dispatcher's own body runs (around levels check for themselves)."""
-        plan = self.plan
-        return plan.befores + plan.chains + plan.afters + plan.errors
+        shape = self.shape
+        return shape.befores + shape.chains + shape.afters + shape.errors
 
     def closure_names(self) -> list[str]:
         """The factory's locals standing for the chain's values (a function of the shape)."""
-        return ["_g", "_bind", *self.ns]
+        return ["_g", "_bind", *self.shape.values]
 
     def guarded_body(self, src: _Source, d: int) -> None:
-        """The body of one call, inside the super() re-entry guard when the plan needs it."""
-        plan = self.plan
+        """The body of one call, inside the super() re-entry guard when the shape says so."""
+        shape = self.shape
         aw = "await " if self.is_async else ""
-        if plan.guard:
+        if shape.guard:
             # Skip the advice only for a call that entered at another level (a
             # super() call); a recursive call at this level is an outer call.
-            subject = "id(instance)" if self.ns["_gsub"] is None else "_gsub"
+            subject = "id(instance)" if self.shape.keyed_on_instance else "_gsub"
             src.add(d, f"_key = ({subject}, _method)")
             src.add(d, f"_lvl = ({subject}, _method, _owner)")
             src.add(d, "_act = _avar.get()")
             src.add(d, "if _key in _act and _lvl not in _act:")
             src.add(d + 1, f"return {aw}wrapped(*args, **kwargs)")
             src.add(d, "_tok = _avar.set(_act | {_key, _lvl})")
-            if holds_iteration(plan.target):
+            if self.shape.iterates:
                 # A generator's body runs after we return: hold the marks while it does.
                 src.add(d, "wrapped = _keep(wrapped, frozenset((_key, _lvl)))")
             src.add(d, "try:")
@@ -409,12 +511,12 @@ class Generator:
 
     def body(self, src: _Source, d: int) -> None:
         """Emit the phases of one call at depth ``d``; every path ends in ``return``."""
-        plan = self.plan
+        shape = self.shape
         aw = "await " if self.is_async else ""
         outer = self.checked_advice()
         if any(a.needs_binding for a in outer):
             self.bind(src, d)
-        for advice in plan.befores:
+        for advice in shape.befores:
             self.guarded(
                 src,
                 d,
@@ -428,18 +530,18 @@ class Generator:
         # then saves building and merging a new dict on every call.
         core = (
             f"{aw}_lvl0(wrapped, instance, args, kwargs)"
-            if plan.arounds
+            if shape.arounds
             else f"{aw}(wrapped(*args, **kwargs) if kwargs else wrapped(*args))"
         )
-        if not (plan.errors or plan.chains or plan.afters):
+        if not (shape.errors or shape.chains or shape.afters):
             # Nothing runs after the method: return its result directly.
             src.add(d, f"return {core}")
             return
-        if plan.errors:
+        if shape.errors:
             src.add(d, "try:")
             src.add(d + 1, f"result = {core}")
             src.add(d, "except Exception as error:")
-            for advice in plan.errors:
+            for advice in shape.errors:
                 self.guarded(
                     src,
                     d + 1,
@@ -451,11 +553,11 @@ class Generator:
             src.add(d + 1, "raise")
         else:
             src.add(d, f"result = {core}")
-        for advice in plan.chains:
+        for advice in shape.chains:
             self.guarded(
                 src, d, advice, "_v", "chain", on_ok=["result = _v"], inline=["result = {call}"]
             )
-        for advice in plan.afters:
+        for advice in shape.afters:
             self.guarded(src, d, advice, "", "after")
         src.add(d, "return result")
 
@@ -481,11 +583,10 @@ class Generator:
         else:
             src.add(depth, f"return {expr}")
 
-    def around_level(self, src: _Source, k: int, advice: PlannedAdvice) -> None:
+    def around_level(self, src: _Source, k: int, advice: AdviceShape) -> None:
         """Emit ``_lvl{k}``: around advice ``k`` with a one-shot ``proceed``."""
-        plan = self.plan
-        i = self.index[id(advice)]
-        last = k == len(plan.arounds) - 1
+        i = advice.index
+        last = k == len(self.shape.arounds) - 1
         aw = "await " if self.is_async else ""
         adef = "async def" if self.is_async else "def"
 
@@ -494,7 +595,7 @@ class Generator:
                 return f"(wrapped(*{a}, **{kw}) if {kw} else wrapped(*{a}))"
             return f"_lvl{k + 1}(wrapped, instance, {a}, {kw})"
 
-        log_policy = policy_of(advice.aspect).goes_on
+        log_policy = advice.goes_on
         src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
         # Skipped while a disabled() block for its plugin is in force here.
         src.add(1, f"if _switch{i}.scopes and _switch{i} in _dget():")
@@ -557,7 +658,7 @@ class Generator:
         src.add(2, "if started:")
         src.add(3, "return res")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")
-        if policy_of(advice.aspect).disables:
+        if advice.disables:
             src.add(1, f"_switch{i}.consecutive_failures = 0")
         src.add(1, "return _r")
 

@@ -5,7 +5,8 @@
 The source comes from [`Generator`][earnorm_aop.weaving.codegen.Generator]; this module compiles it,
 registers it with [`linecache`][linecache] so tracebacks and debuggers show its lines, and shares
 one code object between chains of the same shape, each chain getting its own small namespace of
-cells (its advice, switches and gate).
+cells (its advice, switches and gate).  Its
+[`ChainShape`][earnorm_aop.weaving.codegen.ChainShape] is the key the code is cached under.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from collections import deque
 from types import CellType
 from typing import Any
 
-from .advice import PlannedAdvice
-from .chain import ChainPlan, Dispatcher, holds_iteration
-from .codegen import GLOBALS, Generator
+from .chain import ChainPlan, Dispatcher
+from .codegen import GLOBALS, ChainShape, Generator
 
 __all__ = ["compile_chain", "source_of"]
 
@@ -42,50 +42,21 @@ class _Compiled:
         self.functions = [c for c in factory.co_consts if isinstance(c, types.CodeType)]
 
 
-# Compiled dispatcher modules, by generated source and by chain shape (what the
-# source is a function of), so an identical chain neither compiles nor even
-# generates its source again.  Keys are strings, ints and enums: they hold no
-# class.  Values are weak: an entry (and its linecache lines) goes when the
-# last dispatcher made from it does; each dispatcher's namespace keeps its own.
+# Compiled dispatcher modules, by generated source and by chain shape (the
+# frozen record the source is written from), so an identical chain neither
+# compiles nor even generates its source again.  Shapes hold strings, ints and
+# enums: no class.  Values are weak: an entry (and its linecache lines) goes
+# when the last dispatcher made from it does; each dispatcher's namespace keeps its own.
 _by_source: weakref.WeakValueDictionary[str, _Compiled] = weakref.WeakValueDictionary()
-_by_shape: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = weakref.WeakValueDictionary()
+_by_shape: weakref.WeakValueDictionary[ChainShape, _Compiled] = weakref.WeakValueDictionary()
 # The code used most recently, held a while after its last dispatcher is gone:
 # switching a plugin off and on again (or a subclass coming and going) then
 # finds its code instead of compiling it again.  Bounded; it holds no class.
 _recent: deque[_Compiled] = deque(maxlen=64)
 
 
-def _shape(plan: ChainPlan, gen: Generator) -> tuple[Any, ...]:
-    """Everything about ``plan`` the generated source depends on, and nothing else.
-
-    Whoever makes [`Generator`][earnorm_aop.weaving.codegen.Generator] read something new of the
-    plan or its target must add it here (tests compare cached and fresh sources on random chains).
-    """
-
-    def advice(a: PlannedAdvice) -> tuple[Any, ...]:
-        params = tuple((p.name, p.kind, p.source) for p in a.params)
-        return (a.aspect.on_error, a.is_async, a.needs_binding, a.may_await, params)
-
-    target = plan.target
-    return (
-        target.is_async,
-        plan.guard,
-        target.subject.source,
-        target.subject.index,
-        gen.ns["_gsub"] is None,
-        plan.guard and holds_iteration(target),
-        gen.binding_shape(),
-        *(tuple(advice(a) for a in phase) for phase in _phases(plan)),
-    )
-
-
-def _phases(plan: ChainPlan) -> tuple[tuple[PlannedAdvice, ...], ...]:
-    return (plan.befores, plan.arounds, plan.chains, plan.afters, plan.errors)
-
-
 def _compiled_for(plan: ChainPlan, gen: Generator) -> _Compiled:
-    shape = _shape(plan, gen)
-    found = _by_shape.get(shape)
+    found = _by_shape.get(gen.shape)
     if found is not None:
         _recent.append(found)
         return found
@@ -102,7 +73,7 @@ def _compiled_for(plan: ChainPlan, gen: Generator) -> _Compiled:
         # lines, for as long as some dispatcher runs this code.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         weakref.finalize(found, linecache.cache.pop, filename, None)
-    _by_shape[shape] = found
+    _by_shape[gen.shape] = found
     _recent.append(found)
     return found
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import time
+from collections.abc import Callable, Generator
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, assert_never
 
 from ..errors import ProceedError
@@ -132,14 +134,126 @@ def _invoke(
     return advice.func(*positional, **keywords)
 
 
+# What the chain yields to its driver: a call to make (an advice, or the wrapped
+# method); the driver sends back what it gave (awaited, on an async target) or
+# throws in what it raised.
+_Steps = Generator[Callable[[], Any], Any, Any]
+
+# What ``advise`` gives for an advice that was skipped or failed with the call
+# going on: no value, so no veto, no recovery, no new result.
+_WENT_ON: Any = object()
+
+
+def _ok(value: Any) -> str:
+    return "ok"
+
+
+def _veto_or_ok(value: Any) -> str:
+    return "veto" if value is False else "ok"
+
+
+def _recovered_or_ok(value: Any) -> str:
+    return "recovered" if isinstance(value, Recover) else "ok"
+
+
+def _drive(steps: _Steps) -> Any:
+    """Run ``steps`` on a sync target: make each call it yields, hand back its result or error."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                value = step()
+            except BaseException as exc:
+                step = steps.throw(exc)
+            else:
+                step = steps.send(value)
+    except StopIteration as stop:
+        return stop.value
+    except RuntimeError as exc:
+        # A StopIteration the chain let through comes out of a generator as a
+        # RuntimeError (PEP 479); the caller gets it as the method raised it.
+        if isinstance(exc.__cause__, StopIteration):
+            raise exc.__cause__ from None
+        raise
+
+
+async def _adrive(steps: _Steps) -> Any:
+    """Run ``steps`` on an ``async def`` target: as ``_drive``, awaiting what a call gives.
+
+    Each call gives a coroutine: the wrapped method's, or ``_ainvoke``'s for an advice.
+    """
+    try:
+        step = next(steps)
+        while True:
+            try:
+                value = await step()
+            except BaseException as exc:
+                step = steps.throw(exc)
+            else:
+                step = steps.send(value)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _ainvoke(advice: PlannedAdvice, call: _Call, **kw: Any) -> Any:
+    """``_invoke`` on an async target: its frame marks the advice at work while it is awaited.
+
+    A sync advice may hand back an awaitable on an async target (a built-in
+    plugin whose write goes through an async ORM): it is awaited like async
+    advice.  Only an advice whose annotation leaves room for one is tested.
+    """
+    value = _invoke(advice, call, **kw)
+    if advice.is_async or (advice.may_await and inspect.isawaitable(value)):
+        value = await value
+    return value
+
+
+async def _proceeding(rest: _Steps) -> Any:
+    """An async target's ``proceed()``: the rest of the chain, a coroutine the advice awaits."""
+    return await _adrive(rest)
+
+
+class _Level:
+    """What one around level's ``proceed()`` did, for the around's failure handling."""
+
+    __slots__ = ("called", "coro", "inner_failed", "res", "started")
+
+    def __init__(self) -> None:
+        self.called = False  # proceed() was called (a second call is an error)
+        self.started = False  # the rest of the chain began to run
+        self.inner_failed = False  # ... and raised: the around's error is not its own
+        self.res: Any = None
+        self.coro: Any = None  # an async target's proceed() coroutine
+
+    def run(self, rest: _Steps) -> _Steps:
+        self.started = True
+        try:
+            res = yield from rest
+        except BaseException:
+            self.inner_failed = True
+            raise
+        self.res = res
+        return res
+
+
 class _Interpreter:
-    """Runs a plan with loops; reports to the trace in force, if any."""
+    """Runs a plan with loops; reports to the trace in force, if any.
+
+    The chain is written once, as generators that yield each call they make
+    (an advice, or the wrapped method) to a driver and get its result or error
+    back, as pluggy's ``_multicall`` drives its wrappers:
+    ``_drive`` makes the calls of a sync target, ``_adrive`` awaits what those
+    of an ``async def`` target give.  Only ``proceed()`` differs: on an async
+    target it hands back a coroutine the advice awaits.
+    """
 
     def __init__(self, plan: ChainPlan) -> None:
         self.plan = plan
         self.handlers = {id(a): FailureHandler(a, plan.target) for a in plan.all}
         self.subject = guard_subject(plan.target)  # None: key the guard on the instance
         self.iterates = holds_iteration(plan.target)
+        self.is_async = plan.target.is_async
+        self.invoke = _ainvoke if self.is_async else _invoke
 
     def skip(self, advice: PlannedAdvice) -> bool:
         switch = advice.aspect.switch
@@ -181,15 +295,19 @@ class _Interpreter:
         policy_of(advice.aspect).succeeded(advice.aspect)
 
     def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        steps = self.numbered(wrapped, instance, args, kwargs)
+        return _adrive(steps) if self.is_async else _drive(steps)
+
+    def numbered(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> _Steps:
         if scope.TRACE.get() is None:
-            return self.guarded(wrapped, instance, args, kwargs)
+            return (yield from self.guarded(wrapped, instance, args, kwargs))
         token = CALL_NUMBER.set(next(_numbers))
         try:
-            return self.guarded(wrapped, instance, args, kwargs)
+            return (yield from self.guarded(wrapped, instance, args, kwargs))
         finally:
             CALL_NUMBER.reset(token)
 
-    def guarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    def guarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> _Steps:
         plan = self.plan
         if plan.guard:
             subject = id(instance) if self.subject is None else self.subject
@@ -197,278 +315,101 @@ class _Interpreter:
             level = (*key, plan.target.owner)
             active = scope.ACTIVE_CALLS.get()
             if key in active and level not in active:
-                return wrapped(*args, **kwargs)
+                return (yield partial(wrapped, *args, **kwargs))
             token = scope.ACTIVE_CALLS.set(active | {key, level})
             if self.iterates:  # a generator's body runs after we return
                 wrapped = keep_guard(wrapped, frozenset((key, level)))
             try:
-                return self.body(wrapped, instance, args, kwargs)
+                return (yield from self.body(wrapped, instance, args, kwargs))
             finally:
                 scope.ACTIVE_CALLS.reset(token)
-        return self.body(wrapped, instance, args, kwargs)
+        return (yield from self.body(wrapped, instance, args, kwargs))
 
-    def body(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        plan = self.plan
-        call = _Call(plan.target, instance, args, kwargs)
-        for advice in plan.befores:
-            if self.skip(advice):
-                continue
-            start = time.perf_counter()
-            try:
-                verdict = _invoke(advice, call)
-            except Exception as exc:
-                if not self.failed(advice, call, exc, start):
-                    raise
-                continue
-            self.succeeded(advice)
-            self.record(advice, call, "veto" if verdict is False else "ok", start)
-            if verdict is False:
-                return None
-        try:
-            result = self.around(0, wrapped, instance, args, kwargs)
-        except Exception as exc:
-            for advice in plan.errors:
-                if self.skip(advice):
-                    continue
-                start = time.perf_counter()
-                try:
-                    outcome = _invoke(advice, call, error=exc)
-                except Exception as exc2:
-                    if not self.failed(advice, call, exc2, start):
-                        raise
-                    continue
-                self.succeeded(advice)
-                if isinstance(outcome, Recover):
-                    self.record(advice, call, "recovered", start)
-                    return outcome.value
-                self.record(advice, call, "ok", start)
-            raise
-        for advice in plan.chains:
-            if self.skip(advice):
-                continue
-            start = time.perf_counter()
-            try:
-                value = _invoke(advice, call, result=result)
-            except Exception as exc:
-                if not self.failed(advice, call, exc, start):
-                    raise
-                continue
-            self.succeeded(advice)
-            result = value
-            self.record(advice, call, "ok", start)
-        for advice in plan.afters:
-            if self.skip(advice):
-                continue
-            start = time.perf_counter()
-            try:
-                _invoke(advice, call, result=result)
-            except Exception as exc:
-                if not self.failed(advice, call, exc, start):
-                    raise
-                continue
-            self.succeeded(advice)
-            self.record(advice, call, "ok", start)
-        return result
+    def advise(
+        self, advice: PlannedAdvice, call: _Call, outcome: Callable[[Any], str], **kw: Any
+    ) -> _Steps:
+        """Run one advice that is not an around: its value, or ``_WENT_ON`` when it was
+        skipped or failed and its policy lets the call go on.
 
-    def around(self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        plan = self.plan
-        if k == len(plan.arounds):
-            return wrapped(*args, **kwargs)
-        advice = plan.arounds[k]
+        ``outcome`` names a success in the trace from the advice's value (a
+        before's veto, an error advice's recovery).
+        """
         if self.skip(advice):
-            return self.around(k + 1, wrapped, instance, args, kwargs)
-        state = {"called": False, "inner_failed": False, "res": None}
-
-        def proceed(*a: Any, **kw: Any) -> Any:
-            if state["called"]:
-                raise ProceedError(
-                    f"proceed() called twice by around advice {advice.label} on "
-                    f"{plan.target.owner.__qualname__}.{plan.target.name}"
-                )
-            state["called"] = True
-            try:
-                if a or kw:
-                    res = self.around(k + 1, wrapped, instance, a, kw)
-                else:
-                    res = self.around(k + 1, wrapped, instance, args, kwargs)
-            except BaseException:
-                state["inner_failed"] = True
-                raise
-            state["res"] = res
-            return res
-
-        call = _Call(plan.target, instance, args, kwargs)
+            return _WENT_ON
         start = time.perf_counter()
         try:
-            result = _invoke(advice, call, proceed=proceed)
+            value = yield partial(self.invoke, advice, call, **kw)
         except Exception as exc:
-            if state["inner_failed"] or isinstance(exc, ProceedError):
-                self.record(advice, call, "raised", start)
-                raise
             if not self.failed(advice, call, exc, start):
                 raise
-            if state["called"]:
-                return state["res"]
-            return self.around(k + 1, wrapped, instance, args, kwargs)
+            return _WENT_ON
         self.succeeded(advice)
-        self.record(advice, call, "ok", start)
-        return result
-
-
-class _AsyncInterpreter(_Interpreter):
-    """The interpreted dispatcher for ``async def`` targets."""
-
-    async def run(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if scope.TRACE.get() is None:
-            return await self.aguarded(wrapped, instance, args, kwargs)
-        token = CALL_NUMBER.set(next(_numbers))
-        try:
-            return await self.aguarded(wrapped, instance, args, kwargs)
-        finally:
-            CALL_NUMBER.reset(token)
-
-    async def aguarded(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        plan = self.plan
-        if plan.guard:
-            subject = id(instance) if self.subject is None else self.subject
-            key = (subject, plan.target.name)
-            level = (*key, plan.target.owner)
-            active = scope.ACTIVE_CALLS.get()
-            if key in active and level not in active:
-                return await wrapped(*args, **kwargs)
-            token = scope.ACTIVE_CALLS.set(active | {key, level})
-            try:
-                return await self.abody(wrapped, instance, args, kwargs)
-            finally:
-                scope.ACTIVE_CALLS.reset(token)
-        return await self.abody(wrapped, instance, args, kwargs)
-
-    async def ainvoke(self, advice: PlannedAdvice, call: _Call, **kw: Any) -> Any:
-        value = _invoke(advice, call, **kw)
-        # A sync advice may hand back an awaitable on an async target (a built-in
-        # plugin whose write goes through an async ORM): it is awaited like async
-        # advice.  Only an advice whose annotation leaves room for one is tested.
-        if advice.is_async or (advice.may_await and inspect.isawaitable(value)):
-            value = await value
+        self.record(advice, call, outcome(value), start)
         return value
 
-    async def abody(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    def body(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> _Steps:
         plan = self.plan
         call = _Call(plan.target, instance, args, kwargs)
         for advice in plan.befores:
-            if self.skip(advice):
-                continue
-            start = time.perf_counter()
-            try:
-                verdict = await self.ainvoke(advice, call)
-            except Exception as exc:
-                if not self.failed(advice, call, exc, start):
-                    raise
-                continue
-            self.succeeded(advice)
-            self.record(advice, call, "veto" if verdict is False else "ok", start)
-            if verdict is False:
+            if (yield from self.advise(advice, call, _veto_or_ok)) is False:
                 return None
         try:
-            result = await self.aaround(0, wrapped, instance, args, kwargs)
+            result = yield from self.around(0, wrapped, instance, args, kwargs)
         except Exception as exc:
             for advice in plan.errors:
-                if self.skip(advice):
-                    continue
-                start = time.perf_counter()
-                try:
-                    outcome = await self.ainvoke(advice, call, error=exc)
-                except Exception as exc2:
-                    if not self.failed(advice, call, exc2, start):
-                        raise
-                    continue
-                self.succeeded(advice)
+                outcome = yield from self.advise(advice, call, _recovered_or_ok, error=exc)
                 if isinstance(outcome, Recover):
-                    self.record(advice, call, "recovered", start)
                     return outcome.value
-                self.record(advice, call, "ok", start)
             raise
         for advice in plan.chains:
-            if self.skip(advice):
-                continue
-            start = time.perf_counter()
-            try:
-                value = await self.ainvoke(advice, call, result=result)
-            except Exception as exc:
-                if not self.failed(advice, call, exc, start):
-                    raise
-                continue
-            self.succeeded(advice)
-            result = value
-            self.record(advice, call, "ok", start)
+            value = yield from self.advise(advice, call, _ok, result=result)
+            if value is not _WENT_ON:
+                result = value
         for advice in plan.afters:
-            if self.skip(advice):
-                continue
-            start = time.perf_counter()
-            try:
-                await self.ainvoke(advice, call, result=result)
-            except Exception as exc:
-                if not self.failed(advice, call, exc, start):
-                    raise
-                continue
-            self.succeeded(advice)
-            self.record(advice, call, "ok", start)
+            yield from self.advise(advice, call, _ok, result=result)
         return result
 
-    async def aaround(self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    def around(self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> _Steps:
         plan = self.plan
         if k == len(plan.arounds):
-            return await wrapped(*args, **kwargs)
+            return (yield partial(wrapped, *args, **kwargs))
         advice = plan.arounds[k]
         if self.skip(advice):
-            return await self.aaround(k + 1, wrapped, instance, args, kwargs)
-        state: dict[str, Any] = {
-            "called": False,
-            "started": False,
-            "inner_failed": False,
-            "res": None,
-            "coro": None,
-        }
-
-        async def proceed_inner(a: Any, kw: Any) -> Any:
-            state["started"] = True
-            try:
-                res = await self.aaround(k + 1, wrapped, instance, a, kw)
-            except BaseException:
-                state["inner_failed"] = True
-                raise
-            state["res"] = res
-            return res
+            return (yield from self.around(k + 1, wrapped, instance, args, kwargs))
+        level = _Level()
 
         def proceed(*a: Any, **kw: Any) -> Any:
-            if state["called"]:
+            if level.called:
                 raise ProceedError(
                     f"proceed() called twice by around advice {advice.label} on "
                     f"{plan.target.owner.__qualname__}.{plan.target.name}"
                 )
-            state["called"] = True
-            coro = proceed_inner(a, kw) if (a or kw) else proceed_inner(args, kwargs)
-            state["coro"] = coro
-            return coro
+            level.called = True
+            a, kw = (a, kw) if a or kw else (args, kwargs)
+            rest = level.run(self.around(k + 1, wrapped, instance, a, kw))
+            if not self.is_async:
+                return _drive(rest)
+            level.coro = _proceeding(rest)
+            return level.coro
 
         call = _Call(plan.target, instance, args, kwargs)
         start = time.perf_counter()
         try:
-            result = await self.ainvoke(advice, call, proceed=proceed)
+            result = yield partial(self.invoke, advice, call, proceed=proceed)
         except BaseException as exc:
-            discard_unstarted(state["coro"])  # proceed() called, never awaited
+            discard_unstarted(level.coro)  # proceed() called, never awaited
             if not isinstance(exc, Exception):
                 raise
-            if state["inner_failed"] or isinstance(exc, ProceedError):
+            if level.inner_failed or isinstance(exc, ProceedError):
                 self.record(advice, call, "raised", start)
                 raise
             if not self.failed(advice, call, exc, start):
                 raise
-            # A sync advice may call proceed() and fail before its coroutine is
-            # awaited: the rest of the chain has not run, so it runs now.
-            if state["started"]:
-                return state["res"]
-            return await self.aaround(k + 1, wrapped, instance, args, kwargs)
+            # The advice may fail before what proceed() started ran (on an async
+            # target, before its coroutine is awaited): then the rest of the chain runs now.
+            if level.started:
+                return level.res
+            return (yield from self.around(k + 1, wrapped, instance, args, kwargs))
         self.succeeded(advice)
         self.record(advice, call, "ok", start)
         return result
@@ -476,5 +417,4 @@ class _AsyncInterpreter(_Interpreter):
 
 def interpret_chain(plan: ChainPlan) -> Dispatcher:
     """The plain, loop-based dispatcher for ``plan`` (same semantics as the generated one)."""
-    interpreter = _AsyncInterpreter(plan) if plan.target.is_async else _Interpreter(plan)
-    return interpreter.run
+    return _Interpreter(plan).run

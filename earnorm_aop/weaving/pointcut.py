@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -81,9 +82,19 @@ class Pointcut:
 
 
 def parse_pointcut(spec: str) -> Pointcut:
-    """Parse ``KIND:METHODS``; raise ``PointcutError`` saying what is wrong."""
+    """Parse ``KIND:METHODS``; raise ``PointcutError`` saying what is wrong.
+
+    A pointcut is immutable, so each text is parsed once per process and the
+    result shared by every model woven with it (a plugin's hooks are read
+    again for each model it is woven on).
+    """
     if not isinstance(spec, str):
         raise PointcutError(f"a pointcut must be a string like 'before:save', not {spec!r}")
+    return _parse(spec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(spec: str) -> Pointcut:
     kind_text, sep, methods = spec.partition(":")
     if not sep:
         raise PointcutError(

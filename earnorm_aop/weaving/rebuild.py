@@ -30,8 +30,8 @@ from .state import (
     Originals,
     State,
     Woven,
-    event_tables,
     lock,
+    set_table,
     state_of,
     states,
     stillborn,
@@ -186,7 +186,7 @@ def rebuild_classes(seeds: Iterable[type]) -> None:
     for klass in classes:
         _reindex(klass)
         # The custom events as planned now (none for a class with no aspects).
-        event_tables[klass] = events.get(klass, NO_EVENTS)
+        set_table(klass, events.get(klass, NO_EVENTS))
 
 
 class _Snapshot:

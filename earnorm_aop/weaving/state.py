@@ -228,6 +228,33 @@ event_tables: weakref.WeakKeyDictionary[type, Mapping[str, Any]] = weakref.WeakK
 NO_EVENTS: Mapping[str, Any] = MappingProxyType({})
 
 
+class Listening:
+    """One class's event table, kept current by every rebuild, for advice that holds it.
+
+    Advice specialised to a model at weave time (the ``lifecycle`` plugin's)
+    takes this object once and reads ``table`` per call: one attribute read
+    instead of a look-up by class, and still current after a toggle, which
+    rebuilds the table ([`set_table`][earnorm_aop.weaving.state.set_table]).
+    """
+
+    __slots__ = ("__weakref__", "table")
+
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        self.table = table
+
+
+# The Listening objects handed out, by class (weakly: advice holding one keeps it).
+listening: weakref.WeakKeyDictionary[type, Listening] = weakref.WeakKeyDictionary()
+
+
+def set_table(klass: type, table: Mapping[str, Any]) -> None:
+    """``klass``'s event table is ``table`` now: recorded, and told to whoever holds it."""
+    event_tables[klass] = table
+    held = listening.get(klass)
+    if held is not None:
+        held.table = table
+
+
 def state_of(klass: type) -> State:
     state = states.get(klass)
     if state is None:

@@ -27,7 +27,19 @@ from .advice import PlannedAdvice
 from .aspect import Aspect, Switch
 from .planning import NO_HANDLERS, Handlers, effective, event_table, method_names, plan_class
 from .rebuild import classes_using, rebuild_classes, set_enabled, subclasses
-from .state import NO_EVENTS, State, Woven, disabled_counts, event_tables, lock, mode, states
+from .state import (
+    NO_EVENTS,
+    Listening,
+    State,
+    Woven,
+    disabled_counts,
+    event_tables,
+    listening,
+    lock,
+    mode,
+    set_table,
+    states,
+)
 from .tracing import Trace
 
 __all__ = [
@@ -37,6 +49,7 @@ __all__ = [
     "effective_aspects",
     "event_handlers",
     "is_woven",
+    "listening_to",
     "open_disabled_blocks",
     "refresh",
     "set_enabled",
@@ -241,8 +254,24 @@ def _event_table_of(model: type) -> Mapping[str, Handlers]:
         if table is None:
             aspects = effective(model)
             table = event_table(aspects, method_names(model)) if aspects else NO_EVENTS
-            event_tables[model] = table
+            set_table(model, table)
         return table
+
+
+def listening_to(model: type) -> Listening:
+    """``model``'s event table as an object whose ``table`` every rebuild keeps current.
+
+    For advice specialised to ``model`` at weave time: it takes this once and
+    reads ``listening.table.get(event)`` per call, which is what
+    [`event_handlers`][earnorm_aop.weaving.weaver.event_handlers] answers,
+    without the look-up by class.  Asked while ``model`` is being planned, it
+    holds the table in force until the rebuild in progress installs the new one.
+    """
+    with lock:
+        held = listening.get(model)
+        if held is None:
+            held = listening[model] = Listening(event_tables.get(model, NO_EVENTS))
+        return held
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,8 @@ the mechanisms that keep them flat, by counting work, never timing it:
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import enum
 import gc
 import subprocess
 import sys
@@ -359,6 +361,44 @@ def test_code_cached_by_shape_is_what_the_generator_writes(aspects: list[dict[st
     dispatcher = generated.compile_chain(plan)
     _, fresh_source = codegen.Generator(plan).generate()
     assert generated.source_of(dispatcher) == fresh_source
+
+
+def _plain_data(value: Any) -> bool:
+    """Whether ``value`` is built of strings, numbers, enums and tuples of them only."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return all(_plain_data(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, tuple):
+        return all(_plain_data(v) for v in value)
+    return value is None or isinstance(value, str | int | enum.Enum)
+
+
+@settings(
+    max_examples=examples(100),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(aspects=aspect_specs(allow_async=False))
+def test_the_source_is_written_from_a_frozen_shape_that_keys_the_cache(
+    aspects: list[dict[str, Any]],
+) -> None:
+    """Two chains of one shape on other classes and functions: one shape, one source, one code."""
+
+    class M(SyncModel):
+        pass
+
+    class N(SyncModel):
+        pass
+
+    first = codegen.Generator(build_plan(M, aspects, []))
+    second = codegen.Generator(build_plan(N, aspects, []))
+    assert first.shape == second.shape and hash(first.shape) == hash(second.shape)
+    assert _plain_data(first.shape)  # a cache keyed by it keeps no class or function alive
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.shape.guard = True  # type: ignore[misc]
+    assert codegen._Writer(first.shape).module() == second.generate()[1]
+    one = generated.compile_chain(first.plan)
+    other = generated.compile_chain(second.plan)
+    assert one.__code__ is other.__code__
 
 
 def test_caches_keep_no_woven_class_alive(reg: PluginRegistry) -> None:

@@ -21,20 +21,20 @@ update), so a model's own ``update`` method, if any, is woven as it is.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
 
+from ...adapters._bulk_read import BulkValues
+from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from . import relations, transactions
 from . import state as loading
 from .fields import django_field
-from .managers import PrivateClasses, private_classes
+from .managers import private_classes
 
 __all__ = ["APP", "DjangoAdapter", "adapter"]
 
@@ -66,10 +66,7 @@ class DjangoAdapter(Adapter):
     unloaded = UNKNOWN  # a deferred field's value is not known until Django loads it
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._operations: weakref.WeakKeyDictionary[
-            type, tuple[PrivateClasses, Mapping[str, Sequence[tuple[type, str]]]]
-        ] = weakref.WeakKeyDictionary()
+        self._operations = OperationCache()
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, models.Model)
@@ -78,21 +75,20 @@ class DjangoAdapter(Adapter):
         classes = private_classes(model)
         if classes is None:
             return _UNPREPARED
-        with self._lock:
-            known = self._operations.get(model)
-            if known is not None and known[0] is classes:
-                return known[1]
+        manager, queryset = classes.manager, classes.queryset
+
+        def make() -> Operations:
             loading.install_load_hooks(model)
-            manager, queryset = classes.manager, classes.queryset
-            mapping: dict[str, Sequence[tuple[type, str]]] = {
+            return {
                 "get": ((manager, "get"),) if hasattr(manager, "get") else (),
                 "get_queryset": ((manager, "get_queryset"),),
                 "save_many": ((queryset, "bulk_create"),),
                 "update_many": ((queryset, "update"),),
                 "delete_many": ((queryset, "delete"),),
             }
-            self._operations[model] = (classes, mapping)
-            return mapping
+
+        # made again for new private classes (the model woven again)
+        return self._operations.get(model, make, stamp=classes)
 
     # -- fields ------------------------------------------------------------------
 
@@ -355,32 +351,28 @@ class DjangoAdapter(Adapter):
         from django.db.models import ExpressionWrapper
 
         meta = _meta(model)
-        plain: dict[str, Any] = {}
-        aliases: dict[str, str] = {}
-        annotations = {}
-        for i, (name, value) in enumerate(values.items()):
-            field = meta.get_field(name)
-            if self.is_expression(value):
-                alias = f"earnorm_aop_value_{i}"
-                aliases[alias] = field.attname
-                annotations[alias] = ExpressionWrapper(value, output_field=field)
-            else:
-                plain[field.attname] = self.stored_value(model, name, value)
+        split = BulkValues(self, model, values)
         rows = queryset.all()
         if fields is not None:
             known = {f.name for f in meta.concrete_fields}
             wanted = [meta.pk.name, *(n for n in (*fields, *values) if n in known)]
             # Joins would load what is not asked for (and only() refuses to defer them).
             rows = rows.select_related(None).prefetch_related(None).only(*wanted)
-        if annotations:
-            rows = rows.annotate(**annotations)
-        out = []
-        for row in rows:
-            new = dict(plain)
-            for alias, attname in aliases.items():
-                new[attname] = vars(row).pop(alias)
-            out.append((row, self.snapshot(row), new))
-        return out
+        if split.computed:
+            rows = rows.annotate(
+                **{
+                    label: ExpressionWrapper(value, output_field=meta.get_field(name))
+                    for label, name, value in split.computed
+                }
+            )
+        return [
+            (
+                row,
+                self.snapshot(row),
+                split.written([vars(row).pop(label) for label, _, _ in split.computed]),
+            )
+            for row in rows
+        ]
 
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,6 +42,8 @@ from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.sql.elements import ClauseElement
 
+from ...adapters._bulk_read import BulkValues
+from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
 from ...adapters.visibility import is_unfiltered
@@ -119,28 +120,22 @@ class SQLAlchemyAdapter(Adapter):
     unloaded = UNKNOWN
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._operations: weakref.WeakKeyDictionary[
-            type, Mapping[str, Sequence[tuple[type, str]]]
-        ] = weakref.WeakKeyDictionary()
+        self._operations = OperationCache()
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and mapper_of(model) is not None
 
     def operations(self, model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
-        with self._lock:
-            known = self._operations.get(model)
-            if known is not None:
-                return known
+        def make() -> Operations:
             install()
             bodies = {**flush.make_bodies(), **statements.make_bodies()}
             for name, body in bodies.items():
                 if name not in vars(model):
                     setattr(model, name, body)
             statements.models.add(model)
-            mapping = {op: ((model, name),) for op, name in _OPERATIONS.items()}
-            self._operations[model] = mapping
-            return mapping
+            return {op: ((model, name),) for op, name in _OPERATIONS.items()}
+
+        return self._operations.get(model, make)
 
     # -- fields ------------------------------------------------------------------
 
@@ -439,18 +434,15 @@ class SQLAlchemyAdapter(Adapter):
                 *(mapper.get_property_by_column(c).key for c in mapper.primary_key),
             }
             keys = [k for k in keys if k in wanted]
-        plain = {n: v for n, v in values.items() if not self.is_expression(v)}
-        computed = {n: v for n, v in values.items() if self.is_expression(v)}
-        labels = [v.label(f"earnorm_aop_value_{i}") for i, v in enumerate(computed.values())]
+        split = BulkValues(self, model, values)
+        labels = [value.label(label) for label, _, value in split.computed]
         columns = [getattr(model, k) for k in keys]
         statement = select(*columns, *labels).where(*queryset.criteria)
         out = []
         result = queryset.session.execute(statement, execution_options=_advised())
         for row in result:
             now = dict(zip(keys, row[: len(keys)], strict=True))
-            written = dict(plain)
-            written.update(zip(computed, row[len(keys) :], strict=True))
-            out.append((statements.detached(mapper, now), now, written))
+            out.append((statements.detached(mapper, now), now, split.written(row[len(keys) :])))
         return out
 
     # -- persisted state ------------------------------------------------------------

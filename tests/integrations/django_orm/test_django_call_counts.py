@@ -10,10 +10,12 @@ look-up, no planning, no MRO scan for the ``after_change`` event.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from _calls import calls, ours
 
+from earnorm_aop import PluginRegistry, hook, plugin
 from earnorm_aop.testing import open_backend
 from earnorm_aop.testing._django import DjangoBackend
 
@@ -42,3 +44,43 @@ def test_one_save_with_timestamp_and_audit(backend: DjangoBackend) -> None:
     assert not [n for n in counted if ".planning:" in n or ".rebuild:" in n], counted
     assert sum(counted.values()) <= SAVE_CALLS * 1.05, sorted(counted.items())
     assert [row["changes"] for row in backend.audit_rows(Article)][-1]["title"] == ("b", "c")
+
+
+# Calls into earnorm_aop per save with one after_change listener (issue 17 point 3):
+# the dispatcher, the lifecycle advice as weave time made it for the model, the
+# shared tracking's record and diff, the handler's arguments (decided when the
+# model's listeners last changed) and the changes plugin's bookkeeping.
+LISTENED_SAVE_CALLS = 25
+
+
+def test_one_save_with_an_after_change_listener(backend: DjangoBackend) -> None:
+    """No look-up of the model's listeners, no awaitable test: both decided at weave time."""
+    registry = PluginRegistry()
+    heard: list[dict[str, Any]] = []
+
+    @plugin("listener", registry=registry)
+    class Listener:
+        @hook("after_change")
+        def changed(self, instance: Any, changes: dict[str, Any]) -> None:
+            heard.append(changes)
+
+    Article = backend.model("listener", registry=registry)
+    obj = Article.objects.get(pk=backend.create(Article, title="a").pk)
+    obj.title = "b"
+    obj.save()
+    obj.title = "c"
+    counted = ours(calls(obj.save))
+    assert heard[-1] == {"title": ("b", "c")}
+    for per_call in (":event_handlers", ":_heard", ":listened", ":_plan", ":_arguments"):
+        assert not [n for n in counted if n.endswith(per_call)], counted
+    assert not calls(obj.save)["inspect:isawaitable"]
+    assert sum(counted.values()) <= LISTENED_SAVE_CALLS * 1.05, sorted(counted.items())
+    # The listener switched off and on again: the held table follows each rebuild.
+    registry.disable("listener")
+    obj.title = "d"
+    obj.save()
+    assert heard[-1] == {"title": ("b", "c")}
+    registry.enable("listener")
+    obj.title = "e"
+    obj.save()
+    assert heard[-1] == {"title": ("d", "e")}

@@ -4,13 +4,15 @@ The ``lifecycle`` plugin fires ``after_change`` once per row of a bulk write
 (``save_many``, ``update_many``, ``delete_many``), and a listener that writes
 something per row (audit's ``table`` sink) would send one INSERT per row:
 100 rows, 100 statements, each compiled on its own.  So the firing loop of
-one bulk write runs inside :func:`gathered`; a listener that finds
-:data:`GATHERING` set appends what it would write to the list
-:func:`gather` gives it (one per listener and model), and when the loop ends
-each list goes out in one call (the audit plugin:
-``Adapter.write_audit_records``, Django's ``bulk_create``, SQLAlchemy's
-``executemany``) — inside the write, in its transaction, exactly where the
-per-row writes went before.  Outside a bulk write :data:`GATHERING` is
+one bulk write runs inside
+[`gathering`][earnorm_aop.plugin_system.gathering.gathering]; a listener that
+finds [`GATHERING`][earnorm_aop.plugin_system.gathering.GATHERING] set
+appends what it would write to the list
+[`gather`][earnorm_aop.plugin_system.gathering.gather] gives it (one per
+listener and model), and when the loop ends each list goes out in one call
+(the audit store's ``write_audit_records``: Django's ``bulk_create``,
+SQLAlchemy's ``executemany``) — inside the write, in its transaction, exactly
+where the per-row writes went before.  Outside a bulk write ``GATHERING`` is
 ``None`` and the listener writes at once (a ``save`` pays one
 ``ContextVar.get``, no Python call).
 
@@ -29,11 +31,12 @@ adds nothing to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["GATHERING", "Gathered", "gather", "gathered"]
+__all__ = ["GATHERING", "Gathered", "gather", "gathering"]
 
 Gathered = dict[Hashable, tuple[Callable[[Any, list[Any]], Any], Any, list[Any]]]
 """Per listener key: the function writing its items at once, its first argument, the items."""
@@ -52,19 +55,22 @@ def gather(
     return found[2]
 
 
-def gathered(fire: Callable[[], list[Any]]) -> list[Any]:
-    """``fire()`` (one bulk write's per-row events), then each listener's gathered write.
+@contextmanager
+def gathering() -> Iterator[list[Any]]:
+    """Around one bulk write's per-row events: at the end, each listener's gathered write.
 
-    Returns what ``fire`` returned followed by what each write returned (an
-    awaitable among them is for the caller to await, like a handler's).
+    Gives the list that then holds what each write returned (an awaitable
+    among them is for the caller to await, like a handler's); inside a
+    gathering already, it stays empty: the outer one's end writes.
     """
+    written: list[Any] = []
     if GATHERING.get() is not None:
-        return fire()  # inside a gathering already: its end writes
+        yield written
+        return
     open_: Gathered = {}
     token = GATHERING.set(open_)
     try:
-        fired = fire()
+        yield written
     finally:
         GATHERING.reset(token)
-        written = [write(first, items) for write, first, items in open_.values() if items]
-    return [*fired, *written]
+        written.extend(write(first, items) for write, first, items in open_.values() if items)

@@ -1,10 +1,11 @@
 """The ``lifecycle`` plugin: the system's own events, fired on every write and fetch.
 
 A model gets it by itself as soon as one of its plugins listens to a
-lifecycle event (:data:`earnorm_aop.plugin_system.events.LIFECYCLE`): the page's
-``@hook("after_change") def log_change(self, instance, changes)`` is called
-after every write that changes a record, on every adapter, without naming
-this plugin.  A model nobody listens on never has it woven, so it pays nothing.
+lifecycle event
+([`earnorm_aop.plugin_system.events.LIFECYCLE`][earnorm_aop.plugin_system.events.LIFECYCLE]): the
+page's ``@hook("after_change") def log_change(self, instance, changes)`` is called after every write
+that changes a record, on every adapter, without naming this plugin.  A model nobody listens on
+never has it woven, so it pays nothing.
 
 - ``after_change`` -- after each write that changes a row, inside the write's
   transaction: ``save`` (create or update), ``update``, ``delete``,
@@ -15,15 +16,14 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
   (``create``, ``update``, ``delete``, ``soft_delete``, ``restore``), ``pk``
   (read before a delete clears it) and ``subject`` (what the write was called
   on: the instance, or the queryset of a bulk write).  A save that changes
-  nothing fires nothing.
-  A bulk write fires its rows' events in one loop, during which a listener
-  may gather its per-row writes and make them at once
-  (:mod:`earnorm_aop.plugin_system.gathering`: audit's records, one INSERT).
+  nothing fires nothing.  A bulk write fires its rows' events inside one
+  [`gathering`][earnorm_aop.plugin_system.gathering.gathering], where a
+  listener may make its per-row writes at once (audit: one INSERT).
 - ``after_commit_change`` -- the same, once the write's transaction commits
   (never for a rolled-back write; at once where there is no transaction), as
   ``after_commit:save`` advice is to ``after:save``.
 - ``after_access`` -- after ``get`` returns a record (a cache hit too):
-  ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
+  ``instance``, ``user`` (the actor of [`earnorm_aop.context`][earnorm_aop.context]),
   ``context``.  Records a query loads do not fire it: loading 10,000 rows must
   not cost 10,000 handler calls nobody asked for.
 - ``after_query_load`` -- for each record a query loads, for the handlers
@@ -47,7 +47,7 @@ from ..adapters import loads, tracking
 from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
 from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire, fire_prepared, prepare
-from ..plugin_system.gathering import gathered
+from ..plugin_system.gathering import gathering
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
@@ -55,7 +55,7 @@ from ..runtime.context import context
 from ..weaving.advice import Target
 from ..weaving.planning import NO_HANDLERS, Handlers
 from ..weaving.weaver import event_handlers, listening_to
-from ._common import action_for, call_with, then
+from ._common import action_for, call_with, settle, then
 
 __all__ = ["LifecyclePlugin"]
 
@@ -74,9 +74,7 @@ class LifecyclePlugin:
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
-    # Its bulk after_change diffs the written fields; a listener that may read more
-    # (any but audit) says so itself (plugins read every column unless they declare).
-    reads_rows = "written"
+    reads_rows = "written"  # bulk after_change diffs the written fields; others say more
     # Inside timestamp's around advice (50): the changes include the stamped times.
     priority = 10
 
@@ -145,7 +143,7 @@ class LifecyclePlugin:
         Whether it creates the row is read before the write (a Django copy with
         ``pk = None`` is a creation, which only its state before the save tells).
         On an async write the event fires once the write has been awaited.
-        Woven as :func:`_saving` makes it for the model (this is what it does,
+        Woven as ``_saving`` makes it for the model (this is what it does,
         for a call from elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
@@ -183,7 +181,7 @@ class LifecyclePlugin:
     ) -> Any:
         """A delete, with the last values (the key is read first: a delete clears it).
 
-        Woven as :func:`_deleting` makes it for the model.
+        Woven as ``_deleting`` makes it for the model.
         """
         if not _heard(model):
             return proceed()
@@ -218,19 +216,16 @@ class LifecyclePlugin:
         value = call_with(proceed, args, kwargs)
         asynchronous = inspect.isawaitable(value)
 
-        def each() -> list[Any]:
-            fired = []
-            for obj in objs:
-                changes = tracking.Record(adapter, obj, None).changes
-                pk = adapter.pk(obj)
-                fired.append(
-                    self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
-                )
-            return fired
-
         def fire(result: Any) -> Any:
-            # Async handlers run when awaited, after the loop: they write one by one.
-            return _after_all(each() if asynchronous else gathered(each), result)
+            fired = []
+            with gathering() as written:  # audit's records: one INSERT (async: one each)
+                for obj in objs:
+                    changes = tracking.Record(adapter, obj, None).changes
+                    pk = adapter.pk(obj)
+                    fired.append(
+                        self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
+                    )
+            return settle([*fired, *written], result)
 
         return then(value, fire)
 
@@ -275,8 +270,7 @@ class LifecyclePlugin:
             if not adapter.is_expression(v)
         }
         names = {adapter.attname(model, n) for n in values}
-
-        def each() -> list[Any]:
+        with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
                 old = rec.old_values
                 new = {n: rec.after(n) for n in names}
@@ -289,9 +283,6 @@ class LifecyclePlugin:
                 }
                 pk = adapter.pk(rec.instance)
                 self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
-            return []
-
-        gathered(each)  # the listeners' per-row writes, one each (audit: one INSERT)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -310,14 +301,10 @@ class LifecyclePlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
         result = proceed()
-
-        def each() -> list[Any]:
+        with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
                 pk = adapter.pk(rec.instance)
                 self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
-            return []
-
-        gathered(each)  # the listeners' per-row writes, one each (audit: one INSERT)
         return result
 
     # -- fetches ------------------------------------------------------------------------
@@ -360,8 +347,8 @@ def _saving(
 ) -> Callable[..., Any]:
     """``changed`` for one model's ``save`` / ``update``, with what weave time knows bound.
 
-    The model's listeners are read from its :class:`Listening` (one attribute
-    read; every toggle rebuilds the table it holds), the record is the
+    The model's listeners are read from its [`Listening`][earnorm_aop.weaving.state.Listening] (one
+    attribute read; every toggle rebuilds the table it holds), the record is the
     adapter's own recorder for the operation, and whether the write is
     awaitable is the woven method's ``async def``, not a test of each result.
     A call for another class (a subclass using this wrapper) takes the
@@ -443,7 +430,7 @@ def _saving(
 def _deleting(
     plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
 ) -> Callable[..., Any]:
-    """``deleted`` for one model: its listeners held, its awaiting decided (see :func:`_saving`)."""
+    """``deleted`` for one model: its listeners held, its awaiting decided (see ``_saving``)."""
     held = listening_to(model)
     record = tracking.instance_recorder(operation, adapter)
     pk_of = adapter.pk
@@ -494,19 +481,6 @@ def _after(fired: Any, result: Any) -> Any:
     if fired is None or not inspect.isawaitable(fired):
         return result
     return _await_then(fired, result)
-
-
-def _after_all(fired: list[Any], result: Any) -> Any:
-    waiting = [f for f in fired if f is not None and inspect.isawaitable(f)]
-    if not waiting:
-        return result
-
-    async def settle() -> Any:
-        for f in waiting:
-            await f
-        return result
-
-    return settle()
 
 
 async def _gather(waiting: list[Any]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from earnorm_aop.plugin_system.gathering import GATHERING, gather, gathered
+from earnorm_aop.plugin_system.gathering import GATHERING, gather, gathering
 
 
 def listener(writes: list[tuple[str, list[Any]]]) -> Any:
@@ -36,18 +36,15 @@ def test_outside_a_gathering_each_item_is_written_at_once() -> None:
     assert writes == [("a", [1]), ("a", [2])]
 
 
-def test_a_gathering_writes_each_key_once_at_its_end_and_returns_what_the_writes_did() -> None:
+def test_a_gathering_writes_each_key_once_at_its_end_and_gives_what_the_writes_did() -> None:
     writes: list[tuple[str, list[Any]]] = []
     hear = listener(writes)
-
-    def fire() -> list[Any]:
+    with gathering() as written:
         for i in range(3):
             hear("a", i)
             hear("b", -i)
         assert writes == []  # nothing written while the rows' events fire
-        return ["fired"]
-
-    assert gathered(fire) == ["fired", "wrote a", "wrote b"]
+    assert written == ["wrote a", "wrote b"]
     assert writes == [("a", [0, 1, 2]), ("b", [0, -1, -2])]
     assert GATHERING.get() is None
 
@@ -56,17 +53,12 @@ def test_a_nested_bulk_write_adds_to_the_open_gathering() -> None:
     writes: list[tuple[str, list[Any]]] = []
     hear = listener(writes)
 
-    def inner() -> list[Any]:
-        hear("a", "inner")
-        return []
-
-    def outer() -> list[Any]:
+    with gathering():
         hear("a", "before")
-        gathered(inner)
+        with gathering() as inner:
+            hear("a", "inner")
+        assert inner == [] and writes == []  # the outer gathering's end writes
         hear("a", "after")
-        return []
-
-    gathered(outer)
     assert writes == [("a", ["before", "inner", "after"])]
 
 
@@ -74,12 +66,9 @@ def test_what_was_gathered_is_written_when_a_listener_raises() -> None:
     writes: list[tuple[str, list[Any]]] = []
     hear = listener(writes)
 
-    def fire() -> list[Any]:
+    with pytest.raises(RuntimeError, match="listener failed"), gathering():
         hear("a", 1)
         raise RuntimeError("listener failed")
-
-    with pytest.raises(RuntimeError, match="listener failed"):
-        gathered(fire)
     assert writes == [("a", [1])]
     assert GATHERING.get() is None
 
@@ -89,12 +78,9 @@ def test_every_item_is_written_once_in_order_per_key(items: list[tuple[str, int]
     writes: list[tuple[str, list[Any]]] = []
     hear = listener(writes)
 
-    def fire() -> list[Any]:
+    with gathering():
         for key, item in items:
             hear(key, item)
-        return []
-
-    gathered(fire)
     keys = list(dict.fromkeys(k for k, _ in items))
     assert [k for k, _ in writes] == keys  # one write per key, first heard first
     for key, written in writes:

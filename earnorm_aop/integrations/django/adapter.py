@@ -120,7 +120,8 @@ class DjangoAdapter(Adapter):
         model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
 
     def remove_field(self, model: type, spec: FieldSpec) -> None:
-        """Undo :meth:`add_field` on a model whose weave failed (no migration saw it yet)."""
+        """Undo [`add_field`][earnorm_aop.integrations.django.adapter.DjangoAdapter.add_field] on a
+        model whose weave failed (no migration saw it yet)."""
         opts = _meta(model)
         try:
             field = opts.get_field(spec.name)
@@ -353,7 +354,7 @@ class DjangoAdapter(Adapter):
         """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database).
 
         ``fields``: only those, the key and the written fields are loaded (``only()``;
-        the others deferred, so :meth:`snapshot` leaves them out).
+        the others deferred, so ``snapshot`` leaves them out).
         """
         from django.db.models import ExpressionWrapper
 

@@ -100,11 +100,6 @@ def test_bulk_writes_fire_once_per_affected_row(backend: Any) -> None:
     assert made is not None
 
 
-# KNOWN LEAK (issue 19, left by quality): on sqlalchemy-async, restore() makes the kit
-# create AsyncSession.commit()/rollback() coroutines it never awaits; to be fixed in
-# earnorm_aop/testing/_sqlalchemy.py (_commit_or_roll_back / wait), then this mark removed.
-@pytest.mark.filterwarnings("ignore:coroutine 'AsyncSession.*' was never awaited:RuntimeWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_soft_delete_and_restore_are_changes(backend: Any) -> None:
     Article, seen = listening(backend, "softdelete")
     a = backend.create(Article, title="a")

@@ -60,6 +60,9 @@ _PAYLOAD = ("changes", "action", "pk", "subject", "adapter")
 class LifecyclePlugin:
     """Fire ``after_change`` / ``after_commit_change`` on writes and ``after_access`` on get."""
 
+    # One instance serves every model with the same options (it keeps no per-model state).
+    shared_by_models = True
+
     name = "lifecycle"
     version = "1.0.0"
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens

@@ -42,8 +42,6 @@ LONG_MODULES = {
     "integrations/sqlalchemy/adapter.py": "the SQLAlchemy adapter, one method per operation",
     "testing/_sqlalchemy.py": "one backend of the kit: its SQLAlchemy operations, sync and async",
     "integrations/django/adapter.py": "the Django adapter, one method per operation",
-    # Over the line until the adapter is composed by concern (issue 23):
-    "adapters/base.py": "the adapter protocol, one method per operation or field question",
     "weaving/advice.py": "one concept: how an advice function is read and its parameters bound",
 }
 

@@ -48,8 +48,8 @@ class AdapterFields:
         """Every name field ``name`` is written under (``name`` included).
 
         Masking reads it, so a field masked by one name is masked under all:
-        Django's ``patient`` is written as ``patient_id``; the primary key as
-        ``pk`` and as its own name.  A plain class's key is read from ``pk``,
+        a foreign key ``patient`` may be written as its column ``patient_id``;
+        the primary key as ``pk`` and as its own name.  A plain class's key is read from ``pk``,
         else ``id`` (:meth:`pk`).
         """
         if name in ("pk", "id"):
@@ -85,9 +85,9 @@ class AdapterFields:
         ``visible(model)`` gives, when a query is built, the field values of the
         rows the plugins in force show (``{"deleted_at": None}``; empty: none
         hidden).  Called when a plugin declaring ``visible_rows`` is woven.
-        Plain: nothing to do (no relations); Django: joins into the many side of
-        a relation (``Author.objects.filter(articles__title="x")``) get the
-        condition (see ``integrations/django/relations.py``).
+        Plain: nothing to do (no relations); an ORM with relations adds the
+        condition to joins into the many side of a relation
+        (``Author.objects.filter(articles__title="x")``).
         """
 
     def get_field(self, instance: Any, name: str) -> Any:

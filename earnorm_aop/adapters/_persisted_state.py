@@ -27,7 +27,7 @@ class AdapterPersistedState(AdapterFields):
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
 
-        An adapter calls this when it *loads* an instance (Django: ``from_db``),
+        An adapter calls this when it *loads* an instance (its ORM's load hook),
         and the ``changes`` plugin after each successful write, so
         :meth:`loaded_state` (and the change tracking) can tell what changed
         since.  Plain classes have no load step: their state is known from
@@ -90,7 +90,7 @@ _rows: dict[tuple[type, Any], dict[str, Any]] = {}
 
 # A copy of a saved instance (``copy.copy``, pydantic's ``model_copy``) keeps
 # its primary key: it is the same row, so until it is saved itself it starts
-# from the state of that row, as a copied Django instance does.  (class,
+# from the state of that row, as a copied ORM instance does.  (class,
 # primary key) -> the live instance whose state was recorded last for that
 # row, and id(instance) -> its row, so the entry goes with the state.
 _by_row: dict[tuple[type, Any], Callable[[], Any]] = {}

@@ -36,9 +36,8 @@ class AdapterTransactions:
         that transaction rolls back.  This is what ``after_commit`` /
         ``after_rollback`` advice and the built-ins' commit-time work use.
         Plain classes have no transactions: ``on_commit`` runs at once,
-        ``on_rollback`` never.  Django: ``transaction.on_commit(...,
-        robust=robust)`` on the subject's database, plus the rollback side
-        (see ``integrations/django/transactions.py``).
+        ``on_rollback`` never.  An ORM maps them onto its own commit and
+        rollback hooks, on the subject's connection.
         """
         if on_commit is not None:
             on_commit()

@@ -22,7 +22,7 @@ class AdapterValidation(AdapterFields):
 
         Plain: a pydantic model is validated again from its current values (an
         assignment without ``validate_assignment`` is otherwise never checked);
-        other classes have no rules.  Django: ``full_clean()``'s ``message_dict``.
+        other classes have no rules.  An ORM: its own full validation's messages.
         """
         model = type(instance)
         if getattr(model, "model_validate", None) is None:
@@ -51,9 +51,8 @@ class AdapterValidation(AdapterFields):
 
         Where forms validate a model before saving it, a plugin's rules must be
         reported there, as the ORM reports its own, not only by refusing the save.
-        Plain: no such step, the call is unchanged.  Django: ``clean_fields(exclude)``
-        (which ``full_clean()`` and so ModelForms and the admin call) raises one
-        ``ValidationError`` with Django's errors and the plugin's.
+        Plain: no such step, the call is unchanged.  An ORM whose forms validate
+        fields raises one error with its own messages and the plugin's.
         """
         return proceed()
 

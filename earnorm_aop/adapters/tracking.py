@@ -21,8 +21,8 @@ tracking" in :class:`~earnorm_aop.adapters.base.Adapter`):
   a *bulk frame*, opened by the ``changes`` plugin's ``before`` advice and
   closed by its ``after`` / ``error`` advice.
 
-A field the adapter does not know the value of (a Django field deferred with
-``only()``/``defer()`` and never loaded) is :data:`UNKNOWN`: never in
+A field the adapter does not know the value of (a field its ORM deferred,
+``only()``/``defer()``, and never loaded) is :data:`UNKNOWN`: never in
 ``changes``, and a condition on it is false — never guessed, never queried.
 """
 
@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from . import loads
 from ._unknown import UNKNOWN
 
 if TYPE_CHECKING:
@@ -222,7 +223,8 @@ def open_bulk(
     """
     deleting = values is None
     written = dict(values or {})
-    rows = adapter.read_rows(model, queryset, written)
+    with loads.quiet():  # the library's own read: not a query's load (after_query_load)
+        rows = adapter.read_rows(model, queryset, written)
     recs = [
         Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
         for row, old, new in rows

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..weaving import weaver
 from ..weaving.aspect import Aspect
 from ..weaving.pointcut import Kind, split_event
+from .events import firing
 
 __all__ = ["EventNode", "MethodNode", "ModelDiagram", "Step", "diagram"]
 
@@ -126,7 +127,7 @@ def diagram(
                 continue
             if not any(a.spec is spec for c in chains for a in c.advice):
                 handlers.setdefault(target, []).append(f"{aspect.name}.{spec.name}")
-    fired = {event for aspect in aspects for event in _fires(aspect)}
+    fired = set(firing(aspects))
     for event in sorted(fired - set(handlers)):
         handlers[event] = []  # fired, but nobody on this model listens
     drawn = tuple(

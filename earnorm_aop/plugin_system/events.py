@@ -29,20 +29,29 @@ from ..weaving.policy import policy_of
 
 __all__ = [
     "LIFECYCLE",
+    "QUERY_LOAD",
     "aemit",
     "emit",
     "fire",
     "fire_prepared",
+    "fire_query_load",
+    "firing",
     "listened",
     "listens_to_lifecycle",
     "prepare",
 ]
+
+QUERY_LOAD = "after_query_load"
+"""The lifecycle event of a record a query loaded; ``@hook("after_access", loads=True)``
+listens to it too."""
 
 LIFECYCLE: dict[str, str] = {
     "after_change": "after each write that changes a record (create, save, update, delete, "
     "each row of save_many / update_many / delete_many, soft delete, restore)",
     "after_commit_change": "the same, once the write's transaction commits",
     "after_access": "after get() returns a record (a cache hit too)",
+    "after_query_load": "for each record a query loads, for handlers that ask "
+    '(@hook("after_access", loads=True))',
 }
 """The events the system fires by itself: the built-in ``lifecycle`` plugin, woven on a
 model as soon as one of its plugins listens to one of them (so a model nobody listens
@@ -121,6 +130,31 @@ def listened(model: type, event: str) -> bool:
 def listens_to_lifecycle(aspect: Aspect) -> bool:
     """Whether ``aspect`` handles one of the :data:`LIFECYCLE` events (by its event name)."""
     return any(spec.target in LIFECYCLE for spec in aspect.advices)
+
+
+def fire_query_load(instance: Any) -> None:
+    """The load watcher of a model some handler asked loads of (``Adapter.watch_loads``).
+
+    One look-up when nobody listens (the handler switched off, unwoven).  ``user``
+    and ``context`` are injected as in every handler (the call context's).
+    """
+    if weaver.event_handlers(type(instance), QUERY_LOAD):
+        emit(instance, QUERY_LOAD)
+
+
+def firing(aspects: Sequence[Aspect]) -> dict[str, None]:
+    """The events ``aspects`` fire by themselves (their classes' ``fires``), in order.
+
+    ``after_query_load`` only where a handler asks for it: nothing watches the
+    loads of any other model.
+    """
+    asked = {spec.target for aspect in aspects for spec in aspect.advices}
+    found: dict[str, None] = {}
+    for aspect in aspects:
+        for event in getattr(type(aspect.plugin), "fires", ()):
+            if event != QUERY_LOAD or event in asked:
+                found[event] = None
+    return found
 
 
 def _handlers(instance: Any, event: str) -> Sequence[tuple[Aspect, AdviceSpec]]:

@@ -15,13 +15,14 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from ..adapters.base import adapter_for
 from ..errors import PluginConfigError, PluginNotFoundError
 from ..weaving import weaver
 from ..weaving.aspect import Aspect
 from .conditions import needs_tracking
 from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
 from .dependencies import resolve_requirements
-from .events import listens_to_lifecycle
+from .events import QUERY_LOAD, fire_query_load, listens_to_lifecycle
 from .masking import mask as mask_fields
 from .registry import PluginRegistry
 from .registry import registry as default_registry
@@ -147,8 +148,20 @@ def apply_plugins(
         except BaseException:
             withdraw(model, added)
             raise
+        _watch_loads(model, aspects)
         warn_unfired(model, aspects)
         withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
+
+
+def _watch_loads(model: type, aspects: Sequence[Aspect]) -> None:
+    """Where a handler asked for the records queries load (``loads=True``), watch them.
+
+    Only then: on every other model a loaded row costs nothing more.  An
+    adapter that cannot see its loads (a plain class's queries are its own
+    code) leaves the handler to ``get``.
+    """
+    if any(spec.target == QUERY_LOAD for aspect in aspects for spec in aspect.advices):
+        adapter_for(model).watch_loads(model, fire_query_load)
 
 
 def _served(role: str, *groups: Sequence[Aspect]) -> bool:

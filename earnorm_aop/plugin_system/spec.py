@@ -63,7 +63,11 @@ _RESERVED_ATTRS = frozenset(
 
 
 def hook(
-    spec: str | Sequence[str], *, optional: bool = False, **conditions: Any
+    spec: str | Sequence[str],
+    *,
+    optional: bool = False,
+    loads: bool = False,
+    **conditions: Any,
 ) -> Callable[[F], F]:
     """Bind a plugin method to a pointcut (``"around:get_*"``), an event, or a list of them.
 
@@ -71,6 +75,9 @@ def hook(
     module is imported.  Keywords are conditions on the write's changes
     (``when=``, ``was=``, ``is_now=``, ``has_changed=``, ``changes_to=``,
     ``when_any=``, ``condition=``; see :mod:`earnorm_aop.plugin_system.conditions`).
+    ``loads=True`` (with ``"after_access"`` only): the handler also runs for each
+    record a query loads (the ``after_query_load`` event), not only for ``get``;
+    without it, loading 10,000 rows calls nothing.
     """
     from .conditions import Condition
 
@@ -92,6 +99,13 @@ def hook(
         )
     if not specs:
         raise PluginError("@hook needs at least one pointcut or event name")
+    if loads:
+        if "after_access" not in specs:
+            raise PluginError(
+                f"@hook({spec!r}, loads=True): loads= asks for the records a query loads, "
+                "an option of 'after_access' only; write @hook(\"after_access\", loads=True)"
+            )
+        specs.append("after_query_load")
     for s in specs:
         if is_pointcut(s):
             parse_pointcut(s)

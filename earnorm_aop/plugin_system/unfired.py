@@ -23,7 +23,7 @@ from ..errors import PluginWarning
 from ..weaving import extensions, weaver
 from ..weaving.aspect import Aspect
 from ..weaving.pointcut import Kind, split_event
-from .events import LIFECYCLE
+from .events import LIFECYCLE, firing
 from .shadowing import user_level
 
 __all__ = ["fired_events", "warn_unfired"]
@@ -33,10 +33,7 @@ _KINDS = tuple(k.value for k in Kind if k is not Kind.CHAIN)
 
 def fired_events(model: type) -> tuple[str, ...]:
     """The events the plugins woven on ``model`` fire by themselves (their ``fires``)."""
-    found: dict[str, None] = {}
-    for aspect in weaver.effective_aspects(model):
-        found.update(dict.fromkeys(getattr(type(aspect.plugin), "fires", ())))
-    return tuple(found)
+    return tuple(firing(weaver.effective_aspects(model)))
 
 
 def warn_unfired(model: type, aspects: Iterable[Aspect]) -> None:

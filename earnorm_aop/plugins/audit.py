@@ -191,6 +191,16 @@ class AuditPlugin:
         # The audit store of each adapter met (one: a plugin instance serves one model).
         self._stores: dict[Adapter, AuditStore] = {}
 
+    @property
+    def history_sink(self) -> str:
+        """Where the records go: ``"table"`` (a history to show), ``"logging"`` or ``"callable"``.
+
+        What an integration's UI reads (Django's admin "History" page), knowing
+        the plugin by what it does, not its name.
+        """
+        sink = self.config.sink
+        return sink if isinstance(sink, str) else "callable"
+
     def schema(self) -> Schema:
         """With the ``table`` sink: the shared table :data:`AUDIT_TABLE_NAME` (one row per record).
 

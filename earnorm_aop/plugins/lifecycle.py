@@ -22,8 +22,13 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
 - ``after_access`` -- after ``get`` returns a record (a cache hit too):
   ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
   ``context``.  Records a query loads do not fire it: loading 10,000 rows must
-  not cost 10,000 handler calls nobody asked for, and the opt-in for those
-  (a per-adapter load hook) is not built yet.
+  not cost 10,000 handler calls nobody asked for.
+- ``after_query_load`` -- for each record a query loads, for the handlers
+  that ask: ``@hook("after_access", loads=True)`` listens to both events.
+  Only on a model with such a handler does the adapter watch its loads
+  (``Adapter.watch_loads``: Django's ``from_db``, SQLAlchemy's ``load`` event,
+  the memory store's rows, EarnORM's ``search``); ``get`` loads quietly (it
+  fires ``after_access``), and so do the library's own reads.
 
 Each handler is one listener: with ``audit`` on the model too (itself an
 ``after_change`` listener), each runs once per write.
@@ -35,10 +40,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ..adapters import tracking
+from ..adapters import loads, tracking
 from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
-from ..plugin_system.events import aemit, emit, fire, fire_prepared, prepare
+from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire, fire_prepared, prepare
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
@@ -66,7 +71,7 @@ class LifecyclePlugin:
     name = "lifecycle"
     version = "1.0.0"
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
-    fires = (CHANGE, COMMITTED, ACCESS)  # what explain()'s diagrams draw as fired by it
+    fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     # Inside timestamp's around advice (50): the changes include the stamped times.
     priority = 10
@@ -250,11 +255,12 @@ class LifecyclePlugin:
         if frame is not None:
             tracking.apply(frame)  # the rows as stored, for the handlers
         late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
-        stored = (
-            adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
-            if late and rows
-            else {}
-        )
+        with loads.quiet():  # the library's own read
+            stored = (
+                adapter.reread(queryset, [adapter.pk(r.instance) for r in rows], late)
+                if late and rows
+                else {}
+            )
         plain = {
             adapter.attname(model, n): adapter.stored_value(model, n, v)
             for n, v in values.items()
@@ -298,6 +304,16 @@ class LifecyclePlugin:
 
     # -- fetches ------------------------------------------------------------------------
 
+    @hook("around:get", optional=True)
+    def getting(self, model: type, proceed: Callable[..., Any]) -> Any:
+        """A ``get`` loads its record quietly: it fires ``after_access``, not ``after_query_load``.
+
+        One look-up where no handler asked for query loads.
+        """
+        if not event_handlers(model, QUERY_LOAD):
+            return proceed()
+        return _quietly(proceed)
+
     @hook("after:get", optional=True)
     def accessed(self, instance: Any, model: type) -> None:
         """``after_access`` on the record ``get`` returned (a cache hit too), with the actor."""
@@ -305,6 +321,20 @@ class LifecyclePlugin:
             return
         current = context.current()
         emit(instance, ACCESS, user=current.actor, context=current)
+
+
+def _quietly(proceed: Callable[..., Any]) -> Any:
+    """``proceed()`` with query loads quiet, until its awaitable (an async get) settles."""
+    with loads.quiet():
+        result = proceed()
+    if not inspect.isawaitable(result):
+        return result
+
+    async def settle() -> Any:
+        with loads.quiet():
+            return await result
+
+    return settle()
 
 
 def _saving(

@@ -134,6 +134,15 @@ class SoftDeletePlugin:
         """``deleted_at``: nullable, indexed (each default query filters on it); old rows: empty."""
         return Schema(fields=(FieldSpec(self._field, datetime | None, None, index=True),))
 
+    @property
+    def hidden_while_set(self) -> str:
+        """The field whose rows are hidden while it is set (``deleted_at``).
+
+        What an integration's UI reads to show and filter the hidden rows
+        (Django's admin), knowing the plugin by what it does, not its name.
+        """
+        return self._field
+
     def visible_rows(self, model: type) -> dict[str, Any]:
         """The rows shown: ``deleted_at`` unset (all of them inside ``including_deleted()``).
 

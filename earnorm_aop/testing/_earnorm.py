@@ -114,7 +114,7 @@ class Record:
         values = records.pending(record)
         if record._ids:
             return self._backend.run(record.write(dict(values)))
-        return self._backend.run(record._earnorm_aop_save(values))
+        return self._backend.run(records.then_saves(record._earnorm_aop_save(values)))
 
     def delete(self) -> Any:
         """The logical delete's own result (``unlink()`` answers ``True`` for every record)."""
@@ -122,7 +122,8 @@ class Record:
 
         record = self._record
         self._backend.run(records.load(record))  # as unlink() does first
-        return self._backend.run(record._earnorm_aop_delete())
+        # The saves its advice asked for without await (record.save()), as unlink() does.
+        return self._backend.run(records.then_saves(record._earnorm_aop_delete()))
 
 
 class EarnORMBackend(Backend):

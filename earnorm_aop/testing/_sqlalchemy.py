@@ -310,6 +310,10 @@ class SQLAlchemyBackend(Backend):
         from sqlalchemy import inspect
 
         self.session.add(obj)
+        if self._flushing():
+            # Called by advice inside a flush (the page's before_delete saves, then
+            # vetoes): the write joins the flush in progress, which commits as it would.
+            return
         try:
             self._commit_or_roll_back()
         except BaseException:
@@ -317,6 +321,9 @@ class SQLAlchemyBackend(Backend):
                 # The rollback expired it; an async session cannot load on access.
                 self.wait(self.async_session.refresh(obj))
             raise
+
+    def _flushing(self) -> bool:
+        return bool(self.session._flushing)  # the sync session (an AsyncSession's too)
 
     def _delete(self, obj: Any) -> None:
         from sqlalchemy import inspect

@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from earnorm_aop.adapters import base as adapter_base
+from earnorm_aop.adapters import _persisted_state as adapter_base
 from earnorm_aop.adapters.base import Adapter
 from earnorm_aop.integrations import FieldSpec, adapter_for
 

@@ -243,3 +243,63 @@ def test_cli_explain_format(tmp_path: object, capsys: pytest.CaptureFixture[str]
     finally:
         del module.CliPost  # type: ignore[attr-defined]
         weaver.unweave(Post)
+
+
+def test_the_lifecycle_events_a_model_fires_are_drawn_with_their_listeners() -> None:
+    """The page's AuditPlugin: after_change and after_access, fired by the system (lifecycle).
+
+    ``after_query_load`` is drawn only where a handler asks for loads (nothing
+    watches another model's loads).
+    """
+    reg = PluginRegistry(group=None)
+
+    class AuditPlugin:
+        @hook("after_change")
+        def log_change(self, instance: object, changes: object) -> None:
+            pass
+
+        @hook("after_access")
+        def log_access(self, instance: object, user: object) -> None:
+            pass
+
+    class Loads:
+        @hook("after_access", loads=True)
+        def log_load(self, instance: object) -> None:
+            pass
+
+    reg.register("audit_page", AuditPlugin)
+    reg.register("loads", Loads)
+
+    @with_plugins("audit_page", registry=reg)
+    class Post:
+        def save(self) -> None:
+            pass
+
+        @classmethod
+        def get(cls, pk: int) -> Post:
+            return cls()
+
+    nodes, edges, _ = _read_mermaid(explain(Post).to_mermaid())
+    labels = set(nodes.values())
+    for event, handler in (
+        ("after_change", "audit_page.log_change"),
+        ("after_access", "audit_page.log_access"),
+    ):
+        event_node = next(n for n, label in nodes.items() if label == f"event {event}")
+        fired_by = {nodes[a] for a, _, label, b in edges if b == event_node and label == "fires"}
+        assert fired_by == {"plugin lifecycle"}
+        assert any(a == event_node and nodes[b] == f"handler: {handler}" for a, _, _, b in edges), (
+            event
+        )
+    assert "event after_query_load" not in labels
+    assert "fires by itself: after_change, after_commit_change, after_access" in str(explain(Post))
+
+    @with_plugins("loads", registry=reg)
+    class Note:
+        @classmethod
+        def get(cls, pk: int) -> Note:
+            return cls()
+
+    nodes, edges, _ = _read_mermaid(explain(Note).to_mermaid())
+    assert {"event after_query_load", "handler: loads.log_load"} <= set(nodes.values())
+    assert str(explain(Note)).endswith("after_access, after_query_load")

@@ -244,3 +244,60 @@ def test_a_model_without_lifecycle_listeners_fires_nothing_by_itself() -> None:
     model, caught = _woven_with("before_save")
     assert caught == []
     assert "fires by itself" not in str(explain(model))
+
+
+def _as_a_new_session_sees_them(backend: Any) -> None:
+    """SQLAlchemy loads an object once per session: a query of rows it holds loads nothing."""
+    if backend.name.startswith("sqlalchemy"):
+        backend.session.expunge_all()
+
+
+def test_query_loads_fire_for_the_handlers_that_ask_and_only_them(backend: Any) -> None:
+    """``@hook("after_access", loads=True)``: every record a query loads, and get once."""
+    reg = PluginRegistry(group=None)
+    every: list[tuple[Any, Any]] = []
+    on_get: list[Any] = []
+
+    class Loads:
+        @hook("after_access", loads=True)
+        def log(self, instance: Any, user: Any, context: Any) -> None:
+            every.append((adapter_for(type(instance)).pk(instance), user))
+
+    class GetOnly:
+        @hook("after_access")
+        def log(self, instance: Any) -> None:
+            on_get.append(adapter_for(type(instance)).pk(instance))
+
+    reg.register("loads", Loads)
+    reg.register("get_only", GetOnly)
+    Article = backend.model("loads", "get_only", registry=reg)
+    a = backend.create(Article, title="a")
+    b = backend.create(Article, title="b")
+    assert every == [] and on_get == []  # writes load nothing
+    _as_a_new_session_sees_them(backend)
+    with context(actor="ann"):
+        assert backend.visible(Article) == sorted([a.id, b.id])
+    assert sorted(every) == sorted([(a.id, "ann"), (b.id, "ann")])
+    assert on_get == []  # not asked for: a query calls it for no row
+    backend.get(Article, a.id)
+    assert every[2:] == [(a.id, None)] and on_get == [a.id]  # get: once each, not also a load
+
+
+def test_a_model_whose_handlers_do_not_ask_watches_no_loads(backend: Any) -> None:
+    """Loading rows costs no handler call, and no watcher is even installed."""
+    from earnorm_aop.adapters import loads
+
+    Article, seen = listening(backend)
+    for title in "abcdefghij":
+        backend.create(Article, title=title)
+    _as_a_new_session_sees_them(backend)
+    assert len(backend.visible(Article)) == 10
+    assert seen.accesses == []
+    assert getattr(Article, loads.ATTRIBUTE, None) is None
+
+
+def test_loads_is_an_option_of_after_access_only() -> None:
+    from earnorm_aop import PluginError
+
+    with pytest.raises(PluginError, match=r"loads=True.*'after_access' only"):
+        hook("after_change", loads=True)

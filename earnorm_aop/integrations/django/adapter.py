@@ -27,6 +27,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
 
+from ...adapters import loads
 from ...adapters._bulk_read import BulkValues
 from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
@@ -67,6 +68,12 @@ class DjangoAdapter(Adapter):
 
     def __init__(self) -> None:
         self._operations = OperationCache()
+
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Each instance ``from_db`` builds (querysets, ``get``'s: quiet), not refreshes."""
+        loading.install_load_hooks(model)
+        setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
+        return True
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and issubclass(model, models.Model)

@@ -20,8 +20,9 @@ Reusable pieces for a project's ``admin.py``:
 
 A mixin put on a model without its plugin is reported by Django's system
 checks (``earnorm_aop.E101`` / ``E102``), as a misconfigured admin is.
-The plugins' options are read from the woven plugin (``softdelete``'s
-``field``, ``audit``'s ``sink``), so a renamed field needs no admin setting.
+The plugins' options are read from what the woven plugins declare (the field
+softdelete hides rows by, ``hidden_while_set``; audit's sink, ``history_sink``),
+so a renamed field needs no admin setting.
 """
 
 from __future__ import annotations
@@ -60,11 +61,18 @@ DELETED_ONLY = "yes"
 DELETED_TOO = "all"
 
 
-def _plugin_of(model: type, name: str) -> Any:
-    """The plugin object ``name`` woven on ``model`` (its options are in ``.config``), or None."""
+def _declared(model: type, attribute: str) -> Any:
+    """``attribute`` of the first plugin in force on ``model`` that has it, or None.
+
+    The admin knows a plugin by what it declares, never by its name: the
+    field rows are hidden by (``hidden_while_set``: softdelete's
+    ``deleted_at``), the sink audit records go to (``history_sink``).
+    """
     for aspect in weaver.effective_aspects(model):
-        if aspect.name == name and aspect.switch.enabled:
-            return aspect.plugin
+        if aspect.switch.enabled:
+            found = getattr(aspect.plugin, attribute, None)
+            if isinstance(found, str):
+                return found
     return None
 
 
@@ -76,8 +84,7 @@ class DeletedFilter(admin.SimpleListFilter):  # type: ignore[misc]
 
     def __init__(self, request: HttpRequest, params: Any, model: type, model_admin: Any) -> None:
         super().__init__(request, params, model, model_admin)
-        plugin = _plugin_of(model, "softdelete")
-        self.field: str | None = None if plugin is None else str(plugin.config.field)
+        self.field: str | None = _declared(model, "hidden_while_set")
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(DELETED_ONLY, "Deleted only"), (DELETED_TOO, "All, deleted included")]
@@ -119,8 +126,8 @@ class SoftDeleteAdminMixin:
 
     def soft_delete_field(self) -> str | None:
         """The model's ``deleted_at`` field, or None when ``softdelete`` is not woven on it."""
-        plugin = _plugin_of(self.model, "softdelete")
-        return None if plugin is None else str(plugin.config.field)
+        found: str | None = _declared(self.model, "hidden_while_set")
+        return found
 
     def shows_deleted(self, request: HttpRequest) -> bool:
         """Whether the "deleted" filter (here, or kept from the list) asks for deleted rows."""
@@ -304,11 +311,8 @@ class AuditHistoryAdminMixin:
 
     def audit_sink(self) -> str | None:
         """The audit plugin's sink on this model (``"table"`` keeps a history), or None."""
-        plugin = _plugin_of(self.model, "audit")
-        if plugin is None:
-            return None
-        sink = plugin.config.sink
-        return sink if isinstance(sink, str) else "callable"
+        found: str | None = _declared(self.model, "history_sink")
+        return found
 
     def audit_records(self, obj: Any) -> Any:
         """The audit records of ``obj``, newest first (a queryset of ``AuditRecord``)."""

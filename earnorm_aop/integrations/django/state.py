@@ -22,6 +22,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from ...adapters import loads
+
 __all__ = [
     "aliases",
     "attnames",
@@ -200,6 +202,7 @@ def _from_db(
     original = hook.original(cls)
     new = original(db, field_names, values, **kwargs if hook.keywords else {})
     vars(new._state)[_LOADED] = (field_names, values)
+    loads.notify(cls, new)
     return new
 
 
@@ -233,7 +236,8 @@ def _unbound(hook: _RefreshFromDB, owner: Any, instance: Any, *args: Any, **kwar
 
 
 def _refresh(instance: Any, original: Any, *args: Any, **kwargs: Any) -> Any:
-    result = original(*args, **kwargs)
+    with loads.quiet():  # a refresh is not a query's load (its instance is the same)
+        result = original(*args, **kwargs)
     # refresh_from_db(using=None, fields=None, from_queryset=None)
     fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
     state = loaded_state(instance) or {}

@@ -34,14 +34,15 @@ See ``docs/earnorm.md`` for EarnORM's limitations met here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from earnorm.base.model.base import BaseModel
 
+from ...adapters import loads
 from ...adapters.base import Adapter, FieldSpec
 from ...adapters.tracking import UNKNOWN
-from . import fields, records
+from . import fields, queries, records
 
 __all__ = ["EarnORMAdapter", "adapter"]
 
@@ -122,21 +123,20 @@ class EarnORMAdapter(Adapter):
             return dict(instance)
         return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
 
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Each record ``search()`` returns (EarnORM's query; its values are not read)."""
+        setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
+        if "search" not in vars(model):
+            setattr(model, "search", records.searching)  # noqa: B010
+        return True
+
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         """An EarnORM query narrowed with a MongoDB filter (``None`` matches a missing field).
 
-        The query's own criteria stay: EarnORM's ``filter(dict)`` updates its
-        filter key by key, so ``{"deleted_at": None}`` would replace a
-        ``("deleted_at", "!=", None)`` of the search domain; both are joined
-        with ``$and`` instead, as Django's and SQLAlchemy's filters combine.
+        The query's own criteria stay, joined with ``$and`` (``queries.narrowed``).
         """
         if callable(getattr(queryset, "filter", None)) and not isinstance(queryset, list):
-            own = getattr(queryset, "_filter", None)
-            if isinstance(own, dict) and own:
-                combined = {"$and": [dict(own), dict(conditions)]}
-                own.clear()
-                return queryset.filter(combined)
-            return queryset.filter(dict(conditions))
+            return queries.narrowed(queryset, conditions)
         return super().filter(queryset, **conditions)
 
     # -- what an operation's call means ---------------------------------------------

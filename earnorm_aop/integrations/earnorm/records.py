@@ -21,19 +21,23 @@ A record's stored values and the values pending for its write are kept by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Awaitable, Generator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from earnorm.base.model.base import BaseModel
 from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
+from ...adapters import loads
 from ...errors import PluginError
 from .batch import reach_gate, save_all
 from .fields import auto_fields, created_fields, store_as_given
+from .queries import answering_keywords
 from .state import (
     PENDING,
     FieldValue,
+    RecordId,
     is_record,
     mark_written,
     pending,
@@ -49,6 +53,7 @@ __all__ = [
     "FACADES",
     "FieldValue",
     "NotFound",
+    "Save",
     "install",
     "is_record",
     "load",
@@ -58,6 +63,7 @@ __all__ = [
     "set_state",
     "set_tracked",
     "state",
+    "then_saves",
     "tracked",
 ]
 
@@ -76,6 +82,12 @@ _create = vars(BaseModel)["create"].__func__
 _write = vars(BaseModel)["write"]
 _unlink = vars(BaseModel)["unlink"]
 _convert_to_db = vars(BaseModel)["_convert_to_db"].__func__
+_where_calc = vars(BaseModel)["_where_calc"].__func__
+_search = vars(BaseModel)["search"].__func__
+
+# The saves asked for (``record.save()``) while a façade's operation runs, and not
+# awaited by whoever asked: the façade awaits them once its operation is done.
+_ASKED: ContextVar[list[Save] | None] = ContextVar("earnorm_aop_saves", default=None)
 
 
 async def load(record: Any, *, track: bool = True) -> None:
@@ -122,10 +134,10 @@ async def create(cls: Any, values: Any = None) -> Any:
     """EarnORM's ``create``; the logical ``save`` (a dict) or ``save_many`` (a list) runs."""
     if isinstance(values, list):
         records = [_new(cls, v) for v in values]
-        await cls._earnorm_aop_save_many(records)
+        await then_saves(cls._earnorm_aop_save_many(records))
         return cls._browse(cls._env, [r._ids[0] for r in records if r._ids])
     record = _new(cls, values)
-    await record._earnorm_aop_save(pending(record))
+    await then_saves(record._earnorm_aop_save(pending(record)))
     take_written(record)
     return record
 
@@ -139,7 +151,7 @@ async def write(self: Any, vals: dict[str, Any]) -> Any:
     group = _records(self)
     for record in group:
         await load(record)
-    await save_all(group, vals)
+    await then_saves(save_all(group, vals))
     return self
 
 
@@ -153,8 +165,80 @@ async def unlink(self: Any) -> bool:
     done = True
     for record in _records(self):
         await load(record)
-        done = (await record._earnorm_aop_delete()) is not False and done
+        done = (await then_saves(record._earnorm_aop_delete())) is not False and done
     return done
+
+
+def save(self: Any) -> Save:
+    """The record's values set since it was read (``record.title = ...``), written.
+
+    EarnORM's ``create`` for a record never created, else its ``write`` of those
+    values, through the plugins either way; the awaitable gives the record.
+    Advice written for Django (the plugin page's ``before_delete``:
+    ``instance.deleted_at = ...; instance.save(); return False``) calls it
+    without ``await``: while a façade's operation runs, a save nobody awaited
+    is awaited by the façade once the operation is done (not if it failed).
+    """
+    asked = Save(self)
+    collecting = _ASKED.get()
+    if collecting is not None:
+        collecting.append(asked)
+    return asked
+
+
+class Save:
+    """What ``record.save()`` returns: the write, run when awaited (see :func:`save`)."""
+
+    __slots__ = ("_record", "_started")
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+        self._started = False
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        self._started = True
+        return self._write().__await__()
+
+    async def _write(self) -> Any:
+        record = self._record
+        if record._ids:
+            await record.write(dict(pending(record)))
+        else:
+            await record._earnorm_aop_save(pending(record))
+            take_written(record)
+        return record
+
+    def _drop(self) -> None:
+        """Its operation failed: the save it asked for is not made (nothing warned)."""
+        self._started = True
+
+    def __del__(self) -> None:
+        if not self._started:
+            warnings.warn(
+                f"{type(self._record).__qualname__}.save() was never awaited: write "
+                "'await record.save()' (inside a plugin's advice the write in progress "
+                "awaits it)",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+
+async def then_saves(operation: Awaitable[Any]) -> Any:
+    """Await ``operation``, then the saves its advice asked for and did not await."""
+    asked: list[Save] = []
+    token = _ASKED.set(asked)
+    try:
+        result = await operation
+    except BaseException:
+        for call in asked:
+            call._drop()
+        raise
+    finally:
+        _ASKED.reset(token)
+    for call in asked:
+        if not call._started:
+            await call
+    return result
 
 
 @classmethod  # type: ignore[misc]
@@ -241,6 +325,21 @@ async def get(cls: Any, record_id: str) -> Any:
     return record
 
 
+@classmethod  # type: ignore[misc]
+async def where_calc(cls: Any, domain: Any) -> Any:
+    """EarnORM's ``_where_calc``, its query answering ``filter(**kwargs)`` (``queries.py``)."""
+    return answering_keywords(await _where_calc(cls, domain))
+
+
+@classmethod  # type: ignore[misc]
+async def searching(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    """EarnORM's ``search``, each record it found reported as loaded (``watch_loads``)."""
+    found = await _search(cls, *args, **kwargs)
+    for record in found:
+        loads.notify(cls, record)
+    return found
+
+
 def rebuilt(model: Any, ids: tuple[str, ...], values: dict[str, Any] | None) -> Any:
     """A record of ``model`` with ``ids`` whose stored values are known to be ``values``."""
     record = model._browse(model._env, list(ids))
@@ -275,6 +374,8 @@ FACADES: dict[str, Any] = {
     "write": write,
     "unlink": unlink,
     "get": get,
+    "save": save,
+    "_where_calc": where_calc,
     "_convert_to_db": _convert_to_db_as_given,
     "_earnorm_aop_save": _earnorm_aop_save,
     "_earnorm_aop_delete": _earnorm_aop_delete,
@@ -292,4 +393,4 @@ def install(model: type) -> None:
             setattr(model, name, func)
     for name, value in list(vars(model).items()):
         if type(value) is AsyncFieldDescriptor:
-            setattr(model, name, FieldValue(value.field))
+            setattr(model, name, RecordId(value.field) if name == "id" else FieldValue(value.field))

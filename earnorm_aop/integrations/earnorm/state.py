@@ -27,6 +27,7 @@ from earnorm.base.model.descriptors import AsyncFieldDescriptor
 
 __all__ = [
     "FieldValue",
+    "RecordId",
     "is_record",
     "mark_written",
     "pending",
@@ -125,6 +126,26 @@ class FieldValue(AsyncFieldDescriptor):  # type: ignore[misc]
 
     def __set__(self, instance: Any, value: Any) -> None:
         pending(instance)[str(self.name)] = value
+
+
+class RecordId(AsyncFieldDescriptor):  # type: ignore[misc]
+    """``record.id`` as EarnORM's ``BaseModel.id`` property gives it: the id, or ``""``.
+
+    EarnORM's metaclass puts an async field descriptor named ``id`` over its
+    own sync ``id`` property, so ``record.id`` is a coroutine (and
+    ``if not instance.id`` always false).  EarnORM's own code reads
+    ``self.id`` without ``await``, as the plugin page's advice does
+    (``f"{self.prefix}:{instance.id}"``): on a woven model it is the property again.
+    """
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is None:
+            return self.field
+        ids: tuple[str, ...] = instance._ids
+        return ids[0] if ids else ""
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        object.__setattr__(instance, "_ids", (value,))
 
 
 async def _resolved(value: Any) -> Any:

@@ -38,9 +38,10 @@ A pydantic model mixes it in the same way: ``class Note(MemoryModel, BaseModel)`
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
+from ...adapters import loads
 from ...adapters.base import Adapter, adapter_for, register_adapter
 from ...adapters.capabilities import provide
 from ...plugin_system.masking import MASK, masked_fields
@@ -196,6 +197,7 @@ class MemoryModel:
             for name, value in data.items():
                 setattr(obj, name, value)
         adapter_for(cls).remember_state(obj, row)
+        loads.notify(cls, obj)
         return obj
 
     def _check_fields(self, values: Mapping[str, Any]) -> None:
@@ -316,6 +318,11 @@ class MemoryAdapter(Adapter):
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The declared fields only: a row has the table's columns, not every attribute set."""
         return {n: self.get_field(instance, n) for n in self.field_names(type(instance))}
+
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Every instance built from a row (a queryset's, and ``get``'s, which is quiet)."""
+        setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
+        return True
 
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if isinstance(queryset, MemoryQuerySet):

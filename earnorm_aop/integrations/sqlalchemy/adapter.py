@@ -35,13 +35,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase, Mapper, object_session
 from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.sql.elements import ClauseElement
 
+from ...adapters import loads
 from ...adapters._bulk_read import BulkValues
 from ...adapters._operation_cache import OperationCache, Operations
 from ...adapters.base import Adapter, FieldSpec
@@ -121,6 +122,18 @@ class SQLAlchemyAdapter(Adapter):
 
     def __init__(self) -> None:
         self._operations = OperationCache()
+
+    def watch_loads(self, model: type, watcher: Callable[[Any], None]) -> bool:
+        """Each object the ORM's ``load`` event reports: the first load into its session.
+
+        An object the session holds already is not loaded again by a query
+        (the identity map), so it is not reported again (``populate_existing``
+        reloads it).  ``Session.get``'s own load is quiet (it fires ``after_access``).
+        """
+        setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
+        if not event.contains(model, "load", _loaded):
+            event.listen(model, "load", _loaded, propagate=True)
+        return True
 
     def handles(self, model: type) -> bool:
         return isinstance(model, type) and mapper_of(model) is not None
@@ -533,3 +546,8 @@ def install() -> None:
 
 
 adapter = SQLAlchemyAdapter()
+
+
+def _loaded(target: Any, _context: Any) -> None:
+    """SQLAlchemy's ``load`` event of a watched model (``watch_loads``)."""
+    loads.notify(type(target), target)

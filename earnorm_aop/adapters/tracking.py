@@ -4,26 +4,26 @@ Every plugin that asks what a write changes (advice taking ``changes``, hook
 conditions, audit's diff, timestamp's no-op check, cache invalidation) asks
 here, so a write is looked at once, whatever the number of plugins.
 
-A :class:`Record` is one row a write touches: its field values *before*
-(as loaded, or as last saved) and *after* (as about to be written, or as
+A [`Record`][earnorm_aop.adapters.tracking.Record] is one row a write touches: its field values
+*before* (as loaded, or as last saved) and *after* (as about to be written, or as
 written).  Where they come from is the adapter's business (see "Change
-tracking" in :class:`~earnorm_aop.adapters.base.Adapter`):
+tracking" in [`Adapter`][earnorm_aop.adapters.base.Adapter]):
 
 - an instance write (``save``, ``update``, ``delete``): before is the
-  adapter's :meth:`~earnorm_aop.adapters.base.Adapter.loaded_state`
+  adapter's [`loaded_state`][earnorm_aop.adapters.base.Adapter.loaded_state]
   (``None`` for a record never loaded or saved: every value was "nothing"),
   after is the instance's values now (``update``: with the values it writes);
 - ``save_many``: each object is a creation;
 - ``update_many`` / ``delete_many``: the rows the queryset matches, read once
-  just before the write by :meth:`~earnorm_aop.adapters.base.Adapter.read_rows`,
+  just before the write by [`read_rows`][earnorm_aop.adapters.base.Adapter.read_rows],
   each with what the write will store (database expressions such as
   ``F("views") + 1`` evaluated by that same read).  That read is shared through
   a *bulk frame*, opened by the ``changes`` plugin's ``before`` advice and
   closed by its ``after`` / ``error`` advice.
 
 A field the adapter does not know the value of (a field its ORM deferred,
-``only()``/``defer()``, and never loaded) is :data:`UNKNOWN`: never in
-``changes``, and a condition on it is false — never guessed, never queried.
+``only()``/``defer()``, and never loaded) is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]:
+never in ``changes``, and a condition on it is false — never guessed, never queried.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ class Record:
     def values(self, name: str) -> tuple[Any, Any]:
         """``(before(name), after(name))`` in one call: what a condition on one field reads.
 
-        When the value before is :data:`UNKNOWN`, so is the one after (not read:
-        a condition on the field is false either way).
+        When the value before is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN], so is the one
+        after (not read: a condition on the field is false either way).
         """
         if self.created:
             old = None
@@ -239,7 +239,8 @@ def open_bulk(
 
 
 def bulk_frame(queryset: Any) -> BulkFrame | None:
-    """The frame :func:`open_bulk` opened for ``queryset``'s write in progress, if any."""
+    """The frame [`open_bulk`][earnorm_aop.adapters.tracking.open_bulk] opened for ``queryset``'s
+    write in progress, if any."""
     frames = _FRAMES.get()
     if frames is None:
         return None
@@ -332,7 +333,8 @@ def records(
 
 
 def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]:
-    """:func:`instance_record` for one operation of one adapter's models, made at weave time.
+    """[`instance_record`][earnorm_aop.adapters.tracking.instance_record] for one operation of one
+    adapter's models, made at weave time.
 
     ``recorder(model, instance, args, kwargs)``.  A ``save`` (what most writes
     are) calls the adapter's two methods, bound here, and nothing else.

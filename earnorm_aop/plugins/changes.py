@@ -7,7 +7,7 @@ changes: advice taking ``changes``, hooks with conditions, and the built-ins
 before-state:
 
 - ``before`` a bulk update or delete: reads the rows the queryset matches,
-  once, for every plugin (:func:`~earnorm_aop.adapters.tracking.open_bulk`);
+  once, for every plugin ([`open_bulk`][earnorm_aop.adapters.tracking.open_bulk]);
 - after a bulk update: the rows read get the values written (so ``after``
   advice sees each record as stored);
 - ``after`` every successful write: what was written becomes the instance's
@@ -43,7 +43,8 @@ ONLY_FIELDS = "saving only some fields"
 One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
 full ``save`` rewritten to write only the fields ``names`` (none: nothing is
 written).  An integration provides it under this name (Django:
-``update_fields=names``); :class:`PlainOnlyFields` is the one for plain classes.
+``update_fields=names``); [`PlainOnlyFields`][earnorm_aop.plugins.changes.PlainOnlyFields] is the
+one for plain classes.
 """
 
 
@@ -207,7 +208,7 @@ class ChangesPlugin:
     ) -> None:
         """What the write stored is the persisted state now (a restricted save: those fields).
 
-        Woven as :func:`_rememberer` makes it for the model's adapter and the
+        Woven as ``_rememberer`` makes it for the model's adapter and the
         operation (this method is what it does, for a call from elsewhere).
         """
         _rememberer(method, adapter)(instance, model, args, kwargs)

@@ -90,7 +90,7 @@ _methods: dict[tuple[Any, ...], Callable[..., Any]] = {}
 def _model_method(
     plugin_name: str, name: str, func: Callable[..., Any], *, on_class: bool = False
 ) -> Callable[..., Any]:
-    """:func:`_as_method`, made once for a shared plugin instance's method."""
+    """``_as_method``, made once for a shared plugin instance's method."""
     owner = getattr(func, "__self__", None)
     if owner is None or not getattr(type(owner), "shared_by_models", False):
         return _as_method(plugin_name, name, func, on_class=on_class)

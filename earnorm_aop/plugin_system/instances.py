@@ -7,7 +7,7 @@ lifecycle: what they do per model they ask the adapter, or decide in advice
 specialised per model), so one instance, one validated configuration and one
 aspect serve every model configured alike: weaving one more model copies none
 of them (issue 18, point 7).  The registry keeps both caches
-(:meth:`earnorm_aop.plugin_system.registry.PluginRegistry.aspect_for`).
+([`aspect_for`][earnorm_aop.plugin_system.registry.PluginRegistry.aspect_for]).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ never in ``changes``, and a condition on it is false — never guessed, never qu
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -216,15 +216,22 @@ def open_bulk(
     model: type,
     queryset: Any,
     values: Mapping[str, Any] | None,
+    fields: Collection[str] | None = None,
 ) -> BulkFrame:
     """Read the rows ``queryset`` matches (one query) and keep them for this write.
 
     ``values`` is what an ``update_many`` writes; ``None`` for a ``delete_many``.
+    ``fields``: read only these, the key and the written fields (the adapter's
+    ``read_rows(..., fields=)``; the others are
+    [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]); ``None``: every field.
     """
     deleting = values is None
     written = dict(values or {})
     with loads.quiet():  # the library's own read: not a query's load (after_query_load)
-        rows = adapter.read_rows(model, queryset, written)
+        if fields is None:
+            rows = adapter.read_rows(model, queryset, written)
+        else:
+            rows = adapter.read_rows(model, queryset, written, fields=fields)
     recs = [
         Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
         for row, old, new in rows

@@ -74,14 +74,8 @@ class LifecyclePlugin:
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
     # Which advice fires which event: the diagrams' dotted "fires" edges from a chain.
-    fires_from = {  # noqa: RUF012 - a constant table
-        "changed": (CHANGE, COMMITTED),
-        "deleted": (CHANGE, COMMITTED),
-        "created_many": (CHANGE, COMMITTED),
-        "updated_many": (CHANGE, COMMITTED),
-        "deleted_many": (CHANGE, COMMITTED),
-        "accessed": (ACCESS,),
-    }
+    _WRITES = ("changed", "deleted", "created_many", "updated_many", "deleted_many")
+    fires_from = dict.fromkeys(_WRITES, (CHANGE, COMMITTED)) | {"accessed": (ACCESS,)}
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     reads_rows = "written"  # bulk after_change diffs the written fields; others say more
     # Inside timestamp's around advice (50): the changes include the stamped times.

@@ -458,8 +458,7 @@ def plan_advice(
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = (shared, found[1])
     else:
-        params = tuple(_with_constant(p, provided, target) for p in found[0])
-        found = (params, found[1])
+        found = (_given_constants(found[0], provided, target), found[1])
     params, needs_binding = found
     may_await = (
         target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
@@ -523,6 +522,38 @@ def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
     )
 
 
+# Cached parameters with the per-model constants given, by the cached tuple and the
+# constants' identities: the models of one adapter share one tuple (bounded).
+_given: dict[tuple[int, tuple[int, ...]], tuple[tuple[Param, ...], tuple[Any, ...], Any]] = {}
+
+
+def _given_constants(
+    shared: tuple[Param, ...], provided: Provided, target: Target
+) -> tuple[Param, ...]:
+    """``shared`` (as cached) with this model's constants; one tuple per distinct value."""
+    values = tuple(
+        provided.constant(str(p.key), target) for p in shared if _is_constant(p, provided)
+    )
+    if not values:
+        return shared
+    key = (id(shared), tuple(id(v) for v in values))
+    found = _given.get(key)
+    if (
+        found is not None
+        and found[0] is shared
+        and all(a is b for a, b in zip(found[2], values, strict=True))
+    ):
+        return found[1]
+    it = iter(values)
+    params = tuple(
+        dataclasses.replace(p, default=next(it)) if _is_constant(p, provided) else p for p in shared
+    )
+    if len(_given) > 4096:
+        _given.clear()
+    _given[key] = (shared, params, values)
+    return params
+
+
 def _is_constant(p: Param, provided: Provided) -> bool:
     return p.source is Source.DEFAULT and p.key is not None and p.key in provided.constants
 
@@ -530,13 +561,6 @@ def _is_constant(p: Param, provided: Provided) -> bool:
 def _without_constant(p: Param, provided: Provided) -> Param:
     """``p`` as cached: a per-model constant's value left out (another model gets another)."""
     return dataclasses.replace(p, default=None) if _is_constant(p, provided) else p
-
-
-def _with_constant(p: Param, provided: Provided, target: Target) -> Param:
-    """``p`` from the cache, a per-model constant given this target's value."""
-    if not _is_constant(p, provided):
-        return p
-    return dataclasses.replace(p, default=provided.constant(str(p.key), target))
 
 
 def _resolve(

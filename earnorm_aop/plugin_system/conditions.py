@@ -336,10 +336,9 @@ def _wrap(
 ) -> Callable[..., Any]:
     """``func`` behind its condition, given ``changes``; per record on bulk writes.
 
-    Three parts, each decided here at weave time: the signature the engine
-    plans the wrapper with (:func:`_signature_for`), how a commit-aware advice
-    is handed to the transaction (:func:`_deferrer`), and the per-call body,
-    one for instance writes and one for bulk writes.  ``adapter`` is the model's.
+    Three parts, each decided here at weave time: the signature the engine plans
+    the wrapper with (:func:`_signature_for`), how a commit-aware advice is handed
+    to the transaction (:func:`_deferrer`), and the per-call body (instance or bulk).
     """
     signature, names, own = _signature_for(func, kind, operation, where)
     later = _deferrer(func, kind, aspect, where, adapter) if kind in _DEFERRED else None
@@ -388,6 +387,8 @@ def _signature_for(
     produced = kind in (Kind.AFTER, *_DEFERRED)
     if produced and operation == "save_many" and "result" not in names:
         extra.append("result")  # save_many's objects: its argument may be a spent generator
+    if operation in BULK - {"save_many"} and "write" not in names:
+        extra.append("write")  # the rows the write reads once, for every advice
     params = [varpos] if varpos is not None else []
     params += named + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in extra]
     if varkw is not None:
@@ -467,9 +468,9 @@ def _per_record(
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
         model = kw["model"]
-        recs = records(
-            operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
-        )
+        write = kw.get("write")  # update_many / delete_many: the rows read once, shared
+        given = (operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result"))
+        recs = records(*given) if write is None else write.records()
         call = {n: v for n, v in kw.items() if n in names or n not in own}
         for rec in recs:
             if test is not None and not test(rec):

@@ -367,8 +367,9 @@ def _saving(
             args: tuple[Any, ...],
             kwargs: dict[str, Any],
             proceed: Callable[..., Any],
+            write: tracking.Write,
         ) -> Any:
-            return general(instance, model, operation, args, kwargs, proceed, adapter)
+            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
 
         return changed_async
 
@@ -378,9 +379,10 @@ def _saving(
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        write: tracking.Write,
     ) -> Any:
         if model is not woven:
-            return general(instance, model, operation, args, kwargs, proceed, adapter)
+            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
         table = held.table
         heard: tuple[Handlers, Handlers] = (
             table.get(CHANGE, NO_HANDLERS),
@@ -388,17 +390,18 @@ def _saving(
         )
         if not (heard[0] or heard[1]) or saves_nothing(args, kwargs):
             return proceed()  # every listener switched off, or nothing written
-        rec = record(model, instance, args, kwargs)
+        # A save's record is the write's, built once for every advice; diffed after it.
+        rec = write.record or record(model, instance, args, kwargs)
         action = action_for(instance) or ("create" if rec.created else "update")
         result = proceed()
         handlers, committed = heard
         if committed or not handlers:  # commit-time listeners: the general path
             pk = pk_of(instance)
             fired = fire_row(
-                adapter, model, instance, pk, action, rec.changes, instance, False, heard
+                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
             )
             return result if fired is None else _after(fired, result)
-        changes = rec.changes
+        changes = rec.diff()
         if not changes and action == "update":
             return result
         if handlers is not prepared[0]:  # the model's listeners changed: decide them again

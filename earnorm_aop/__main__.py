@@ -1,4 +1,5 @@
-"""``python -m earnorm_aop ...``: the same as the ``earnorm-aop`` command (see :mod:`.cli`)."""
+"""``python -m earnorm_aop ...``: the same as the ``earnorm-aop`` command (see
+[`cli`][earnorm_aop.cli])."""
 
 import sys
 

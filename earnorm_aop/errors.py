@@ -1,7 +1,7 @@
 """The exceptions of earnorm_aop.
 
-Every error is a :class:`PluginError`, so ``except PluginError`` catches them
-all; each subclass names one way things go wrong, and its message says what
+Every error is a [`PluginError`][earnorm_aop.errors.PluginError], so ``except PluginError`` catches
+them all; each subclass names one way things go wrong, and its message says what
 was wrong and what would be right.
 """
 

@@ -5,17 +5,18 @@ installed, so it must be harmless in any test run: it defines fixtures only
 tests that ask for them get, a marker that does nothing on tests without it,
 and no autouse fixture.
 
-- ``plugin_registry``: an isolated :class:`~earnorm_aop.PluginRegistry`
+- ``plugin_registry``: an isolated [`PluginRegistry`][earnorm_aop.PluginRegistry]
   (no entry-point discovery) whose plugins are unwoven from every model at
   teardown;
-- ``aop_trace``: a :func:`~earnorm_aop.trace` block around the test, yielding
-  the :class:`~earnorm_aop.Trace`;
+- ``aop_trace``: a [`trace`][earnorm_aop.trace] block around the test, yielding
+  the [`Trace`][earnorm_aop.Trace];
 - ``woven_state_guard``: fails a test that leaves a ``trace()`` or
   ``disabled()`` block open;
 - ``@pytest.mark.plugins_disabled("audit", ...)``: runs the test function
   inside ``registry.disabled(...)``;
-- :func:`assert_advice_ran` / :func:`assert_advice_not_ran`: check a trace;
-- ``earnorm_backend``: the conformance kit (:mod:`earnorm_aop.testing`): a
+- [`assert_advice_ran`][earnorm_aop.pytest_plugin.assert_advice_ran] /
+[`assert_advice_not_ran`][earnorm_aop.pytest_plugin.assert_advice_not_ran]: check a trace;
+- ``earnorm_backend``: the conformance kit ([`earnorm_aop.testing`][earnorm_aop.testing]): a
   test asking for it runs once per backend (``memory``, ``pydantic``,
   ``django``, ``sqlalchemy``, ``sqlalchemy-async``, ``earnorm``), chosen with
   ``--earnorm-backends`` (``$EARNORM_AOP_BACKENDS``, the ``earnorm_backends``
@@ -68,7 +69,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, None]:
 
     Only the call phase is covered, so the scope is the test function's body:
     an unknown name then fails the test (rather than erroring its setup) with
-    the :class:`~earnorm_aop.PluginNotFoundError` message.  Every
+    the [`PluginNotFoundError`][earnorm_aop.PluginNotFoundError] message.  Every
     ``plugins_disabled`` marker on the test (function, class, module) applies.
     """
     markers = list(item.iter_markers(MARKER))
@@ -325,7 +326,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def earnorm_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """One backend of the conformance kit (:mod:`earnorm_aop.testing`), closed after the test.
+    """One backend of the conformance kit ([`earnorm_aop.testing`][earnorm_aop.testing]), closed
+    after the test.
 
     A backend that cannot run here is skipped with the reason; under
     ``CI=true`` one named explicitly (not through ``all``) fails instead.

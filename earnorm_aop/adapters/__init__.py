@@ -1,7 +1,7 @@
 """The adapter protocol: how a model's ORM maps logical operations onto methods.
 
-An :class:`Adapter` names the methods that implement ``save``, ``delete``,
-``get_queryset``, ... on one kind of model, reads and writes its fields, keeps
+An [`Adapter`][earnorm_aop.adapters.base.Adapter] names the methods that implement ``save``,
+``delete``, ``get_queryset``, ... on one kind of model, reads and writes its fields, keeps
 what a record looked like when it was loaded (change tracking), and says when
 its transactions commit.  This layer sits between the engine (`weaving/`) and
 the plugin layer (`plugin_system/`): it knows no plugin and no particular ORM;

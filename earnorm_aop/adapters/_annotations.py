@@ -1,4 +1,5 @@
-"""Reading a :class:`FieldSpec`'s annotation, for the ORMs that turn it into a column.
+"""Reading a [`FieldSpec`][earnorm_aop.adapters.FieldSpec]'s annotation, for the ORMs that turn it
+into a column.
 
 A plugin field says its type with an annotation (``datetime | None``,
 ``Optional[int]``, ``Annotated[str, ...]``, or the string a module with

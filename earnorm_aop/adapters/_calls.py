@@ -43,9 +43,10 @@ class AdapterCalls(AdapterFields):
 
         Installed once per model, only where a plugin asked for loads
         (``@hook("after_access", loads=True)``), so a model nobody asked for pays
-        nothing per row.  The adapter calls :func:`earnorm_aop.adapters.loads.notify`
-        where its ORM builds a record from a row (its load hook).  Plain
-        classes: no (their queries are their own code); the memory models do.
+        nothing per row.  The adapter calls
+        [`earnorm_aop.adapters.loads.notify`][earnorm_aop.adapters.loads.notify] where its ORM
+        builds a record from a row (its load hook).  Plain classes: no (their queries are their own
+        code); the memory models do.
         """
         return False
 
@@ -135,7 +136,8 @@ class AdapterCalls(AdapterFields):
 
         Rows are found by primary key, whether ``queryset`` still matches them
         or not.  Plain: the items of ``queryset``.  An ORM: one read of those
-        rows by key, unfiltered, keyed by :meth:`attname`.
+        rows by key, unfiltered, keyed by
+        [`attname`][earnorm_aop.adapters._calls.AdapterCalls.attname].
         """
         wanted = set(pks)
         return {
@@ -173,7 +175,8 @@ class AdapterCalls(AdapterFields):
         return value
 
     def read_if_unknown(self, instance: Any) -> Any:
-        """Make ``instance``'s stored values known to :meth:`get_field`; ``None`` when they are.
+        """Make ``instance``'s stored values known to
+        [`get_field`][earnorm_aop.adapters._calls.AdapterCalls.get_field]; ``None`` when they are.
 
         A model method a plugin contributes (softdelete's ``restore()``) decides
         from the instance's values.  Plain: nothing to do (an attribute).  An
@@ -188,12 +191,13 @@ class AdapterCalls(AdapterFields):
         """The fields this ``save`` call writes, as snapshots name them; ``None``: every field.
 
         Plain: a save writes every field.  An ORM whose save can be restricted:
-        those fields, by :meth:`attname`.
+        those fields, by [`attname`][earnorm_aop.adapters._calls.AdapterCalls.attname].
         """
         return None
 
     def attname(self, model: type, name: str) -> str:
-        """The name :meth:`snapshot` gives field ``name`` (a foreign key's column name)."""
+        """The name [`snapshot`][earnorm_aop.adapters._calls.AdapterCalls.snapshot] gives field
+        ``name`` (a foreign key's column name)."""
         return name
 
     def save_instance(self, instance: Any, fields: Sequence[str] | None = None) -> Any:

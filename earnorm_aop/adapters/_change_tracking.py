@@ -46,11 +46,14 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
     #   write: each row with its values and what ``values`` store in it.
 
     def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
-        """:meth:`loaded_state` without the copy (read it, never change it): one look-up a field.
+        """[`loaded_state`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.loaded_state]
+        without the copy (read it, never change it): one look-up a field.
 
         An adapter that keeps the state its own way (overriding
-        :meth:`remember_state` / :meth:`loaded_state`) is asked through
-        ``loaded_state`` until it overrides this too.
+        [`remember_state`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.remember_state]
+        /
+        [`loaded_state`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.loaded_state])
+        is asked through ``loaded_state`` until it overrides this too.
         """
         if type(self).loaded_state is not AdapterPersistedState.loaded_state:
             return self.loaded_state(instance)
@@ -67,9 +70,10 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
 
         What an instance write's "before" is read from, on every tracked
         write.  An adapter may hand back something cheaper to keep than
-        :meth:`persisted_state` (the instance's own attributes as its last
-        full save left them, other keys and all).  Default:
-        :meth:`persisted_state`.
+        [`persisted_state`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.persisted_state]
+        (the instance's own attributes as its last full save left them, other keys and all).
+        Default:
+        [`persisted_state`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.persisted_state].
         """
         return self.persisted_state(instance)
 
@@ -91,9 +95,9 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
         """The rows ``queryset`` matches now, read once before a bulk write.
 
         Each is ``(instance, values now, what values store)``, both by the names
-        :meth:`snapshot` uses.  Plain: the fetched items with the values as given.
-        An ORM with expressions: one read of the rows, each expression
-        evaluated by the database for each row in that same query.
+        [`snapshot`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.snapshot] uses.
+        Plain: the fetched items with the values as given. An ORM with expressions: one read of the
+        rows, each expression evaluated by the database for each row in that same query.
         """
         written = {
             self.attname(model, n): self.stored_value(model, n, v) for n, v in values.items()

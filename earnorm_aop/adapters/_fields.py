@@ -1,10 +1,10 @@
 """Fields: what an adapter reads, sets and adds on a model's persisted fields.
 
-The part of :class:`~earnorm_aop.adapters.base.Adapter` plugins use to
+The part of [`Adapter`][earnorm_aop.adapters.base.Adapter] plugins use to
 stay ORM-neutral about fields (``field_names``, ``get_field``, ``snapshot``,
 ``add_field`` for a field a plugin contributes, ``filter``), with
-:class:`FieldSpec`, the description of such a field.  Plain classes and
-pydantic models are handled here; an ORM's adapter overrides what differs.
+[`FieldSpec`][earnorm_aop.adapters._fields.FieldSpec], the description of such a field.  Plain
+classes and pydantic models are handled here; an ORM's adapter overrides what differs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class FieldSpec:
 
 
 class AdapterFields:
-    """The field methods of :class:`~earnorm_aop.adapters.base.Adapter` (see the module doc)."""
+    """The field methods of [`Adapter`][earnorm_aop.adapters.base.Adapter] (see the module doc)."""
 
     def field_names(self, model: type) -> list[str]:
         """The persisted fields of ``model`` (annotations of a plain class, pydantic fields)."""
@@ -50,7 +50,7 @@ class AdapterFields:
         Masking reads it, so a field masked by one name is masked under all:
         a foreign key ``patient`` may be written as its column ``patient_id``;
         the primary key as ``pk`` and as its own name.  A plain class's key is read from ``pk``,
-        else ``id`` (:meth:`pk`).
+        else ``id`` ([`pk`][earnorm_aop.adapters._fields.AdapterFields.pk]).
         """
         if name in ("pk", "id"):
             return frozenset(("pk", "id"))
@@ -69,7 +69,8 @@ class AdapterFields:
         model.__annotations__ = annotations
 
     def remove_field(self, model: type, spec: FieldSpec) -> None:
-        """Take back a field :meth:`add_field` gave ``model`` (its weave failed afterwards)."""
+        """Take back a field [`add_field`][earnorm_aop.adapters._fields.AdapterFields.add_field]
+        gave ``model`` (its weave failed afterwards)."""
         if isinstance(getattr(model, "__pydantic_fields__", None), dict):
             _remove_pydantic_field(model, spec)
             return
@@ -152,7 +153,7 @@ def _add_pydantic_field(model: type, spec: FieldSpec) -> None:
 
 
 def _remove_pydantic_field(model: type, spec: FieldSpec) -> None:
-    """Take back what :func:`_add_pydantic_field` added, from the model and its subclasses."""
+    """Take back what ``_add_pydantic_field`` added, from the model and its subclasses."""
     annotations = vars(model).get("__annotations__")
     if isinstance(annotations, dict) and spec.name in annotations:
         model.__annotations__ = {k: v for k, v in annotations.items() if k != spec.name}

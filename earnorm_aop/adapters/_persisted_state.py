@@ -6,7 +6,8 @@ alive nor adds attributes to user objects; instances that cannot be weakly
 referenced are keyed by class and primary key instead.  A copy of an
 instance (``copy.copy``, pydantic's ``model_copy``) with the same class and
 primary key is the same row: until it is saved itself, it reads the state of
-the live instance that last loaded or saved that row (:func:`same_row_state`).
+the live instance that last loaded or saved that row
+([`same_row_state`][earnorm_aop.adapters._persisted_state.same_row_state]).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ class AdapterPersistedState(AdapterFields):
 
         An adapter calls this when it *loads* an instance (its ORM's load hook),
         and the ``changes`` plugin after each successful write, so
-        :meth:`loaded_state` (and the change tracking) can tell what changed
-        since.  Plain classes have no load step: their state is known from
-        their first save on.  Stored beside the instance (weakly), never on
-        it.  An instance that cannot be weakly referenced (``__slots__`` without
+        [`loaded_state`][earnorm_aop.adapters._persisted_state.AdapterPersistedState.loaded_state]
+        (and the change tracking) can tell what changed since.  Plain classes have no load step:
+        their state is known from their first save on.  Stored beside the instance (weakly), never
+        on it.  An instance that cannot be weakly referenced (``__slots__`` without
         ``__weakref__``) is never kept alive: its state is kept per row, under
         its class and primary key (``pk`` or ``id``), or not at all without one.
         """
@@ -54,7 +55,9 @@ class AdapterPersistedState(AdapterFields):
             _note_row(key, ref, instance)
 
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
-        """The field values recorded by :meth:`remember_state` for ``instance``, or ``None``."""
+        """The field values recorded by
+        [`remember_state`][earnorm_aop.adapters._persisted_state.AdapterPersistedState.remember_state]
+        for ``instance``, or ``None``."""
         if not _weakly_referenceable(instance):
             row = _row_key(instance)
             found = None if row is None else _rows.get(row)
@@ -66,7 +69,9 @@ class AdapterPersistedState(AdapterFields):
         return dict(known[1])
 
     def forget_state(self, instance: Any) -> None:
-        """Drop what :meth:`remember_state` recorded (after a delete)."""
+        """Drop what
+        [`remember_state`][earnorm_aop.adapters._persisted_state.AdapterPersistedState.remember_state]
+        recorded (after a delete)."""
         with _state_lock:
             if not _weakly_referenceable(instance):
                 row = _row_key(instance)

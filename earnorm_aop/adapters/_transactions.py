@@ -14,7 +14,7 @@ __all__ = ["AdapterTransactions"]
 
 
 class AdapterTransactions:
-    """The transaction methods of :class:`~earnorm_aop.adapters.base.Adapter`."""
+    """The transaction methods of [`Adapter`][earnorm_aop.adapters.base.Adapter]."""
 
     def in_transaction(self, model: type, subject: Any) -> bool:
         """Whether work on ``subject`` now is inside a transaction (plain: never)."""

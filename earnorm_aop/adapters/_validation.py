@@ -15,7 +15,7 @@ __all__ = ["AdapterValidation"]
 
 
 class AdapterValidation(AdapterFields):
-    """The validation methods of :class:`~earnorm_aop.adapters.base.Adapter`."""
+    """The validation methods of [`Adapter`][earnorm_aop.adapters.base.Adapter]."""
 
     def validate(self, instance: Any) -> dict[str, list[str]]:
         """The ORM's own validation errors of ``instance``: field -> messages (empty: valid).

@@ -170,12 +170,14 @@ def operation_names(model: type) -> Iterable[str]:
 
 
 def operations_of(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
-    """The engine's ``operations`` point: the model's adapter's :meth:`Adapter.operations`."""
+    """The engine's ``operations`` point: the model's adapter's
+    [`Adapter.operations`][earnorm_aop.adapters.base.Adapter.operations]."""
     return adapter_for(model).operations(model)
 
 
 def subject_of(model: type, operation: str, target: Target) -> Subject:
-    """The engine's ``subject`` point: the model's adapter's :meth:`Adapter.subject`."""
+    """The engine's ``subject`` point: the model's adapter's
+    [`Adapter.subject`][earnorm_aop.adapters.base.Adapter.subject]."""
     return adapter_for(model).subject(model, operation, target)
 
 

@@ -3,14 +3,14 @@
 An adapter that sees its ORM build a record from a row (Django's
 ``from_db``, SQLAlchemy's ``load`` event, the memory store's rows, EarnORM's
 ``search``) calls the model's load watcher, installed by
-:meth:`~earnorm_aop.adapters.base.Adapter.watch_loads` only on a model where a
+[`watch_loads`][earnorm_aop.adapters.base.Adapter.watch_loads] only on a model where a
 plugin asked for loads (``@hook("after_access", loads=True)``); on any other
 model a load costs nothing more than it did.
 
 Reads that are not a user's query do not count: the library's own reads
 (the shared read before a bulk write, a re-read after one) and the record a
 ``get`` returns, which fires ``after_access`` itself.  They run inside
-:func:`quiet`.
+[`quiet`][earnorm_aop.adapters.loads.quiet].
 """
 
 from __future__ import annotations

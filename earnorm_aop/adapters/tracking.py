@@ -4,22 +4,22 @@ Every plugin that asks what a write changes (advice taking ``changes``, hook
 conditions, audit's diff, timestamp's no-op check, cache invalidation) asks
 here, so a write is looked at once, whatever the number of plugins.
 
-A :class:`Record` is one row a write touches: its field values *before*
-(as loaded, or as last saved) and *after* (as about to be written, or as
+A [`Record`][earnorm_aop.adapters.tracking.Record] is one row a write touches: its field values
+*before* (as loaded, or as last saved) and *after* (as about to be written, or as
 written).  Where they come from is the adapter's business (see "Change
-tracking" in :class:`~earnorm_aop.adapters.base.Adapter`):
+tracking" in [`Adapter`][earnorm_aop.adapters.base.Adapter]):
 
 - an instance write (``save``, ``update``, ``delete``): before is the
-  adapter's :meth:`~earnorm_aop.adapters.base.Adapter.loaded_state`
+  adapter's [`loaded_state`][earnorm_aop.adapters.base.Adapter.loaded_state]
   (``None`` for a record never loaded or saved: every value was "nothing"),
   after is the instance's values now (``update``: with the values it writes);
 - ``save_many``: each object is a creation;
 - ``update_many`` / ``delete_many``: the rows the queryset matches, read once
-  just before the write by :meth:`~earnorm_aop.adapters.base.Adapter.read_rows`,
+  just before the write by [`read_rows`][earnorm_aop.adapters.base.Adapter.read_rows],
   each with what the write will store (database expressions such as
   ``F("views") + 1`` evaluated by that same read).
 
-Each write's state is a :class:`Write`, which the dispatcher makes once per
+Each write's state is a [`Write`][earnorm_aop.adapters.tracking.Write], which the dispatcher makes once per
 call of a write operation and gives to every advice that asks for ``write``
 (as SQLAlchemy gives ``flush_context`` to each ``before_flush`` listener): the
 save's record, built once for every plugin; a bulk write's rows, read once (by
@@ -28,8 +28,8 @@ values plugins add.  It lives as long as the call: a vetoed or failed write
 leaves nothing behind.
 
 A field the adapter does not know the value of (a field its ORM deferred,
-``only()``/``defer()``, and never loaded) is :data:`UNKNOWN`: never in
-``changes``, and a condition on it is false — never guessed, never queried.
+``only()``/``defer()``, and never loaded) is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]:
+never in ``changes``, and a condition on it is false — never guessed, never queried.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ class Record:
     def values(self, name: str) -> tuple[Any, Any]:
         """``(before(name), after(name))`` in one call: what a condition on one field reads.
 
-        When the value before is :data:`UNKNOWN`, so is the one after (not read:
-        a condition on the field is false either way).
+        When the value before is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN], so is the one
+        after (not read: a condition on the field is false either way).
         """
         if self.created:
             old = None
@@ -180,9 +180,9 @@ class Record:
         return found
 
     def diff(self) -> dict[str, tuple[Any, Any]]:
-        """:attr:`changes` as the values are now, not kept.
+        """``changes`` as the values are now, not kept.
 
-        For a record shared by the advice of one write (:attr:`Write.record`):
+        For a record shared by the advice of one write ([`Write.record`][earnorm_aop.adapters.tracking.Write]):
         an advice that asks before the write (timestamp's no-op check) must
         not fix what one asking after it (the ``after_change`` event) sees.
         """
@@ -243,12 +243,12 @@ class Write:
     """One write in progress: its record or rows, made once per call, given to its advice.
 
     The dispatcher makes it (the engine's ``per_call`` extension point, filled by
-    :func:`write_maker`) before any advice of a write operation runs, and hands
+    [`write_maker`][earnorm_aop.adapters.tracking.write_maker]) before any advice of a write operation runs, and hands
     the same object to each advice taking a ``write`` parameter, ``before``,
     ``around``, ``after`` and ``error`` alike.
 
-    - ``record``: a ``save``'s :class:`Record`, built here once (``None`` for
-      other operations: :meth:`records` builds theirs);
+    - ``record``: a ``save``'s [`Record`][earnorm_aop.adapters.tracking.Record], built here once (``None`` for
+      other operations: ``records()`` builds theirs);
     - ``read()``: a bulk write's rows, read once, the first time anyone asks
       (the tracking service asks in its ``before`` advice, before the write
       changes them); ``frame``: those rows if read, else ``None``;
@@ -350,7 +350,7 @@ def write_maker(
     """The engine's ``per_call`` point for ``write``: its maker on a write operation, else None.
 
     Decided at weave time: the model's adapter and the operation are fixed in
-    the maker (a ``functools.partial`` of :class:`Write`: one call per write).
+    the maker (a ``functools.partial`` of ``Write``: one call per write).
     """
     if operation not in WRITES:
         return None
@@ -394,7 +394,7 @@ def records(
     """The records a write on ``subject`` touches (the ``instance`` of its advice).
 
     For ``update_many`` / ``delete_many`` the rows ``subject`` (the queryset)
-    matches, read now; :meth:`Write.records` keeps them for the whole write.
+    matches, read now; [`Write.records`][earnorm_aop.adapters.tracking.Write.records] keeps them for the whole write.
     """
     if operation in INSTANCE:
         return (instance_record(operation, adapter, model, subject, args, kwargs),)
@@ -409,7 +409,8 @@ def records(
 
 
 def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]:
-    """:func:`instance_record` for one operation of one adapter's models, made at weave time.
+    """[`instance_record`][earnorm_aop.adapters.tracking.instance_record] for one operation of one
+    adapter's models, made at weave time.
 
     ``recorder(model, instance, args, kwargs)``.  A ``save`` (what most writes
     are) calls the adapter's two methods, bound here, and nothing else.

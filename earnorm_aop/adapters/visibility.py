@@ -31,5 +31,6 @@ def including_hidden() -> Iterator[None]:
 
 
 def is_unfiltered() -> bool:
-    """Whether an :func:`including_hidden` block is in force here."""
+    """Whether an [`including_hidden`][earnorm_aop.adapters.visibility.including_hidden] block is in
+    force here."""
     return _UNFILTERED.get()

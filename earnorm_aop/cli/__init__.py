@@ -21,7 +21,7 @@ with ``--json`` it prints the full JSON Schema.
 ``explain`` and ``check`` import ``MODULE`` (the current directory is put on
 ``sys.path``) and look ``CLASS`` up in it (``Outer.Inner`` for a nested
 class).  Models are woven when their module is imported, so an import that
-raises a :class:`~earnorm_aop.PluginError` (``WeavingError``,
+raises a [`PluginError`][earnorm_aop.PluginError] (``WeavingError``,
 ``PluginConfigError``, ``DependencyError``, ...) is what ``check`` reports.
 When ``DJANGO_SETTINGS_MODULE`` is set and Django is installed,
 ``django.setup()`` is called before anything is imported, and ``check`` also
@@ -31,7 +31,7 @@ fails for one that is not woven, or whose project lacks
 ``earnorm_aop.E001``), even when nothing in the project imports earnorm_aop.
 
 ``switch`` reads and flips the switches processes share through a
-:class:`~earnorm_aop.RedisSwitchboard` (``registry.share(...)``): without a
+[`RedisSwitchboard`][earnorm_aop.RedisSwitchboard] (``registry.share(...)``): without a
 name it lists every shared state of the namespace; with a name, that one;
 with ``on`` or ``off`` it writes the new state, which every sharing process
 applies within its board's ``interval``.  The name must be a known plugin
@@ -40,8 +40,8 @@ applies within its board's ``interval``.  The name must be a known plugin
 ``health`` reports per plugin in use its state, advice runs, failures,
 rollout and models, from this process (``--import``) and, with ``--redis``,
 from the shared switchboard; it exits ``1`` when a plugin is auto-disabled and
-``3`` when the switchboard cannot be read (:func:`health_report` returns the
-same report in-process).
+``3`` when the switchboard cannot be read ([`health_report`][earnorm_aop.cli._health.health_report]
+returns the same report in-process).
 
 ``plugins`` lists the installed distributions advertising plugins (entry
 points of ``earnorm_aop.plugins``): the earnorm-aop range each needs and

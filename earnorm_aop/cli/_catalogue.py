@@ -2,7 +2,7 @@
 
 pip stays the package manager: a plugin distribution is any installed
 distribution advertising entry points in ``earnorm_aop.plugins``, read with
-:mod:`importlib.metadata`.  For each one the catalogue tells the range of
+``importlib.metadata``.  For each one the catalogue tells the range of
 earnorm-aop its ``Requires-Dist`` asks for and whether the installed
 earnorm-aop is in it (read with ``packaging``, as pip reads it), and for each
 plugin its version, dependencies, hooks and configuration schema.  Entry

@@ -4,9 +4,9 @@ Two sources, merged by plugin name:
 
 - this process's registry (``registry.health()``): what the ``--import``-ed
   modules registered and wove, with the counts this process made.  A process
-  that serves requests reports its own counts through :func:`health_report`
-  (the same dict the command prints with ``--json``), for example from a
-  health-check view;
+  that serves requests reports its own counts through
+  [`health_report`][earnorm_aop.cli._health.health_report] (the same dict the command prints with
+  ``--json``), for example from a health-check view;
 - the switchboard (``--redis URL``): the state every process shares, among it
   an auto-disable that happened in any of them (``origin`` ``max_failures``).
 

@@ -24,7 +24,7 @@ from ._user_code import Loaded, django_configured, prepare_imports, resolve, spl
 
 
 def _explain_dict(model: type) -> dict[str, Any]:
-    """What :func:`~earnorm_aop.explain` prints, as data: plugins, chains, events."""
+    """What [`explain`][earnorm_aop.explain] prints, as data: plugins, chains, events."""
     aspects = weaver.effective_aspects(model)
     chains = weaver.describe(model) if aspects else []
     names = {c.method for c in chains}

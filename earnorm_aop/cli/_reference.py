@@ -1,7 +1,7 @@
 """``docs PLUGIN``: a plugin's reference, rendered from what the plugin declares.
 
 Everything comes from the plugin class as the registry reads it (its
-:class:`~earnorm_aop.plugin_system.spec.PluginSpec`): version, description,
+[`PluginSpec`][earnorm_aop.plugin_system.spec.PluginSpec]): version, description,
 requirements, hooks with their conditions, the configuration's pydantic
 schema (types, defaults, descriptions), and the fields and model methods it
 contributes with its default configuration.  So a reference cannot drift

@@ -126,7 +126,8 @@ def _plugin_line(text: str, name: str) -> int:
 
 
 def parse_state(text: str, path: str, known: set[str]) -> State:
-    """Read and check a state file; :class:`Refused` names the line and the plugin."""
+    """Read and check a state file; [`Refused`][earnorm_aop.cli._state.Refused] names the line and
+    the plugin."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,7 +1,7 @@
 """Text for a terminal: docstrings without reST markup, and aligned columns.
 
-Plugin descriptions and option help come from docstrings written for Sphinx;
-a shell shows them better without the roles and double backquotes.
+Plugin descriptions and option help come from docstrings written for the API
+reference; a shell shows them better without the links, roles and double backquotes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import TextIO
 
+_LINK = re.compile(r"\[`([^`]*)`\]\[[\w.]*\]")  # [`Name`][dotted.path] (mkdocstrings)
 _ROLE = re.compile(r":[\w.+-]+(?::[\w.+-]+)*:`([^`]*)`")
 
 
@@ -31,7 +32,12 @@ def _role_text(match: re.Match[str]) -> str:
 
 
 def plain(text: str) -> str:
-    """``text`` (a docstring) without reST markup: ``x`` -> x, :class:`~a.B` -> B."""
+    """``text`` (a docstring) without markup: ``x`` -> x, :class:`~a.B` -> B.
+
+    The package's own docstrings link as mkdocstrings renders them
+    (``[`B`][a.B]`` -> B); a plugin's may still use Sphinx roles.
+    """
+    text = _LINK.sub(r"\1", text)
     text = _ROLE.sub(_role_text, text)
     text = _LITERAL.sub(r"\1", text)
     return _DEFAULT_ROLE.sub(r"\1", text)

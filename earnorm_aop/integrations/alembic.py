@@ -1,11 +1,11 @@
 """Alembic migrations of SQLAlchemy models that get plugins (the ``alembic`` extra).
 
 A plugin's columns are real columns of the model's table (``mapped_column``,
-see :mod:`earnorm_aop.integrations.sqlalchemy.fields`), so autogenerate sees
-them, with their indexes.  What it cannot know is what the rows already in
+see [`earnorm_aop.integrations.sqlalchemy.fields`][earnorm_aop.integrations.sqlalchemy.fields]), so
+autogenerate sees them, with their indexes.  What it cannot know is what the rows already in
 the table should hold: that is the plugin's schema
-(:mod:`earnorm_aop.plugin_system.schema`).  Three things in ``env.py`` make
-``alembic revision --autogenerate`` write a revision that applies to a table
+([`earnorm_aop.plugin_system.schema`][earnorm_aop.plugin_system.schema]).  Three things in
+``env.py`` make ``alembic revision --autogenerate`` write a revision that applies to a table
 with rows::
 
     from earnorm_aop.integrations import alembic as plugins
@@ -16,13 +16,13 @@ with rows::
         **plugins.options(connection),  # backfills, type rendering, batch on SQLite
     )
 
-- :func:`target_metadata` adds the tables plugins declare (``audit``'s
-  ``earnorm_aop_audit`` with the ``table`` sink) to the model's metadata;
-- :func:`process_revision_directives` puts ``op.backfill_column(...)`` after
-  the columns a plugin adds (and, for a column that must not be empty, adds
-  it nullable, fills it, then makes it ``NOT NULL``);
-- :func:`render_item` writes the plugin's own column types as plain
-  SQLAlchemy ones, so the revision imports nothing but ``sqlalchemy``;
+- [`target_metadata`][earnorm_aop.integrations.alembic.target_metadata] adds the tables plugins
+  declare (``audit``'s ``earnorm_aop_audit`` with the ``table`` sink) to the model's metadata;
+- [`process_revision_directives`][earnorm_aop.integrations.alembic.process_revision_directives] puts
+  ``op.backfill_column(...)`` after the columns a plugin adds (and, for a column that must not be
+  empty, adds it nullable, fills it, then makes it ``NOT NULL``);
+- [`render_item`][earnorm_aop.integrations.alembic.render_item] writes the plugin's own column types
+  as plain SQLAlchemy ones, so the revision imports nothing but ``sqlalchemy``;
 - ``render_as_batch`` on SQLite, whose ``ALTER TABLE`` cannot do everything.
 
 For a revision written by hand, ``op.enable_plugin("article", "timestamp")``
@@ -255,7 +255,8 @@ class BackfillColumnOp(MigrateOperation):
         value: Any = None,
         schema: str | None = None,
     ) -> None:
-        """Fill ``column_name`` of the rows where it is empty (see :class:`BackfillColumnOp`)."""
+        """Fill ``column_name`` of the rows where it is empty (see
+        [`BackfillColumnOp`][earnorm_aop.integrations.alembic.BackfillColumnOp])."""
         operations.invoke(
             cls(table_name, column_name, from_column=from_column, value=value, schema=schema)
         )
@@ -335,7 +336,7 @@ class EnablePluginOp(MigrateOperation):
     The plugin is looked up by name (the default registry, entry points
     included) and configured as the model will configure it, so the columns
     are named as it names them.  On SQLite the columns go through a batch
-    block.  The reverse is :class:`DisablePluginOp`.
+    block.  The reverse is [`DisablePluginOp`][earnorm_aop.integrations.alembic.DisablePluginOp].
     """
 
     def __init__(

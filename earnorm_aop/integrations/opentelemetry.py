@@ -1,11 +1,13 @@
 """OpenTelemetry export of per-plugin metrics (extra ``opentelemetry``).
 
-:func:`instrument` creates asynchronous (observable) instruments on a meter of
-the given provider (the global one by default): their callbacks read
-:meth:`~earnorm_aop.plugin_system.registry.PluginRegistry.health` when the SDK
+[`instrument`][earnorm_aop.integrations.opentelemetry.instrument] creates asynchronous (observable)
+instruments on a meter of the given provider (the global one by default): their callbacks read
+[`health`][earnorm_aop.plugin_system.registry.PluginRegistry.health] when the SDK
 collects, so nothing is done per woven call on their behalf.  Advice runs and
 time are counted by the engine while metrics are on; ``instrument`` turns
-them on and :meth:`PluginInstruments.close` off again.
+them on and
+[`PluginInstruments.close`][earnorm_aop.integrations.opentelemetry.PluginInstruments.close] off
+again.
 
 Instruments (attribute ``plugin``; runs also ``outcome``):
 ``earnorm_aop.advice.runs``, ``earnorm_aop.advice.duration`` (seconds),
@@ -88,7 +90,8 @@ class PluginInstruments:
         return callback
 
     def close(self) -> None:
-        """Stop reporting, and undo the ``start_metering`` of :func:`instrument`."""
+        """Stop reporting, and undo the ``start_metering`` of
+        [`instrument`][earnorm_aop.integrations.opentelemetry.instrument]."""
         self._open = False
         if self._metering:
             self._metering = False

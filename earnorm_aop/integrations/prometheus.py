@@ -1,10 +1,13 @@
 """Prometheus export of the registry's health and per-plugin metrics (extra ``prometheus``).
 
-A :class:`PluginCollector` is a custom prometheus-client collector: it reads
-:meth:`~earnorm_aop.plugin_system.registry.PluginRegistry.health` when scraped, so
+A [`PluginCollector`][earnorm_aop.integrations.prometheus.PluginCollector] is a custom
+prometheus-client collector: it reads
+[`health`][earnorm_aop.plugin_system.registry.PluginRegistry.health] when scraped, so
 nothing is done per woven call on its behalf.  Advice runs and time are
-counted by the engine while metrics are on (:func:`earnorm_aop.start_metering`);
-:func:`register` adds the collector to a prometheus registry and turns them on.
+counted by the engine while metrics are on
+([`earnorm_aop.start_metering`][earnorm_aop.start_metering]);
+[`register`][earnorm_aop.integrations.prometheus.register] adds the collector to a prometheus
+registry and turns them on.
 
 Exported, labelled by ``plugin`` (metric names take the ``namespace`` prefix,
 ``earnorm_aop`` by default):
@@ -98,7 +101,9 @@ class PluginCollector(Collector):
         )
 
     def unregister(self) -> None:
-        """Take the collector out of the registry :func:`register` put it in; metrics off."""
+        """Take the collector out of the registry
+        [`register`][earnorm_aop.integrations.prometheus.PluginCollector.register] put it in;
+        metrics off."""
         if self._into is not None:
             self._into.unregister(self)
             self._into = None

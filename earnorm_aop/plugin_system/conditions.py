@@ -4,12 +4,12 @@
 the advice only for the records whose write matches; ``@when(...)`` says the
 same of a convention-named method (``after_save``).  An advice that takes a
 ``changes`` parameter receives field -> ``(old, new)`` of what the write
-changes (:mod:`earnorm_aop.adapters.tracking`).
+changes ([`earnorm_aop.adapters.tracking`][earnorm_aop.adapters.tracking]).
 
 Both are resolved once per (advice, woven method) at weave time, by the
 resolver this module installs in the engine's planning step: the condition is
 compiled against the model's fields (an unknown field is a
-:class:`~earnorm_aop.errors.WeavingError` naming the known ones), and the
+[`WeavingError`][earnorm_aop.errors.WeavingError] naming the known ones), and the
 advice is wrapped in a function that evaluates it per record.
 
 Semantics (docs/semantics.md, "Conditions"):
@@ -231,7 +231,8 @@ def when(
 
 @dataclass(eq=False)
 class ConditionalAdviceSpec(AdviceSpec):
-    """An :class:`AdviceSpec` with the :class:`Condition` of its hook."""
+    """An [`AdviceSpec`][earnorm_aop.weaving.aspect.AdviceSpec] with the
+    [`Condition`][earnorm_aop.plugin_system.conditions.Condition] of its hook."""
 
     condition: Condition | None = None
 
@@ -337,8 +338,8 @@ def _wrap(
     """``func`` behind its condition, given ``changes``; per record on bulk writes.
 
     Three parts, each decided here at weave time: the signature the engine plans
-    the wrapper with (:func:`_signature_for`), how a commit-aware advice is handed
-    to the transaction (:func:`_deferrer`), and the per-call body (instance or bulk).
+    the wrapper with (``_signature_for``), how a commit-aware advice is handed
+    to the transaction (``_deferrer``), and the per-call body (instance or bulk).
     """
     signature, names, own = _signature_for(func, kind, operation, where)
     later = _deferrer(func, kind, aspect, where, adapter) if kind in _DEFERRED else None

@@ -122,7 +122,8 @@ class _Annotated:
 def validate_config(
     plugin: str, model_name: str, schema: type[BaseModel], values: dict[str, Any]
 ) -> BaseModel:
-    """Validate ``values``; raise :class:`PluginConfigError` naming plugin, model and fields."""
+    """Validate ``values``; raise [`PluginConfigError`][earnorm_aop.errors.PluginConfigError] naming
+    plugin, model and fields."""
     if not isinstance(values, dict):
         raise PluginConfigError(
             f"plugin {plugin!r} on {model_name}: configuration must be a dict of options, "

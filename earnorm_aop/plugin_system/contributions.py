@@ -1,9 +1,9 @@
 """What a plugin adds to the models it is woven onto: fields and methods.
 
 A plugin declares its fields in its schema (``schema()`` returning a
-:class:`~earnorm_aop.plugin_system.schema.Schema`, which also says how rows
+[`Schema`][earnorm_aop.plugin_system.schema.Schema], which also says how rows
 that already exist are filled) or, shorter, ``fields`` (``{"deleted_at":
-FieldSpec(...)}``, a list of :class:`~earnorm_aop.adapters.base.FieldSpec`, or a method
+FieldSpec(...)}``, a list of [`FieldSpec`][earnorm_aop.adapters.base.FieldSpec], or a method
 returning either, so field names can come from its configuration), and ``model_methods`` (a mapping
 of name to callable, or a method returning one; each callable gets the model
 instance first, unless it is a ``classmethod`` / ``staticmethod`` object, which
@@ -16,8 +16,9 @@ A plugin that hides rows from the default queryset may also define
 (softdelete: ``{"deleted_at": None}``, or ``{}`` inside ``including_deleted()``).
 When it is woven, the adapter's ``hide_rows`` is told, so lookups through
 relations (Django: ``Author.objects.filter(articles__title="x")``) skip the
-hidden rows too; :func:`visible_rows` asks, at query time, only the plugins in
-force on the model (woven, enabled, not disabled in the current context).
+hidden rows too; [`visible_rows`][earnorm_aop.plugin_system.contributions.visible_rows] asks, at
+query time, only the plugins in force on the model (woven, enabled, not disabled in the current
+context).
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def _in_force(
 
 @dataclass
 class Added:
-    """What one :func:`contribute` call added, so :func:`withdraw` can take it back."""
+    """What one [`contribute`][earnorm_aop.plugin_system.contributions.contribute] call added, so
+    [`withdraw`][earnorm_aop.plugin_system.contributions.withdraw] can take it back."""
 
     methods: list[str] = field(default_factory=list)
     fields: list[FieldSpec] = field(default_factory=list)
@@ -168,7 +170,8 @@ def visible_rows(model: type) -> dict[str, Any]:
 
 
 def withdraw(model: type, added: Added) -> None:
-    """Take back what :func:`contribute` added (after a failed weave): all or nothing."""
+    """Take back what [`contribute`][earnorm_aop.plugin_system.contributions.contribute] added
+    (after a failed weave): all or nothing."""
     _remove_methods(model, added.methods)
     adapter = adapter_for(model)
     for spec in reversed(added.fields):

@@ -1,8 +1,9 @@
-"""Declaring plugins: the ``@plugin`` decorator and the :class:`BasePlugin` base class.
+"""Declaring plugins: the ``@plugin`` decorator and the
+[`BasePlugin`][earnorm_aop.plugin_system.declaration.BasePlugin] base class.
 
 Both register the class in a registry as soon as it is defined.  They live
-apart from :mod:`earnorm_aop.plugin_system.spec` (which reads a plugin class) so that
-the registry can read plugins without importing the module that registers them.
+apart from [`earnorm_aop.plugin_system.spec`][earnorm_aop.plugin_system.spec] (which reads a plugin
+class) so that the registry can read plugins without importing the module that registers them.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ class Requiring(Protocol):
 
 
 def parse_specifier(owner: str, dependency: str, text: str) -> Any:
-    """Parse a version specifier such as ``>=1.0,<2``; raise :class:`DependencyError` if bad."""
+    """Parse a version specifier such as ``>=1.0,<2``; raise
+    [`DependencyError`][earnorm_aop.errors.DependencyError] if bad."""
     try:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
     except ImportError as exc:  # pragma: no cover - packaging ships with the 'versions' extra
@@ -50,8 +51,9 @@ def resolve_requirements(
     """The requested names plus their requirements, each requirement before its dependants.
 
     ``lookup(name)`` returns a plugin's spec or raises
-    :class:`PluginNotFoundError`.  Raises :class:`DependencyError` naming the
-    chain for a missing or mismatched requirement or a cycle.
+    [`PluginNotFoundError`][earnorm_aop.errors.PluginNotFoundError].  Raises
+    [`DependencyError`][earnorm_aop.errors.DependencyError] naming the chain for a missing or
+    mismatched requirement or a cycle.
     """
     order: list[str] = []
     done: set[str] = set()

@@ -1,6 +1,6 @@
 """Diagrams of what runs when a model's methods are called: Mermaid and Graphviz DOT.
 
-``diagram(Model)`` reads the same plans :func:`~earnorm_aop.explain` prints
+``diagram(Model)`` reads the same plans [`explain`][earnorm_aop.explain] prints
 (the weaver's ``describe``), so a picture cannot drift from the dispatch
 order.  Each woven method is drawn as a chain: the call, its ``before``
 advice, the ``around``/``chain`` advice that wrap it, the original method,

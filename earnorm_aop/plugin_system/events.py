@@ -6,11 +6,11 @@ or ``before_update`` on a model without ``update``).  ``emit(instance, event,
 order, injecting ``instance``, ``model``, ``event`` and the payload keys by
 name, and what advice may ask for besides (``user``, the actor of the call
 context, and ``context``) when the payload does not give it.  The lifecycle
-events (:data:`LIFECYCLE`) are fired by the system itself.
+events ([`LIFECYCLE`][earnorm_aop.plugin_system.events.LIFECYCLE]) are fired by the system itself.
 
 Which handlers an event has on a class is decided when the class's plans are
-rebuilt (:func:`earnorm_aop.weaving.weaver.event_handlers` is one look-up), so
-an event nobody listens to costs a look-up and a test of an empty tuple,
+rebuilt ([`earnorm_aop.weaving.weaver.event_handlers`][earnorm_aop.weaving.weaver.event_handlers] is
+one look-up), so an event nobody listens to costs a look-up and a test of an empty tuple,
 before anything is built.  Handler parameters are read per call (cached per
 handler): that cost is paid only where someone listens.
 """
@@ -128,7 +128,8 @@ def listened(model: type, event: str) -> bool:
 
 
 def listens_to_lifecycle(aspect: Aspect) -> bool:
-    """Whether ``aspect`` handles one of the :data:`LIFECYCLE` events (by its event name)."""
+    """Whether ``aspect`` handles one of the
+    [`LIFECYCLE`][earnorm_aop.plugin_system.events.LIFECYCLE] events (by its event name)."""
     return any(spec.target in LIFECYCLE for spec in aspect.advices)
 
 
@@ -188,7 +189,8 @@ def fire(
     handlers: Sequence[tuple[Aspect, AdviceSpec]],
     payload: dict[str, Any],
 ) -> list[Any]:
-    """:func:`emit` with the model's handlers already looked up (the lifecycle plugin's path)."""
+    """[`emit`][earnorm_aop.plugin_system.events.emit] with the model's handlers already looked up
+    (the lifecycle plugin's path)."""
     if not handlers:
         return []
     off = scope.DISABLED.get()
@@ -234,7 +236,7 @@ def prepare(
 ) -> Prepared:
     """Each handler's arguments decided once for payloads with ``keys`` (made when handlers change).
 
-    What :func:`_arguments` works out per call (which parameter comes from the
+    What ``_arguments`` works out per call (which parameter comes from the
     payload, which is ``instance`` / ``model`` / ``event``, which an injectable)
     depends only on the handler and the payload's keys: a plugin firing one
     event with one payload shape (the ``lifecycle`` plugin) decides it when the
@@ -270,7 +272,8 @@ def prepare(
 def fire_prepared(
     instance: Any, event: str, prepared: Prepared, values: dict[str, Any]
 ) -> list[Any]:
-    """:func:`fire` of handlers :func:`prepare` made; ``values`` holds the payload and
+    """[`fire`][earnorm_aop.plugin_system.events.fire] of handlers
+    [`prepare`][earnorm_aop.plugin_system.events.prepare] made; ``values`` holds the payload and
     ``instance`` / ``model`` / ``event``."""
     off = scope.DISABLED.get()
     results = []
@@ -299,7 +302,8 @@ def fire_prepared(
 
 
 async def aemit(instance: Any, event: str, **payload: Any) -> list[Any]:
-    """Like :func:`emit`, awaiting async handlers (sync handlers are called directly)."""
+    """Like [`emit`][earnorm_aop.plugin_system.events.emit], awaiting async handlers (sync handlers
+    are called directly)."""
     results = []
     for aspect, spec in _handlers(instance, event):
         args, kwargs = _arguments(aspect, spec, instance, event, payload)

@@ -19,7 +19,8 @@ __all__ = ["Explanation", "explain"]
 
 
 class Explanation(str):
-    """The text :func:`explain` prints, which also draws itself: ``to_mermaid()``, ``to_dot()``.
+    """The text [`explain`][earnorm_aop.plugin_system.explanation.explain] prints, which also draws
+    itself: ``to_mermaid()``, ``to_dot()``.
 
     A ``str`` so that ``print(explain(Model))`` and comparisons keep working;
     the diagrams are made from the model's plans when asked for.
@@ -28,7 +29,8 @@ class Explanation(str):
     model: type
 
     def diagram(self, methods: Iterable[str] | None = None, *, events: bool = True) -> ModelDiagram:
-        """The chains and events, as data (see :mod:`earnorm_aop.plugin_system.diagrams`).
+        """The chains and events, as data (see
+        [`earnorm_aop.plugin_system.diagrams`][earnorm_aop.plugin_system.diagrams]).
 
         ``methods`` keeps only those methods' chains; ``events=False`` leaves events out.
         """
@@ -44,7 +46,8 @@ class Explanation(str):
 
 
 def explain(model: type) -> Explanation:
-    """The text table of :func:`_explain_text`, which draws itself (:class:`Explanation`)."""
+    """The text table of ``_explain_text``, which draws itself
+    ([`Explanation`][earnorm_aop.plugin_system.explanation.Explanation])."""
     out = Explanation(_explain_text(model))
     out.model = model
     return out

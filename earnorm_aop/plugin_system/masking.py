@@ -4,18 +4,20 @@
 model=Account)`` (or ``with_plugins(..., mask=["pin"])``, ``class Meta: mask =
 [...]``, a Django model's ``plugin_mask = [...]``) those of one model and its
 subclasses.  Plugins that record values (the audit plugin's records, log lines
-and ``after_change`` payloads) pass them through :func:`redact_changes` or
-:func:`redact`, which put :data:`MASK` in place of a set value: the record
-still says the field changed, never what it was.  Trace records carry no
-field values at all.
+and ``after_change`` payloads) pass them through
+[`redact_changes`][earnorm_aop.plugin_system.masking.redact_changes] or
+[`redact`][earnorm_aop.plugin_system.masking.redact], which put
+[`MASK`][earnorm_aop.plugin_system.masking.MASK] in place of a set value: the record still says the
+field changed, never what it was.  Trace records carry no field values at all.
 
 A field is masked under every name it is written by, which the model's
 adapter tells (``field_aliases``): a foreign key masked as ``patient`` is
 masked as ``patient_id`` too, and a masked primary key under ``pk`` and its
 own name.  A record of a row whose key is masked names the row by a keyed
-hash of the key (:func:`redact_id`): the same row always gets the same name,
-so its records can be followed, and without the key (:func:`mask_key`,
-``EARNORM_AOP_MASK_KEY``) the name does not give the key back.
+hash of the key ([`redact_id`][earnorm_aop.plugin_system.masking.redact_id]): the same row always
+gets the same name, so its records can be followed, and without the key
+([`mask_key`][earnorm_aop.plugin_system.masking.mask_key], ``EARNORM_AOP_MASK_KEY``) the name does
+not give the key back.
 """
 
 from __future__ import annotations
@@ -52,13 +54,16 @@ MASK = "***"
 """What a masked value is written as."""
 
 KEY_VARIABLE = "EARNORM_AOP_MASK_KEY"
-"""The environment variable with the key of :func:`redact_id` when :func:`mask_key` set none."""
+"""The environment variable with the key of
+[`redact_id`][earnorm_aop.plugin_system.masking.redact_id] when
+[`mask_key`][earnorm_aop.plugin_system.masking.mask_key] set none."""
 
 ID_PREFIX = "hmac:"
 """How a hashed row id starts, so a reader tells it from a real key."""
 
 HIDDEN_MESSAGE = "is invalid (the message would show a masked value)"
-"""A message :func:`redact_messages` could not clean by replacing the value in it."""
+"""A message [`redact_messages`][earnorm_aop.plugin_system.masking.redact_messages] could not clean
+by replacing the value in it."""
 
 _MIN_KEY_BYTES = 16
 log = logging.getLogger(__name__)
@@ -147,7 +152,8 @@ def masked_fields(model: type | None) -> frozenset[str]:
 
 
 def masks_key(model: type) -> bool:
-    """Whether ``model``'s primary key is masked (then records name rows by :func:`redact_id`)."""
+    """Whether ``model``'s primary key is masked (then records name rows by
+    [`redact_id`][earnorm_aop.plugin_system.masking.redact_id])."""
     try:
         return _resolved[model][1]
     except (KeyError, TypeError):
@@ -172,7 +178,7 @@ def redact_changes(
     """``changes`` (field -> (old, new)) with the masked fields' values hidden.
 
     ``None`` stays ``None`` (a field set or cleared is still told apart); any
-    other value becomes :data:`MASK`.
+    other value becomes [`MASK`][earnorm_aop.plugin_system.masking.MASK].
     """
     hidden = masked_fields(model)
     if not hidden:
@@ -190,8 +196,9 @@ def redact_messages(
 
     For messages an ORM writes about a value (Django's ``"Value 'x' is not
     a valid choice."``): each masked field's value, as text and as its repr,
-    is replaced by :data:`MASK` in every message, whichever key it is under
-    (a message that would still show one is :data:`HIDDEN_MESSAGE`).
+    is replaced by [`MASK`][earnorm_aop.plugin_system.masking.MASK] in every message, whichever key
+    it is under (a message that would still show one is
+    [`HIDDEN_MESSAGE`][earnorm_aop.plugin_system.masking.HIDDEN_MESSAGE]).
     """
     hidden = masked_fields(model)
     secrets: set[str] = set()
@@ -214,7 +221,8 @@ def redact_messages(
 
 
 def mask_key(key: str | bytes | None) -> None:
-    """Set the secret :func:`redact_id` hashes keys with (``None``: back to the default).
+    """Set the secret [`redact_id`][earnorm_aop.plugin_system.masking.redact_id] hashes keys with
+    (``None``: back to the default).
 
     The default is ``EARNORM_AOP_MASK_KEY`` from the environment, else a
     random key made once per process (its records cannot be matched with

@@ -1,8 +1,8 @@
 """Models that declare plugins: ``with_plugins(...)``, ``PluginModel`` and runtime weaving.
 
 A model names plugins with ``@with_plugins("timestamp", cache={"ttl": 60})``
-or, on a :class:`PluginModel`, with ``class Meta: plugins = [...]`` (or a
-``{name: config}`` dict).  Either way the names are resolved in a registry,
+or, on a [`PluginModel`][earnorm_aop.plugin_system.model.PluginModel], with ``class Meta: plugins =
+[...]`` (or a ``{name: config}`` dict).  Either way the names are resolved in a registry,
 requirements are added, configurations are validated, and all the aspects are
 woven in one step: a bad name or option fails at class creation and leaves the
 class as it was.  Subclasses inherit their parent's plugins; their own
@@ -199,7 +199,7 @@ def with_plugins(
     ``with_plugins("timestamp", "softdelete", cache={"ttl": 1800})``; its
     subclasses may add plugins with ``class Meta: plugins = [...]``.
     ``mask=["pin"]`` marks fields of the model no plugin writes down in clear
-    (see :mod:`earnorm_aop.plugin_system.masking`).
+    (see [`earnorm_aop.plugin_system.masking`][earnorm_aop.plugin_system.masking]).
     """
 
     def decorate(model: T) -> T:

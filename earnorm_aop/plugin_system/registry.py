@@ -3,8 +3,9 @@
 Name resolution: a name registered explicitly wins; otherwise it is looked up among the entry
 points of the group ``earnorm_aop.plugins`` (which is how the built-in plugins are found).  So a
 user's ``@plugin("timestamp")`` shadows the built-in, which warns once unless ``replace=True`` (see
-:mod:`.shadowing`).  Each name has one :class:`~earnorm_aop.weaving.aspect.Switch` shared by every
-model that uses it, so ``disable(name)`` reaches them all.
+[`shadowing`][earnorm_aop.plugin_system.shadowing]).  Each name has one
+[`Switch`][earnorm_aop.weaving.aspect.Switch] shared by every model that uses it, so
+``disable(name)`` reaches them all.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ GROUP = "earnorm_aop.plugins"
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """What :meth:`PluginRegistry.get_plugin` tells about a plugin."""
+    """What
+    [`PluginRegistry.get_plugin`][earnorm_aop.plugin_system.registry.PluginRegistry.get_plugin]
+    tells about a plugin."""
 
     name: str
     version: str
@@ -253,7 +256,7 @@ class PluginRegistry(Rollouts):
         """The name of the plugin that serves ``role`` (a ``serves`` class attribute), or None.
 
         The plugin layer weaves such a plugin by itself where a model needs
-        its service (:mod:`.services`), without naming it: a plugin
+        its service ([`services`][earnorm_aop.plugin_system.services]), without naming it: a plugin
         registered here wins, then a built-in (only the built-ins' entry points
         are loaded for it, never a third party's).
         """
@@ -329,7 +332,8 @@ class PluginRegistry(Rollouts):
         ``registry.share(RedisSwitchboard(url, namespace="shop"))`` reads the
         shared states and applies them, then keeps applying what other
         processes change; this process's toggles and auto-disables reach them
-        (see :mod:`earnorm_aop.runtime.switchboard`).  Sharing again replaces the board.
+        (see [`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]).  Sharing again
+        replaces the board.
         """
         with self._lock:
             previous, self._board = self._board, None
@@ -380,8 +384,8 @@ class PluginRegistry(Rollouts):
     def aspect_for(self, name: str, model: type, values: Mapping[str, Any] | None = None) -> Aspect:
         """The aspect of plugin ``name`` configured with ``values`` for ``model``.
 
-        The configuration is validated here (:class:`PluginConfigError` names
-        the plugin, the model and the field); the plugin instance is created
+        The configuration is validated here ([`PluginConfigError`][earnorm_aop.PluginConfigError]
+        names the plugin, the model and the field); the plugin instance is created
         once per (model, configuration).
         """
         spec = self.spec(name)

@@ -17,7 +17,7 @@ hash).  ``disable()`` stays the kill switch: a disabled plugin is off for
 everyone, rollout or not, and ``enable()`` brings the rollout back as it was.
 
 This module is the rule and its data; the per-call gate that reads the call
-context is in :mod:`earnorm_aop.runtime.rollout` (the context lives in the
+context is in [`earnorm_aop.runtime.rollout`][earnorm_aop.runtime.rollout] (the context lives in the
 runtime, above this layer), installed as part of the engine's ``advice``
 extension point.
 """
@@ -158,7 +158,7 @@ class Rollouts:
         share.  Shared through the switchboard like a toggle.  ``disable()``
         still switches the plugin off for everyone at once.  The models using
         the plugin are re-woven; without a rollout their calls pay nothing for it.
-        See :mod:`earnorm_aop.plugin_system.rollout`.
+        See [`earnorm_aop.plugin_system.rollout`][earnorm_aop.plugin_system.rollout].
         """
         self._managed(name)  # type: ignore[attr-defined]
         new = None if percent is None else Rollout(name, percent, by, salt)

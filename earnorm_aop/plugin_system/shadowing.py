@@ -3,7 +3,7 @@
 ``@plugin("timestamp")`` copied from the plugin page replaces the built-in
 ``timestamp`` for every model of the registry, which then lose its
 ``created_at``/``updated_at`` and their first query fails.  That is rarely
-meant, so the registry warns once per name (:class:`~earnorm_aop.PluginWarning`),
+meant, so the registry warns once per name ([`PluginWarning`][earnorm_aop.PluginWarning]),
 pointing at the user's line; ``register(..., replace=True)`` says it is meant.
 """
 

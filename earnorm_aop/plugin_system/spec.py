@@ -1,11 +1,13 @@
-"""Reading a plugin class: its hooks, options and configuration, into a :class:`PluginSpec`.
+"""Reading a plugin class: its hooks, options and configuration, into a
+[`PluginSpec`][earnorm_aop.plugin_system.spec.PluginSpec].
 
-A plugin is a class whose methods are advice (:mod:`earnorm_aop.plugin_system.declaration`
-makes a class one); ``@hook(...)`` binds a method to pointcuts or events explicitly, and naming
-conventions do it implicitly (``before_save`` -> ``before:save`` where the
-model has ``save``; a public method named like a model method -> ``chain:``
-advice on it).  This module reads a plugin class once, at registration, into
-a :class:`PluginSpec`; the registry and the model layer work from that.
+A plugin is a class whose methods are advice
+([`earnorm_aop.plugin_system.declaration`][earnorm_aop.plugin_system.declaration] makes a class
+one); ``@hook(...)`` binds a method to pointcuts or events explicitly, and naming conventions do it
+implicitly (``before_save`` -> ``before:save`` where the model has ``save``; a public method named
+like a model method -> ``chain:`` advice on it).  This module reads a plugin class once, at
+registration, into a [`PluginSpec`][earnorm_aop.plugin_system.spec.PluginSpec]; the registry and the
+model layer work from that.
 """
 
 from __future__ import annotations
@@ -74,10 +76,11 @@ def hook(
     The spec is checked here, so a malformed pointcut fails when the plugin
     module is imported.  Keywords are conditions on the write's changes
     (``when=``, ``was=``, ``is_now=``, ``has_changed=``, ``changes_to=``,
-    ``when_any=``, ``condition=``; see :mod:`earnorm_aop.plugin_system.conditions`).
-    ``loads=True`` (with ``"after_access"`` only): the handler also runs for each
-    record a query loads (the ``after_query_load`` event), not only for ``get``;
-    without it, loading 10,000 rows calls nothing.
+    ``when_any=``, ``condition=``; see
+    [`earnorm_aop.plugin_system.conditions`][earnorm_aop.plugin_system.conditions]). ``loads=True``
+    (with ``"after_access"`` only): the handler also runs for each record a query loads (the
+    ``after_query_load`` event), not only for ``get``; without it, loading 10,000 rows calls
+    nothing.
     """
     from .conditions import Condition
 
@@ -163,7 +166,8 @@ class PluginSpec:
     config: type[BaseModel]
     uses_nested_config: bool
     config_version: int = 1
-    """The version of the configuration's shape (see :mod:`.versioning`)."""
+    """The version of the configuration's shape (see
+    [`versioning`][earnorm_aop.plugin_system.versioning])."""
     config_upgrades: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(
         default_factory=dict
     )
@@ -252,7 +256,8 @@ def _check_init(cls: type, name: str) -> None:
 
 
 def read_spec(cls: Any, name: str) -> PluginSpec:
-    """Read a plugin class into a :class:`PluginSpec` (:class:`PluginError` if it is not one)."""
+    """Read a plugin class into a [`PluginSpec`][earnorm_aop.plugin_system.spec.PluginSpec]
+    ([`PluginError`][earnorm_aop.errors.PluginError] if it is not one)."""
     if not isinstance(cls, type):
         raise PluginError(
             f"plugin {name!r} must be a class (with hook methods such as before_save), "

@@ -3,11 +3,12 @@
 A built-in's advice often does the same thing on every model but with what
 the model's adapter and the woven operation decide: which recorder, which
 adapter methods, whether the method is ``async def``.  Marked with
-:func:`per_model`, the advice is replaced, when a model is planned, by what
-its factory makes for that model, so none of that is decided per call.  The
-``changes`` plugin's bookkeeping, its bulk reads and the ``lifecycle``
+[`per_model`][earnorm_aop.plugin_system.specialising.per_model], the advice is replaced, when a
+model is planned, by what its factory makes for that model, so none of that is decided per call.
+The ``changes`` plugin's bookkeeping, its bulk reads and the ``lifecycle``
 plugin's events use it; the conditions' resolver
-(:func:`earnorm_aop.plugin_system.conditions.resolve_advice`) applies it.
+([`conditions.resolve_advice`][earnorm_aop.plugin_system.conditions.resolve_advice])
+applies it.
 """
 
 from __future__ import annotations

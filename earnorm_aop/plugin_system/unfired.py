@@ -7,7 +7,7 @@ its event is fired on the model when a woven plugin declares it in ``fires``
 (the built-in ``lifecycle``: ``after_change``, ``after_commit_change``,
 ``after_access``).  A name that reads as a convention name (``before_x``,
 ``after_x``, ...) or resembles a lifecycle event, and that nothing fires,
-warns (:class:`~earnorm_aop.PluginWarning`) naming the event, the model and
+warns ([`PluginWarning`][earnorm_aop.PluginWarning]) naming the event, the model and
 the nearest known names (``after_chnage`` -> ``after_change``).  Other
 custom events (``order_paid``) are fired by user code with ``emit()``, which
 no weave can see: they never warn.

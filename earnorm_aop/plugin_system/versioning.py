@@ -13,10 +13,10 @@ version ``n + 1`` one.  A configuration says its version with the key
 ``config_version`` (without it, it is taken as the current one): wherever it
 comes from (``Meta.plugins``, ``with_plugins``, a settings file, a shared
 switchboard), an older one is upgraded step by step, with one
-:class:`~earnorm_aop.PluginConfigWarning` naming both versions, before it is validated; a
-newer one than the plugin knows is a :class:`~earnorm_aop.PluginConfigError`.
-The upgrades are checked when the plugin is registered, so a gap in the chain
-fails at import, not on the first old configuration.
+[`PluginConfigWarning`][earnorm_aop.PluginConfigWarning] naming both versions, before it is
+validated; a newer one than the plugin knows is a
+[`PluginConfigError`][earnorm_aop.PluginConfigError]. The upgrades are checked when the plugin is
+registered, so a gap in the chain fails at import, not on the first old configuration.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def read_versioning(cls: type, name: str) -> tuple[int, Mapping[int, Upgrade]]:
-    """The class's ``config_version`` and ``config_upgrades``, checked (:class:`PluginError`)."""
+    """The class's ``config_version`` and ``config_upgrades``, checked
+    ([`PluginError`][earnorm_aop.errors.PluginError])."""
     version = getattr(cls, "config_version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise PluginError(

@@ -2,7 +2,7 @@
 
 One caller per key and process reads a missing row; the others wait on an
 event its loader sets when done (the guard across processes is the backend's
-:meth:`~earnorm_aop.plugins.cache_backends.CacheBackend.claim`).
+[`claim`][earnorm_aop.plugins.cache_backends.CacheBackend.claim]).
 """
 
 from __future__ import annotations

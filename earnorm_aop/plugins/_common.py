@@ -133,7 +133,8 @@ def acting(target: object, action: str) -> Iterator[None]:
 
 
 def action_for(target: object) -> str | None:
-    """The label :func:`acting` gave ``target``'s write in progress, if any."""
+    """The label [`acting`][earnorm_aop.plugins._common.acting] gave ``target``'s write in progress,
+    if any."""
     current = _ACTION.get()
     if current is not None and current[0] == id(target):
         return current[1]

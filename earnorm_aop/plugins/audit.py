@@ -1,9 +1,9 @@
 """The ``audit`` plugin: what changed, who changed it, when — for every write.
 
-Each write produces one :class:`AuditRecord` per row: ``model`` (the adapter's
-label), ``id``, ``action``, ``changes`` (field -> ``(old, new)``), ``actor``
+Each write produces one [`AuditRecord`][earnorm_aop.plugins.audit.AuditRecord] per row: ``model``
+(the adapter's label), ``id``, ``action``, ``changes`` (field -> ``(old, new)``), ``actor``
 and ``time``.  The changes are the shared change tracking's
-(:mod:`earnorm_aop.adapters.tracking`, run by the ``changes`` plugin,
+([`earnorm_aop.adapters.tracking`][earnorm_aop.adapters.tracking], run by the ``changes`` plugin,
 which audit requires): ``old`` is the value when the instance was loaded or
 last saved; an instance with no such state is being created and every set
 field is a change from ``None``; a save that changes nothing records nothing.
@@ -23,17 +23,18 @@ The plugin is one listener of the ``after_change`` event, which the
 plugin listens); with the page's own ``@hook("after_change")`` listener on the
 model too, each runs once per write.  Each record goes to its sink:
 ``"table"`` — the model's own database through the ``audit store``
-capability its integration provides (:mod:`earnorm_aop.plugins.audit_store`;
-plain classes: :data:`TABLE`, an in-memory list), in the write's
-transaction — or, once that transaction commits (the adapter's ``defer``;
-never for a rolled-back write), the ``earnorm_aop.audit`` logger or a callable.
+capability its integration provides
+([`earnorm_aop.plugins.audit_store`][earnorm_aop.plugins.audit_store]; plain classes:
+[`TABLE`][earnorm_aop.plugins.audit.TABLE], an in-memory list), in the write's transaction — or,
+once that transaction commits (the adapter's ``defer``; never for a rolled-back write), the
+``earnorm_aop.audit`` logger or a callable.
 
-The actor is the one of :data:`earnorm_aop.context` (``with context(actor="alice"):
+The actor is the one of [`earnorm_aop.context`][earnorm_aop.context] (``with context(actor="alice"):
 note.save()``; Django: ``ContextMiddleware``); its request id, client address
 (the extra ``client`` the middleware sets) and reason are fields of the record
 too, carried by every sink (columns of the Django and SQLAlchemy tables).
-Masked fields (:mod:`earnorm_aop.plugin_system.masking`) are recorded as
-changed, never with their values; a row whose primary key is masked is
+Masked fields ([`earnorm_aop.plugin_system.masking`][earnorm_aop.plugin_system.masking]) are
+recorded as changed, never with their values; a row whose primary key is masked is
 named by a keyed hash of it (``"hmac:..."``), in every sink.  ``audit.actor(name)`` is the former
 spelling of ``context(actor=name)``.
 """
@@ -77,7 +78,7 @@ def actor(name: str | None) -> Iterator[None]:
 
 
 def current_actor() -> str | None:
-    """The actor of the current :data:`earnorm_aop.context`, or ``None``."""
+    """The actor of the current [`earnorm_aop.context`][earnorm_aop.context], or ``None``."""
     return _actor_name(context.current())
 
 
@@ -199,7 +200,8 @@ class AuditPlugin:
         return sink if isinstance(sink, str) else "callable"
 
     def schema(self) -> Schema:
-        """With the ``table`` sink: the shared table :data:`AUDIT_TABLE_NAME` (one row per record).
+        """With the ``table`` sink: the shared table
+        [`AUDIT_TABLE_NAME`][earnorm_aop.plugins.audit.AUDIT_TABLE_NAME] (one row per record).
 
         Integrations that define it (Django's ``AuditRecord`` model,
         SQLAlchemy's ``audit_table``) use their own definition; the columns

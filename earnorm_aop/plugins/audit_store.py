@@ -51,7 +51,7 @@ class AuditStore(Protocol):
 
 
 class PlainAuditStore:
-    """Plain classes: :data:`TABLE`, one record at a time."""
+    """Plain classes: [`TABLE`][earnorm_aop.plugins.audit_store.TABLE], one record at a time."""
 
     def __init__(self, adapter: Adapter) -> None:
         self.adapter = adapter

@@ -13,7 +13,7 @@ Every write path invalidates what it touched: ``save``, ``update`` and
 matched (read just before the write, one extra query), for every database
 alias (a write on the primary must not leave a replica's entry behind).
 
-Transactions (through the adapter's :meth:`~earnorm_aop.adapters.base.Adapter.defer`):
+Transactions (through the adapter's [`defer`][earnorm_aop.adapters.base.Adapter.defer]):
 
 - a write invalidates at once *and* again when its transaction commits (or
   rolls back), so a reader on another connection that re-cached the old row

@@ -6,12 +6,12 @@ live.  It may raise on any call (Redis down); the plugin turns every such
 error into a log line and a database read, so backends do not hide their
 failures.
 
-:class:`MemoryBackend` (a ``cachetools.TTLCache``, the embedded default) keeps
-a deep copy of each entry and hands out deep copies, so a caller changing a
+[`MemoryBackend`][earnorm_aop.plugins.cache_backends.MemoryBackend] (a ``cachetools.TTLCache``, the
+embedded default) keeps a deep copy of each entry and hands out deep copies, so a caller changing a
 mutable field value (a JSON list) of what it got changes nothing for the next
-caller.  :class:`RedisBackend` writes entries as JSON with typed values
-(:mod:`earnorm_aop.plugins.cache_codec`), so several processes share them and
-reading one never runs code: write access to the Redis server is not code
+caller.  [`RedisBackend`][earnorm_aop.plugins.cache_backends.RedisBackend] writes entries as JSON
+with typed values ([`earnorm_aop.plugins.cache_codec`][earnorm_aop.plugins.cache_codec]), so several
+processes share them and reading one never runs code: write access to the Redis server is not code
 execution in its readers.  Still, anyone who can write keys under the prefix
 can make readers see other field values: use a Redis only your application
 writes to (a private instance, or an ACL user restricted to the key prefix).
@@ -19,19 +19,21 @@ writes to (a private instance, or an ACL user restricted to the key prefix).
 Invalidation stamps.  A read that missed must not store what it read after a
 write that committed meanwhile was invalidated (the entry would be stale until
 its ``ttl``).  So each key has a *stamp* that every invalidation changes: a
-read takes the stamp with its look-up (:meth:`CacheBackend.fetch`) and stores
-only if the stamp is still that one (:meth:`CacheBackend.store`).  In memory the
-stamp is the backend's invalidation counter, checked under its lock; in Redis
-it is a random token under ``PREFIX + "\x1fstamp:" + key``, written by every
-invalidation in the same ``MULTI`` as the ``DEL``, and a store is one Lua
-script that compares it and sets the entry atomically, one round trip.  A
-stamp lives ``STAMP_SECONDS``; a read that took longer than half of that does
-not store at all.
+read takes the stamp with its look-up
+([`CacheBackend.fetch`][earnorm_aop.plugins.cache_backends.CacheBackend.fetch]) and stores only if
+the stamp is still that one
+([`CacheBackend.store`][earnorm_aop.plugins.cache_backends.CacheBackend.store]).  In memory the
+stamp is the backend's invalidation counter, checked under its lock; in Redis it is a random token
+under ``PREFIX + "\x1fstamp:" + key``, written by every invalidation in the same ``MULTI`` as the
+``DEL``, and a store is one Lua script that compares it and sets the entry atomically, one round
+trip.  A stamp lives ``STAMP_SECONDS``; a read that took longer than half of that does not store at
+all.
 
-The stampede guard across processes: :meth:`CacheBackend.claim` takes a
-per-key lock (Redis: ``SET NX PX`` of a token under ``PREFIX + "\x1flock:" +
-key``, expiring on its own if its holder dies; released only by its holder),
-so one process reads a missing row while the others wait for its entry.
+The stampede guard across processes:
+[`CacheBackend.claim`][earnorm_aop.plugins.cache_backends.CacheBackend.claim] takes a per-key lock
+(Redis: ``SET NX PX`` of a token under ``PREFIX + "\x1flock:" + key``, expiring on its own if its
+holder dies; released only by its holder), so one process reads a missing row while the others wait
+for its entry.
 """
 
 from __future__ import annotations
@@ -58,11 +60,13 @@ class _Miss:
 
 
 MISS: Any = _Miss()
-"""What :meth:`CacheBackend.get` returns for an absent key (``None`` may be a cached value)."""
+"""What [`CacheBackend.get`][earnorm_aop.plugins.cache_backends.CacheBackend.get] returns for an
+absent key (``None`` may be a cached value)."""
 
 
 class Corrupt:
-    """What :meth:`CacheBackend.fetch` returns for an entry it cannot decode: a miss, with why."""
+    """What [`CacheBackend.fetch`][earnorm_aop.plugins.cache_backends.CacheBackend.fetch] returns
+    for an entry it cannot decode: a miss, with why."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -75,10 +79,11 @@ class CacheBackend(Protocol):
     """The interface of a cache backend; every method may raise on failure."""
 
     def get(self, key: str) -> Any:
-        """The value under ``key``, or :data:`MISS`."""
+        """The value under ``key``, or [`MISS`][earnorm_aop.plugins.cache_backends.MISS]."""
 
     def fetch(self, key: str) -> tuple[Any, Any]:
-        """The value under ``key`` (or :data:`MISS`, or a :class:`Corrupt`) and its stamp."""
+        """The value under ``key`` (or [`MISS`][earnorm_aop.plugins.cache_backends.MISS], or a
+        [`Corrupt`][earnorm_aop.plugins.cache_backends.Corrupt]) and its stamp."""
 
     def set(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` for the backend's time to live."""
@@ -258,7 +263,8 @@ class RedisBackend:
 
 
 def _decoded(data: bytes) -> Any:
-    """The entry ``data`` holds, or a :class:`Corrupt` saying why it cannot be read."""
+    """The entry ``data`` holds, or a [`Corrupt`][earnorm_aop.plugins.cache_backends.Corrupt] saying
+    why it cannot be read."""
     try:
         return cache_codec.loads(data)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:

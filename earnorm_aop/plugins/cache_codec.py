@@ -5,7 +5,7 @@ the instance.  An entry is the JSON object ``{"fresh": EPOCH_SECONDS,
 "values": {FIELD: VALUE, ...}}`` (``fresh``: until when it is fresh), and
 Redis holds it as UTF-8 text: reading an entry builds data, it
 never runs code, so write access to the Redis server is not code execution in
-the processes that read it (as it would be with :mod:`pickle`).
+the processes that read it (as it would be with ``pickle``).
 
 JSON's own types (``str``, ``int``, ``float``, ``bool``, ``None``, lists) are
 written as they are.  Every other value is an object ``{"$": TYPE, "v":
@@ -27,8 +27,8 @@ VALUE}``:
 ``float``       ``"nan"``, ``"inf"`` or ``"-inf"``
 ==============  ==========================================================
 
-Any other type cannot be cached: :func:`dumps` raises :class:`TypeError` and
-the plugin reads the database instead (and logs it once per call site).
+Any other type cannot be cached: [`dumps`][earnorm_aop.plugins.cache_codec.dumps] raises
+``TypeError`` and the plugin reads the database instead (and logs it once per call site).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _decode(value: Any) -> Any:
 
 
 def dumps(entry: Mapping[str, Any]) -> bytes:
-    """An entry (``fresh``, ``values``) as UTF-8 JSON; :class:`TypeError` for uncachable values."""
+    """An entry (``fresh``, ``values``) as UTF-8 JSON; ``TypeError`` for uncachable values."""
     values = entry["values"]
     document = {
         "fresh": float(entry["fresh"]),
@@ -118,7 +118,7 @@ def dumps(entry: Mapping[str, Any]) -> bytes:
 
 
 def loads(data: bytes | str) -> dict[str, Any]:
-    """The entry :func:`dumps` wrote."""
+    """The entry [`dumps`][earnorm_aop.plugins.cache_codec.dumps] wrote."""
     raw = json.loads(data)
     if not isinstance(raw, dict) or not isinstance(raw.get("values"), dict):
         raise ValueError("a cached entry is a JSON object with 'fresh' and 'values'")

@@ -8,7 +8,7 @@ before-state:
 
 - ``before`` a bulk update or delete: reads the rows the queryset matches,
   once, for every plugin, onto the write's state
-  (:meth:`~earnorm_aop.adapters.tracking.Write.read`: the ``write`` every
+  ([`Write.read`][earnorm_aop.adapters.tracking.Write.read]: the ``write`` every
   advice of that call is given);
 - after a bulk update: the rows read get the values written (so ``after``
   advice sees each record as stored);
@@ -45,7 +45,8 @@ ONLY_FIELDS = "saving only some fields"
 One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
 full ``save`` rewritten to write only the fields ``names`` (none: nothing is
 written).  An integration provides it under this name (Django:
-``update_fields=names``); :class:`PlainOnlyFields` is the one for plain classes.
+``update_fields=names``); [`PlainOnlyFields`][earnorm_aop.plugins.changes.PlainOnlyFields] is the
+one for plain classes.
 """
 
 
@@ -160,7 +161,7 @@ class ChangesPlugin:
     ) -> None:
         """What the write stored is the persisted state now (a restricted save: those fields).
 
-        Woven as :func:`_rememberer` makes it for the model's adapter and the
+        Woven as ``_rememberer`` makes it for the model's adapter and the
         operation (this method is what it does, for a call from elsewhere).
         """
         _rememberer(method, adapter)(instance, model, args, kwargs)

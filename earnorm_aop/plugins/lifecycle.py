@@ -1,10 +1,11 @@
 """The ``lifecycle`` plugin: the system's own events, fired on every write and fetch.
 
 A model gets it by itself as soon as one of its plugins listens to a
-lifecycle event (:data:`earnorm_aop.plugin_system.events.LIFECYCLE`): the page's
-``@hook("after_change") def log_change(self, instance, changes)`` is called
-after every write that changes a record, on every adapter, without naming
-this plugin.  A model nobody listens on never has it woven, so it pays nothing.
+lifecycle event
+([`earnorm_aop.plugin_system.events.LIFECYCLE`][earnorm_aop.plugin_system.events.LIFECYCLE]): the
+page's ``@hook("after_change") def log_change(self, instance, changes)`` is called after every write
+that changes a record, on every adapter, without naming this plugin.  A model nobody listens on
+never has it woven, so it pays nothing.
 
 - ``after_change`` -- after each write that changes a row, inside the write's
   transaction: ``save`` (create or update), ``update``, ``delete``,
@@ -20,7 +21,7 @@ this plugin.  A model nobody listens on never has it woven, so it pays nothing.
   (never for a rolled-back write; at once where there is no transaction), as
   ``after_commit:save`` advice is to ``after:save``.
 - ``after_access`` -- after ``get`` returns a record (a cache hit too):
-  ``instance``, ``user`` (the actor of :data:`earnorm_aop.context`),
+  ``instance``, ``user`` (the actor of [`earnorm_aop.context`][earnorm_aop.context]),
   ``context``.  Records a query loads do not fire it: loading 10,000 rows must
   not cost 10,000 handler calls nobody asked for.
 - ``after_query_load`` -- for each record a query loads, for the handlers
@@ -139,7 +140,7 @@ class LifecyclePlugin:
         Whether it creates the row is read before the write (a Django copy with
         ``pk = None`` is a creation, which only its state before the save tells).
         On an async write the event fires once the write has been awaited.
-        Woven as :func:`_saving` makes it for the model (this is what it does,
+        Woven as ``_saving`` makes it for the model (this is what it does,
         for a call from elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
@@ -178,7 +179,7 @@ class LifecyclePlugin:
     ) -> Any:
         """A delete, with the last values (the key is read first: a delete clears it).
 
-        Woven as :func:`_deleting` makes it for the model.
+        Woven as ``_deleting`` makes it for the model.
         """
         if not _heard(model):
             return proceed()
@@ -342,8 +343,8 @@ def _saving(
 ) -> Callable[..., Any]:
     """``changed`` for one model's ``save`` / ``update``, with what weave time knows bound.
 
-    The model's listeners are read from its :class:`Listening` (one attribute
-    read; every toggle rebuilds the table it holds), the record is the
+    The model's listeners are read from its [`Listening`][earnorm_aop.weaving.state.Listening] (one
+    attribute read; every toggle rebuilds the table it holds), the record is the
     adapter's own recorder for the operation, and whether the write is
     awaitable is the woven method's ``async def``, not a test of each result.
     A call for another class (a subclass using this wrapper) takes the
@@ -428,7 +429,7 @@ def _saving(
 def _deleting(
     plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
 ) -> Callable[..., Any]:
-    """``deleted`` for one model: its listeners held, its awaiting decided (see :func:`_saving`)."""
+    """``deleted`` for one model: its listeners held, its awaiting decided (see ``_saving``)."""
     held = listening_to(model)
     record = tracking.instance_recorder(operation, adapter)
     pk_of = adapter.pk

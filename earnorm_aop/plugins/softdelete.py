@@ -4,10 +4,10 @@
 model's default queryset hides rows whose ``deleted_at`` is set, so ``get``
 and every query built from it (Django: ``Model.objects``, related managers)
 no longer see them (a model's own ``get`` that bypasses the queryset, as a
-plain class's dict lookup does, raises :class:`SoftDeletedError` for them); a
-bulk delete (``delete_many``, Django's ``QuerySet.delete()``) becomes a bulk
-update of ``deleted_at``, going through the ``update_many`` plugins
-(timestamp, cache, audit) like any other.
+plain class's dict lookup does, raises
+[`SoftDeletedError`][earnorm_aop.plugins.softdelete.SoftDeletedError] for them); a bulk delete
+(``delete_many``, Django's ``QuerySet.delete()``) becomes a bulk update of ``deleted_at``, going
+through the ``update_many`` plugins (timestamp, cache, audit) like any other.
 
 The model gains ``restore()``, ``hard_delete()`` and the classmethod
 ``with_deleted()`` (a queryset including deleted rows); for other code,

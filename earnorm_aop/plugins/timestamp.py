@@ -33,7 +33,8 @@ WRITE_STAMPS = "stamps on write"
 One method, ``stamps_on_write(model, name)``: whether the ORM sets field
 ``name`` on every write, whatever the values; then a save that changes
 nothing still changes it, and the no-op rule cannot hold for it.  EarnORM
-provides it (its ``auto_now`` ``updated_at``); :class:`PlainStamps` says never.
+provides it (its ``auto_now`` ``updated_at``);
+[`PlainStamps`][earnorm_aop.plugins.timestamp.PlainStamps] says never.
 """
 
 
@@ -144,7 +145,8 @@ class TimestampPlugin:
         return all(name in own for name in rec.diff())
 
     def _save_stamper(self, model: type, adapter: Adapter) -> Callable[..., Any]:
-        """:meth:`stamp_save` for ``model``, with what its ORM and fields decide taken now.
+        """[`stamp_save`][earnorm_aop.plugins.timestamp.TimestampPlugin.stamp_save] for ``model``,
+        with what its ORM and fields decide taken now.
 
         Whether a save that changes nothing keeps its time (not with
         ``touch_on_noop``, nor where the ORM restamps ``updated_at`` itself:
@@ -206,7 +208,7 @@ class TimestampPlugin:
 
         Both are added to a restricted save's fields.  A save of a loaded (or
         saved) instance whose fields are all unchanged keeps its ``updated_at``
-        unless ``touch_on_noop``.  Woven as :meth:`_save_stamper` makes it for
+        unless ``touch_on_noop``.  Woven as ``_save_stamper`` makes it for
         the model (this method is what it does, for a call from elsewhere).
         """
         stamp_save = self._save_stamper(model, adapter)

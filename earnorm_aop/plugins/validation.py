@@ -13,11 +13,11 @@ only when such a field has constraints).
 
 The save a soft delete makes is not checked: deleting a row never depends
 on its data being valid.  Every problem of every source is collected, then one
-:class:`ValidationFailed` is raised listing each invalid field; it is raised
-before the method runs, so nothing is written.
+[`ValidationFailed`][earnorm_aop.plugins.validation.ValidationFailed] is raised listing each invalid
+field; it is raised before the method runs, so nothing is written.
 
 ``is_valid()`` may return a bool, or a mapping of field -> message(s) (empty:
-valid), or raise :class:`ValidationFailed` itself.
+valid), or raise [`ValidationFailed`][earnorm_aop.plugins.validation.ValidationFailed] itself.
 
 Where the ORM validates before a save (Django's ``full_clean()``, which
 ModelForms and the admin call), the same rules are reported there as the

@@ -46,7 +46,8 @@ class LocalChanges:
             self._items[field] = Change(what, origin, terms)
 
     def first(self) -> tuple[str, Change] | None:
-        """The change to write next (it stays queued until :meth:`written`)."""
+        """The change to write next (it stays queued until
+        [`written`][earnorm_aop.runtime._switch_changes.LocalChanges.written])."""
         with self._lock:
             if not self._items:
                 return None

@@ -1,13 +1,13 @@
 """Reading a shared switch hash: every entry type-checked, a malformed one logged once.
 
-The hash of a :class:`~earnorm_aop.runtime.redis_switchboard.RedisSwitchboard`
+The hash of a [`RedisSwitchboard`][earnorm_aop.runtime.redis_switchboard.RedisSwitchboard]
 is written by every process of a deployment, and by anyone else with access
 to the Redis server: what is read from it is data to check, never state to
-trust.  :func:`parse_hash` keeps the entries that are well formed and logs
-each other one once per process (as a warning on ``earnorm_aop.switchboard``),
+trust.  [`parse_hash`][earnorm_aop.runtime._switch_hash.parse_hash] keeps the entries that are well
+formed and logs each other one once per process (as a warning on ``earnorm_aop.switchboard``),
 so a bad field neither raises in ``share()``, the CLI or the listener, nor is
-applied, nor is copied anywhere.  :func:`update_hash` is the one way a board
-writes it: read, decide, write, in one ``WATCH``/``MULTI`` transaction.
+applied, nor is copied anywhere.  [`update_hash`][earnorm_aop.runtime._switch_hash.update_hash] is
+the one way a board writes it: read, decide, write, in one ``WATCH``/``MULTI`` transaction.
 """
 
 from __future__ import annotations

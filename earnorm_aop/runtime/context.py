@@ -6,17 +6,18 @@
         note.save()          # audit records actor "alice"; advice asking for
                              # ``context`` gets Context(actor="alice", ...)
 
-It lives in a :class:`~contextvars.ContextVar`, so a block is seen by the code
+It lives in a ``ContextVar``, so a block is seen by the code
 inside it and by the asyncio tasks that code starts, but not by other threads
 (a thread, or a ``ThreadPoolExecutor`` worker, starts with an empty context).
 Blocks nest: an inner block keeps what it does not name.  Work handed to
 another thread, process or task queue takes it along explicitly:
 ``token = context.capture()`` where the work is queued, ``with
 context.restore(token):`` where it runs (the token is a small frozen value that
-pickles, and :meth:`Context.as_dict` / :meth:`Context.from_dict` make it JSON).
+pickles, and [`Context.as_dict`][earnorm_aop.runtime.context.Context.as_dict] /
+[`Context.from_dict`][earnorm_aop.runtime.context.Context.from_dict] make it JSON).
 
-Advice receives the current :class:`Context` by asking for a parameter named
-``context``; the engine resolves the name at weave time (it is the engine's
+Advice receives the current [`Context`][earnorm_aop.runtime.context.Context] by asking for a
+parameter named ``context``; the engine resolves the name at weave time (it is the engine's
 ``injectables`` extension point, filled in ``earnorm_aop/_wiring.py``, so the
 engine does not import this module) and reads the variable only for advice
 that asked.
@@ -97,7 +98,7 @@ class Context:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Context:
-        """The context :meth:`as_dict` described."""
+        """The context [`as_dict`][earnorm_aop.runtime.context.Context.as_dict] described."""
         unknown = set(data) - {*_NAMED, "extra"}
         if unknown:
             raise ValueError(
@@ -158,12 +159,14 @@ class ContextAPI:
         request_id: Any = _UNSET,
         **extra: Any,
     ) -> Token[Context]:
-        """Set values without a block (middleware); undo with :meth:`reset` and the token."""
+        """Set values without a block (middleware); undo with
+        [`reset`][earnorm_aop.runtime.context.ContextAPI.reset] and the token."""
         values = _given(actor, reason, request_id, extra)
         return _CURRENT.set(_CURRENT.get().merged(values))
 
     def reset(self, token: Token[Context]) -> None:
-        """Undo the :meth:`set` or :meth:`restore` that returned ``token``."""
+        """Undo the [`set`][earnorm_aop.runtime.context.ContextAPI.set] or
+        [`restore`][earnorm_aop.runtime.context.ContextAPI.restore] that returned ``token``."""
         _CURRENT.reset(token)
 
     def capture(self) -> Context:
@@ -180,7 +183,8 @@ class ContextAPI:
             _CURRENT.reset(token)
 
     def adopt(self, captured: Context | Mapping[str, Any] | None) -> Token[Context]:
-        """:meth:`restore` without a block (a task queue's start signal); undo: :meth:`reset`."""
+        """[`restore`][earnorm_aop.runtime.context.ContextAPI.restore] without a block (a task
+        queue's start signal); undo: [`reset`][earnorm_aop.runtime.context.ContextAPI.reset]."""
         return _CURRENT.set(_coerce(captured))
 
     def bind(self, func: Callable[P, R]) -> Callable[P, R]:

@@ -3,7 +3,7 @@
 Layout, per namespace ``NS``:
 
 * the hash ``earnorm_aop:NS:switches``: one field per plugin holding its
-  :class:`~earnorm_aop.runtime.switchboard.SwitchState` as JSON, and the field
+  [`SwitchState`][earnorm_aop.runtime.switchboard.SwitchState] as JSON, and the field
   ``__version__``, the namespace's counter (each write takes a version above
   it, above what the writer knows, and at least the time in milliseconds);
 * the channel ``earnorm_aop:NS:switches:changes``, announcing every write.

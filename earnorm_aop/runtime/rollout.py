@@ -1,7 +1,8 @@
-"""The per-call gate of a plugin under gradual rollout (:mod:`earnorm_aop.plugin_system.rollout`).
+"""The per-call gate of a plugin under gradual rollout
+([`earnorm_aop.plugin_system.rollout`][earnorm_aop.plugin_system.rollout]).
 
-:func:`resolve_advice` is part of the engine's ``advice`` extension point
-(``earnorm_aop/_wiring.py``): at weave time, an advice of a plugin whose
+[`resolve_advice`][earnorm_aop.runtime.rollout.resolve_advice] is part of the engine's ``advice``
+extension point (``earnorm_aop/_wiring.py``): at weave time, an advice of a plugin whose
 switch has a rollout is put behind a gate that reads the call context and
 asks the rollout; outside the share the advice does what a skipped advice
 does (``around`` calls ``proceed()``, ``chain`` hands the value on, the others
@@ -131,8 +132,9 @@ class SharedRollouts:
         """Write ``name``'s rollout and announce it with a new state of the plugin.
 
         Every process applies a state whose origin is ``rollout`` by reading the
-        rollout back (:meth:`rollout_changed`), so the announcement rides on the
-        states' own versioning and catch-up.
+        rollout back
+        ([`rollout_changed`][earnorm_aop.runtime.rollout.SharedRollouts.rollout_changed]), so the
+        announcement rides on the states' own versioning and catch-up.
         """
         try:
             if rollout is None:

@@ -2,16 +2,17 @@
 
 ``registry.disable("audit")`` switches a plugin off in one process.  A
 deployment runs many: ``registry.share(board)`` attaches a
-:class:`Switchboard` that keeps the switch states somewhere every process
-reads (:class:`~earnorm_aop.runtime.redis_switchboard.RedisSwitchboard`: a Redis hash
-and a pub/sub channel).  From then on:
+[`Switchboard`][earnorm_aop.runtime.switchboard.Switchboard] that keeps the switch states somewhere
+every process reads ([`RedisSwitchboard`][earnorm_aop.runtime.redis_switchboard.RedisSwitchboard]: a
+Redis hash and a pub/sub channel).  From then on:
 
 * ``registry.enable(name)`` / ``disable(name)`` and a ``max_failures``
   auto-disable are applied here at once, as before, and handed to the board,
   which writes them for the other processes (never on the caller's thread:
   a model operation that trips ``max_failures`` is not slowed by the network);
 * a state another process wrote is applied here by the same re-weaving path a
-  local toggle takes (:func:`earnorm_aop.weaving.weaver.set_enabled`), so calls
+  local toggle takes
+  ([`earnorm_aop.weaving.weaver.set_enabled`][earnorm_aop.weaving.weaver.set_enabled]), so calls
   cost exactly what they cost without a board.
 
 A *reconfiguration* travels the same way: ``board.reconfigure(Model, "cache",
@@ -23,16 +24,17 @@ or classes by their dotted import path.
 
 Every written state carries a version (one counter per namespace); a state is
 applied only when it is newer than the one this process knows (its
-:meth:`~SwitchState.order`: the version, then the time and the writer, so two
-states never tie), so late or repeated reads change nothing.  A local toggle
+[`order`][earnorm_aop.runtime.switchboard.SwitchState.order]: the version, then the time and the
+writer, so two states never tie), so late or repeated reads change nothing.  A local toggle
 and the application of a shared state are serialised (``Switchboard._as_one``),
 so the switch in force and the change handed to the transport always agree.
 
-What is shared is read as data, never trusted as it comes: :meth:`SwitchState.from_dict`
-and :meth:`SharedConfig.from_dict` check every field's type (``"enabled":
-"false"`` is refused, not read as true) and raise :class:`ValueError` naming
-what is wrong; a board logs such an entry once and skips it.  This module holds
-what any board shares; the transport lives in its subclass.
+What is shared is read as data, never trusted as it comes:
+[`SwitchState.from_dict`][earnorm_aop.runtime.switchboard.SwitchState.from_dict] and
+[`SharedConfig.from_dict`][earnorm_aop.runtime.switchboard.SharedConfig.from_dict] check every
+field's type (``"enabled": "false"`` is refused, not read as true) and raise ``ValueError`` naming
+what is wrong; a board logs such an entry once and skips it.  This module holds what any board
+shares; the transport lives in its subclass.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class SwitchState:
 
     @classmethod
     def from_dict(cls, data: Any) -> SwitchState:
-        """The state ``data`` holds; :class:`ValueError` naming the field that is wrong."""
+        """The state ``data`` holds; ``ValueError`` naming the field that is wrong."""
         data = _mapping(data, "a switch state")
         return cls(
             name=_typed(data, "name", str),
@@ -113,7 +115,8 @@ def model_path(model: type) -> str:
 
 @dataclass(frozen=True)
 class SharedConfig:
-    """Options of plugin ``name`` on the model at ``model`` (a :func:`model_path`), shared."""
+    """Options of plugin ``name`` on the model at ``model`` (a
+    [`model_path`][earnorm_aop.runtime.switchboard.model_path]), shared."""
 
     name: str
     model: str
@@ -136,7 +139,7 @@ class SharedConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> SharedConfig:
-        """The configuration ``data`` holds; :class:`ValueError` naming the field that is wrong."""
+        """The configuration ``data`` holds; ``ValueError`` naming the field that is wrong."""
         data = _mapping(data, "a shared configuration")
         config = _typed(data, "config", dict)
         if not all(isinstance(k, str) for k in config):
@@ -207,9 +210,10 @@ _attached: weakref.WeakSet[Switchboard] = weakref.WeakSet()
 class Switchboard:
     """What a shared board does for the registry it is attached to.
 
-    A subclass moves states: it calls :meth:`apply` with each state it reads
-    (at start, on reconnect, on an announcement) and writes what
-    :meth:`publish` hands it.  ``publish`` must not block.
+    A subclass moves states: it calls [`apply`][earnorm_aop.runtime.switchboard.Switchboard.apply]
+    with each state it reads (at start, on reconnect, on an announcement) and writes what
+    [`publish`][earnorm_aop.runtime.switchboard.Switchboard.publish] hands it.  ``publish`` must not
+    block.
     """
 
     registry: PluginRegistry | None = None
@@ -241,9 +245,9 @@ class Switchboard:
         """Keep a local change just made in force and hand it over, as one step.
 
         ``registry.enable``/``disable`` (or an auto-disable) flipped the switch
-        before calling :meth:`publish`; a shared state applied in between (it
-        waits for this step) may have flipped it back: it is flipped again
-        (a no-op otherwise), so what is in force is what is handed over.
+        before calling [`publish`][earnorm_aop.runtime.switchboard.Switchboard.publish]; a shared
+        state applied in between (it waits for this step) may have flipped it back: it is flipped
+        again (a no-op otherwise), so what is in force is what is handed over.
         """
         with self._switching:
             registry = self.registry
@@ -263,7 +267,7 @@ class Switchboard:
         """Re-configure ``name`` on ``model`` here and in every process sharing this board.
 
         Validated and woven here first (a bad option raises
-        :class:`~earnorm_aop.PluginConfigError` before anything is shared).
+        [`PluginConfigError`][earnorm_aop.PluginConfigError] before anything is shared).
         """
         from ..plugin_system.config import validate_config
         from ..plugin_system.model import apply_plugins

@@ -14,7 +14,7 @@ named with ``--earnorm-backends=memory,django``.  Django and SQLAlchemy use
 SQLite, or a private PostgreSQL cluster with ``--earnorm-db=postgres``.  A
 backend whose ORM is not installed is skipped with the reason; under
 ``CI=true`` a backend named explicitly must run.  Outside pytest,
-:func:`open_backend` gives one backend for a ``with`` block.
+[`open_backend`][earnorm_aop.testing._backends.open_backend] gives one backend for a ``with`` block.
 
 This is the harness earnorm-aop's own built-in plugins are tested with.
 """

@@ -143,7 +143,8 @@ _FACTORIES: dict[str, Callable[[], Backend]] = {
 
 
 def make_backend(name: str) -> Backend:
-    """A new backend ``name`` (close it when done); :class:`BackendUnavailable` if it cannot run."""
+    """A new backend ``name`` (close it when done);
+    [`BackendUnavailable`][earnorm_aop.testing._backends.BackendUnavailable] if it cannot run."""
     (name,) = parse_backends([name])
     reason = unavailable_reason(name)
     if reason is not None:

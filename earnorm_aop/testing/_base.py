@@ -1,7 +1,7 @@
 """The ORM-neutral operations every backend of the kit offers, and what a backend may lack.
 
-A behaviour check written against :class:`Backend` never touches one ORM's
-API: it makes a model (``backend.model("timestamp", fields={...})``), creates,
+A behaviour check written against [`Backend`][earnorm_aop.testing._base.Backend] never touches one
+ORM's API: it makes a model (``backend.model("timestamp", fields={...})``), creates,
 saves, gets, queries, bulk-updates and deletes through the backend, inside
 ``backend.transaction()`` when it needs one.  Each ORM's backend maps those
 operations onto its own API (a Django manager, a SQLAlchemy session, EarnORM's
@@ -42,7 +42,7 @@ class Backend:
 
     name: str = ""
     NotFound: type[BaseException] = LookupError
-    """What :meth:`get` raises for a missing (or hidden) row."""
+    """What [`get`][earnorm_aop.testing._base.Backend.get] raises for a missing (or hidden) row."""
     saves_unchanged: ClassVar[bool] = True
     """Whether saving a record with no change still writes (SQLAlchemy: nothing to flush)."""
     identity_map: ClassVar[bool] = False
@@ -50,7 +50,8 @@ class Backend:
     clears_pk_on_delete: ClassVar[bool] = True
     """Whether a real delete leaves the object without its key (Django: ``pk = None``)."""
     transactional: ClassVar[bool] = False
-    """Whether :meth:`transaction` is real (commit-time advice waits for the commit)."""
+    """Whether [`transaction`][earnorm_aop.testing._base.Backend.transaction] is real (commit-time
+    advice waits for the commit)."""
 
     # -- models -----------------------------------------------------------------------
 
@@ -65,7 +66,7 @@ class Backend:
         """A fresh model (``id``, ``title``, ``views`` + ``fields``) with ``plugins`` woven.
 
         ``configured`` is each plugin's configuration (``cache={"ttl": 5}``), as
-        for :func:`~earnorm_aop.with_plugins`; the model is unwoven and its
+        for [`with_plugins`][earnorm_aop.with_plugins]; the model is unwoven and its
         table dropped when the backend closes.
         """
         raise NotImplementedError
@@ -94,7 +95,8 @@ class Backend:
         return obj.delete()
 
     def get(self, model: Any, pk: Any) -> Any:
-        """The logical ``get`` by primary key; :attr:`NotFound` for a missing or hidden row."""
+        """The logical ``get`` by primary key;
+        [`NotFound`][earnorm_aop.testing._base.Backend.NotFound] for a missing or hidden row."""
         raise NotImplementedError
 
     def update(self, obj: Any, **values: Any) -> Any:

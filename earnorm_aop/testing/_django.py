@@ -8,11 +8,11 @@ tables dropped and the classes unregistered.
 
 Django is configured on first use unless it already is: a temporary SQLite
 file, or the private PostgreSQL cluster with ``EARNORM_AOP_TEST_DB=postgres``
-(:mod:`earnorm_aop.testing._postgres`), with the integration's app (its audit
+(``earnorm_aop.testing._postgres``), with the integration's app (its audit
 table) and the kit's app installed.  A project that configures Django itself
 (pytest-django, its own settings) adds ``"earnorm_aop.testing"`` to
 ``INSTALLED_APPS``; a test suite that configures Django its own way hands its
-setup function to :func:`use_django_setup`.
+setup function to [`use_django_setup`][earnorm_aop.testing._django.use_django_setup].
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def _databases() -> dict[str, dict[str, Any]]:
 
 
 def configure() -> None:
-    """Configure Django once: the hook given to :func:`use_django_setup`, or the kit's settings."""
+    """Configure Django once: the hook given to
+    [`use_django_setup`][earnorm_aop.testing._django.use_django_setup], or the kit's settings."""
     global _ready
     if _ready:
         return

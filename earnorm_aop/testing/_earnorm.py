@@ -2,10 +2,10 @@
 
 Every EarnORM call is async: the backend runs each operation to completion on
 its own event loop, so checks written once for every backend drive EarnORM's
-real async methods.  A record is handed to the checks as a :class:`Record`
-view: fields as attributes (read without ``await``, set for the next save),
-``save()`` (EarnORM ``create`` / ``write``), ``delete()`` (``unlink``) and the
-methods plugins contribute; ``get`` is ``Model.get(id)``, which the adapter
+real async methods.  A record is handed to the checks as a
+[`Record`][earnorm_aop.testing._earnorm.Record] view: fields as attributes (read without ``await``,
+set for the next save), ``save()`` (EarnORM ``create`` / ``write``), ``delete()`` (``unlink``) and
+the methods plugins contribute; ``get`` is ``Model.get(id)``, which the adapter
 adds (EarnORM's ``browse`` and a read).  EarnORM 0.1.4 has no bulk update or
 delete, no instance ``update`` and MongoDB (mongomock) no transactions: the
 checks needing them are skipped with that reason.  ``queries()`` records the
@@ -200,7 +200,8 @@ class EarnORMBackend(Backend):
         return with_plugins(*plugins, registry=registry, **configured)(model)
 
     def _on_view(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """A test's model method, given a :class:`Record` view (fields without ``await``)."""
+        """A test's model method, given a [`Record`][earnorm_aop.testing._earnorm.Record] view
+        (fields without ``await``)."""
         backend = self
 
         def method(record: Any, *args: Any, **kwargs: Any) -> Any:

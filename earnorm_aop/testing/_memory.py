@@ -1,8 +1,8 @@
 """The in-memory backends: plain classes (``memory``) and pydantic models (``pydantic``).
 
-Both store rows in a :class:`~earnorm_aop.integrations.memory.MemoryStore` of
+Both store rows in a [`MemoryStore`][earnorm_aop.integrations.memory.MemoryStore] of
 their own, so they need nothing installed beyond the core.  The store has no
-transactions, so :meth:`~earnorm_aop.testing.Backend.transaction` is skipped here.
+transactions, so [`transaction`][earnorm_aop.testing.Backend.transaction] is skipped here.
 """
 
 from __future__ import annotations

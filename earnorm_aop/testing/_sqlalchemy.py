@@ -12,9 +12,10 @@ The class gets the record methods the checks call — ``save()`` (``session.add`
 and commit), ``delete()`` (``session.delete`` and commit), ``refresh_from_db()``
 — which are *not* logical operations on SQLAlchemy: the plugins see the
 flush, as they do in an application.  Each write commits, as Django's
-autocommit does, except inside :meth:`SQLAlchemyBackend.transaction`, where
-writes flush and the block's end commits or rolls back.  The database is
-SQLite (a file per backend) unless ``EARNORM_AOP_TEST_DB=postgres``.
+autocommit does, except inside
+[`SQLAlchemyBackend.transaction`][earnorm_aop.testing._sqlalchemy.SQLAlchemyBackend.transaction],
+where writes flush and the block's end commits or rolls back.  The database is SQLite (a file per
+backend) unless ``EARNORM_AOP_TEST_DB=postgres``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def _sqlite_folder() -> Path:
 
 
 def drop_database(url: str) -> None:
-    """Remove the SQLite file of ``url`` (from :func:`database_url`), its engine disposed."""
+    """Remove the SQLite file of ``url`` (from
+    [`database_url`][earnorm_aop.testing._sqlalchemy.database_url]), its engine disposed."""
     if url.startswith("sqlite") and _folder is not None:
         path = Path(url.split(":///", 1)[1])
         if path.parent == _folder:
@@ -450,7 +452,8 @@ class SQLAlchemyBackend(Backend):
     def rows(self, model: Any) -> dict[Any, dict[str, Any]]:
         """Every row by primary key, on a connection of its own after the session committed.
 
-        Inside a :meth:`transaction` block: the session's own rows, flushed, uncommitted.
+        Inside a [`transaction`][earnorm_aop.testing._sqlalchemy.SQLAlchemyBackend.transaction]
+        block: the session's own rows, flushed, uncommitted.
         """
         from sqlalchemy import select
 

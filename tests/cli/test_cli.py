@@ -232,6 +232,8 @@ def test_info_text_has_no_rest_markup(capsys: pytest.CaptureFixture[str]) -> Non
     [
         ("``created_at`` once", "created_at once"),
         (":class:`~earnorm_aop.PluginError` raised", "PluginError raised"),
+        ("[`PluginError`][earnorm_aop.errors.PluginError] raised", "PluginError raised"),
+        ("[`Adapter.defer`][earnorm_aop.adapters.base.Adapter.defer], `x`", "Adapter.defer, x"),
         (":func:`earnorm_aop.weave`", "earnorm_aop.weave"),
         (":ref:`the semantics <semantics>`", "the semantics"),
         (":py:meth:`save`, `default role`", "save, default role"),

@@ -1,11 +1,11 @@
 """Django integration: plugins on Django models, woven per model, on a real database.
 
-Importing this module registers :class:`DjangoAdapter` (``earnorm_aop`` also
-imports it on its own the first time it meets a Django model) and starts
-reading ``plugins = [...]`` attributes of the model classes Django prepares.
-Add ``"earnorm_aop.integrations.django"`` to ``INSTALLED_APPS`` to have it
-imported before every ``models.py`` and to get the audit table; without it,
-a model that declares ``plugins`` fails Django's system checks
+Importing this module registers
+[`DjangoAdapter`][earnorm_aop.integrations.django.adapter.DjangoAdapter] (``earnorm_aop`` also
+imports it on its own the first time it meets a Django model) and starts reading ``plugins = [...]``
+attributes of the model classes Django prepares. Add ``"earnorm_aop.integrations.django"`` to
+``INSTALLED_APPS`` to have it imported before every ``models.py`` and to get the audit table;
+without it, a model that declares ``plugins`` fails Django's system checks
 (``earnorm_aop.E001``, see ``checks.py``).  See ``docs/django.md``.
 """
 

@@ -120,7 +120,8 @@ class DjangoAdapter(Adapter):
         model.add_to_class(spec.name, django_field(spec, _meta(model).label))  # type: ignore[attr-defined]
 
     def remove_field(self, model: type, spec: FieldSpec) -> None:
-        """Undo :meth:`add_field` on a model whose weave failed (no migration saw it yet)."""
+        """Undo [`add_field`][earnorm_aop.integrations.django.adapter.DjangoAdapter.add_field] on a
+        model whose weave failed (no migration saw it yet)."""
         opts = _meta(model)
         try:
             field = opts.get_field(spec.name)

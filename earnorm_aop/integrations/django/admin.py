@@ -2,21 +2,24 @@
 
 Reusable pieces for a project's ``admin.py``:
 
-- :class:`SoftDeleteAdminMixin` (for models woven with ``softdelete``): a
-  "deleted" list filter (not deleted / deleted / all); deleted rows are shown,
-  marked in a "deleted" column, only when the filter asks for them (the filter
+- [`SoftDeleteAdminMixin`][earnorm_aop.integrations.django.admin.SoftDeleteAdminMixin] (for models
+  woven with ``softdelete``): a "deleted" list filter (not deleted / deleted / all); deleted rows
+  are shown, marked in a "deleted" column, only when the filter asks for them (the filter
   is kept on the change and history pages reached from that list); a
   "restore" action (change permission) and a "delete permanently" action
   (delete permission, after a confirmation page).  Restoring and hard deleting
   go row by row through ``restore()`` / ``hard_delete()``, so the other
   plugins (audit, cache, timestamp) see them as they see any write.
-- :class:`AuditHistoryAdminMixin` (for models woven with ``audit`` and its
-  ``table`` sink): the change form's "History" page lists the row's audit
-  records, newest first: when, who, what, and each changed field's old and
+- [`AuditHistoryAdminMixin`][earnorm_aop.integrations.django.admin.AuditHistoryAdminMixin] (for
+  models woven with ``audit`` and its ``table`` sink): the change form's "History" page lists the
+  row's audit records, newest first: when, who, what, and each changed field's old and
   new value.
-- :class:`SoftDeleteAdmin`, :class:`AuditHistoryAdmin`: each mixin on
-  ``ModelAdmin``; :class:`PluginAdmin`: both, each used when the model weaves
-  its plugin; :class:`AuditRecordAdmin`: a read-only admin for the audit table.
+- [`SoftDeleteAdmin`][earnorm_aop.integrations.django.admin.SoftDeleteAdmin],
+  [`AuditHistoryAdmin`][earnorm_aop.integrations.django.admin.AuditHistoryAdmin]: each mixin on
+  ``ModelAdmin``; [`PluginAdmin`][earnorm_aop.integrations.django.admin.PluginAdmin]: both, each
+  used when the model weaves its plugin;
+  [`AuditRecordAdmin`][earnorm_aop.integrations.django.admin.AuditRecordAdmin]: a read-only admin
+  for the audit table.
 
 A mixin put on a model without its plugin is reported by Django's system
 checks (``earnorm_aop.E101`` / ``E102``), as a misconfigured admin is.

@@ -5,7 +5,7 @@ Installing it does three things: Django imports it before any ``models.py``, so
 ``AuditRecord`` table the ``audit`` plugin's ``table`` sink writes to; and it
 masks the fields named by the ``EARNORM_AOP_MASK`` setting on every model,
 with ``EARNORM_AOP_MASK_KEY`` as the key masked row ids are hashed with
-(see :mod:`earnorm_aop.plugin_system.masking`).
+(see [`earnorm_aop.plugin_system.masking`][earnorm_aop.plugin_system.masking]).
 """
 
 from __future__ import annotations

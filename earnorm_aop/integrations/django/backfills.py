@@ -5,10 +5,11 @@ fields of the model) and writes an ``AddField`` for each when the plugin is
 added to a model whose table exists.  The fields are nullable, so the
 migration applies to a table with rows without asking for a default; what
 the rows then hold is the plugin's to say, in its schema's
-:class:`~earnorm_aop.plugin_system.schema.Backfill` (``timestamp``: now, or
-the field ``backfill_created_from`` names).  :func:`add_backfills` puts a
-:class:`~.operations.BackfillField` after each such ``AddField``, and the
-app's ``makemigrations`` command (``management/commands/makemigrations.py``)
+[`Backfill`][earnorm_aop.plugin_system.schema.Backfill] (``timestamp``: now, or
+the field ``backfill_created_from`` names).
+[`add_backfills`][earnorm_aop.integrations.django.backfills.add_backfills] puts a
+[`BackfillField`][earnorm_aop.integrations.django.operations.BackfillField] after each such
+``AddField``, and the app's ``makemigrations`` command (``management/commands/makemigrations.py``)
 calls it on the changes before they are written.  A new model
 (``CreateModel``) has no rows and gets none; removing the plugin gives
 Django's own ``RemoveField`` operations.
@@ -31,7 +32,8 @@ __all__ = ["add_backfills", "operation_for"]
 
 
 def add_backfills(changes: Mapping[str, Sequence[Any]], apps: Any = global_apps) -> int:
-    """Put a :class:`BackfillField` after each ``AddField`` of a plugin field; return how many."""
+    """Put a [`BackfillField`][earnorm_aop.integrations.django.operations.BackfillField] after each
+    ``AddField`` of a plugin field; return how many."""
     added = 0
     for app_label, migrations in changes.items():
         for migration in migrations:

@@ -14,12 +14,12 @@ the call's outcome (``vetoed``, ``recovered``, ``failed``, ``raised`` or
 inside an advice (a soft delete's ``UPDATE``, an audit table's ``INSERT``) or
 inside the model's own method, and only the first kind is the plugins' cost.
 
-How: while the panel is on, the request runs inside :func:`earnorm_aop.trace`
+How: while the panel is on, the request runs inside [`earnorm_aop.trace`][earnorm_aop.trace]
 (every woven call then takes the interpreted chain, which reports each advice
 run), and each database connection has an ``execute_wrapper`` that asks the
 engine which advice, if any, is running the query
-(:func:`earnorm_aop.weaving.attribution.running_advice`).  That costs
-something per call and per query, which is why it is a debugging panel: off
+([`earnorm_aop.weaving.attribution.running_advice`][earnorm_aop.weaving.attribution.running_advice]).
+That costs something per call and per query, which is why it is a debugging panel: off
 (the panel disabled, or the toolbar not shown) nothing is wrapped.
 """
 

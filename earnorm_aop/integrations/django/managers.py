@@ -74,8 +74,8 @@ def name_as_declared() -> None:
 
     django-stubs' mypy plugin loads the project and resolves each model's
     managers by their class's module and name, which it cannot find for a
-    private class; :mod:`earnorm_aop.integrations.django.mypy` calls this
-    before the plugin loads the models, so ``Article.objects`` is typed as
+    private class; [`earnorm_aop.integrations.django.mypy`][earnorm_aop.integrations.django.mypy]
+    calls this before the plugin loads the models, so ``Article.objects`` is typed as
     the user's manager.  Only for type checking: ``explain()`` and tracebacks
     then show the user's name.
     """

@@ -1,4 +1,4 @@
-"""``ContextMiddleware``: every request runs in an :data:`earnorm_aop.context`.
+"""``ContextMiddleware``: every request runs in an [`earnorm_aop.context`][earnorm_aop.context].
 
 Add it after Django's ``AuthenticationMiddleware``::
 

@@ -11,7 +11,7 @@ plugins has a private manager class (``managers.py``), which it cannot find,
 so it reports ``Could not resolve manager type`` for ``objects``.  Loaded
 first, this plugin makes those classes carry the user's manager's name in the
 mypy process, and adds nothing else: the members plugins contribute are typed
-by the mixins of :mod:`earnorm_aop.integrations.django.typing`.
+by the mixins of [`earnorm_aop.integrations.django.typing`][earnorm_aop.integrations.django.typing].
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 ``AddField`` gives a new nullable column to a table that has rows; the rows
 are left empty.  A plugin says what they should hold instead
-(:class:`~earnorm_aop.plugin_system.schema.Backfill`: the time the migration
+([`Backfill`][earnorm_aop.plugin_system.schema.Backfill]: the time the migration
 runs, a constant, or another field of the row, now where that is empty), and
 ``makemigrations`` writes this operation after the ``AddField`` (see
-:mod:`.backfills`).  It is a plain operation, importable by path, so a
+[`backfills`][earnorm_aop.integrations.django.backfills]).  It is a plain operation, importable by
+path, so a
 migration written by hand can use it too::
 
     operations = [

@@ -1,11 +1,11 @@
 """Commit-aware work on Django: ``transaction.on_commit`` and its missing rollback twin.
 
 The ``after_commit`` advice kind and the built-ins' commit-time work (cache
-invalidation, audit delivery) are handed to :func:`defer` with the object
-written (an instance, a queryset, a manager), which names the database
-connection.  Inside an ``atomic`` block on that connection the commit side is
-``transaction.on_commit(func, using=alias, robust=robust)``: Django runs it
-after the outermost block commits and drops it if the savepoint it was
+invalidation, audit delivery) are handed to
+[`defer`][earnorm_aop.integrations.django.transactions.defer] with the object written (an instance,
+a queryset, a manager), which names the database connection.  Inside an ``atomic`` block on that
+connection the commit side is ``transaction.on_commit(func, using=alias, robust=robust)``: Django
+runs it after the outermost block commits and drops it if the savepoint it was
 registered in rolls back.  Outside one (autocommit), it runs at once.
 
 Django has no ``on_rollback``.  The rollback side is kept beside Django's

@@ -17,8 +17,9 @@ members, the fields and migrations are unchanged.  For a type checker it
 derives from ``Model`` so ``with_deleted()`` can return ``QuerySet[Self]``.
 The mixins name the plugins' default fields; a model that renames one
 (``softdelete={"field": "removed_at"}``) annotates that name itself.  With
-django-stubs' mypy plugin, list :mod:`earnorm_aop.integrations.django.mypy`
-before it so it resolves the models' managers (docs/typing.md).
+django-stubs' mypy plugin, list
+[`earnorm_aop.integrations.django.mypy`][earnorm_aop.integrations.django.mypy] before it so it
+resolves the models' managers (docs/typing.md).
 """
 
 from __future__ import annotations

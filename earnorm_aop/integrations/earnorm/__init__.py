@@ -1,10 +1,10 @@
 """EarnORM integration: plugins on EarnORM's async MongoDB models.
 
-Importing this module registers :class:`EarnORMAdapter`; ``earnorm_aop``
-imports it on its own the first time it meets an EarnORM model, so
-``class User(PluginModel, BaseModel)`` with ``class Meta: plugins = [...]`` or
-``@with_plugins(...)`` on an EarnORM model is all a user writes.  Needs the
-``earnorm`` extra (Python 3.12+).  See ``docs/earnorm.md``.
+Importing this module registers
+[`EarnORMAdapter`][earnorm_aop.integrations.earnorm.adapter.EarnORMAdapter]; ``earnorm_aop`` imports
+it on its own the first time it meets an EarnORM model, so ``class User(PluginModel, BaseModel)``
+with ``class Meta: plugins = [...]`` or ``@with_plugins(...)`` on an EarnORM model is all a user
+writes.  Needs the ``earnorm`` extra (Python 3.12+).  See ``docs/earnorm.md``.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ the built-in plugins' sync advice hands its post-write work on to the
 awaitable (``plugins/_common.then``), and a plugin may write ``async def``
 advice.  Plugins read and set a record's values without ``await``: the
 façades read each record's document before its operation runs, and
-:meth:`EarnORMAdapter.set_field` sets the values about to be written.
-Change tracking: a record's "before" is the document the façade read before
-its write (``persisted_state``), its "after" the values about to be written
+[`EarnORMAdapter.set_field`][earnorm_aop.integrations.earnorm.adapter.EarnORMAdapter.set_field] sets
+the values about to be written. Change tracking: a record's "before" is the document the façade read
+before its write (``persisted_state``), its "after" the values about to be written
 (``current_value``); EarnORM's own ``auto_now`` fields, which every
 ``write()`` restamps, are named by the ``stamps on write`` capability
 (``capabilities.py``).
@@ -160,7 +160,8 @@ class EarnORMAdapter(Adapter):
     def with_save_fields(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Sequence[str]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The save's values with ``names`` set as :meth:`set_field` left them.
+        """The save's values with ``names`` set as
+        [`set_field`][earnorm_aop.integrations.earnorm.adapter.EarnORMAdapter.set_field] left them.
 
         They stay the record's pending values (what change tracking reads as
         "about to be written"), as the façades' calls start out.

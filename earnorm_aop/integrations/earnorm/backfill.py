@@ -1,12 +1,14 @@
-"""Documents stored before a plugin was enabled get its fields: :func:`backfill`.
+"""Documents stored before a plugin was enabled get its fields:
+[`backfill`][earnorm_aop.integrations.earnorm.backfill.backfill].
 
 MongoDB has no schema to migrate: a document written before ``timestamp``
 was enabled on its model simply lacks ``created_at``.  Reads give ``None``,
 and queries on the field (softdelete's ``deleted_at: None``) match a missing
 field, so nothing breaks; but the values the plugin's schema declares for old
-rows (:class:`~earnorm_aop.plugin_system.schema.Backfill`: the time of the
+rows ([`Backfill`][earnorm_aop.plugin_system.schema.Backfill]: the time of the
 backfill, a constant, or another field of the document) are only there once
-something writes them.  :func:`backfill` is that something, run once after
+something writes them.  [`backfill`][earnorm_aop.integrations.earnorm.backfill.backfill] is that
+something, run once after
 enabling the plugin (a deploy step, a management script)::
 
     from earnorm_aop.integrations.earnorm import backfill
@@ -39,7 +41,8 @@ async def backfill(model: type, *plugins: str) -> dict[str, int]:
     """Fill the fields ``plugins`` (default: all woven on ``model``) add, in stored documents.
 
     Returns field -> number of documents changed.  A plugin name not woven
-    on ``model`` is a :class:`PluginNotFoundError` naming those that are.
+    on ``model`` is a [`PluginNotFoundError`][earnorm_aop.errors.PluginNotFoundError] naming those
+    that are.
     """
     woven = {a.name: a for a in weaver.effective_aspects(model)}
     for name in plugins:

@@ -3,13 +3,14 @@
 EarnORM has no transactions, so once one record of a recordset is stored
 nothing takes it back.  So the records' logical ``save`` operations run side
 by side, one asyncio task each, and EarnORM's own write of each waits at a
-*gate* (:func:`reach_gate`, called by the woven operation just before it
-writes) until every record has reached it or ended: everything that can
+*gate* ([`reach_gate`][earnorm_aop.integrations.earnorm.batch.reach_gate], called by the woven
+operation just before it writes) until every record has reached it or ended: everything that can
 refuse a record — validation, a plugin's ``before`` advice raising, an
 ``around`` advice before ``proceed()`` — has then run for all of them.  If
-one was refused, the gate turns the others back (:class:`WriteAborted`) and
-nothing is written; otherwise they are written one after the other, in the
-recordset's order, as a loop over the records would write them.
+one was refused, the gate turns the others back
+([`WriteAborted`][earnorm_aop.integrations.earnorm.batch.WriteAborted]) and nothing is written;
+otherwise they are written one after the other, in the recordset's order, as a loop over the records
+would write them.
 
 A record whose write did not happen (refused, vetoed, turned back) gets back
 the values it had pending before the call: the call's values are not left

@@ -1,9 +1,9 @@
 """An EarnORM environment on an in-memory MongoDB, for tests and examples.
 
 ``earnorm.init()`` needs a configuration file and a server, and installs
-signal handlers; :func:`use_mongomock` instead attaches a ``mongomock-motor``
-database to the Mongo adapter of EarnORM's ``Environment`` singleton, which
-is all EarnORM's model methods use.
+signal handlers; [`use_mongomock`][earnorm_aop.integrations.earnorm.database.use_mongomock] instead
+attaches a ``mongomock-motor`` database to the Mongo adapter of EarnORM's ``Environment`` singleton,
+which is all EarnORM's model methods use.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ whose ``filter`` takes one domain (a list of triples, or a MongoDB filter
 dict) and updates its filter key by key.  A plugin written for Django's
 querysets, as the plugin page's soft delete is
 (``return queryset.filter(deleted_at=None)``), calls it with keywords; so the
-query the adapter hands on is a :class:`KeywordQuery`, whose ``filter`` also
-takes ``field=value`` keywords (``None`` matches a missing field, as MongoDB
-reads it) and joins them to the query's own criteria with ``$and``, as
-Django's and SQLAlchemy's filters combine.  A domain or a dict works as on
-any ``MongoQuery``.
+query the adapter hands on is a
+[`KeywordQuery`][earnorm_aop.integrations.earnorm.queries.KeywordQuery], whose ``filter`` also takes
+``field=value`` keywords (``None`` matches a missing field, as MongoDB reads it) and joins them to
+the query's own criteria with ``$and``, as Django's and SQLAlchemy's filters combine.  A domain or a
+dict works as on any ``MongoQuery``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class KeywordQuery(MongoQuery):  # type: ignore[misc]
 
 
 def answering_keywords(query: Any) -> Any:
-    """``query`` as a :class:`KeywordQuery` (the same object: it is EarnORM's own query)."""
+    """``query`` as a [`KeywordQuery`][earnorm_aop.integrations.earnorm.queries.KeywordQuery] (the
+    same object: it is EarnORM's own query)."""
     if type(query) is MongoQuery:
         query.__class__ = KeywordQuery
     return query

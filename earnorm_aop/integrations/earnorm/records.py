@@ -187,7 +187,8 @@ def save(self: Any) -> Save:
 
 
 class Save:
-    """What ``record.save()`` returns: the write, run when awaited (see :func:`save`)."""
+    """What ``record.save()`` returns: the write, run when awaited (see
+    [`save`][earnorm_aop.integrations.earnorm.records.save])."""
 
     __slots__ = ("_record", "_started")
 
@@ -316,7 +317,8 @@ async def get(cls: Any, record_id: str) -> Any:
     """The record ``record_id`` with its stored values (EarnORM's ``browse`` and a read).
 
     The logical ``get``: the record it returns is what ``after:get`` advice
-    sees as ``instance``.  An id with no document raises :class:`NotFound`.
+    sees as ``instance``.  An id with no document raises
+    [`NotFound`][earnorm_aop.integrations.earnorm.records.NotFound].
     """
     record = cls._browse(cls._env, [record_id])
     await load(record)
@@ -386,7 +388,8 @@ FACADES: dict[str, Any] = {
 def install(model: type) -> None:
     """Give ``model`` the façades and woven operations it lacks (its own methods win).
 
-    Its field descriptors become :class:`FieldValue` ones, so assignments count.
+    Its field descriptors become [`FieldValue`][earnorm_aop.integrations.earnorm.records.FieldValue]
+    ones, so assignments count.
     """
     for name, func in FACADES.items():
         if name not in vars(model):

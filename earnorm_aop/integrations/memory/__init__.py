@@ -1,11 +1,12 @@
 """An in-memory database for plain classes and pydantic models, with its adapter.
 
-:class:`MemoryStore` is the database: one table per model (rows are copies of
-the field values, keyed by primary key), an ``audit`` table, and a log of every
-statement it runs, so ``with store.capture() as queries:`` counts queries the
-way Django's ``CaptureQueriesContext`` does.  :class:`MemoryModel` gives a
-class the logical operations in the plain convention of
-:mod:`earnorm_aop.adapters.base`: ``save``, ``delete`` and
+[`MemoryStore`][earnorm_aop.integrations.memory._store.MemoryStore] is the database: one table per
+model (rows are copies of the field values, keyed by primary key), an ``audit`` table, and a log of
+every statement it runs, so ``with store.capture() as queries:`` counts queries the
+way Django's ``CaptureQueriesContext`` does.
+[`MemoryModel`][earnorm_aop.integrations.memory.MemoryModel] gives a class the logical operations in
+the plain convention of
+[`earnorm_aop.adapters.base`][earnorm_aop.adapters.base]: ``save``, ``delete`` and
 ``update(**values)`` on instances; ``get(pk)``, ``get_queryset()``,
 ``save_many(objs)``, ``update_many(queryset, **values)`` and
 ``delete_many(queryset)`` on the class.  Every built-in plugin therefore works
@@ -157,12 +158,13 @@ def _pk_name(model: type) -> str:
 
 
 class MemoryModel:
-    """Mixin: instances of the class are rows of a :class:`MemoryStore`.
+    """Mixin: instances of the class are rows of a
+    [`MemoryStore`][earnorm_aop.integrations.memory._store.MemoryStore].
 
-    Set ``__store__`` to the store (default: :data:`default_store`) and
-    ``__pk__`` to the primary-key field (default ``"id"``; ``None`` until the
-    first save, then a number).  Fields are the class's annotations, or a
-    pydantic model's fields.
+    Set ``__store__`` to the store (default:
+    [`default_store`][earnorm_aop.integrations.memory.default_store]) and ``__pk__`` to the
+    primary-key field (default ``"id"``; ``None`` until the first save, then a number).  Fields are
+    the class's annotations, or a pydantic model's fields.
     """
 
     __store__: ClassVar[MemoryStore | None] = None
@@ -300,7 +302,8 @@ def _conditions_of(model: type, queryset: Any) -> tuple[Condition, ...]:
 
 
 class MemoryAdapter(Adapter):
-    """The adapter of :class:`MemoryModel` classes: querysets stay lazy, audits go to the store."""
+    """The adapter of [`MemoryModel`][earnorm_aop.integrations.memory.MemoryModel] classes:
+    querysets stay lazy, audits go to the store."""
 
     name = "memory"
 

@@ -1,4 +1,5 @@
-"""The database behind :mod:`earnorm_aop.integrations.memory`: tables in a dict, a statement log.
+"""The database behind [`earnorm_aop.integrations.memory`][earnorm_aop.integrations.memory]: tables
+in a dict, a statement log.
 
 Kept apart from the model side (querysets, ``MemoryModel``, the adapter) because
 it knows nothing of models beyond their class as a table key: it stores rows,

@@ -1,11 +1,11 @@
 """SQLAlchemy 2.x integration: plugins on mapped classes, with ``Session`` and ``AsyncSession``.
 
-Importing this module registers :class:`SQLAlchemyAdapter` (``earnorm_aop``
-also imports it on its own the first time it meets a mapped class) and, when a
-model is first woven, installs the listeners on the ``Session`` class: the
-flush calls each object's woven ``save`` / ``delete`` (``flush.py``), ORM
-statements run through the woven ``get_queryset`` / ``*_many``
-(``statements.py``), and commit-aware work waits for the transaction
+Importing this module registers
+[`SQLAlchemyAdapter`][earnorm_aop.integrations.sqlalchemy.adapter.SQLAlchemyAdapter]
+(``earnorm_aop`` also imports it on its own the first time it meets a mapped class) and, when a
+model is first woven, installs the listeners on the ``Session`` class: the flush calls each object's
+woven ``save`` / ``delete`` (``flush.py``), ORM statements run through the woven ``get_queryset`` /
+``*_many`` (``statements.py``), and commit-aware work waits for the transaction
 (``transactions.py``).  See ``docs/sqlalchemy.md``.
 """
 

@@ -1,12 +1,12 @@
 """The audit ``table`` sink on SQLAlchemy: a row of ``earnorm_aop_audit`` per record.
 
-The table lives in its own ``MetaData`` (:data:`audit_metadata`): create it with
+The table lives in its own ``MetaData``
+([`audit_metadata`][earnorm_aop.integrations.sqlalchemy.audit.audit_metadata]): create it with
 ``audit_metadata.create_all(engine)``, or copy it into your own metadata
-(``audit_table.to_metadata(Base.metadata)``) so Alembic sees it.  The row is
-inserted on the connection of the session that writes the audited data, in
-its transaction: it commits or rolls back with the data.  Besides the
-record's model, key, action, changes, actor and time, each row has the call
-context's ``request_id``, ``client`` (address) and ``reason``; a table made
+(``audit_table.to_metadata(Base.metadata)``) so Alembic sees it.  The row is inserted on the
+connection of the session that writes the audited data, in its transaction: it commits or rolls back
+with the data.  Besides the record's model, key, action, changes, actor and time, each row has the
+call context's ``request_id``, ``client`` (address) and ``reason``; a table made
 before those columns existed needs them added (``ALTER TABLE earnorm_aop_audit
 ADD COLUMN request_id VARCHAR(200)``, and likewise ``client`` and ``reason``
 ``VARCHAR(500)``).

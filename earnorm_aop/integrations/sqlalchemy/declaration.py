@@ -1,10 +1,11 @@
 """Plugins declared on a SQLAlchemy model: ``PluginModel`` and ``with_plugins``.
 
 A declarative class maps itself in ``__init_subclass__`` (``DeclarativeBase``)
-or in its metaclass (``declarative_base()``).  :class:`PluginModel`, mixed into
-the declarative base, reads a ``plugins = [...]`` (or ``{name: config}``)
-attribute of each class before the base maps it, adds the plugins' columns to
-the class body, lets SQLAlchemy map the class with them, then weaves the
+or in its metaclass (``declarative_base()``).
+[`PluginModel`][earnorm_aop.integrations.sqlalchemy.declaration.PluginModel], mixed into the
+declarative base, reads a ``plugins = [...]`` (or ``{name: config}``) attribute of each class before
+the base maps it, adds the plugins' columns to the class body, lets SQLAlchemy map the class with
+them, then weaves the
 plugins::
 
     class Base(PluginModel, DeclarativeBase):

@@ -13,11 +13,11 @@ statement a session executes (``AsyncSession`` through its ``sync_session``):
   are left alone: they must find the row whatever the plugins hide.
 - ``update(M)``, ``delete(M)`` and ``insert(M)`` call the model's woven
   ``_earnorm_update_many(rows, **values)``, ``_earnorm_delete_many(rows)`` and
-  ``_earnorm_insert_many(objs)``: ``rows`` is a :class:`RowSet` (the rows the
-  statement's WHERE matches, narrowed by the ``get_queryset`` chain), ``values``
-  the values the UPDATE sets, ``objs`` the parameter dictionaries of the
-  INSERT.  The original bodies run the user's own statement, extended by the
-  plugins' criteria and the values the advice added or changed
+  ``_earnorm_insert_many(objs)``: ``rows`` is a
+  [`RowSet`][earnorm_aop.integrations.sqlalchemy.statements.RowSet] (the rows the statement's WHERE
+  matches, narrowed by the ``get_queryset`` chain), ``values`` the values the UPDATE sets, ``objs``
+  the parameter dictionaries of the INSERT.  The original bodies run the user's own statement,
+  extended by the plugins' criteria and the values the advice added or changed
   (``invoke_statement`` of the event's state): RETURNING, dialect clauses,
   prefixes, SQL expressions and execution options stay as the user wrote them.
 - ``session.execute(update(M), [dicts])`` (the ORM bulk UPDATE by primary key)
@@ -26,9 +26,10 @@ statement a session executes (``AsyncSession`` through its ``sync_session``):
 ``.execution_options(include_deleted=True)`` (or the library's
 ``including_deleted()`` block) runs the ``get_queryset`` chain inside
 ``including_hidden()``, so rows the plugins hide are shown / written.
-Statements a woven body runs itself carry :data:`ADVISED` and are not advised
-again.  Core ``Table`` statements and ``Connection.execute`` never reach a
-``Session`` event: the plugins do not see them.
+Statements a woven body runs itself carry
+[`ADVISED`][earnorm_aop.integrations.sqlalchemy.statements.ADVISED] and are not advised again.  Core
+``Table`` statements and ``Connection.execute`` never reach a ``Session`` event: the plugins do not
+see them.
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def make_bodies() -> dict[str, Any]:
     def _earnorm_select(cls: type, statement: Any) -> Any:
         """A SELECT about to run, woven as ``get_queryset`` (chain advice narrows it).
 
-        It answers ``filter(**kwargs)`` as a Django queryset does (:class:`KeywordSelect`).
+        It answers ``filter(**kwargs)`` as a Django queryset does
+        ([`KeywordSelect`][earnorm_aop.integrations.sqlalchemy.statements.KeywordSelect]).
         """
         return _answering_keywords(statement)
 

@@ -1,7 +1,7 @@
 """Commit-aware work on SQLAlchemy: an on-commit queue per session, tagged by transaction.
 
-SQLAlchemy has no ``on_commit``.  :func:`defer` keeps ``(transaction,
-on_commit, on_rollback, robust)`` entries in ``session.info``, the transaction
+SQLAlchemy has no ``on_commit``.  [`defer`][earnorm_aop.integrations.sqlalchemy.transactions.defer]
+keeps ``(transaction, on_commit, on_rollback, robust)`` entries in ``session.info``, the transaction
 being the innermost one in force when the work was registered (a SAVEPOINT's
 ``SessionTransaction`` inside ``begin_nested()``, else the root).  Listeners on
 the ``Session`` class (so ``AsyncSession`` too, through its ``sync_session``):

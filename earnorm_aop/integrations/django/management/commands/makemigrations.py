@@ -1,7 +1,7 @@
 """Django's ``makemigrations``, which also backfills the fields plugins add to tables with rows.
 
 Every option is Django's.  Before the migrations are written (or printed,
-with ``--dry-run``), :func:`~earnorm_aop.integrations.django.backfills.add_backfills`
+with ``--dry-run``), [`add_backfills`][earnorm_aop.integrations.django.backfills.add_backfills]
 puts a ``BackfillField`` after each ``AddField`` of a plugin's field, as the
 plugin's schema says.  Installed apps' commands take precedence over
 Django's own, so ``INSTALLED_APPS += ["earnorm_aop.integrations.django"]``

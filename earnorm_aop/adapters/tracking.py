@@ -19,9 +19,10 @@ tracking" in [`Adapter`][earnorm_aop.adapters.base.Adapter]):
   each with what the write will store (database expressions such as
   ``F("views") + 1`` evaluated by that same read).
 
-Each write's state is a [`Write`][earnorm_aop.adapters.tracking.Write], which the dispatcher makes once per
-call of a write operation and gives to every advice that asks for ``write``
-(as SQLAlchemy gives ``flush_context`` to each ``before_flush`` listener): the
+Each write's state is a [`Write`][earnorm_aop.adapters.tracking.Write], which the dispatcher
+makes once per call of a write operation and gives to every advice that asks
+for ``write`` (as SQLAlchemy gives ``flush_context`` to each ``before_flush``
+listener): the
 save's record, built once for every plugin; a bulk write's rows, read once (by
 the tracking service's ``before`` advice) and kept on the write, with the
 values plugins add.  It lives as long as the call: a vetoed or failed write
@@ -182,9 +183,10 @@ class Record:
     def diff(self) -> dict[str, tuple[Any, Any]]:
         """``changes`` as the values are now, not kept.
 
-        For a record shared by the advice of one write ([`Write.record`][earnorm_aop.adapters.tracking.Write]):
-        an advice that asks before the write (timestamp's no-op check) must
-        not fix what one asking after it (the ``after_change`` event) sees.
+        For a record shared by the advice of one write
+        ([`Write.record`][earnorm_aop.adapters.tracking.Write]): an advice that asks before the
+        write (timestamp's no-op check) must not fix what one asking after it
+        (the ``after_change`` event) sees.
         """
         if self.deleted:
             return {n: (v, None) for n, v in self._old.items() if v is not None}
@@ -242,13 +244,13 @@ def read_bulk(
 class Write:
     """One write in progress: its record or rows, made once per call, given to its advice.
 
-    The dispatcher makes it (the engine's ``per_call`` extension point, filled by
-    [`write_maker`][earnorm_aop.adapters.tracking.write_maker]) before any advice of a write operation runs, and hands
-    the same object to each advice taking a ``write`` parameter, ``before``,
-    ``around``, ``after`` and ``error`` alike.
+    The dispatcher makes it (the engine's ``per_call`` extension point, filled
+    by [`write_maker`][earnorm_aop.adapters.tracking.write_maker]) before any advice of a
+    write operation runs, and hands the same object to each advice taking a
+    ``write`` parameter, ``before``, ``around``, ``after`` and ``error`` alike.
 
-    - ``record``: a ``save``'s [`Record`][earnorm_aop.adapters.tracking.Record], built here once (``None`` for
-      other operations: ``records()`` builds theirs);
+    - ``record``: a ``save``'s [`Record`][earnorm_aop.adapters.tracking.Record], built here
+      once (``None`` for other operations: ``records()`` builds theirs);
     - ``read()``: a bulk write's rows, read once, the first time anyone asks
       (the tracking service asks in its ``before`` advice, before the write
       changes them); ``frame``: those rows if read, else ``None``;
@@ -394,7 +396,8 @@ def records(
     """The records a write on ``subject`` touches (the ``instance`` of its advice).
 
     For ``update_many`` / ``delete_many`` the rows ``subject`` (the queryset)
-    matches, read now; [`Write.records`][earnorm_aop.adapters.tracking.Write.records] keeps them for the whole write.
+    matches, read now; [`Write.records`][earnorm_aop.adapters.tracking.Write.records] keeps
+    them for the whole write.
     """
     if operation in INSTANCE:
         return (instance_record(operation, adapter, model, subject, args, kwargs),)

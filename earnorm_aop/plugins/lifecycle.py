@@ -138,10 +138,8 @@ class LifecyclePlugin:
         """The save's changes from the write's record, diffed once it is written.
 
         Whether it creates the row is read before the write (a Django copy with
-        ``pk = None`` is a creation, which only its state before the save tells).
-        On an async write the event fires once the write has been awaited.
-        Woven as ``_saving`` makes it for the model (this is what it does,
-        for a call from elsewhere).
+        ``pk = None`` is a creation); an async write fires once awaited.  Woven as
+        ``_saving`` makes it for the model (this is what it does, called elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
         if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
@@ -153,9 +151,8 @@ class LifecyclePlugin:
         result = proceed()
         if not inspect.isawaitable(result):
             pk = adapter.pk(instance)
-            changes = rec.diff()
             fired = self._fire(
-                adapter, model, instance, pk, action, changes, instance, False, heard
+                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
             )
             return result if fired is None else _after(fired, result)
 
@@ -250,8 +247,7 @@ class LifecyclePlugin:
         action = action_for(queryset) or "update"
         values = adapter.update_values(args, kwargs)
         frame = write.read()  # the rows read before the write (read now if nobody did)
-        rows = frame.records
-        known = frame.values
+        rows, known = frame.records, frame.values
         result = proceed()
         write.apply()  # the rows as stored, for the handlers
         late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
@@ -391,8 +387,7 @@ def _saving(
         )
         if not (heard[0] or heard[1]) or saves_nothing(args, kwargs):
             return proceed()  # every listener switched off, or nothing written
-        # A save's record is the write's, built once for every advice; diffed after it.
-        rec = write.record or record(model, instance, args, kwargs)
+        rec = write.record or record(model, instance, args, kwargs)  # a save's: the write's
         action = action_for(instance) or ("create" if rec.created else "update")
         result = proceed()
         handlers, committed = heard

@@ -466,14 +466,18 @@ def plan_advice(
     if found is None:
         found = _resolve(aspect, spec, kind, target, provided)
         # Only when every default is a plain constant (never a class); a per-model
-        # constant (the adapter) is kept out and given again to each model below.
+        # constant (the adapter) or a per-call maker (write) is kept out and given
+        # again to each model below.
         shared = tuple(_without_constant(p, provided) for p in found[0])
         if all(isinstance(p.default, _CONSTANTS) for p in shared):
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = (shared, found[1])
     else:
         params = tuple(_with_constant(p, provided, target) for p in found[0])
-        found = (params, found[1])
+        if any(p.source is Source.CALL and p.default is None for p in params):
+            found = _resolve(aspect, spec, kind, target, provided)  # says why, at weave time
+        else:
+            found = (params, found[1])
     params, needs_binding = found
     may_await = (
         target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
@@ -538,6 +542,9 @@ def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
 
 
 def _is_constant(p: Param, provided: Provided) -> bool:
+    """A per-model value: a weave-time constant, or a per-call value's maker."""
+    if p.source is Source.CALL:
+        return True
     return p.source is Source.DEFAULT and p.key is not None and p.key in provided.constants
 
 
@@ -550,6 +557,8 @@ def _with_constant(p: Param, provided: Provided, target: Target) -> Param:
     """``p`` from the cache, a per-model constant given this target's value."""
     if not _is_constant(p, provided):
         return p
+    if p.source is Source.CALL:
+        return dataclasses.replace(p, default=provided.maker(str(p.key), target))
     return dataclasses.replace(p, default=provided.constant(str(p.key), target))
 
 

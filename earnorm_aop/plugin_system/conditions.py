@@ -388,8 +388,8 @@ def _signature_for(
     produced = kind in (Kind.AFTER, *_DEFERRED)
     if produced and operation == "save_many" and "result" not in names:
         extra.append("result")  # save_many's objects: its argument may be a spent generator
-    if operation in BULK - {"save_many"} and "write" not in names:
-        extra.append("write")  # the rows the write reads once, for every advice
+    if operation != "save_many" and "write" not in names:
+        extra.append("write")  # the save's record, the rows read: once, for every advice
     params = [varpos] if varpos is not None else []
     params += named + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in extra]
     if varkw is not None:
@@ -434,12 +434,12 @@ def _per_instance(
 
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
-        rec = record(kw["model"], subject, kw["args"], kw["kwargs"])
+        rec = kw["write"].record or record(kw["model"], subject, kw["args"], kw["kwargs"])
         if test is not None and not test(rec):  # a few look-ups, then out
             return kw["proceed"]() if around else None
         call = {n: v for n, v in kw.items() if n in names or n not in own}
         if asks:
-            call["changes"] = rec.changes
+            call["changes"] = rec.diff()  # as now (the record is the write's)
         if later is not None:
             later(kw["model"], subject, va, call)
             return None

@@ -160,3 +160,34 @@ def test_a_save_s_record_is_built_once_and_sees_what_the_save_writes_too() -> No
     restricted.writes_also(["updated"])
     assert restricted.diff() == {"title": ("a", "b"), "updated": (None, 1)}
     assert tracking.Write(adapter, Plain, "update_many", Plain, (), {}).record is None
+
+
+def test_hooks_with_conditions_share_the_save_s_record(reg: PluginRegistry) -> None:
+    from _calls import calls, ours
+
+    heard: list[Any] = []
+
+    @plugin("conditional", registry=reg)
+    class Conditional:
+        @hook("before:save", when="title", has_changed=True)
+        def before(self, instance: Any, changes: dict[str, Any]) -> None:
+            heard.append(("before", changes))
+
+        @hook("after:save", when="title", has_changed=True)
+        def after(self, instance: Any, changes: dict[str, Any]) -> None:
+            heard.append(("after", changes))
+
+    @with_plugins("conditional", "timestamp", registry=reg)
+    class Note(MemoryModel):
+        __store__ = MemoryStore()
+        id: int | None = None
+        title: str = ""
+
+    note = Note(title="a")
+    note.save()
+    note.title = "b"
+    counted = ours(calls(note.save))
+    # One write, one record, for both conditional hooks and timestamp.
+    assert counted["earnorm_aop.adapters.tracking:__init__"] == 2, counted
+    assert [p for p, _ in heard[-2:]] == ["before", "after"]
+    assert heard[-2][1]["title"] == ("a", "b") and heard[-1][1]["title"] == ("a", "b")

@@ -44,6 +44,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
+@pytest.mark.ci_only("installs the example plugins and this project into a fresh virtualenv")
 def test_the_example_plugins_install_with_pip_and_pass_their_kit_tests(tmp_path: Path) -> None:
     # Copies: pip and pytest leave nothing in the repository.
     copies = {}

@@ -66,6 +66,7 @@ def _run(command: list[str], cwd: Path) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.ci_only("runs mypy --strict with django-stubs over a sample module (near a minute)")
 def test_mypy_strict_types_the_members_and_reports_the_typos(uses: Path) -> None:
     out = _run([sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "uses.py"], cwd=uses)
     revealed = dict(re.findall(r"uses\.py:(\d+): note: Revealed type is \"(.*)\"", out))
@@ -84,6 +85,7 @@ def test_mypy_strict_types_the_members_and_reports_the_typos(uses: Path) -> None
     ], out
 
 
+@pytest.mark.ci_only("runs pyright over a sample module")
 def test_pyright_types_the_members_and_reports_the_typos(uses: Path) -> None:
     out = _run(
         [

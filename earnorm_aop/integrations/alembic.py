@@ -154,9 +154,7 @@ def process_revision_directives(context: Any, revision: Any, directives: list[An
 
 
 def _upgrades(script: Any) -> list[Any]:
-    if hasattr(script, "upgrade_ops_list"):
-        return list(script.upgrade_ops_list)
-    return [script.upgrade_ops]
+    return list(script.upgrade_ops_list)  # one per database (multidb templates), else one
 
 
 def _with_backfills(operations: Iterable[Any], batch: bool) -> Iterator[Any]:
@@ -188,8 +186,10 @@ def _added_columns(operation: Any) -> list[tuple[str, str | None, sa.Column[Any]
 
 
 def _not_null(table_name: str, column: sa.Column[Any], schema: str | None, batch: bool) -> Any:
+    # modify_nullable: AlterColumnOp keeps an unknown ``nullable=`` in ``kw``, which the
+    # revision's rendering leaves out (the column would stay nullable).
     alter = alembic_ops.AlterColumnOp(
-        table_name, column.name, nullable=False, existing_type=column.type, schema=schema
+        table_name, column.name, modify_nullable=False, existing_type=column.type, schema=schema
     )
     if batch:
         return alembic_ops.ModifyTableOps(table_name, [alter], schema=schema)

@@ -288,6 +288,8 @@ def fire_prepared(
             # Picked by C code (no comprehension frame): one name, or itemgetter's tuple.
             if len(names) == 1:
                 kwargs = {names[0]: values[names[0]]}
+            elif not names:  # only injectables (``user``, ``context``): itemgetter() needs one
+                kwargs = {}
             else:
                 kwargs = dict(zip(names, itemgetter(*names)(values), strict=True))
             for name, getter in getters:

@@ -29,6 +29,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from inspect import CORO_CREATED, getcoroutinestate
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +151,27 @@ class SQLAlchemyBackend(Backend):
     # -- driving the session ------------------------------------------------------------
 
     def wait(self, awaitable: Any) -> Any:
-        """Run a coroutine of the async session to its end (async backend only)."""
-        assert self._loop is not None
-        return self._loop.run_until_complete(awaitable)
+        """Run a coroutine of the async session to its end (async backend only).
+
+        Called from inside a session operation (a record's ``save()`` run by a
+        plugin inside the delete's flush), the loop is already running it and
+        cannot run another: the coroutine is closed unstarted, not left for the
+        garbage collector to report as never awaited in whatever test runs
+        next, and the error says what happened.
+        """
+        loop = self._loop
+        assert loop is not None
+        if loop.is_running():
+            awaitable.close()
+            raise RuntimeError(
+                f"the {self.name} backend cannot run {awaitable.__qualname__}() inside another "
+                "session operation (a write made inside a flush); write it after the flush"
+            )
+        try:
+            return loop.run_until_complete(awaitable)
+        finally:
+            if getcoroutinestate(awaitable) == CORO_CREATED:
+                awaitable.close()  # the loop refused it (closed): nothing of it ran
 
     def commit(self) -> None:
         if self.asynchronous:

@@ -224,14 +224,18 @@ class FailureHandler:
         self.method = target.name
         self.model_of = model_of(target)
 
-    def __call__(self, error: BaseException, instance: Any) -> None:
+    def __call__(self, error: BaseException, instance: Any, streak: int | None = None) -> bool:
+        """Record the failure (``streak``: a deferred advice's own, see ``record_failure``)."""
         # Name the model the call ran on (a subclass inheriting the method),
         # not the class that happens to define it.
         model = self.model_of(instance)
         where = f"{getattr(model, '__qualname__', model)}.{self.method}"
         advice = self.advice
-        record_failure(
-            advice.aspect, error, f"{advice.kind.value} advice {advice.spec.name!r} on {where}"
+        return record_failure(
+            advice.aspect,
+            error,
+            f"{advice.kind.value} advice {advice.spec.name!r} on {where}",
+            streak,
         )
 
 

@@ -17,6 +17,14 @@ A commit-aware advice that raises when it finally runs follows its plugin's
 ``on_error`` policy: ``"log"`` / ``"disable"`` count and log the failure;
 ``"raise"`` lets the exception propagate from wherever the scheduler runs it
 (the ``atomic`` block's exit on Django, after the data is committed).
+
+Under ``"disable"``, ``max_failures`` counts the failures of that advice in a
+row (its ``_Streak``, one per plugin and advice name, shared by every model
+and kept across re-weaving): only its own success resets it.  The plugin's
+other advice, and the scheduling at the write, succeed between two commits
+and reset the plugin's count; were that the deferred advice's count, an
+``after_commit`` advice failing at every commit of write/commit cycles would
+never reach ``max_failures``.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import WeavingError
 from . import extensions
 from .advice import Param, PlannedAdvice, Source
+from .aspect import Switch
 from .pointcut import Kind
 from .policy import policy_of
 
@@ -56,15 +66,34 @@ _SUBJECT = "_earnorm_subject"
 _MODEL = "_earnorm_model"
 
 
+class _Streak:
+    """A deferred advice's failures in a row (see the module docstring)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+# Per plugin (its switch), per advice name: found at weave time, not per call.
+_streaks: weakref.WeakKeyDictionary[Switch, dict[str, _Streak]] = weakref.WeakKeyDictionary()
+
+
+def _streak_of(advice: PlannedAdvice) -> _Streak:
+    by_name = _streaks.setdefault(advice.aspect.switch, {})
+    return by_name.setdefault(f"{advice.kind.value}:{advice.spec.name}", _Streak())
+
+
 def deferring(
-    advice: PlannedAdvice, on_failure: Callable[[BaseException, Any], None]
+    advice: PlannedAdvice, on_failure: Callable[[BaseException, Any, int | None], bool]
 ) -> PlannedAdvice:
     """``advice`` (commit-aware) as an ``after`` advice that schedules the real call.
 
     The dispatchers resolve its parameters at the write as for any ``after``
     advice, plus the subject and the model (hidden keywords); the returned
     function hands ``func(*args, **kwargs)`` to the scheduler.  ``on_failure``
-    applies the ``log`` / ``disable`` policies when the deferred call raises.
+    applies the ``log`` / ``disable`` policies when the deferred call raises,
+    given the advice's streak; it says whether the plugin was switched off.
     """
     if advice.is_async:
         raise WeavingError(
@@ -77,8 +106,22 @@ def deferring(
     aspect = advice.aspect
     policy = policy_of(aspect)
 
+    streak = _streak_of(advice)
+    switch = aspect.switch
+
     def run(subject: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        policy.run(aspect, lambda: func(*args, **kwargs), lambda exc: on_failure(exc, subject))
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:
+            if not policy.goes_on:
+                raise
+            with switch.lock:
+                streak.count += 1
+                count = streak.count
+            if on_failure(exc, subject, count if policy.disables else None):
+                streak.count = 0  # switched off: enabled again, it starts afresh
+        else:
+            streak.count = 0
 
     @functools.wraps(func)
     def schedule(*args: Any, **kwargs: Any) -> None:

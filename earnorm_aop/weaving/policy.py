@@ -11,7 +11,10 @@ is defined here once, and one plugin has one failure count
 - ``log``: the failure is counted and logged, the operation goes on;
 - ``disable``: as ``log``, and past ``max_failures`` consecutive failures the
   plugin is switched off (the ``on_auto_disable`` extension point); a success
-  resets the count (``disables``).
+  resets the count (``disables``).  A deferred advice (``after_commit``,
+  ``after_rollback``) runs where no other advice's success is seen, so it keeps
+  a count of its own, its ``streak``
+  ([`commit`][earnorm_aop.weaving.commit]): only its own success resets it.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class OnError:
         record_failure(aspect, error, what)
 
     def run(
-        self, aspect: Aspect, call: Callable[[], Any], on_failure: Callable[[Exception], None]
+        self, aspect: Aspect, call: Callable[[], Any], on_failure: Callable[[Exception], object]
     ) -> None:
         """Run ``call`` (plugin code run later: a deferred advice) under this policy.
 
@@ -78,16 +81,24 @@ def policy_of(aspect: Aspect) -> OnError:
     return _BY_NAME[aspect.on_error]
 
 
-def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
+def record_failure(
+    aspect: Aspect, error: BaseException, what: str, streak: int | None = None
+) -> bool:
     """Count, log and, past ``max_failures`` under ``disable``, switch off a failing plugin.
 
     ``what`` says which advice or handler failed where; advice and event
-    handlers share this so one plugin has one failure count.
+    handlers share this so one plugin has one failure count.  ``streak`` is a
+    deferred advice's own count of failures in a row, which the plugin's other
+    advice do not reset: the plugin's count is then the larger of the two, not
+    one more.  Returns whether this failure switched the plugin off.
     """
     switch = aspect.switch
     with switch.lock:
         switch.failures += 1
-        switch.consecutive_failures += 1
+        if streak is None:
+            switch.consecutive_failures += 1
+        elif streak > switch.consecutive_failures:
+            switch.consecutive_failures = streak
         switch.last_error = error
         trip = (
             policy_of(aspect).disables
@@ -107,3 +118,4 @@ def record_failure(aspect: Aspect, error: BaseException, what: str) -> None:
             switch.auto_disables += 1
         for action in extensions.current.record.on_auto_disable:
             action(switch)
+    return trip

@@ -78,6 +78,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
+@pytest.mark.ci_only("installs the new plugin and this project into a fresh virtualenv with pip")
 def test_a_new_plugin_installs_passes_its_kit_tests_and_is_found_by_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -100,11 +100,6 @@ def test_bulk_writes_fire_once_per_affected_row(backend: Any) -> None:
     assert made is not None
 
 
-# KNOWN LEAK (issue 19, left by quality): on sqlalchemy-async, restore() makes the kit
-# create AsyncSession.commit()/rollback() coroutines it never awaits; to be fixed in
-# earnorm_aop/testing/_sqlalchemy.py (_commit_or_roll_back / wait), then this mark removed.
-@pytest.mark.filterwarnings("ignore:coroutine 'AsyncSession.*' was never awaited:RuntimeWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_soft_delete_and_restore_are_changes(backend: Any) -> None:
     Article, seen = listening(backend, "softdelete")
     a = backend.create(Article, title="a")
@@ -301,3 +296,41 @@ def test_loads_is_an_option_of_after_access_only() -> None:
 
     with pytest.raises(PluginError, match=r"loads=True.*'after_access' only"):
         hook("after_change", loads=True)
+
+
+def test_user_and_context_are_injected_on_every_backend(backend: Any) -> None:
+    """Advice of a write, a get and a query, and each lifecycle handler, ask for them."""
+    reg = PluginRegistry(group=None)
+    seen: list[tuple[str, Any, Any]] = []
+
+    class Who:
+        def before_save(self, instance: Any, user: Any, context: Any) -> None:
+            seen.append(("before_save", user, context.reason))
+
+        @hook("after:get")
+        def got(self, instance: Any, user: Any, context: Any) -> None:
+            seen.append(("after:get", user, context.reason))
+
+        @hook("chain:get_queryset")
+        def query(self, queryset: Any, user: Any, context: Any) -> Any:
+            seen.append(("get_queryset", user, context.reason))
+            return queryset
+
+        @hook("after_change")
+        def changed(self, user: Any, context: Any) -> None:
+            seen.append(("after_change", user, context.reason))
+
+        @hook("after_access", loads=True)
+        def accessed(self, user: Any, context: Any) -> None:
+            seen.append(("after_access", user, context.reason))
+
+    reg.register("who", Who)
+    Article = backend.model("who", registry=reg)
+    with context(actor="ann", reason="why"):
+        a = backend.create(Article, title="a")
+        backend.get(Article, a.id)
+        _as_a_new_session_sees_them(backend)
+        backend.visible(Article)
+    kinds = {kind for kind, _, _ in seen}
+    assert {"before_save", "after:get", "get_queryset", "after_change", "after_access"} <= kinds
+    assert {(user, reason) for _, user, reason in seen} == {("ann", "why")}

@@ -271,18 +271,22 @@ def test_plugin_configuration(backend: Any, page: dict[str, Any]) -> None:
 def test_custom_hooks_record_every_create_update_and_fetch(
     backend: Any, page: dict[str, Any]
 ) -> None:
+    """Issue 17's done-when: the page's AuditPlugin alone, on every backend of the kit."""
     run(page, CUSTOM_HOOKS)
     default_registry.register("audit", page["AuditPlugin"])
-    Post = backend.model("audit", fields=FIELDS)
-    post = backend.create(Post, name="hello")
-    backend.save(post)  # changes nothing: not logged
-    post.name = "bye"
-    backend.save(post)
+    Post = backend.model("audit", fields=FIELDS)  # only the page's AuditPlugin
     with context(actor="ann"):
+        post = backend.create(Post, name="hello")
+        backend.save(post)  # changes nothing: not logged
+        post.name = "bye"
+        backend.save(post)
+        backend.get(Post, _pk(post))
+    with context(actor="bob"):
         backend.get(Post, _pk(post))
     audit, access = page["AuditLog"].rows, page["AccessLog"].rows
     assert [row["changes"].get("name") for row in audit] == [(None, "hello"), ("hello", "bye")]
-    assert [row["user"] for row in access] == ["ann"]
+    assert [row["instance_id"] for row in audit + access] == [_pk(post)] * 4
+    assert [row["user"] for row in access] == ["ann", "bob"]  # the acting user, each time
     assert {row["model"] for row in audit + access} == {Post.__name__}
 
 

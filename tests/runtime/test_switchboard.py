@@ -14,17 +14,25 @@ import logging
 import multiprocessing
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from _builtin_backends import RedisServer, free_port, redis_binary
 from _subprocess import run_json
-from _switch_worker import CALLS, ERRORS, HALF, OFF, ON, STATE, WIDTH, Probe, make_job
+from _switch_worker import CALLS, ERRORS, HALF, OFF, ON, STATE, WIDTH, Probe
 from _switch_worker import run as run_worker
+from _switchboards import (
+    ALL,
+    FAST,
+    Tag,
+    eventually,
+    fragile_registry,
+    probe_registry,
+    seen,
+    tagged_job,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict
 
 from earnorm_aop import (
     PluginConfigError,
@@ -32,50 +40,10 @@ from earnorm_aop import (
     RedisSwitchboard,
     Switchboard,
     SwitchState,
-    plugin,
-    with_plugins,
 )
 from earnorm_aop.cli import main
 from earnorm_aop.runtime.switchboard import model_path
 from earnorm_aop.weaving import weaver
-
-FAST = {"interval": 0.02, "retry": 0.05, "timeout": 0.5}
-
-
-def eventually(check: Callable[[], bool], attempts: int = 250, pause: float = 0.02) -> bool:
-    """Poll ``check`` a bounded number of times."""
-    import time
-
-    for _ in range(attempts):
-        if check():
-            return True
-        time.sleep(pause)
-    return check()
-
-
-@pytest.fixture
-def boards() -> Iterator[list[PluginRegistry]]:
-    """Registries to unshare at the end (their listener threads stop)."""
-    made: list[PluginRegistry] = []
-    yield made
-    for reg in made:
-        reg.unshare()
-
-
-def probe_registry(boards: list[PluginRegistry]) -> tuple[PluginRegistry, type]:
-    reg = PluginRegistry(group=None)
-    reg.register("probe", Probe)
-    boards.append(reg)
-    return reg, make_job(reg)
-
-
-def seen(Job: type) -> list[str]:
-    job = Job()
-    job.work()
-    return list(job.seen)
-
-
-ALL = ["before", "around", "after"]
 
 
 def test_a_process_reads_the_shared_state_before_share_returns(
@@ -120,24 +88,8 @@ def test_a_toggle_in_one_process_reaches_the_others(
 def test_a_max_failures_auto_disable_reaches_every_process(
     redis_url: str, boards: list[PluginRegistry]
 ) -> None:
-    def fragile_registry() -> tuple[PluginRegistry, type]:
-        reg = PluginRegistry(group=None)
-
-        @plugin("fragile", on_error="disable", max_failures=2, registry=reg)
-        class Fragile:
-            def before_work(self) -> None:
-                raise RuntimeError("backend down")
-
-        @with_plugins("fragile", registry=reg)
-        class Job:
-            def work(self) -> str:
-                return "done"
-
-        boards.append(reg)
-        return reg, Job
-
-    a, JobA = fragile_registry()
-    b, JobB = fragile_registry()
+    a, JobA = fragile_registry(boards, max_failures=2)
+    b, JobB = fragile_registry(boards, max_failures=2)
     a.share(RedisSwitchboard(redis_url, "ns3", **FAST))
     b.share(RedisSwitchboard(redis_url, "ns3", **FAST))
     logging.getLogger("earnorm_aop").disabled = True
@@ -258,38 +210,11 @@ def test_a_process_forked_after_share_listens_on_its_own(
     assert process.exitcode == 0
 
 
-class Tag:
-    """A configurable plugin: each call is tagged with the configured label."""
-
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        label: str = "declared"
-
-    config: Config
-
-    def after_work(self, instance: Any) -> None:
-        instance.seen.append(self.config.label)
-
-
 def tag_registry(boards: list[PluginRegistry]) -> PluginRegistry:
     reg = PluginRegistry(group=None)
     reg.register("tag", Tag)
     boards.append(reg)
     return reg
-
-
-def tagged_job(reg: PluginRegistry) -> type:
-    """A ``Job`` whose model path is the same in every registry (as in every process)."""
-
-    @with_plugins("tag", registry=reg)
-    class Job:
-        def __init__(self) -> None:
-            self.seen: list[str] = []
-
-        def work(self) -> None:
-            pass
-
-    return Job
 
 
 def test_a_reconfiguration_reaches_every_process_and_later_weaves(

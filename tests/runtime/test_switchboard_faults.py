@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import random
 import signal
-from collections.abc import Callable
 from typing import Any
 
 from _builtin_backends import RedisServer, redis_binary
@@ -32,18 +31,12 @@ from _switch_worker import (
     T_WIDTH,
 )
 from _switch_worker import toggle as run_toggler
+from _switchboards import eventually
 
 from earnorm_aop import RedisSwitchboard, SwitchState
 
-
-def eventually(check: Callable[[], bool], attempts: int = 1000, pause: float = 0.02) -> bool:
-    import time
-
-    for _ in range(attempts):
-        if check():
-            return True
-        time.sleep(pause)
-    return check()
+# Up to 20 s a wait: bursts of many processes, a frozen one, a restarted redis-server.
+PATIENT = 1000
 
 
 class Togglers:
@@ -115,7 +108,7 @@ def test_toggling_processes_converge_after_bursts_freezes_and_redis_kills() -> N
         )
 
     try:
-        assert eventually(lambda: workers.column(T_CONNECTED) == [1] * 3)
+        assert eventually(lambda: workers.column(T_CONNECTED) == [1] * 3, PATIENT)
         for burst in range(12):
             fault = burst % 4  # 0, 3: none; 1: a frozen process; 2: Redis killed
             frozen = rng.randrange(3)
@@ -124,14 +117,14 @@ def test_toggling_processes_converge_after_bursts_freezes_and_redis_kills() -> N
             if fault == 1:
                 os.kill(workers.processes[frozen].pid, signal.SIGSTOP)  # type: ignore[arg-type]
                 others = [i for i in range(3) if i != frozen]
-                assert eventually(lambda others=others: workers.done(others))
+                assert eventually(lambda others=others: workers.done(others), PATIENT)
                 os.kill(workers.processes[frozen].pid, signal.SIGCONT)  # type: ignore[arg-type]
             elif fault == 2:
                 server.process.kill()  # kill -9, mid-burst
                 server.process.wait()
                 server.client.close()
                 server = RedisServer(binary, port=port)  # back, empty
-            if not eventually(converged):
+            if not eventually(converged, PATIENT):
                 diverged.append(
                     f"burst {burst} (fault {fault}): hash {shared(reader)}, "
                     f"states {workers.column(T_STATE)}, pending {workers.column(T_PENDING)}"
@@ -142,7 +135,7 @@ def test_toggling_processes_converge_after_bursts_freezes_and_redis_kills() -> N
             assert state is not None
             alone = rng.randrange(3)
             workers.send(alone, "set", not state.enabled)
-            if not eventually(converged) or shared(reader).enabled is state.enabled:  # type: ignore[union-attr]
+            if not eventually(converged, PATIENT) or shared(reader).enabled is state.enabled:  # type: ignore[union-attr]
                 lost.append(f"burst {burst}: worker {alone}'s toggle to {not state.enabled}")
     finally:
         workers.close()

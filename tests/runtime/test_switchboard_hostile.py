@@ -10,86 +10,29 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _switch_worker import Probe, make_job
+from _switchboards import (
+    ALL,
+    FAST,
+    Tag,
+    eventually,
+    fragile_registry,
+    probe_registry,
+    seen,
+    tagged_job,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict
 
 from earnorm_aop import (
     PluginRegistry,
     RedisSwitchboard,
     Switchboard,
     SwitchState,
-    plugin,
-    with_plugins,
 )
 from earnorm_aop.runtime.switchboard import SharedConfig, model_path
-
-FAST = {"interval": 0.02, "retry": 0.05, "timeout": 0.5}
-ALL = ["before", "around", "after"]
-
-
-def eventually(check: Any, attempts: int = 250, pause: float = 0.02) -> bool:
-    """Poll ``check`` a bounded number of times."""
-    import time
-
-    for _ in range(attempts):
-        if check():
-            return True
-        time.sleep(pause)
-    return bool(check())
-
-
-def seen(Job: type) -> list[str]:
-    job = Job()
-    job.work()
-    return list(job.seen)
-
-
-class Tag:
-    """A configurable plugin: each call is tagged with the configured label."""
-
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        label: str = "declared"
-
-    config: Config
-
-    def after_work(self, instance: Any) -> None:
-        instance.seen.append(self.config.label)
-
-
-def tagged_job(reg: PluginRegistry) -> type:
-    """A ``Job`` whose model path is the same in every registry (as in every process)."""
-
-    @with_plugins("tag", registry=reg)
-    class Job:
-        def __init__(self) -> None:
-            self.seen: list[str] = []
-
-        def work(self) -> None:
-            pass
-
-    return Job
-
-
-@pytest.fixture
-def boards() -> Iterator[list[PluginRegistry]]:
-    made: list[PluginRegistry] = []
-    yield made
-    for reg in made:
-        reg.unshare()
-
-
-def probe_registry(boards: list[PluginRegistry]) -> tuple[PluginRegistry, type]:
-    reg = PluginRegistry(group=None)
-    reg.register("probe", Probe)
-    boards.append(reg)
-    return reg, make_job(reg)
 
 
 class PausedBoard(RedisSwitchboard):
@@ -322,23 +265,8 @@ class _Local(Switchboard):
 def test_an_auto_disable_is_handed_only_to_the_board_of_the_registry_it_tripped_in(
     boards: list[PluginRegistry],
 ) -> None:
-    def fragile(reg: PluginRegistry) -> type:
-        @plugin("fragile", on_error="disable", max_failures=1, registry=reg)
-        class Fragile:
-            def before_work(self) -> None:
-                raise RuntimeError("backend down")
-
-        @with_plugins("fragile", registry=reg)
-        class Job:
-            def work(self) -> str:
-                return "done"
-
-        boards.append(reg)
-        return Job
-
-    a, b = PluginRegistry(group=None), PluginRegistry(group=None)
-    JobA = fragile(a)
-    fragile(b)  # the same plugin name in another registry
+    a, JobA = fragile_registry(boards, max_failures=1)
+    b, _ = fragile_registry(boards, max_failures=1)  # the same plugin name in another registry
     board_a, board_b = a.share(_Local()), b.share(_Local())
     logging.getLogger("earnorm_aop").disabled = True
     try:

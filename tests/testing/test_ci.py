@@ -94,3 +94,46 @@ def test_the_pattern_finds_each_way_of_reading_it() -> None:
     ):
         assert READS_CI.search(line), line
     assert not READS_CI.search('monkeypatch.setenv("CI", "1")')
+
+
+class _Item:
+    """What ``ci_only_skip`` reads of a collected test."""
+
+    nodeid = "tests/cli/test_scaffold.py::test_slow"
+
+    def __init__(self, mark: pytest.MarkDecorator | None) -> None:
+        self.mark = mark
+
+    def get_closest_marker(self, name: str) -> pytest.Mark | None:
+        return self.mark.mark if self.mark is not None and name == "ci_only" else None
+
+
+def test_a_ci_only_test_is_skipped_with_its_reason_outside_ci_and_runs_under_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from _ci_only import ci_only_skip
+
+    slow = _Item(pytest.mark.ci_only("installs into a fresh virtualenv"))
+    monkeypatch.setenv("CI", "false")
+    skip = ci_only_skip(slow)  # type: ignore[arg-type]
+    assert skip is not None and skip.name == "skip"
+    assert skip.kwargs["reason"] == (
+        "installs into a fresh virtualenv: run under CI only "
+        "(CI=true python3 scripts/test.py --no-lint tests/cli/test_scaffold.py)"
+    )
+    assert ci_only_skip(_Item(None)) is None  # type: ignore[arg-type]  # others left alone
+    monkeypatch.setenv("CI", "true")
+    assert ci_only_skip(slow) is None  # type: ignore[arg-type]
+
+
+def test_the_tests_that_fill_a_virtualenv_with_pip_are_ci_only() -> None:
+    """A test that pip-installs a fresh virtualenv (a minute or more) is marked ``ci_only``."""
+    filling, unmarked = [], []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        text = path.read_text()
+        if re.search(r"""["']venv["']|EnvBuilder\(""", text) and '"pip"' in text:
+            filling.append(path.relative_to(ROOT).as_posix())
+            if "pytest.mark.ci_only(" not in text:
+                unmarked.append(filling[-1])
+    assert {"tests/cli/test_scaffold.py", "tests/test_example_plugins.py"} <= set(filling)
+    assert unmarked == []

@@ -75,3 +75,10 @@ def test_the_test_script_names_each_module_under_the_coverage_floor() -> None:
     assert script.MODULE_FLOOR == 85.0
     assert script.below_floor(report) == ["earnorm_aop/a.py (84.99%)", "earnorm_aop/c.py (12.00%)"]
     assert script.below_floor({"files": {}}) == []
+
+
+def test_an_xdist_worker_is_given_time_to_run_its_exit_handlers() -> None:
+    """Killed after xdist's 10 s, a busy worker loses its coverage data and leaves its folders."""
+    from xdist.workermanage import NodeManager
+
+    assert NodeManager.EXIT_TIMEOUT >= 60  # tests/conftest.py's WORKER_EXIT_SECONDS

@@ -155,12 +155,9 @@ def test_the_scheduler_in_force_is_the_adapter_layers() -> None:
     assert extensions.Extensions().scheduler is not schedule  # the engine's own: no transaction
 
 
-def test_a_deferred_success_resets_the_count_of_consecutive_failures(held: list[Any]) -> None:
-    """``disable`` switches a plugin off after ``max_failures`` failures in a row, not in all.
-
-    Three writes in one transaction; at the commit their advice fails, succeeds,
-    fails: never two in a row, so the plugin stays on.
-    """
+def _flaky() -> tuple[PluginRegistry, type, list[bool]]:
+    """``flaky`` (``disable``, ``max_failures=2``) on a ``Note``: its ``after_commit_save``
+    fails or succeeds as the next item of the list returned (``False``: it fails)."""
     registry = PluginRegistry()
     outcomes: list[bool] = []
 
@@ -175,6 +172,25 @@ def test_a_deferred_success_resets_the_count_of_consecutive_failures(held: list[
         def save(self) -> None:
             return None
 
+    return registry, Note, outcomes
+
+
+def _write_then_commit(held: list[Any], model: type) -> None:
+    """One write, then its transaction's commit (what ``held`` kept of it runs)."""
+    model().save()
+    calls = [on_commit for _, on_commit, _ in held if on_commit is not None]
+    held.clear()
+    for on_commit in calls:
+        on_commit()
+
+
+def test_a_deferred_success_resets_the_count_of_consecutive_failures(held: list[Any]) -> None:
+    """``disable`` switches a plugin off after ``max_failures`` failures in a row, not in all.
+
+    Three writes in one transaction; at the commit their advice fails, succeeds,
+    fails: never two in a row, so the plugin stays on.
+    """
+    registry, Note, outcomes = _flaky()
     for _ in range(3):
         Note().save()
     outcomes[:] = [False, True, False]
@@ -189,4 +205,79 @@ def test_a_deferred_success_resets_the_count_of_consecutive_failures(held: list[
     for _, on_commit, _ in held:
         on_commit()
     assert registry.metrics("flaky")["auto_disabled"]
+    unweave(Note)
+
+
+def test_a_deferred_advice_failing_at_every_commit_disables_its_plugin(held: list[Any]) -> None:
+    """Its failures are counted as its own: a write's success between two commits resets nothing.
+
+    Write, commit, write, commit: each write runs the plugin's ``after`` advice
+    and the scheduling of ``after_commit_save`` successfully; neither is the
+    deferred advice, so its second failure in a row still trips ``max_failures=2``.
+    """
+    registry = PluginRegistry()
+    writes: list[str] = []
+
+    @plugin("mailer", registry=registry, on_error="disable", max_failures=2)
+    class Mailer:
+        def after_save(self) -> None:
+            writes.append("after")
+
+        def after_commit_save(self) -> None:
+            raise RuntimeError("mail server down")
+
+    @with_plugins("mailer", registry=registry)
+    class Note:
+        def save(self) -> None:
+            return None
+
+    for expected_failures in (1, 2):
+        _write_then_commit(held, Note)
+        assert registry.metrics("mailer")["failures"] == expected_failures
+    assert writes == ["after", "after"]  # the other advice succeeded at each write
+    assert registry.metrics("mailer")["auto_disabled"]
+    assert not registry.get_plugin("mailer").enabled
+    # Switched on again, it starts afresh: one more failure does not switch it off.
+    registry.enable("mailer")
+    _write_then_commit(held, Note)
+    assert registry.get_plugin("mailer").enabled
+    assert registry.metrics("mailer")["consecutive_failures"] == 1
+    unweave(Note)
+
+
+def test_one_deferred_advice_succeeding_does_not_reset_anothers_failures(held: list[Any]) -> None:
+    """Two ``after_commit`` advice of one plugin: the failing one's streak is its own."""
+    registry = PluginRegistry()
+    ran: list[str] = []
+
+    @plugin("hooks", registry=registry, on_error="disable", max_failures=2)
+    class Hooks:
+        def after_commit_save(self) -> None:
+            raise RuntimeError("webhook down")
+
+        @hook("after_commit:save")
+        def count(self) -> None:
+            ran.append("count")
+
+    @with_plugins("hooks", registry=registry)
+    class Note:
+        def save(self) -> None:
+            return None
+
+    for _ in range(2):
+        _write_then_commit(held, Note)
+    assert ran == ["count", "count"]  # it succeeded between the other's failures
+    assert registry.metrics("hooks")["failures"] == 2
+    assert registry.metrics("hooks")["auto_disabled"]
+    unweave(Note)
+
+
+def test_a_deferred_advice_recovering_resets_only_its_own_streak(held: list[Any]) -> None:
+    """Fail, succeed, fail at three commits: never ``max_failures=2`` in a row, the plugin stays."""
+    registry, Note, outcomes = _flaky()
+    outcomes[:] = [False, True, False]
+    for _ in range(3):
+        _write_then_commit(held, Note)
+    assert registry.metrics("flaky")["failures"] == 2
+    assert not registry.metrics("flaky")["auto_disabled"]
     unweave(Note)

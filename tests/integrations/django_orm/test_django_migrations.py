@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ci_only import POSTGRESQL_JOURNEY
 from _subprocess import run_json
 
 PROJECTS = Path(__file__).parent / "projects"
@@ -153,7 +154,8 @@ def _postgres() -> dict[str, str]:
     return {"LIBRARY_PG": json.dumps(settings)}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL journeys run under CI only: the default run must stay short (tests/_ci_only.py).
+@pytest.fixture(params=["sqlite", POSTGRESQL_JOURNEY])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     shutil.copytree(PROJECTS / "library", tmp_path / "library")
     shutil.copy(PROJECTS / "library_settings.py", tmp_path / "library_settings.py")
@@ -261,3 +263,31 @@ def test_a_backfill_from_a_field_the_model_lacks_is_refused_naming_the_fields(
     assert "from the field 'issued', which library.Book does not have" in done.stderr
     assert "id, title, published" in done.stderr
     assert project.migrations() == ["0001_initial.py"]  # nothing written
+
+
+@pytest.mark.ci_only("seven Django commands, each a process of its own")
+@pytest.mark.parametrize("project", ["sqlite"], indirect=True)
+def test_makemigrations_update_merges_the_backfills_into_the_latest_migration(
+    project: Project,
+) -> None:
+    """``--update`` (Django's): timestamp's fields and their backfills join the unapplied 0002.
+
+    0001 is applied and the table has rows; 0002 (softdelete's field) is not
+    applied yet when timestamp is added with ``--update``.
+    """
+    before = _populated(project)
+    project.django("makemigrations", "library", "--noinput", plugins={"softdelete": {}})
+    first, second = project.migrations()
+    out = project.django(
+        "makemigrations", "library", "--update", "--noinput", plugins=TIMESTAMP_AND_SOFTDELETE
+    )
+    assert f"Deleted library/migrations/{second}" in out
+    assert "Backfill created_at on book with the value of published" in out
+    assert "Backfill updated_at on book with now" in out
+    assert project.migrations()[0] == first and len(project.migrations()) == 2
+    merged = project.migrations()[1]
+    assert merged != second
+    source = (project.folder / "library" / "migrations" / merged).read_text()
+    assert source.count("operations.BackfillField(") == 2
+    project.django("migrate", "--noinput", plugins=TIMESTAMP_AND_SOFTDELETE)
+    _check_backfilled(project.table(), before)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _earnorm_helpers import run, unique
+from _earnorm_helpers import note_model, pk, run, stored, unique
 from _hypothesis_profiles import examples
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
@@ -32,41 +32,20 @@ from earnorm_aop.plugins.validation import ValidationFailed
 ROOT = Path(__file__).resolve().parents[3]
 
 
-async def stored(mongo: Any, model: type) -> list[dict[str, Any]]:
-    """Every document of ``model``'s collection, by title, read without EarnORM or plugins."""
-    docs = await mongo[model._name].find({}).to_list(None)  # type: ignore[attr-defined]
-    return sorted(docs, key=lambda d: str(d.get("title")))
-
-
-def pk(record: Any) -> str:
-    """A record's id (``record.id`` is a field, awaited, on some models)."""
-    (found,) = record.ids
-    return str(found)
-
-
-def _short_titles() -> type:
-    @with_plugins(validation={"fields": {"title": {"max_length": 5}}})
-    class Note(BaseModel):
-        _name = unique("note")
-        _skip_default_fields = True
-        title = fields.StringField()
-        views = fields.IntegerField()
-
-    return Note
-
-
 # -- a refused write leaves nothing behind ------------------------------------------------
 
 
 def test_a_refused_write_leaves_nothing_pending_for_the_next_write(mongo: Any) -> None:
-    Note = _short_titles()
+    Note = note_model(validation={"fields": {"title": {"max_length": 5}}})
 
     async def scenario() -> None:
         note = await Note.create({"title": "ok", "views": 1})
         with pytest.raises(ValidationFailed):
             await note.write({"title": "far too long"})
         await note.write({"views": 2})  # not refused again for the aborted title
-        assert [(d["title"], d["views"]) for d in await stored(mongo, Note)] == [("ok", 2)]
+        assert [(d["title"], d["views"]) for d in await stored(mongo, Note, by="title")] == [
+            ("ok", 2)
+        ]
         assert await note.title == "ok"
 
     run(scenario())
@@ -82,12 +61,7 @@ def test_a_write_a_plugin_refuses_keeps_the_values_assigned_before_it(mongo: Any
             if values.get("title") == "secret":
                 raise PermissionError("no secrets")
 
-    @with_plugins("guard", registry=registry)
-    class Note(BaseModel):
-        _name = unique("note")
-        _skip_default_fields = True
-        title = fields.StringField()
-        views = fields.IntegerField()
+    Note = note_model("guard", registry=registry)
 
     async def scenario() -> None:
         note = await Note.create({"title": "a", "views": 1})
@@ -95,18 +69,15 @@ def test_a_write_a_plugin_refuses_keeps_the_values_assigned_before_it(mongo: Any
         with pytest.raises(PermissionError):
             await note.write({"title": "secret"})
         await note.write({})
-        assert [(d["title"], d["views"]) for d in await stored(mongo, Note)] == [("a", 7)]
+        assert [(d["title"], d["views"]) for d in await stored(mongo, Note, by="title")] == [
+            ("a", 7)
+        ]
 
     run(scenario())
 
 
 def test_a_recordset_write_checks_every_record_before_writing_any(mongo: Any) -> None:
-    @with_plugins(validation={"fields": {"title": {"required": True}}})
-    class Note(BaseModel):
-        _name = unique("note")
-        _skip_default_fields = True
-        title = fields.StringField()
-        views = fields.IntegerField()
+    Note = note_model(validation={"fields": {"title": {"required": True}}})
 
     async def scenario() -> None:
         good = await Note.create({"title": "a", "views": 1})
@@ -115,10 +86,10 @@ def test_a_recordset_write_checks_every_record_before_writing_any(mongo: Any) ->
         assert len(both.ids) == 2
         with pytest.raises(ValidationFailed, match="title"):
             await both.write({"views": 9})
-        assert sorted(d["views"] for d in await stored(mongo, Note)) == [1, 1]
+        assert sorted(d["views"] for d in await stored(mongo, Note, by="title")) == [1, 1]
         # Nothing stays pending either: the valid record alone writes as asked.
         await good.write({"views": 3})
-        assert sorted(d["views"] for d in await stored(mongo, Note)) == [1, 3]
+        assert sorted(d["views"] for d in await stored(mongo, Note, by="title")) == [1, 3]
 
     run(scenario())
 
@@ -135,12 +106,7 @@ def test_a_recordset_write_of_valid_records_writes_each_once_with_its_own_change
         def saved(self, instance: Any, changes: dict[str, Any]) -> None:
             seen.append((pk(instance), dict(changes)))
 
-    @with_plugins("watch", registry=registry)
-    class Note(BaseModel):
-        _name = unique("note")
-        _skip_default_fields = True
-        title = fields.StringField()
-        views = fields.IntegerField()
+    Note = note_model("watch", registry=registry)
 
     async def scenario() -> None:
         a = await Note.create({"title": "a", "views": 1})
@@ -149,7 +115,7 @@ def test_a_recordset_write_of_valid_records_writes_each_once_with_its_own_change
         await (await Note.search([])).write({"views": 2})
         assert len(seen) == 2
         assert dict(seen) == {pk(a): {"views": (1, 2)}, pk(b): {}}
-        assert [d["views"] for d in await stored(mongo, Note)] == [2, 2]
+        assert [d["views"] for d in await stored(mongo, Note, by="title")] == [2, 2]
 
     run(scenario())
 
@@ -174,7 +140,7 @@ def test_restore_works_on_records_from_search_and_browse(mongo: Any) -> None:
             found = await Task.search([("title", "=", "a")])
         assert await found.restore() is None
         await (await Task.browse(pk(b))).restore()
-        assert [d["deleted_at"] for d in await stored(mongo, Task)] == [None, None]
+        assert [d["deleted_at"] for d in await stored(mongo, Task, by="title")] == [None, None]
         assert sorted((await Task.search([])).ids) == sorted([pk(a), pk(b)])
         assert [r.action for r in records].count("restore") == 2
         # A record that is not deleted: restore() does nothing (no write, no audit).
@@ -205,12 +171,7 @@ def test_changes_and_audit_hold_only_the_fields_the_call_writes(mongo: Any) -> N
         def saved(self, changes: dict[str, Any]) -> None:
             seen.append(dict(changes))
 
-    @with_plugins("alice", audit={"sink": records.append}, registry=registry)
-    class Doc(BaseModel):
-        _name = unique("doc")
-        _skip_default_fields = True
-        title = fields.StringField()
-        views = fields.IntegerField()
+    Doc = note_model("alice", audit={"sink": records.append}, registry=registry)
 
     async def scenario() -> None:
         doc = await Doc.create({"title": "a", "views": 1})
@@ -218,7 +179,8 @@ def test_changes_and_audit_hold_only_the_fields_the_call_writes(mongo: Any) -> N
         await (await Doc.browse(pk(doc))).write({"views": 9})
         assert seen == [{"views": (1, 9)}]
         assert records[-1].action == "update" and records[-1].changes == {"views": (1, 9)}
-        assert [(d["title"], d["views"]) for d in await stored(mongo, Doc)] == [("alice", 9)]
+        docs = await stored(mongo, Doc, by="title")
+        assert [(d["title"], d["views"]) for d in docs] == [("alice", 9)]
 
     run(scenario())
 
@@ -281,7 +243,9 @@ def test_a_vetoed_write_leaves_nothing_pending_either(mongo: Any) -> None:
         note = await Note.create({"title": "a", "status": "live"})
         await note.write({"status": "draft", "title": "vetoed"})
         await note.write({"status": "done"})  # the vetoed title is not written with it
-        assert [(d["title"], d["status"]) for d in await stored(mongo, Note)] == [("a", "done")]
+        assert [(d["title"], d["status"]) for d in await stored(mongo, Note, by="title")] == [
+            ("a", "done")
+        ]
 
     run(scenario())
 
@@ -289,12 +253,7 @@ def test_a_vetoed_write_leaves_nothing_pending_either(mongo: Any) -> None:
 def test_a_recordset_write_stores_every_record_or_none() -> None:
     """For any mix of valid and invalid stored records: all are written, or none is."""
 
-    @with_plugins(validation={"fields": {"title": {"required": True}}})
-    class Note(BaseModel):
-        _name = unique("note")
-        _skip_default_fields = True
-        title = fields.StringField()
-        views = fields.IntegerField()
+    Note = note_model(validation={"fields": {"title": {"required": True}}})
 
     @settings(max_examples=examples(30))
     @given(valid=st.lists(st.booleans(), min_size=1, max_size=5))

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from _earnorm_helpers import run, unique
+from _earnorm_helpers import run, stored, unique
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
 
@@ -14,10 +14,6 @@ from earnorm_aop import PluginModel, PluginRegistry, plugin, trace
 from earnorm_aop.weaving import weaver
 
 FIXED = datetime(2020, 5, 17, 12, 0, tzinfo=UTC)
-
-
-async def stored(mongo: Any, model: type) -> list[dict[str, Any]]:
-    return await mongo[model._name].find({}).to_list(None)  # type: ignore[attr-defined,no-any-return]
 
 
 def test_the_page_timestamp_plugin_and_an_async_before_save_on_async_methods(

@@ -9,9 +9,10 @@ the document read just before the write; the values of ``create`` /
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from _builtin_backends import TickingClock as Ticking
 from _earnorm_helpers import run, unique
 from _hypothesis_profiles import examples
 from earnorm import fields
@@ -24,17 +25,6 @@ from earnorm_aop.adapters.capabilities import provided
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.integrations.earnorm import use_mongomock
 from earnorm_aop.plugins.timestamp import WRITE_STAMPS, PlainStamps
-
-
-class Ticking:
-    """A clock one second further on each call, from 2024-01-01 UTC."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2024, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 def _pk(record: Any) -> Any:

@@ -34,3 +34,21 @@ def test_earnorm_page_examples_run() -> None:
         for value in namespace.values():
             if isinstance(value, type) and value in weaver.woven_classes():
                 weaver.unweave(value)
+
+
+def test_the_quickstart_runs_top_to_bottom() -> None:
+    """docs/quickstart-earnorm.md, every block in order: its asserts are the checks."""
+    namespace: dict[str, Any] = {"__name__": "docs_quickstart_earnorm"}
+    try:
+        assert run_page("docs/quickstart-earnorm.md", namespace) == []
+        assert sorted(a.name for a in weaver.effective_aspects(namespace["Post"])) == [
+            "audit",
+            "changes",
+            "lifecycle",
+            "softdelete",
+            "timestamp",
+        ]
+    finally:
+        for value in namespace.values():
+            if isinstance(value, type) and value in weaver.woven_classes():
+                weaver.unweave(value)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from _earnorm_helpers import run, unique
+from _builtin_backends import TickingClock as Ticking
+from _earnorm_helpers import run, stored, unique
 from earnorm import fields
 from earnorm.base.model.base import BaseModel
 
@@ -19,22 +20,6 @@ from earnorm_aop.plugins.audit import AuditRecord, actor
 from earnorm_aop.plugins.softdelete import including_deleted
 from earnorm_aop.plugins.validation import ValidationFailed
 from earnorm_aop.weaving import weaver
-
-
-class Ticking:
-    """A clock one second further on each call, from 2024-01-01 UTC."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2024, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-async def stored(mongo: Any, model: type) -> list[dict[str, Any]]:
-    """Every document of ``model``'s collection, read without EarnORM or plugins."""
-    return await mongo[model._name].find({}).to_list(None)  # type: ignore[attr-defined,no-any-return]
 
 
 def test_importing_earnorm_aop_never_imports_earnorm() -> None:

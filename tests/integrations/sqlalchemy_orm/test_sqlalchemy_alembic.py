@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ci_only import POSTGRESQL_JOURNEY
 from _subprocess import run_json
 
 pytest.importorskip("alembic")
@@ -154,7 +155,8 @@ def _postgres_url() -> str:
     return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{name}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL journeys run under CI only: the default run must stay short (tests/_ci_only.py).
+@pytest.fixture(params=["sqlite", POSTGRESQL_JOURNEY])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     url = (
         f"sqlite:///{tmp_path / 'notes.sqlite3'}" if request.param == "sqlite" else _postgres_url()

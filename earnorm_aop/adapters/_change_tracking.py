@@ -8,7 +8,7 @@ the rows before a bulk write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ._calls import AdapterCalls
@@ -42,8 +42,9 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
     #   ``tracking.UNKNOWN`` when it was never loaded (never a query);
     # - ``snapshot(instance)``: every known field now (by the names above);
     # - ``saved_fields(model, args, kwargs)``: what a ``save`` call writes;
-    # - ``read_rows(model, queryset, values)``: the one read before a bulk
-    #   write: each row with its values and what ``values`` store in it.
+    # - ``read_rows(model, queryset, values, fields=None)``: the one read before
+    #   a bulk write: each row with its values and what ``values`` store in it
+    #   (``fields``: only those columns are needed, with the key and ``values``'s).
 
     def persisted_state(self, instance: Any) -> Mapping[str, Any] | None:
         """[`loaded_state`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.loaded_state]
@@ -90,7 +91,11 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
         return value
 
     def read_rows(
-        self, model: type, queryset: Any, values: Mapping[str, Any]
+        self,
+        model: type,
+        queryset: Any,
+        values: Mapping[str, Any],
+        fields: Collection[str] | None = None,
     ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
         """The rows ``queryset`` matches now, read once before a bulk write.
 
@@ -98,6 +103,8 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
         [`snapshot`][earnorm_aop.adapters._change_tracking.AdapterChangeTracking.snapshot] uses.
         Plain: the fetched items with the values as given. An ORM with expressions: one read of the
         rows, each expression evaluated by the database for each row in that same query.
+        ``fields``: the plugins need only these, the key and the written fields (an ORM may read
+        only those columns); plain reads every field all the same.
         """
         written = {
             self.attname(model, n): self.stored_value(model, n, v) for n, v in values.items()

@@ -36,7 +36,7 @@ never in ``changes``, and a condition on it is false — never guessed, never qu
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import loads
@@ -224,16 +224,26 @@ class BulkFrame:
 
 
 def read_bulk(
-    adapter: Adapter, model: type, queryset: Any, values: Mapping[str, Any] | None
+    adapter: Adapter,
+    model: type,
+    queryset: Any,
+    values: Mapping[str, Any] | None,
+    fields: Collection[str] | None = None,
 ) -> BulkFrame:
     """Read the rows ``queryset`` matches (one query): the frame of one bulk write.
 
     ``values`` is what an ``update_many`` writes; ``None`` for a ``delete_many``.
+    ``fields``: read only these, the key and the written fields (the adapter's
+    ``read_rows(..., fields=)``; the others are
+    [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]); ``None``: every field.
     """
     deleting = values is None
     written = dict(values or {})
     with loads.quiet():  # the library's own read: not a query's load (after_query_load)
-        rows = adapter.read_rows(model, queryset, written)
+        if fields is None:
+            rows = adapter.read_rows(model, queryset, written)
+        else:
+            rows = adapter.read_rows(model, queryset, written, fields=fields)
     recs = [
         Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
         for row, old, new in rows
@@ -295,14 +305,19 @@ class Write:
         """What a bulk update or delete acts on."""
         return self.adapter.bulk_queryset(self.instance, self.args, self.kwargs)
 
-    def read(self) -> BulkFrame:
-        """The rows of a bulk update or delete: read now (one query) unless read already."""
+    def read(self, fields: Collection[str] | None = None) -> BulkFrame:
+        """The rows of a bulk update or delete: read now (one query) unless read already.
+
+        ``fields``: of an update, read only these besides the key and the written
+        fields (the others are ``UNKNOWN``); ``None``: every column.  The first
+        read decides (the tracking service's, made per model at weave time).
+        """
         frame = self.frame
         if frame is None:
             adapter = self.adapter
             deleting = self.operation == "delete_many"
             values = None if deleting else adapter.update_values(self.args, self.kwargs)
-            frame = self.frame = read_bulk(adapter, self.model, self.queryset, values)
+            frame = self.frame = read_bulk(adapter, self.model, self.queryset, values, fields)
         return frame
 
     def note_values(self, values: Mapping[str, Any]) -> None:

@@ -11,12 +11,13 @@ class as it was.  Subclasses inherit their parent's plugins; their own
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..adapters.base import adapter_for
-from ..errors import PluginConfigError, PluginNotFoundError
+from ..errors import PluginConfigError, PluginNotFoundError, PluginWarning
 from ..weaving import weaver
 from ..weaving.aspect import Aspect
 from .conditions import needs_tracking
@@ -27,6 +28,7 @@ from .masking import mask as mask_fields
 from .registry import PluginRegistry
 from .registry import registry as default_registry
 from .services import LIFECYCLE_EVENTS, TRACKING, serving
+from .shadowing import user_level
 from .unfired import warn_unfired
 
 __all__ = [
@@ -158,10 +160,25 @@ def _watch_loads(model: type, aspects: Sequence[Aspect]) -> None:
 
     Only then: on every other model a loaded row costs nothing more.  An
     adapter that cannot see its loads (a plain class's queries are its own
-    code) leaves the handler to ``get``.
+    code) leaves the handler to ``get``, and says so once, at weave time.
     """
-    if any(spec.target == QUERY_LOAD for aspect in aspects for spec in aspect.advices):
-        adapter_for(model).watch_loads(model, fire_query_load)
+    asking = [
+        (aspect, spec) for aspect in aspects for spec in aspect.advices if spec.target == QUERY_LOAD
+    ]
+    if not asking:
+        return
+    adapter = adapter_for(model)
+    if not adapter.watch_loads(model, fire_query_load):
+        aspect, spec = asking[0]
+        warnings.warn(
+            f"plugin {aspect.name!r}: handler {spec.name!r} asks for the records a query "
+            f"loads (loads=True), but {model.__qualname__}'s adapter ({adapter.name}) "
+            "cannot see its queries load rows (a plain class's queries are its own code): "
+            "it runs for get() only. Call emit(instance, 'after_query_load') where your "
+            "queries build records, or drop loads=True",
+            PluginWarning,
+            stacklevel=user_level(),
+        )
 
 
 def _served(role: str, *groups: Sequence[Aspect]) -> bool:

@@ -25,8 +25,11 @@ model too, each runs once per write.  Each record goes to its sink:
 ``"table"`` — the model's own database through the ``audit store``
 capability its integration provides
 ([`earnorm_aop.plugins.audit_store`][earnorm_aop.plugins.audit_store]; plain classes:
-[`TABLE`][earnorm_aop.plugins.audit.TABLE], an in-memory list), in the write's transaction — or,
-once that transaction commits (the adapter's ``defer``; never for a rolled-back write), the
+[`TABLE`][earnorm_aop.plugins.audit.TABLE], an in-memory list), in the write's transaction; a
+bulk write's records together, through the store's ``write_audit_records`` (one multi-row INSERT
+per statement: Django's ``bulk_create``, SQLAlchemy's ``executemany``; see
+[`earnorm_aop.plugin_system.gathering`][earnorm_aop.plugin_system.gathering]) — or, once that
+transaction commits (the adapter's ``defer``; never for a rolled-back write), the
 ``earnorm_aop.audit`` logger or a callable.
 
 The actor is the one of [`earnorm_aop.context`][earnorm_aop.context] (``with context(actor="alice"):
@@ -52,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
 from ..adapters.base import Adapter, FieldSpec
+from ..plugin_system.gathering import GATHERING, gather
 from ..plugin_system.masking import redact_id
 from ..plugin_system.schema import Index, Schema, Table
 from ..plugin_system.spec import hook
@@ -146,6 +150,9 @@ class AuditPlugin:
     name = "audit"
     version = "1.0.0"
     requires = ("changes", "lifecycle")  # it listens to after_change, which lifecycle fires
+    # Of a bulk update's rows its diff compares only the written fields (and the
+    # plugins' own, updated_at): only those columns are read for it.
+    reads_rows = "written"
     # Below timestamp (50): its around advice is inside timestamp's, so the
     # values it records include the stamped times.
     priority = 10
@@ -254,7 +261,12 @@ class AuditPlugin:
             store = self._stores.get(adapter) or self._stores.setdefault(
                 adapter, audit_store(adapter)
             )
-            return store.write_audit_record(model, record.as_dict())
+            open_ = GATHERING.get()
+            if open_ is None:
+                return store.write_audit_record(model, record.as_dict())
+            # A bulk write's row: its records go out together, one multi-row INSERT.
+            gather(open_, (self, model), store.write_audit_records, model).append(record.as_dict())
+            return None
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
         deliver = self._to_log if sink == "logging" else sink

@@ -101,6 +101,9 @@ class CachePlugin:
     """Serve ``get(pk)`` from a TTL cache (in-process or Redis); writes invalidate."""
 
     name = "cache"
+    # Its bulk advice drops the matched keys: those of the rows read for another
+    # plugin, else one SELECT of the key column of its own (no row read for it).
+    reads_rows = False
     version = "1.0.0"
     priority = 0  # innermost around writes: invalidate after every other plugin's changes
 

@@ -24,15 +24,17 @@ class's ``save`` always writes the whole object, so there it changes nothing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters import tracking
-from ..adapters.base import Adapter
+from ..adapters.base import Adapter, adapter_for
 from ..adapters.capabilities import provided
 from ..plugin_system.conditions import per_model
+from ..plugin_system.contributions import contributed_fields
 from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
 from ._common import call_with, then
@@ -93,7 +95,7 @@ class ChangesPlugin:
     # -- bulk writes: one read before, shared -------------------------------------
 
     @hook("before:update_many|delete_many", optional=True)
-    @per_model(lambda plugin, model, operation, adapter: _bulk_reader(model))
+    @per_model(lambda plugin, model, operation, adapter: _bulk_reader(model, operation))
     def read_before(self, write: tracking.Write) -> None:
         """Read the matched rows, and what an update stores in each, onto the write (one query).
 
@@ -190,30 +192,69 @@ def _nothing_to_read() -> None:
     """A bulk write on a model whose plugins need no per-row value: no row is read."""
 
 
-def _read(write: tracking.Write) -> None:
-    """The read before a bulk write: its rows, onto its state."""
-    write.read()
+def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
+    """The read before a bulk write: nothing, some columns or every column, by ``model``'s plugins.
 
+    Decided at weave time (any change of the model's plugins re-weaves it), by
+    what each plugin of ``model`` declares as ``reads_rows``:
 
-def _bulk_reader(model: type) -> Callable[..., None]:
-    """The read before a bulk write, or nothing when no plugin of ``model`` needs the rows.
+    - ``False`` (timestamp adds ``updated_at`` to the statement, softdelete
+      narrows it, cache drops the matched keys, which it reads itself when no
+      read is shared): every plugin says so, nothing is read here;
+    - ``"written"`` (audit, the lifecycle plugin whose only listener is then
+      audit): of an update, only the key, the written fields and the fields the
+      model's plugins contribute (``updated_at``, ``deleted_at``) — all audit's
+      diff compares — where the adapter's ``read_rows`` takes ``fields``; of a
+      delete, every column (its audit record holds every last value);
+    - not said (``True``: a hook with a condition or taking ``changes``, an
+      event listener, which may read any field of the row): every column.
 
-    Decided at weave time (any change of the model's plugins re-weaves it): a
-    plugin that does not say ``reads_rows = False`` — audit, cache, a hook with
-    a condition or taking ``changes``, an event listener — may need the rows'
-    values before the write, so they are read (once, shared).  With only
-    plugins that say so (timestamp adds ``updated_at`` to the statement,
-    softdelete narrows it), ``QuerySet.update()`` / ``update(M)`` runs alone.
+    Whatever is read is read once, shared by every plugin (the bulk frame).
     """
     from ..weaving.weaver import effective_aspects
 
-    if all(
-        getattr(a.plugin, "reads_rows", True) is False
-        or getattr(a.plugin, "serves", None) == TRACKING
-        for a in effective_aspects(model)
-    ):
+    aspects = effective_aspects(model)
+    reads = {
+        "no" if getattr(a.plugin, "serves", None) == TRACKING else _reads(a.plugin) for a in aspects
+    }
+    if reads <= {"no"}:
         return _nothing_to_read
-    return _read
+    deleting = operation == "delete_many"
+    fields: frozenset[str] | None = None
+    if not deleting and "all" not in reads and _reads_fields(adapter_for(model)):
+        fields = frozenset(
+            spec.name for a in aspects for spec in contributed_fields(a.name, a.plugin)
+        )
+    return _reading(deleting, fields)
+
+
+def _reads(plugin: object) -> str:
+    """What ``plugin`` declares it reads of a bulk write's rows: "no", "written" or "all"."""
+    declared = getattr(plugin, "reads_rows", True)
+    if declared is False:
+        return "no"
+    return "written" if declared == "written" else "all"
+
+
+def _reads_fields(adapter: Adapter) -> bool:
+    """Whether ``adapter.read_rows`` reads only some columns when asked (``fields=``)."""
+    try:
+        return "fields" in inspect.signature(adapter.read_rows).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _reading(deleting: bool, fields: frozenset[str] | None) -> Callable[..., None]:
+    """The read before an update (the rows and what it stores) or a delete (the rows).
+
+    ``fields``: besides the key and the written fields, the columns to read;
+    ``None``: every column.  Onto the write's state, shared by every plugin.
+    """
+
+    def read(write: tracking.Write) -> None:
+        write.read(None if deleting else fields)
+
+    return read
 
 
 def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:

@@ -16,7 +16,9 @@ never has it woven, so it pays nothing.
   (``create``, ``update``, ``delete``, ``soft_delete``, ``restore``), ``pk``
   (read before a delete clears it) and ``subject`` (what the write was called
   on: the instance, or the queryset of a bulk write).  A save that changes
-  nothing fires nothing.
+  nothing fires nothing.  A bulk write fires its rows' events inside one
+  [`gathering`][earnorm_aop.plugin_system.gathering.gathering], where a
+  listener may make its per-row writes at once (audit: one INSERT).
 - ``after_commit_change`` -- the same, once the write's transaction commits
   (never for a rolled-back write; at once where there is no transaction), as
   ``after_commit:save`` advice is to ``after:save``.
@@ -45,6 +47,7 @@ from ..adapters import loads, tracking
 from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
 from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire, fire_prepared, prepare
+from ..plugin_system.gathering import gathering
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
@@ -52,7 +55,7 @@ from ..runtime.context import context
 from ..weaving.advice import Target
 from ..weaving.planning import NO_HANDLERS, Handlers
 from ..weaving.weaver import event_handlers, listening_to
-from ._common import action_for, call_with, then
+from ._common import action_for, call_with, settle, then
 
 __all__ = ["LifecyclePlugin"]
 
@@ -71,6 +74,7 @@ class LifecyclePlugin:
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
+    reads_rows = "written"  # bulk after_change diffs the written fields; others say more
     # Inside timestamp's around advice (50): the changes include the stamped times.
     priority = 10
 
@@ -213,13 +217,14 @@ class LifecyclePlugin:
 
         def fire(result: Any) -> Any:
             fired = []
-            for obj in objs:
-                changes = tracking.Record(adapter, obj, None).changes
-                pk = adapter.pk(obj)
-                fired.append(
-                    self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
-                )
-            return _after_all(fired, result)
+            with gathering() as written:  # audit's records: one INSERT (async: one each)
+                for obj in objs:
+                    changes = tracking.Record(adapter, obj, None).changes
+                    pk = adapter.pk(obj)
+                    fired.append(
+                        self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
+                    )
+            return settle([*fired, *written], result)
 
         return then(value, fire)
 
@@ -263,18 +268,19 @@ class LifecyclePlugin:
             if not adapter.is_expression(v)
         }
         names = {adapter.attname(model, n) for n in values}
-        for rec in rows:
-            old = rec.old_values
-            new = {n: rec.after(n) for n in names}
-            new.update(plain)
-            new.update(stored.get(adapter.pk(rec.instance), {}))
-            changes = {
-                n: (old.get(n), v)
-                for n, v in new.items()
-                if v is not tracking.UNKNOWN and old.get(n) != v
-            }
-            pk = adapter.pk(rec.instance)
-            self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+        with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
+            for rec in rows:
+                old = rec.old_values
+                new = {n: rec.after(n) for n in names}
+                new.update(plain)
+                new.update(stored.get(adapter.pk(rec.instance), {}))
+                changes = {
+                    n: (old.get(n), v)
+                    for n, v in new.items()
+                    if v is not tracking.UNKNOWN and old.get(n) != v
+                }
+                pk = adapter.pk(rec.instance)
+                self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -294,9 +300,10 @@ class LifecyclePlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = write.read().records
         result = proceed()
-        for rec in rows:
-            pk = adapter.pk(rec.instance)
-            self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+        with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
+            for rec in rows:
+                pk = adapter.pk(rec.instance)
+                self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
         return result
 
     # -- fetches ------------------------------------------------------------------------
@@ -475,19 +482,6 @@ def _after(fired: Any, result: Any) -> Any:
     if fired is None or not inspect.isawaitable(fired):
         return result
     return _await_then(fired, result)
-
-
-def _after_all(fired: list[Any], result: Any) -> Any:
-    waiting = [f for f in fired if f is not None and inspect.isawaitable(f)]
-    if not waiting:
-        return result
-
-    async def settle() -> Any:
-        for f in waiting:
-            await f
-        return result
-
-    return settle()
 
 
 async def _gather(waiting: list[Any]) -> None:

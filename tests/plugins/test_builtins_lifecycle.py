@@ -334,3 +334,34 @@ def test_user_and_context_are_injected_on_every_backend(backend: Any) -> None:
     kinds = {kind for kind, _, _ in seen}
     assert {"before_save", "after:get", "get_queryset", "after_change", "after_access"} <= kinds
     assert {(user, reason) for _, user, reason in seen} == {("ann", "why")}
+
+
+def test_loads_on_a_plain_class_warns_that_only_get_calls_it() -> None:
+    """A plain class's queries are its own code: the handler runs on get, and weaving says so."""
+    from earnorm_aop import emit, with_plugins
+
+    reg = PluginRegistry(group=None)
+    seen: list[str] = []
+
+    class Loads:
+        @hook("after_access", loads=True)
+        def log(self, instance: Any, event: str) -> None:
+            seen.append(event)
+
+    reg.register("loads", Loads)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @with_plugins("loads", registry=reg)
+        class Note:
+            @classmethod
+            def get(cls, pk: int) -> Note:
+                return cls()
+
+    (warning,) = [w for w in caught if issubclass(w.category, PluginWarning)]
+    text = str(warning.message)
+    assert "'log'" in text and "loads=True" in text and "Note" in text and "(plain)" in text
+    assert "get() only" in text and warning.filename == __file__
+    Note.get(1)
+    emit(Note(), "after_query_load")  # the user's own queries may fire it
+    assert seen == ["after_access", "after_query_load"]

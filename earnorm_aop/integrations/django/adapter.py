@@ -21,7 +21,7 @@ update), so a model's own ``update`` method, if any, is woven as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
@@ -345,14 +345,27 @@ class DjangoAdapter(Adapter):
         return value
 
     def read_rows(
-        self, model: type, queryset: Any, values: Mapping[str, Any]
+        self,
+        model: type,
+        queryset: Any,
+        values: Mapping[str, Any],
+        fields: Collection[str] | None = None,
     ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
-        """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database)."""
+        """One ``SELECT`` of the rows, expressions annotated (evaluated per row by the database).
+
+        ``fields``: only those, the key and the written fields are loaded (``only()``;
+        the others deferred, so ``snapshot`` leaves them out).
+        """
         from django.db.models import ExpressionWrapper
 
         meta = _meta(model)
         split = BulkValues(self, model, values)
         rows = queryset.all()
+        if fields is not None:
+            known = {f.name for f in meta.concrete_fields}
+            wanted = [meta.pk.name, *(n for n in (*fields, *values) if n in known)]
+            # Joins would load what is not asked for (and only() refuses to defer them).
+            rows = rows.select_related(None).prefetch_related(None).only(*wanted)
         if split.computed:
             rows = rows.annotate(
                 **{

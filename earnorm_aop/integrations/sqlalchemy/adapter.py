@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -424,14 +424,29 @@ class SQLAlchemyAdapter(Adapter):
         return instance_state(instance).dict.get(name, UNKNOWN)
 
     def read_rows(
-        self, model: type, queryset: Any, values: Mapping[str, Any]
+        self,
+        model: type,
+        queryset: Any,
+        values: Mapping[str, Any],
+        fields: Collection[str] | None = None,
     ) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
-        """One SELECT of the rows, each SQL expression a labelled column the database evaluates."""
+        """One SELECT of the rows, each SQL expression a labelled column the database evaluates.
+
+        ``fields``: only those columns, the key's and the written ones (the others
+        are not loaded in the rows given to the plugins).
+        """
         if not isinstance(queryset, RowSet):
             return super().read_rows(model, queryset, values)
         mapper = mapper_of(model)
         assert mapper is not None
         keys = [a.key for a in mapper.column_attrs]
+        if fields is not None:
+            wanted = {
+                *fields,
+                *values,
+                *(mapper.get_property_by_column(c).key for c in mapper.primary_key),
+            }
+            keys = [k for k in keys if k in wanted]
         split = BulkValues(self, model, values)
         labels = [value.label(label) for label, _, value in split.computed]
         columns = [getattr(model, k) for k in keys]

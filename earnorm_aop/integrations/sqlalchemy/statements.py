@@ -47,6 +47,7 @@ from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from ...adapters.visibility import including_hidden
+from ...plugin_system.gathering import gathering
 from . import context
 
 __all__ = [
@@ -668,18 +669,22 @@ def _by_primary_key(state: Any, mapper: Mapper[Any], model: type, rows: RowSet) 
     keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
     written = 0
     execution = _STATE.get()
-    for row in params:
+
+    for row in params:  # all checked before any row is written
         if not all(k in row for k in keys):
             raise ValueError(
                 f"{model.__qualname__}: a bulk UPDATE by primary key needs "
                 f"{', '.join(keys)} in every parameter dictionary; got {sorted(row)}"
             )
-        values = {k: v for k, v in row.items() if k not in keys}
-        if execution is not None:
-            execution.used = True
-        one = replace(rows.filter(**{k: row[k] for k in keys}), outcome={})
-        getattr(model, UPDATE_MANY)(one, **values)
-        written += getattr(one.result, "rowcount", 0) or 0
+
+    with gathering():  # the rows' audit records: one INSERT for the statement
+        for row in params:
+            values = {k: v for k, v in row.items() if k not in keys}
+            if execution is not None:
+                execution.used = True
+            one = replace(rows.filter(**{k: row[k] for k in keys}), outcome={})
+            getattr(model, UPDATE_MANY)(one, **values)
+            written += getattr(one.result, "rowcount", 0) or 0
     result = vetoed()
     result.rowcount = written
     return result

@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from earnorm_aop import PluginRegistry, hook, plugin
+from earnorm_aop.integrations.django.models import AuditRecord
 from earnorm_aop.testing import open_backend
 from earnorm_aop.testing._django import DjangoBackend
 
@@ -67,3 +68,100 @@ def test_a_plugin_needing_the_rows_reads_them_once(backend: DjangoBackend) -> No
     sql = statements(lambda: Article.objects.update(views=3))
     assert kinds(sql) == ["SELECT", "UPDATE"], sql
     assert sorted(seen) == [(0, 3), (0, 3)]
+
+
+def test_the_audit_records_of_a_bulk_update_are_one_insert(backend: DjangoBackend) -> None:
+    Article = backend.model("timestamp", "audit", audit={"sink": "table"})
+    for title in "abcd":
+        backend.create(Article, title=title)
+    before = AuditRecord.objects.count()
+    sql = statements(lambda: Article.objects.update(views=5))
+    assert kinds(sql) == ["SELECT", "UPDATE", "INSERT"], sql
+    records = list(AuditRecord.objects.order_by("id"))[before:]
+    assert [(r.action, r.changes["views"]) for r in records] == [("update", [0, 5])] * 4
+    assert sorted(r.object_id for r in records) == sorted(
+        str(pk) for pk in Article.objects.values_list("pk", flat=True)
+    )
+
+
+def test_the_audit_records_of_a_bulk_delete_are_one_insert(backend: DjangoBackend) -> None:
+    Article = backend.model("audit", audit={"sink": "table"})
+    for title in "abc":
+        backend.create(Article, title=title)
+    before = AuditRecord.objects.count()
+    sql = statements(lambda: Article.objects.all().delete())
+    assert kinds(sql).count("INSERT") == 1, sql
+    assert [r.action for r in AuditRecord.objects.order_by("id")[before:]] == ["delete"] * 3
+
+
+def test_the_audit_records_of_a_bulk_create_are_one_insert(backend: DjangoBackend) -> None:
+    Article = backend.model("audit", audit={"sink": "table"})
+    before = AuditRecord.objects.count()
+    objs = [Article(title=t) for t in "xyz"]
+    sql = statements(lambda: Article.objects.bulk_create(objs))
+    audit_inserts = [s for s in sql if s.startswith('INSERT INTO "earnorm_aop_auditrecord"')]
+    assert len(audit_inserts) == 1, sql
+    created = list(AuditRecord.objects.order_by("id"))[before:]
+    assert [(r.action, r.changes["title"]) for r in created] == [
+        ("create", [None, t]) for t in "xyz"
+    ]
+
+
+def test_a_single_save_writes_its_record_at_once(backend: DjangoBackend) -> None:
+    """Outside a bulk write nothing is gathered: the record is the save's own INSERT."""
+    Article = backend.model("audit", audit={"sink": "table"})
+    before = AuditRecord.objects.count()
+    sql = statements(lambda: backend.create(Article, title="one"))
+    assert kinds(sql) == ["INSERT", "INSERT"], sql
+    assert AuditRecord.objects.count() == before + 1
+
+
+def selects(sql: list[str]) -> list[str]:
+    return [s for s in sql if s.upper().startswith("SELECT")]
+
+
+def test_audit_of_an_update_reads_only_the_key_and_the_fields_it_compares(
+    backend: DjangoBackend,
+) -> None:
+    Article = backend.model("timestamp", "softdelete", "audit", audit={"sink": "table"})
+    for title in "ab":
+        backend.create(Article, title=title)
+    before = AuditRecord.objects.count()
+    sql = statements(lambda: Article.objects.update(views=5))
+    (read,) = selects(sql)
+    assert '"title"' not in read, read  # neither written nor compared
+    assert all(f'"{name}"' in read for name in ("id", "views", "updated_at", "deleted_at")), read
+    records = list(AuditRecord.objects.order_by("id"))[before:]
+    assert [r.changes["views"] for r in records] == [[0, 5], [0, 5]]
+    assert all(set(r.changes) == {"views", "updated_at"} for r in records)
+
+
+def test_a_listener_of_the_rows_gets_every_column(backend: DjangoBackend) -> None:
+    seen: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("titles", registry=registry)
+    class Titles:
+        @hook("after_change")
+        def heard(self, instance: Any) -> None:
+            seen.append(instance.title)
+
+    Article = backend.model("audit", "titles", registry=registry, audit={"sink": "table"})
+    for title in "ab":
+        backend.create(Article, title=title)
+    seen.clear()
+    sql = statements(lambda: Article.objects.update(views=5))
+    (read,) = selects(sql)
+    assert '"title"' in read, read
+    assert sorted(seen) == ["a", "b"]
+    assert kinds(sql) == ["SELECT", "UPDATE", "INSERT"], sql  # the title was not fetched again
+
+
+def test_cache_alone_reads_only_the_keys_of_a_bulk_write(backend: DjangoBackend) -> None:
+    Article = backend.model("timestamp", "cache")
+    first = backend.create(Article, title="a")
+    assert Article.objects.get(pk=first.pk).views == 0  # cached now
+    sql = statements(lambda: Article.objects.update(views=8))
+    (read,) = selects(sql)
+    assert '"title"' not in read and '"views"' not in read, read
+    assert Article.objects.get(pk=first.pk).views == 8  # the entry was dropped

@@ -37,6 +37,7 @@ SAME_WORD: dict[tuple[str, str], str] = {
     ("testing/_earnorm.py", "changes"): "the audit record's changes column",
     ("plugins/audit.py", "changes"): "the audit record's changes column",
     ("plugins/lifecycle.py", "changes"): "the after_change payload's changes",
+    ("plugins/lifecycle_specialised.py", "changes"): "the after_change payload's changes",
 }
 
 # What is still to do: nothing listed.

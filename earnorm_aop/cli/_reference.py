@@ -87,11 +87,11 @@ def _options(spec: PluginSpec) -> list[dict[str, Any]]:
 
 def _contributions(name: str, spec: PluginSpec) -> dict[str, Any]:
     """The fields and methods the plugin adds, with its default configuration."""
-    from ..plugin_system.registry import _instantiate
+    from ..plugin_system.instances import instantiate
 
     try:
         config = validate_config(name, "(reference)", spec.config, {})
-        obj = _instantiate(spec, config)
+        obj = instantiate(spec, config)
         fields = contributed_fields(name, obj)
         methods = contributed_methods(name, obj)
     except (PluginError, TypeError, ValueError) as exc:

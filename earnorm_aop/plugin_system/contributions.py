@@ -81,6 +81,26 @@ def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., An
     return dict(value)
 
 
+# The model methods of plugin instances that serve every model (``shared_by_models``:
+# the registry keeps them), by (plugin, method, name, on_class): each model gets the
+# same function, made once.  Another plugin's are made per model, as they die with it.
+_methods: dict[tuple[Any, ...], Callable[..., Any]] = {}
+
+
+def _model_method(
+    plugin_name: str, name: str, func: Callable[..., Any], *, on_class: bool = False
+) -> Callable[..., Any]:
+    """``_as_method``, made once for a shared plugin instance's method."""
+    owner = getattr(func, "__self__", None)
+    if owner is None or not getattr(type(owner), "shared_by_models", False):
+        return _as_method(plugin_name, name, func, on_class=on_class)
+    key = (plugin_name, name, owner, func.__func__, on_class)  # type: ignore[attr-defined]
+    found = _methods.get(key)
+    if found is None:
+        found = _methods[key] = _as_method(plugin_name, name, func, on_class=on_class)
+    return found
+
+
 def _as_method(
     plugin_name: str, name: str, func: Callable[..., Any], *, on_class: bool = False
 ) -> Callable[..., Any]:
@@ -140,12 +160,12 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> Added:
             if method not in vars(model) and hasattr(model, method):
                 continue  # inherited from a parent: the parent's (or its plugin's) wins
             if isinstance(func, classmethod):
-                wrapped = _as_method(aspect.name, method, func.__func__, on_class=True)
+                wrapped = _model_method(aspect.name, method, func.__func__, on_class=True)
                 setattr(model, method, classmethod(wrapped))
             elif isinstance(func, staticmethod):
                 setattr(model, method, func)
             else:
-                setattr(model, method, _as_method(aspect.name, method, func))
+                setattr(model, method, _model_method(aspect.name, method, func))
             mine[method] = aspect.name
             added.methods.append(method)
     return added

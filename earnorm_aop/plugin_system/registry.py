@@ -23,6 +23,7 @@ from ..weaving.aspect import AdviceSpec, Aspect, Switch
 from ._hints import note_registered, unregistered_hint
 from .conditions import ConditionalAdviceSpec
 from .config import freeze, json_schema, validate_config
+from .instances import instantiate, shared_key
 from .rollout import Rollout, Rollouts
 from .shadowing import builtin_path, warn_shadowing
 from .spec import PluginSpec, read_spec
@@ -111,6 +112,9 @@ class PluginRegistry(Rollouts):
         self._instances: weakref.WeakKeyDictionary[type, dict[tuple[Any, ...], Aspect]] = (
             weakref.WeakKeyDictionary()
         )
+        # The aspects of plugins one instance serves on every model (``shared_by_models``),
+        # by (class, plain configuration): weaving one more model copies nothing of them.
+        self._shared: dict[tuple[Any, ...], Aspect] = {}
         self._lock = threading.RLock()
         self._board: Board | None = None
         self._shadowing: dict[str, str] = {}  # built-in name -> its class path (warned of)
@@ -389,6 +393,11 @@ class PluginRegistry(Rollouts):
         once per (model, configuration).
         """
         spec = self.spec(name)
+        shared = shared_key(spec, values)
+        if shared is not None:
+            found = self._shared.get(shared)
+            if found is not None:
+                return found
         given = upgrade_config(
             name, model.__qualname__, spec.config_version, spec.config_upgrades, values or {}
         )
@@ -399,7 +408,7 @@ class PluginRegistry(Rollouts):
             aspect = cache.get(key)
             if aspect is not None:
                 return aspect
-            obj = _instantiate(spec, config)
+            obj = instantiate(spec, config)
             # A plugin may leave out the hooks its configuration makes no-ops
             # (``changes`` without ``update_fields``): no layer woven for them.
             unused = frozenset(getattr(obj, "unused_hooks", ()))
@@ -426,6 +435,8 @@ class PluginRegistry(Rollouts):
                 plugin=obj,
             )
             cache[key] = aspect
+            if shared is not None:
+                self._shared[shared] = aspect
             return aspect
 
     # -- observability -----------------------------------------------------------
@@ -476,18 +487,6 @@ class PluginRegistry(Rollouts):
 
 def _path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _instantiate(spec: PluginSpec, config: Any) -> Any:
-    cls = spec.cls
-    if spec.uses_nested_config:
-        obj: Any = object.__new__(cls)
-        obj.config = config
-        obj.__init__()
-        return obj
-    values = {field: getattr(config, field) for field in type(config).model_fields}
-    values.update(config.model_extra or {})
-    return cls(**values)
 
 
 registry = PluginRegistry()

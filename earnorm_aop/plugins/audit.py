@@ -147,6 +147,9 @@ AUDIT_SCHEMA = Table(
 class AuditPlugin:
     """Record every write (field -> (old, new), actor, time): a listener of ``after_change``."""
 
+    # One instance serves every model with the same options (it keeps no per-model state).
+    shared_by_models = True
+
     name = "audit"
     version = "1.0.0"
     requires = ("changes", "lifecycle")  # it listens to after_change, which lifecycle fires

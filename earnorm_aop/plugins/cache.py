@@ -97,6 +97,9 @@ _READS = ("get", "get_queryset")
 _POLL = 0.01
 
 
+_LOCAL_MADE = threading.Lock()  # one thread-local per plugin instance, however many threads
+
+
 class CachePlugin:
     """Serve ``get(pk)`` from a TTL cache (in-process or Redis); writes invalidate."""
 
@@ -160,7 +163,7 @@ class CachePlugin:
             self.backend = MemoryBackend(ttl=keep, maxsize=cfg.maxsize)
         self.loads = Loads()
         # Keys with uncommitted writes, per thread (a connection belongs to one thread).
-        self._local = threading.local()
+        self._local: threading.local | None = None  # made by the first write (_dirty)
         # (model label, reason) of the entries refused so far: each is logged once.
         self._refused: set[tuple[str, str]] = set()
 
@@ -175,9 +178,15 @@ class CachePlugin:
         return [self._key(adapter, model, a, pk) for pk in pks if pk is not None for a in aliases]
 
     def _dirty(self) -> dict[str, int]:
-        found: dict[str, int] | None = getattr(self._local, "dirty", None)
+        local = self._local
+        if local is None:  # a model that is never written keeps no thread-local (~0.7 KB)
+            with _LOCAL_MADE:
+                local = self._local
+                if local is None:
+                    local = self._local = threading.local()
+        found: dict[str, int] | None = getattr(local, "dirty", None)
         if found is None:
-            found = self._local.dirty = {}
+            found = local.dirty = {}
         return found
 
     def _plain_view(self, model: type) -> bool:

@@ -67,6 +67,9 @@ class PlainOnlyFields:
 class ChangesPlugin:
     """Track what each write changes (one read per bulk write, shared by every plugin)."""
 
+    # One instance serves every model with the same options (it keeps no per-model state).
+    shared_by_models = True
+
     name = "changes"
     version = "1.0.0"
     serves = TRACKING  # woven by the plugin layer wherever a model needs the tracking

@@ -46,28 +46,34 @@ from typing import Any
 from ..adapters import loads, tracking
 from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
-from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire, fire_prepared, prepare
+from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire
 from ..plugin_system.gathering import gathering
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.services import LIFECYCLE_EVENTS
 from ..plugin_system.spec import hook
 from ..runtime.context import context
-from ..weaving.advice import Target
-from ..weaving.planning import NO_HANDLERS, Handlers
-from ..weaving.weaver import event_handlers, listening_to
+from ..weaving.planning import Handlers
+from ..weaving.weaver import event_handlers
 from ._common import action_for, call_with, settle, then
+from .lifecycle_specialised import (
+    CHANGE,
+    COMMITTED,
+    _after,
+    _gather,
+    deleting,
+    saving,
+)
 
 __all__ = ["LifecyclePlugin"]
 
-CHANGE = "after_change"
-COMMITTED = "after_commit_change"
 ACCESS = "after_access"
-# The keys of an after_change payload (besides instance, model and event).
-_PAYLOAD = ("changes", "action", "pk", "subject", "adapter")
 
 
 class LifecyclePlugin:
     """Fire ``after_change`` / ``after_commit_change`` on writes and ``after_access`` on get."""
+
+    # One instance serves every model with the same options (it keeps no per-model state).
+    shared_by_models = True
 
     name = "lifecycle"
     version = "1.0.0"
@@ -127,7 +133,7 @@ class LifecyclePlugin:
     # -- single rows ------------------------------------------------------------------
 
     @hook("around:save|update", optional=True)
-    @per_model(lambda *given: _saving(*given), target=True)  # defined below the class
+    @per_model(saving, target=True)
     def changed(
         self,
         instance: Any,
@@ -142,8 +148,10 @@ class LifecyclePlugin:
         """The save's changes from the write's record, diffed once it is written.
 
         Whether it creates the row is read before the write (a Django copy with
-        ``pk = None`` is a creation); an async write fires once awaited.  Woven as
-        ``_saving`` makes it for the model (this is what it does, called elsewhere).
+        ``pk = None`` is a creation, which only its state before the save tells).
+        On an async write the event fires once the write has been awaited.
+        Woven as [`saving`][earnorm_aop.plugins.lifecycle_specialised.saving]
+        makes it for the model (this is what it does, for a call from elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
         if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
@@ -168,7 +176,7 @@ class LifecyclePlugin:
         return then(result, fire)
 
     @hook("around:delete", optional=True)
-    @per_model(lambda *given: _deleting(*given), target=True)
+    @per_model(deleting, target=True)
     def deleted(
         self,
         instance: Any,
@@ -180,7 +188,8 @@ class LifecyclePlugin:
     ) -> Any:
         """A delete, with the last values (the key is read first: a delete clears it).
 
-        Woven as ``_deleting`` makes it for the model.
+        Woven as [`deleting`][earnorm_aop.plugins.lifecycle_specialised.deleting]
+        makes it for the model.
         """
         if not _heard(model):
             return proceed()
@@ -341,132 +350,6 @@ def _quietly(proceed: Callable[..., Any]) -> Any:
     return settle()
 
 
-def _saving(
-    plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
-) -> Callable[..., Any]:
-    """``changed`` for one model's ``save`` / ``update``, with what weave time knows bound.
-
-    The model's listeners are read from its [`Listening`][earnorm_aop.weaving.state.Listening] (one
-    attribute read; every toggle rebuilds the table it holds), the record is the
-    adapter's own recorder for the operation, and whether the write is
-    awaitable is the woven method's ``async def``, not a test of each result.
-    A call for another class (a subclass using this wrapper) takes the
-    general path.
-    """
-    held = listening_to(model)
-    record = tracking.instance_recorder(operation, adapter)
-    saves_nothing = adapter.saves_nothing
-    pk_of = adapter.pk
-    fire_row = plugin._fire
-    woven = model
-    general = plugin.changed
-    # The handlers last seen, with each one's arguments decided (events.prepare).
-    prepared: list[Any] = [None, ()]
-
-    if target.is_async:
-
-        def changed_async(
-            instance: Any,
-            model: type,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            proceed: Callable[..., Any],
-            write: tracking.Write,
-        ) -> Any:
-            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
-
-        return changed_async
-
-    def changed(
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-        write: tracking.Write,
-    ) -> Any:
-        if model is not woven:
-            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
-        table = held.table
-        heard: tuple[Handlers, Handlers] = (
-            table.get(CHANGE, NO_HANDLERS),
-            table.get(COMMITTED, NO_HANDLERS),
-        )
-        if not (heard[0] or heard[1]) or saves_nothing(args, kwargs):
-            return proceed()  # every listener switched off, or nothing written
-        rec = write.record or record(model, instance, args, kwargs)  # a save's: the write's
-        action = action_for(instance) or ("create" if rec.created else "update")
-        result = proceed()
-        handlers, committed = heard
-        if committed or not handlers:  # commit-time listeners: the general path
-            pk = pk_of(instance)
-            fired = fire_row(
-                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
-            )
-            return result if fired is None else _after(fired, result)
-        changes = rec.diff()
-        if not changes and action == "update":
-            return result
-        if handlers is not prepared[0]:  # the model's listeners changed: decide them again
-            prepared[:] = [handlers, prepare(handlers, CHANGE, _PAYLOAD)]
-        values = {
-            "instance": instance,
-            "model": type(instance),
-            "event": CHANGE,
-            "changes": redact_changes(model, changes),
-            "action": action,
-            "pk": pk_of(instance),
-            "subject": instance,
-            "adapter": adapter,
-        }
-        waiting = None
-        for value in fire_prepared(instance, CHANGE, prepared[1], values):
-            if value is not None and inspect.isawaitable(value):  # a write to await
-                waiting = [*(waiting or ()), value]
-        return result if waiting is None else _after(_gather(waiting), result)
-
-    return changed
-
-
-def _deleting(
-    plugin: LifecyclePlugin, model: type, operation: str, adapter: Adapter, target: Target
-) -> Callable[..., Any]:
-    """``deleted`` for one model: its listeners held, its awaiting decided (see ``_saving``)."""
-    held = listening_to(model)
-    record = tracking.instance_recorder(operation, adapter)
-    pk_of = adapter.pk
-    fire_row = plugin._fire
-    woven = model
-    general = plugin.deleted
-    asynchronous = target.is_async
-
-    def deleted(
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-    ) -> Any:
-        if model is not woven:
-            return general(instance, model, args, kwargs, proceed, adapter)
-        table = held.table
-        if not (table.get(CHANGE) or table.get(COMMITTED)):
-            return proceed()
-        pk = pk_of(instance)
-        rec = record(model, instance, args, kwargs)
-        value = proceed()
-
-        def fire(result: Any) -> Any:
-            fired = fire_row(
-                adapter, model, instance, pk, "delete", rec.changes, instance, asynchronous
-            )
-            return _after(fired, result)
-
-        return then(value, fire) if asynchronous else fire(value)
-
-    return deleted
-
-
 def _heard(model: type) -> bool:
     """Whether a change of ``model`` has an enabled listener (two look-ups, nothing built)."""
     return bool(event_handlers(model, CHANGE) or event_handlers(model, COMMITTED))
@@ -475,20 +358,3 @@ def _heard(model: type) -> bool:
 def _fire_now(instance: Any, event: str, payload: dict[str, Any]) -> None:
     """A commit-time event: handlers run synchronously, from the commit."""
     emit(instance, event, **payload)
-
-
-def _after(fired: Any, result: Any) -> Any:
-    """``result``, once ``fired`` (an awaitable of async handlers) has been awaited."""
-    if fired is None or not inspect.isawaitable(fired):
-        return result
-    return _await_then(fired, result)
-
-
-async def _gather(waiting: list[Any]) -> None:
-    for value in waiting:
-        await value
-
-
-async def _await_then(fired: Any, result: Any) -> Any:
-    await fired
-    return result

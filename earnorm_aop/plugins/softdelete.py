@@ -90,6 +90,9 @@ def hard_deleting() -> Iterator[None]:
 class SoftDeletePlugin:
     """Soft deletion: ``delete()`` sets ``deleted_at``; the default queryset hides deleted rows."""
 
+    # One instance serves every model with the same options (it keeps no per-model state).
+    shared_by_models = True
+
     name = "softdelete"
     version = "1.0.0"
     reads_rows = False  # its bulk advice narrows the statement: no row is read for it

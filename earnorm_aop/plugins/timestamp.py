@@ -51,6 +51,9 @@ class PlainStamps:
 class TimestampPlugin:
     """Stamp ``created_at`` once and ``updated_at`` on every save and bulk write."""
 
+    # One instance serves every model with the same options (it keeps no per-model state).
+    shared_by_models = True
+
     name = "timestamp"
     version = "1.0.0"
     reads_rows = False  # its bulk advice adds updated_at to the statement: no row is read for it

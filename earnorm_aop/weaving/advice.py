@@ -473,7 +473,7 @@ def plan_advice(
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = (shared, found[1])
     else:
-        params = tuple(_with_constant(p, provided, target) for p in found[0])
+        params = _given_constants(found[0], provided, target)
         if any(p.source is Source.CALL and p.default is None for p in params):
             found = _resolve(aspect, spec, kind, target, provided)  # says why, at weave time
         else:
@@ -541,6 +541,42 @@ def _where(aspect: Aspect, spec: AdviceSpec, kind: Kind, target: Target) -> str:
     )
 
 
+# Cached parameters with the per-model constants given, by the cached tuple and the
+# constants' identities: the models of one adapter share one tuple (bounded).
+_given: dict[tuple[int, tuple[int, ...]], tuple[tuple[Param, ...], tuple[Any, ...], Any]] = {}
+
+
+def _given_constants(
+    shared: tuple[Param, ...], provided: Provided, target: Target
+) -> tuple[Param, ...]:
+    """``shared`` (as cached) with this model's constants; one tuple per distinct value."""
+    values = tuple(
+        provided.maker(str(p.key), target)
+        if p.source is Source.CALL
+        else provided.constant(str(p.key), target)
+        for p in shared
+        if _is_constant(p, provided)
+    )
+    if not values:
+        return shared
+    key = (id(shared), tuple(id(v) for v in values))
+    found = _given.get(key)
+    if (
+        found is not None
+        and found[0] is shared
+        and all(a is b for a, b in zip(found[2], values, strict=True))
+    ):
+        return found[1]
+    it = iter(values)
+    params = tuple(
+        dataclasses.replace(p, default=next(it)) if _is_constant(p, provided) else p for p in shared
+    )
+    if len(_given) > 4096:
+        _given.clear()
+    _given[key] = (shared, params, values)
+    return params
+
+
 def _is_constant(p: Param, provided: Provided) -> bool:
     """A per-model value: a weave-time constant, or a per-call value's maker."""
     if p.source is Source.CALL:
@@ -551,15 +587,6 @@ def _is_constant(p: Param, provided: Provided) -> bool:
 def _without_constant(p: Param, provided: Provided) -> Param:
     """``p`` as cached: a per-model constant's value left out (another model gets another)."""
     return dataclasses.replace(p, default=None) if _is_constant(p, provided) else p
-
-
-def _with_constant(p: Param, provided: Provided, target: Target) -> Param:
-    """``p`` from the cache, a per-model constant given this target's value."""
-    if not _is_constant(p, provided):
-        return p
-    if p.source is Source.CALL:
-        return dataclasses.replace(p, default=provided.maker(str(p.key), target))
-    return dataclasses.replace(p, default=provided.constant(str(p.key), target))
 
 
 def _resolve(

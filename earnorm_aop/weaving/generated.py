@@ -78,6 +78,26 @@ def _compiled_for(plan: ChainPlan, gen: Generator) -> _Compiled:
     return found
 
 
+# Cells of plain immutable values (a method or plugin name, an advice kind, a
+# message, None), shared by every dispatcher closing over an equal value: no
+# generated code rebinds them (only ``_memo`` is ``nonlocal``, and it is never
+# one of these), and a woven class then makes only the cells of its own objects.
+_SHARED_CELLS: dict[tuple[type, Any], CellType] = {}
+_SHAREABLE = (str, int, bool, type(None))
+
+
+def _cell(value: Any) -> CellType:
+    if type(value) not in _SHAREABLE:
+        return CellType(value)
+    key = (type(value), value)
+    found = _SHARED_CELLS.get(key)
+    if found is None:
+        if len(_SHARED_CELLS) > 8192:  # bounded: names of classes come and go
+            _SHARED_CELLS.clear()
+        found = _SHARED_CELLS[key] = CellType(value)
+    return found
+
+
 def compile_chain(plan: ChainPlan) -> Dispatcher:
     """The wrapt wrapper function for ``plan``, from code compiled once per chain shape.
 
@@ -100,7 +120,7 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
             if var == "_bind":  # only then read the target's signature
                 cells[var] = CellType(plan.target.binder())
             elif var in values:
-                cells[var] = CellType(values[var])
+                cells[var] = _cell(values[var])
             else:  # an around level, made before or after this function
                 cells[var] = CellType(made[var]) if var in made else CellType()
         fn = types.FunctionType(

@@ -80,3 +80,31 @@ def test_closures_of_one_factory_share_their_reading_and_others_do_not() -> None
     assert signature_key(factory()) is signature_key(factory())
     one, two = factory(1), factory(2)  # the defaults are part of the signature
     assert signature_key(one) is one and signature_key(two) is two
+
+
+def test_dispatchers_share_the_cells_of_plain_values() -> None:
+    """A name, a kind or a message is one cell for every dispatcher; an advice is its own."""
+    registry = PluginRegistry()
+
+    @plugin("watch", registry=registry)
+    class Watch:
+        @hook("before:save")
+        def check(self, instance: Any, method: str, level: str = "info") -> None: ...
+
+    a = with_plugins("watch", registry=registry)(note_class("A"))
+    b = with_plugins("watch", registry=registry)(note_class("B"))
+
+    def cells(klass: type) -> dict[str, Any]:
+        dispatch = vars(klass)["save"]._self_wrapper
+        names = dispatch.__code__.co_freevars
+        return dict(zip(names, dispatch.__closure__ or (), strict=True))
+
+    mine, theirs = cells(a), cells(b)
+    assert set(mine) >= {"_method", "_value0_2", "_advice0", "_g"}, mine
+    assert mine["_method"] is theirs["_method"]  # "save"
+    assert mine["_value0_2"] is theirs["_value0_2"]  # the default "info"
+    assert mine["_advice0"] is not theirs["_advice0"]  # each model's plugin instance
+    a().save()  # type: ignore[attr-defined]
+    b().save()  # type: ignore[attr-defined]
+    for klass in (a, b):
+        unweave(klass)

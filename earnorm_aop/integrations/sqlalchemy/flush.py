@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import inspect
 import types
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -49,7 +48,7 @@ import greenlet
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm import exc as orm_exc
-from sqlalchemy.orm.base import instance_state
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE, instance_state
 
 from . import context
 
@@ -103,12 +102,22 @@ def committed_state(instance: Any) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     unknown = []
+    # What each attribute's history would say (its deleted, else unchanged value),
+    # read from the two dicts it is made of: the values before this transaction's
+    # changes (``committed_state``) and the current ones.  No history object per
+    # attribute: this runs for every object of every flush.
+    committed = state.committed_state
+    current = state.dict
     for attr in state.mapper.column_attrs:
-        history = state.attrs[attr.key].history
-        if history.deleted:
-            out[attr.key] = history.deleted[0]
-        elif history.unchanged:
-            out[attr.key] = history.unchanged[0]
+        key = attr.key
+        if key in committed:
+            old = committed[key]
+            if old is NO_VALUE or old is NEVER_SET:  # set without being loaded
+                unknown.append(attr)
+            else:
+                out[key] = old
+        elif key in current:
+            out[key] = current[key]
         else:
             unknown.append(attr)
     if unknown and state.session is not None and state.identity is not None:
@@ -152,8 +161,17 @@ def make_bodies() -> dict[str, Callable[..., Any]]:
 
 
 def is_original(model: type, name: str) -> bool:
-    """Whether ``model``'s ``name`` has no advice (or is not installed)."""
-    found = inspect.getattr_static(model, name, None)
+    """Whether ``model``'s ``name`` has no advice (or is not installed).
+
+    Read from the class dicts along the MRO (what ``inspect.getattr_static``
+    finds for a mapped class's method, without its general machinery: this is
+    asked for every object of every flush).
+    """
+    found = None
+    for klass in model.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            break
     # By type first: a woven wrapper compares and hashes as the function it wraps.
     return found is None or (type(found) is types.FunctionType and found in _originals)
 
@@ -287,6 +305,10 @@ def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
     for obj in list(session.new):
         found.append((obj, SAVE))
     for obj in list(session.dirty):
+        # Seen or unwoven first: the history of every attribute is read only for an
+        # object whose save may still run (a flush reads this list once per batch).
+        if (id(obj), SAVE) in flush.seen or is_original(type(obj), SAVE):
+            continue
         if session.is_modified(obj, include_collections=False):
             found.append((obj, SAVE))
     for obj in list(session.deleted):

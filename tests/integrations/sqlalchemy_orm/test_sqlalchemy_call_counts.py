@@ -42,3 +42,30 @@ def test_one_flush_with_timestamp_and_audit(backend: SQLAlchemyBackend) -> None:
     assert counted["earnorm_aop.adapters.tracking:__init__"] == 2, counted
     backend.commit()
     assert [row["changes"] for row in backend.audit_rows(Article)][-1]["title"] == ("b", "c")
+
+
+def test_a_soft_delete_reads_no_attribute_history_for_the_state_before_it(
+    backend: SQLAlchemyBackend,
+) -> None:
+    """Issue 18 point 5: the flush reads the values before a write from the state's dicts.
+
+    A soft delete turns the delete into a save in the same flush: the object's
+    committed values were read as one ``History`` per attribute for each call,
+    and every pass over ``session.dirty`` read them again for an object whose
+    save had already run.  Now one history check remains (SQLAlchemy's own
+    ``is_modified`` for the first pass); nothing asks ``inspect`` per object.
+    """
+    Article = backend.model("timestamp", "softdelete")
+    first = backend.create(Article, title="a")
+    backend.session.delete(first)
+    backend.commit()  # first-sight work (the UPDATE's compiled form) done
+    obj = backend.create(Article, title="b")
+    backend.session.refresh(obj)
+    backend.session.delete(obj)
+    counted = calls(backend.session.flush)
+    columns = len(Article.__mapper__.column_attrs)
+    # One pass over the attributes (is_modified) and the flush's own; before: 4 passes + 1.
+    assert counted["sqlalchemy.orm.attributes:get_history"] <= columns + 1, counted  # +1: the flush
+    assert not counted["inspect:getattr_static"], counted
+    backend.commit()
+    assert obj.deleted_at is not None

@@ -79,6 +79,9 @@ class LifecyclePlugin:
     version = "1.0.0"
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
+    # Which advice fires which event: the diagrams' dotted "fires" edges from a chain.
+    _WRITES = ("changed", "deleted", "created_many", "updated_many", "deleted_many")
+    fires_from = dict.fromkeys(_WRITES, (CHANGE, COMMITTED)) | {"accessed": (ACCESS,)}
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     reads_rows = "written"  # bulk after_change diffs the written fields; others say more
     # Inside timestamp's around advice (50): the changes include the stamped times.

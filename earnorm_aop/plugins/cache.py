@@ -348,7 +348,10 @@ class CachePlugin:
             if entry is not MISS:
                 return self._values(adapter, model, entry, pk)
             if self._safely("lock", lambda: self.backend.claim(key, 0.001), None) is not None:
-                return None  # the loader is gone without storing: read it here
+                # The loader let go: it stored its entry after the look above, or it is
+                # gone without storing (then read the row here).
+                entry = self._safely("read", lambda: self.backend.get(key), MISS)
+                return None if entry is MISS else self._values(adapter, model, entry, pk)
         return None
 
     def _load(

@@ -236,6 +236,48 @@ def test_one_process_loads_a_missing_row_the_others_wait_for_its_entry(redis_url
     weaver.unweave(Row)
 
 
+def test_a_loader_that_stores_and_lets_go_between_two_looks_is_not_taken_for_gone(
+    redis_url: str,
+) -> None:
+    """The waiter looks (a miss), the loader stores and releases, the waiter's claim succeeds:
+    it takes the entry, it does not read the row."""
+    Row: Any = racing_model({"backend": "redis", "url": redis_url, "prefix": "gap:"})
+    cache = plugin_of(Row)
+    key = cache._key(adapter_for(Row), Row, None, 1)
+    loader = RedisBackend(url=redis_url, ttl=60, prefix="gap:", timeout=1)  # another process
+    reads: list[int] = []
+    Row.race.during_read = lambda: reads.append(1)
+    token = loader.claim(key, 30)
+    assert token is not None
+    waiting = cache.backend
+    looks: list[Any] = []
+
+    class Interleaved:
+        """The waiter's backend, the loader finishing right after the waiter's first look."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(waiting, name)
+
+        def get(self, wanted: str) -> Any:
+            looks.append(found := waiting.get(wanted))
+            if wanted == key and len(looks) == 1:
+                _, stamp = loader.fetch(key)
+                assert loader.store(
+                    key, {"fresh": 1e12, "values": {"id": 1, "title": "new"}}, stamp
+                )
+                loader.release(key, token)
+            return found
+
+    cache.backend = Interleaved()
+    try:
+        row = Row.get(1)
+    finally:
+        cache.backend = waiting
+    assert looks[0] is MISS and len(looks) == 2
+    assert row.title == "new" and reads == []
+    weaver.unweave(Row)
+
+
 # -- the backends -------------------------------------------------------------------------
 
 

@@ -14,7 +14,9 @@ does:
   plugin under a gradual rollout, put behind its per-call gate
   ([`earnorm_aop.runtime.rollout`][earnorm_aop.runtime.rollout]);
 - the ``context`` and ``user`` (its actor) advice and event-handler parameters:
-  [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context];
+  [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context]; ``adapter``, the model's
+  adapter, decided at weave time; ``write``, the state of one write, made once per call
+  ([`Write`][earnorm_aop.adapters.tracking.Write]);
 - commit-aware advice waits on the model's adapter;
 - a tripped plugin: switched off (the engine's own reaction), then published to the switchboards
   sharing it ([`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]);
@@ -27,6 +29,7 @@ from __future__ import annotations
 import functools
 
 from .adapters import base as adapters
+from .adapters import tracking
 from .plugin_system import conditions, model
 from .runtime import context, rollout, switchboard
 from .weaving import extensions, weaver
@@ -56,6 +59,7 @@ EXTENSIONS = extensions.Extensions(
     framework_bases=_framework_bases,
     injectables={"context": context.current_context, "user": context.current_user},
     constants={"adapter": adapters.adapter_for},
+    per_call={"write": tracking.write_maker},
     scheduler=adapters.schedule,
     on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),
     on_subclass=(model.on_subclass,),

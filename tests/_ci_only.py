@@ -31,12 +31,3 @@ def ci_only_skip(item: pytest.Item) -> pytest.MarkDecorator | None:
     return pytest.mark.skip(
         reason=f"{why}: run under CI only (CI=true python3 scripts/test.py --no-lint {path})"
     )
-
-
-# The PostgreSQL parameter of a migration journey (each command a process of its own).
-POSTGRESQL_JOURNEY = pytest.param(
-    "postgresql",
-    marks=pytest.mark.ci_only(
-        "the same journey on PostgreSQL, each command a process of its own (a minute)"
-    ),
-)

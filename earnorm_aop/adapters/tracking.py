@@ -17,9 +17,16 @@ tracking" in [`Adapter`][earnorm_aop.adapters.base.Adapter]):
 - ``update_many`` / ``delete_many``: the rows the queryset matches, read once
   just before the write by [`read_rows`][earnorm_aop.adapters.base.Adapter.read_rows],
   each with what the write will store (database expressions such as
-  ``F("views") + 1`` evaluated by that same read).  That read is shared through
-  a *bulk frame*, opened by the ``changes`` plugin's ``before`` advice and
-  closed by its ``after`` / ``error`` advice.
+  ``F("views") + 1`` evaluated by that same read).
+
+Each write's state is a [`Write`][earnorm_aop.adapters.tracking.Write], which the dispatcher
+makes once per call of a write operation and gives to every advice that asks
+for ``write`` (as SQLAlchemy gives ``flush_context`` to each ``before_flush``
+listener): the
+save's record, built once for every plugin; a bulk write's rows, read once (by
+the tracking service's ``before`` advice) and kept on the write, with the
+values plugins add.  It lives as long as the call: a vetoed or failed write
+leaves nothing behind.
 
 A field the adapter does not know the value of (a field its ORM deferred,
 ``only()``/``defer()``, and never loaded) is [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN]:
@@ -29,8 +36,7 @@ never in ``changes``, and a condition on it is false — never guessed, never qu
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import loads
@@ -46,14 +52,12 @@ __all__ = [
     "WRITES",
     "BulkFrame",
     "Record",
+    "Write",
     "apply",
-    "bulk_frame",
-    "close_bulk",
     "created_objects",
     "instance_record",
     "instance_recorder",
-    "note_values",
-    "open_bulk",
+    "read_bulk",
     "records",
 ]
 
@@ -72,7 +76,7 @@ class Record:
     differs, unknown fields left out) is built on first use and then kept.
     """
 
-    __slots__ = ("_changes", "_live", "_new", "_old", "adapter", "created", "deleted", "instance")
+    __slots__ = ("_changes", "_new", "_old", "adapter", "created", "deleted", "instance", "written")
 
     def __init__(
         self,
@@ -90,7 +94,8 @@ class Record:
         self._old: Mapping[str, Any] = {} if old is None else old
         # ``None``: the instance itself holds the new values (read live).
         self._new = new
-        self._live = written
+        # The fields a restricted save writes (by attname); ``None``: every field.
+        self.written = written
         self._changes: dict[str, tuple[Any, Any]] | None = None
 
     def before(self, name: str) -> Any:
@@ -106,7 +111,7 @@ class Record:
         new = self._new
         if new is not None:
             return new.get(name, UNKNOWN)
-        if self._live is not None and name not in self._live:
+        if self.written is not None and name not in self.written:
             return self.before(name)  # a restricted save leaves it as it was
         return self.adapter.current_value(self.instance, name)
 
@@ -127,7 +132,7 @@ class Record:
         new = self._new
         if new is not None:
             return old, new.get(name, UNKNOWN)
-        live = self._live
+        live = self.written
         if live is not None and name not in live:
             return old, old  # a restricted save leaves it as it was
         return old, self.adapter.current_value(self.instance, name)
@@ -157,22 +162,39 @@ class Record:
             new.update(values)
             self._changes = None
 
+    def writes_also(self, names: Iterable[str]) -> None:
+        """A restricted save writes ``names`` (attnames) too: an advice added them to it.
+
+        Timestamp adds its stamps to ``update_fields``; the record's ``after``
+        and ``changes`` then see them.  A save of every field is unchanged.
+        """
+        if self.written is not None:
+            self.written = self.written | frozenset(names)
+            self._changes = None
+
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
-        """Field -> ``(old, new)`` for every known field the write changes."""
+        """Field -> ``(old, new)`` for every known field the write changes (kept once built)."""
         found = self._changes
         if found is None:
-            found = self._changes = self._diff()
+            found = self._changes = self.diff()
         return found
 
-    def _diff(self) -> dict[str, tuple[Any, Any]]:
+    def diff(self) -> dict[str, tuple[Any, Any]]:
+        """``changes`` as the values are now, not kept.
+
+        For a record shared by the advice of one write
+        ([`Write.record`][earnorm_aop.adapters.tracking.Write]): an advice that asks before the
+        write (timestamp's no-op check) must not fix what one asking after it
+        (the ``after_change`` event) sees.
+        """
         if self.deleted:
             return {n: (v, None) for n, v in self._old.items() if v is not None}
         new = self._new
         if new is None:
             new = self.adapter.snapshot(self.instance)
-            if self._live is not None:
-                new = {n: v for n, v in new.items() if n in self._live}
+            if self.written is not None:
+                new = {n: v for n, v in new.items() if n in self.written}
         if self.created:
             return {n: (None, v) for n, v in new.items() if v is not None}
         old = self._old
@@ -201,24 +223,14 @@ class BulkFrame:
         self.deleting = deleting
 
 
-# id(queryset) -> frame, for the bulk writes in progress in this context.  The
-# frame keeps its queryset, so an id is never mistaken for a recycled one; a
-# write vetoed by a ``before`` advice never closes its frame, so at most
-# _MAX_FRAMES are kept (the newest) and the next write on the queryset replaces it.
-_FRAMES: ContextVar[dict[int, BulkFrame] | None] = ContextVar(
-    "earnorm_aop_bulk_frames", default=None
-)
-_MAX_FRAMES = 32
-
-
-def open_bulk(
+def read_bulk(
     adapter: Adapter,
     model: type,
     queryset: Any,
     values: Mapping[str, Any] | None,
     fields: Collection[str] | None = None,
 ) -> BulkFrame:
-    """Read the rows ``queryset`` matches (one query) and keep them for this write.
+    """Read the rows ``queryset`` matches (one query): the frame of one bulk write.
 
     ``values`` is what an ``update_many`` writes; ``None`` for a ``delete_many``.
     ``fields``: read only these, the key and the written fields (the adapter's
@@ -236,55 +248,132 @@ def open_bulk(
         Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
         for row, old, new in rows
     ]
-    frame = BulkFrame(queryset, recs, written, deleting)
-    frames = dict(_FRAMES.get() or {})
-    frames[id(queryset)] = frame
-    while len(frames) > _MAX_FRAMES:
-        del frames[next(iter(frames))]
-    _FRAMES.set(frames)
-    return frame
+    return BulkFrame(queryset, recs, written, deleting)
 
 
-def bulk_frame(queryset: Any) -> BulkFrame | None:
-    """The frame [`open_bulk`][earnorm_aop.adapters.tracking.open_bulk] opened for ``queryset``'s
-    write in progress, if any."""
-    frames = _FRAMES.get()
-    if frames is None:
-        return None
-    frame = frames.get(id(queryset))
-    if frame is None or frame.subject is not queryset:
-        return None
-    return frame
+class Write:
+    """One write in progress: its record or rows, made once per call, given to its advice.
 
+    The dispatcher makes it (the engine's ``per_call`` extension point, filled
+    by [`write_maker`][earnorm_aop.adapters.tracking.write_maker]) before any advice of a
+    write operation runs, and hands the same object to each advice taking a
+    ``write`` parameter, ``before``, ``around``, ``after`` and ``error`` alike.
 
-def close_bulk(queryset: Any) -> BulkFrame | None:
-    """Forget ``queryset``'s frame (the write ended); return it."""
-    frame = bulk_frame(queryset)
-    if frame is not None:
-        frames = dict(_FRAMES.get() or {})
-        frames.pop(id(queryset), None)
-        _FRAMES.set(frames)
-    return frame
-
-
-def note_values(adapter: Adapter, model: type, queryset: Any, values: Mapping[str, Any]) -> None:
-    """A plugin adds ``values`` to a bulk update in progress (timestamp's ``updated_at``).
-
-    The records' ``after`` values include them, so advice after the write sees
-    what was really stored.  Database expressions are not evaluated here: only
-    plain values are noted.
+    - ``record``: a ``save``'s [`Record`][earnorm_aop.adapters.tracking.Record], built here
+      once (``None`` for other operations: ``records()`` builds theirs);
+    - ``read()``: a bulk write's rows, read once, the first time anyone asks
+      (the tracking service asks in its ``before`` advice, before the write
+      changes them); ``frame``: those rows if read, else ``None``;
+    - ``note_values(values)``: a bulk update also stores ``values`` (timestamp's
+      ``updated_at``): its rows' ``after`` values include them;
+    - ``apply()``: after a bulk update, its rows hold the values it stored.
     """
-    frame = bulk_frame(queryset)
-    if frame is None or frame.deleting:
-        return
-    plain = {
-        adapter.attname(model, n): adapter.stored_value(model, n, v)
-        for n, v in values.items()
-        if not adapter.is_expression(v)
-    }
-    frame.values.update(values)
-    for rec in frame.records:
-        rec.store(plain)
+
+    __slots__ = ("adapter", "args", "frame", "instance", "kwargs", "model", "operation", "record")
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        model: type,
+        operation: str,
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.adapter = adapter
+        self.model = model
+        self.operation = operation
+        self.instance = instance  # what the write was called on (wrapt's instance)
+        self.args = args
+        self.kwargs = kwargs
+        self.frame: BulkFrame | None = None
+        # A save (what most writes are): its record now, for every advice.
+        self.record: Record | None = (
+            Record(
+                adapter,
+                instance,
+                adapter.persisted_values(instance),
+                None,
+                adapter.saved_fields(model, args, kwargs),
+            )
+            if operation == "save"
+            else None
+        )
+
+    @property
+    def queryset(self) -> Any:
+        """What a bulk update or delete acts on."""
+        return self.adapter.bulk_queryset(self.instance, self.args, self.kwargs)
+
+    def read(self, fields: Collection[str] | None = None) -> BulkFrame:
+        """The rows of a bulk update or delete: read now (one query) unless read already.
+
+        ``fields``: of an update, read only these besides the key and the written
+        fields (the others are ``UNKNOWN``); ``None``: every column.  The first
+        read decides (the tracking service's, made per model at weave time).
+        """
+        frame = self.frame
+        if frame is None:
+            adapter = self.adapter
+            deleting = self.operation == "delete_many"
+            values = None if deleting else adapter.update_values(self.args, self.kwargs)
+            frame = self.frame = read_bulk(adapter, self.model, self.queryset, values, fields)
+        return frame
+
+    def note_values(self, values: Mapping[str, Any]) -> None:
+        """The bulk update also stores ``values`` (timestamp's ``updated_at``).
+
+        Its rows' ``after`` values include them, so advice after the write sees
+        what was really stored.  Database expressions are not evaluated here:
+        only plain values are noted.  Before the rows are read, nothing to do:
+        the read evaluates what the statement stores.
+        """
+        frame = self.frame
+        if frame is None or frame.deleting:
+            return
+        adapter, model = self.adapter, self.model
+        plain = {
+            adapter.attname(model, n): adapter.stored_value(model, n, v)
+            for n, v in values.items()
+            if not adapter.is_expression(v)
+        }
+        frame.values.update(values)
+        for rec in frame.records:
+            rec.store(plain)
+
+    def apply(self) -> None:
+        """After a bulk update: its rows hold the values it stored (once)."""
+        if self.frame is not None:
+            apply(self.frame)
+
+    def records(self, result: Any = None) -> Sequence[Record]:
+        """The records the write touches (the ``instance`` of its per-record advice).
+
+        ``update_many`` / ``delete_many``: its rows (read now if nobody read
+        them: a write advised without the tracking service).
+        """
+        operation = self.operation
+        if operation in BULK and operation != "save_many":
+            return self.read().records
+        subject = self.instance
+        if operation == "save_many":
+            subject = created_objects(self.adapter, self.args, self.kwargs)
+        return records(operation, self.adapter, self.model, subject, self.args, self.kwargs, result)
+
+
+def write_maker(
+    model: type, operation: str, target: Any
+) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], Write] | None:
+    """The engine's ``per_call`` point for ``write``: its maker on a write operation, else None.
+
+    Decided at weave time: the model's adapter and the operation are fixed in
+    the maker (a ``functools.partial`` of ``Write``: one call per write).
+    """
+    if operation not in WRITES:
+        return None
+    from .base import adapter_for
+
+    return functools.partial(Write, adapter_for(model), model, operation)
 
 
 def apply(frame: BulkFrame) -> None:
@@ -321,8 +410,9 @@ def records(
 ) -> Sequence[Record]:
     """The records a write on ``subject`` touches (the ``instance`` of its advice).
 
-    For ``update_many`` / ``delete_many`` the bulk frame's records (read now if
-    no frame is open: a write advised without the ``changes`` plugin).
+    For ``update_many`` / ``delete_many`` the rows ``subject`` (the queryset)
+    matches, read now; [`Write.records`][earnorm_aop.adapters.tracking.Write.records] keeps
+    them for the whole write.
     """
     if operation in INSTANCE:
         return (instance_record(operation, adapter, model, subject, args, kwargs),)
@@ -332,11 +422,8 @@ def records(
         else:
             objs = list(subject) if isinstance(subject, list | tuple) else list(subject or ())
         return [Record(adapter, obj, None) for obj in objs]
-    frame = bulk_frame(subject)
-    if frame is None:
-        values = None if operation == "delete_many" else adapter.update_values(args, kwargs)
-        frame = open_bulk(adapter, model, subject, values)
-    return frame.records
+    values = None if operation == "delete_many" else adapter.update_values(args, kwargs)
+    return read_bulk(adapter, model, subject, values).records
 
 
 def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]:
@@ -384,7 +471,7 @@ def instance_record(
     if operation == "delete":  # its changes list every old value: a state to iterate
         old = adapter.persisted_state(instance)
         return Record(adapter, instance, old or adapter.snapshot(instance), deleted=True)
-    old = adapter.persisted_values(instance)  # read by name only (Record.before / _diff)
+    old = adapter.persisted_values(instance)  # read by name only (Record.before / diff)
     if operation == "update":
         values = adapter.update_values(args, kwargs)
         new = adapter.snapshot(instance)

@@ -337,10 +337,9 @@ def _wrap(
 ) -> Callable[..., Any]:
     """``func`` behind its condition, given ``changes``; per record on bulk writes.
 
-    Three parts, each decided here at weave time: the signature the engine
-    plans the wrapper with (``_signature_for``), how a commit-aware advice
-    is handed to the transaction (``_deferrer``), and the per-call body,
-    one for instance writes and one for bulk writes.  ``adapter`` is the model's.
+    Three parts, each decided here at weave time: the signature the engine plans
+    the wrapper with (``_signature_for``), how a commit-aware advice is handed
+    to the transaction (``_deferrer``), and the per-call body (instance or bulk).
     """
     signature, names, own = _signature_for(func, kind, operation, where)
     later = _deferrer(func, kind, aspect, where, adapter) if kind in _DEFERRED else None
@@ -389,6 +388,8 @@ def _signature_for(
     produced = kind in (Kind.AFTER, *_DEFERRED)
     if produced and operation == "save_many" and "result" not in names:
         extra.append("result")  # save_many's objects: its argument may be a spent generator
+    if operation != "save_many" and "write" not in names:
+        extra.append("write")  # the save's record, the rows read: once, for every advice
     params = [varpos] if varpos is not None else []
     params += named + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in extra]
     if varkw is not None:
@@ -433,12 +434,12 @@ def _per_instance(
 
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
-        rec = record(kw["model"], subject, kw["args"], kw["kwargs"])
+        rec = kw["write"].record or record(kw["model"], subject, kw["args"], kw["kwargs"])
         if test is not None and not test(rec):  # a few look-ups, then out
             return kw["proceed"]() if around else None
         call = {n: v for n, v in kw.items() if n in names or n not in own}
         if asks:
-            call["changes"] = rec.changes
+            call["changes"] = rec.diff()  # as now (the record is the write's)
         if later is not None:
             later(kw["model"], subject, va, call)
             return None
@@ -468,9 +469,9 @@ def _per_record(
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
         model = kw["model"]
-        recs = records(
-            operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result")
-        )
+        write = kw.get("write")  # update_many / delete_many: the rows read once, shared
+        given = (operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result"))
+        recs = records(*given) if write is None else write.records()
         call = {n: v for n, v in kw.items() if n in names or n not in own}
         for rec in recs:
             if test is not None and not test(rec):

@@ -33,11 +33,14 @@ _AT_END = {Kind.AFTER_COMMIT: "on commit", Kind.AFTER_ROLLBACK: "on rollback"}
 
 @dataclass(frozen=True)
 class Step:
-    """One advice in a chain: its kind, ``plugin.advice`` label and whether it is on."""
+    """One advice in a chain: its kind, ``plugin.advice`` label, whether it is on, and the
+    events it fires (its plugin class's ``fires_from``: ``lifecycle.changed`` fires
+    ``after_change``), drawn as a dotted ``fires`` edge to each."""
 
     kind: str
     label: str
     enabled: bool
+    fires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,12 @@ def _fires(aspect: Aspect) -> tuple[str, ...]:
     return tuple(getattr(type(aspect.plugin), "fires", ()))
 
 
+def _fires_from(aspect: Aspect, advice: str) -> tuple[str, ...]:
+    """The events one advice of ``aspect`` fires: its class's ``fires_from`` (name -> events)."""
+    table = getattr(type(aspect.plugin), "fires_from", None) or {}
+    return tuple(table.get(advice, ()))
+
+
 def _fired_by(aspects: Sequence[Aspect], event: str) -> tuple[str, ...]:
     found = [f"plugin {a.name}" for a in aspects if event in _fires(a)]
     return tuple(found) or (f'emit(instance, "{event}")',)
@@ -111,7 +120,15 @@ def diagram(
         MethodNode(
             c.method,
             c.installed,
-            tuple(Step(a.kind.value, a.label, a.aspect.switch.enabled) for a in c.advice),
+            tuple(
+                Step(
+                    a.kind.value,
+                    a.label,
+                    a.aspect.switch.enabled,
+                    _fires_from(a.aspect, a.spec.name),
+                )
+                for a in c.advice
+            ),
         )
         for c in chains
     )
@@ -158,14 +175,17 @@ class _Graph:
         self.nodes: list[tuple[str, str, str, bool]] = []  # id, label, shape, enabled
         self.edges: list[tuple[str, str, str, str]] = []  # from, to, label, style
         self.groups: list[tuple[str, str, list[str]]] = []  # id, title, node ids
+        self.firing: list[tuple[str, tuple[str, ...]]] = []  # an advice node, the events it fires
 
     def layout(self) -> None:
         for m, method in enumerate(self.d.methods):
             self._method(_ident("m", str(m), method.method), method)
+        drawn: dict[str, str] = {}  # event -> its node
         for e, event in enumerate(self.d.events):
             gid = _ident("ev", str(e), event.event)
             ids = []
             eid = _ident(gid, "event")
+            drawn[event.event] = eid
             self.nodes.append((eid, f"event {event.event}", "event", True))
             ids.append(eid)
             for i, who in enumerate(event.fired_by):
@@ -186,11 +206,20 @@ class _Graph:
                 ids.append(hid)
                 self.edges.append((eid, hid, "", "dotted"))
             self.groups.append((gid, f"event {event.event}", ids))
+        for nid, names in self.firing:  # where in a chain each event is fired
+            for name in names:
+                if name in drawn:
+                    self.edges.append((nid, drawn[name], "fires", "dotted"))
 
     def _node(self, ids: list[str], nid: str, label: str, shape: str, enabled: bool = True) -> str:
         self.nodes.append((nid, label, shape, enabled))
         ids.append(nid)
         return nid
+
+    def _step(self, ids: list[str], nid: str, step: Step) -> str:
+        if step.fires:
+            self.firing.append((nid, step.fires))
+        return self._node(ids, nid, f"{step.kind}: {step.label}", "advice", step.enabled)
 
     def _method(self, gid: str, method: MethodNode) -> None:
         ids: list[str] = []
@@ -200,7 +229,7 @@ class _Graph:
         wraps = [s for k, s in kinds if k in _WRAPPING]
         prev = start
         for i, s in enumerate(befores + wraps):
-            nid = self._node(ids, _ident(gid, f"s{i}"), f"{s.kind}: {s.label}", "advice", s.enabled)
+            nid = self._step(ids, _ident(gid, f"s{i}"), s)
             self.edges.append((prev, nid, "", "solid"))
             prev = nid
         title = "original method" if method.installed else "original (all advice off)"
@@ -209,14 +238,14 @@ class _Graph:
         self.edges.append((prev, core, "", "solid"))
         prev = core
         for i, s in enumerate(s for k, s in kinds if k is Kind.AFTER):
-            nid = self._node(ids, _ident(gid, f"a{i}"), f"{s.kind}: {s.label}", "advice", s.enabled)
+            nid = self._step(ids, _ident(gid, f"a{i}"), s)
             self.edges.append((prev, nid, "", "solid"))
             prev = nid
         for i, (k, s) in enumerate((k, s) for k, s in kinds if k in _AT_END):
-            nid = self._node(ids, _ident(gid, f"c{i}"), f"{s.kind}: {s.label}", "advice", s.enabled)
+            nid = self._step(ids, _ident(gid, f"c{i}"), s)
             self.edges.append((prev, nid, _AT_END[k], "dotted"))
         for i, s in enumerate(s for k, s in kinds if k is Kind.ERROR):
-            nid = self._node(ids, _ident(gid, f"e{i}"), f"{s.kind}: {s.label}", "advice", s.enabled)
+            nid = self._step(ids, _ident(gid, f"e{i}"), s)
             self.edges.append((core, nid, "raises", "dashed"))
         self.groups.append((gid, f"{self.d.model}.{method.method}", ids))
 

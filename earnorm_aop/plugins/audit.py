@@ -10,7 +10,8 @@ field is a change from ``None``; a save that changes nothing records nothing.
 Bulk writes are recorded row by row: ``save_many`` as creations,
 ``update_many`` with the rows read once just before the update (for every
 plugin), database expressions (``F("views") + 1``, ``bulk_update()``)
-evaluated in that read, ``delete_many`` with the last values.  Actions are
+evaluated in that read, ``delete_many`` with the last values; the records of
+one bulk statement share its time and call context (one instant, one actor).  Actions are
 ``create``, ``update``, ``delete``, and ``soft_delete`` / ``restore`` for the
 writes the softdelete plugin makes.
 
@@ -245,6 +246,20 @@ class AuditPlugin:
         """
         if not changes and action == "update" and not self.config.record_unchanged:
             return None
+        sink = self.config.sink
+        open_ = GATHERING.get() if sink == "table" else None
+        if open_ is not None:
+            # A bulk write's row: its records go out together, one multi-row INSERT.
+            # One statement, one instant, one context: the first record's are the others'.
+            store = self._stores.get(adapter) or self._stores.setdefault(
+                adapter, audit_store(adapter)
+            )
+            rows = gather(open_, (self, model), store.write_audit_records, model)
+            if rows:
+                row = dict(rows[0])
+                row.update(id=redact_id(model, pk), action=action, changes=changes)
+                rows.append(row)
+                return None
         current = context.current()
         record = AuditRecord(
             model=adapter.model_label(model),
@@ -258,18 +273,15 @@ class AuditPlugin:
             client=None if (client := current.extra.get("client")) is None else str(client),
             reason=current.reason,
         )
-        sink = self.config.sink
+        if open_ is not None:
+            rows.append(record.as_dict())  # the first of its statement
+            return None
         if sink == "table":
             # In the same transaction as the data: it commits or rolls back with it.
             store = self._stores.get(adapter) or self._stores.setdefault(
                 adapter, audit_store(adapter)
             )
-            open_ = GATHERING.get()
-            if open_ is None:
-                return store.write_audit_record(model, record.as_dict())
-            # A bulk write's row: its records go out together, one multi-row INSERT.
-            gather(open_, (self, model), store.write_audit_records, model).append(record.as_dict())
-            return None
+            return store.write_audit_record(model, record.as_dict())
         # The log and a callable are outside the database: they hear of the
         # write once it is committed, never of one that is rolled back.
         deliver = self._to_log if sink == "logging" else sink

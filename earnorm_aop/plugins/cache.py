@@ -445,11 +445,12 @@ class CachePlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """Forget the entries of the rows a bulk update or delete matched."""
         queryset = adapter.bulk_queryset(instance, args, kwargs)
-        # The rows the changes plugin read before the write (shared with audit).
-        frame = tracking.bulk_frame(queryset)
+        # The rows the tracking read before the write, on the write's state (shared).
+        frame = write.frame
         if frame is not None:
             pks = [adapter.pk(rec.instance) for rec in frame.records]
         else:

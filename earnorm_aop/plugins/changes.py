@@ -7,7 +7,9 @@ changes: advice taking ``changes``, hooks with conditions, and the built-ins
 before-state:
 
 - ``before`` a bulk update or delete: reads the rows the queryset matches,
-  once, for every plugin ([`open_bulk`][earnorm_aop.adapters.tracking.open_bulk]);
+  once, for every plugin, onto the write's state
+  ([`Write.read`][earnorm_aop.adapters.tracking.Write.read]: the ``write`` every
+  advice of that call is given);
 - after a bulk update: the rows read get the values written (so ``after``
   advice sees each record as stored);
 - ``after`` every successful write: what was written becomes the instance's
@@ -95,65 +97,30 @@ class ChangesPlugin:
 
     # -- bulk writes: one read before, shared -------------------------------------
 
-    @hook("before:update_many", optional=True)
+    @hook("before:update_many|delete_many", optional=True)
     @per_model(lambda plugin, model, operation, adapter: _bulk_reader(model, operation))
-    def read_before_update(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        adapter: Adapter,
-    ) -> None:
-        """Read the matched rows and evaluate what the update stores in each (one query)."""
-        queryset = adapter.bulk_queryset(instance, args, kwargs)
-        tracking.open_bulk(adapter, model, queryset, adapter.update_values(args, kwargs))
+    def read_before(self, write: tracking.Write) -> None:
+        """Read the matched rows, and what an update stores in each, onto the write (one query).
 
-    @hook("before:delete_many", optional=True)
-    @per_model(lambda plugin, model, operation, adapter: _bulk_reader(model, operation))
-    def read_before_delete(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        adapter: Adapter,
-    ) -> None:
-        """Read the matched rows with their last values (one query)."""
-        queryset = adapter.bulk_queryset(instance, args, kwargs)
-        tracking.open_bulk(adapter, model, queryset, None)
+        A failed or vetoed write leaves nothing behind: the rows live on the
+        write's state, which lives as long as the call.
+        """
+        write.read()
 
     @hook("around:update_many", optional=True)
-    def apply_update(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
-        adapter: Adapter,
-    ) -> Any:
+    def apply_update(self, proceed: Callable[..., Any], write: tracking.Write) -> Any:
         """After the write, the rows read hold the values written (for the ``after`` advice)."""
-        frame = tracking.bulk_frame(adapter.bulk_queryset(instance, args, kwargs))
 
         def applied(result: Any) -> Any:
-            if frame is not None:
-                tracking.apply(frame)
+            write.apply()
             return result
 
         return then(proceed(), applied)  # an async write: once it has been awaited
 
     @hook("after:update_many|delete_many", optional=True)
-    def close_bulk(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        adapter: Adapter,
-    ) -> None:
+    def remember_bulk(self, adapter: Adapter, write: tracking.Write) -> None:
         """The rows written are now as stored: remember that state; forget deleted ones."""
-        frame = tracking.close_bulk(adapter.bulk_queryset(instance, args, kwargs))
+        frame = write.frame
         if frame is None:
             return
         for rec in frame.records:
@@ -162,39 +129,28 @@ class ChangesPlugin:
             else:
                 adapter.remember_state(rec.instance)
 
-    @hook("error:update_many|delete_many", optional=True)
-    def drop_bulk(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        adapter: Adapter,
-    ) -> None:
-        """A failed bulk write: forget its rows (the database kept its old values)."""
-        tracking.close_bulk(adapter.bulk_queryset(instance, args, kwargs))
-
     # -- instance writes ---------------------------------------------------------------
 
     @hook("around:save", optional=True)
     def save_changed_only(
         self,
         instance: Any,
-        model: type,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """With ``update_fields=True``: restrict a full save of a loaded instance to its changes.
 
         Woven only with that option (``unused_hooks``).
         """
-        rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
-        if rec.created or adapter.saved_fields(model, args, kwargs) is not None:
+        rec = write.record
+        assert rec is not None  # a save's write has its record
+        if rec.created or rec.written is not None:
             return proceed()
         only = provided(adapter, ONLY_FIELDS, PlainOnlyFields)
-        args, kwargs = only.with_only_fields(instance, args, kwargs, list(rec.changes))
+        args, kwargs = only.with_only_fields(instance, args, kwargs, list(rec.diff()))
         return call_with(proceed, args, kwargs)
 
     @hook("after:save|update", optional=True)
@@ -295,19 +251,11 @@ def _reading(deleting: bool, fields: frozenset[str] | None) -> Callable[..., Non
     """The read before an update (the rows and what it stores) or a delete (the rows).
 
     ``fields``: besides the key and the written fields, the columns to read;
-    ``None``: every column.
+    ``None``: every column.  Onto the write's state, shared by every plugin.
     """
 
-    def read(
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        adapter: Adapter,
-    ) -> None:
-        queryset = adapter.bulk_queryset(instance, args, kwargs)
-        values = None if deleting else adapter.update_values(args, kwargs)
-        tracking.open_bulk(adapter, model, queryset, values, fields)
+    def read(write: tracking.Write) -> None:
+        write.read(None if deleting else fields)
 
     return read
 

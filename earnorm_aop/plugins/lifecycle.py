@@ -79,6 +79,9 @@ class LifecyclePlugin:
     version = "1.0.0"
     serves = LIFECYCLE_EVENTS  # woven by the plugin layer wherever a model listens
     fires = (CHANGE, COMMITTED, ACCESS, QUERY_LOAD)  # what explain()'s diagrams draw as fired by it
+    # Which advice fires which event: the diagrams' dotted "fires" edges from a chain.
+    _WRITES = ("changed", "deleted", "created_many", "updated_many", "deleted_many")
+    fires_from = dict.fromkeys(_WRITES, (CHANGE, COMMITTED)) | {"accessed": (ACCESS,)}
     requires = ("changes",)  # the diffs and bulk reads are the shared tracking's
     reads_rows = "written"  # bulk after_change diffs the written fields; others say more
     # Inside timestamp's around advice (50): the changes include the stamped times.
@@ -143,8 +146,9 @@ class LifecyclePlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
-        """The save's changes from the shared tracking, diffed once it is written.
+        """The save's changes from the write's record, diffed once it is written.
 
         Whether it creates the row is read before the write (a Django copy with
         ``pk = None`` is a creation, which only its state before the save tells).
@@ -155,21 +159,21 @@ class LifecyclePlugin:
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
         if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
             return proceed()  # every listener switched off, or nothing written
-        operation = "update" if method == "update" else "save"
-        rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
+        rec = write.record  # a save's, built once for every advice of the write
+        if rec is None:  # update(**values): its own record, with the values it writes
+            rec = tracking.instance_record("update", adapter, model, instance, args, kwargs)
         action = action_for(instance) or ("create" if rec.created else "update")
         result = proceed()
         if not inspect.isawaitable(result):
             pk = adapter.pk(instance)
-            changes = rec.changes
             fired = self._fire(
-                adapter, model, instance, pk, action, changes, instance, False, heard
+                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
             )
             return result if fired is None else _after(fired, result)
 
         def fire(value: Any) -> Any:
             pk = adapter.pk(instance)
-            fired = self._fire(adapter, model, instance, pk, action, rec.changes, instance, True)
+            fired = self._fire(adapter, model, instance, pk, action, rec.diff(), instance, True)
             return _after(fired, value)
 
         return then(result, fire)
@@ -245,6 +249,7 @@ class LifecyclePlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """Each matched row, with its values before and after the bulk update.
 
@@ -258,12 +263,10 @@ class LifecyclePlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         action = action_for(queryset) or "update"
         values = adapter.update_values(args, kwargs)
-        rows = tracking.records("update_many", adapter, model, queryset, args, kwargs)
-        frame = tracking.bulk_frame(queryset)
-        known = frame.values if frame is not None else values
+        frame = write.read()  # the rows read before the write (read now if nobody did)
+        rows, known = frame.records, frame.values
         result = proceed()
-        if frame is not None:
-            tracking.apply(frame)  # the rows as stored, for the handlers
+        write.apply()  # the rows as stored, for the handlers
         late = [n for n, v in values.items() if adapter.is_expression(v) and n not in known]
         with loads.quiet():  # the library's own read
             stored = (
@@ -301,12 +304,13 @@ class LifecyclePlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """Each matched row of a bulk delete, with its last values (the shared read)."""
         if not _heard(model):
             return proceed()
         queryset = adapter.bulk_queryset(instance, args, kwargs)
-        rows = tracking.records("delete_many", adapter, model, queryset, args, kwargs)
+        rows = write.read().records
         result = proceed()
         with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:

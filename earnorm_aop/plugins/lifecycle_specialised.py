@@ -64,8 +64,9 @@ def saving(
             args: tuple[Any, ...],
             kwargs: dict[str, Any],
             proceed: Callable[..., Any],
+            write: tracking.Write,
         ) -> Any:
-            return general(instance, model, operation, args, kwargs, proceed, adapter)
+            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
 
         return changed_async
 
@@ -75,9 +76,10 @@ def saving(
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
+        write: tracking.Write,
     ) -> Any:
         if model is not woven:
-            return general(instance, model, operation, args, kwargs, proceed, adapter)
+            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
         table = held.table
         heard: tuple[Handlers, Handlers] = (
             table.get(CHANGE, NO_HANDLERS),
@@ -85,17 +87,17 @@ def saving(
         )
         if not (heard[0] or heard[1]) or saves_nothing(args, kwargs):
             return proceed()  # every listener switched off, or nothing written
-        rec = record(model, instance, args, kwargs)
+        rec = write.record or record(model, instance, args, kwargs)  # a save's: the write's
         action = action_for(instance) or ("create" if rec.created else "update")
         result = proceed()
         handlers, committed = heard
         if committed or not handlers:  # commit-time listeners: the general path
             pk = pk_of(instance)
             fired = fire_row(
-                adapter, model, instance, pk, action, rec.changes, instance, False, heard
+                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
             )
             return result if fired is None else _after(fired, result)
-        changes = rec.changes
+        changes = rec.diff()  # as written (the record is shared by the write's advice)
         if not changes and action == "update":
             return result
         if handlers is not prepared[0]:  # the model's listeners changed: decide them again

@@ -136,20 +136,16 @@ class TimestampPlugin:
             ),
         )
 
-    def _unchanged(
-        self,
-        adapter: Adapter,
-        model: type,
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        own: frozenset[str],
-    ) -> bool:
-        """Whether this save of a persisted instance changes no field but ``own`` (the stamps)."""
-        rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
+    @staticmethod
+    def _unchanged(rec: tracking.Record, own: frozenset[str]) -> bool:
+        """Whether this save of a persisted instance changes no field but ``own`` (the stamps).
+
+        Asked of the write's record as the values are now (``diff``), so the
+        ``after_change`` event, asked after the write, sees the stamps too.
+        """
         if rec.created:
             return False
-        return all(name in own for name in rec.changes)
+        return all(name in own for name in rec.diff())
 
     def _save_stamper(self, model: type, adapter: Adapter) -> Callable[..., Any]:
         """[`stamp_save`][earnorm_aop.plugins.timestamp.TimestampPlugin.stamp_save] for ``model``,
@@ -171,18 +167,22 @@ class TimestampPlugin:
 
         def stamp_save(
             instance: Any,
-            model: type,
             args: tuple[Any, ...],
             kwargs: dict[str, Any],
             proceed: Callable[..., Any],
             adapter: Adapter,
+            write: tracking.Write,
         ) -> Any:
             if adapter.saves_nothing(args, kwargs):
                 return proceed()  # nothing is written, so nothing is stamped
-            if check and unchanged(adapter, model, instance, args, kwargs, own):
+            rec = write.record
+            assert rec is not None  # a save's write has its record
+            if check and unchanged(rec, own):
                 return proceed()
             names = stamp(adapter, instance, now(adapter))
             args, kwargs = adapter.with_save_fields(instance, args, kwargs, names)
+            if rec.written is not None:  # a restricted save: it writes the stamps too
+                rec.writes_also(own)
             return call_with(proceed, args, kwargs)
 
         return stamp_save
@@ -205,6 +205,7 @@ class TimestampPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """created_at if empty, updated_at on a save that changes something.
 
@@ -214,7 +215,7 @@ class TimestampPlugin:
         the model (this method is what it does, for a call from elsewhere).
         """
         stamp_save = self._save_stamper(model, adapter)
-        return stamp_save(instance, model, args, kwargs, proceed, adapter)
+        return stamp_save(instance, args, kwargs, proceed, adapter, write)
 
     @hook("around:update|update_many", optional=True)
     def stamp_update(
@@ -226,6 +227,7 @@ class TimestampPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """Write updated_at with the values, unless the caller sets it explicitly."""
         values = adapter.update_values(args, kwargs)
@@ -234,8 +236,7 @@ class TimestampPlugin:
         stamp = {self._updated: self._now(adapter)}
         values.update(stamp)
         if not isinstance(instance, model):  # a bulk update: its records store the stamp too
-            queryset = adapter.bulk_queryset(instance, args, kwargs)
-            tracking.note_values(adapter, model, queryset, stamp)
+            write.note_values(stamp)
         args, kwargs = adapter.with_update_values(args, kwargs, values)
         return call_with(proceed, args, kwargs)
 

@@ -59,20 +59,31 @@ class Provided:
     """The names the layer above lets advice ask for on one model (see ``extensions``).
 
     ``getters``: name -> the getter each call evaluates (``context``); ``constants``:
-    name -> ``factory(model)``, evaluated at weave time (``adapter``); both win as reserved names.
+    name -> ``factory(model)``, evaluated at weave time (``adapter``); ``per_call``: name ->
+    ``factory(model, operation, target)``, evaluated at weave time, giving the maker
+    ``make(instance, args, kwargs)`` of a value made once per call and given to every
+    advice of that call (``write``), or None where the name does not apply; all win as
+    reserved names.  ``operation``: the logical operation (or method) planned.
     """
 
     getters: Mapping[str, Callable[[], Any]]
     constants: Mapping[str, Callable[[type], Any]]
     model: type | None = None
+    per_call: Mapping[str, Callable[[type, str, Target], Any]] = field(default_factory=dict)
+    operation: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (*self.getters, *self.constants)
+        return (*self.getters, *self.constants, *self.per_call)
 
     def constant(self, name: str, target: Target) -> Any:
         """The value of constant ``name`` for the model woven (the target's owner by default)."""
         return self.constants[name](self.model or target.model or target.owner)
+
+    def maker(self, name: str, target: Target) -> Any:
+        """The per-call maker of ``name`` on ``target`` (None: not given on this operation)."""
+        model = self.model or target.model or target.owner
+        return self.per_call[name](model, self.operation or target.name, target)
 
 
 NOTHING_PROVIDED = Provided({}, {})
@@ -344,7 +355,9 @@ class Source(enum.StrEnum):
     parameter; ``PROVIDED`` an injectable (its getter in ``Param.default``);
     ``TARGET`` a parameter of the woven method (``Param.key``); ``DEFAULT``
     the advice's own default or a weave-time constant (its value in
-    ``Param.default``); ``VARARGS`` / ``VARKW`` the call's ``*args`` / ``**kwargs``.
+    ``Param.default``); ``VARARGS`` / ``VARKW`` the call's ``*args`` / ``**kwargs``;
+    ``CALL`` a value made once per call and shared by its advice (the maker in
+    ``Param.default``, the name in ``Param.key``).
     """
 
     INSTANCE = "instance"
@@ -362,6 +375,7 @@ class Source(enum.StrEnum):
     DEFAULT = "default"
     VARARGS = "varargs"
     VARKW = "varkw"
+    CALL = "call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,13 +466,18 @@ def plan_advice(
     if found is None:
         found = _resolve(aspect, spec, kind, target, provided)
         # Only when every default is a plain constant (never a class); a per-model
-        # constant (the adapter) is kept out and given again to each model below.
+        # constant (the adapter) or a per-call maker (write) is kept out and given
+        # again to each model below.
         shared = tuple(_without_constant(p, provided) for p in found[0])
         if all(isinstance(p.default, _CONSTANTS) for p in shared):
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = (shared, found[1])
     else:
-        found = (_given_constants(found[0], provided, target), found[1])
+        params = _given_constants(found[0], provided, target)
+        if any(p.source is Source.CALL and p.default is None for p in params):
+            found = _resolve(aspect, spec, kind, target, provided)  # says why, at weave time
+        else:
+            found = (params, found[1])
     params, needs_binding = found
     may_await = (
         target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
@@ -532,7 +551,11 @@ def _given_constants(
 ) -> tuple[Param, ...]:
     """``shared`` (as cached) with this model's constants; one tuple per distinct value."""
     values = tuple(
-        provided.constant(str(p.key), target) for p in shared if _is_constant(p, provided)
+        provided.maker(str(p.key), target)
+        if p.source is Source.CALL
+        else provided.constant(str(p.key), target)
+        for p in shared
+        if _is_constant(p, provided)
     )
     if not values:
         return shared
@@ -555,6 +578,9 @@ def _given_constants(
 
 
 def _is_constant(p: Param, provided: Provided) -> bool:
+    """A per-model value: a weave-time constant, or a per-call value's maker."""
+    if p.source is Source.CALL:
+        return True
     return p.source is Source.DEFAULT and p.key is not None and p.key in provided.constants
 
 
@@ -599,6 +625,15 @@ def _resolve(
         elif name in provided.constants:
             value = provided.constant(name, target)
             params.append(Param(name, p.kind, Source.DEFAULT, key=name, default=value))
+        elif name in provided.per_call:
+            maker = provided.maker(name, target)
+            if maker is None:
+                raise WeavingError(
+                    f"{where}: parameter {name!r} is given to advice on write operations "
+                    f"only, and {provided.operation or target.name!r} is not one; "
+                    f"available names are {_describe(available, target_params, provided)}"
+                )
+            params.append(Param(name, p.kind, Source.CALL, key=name, default=maker))
         elif name in _RESERVED_FOR:
             raise WeavingError(
                 f"{where}: parameter {name!r} is only given to {_RESERVED_FOR[name]} advice; "

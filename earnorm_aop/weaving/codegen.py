@@ -75,7 +75,9 @@ _LEGEND = (
     "# _arg{m}: a target parameter read from args; _nb / _dv{m}: the binding's fallback;",
     "# _g: the gate, nonzero while trace(), metering or disabled() may apply; _x: the",
     "#   interpreted chain and what lives as long as the dispatcher; _runs{i} / _memo:",
-    "#   whether advice i runs in this context, per disabled() set last seen.",
+    "#   whether advice i runs in this context, per disabled() set last seen;",
+    "# _make{n} / _state{n}: the maker of a value made once per call (the write's",
+    "#   state) and that value, given to every advice asking for it.",
 )
 
 
@@ -86,7 +88,8 @@ class ParamShape:
     name: str
     kind: inspect._ParameterKind
     source: Source
-    arg: int | None  # a target parameter read straight from the call: its ``_arg{m}``
+    arg: int | None  # a target parameter read straight from the call: its ``_arg{m}``;
+    # a per-call value: its ``_state{n}``
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,7 @@ class ChainShape:
     afters: tuple[AdviceShape, ...]
     errors: tuple[AdviceShape, ...]
     values: tuple[str, ...]  # the names of the chain's values the functions close over
+    states: int = 0  # values made once per call (``_state{n}``), passed down the around levels
 
 
 class Generator:
@@ -200,6 +204,13 @@ class Generator:
                 direct.keyword_required,
                 tuple(dp.position for dp in direct.params),
             )
+        # Values made once per call (Source.CALL), one per name, in plan order.
+        states: dict[str, int] = {}
+        for advice in plan.all:
+            for p in advice.params:
+                if p.source is Source.CALL and p.key not in states:
+                    self.ns[_name(f"_make{len(states)}")] = p.default
+                    states[p.key] = len(states)
         index: dict[int, AdviceShape] = {}
         for i, advice in enumerate(plan.all):
             params = []
@@ -209,6 +220,8 @@ class Generator:
                 elif p.source is Source.TARGET and direct is None:
                     self.ns[_name(f"_param{i}_{j}")] = p.key
                 direct_arg = arg[p.key] if p.source is Source.TARGET and direct else None
+                if p.source is Source.CALL:
+                    direct_arg = states[p.key]
                 params.append(ParamShape(p.name, p.kind, p.source, direct_arg))
             policy = policy_of(advice.aspect)
             index[id(advice)] = AdviceShape(
@@ -239,6 +252,7 @@ class Generator:
             afters=phase(plan.afters),
             errors=phase(plan.errors),
             values=tuple(self.ns),
+            states=len(states),
         )
 
     def generate(self) -> tuple[str, str]:
@@ -323,6 +337,8 @@ class _Writer:
                 return f"_value{i}_{j}"
             case Source.PROVIDED:  # an injectable: its getter, per call
                 return f"_value{i}_{j}()"
+            case Source.CALL:  # made once at the start of the call
+                return f"_state{p.arg}"
             case Source.JOINPOINT:
                 result = "result" if phase in ("after", "chain") else "None"
                 error = "error" if phase == "error" else "None"
@@ -516,6 +532,8 @@ class _Writer:
         outer = self.checked_advice()
         if any(a.needs_binding for a in outer):
             self.bind(src, d)
+        for n in range(shape.states):
+            src.add(d, f"_state{n} = _make{n}(instance, args, kwargs)")
         for advice in shape.befores:
             self.guarded(
                 src,
@@ -529,7 +547,7 @@ class _Writer:
         # wrapt passes kwargs as a dict, usually empty: calling without ``**``
         # then saves building and merging a new dict on every call.
         core = (
-            f"{aw}_lvl0(wrapped, instance, args, kwargs)"
+            f"{aw}_lvl0(wrapped, instance, args, kwargs{self.passed()})"
             if shape.arounds
             else f"{aw}(wrapped(*args, **kwargs) if kwargs else wrapped(*args))"
         )
@@ -560,6 +578,10 @@ class _Writer:
         for advice in shape.afters:
             self.guarded(src, d, advice, "", "after")
         src.add(d, "return result")
+
+    def passed(self) -> str:
+        """The per-call values an around level takes and hands on (``, _state0, ...``)."""
+        return "".join(f", _state{n}" for n in range(self.shape.states))
 
     def proceed_header(self, src: _Source, i: int) -> None:
         """Open ``proceed`` for around advice ``i``: one-shot, a second call raises.
@@ -593,10 +615,10 @@ class _Writer:
         def inner(a: str, kw: str) -> str:
             if last:  # without ``**`` when there are no keywords, as in ``dispatch``
                 return f"(wrapped(*{a}, **{kw}) if {kw} else wrapped(*{a}))"
-            return f"_lvl{k + 1}(wrapped, instance, {a}, {kw})"
+            return f"_lvl{k + 1}(wrapped, instance, {a}, {kw}{self.passed()})"
 
         log_policy = advice.goes_on
-        src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs):")
+        src.add(0, f"{adef} _lvl{k}(wrapped, instance, args, kwargs{self.passed()}):")
         # Skipped while a disabled() block for its plugin is in force here.
         src.add(1, f"if _switch{i}.scopes and _switch{i} in _dget():")
         src.add(2, f"return {aw}{inner('args', 'kwargs')}")

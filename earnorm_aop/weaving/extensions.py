@@ -25,6 +25,11 @@ The points, each asked where the engine says:
                           with the zero-argument getter a call evaluates (``context``)
 ``constants``             names advice may ask for whose value is decided per model at
                           weave time (``adapter``): a constant in the dispatcher
+``per_call``              names advice may ask for whose value the dispatcher makes once
+                          per call and gives to every advice of that call (``write``:
+                          the write's state, as SQLAlchemy gives ``flush_context`` to
+                          each ``before_flush`` listener); the maker is decided per
+                          (model, operation) at weave time
 ``scheduler``             how commit-aware advice waits for the transaction's end
                           ([`commit`][earnorm_aop.weaving.commit]); asked per deferred call
 ``on_auto_disable``       called with the switch of a plugin that tripped its
@@ -56,7 +61,9 @@ from .pointcut import Kind
 __all__ = [
     "AdviceResolver",
     "Extensions",
+    "Maker",
     "OperationsResolver",
+    "PerCall",
     "Scheduler",
     "SubjectResolver",
     "install",
@@ -72,6 +79,13 @@ SubjectResolver = Callable[[type, str, Target], Subject]
 
 AdviceResolver = Callable[[type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind]]
 """``advice(model, operation, target, aspect, spec, kind)``: what to plan in ``spec``'s place."""
+
+Maker = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+"""``make(instance, args, kwargs)``: the value one call gives its advice."""
+
+PerCall = Callable[[type, str, Target], "Maker | None"]
+"""``per_call(model, operation, target)``: the maker ``make(instance, args, kwargs)`` of the
+value one call of ``target`` gives its advice, or ``None`` where the name does not apply."""
 
 Scheduler = Callable[[type, Any, "Callable[[], None] | None", "Callable[[], None] | None"], None]
 """``scheduler(model, subject, on_commit, on_rollback)``: run ``on_commit`` when the
@@ -118,6 +132,7 @@ class Extensions:
     framework_bases: Callable[[], Collection[type]] = _no_bases
     injectables: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
     constants: Mapping[str, Callable[[type], Any]] = field(default_factory=dict)
+    per_call: Mapping[str, PerCall] = field(default_factory=dict)
     scheduler: Scheduler = _no_transaction
     on_auto_disable: tuple[Callable[[Switch], None], ...] = ()
     on_subclass: tuple[Callable[[type], None], ...] = ()
@@ -125,7 +140,7 @@ class Extensions:
 
     def __post_init__(self) -> None:
         reserved = RESERVED
-        names = [*self.injectables, *self.constants]
+        names = [*self.injectables, *self.constants, *self.per_call]
         for name in names:
             if not name.isidentifier() or name in reserved or names.count(name) > 1:
                 raise ValueError(
@@ -135,6 +150,7 @@ class Extensions:
         # Read-only views: a record in force is never changed behind the engine's back.
         object.__setattr__(self, "injectables", MappingProxyType(dict(self.injectables)))
         object.__setattr__(self, "constants", MappingProxyType(dict(self.constants)))
+        object.__setattr__(self, "per_call", MappingProxyType(dict(self.per_call)))
 
 
 class _InForce:

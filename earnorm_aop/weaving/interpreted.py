@@ -50,9 +50,26 @@ _numbers = itertools.count(1)
 class _Call:
     """The per-call state the interpreted dispatcher resolves parameters from."""
 
-    __slots__ = ("args", "binder", "bound", "instance", "kwargs", "model", "number", "target")
+    __slots__ = (
+        "args",
+        "binder",
+        "bound",
+        "instance",
+        "kwargs",
+        "model",
+        "number",
+        "states",
+        "target",
+    )
 
-    def __init__(self, target: Target, instance: Any, args: Any, kwargs: Any) -> None:
+    def __init__(
+        self,
+        target: Target,
+        instance: Any,
+        args: Any,
+        kwargs: Any,
+        states: dict[str, Any] | None = None,
+    ) -> None:
         self.number = CALL_NUMBER.get()  # 0 outside a trace
         self.target = target
         self.instance = instance
@@ -61,6 +78,16 @@ class _Call:
         self.model = model_of(target)(instance)
         self.bound: dict[str, Any] | None = None
         self.binder = target.binder()
+        # The values made once per call (Source.CALL), by name, made on first use and
+        # shared by the around levels of the call (each its own ``_Call``).
+        self.states: dict[str, Any] = {} if states is None else states
+
+    def state(self, name: str, make: Callable[[Any, Any, Any], Any]) -> Any:
+        """The per-call value ``name``: made by ``make`` the first time this call asks."""
+        states = self.states
+        if name not in states:
+            states[name] = make(self.instance, self.args, self.kwargs)
+        return states[name]
 
 
 def _invoke(
@@ -88,6 +115,8 @@ def _invoke(
                 value = call.bound[p.key]
             case Source.PROVIDED:
                 value = p.default()
+            case Source.CALL:
+                value = call.state(p.key, p.default)
             case Source.DEFAULT:
                 value = p.default
             case Source.INSTANCE:
@@ -350,11 +379,17 @@ class _Interpreter:
     def body(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> _Steps:
         plan = self.plan
         call = _Call(plan.target, instance, args, kwargs)
+        # The per-call values first, from the call's own arguments (as the
+        # generated dispatcher makes them), before any advice can rewrite them.
+        for advice in plan.all:
+            for p in advice.params:
+                if p.source is Source.CALL:
+                    call.state(p.key, p.default)
         for advice in plan.befores:
             if (yield from self.advise(advice, call, _veto_or_ok)) is False:
                 return None
         try:
-            result = yield from self.around(0, wrapped, instance, args, kwargs)
+            result = yield from self.around(0, wrapped, instance, args, kwargs, call.states)
         except Exception as exc:
             for advice in plan.errors:
                 outcome = yield from self.advise(advice, call, _recovered_or_ok, error=exc)
@@ -369,13 +404,15 @@ class _Interpreter:
             yield from self.advise(advice, call, _ok, result=result)
         return result
 
-    def around(self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> _Steps:
+    def around(
+        self, k: int, wrapped: Any, instance: Any, args: Any, kwargs: Any, states: dict[str, Any]
+    ) -> _Steps:
         plan = self.plan
         if k == len(plan.arounds):
             return (yield partial(wrapped, *args, **kwargs))
         advice = plan.arounds[k]
         if self.skip(advice):
-            return (yield from self.around(k + 1, wrapped, instance, args, kwargs))
+            return (yield from self.around(k + 1, wrapped, instance, args, kwargs, states))
         level = _Level()
 
         def proceed(*a: Any, **kw: Any) -> Any:
@@ -386,13 +423,14 @@ class _Interpreter:
                 )
             level.called = True
             a, kw = (a, kw) if a or kw else (args, kwargs)
-            rest = level.run(self.around(k + 1, wrapped, instance, a, kw))
+            rest = level.run(self.around(k + 1, wrapped, instance, a, kw, states))
             if not self.is_async:
                 return _drive(rest)
             level.coro = _proceeding(rest)
             return level.coro
 
-        call = _Call(plan.target, instance, args, kwargs)
+        # The per-call values were made in ``body``; this level's arguments go to the advice.
+        call = _Call(plan.target, instance, args, kwargs, states)
         start = time.perf_counter()
         try:
             result = yield partial(self.invoke, advice, call, proceed=proceed)
@@ -409,7 +447,7 @@ class _Interpreter:
             # target, before its coroutine is awaited): then the rest of the chain runs now.
             if level.started:
                 return level.res
-            return (yield from self.around(k + 1, wrapped, instance, args, kwargs))
+            return (yield from self.around(k + 1, wrapped, instance, args, kwargs, states))
         self.succeeded(advice)
         self.record(advice, call, "ok", start)
         return result

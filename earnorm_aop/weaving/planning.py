@@ -205,8 +205,9 @@ def plan_class(
     foreign: dict[tuple[type, str], ChainPlan] = {}
     points = extensions.current.record
     operations = points.operations(model)
-    provided = Provided(points.injectables, points.constants, model)
+    provided = Provided(points.injectables, points.constants, model, points.per_call)
     for name, entries in per_method.items():
+        on = dataclasses.replace(provided, operation=name) if points.per_call else provided
         targets: list[tuple[type | None, Target]] = []
         if name in operations:
             for owner, attr in operations[name]:
@@ -225,7 +226,7 @@ def plan_class(
                         aspect,
                         *points.advice(model, name, target, aspect, spec, kind),
                         target,
-                        provided,
+                        on,
                     ),
                 )
                 for aspect, spec, kind in entries

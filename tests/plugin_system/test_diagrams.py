@@ -286,11 +286,17 @@ def test_the_lifecycle_events_a_model_fires_are_drawn_with_their_listeners() -> 
         ("after_access", "audit_page.log_access"),
     ):
         event_node = next(n for n, label in nodes.items() if label == f"event {event}")
-        fired_by = {nodes[a] for a, _, label, b in edges if b == event_node and label == "fires"}
+        fired_by = {nodes[a] for a, arrow, label, b in edges if b == event_node and arrow == "-->"}
         assert fired_by == {"plugin lifecycle"}
         assert any(a == event_node and nodes[b] == f"handler: {handler}" for a, _, _, b in edges), (
             event
         )
+    # Where in the chains each is fired: a dotted "fires" edge from the advice that fires it.
+    fired_from = {
+        (nodes[a], nodes[b]) for a, arrow, label, b in edges if arrow == "-.->" and label == "fires"
+    }
+    assert ("around: lifecycle.changed", "event after_change") in fired_from
+    assert ("after: lifecycle.accessed", "event after_access") in fired_from
     assert "event after_query_load" not in labels
     assert "fires by itself: after_change, after_commit_change, after_access" in str(explain(Post))
 

@@ -16,16 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import os
-import subprocess
-import sys
 import textwrap
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
-import _postgres
 import pytest
 
 from earnorm_aop import BasePlugin, PluginNotFoundError, PluginRegistry, context, hook, plugin
@@ -338,46 +333,3 @@ def test_the_queryset_of_get_queryset_advice_answers_keywords(backend: Any) -> N
     gone = backend.create(Post, name="gone")
     backend.raw_update(Post, _pk(gone), deleted_at=_dt.datetime(2025, 1, 1, tzinfo=_dt.UTC))
     assert backend.visible(Post) == [_pk(kept)]
-
-
-def test_the_page_runs_on_django_and_sqlalchemy_on_postgresql() -> None:
-    """This module's tests again, on PostgreSQL (the private cluster), in a process of its own.
-
-    Django's database is chosen once per process (the suite's is SQLite), so
-    the PostgreSQL run is a pytest of this module with ``--earnorm-db=postgres``
-    over the django and sqlalchemy backends; ``python3 scripts/matrix.py`` runs
-    it on every supported Django and SQLAlchemy too.
-    """
-    if os.environ.get("EARNORM_AOP_TEST_DB", "").strip().lower() == "postgres":
-        pytest.skip("this run is the PostgreSQL one")
-    if _postgres.binaries() is None:
-        _postgres.unavailable("initdb, pg_ctl and postgres were not found")
-    pytest.importorskip("psycopg")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            __file__,
-            "--earnorm-db=postgres",
-            "--earnorm-backends=django,sqlalchemy,sqlalchemy-async",
-            "-k",
-            "not postgresql",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "-q",
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    summary = done.stdout.strip().splitlines()[-1:]
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    # Every block on each of the three backends: 6 tests x 3, none skipped or failed.
-    assert summary and summary[0].startswith("18 passed"), summary

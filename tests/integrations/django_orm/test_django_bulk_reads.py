@@ -82,6 +82,23 @@ def test_the_audit_records_of_a_bulk_update_are_one_insert(backend: DjangoBacken
     assert sorted(r.object_id for r in records) == sorted(
         str(pk) for pk in Article.objects.values_list("pk", flat=True)
     )
+    assert len({r.time for r in records}) == 1  # one statement, one instant
+
+
+def test_the_records_of_one_statement_share_its_context(backend: DjangoBackend) -> None:
+    from earnorm_aop import context
+
+    Article = backend.model("audit", audit={"sink": "table"})
+    for title in "abc":
+        backend.create(Article, title=title)
+    before = AuditRecord.objects.count()
+    with context(actor="alice", reason="bulk fix"):
+        Article.objects.filter(title__in=["a", "c"]).update(views=2)
+    records = list(AuditRecord.objects.order_by("id"))[before:]
+    assert [(r.actor, r.reason, r.changes) for r in records] == [
+        ("alice", "bulk fix", {"views": [0, 2]})
+    ] * 2
+    assert len({r.object_id for r in records}) == 2
 
 
 def test_the_audit_records_of_a_bulk_delete_are_one_insert(backend: DjangoBackend) -> None:

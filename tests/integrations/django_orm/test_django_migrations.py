@@ -25,8 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _ci_only import POSTGRESQL_JOURNEY
 from _subprocess import run_json
+
+# Each step a command in a process of its own: a minute or more a test, so the
+# default run leaves them to CI (tests/_ci_only.py); test_django_backfills.py runs the
+# operations in this process by default.
+pytestmark = pytest.mark.ci_only("a migration journey, each command a process of its own")
 
 PROJECTS = Path(__file__).parent / "projects"
 TIMESTAMP_AND_SOFTDELETE = {
@@ -154,8 +158,7 @@ def _postgres() -> dict[str, str]:
     return {"LIBRARY_PG": json.dumps(settings)}
 
 
-# The PostgreSQL journeys run under CI only: the default run must stay short (tests/_ci_only.py).
-@pytest.fixture(params=["sqlite", POSTGRESQL_JOURNEY])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     shutil.copytree(PROJECTS / "library", tmp_path / "library")
     shutil.copy(PROJECTS / "library_settings.py", tmp_path / "library_settings.py")
@@ -265,7 +268,6 @@ def test_a_backfill_from_a_field_the_model_lacks_is_refused_naming_the_fields(
     assert project.migrations() == ["0001_initial.py"]  # nothing written
 
 
-@pytest.mark.ci_only("seven Django commands, each a process of its own")
 @pytest.mark.parametrize("project", ["sqlite"], indirect=True)
 def test_makemigrations_update_merges_the_backfills_into_the_latest_migration(
     project: Project,

@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _doc_blocks import ROOT, Block, blocks
 
 PAGE = "docs/quickstart-django.md"
@@ -165,6 +166,7 @@ class Reader:
             path.write_text(block.code)
 
 
+@pytest.mark.ci_only("the quickstart from startproject, each command a process of its own")
 def test_the_quickstart_runs_top_to_bottom(tmp_path: Path) -> None:
     reader = Reader(tmp_path)
     kinds = []

@@ -27,10 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _ci_only import POSTGRESQL_JOURNEY
 from _subprocess import run_json
 
 pytest.importorskip("alembic")
+
+# Each step a command in a process of its own: a minute or more a test, so the
+# default run leaves them to CI (tests/_ci_only.py); test_sqlalchemy_alembic_ops.py runs the
+# operations in this process by default.
+pytestmark = pytest.mark.ci_only("a migration journey, each command a process of its own")
 
 PROJECT = Path(__file__).parent / "projects" / "notes"
 PLUGINS = {
@@ -155,8 +159,7 @@ def _postgres_url() -> str:
     return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{name}"
 
 
-# The PostgreSQL journeys run under CI only: the default run must stay short (tests/_ci_only.py).
-@pytest.fixture(params=["sqlite", POSTGRESQL_JOURNEY])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
     url = (
         f"sqlite:///{tmp_path / 'notes.sqlite3'}" if request.param == "sqlite" else _postgres_url()

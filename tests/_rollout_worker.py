@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from earnorm_aop import PluginRegistry, RedisSwitchboard, context, plugin, with_plugins
+from earnorm_aop.weaving.state import lock as weaving_lock
 
 
 def main(url: str, namespace: str, actors: int) -> None:
@@ -33,7 +34,14 @@ def main(url: str, namespace: str, actors: int) -> None:
 
     board = reg.share(RedisSwitchboard(url, namespace, interval=0.02, retry=0.05, timeout=0.5))
     print("ready", flush=True)
-    if not board.wait_for(lambda: reg.switch("probe").rollout is not None, attempts=2500):
+
+    def arrived() -> bool:
+        # Under the weaver's lock: the listener sets the switch's rollout and re-weaves
+        # the classes in one hold of it, so a rollout seen here is one already woven.
+        with weaving_lock:
+            return reg.switch("probe").rollout is not None
+
+    if not board.wait_for(arrived, attempts=2500):
         print(json.dumps({"error": "the rollout never arrived"}), flush=True)
         return
     seen = []

@@ -50,6 +50,7 @@ from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_recorder
 from ..errors import PluginError, WeavingError
 from ..weaving.advice import Target, signature_key
 from ..weaving.aspect import AdviceSpec, Aspect
+from ..weaving.commit import streak_of
 from ..weaving.pointcut import Kind, Pointcut, split_event
 from ..weaving.policy import policy_of, record_failure
 from .specialising import per_model, specialised
@@ -319,7 +320,9 @@ def resolve_advice(
             f"{where}: {what} on an 'async def' advice are not supported; make it a plain 'def'"
         )
     test = cond.compile(model, where) if cond is not None else None
-    func = _wrap(spec.func, kind, operation, test, asks, aspect, where, adapter_for(model))
+    func = _wrap(
+        spec.func, kind, operation, test, asks, aspect, where, adapter_for(model), spec.name
+    )
     new_kind = Kind.AFTER if kind in (Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK) else kind
     replacement = AdviceSpec(func, spec.target, optional=spec.optional, name=spec.name)
     return replacement, new_kind
@@ -334,15 +337,17 @@ def _wrap(
     aspect: Aspect,
     where: str,
     adapter: Adapter,
+    name: str,
 ) -> Callable[..., Any]:
-    """``func`` behind its condition, given ``changes``; per record on bulk writes.
+    """``func`` (advice ``name``) behind its condition, given ``changes``; per record on bulk
+    writes.
 
     Three parts, each decided here at weave time: the signature the engine plans
     the wrapper with (``_signature_for``), how a commit-aware advice is handed
     to the transaction (``_deferrer``), and the per-call body (instance or bulk).
     """
     signature, names, own = _signature_for(func, kind, operation, where)
-    later = _deferrer(func, kind, aspect, where, adapter) if kind in _DEFERRED else None
+    later = _deferrer(func, kind, aspect, where, adapter, name) if kind in _DEFERRED else None
     if operation in BULK:
         conditional = _per_record(func, kind, operation, test, asks, names, own, later, adapter)
     else:
@@ -399,20 +404,25 @@ def _signature_for(
 
 
 def _deferrer(
-    func: Callable[..., Any], kind: Kind, aspect: Aspect, where: str, adapter: Adapter
+    func: Callable[..., Any], kind: Kind, aspect: Aspect, where: str, adapter: Adapter, name: str
 ) -> Deferrer:
-    """Hand ``func``'s call, bound at the write, to the transaction (under the plugin's policy)."""
+    """Hand ``func``'s call, bound at the write, to the transaction (under the plugin's policy).
+
+    Its failures in a row are its own streak, as an unconditional one's
+    ([`commit`][earnorm_aop.weaving.commit]; the same one: one per plugin and
+    advice name): the plugin's advice succeeding at the write resets nothing.
+    """
     rollback = kind is Kind.AFTER_ROLLBACK
     policy = policy_of(aspect)
     what = f"{kind.value} advice on {where}"
+    run = streak_of(aspect.switch, f"{kind.value}:{name}").run
+
+    def failed(error: BaseException, subject: Any, streak: int | None) -> bool:
+        return record_failure(aspect, error, what, streak)
 
     def later(model: type, subject: Any, va: tuple[Any, ...], kw: dict[str, Any]) -> None:
-        def run() -> None:
-            policy.run(
-                aspect, lambda: func(*va, **kw), lambda exc: record_failure(aspect, exc, what)
-            )
-
-        adapter.defer(model, subject, None if rollback else run, run if rollback else None)
+        call = functools.partial(run, policy, failed, subject, func, va, kw)
+        adapter.defer(model, subject, None if rollback else call, call if rollback else None)
 
     return later
 

@@ -17,6 +17,7 @@ handler): that cost is paid only where someone listens.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Sequence
 from operator import itemgetter
@@ -25,13 +26,15 @@ from typing import Any
 from ..errors import PluginError
 from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
-from ..weaving.policy import policy_of
+from ..weaving.commit import streak_of
+from ..weaving.policy import policy_of, record_failure
 
 __all__ = [
     "LIFECYCLE",
     "QUERY_LOAD",
     "aemit",
     "emit",
+    "emit_deferred",
     "fire",
     "fire_prepared",
     "fire_query_load",
@@ -168,10 +171,13 @@ def _handlers(instance: Any, event: str) -> Sequence[tuple[Aspect, AdviceSpec]]:
     return [(a, s) for a, s in found if a.switch not in off]
 
 
+def _what(spec: AdviceSpec, instance: Any, event: str) -> str:
+    return f"handler {spec.name!r} of event {event!r} on {type(instance).__qualname__}"
+
+
 def _failed(aspect: Aspect, spec: AdviceSpec, instance: Any, event: str, exc: Exception) -> None:
     """Apply the plugin's error policy to a failing handler (as the chain does for advice)."""
-    what = f"handler {spec.name!r} of event {event!r} on {type(instance).__qualname__}"
-    policy_of(aspect).failed(aspect, exc, what)
+    policy_of(aspect).failed(aspect, exc, _what(spec, instance, event))
 
 
 def _succeeded(aspect: Aspect) -> None:
@@ -200,10 +206,7 @@ def fire(
     for aspect, spec in handlers:
         plan = _plan(spec)
         if plan[2]:
-            raise PluginError(
-                f"plugin {aspect.name!r}: handler {spec.name!r} of event {event!r} is async; "
-                "fire the event with 'await aemit(...)'"
-            )
+            raise _async_handler(aspect, spec, event)
         args, kwargs = _arguments(aspect, spec, instance, event, payload, plan)
         try:
             results.append(spec.func(*args, **kwargs))
@@ -212,6 +215,40 @@ def fire(
         else:
             policy_of(aspect).succeeded(aspect)
     return results
+
+
+def _async_handler(aspect: Aspect, spec: AdviceSpec, event: str) -> PluginError:
+    """The error of an async handler fired where it cannot be awaited."""
+    return PluginError(
+        f"plugin {aspect.name!r}: handler {spec.name!r} of event {event!r} is async; "
+        "fire the event with 'await aemit(...)'"
+    )
+
+
+def emit_deferred(instance: Any, event: str, **payload: Any) -> None:
+    """[`emit`][earnorm_aop.plugin_system.events.emit] where the write's transaction ends
+    (``after_commit_change``): the handlers run for their effect, from the commit.
+
+    Under ``disable``, each handler's failures in a row are its own streak, as an
+    ``after_commit`` advice's ([`commit`][earnorm_aop.weaving.commit]): the
+    plugin's code that succeeded at the write, or another handler at this
+    commit, does not reset it, so a handler failing at every commit still
+    reaches ``max_failures``.
+    """
+    for aspect, spec in _handlers(instance, event):
+        plan = _plan(spec)
+        if plan[2]:
+            raise _async_handler(aspect, spec, event)
+        args, kwargs = _arguments(aspect, spec, instance, event, payload, plan)
+        failed = functools.partial(_deferred_failed, aspect, _what(spec, instance, event))
+        run = streak_of(aspect.switch, f"{event}:{spec.name}").run
+        run(policy_of(aspect), failed, instance, spec.func, args, kwargs)
+
+
+def _deferred_failed(
+    aspect: Aspect, what: str, error: BaseException, instance: Any, streak: int | None
+) -> bool:
+    return record_failure(aspect, error, what, streak)
 
 
 # A handler with its arguments decided for a payload of known keys: (aspect, spec,

@@ -46,7 +46,7 @@ from typing import Any
 from ..adapters import loads, tracking
 from ..adapters.base import Adapter
 from ..plugin_system.conditions import per_model
-from ..plugin_system.events import QUERY_LOAD, aemit, emit, fire
+from ..plugin_system.events import QUERY_LOAD, aemit, emit, emit_deferred, fire
 from ..plugin_system.gathering import gathering
 from ..plugin_system.masking import redact_changes
 from ..plugin_system.services import LIFECYCLE_EVENTS
@@ -359,5 +359,5 @@ def _heard(model: type) -> bool:
 
 
 def _fire_now(instance: Any, event: str, payload: dict[str, Any]) -> None:
-    """A commit-time event: handlers run synchronously, from the commit."""
-    emit(instance, event, **payload)
+    """A commit-time event: handlers run synchronously, from the commit (each its own streak)."""
+    emit_deferred(instance, event, **payload)

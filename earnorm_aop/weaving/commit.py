@@ -24,7 +24,9 @@ and kept across re-weaving): only its own success resets it.  The plugin's
 other advice, and the scheduling at the write, succeed between two commits
 and reset the plugin's count; were that the deferred advice's count, an
 ``after_commit`` advice failing at every commit of write/commit cycles would
-never reach ``max_failures``.
+never reach ``max_failures``.  The plugin layer's deferred calls (conditions'
+commit-aware advice, handlers of ``after_commit_change``) run through the same
+``Streak``, so ``max_failures`` means one thing for all plugin code run at the commit.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import dataclasses
 import functools
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import WeavingError
@@ -41,9 +43,9 @@ from . import extensions
 from .advice import Param, PlannedAdvice, Source
 from .aspect import Switch
 from .pointcut import Kind
-from .policy import policy_of
+from .policy import OnError, policy_of
 
-__all__ = ["COMMIT_KINDS", "defer", "deferring"]
+__all__ = ["COMMIT_KINDS", "Streak", "defer", "deferring", "streak_of"]
 
 COMMIT_KINDS = frozenset({Kind.AFTER_COMMIT, Kind.AFTER_ROLLBACK})
 
@@ -66,22 +68,56 @@ _SUBJECT = "_earnorm_subject"
 _MODEL = "_earnorm_model"
 
 
-class _Streak:
-    """A deferred advice's failures in a row (see the module docstring)."""
+class Streak:
+    """A deferred call's failures in a row (see the module docstring), and how it runs.
 
-    __slots__ = ("count",)
+    Shared with the plugin layer's deferred calls (conditions' commit-aware
+    advice, handlers of a commit-time event): one mechanism, one meaning of
+    ``max_failures`` for all plugin code run at the commit.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("count", "lock")
+
+    def __init__(self, switch: Switch) -> None:
         self.count = 0
+        self.lock = switch.lock
+
+    def run(
+        self,
+        policy: OnError,
+        on_failure: Callable[[BaseException, Any, int | None], bool],
+        subject: Any,
+        func: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """``func(*args, **kwargs)`` under ``policy``; a failure goes to ``on_failure``.
+
+        ``on_failure(error, subject, streak)`` counts and logs it (``streak``
+        under ``disable``, else None) and says whether the plugin was switched off.
+        """
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:
+            if not policy.goes_on:
+                raise
+            with self.lock:
+                self.count += 1
+                count = self.count
+            if on_failure(exc, subject, count if policy.disables else None):
+                self.count = 0  # switched off: enabled again, it starts afresh
+        else:
+            self.count = 0
 
 
-# Per plugin (its switch), per advice name: found at weave time, not per call.
-_streaks: weakref.WeakKeyDictionary[Switch, dict[str, _Streak]] = weakref.WeakKeyDictionary()
+# Per plugin (its switch), per deferred call's key: found at weave time, not per call.
+_streaks: weakref.WeakKeyDictionary[Switch, dict[str, Streak]] = weakref.WeakKeyDictionary()
 
 
-def _streak_of(advice: PlannedAdvice) -> _Streak:
-    by_name = _streaks.setdefault(advice.aspect.switch, {})
-    return by_name.setdefault(f"{advice.kind.value}:{advice.spec.name}", _Streak())
+def streak_of(switch: Switch, key: str) -> Streak:
+    """The plugin's streak for the deferred call ``key`` (``"after_commit:notify"``)."""
+    by_name = _streaks.setdefault(switch, {})
+    return by_name.setdefault(key, Streak(switch))
 
 
 def deferring(
@@ -106,28 +142,13 @@ def deferring(
     aspect = advice.aspect
     policy = policy_of(aspect)
 
-    streak = _streak_of(advice)
-    switch = aspect.switch
-
-    def run(subject: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            func(*args, **kwargs)
-        except Exception as exc:
-            if not policy.goes_on:
-                raise
-            with switch.lock:
-                streak.count += 1
-                count = streak.count
-            if on_failure(exc, subject, count if policy.disables else None):
-                streak.count = 0  # switched off: enabled again, it starts afresh
-        else:
-            streak.count = 0
+    run = streak_of(aspect.switch, f"{advice.kind.value}:{advice.spec.name}").run
 
     @functools.wraps(func)
     def schedule(*args: Any, **kwargs: Any) -> None:
         subject = kwargs.pop(_SUBJECT)
         model = kwargs.pop(_MODEL)
-        call = functools.partial(run, subject, args, kwargs)
+        call = functools.partial(run, policy, on_failure, subject, func, args, kwargs)
         if rollback:
             defer(model, subject, None, call)
         else:

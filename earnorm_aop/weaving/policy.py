@@ -12,9 +12,10 @@ is defined here once, and one plugin has one failure count
 - ``disable``: as ``log``, and past ``max_failures`` consecutive failures the
   plugin is switched off (the ``on_auto_disable`` extension point); a success
   resets the count (``disables``).  A deferred advice (``after_commit``,
-  ``after_rollback``) runs where no other advice's success is seen, so it keeps
-  a count of its own, its ``streak``
-  ([`commit`][earnorm_aop.weaving.commit]): only its own success resets it.
+  ``after_rollback``, conditional or not) or handler of a commit-time event
+  runs where no other advice's success is seen, so it keeps a count of its
+  own, its ``Streak`` ([`commit`][earnorm_aop.weaving.commit]): only its own
+  success resets it.
 """
 
 from __future__ import annotations

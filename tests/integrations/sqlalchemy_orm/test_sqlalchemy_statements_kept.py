@@ -132,7 +132,12 @@ def test_a_statement_reaches_the_database_as_written(either: Any, name: str) -> 
 
 def test_the_plugins_still_act_on_the_statements_they_extend(db: Any) -> None:
     records: list[Any] = []
-    _, Plugged = two_models(db, records)
+    Plain, Plugged = two_models(db, records)
+    with db.session() as session:
+        # The rowcount SQLAlchemy gives an unplugged model (1 on SQLite, -1 on PostgreSQL's
+        # psycopg for an ORM INSERT) is what the plugged one must give.
+        plain = session.execute(insert(Plain).values(id=3, title=func.lower("ABC"))).rowcount
+        session.rollback()
     with db.session() as session:
         returned = session.execute(
             update(Plugged).where(Plugged.id == 1).values(views=5).returning(Plugged.views)
@@ -140,7 +145,7 @@ def test_the_plugins_still_act_on_the_statements_they_extend(db: Any) -> None:
         inserted = session.execute(insert(Plugged).values(id=3, title=func.lower("ABC"))).rowcount
         gone = session.execute(delete(Plugged).where(Plugged.id == 2).returning(Plugged.id)).all()
         session.commit()
-    assert (returned, inserted, gone) == ([(5,)], 1, [(2,)])
+    assert (returned, inserted, gone) == ([(5,)], plain, [(2,)])
     rows = db.rows(Plugged)
     assert rows[1]["updated_at"] is not None and rows[1]["views"] == 5
     assert rows[3]["title"] == "abc" and rows[3]["created_at"] is not None

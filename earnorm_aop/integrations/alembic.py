@@ -329,15 +329,8 @@ def _render_nothing(autogen_context: AutogenContext, operation: _Nothing) -> str
 # -- enabling and disabling a plugin by hand ------------------------------------------
 
 
-@Operations.register_operation("enable_plugin")
-class EnablePluginOp(MigrateOperation):
-    """``op.enable_plugin(table, plugin, **config)``: add, fill and index a plugin's columns.
-
-    The plugin is looked up by name (the default registry, entry points
-    included) and configured as the model will configure it, so the columns
-    are named as it names them.  On SQLite the columns go through a batch
-    block.  The reverse is [`DisablePluginOp`][earnorm_aop.integrations.alembic.DisablePluginOp].
-    """
+class _PluginOp(MigrateOperation):
+    """What enabling and disabling a plugin on a table both hold (each is the other's reverse)."""
 
     def __init__(
         self, table_name: str, plugin: str, config: dict[str, Any], schema: str | None = None
@@ -346,6 +339,17 @@ class EnablePluginOp(MigrateOperation):
         self.plugin = plugin
         self.config = config
         self.schema = schema
+
+
+@Operations.register_operation("enable_plugin")
+class EnablePluginOp(_PluginOp):
+    """``op.enable_plugin(table, plugin, **config)``: add, fill and index a plugin's columns.
+
+    The plugin is looked up by name (the default registry, entry points
+    included) and configured as the model will configure it, so the columns
+    are named as it names them.  On SQLite the columns go through a batch
+    block.  The reverse is [`DisablePluginOp`][earnorm_aop.integrations.alembic.DisablePluginOp].
+    """
 
     @classmethod
     def enable_plugin(
@@ -365,16 +369,8 @@ class EnablePluginOp(MigrateOperation):
 
 
 @Operations.register_operation("disable_plugin")
-class DisablePluginOp(MigrateOperation):
+class DisablePluginOp(_PluginOp):
     """``op.disable_plugin(table, plugin, **config)``: drop a plugin's indexes and columns."""
-
-    def __init__(
-        self, table_name: str, plugin: str, config: dict[str, Any], schema: str | None = None
-    ) -> None:
-        self.table_name = table_name
-        self.plugin = plugin
-        self.config = config
-        self.schema = schema
 
     @classmethod
     def disable_plugin(

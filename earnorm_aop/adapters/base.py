@@ -73,11 +73,6 @@ class Adapter(AdapterChangeTracking, AdapterValidation, AdapterTransactions):
 
     name = "plain"
 
-    # What a field absent from the persisted state was: plain objects gain
-    # attributes as they go, so one not there before had none (``None``); an
-    # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
-    unloaded: Any = None
-
     def handles(self, model: type) -> bool:
         return True
 

@@ -42,6 +42,7 @@ __all__ = [
     "listened",
     "listens_to_lifecycle",
     "prepare",
+    "prepared_for",
 ]
 
 QUERY_LOAD = "after_query_load"
@@ -312,6 +313,32 @@ def prepare(
         )
         out.append((aspect, spec, spec.func, picked, pick, positional, tuple(getters), disables))
     return tuple(out)
+
+
+# prepare()'s answers by handlers tuple (a model's handlers are a new tuple after
+# each rebuild, so an entry never goes stale; it holds its tuple, so the id is
+# not reused while it lasts).  Cleared when it grows: rebuilds are rare.
+_prepared: dict[tuple[int, str, tuple[str, ...]], tuple[Any, Prepared]] = {}
+
+
+def prepared_for(
+    handlers: Sequence[tuple[Aspect, AdviceSpec]], event: str, keys: tuple[str, ...]
+) -> Prepared:
+    """[`prepare`][earnorm_aop.plugin_system.events.prepare], kept for the same handlers tuple.
+
+    For a write that fires an event per row (a bulk write's ``after_change``):
+    the handlers' arguments are decided once per set of handlers, not per
+    statement.
+    """
+    key = (id(handlers), event, keys)
+    found = _prepared.get(key)
+    if found is not None and found[0] is handlers:
+        return found[1]
+    if len(_prepared) > 1024:
+        _prepared.clear()
+    made = prepare(handlers, event, keys)
+    _prepared[key] = (handlers, made)
+    return made
 
 
 def _in_order(func: Any, names: tuple[str, ...]) -> bool:

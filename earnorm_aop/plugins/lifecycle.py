@@ -61,6 +61,7 @@ from .lifecycle_specialised import (
     _after,
     _gather,
     deleting,
+    rows_firing,
     saving,
 )
 
@@ -228,14 +229,12 @@ class LifecyclePlugin:
         asynchronous = inspect.isawaitable(value)
 
         def fire(result: Any) -> Any:
+            fire_row = rows_firing(self, adapter, model, None, asynchronous)
             fired = []
             with gathering() as written:  # audit's records: one INSERT (async: one each)
                 for obj in objs:
                     changes = tracking.Record(adapter, obj, None).changes
-                    pk = adapter.pk(obj)
-                    fired.append(
-                        self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
-                    )
+                    fired.append(fire_row(obj, adapter.pk(obj), "create", changes))
             return settle([*fired, *written], result)
 
         return then(value, fire)
@@ -280,19 +279,26 @@ class LifecyclePlugin:
             if not adapter.is_expression(v)
         }
         names = {adapter.attname(model, n) for n in values}
+        fire_row = rows_firing(self, adapter, model, queryset, False)
+        unknown = tracking.UNKNOWN
         with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
-                old = rec.old_values
-                new = {n: rec.after(n) for n in names}
-                new.update(plain)
-                new.update(stored.get(adapter.pk(rec.instance), {}))
-                changes = {
-                    n: (old.get(n), v)
-                    for n, v in new.items()
-                    if v is not tracking.UNKNOWN and old.get(n) != v
-                }
                 pk = adapter.pk(rec.instance)
-                self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+                old = rec.old_values
+                after = rec.new_values  # a bulk row's: what the update stores in it
+                if after is None:
+                    new = {n: rec.after(n) for n in names}
+                else:
+                    new = {n: after.get(n, unknown) for n in names}
+                new.update(plain)
+                if stored:
+                    new.update(stored.get(pk, {}))
+                changes = {
+                    n: (was, v)
+                    for n, v in new.items()
+                    if v is not unknown and (was := old.get(n)) != v
+                }
+                fire_row(rec.instance, pk, action, changes)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -312,10 +318,10 @@ class LifecyclePlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = write.read().records
         result = proceed()
+        fire_row = rows_firing(self, adapter, model, queryset, False)
         with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
-                pk = adapter.pk(rec.instance)
-                self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+                fire_row(rec.instance, adapter.pk(rec.instance), "delete", rec.changes)
         return result
 
     # -- fetches ------------------------------------------------------------------------

@@ -20,14 +20,14 @@ from typing import Any
 
 from ..adapters import tracking
 from ..adapters.base import Adapter
-from ..plugin_system.events import fire_prepared, prepare
+from ..plugin_system.events import fire_prepared, prepare, prepared_for
 from ..plugin_system.masking import masked_fields, redact_changes
 from ..weaving.advice import Target
 from ..weaving.planning import NO_HANDLERS
-from ..weaving.weaver import listening_to
+from ..weaving.weaver import event_handlers, listening_to
 from ._common import current_action, then
 
-__all__ = ["CHANGE", "COMMITTED", "deleting", "saving"]
+__all__ = ["CHANGE", "COMMITTED", "deleting", "rows_firing", "saving"]
 
 CHANGE = "after_change"
 COMMITTED = "after_commit_change"
@@ -153,6 +153,59 @@ def deleting(
         return then(value, fire) if asynchronous else fire(value)
 
     return deleted
+
+
+def rows_firing(
+    plugin: Any, adapter: Adapter, model: type, subject: Any, asynchronous: bool
+) -> Callable[[Any, Any, str, dict[str, tuple[Any, Any]]], Any]:
+    """``fire(instance, pk, action, changes)`` for each changed row of one bulk write.
+
+    ``subject``: what the write was called on (its queryset); ``None``: each
+    row is its own (a bulk insert's objects).
+
+    What does not change from row to row is decided once per statement: the
+    model's handlers (looked up once, not twice per row), each handler's
+    arguments ([`prepared_for`][earnorm_aop.plugin_system.events.prepared_for],
+    kept per set of handlers), whether any field is masked.  Commit-time
+    listeners and async writes take the plugin's general ``_fire``.  Returns
+    ``None``, or an awaitable of the handlers' writes to await (EarnORM's table).
+    """
+    heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
+    handlers, committed = heard
+    if asynchronous or committed or not handlers:
+        general = plugin._fire
+
+        def fire_general(
+            instance: Any, pk: Any, action: str, changes: dict[str, tuple[Any, Any]]
+        ) -> Any:
+            on = instance if subject is None else subject
+            return general(adapter, model, instance, pk, action, changes, on, asynchronous, heard)
+
+        return fire_general
+
+    prepared = prepared_for(handlers, CHANGE, _PAYLOAD)
+    hidden = bool(masked_fields(model))
+
+    def fire_row(instance: Any, pk: Any, action: str, changes: dict[str, tuple[Any, Any]]) -> Any:
+        if not changes and action == "update":
+            return None
+        values = {
+            "instance": instance,
+            "model": type(instance),
+            "event": CHANGE,
+            "changes": redact_changes(model, changes) if hidden else changes,
+            "action": action,
+            "pk": pk,
+            "subject": instance if subject is None else subject,
+            "adapter": adapter,
+        }
+        waiting = None
+        for value in fire_prepared(instance, CHANGE, prepared, values):
+            if value is not None and inspect.isawaitable(value):  # a write to await
+                waiting = [*(waiting or ()), value]
+        return None if waiting is None else _gather(waiting)
+
+    return fire_row
 
 
 def _after(fired: Any, result: Any) -> Any:

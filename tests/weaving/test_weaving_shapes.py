@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from _hypothesis_profiles import examples
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_engine_dispatch import SyncModel, aspect_specs, build_plan
 
 from earnorm_aop import Aspect, PluginRegistry, hook, plugin, unweave, with_plugins
@@ -153,3 +154,121 @@ def test_the_advice_of_one_method_share_its_write_maker() -> None:
     finally:
         unweave(a)
         unweave(b)
+
+
+# --------------------------------------------------------------------------
+# Cells shared between dispatchers, and classes of one shape kept apart
+# --------------------------------------------------------------------------
+
+
+def _cells(klass: type, name: str) -> dict[str, Any]:
+    dispatcher = vars(klass)[name]._self_wrapper
+    return dict(zip(dispatcher.__code__.co_freevars, dispatcher.__closure__, strict=True))
+
+
+def _shop(registry: PluginRegistry, log: list[tuple[str, str, str]]) -> None:
+    """Plugins ``a`` and ``b``, each with a before advice on save and on delete (given the
+    adapter, a weave-time constant)."""
+    for name in ("a", "b"):
+
+        @plugin(name, registry=registry)
+        class Logging:
+            tag = name
+
+            def before_save(self, instance: Any, adapter: Any, model: type) -> None:
+                log.append((type(instance).__name__, self.tag, "save"))
+
+            def before_delete(self, instance: Any, adapter: Any, model: type) -> None:
+                log.append((type(instance).__name__, self.tag, "delete"))
+
+
+def _model(name: str) -> type:
+    class Model:
+        def save(self) -> None:
+            pass
+
+        def delete(self) -> None:
+            pass
+
+    Model.__name__ = Model.__qualname__ = name
+    return Model
+
+
+def test_dispatchers_share_the_cells_of_one_value_and_keep_their_own_memo() -> None:
+    registry = PluginRegistry()
+    _shop(registry, [])
+    first = with_plugins("a", "b", registry=registry)(_model("First"))
+    second = with_plugins("a", "b", registry=registry)(_model("Second"))
+    try:
+        one, other, two = _cells(first, "save"), _cells(first, "delete"), _cells(second, "save")
+        switch = registry.switch("a")
+        assert one["_switch0"] is two["_switch0"] is switch.cell  # one cell per plugin
+        # One class's chains close over one cell of its adapter (a weave-time constant).
+        assert one["_value0_1"].cell_contents is two["_value0_1"].cell_contents
+        assert one["_value0_1"] is other["_value0_1"]
+        assert one["model_of"] is two["model_of"]  # ``type``: one cell for every class
+        assert one["_memo"] is not other["_memo"]  # rebound per call: never shared
+        assert one["_memo"] is not two["_memo"]
+    finally:
+        unweave(first)
+        unweave(second)
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("toggle"), st.sampled_from("ab")),
+        st.tuples(st.just("unweave"), st.sampled_from("ab"), st.integers(0, 2)),
+        st.tuples(st.just("weave"), st.sampled_from("ab"), st.integers(0, 2)),
+        st.tuples(st.just("block"), st.sampled_from("ab")),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(ops=_OPS)
+def test_classes_of_one_shape_behave_each_as_its_own_model(ops: list[tuple[Any, ...]]) -> None:
+    """Three classes woven alike, then toggled, unwoven and re-woven apart: each class runs
+    exactly the plugins a simple model says it has (woven on it, switched on, not disabled
+    in this context), whatever the classes share."""
+    from earnorm_aop import weave as weave_plugin
+
+    registry = PluginRegistry()
+    log: list[tuple[str, str, str]] = []
+    _shop(registry, log)
+    classes = [with_plugins("a", "b", registry=registry)(_model(f"M{i}")) for i in range(3)]
+    woven = [{"a", "b"} for _ in classes]
+    enabled = {"a": True, "b": True}
+    blocked: set[str] = set()
+    try:
+        for op in ops:
+            if op[0] == "toggle":
+                enabled[op[1]] = not enabled[op[1]]
+                (registry.enable if enabled[op[1]] else registry.disable)(op[1])
+            elif op[0] == "unweave":
+                unweave(classes[op[2]], op[1], registry=registry)
+                woven[op[2]].discard(op[1])
+            elif op[0] == "weave":
+                weave_plugin(classes[op[2]], op[1], registry=registry)
+                woven[op[2]].add(op[1])
+            else:
+                blocked ^= {op[1]}
+        with registry.disabled(*blocked):
+            log.clear()
+            for klass in classes:
+                klass().save()
+                klass().delete()
+        expected = [
+            (klass.__name__, tag, method)
+            for klass, mine in zip(classes, woven, strict=True)
+            for method in ("save", "delete")
+            for tag in ("a", "b")
+            if tag in mine and enabled[tag] and tag not in blocked
+        ]
+        assert log == expected
+    finally:
+        for klass in classes:
+            unweave(klass)
+    for klass in classes:  # unwoven: each class as it was
+        assert not weaver.describe(klass)
+        assert not any(isinstance(v, weaver.Woven) for v in vars(klass).values())

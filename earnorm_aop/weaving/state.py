@@ -30,9 +30,7 @@ class _WovenType(type):
         # Ours: a plain FunctionWrapper holding the chain it runs.  A user's own
         # wrapt decorator has no ``_self_plan`` (wrapt never forwards a
         # ``_self_`` name to what it wraps), so no table of our wrappers is kept.
-        return (
-            type(value) is _FunctionWrapper and getattr(value, "_self_plan", None) is not None
-        )
+        return type(value) is _FunctionWrapper and getattr(value, "_self_plan", None) is not None
 
 
 class Woven(metaclass=_WovenType):

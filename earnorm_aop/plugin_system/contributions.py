@@ -65,10 +65,41 @@ def _declared(plugin: object, attr: str) -> Any:
 
 def contributed_fields(name: str, plugin: object) -> list[FieldSpec]:
     """The fields plugin ``name`` (an instance) contributes: its ``schema()``'s, or ``fields``."""
-    return list(schema_of(name, plugin).fields)
+    return list(_contributions(name, plugin)[0])
 
 
 def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., Any]]:
+    """The methods plugin ``name`` (an instance) adds to its models (``model_methods``)."""
+    return dict(_contributions(name, plugin)[1])
+
+
+# What each plugin instance serving every model contributes (``shared_by_models``:
+# its configuration is fixed, so is what it declares), read once for all the
+# models it is woven on.  Weak on the instance; by name too (one instance may
+# serve two names, whose errors name each).
+_contributed: weakref.WeakKeyDictionary[
+    object, dict[str, tuple[tuple[FieldSpec, ...], dict[str, Callable[..., Any]]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _contributions(
+    name: str, plugin: object
+) -> tuple[tuple[FieldSpec, ...], dict[str, Callable[..., Any]]]:
+    """(fields, methods) of plugin ``name``: read again per call unless the instance is shared."""
+    if not getattr(type(plugin), "shared_by_models", False):
+        return tuple(schema_of(name, plugin).fields), _methods_of(name, plugin)
+    try:
+        by_name = _contributed.get(plugin)
+    except TypeError:  # not weakly referenceable: read each time
+        return tuple(schema_of(name, plugin).fields), _methods_of(name, plugin)
+    found = by_name.get(name) if by_name is not None else None
+    if found is None:
+        found = (tuple(schema_of(name, plugin).fields), _methods_of(name, plugin))
+        _contributed.setdefault(plugin, {})[name] = found
+    return found
+
+
+def _methods_of(name: str, plugin: object) -> dict[str, Callable[..., Any]]:
     value = _declared(plugin, "model_methods")
     if not value:
         return {}

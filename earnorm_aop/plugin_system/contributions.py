@@ -92,14 +92,13 @@ _methods: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
 def _model_method(func: Callable[..., Any], plugin: object, model: type) -> Callable[..., Any]:
     """``_as_method`` for ``model``, made once per adapter for a shared plugin instance's method."""
-    adapter = adapter_for(model) if _asks_adapter(func) else None
     owner = getattr(func, "__self__", None)
     if owner is None or not getattr(type(owner), "shared_by_models", False):
-        return _as_method(func, plugin, adapter)
-    key = (owner, func.__func__, adapter)  # type: ignore[attr-defined]
+        return _as_method(func, plugin, adapter_for(model) if _asks_adapter(func) else None)
+    key = (owner, func.__func__, adapter_for(model))  # type: ignore[attr-defined]
     found = _methods.get(key)
-    if found is None:
-        found = _methods[key] = _as_method(func, plugin, adapter)
+    if found is None:  # the signature is read once per function and adapter
+        found = _methods[key] = _as_method(func, plugin, key[2] if _asks_adapter(func) else None)
     return found
 
 

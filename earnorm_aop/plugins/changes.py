@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..adapters import tracking
 from ..adapters.base import Adapter, adapter_for
 from ..adapters.capabilities import provided
+from ..adapters.capability_keys import ONLY_FIELDS
 from ..plugin_system.conditions import per_model
 from ..plugin_system.contributions import contributed_fields
 from ..plugin_system.services import TRACKING
@@ -43,15 +44,10 @@ from ._common import call_with, then
 
 __all__ = ["ONLY_FIELDS", "ChangesPlugin", "PlainOnlyFields"]
 
-ONLY_FIELDS = "saving only some fields"
-"""The capability ``update_fields=True`` asks of an ORM (``adapters/capabilities.py``).
-
-One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
-full ``save`` rewritten to write only the fields ``names`` (none: nothing is
-written).  An integration provides it under this name (Django:
-``update_fields=names``); [`PlainOnlyFields`][earnorm_aop.plugins.changes.PlainOnlyFields] is the
-one for plain classes.
-"""
+# The capability ``update_fields=True`` asks of an ORM: its key and protocol
+# (``OnlyFields.with_only_fields``) are declared below the plugins
+# (adapters/capability_keys.py), so an integration provides it, checked by mypy, without
+# importing this module; PlainOnlyFields is the one for plain classes.
 
 
 class PlainOnlyFields:

@@ -45,6 +45,7 @@ from typing import Any, ClassVar, TypeVar
 from ...adapters import loads
 from ...adapters.base import Adapter, register_adapter
 from ...adapters.capabilities import provide
+from ...adapters.capability_keys import AUDIT_STORE
 from ...plugin_system.masking import MASK, masked_fields
 from ._store import (
     Condition,
@@ -357,4 +358,4 @@ class MemoryAuditStore:
 # memory database's to say, so its methods use this one, known here, and look nothing up.
 _ADAPTER = MemoryAdapter()
 register_adapter(_ADAPTER)
-provide(MemoryAdapter, "audit store", MemoryAuditStore)
+provide(MemoryAdapter, AUDIT_STORE, MemoryAuditStore)

@@ -18,7 +18,6 @@ import inspect
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.extensions import Scheduler

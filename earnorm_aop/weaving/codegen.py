@@ -166,6 +166,19 @@ def _names(i: int) -> tuple[str, str, str, str, str]:
     return _NAMES[i]
 
 
+_WEAVE_TIME_VALUES = (Source.DEFAULT, Source.PROVIDED)
+_INDEXED: dict[tuple[Any, ...], str] = {}
+
+
+def _indexed(stem: str, *index: int) -> str:
+    """``stem`` with its indices (``_value3_1``), one interned string made once per name."""
+    key = (stem, *index)
+    found = _INDEXED.get(key)
+    if found is None:
+        found = _INDEXED[key] = _name(stem + "_".join(map(str, index)))
+    return found
+
+
 def _shape_key(plan: ChainPlan, keyed_on_instance: bool) -> tuple[Any, ...] | None:
     """All a chain's shape is written from, as plain values; None when it reads the signature.
 
@@ -340,14 +353,14 @@ class Generator:
         for advice in everything:
             for p in advice.params:
                 if p.source is Source.CALL and p.key not in states:
-                    ns[_name(f"_make{len(states)}")] = p.default
+                    ns[_indexed("_make", len(states))] = p.default
                     states[p.key] = len(states)
         for i, advice in enumerate(everything):
             for j, p in enumerate(advice.params):
-                if p.source in (Source.DEFAULT, Source.PROVIDED):
-                    ns[_name(f"_value{i}_{j}")] = p.default
+                if p.source in _WEAVE_TIME_VALUES:
+                    ns[_indexed("_value", i, j)] = p.default
                 elif p.source is Source.TARGET and bound:
-                    ns[_name(f"_param{i}_{j}")] = p.key
+                    ns[_indexed("_param", i, j)] = p.key
         return states
 
     def generate(self) -> tuple[str, str]:

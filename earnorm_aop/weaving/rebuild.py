@@ -241,6 +241,8 @@ def _shadows_needed(
     shadows = state_of(klass).shadows
     names: dict[str, None] = {}
     for base in klass.__mro__[1:]:
+        if base is object:  # never woven (its dict cannot change)
+            continue
         names.update(dict.fromkeys(own.get(base, ())))
         names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, Woven)))
     out: dict[str, ChainPlan] = {}

@@ -250,6 +250,7 @@ class Generator:
         # A chain of a shape seen before (the usual case: one more model woven with
         # the same plugins) takes that shape, and its values in the same order.
         key = _shape_key(plan, gsub is None)
+        self.key: tuple[Any, ...] | None = key  # also what the compiled code is found by
         shape = _shapes.get(key) if key is not None else None
         self._values(everything)
         if shape is not None:

@@ -283,6 +283,8 @@ def _pass_through_needed(
     "the attribute is the original function": that would run the advice the
     subclass removed.)
     """
+    if not any(state_of(k).excluded for k in klass.__mro__):
+        return {}  # nothing opted out: the parents' advice is this class's too
     state = state_of(klass)
     out: dict[str, ChainPlan] = {}
     for name, value in vars(klass).items():
@@ -294,8 +296,6 @@ def _pass_through_needed(
             value = state.originals[name]
         elif not routine(value):
             continue
-        if not any(state_of(k).excluded for k in klass.__mro__):
-            continue  # nothing opted out: the parents' advice is this class's too
         if any(_advised_after(base, name, own) for base in klass.__mro__[1:]):
             out[name] = ChainPlan(Target.of(klass, name, value), guard=True)
     return out

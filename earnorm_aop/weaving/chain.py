@@ -23,10 +23,11 @@ from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import scope
+from . import extensions, scope
 from .advice import PlannedAdvice, Target
 from .aspect import Switch
 from .commit import COMMIT_KINDS, deferring
+from .extensions import Scheduler
 from .pointcut import Kind
 from .policy import record_failure
 
@@ -68,12 +69,21 @@ class ChainPlan:
         advice: Sequence[PlannedAdvice],
         *,
         guard: bool = False,
+        model: type | None = None,
     ) -> ChainPlan:
         """Sort advice given in plugin order into phases (reversing the late ones).
 
         Commit-aware advice joins the ``after`` phase as an advice that defers
-        the real call to the transaction's end ([`commit`][earnorm_aop.weaving.commit]).
+        the real call to the transaction's end ([`commit`][earnorm_aop.weaving.commit]), through
+        the scheduler of ``model`` (the class planned; by default the target's), asked here once.
         """
+        schedulers: list[Scheduler] = []
+
+        def deferred(a: PlannedAdvice) -> PlannedAdvice:
+            if not schedulers:
+                on = model or target.model or target.owner
+                schedulers.append(extensions.current.record.scheduler(on))
+            return deferring(a, FailureHandler(a, target), schedulers[0])
 
         # One pass, by identity (an enum's hash is a Python call): plugin order kept.
         befores: list[PlannedAdvice] = []
@@ -95,7 +105,7 @@ class ChainPlan:
                 errors.append(a)
             else:  # commit-aware: an after advice deferring the real one
                 assert kind in COMMIT_KINDS
-                afters.append(deferring(a, FailureHandler(a, target)))
+                afters.append(deferred(a))
         return cls(
             target,
             befores=tuple(befores),

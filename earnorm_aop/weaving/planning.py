@@ -256,7 +256,7 @@ def plan_class(
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:
                 continue
-            plan = ChainPlan.build(target, kept)
+            plan = ChainPlan.build(target, kept, model=model)
             if per_model_owner is None:
                 plans[name] = plan
             else:

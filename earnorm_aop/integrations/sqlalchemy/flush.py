@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 import types
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -48,7 +49,7 @@ import greenlet
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm import exc as orm_exc
-from sqlalchemy.orm.base import NEVER_SET, NO_VALUE, instance_state
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE, PassiveFlag, instance_state
 
 from . import context
 
@@ -57,16 +58,8 @@ __all__ = ["DELETE", "SAVE", "capture", "install", "is_original", "make_bodies",
 SAVE = "_earnorm_save"
 DELETE = "_earnorm_delete"
 
-_KEY = "_earnorm_aop_flush"  # session.info key of the flush in progress
-
-
-class _Suspended:
-    """What a call's greenlet sends to the flush when it reaches its body."""
-
-    __slots__ = ("call",)
-
-    def __init__(self, call: greenlet.greenlet) -> None:
-        self.call = call
+_KEY = "_earnorm_aop_flush"
+_NO_CHANGE = PassiveFlag.NO_CHANGE  # session.info key of the flush in progress
 
 
 @dataclass
@@ -181,7 +174,8 @@ def suspend() -> Any:
     flush = _CURRENT.get()
     if flush is None:
         return None
-    return flush.driver.switch(_Suspended(greenlet.getcurrent()))
+    # The call itself is what it sends to the flush: "suspended here".
+    return flush.driver.switch(greenlet.getcurrent())
 
 
 _CURRENT: contextvars.ContextVar[_Flush | None] = contextvars.ContextVar(
@@ -213,14 +207,16 @@ def _drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]
 
     Anything else it switches out with is an awaitable from SQLAlchemy's
     ``await_only`` (I/O on an ``AsyncSession``): awaited here, in the flush's
-    own greenlet, and its result sent back.
+    own greenlet, and its result sent back.  What the call raised is raised here.
     """
     value = step()
     while True:
-        if call.dead:
-            return False, value
-        if isinstance(value, _Suspended):
-            return True, value.call
+        if type(value) is _Done:
+            if value[1] is not None:
+                raise value[1]
+            return False, value[0]
+        if value is call:
+            return True, call
         try:
             answer = _await(value)
         except BaseException as exc:
@@ -249,8 +245,14 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
         finally:
             _before_write.pop(state, None)
 
-    call = _Call(lambda: ctx.run(run), flush.driver)
-    suspended, _ = _drive(call, call.switch)
+    # An idle worker of this thread, now a child of the flush's driver; or a new one.
+    idle: list[_Worker] | None = getattr(_pools, "idle", None)
+    if idle:
+        call = idle.pop()
+        call.parent = flush.driver
+    else:
+        call = _Worker(flush.driver)
+    suspended, _ = _drive(call, functools.partial(call.switch, functools.partial(ctx.run, run)))
     if suspended:
         flush.waiting.append(call)
         return True
@@ -263,18 +265,89 @@ def _apply_defaults(state: Any) -> None:
     SQLAlchemy applies them in the INSERT, after ``before_flush``; setting them
     first lets ``save`` advice (validation, audit) see the values written.
     """
-    for attr in state.mapper.column_attrs:
-        if attr.key in state.dict or len(attr.columns) != 1:
+    values = state.dict
+    for key, value in _scalar_defaults(state.mapper):
+        if key not in values:
+            setattr(state.obj(), key, value)
+
+
+_defaults: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[tuple[str, Any], ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scalar_defaults(mapper: Any) -> tuple[tuple[str, Any], ...]:
+    """The mapper's scalar column defaults, read again when its columns change.
+
+    Kept with the column list they were read from
+    (SQLAlchemy makes a new one when a column is added to the mapper).
+    """
+    attrs = mapper.column_attrs
+    known = _defaults.get(mapper)
+    if known is not None and known[0] is attrs:
+        found: tuple[tuple[str, Any], ...] = known[1]
+        return found
+    pairs = []
+    for attr in attrs:
+        if len(attr.columns) != 1:
             continue
         default = getattr(attr.columns[0], "default", None)
         if default is not None and getattr(default, "is_scalar", False):
-            setattr(state.obj(), attr.key, default.arg)
+            pairs.append((attr.key, default.arg))
+    found = tuple(pairs)
+    _defaults[mapper] = (attrs, found)
+    return found
 
 
-class _Call(greenlet.greenlet):  # type: ignore[misc]
-    """A woven write running until the flush's end; may do I/O on an async session."""
+class _Done(tuple[Any, BaseException | None]):
+    """What a worker sends to the flush when a call has finished: ``(value, error)``.
+
+    A tuple (made in C: no Python call per write, which the call-count tests pin).
+    """
+
+    __slots__ = ()
+
+
+class _Worker(greenlet.greenlet):  # type: ignore[misc]
+    """A greenlet running woven writes until the flush's end, one call after another.
+
+    Making a greenlet, entering it the first time and letting it die cost more
+    than the call's advice on a small write (issue 18 point 5: ~15 us of the
+    ~140 us a one-object save cost over a hand listener), so a worker whose
+    call has finished waits in its thread's pool for the next one instead.
+    It may do I/O on an async session: SQLAlchemy's ``await_only`` switches to
+    its parent, which is set to the flush's driver for each call.
+    """
 
     __sqlalchemy_greenlet_provider__ = True
+
+    def __init__(self, driver: greenlet.greenlet) -> None:
+        super().__init__(self._serve, driver)
+
+    def _serve(self, job: Callable[[], Any]) -> _Done:
+        # The job and its outcome are held in lists emptied before the worker
+        # waits: an idle worker keeps no session, object or traceback alive.
+        jobs = [job]
+        del job
+        while True:
+            try:
+                outcome = [_Done((jobs.pop()(), None))]
+            except greenlet.GreenletExit:
+                raise  # collected while suspended (its session was dropped): the worker ends
+            except BaseException as exc:
+                outcome = [_Done((None, exc))]
+            idle: list[_Worker] | None = getattr(_pools, "idle", None)
+            if idle is None:
+                idle = _pools.idle = []
+            if len(idle) >= _POOL_SIZE:
+                return outcome.pop()  # the pool is full: end, the driver gets the outcome
+            idle.append(self)
+            jobs.append(self.parent.switch(outcome.pop()))
+
+
+# Idle workers per thread (a greenlet runs only in the thread it was made in).
+_POOL_SIZE = 64
+_pools = threading.local()
 
 
 def _veto(session: Session, obj: Any, name: str) -> None:
@@ -299,30 +372,56 @@ def _veto(session: Session, obj: Any, name: str) -> None:
 def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
     """Objects of woven models this flush writes whose call has not run yet."""
     found: list[tuple[Any, str]] = []
-    for obj, name in flush.queued:
-        found.append((obj, name))
-    flush.queued.clear()
+    queued = flush.queued
+    if queued:
+        found += queued
+        queued.clear()
+    seen = flush.seen
+    # Asked again for an object queued for its save already: no history read for it.
+    skip = {(id(o), n) for o, n in found} | seen if found else seen
     for obj in list(session.new):
         found.append((obj, SAVE))
     for obj in list(session.dirty):
-        # Seen or unwoven first: the history of every attribute is read only for an
+        # Seen or unwoven first: the history of an attribute is read only for an
         # object whose save may still run (a flush reads this list once per batch).
-        if (id(obj), SAVE) in flush.seen or is_original(type(obj), SAVE):
+        if (id(obj), SAVE) in skip or is_original(type(obj), SAVE):
             continue
-        if session.is_modified(obj, include_collections=False):
+        if _modified(instance_state(obj)):
             found.append((obj, SAVE))
     for obj in list(session.deleted):
         found.append((obj, DELETE))
     out = []
     for obj, name in found:
         key = (id(obj), name)
-        if key in flush.seen or is_original(type(obj), name):
+        if key in seen or is_original(type(obj), name):
             continue
         if flush.only is not None and id(obj) not in flush.only:
             continue  # session.flush(objects=[...]) leaves it for a later flush
-        flush.seen.add(key)
+        seen.add(key)
         out.append((obj, name))
     return out
+
+
+def _modified(state: Any) -> bool:
+    """``session.is_modified(obj, include_collections=False)``, asked of the changed attributes.
+
+    An attribute can differ from its loaded value only if a set recorded that
+    value in ``state.committed_state``; SQLAlchemy's own check reads the
+    history of every attribute of the class.
+    """
+    committed = state.committed_state
+    if not committed:
+        return False
+    current = state.dict
+    manager = state.manager
+    for key in list(committed):
+        impl = manager[key].impl
+        if hasattr(impl, "get_collection") or not hasattr(impl, "get_history"):
+            continue
+        added, _, deleted = impl.get_history(state, current, passive=_NO_CHANGE)
+        if added or deleted:
+            return True
+    return False
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:

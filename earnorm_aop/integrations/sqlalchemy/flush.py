@@ -78,7 +78,9 @@ class _Flush:
 _originals: weakref.WeakSet[Any] = weakref.WeakSet()
 
 # The persisted state of each object whose woven write is in progress (see _start).
-_before_write: weakref.WeakKeyDictionary[Any, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+# A plain dict (no weak reference made per write): each entry is removed when its
+# call ends, however it ends (``_start``'s ``finally``).
+_before_write: dict[Any, dict[str, Any] | None] = {}
 
 NOT_WRITING = object()
 

@@ -136,7 +136,15 @@ def _stored(state: Any, attrs: Sequence[Any]) -> dict[str, Any]:
 
 # Contexts captured for a pending write (restore(), hard_delete(), softdelete's
 # update), by instance state; the flush runs that object's call in it.
-_captured: weakref.WeakKeyDictionary[Any, contextvars.Context] = weakref.WeakKeyDictionary()
+# By ``id`` of the state in a plain dict (one C look-up per write, no weak reference made
+# per write); an entry goes when its state does, or when the flush takes it.
+_captured: dict[int, tuple[weakref.ref[Any], contextvars.Context]] = {}
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    found = _captured.get(key)
+    if found is not None and found[0] is ref:
+        del _captured[key]
 
 
 def make_bodies() -> dict[str, Callable[..., Any]]:
@@ -187,7 +195,10 @@ _CURRENT: contextvars.ContextVar[_Flush | None] = contextvars.ContextVar(
 
 def capture(instance: Any) -> None:
     """Run ``instance``'s next flush-time call in the current context (labels, hard delete)."""
-    _captured[instance_state(instance)] = contextvars.copy_context()
+    state = instance_state(instance)
+    key = id(state)
+    ref = weakref.ref(state, functools.partial(_forget, key))
+    _captured[key] = (ref, contextvars.copy_context())
 
 
 # -- driving calls -----------------------------------------------------------------------
@@ -232,7 +243,11 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     state = instance_state(obj)
     if state.key is None:
         _apply_defaults(state)
-    ctx = _captured.pop(state, None) or contextvars.copy_context()
+    captured = _captured.pop(id(state), None)
+    if captured is not None and captured[0]() is state:
+        ctx = captured[1]
+    else:
+        ctx = contextvars.copy_context()
     method = getattr(obj, name)
     # The committed state SQLAlchemy replaces at the flush, kept for the whole
     # call: after advice and conditions compare with the values before the write.
@@ -267,28 +282,26 @@ def _apply_defaults(state: Any) -> None:
     SQLAlchemy applies them in the INSERT, after ``before_flush``; setting them
     first lets ``save`` advice (validation, audit) see the values written.
     """
+    mapper = state.mapper
+    known = state.manager.info.get(_DEFAULTS)
+    if known is None or known[0] is not mapper.column_attrs:
+        known = _scalar_defaults(state.manager, mapper)
     values = state.dict
-    for key, value in _scalar_defaults(state.mapper):
+    for key, value in known[1]:
         if key not in values:
             setattr(state.obj(), key, value)
 
 
-_defaults: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[tuple[str, Any], ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+_DEFAULTS = "_earnorm_aop_scalar_defaults"  # key in the class manager's ``info``
 
 
-def _scalar_defaults(mapper: Any) -> tuple[tuple[str, Any], ...]:
-    """The mapper's scalar column defaults, read again when its columns change.
+def _scalar_defaults(manager: Any, mapper: Any) -> tuple[Any, tuple[tuple[str, Any], ...]]:
+    """The mapper's scalar column defaults, kept in its class manager's ``info``.
 
-    Kept with the column list they were read from
-    (SQLAlchemy makes a new one when a column is added to the mapper).
+    With the column list they were read from: SQLAlchemy makes a new one when
+    a column is added to the mapper, and then they are read again.
     """
     attrs = mapper.column_attrs
-    known = _defaults.get(mapper)
-    if known is not None and known[0] is attrs:
-        found: tuple[tuple[str, Any], ...] = known[1]
-        return found
     pairs = []
     for attr in attrs:
         if len(attr.columns) != 1:
@@ -296,9 +309,9 @@ def _scalar_defaults(mapper: Any) -> tuple[tuple[str, Any], ...]:
         default = getattr(attr.columns[0], "default", None)
         if default is not None and getattr(default, "is_scalar", False):
             pairs.append((attr.key, default.arg))
-    found = tuple(pairs)
-    _defaults[mapper] = (attrs, found)
-    return found
+    known = (attrs, tuple(pairs))
+    manager.info[_DEFAULTS] = known
+    return known
 
 
 class _Done(tuple[Any, BaseException | None]):

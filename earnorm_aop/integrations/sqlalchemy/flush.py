@@ -11,7 +11,8 @@ of a woven model in ``session.new``, ``session.dirty`` (really modified) and
 A call must keep its meaning across the flush: ``before`` advice and the first
 half of ``around`` advice run before the SQL, ``after`` advice and the second
 half of ``around`` advice after it (when the primary key of a new row is
-known).  So each call runs in its own greenlet: the original method body is a
+known).  So each call runs in a greenlet of its own (one its thread keeps
+from an earlier write: ``workers.py``): the original method body is a
 *suspension point* that switches back to the flush, which goes on and emits
 the SQL; ``after_flush_postexec`` resumes every suspended call (the body
 returns ``None``) so its remaining advice runs.  If the flush fails, the
@@ -38,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import threading
 import types
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -51,15 +51,16 @@ from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm import exc as orm_exc
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE, PassiveFlag, instance_state
 
-from . import context
+from . import context, workers
+from .workers import drive
 
 __all__ = ["DELETE", "SAVE", "capture", "install", "is_original", "make_bodies", "suspend"]
 
 SAVE = "_earnorm_save"
 DELETE = "_earnorm_delete"
 
-_KEY = "_earnorm_aop_flush"
-_NO_CHANGE = PassiveFlag.NO_CHANGE  # session.info key of the flush in progress
+_KEY = "_earnorm_aop_flush"  # session.info key of the flush in progress
+_NO_CHANGE = PassiveFlag.NO_CHANGE
 
 
 @dataclass
@@ -201,43 +202,6 @@ def capture(instance: Any) -> None:
     _captured[key] = (ref, contextvars.copy_context())
 
 
-# -- driving calls -----------------------------------------------------------------------
-
-
-def _await_only() -> Callable[[Any], Any]:
-    from sqlalchemy import util
-
-    # 2.1 names it await_ (await_only stays as an alias); 2.0 has await_only only.
-    found: Callable[[Any], Any] = getattr(util, "await_", None) or util.await_only
-    return found
-
-
-_await = _await_only()
-
-
-def _drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]:
-    """Run ``call`` until it finishes or suspends: ``(suspended, value)``.
-
-    Anything else it switches out with is an awaitable from SQLAlchemy's
-    ``await_only`` (I/O on an ``AsyncSession``): awaited here, in the flush's
-    own greenlet, and its result sent back.  What the call raised is raised here.
-    """
-    value = step()
-    while True:
-        if type(value) is _Done:
-            if value[1] is not None:
-                raise value[1]
-            return False, value[0]
-        if value is call:
-            return True, call
-        try:
-            answer = _await(value)
-        except BaseException as exc:
-            value = call.throw(exc)
-        else:
-            value = call.switch(answer)
-
-
 def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     """Call ``obj``'s woven ``name`` until it suspends; ``False`` if it was vetoed."""
     state = instance_state(obj)
@@ -262,14 +226,15 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
         finally:
             _before_write.pop(state, None)
 
-    # An idle worker of this thread, now a child of the flush's driver; or a new one.
-    idle: list[_Worker] | None = getattr(_pools, "idle", None)
+    # An idle worker of this thread, now a child of the flush's driver; or a new one
+    # (taken here, not by a helper: this runs for every object of every flush).
+    idle: list[workers.Worker] | None = getattr(workers.pools, "idle", None)
     if idle:
         call = idle.pop()
         call.parent = flush.driver
     else:
-        call = _Worker(flush.driver)
-    suspended, _ = _drive(call, functools.partial(call.switch, functools.partial(ctx.run, run)))
+        call = workers.Worker(flush.driver)
+    suspended, _ = drive(call, functools.partial(call.switch, functools.partial(ctx.run, run)))
     if suspended:
         flush.waiting.append(call)
         return True
@@ -312,57 +277,6 @@ def _scalar_defaults(manager: Any, mapper: Any) -> tuple[Any, tuple[tuple[str, A
     known = (attrs, tuple(pairs))
     manager.info[_DEFAULTS] = known
     return known
-
-
-class _Done(tuple[Any, BaseException | None]):
-    """What a worker sends to the flush when a call has finished: ``(value, error)``.
-
-    A tuple (made in C: no Python call per write, which the call-count tests pin).
-    """
-
-    __slots__ = ()
-
-
-class _Worker(greenlet.greenlet):  # type: ignore[misc]
-    """A greenlet running woven writes until the flush's end, one call after another.
-
-    Making a greenlet, entering it the first time and letting it die cost more
-    than the call's advice on a small write (issue 18 point 5: ~15 us of the
-    ~140 us a one-object save cost over a hand listener), so a worker whose
-    call has finished waits in its thread's pool for the next one instead.
-    It may do I/O on an async session: SQLAlchemy's ``await_only`` switches to
-    its parent, which is set to the flush's driver for each call.
-    """
-
-    __sqlalchemy_greenlet_provider__ = True
-
-    def __init__(self, driver: greenlet.greenlet) -> None:
-        super().__init__(self._serve, driver)
-
-    def _serve(self, job: Callable[[], Any]) -> _Done:
-        # The job and its outcome are held in lists emptied before the worker
-        # waits: an idle worker keeps no session, object or traceback alive.
-        jobs = [job]
-        del job
-        while True:
-            try:
-                outcome = [_Done((jobs.pop()(), None))]
-            except greenlet.GreenletExit:
-                raise  # collected while suspended (its session was dropped): the worker ends
-            except BaseException as exc:
-                outcome = [_Done((None, exc))]
-            idle: list[_Worker] | None = getattr(_pools, "idle", None)
-            if idle is None:
-                idle = _pools.idle = []
-            if len(idle) >= _POOL_SIZE:
-                return outcome.pop()  # the pool is full: end, the driver gets the outcome
-            idle.append(self)
-            jobs.append(self.parent.switch(outcome.pop()))
-
-
-# Idle workers per thread (a greenlet runs only in the thread it was made in).
-_POOL_SIZE = 64
-_pools = threading.local()
 
 
 def _veto(session: Session, obj: Any, name: str) -> None:
@@ -480,9 +394,9 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
                 continue
             try:
                 if error is None:
-                    _drive(call, functools.partial(call.switch, None))
+                    drive(call, functools.partial(call.switch, None))
                 else:
-                    _drive(call, functools.partial(call.throw, error))
+                    drive(call, functools.partial(call.throw, error))
             except BaseException as exc:
                 if error is None:
                     error = exc
@@ -518,7 +432,7 @@ def _fail(session: Session, error: BaseException) -> None:
         if call.dead:
             continue
         with contextlib.suppress(BaseException):
-            _drive(call, functools.partial(call.throw, error))
+            drive(call, functools.partial(call.throw, error))
 
 
 def _finish_stale(session: Session) -> None:

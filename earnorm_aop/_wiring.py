@@ -17,7 +17,7 @@ does:
   [`earnorm_aop.runtime.context`][earnorm_aop.runtime.context]; ``adapter``, the model's
   adapter, decided at weave time; ``write``, the state of one write, made once per call
   ([`Write`][earnorm_aop.adapters.tracking.Write]);
-- commit-aware advice waits on the model's adapter;
+- commit-aware advice waits on the model's adapter (its ``defer``, decided at weave time);
 - a tripped plugin: switched off (the engine's own reaction), then published to the switchboards
   sharing it ([`earnorm_aop.runtime.switchboard`][earnorm_aop.runtime.switchboard]);
 - new and re-created woven classes: the plugin layer reads their ``Meta``
@@ -60,7 +60,7 @@ EXTENSIONS = extensions.Extensions(
     injectables={"context": context.current_context, "user": context.current_user},
     constants={"adapter": adapters.adapter_for},
     per_call={"write": tracking.write_maker},
-    scheduler=adapters.schedule,
+    scheduler=adapters.scheduler_of,
     on_auto_disable=(weaver.switch_off, switchboard.publish_auto_disable),
     on_subclass=(model.on_subclass,),
     on_copy=(model.on_copy,),

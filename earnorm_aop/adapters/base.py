@@ -17,10 +17,11 @@ import importlib
 import inspect
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..weaving.advice import CALLED, Subject, Target
+from ..weaving.extensions import Scheduler
 from ._change_tracking import AdapterChangeTracking
 from ._fields import FieldSpec
 from ._transactions import AdapterTransactions
@@ -34,7 +35,7 @@ __all__ = [
     "framework_bases",
     "operations_of",
     "register_adapter",
-    "schedule",
+    "scheduler_of",
     "subject_of",
 ]
 
@@ -189,11 +190,6 @@ def framework_bases() -> frozenset[type]:
     return frozenset(found)
 
 
-def schedule(
-    model: type,
-    subject: Any,
-    on_commit: Callable[[], None] | None,
-    on_rollback: Callable[[], None] | None,
-) -> None:
-    """The engine's ``scheduler`` point: the model's adapter's ``defer``."""
-    adapter_for(model).defer(model, subject, on_commit, on_rollback)
+def scheduler_of(model: type) -> Scheduler:
+    """The engine's ``scheduler`` point: the model's adapter's ``defer``, asked at weave time."""
+    return adapter_for(model).defer

@@ -300,6 +300,19 @@ class Write:
             else None
         )
 
+    def instance_record(self) -> Record:
+        """The record of an instance write (``save``, ``update``, ``delete``), made once.
+
+        A save's is ``record``, built with the write; another's is built on the first
+        ask and kept there, so every advice asking after it reads the same one.
+        """
+        rec = self.record
+        if rec is None:
+            rec = self.record = instance_record(
+                self.operation, self.adapter, self.model, self.instance, self.args, self.kwargs
+            )
+        return rec
+
     @property
     def queryset(self) -> Any:
         """What a bulk update or delete acts on."""

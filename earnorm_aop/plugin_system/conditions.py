@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..adapters.base import Adapter, adapter_for
-from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_recorder, records
+from ..adapters.tracking import BULK, UNKNOWN, WRITES, Record, instance_recorder
 from ..errors import PluginError, WeavingError
 from ..weaving.advice import Target, signature_key
 from ..weaving.aspect import AdviceSpec, Aspect
@@ -349,7 +349,7 @@ def _wrap(
     signature, names, own = _signature_for(func, kind, operation, where)
     later = _deferrer(func, kind, aspect, where, adapter, name) if kind in _DEFERRED else None
     if operation in BULK:
-        conditional = _per_record(func, kind, operation, test, asks, names, own, later, adapter)
+        conditional = _per_record(func, kind, test, asks, names, own, later)
     else:
         conditional = _per_instance(func, kind, operation, test, asks, names, own, later, adapter)
     functools.update_wrapper(conditional, func)
@@ -393,7 +393,7 @@ def _signature_for(
     produced = kind in (Kind.AFTER, *_DEFERRED)
     if produced and operation == "save_many" and "result" not in names:
         extra.append("result")  # save_many's objects: its argument may be a spent generator
-    if operation != "save_many" and "write" not in names:
+    if "write" not in names:
         extra.append("write")  # the save's record, the rows read: once, for every advice
     params = [varpos] if varpos is not None else []
     params += named + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in extra]
@@ -461,13 +461,11 @@ def _per_instance(
 def _per_record(
     func: Callable[..., Any],
     kind: Kind,
-    operation: str,
     test: Callable[[Record], bool] | None,
     asks: bool,
     names: tuple[str, ...],
     own: frozenset[str],
     later: Deferrer | None,
-    adapter: Adapter,
 ) -> Callable[..., Any]:
     """The body on bulk writes: ``func`` once per record that passes (``instance`` is that record).
 
@@ -479,9 +477,7 @@ def _per_record(
     def conditional(*va: Any, **kw: Any) -> Any:
         subject = kw["instance"]
         model = kw["model"]
-        write = kw.get("write")  # update_many / delete_many: the rows read once, shared
-        given = (operation, adapter, model, subject, kw["args"], kw["kwargs"], kw.get("result"))
-        recs = records(*given) if write is None else write.records()
+        recs = kw["write"].records(kw.get("result"))  # the rows read once, shared
         call = {n: v for n, v in kw.items() if n in names or n not in own}
         for rec in recs:
             if test is not None and not test(rec):

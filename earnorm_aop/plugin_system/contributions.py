@@ -7,8 +7,9 @@ FieldSpec(...)}``, a list of [`FieldSpec`][earnorm_aop.adapters.base.FieldSpec],
 returning either, so field names can come from its configuration), and ``model_methods`` (a mapping
 of name to callable, or a method returning one; each callable gets the model
 instance first, unless it is a ``classmethod`` / ``staticmethod`` object, which
-is installed as such, e.g. ``Model.with_deleted()``).  They are added through
-the model's adapter when the plugin is woven, before any advice, so an ORM sees
+is installed as such, e.g. ``Model.with_deleted()``; one that takes ``adapter`` is given the
+model's adapter, found when the plugin is woven, so a call looks nothing up).  They are added
+through the model's adapter when the plugin is woven, before any advice, so an ORM sees
 the fields before migrations are made.  A model's own attribute of the same name always wins.
 
 A plugin that hides rows from the default queryset may also define
@@ -24,6 +25,7 @@ context).
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,10 +67,41 @@ def _declared(plugin: object, attr: str) -> Any:
 
 def contributed_fields(name: str, plugin: object) -> list[FieldSpec]:
     """The fields plugin ``name`` (an instance) contributes: its ``schema()``'s, or ``fields``."""
-    return list(schema_of(name, plugin).fields)
+    return list(_contributions(name, plugin)[0])
 
 
 def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., Any]]:
+    """The methods plugin ``name`` (an instance) adds to its models (``model_methods``)."""
+    return dict(_contributions(name, plugin)[1])
+
+
+# What each plugin instance serving every model contributes (``shared_by_models``:
+# its configuration is fixed, so is what it declares), read once for all the
+# models it is woven on.  Weak on the instance; by name too (one instance may
+# serve two names, whose errors name each).
+_contributed: weakref.WeakKeyDictionary[
+    object, dict[str, tuple[tuple[FieldSpec, ...], dict[str, Callable[..., Any]]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _contributions(
+    name: str, plugin: object
+) -> tuple[tuple[FieldSpec, ...], dict[str, Callable[..., Any]]]:
+    """(fields, methods) of plugin ``name``: read again per call unless the instance is shared."""
+    if not getattr(type(plugin), "shared_by_models", False):
+        return tuple(schema_of(name, plugin).fields), _methods_of(name, plugin)
+    try:
+        by_name = _contributed.get(plugin)
+    except TypeError:  # not weakly referenceable: read each time
+        return tuple(schema_of(name, plugin).fields), _methods_of(name, plugin)
+    found = by_name.get(name) if by_name is not None else None
+    if found is None:
+        found = (tuple(schema_of(name, plugin).fields), _methods_of(name, plugin))
+        _contributed.setdefault(plugin, {})[name] = found
+    return found
+
+
+def _methods_of(name: str, plugin: object) -> dict[str, Callable[..., Any]]:
     value = _declared(plugin, "model_methods")
     if not value:
         return {}
@@ -82,54 +115,75 @@ def contributed_methods(name: str, plugin: object) -> dict[str, Callable[..., An
 
 
 # The model methods of plugin instances that serve every model (``shared_by_models``:
-# the registry keeps them), by (plugin, method, name, on_class): each model gets the
-# same function, made once.  Another plugin's are made per model, as they die with it.
+# the registry keeps them), by (plugin instance, function, adapter): each model of one
+# ORM gets the same function, made once.  Another plugin's are made per model, as they die
+# with it.
 _methods: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
 
-def _model_method(
-    plugin_name: str, name: str, func: Callable[..., Any], *, on_class: bool = False
-) -> Callable[..., Any]:
-    """``_as_method``, made once for a shared plugin instance's method."""
+def _model_method(func: Callable[..., Any], plugin: object, model: type) -> Callable[..., Any]:
+    """``_as_method`` for ``model``, made once per adapter for a shared plugin instance's method."""
     owner = getattr(func, "__self__", None)
     if owner is None or not getattr(type(owner), "shared_by_models", False):
-        return _as_method(plugin_name, name, func, on_class=on_class)
-    key = (plugin_name, name, owner, func.__func__, on_class)  # type: ignore[attr-defined]
+        return _as_method(func, plugin, adapter_for(model) if _asks_adapter(func) else None)
+    key = (owner, func.__func__, adapter_for(model))  # type: ignore[attr-defined]
     found = _methods.get(key)
-    if found is None:
-        found = _methods[key] = _as_method(plugin_name, name, func, on_class=on_class)
+    if found is None:  # the signature is read once per function and adapter
+        found = _methods[key] = _as_method(func, plugin, key[2] if _asks_adapter(func) else None)
     return found
 
 
-def _as_method(
-    plugin_name: str, name: str, func: Callable[..., Any], *, on_class: bool = False
-) -> Callable[..., Any]:
-    """``func`` as a model method that runs the plugin configured for the caller's class.
+def _asks_adapter(func: Callable[..., Any]) -> bool:
+    """Whether the plugin's method takes ``adapter`` (the model's, given at weave time)."""
+    try:
+        found = inspect.signature(func).parameters.get("adapter")
+    except (TypeError, ValueError):
+        return False
+    return found is not None and found.kind in (found.POSITIONAL_OR_KEYWORD, found.KEYWORD_ONLY)
 
-    A subclass may weave the same plugin again with other options
-    (``softdelete`` with ``field="removed_at"``); the method it inherits must
-    use that configuration, so each call asks which instance of the plugin is
-    in force on ``type(self)`` (or ``cls``) and runs its method of that name.
+
+def _as_method(func: Callable[..., Any], plugin: object, adapter: Any) -> Callable[..., Any]:
+    """``func`` (a plugin instance's method) as a model method: the model instance first.
+
+    Everything is decided here, when the plugin is woven: which plugin instance runs
+    (``func``'s: a subclass weaving the plugin again with other options, ``softdelete`` with
+    ``field="removed_at"``, gets a method of its own, see
+    [`contribute`][earnorm_aop.plugin_system.contributions.contribute]) and, for a method that
+    asks for ``adapter``, the model's adapter.  A call looks nothing up.
     """
+    if adapter is None:
 
-    @functools.wraps(func)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        model = self if on_class else type(self)
-        return _in_force(model, plugin_name, name, func)(self, *args, **kwargs)
+        @functools.wraps(func)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return func(self, *args, **kwargs)
 
+    else:
+
+        @functools.wraps(func)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return func(self, *args, adapter=adapter, **kwargs)
+
+    method.__earnorm_from__ = (plugin, adapter)  # type: ignore[attr-defined]
     return method
 
 
-def _in_force(
-    model: type, plugin_name: str, name: str, default: Callable[..., Any]
-) -> Callable[..., Any]:
-    for aspect in weaver.effective_aspects(model):
-        if aspect.name == plugin_name:
-            found = contributed_methods(plugin_name, aspect.plugin).get(name)
-            if isinstance(found, classmethod | staticmethod):
-                found = found.__func__
-            return found if callable(found) else default
-    return default
+def _made_from(value: Any) -> tuple[object, Any] | None:
+    """The (plugin instance, adapter) a contributed class attribute runs with (None: not ours)."""
+    if isinstance(value, classmethod | staticmethod):
+        value = value.__func__
+    return getattr(value, "__earnorm_from__", None)
+
+
+def _same_source(a: tuple[object, Any] | None, b: tuple[object, Any] | None) -> bool:
+    return a is not None and b is not None and a[0] is b[0] and a[1] is b[1]
+
+
+def _inherited(model: type, method: str) -> tuple[str | None, Any]:
+    """Who gave ``model``'s parents ``method``: (plugin name or None for the class's own, value)."""
+    for klass in model.__mro__[1:]:
+        if method in vars(klass):
+            return _added.get(klass, {}).get(method), vars(klass)[method]
+    return None, None
 
 
 @dataclass
@@ -157,15 +211,20 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> Added:
             mine = _added.setdefault(model, {})
             if method in vars(model) and mine.get(method) is None:
                 continue  # the model's own method wins
-            if method not in vars(model) and hasattr(model, method):
-                continue  # inherited from a parent: the parent's (or its plugin's) wins
             if isinstance(func, classmethod):
-                wrapped = _model_method(aspect.name, method, func.__func__, on_class=True)
-                setattr(model, method, classmethod(wrapped))
+                value: Any = classmethod(_model_method(func.__func__, aspect.plugin, model))
             elif isinstance(func, staticmethod):
-                setattr(model, method, func)
+                value = func
             else:
-                setattr(model, method, _model_method(aspect.name, method, func))
+                value = _model_method(func, aspect.plugin, model)
+            if method not in vars(model) and hasattr(model, method):
+                # Inherited: a parent's own method, or another plugin's, wins; the same
+                # plugin's is replaced when this model runs another instance of it (other
+                # options) or through another adapter.
+                by, there = _inherited(model, method)
+                if by != aspect.name or _same_source(_made_from(there), _made_from(value)):
+                    continue
+            setattr(model, method, value)
             mine[method] = aspect.name
             added.methods.append(method)
     return added
@@ -230,10 +289,25 @@ def withdraw_unwoven(model: type) -> None:
     mine = _added.get(model)
     if not mine:
         return
-    now: dict[str, set[str]] = {}
+    now: dict[str, tuple[object, set[str]]] = {}
     for aspect in weaver.effective_aspects(model):
-        now.setdefault(aspect.name, set()).update(contributed_methods(aspect.name, aspect.plugin))
-    _remove_methods(model, [m for m, plugin in mine.items() if m not in now.get(plugin, ())])
+        now[aspect.name] = (aspect.plugin, set(contributed_methods(aspect.name, aspect.plugin)))
+    stale = [m for m, plugin in mine.items() if not _in_force(vars(model).get(m), now, plugin, m)]
+    _remove_methods(model, stale)
+
+
+def _in_force(
+    value: Any, now: Mapping[str, tuple[object, set[str]]], plugin: str, name: str
+) -> bool:
+    """Whether the class attribute ``value`` runs what the plugin in force contributes now.
+
+    A subclass's own method of a plugin it no longer weaves itself (its parent's instance
+    is in force again) runs an instance no longer in force: removed, the parent's is inherited.
+    """
+    if plugin not in now or name not in now[plugin][1]:
+        return False
+    made = _made_from(value)
+    return made is None or made[0] is now[plugin][0]
 
 
 def copy_contributions(old: type, new: type) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -27,6 +28,7 @@ from ..errors import PluginError
 from ..weaving import extensions, scope, weaver
 from ..weaving.aspect import AdviceSpec, Aspect
 from ..weaving.commit import streak_of
+from ..weaving.planning import Handlers
 from ..weaving.policy import policy_of, record_failure
 
 __all__ = [
@@ -233,16 +235,53 @@ def emit_deferred(instance: Any, event: str, **payload: Any) -> None:
     ``after_commit`` advice's ([`commit`][earnorm_aop.weaving.commit]): the
     plugin's code that succeeded at the write, or another handler at this
     commit, does not reset it, so a handler failing at every commit still
-    reaches ``max_failures``.
+    reaches ``max_failures``.  Each handler's streak, policy and plan are decided
+    once for the model's handlers of the event (again when they change), not per commit.
     """
-    for aspect, spec in _handlers(instance, event):
-        plan = _plan(spec)
+    model = type(instance)
+    handlers = weaver.event_handlers(model, event)
+    if not handlers:
+        return
+    off = scope.DISABLED.get()
+    for aspect, spec, plan, run, policy, failed in _deferred_of(model, event, handlers):
+        if off and aspect.switch in off:
+            continue
         if plan[2]:
             raise _async_handler(aspect, spec, event)
         args, kwargs = _arguments(aspect, spec, instance, event, payload, plan)
-        failed = functools.partial(_deferred_failed, aspect, _what(spec, instance, event))
-        run = streak_of(aspect.switch, f"{event}:{spec.name}").run
-        run(policy_of(aspect), failed, instance, spec.func, args, kwargs)
+        run(policy, failed, instance, spec.func, args, kwargs)
+
+
+_Deferred = tuple[Aspect, AdviceSpec, _Plan, Any, Any, Any]
+# model -> event -> (the handlers, each as emit_deferred runs it); remade when the model's
+# handlers of the event are another tuple (a rebuild makes a new one).
+_deferred: weakref.WeakKeyDictionary[type, dict[str, tuple[Handlers, tuple[_Deferred, ...]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _deferred_of(model: type, event: str, handlers: Handlers) -> tuple[_Deferred, ...]:
+    by_event = _deferred.get(model)
+    found = None if by_event is None else by_event.get(event)
+    if found is not None and found[0] is handlers:
+        return found[1]
+    prepared = tuple(
+        (
+            aspect,
+            spec,
+            _plan(spec),
+            streak_of(aspect.switch, f"{event}:{spec.name}").run,
+            policy_of(aspect),
+            functools.partial(
+                _deferred_failed,
+                aspect,
+                f"handler {spec.name!r} of event {event!r} on {model.__qualname__}",
+            ),
+        )
+        for aspect, spec in handlers
+    )
+    _deferred.setdefault(model, {})[event] = (handlers, prepared)
+    return prepared
 
 
 def _deferred_failed(

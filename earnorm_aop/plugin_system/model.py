@@ -104,13 +104,16 @@ def apply_plugins(
     """Resolve, configure and weave ``requested`` plugins onto ``model``, all or nothing."""
     reg = reg or registry_of(model)
     board = reg.switchboard
+    # What applies to the model before this weave (nothing below weaves): asked once.
+    woven = weaver.effective_aspects(model)
+    woven_names = {a.name for a in woven}
     if board is not None:
         # A plugin reconfigured for every process (board.reconfigure) takes the
         # shared options when this process first weaves it on the model.
         requested = {
             name: (
                 shared
-                if not weaver.is_woven(model, name)
+                if name not in woven_names
                 and (shared := board.shared_config(name, model)) is not None
                 else config
             )
@@ -127,10 +130,9 @@ def apply_plugins(
     for name in order:
         if name in requested:
             aspects.append(reg.aspect_for(name, model, requested[name]))
-        elif not weaver.is_woven(model, name):
+        elif name not in woven_names:
             aspects.append(reg.aspect_for(name, model, {}))  # a requirement, default config
     # Services woven by themselves, found by role (plugin_system/services.py).
-    woven = weaver.effective_aspects(model)
     if not _served(LIFECYCLE_EVENTS, aspects, woven) and any(
         listens_to_lifecycle(a) for a in aspects
     ):

@@ -335,21 +335,22 @@ class AuditPlugin:
         kwargs: dict[str, Any],
         proceed: Callable[..., Any],
         adapter: Adapter,
+        write: tracking.Write,
     ) -> Any:
         """With ``record_unchanged``: a save of a loaded record that changed nothing is recorded.
 
         ``after_change`` does not fire for it (nothing changed), so this advice
-        records it itself.
+        records it itself, reading the write's record (a save's, shared with the
+        write's other advice).
         """
         if adapter.saves_nothing(args, kwargs):
             return proceed()
-        operation = "update" if method == "update" else "save"
-        rec = tracking.instance_record(operation, adapter, model, instance, args, kwargs)
+        rec = write.instance_record()
         if rec.created or action_for(instance) is not None:
             return proceed()
 
         def record(result: Any) -> Any:
-            if rec.changes:
+            if rec.diff():  # as written (the record is the write's, not this advice's)
                 return result  # a change: recorded as the listener of after_change
             stored = self._record(adapter, model, instance, adapter.pk(instance), "update", {})
             return settle([stored], result)

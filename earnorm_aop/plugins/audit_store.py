@@ -2,9 +2,11 @@
 
 What only audit needs of an ORM (see
 [`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]): an integration
-provides it for its adapter under [`AUDIT_STORE`][earnorm_aop.plugins.audit_store.AUDIT_STORE]
-(``provide(MyAdapter, "audit store", MyAuditStore)``, the factory given the adapter), with
-the two methods of [`AuditStore`][earnorm_aop.plugins.audit_store.AuditStore]: a table of the
+provides it for its adapter under the key
+[`AUDIT_STORE`][earnorm_aop.adapters.capability_keys.AUDIT_STORE] (declared below the plugins,
+re-exported here: ``provide(MyAdapter, AUDIT_STORE, MyAuditStore)``, the factory given the
+adapter, checked by mypy), with the two methods of
+[`AuditStore`][earnorm_aop.adapters.capability_keys.AuditStore]: a table of the
 model's own database, written in the write's transaction.  An adapter without one gets
 [`PlainAuditStore`][earnorm_aop.plugins.audit_store.PlainAuditStore]: the in-memory list
 [`TABLE`][earnorm_aop.plugins.audit_store.TABLE] (or, for an adapter written before
@@ -15,39 +17,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from ..adapters.base import Adapter
 from ..adapters.capabilities import provided
+from ..adapters.capability_keys import AUDIT_STORE, AuditStore
 
 __all__ = ["AUDIT_STORE", "TABLE", "AuditStore", "PlainAuditStore", "audit_store"]
-
-AUDIT_STORE = "audit store"
-"""The name integrations provide this capability under."""
 
 TABLE: list[dict[str, Any]] = []
 """The audit records of plain classes (the ``table`` sink without an ORM): an in-memory list."""
 
 _lock = threading.Lock()
-
-
-class AuditStore(Protocol):
-    """Where the audit ``table`` sink writes (one implementation per adapter)."""
-
-    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
-        """Store one audit record of ``model`` in a table of the same database.
-
-        ``record`` has ``model`` (label), ``id``, ``action``, ``changes``
-        (field -> ``[old, new]``), ``actor``, ``time`` (aware UTC datetime),
-        ``request_id``, ``client`` and ``reason``.  What it returns is awaited
-        by the audit plugin when it is awaitable (an async ORM's insert).
-        """
-
-    def write_audit_records(self, model: type, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """Store the records of one bulk write, in one statement where the ORM can.
-
-        Returns what the writes return (awaitables, on an async ORM).
-        """
 
 
 class PlainAuditStore:

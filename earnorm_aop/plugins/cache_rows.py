@@ -2,9 +2,11 @@
 
 What only the cache needs of an ORM (see
 [`earnorm_aop.adapters.capabilities`][earnorm_aop.adapters.capabilities]): an integration
-provides it for its adapter under [`CACHED_ROWS`][earnorm_aop.plugins.cache_rows.CACHED_ROWS]
-(``provide(MyAdapter, "cached rows", MyCachedRows)``, the factory given the adapter), with
-the four methods of [`CachedRows`][earnorm_aop.plugins.cache_rows.CachedRows]; an adapter
+provides it for its adapter under the key
+[`CACHED_ROWS`][earnorm_aop.adapters.capability_keys.CACHED_ROWS] (declared below the plugins,
+re-exported here: ``provide(MyAdapter, CACHED_ROWS, MyCachedRows)``, the factory given the
+adapter, checked by mypy), with the four methods of
+[`CachedRows`][earnorm_aop.adapters.capability_keys.CachedRows]; an adapter
 without one gets [`PlainCachedRows`][earnorm_aop.plugins.cache_rows.PlainCachedRows], right
 for plain classes and pydantic models.
 
@@ -16,49 +18,13 @@ query's result would.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from ..adapters.base import Adapter
 from ..adapters.capabilities import provided
+from ..adapters.capability_keys import CACHED_ROWS, CachedRows
 
 __all__ = ["CACHED_ROWS", "CachedRows", "PlainCachedRows", "cached_rows"]
-
-CACHED_ROWS = "cached rows"
-"""The name integrations provide this capability under."""
-
-
-class CachedRows(Protocol):
-    """What the cache asks of an ORM (one implementation per adapter)."""
-
-    def read_alias(self, model: type, subject: Any) -> str | None:
-        """The database a read on ``subject`` (what ``get`` was called on) uses.
-
-        Part of a cache key, so a read from one database never answers a read
-        from another.
-        """
-
-    def cache_aliases(self, model: type, subject: Any) -> Sequence[str | None]:
-        """Every database a cached read of ``model`` may come from (what a write invalidates).
-
-        ``subject`` is what was written (an instance, a queryset): an ORM may
-        name the database it was written to.
-        """
-
-    def cache_misfit(self, model: type, values: Mapping[str, Any], pk: Any) -> str | None:
-        """Why ``values`` (a cache entry) cannot stand for row ``pk`` of ``model``; None if it can.
-
-        A cache is written by other processes, other versions of the code, or
-        anyone with access to it: an entry is used only if it holds every
-        field of the model (an ORM: and no other) and the primary key of the
-        key it is under.
-        """
-
-    def from_values(self, model: type, values: Mapping[str, Any], alias: str | None) -> Any:
-        """An instance of ``model`` loaded from ``values`` (a snapshot) read on ``alias``.
-
-        What a cache hit returns: a new instance, recorded as loaded (its
-        persisted state is ``values``), as a query's result would be.
-        """
 
 
 class PlainCachedRows:

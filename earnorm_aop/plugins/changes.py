@@ -33,23 +33,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..adapters import tracking
 from ..adapters.base import Adapter, adapter_for
 from ..adapters.capabilities import provided
+from ..adapters.capability_keys import ONLY_FIELDS
 from ..plugin_system.conditions import per_model
 from ..plugin_system.contributions import contributed_fields
 from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
+from ..weaving.aspect import Aspect
+from ..weaving.pointcut import Pointcut, split_event
 from ._common import call_with, then
 
 __all__ = ["ONLY_FIELDS", "ChangesPlugin", "PlainOnlyFields"]
 
-ONLY_FIELDS = "saving only some fields"
-"""The capability ``update_fields=True`` asks of an ORM (``adapters/capabilities.py``).
-
-One method, ``with_only_fields(instance, args, kwargs, names)``: the call of a
-full ``save`` rewritten to write only the fields ``names`` (none: nothing is
-written).  An integration provides it under this name (Django:
-``update_fields=names``); [`PlainOnlyFields`][earnorm_aop.plugins.changes.PlainOnlyFields] is the
-one for plain classes.
-"""
+# The capability ``update_fields=True`` asks of an ORM: its key and protocol
+# (``OnlyFields.with_only_fields``) are declared below the plugins
+# (adapters/capability_keys.py), so an integration provides it, checked by mypy, without
+# importing this module; PlainOnlyFields is the one for plain classes.
 
 
 class PlainOnlyFields:
@@ -209,34 +207,74 @@ def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
       model's plugins contribute (``updated_at``, ``deleted_at``) — all audit's
       diff compares — where the adapter's ``read_rows`` takes ``fields``; of a
       delete, every column (its audit record holds every last value);
-    - not said (``True``: a hook with a condition or taking ``changes``, an
-      event listener, which may read any field of the row): every column.
+    - not said (``True``): the fields its hooks' conditions name, when every hook of
+      it that sees the rows on this operation is one whose condition names its fields
+      (``when=``/``when_any=``, no ``condition=``) and that takes neither ``instance``,
+      ``changes`` nor ``write``; else (a hook taking ``changes``, an event listener,
+      which may read any field of the row; a plugin with no such hook) every column.
 
     Whatever is read is read once, shared by every plugin (the bulk frame).
     """
     from ..weaving.weaver import effective_aspects
 
     aspects = effective_aspects(model)
-    reads = {
-        "no" if getattr(a.plugin, "serves", None) == TRACKING else _reads(a.plugin) for a in aspects
-    }
-    if reads <= {"no"}:
+    reads = [
+        "no" if getattr(a.plugin, "serves", None) == TRACKING else _reads(a, operation)
+        for a in aspects
+    ]
+    if all(r == "no" for r in reads):
         return _nothing_to_read
     deleting = operation == "delete_many"
     fields: frozenset[str] | None = None
     if not deleting and "all" not in reads and _reads_fields(adapter_for(model)):
         fields = frozenset(
             spec.name for a in aspects for spec in contributed_fields(a.name, a.plugin)
-        )
+        ).union(*(r for r in reads if isinstance(r, frozenset)))
     return _reading(deleting, fields)
 
 
-def _reads(plugin: object) -> str:
-    """What ``plugin`` declares it reads of a bulk write's rows: "no", "written" or "all"."""
-    declared = getattr(plugin, "reads_rows", True)
+def _reads(aspect: Aspect, operation: str) -> str | frozenset[str]:
+    """What a plugin reads of a bulk write's rows: "no", "all", or besides the written
+    fields, the fields named (empty: "written")."""
+    declared = getattr(aspect.plugin, "reads_rows", True)
     if declared is False:
         return "no"
-    return "written" if declared == "written" else "all"
+    if declared == "written":
+        return frozenset()
+    found = _condition_fields(aspect, operation)
+    return "all" if found is None else found
+
+
+def _condition_fields(aspect: Aspect, operation: str) -> frozenset[str] | None:
+    """The fields the conditions of ``aspect``'s hooks on ``operation`` read, when that is
+    all its hooks read of the rows (see ``_bulk_reader``); None: any field."""
+    if getattr(aspect.plugin, "tracks_changes", False) is True:
+        return None  # it reads the tracking itself
+    named: set[str] = set()
+    for spec in aspect.advices:
+        target = spec.target
+        if isinstance(target, Pointcut):
+            if not target.matches(operation):
+                continue
+        else:
+            split = split_event(target)
+            if split is None or split[1] not in tracking.WRITES:
+                return None  # an event's handler: the event's payload is every field
+            if split[1] != operation:
+                continue
+        condition = getattr(spec, "condition", None)
+        sees = _ROW_PARAMETERS.intersection(inspect.signature(spec.func).parameters)
+        if condition is None and not sees:
+            continue  # sees the statement, not its rows
+        if condition is None or sees or condition.condition is not None:
+            return None
+        if not condition.fields():
+            return None  # has_changed of the whole row
+        named.update(condition.fields())
+    return frozenset(named) if named else None
+
+
+_ROW_PARAMETERS = frozenset({"instance", "changes", "write"})
 
 
 def _reads_fields(adapter: Adapter) -> bool:

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..adapters.base import Adapter, FieldSpec, adapter_for
+from ..adapters.base import Adapter, FieldSpec
 from ..errors import PluginError
 from ..plugin_system.schema import Schema
 from ..plugin_system.spec import hook
@@ -162,17 +162,18 @@ class SoftDeletePlugin:
 
     # -- contributed model methods ------------------------------------------------
 
-    def _restore(self, instance: Any) -> Any:
+    # Each takes the model's ``adapter``, given when the plugin is woven (contributions.py).
+
+    def _restore(self, instance: Any, adapter: Adapter) -> Any:
         """Undo a soft delete: clear ``deleted_at`` and save (awaitable on an async model).
 
         The record's values are read first where nothing was read yet (an
         EarnORM record from ``browse()`` or ``search()``).
         """
-        adapter = adapter_for(type(instance))
-        return then(adapter.read_if_unknown(instance), lambda _: self._restore_read(instance))
+        read = adapter.read_if_unknown(instance)
+        return then(read, lambda _: self._restore_read(instance, adapter))
 
-    def _restore_read(self, instance: Any) -> Any:
-        adapter = adapter_for(type(instance))
+    def _restore_read(self, instance: Any, adapter: Adapter) -> Any:
         if adapter.get_field(instance, self._field) is None:
             return adapter.finished(type(instance), None)
         adapter.set_field(instance, self._field, None)
@@ -182,14 +183,12 @@ class SoftDeletePlugin:
         )
         return then(saved, lambda _: None)
 
-    def _hard_delete(self, instance: Any) -> Any:
+    def _hard_delete(self, instance: Any, adapter: Adapter) -> Any:
         """Delete the row for real (through the other plugins' delete advice)."""
-        adapter = adapter_for(type(instance))
         return within(hard_deleting, lambda: adapter.delete_instance(instance))
 
-    def _with_deleted(self, model: type) -> Any:
+    def _with_deleted(self, model: type, adapter: Adapter) -> Any:
         """The model's default queryset, soft-deleted rows included."""
-        adapter = adapter_for(model)
         if not adapter.has_queryset(model):
             name = model.__qualname__
             raise NoQuerysetError(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..adapters import tracking
 from ..adapters.base import Adapter, FieldSpec
 from ..adapters.capabilities import provided
+from ..adapters.capability_keys import WRITE_STAMPS
 from ..plugin_system.conditions import per_model
 from ..plugin_system.schema import Backfill, Schema
 from ..plugin_system.spec import hook
@@ -27,15 +28,11 @@ from ._common import CallableOption, call_with, clock_of
 
 __all__ = ["WRITE_STAMPS", "PlainStamps", "TimestampPlugin"]
 
-WRITE_STAMPS = "stamps on write"
-"""What timestamp asks of an ORM that sets some fields itself (a capability).
-
-One method, ``stamps_on_write(model, name)``: whether the ORM sets field
-``name`` on every write, whatever the values; then a save that changes
-nothing still changes it, and the no-op rule cannot hold for it.  EarnORM
-provides it (its ``auto_now`` ``updated_at``);
-[`PlainStamps`][earnorm_aop.plugins.timestamp.PlainStamps] says never.
-"""
+# What timestamp asks of an ORM that sets some fields itself (a capability): whether the ORM
+# sets a field on every write, whatever the values; then a save that changes nothing still
+# changes it, and the no-op rule cannot hold for it.  Its key and protocol
+# (``Stamps.stamps_on_write``) are declared below the plugins (adapters/capability_keys.py);
+# EarnORM provides it (its ``auto_now`` ``updated_at``), PlainStamps says never.
 
 
 class PlainStamps:

@@ -323,24 +323,33 @@ class ValidationPlugin:
 
     # -- advice ------------------------------------------------------------------------
 
+    @property
+    def unused_hooks(self) -> frozenset[str]:
+        """One save check is woven: the one reading the write's changes with ``changed_only``."""
+        return frozenset({"validate_save" if self.config.changed_only else "validate_changed_save"})
+
     @hook("before:save", optional=True)
-    def validate_save(
-        self,
-        instance: Any,
-        model: type,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        adapter: Adapter,
-    ) -> None:
+    def validate_save(self, instance: Any, model: type, adapter: Adapter) -> None:
         """Refuse to save an invalid instance (not the save a soft delete makes)."""
         if action_for(instance) == "soft_delete":
             return  # deleting a row must not depend on its data being valid
+        self._refuse(adapter, model, self._errors_of(adapter, instance), "save")
+
+    @hook("before:save", optional=True)
+    def validate_changed_save(
+        self, instance: Any, model: type, adapter: Adapter, write: tracking.Write
+    ) -> None:
+        """With ``changed_only``: the per-field rules check the fields the save changes.
+
+        What it changes is the write's record's (built once for the write's advice).
+        """
+        if action_for(instance) == "soft_delete":
+            return
         changed = None
-        if self.config.changed_only:
-            rec = tracking.instance_record("save", adapter, model, instance, args, kwargs)
-            if not rec.created:
-                found = rec.changes
-                changed = lambda name: adapter.attname(model, name) in found  # noqa: E731
+        rec = write.instance_record()
+        if not rec.created:
+            found = rec.diff()  # as now: the record is shared by the write's advice
+            changed = lambda name: adapter.attname(model, name) in found  # noqa: E731
         self._refuse(adapter, model, self._errors_of(adapter, instance, changed=changed), "save")
 
     @hook("around:clean_fields", optional=True)

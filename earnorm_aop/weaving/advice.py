@@ -64,6 +64,9 @@ class Provided:
     ``make(instance, args, kwargs)`` of a value made once per call and given to every
     advice of that call (``write``), or None where the name does not apply; all win as
     reserved names.  ``operation``: the logical operation (or method) planned.
+    ``memo``: where the planner keeps what the factories made while it plans one
+    model, so the advice of one method share one value (one ``write`` maker per
+    target, one adapter per model) instead of a copy each.
     """
 
     getters: Mapping[str, Callable[[], Any]]
@@ -71,6 +74,7 @@ class Provided:
     model: type | None = None
     per_call: Mapping[str, Callable[[type, str, Target], Any]] = field(default_factory=dict)
     operation: str = ""
+    memo: dict[tuple[Any, ...], Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -78,12 +82,27 @@ class Provided:
 
     def constant(self, name: str, target: Target) -> Any:
         """The value of constant ``name`` for the model woven (the target's owner by default)."""
-        return self.constants[name](self.model or target.model or target.owner)
+        model = self.model or target.model or target.owner
+        memo = self.memo
+        if memo is None:
+            return self.constants[name](model)
+        key = (name, model)
+        if key not in memo:
+            memo[key] = self.constants[name](model)
+        return memo[key]
 
     def maker(self, name: str, target: Target) -> Any:
         """The per-call maker of ``name`` on ``target`` (None: not given on this operation)."""
         model = self.model or target.model or target.owner
-        return self.per_call[name](model, self.operation or target.name, target)
+        operation = self.operation or target.name
+        memo = self.memo
+        if memo is None:
+            return self.per_call[name](model, operation, target)
+        # (The target's identity: the memo lives while one model is planned.)
+        key = (name, model, operation, id(target))
+        if key not in memo:
+            memo[key] = self.per_call[name](model, operation, target)
+        return memo[key]
 
 
 NOTHING_PROVIDED = Provided({}, {})
@@ -214,6 +233,19 @@ class Target:
             params = params[1:]
         names = tuple(n for n, var in params if not var)
         return cls(owner, name, raw, binding, inspect.iscoroutinefunction(func), names, model)
+
+    def with_subject(self, subject: Subject) -> Target:
+        """This target with ``subject`` (what the adapter says ``instance`` is on it)."""
+        return Target(
+            self.owner,
+            self.name,
+            self.raw,
+            self.binding,
+            self.is_async,
+            self.param_names,
+            self.model,
+            subject,
+        )
 
     @property
     def signature(self) -> inspect.Signature | None:
@@ -549,39 +581,49 @@ _given: dict[tuple[int, tuple[int, ...]], tuple[tuple[Param, ...], tuple[Any, ..
 def _given_constants(
     shared: tuple[Param, ...], provided: Provided, target: Target
 ) -> tuple[Param, ...]:
-    """``shared`` (as cached) with this model's constants; one tuple per distinct value."""
-    values = tuple(
-        provided.maker(str(p.key), target)
-        if p.source is Source.CALL
-        else provided.constant(str(p.key), target)
-        for p in shared
-        if _is_constant(p, provided)
-    )
-    if not values:
+    """``shared`` (as cached) with this model's constants; one tuple per distinct value.
+
+    A per-call maker is the model's own (it holds the model): the tuple made
+    with one is not kept for another model, which could never use it.
+    """
+    constants = provided.constants
+    given: list[tuple[int, Any]] = []
+    per_model = False
+    for j, p in enumerate(shared):
+        if p.source is Source.CALL:
+            given.append((j, provided.maker(str(p.key), target)))
+            per_model = True
+        elif p.source is Source.DEFAULT and p.key and p.key in constants:
+            given.append((j, provided.constant(str(p.key), target)))
+    if not given:
         return shared
+    values = tuple(v for _, v in given)
     key = (id(shared), tuple(id(v) for v in values))
-    found = _given.get(key)
-    if (
-        found is not None
-        and found[0] is shared
-        and all(a is b for a, b in zip(found[2], values, strict=True))
-    ):
-        return found[1]
-    it = iter(values)
-    params = tuple(
-        dataclasses.replace(p, default=next(it)) if _is_constant(p, provided) else p for p in shared
-    )
-    if len(_given) > 4096:
-        _given.clear()
-    _given[key] = (shared, params, values)
-    return params
+    if not per_model:
+        found = _given.get(key)
+        if (
+            found is not None
+            and found[0] is shared
+            and all(a is b for a, b in zip(found[2], values, strict=True))
+        ):
+            return found[1]
+    params = list(shared)
+    for j, value in given:
+        p = shared[j]
+        params[j] = Param(p.name, p.kind, p.source, p.key, value)
+    made = tuple(params)
+    if not per_model:
+        if len(_given) > 4096:
+            _given.clear()
+        _given[key] = (shared, made, values)
+    return made
 
 
 def _is_constant(p: Param, provided: Provided) -> bool:
     """A per-model value: a weave-time constant, or a per-call value's maker."""
     if p.source is Source.CALL:
         return True
-    return p.source is Source.DEFAULT and p.key is not None and p.key in provided.constants
+    return p.source is Source.DEFAULT and bool(p.key) and p.key in provided.constants
 
 
 def _without_constant(p: Param, provided: Provided) -> Param:

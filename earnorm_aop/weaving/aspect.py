@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import CellType, MappingProxyType
 from typing import Any, Literal
 
 from ..errors import PointcutError
@@ -80,6 +80,10 @@ class Switch:
     # set through weaver.set_rollout, which re-weaves the classes using the plugin.
     rollout: object = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The closure cell holding this switch, which every dispatcher of the plugin
+    # closes over (made by the first one; see generated.py): one per plugin, not
+    # one per advice of every woven class.
+    cell: CellType | None = field(default=None, init=False, repr=False)
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)

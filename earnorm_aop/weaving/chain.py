@@ -23,10 +23,11 @@ from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import scope
+from . import extensions, scope
 from .advice import PlannedAdvice, Target
 from .aspect import Switch
 from .commit import COMMIT_KINDS, deferring
+from .extensions import Scheduler
 from .pointcut import Kind
 from .policy import record_failure
 
@@ -68,18 +69,25 @@ class ChainPlan:
         advice: Sequence[PlannedAdvice],
         *,
         guard: bool = False,
+        model: type | None = None,
     ) -> ChainPlan:
         """Sort advice given in plugin order into phases (reversing the late ones).
 
         Commit-aware advice joins the ``after`` phase as an advice that defers
-        the real call to the transaction's end ([`commit`][earnorm_aop.weaving.commit]).
+        the real call to the transaction's end ([`commit`][earnorm_aop.weaving.commit]), through
+        the scheduler of ``model`` (the class planned; by default the target's), asked here once.
         """
+        schedulers: list[Scheduler] = []
+
+        def deferred(a: PlannedAdvice) -> PlannedAdvice:
+            if not schedulers:
+                on = model or target.model or target.owner
+                schedulers.append(extensions.current.record.scheduler(on))
+            return deferring(a, FailureHandler(a, target), schedulers[0])
 
         def of(*kinds: Kind) -> tuple[PlannedAdvice, ...]:
             return tuple(
-                deferring(a, FailureHandler(a, target)) if a.kind in COMMIT_KINDS else a
-                for a in advice
-                if a.kind in kinds
+                deferred(a) if a.kind in COMMIT_KINDS else a for a in advice if a.kind in kinds
             )
 
         return cls(

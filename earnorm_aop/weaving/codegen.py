@@ -36,7 +36,6 @@ from .chain import (
 )
 from .interpreted import interpret_chain
 from .joinpoint import JoinPoint, Recover
-from .pointcut import Kind
 from .policy import policy_of
 
 __all__ = ["GLOBALS", "AdviceShape", "ChainShape", "Extras", "Generator", "ParamShape"]
@@ -69,12 +68,13 @@ _LEGEND = (
     "# dispatch: the wrapt wrapper; _lvl{k}: the k-th around advice, outermost first.",
     "# _advice{i}: advice i, in plan order (before, around, chain, after, error);",
     "# _switch{i}: its plugin's switch; _plugin{i}: the plugin's name; _kind{i}: the advice kind;",
-    "# _onfail{i}: its failure handler (log / disable); _twice{i}: its proceed()-twice message;",
+    "# _onfail{i}: its failure handler (log / disable);",
     "# _value{i}_{j}: a weave-time value for its parameter j (a default, the adapter) or an",
     "#   injectable's getter; _param{i}_{j}: the target parameter it reads from _ba (bound);",
     "# _arg{m}: a target parameter read from args; _nb / _dv{m}: the binding's fallback;",
     "# _g: the gate, nonzero while trace(), metering or disabled() may apply; _x: the",
-    "#   interpreted chain and what lives as long as the dispatcher; _runs{i} / _memo:",
+    "#   interpreted chain, what lives as long as the dispatcher and the message of",
+    "#   proceed() called twice (_x.twice(i)); _runs{i} / _memo:",
     "#   whether advice i runs in this context, per disabled() set last seen;",
     "# _make{n} / _state{n}: the maker of a value made once per call (the write's",
     "#   state) and that value, given to every advice asking for it.",
@@ -146,6 +146,66 @@ class ChainShape:
     states: int = 0  # values made once per call (``_state{n}``), passed down the around levels
 
 
+# Shapes by what they are written from (see _shape_key): one more chain of a
+# shape seen before skips building the shape's records and hashing them.
+_shapes: dict[tuple[Any, ...], ChainShape] = {}
+# The identifiers of advice i's values, made once per index.
+_NAMES: list[tuple[str, str, str, str, str]] = []
+
+
+def _names(i: int) -> tuple[str, str, str, str, str]:
+    """``_advice{i}``, ``_switch{i}``, ``_plugin{i}``, ``_kind{i}``, ``_onfail{i}`` (interned)."""
+    while len(_NAMES) <= i:
+        k = len(_NAMES)
+        _NAMES.append(
+            tuple(
+                _name(f"{stem}{k}")
+                for stem in ("_advice", "_switch", "_plugin", "_kind", "_onfail")
+            )  # type: ignore[arg-type]
+        )
+    return _NAMES[i]
+
+
+def _shape_key(plan: ChainPlan, keyed_on_instance: bool) -> tuple[Any, ...] | None:
+    """All a chain's shape is written from, as plain values; None when it reads the signature.
+
+    The shape of a chain whose advice asks for a target parameter depends on
+    the target's signature (``BindingShape``): such a chain is not keyed.
+    Otherwise the shape is a function of this key alone (``Generator._shape``
+    reads nothing else), so equal keys give equal shapes.
+    """
+    target = plan.target
+    parts: list[Any] = [
+        target.is_async,
+        plan.guard,
+        keyed_on_instance,
+        plan.guard and holds_iteration(target),
+        target.subject.source,
+        target.subject.index,
+        len(plan.befores),
+        len(plan.arounds),
+        len(plan.chains),
+        len(plan.afters),
+    ]
+    for advice in plan.all:
+        params = []
+        for p in advice.params:
+            if p.source is Source.TARGET:
+                return None
+            params.append((p.name, p.kind, p.source, p.key))
+        parts.append(
+            (
+                advice.kind,
+                advice.is_async,
+                advice.may_await,
+                advice.needs_binding,
+                advice.aspect.on_error,
+                tuple(params),
+            )
+        )
+    return tuple(parts)
+
+
 class Generator:
     """Splits a plan into its values, by generated name, and its shape; writes the source.
 
@@ -160,30 +220,51 @@ class Generator:
         # The chain's own values, which the generated functions reach as closure
         # variables; what every chain shares is in GLOBALS.
         self.extras = Extras(plan)
+        target = plan.target
+        gsub = guard_subject(target)
         self.ns: dict[str, Any] = {
             "_x": self.extras,
-            "_method": plan.target.name,
-            "_owner": plan.target.owner,
-            "_gsub": guard_subject(plan.target),
-            "model_of": model_of(plan.target),
-            "_subject_name": plan.target.subject.name,
+            "_method": target.name,
+            "_owner": target.owner,
+            "_gsub": gsub,
+            "model_of": model_of(target),
+            "_subject_name": target.subject.name,
         }
-        checked = plan.befores + plan.chains + plan.afters + plan.errors
-        if checked:
+        everything = plan.all
+        if len(everything) > len(plan.arounds):  # checked: before, chain, after, error
             # The last disabled set seen, with one run/skip flag per advice.
-            self.ns["_memo"] = (None, *[True] * len(checked))
-        for i, advice in enumerate(plan.all):
-            self.ns[_name(f"_advice{i}")] = advice.func
-            self.ns[_name(f"_switch{i}")] = advice.aspect.switch
-            self.ns[_name(f"_plugin{i}")] = advice.aspect.name
-            self.ns[_name(f"_kind{i}")] = advice.kind.value
-            if policy_of(advice.aspect).goes_on:
-                self.ns[_name(f"_onfail{i}")] = FailureHandler(advice, plan.target)
-            if advice.kind is Kind.AROUND:
-                self.ns[_name(f"_twice{i}")] = (
-                    f"proceed() called twice by around advice {advice.label} on "
-                    f"{plan.target.owner.__qualname__}.{plan.target.name}"
-                )
+            self.ns["_memo"] = (None, *[True] * (len(everything) - len(plan.arounds)))
+        # A chain of a shape seen before (the usual case: one more model woven with
+        # the same plugins) takes that shape, and its values in the same order.
+        key = _shape_key(plan, gsub is None)
+        shape = _shapes.get(key) if key is not None else None
+        self._values(everything)
+        if shape is not None:
+            self._param_values(everything, bound=True)  # (a shape with a key binds no target)
+            self.shape = shape
+            return
+        self.shape = self._shape(plan, gsub is None)
+        if key is not None:
+            if len(_shapes) > 4096:  # bounded: shapes hold no class, but plugins come and go
+                _shapes.clear()
+            _shapes[key] = self.shape
+
+    def _values(self, everything: tuple[PlannedAdvice, ...]) -> None:
+        """Each advice's values (function, switch, names, failure handler), in plan order."""
+        ns = self.ns
+        plan = self.plan
+        for i, advice in enumerate(everything):
+            names = _names(i)
+            aspect = advice.aspect
+            ns[names[0]] = advice.func
+            ns[names[1]] = aspect.switch
+            ns[names[2]] = aspect.name
+            ns[names[3]] = advice.kind.value
+            if policy_of(aspect).goes_on:
+                ns[names[4]] = FailureHandler(advice, plan.target)
+
+    def _shape(self, plan: ChainPlan, keyed_on_instance: bool) -> ChainShape:
+        """The shape of ``plan`` (the values of its parameters go into ``ns`` on the way)."""
         # The target parameters advice asks for, each read once per call into
         # ``_arg{m}`` straight from the arguments when the signature allows it
         # (see DirectBinding); otherwise the call binds them into ``_ba``.
@@ -205,20 +286,11 @@ class Generator:
                 tuple(dp.position for dp in direct.params),
             )
         # Values made once per call (Source.CALL), one per name, in plan order.
-        states: dict[str, int] = {}
-        for advice in plan.all:
-            for p in advice.params:
-                if p.source is Source.CALL and p.key not in states:
-                    self.ns[_name(f"_make{len(states)}")] = p.default
-                    states[p.key] = len(states)
+        states = self._param_values(plan.all, bound=direct is None)
         index: dict[int, AdviceShape] = {}
         for i, advice in enumerate(plan.all):
             params = []
-            for j, p in enumerate(advice.params):
-                if p.source in (Source.DEFAULT, Source.PROVIDED):
-                    self.ns[_name(f"_value{i}_{j}")] = p.default
-                elif p.source is Source.TARGET and direct is None:
-                    self.ns[_name(f"_param{i}_{j}")] = p.key
+            for p in advice.params:
                 direct_arg = arg[p.key] if p.source is Source.TARGET and direct else None
                 if p.source is Source.CALL:
                     direct_arg = states[p.key]
@@ -238,10 +310,10 @@ class Generator:
             return tuple(index[id(a)] for a in advice)
 
         target = plan.target
-        self.shape = ChainShape(
+        return ChainShape(
             is_async=target.is_async,
             guard=plan.guard,
-            keyed_on_instance=self.ns["_gsub"] is None,
+            keyed_on_instance=keyed_on_instance,
             iterates=plan.guard and holds_iteration(target),
             subject=target.subject.source,
             subject_index=target.subject.index,
@@ -254,6 +326,29 @@ class Generator:
             values=tuple(self.ns),
             states=len(states),
         )
+
+    def _param_values(
+        self, everything: tuple[PlannedAdvice, ...], *, bound: bool
+    ) -> dict[str, int]:
+        """Put the parameters' weave-time values into ``ns``; the per-call values' numbers.
+
+        ``bound``: the target parameters advice asks for come from ``_ba`` (the
+        call is bound), each under its name in ``_param{i}_{j}``.
+        """
+        ns = self.ns
+        states: dict[str, int] = {}
+        for advice in everything:
+            for p in advice.params:
+                if p.source is Source.CALL and p.key not in states:
+                    ns[_name(f"_make{len(states)}")] = p.default
+                    states[p.key] = len(states)
+        for i, advice in enumerate(everything):
+            for j, p in enumerate(advice.params):
+                if p.source in (Source.DEFAULT, Source.PROVIDED):
+                    ns[_name(f"_value{i}_{j}")] = p.default
+                elif p.source is Source.TARGET and bound:
+                    ns[_name(f"_param{i}_{j}")] = p.key
+        return states
 
     def generate(self) -> tuple[str, str]:
         """The name of the dispatcher and the module source, written from the shape alone."""
@@ -594,7 +689,7 @@ class _Writer:
         src.add(1, "def proceed(*a, **kw):")
         src.add(2, "nonlocal called, _c" if self.is_async else "nonlocal called")
         src.add(2, "if called:")
-        src.add(3, f"raise _ProceedError(_twice{i})")
+        src.add(3, f"raise _ProceedError(_x.twice({i}))")
         src.add(2, "called = True")
 
     def proceed_return(self, src: _Source, expr: str, depth: int = 2) -> None:
@@ -700,6 +795,19 @@ class Extras:
         self.gate = scope.gate(plan.switches)
         self.code: Any = None
         self.run: Dispatcher | None = None
+
+    def twice(self, i: int) -> str:
+        """The message of around advice ``i`` calling ``proceed()`` a second time.
+
+        Made when it is raised: a string per around advice of every woven
+        class would be kept for a message hardly any of them ever gives.
+        """
+        advice = self.plan.all[i]
+        target = self.plan.target
+        return (
+            f"proceed() called twice by around advice {advice.label} on "
+            f"{target.owner.__qualname__}.{target.name}"
+        )
 
     def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         run = self.run

@@ -10,8 +10,9 @@ operation's data as it was then.  The call itself is handed to the
 
 Transactions belong to an ORM, a layer above the engine, so the engine asks the ``scheduler``
 extension point ([`extensions`][earnorm_aop.weaving.extensions]), which the adapter layer's is when
-the package is wired.  Without one, there is no transaction: ``after_commit`` runs at once and
-``after_rollback`` never.
+the package is wired: once per commit-aware advice, at weave time, for the model's ``defer`` (its
+adapter's), which every deferred call of that advice then uses as it is.  Without one, there is no
+transaction: ``after_commit`` runs at once and ``after_rollback`` never.
 
 A commit-aware advice that raises when it finally runs follows its plugin's
 ``on_error`` policy: ``"log"`` / ``"disable"`` count and log the failure;
@@ -58,9 +59,11 @@ def defer(
 ) -> None:
     """Run ``on_commit`` when ``subject``'s transaction commits, ``on_rollback`` if it rolls back.
 
-    Outside a transaction ``on_commit`` runs now and ``on_rollback`` never.
+    Outside a transaction ``on_commit`` runs now and ``on_rollback`` never.  Asks the
+    ``scheduler`` extension point for ``model``'s scheduler each time: for code run off the
+    woven path (commit-aware advice has its scheduler decided at weave time).
     """
-    extensions.current.record.scheduler(model, subject, on_commit, on_rollback)
+    extensions.current.record.scheduler(model)(model, subject, on_commit, on_rollback)
 
 
 # The hidden keyword parameters a deferring advice receives besides the user's.
@@ -121,13 +124,16 @@ def streak_of(switch: Switch, key: str) -> Streak:
 
 
 def deferring(
-    advice: PlannedAdvice, on_failure: Callable[[BaseException, Any, int | None], bool]
+    advice: PlannedAdvice,
+    on_failure: Callable[[BaseException, Any, int | None], bool],
+    scheduler: extensions.Scheduler,
 ) -> PlannedAdvice:
     """``advice`` (commit-aware) as an ``after`` advice that schedules the real call.
 
     The dispatchers resolve its parameters at the write as for any ``after``
     advice, plus the subject and the model (hidden keywords); the returned
-    function hands ``func(*args, **kwargs)`` to the scheduler.  ``on_failure``
+    function hands ``func(*args, **kwargs)`` to ``scheduler`` (the model's, decided at weave
+    time: a deferred call looks nothing up).  ``on_failure``
     applies the ``log`` / ``disable`` policies when the deferred call raises,
     given the advice's streak; it says whether the plugin was switched off.
     """
@@ -150,9 +156,9 @@ def deferring(
         model = kwargs.pop(_MODEL)
         call = functools.partial(run, policy, on_failure, subject, func, args, kwargs)
         if rollback:
-            defer(model, subject, None, call)
+            scheduler(model, subject, None, call)
         else:
-            defer(model, subject, call, None)
+            scheduler(model, subject, call, None)
 
     kw = inspect.Parameter.KEYWORD_ONLY
     hidden = (Param(_SUBJECT, kw, Source.INSTANCE), Param(_MODEL, kw, Source.MODEL))

@@ -30,8 +30,9 @@ The points, each asked where the engine says:
                           the write's state, as SQLAlchemy gives ``flush_context`` to
                           each ``before_flush`` listener); the maker is decided per
                           (model, operation) at weave time
-``scheduler``             how commit-aware advice waits for the transaction's end
-                          ([`commit`][earnorm_aop.weaving.commit]); asked per deferred call
+``scheduler``             how commit-aware advice on a model waits for the transaction's
+                          end ([`commit`][earnorm_aop.weaving.commit]): the model's
+                          ``defer``, asked once per commit-aware advice at weave time
 ``on_auto_disable``       called with the switch of a plugin that tripped its
                           ``max_failures`` (the engine's own re-weave comes first)
 ``on_subclass``           called with each new subclass of a woven class (the plugin
@@ -65,6 +66,7 @@ __all__ = [
     "OperationsResolver",
     "PerCall",
     "Scheduler",
+    "SchedulerOf",
     "SubjectResolver",
     "install",
     "installed",
@@ -91,6 +93,10 @@ Scheduler = Callable[[type, Any, "Callable[[], None] | None", "Callable[[], None
 """``scheduler(model, subject, on_commit, on_rollback)``: run ``on_commit`` when the
 transaction ``subject`` (an instance, a queryset, a manager) is written in commits,
 ``on_rollback`` when it rolls back (either may be ``None``)."""
+
+SchedulerOf = Callable[[type], Scheduler]
+"""``scheduler(model)``: how commit-aware advice on ``model`` defers, decided at weave time (the
+model's adapter's ``defer``), so a deferred call looks nothing up."""
 
 
 def _no_operations(model: type) -> Mapping[str, Sequence[tuple[type, str]]]:
@@ -122,6 +128,10 @@ def _no_transaction(
         on_commit()
 
 
+def _no_transaction_for(model: type) -> Scheduler:
+    return _no_transaction
+
+
 @dataclass(frozen=True, slots=True)
 class Extensions:
     """Every extension point of the engine (see the module docstring for when each is asked)."""
@@ -133,7 +143,7 @@ class Extensions:
     injectables: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
     constants: Mapping[str, Callable[[type], Any]] = field(default_factory=dict)
     per_call: Mapping[str, PerCall] = field(default_factory=dict)
-    scheduler: Scheduler = _no_transaction
+    scheduler: SchedulerOf = _no_transaction_for
     on_auto_disable: tuple[Callable[[Switch], None], ...] = ()
     on_subclass: tuple[Callable[[type], None], ...] = ()
     on_copy: tuple[Callable[[type, type], None], ...] = ()

@@ -16,13 +16,16 @@ import linecache
 import types
 import weakref
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import CellType
 from typing import Any
 
+from .aspect import Switch
 from .chain import ChainPlan, Dispatcher
 from .codegen import GLOBALS, ChainShape, Generator
 
-__all__ = ["compile_chain", "source_of"]
+__all__ = ["compile_chain", "sharing_cells", "source_of"]
 
 _counter = itertools.count()
 
@@ -78,23 +81,60 @@ def _compiled_for(plan: ChainPlan, gen: Generator) -> _Compiled:
     return found
 
 
-# Cells of plain immutable values (a method or plugin name, an advice kind, a
-# message, None), shared by every dispatcher closing over an equal value: no
-# generated code rebinds them (only ``_memo`` is ``nonlocal``, and it is never
-# one of these), and a woven class then makes only the cells of its own objects.
+# Cells shared by the dispatchers closing over one value, since no generated
+# code rebinds them (only ``_memo`` is ``nonlocal``, and it gets a cell of its
+# own): a woven class then makes only the cells of its own objects.
+# - plain immutable values (a method or plugin name, an advice kind, None),
+#   by value;
 _SHARED_CELLS: dict[tuple[type, Any], CellType] = {}
 _SHAREABLE = (str, int, bool, type(None))
+# - ``type``, what ``model`` is for an instance method (``model_of``);
+_TYPE_CELL = CellType(type)
+# - a plugin's switch: its own cell, kept on it (it lives as long as the switch);
+# - any other value while one rebuild installs its chains (``sharing_cells``): the
+#   chains of one class close over one cell of its model, its adapter, an advice
+#   function two of its methods run.  By identity, for that rebuild only, so no
+#   table outlives the values.
+_rebuild_cells: dict[int, CellType] | None = None
+
+
+@contextmanager
+def sharing_cells() -> Iterator[None]:
+    """While the block runs, chains compiled close over one cell per distinct value."""
+    global _rebuild_cells
+    outer = _rebuild_cells
+    if outer is None:
+        _rebuild_cells = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _rebuild_cells = None
 
 
 def _cell(value: Any) -> CellType:
-    if type(value) not in _SHAREABLE:
+    kind = type(value)
+    if kind in _SHAREABLE:
+        key = (kind, value)
+        found = _SHARED_CELLS.get(key)
+        if found is None:
+            if len(_SHARED_CELLS) > 8192:  # bounded: names of classes come and go
+                _SHARED_CELLS.clear()
+            found = _SHARED_CELLS[key] = CellType(value)
+        return found
+    if value is type:
+        return _TYPE_CELL
+    if kind is Switch:
+        cell: CellType | None = value.cell
+        if cell is None:
+            cell = value.cell = CellType(value)
+        return cell
+    memo = _rebuild_cells
+    if memo is None:
         return CellType(value)
-    key = (type(value), value)
-    found = _SHARED_CELLS.get(key)
+    found = memo.get(id(value))
     if found is None:
-        if len(_SHARED_CELLS) > 8192:  # bounded: names of classes come and go
-            _SHARED_CELLS.clear()
-        found = _SHARED_CELLS[key] = CellType(value)
+        found = memo[id(value)] = CellType(value)
     return found
 
 
@@ -119,6 +159,8 @@ def compile_chain(plan: ChainPlan) -> Dispatcher:
                 continue
             if var == "_bind":  # only then read the target's signature
                 cells[var] = CellType(plan.target.binder())
+            elif var == "_memo":  # rebound by the dispatcher: the chain's own
+                cells[var] = CellType(values[var])
             elif var in values:
                 cells[var] = _cell(values[var])
             else:  # an around level, made before or after this function

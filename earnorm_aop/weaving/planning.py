@@ -105,11 +105,26 @@ def method_names(model: type) -> tuple[dict[str, None], dict[str, None]]:
     return public, every
 
 
-def _matches(pointcut: Pointcut, names: tuple[dict[str, None], dict[str, None]]) -> list[str]:
-    public, every = names
-    out = pointcut.select(public)
-    out += [n for n in pointcut.exact_names if n in every and n not in out]
-    return out
+def _matches(
+    pointcut: Pointcut,
+    names: tuple[dict[str, None], dict[str, None]],
+    key: tuple[tuple[str, ...], tuple[str, ...]],
+) -> tuple[str, ...]:
+    """The names ``pointcut`` selects; ``key``: ``names`` as tuples, what the answer is cached by.
+
+    Models of one shape have the same method names: a pointcut is matched
+    against them once, not once per model.
+    """
+    cache = pointcut.selected
+    found = cache.get(key)
+    if found is None:
+        public, every = names
+        out = pointcut.select(public)
+        out += [n for n in pointcut.exact_names if n in every and n not in out]
+        if len(cache) > 256:  # bounded: the shapes of an application's models
+            cache.clear()
+        found = cache[key] = tuple(out)
+    return found
 
 
 def event_as_pointcut(
@@ -183,11 +198,12 @@ def plan_class(
     if names is None:
         names = method_names(model)
     per_method: dict[str, list[tuple[Aspect, AdviceSpec, Kind]]] = {}
+    key = (tuple(names[0]), tuple(names[1]))
     for aspect in aspects:
         for spec in aspect.advices:
             bound = spec.target
             if isinstance(bound, Pointcut):
-                matched = _matches(bound, names)
+                matched = _matches(bound, names, key)
                 if not matched and not spec.optional:
                     raise WeavingError(
                         f"plugin {aspect.name!r}, advice {spec.name!r}: pointcut '{bound}' "
@@ -205,9 +221,14 @@ def plan_class(
     foreign: dict[tuple[type, str], ChainPlan] = {}
     points = extensions.current.record
     operations = points.operations(model)
-    provided = Provided(points.injectables, points.constants, model, points.per_call)
+    memo: dict[tuple[Any, ...], Any] = {}  # one adapter, one maker per target: shared
+    provided = Provided(points.injectables, points.constants, model, points.per_call, "", memo)
     for name, entries in per_method.items():
-        on = dataclasses.replace(provided, operation=name) if points.per_call else provided
+        on = (
+            Provided(points.injectables, points.constants, model, points.per_call, name, memo)
+            if points.per_call
+            else provided
+        )
         targets: list[tuple[type | None, Target]] = []
         if name in operations:
             for owner, attr in operations[name]:
@@ -217,7 +238,8 @@ def plan_class(
             origin, raw = lookup_original(model, name)
             targets.append((None, Target.of(origin, name, raw)))
         for per_model_owner, found in targets:
-            target = dataclasses.replace(found, subject=points.subject(model, name, found))
+            subject = points.subject(model, name, found)
+            target = found if subject == found.subject else found.with_subject(subject)
             # Plan every advice (disabled ones too) so a bad one fails at weave time.
             planned = [
                 (
@@ -234,7 +256,7 @@ def plan_class(
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:
                 continue
-            plan = ChainPlan.build(target, kept)
+            plan = ChainPlan.build(target, kept, model=model)
             if per_model_owner is None:
                 plans[name] = plan
             else:

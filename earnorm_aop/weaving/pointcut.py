@@ -14,7 +14,7 @@ import fnmatch
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import PointcutError
 
@@ -51,6 +51,10 @@ class Pointcut:
 
     kind: Kind
     patterns: tuple[str, ...]
+    # The names it selected, by the model's method names (planning._matches).
+    selected: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{'|'.join(self.patterns)}"

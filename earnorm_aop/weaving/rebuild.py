@@ -22,7 +22,7 @@ from . import extensions
 from .advice import Target
 from .aspect import Switch
 from .chain import ChainPlan
-from .generated import compile_chain
+from .generated import compile_chain, sharing_cells
 from .planning import effective, event_table, lookup_original, method_names, plan_class, routine
 from .state import (
     MISSING,
@@ -177,9 +177,10 @@ def rebuild_classes(seeds: Iterable[type]) -> None:
     # refuses one) puts back every dict and every record this pass changed.
     saved = _Snapshot(classes, foreign)
     try:
-        for klass in classes:
-            _install_foreign(klass, foreign.get(klass, {}))
-            _install(klass, own.get(klass, {}))
+        with sharing_cells():  # one cell per value for the chains of this rebuild
+            for klass in classes:
+                _install_foreign(klass, foreign.get(klass, {}))
+                _install(klass, own.get(klass, {}))
     except BaseException:
         saved.restore()
         raise

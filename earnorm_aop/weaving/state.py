@@ -25,15 +25,12 @@ lock = threading.RLock()
 MISSING: Any = object()
 
 
-# Our wrappers by id, so ``isinstance(value, Woven)`` tells them from any other
-# FunctionWrapper (a user's own wrapt decorator) without subclassing.
-_woven_ids: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-
-
 class _WovenType(type):
     def __instancecheck__(cls, value: object) -> bool:
-        ours = _woven_ids.get(id(value))
-        return ours is not None and ours is value
+        # Ours: a plain FunctionWrapper holding the chain it runs.  A user's own
+        # wrapt decorator has no ``_self_plan`` (wrapt never forwards a
+        # ``_self_`` name to what it wraps), so no table of our wrappers is kept.
+        return type(value) is _FunctionWrapper and getattr(value, "_self_plan", None) is not None
 
 
 class Woven(metaclass=_WovenType):
@@ -55,7 +52,6 @@ class Woven(metaclass=_WovenType):
 
     def __new__(cls, wrapped: Any, dispatcher: Callable[..., Any]) -> Woven:
         wrapper: Any = _function_wrapper()(wrapped, dispatcher)
-        _woven_ids[id(wrapper)] = wrapper
         return wrapper  # type: ignore[no-any-return]
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from earnorm_aop.adapters.base import Adapter, adapter_for
 from earnorm_aop.adapters.capabilities import provide, provided
+from earnorm_aop.adapters.capability_keys import AUDIT_STORE
 from earnorm_aop.plugins.cache_rows import CACHED_ROWS, PlainCachedRows, cached_rows
 
 
@@ -85,3 +89,63 @@ def test_an_adapter_written_with_its_own_audit_method_still_gets_the_records() -
     plain.write_audit_record(int, {"action": "create"})
     assert TABLE[before:] == [{"action": "create"}]
     del TABLE[before:]
+
+
+SNIPPET = """\
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from earnorm_aop.adapters.base import Adapter
+from earnorm_aop.adapters.capabilities import provide, provided
+from earnorm_aop.adapters.capability_keys import AUDIT_STORE, AuditStore
+
+
+class MyAdapter(Adapter):
+    pass
+
+
+class Half:  # no write_audit_records
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+
+    def write_audit_record(self, model: type, record: Mapping[str, Any]) -> Any:
+        return None
+
+
+class Whole(Half):
+    def write_audit_records(self, model: type, records: Any) -> list[Any]:
+        return []
+
+
+provide(MyAdapter, AUDIT_STORE, Whole)
+provide(MyAdapter, AUDIT_STORE, Half)  # line 29
+store: AuditStore = provided(MyAdapter(), AUDIT_STORE, Whole)
+"""
+
+
+def test_mypy_checks_an_integrations_class_against_the_capabilitys_protocol(
+    tmp_path: Path,
+) -> None:
+    """The key carries the protocol (issue 23 point 2): a class missing a method is an error
+    where the integration provides it, not at the first write that needs it."""
+    (tmp_path / "integration.py").write_text(SNIPPET)
+    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "c")]
+    run = subprocess.run(
+        [*command, "integration.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    errors = [line for line in run.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, run.stdout + run.stderr
+    assert errors[0].startswith("integration.py:29:") and "AuditStore" in errors[0], errors
+
+
+def test_a_key_and_its_name_are_one_capability() -> None:
+    class Keyed(Adapter):
+        pass
+
+    provide(Keyed, AUDIT_STORE.name, _Made)
+    adapter = Keyed()
+    made = provided(adapter, AUDIT_STORE, _Other)
+    assert type(made) is _Made and provided(adapter, "audit store", _Other) is made
+    assert repr(AUDIT_STORE) == "Capability('audit store')"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pydantic
 import pytest
+from _calls import calls
 
 from earnorm_aop.integrations import adapter_for
 from earnorm_aop.integrations.memory import (
@@ -151,3 +152,20 @@ def test_the_memory_adapter_handles_memory_models_only(Note: Any, store: MemoryS
     assert store.audit == [{"action": "create"}]
     qs = adapter.filter(Note.get_queryset(), text="a")
     assert qs.conditions == (("text", "exact", "a"),)
+
+
+def test_the_stores_methods_look_up_no_adapter(Note: Any) -> None:
+    """The store's own adapter says what a row is; none is looked up per call (issue 23)."""
+    note = Note(text="a")
+    operations = (
+        note.save,
+        lambda: note.update(text="b"),
+        lambda: list(Note.get_queryset()),
+        lambda: Note.save_many([Note(text="c")]),
+        lambda: Note.get_queryset().update(text="d"),
+        lambda: Note(text="e"),
+    )
+    for operation in operations:
+        counted = calls(operation)
+        assert not [n for n in counted if n.endswith(":adapter_for")], counted
+    assert {n.text for n in Note.get_queryset()} == {"d"}

@@ -142,3 +142,34 @@ def test_a_conditional_after_commit_succeeding_does_not_reset_anothers_streak(
     Article = backend.model("mailer", registry=registry)
     _disabled_after_two(backend, registry, "mailer", Article)
     assert seen == ["count", "count"]
+
+
+def test_the_commit_looks_up_no_streak_per_handler(backend: Any) -> None:
+    """Each handler's streak, policy and plan are decided once for the model's handlers
+    (issue 23 point 6), again when they change: a commit only runs them."""
+    from _calls import calls
+
+    registry = PluginRegistry()
+    seen: list[str] = []
+
+    @plugin("hooks", registry=registry, on_error="disable", max_failures=2)
+    class Hooks:
+        @hook("after_commit_change")
+        def first(self, changes: dict[str, Any]) -> None:
+            seen.append("first")
+
+        @hook("after_commit_change")
+        def second(self) -> None:
+            seen.append("second")
+
+    Article = backend.model("hooks", registry=registry)
+    _cycles(backend, Article, 1)  # the first commit prepares them
+    counted = calls(lambda: _cycles(backend, Article, 1))
+    assert seen == ["first", "second"] * 2
+    for per_handler in (":streak_of", ":_plan", ":policy_of"):
+        assert not [n for n in counted if n.endswith(per_handler)], counted
+    registry.disable("hooks")  # the handlers change: nobody listens
+    _cycles(backend, Article, 1)
+    registry.enable("hooks")
+    _cycles(backend, Article, 1)
+    assert seen == ["first", "second"] * 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _calls import calls, ours
 
 from earnorm_aop import unweave, with_plugins
 from earnorm_aop.integrations.memory import MemoryModel, MemoryStore
@@ -58,3 +59,48 @@ def test_the_parent_keeps_its_own_configuration(models: tuple[type, type]) -> No
     assert [d.id for d in Doc.with_deleted()] == [doc.id]
     doc.restore()
     assert doc.deleted_at is None
+
+
+def test_a_subclass_unwoven_uses_its_parents_configuration_again(
+    models: tuple[type, type],
+) -> None:
+    """Its own methods (bound to its own options) go with it; the parent's are inherited."""
+    _, Memo = models
+    assert "restore" in vars(Memo)  # its own: another instance of the plugin than Doc's
+    unweave(Memo, "softdelete")
+    assert "restore" not in vars(Memo)
+    memo = Memo(title="m")
+    memo.save()
+    memo.deleted_at = "then"
+    memo.save()
+    memo.restore()
+    assert memo.deleted_at is None
+
+
+def test_a_subclass_of_the_same_configuration_adds_no_method() -> None:
+    store = MemoryStore()
+
+    @with_plugins("softdelete")
+    class Doc(MemoryModel):
+        __store__ = store
+        id: int | None = None
+
+    @with_plugins("softdelete")
+    class Copy(Doc):
+        pass
+
+    assert "restore" not in vars(Copy) and "with_deleted" not in vars(Copy)
+    unweave(Copy)
+    unweave(Doc)
+
+
+def test_the_contributed_methods_look_nothing_up_per_call(models: tuple[type, type]) -> None:
+    """The plugin instance and the adapter are decided when the plugin is woven (issue 23)."""
+    _, Memo = models
+    memo = Memo(title="m")
+    memo.save()
+    memo.delete()
+    for call in (memo.restore, Memo.with_deleted, memo.hard_delete):
+        counted = ours(calls(call))
+        per_call = (":adapter_for", ":effective_aspects", ":contributed_methods", ":model_methods")
+        assert not [n for n in counted if n.endswith(per_call)], counted

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _calls import calls
 
 from earnorm_aop import PluginRegistry, WeavingError, hook, plugin, trace, unweave, with_plugins
 from earnorm_aop.weaving import extensions
@@ -68,7 +69,7 @@ def held() -> Iterator[list[tuple[Any, Any, Any]]]:
     def hold(model: type, subject: Any, on_commit: Any, on_rollback: Any) -> None:
         calls.append((subject, on_commit, on_rollback))
 
-    with extensions.installed_as(scheduler=hold):
+    with extensions.installed_as(scheduler=lambda model: hold):
         yield calls
 
 
@@ -149,10 +150,37 @@ def test_async_commit_advice_is_refused_at_weave_time() -> None:
 
 
 def test_the_scheduler_in_force_is_the_adapter_layers() -> None:
-    from earnorm_aop.adapters.base import schedule
+    from earnorm_aop.adapters.base import scheduler_of
 
-    assert extensions.installed().scheduler is schedule
-    assert extensions.Extensions().scheduler is not schedule  # the engine's own: no transaction
+    assert extensions.installed().scheduler is scheduler_of
+    assert extensions.Extensions().scheduler is not scheduler_of  # the engine's own: none
+
+
+def test_a_deferred_call_asks_for_no_scheduler(held: list[Any]) -> None:
+    """The model's scheduler is decided when the advice is woven, not per write (issue 23)."""
+    asked: list[type] = []
+    holding = extensions.installed().scheduler
+
+    def scheduler_of(model: type) -> Any:
+        asked.append(model)
+        return holding(model)
+
+    seen: list[Any] = []
+    with extensions.installed_as(scheduler=scheduler_of):
+
+        @with_plugins("notify", registry=_registry(seen))
+        class Note:
+            title = "a"
+
+            def save(self) -> int:
+                return 7
+
+    assert asked == [Note]  # once, for the chain with commit-aware advice
+    note = Note()
+    counted = calls(note.save)
+    assert not [n for n in counted if n.endswith((":scheduler_of", ":adapter_for"))], counted
+    assert len(held) == 2 and asked == [Note]  # the held scheduler, asked at weave time
+    unweave(Note)
 
 
 def _flaky() -> tuple[PluginRegistry, type, list[bool]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
+from ...adapters.capability_keys import AUDIT_STORE, CACHED_ROWS, ONLY_FIELDS
 from ._audit_table import DjangoAuditStore
 from .adapter import APP, DjangoAdapter, adapter
 from .capabilities import DjangoCachedRows, DjangoOnlyFields
@@ -31,6 +32,6 @@ __all__ = [
 
 register_adapter(adapter)
 # What only one plugin needs, provided under the name that plugin gives it.
-provide(DjangoAdapter, "cached rows", DjangoCachedRows)
-provide(DjangoAdapter, "saving only some fields", DjangoOnlyFields)
-provide(DjangoAdapter, "audit store", DjangoAuditStore)
+provide(DjangoAdapter, CACHED_ROWS, DjangoCachedRows)
+provide(DjangoAdapter, ONLY_FIELDS, DjangoOnlyFields)
+provide(DjangoAdapter, AUDIT_STORE, DjangoAuditStore)

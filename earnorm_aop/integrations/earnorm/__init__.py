@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
+from ...adapters.capability_keys import AUDIT_STORE, CACHED_ROWS, ONLY_FIELDS, WRITE_STAMPS
 from .adapter import EarnORMAdapter, adapter
 from .backfill import backfill
 from .capabilities import (
@@ -26,7 +27,7 @@ __all__ = ["EarnORMAdapter", "NotFound", "adapter", "backfill", "use_mongomock"]
 
 register_adapter(adapter)
 # What only one plugin needs, provided under the name that plugin gives it.
-provide(EarnORMAdapter, "cached rows", EarnORMCachedRows)
-provide(EarnORMAdapter, "saving only some fields", EarnORMOnlyFields)
-provide(EarnORMAdapter, "stamps on write", EarnORMStamps)
-provide(EarnORMAdapter, "audit store", EarnORMAuditStore)
+provide(EarnORMAdapter, CACHED_ROWS, EarnORMCachedRows)
+provide(EarnORMAdapter, ONLY_FIELDS, EarnORMOnlyFields)
+provide(EarnORMAdapter, WRITE_STAMPS, EarnORMStamps)
+provide(EarnORMAdapter, AUDIT_STORE, EarnORMAuditStore)

@@ -43,8 +43,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from ...adapters import loads
-from ...adapters.base import Adapter, adapter_for, register_adapter
+from ...adapters.base import Adapter, register_adapter
 from ...adapters.capabilities import provide
+from ...adapters.capability_keys import AUDIT_STORE
 from ...plugin_system.masking import MASK, masked_fields
 from ._store import (
     Condition,
@@ -177,7 +178,7 @@ class MemoryModel:
 
             pydantic.BaseModel.__init__(self, **values)  # type: ignore[arg-type]
             return
-        names = adapter_for(cls).field_names(cls)
+        names = _ADAPTER.field_names(cls)
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise TypeError(
@@ -198,13 +199,13 @@ class MemoryModel:
             obj = cls.__new__(cls)
             for name, value in data.items():
                 setattr(obj, name, value)
-        adapter_for(cls).remember_state(obj, row)
+        _ADAPTER.remember_state(obj, row)
         loads.notify(cls, obj)
         return obj
 
     def _check_fields(self, values: Mapping[str, Any]) -> None:
         cls = type(self)
-        names = adapter_for(cls).field_names(cls)
+        names = _ADAPTER.field_names(cls)
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise TypeError(f"{cls.__qualname__} has no field {', '.join(map(repr, unknown))}")
@@ -215,7 +216,7 @@ class MemoryModel:
         """Insert the instance (giving it a primary key) or write all its fields."""
         cls = type(self)
         pk_name = _pk_name(cls)
-        row = adapter_for(cls).snapshot(self)
+        row = _ADAPTER.snapshot(self)
         if row.get(pk_name) is None:
             store = _store(cls)
             row[pk_name] = store.next_pk(cls)
@@ -265,7 +266,7 @@ class MemoryModel:
         objs = list(objs)
         store = _store(cls)
         pk_name = _pk_name(cls)
-        adapter = adapter_for(cls)
+        adapter = _ADAPTER
         rows = []
         for obj in objs:
             row = adapter.snapshot(obj)
@@ -280,7 +281,7 @@ class MemoryModel:
     @classmethod
     def update_many(cls, queryset: MemoryQuerySet[Any], **values: Any) -> int:
         """Set ``values`` on every row ``queryset`` matches, in one statement; return the count."""
-        names = adapter_for(cls).field_names(cls)
+        names = _ADAPTER.field_names(cls)
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise TypeError(f"{cls.__qualname__} has no field {', '.join(map(repr, unknown))}")
@@ -353,5 +354,8 @@ class MemoryAuditStore:
         return []
 
 
-register_adapter(MemoryAdapter())
-provide(MemoryAdapter, "audit store", MemoryAuditStore)
+# The store's own adapter: what a row of a memory model is (its fields, its snapshot) is the
+# memory database's to say, so its methods use this one, known here, and look nothing up.
+_ADAPTER = MemoryAdapter()
+register_adapter(_ADAPTER)
+provide(MemoryAdapter, AUDIT_STORE, MemoryAuditStore)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ...adapters.base import register_adapter
 from ...adapters.capabilities import provide
+from ...adapters.capability_keys import AUDIT_STORE, CACHED_ROWS
 from .adapter import SQLAlchemyAdapter, adapter, install
 from .audit import audit_metadata, audit_table
 from .capabilities import SQLAlchemyAuditStore, SQLAlchemyCachedRows
@@ -34,5 +35,5 @@ __all__ = [
 
 register_adapter(adapter)
 # What only one plugin needs, provided under the name that plugin gives it.
-provide(SQLAlchemyAdapter, "cached rows", SQLAlchemyCachedRows)
-provide(SQLAlchemyAdapter, "audit store", SQLAlchemyAuditStore)
+provide(SQLAlchemyAdapter, CACHED_ROWS, SQLAlchemyCachedRows)
+provide(SQLAlchemyAdapter, AUDIT_STORE, SQLAlchemyAuditStore)

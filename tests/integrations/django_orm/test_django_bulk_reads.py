@@ -182,3 +182,45 @@ def test_cache_alone_reads_only_the_keys_of_a_bulk_write(backend: DjangoBackend)
     (read,) = selects(sql)
     assert '"title"' not in read and '"views"' not in read, read
     assert Article.objects.get(pk=first.pk).views == 8  # the entry was dropped
+
+
+def test_a_condition_on_named_fields_reads_only_those_columns(backend: DjangoBackend) -> None:
+    """A hook whose condition names its fields, and that reads nothing else of the row,
+    makes the read select the key, the written fields and those fields (issue 18 point 1)."""
+    seen: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("watch", registry=registry)
+    class Watch:
+        @hook("after:update_many", when="title", is_now="a")
+        def titled(self, model: type) -> None:
+            seen.append(model)
+
+    Article = backend.model("watch", registry=registry, fields={"body": (str, "")})
+    for title in "ab":
+        backend.create(Article, title=title)
+    sql = statements(lambda: Article.objects.update(views=3))
+    assert kinds(sql) == ["SELECT", "UPDATE"], sql
+    read = sql[0].split(" FROM ")[0]
+    assert '"title"' in read and '"views"' in read and '"id"' in read, read
+    assert '"body"' not in read, read
+    assert len(seen) == 1  # the row whose title is "a", and stays
+    Article.objects.update(title="a")
+    assert len(seen) == 3
+
+
+def test_a_condition_hook_taking_the_record_reads_every_column(backend: DjangoBackend) -> None:
+    registry = PluginRegistry()
+    seen: list[Any] = []
+
+    @plugin("watch", registry=registry)
+    class Watch:
+        @hook("after:update_many", when="title", is_now="a")
+        def titled(self, instance: Any) -> None:
+            seen.append(instance.views)
+
+    Article = backend.model("watch", registry=registry, fields={"body": (str, "")})
+    backend.create(Article, title="a", views=1)
+    sql = statements(lambda: Article.objects.update(views=3))
+    assert '"body"' in sql[0].split(" FROM ")[0], sql
+    assert seen == [3]

@@ -86,3 +86,27 @@ def test_one_save_with_an_after_change_listener(backend: DjangoBackend) -> None:
     obj.title = "e"
     obj.save()
     assert heard[-1] == {"title": ("d", "e")}
+
+
+def test_a_save_with_after_commit_advice_looks_up_no_adapter(backend: DjangoBackend) -> None:
+    """The model's ``defer`` is decided when the advice is woven (issue 23): a write inside a
+    transaction hands its deferred call over without asking which adapter the model has."""
+    from django.db import transaction
+
+    registry = PluginRegistry()
+    committed: list[Any] = []
+
+    @plugin("notify", registry=registry)
+    class Notify:
+        @hook("after_commit:save")
+        def sent(self, instance: Any) -> None:
+            committed.append(instance.title)
+
+    Article = backend.model("notify", registry=registry)
+    obj = Article.objects.get(pk=backend.create(Article, title="a").pk)
+    obj.title = "b"
+    with transaction.atomic():
+        counted = ours(calls(obj.save))
+        assert committed == ["a"]  # the create's, outside a transaction; "b" waits
+    assert not [n for n in counted if n.endswith((":adapter_for", ":scheduler_of"))], counted
+    assert committed == ["a", "b"]

@@ -163,7 +163,11 @@ class AdapterCalls(AdapterFields):
         return tuple(args), dict(kwargs)
 
     def saves_nothing(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-        """Whether this ``save`` call writes no field at all (a save restricted to none)."""
+        """Whether this ``save`` call writes no field at all (a save restricted to none).
+
+        A call without arguments always writes: the change tracking asks only
+        when there are some.
+        """
         return False
 
     def finished(self, model: type, value: Any) -> Any:
@@ -192,6 +196,8 @@ class AdapterCalls(AdapterFields):
 
         Plain: a save writes every field.  An ORM whose save can be restricted:
         those fields, by [`attname`][earnorm_aop.adapters._calls.AdapterCalls.attname].
+        A call without arguments writes every field: the change tracking asks
+        only when there are some.
         """
         return None
 

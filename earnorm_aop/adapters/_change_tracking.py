@@ -22,11 +22,16 @@ from ._persisted_state import (
 )
 from ._unknown import UNKNOWN
 
-__all__ = ["AdapterChangeTracking"]
+__all__ = ["AdapterChangeTracking", "changed_values"]
 
 
 class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
     """The change-tracking methods of the adapter (see the comment below)."""
+
+    # What a field absent from the persisted state was: plain objects gain
+    # attributes as they go, so one not there before had none (``None``); an
+    # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
+    unloaded: Any = None
 
     # -- change tracking -----------------------------------------------------------
     #
@@ -41,6 +46,8 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
     # - ``current_value(instance, name)``: one field's value now, or
     #   ``tracking.UNKNOWN`` when it was never loaded (never a query);
     # - ``snapshot(instance)``: every known field now (by the names above);
+    #   ``changes_since(instance, old, written)`` may compare it with a state
+    #   in one pass (what a save's diff asks);
     # - ``saved_fields(model, args, kwargs)``: what a ``save`` call writes;
     # - ``read_rows(model, queryset, values, fields=None)``: the one read before
     #   a bulk write: each row with its values and what ``values`` store in it
@@ -86,6 +93,22 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
         """
         return getattr(instance, name, UNKNOWN)
 
+    def changes_since(
+        self, instance: Any, old: Mapping[str, Any], written: frozenset[str] | None = None
+    ) -> dict[str, tuple[Any, Any]]:
+        """Field -> ``(old, new)`` of each known field of ``instance`` whose value differs from
+        ``old``'s (the persisted state); ``written``: only those fields (a restricted save).
+
+        The diff of every save of a loaded instance, right after the write (the
+        ``after_change`` event's ``changes``).  Default: the
+        [`snapshot`][earnorm_aop.adapters._fields.AdapterFields.snapshot] compared with ``old``;
+        an ORM may compare its instance's values in place, in one pass.
+        """
+        new = self.snapshot(instance)
+        if written is not None:
+            new = {n: v for n, v in new.items() if n in written}
+        return changed_values(old, new, self.unloaded)
+
     def stored_value(self, model: type, name: str, value: Any) -> Any:
         """What writing ``value`` to ``name`` stores (a related object's key for a foreign key)."""
         return value
@@ -110,3 +133,19 @@ class AdapterChangeTracking(AdapterCalls, AdapterPersistedState):
             self.attname(model, n): self.stored_value(model, n, v) for n, v in values.items()
         }
         return [(row, self.snapshot(row), dict(written)) for row in self.fetch(queryset)]
+
+
+def changed_values(
+    old: Mapping[str, Any], new: Mapping[str, Any], unloaded: Any
+) -> dict[str, tuple[Any, Any]]:
+    """Field -> ``(old, new)`` for each field of ``new`` whose value differs from ``old``'s.
+
+    A field missing from ``old`` was ``unloaded``; a value
+    [`UNKNOWN`][earnorm_aop.adapters.tracking.UNKNOWN] on either side is never a change.
+    """
+    out = {}
+    for n, v in new.items():
+        was = old.get(n, unloaded)
+        if v is not UNKNOWN and was is not UNKNOWN and was != v:
+            out[n] = (was, v)
+    return out

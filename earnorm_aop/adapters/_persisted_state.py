@@ -54,6 +54,15 @@ class AdapterPersistedState(AdapterFields):
             _states[key] = (ref, snapshot)
             _note_row(key, ref, instance)
 
+    def remember_written(self, instance: Any) -> None:
+        """After a save of every field: what ``instance`` holds now is what the database holds.
+
+        What the ``changes`` plugin calls after each such save:
+        [`remember_state`][earnorm_aop.adapters._persisted_state.AdapterPersistedState.remember_state]
+        of a snapshot by default; an adapter may make it one call of its own.
+        """
+        self.remember_state(instance)
+
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The field values recorded by
         [`remember_state`][earnorm_aop.adapters._persisted_state.AdapterPersistedState.remember_state]

@@ -18,7 +18,6 @@ import inspect
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from ..weaving.advice import CALLED, Subject, Target
 from ..weaving.extensions import Scheduler
@@ -73,11 +72,6 @@ class Adapter(AdapterChangeTracking, AdapterValidation, AdapterTransactions):
     """
 
     name = "plain"
-
-    # What a field absent from the persisted state was: plain objects gain
-    # attributes as they go, so one not there before had none (``None``); an
-    # ORM that defers fields says ``tracking.UNKNOWN`` (never guessed).
-    unloaded: Any = None
 
     def handles(self, model: type) -> bool:
         return True

@@ -40,6 +40,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import loads
+from ._change_tracking import changed_values
 from ._unknown import UNKNOWN
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "Record",
     "Write",
     "apply",
+    "changed_values",
     "created_objects",
     "instance_record",
     "instance_recorder",
@@ -192,19 +194,14 @@ class Record:
             return {n: (v, None) for n, v in self._old.items() if v is not None}
         new = self._new
         if new is None:
+            if not self.created:  # a loaded instance saved: the adapter compares in one pass
+                return self.adapter.changes_since(self.instance, self._old, self.written)
             new = self.adapter.snapshot(self.instance)
             if self.written is not None:
                 new = {n: v for n, v in new.items() if n in self.written}
         if self.created:
             return {n: (None, v) for n, v in new.items() if v is not None}
-        old = self._old
-        unloaded = self.adapter.unloaded
-        out = {}
-        for n, v in new.items():
-            was = old.get(n, unloaded)
-            if v is not UNKNOWN and was is not UNKNOWN and was != v:
-                out[n] = (was, v)
-        return out
+        return changed_values(self._old, new, self.adapter.unloaded)
 
     def __repr__(self) -> str:
         return f"<Record {type(self.instance).__name__} changes={self.changes!r}>"
@@ -259,8 +256,9 @@ class Write:
     write operation runs, and hands the same object to each advice taking a
     ``write`` parameter, ``before``, ``around``, ``after`` and ``error`` alike.
 
-    - ``record``: a ``save``'s [`Record`][earnorm_aop.adapters.tracking.Record], built here
-      once (``None`` for other operations: ``records()`` builds theirs);
+    - ``record``: a ``save``'s or an instance ``update``'s
+      [`Record`][earnorm_aop.adapters.tracking.Record], built here once, before the
+      write (``None`` for other operations: ``records()`` builds theirs);
     - ``read()``: a bulk write's rows, read once, the first time anyone asks
       (the tracking service asks in its ``before`` advice, before the write
       changes them); ``frame``: those rows if read, else ``None``;
@@ -287,18 +285,20 @@ class Write:
         self.args = args
         self.kwargs = kwargs
         self.frame: BulkFrame | None = None
-        # A save (what most writes are): its record now, for every advice.
-        self.record: Record | None = (
-            Record(
+        # A save (what most writes are): its record now, for every advice; a call
+        # without arguments writes every field (``saved_fields``'s contract).
+        if operation == "save":
+            self.record: Record | None = Record(
                 adapter,
                 instance,
                 adapter.persisted_values(instance),
                 None,
-                adapter.saved_fields(model, args, kwargs),
+                adapter.saved_fields(model, args, kwargs) if args or kwargs else None,
             )
-            if operation == "save"
-            else None
-        )
+        elif operation == "update":  # update(**values): with the values it writes
+            self.record = instance_record(operation, adapter, model, instance, args, kwargs)
+        else:
+            self.record = None
 
     def instance_record(self) -> Record:
         """The record of an instance write (``save``, ``update``, ``delete``), made once.

@@ -44,6 +44,7 @@ __all__ = [
     "listened",
     "listens_to_lifecycle",
     "prepare",
+    "prepared_for",
 ]
 
 QUERY_LOAD = "after_query_load"
@@ -291,15 +292,20 @@ def _deferred_failed(
 
 
 # A handler with its arguments decided for a payload of known keys: (aspect, spec,
-# the function, its keyword names read from the call's values, the injectables'
-# getters by name, and whether its policy counts consecutive failures); or, for a
-# handler the fast path cannot serve, its names are None and ``_arguments`` decides.
+# the function, its keyword names read from the call's values, their getter
+# (``itemgetter`` of two or more names, made once), whether those names are all
+# its parameters in order (then passed by position: no keyword dict), the
+# injectables' getters by name, and whether its policy counts consecutive
+# failures); or, for a handler the fast path cannot serve, its names are None
+# and ``_arguments`` decides.
 Prepared = tuple[
     tuple[
         Aspect,
         AdviceSpec,
         Any,
         "tuple[str, ...] | None",
+        Any,
+        bool,
         "tuple[tuple[str, Any], ...]",
         bool,
     ],
@@ -339,10 +345,51 @@ def prepare(
             elif not optional:
                 simple = False  # a constant, or missing: the general path decides
         disables = policy_of(aspect).disables
-        out.append(
-            (aspect, spec, spec.func, tuple(names) if simple else None, tuple(getters), disables)
+        picked = tuple(names) if simple else None
+        pick = itemgetter(*names) if picked is not None and len(names) > 1 else None
+        positional = (
+            picked is not None and bool(names) and not getters and _in_order(spec.func, picked)
         )
+        out.append((aspect, spec, spec.func, picked, pick, positional, tuple(getters), disables))
     return tuple(out)
+
+
+# prepare()'s answers by handlers tuple (a model's handlers are a new tuple after
+# each rebuild, so an entry never goes stale; it holds its tuple, so the id is
+# not reused while it lasts).  Cleared when it grows: rebuilds are rare.
+_prepared: dict[tuple[int, str, tuple[str, ...]], tuple[Any, Prepared]] = {}
+
+
+def prepared_for(
+    handlers: Sequence[tuple[Aspect, AdviceSpec]], event: str, keys: tuple[str, ...]
+) -> Prepared:
+    """[`prepare`][earnorm_aop.plugin_system.events.prepare], kept for the same handlers tuple.
+
+    For a write that fires an event per row (a bulk write's ``after_change``):
+    the handlers' arguments are decided once per set of handlers, not per
+    statement.
+    """
+    key = (id(handlers), event, keys)
+    found = _prepared.get(key)
+    if found is not None and found[0] is handlers:
+        return found[1]
+    if len(_prepared) > 1024:
+        _prepared.clear()
+    made = prepare(handlers, event, keys)
+    _prepared[key] = (handlers, made)
+    return made
+
+
+def _in_order(func: Any, names: tuple[str, ...]) -> bool:
+    """Whether ``names`` are all of ``func``'s parameters, in order, each passable by position."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if len(params) != len(names):
+        return False
+    pairs = zip(params, names, strict=True)
+    return all(p.name == n and p.kind is p.POSITIONAL_OR_KEYWORD for p, n in pairs)
 
 
 def fire_prepared(
@@ -353,7 +400,7 @@ def fire_prepared(
     ``instance`` / ``model`` / ``event``."""
     off = scope.DISABLED.get()
     results = []
-    for aspect, spec, func, names, getters, disables in prepared:
+    for aspect, spec, func, names, pick, positional, getters, disables in prepared:
         if off and aspect.switch in off:
             continue
         if names is None:
@@ -362,15 +409,19 @@ def fire_prepared(
             continue
         try:
             # Picked by C code (no comprehension frame): one name, or itemgetter's tuple.
-            if len(names) == 1:
-                kwargs = {names[0]: values[names[0]]}
-            elif not names:  # only injectables (``user``, ``context``): itemgetter() needs one
-                kwargs = {}
+            if positional:  # ``log_change(self, instance, changes)``: no keyword dict
+                value = func(*pick(values)) if pick is not None else func(values[names[0]])
             else:
-                kwargs = dict(zip(names, itemgetter(*names)(values), strict=True))
-            for name, getter in getters:
-                kwargs[name] = getter()
-            results.append(func(**kwargs))
+                if pick is not None:
+                    kwargs = dict(zip(names, pick(values), strict=True))
+                elif names:
+                    kwargs = {names[0]: values[names[0]]}
+                else:  # only injectables (``user``, ``context``)
+                    kwargs = {}
+                for name, getter in getters:
+                    kwargs[name] = getter()
+                value = func(**kwargs)
+            results.append(value)
         except Exception as exc:
             _failed(aspect, spec, instance, event, exc)
         else:

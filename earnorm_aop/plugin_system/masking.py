@@ -71,12 +71,16 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _global: set[str] = set()
 _models: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+# The plain dict inside ``_models`` (the same object for its whole life): whether
+# any model masks a field is then one C-level truth test, with no Python frame.
+_by_model: dict[Any, frozenset[str]] = _models.data  # type: ignore[attr-defined]
 # (masked names under every alias, whether the key is masked) by model, dropped
 # whenever a mask changes (a record asks per write).
 _resolved: weakref.WeakKeyDictionary[type, tuple[frozenset[str], bool]] = (
     weakref.WeakKeyDictionary()
 )
 _key: bytes | None = None
+_NOTHING: frozenset[str] = frozenset()
 
 
 def _names(fields: Iterable[str]) -> set[str]:
@@ -145,6 +149,8 @@ def masked_fields(model: type | None) -> frozenset[str]:
     """The fields masked on ``model`` (the global ones and those of its classes), by every name."""
     if model is None:
         return frozenset(_global)
+    if not _global and not _by_model:  # nothing masked anywhere: no look-up
+        return _NOTHING
     try:  # the cache, without a call: a record asks per write
         return _resolved[model][0]
     except (KeyError, TypeError):
@@ -154,6 +160,8 @@ def masked_fields(model: type | None) -> frozenset[str]:
 def masks_key(model: type) -> bool:
     """Whether ``model``'s primary key is masked (then records name rows by
     [`redact_id`][earnorm_aop.plugin_system.masking.redact_id])."""
+    if not _global and not _by_model:  # nothing masked anywhere: no look-up
+        return False
     try:
         return _resolved[model][1]
     except (KeyError, TypeError):

@@ -301,11 +301,12 @@ def _reading(deleting: bool, fields: frozenset[str] | None) -> Callable[..., Non
 def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
     """``remember_saved`` for one operation of one adapter's models (made at weave time).
 
-    Runs after every save of a tracked model, so a full save (the common
-    case) is two calls: ``saved_fields`` and ``remember_state``.
+    Runs after every save of a tracked model, so a full save called without
+    arguments (the common case) is one call: ``remember_written``.
     """
     saved_fields = adapter.saved_fields
     remember = adapter.remember_state
+    remember_written = adapter.remember_written
 
     def restricted(instance: Any, model: type, written: frozenset[str]) -> None:
         if not written:
@@ -329,9 +330,10 @@ def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
     def remember_saved(
         instance: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        written = saved_fields(model, args, kwargs)
+        # A call without arguments writes every field (``saved_fields``'s contract).
+        written = saved_fields(model, args, kwargs) if args or kwargs else None
         if written is None:  # every field was written
-            remember(instance)
+            remember_written(instance)
         else:
             restricted(instance, model, written)
 

@@ -61,6 +61,7 @@ from .lifecycle_specialised import (
     _after,
     _gather,
     deleting,
+    rows_firing,
     saving,
 )
 
@@ -135,48 +136,48 @@ class LifecyclePlugin:
 
     # -- single rows ------------------------------------------------------------------
 
-    @hook("around:save|update", optional=True)
+    @hook("after:save|update", optional=True)
     @per_model(saving, target=True)
     def changed(
         self,
         instance: Any,
         model: type,
-        method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
         adapter: Adapter,
         write: tracking.Write,
+        asynchronous: bool = False,
     ) -> Any:
-        """The save's changes from the write's record, diffed once it is written.
+        """The write's changes: its record, made before the write, diffed once it is written.
 
-        Whether it creates the row is read before the write (a Django copy with
-        ``pk = None`` is a creation, which only its state before the save tells).
-        On an async write the event fires once the write has been awaited.
-        Woven as [`saving`][earnorm_aop.plugins.lifecycle_specialised.saving]
-        makes it for the model (this is what it does, for a call from elsewhere).
+        An ``after`` advice: the record (the write's, built by the dispatcher
+        before any advice, so whether it creates the row is read before the
+        write: a Django copy with ``pk = None`` is a creation, which only its
+        state before the save tells) is all it needs of the time before.  On
+        an async write it runs once the write has been awaited, and hands back
+        the handlers' awaitable (``asynchronous``: the woven method is ``async
+        def``, which the model's specialised advice knows).  Woven as
+        [`saving`][earnorm_aop.plugins.lifecycle_specialised.saving] makes it
+        for the model (this is what it does, for a call from elsewhere).
         """
         heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
         if not (heard[0] or heard[1]) or adapter.saves_nothing(args, kwargs):
-            return proceed()  # every listener switched off, or nothing written
-        rec = write.record  # a save's, built once for every advice of the write
-        if rec is None:  # update(**values): its own record, with the values it writes
-            rec = tracking.instance_record("update", adapter, model, instance, args, kwargs)
+            return None  # every listener switched off, or nothing written
+        rec = write.record  # built once for every advice of the write
+        assert rec is not None  # a save's and an update's write have their record
         action = action_for(instance) or ("create" if rec.created else "update")
-        result = proceed()
-        if not inspect.isawaitable(result):
-            pk = adapter.pk(instance)
-            fired = self._fire(
-                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
-            )
-            return result if fired is None else _after(fired, result)
-
-        def fire(value: Any) -> Any:
-            pk = adapter.pk(instance)
-            fired = self._fire(adapter, model, instance, pk, action, rec.diff(), instance, True)
-            return _after(fired, value)
-
-        return then(result, fire)
+        pk = adapter.pk(instance)
+        return self._fire(
+            adapter,
+            model,
+            instance,
+            pk,
+            action,
+            rec.diff(),
+            instance,
+            asynchronous,
+            heard,
+        )
 
     @hook("around:delete", optional=True)
     @per_model(deleting, target=True)
@@ -228,14 +229,12 @@ class LifecyclePlugin:
         asynchronous = inspect.isawaitable(value)
 
         def fire(result: Any) -> Any:
+            fire_row = rows_firing(self, adapter, model, None, asynchronous)
             fired = []
             with gathering() as written:  # audit's records: one INSERT (async: one each)
                 for obj in objs:
                     changes = tracking.Record(adapter, obj, None).changes
-                    pk = adapter.pk(obj)
-                    fired.append(
-                        self._fire(adapter, model, obj, pk, "create", changes, obj, asynchronous)
-                    )
+                    fired.append(fire_row(obj, adapter.pk(obj), "create", changes))
             return settle([*fired, *written], result)
 
         return then(value, fire)
@@ -280,19 +279,26 @@ class LifecyclePlugin:
             if not adapter.is_expression(v)
         }
         names = {adapter.attname(model, n) for n in values}
+        fire_row = rows_firing(self, adapter, model, queryset, False)
+        unknown = tracking.UNKNOWN
         with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
-                old = rec.old_values
-                new = {n: rec.after(n) for n in names}
-                new.update(plain)
-                new.update(stored.get(adapter.pk(rec.instance), {}))
-                changes = {
-                    n: (old.get(n), v)
-                    for n, v in new.items()
-                    if v is not tracking.UNKNOWN and old.get(n) != v
-                }
                 pk = adapter.pk(rec.instance)
-                self._fire(adapter, model, rec.instance, pk, action, changes, queryset, False)
+                old = rec.old_values
+                after = rec.new_values  # a bulk row's: what the update stores in it
+                if after is None:
+                    new = {n: rec.after(n) for n in names}
+                else:
+                    new = {n: after.get(n, unknown) for n in names}
+                new.update(plain)
+                if stored:
+                    new.update(stored.get(pk, {}))
+                changes = {
+                    n: (was, v)
+                    for n, v in new.items()
+                    if v is not unknown and (was := old.get(n)) != v
+                }
+                fire_row(rec.instance, pk, action, changes)
         return result
 
     @hook("around:delete_many", optional=True)
@@ -312,10 +318,10 @@ class LifecyclePlugin:
         queryset = adapter.bulk_queryset(instance, args, kwargs)
         rows = write.read().records
         result = proceed()
+        fire_row = rows_firing(self, adapter, model, queryset, False)
         with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
-                pk = adapter.pk(rec.instance)
-                self._fire(adapter, model, rec.instance, pk, "delete", rec.changes, queryset, False)
+                fire_row(rec.instance, adapter.pk(rec.instance), "delete", rec.changes)
         return result
 
     # -- fetches ------------------------------------------------------------------------

@@ -5,8 +5,9 @@ and ``deleted`` decide per call in general is decided here once per woven
 method (issue 17 point 3: a model with a listener pays little more than an
 ``after:save`` hook): the model's listeners are held in its
 [`Listening`][earnorm_aop.weaving.state.Listening] (one attribute read per call,
-kept current by every rebuild), the record is the adapter's own recorder for
-the operation, whether the write is awaitable is the woven method's ``async
+kept current by every rebuild), a save's record is the write's (made before
+any advice, so ``changed`` is an ``after`` advice: no ``around`` level, no
+``proceed``), whether the write is awaitable is the woven method's ``async
 def``, and each handler's arguments are decided when the listeners change
 ([`prepare`][earnorm_aop.plugin_system.events.prepare]).
 """
@@ -19,14 +20,14 @@ from typing import Any
 
 from ..adapters import tracking
 from ..adapters.base import Adapter
-from ..plugin_system.events import fire_prepared, prepare
-from ..plugin_system.masking import redact_changes
+from ..plugin_system.events import fire_prepared, prepare, prepared_for
+from ..plugin_system.masking import masked_fields, redact_changes
 from ..weaving.advice import Target
-from ..weaving.planning import NO_HANDLERS, Handlers
-from ..weaving.weaver import listening_to
-from ._common import action_for, then
+from ..weaving.planning import NO_HANDLERS
+from ..weaving.weaver import event_handlers, listening_to
+from ._common import current_action, then
 
-__all__ = ["CHANGE", "COMMITTED", "deleting", "saving"]
+__all__ = ["CHANGE", "COMMITTED", "deleting", "rows_firing", "saving"]
 
 CHANGE = "after_change"
 COMMITTED = "after_commit_change"
@@ -37,25 +38,16 @@ _PAYLOAD = ("changes", "action", "pk", "subject", "adapter")
 def saving(
     plugin: Any, model: type, operation: str, adapter: Adapter, target: Target
 ) -> Callable[..., Any]:
-    """``changed`` for one model's ``save`` / ``update``, with what weave time knows bound.
+    """``changed`` (``after`` a ``save`` / ``update``) for one model, with what weave time knows.
 
     The model's listeners are read from its [`Listening`][earnorm_aop.weaving.state.Listening] (one
     attribute read; every toggle rebuilds the table it holds), the record is the
-    adapter's own recorder for the operation, and whether the write is
-    awaitable is the woven method's ``async def``, not a test of each result.
-    A call for another class (a subclass using this wrapper) takes the
-    general path.
+    write's (made by the dispatcher before any advice), and whether the write is
+    awaitable is the woven method's ``async def``: an async write takes the
+    general path, once awaited, and hands back the handlers' awaitable.  A call
+    for another class (a subclass using this wrapper) takes the general path.
     """
-    held = listening_to(model)
-    record = tracking.instance_recorder(operation, adapter)
-    saves_nothing = adapter.saves_nothing
-    pk_of = adapter.pk
-    fire_row = plugin._fire
-    woven = model
     general = plugin.changed
-    # The handlers last seen, with each one's arguments decided (events.prepare).
-    prepared: list[Any] = [None, ()]
-
     if target.is_async:
 
         def changed_async(
@@ -63,60 +55,63 @@ def saving(
             model: type,
             args: tuple[Any, ...],
             kwargs: dict[str, Any],
-            proceed: Callable[..., Any],
             write: tracking.Write,
         ) -> Any:
-            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
+            return general(instance, model, args, kwargs, adapter, write, True)
 
         return changed_async
+
+    held = listening_to(model)
+    saves_nothing = adapter.saves_nothing
+    pk_of = adapter.pk
+    fire_row = plugin._fire
+    woven = model
+    # The handlers last seen, with each one's arguments decided (events.prepare).
+    prepared: list[Any] = [None, ()]
 
     def changed(
         instance: Any,
         model: type,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        proceed: Callable[..., Any],
         write: tracking.Write,
-    ) -> Any:
+    ) -> None:
         if model is not woven:
-            return general(instance, model, operation, args, kwargs, proceed, adapter, write)
+            general(instance, model, args, kwargs, adapter, write)
+            return
         table = held.table
-        heard: tuple[Handlers, Handlers] = (
-            table.get(CHANGE, NO_HANDLERS),
-            table.get(COMMITTED, NO_HANDLERS),
-        )
-        if not (heard[0] or heard[1]) or saves_nothing(args, kwargs):
-            return proceed()  # every listener switched off, or nothing written
-        rec = write.record or record(model, instance, args, kwargs)  # a save's: the write's
-        action = action_for(instance) or ("create" if rec.created else "update")
-        result = proceed()
-        handlers, committed = heard
-        if committed or not handlers:  # commit-time listeners: the general path
-            pk = pk_of(instance)
-            fired = fire_row(
-                adapter, model, instance, pk, action, rec.diff(), instance, False, heard
-            )
-            return result if fired is None else _after(fired, result)
+        handlers = table.get(CHANGE, NO_HANDLERS)
+        committed = table.get(COMMITTED, NO_HANDLERS)
+        if not (handlers or committed) or ((args or kwargs) and saves_nothing(args, kwargs)):
+            return  # every listener switched off, or nothing written (a call without
+            # arguments always writes: saves_nothing's contract)
+        rec = write.record
+        assert rec is not None  # a save's and an update's write have their record
         changes = rec.diff()  # as written (the record is shared by the write's advice)
+        acting = current_action()  # action_for(instance), in place
+        if acting is not None and acting[0] == id(instance):
+            action = acting[1]
+        else:
+            action = "create" if rec.created else "update"
+        if committed or not handlers:  # commit-time listeners: the general path
+            pk, heard = pk_of(instance), (handlers, committed)
+            fire_row(adapter, model, instance, pk, action, changes, instance, False, heard)
+            return
         if not changes and action == "update":
-            return result
+            return
         if handlers is not prepared[0]:  # the model's listeners changed: decide them again
             prepared[:] = [handlers, prepare(handlers, CHANGE, _PAYLOAD)]
         values = {
             "instance": instance,
             "model": type(instance),
             "event": CHANGE,
-            "changes": redact_changes(model, changes),
+            "changes": redact_changes(model, changes) if masked_fields(model) else changes,
             "action": action,
             "pk": pk_of(instance),
             "subject": instance,
             "adapter": adapter,
         }
-        waiting = None
-        for value in fire_prepared(instance, CHANGE, prepared[1], values):
-            if value is not None and inspect.isawaitable(value):  # a write to await
-                waiting = [*(waiting or ()), value]
-        return result if waiting is None else _after(_gather(waiting), result)
+        fire_prepared(instance, CHANGE, prepared[1], values)
 
     return changed
 
@@ -158,6 +153,59 @@ def deleting(
         return then(value, fire) if asynchronous else fire(value)
 
     return deleted
+
+
+def rows_firing(
+    plugin: Any, adapter: Adapter, model: type, subject: Any, asynchronous: bool
+) -> Callable[[Any, Any, str, dict[str, tuple[Any, Any]]], Any]:
+    """``fire(instance, pk, action, changes)`` for each changed row of one bulk write.
+
+    ``subject``: what the write was called on (its queryset); ``None``: each
+    row is its own (a bulk insert's objects).
+
+    What does not change from row to row is decided once per statement: the
+    model's handlers (looked up once, not twice per row), each handler's
+    arguments ([`prepared_for`][earnorm_aop.plugin_system.events.prepared_for],
+    kept per set of handlers), whether any field is masked.  Commit-time
+    listeners and async writes take the plugin's general ``_fire``.  Returns
+    ``None``, or an awaitable of the handlers' writes to await (EarnORM's table).
+    """
+    heard = (event_handlers(model, CHANGE), event_handlers(model, COMMITTED))
+    handlers, committed = heard
+    if asynchronous or committed or not handlers:
+        general = plugin._fire
+
+        def fire_general(
+            instance: Any, pk: Any, action: str, changes: dict[str, tuple[Any, Any]]
+        ) -> Any:
+            on = instance if subject is None else subject
+            return general(adapter, model, instance, pk, action, changes, on, asynchronous, heard)
+
+        return fire_general
+
+    prepared = prepared_for(handlers, CHANGE, _PAYLOAD)
+    hidden = bool(masked_fields(model))
+
+    def fire_row(instance: Any, pk: Any, action: str, changes: dict[str, tuple[Any, Any]]) -> Any:
+        if not changes and action == "update":
+            return None
+        values = {
+            "instance": instance,
+            "model": type(instance),
+            "event": CHANGE,
+            "changes": redact_changes(model, changes) if hidden else changes,
+            "action": action,
+            "pk": pk,
+            "subject": instance if subject is None else subject,
+            "adapter": adapter,
+        }
+        waiting = None
+        for value in fire_prepared(instance, CHANGE, prepared, values):
+            if value is not None and inspect.isawaitable(value):  # a write to await
+                waiting = [*(waiting or ()), value]
+        return None if waiting is None else _gather(waiting)
+
+    return fire_row
 
 
 def _after(fired: Any, result: Any) -> Any:

@@ -234,6 +234,11 @@ class TimestampPlugin:
         values.update(stamp)
         if not isinstance(instance, model):  # a bulk update: its records store the stamp too
             write.note_values(stamp)
+        elif write.record is not None:  # the instance's record (made before): the stamp too
+            name = self._updated
+            write.record.store(
+                {adapter.attname(model, name): adapter.stored_value(model, name, stamp[name])}
+            )
         args, kwargs = adapter.with_update_values(args, kwargs, values)
         return call_with(proceed, args, kwargs)
 

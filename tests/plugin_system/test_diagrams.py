@@ -295,7 +295,7 @@ def test_the_lifecycle_events_a_model_fires_are_drawn_with_their_listeners() -> 
     fired_from = {
         (nodes[a], nodes[b]) for a, arrow, label, b in edges if arrow == "-.->" and label == "fires"
     }
-    assert ("around: lifecycle.changed", "event after_change") in fired_from
+    assert ("after: lifecycle.changed", "event after_change") in fired_from
     assert ("after: lifecycle.accessed", "event after_access") in fired_from
     assert "event after_query_load" not in labels
     assert "fires by itself: after_change, after_commit_change, after_access" in str(explain(Post))

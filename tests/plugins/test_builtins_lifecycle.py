@@ -77,6 +77,89 @@ def test_a_save_that_changes_nothing_fires_nothing(backend: Any) -> None:
     assert [c[0] for c in seen.changes] == ["create"]
 
 
+def test_an_instance_update_fires_with_what_it_writes_and_the_stamp(backend: Any) -> None:
+    """The record is made before the write (the event is an ``after`` advice): timestamp's
+    ``updated_at``, added to the update inside, is in the changes as written."""
+    Article, seen = listening(backend, "timestamp")
+    a = backend.create(Article, title="a")
+    created = backend.rows(Article)[a.id]["updated_at"]
+    backend.update(a, title="b")
+    action, pk, changes = seen.changes[-1]
+    assert (action, pk) == ("update", a.id)
+    assert changes["title"] == ("a", "b")
+    assert changes["updated_at"] == (created, backend.rows(Article)[a.id]["updated_at"])
+    assert len(seen.changes) == 2
+
+
+def test_a_restricted_save_fires_with_the_fields_it_writes(backend: Any) -> None:
+    """Only what the save writes is a change (Django's ``update_fields``); a save of every
+    field sees the field left out before."""
+    Article, seen = listening(backend)
+    a = backend.create(Article, title="a")
+    a.title = "b"
+    a.views = 3
+    if backend.name.startswith("django"):
+        a.save(update_fields=["title"])
+        assert seen.changes[-1] == ("update", a.id, {"title": ("a", "b")})
+        a.save()
+        assert seen.changes[-1] == ("update", a.id, {"views": (0, 3)})
+    else:
+        backend.save(a)
+        assert seen.changes[-1] == ("update", a.id, {"title": ("a", "b"), "views": (0, 3)})
+
+
+def test_handlers_of_every_shape_get_their_own_arguments(backend: Any) -> None:
+    """Handlers whose parameters are the payload's names in order are called by position;
+    others (a default between, keyword-only, an injectable) by keyword: each gets its own."""
+    got: list[tuple[Any, ...]] = []
+    reg = PluginRegistry()
+
+    def key(instance: Any) -> Any:
+        return adapter_for(type(instance)).pk(instance)  # EarnORM: instance.id is awaitable
+
+    class Shapes:
+        @hook("after_change")
+        def in_order(self, instance: Any, changes: dict[str, Any]) -> None:
+            got.append(("in_order", key(instance), changes))
+
+        @hook("after_change")
+        def reversed_order(self, changes: dict[str, Any], action: str) -> None:
+            got.append(("reversed_order", action, changes))
+
+        @hook("after_change")
+        def default_between(self, instance: Any, extra: int = 7, changes: Any = None) -> None:
+            got.append(("default_between", extra, changes))
+
+        @hook("after_change")
+        def keyword_only(self, changes: dict[str, Any], *, action: str) -> None:
+            got.append(("keyword_only", action, changes))
+
+        @hook("after_change")
+        def one(self, changes: dict[str, Any]) -> None:
+            got.append(("one", changes))
+
+        @hook("after_change")
+        def injected(self, instance: Any, user: Any) -> None:
+            got.append(("injected", key(instance), user))
+
+    reg.register("shapes", Shapes)
+    Article = backend.model("shapes", registry=reg)
+    a = backend.create(Article, title="a")
+    got.clear()
+    a.title = "b"
+    with context(actor="ann"):
+        backend.save(a)
+    change = {"title": ("a", "b")}
+    assert sorted(got, key=lambda row: row[0]) == [
+        ("default_between", 7, change),
+        ("in_order", a.id, change),
+        ("injected", a.id, "ann"),
+        ("keyword_only", "update", change),
+        ("one", change),
+        ("reversed_order", "update", change),
+    ]
+
+
 def test_bulk_writes_fire_once_per_affected_row(backend: Any) -> None:
     Article, seen = listening(backend)
     a = backend.create(Article, title="x", views=1)

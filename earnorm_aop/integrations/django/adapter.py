@@ -150,6 +150,24 @@ class DjangoAdapter(Adapter):
         except KeyError:
             return {n: values[n] for n in names if n in values}
 
+    def changes_since(
+        self, instance: Any, old: Mapping[str, Any], written: frozenset[str] | None = None
+    ) -> dict[str, tuple[Any, Any]]:
+        """The instance's ``__dict__`` compared with ``old`` in one pass (no snapshot built).
+
+        A deferred field (not in ``__dict__``) is never a change, as in ``snapshot``.
+        """
+        values = vars(instance)
+        out = {}
+        for n in loading.attnames(instance._meta):
+            if written is not None and n not in written:
+                continue
+            v = values.get(n, UNKNOWN)
+            was = old.get(n, UNKNOWN)
+            if v is not UNKNOWN and was is not UNKNOWN and was != v:
+                out[n] = (was, v)
+        return out
+
     def filter(self, queryset: Any, **conditions: Any) -> Any:
         if hasattr(queryset, "filter") and not isinstance(queryset, list | tuple):
             return queryset.filter(**conditions)
@@ -328,6 +346,7 @@ class DjangoAdapter(Adapter):
     # no method of the adapter's own in between.
     persisted_state = staticmethod(loading.persisted)
     persisted_values = staticmethod(loading.values)
+    remember_written = staticmethod(loading.remember_saved)
 
     def current_value(self, instance: Any, name: str) -> Any:
         """The instance's ``__dict__`` entry: a deferred field is unknown, never fetched."""

@@ -92,7 +92,7 @@ def test_the_plugins_panel_lists_the_requests_woven_calls_and_the_plugins_querie
     ]
     assert [a.split(":")[0] for a in rows[2]["advice"]] == [
         "around timestamp.stamp_save",
-        "around lifecycle.changed",  # fires after_change, which audit listens to
+        "after lifecycle.changed",  # fires after_change, which audit listens to
         "after changes.remember_saved",
     ]
     assert rows[3]["advice"][0].startswith("before softdelete.soft_delete: veto,")

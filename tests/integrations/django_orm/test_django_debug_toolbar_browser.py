@@ -108,7 +108,7 @@ def test_the_plugins_panel_shows_each_woven_call_of_the_request(
     advice = [" ".join(li.split()) for li in edit.locator(".earnorm-advice li").all_inner_texts()]
     assert [a.split(":")[0].strip() for a in advice] == [
         "around timestamp.stamp_save",
-        "around lifecycle.changed",  # fires after_change, which audit listens to
+        "after lifecycle.changed",  # fires after_change, which audit listens to
         "after changes.remember_saved",
     ]
     queries = {

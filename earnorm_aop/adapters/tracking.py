@@ -208,16 +208,28 @@ class Record:
 
 
 class BulkFrame:
-    """The rows one ``update_many`` / ``delete_many`` touches, read once before it runs."""
+    """The rows one ``update_many`` / ``delete_many`` touches, read once before it runs.
 
-    __slots__ = ("applied", "deleting", "records", "subject", "values")
+    ``stored``: the fields (by attname) the write stores in each row, the only
+    ones whose value after it may differ from the value before.
+    """
 
-    def __init__(self, subject: Any, records: list[Record], values: dict[str, Any], deleting: bool):
+    __slots__ = ("applied", "deleting", "records", "stored", "subject", "values")
+
+    def __init__(
+        self,
+        subject: Any,
+        records: list[Record],
+        values: dict[str, Any],
+        deleting: bool,
+        stored: tuple[str, ...] = (),
+    ):
         self.applied = False
         self.subject = subject
         self.records = records
         self.values = values
         self.deleting = deleting
+        self.stored = stored
 
 
 def read_bulk(
@@ -245,7 +257,8 @@ def read_bulk(
         Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
         for row, old, new in rows
     ]
-    return BulkFrame(queryset, recs, written, deleting)
+    stored = tuple(rows[0][2]) if rows and not deleting else ()  # every row's has the same keys
+    return BulkFrame(queryset, recs, written, deleting, stored)
 
 
 class Write:
@@ -338,6 +351,7 @@ class Write:
 
         Its rows' ``after`` values include them, so advice after the write sees
         what was really stored.  Database expressions are not evaluated here:
+        frame.stored = (*frame.stored, *(n for n in plain if n not in frame.stored))
         only plain values are noted.  Before the rows are read, nothing to do:
         the read evaluates what the statement stores.
         """
@@ -381,6 +395,7 @@ def write_maker(
 
     Decided at weave time: the model's adapter and the operation are fixed in
     the maker (a ``functools.partial`` of ``Write``: one call per write).
+    stored = frame.stored  # only these may differ from the values before
     """
     if operation not in WRITES:
         return None
@@ -394,10 +409,14 @@ def apply(frame: BulkFrame) -> None:
     if frame.deleting or frame.applied:
         return
     frame.applied = True
+    stored = frame.stored  # only these may differ from the values before
     for rec in frame.records:
-        new = rec.new_values or {}
+        new = rec.new_values
+        if new is None:
+            continue
         old = rec.old_values
-        for name, value in new.items():
+        for name in stored:
+            value = new.get(name, UNKNOWN)
             if value is not UNKNOWN and old.get(name, UNKNOWN) != value:
                 rec.adapter.set_field(rec.instance, name, value)
 

@@ -276,7 +276,7 @@ def withdraw_fields(switches: Iterable[Switch]) -> None:
         _fields_added[model] = [e for e in entries if e[0] not in gone]
 
 
-def withdraw_unwoven(model: type) -> None:
+def withdraw_unwoven(model: type, woven: Iterable[Aspect] | None = None) -> None:
     """Remove the methods contributed to ``model`` that no plugin woven on it contributes now.
 
     Called after ``unweave``: once a plugin is gone its methods (``restore``,
@@ -284,13 +284,14 @@ def withdraw_unwoven(model: type) -> None:
     contributed fields, which an ORM cannot drop at runtime.  Called after a
     weave too: a plugin woven again as another class (``register(...,
     replace=True)``) or with a configuration that names its methods
-    otherwise leaves only the methods it contributes now.
+    otherwise leaves only the methods it contributes now.  ``woven``: ``model``'s
+    effective aspects, when the caller has them.
     """
     mine = _added.get(model)
     if not mine:
         return
     now: dict[str, tuple[object, set[str]]] = {}
-    for aspect in weaver.effective_aspects(model):
+    for aspect in weaver.effective_aspects(model) if woven is None else woven:
         now[aspect.name] = (aspect.plugin, set(contributed_methods(aspect.name, aspect.plugin)))
     stale = [m for m, plugin in mine.items() if not _in_force(vars(model).get(m), now, plugin, m)]
     _remove_methods(model, stale)

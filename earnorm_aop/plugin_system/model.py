@@ -153,8 +153,9 @@ def apply_plugins(
             withdraw(model, added)
             raise
         _watch_loads(model, aspects)
-        warn_unfired(model, aspects)
-        withdraw_unwoven(model)  # methods a plugin woven again no longer contributes
+        now = weaver.effective_aspects(model)
+        warn_unfired(model, aspects, now)
+        withdraw_unwoven(model, now)  # methods a plugin woven again no longer contributes
 
 
 def _watch_loads(model: type, aspects: Sequence[Aspect]) -> None:

@@ -56,4 +56,6 @@ def specialised(model: type, operation: str, target: Target, spec: AdviceSpec) -
     factory, with_target = found
     given = (getattr(func, "__self__", None), model, operation, adapter_for(model))
     made = factory(*given, target) if with_target else factory(*given)
+    if type(spec) is AdviceSpec:  # (what dataclasses.replace does, without its generality)
+        return AdviceSpec(made, spec.target, spec.optional, spec.name)
     return dataclasses.replace(spec, func=made)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..errors import PluginWarning
 from ..weaving import extensions, weaver
@@ -31,18 +31,30 @@ __all__ = ["fired_events", "warn_unfired"]
 _KINDS = tuple(k.value for k in Kind if k is not Kind.CHAIN)
 
 
-def fired_events(model: type) -> tuple[str, ...]:
-    """The events the plugins woven on ``model`` fire by themselves (their ``fires``)."""
-    return tuple(firing(weaver.effective_aspects(model)))
+def fired_events(model: type, woven: Sequence[Aspect] | None = None) -> tuple[str, ...]:
+    """The events the plugins woven on ``model`` fire by themselves (their ``fires``).
+
+    ``woven``: ``model``'s effective aspects, when the caller has them.
+    """
+    return tuple(firing(weaver.effective_aspects(model) if woven is None else woven))
 
 
-def warn_unfired(model: type, aspects: Iterable[Aspect]) -> None:
-    """Warn for each event handler of ``aspects`` whose event nothing fires on ``model``."""
-    fired = set(fired_events(model))
+def warn_unfired(
+    model: type, aspects: Iterable[Aspect], woven: Sequence[Aspect] | None = None
+) -> None:
+    """Warn for each event handler of ``aspects`` whose event nothing fires on ``model``.
+
+    ``woven``: ``model``'s effective aspects, when the caller has them.
+    """
+    fired: set[str] | None = None
     for aspect in aspects:
         for spec in aspect.advices:
             event = spec.target
-            if not isinstance(event, str) or event in fired:
+            if not isinstance(event, str):
+                continue
+            if fired is None:  # (only a model with an event handler asks)
+                fired = set(fired_events(model, woven))
+            if event in fired:
                 continue
             if not weaver.event_handlers(model, event):
                 continue  # woven as advice on a method (or switched off): not an event here

@@ -14,6 +14,7 @@ import dataclasses
 import enum
 import functools
 import inspect
+import operator
 import types
 import weakref
 from collections.abc import Callable, Mapping
@@ -75,10 +76,11 @@ class Provided:
     per_call: Mapping[str, Callable[[type, str, Target], Any]] = field(default_factory=dict)
     operation: str = ""
     memo: dict[tuple[Any, ...], Any] | None = field(default=None, compare=False, repr=False)
+    # Every name given, in that order (part of the key advice resolutions are cached by).
+    names: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return (*self.getters, *self.constants, *self.per_call)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", (*self.getters, *self.constants, *self.per_call))
 
     def constant(self, name: str, target: Target) -> Any:
         """The value of constant ``name`` for the model woven (the target's owner by default)."""
@@ -410,6 +412,10 @@ class Source(enum.StrEnum):
     CALL = "call"
 
 
+_CALL = Source.CALL
+_DEFAULT = Source.DEFAULT
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One advice parameter and where its value comes from (``Source``).
@@ -505,11 +511,9 @@ def plan_advice(
             with contextlib.suppress(TypeError):  # not weakly referenceable
                 _resolved.setdefault(underlying, {})[key] = (shared, found[1])
     else:
-        params = _given_constants(found[0], provided, target)
-        if any(p.source is Source.CALL and p.default is None for p in params):
-            found = _resolve(aspect, spec, kind, target, provided)  # says why, at weave time
-        else:
-            found = (params, found[1])
+        params, missing = _given_constants(found[0], provided, target)
+        # A per-call value not given on this operation: resolving again says why.
+        found = _resolve(aspect, spec, kind, target, provided) if missing else (params, found[1])
     params, needs_binding = found
     may_await = (
         target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
@@ -580,43 +584,44 @@ _given: dict[tuple[int, tuple[int, ...]], tuple[tuple[Param, ...], tuple[Any, ..
 
 def _given_constants(
     shared: tuple[Param, ...], provided: Provided, target: Target
-) -> tuple[Param, ...]:
+) -> tuple[tuple[Param, ...], bool]:
     """``shared`` (as cached) with this model's constants; one tuple per distinct value.
 
     A per-call maker is the model's own (it holds the model): the tuple made
-    with one is not kept for another model, which could never use it.
+    with one is not kept for another model, which could never use it.  Also
+    whether a per-call value has no maker on this operation (an error).
     """
     constants = provided.constants
-    given: list[tuple[int, Any]] = []
-    per_model = False
+    params: list[Param] | None = None
+    per_model = missing = False
     for j, p in enumerate(shared):
-        if p.source is Source.CALL:
-            given.append((j, provided.maker(str(p.key), target)))
+        source = p.source
+        if source is _CALL:
+            value = provided.maker(str(p.key), target)
             per_model = True
-        elif p.source is Source.DEFAULT and p.key and p.key in constants:
-            given.append((j, provided.constant(str(p.key), target)))
-    if not given:
-        return shared
-    values = tuple(v for _, v in given)
-    key = (id(shared), tuple(id(v) for v in values))
-    if not per_model:
-        found = _given.get(key)
-        if (
-            found is not None
-            and found[0] is shared
-            and all(a is b for a, b in zip(found[2], values, strict=True))
-        ):
-            return found[1]
-    params = list(shared)
-    for j, value in given:
-        p = shared[j]
-        params[j] = Param(p.name, p.kind, p.source, p.key, value)
+            missing = missing or value is None
+        elif source is _DEFAULT and p.key and p.key in constants:
+            value = provided.constant(str(p.key), target)
+        else:
+            continue
+        if params is None:
+            params = list(shared)
+        params[j] = Param(p.name, p.kind, source, p.key, value)
+    if params is None:
+        return shared, False
+    if per_model:
+        return tuple(params), missing
+    # Only weave-time constants (the adapter): the models of one adapter share a tuple.
+    values = tuple(p.default for p, q in zip(params, shared, strict=True) if p is not q)
+    key = (id(shared), tuple(map(id, values)))
+    found = _given.get(key)
+    if found is not None and found[0] is shared and all(map(operator.is_, found[2], values)):
+        return found[1], False
     made = tuple(params)
-    if not per_model:
-        if len(_given) > 4096:
-            _given.clear()
-        _given[key] = (shared, made, values)
-    return made
+    if len(_given) > 4096:
+        _given.clear()
+    _given[key] = (shared, made, values)
+    return made, False
 
 
 def _is_constant(p: Param, provided: Provided) -> bool:

@@ -85,18 +85,34 @@ class ChainPlan:
                 schedulers.append(extensions.current.record.scheduler(on))
             return deferring(a, FailureHandler(a, target), schedulers[0])
 
-        def of(*kinds: Kind) -> tuple[PlannedAdvice, ...]:
-            return tuple(
-                deferred(a) if a.kind in COMMIT_KINDS else a for a in advice if a.kind in kinds
-            )
-
+        # One pass, by identity (an enum's hash is a Python call): plugin order kept.
+        befores: list[PlannedAdvice] = []
+        arounds: list[PlannedAdvice] = []
+        chains: list[PlannedAdvice] = []
+        afters: list[PlannedAdvice] = []
+        errors: list[PlannedAdvice] = []
+        for a in advice:
+            kind = a.kind
+            if kind is Kind.BEFORE:
+                befores.append(a)
+            elif kind is Kind.AROUND:
+                arounds.append(a)
+            elif kind is Kind.AFTER:
+                afters.append(a)
+            elif kind is Kind.CHAIN:
+                chains.append(a)
+            elif kind is Kind.ERROR:
+                errors.append(a)
+            else:  # commit-aware: an after advice deferring the real one
+                assert kind in COMMIT_KINDS
+                afters.append(deferred(a))
         return cls(
             target,
-            befores=of(Kind.BEFORE),
-            arounds=of(Kind.AROUND),
-            chains=of(Kind.CHAIN)[::-1],
-            afters=of(Kind.AFTER, *COMMIT_KINDS)[::-1],
-            errors=of(Kind.ERROR)[::-1],
+            befores=tuple(befores),
+            arounds=tuple(arounds),
+            chains=tuple(chains[::-1]),
+            afters=tuple(afters[::-1]),
+            errors=tuple(errors[::-1]),
             guard=guard,
         )
 

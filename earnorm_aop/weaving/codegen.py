@@ -166,6 +166,19 @@ def _names(i: int) -> tuple[str, str, str, str, str]:
     return _NAMES[i]
 
 
+_WEAVE_TIME_VALUES = (Source.DEFAULT, Source.PROVIDED)
+_INDEXED: dict[tuple[Any, ...], str] = {}
+
+
+def _indexed(stem: str, *index: int) -> str:
+    """``stem`` with its indices (``_value3_1``), one interned string made once per name."""
+    key = (stem, *index)
+    found = _INDEXED.get(key)
+    if found is None:
+        found = _INDEXED[key] = _name(stem + "_".join(map(str, index)))
+    return found
+
+
 def _shape_key(plan: ChainPlan, keyed_on_instance: bool) -> tuple[Any, ...] | None:
     """All a chain's shape is written from, as plain values; None when it reads the signature.
 
@@ -237,6 +250,7 @@ class Generator:
         # A chain of a shape seen before (the usual case: one more model woven with
         # the same plugins) takes that shape, and its values in the same order.
         key = _shape_key(plan, gsub is None)
+        self.key: tuple[Any, ...] | None = key  # also what the compiled code is found by
         shape = _shapes.get(key) if key is not None else None
         self._values(everything)
         if shape is not None:
@@ -340,14 +354,14 @@ class Generator:
         for advice in everything:
             for p in advice.params:
                 if p.source is Source.CALL and p.key not in states:
-                    ns[_name(f"_make{len(states)}")] = p.default
+                    ns[_indexed("_make", len(states))] = p.default
                     states[p.key] = len(states)
         for i, advice in enumerate(everything):
             for j, p in enumerate(advice.params):
-                if p.source in (Source.DEFAULT, Source.PROVIDED):
-                    ns[_name(f"_value{i}_{j}")] = p.default
+                if p.source in _WEAVE_TIME_VALUES:
+                    ns[_indexed("_value", i, j)] = p.default
                 elif p.source is Source.TARGET and bound:
-                    ns[_name(f"_param{i}_{j}")] = p.key
+                    ns[_indexed("_param", i, j)] = p.key
         return states
 
     def generate(self) -> tuple[str, str]:

@@ -58,10 +58,25 @@ _by_shape: weakref.WeakValueDictionary[ChainShape, _Compiled] = weakref.WeakValu
 _recent: deque[_Compiled] = deque(maxlen=64)
 
 
+# The same, by the plain key a shape is cached by (``Generator.key``): hashed in C,
+# where hashing the shape's records calls Python for each of them.
+_by_key: weakref.WeakValueDictionary[tuple[Any, ...], _Compiled] = weakref.WeakValueDictionary()
+
+
 def _compiled_for(plan: ChainPlan, gen: Generator) -> _Compiled:
+    key = gen.key
+    found = _by_key.get(key) if key is not None else None
+    if found is None:
+        found = _compiled_of_shape(plan, gen)
+        if key is not None:
+            _by_key[key] = found
+    _recent.append(found)
+    return found
+
+
+def _compiled_of_shape(plan: ChainPlan, gen: Generator) -> _Compiled:
     found = _by_shape.get(gen.shape)
     if found is not None:
-        _recent.append(found)
         return found
     _, text = gen.generate()
     found = _by_source.get(text)
@@ -77,7 +92,6 @@ def _compiled_for(plan: ChainPlan, gen: Generator) -> _Compiled:
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         weakref.finalize(found, linecache.cache.pop, filename, None)
     _by_shape[gen.shape] = found
-    _recent.append(found)
     return found
 
 

@@ -241,6 +241,8 @@ def _shadows_needed(
     shadows = state_of(klass).shadows
     names: dict[str, None] = {}
     for base in klass.__mro__[1:]:
+        if base is object:  # never woven (its dict cannot change)
+            continue
         names.update(dict.fromkeys(own.get(base, ())))
         names.update(dict.fromkeys(n for n, v in vars(base).items() if isinstance(v, Woven)))
     out: dict[str, ChainPlan] = {}
@@ -281,6 +283,8 @@ def _pass_through_needed(
     "the attribute is the original function": that would run the advice the
     subclass removed.)
     """
+    if not any(state_of(k).excluded for k in klass.__mro__):
+        return {}  # nothing opted out: the parents' advice is this class's too
     state = state_of(klass)
     out: dict[str, ChainPlan] = {}
     for name, value in vars(klass).items():
@@ -292,8 +296,6 @@ def _pass_through_needed(
             value = state.originals[name]
         elif not routine(value):
             continue
-        if not any(state_of(k).excluded for k in klass.__mro__):
-            continue  # nothing opted out: the parents' advice is this class's too
         if any(_advised_after(base, name, own) for base in klass.__mro__[1:]):
             out[name] = ChainPlan(Target.of(klass, name, value), guard=True)
     return out

@@ -64,8 +64,14 @@ def write(session: Session, *records: Mapping[str, Any]) -> None:
 
 def _row(record: Mapping[str, Any]) -> dict[str, Any]:
     pk = record.get("id")
+    # A plain value (most are) as it is, without a call per value: a flush's
+    # records are built here for every object it wrote.
+    plain = _PLAIN
     changes = {
-        name: [_jsonable(old), _jsonable(new)]
+        name: [
+            old if type(old) in plain else _jsonable(old),
+            new if type(new) in plain else _jsonable(new),
+        ]
         for name, (old, new) in (record.get("changes") or {}).items()
     }
     return {
@@ -87,6 +93,9 @@ def read(session: Session, model_label: str) -> list[dict[str, Any]]:
         select(audit_table).where(audit_table.c.model == model_label).order_by(audit_table.c.pk)
     )
     return [dict(row._mapping) for row in session.connection().execute(statement)]
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str})
 
 
 def _jsonable(value: Any) -> Any:

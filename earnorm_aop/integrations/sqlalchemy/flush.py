@@ -11,7 +11,8 @@ of a woven model in ``session.new``, ``session.dirty`` (really modified) and
 A call must keep its meaning across the flush: ``before`` advice and the first
 half of ``around`` advice run before the SQL, ``after`` advice and the second
 half of ``around`` advice after it (when the primary key of a new row is
-known).  So each call runs in its own greenlet: the original method body is a
+known).  So each call runs in a greenlet of its own (one its thread keeps
+from an earlier write: ``workers.py``): the original method body is a
 *suspension point* that switches back to the flush, which goes on and emits
 the SQL; ``after_flush_postexec`` resumes every suspended call (the body
 returns ``None``) so its remaining advice runs.  If the flush fails, the
@@ -48,9 +49,10 @@ import greenlet
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm import exc as orm_exc
-from sqlalchemy.orm.base import NEVER_SET, NO_VALUE, instance_state
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE, PassiveFlag, instance_state
 
-from . import context
+from . import context, workers
+from .workers import drive
 
 __all__ = ["DELETE", "SAVE", "capture", "install", "is_original", "make_bodies", "suspend"]
 
@@ -58,15 +60,7 @@ SAVE = "_earnorm_save"
 DELETE = "_earnorm_delete"
 
 _KEY = "_earnorm_aop_flush"  # session.info key of the flush in progress
-
-
-class _Suspended:
-    """What a call's greenlet sends to the flush when it reaches its body."""
-
-    __slots__ = ("call",)
-
-    def __init__(self, call: greenlet.greenlet) -> None:
-        self.call = call
+_NO_CHANGE = PassiveFlag.NO_CHANGE
 
 
 @dataclass
@@ -85,7 +79,9 @@ class _Flush:
 _originals: weakref.WeakSet[Any] = weakref.WeakSet()
 
 # The persisted state of each object whose woven write is in progress (see _start).
-_before_write: weakref.WeakKeyDictionary[Any, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+# A plain dict (no weak reference made per write): each entry is removed when its
+# call ends, however it ends (``_start``'s ``finally``).
+_before_write: dict[Any, dict[str, Any] | None] = {}
 
 NOT_WRITING = object()
 
@@ -141,7 +137,15 @@ def _stored(state: Any, attrs: Sequence[Any]) -> dict[str, Any]:
 
 # Contexts captured for a pending write (restore(), hard_delete(), softdelete's
 # update), by instance state; the flush runs that object's call in it.
-_captured: weakref.WeakKeyDictionary[Any, contextvars.Context] = weakref.WeakKeyDictionary()
+# By ``id`` of the state in a plain dict (one C look-up per write, no weak reference made
+# per write); an entry goes when its state does, or when the flush takes it.
+_captured: dict[int, tuple[weakref.ref[Any], contextvars.Context]] = {}
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    found = _captured.get(key)
+    if found is not None and found[0] is ref:
+        del _captured[key]
 
 
 def make_bodies() -> dict[str, Callable[..., Any]]:
@@ -181,7 +185,8 @@ def suspend() -> Any:
     flush = _CURRENT.get()
     if flush is None:
         return None
-    return flush.driver.switch(_Suspended(greenlet.getcurrent()))
+    # The call itself is what it sends to the flush: "suspended here".
+    return flush.driver.switch(greenlet.getcurrent())
 
 
 _CURRENT: contextvars.ContextVar[_Flush | None] = contextvars.ContextVar(
@@ -191,42 +196,10 @@ _CURRENT: contextvars.ContextVar[_Flush | None] = contextvars.ContextVar(
 
 def capture(instance: Any) -> None:
     """Run ``instance``'s next flush-time call in the current context (labels, hard delete)."""
-    _captured[instance_state(instance)] = contextvars.copy_context()
-
-
-# -- driving calls -----------------------------------------------------------------------
-
-
-def _await_only() -> Callable[[Any], Any]:
-    from sqlalchemy import util
-
-    # 2.1 names it await_ (await_only stays as an alias); 2.0 has await_only only.
-    found: Callable[[Any], Any] = getattr(util, "await_", None) or util.await_only
-    return found
-
-
-_await = _await_only()
-
-
-def _drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]:
-    """Run ``call`` until it finishes or suspends: ``(suspended, value)``.
-
-    Anything else it switches out with is an awaitable from SQLAlchemy's
-    ``await_only`` (I/O on an ``AsyncSession``): awaited here, in the flush's
-    own greenlet, and its result sent back.
-    """
-    value = step()
-    while True:
-        if call.dead:
-            return False, value
-        if isinstance(value, _Suspended):
-            return True, value.call
-        try:
-            answer = _await(value)
-        except BaseException as exc:
-            value = call.throw(exc)
-        else:
-            value = call.switch(answer)
+    state = instance_state(instance)
+    key = id(state)
+    ref = weakref.ref(state, functools.partial(_forget, key))
+    _captured[key] = (ref, contextvars.copy_context())
 
 
 def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
@@ -234,7 +207,11 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     state = instance_state(obj)
     if state.key is None:
         _apply_defaults(state)
-    ctx = _captured.pop(state, None) or contextvars.copy_context()
+    captured = _captured.pop(id(state), None)
+    if captured is not None and captured[0]() is state:
+        ctx = captured[1]
+    else:
+        ctx = contextvars.copy_context()
     method = getattr(obj, name)
     # The committed state SQLAlchemy replaces at the flush, kept for the whole
     # call: after advice and conditions compare with the values before the write.
@@ -249,8 +226,15 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
         finally:
             _before_write.pop(state, None)
 
-    call = _Call(lambda: ctx.run(run), flush.driver)
-    suspended, _ = _drive(call, call.switch)
+    # An idle worker of this thread, now a child of the flush's driver; or a new one
+    # (taken here, not by a helper: this runs for every object of every flush).
+    idle: list[workers.Worker] | None = getattr(workers.pools, "idle", None)
+    if idle:
+        call = idle.pop()
+        call.parent = flush.driver
+    else:
+        call = workers.Worker(flush.driver)
+    suspended, _ = drive(call, functools.partial(call.switch, functools.partial(ctx.run, run)))
     if suspended:
         flush.waiting.append(call)
         return True
@@ -263,18 +247,36 @@ def _apply_defaults(state: Any) -> None:
     SQLAlchemy applies them in the INSERT, after ``before_flush``; setting them
     first lets ``save`` advice (validation, audit) see the values written.
     """
-    for attr in state.mapper.column_attrs:
-        if attr.key in state.dict or len(attr.columns) != 1:
+    mapper = state.mapper
+    known = state.manager.info.get(_DEFAULTS)
+    if known is None or known[0] is not mapper.column_attrs:
+        known = _scalar_defaults(state.manager, mapper)
+    values = state.dict
+    for key, value in known[1]:
+        if key not in values:
+            setattr(state.obj(), key, value)
+
+
+_DEFAULTS = "_earnorm_aop_scalar_defaults"  # key in the class manager's ``info``
+
+
+def _scalar_defaults(manager: Any, mapper: Any) -> tuple[Any, tuple[tuple[str, Any], ...]]:
+    """The mapper's scalar column defaults, kept in its class manager's ``info``.
+
+    With the column list they were read from: SQLAlchemy makes a new one when
+    a column is added to the mapper, and then they are read again.
+    """
+    attrs = mapper.column_attrs
+    pairs = []
+    for attr in attrs:
+        if len(attr.columns) != 1:
             continue
         default = getattr(attr.columns[0], "default", None)
         if default is not None and getattr(default, "is_scalar", False):
-            setattr(state.obj(), attr.key, default.arg)
-
-
-class _Call(greenlet.greenlet):  # type: ignore[misc]
-    """A woven write running until the flush's end; may do I/O on an async session."""
-
-    __sqlalchemy_greenlet_provider__ = True
+            pairs.append((attr.key, default.arg))
+    known = (attrs, tuple(pairs))
+    manager.info[_DEFAULTS] = known
+    return known
 
 
 def _veto(session: Session, obj: Any, name: str) -> None:
@@ -299,30 +301,56 @@ def _veto(session: Session, obj: Any, name: str) -> None:
 def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
     """Objects of woven models this flush writes whose call has not run yet."""
     found: list[tuple[Any, str]] = []
-    for obj, name in flush.queued:
-        found.append((obj, name))
-    flush.queued.clear()
+    queued = flush.queued
+    if queued:
+        found += queued
+        queued.clear()
+    seen = flush.seen
+    # Asked again for an object queued for its save already: no history read for it.
+    skip = {(id(o), n) for o, n in found} | seen if found else seen
     for obj in list(session.new):
         found.append((obj, SAVE))
     for obj in list(session.dirty):
-        # Seen or unwoven first: the history of every attribute is read only for an
+        # Seen or unwoven first: the history of an attribute is read only for an
         # object whose save may still run (a flush reads this list once per batch).
-        if (id(obj), SAVE) in flush.seen or is_original(type(obj), SAVE):
+        if (id(obj), SAVE) in skip or is_original(type(obj), SAVE):
             continue
-        if session.is_modified(obj, include_collections=False):
+        if _modified(instance_state(obj)):
             found.append((obj, SAVE))
     for obj in list(session.deleted):
         found.append((obj, DELETE))
     out = []
     for obj, name in found:
         key = (id(obj), name)
-        if key in flush.seen or is_original(type(obj), name):
+        if key in seen or is_original(type(obj), name):
             continue
         if flush.only is not None and id(obj) not in flush.only:
             continue  # session.flush(objects=[...]) leaves it for a later flush
-        flush.seen.add(key)
+        seen.add(key)
         out.append((obj, name))
     return out
+
+
+def _modified(state: Any) -> bool:
+    """``session.is_modified(obj, include_collections=False)``, asked of the changed attributes.
+
+    An attribute can differ from its loaded value only if a set recorded that
+    value in ``state.committed_state``; SQLAlchemy's own check reads the
+    history of every attribute of the class.
+    """
+    committed = state.committed_state
+    if not committed:
+        return False
+    current = state.dict
+    manager = state.manager
+    for key in list(committed):
+        impl = manager[key].impl
+        if hasattr(impl, "get_collection") or not hasattr(impl, "get_history"):
+            continue
+        added, _, deleted = impl.get_history(state, current, passive=_NO_CHANGE)
+        if added or deleted:
+            return True
+    return False
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
@@ -366,9 +394,9 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
                 continue
             try:
                 if error is None:
-                    _drive(call, functools.partial(call.switch, None))
+                    drive(call, functools.partial(call.switch, None))
                 else:
-                    _drive(call, functools.partial(call.throw, error))
+                    drive(call, functools.partial(call.throw, error))
             except BaseException as exc:
                 if error is None:
                     error = exc
@@ -404,7 +432,7 @@ def _fail(session: Session, error: BaseException) -> None:
         if call.dead:
             continue
         with contextlib.suppress(BaseException):
-            _drive(call, functools.partial(call.throw, error))
+            drive(call, functools.partial(call.throw, error))
 
 
 def _finish_stale(session: Session) -> None:

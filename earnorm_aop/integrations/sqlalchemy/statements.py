@@ -108,6 +108,8 @@ class RowSet:
     outcome: dict[str, Any] = field(default_factory=dict)
     # How many of ``criteria`` are the statement's own WHERE (the rest: the plugins').
     own: int = 0
+    # The values the statement's own UPDATE sets, by attribute name (read once).
+    sets: Mapping[str, Any] | None = None
 
     @property
     def result(self) -> Any:
@@ -119,7 +121,17 @@ class RowSet:
 
     def filter(self, **conditions: Any) -> RowSet:
         extra = tuple(_equals(self.model, k, v) for k, v in conditions.items())
-        return replace(self, criteria=self.criteria + extra)
+        # As dataclasses.replace() would make it, without reading the fields per call.
+        return RowSet(
+            self.session,
+            self.model,
+            self.criteria + extra,
+            self.statement,
+            self.options,
+            self.outcome,
+            self.own,
+            self.sets,
+        )
 
     def select(self) -> Any:
         return select(self.model).where(*self.criteria)
@@ -150,10 +162,27 @@ def detached(mapper: Any, values: Mapping[str, Any]) -> Any:
 
 
 def _equals(model: type, name: str, value: Any) -> ColumnElement[Any]:
-    column = getattr(model, name)
     if value is None:
-        return column.is_(None)  # type: ignore[no-any-return]
+        return _is_null(model, name)
+    column = getattr(model, name)
     return column == value  # type: ignore[no-any-return]
+
+
+# ``column IS NULL`` per model and field, made once: softdelete's criterion, added to
+# every SELECT and bulk statement of its models (an SQL expression is immutable).
+_null_criteria: weakref.WeakKeyDictionary[type, dict[str, ColumnElement[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _is_null(model: type, name: str) -> ColumnElement[Any]:
+    known = _null_criteria.get(model)
+    if known is None:
+        known = _null_criteria[model] = {}
+    found = known.get(name)
+    if found is None:
+        found = known[name] = getattr(model, name).is_(None)
+    return found
 
 
 def criteria_option(model: type, conditions: Mapping[str, Any]) -> Any:
@@ -356,7 +385,9 @@ def _update_statement(model: type, rows: RowSet, values: Mapping[str, Any]) -> A
     statement = rows.statement
     extra = rows.criteria[rows.own :]
     if isinstance(statement, Update):
-        own = update_values(mapper_of(model), statement) or {}
+        own = rows.sets
+        if own is None:
+            own = update_values(mapper_of(model), statement) or {}
         if own.keys() <= values.keys():
             changed = {k: v for k, v in values.items() if k not in own or own[k] is not v}
             out = statement.where(*extra)
@@ -384,7 +415,10 @@ def _invoke(rows: RowSet, statement: Any) -> Any:
     execution = _STATE.get()
     options = {**rows.options, ADVISED: True}
     if rows.statement is not None:
-        statement = statement.execution_options(**rows.statement.get_execution_options())
+        own = rows.statement.get_execution_options()
+        # An extended statement (a generative copy) has them already, as the same mapping.
+        if own and statement.get_execution_options() is not own:
+            statement = statement.execution_options(**own)
     if execution is not None and not execution.used:
         execution.used = True
         return execution.state.invoke_statement(statement=statement, execution_options=options)
@@ -645,6 +679,7 @@ def _bulk(state: Any, mapper: Mapper[Any], model: type, name: str, unfiltered: b
             values = update_values(mapper, statement)
             if values is None:  # values passed as parameters (bulk UPDATE by primary key)
                 return _by_primary_key(state, mapper, model, rows)
+            rows.sets = values
             result = getattr(model, UPDATE_MANY)(rows, **values)
     if isinstance(result, int | tuple) or result is None:
         # softdelete answered a DELETE with an UPDATE: its Result is the statement's;

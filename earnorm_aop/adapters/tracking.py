@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import loads
@@ -207,6 +208,7 @@ class Record:
         return f"<Record {type(self.instance).__name__} changes={self.changes!r}>"
 
 
+@dataclass(eq=False, slots=True)
 class BulkFrame:
     """The rows one ``update_many`` / ``delete_many`` touches, read once before it runs.
 
@@ -214,22 +216,12 @@ class BulkFrame:
     ones whose value after it may differ from the value before.
     """
 
-    __slots__ = ("applied", "deleting", "records", "stored", "subject", "values")
-
-    def __init__(
-        self,
-        subject: Any,
-        records: list[Record],
-        values: dict[str, Any],
-        deleting: bool,
-        stored: tuple[str, ...] = (),
-    ):
-        self.applied = False
-        self.subject = subject
-        self.records = records
-        self.values = values
-        self.deleting = deleting
-        self.stored = stored
+    subject: Any
+    records: list[Record]
+    values: dict[str, Any]
+    deleting: bool
+    stored: tuple[str, ...] = ()
+    applied: bool = False
 
 
 def read_bulk(
@@ -466,7 +458,7 @@ def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]
     are) calls the adapter's two methods, bound here, and nothing else.
     """
     if operation != "save":
-        return functools.partial(_record_of, operation, adapter)
+        return functools.partial(instance_record, operation, adapter)
     values_of = adapter.persisted_values
     saved_fields = adapter.saved_fields
 
@@ -478,17 +470,6 @@ def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]
         )
 
     return save_record
-
-
-def _record_of(
-    operation: str,
-    adapter: Adapter,
-    model: type,
-    instance: Any,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-) -> Record:
-    return instance_record(operation, adapter, model, instance, args, kwargs)
 
 
 def instance_record(

@@ -27,7 +27,6 @@ BUILT_INS = ("audit", "cache", "changes", "lifecycle", "softdelete", "timestamp"
 # (module, word) -> what the word names there, when it is not the plugin.
 SAME_WORD: dict[tuple[str, str], str] = {
     ("plugin_system/conditions.py", "changes"): "the advice parameter named changes",
-    ("integrations/django/_audit_table.py", "changes"): "the audit record's changes column",
     ("integrations/django/models.py", "changes"): "the audit record's changes column",
     ("integrations/django/admin.py", "changes"): "the audit record's changes column",
     ("integrations/django/migrations/0001_initial.py", "changes"): "the audit table's column",

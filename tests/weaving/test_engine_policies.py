@@ -6,42 +6,38 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from _policy_models import (
+    LOGGED,
+    ONLY_B,
+    AsyncModel,
+    Model,
+    disabled,
+    every_kind,
+    failing,
+    failures,
+    fresh,
+)
 
 from earnorm_aop import Aspect, Recover, Switch, trace
-from earnorm_aop.weaving import scope, weaver
+from earnorm_aop.weaving import weaver
 
 THREAD_TIMEOUT = 60.0  # seconds: a stuck thread fails its test instead of hanging the run
 
 
-class Model:
-    def __init__(self, log: list[Any] | None = None) -> None:
-        self.log = [] if log is None else log
-
-    def save(self, x: int = 1) -> int:
-        self.log.append(("save", x))
-        if x < 0:
-            raise ValueError("negative")
-        return x
+@pytest.fixture
+def model(dispatch: str) -> Iterator[Any]:
+    yield from fresh(Model)
 
 
 @pytest.fixture
-def model(dispatch: str) -> Any:
-    class M(Model):
-        pass
-
-    yield M
-    weaver.unweave(M)
+def async_model(dispatch: str) -> Iterator[Any]:
+    yield from fresh(AsyncModel)
 
 
 def boom() -> Any:
-    raise RuntimeError("advice failed")
-
-
-def boom_chain(value: Any) -> Any:
     raise RuntimeError("advice failed")
 
 
@@ -50,33 +46,33 @@ def boom_chain(value: Any) -> Any:
 # --------------------------------------------------------------------------
 
 
-def failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "earnorm_aop" and r.levelno == logging.ERROR]
-
-
 @pytest.mark.parametrize(
-    ("spec", "x", "expected"),
-    [
-        ("before:save", 2, 2),
-        ("after:save", 2, 2),
-        ("chain:save", 2, 2),
-        ("around:save", 2, 2),
-        ("error:save", -1, ValueError),
-    ],
+    "target", ["sync", "async-sync-advice", "async-async-advice"], ids=lambda t: t
 )
+@pytest.mark.parametrize(("kind", "x", "expected"), LOGGED)
 def test_log_policy_logs_and_goes_on(
-    model: Any, caplog: pytest.LogCaptureFixture, spec: str, x: int, expected: Any
+    model: Any,
+    async_model: Any,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    x: int,
+    expected: Any,
+    target: str,
 ) -> None:
+    """Sync and async targets (the async one with sync and async advice) alike."""
+    klass = model if target == "sync" else async_model
+    call = (lambda v: v) if target == "sync" else asyncio.run
     log: list[Any] = []
-    aspect = Aspect.of("flaky", [(spec, boom_chain if "chain" in spec else boom)], on_error="log")
-    weaver.weave(model, aspect)
-    weaver.weave(model, Aspect.of("other", [("after:save", lambda: log.append("other after"))]))
+    failing_advice = failing(kind, is_async=target == "async-async-advice")
+    aspect = Aspect.of("flaky", [(f"{kind}:save", failing_advice)], on_error="log")
+    weaver.weave(klass, aspect)
+    weaver.weave(klass, Aspect.of("other", [("after:save", lambda: log.append("other after"))]))
     with caplog.at_level(logging.ERROR, logger="earnorm_aop"):
         if expected is ValueError:
             with pytest.raises(ValueError, match="negative"):
-                model(log).save(x)
+                call(klass(log).save(x))
         else:
-            assert model(log).save(x) == expected
+            assert call(klass(log).save(x)) == expected
     assert log[0] == ("save", x)  # the method ran (once)
     assert log.count(("save", x)) == 1
     if expected is not ValueError:
@@ -85,7 +81,7 @@ def test_log_policy_logs_and_goes_on(
     message = record.getMessage()
     assert "'flaky'" in message
     assert "M.save" in message  # the model and the method
-    assert spec.split(":")[0] in message
+    assert kind in message
     assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
     assert aspect.switch.failures == 1
     assert aspect.switch.consecutive_failures == 1
@@ -249,39 +245,6 @@ def test_disable_policy_reaches_every_model_using_the_switch(
 # --------------------------------------------------------------------------
 
 
-@contextmanager
-def disabled(*switches: Switch) -> Iterator[None]:
-    """What the registry's ``disabled()`` does: open a scope and set the context variable."""
-    weaver.context_scope_opened(switches)
-    token = scope.DISABLED.set(scope.DISABLED.get() | frozenset(switches))
-    try:
-        yield
-    finally:
-        scope.DISABLED.reset(token)
-        weaver.context_scope_closed(switches)
-
-
-def every_kind(name: str, log: list[Any]) -> Aspect:
-    def around(proceed: Any) -> Any:
-        log.append((name, "around"))
-        return proceed()
-
-    def chain(value: Any) -> Any:
-        log.append((name, "chain"))
-        return value
-
-    return Aspect.of(
-        name,
-        [
-            ("before:save", lambda: log.append((name, "before"))),
-            ("around:save", around),
-            ("chain:save", chain),
-            ("after:save", lambda: log.append((name, "after"))),
-            ("error:save", lambda: log.append((name, "error"))),
-        ],
-    )
-
-
 def test_context_disable_skips_only_that_aspect_in_this_context(model: Any) -> None:
     log: list[Any] = []
     a = every_kind("A", log)
@@ -296,17 +259,7 @@ def test_context_disable_skips_only_that_aspect_in_this_context(model: Any) -> N
         model(log).save(1)
         with pytest.raises(ValueError):
             model(log).save(-1)
-    assert log == [
-        ("B", "before"),
-        ("B", "around"),
-        ("save", 1),
-        ("B", "chain"),
-        ("B", "after"),
-        ("B", "before"),
-        ("B", "around"),
-        ("save", -1),
-        ("B", "error"),
-    ]
+    assert log == ONLY_B
     assert a.switch.scopes == 0
     assert vars(model)["save"] is wrapper
     log.clear()

@@ -20,43 +20,34 @@ def audit_model(label: str, app: str) -> Any:
     from django.apps import apps
 
     if not apps.is_installed(app):
-        raise PluginError(
-            f"audit records of {label} go to a table: add {app!r} to "
-            "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or callable sink)"
-        )
+        raise _not_installed(label, app)
     from .models import AuditRecord
 
     return AuditRecord
 
 
+def _not_installed(label: str, app: str) -> PluginError:
+    return PluginError(
+        f"audit records of {label} go to a table: add {app!r} to "
+        "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or callable sink)"
+    )
+
+
 def write_audit_record(store: Any, model: type, record: Mapping[str, Any]) -> None:
     """A row of ``AuditRecord`` (app ``earnorm_aop.integrations.django``) in the model's DB.
 
-    ``DjangoAuditStore.write_audit_record`` itself (a save's hot path: no helper call).
+    ``DjangoAuditStore.write_audit_record`` itself (a save's hot path: the check inline); the
+    row is ``AuditRecord.of`` the record, as a bulk write's rows are.
     """
     from django.apps import apps
     from django.db import router
 
     label = model._meta.label  # type: ignore[attr-defined]
     if not apps.is_installed(APP):
-        raise PluginError(
-            f"audit records of {label} go to a table: add {APP!r} to "
-            "INSTALLED_APPS and run migrate (or use the audit plugin's 'log' or callable sink)"
-        )
+        raise _not_installed(label, APP)
     from .models import AuditRecord
 
-    pk = record.get("id")
-    AuditRecord.objects.using(router.db_for_write(model)).create(
-        model=record.get("model") or label,
-        object_id="" if pk is None else str(pk),
-        action=record.get("action", ""),
-        changes=record.get("changes") or {},
-        actor=record.get("actor"),
-        time=record["time"],
-        request_id=record.get("request_id"),
-        client=record.get("client"),
-        reason=record.get("reason"),
-    )
+    AuditRecord.of(record, label).save(using=router.db_for_write(model), force_insert=True)
 
 
 class DjangoAuditStore:

@@ -14,18 +14,14 @@ on SQLite and on the private PostgreSQL cluster (``tests/_postgres.py``).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _subprocess import run_json
+from _migration_journeys import PUBLISHED, Journey, check_stamped, postgres_database
 
 # Each step a command in a process of its own: a minute or more a test, so the
 # default run leaves them to CI (tests/_ci_only.py); test_django_backfills.py runs the
@@ -37,7 +33,6 @@ TIMESTAMP_AND_SOFTDELETE = {
     "timestamp": {"backfill_created_from": "published"},
     "softdelete": {},
 }
-PUBLISHED = ["2020-01-02T03:04:05+00:00", None, "2021-06-07T08:09:10+00:00"]
 
 READ_TABLE = """
 import json, django
@@ -86,45 +81,16 @@ print(json.dumps({
 """
 
 
-def _time(value: Any) -> datetime | None:
-    """A database's datetime (text on SQLite, aware on PostgreSQL) as an aware datetime."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-class Project:
+class Project(Journey):
     """The copied ``library`` project and the database its settings point to."""
 
     def __init__(self, folder: Path, database: dict[str, str]) -> None:
-        self.folder = folder
-        self.env = {
-            "DJANGO_SETTINGS_MODULE": "library_settings",
-            "PYTHONPATH": str(folder),
-            "LIBRARY_PLUGINS": "{}",
-            **database,
-        }
+        env = {"DJANGO_SETTINGS_MODULE": "library_settings", "PYTHONPATH": str(folder), **database}
+        super().__init__(folder, env, "LIBRARY_PLUGINS")
 
     def django(self, *args: str, plugins: dict[str, Any] | None = None) -> str:
         """``python -m django ARGS``, the model naming ``plugins``; its output (it must pass)."""
-        env = {**os.environ, **self.env, "LIBRARY_PLUGINS": json.dumps(plugins or {})}
-        done = subprocess.run(
-            [sys.executable, "-m", "django", *args],
-            cwd=self.folder,
-            env=env,
-            stdin=subprocess.DEVNULL,  # nothing to answer a prompt with
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    def python(self, code: str, plugins: dict[str, Any] | None = None) -> dict[str, Any]:
-        env = {**self.env, "LIBRARY_PLUGINS": json.dumps(plugins or {})}
-        return run_json([sys.executable, "-c", code], cwd=self.folder, env=env, timeout=180)
+        return self.run("django", *args, plugins=plugins).stdout
 
     def table(self) -> dict[str, Any]:
         return self.python(READ_TABLE)
@@ -138,16 +104,7 @@ def _sqlite(folder: Path) -> dict[str, str]:
 
 
 def _postgres() -> dict[str, str]:
-    import _postgres
-
-    server = _postgres.shared()
-    import psycopg
-
-    name = f"library_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    server, name = postgres_database("library")
     settings = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
@@ -187,14 +144,7 @@ def _check_backfilled(table: dict[str, Any], before: list[dict[str, Any]]) -> da
     assert all(table["nullable"][name] for name in ("created_at", "updated_at", "deleted_at"))
     rows = table["rows"]
     assert [(r["id"], r["title"]) for r in rows] == [(r["id"], r["title"]) for r in before]
-    (now,) = {_time(r["updated_at"]) for r in rows}  # one time for the whole migration
-    assert now is not None
-    for row in rows:
-        published = _time(row["published"])
-        # created_at from the published date; now where there is none
-        assert _time(row["created_at"]) == (published or now)
-        assert row["deleted_at"] is None
-    return now
+    return check_stamped(rows)
 
 
 def test_adding_and_removing_plugins_on_a_populated_table(project: Project) -> None:
@@ -250,16 +200,8 @@ def test_a_backfill_from_a_field_the_model_lacks_is_refused_naming_the_fields(
 ) -> None:
     _populated(project)
     plugins = {"timestamp": {"backfill_created_from": "issued"}}
-    env = {**os.environ, **project.env, "LIBRARY_PLUGINS": json.dumps(plugins)}
-    done = subprocess.run(
-        [sys.executable, "-m", "django", "makemigrations", "library", "--noinput"],
-        cwd=project.folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    done = project.run(
+        "django", "makemigrations", "library", "--noinput", plugins=plugins, check=False
     )
     assert done.returncode == 1
     assert "library.Book.created_at" in done.stderr

@@ -18,16 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _subprocess import run_json
+from _migration_journeys import PUBLISHED, Journey, check_stamped, postgres_database
 
 pytest.importorskip("alembic")
 
@@ -42,7 +39,6 @@ PLUGINS = {
     "softdelete": {},
     "audit": {"sink": "table"},
 }
-PUBLISHED = ["2020-01-02T03:04:05+00:00", None, "2021-06-07T08:09:10+00:00"]
 OWN = {"created_at", "updated_at", "deleted_at"}
 
 READ = """
@@ -99,37 +95,14 @@ print(json.dumps({"visible": visible, "all": every, "stamped": stamped}))
 """
 
 
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-class Project:
+class Project(Journey):
     def __init__(self, folder: Path, url: str) -> None:
-        self.folder = folder
         path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
-        self.env = {"NOTES_DB_URL": url, "PYTHONPATH": path, "NOTES_PLUGINS": "{}"}
+        super().__init__(folder, {"NOTES_DB_URL": url, "PYTHONPATH": path}, "NOTES_PLUGINS")
 
     def alembic(self, *args: str, plugins: dict[str, Any] | None = None) -> str:
-        env = {**os.environ, **self.env, "NOTES_PLUGINS": json.dumps(plugins or {})}
-        done = subprocess.run(
-            [sys.executable, "-m", "alembic", *args],
-            cwd=self.folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        done = self.run("alembic", *args, plugins=plugins)
         return done.stdout + done.stderr
-
-    def python(self, code: str, plugins: dict[str, Any] | None = None) -> dict[str, Any]:
-        env = {**self.env, "NOTES_PLUGINS": json.dumps(plugins or {})}
-        return run_json([sys.executable, "-c", code], cwd=self.folder, env=env, timeout=180)
 
     def state(self) -> dict[str, Any]:
         return self.python(READ)
@@ -146,16 +119,7 @@ class Project:
 
 
 def _postgres_url() -> str:
-    import _postgres
-
-    server = _postgres.shared()
-    import psycopg
-
-    name = f"notes_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    server, name = postgres_database("notes")
     return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{name}"
 
 
@@ -180,12 +144,7 @@ def _check_backfilled(state: dict[str, Any], titles: list[str]) -> datetime:
     assert "ix_note_deleted_at" in state["indexes"]
     rows = state["rows"]
     assert [r["title"] for r in rows] == titles
-    (now,) = {_time(r["updated_at"]) for r in rows}  # one time for the revision
-    assert now is not None
-    for row in rows:
-        assert _time(row["created_at"]) == (_time(row["published"]) or now)
-        assert row["deleted_at"] is None
-    return now
+    return check_stamped(rows)
 
 
 def test_autogenerate_adds_and_removes_plugins_on_a_populated_table(project: Project) -> None:

@@ -153,6 +153,16 @@ def test_audit_of_an_update_reads_only_the_key_and_the_fields_it_compares(
     assert all(set(r.changes) == {"views", "updated_at"} for r in records)
 
 
+def updated(backend: DjangoBackend, seen: list[Any], *plugins: str, **options: Any) -> list[str]:
+    """The statements of ``update(views=5)`` of two rows of a model with ``plugins``;
+    ``seen`` (what its listeners saw) emptied after the rows were made."""
+    Article = backend.model(*plugins, **options)
+    for title in "ab":
+        backend.create(Article, title=title)
+    seen.clear()
+    return statements(lambda: Article.objects.update(views=5))
+
+
 def test_a_listener_of_the_rows_gets_every_column(backend: DjangoBackend) -> None:
     seen: list[Any] = []
     registry = PluginRegistry()
@@ -163,11 +173,7 @@ def test_a_listener_of_the_rows_gets_every_column(backend: DjangoBackend) -> Non
         def heard(self, instance: Any) -> None:
             seen.append(instance.title)
 
-    Article = backend.model("audit", "titles", registry=registry, audit={"sink": "table"})
-    for title in "ab":
-        backend.create(Article, title=title)
-    seen.clear()
-    sql = statements(lambda: Article.objects.update(views=5))
+    sql = updated(backend, seen, "audit", "titles", registry=registry, audit={"sink": "table"})
     (read,) = selects(sql)
     assert '"title"' in read, read
     assert sorted(seen) == ["a", "b"]
@@ -228,12 +234,7 @@ def test_a_listener_that_may_read_any_field_gets_every_column(
         "method": hook("after:update_many")(lambda self, changes: listener(changes=changes)),
     }
     registry.register("reader", type("Reader", (), {"heard": hooks[shape]}))
-    Article = backend.model("reader", registry=registry)
-    for title in "ab":
-        backend.create(Article, title=title)
-    seen.clear()
-    sql = statements(lambda: Article.objects.update(views=5))
-    (read,) = selects(sql)
+    (read,) = selects(updated(backend, seen, "reader", registry=registry))
     assert '"title"' in read, read
     assert seen == [{"views": (0, 5)}] * 2
 

@@ -302,8 +302,8 @@ def _in_force(
 ) -> bool:
     """Whether the class attribute ``value`` runs what the plugin in force contributes now.
 
-    A subclass's own method of a plugin it no longer weaves itself (its parent's instance
-    is in force again) runs an instance no longer in force: removed, the parent's is inherited.
+    A method made for a plugin instance no longer in force on the model goes (the model
+    inherits its parent's, if any); one made for the instance in force stays.
     """
     if plugin not in now or name not in now[plugin][1]:
         return False

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
 import pytest
 from _calls import calls, ours
+from _hypothesis_profiles import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from earnorm_aop import unweave, with_plugins
+from earnorm_aop import unweave, weave, with_plugins
 from earnorm_aop.integrations.memory import MemoryModel, MemoryStore
 from earnorm_aop.plugins.softdelete import including_deleted
+from earnorm_aop.weaving.weaver import effective_aspects
 
 
 @pytest.fixture
@@ -104,3 +109,53 @@ def test_the_contributed_methods_look_nothing_up_per_call(models: tuple[type, ty
         counted = ours(calls(call))
         per_call = (":adapter_for", ":effective_aspects", ":contributed_methods", ":model_methods")
         assert not [n for n in counted if n.endswith(per_call)], counted
+
+
+_FIELDS = ("deleted_at", "removed_at")
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["weave", "unweave"]), st.sampled_from([0, 1]), st.sampled_from(_FIELDS)
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=examples(60))
+@given(_OPS)
+def test_every_class_runs_the_instance_in_force_on_it(ops: list[tuple[str, int, str]]) -> None:
+    """Whatever weaves and unweaves the parent and the subclass make, each class's contributed
+    methods run the softdelete instance in force on it (its own, else its parent's): bound when
+    woven, never looked up per call (issue 23)."""
+    store = MemoryStore()
+
+    class Doc(MemoryModel):
+        __store__ = store
+        id: int | None = None
+        title: str = ""
+
+    class Memo(Doc):
+        pass
+
+    classes = (Doc, Memo)
+    own = [False, False]
+    try:
+        for op, which, field in ops:
+            klass = classes[which]
+            if op == "weave":
+                weave(klass, "softdelete", field=field)
+                own[which] = True
+            elif own[which]:
+                unweave(klass, "softdelete")
+                own[which] = False
+            for checked in classes:
+                in_force = [a for a in effective_aspects(checked) if a.name == "softdelete"]
+                if not in_force:
+                    continue
+                plugin = in_force[0].plugin
+                for name in ("restore", "hard_delete"):
+                    assert getattr(checked, name).__earnorm_from__[0] is plugin, (checked, name)
+                with_deleted = inspect.getattr_static(checked, "with_deleted")
+                assert with_deleted.__func__.__earnorm_from__[0] is plugin
+    finally:
+        unweave(Memo)
+        unweave(Doc)

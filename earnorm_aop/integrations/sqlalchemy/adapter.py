@@ -468,6 +468,11 @@ class SQLAlchemyAdapter(Adapter):
             return
         super().remember_state(instance, state)
 
+    def remember_written(self, instance: Any) -> None:
+        """Nothing to keep for a mapped object after its save (its history is the state)."""
+        if getattr(instance, "_sa_instance_state", None) is None:
+            super().remember_written(instance)
+
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The committed values of a persistent object (attribute history); a new one: ``None``."""
         state = getattr(instance, "_sa_instance_state", None)  # see remember_state

@@ -403,14 +403,15 @@ class DjangoAdapter(Adapter):
         labels = [label for label, _, _ in split.computed]
         read = []
         for row in rows:
-            attributes = vars(row)
-            evaluated = [attributes.pop(label) for label in labels]
+            if labels:
+                attributes = vars(row)
+                written = split.written([attributes.pop(label) for label in labels])
+            else:
+                written = dict(split.plain)
             # What from_db loaded (our hook keeps it): the row's values, as one C-level
             # dict; a row that came another way is read from the instance.
             loaded = loading.loaded_values(row)
-            read.append(
-                (row, self.snapshot(row) if loaded is None else loaded, split.written(evaluated))
-            )
+            read.append((row, self.snapshot(row) if loaded is None else loaded, written))
         return read
 
     def forget_state(self, instance: Any) -> None:

@@ -33,7 +33,8 @@ Rows (the targets come from issue #10):
   batches of 100), <= 5 KB.
 - the built-ins (issue 18 point 7): weaving 1,000 classes with timestamp,
   softdelete, cache and audit, in ms (<= 150 ms), and what weaving
-  timestamp+softdelete+cache allocates per class (<= 8 KB).
+  timestamp+softdelete+cache allocates per class (<= 8 KB); then each built-in
+  alone and the combinations, per class (what each one adds).
 - ``import earnorm_aop``: ``python -X importtime``, best of several fresh
   processes, < 150 ms.
 
@@ -357,6 +358,64 @@ def builtins_weaving(count: int = 1000) -> tuple[float, float]:
     return best * 1e3, per_class
 
 
+# The built-ins one by one, then together: where a woven class's cost comes from
+# (timestamp brings the shared change tracking, ``changes``; audit the lifecycle
+# events; cache its own instance per model).
+ALONE: tuple[tuple[str, ...], ...] = (
+    ("softdelete",),
+    ("timestamp",),
+    ("cache",),
+    ("audit",),
+    ("timestamp", "softdelete"),
+    THREE,
+    FOUR,
+)
+
+
+def builtins_breakdown(count: int = 500) -> list[tuple[str, float, float, int]]:
+    """(plugins, µs to weave one class, KB per class, woven methods) for each of ``ALONE``.
+
+    As ``builtins_weaving``: thread CPU time with the garbage collector off,
+    best of 2 batches of ``count`` classes; memory: best of 3 batches of 100.
+    """
+    rows = []
+    for names in ALONE:
+        for i in range(5):
+            with_plugins(*names)(builtin_class(-100 - i))
+        best = float("inf")
+        woven: list[type] = []
+        for r in range(2):
+            fresh = [builtin_class(5 * 10**6 + r * count + i) for i in range(count)]
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.thread_time()
+                for klass in fresh:
+                    with_plugins(*names)(klass)
+                best = min(best, time.thread_time() - t0)
+            finally:
+                gc.enable()
+            woven += fresh
+        per_class = float("inf")
+        for batch in range(3):  # best of 3 (a global table's resize lands on one batch)
+            extra = [builtin_class(6 * 10**6 + 100 * batch + i) for i in range(100)]
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            for klass in extra:
+                with_plugins(*names)(klass)
+            gc.collect()
+            after = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+            per_class = min(per_class, (after - before) / 100 / 1024)
+            woven += extra
+        methods = len(weaver.describe(woven[-1]))
+        for klass in woven:
+            weaver.unweave(klass)
+        rows.append(("+".join(names), best / count * 1e6, per_class, methods))
+    return rows
+
+
 # --------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------
@@ -420,6 +479,7 @@ def main() -> None:
         print(f"... {size} classes measured", file=sys.stderr)
     imported, imported_cpu = import_ms()
     builtins_ms, builtins_kb = builtins_weaving()
+    breakdown = builtins_breakdown()
 
     print(
         f"CPython {platform.python_version()}, earnorm_aop from "
@@ -450,6 +510,12 @@ def main() -> None:
     print(f"{verdict}  weave 1,000 classes with {'+'.join(FOUR)}: {builtins_ms:.0f} ms, <= 150 ms")
     verdict = "PASS" if builtins_kb <= 8 else "MISS"
     print(f"{verdict}  memory per class with {'+'.join(THREE)}: {builtins_kb:.1f} KB, <= 8 KB")
+    print()
+    print("the built-ins alone and together (a class with save, delete and update):")
+    width = max(len(row[0]) for row in breakdown)
+    print(f"{'plugins':<{width}}  {'weave, µs':>10}  {'KB':>6}  woven methods")
+    for names, us, kb, methods in breakdown:
+        print(f"{names:<{width}}  {us:>10.0f}  {kb:>6.1f}  {methods:>13}")
     for klass in [*classes, solo, unrelated]:
         weaver.unweave(klass)
 

@@ -153,6 +153,20 @@ _shapes: dict[tuple[Any, ...], ChainShape] = {}
 _NAMES: list[tuple[str, str, str, str, str]] = []
 
 
+_FIRST_MEMOS: list[tuple[Any, ...]] = []
+
+
+def _first_memo(n: int) -> tuple[Any, ...]:
+    """``(None, True, ...)``: no disabled set seen yet, ``n`` advice all running.
+
+    One tuple per length, shared: a dispatcher never changes it, it rebinds its
+    own ``_memo`` cell to a new tuple.
+    """
+    while len(_FIRST_MEMOS) <= n:
+        _FIRST_MEMOS.append((None, *[True] * len(_FIRST_MEMOS)))
+    return _FIRST_MEMOS[n]
+
+
 def _names(i: int) -> tuple[str, str, str, str, str]:
     """``_advice{i}``, ``_switch{i}``, ``_plugin{i}``, ``_kind{i}``, ``_onfail{i}`` (interned)."""
     while len(_NAMES) <= i:
@@ -246,7 +260,7 @@ class Generator:
         everything = plan.all
         if len(everything) > len(plan.arounds):  # checked: before, chain, after, error
             # The last disabled set seen, with one run/skip flag per advice.
-            self.ns["_memo"] = (None, *[True] * (len(everything) - len(plan.arounds)))
+            self.ns["_memo"] = _first_memo(len(everything) - len(plan.arounds))
         # A chain of a shape seen before (the usual case: one more model woven with
         # the same plugins) takes that shape, and its values in the same order.
         key = _shape_key(plan, gsub is None)

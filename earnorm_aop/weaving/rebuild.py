@@ -27,6 +27,7 @@ from .planning import effective, event_table, lookup_original, method_names, pla
 from .state import (
     MISSING,
     NO_EVENTS,
+    NOTHING,
     Originals,
     State,
     Woven,
@@ -385,7 +386,10 @@ def _install(klass: type, plans: dict[str, ChainPlan]) -> None:
         if not plan and not plan.guard:  # a shadow: the original hides an inherited wrapper
             if state is None:
                 state = states[klass] = State()
-                originals, shadows = state.originals, state.shadows
+                originals = state.originals
+            if state.shadows is NOTHING:  # the shared empty one: the class's own now
+                state.shadows = {}
+            shadows = state.shadows
             if name not in shadows:
                 setattr(klass, name, plan.target.raw)
                 shadows[name] = plan.target.raw
@@ -442,6 +446,8 @@ def _install_foreign(klass: type, plans: dict[tuple[type, str], ChainPlan]) -> N
         current = vars(owner).get(attr, MISSING)
         if isinstance(current, Woven) and _chain_key(current._self_plan) == _chain_key(plan):
             continue
+        if state.foreign is NOTHING:  # the shared empty one: the class's own now
+            state.foreign = {}
         if (owner, attr) not in state.foreign:
             state.foreign[(owner, attr)] = current
         setattr(owner, attr, _make_wrapper(plan))

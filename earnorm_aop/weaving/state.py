@@ -173,6 +173,14 @@ def _deepcopy_bound(bound: Any, memo: dict[int, Any]) -> Any:
     return getattr(copy.deepcopy(subject, memo), name)
 
 
+NOTHING: Mapping[Any, Any] = MappingProxyType({})
+"""The empty ``foreign`` and ``shadows`` of a class that has none (read-only: shared)."""
+
+
+def _nothing() -> Any:
+    return NOTHING
+
+
 @dataclass(eq=False, slots=True)
 class State:
     """What the weaver did to one class."""
@@ -187,10 +195,12 @@ class State:
     hook: Any = MISSING
     # (owner, attribute) -> replaced dict value, for methods an adapter maps
     # onto objects other than the model class (a Django model's manager).
-    foreign: dict[tuple[type, str], Any] = field(default_factory=dict)
+    # Both start as the one read-only empty mapping most classes never change
+    # (``NOTHING``); the weaver puts a dict of the class's own before writing.
+    foreign: dict[tuple[type, str], Any] = field(default_factory=_nothing)
     # name -> an inherited original put in this class's dict to hide a parent's
     # wrapper whose aspects this class opted out of (unweave on a subclass).
-    shadows: dict[str, Any] = field(default_factory=dict)
+    shadows: dict[str, Any] = field(default_factory=_nothing)
 
     @property
     def empty(self) -> bool:

@@ -464,15 +464,23 @@ class SQLAlchemyAdapter(Adapter):
 
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """SQLAlchemy tracks a mapped object's loaded state itself (attribute history)."""
-        if _is_mapped(instance):
+        # A mapped object has its state here (what ``instance_state`` reads): asked
+        # inline, as for every write of every flush.
+        if getattr(instance, "_sa_instance_state", None) is not None:
             return
         super().remember_state(instance, state)
 
+    def remember_written(self, instance: Any) -> None:
+        """Nothing to keep for a mapped object after its save (its history is the state)."""
+        if getattr(instance, "_sa_instance_state", None) is None:
+            super().remember_written(instance)
+
     def loaded_state(self, instance: Any) -> dict[str, Any] | None:
         """The committed values of a persistent object (attribute history); a new one: ``None``."""
-        if not _is_mapped(instance):
+        state = getattr(instance, "_sa_instance_state", None)  # see remember_state
+        if state is None:
             return super().loaded_state(instance)
-        during = flush.state_before_write(instance)
+        during: Any = flush.before_write.get(state, flush.NOT_WRITING)
         if during is not flush.NOT_WRITING:  # its write is running: as before the flush
             return None if during is None else dict(during)
         return flush.committed_state(instance)

@@ -78,17 +78,13 @@ class _Flush:
 # with no advice (skipped at flush at no cost).
 _originals: weakref.WeakSet[Any] = weakref.WeakSet()
 
-# The persisted state of each object whose woven write is in progress (see _start).
-# A plain dict (no weak reference made per write): each entry is removed when its
-# call ends, however it ends (``_start``'s ``finally``).
-_before_write: dict[Any, dict[str, Any] | None] = {}
+# The persisted state of each object whose woven write is in progress, by its
+# instance state (see _start; the adapter's ``loaded_state`` reads it; outside a
+# write: ``NOT_WRITING``).  A plain dict (no weak reference made per write): each
+# entry is removed when its call ends, however it ends (``_start``'s ``finally``).
+before_write: dict[Any, dict[str, Any] | None] = {}
 
 NOT_WRITING = object()
-
-
-def state_before_write(instance: Any) -> Any:
-    """The persisted state of ``instance`` when its running write started, or ``NOT_WRITING``."""
-    return _before_write.get(instance_state(instance), NOT_WRITING)
 
 
 def committed_state(instance: Any) -> dict[str, Any] | None:
@@ -220,11 +216,11 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     def run() -> Any:
         _CURRENT.set(flush)
         context.SESSION.set(session)
-        _before_write[state] = before
+        before_write[state] = before
         try:
             return method()
         finally:
-            _before_write.pop(state, None)
+            before_write.pop(state, None)
 
     # An idle worker of this thread, now a child of the flush's driver; or a new one
     # (taken here, not by a helper: this runs for every object of every flush).
@@ -299,35 +295,48 @@ def _veto(session: Session, obj: Any, name: str) -> None:
 
 
 def _pending(session: Session, flush: _Flush) -> list[tuple[Any, str]]:
-    """Objects of woven models this flush writes whose call has not run yet."""
+    """Objects of woven models this flush writes whose call has not run yet.
+
+    In this order: saves queued by advice, new objects, modified ones, deleted
+    ones.  Each object's model is asked once whether it is woven, and the
+    history of an attribute is read only for an object whose save may still
+    run (a flush reads these lists once per batch).
+    """
+    seen = flush.seen
+    only = flush.only
+    out: list[tuple[Any, str]] = []
     found: list[tuple[Any, str]] = []
     queued = flush.queued
     if queued:
         found += queued
         queued.clear()
-    seen = flush.seen
-    # Asked again for an object queued for its save already: no history read for it.
-    skip = {(id(o), n) for o, n in found} | seen if found else seen
     for obj in list(session.new):
         found.append((obj, SAVE))
-    for obj in list(session.dirty):
-        # Seen or unwoven first: the history of an attribute is read only for an
-        # object whose save may still run (a flush reads this list once per batch).
-        if (id(obj), SAVE) in skip or is_original(type(obj), SAVE):
-            continue
-        if _modified(instance_state(obj)):
-            found.append((obj, SAVE))
-    for obj in list(session.deleted):
-        found.append((obj, DELETE))
-    out = []
     for obj, name in found:
         key = (id(obj), name)
         if key in seen or is_original(type(obj), name):
             continue
-        if flush.only is not None and id(obj) not in flush.only:
+        if only is not None and id(obj) not in only:
             continue  # session.flush(objects=[...]) leaves it for a later flush
         seen.add(key)
         out.append((obj, name))
+    for obj in list(session.dirty):
+        key = (id(obj), SAVE)
+        if key in seen or is_original(type(obj), SAVE):
+            continue  # queued or new above, or written already in this flush
+        if only is not None and id(obj) not in only:
+            continue
+        if _modified(instance_state(obj)):
+            seen.add(key)
+            out.append((obj, SAVE))
+    for obj in list(session.deleted):
+        key = (id(obj), DELETE)
+        if key in seen or is_original(type(obj), DELETE):
+            continue
+        if only is not None and id(obj) not in only:
+            continue
+        seen.add(key)
+        out.append((obj, DELETE))
     return out
 
 

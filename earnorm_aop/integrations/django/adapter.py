@@ -392,14 +392,18 @@ class DjangoAdapter(Adapter):
                     for label, name, value in split.computed
                 }
             )
-        return [
-            (
-                row,
-                self.snapshot(row),
-                split.written([vars(row).pop(label) for label, _, _ in split.computed]),
+        labels = [label for label, _, _ in split.computed]
+        read = []
+        for row in rows:
+            attributes = vars(row)
+            evaluated = [attributes.pop(label) for label in labels]
+            # What from_db loaded (our hook keeps it): the row's values, as one C-level
+            # dict; a row that came another way is read from the instance.
+            loaded = loading.loaded_values(row)
+            read.append(
+                (row, self.snapshot(row) if loaded is None else loaded, split.written(evaluated))
             )
-            for row in rows
-        ]
+        return read
 
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)

@@ -51,7 +51,7 @@ def saving(
     asynchronous = target.is_async
     held = listening_to(model)
     saves_nothing = adapter.saves_nothing
-    pk_of = adapter.pk
+    pk_of = adapter.pk_reader(model)  # of the woven class's instances: the others go general
     fire_row = plugin._fire
     woven = model
     # The handlers last seen, with each one's arguments decided (events.prepare).

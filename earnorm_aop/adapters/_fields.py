@@ -104,6 +104,11 @@ class AdapterFields:
                 return value
         return id(instance)
 
+    def pk_reader(self, model: type) -> Callable[[Any], Any]:
+        """[`pk`][earnorm_aop.adapters._fields.AdapterFields.pk] for instances of ``model``
+        itself, made at weave time (an ORM may read the key's attribute directly)."""
+        return self.pk
+
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The field values as they are now (taken after load and after save).
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import loads
@@ -207,17 +208,20 @@ class Record:
         return f"<Record {type(self.instance).__name__} changes={self.changes!r}>"
 
 
+@dataclass(eq=False, slots=True)
 class BulkFrame:
-    """The rows one ``update_many`` / ``delete_many`` touches, read once before it runs."""
+    """The rows one ``update_many`` / ``delete_many`` touches, read once before it runs.
 
-    __slots__ = ("applied", "deleting", "records", "subject", "values")
+    ``stored``: the fields (by attname) the write stores in each row, the only
+    ones whose value after it may differ from the value before.
+    """
 
-    def __init__(self, subject: Any, records: list[Record], values: dict[str, Any], deleting: bool):
-        self.applied = False
-        self.subject = subject
-        self.records = records
-        self.values = values
-        self.deleting = deleting
+    subject: Any
+    records: list[Record]
+    values: dict[str, Any]
+    deleting: bool
+    stored: tuple[str, ...] = ()
+    applied: bool = False
 
 
 def read_bulk(
@@ -245,7 +249,8 @@ def read_bulk(
         Record(adapter, row, old, None if deleting else {**old, **new}, deleted=deleting)
         for row, old, new in rows
     ]
-    return BulkFrame(queryset, recs, written, deleting)
+    stored = tuple(rows[0][2]) if rows and not deleting else ()  # every row's has the same keys
+    return BulkFrame(queryset, recs, written, deleting, stored)
 
 
 class Write:
@@ -338,6 +343,7 @@ class Write:
 
         Its rows' ``after`` values include them, so advice after the write sees
         what was really stored.  Database expressions are not evaluated here:
+        frame.stored = (*frame.stored, *(n for n in plain if n not in frame.stored))
         only plain values are noted.  Before the rows are read, nothing to do:
         the read evaluates what the statement stores.
         """
@@ -381,6 +387,7 @@ def write_maker(
 
     Decided at weave time: the model's adapter and the operation are fixed in
     the maker (a ``functools.partial`` of ``Write``: one call per write).
+    stored = frame.stored  # only these may differ from the values before
     """
     if operation not in WRITES:
         return None
@@ -394,10 +401,14 @@ def apply(frame: BulkFrame) -> None:
     if frame.deleting or frame.applied:
         return
     frame.applied = True
+    stored = frame.stored  # only these may differ from the values before
     for rec in frame.records:
-        new = rec.new_values or {}
+        new = rec.new_values
+        if new is None:
+            continue
         old = rec.old_values
-        for name, value in new.items():
+        for name in stored:
+            value = new.get(name, UNKNOWN)
             if value is not UNKNOWN and old.get(name, UNKNOWN) != value:
                 rec.adapter.set_field(rec.instance, name, value)
 
@@ -447,7 +458,7 @@ def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]
     are) calls the adapter's two methods, bound here, and nothing else.
     """
     if operation != "save":
-        return functools.partial(_record_of, operation, adapter)
+        return functools.partial(instance_record, operation, adapter)
     values_of = adapter.persisted_values
     saved_fields = adapter.saved_fields
 
@@ -459,17 +470,6 @@ def instance_recorder(operation: str, adapter: Adapter) -> Callable[..., Record]
         )
 
     return save_record
-
-
-def _record_of(
-    operation: str,
-    adapter: Adapter,
-    model: type,
-    instance: Any,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-) -> Record:
-    return instance_record(operation, adapter, model, instance, args, kwargs)
 
 
 def instance_record(

@@ -96,9 +96,11 @@ def main(argv: Sequence[str] | None = None, *, reg: PluginRegistry | None = None
         return exc.code if isinstance(exc.code, int) else USAGE
     run: Any = args.run
     out, err = sys.stdout, sys.stderr
-    # With --json, stdout is the JSON alone: a user module printing at import
-    # (models are imported to be explained or checked) writes to stderr instead.
-    quiet = contextlib.redirect_stdout(err) if getattr(args, "json", False) else None
+    # With --json (or docs' --format json), stdout is the JSON alone: a user module
+    # printing at import (models are imported to be explained or checked, plugins to
+    # be listed or documented) writes to stderr instead.
+    as_json = getattr(args, "json", False) or getattr(args, "format", None) == "json"
+    quiet = contextlib.redirect_stdout(err) if as_json else None
     try:
         with quiet or contextlib.nullcontext():
             code: int = run(args, reg if reg is not None else registry, out, err)

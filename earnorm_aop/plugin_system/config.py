@@ -155,7 +155,9 @@ def freeze(config: BaseModel) -> str:
     """A stable key for a validated configuration (one plugin instance per key and model)."""
     from pydantic_core import PydanticSerializationError
 
+    # Interned: the key is kept with each model's instance, and models configured
+    # alike (most) then keep one string.
     try:
-        return json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        return sys.intern(json.dumps(config.model_dump(mode="json"), sort_keys=True))
     except (TypeError, ValueError, PydanticSerializationError):
         return repr(config)

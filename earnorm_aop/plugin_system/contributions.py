@@ -43,6 +43,7 @@ __all__ = [
     "contributed_fields",
     "contributed_methods",
     "copy_contributions",
+    "follow_parent",
     "visible_rows",
     "withdraw",
     "withdraw_fields",
@@ -207,27 +208,59 @@ def contribute(model: type, aspects: Iterable[Aspect]) -> Added:
                 _fields_added.setdefault(model, []).append((aspect.switch, spec))
         if callable(getattr(aspect.plugin, "visible_rows", None)):
             adapter.hide_rows(model, visible_rows)
-        for method, func in contributed_methods(aspect.name, aspect.plugin).items():
-            mine = _added.setdefault(model, {})
-            if method in vars(model) and mine.get(method) is None:
-                continue  # the model's own method wins
-            if isinstance(func, classmethod):
-                value: Any = classmethod(_model_method(func.__func__, aspect.plugin, model))
-            elif isinstance(func, staticmethod):
-                value = func
-            else:
-                value = _model_method(func, aspect.plugin, model)
-            if method not in vars(model) and hasattr(model, method):
-                # Inherited: a parent's own method, or another plugin's, wins; the same
-                # plugin's is replaced when this model runs another instance of it (other
-                # options) or through another adapter.
-                by, there = _inherited(model, method)
-                if by != aspect.name or _same_source(_made_from(there), _made_from(value)):
-                    continue
-            setattr(model, method, value)
-            mine[method] = aspect.name
-            added.methods.append(method)
+        added.methods += _contribute_methods(model, aspect)
     return added
+
+
+def _contribute_methods(model: type, aspect: Aspect) -> list[str]:
+    """Add ``aspect``'s model methods to ``model`` where it does not run them already."""
+    added: list[str] = []
+    for method, func in contributed_methods(aspect.name, aspect.plugin).items():
+        mine = _added.setdefault(model, {})
+        if method in vars(model) and mine.get(method) is None:
+            continue  # the model's own method wins
+        if isinstance(func, classmethod):
+            value: Any = classmethod(_model_method(func.__func__, aspect.plugin, model))
+        elif isinstance(func, staticmethod):
+            value = func
+        else:
+            value = _model_method(func, aspect.plugin, model)
+        if method not in vars(model) and hasattr(model, method):
+            # Inherited: a parent's own method, or another plugin's, wins; the same
+            # plugin's is replaced when this model runs another instance of it (other
+            # options) or through another adapter.
+            by, there = _inherited(model, method)
+            if by != aspect.name or _same_source(_made_from(there), _made_from(value)):
+                continue
+        setattr(model, method, value)
+        mine[method] = aspect.name
+        added.append(method)
+    return added
+
+
+def follow_parent(model: type) -> None:
+    """After ``model``'s plugins changed, each subclass runs the plugin instances in force on it.
+
+    A subclass woven with its parent's options adds no method of its own: the parent's,
+    made for the same plugin instance, serve it.  When the parent is unwoven, or woven
+    again with other options (another instance), those are gone or run another instance;
+    so each subclass (woven or not: the walk is ``__subclasses__``, empty for most models)
+    drops the methods of instances no longer in force on it and adds those it now lacks.
+    Fields are left alone (an ORM cannot drop a column at runtime, and a subclass has its
+    parent's).
+    """
+    pending: list[type] = list(model.__subclasses__())
+    seen: set[type] = set()
+    while pending:
+        sub = pending.pop()
+        if sub in seen:
+            continue
+        seen.add(sub)
+        pending += sub.__subclasses__()
+        now = weaver.effective_aspects(sub)
+        withdraw_unwoven(sub, now)
+        for aspect in now:
+            _contribute_methods(sub, aspect)
 
 
 def visible_rows(model: type) -> dict[str, Any]:

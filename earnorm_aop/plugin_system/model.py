@@ -21,7 +21,13 @@ from ..errors import PluginConfigError, PluginNotFoundError, PluginWarning
 from ..weaving import weaver
 from ..weaving.aspect import Aspect
 from .conditions import needs_tracking
-from .contributions import contribute, copy_contributions, withdraw, withdraw_unwoven
+from .contributions import (
+    contribute,
+    copy_contributions,
+    follow_parent,
+    withdraw,
+    withdraw_unwoven,
+)
 from .dependencies import resolve_requirements
 from .events import QUERY_LOAD, fire_query_load, listens_to_lifecycle
 from .masking import mask as mask_fields
@@ -156,6 +162,7 @@ def apply_plugins(
         now = weaver.effective_aspects(model)
         warn_unfired(model, aspects, now)
         withdraw_unwoven(model, now)  # methods a plugin woven again no longer contributes
+        follow_parent(model)
 
 
 def _watch_loads(model: type, aspects: Sequence[Aspect]) -> None:
@@ -320,3 +327,4 @@ def unweave(
         (registry or registry_of(model)).spec(name)
     weaver.unweave(model, name)
     withdraw_unwoven(model)
+    follow_parent(model)

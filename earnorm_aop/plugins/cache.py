@@ -164,8 +164,9 @@ class CachePlugin:
         self.loads = Loads()
         # Keys with uncommitted writes, per thread (a connection belongs to one thread).
         self._local: threading.local | None = None  # made by the first write (_dirty)
-        # (model label, reason) of the entries refused so far: each is logged once.
-        self._refused: set[tuple[str, str]] = set()
+        # (model label, reason) of the entries refused so far: each is logged once
+        # (made by the first refusal: most models never refuse one).
+        self._refused: set[tuple[str, str]] | None = None
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -321,6 +322,8 @@ class CachePlugin:
                 return values
             reason = misfit
         label = adapter.model_label(model)
+        if self._refused is None:
+            self._refused = set()
         if (label, reason) not in self._refused:
             self._refused.add((label, reason))
             log.warning(

@@ -42,7 +42,8 @@ import copy
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from ..errors import PluginConfigError
@@ -104,6 +105,9 @@ class CacheBackend(Protocol):
         """Forget every key this backend wrote."""
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 class MemoryBackend:
     """In-process cache: a ``cachetools.TTLCache`` behind a lock, copies in and out.
 
@@ -122,9 +126,20 @@ class MemoryBackend:
                 "the cache plugin's memory backend needs cachetools: "
                 "pip install 'earnorm-aop[cache]'"
             ) from exc
-        self._data: Any = cachetools.TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        # The TTL cache is made by the first write: a model never read through the
+        # cache (many woven models, few served) keeps none.  Until then reads see
+        # the one shared empty mapping.
+        self._data: Any = _EMPTY
+        self._made = (cachetools.TTLCache, maxsize, ttl, timer)
         self._lock = threading.Lock()
         self._invalidations = 0
+
+    def _cache(self) -> Any:
+        """The TTL cache, made now if this is the first write (the caller holds the lock)."""
+        if self._data is _EMPTY:
+            make, maxsize, ttl, timer = self._made
+            self._data = make(maxsize=maxsize, ttl=ttl, timer=timer)
+        return self._data
 
     def get(self, key: str) -> Any:
         with self._lock:
@@ -140,21 +155,22 @@ class MemoryBackend:
     def set(self, key: str, value: Any) -> None:
         value = copy.deepcopy(value)
         with self._lock:
-            self._data[key] = value
+            self._cache()[key] = value
 
     def store(self, key: str, value: Any, stamp: Any) -> bool:
         value = copy.deepcopy(value)
         with self._lock:
             if stamp != self._invalidations:
                 return False
-            self._data[key] = value
+            self._cache()[key] = value
             return True
 
     def delete(self, keys: Iterable[str]) -> None:
         with self._lock:
             self._invalidations += 1
-            for key in keys:
-                self._data.pop(key, None)
+            if self._data is not _EMPTY:
+                for key in keys:
+                    self._data.pop(key, None)
 
     def claim(self, key: str, seconds: float) -> Any:
         return True
@@ -165,7 +181,8 @@ class MemoryBackend:
     def clear(self) -> None:
         with self._lock:
             self._invalidations += 1
-            self._data.clear()
+            if self._data is not _EMPTY:
+                self._data.clear()
 
     def __len__(self) -> int:
         with self._lock:

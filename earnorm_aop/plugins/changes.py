@@ -36,6 +36,7 @@ from ..adapters.capabilities import provided
 from ..adapters.capability_keys import ONLY_FIELDS
 from ..plugin_system.conditions import per_model
 from ..plugin_system.contributions import contributed_fields
+from ..plugin_system.events import LIFECYCLE
 from ..plugin_system.services import TRACKING
 from ..plugin_system.spec import hook
 from ..weaving.aspect import Aspect
@@ -121,11 +122,13 @@ class ChangesPlugin:
         frame = write.frame
         if frame is None:
             return
-        for rec in frame.records:
-            if frame.deleting:
+        if frame.deleting:
+            for rec in frame.records:
                 adapter.forget_state(rec.instance)
-            else:
-                adapter.remember_state(rec.instance)
+            return
+        remember = adapter.remember_written  # every field of the row as it is now
+        for rec in frame.records:
+            remember(rec.instance)
 
     # -- instance writes ---------------------------------------------------------------
 
@@ -210,8 +213,12 @@ def _bulk_reader(model: type, operation: str) -> Callable[..., None]:
     - not said (``True``): the fields its hooks' conditions name, when every hook of
       it that sees the rows on this operation is one whose condition names its fields
       (``when=``/``when_any=``, no ``condition=``) and that takes neither ``instance``,
-      ``changes`` nor ``write``; else (a hook taking ``changes``, an event listener,
-      which may read any field of the row; a plugin with no such hook) every column.
+      ``changes`` nor ``write``, or an ``after_change`` / ``after_commit_change``
+      handler that is not given the row (no ``instance``, no ``**kwargs``: its
+      ``changes``, ``pk``, ``action`` need the key and the written fields only);
+      else (a hook taking ``changes``, a handler given the row, which may read any
+      of its fields, and Django would fetch a deferred one per row; a plugin with
+      no such hook) every column.
 
     Whatever is read is read once, shared by every plugin (the bulk frame).
     """
@@ -251,15 +258,29 @@ def _condition_fields(aspect: Aspect, operation: str) -> frozenset[str] | None:
     if getattr(aspect.plugin, "tracks_changes", False) is True:
         return None  # it reads the tracking itself
     named: set[str] = set()
+    listens = False
     for spec in aspect.advices:
         target = spec.target
         if isinstance(target, Pointcut):
             if not target.matches(operation):
                 continue
+        elif target in _ROW_EVENTS:  # the after_change of each row
+            if _takes_the_row(spec.func):
+                return None  # the row itself: any of its fields may be read
+            listens = True  # changes, pk, action...: the key and the written fields
+            condition = getattr(spec, "condition", None)
+            if condition is None:
+                continue
+            if condition.condition is not None or not condition.fields():
+                return None
+            named.update(condition.fields())  # and the fields its condition names
+            continue
         else:
             split = split_event(target)
-            if split is None or split[1] not in tracking.WRITES:
-                return None  # an event's handler: the event's payload is every field
+            if split is None or target in LIFECYCLE:
+                continue  # a custom event (emit only) or after_access: fired for no row
+            if split[1] not in tracking.WRITES:
+                return None  # advice by its name on a method: it may read the rows
             if split[1] != operation:
                 continue
         condition = getattr(spec, "condition", None)
@@ -271,10 +292,21 @@ def _condition_fields(aspect: Aspect, operation: str) -> frozenset[str] | None:
         if not condition.fields():
             return None  # has_changed of the whole row
         named.update(condition.fields())
-    return frozenset(named) if named else None
+    return frozenset(named) if named or listens else None
 
 
 _ROW_PARAMETERS = frozenset({"instance", "changes", "write"})
+# The lifecycle events a bulk write fires for each of its rows.
+_ROW_EVENTS = frozenset({"after_change", "after_commit_change"})
+
+
+def _takes_the_row(func: Callable[..., Any]) -> bool:
+    """Whether an event handler is given the row itself (``instance``, or ``**kwargs``)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "instance" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _reads_fields(adapter: Adapter) -> bool:

@@ -280,24 +280,23 @@ class LifecyclePlugin:
         }
         names = {adapter.attname(model, n) for n in values}
         fire_row = rows_firing(self, adapter, model, queryset, False)
-        unknown = tracking.UNKNOWN
+        pk_of, unknown = adapter.pk_reader(model), tracking.UNKNOWN
         with gathering():  # the listeners' per-row writes at once (audit: one INSERT)
             for rec in rows:
-                pk = adapter.pk(rec.instance)
+                pk = pk_of(rec.instance)
                 old = rec.old_values
                 after = rec.new_values  # a bulk row's: what the update stores in it
-                if after is None:
-                    new = {n: rec.after(n) for n in names}
-                else:
-                    new = {n: after.get(n, unknown) for n in names}
-                new.update(plain)
-                if stored:
-                    new.update(stored.get(pk, {}))
-                changes = {
-                    n: (was, v)
-                    for n, v in new.items()
-                    if v is not unknown and (was := old.get(n)) != v
-                }
+                reread = stored.get(pk) if stored else None
+                changes = {}
+                for n in names:  # what it stores: read back, as given, or as the read saw it
+                    if reread is not None and n in reread:
+                        v = reread[n]
+                    elif n in plain:
+                        v = plain[n]
+                    else:
+                        v = rec.after(n) if after is None else after.get(n, unknown)
+                    if v is not unknown and (was := old.get(n)) != v:
+                        changes[n] = (was, v)
                 fire_row(rec.instance, pk, action, changes)
         return result
 

@@ -48,22 +48,10 @@ def saving(
     for another class (a subclass using this wrapper) takes the general path.
     """
     general = plugin.changed
-    if target.is_async:
-
-        def changed_async(
-            instance: Any,
-            model: type,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            write: tracking.Write,
-        ) -> Any:
-            return general(instance, model, args, kwargs, adapter, write, True)
-
-        return changed_async
-
+    asynchronous = target.is_async
     held = listening_to(model)
     saves_nothing = adapter.saves_nothing
-    pk_of = adapter.pk
+    pk_of = adapter.pk_reader(model)  # of the woven class's instances: the others go general
     fire_row = plugin._fire
     woven = model
     # The handlers last seen, with each one's arguments decided (events.prepare).
@@ -75,15 +63,14 @@ def saving(
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         write: tracking.Write,
-    ) -> None:
-        if model is not woven:
-            general(instance, model, args, kwargs, adapter, write)
-            return
+    ) -> Any:  # an async write's: the handlers' awaitable, which the dispatcher awaits
+        if asynchronous or model is not woven:
+            return general(instance, model, args, kwargs, adapter, write, asynchronous)
         table = held.table
         handlers = table.get(CHANGE, NO_HANDLERS)
         committed = table.get(COMMITTED, NO_HANDLERS)
         if not (handlers or committed) or ((args or kwargs) and saves_nothing(args, kwargs)):
-            return  # every listener switched off, or nothing written (a call without
+            return None  # every listener switched off, or nothing written (a call without
             # arguments always writes: saves_nothing's contract)
         rec = write.record
         assert rec is not None  # a save's and an update's write have their record
@@ -96,9 +83,9 @@ def saving(
         if committed or not handlers:  # commit-time listeners: the general path
             pk, heard = pk_of(instance), (handlers, committed)
             fire_row(adapter, model, instance, pk, action, changes, instance, False, heard)
-            return
+            return None
         if not changes and action == "update":
-            return
+            return None
         if handlers is not prepared[0]:  # the model's listeners changed: decide them again
             prepared[:] = [handlers, prepare(handlers, CHANGE, _PAYLOAD)]
         values = {
@@ -112,6 +99,7 @@ def saving(
             "adapter": adapter,
         }
         fire_prepared(instance, CHANGE, prepared[1], values)
+        return None
 
     return changed
 

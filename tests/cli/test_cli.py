@@ -544,6 +544,17 @@ def test_json_commands_print_only_json_when_user_code_prints(
     assert "hello from the user module" in captured.err
 
 
+def test_docs_in_json_prints_only_json_when_user_code_prints(
+    write_module: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``docs --format json`` is JSON output too: an imported module's prints go to stderr."""
+    name = write_module(PRINTS)
+    assert main(["docs", "timestamp", "--import", name, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["name"] == "timestamp"
+    assert "hello from the user module" in captured.err
+
+
 def test_info_of_a_plugin_without_a_docstring_has_no_description(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -448,3 +448,134 @@ def test_loads_on_a_plain_class_warns_that_only_get_calls_it() -> None:
     Note.get(1)
     emit(Note(), "after_query_load")  # the user's own queries may fire it
     assert seen == ["after_access", "after_query_load"]
+
+
+# -- what the table of the lifecycle events promises beyond the kit's backends -------------
+
+
+def test_a_plain_class_fires_the_events_of_its_own_methods() -> None:
+    """A class with no ORM and no memory store (the base adapter): its ``save``,
+    ``delete`` and ``get`` fire the events as an ORM model's do, ``user`` included."""
+    from earnorm_aop import with_plugins
+
+    reg = PluginRegistry(group=None)
+    log: list[tuple[Any, ...]] = []
+
+    class AuditPlugin:  # the page's, writing to a list
+        @hook("after_change")
+        def log_change(self, instance: Any, changes: dict[str, Any]) -> None:
+            log.append(("change", instance.id, changes))
+
+        @hook("after_access")
+        def log_access(self, instance: Any, user: Any) -> None:
+            log.append(("access", instance.id, user))
+
+    reg.register("audit_page", AuditPlugin)
+    rows: dict[int, str] = {}
+
+    @with_plugins("audit_page", registry=reg)
+    class Note:
+        def __init__(self, id: int, title: str) -> None:
+            self.id = id
+            self.title = title
+
+        def save(self) -> None:
+            rows[self.id] = self.title
+
+        def delete(self) -> None:
+            del rows[self.id]
+
+        @classmethod
+        def get(cls, pk: int) -> Note:
+            return cls(pk, rows[pk])
+
+    note = Note(1, "a")
+    note.save()
+    note.title = "b"
+    note.save()
+    note.save()  # changes nothing: not logged
+    with context(actor="ann"):
+        assert Note.get(1).title == "b"
+    note.delete()
+    assert log == [
+        ("change", 1, {"id": (None, 1), "title": (None, "a")}),
+        ("change", 1, {"title": ("a", "b")}),
+        ("access", 1, "ann"),
+        ("change", 1, {"id": (1, None), "title": ("b", None)}),
+    ]
+    assert rows == {}
+
+
+def test_the_subject_is_the_instance_or_the_bulk_writes_queryset(backend: Any) -> None:
+    """``subject``: what the write was called on; every row of one bulk write shares it."""
+    reg = PluginRegistry(group=None)
+    got: list[tuple[str, Any, Any]] = []
+
+    class Subjects:
+        @hook("after_change")
+        def changed(self, instance: Any, subject: Any, action: str) -> None:
+            got.append((action, instance, subject))
+
+    reg.register("subjects", Subjects)
+    Article = backend.model("subjects", registry=reg)
+    a = backend.create(Article, title="x")
+    backend.create(Article, title="x")
+    a.title = "y"
+    backend.save(a)
+    assert [(action, subject is instance) for action, instance, subject in got] == [
+        ("create", True),
+        ("create", True),
+        ("update", True),
+    ]
+    if backend.name == "earnorm":
+        return  # no bulk writes there (the table of the lifecycle events says so)
+    del got[:]
+    backend.bulk_update(backend.query(Article), views=4)
+    assert len(got) == 2
+    subjects = {id(subject) for _, _, subject in got}
+    assert len(subjects) == 1  # one statement, one subject
+    (_, instance, subject), _ = got
+    assert not isinstance(subject, Article) and subject is not instance
+
+
+def test_a_cache_hit_fires_after_access_too(backend: Any) -> None:
+    """``after_access`` is the fetch's event, whether the cache or the database answers."""
+    Article, seen = listening(backend, "cache")
+    a = backend.create(Article, title="a")
+    with context(actor="ann"):
+        backend.get(Article, a.id)  # read, and cached
+        with backend.queries() as ran:
+            backend.get(Article, a.id)  # a hit
+    assert ran == []  # answered by the cache
+    assert seen.accesses == [(a.id, "ann", None), (a.id, "ann", None)]
+
+
+def test_the_librarys_own_reads_fire_no_load(backend: Any) -> None:
+    """The read before a bulk write (every column: a listener takes the instance) and, on
+    Django, ``refresh_from_db`` load rows quietly: only the user's queries are loads."""
+    reg = PluginRegistry(group=None)
+    events: list[str] = []
+
+    class Loads:
+        @hook("after_access", loads=True)
+        def log(self, instance: Any, event: str) -> None:
+            events.append(event)
+
+        @hook("after_change")
+        def changed(self, instance: Any) -> None:
+            pass
+
+    reg.register("loads", Loads)
+    Article = backend.model("loads", registry=reg)
+    a = backend.create(Article, title="a")
+    backend.create(Article, title="b")
+    _as_a_new_session_sees_them(backend)
+    if backend.name != "earnorm":  # no bulk writes there
+        backend.bulk_update(backend.query(Article), views=3)
+    if backend.name.startswith("django"):
+        a.refresh_from_db()
+        assert a.views == 3
+    assert events == []
+    _as_a_new_session_sees_them(backend)
+    assert len(backend.visible(Article)) == 2
+    assert events == ["after_query_load"] * 2  # the watch is there

@@ -99,6 +99,63 @@ def test_a_subclass_of_the_same_configuration_adds_no_method() -> None:
     unweave(Doc)
 
 
+def _pair() -> tuple[type, type]:
+    store = MemoryStore()
+
+    class Doc(MemoryModel):
+        __store__ = store
+        id: int | None = None
+        title: str = ""
+
+    class Memo(Doc):
+        pass
+
+    return Doc, Memo
+
+
+def test_a_subclass_sharing_its_parents_methods_keeps_them_when_the_parent_is_unwoven() -> None:
+    """Found by the property test below: a subclass woven with its parent's options used the
+    parent's methods, and lost them (``restore`` gone) when the parent was unwoven."""
+    Doc, Memo = _pair()
+    weave(Doc, "softdelete")
+    weave(Memo, "softdelete")
+    try:
+        assert "restore" not in vars(Memo)  # the parent's serve it
+        unweave(Doc, "softdelete")
+        (in_force,) = [a for a in effective_aspects(Memo) if a.name == "softdelete"]
+        assert Memo.restore.__earnorm_from__[0] is in_force.plugin
+        memo = Memo(title="m")
+        memo.save()
+        memo.delete()
+        memo.restore()
+        assert memo.deleted_at is None
+    finally:
+        unweave(Memo)
+        unweave(Doc)
+
+
+def test_a_subclass_keeps_its_options_when_the_parent_is_woven_again_with_others() -> None:
+    """The parent re-configured (another instance of the plugin): the subclass's methods still
+    run the subclass's instance, not the parent's new one."""
+    Doc, Memo = _pair()
+    weave(Doc, "softdelete")
+    weave(Memo, "softdelete")
+    try:
+        weave(Doc, "softdelete", field="removed_at")
+        (in_force,) = [a for a in effective_aspects(Memo) if a.name == "softdelete"]
+        assert Memo.restore.__earnorm_from__[0] is in_force.plugin
+        assert Doc.restore.__earnorm_from__[0] is not in_force.plugin
+        memo = Memo(title="m")
+        memo.save()
+        memo.delete()
+        assert memo.deleted_at is not None
+        memo.restore()
+        assert memo.deleted_at is None
+    finally:
+        unweave(Memo)
+        unweave(Doc)
+
+
 def test_the_contributed_methods_look_nothing_up_per_call(models: tuple[type, type]) -> None:
     """The plugin instance and the adapter are decided when the plugin is woven (issue 23)."""
     _, Memo = models

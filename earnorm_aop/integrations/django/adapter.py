@@ -21,6 +21,7 @@ update), so a model's own ``update`` method, if any, is woven as it is.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -140,6 +141,13 @@ class DjangoAdapter(Adapter):
 
     def pk(self, instance: Any) -> Any:
         return instance.pk
+
+    def pk_reader(self, model: type) -> Callable[[Any], Any]:
+        """The key's attribute, read directly (what ``Model.pk`` reads, without its frame)."""
+        key = getattr(_meta(model), "pk", None)
+        if key is None:  # an abstract model has no key of its own
+            return self.pk
+        return operator.attrgetter(key.attname)
 
     def snapshot(self, instance: Any) -> dict[str, Any]:
         """The loaded field values, by attname; deferred fields are left out (never queried)."""
@@ -392,14 +400,19 @@ class DjangoAdapter(Adapter):
                     for label, name, value in split.computed
                 }
             )
-        return [
-            (
-                row,
-                self.snapshot(row),
-                split.written([vars(row).pop(label) for label, _, _ in split.computed]),
-            )
-            for row in rows
-        ]
+        labels = [label for label, _, _ in split.computed]
+        read = []
+        for row in rows:
+            if labels:
+                attributes = vars(row)
+                written = split.written([attributes.pop(label) for label in labels])
+            else:
+                written = dict(split.plain)
+            # What from_db loaded (our hook keeps it): the row's values, as one C-level
+            # dict; a row that came another way is read from the instance.
+            loaded = loading.loaded_values(row)
+            read.append((row, self.snapshot(row) if loaded is None else loaded, written))
+        return read
 
     def forget_state(self, instance: Any) -> None:
         loading.forget(instance)

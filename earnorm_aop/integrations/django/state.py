@@ -30,6 +30,7 @@ __all__ = [
     "forget",
     "install_load_hooks",
     "loaded_state",
+    "loaded_values",
     "misfit",
     "persisted",
     "remember",
@@ -140,6 +141,17 @@ def values(instance: Any) -> Mapping[str, Any] | None:
     if saved is not None:
         return saved
     return persisted(instance)
+
+
+def loaded_values(instance: Any) -> dict[str, Any] | None:
+    """What ``from_db`` loaded into ``instance`` (field attname -> value), a new dict; or None.
+
+    The instance's persisted state is left as it is (the loaded tuple).
+    """
+    loaded = vars(instance._state).get(_LOADED)
+    if loaded is None:
+        return None
+    return dict(zip(*loaded, strict=False))
 
 
 def persisted(instance: Any) -> Mapping[str, Any] | None:

@@ -127,8 +127,10 @@ class SQLAlchemyAdapter(Adapter):
         """Each object the ORM's ``load`` event reports: the first load into its session.
 
         An object the session holds already is not loaded again by a query
-        (the identity map), so it is not reported again (``populate_existing``
-        reloads it).  ``Session.get``'s own load is quiet (it fires ``after_access``).
+        (the identity map), so it is not reported again; nor with
+        ``populate_existing``, which SQLAlchemy reports as a refresh (so is the
+        reload of an expired object's attributes, which no query of the user's
+        asked for).  ``Session.get``'s own load is quiet (it fires ``after_access``).
         """
         setattr(model, loads.ATTRIBUTE, staticmethod(watcher))
         if not event.contains(model, "load", _loaded):

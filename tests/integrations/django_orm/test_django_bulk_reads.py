@@ -153,6 +153,16 @@ def test_audit_of_an_update_reads_only_the_key_and_the_fields_it_compares(
     assert all(set(r.changes) == {"views", "updated_at"} for r in records)
 
 
+def updated(backend: DjangoBackend, seen: list[Any], *plugins: str, **options: Any) -> list[str]:
+    """The statements of ``update(views=5)`` of two rows of a model with ``plugins``;
+    ``seen`` (what its listeners saw) emptied after the rows were made."""
+    Article = backend.model(*plugins, **options)
+    for title in "ab":
+        backend.create(Article, title=title)
+    seen.clear()
+    return statements(lambda: Article.objects.update(views=5))
+
+
 def test_a_listener_of_the_rows_gets_every_column(backend: DjangoBackend) -> None:
     seen: list[Any] = []
     registry = PluginRegistry()
@@ -163,15 +173,70 @@ def test_a_listener_of_the_rows_gets_every_column(backend: DjangoBackend) -> Non
         def heard(self, instance: Any) -> None:
             seen.append(instance.title)
 
-    Article = backend.model("audit", "titles", registry=registry, audit={"sink": "table"})
-    for title in "ab":
-        backend.create(Article, title=title)
-    seen.clear()
-    sql = statements(lambda: Article.objects.update(views=5))
+    sql = updated(backend, seen, "audit", "titles", registry=registry, audit={"sink": "table"})
     (read,) = selects(sql)
     assert '"title"' in read, read
     assert sorted(seen) == ["a", "b"]
     assert kinds(sql) == ["SELECT", "UPDATE", "INSERT"], sql  # the title was not fetched again
+
+
+def test_a_listener_of_the_changes_alone_reads_what_audit_reads(backend: DjangoBackend) -> None:
+    """Issue 18 point 1: a handler given no row (``instance``) reads no field of it but what
+    the write changes: the key and the written fields, decided from its signature."""
+    seen: list[Any] = []
+    committed: list[Any] = []
+    registry = PluginRegistry()
+
+    @plugin("changed", registry=registry)
+    class Changed:
+        @hook("after_change")
+        def heard(self, changes: dict[str, Any], pk: Any, action: str) -> None:
+            seen.append((pk, action, changes))
+
+        @hook("after_commit_change")
+        def at_commit(self, changes: dict[str, Any]) -> None:
+            committed.append(changes)
+
+        @hook("after_access")
+        def fetched(self, instance: Any) -> None:  # fired by get, never by a bulk write
+            seen.append(instance)
+
+    Article = backend.model("changed", registry=registry)
+    rows = [backend.create(Article, title=title) for title in "ab"]
+    seen.clear()
+    committed.clear()
+    sql = statements(lambda: Article.objects.update(views=5))
+    (read,) = selects(sql)
+    assert '"title"' not in read and '"views"' in read, read
+    assert sorted(seen) == [(row.pk, "update", {"views": (0, 5)}) for row in rows]
+    assert committed == [{"views": (0, 5)}] * 2
+
+
+@pytest.mark.parametrize("shape", ["instance", "kwargs", "condition", "method"])
+def test_a_listener_that_may_read_any_field_gets_every_column(
+    backend: DjangoBackend, shape: str
+) -> None:
+    """The row itself (``instance``, ``**kwargs``), a callable condition, or advice on a
+    method taking ``changes``: every column, read once (a deferred field would be fetched
+    per row)."""
+    registry = PluginRegistry()
+    seen: list[Any] = []
+
+    def listener(**kwargs: Any) -> None:
+        seen.append(kwargs.get("changes"))
+
+    hooks = {
+        "instance": hook("after_change")(lambda self, instance, changes: listener(changes=changes)),
+        "kwargs": hook("after_change")(lambda self, **kwargs: listener(**kwargs)),
+        "condition": hook("after_change", condition=lambda changes: "views" in changes)(
+            lambda self, changes: listener(changes=changes)
+        ),
+        "method": hook("after:update_many")(lambda self, changes: listener(changes=changes)),
+    }
+    registry.register("reader", type("Reader", (), {"heard": hooks[shape]}))
+    (read,) = selects(updated(backend, seen, "reader", registry=registry))
+    assert '"title"' in read, read
+    assert seen == [{"views": (0, 5)}] * 2
 
 
 def test_cache_alone_reads_only_the_keys_of_a_bulk_write(backend: DjangoBackend) -> None:

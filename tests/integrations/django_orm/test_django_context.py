@@ -101,6 +101,13 @@ def test_audit_rows_carry_the_requests_actor_and_no_masked_value() -> None:
     actors = [r["actor"] for r in rows]
     # per view: wsgi anonymous, wsgi user, asgi user, asgi anonymous; then the custom ones
     assert actors == [None, "alice", "alice", None] * 2 + ["custom:bob", "custom:bob"]
+    # and the request id and client address the middleware put in the context (docs/django.md)
+    ids = [r["request_id"] for r in rows]
+    assert [i if i in ("req-1", "r2", "t-9") else bool(HEX_ID.match(i)) for i in ids] == [
+        *(True, "req-1", "r2", True) * 2,
+        *("t-9", "t-9"),
+    ]
+    assert [r["client"] for r in rows] == ["127.0.0.1"] * 8 + ["10.1.2.3"] * 2
     for row in rows:
         assert row["changes"]["secret"] == [None, "***"]  # EARNORM_AOP_MASK
         assert row["changes"]["pin"] == [None, "***"]  # the model's plugin_mask

@@ -71,3 +71,43 @@ def test_watching_loads_twice_listens_once() -> None:
     assert event.contains(Item, "load", _loaded)
     event.remove(Item, "load", _loaded)
     assert not event.contains(Item, "load", _loaded)  # it was listened to once
+
+
+def test_a_query_reports_a_load_once_per_object_the_session_holds() -> None:
+    """SQLAlchemy's ``load`` event: an object's first load into its session.  A query that
+    returns an object the session holds (``populate_existing`` too: a refresh) reports
+    nothing again; a new session loads it again (docs/semantics.md, the lifecycle events)."""
+    from sqlalchemy.orm import Session
+
+    from earnorm_aop import PluginRegistry, hook, unweave, with_plugins
+
+    Item = _model()
+    reg = PluginRegistry(group=None)
+    loaded: list[Any] = []
+
+    class Loads:
+        @hook("after_access", loads=True)
+        def log(self, instance: Any) -> None:
+            loaded.append(instance.id)
+
+    reg.register("loads", Loads)
+    with_plugins("loads", registry=reg)(Item)
+    engine = sa.create_engine("sqlite://")
+    Item.metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            session.add_all([Item(id=1), Item(id=2)])
+            session.commit()
+        with Session(engine) as session:
+            held = session.scalars(sa.select(Item).order_by(Item.id)).all()
+            assert loaded == [1, 2]
+            assert session.scalars(sa.select(Item)).all() == held
+            refreshed = sa.select(Item).execution_options(populate_existing=True)
+            assert session.scalars(refreshed).all() == held
+            assert loaded == [1, 2]
+        with Session(engine) as session:
+            session.scalars(sa.select(Item)).all()
+            assert sorted(loaded) == [1, 1, 2, 2]
+    finally:
+        unweave(Item)
+        engine.dispose()

@@ -141,6 +141,8 @@ def test_a_listener_of_the_rows_gets_every_column(db: Any) -> None:
     sql = run(db, update(Article).values(views=6))
     assert "title" in sql[0].split("FROM")[0], sql
     assert sorted(seen) == ["a", "b", "c"]
+    # audit and the listener share the one read; the records are one INSERT
+    assert [s.split()[0] for s in sql] == ["SELECT", "UPDATE", "INSERT"], sql
 
 
 def test_cache_alone_reads_only_the_keys_of_a_bulk_write(db: Any) -> None:

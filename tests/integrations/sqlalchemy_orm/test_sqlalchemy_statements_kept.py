@@ -232,3 +232,36 @@ def test_a_bulk_insert_of_dicts_goes_through_save_many(db: Any) -> None:
     assert [rows[i]["title"] for i in (1, 2)] == ["x", "y"]
     assert all(rows[i]["created_at"] is not None for i in (1, 2))
     assert sorted(r.id for r in records if r.action == "create") == [1, 2]
+
+
+ORM_BULK: dict[str, tuple[Callable[[Any], Any], list[dict[str, Any]], str]] = {
+    "update by primary key": (update, [{"id": 1, "views": 10}, {"id": 2, "views": 20}], "update"),
+    "insert of dicts": (insert, [{"id": 3, "title": "c"}, {"id": 4, "title": "d"}], "create"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORM_BULK))
+def test_an_orm_bulk_statement_of_dicts_writes_what_the_unplugged_model_writes(
+    either: Any, name: str
+) -> None:
+    """``session.execute(update(M) / insert(M), [dicts])`` on SQLite and PostgreSQL: the rows
+    are the unplugged model's, and the plugins did their part on each row.  (The result of
+    the bulk UPDATE by primary key also counts the rows written, ``rowcount``: docs/sqlalchemy.md.)
+    """
+    records: list[Any] = []
+    Plain, Plugged = two_models(either, records)
+    del records[:]  # the seeded rows' creations
+    make, params, action = ORM_BULK[name]
+    seen = []
+    for model in (Plain, Plugged):
+        with either.session() as session:
+            session.execute(make(model), params)
+            session.commit()
+        with either.session() as session:
+            rows = session.execute(select(model.id, model.title, model.views).order_by(model.id))
+            seen.append([tuple(r) for r in rows])
+    assert seen[1] == seen[0]
+    keys = sorted(row["id"] for row in params)
+    assert sorted((r.action, r.id) for r in records) == [(action, key) for key in keys]
+    stamped = either.rows(Plugged)
+    assert all(stamped[key]["updated_at"] is not None for key in keys)

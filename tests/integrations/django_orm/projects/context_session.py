@@ -68,7 +68,8 @@ def main() -> None:
         except ValueError as exc:
             out["bad_setting"] = str(exc)
     out["audit"] = [
-        {"actor": r.actor, "changes": r.changes} for r in AuditRecord.objects.order_by("pk")
+        {"actor": r.actor, "request_id": r.request_id, "client": r.client, "changes": r.changes}
+        for r in AuditRecord.objects.order_by("pk")
     ]
     print(json.dumps(out))
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import greenlet
 
-__all__ = ["POOL_SIZE", "Done", "Worker", "drive", "pools"]
+__all__ = ["ENDED", "POOL_SIZE", "Done", "Worker", "drive", "pools"]
 
 POOL_SIZE = 64  # idle workers kept per thread; one more ends with its call
 
@@ -29,7 +29,7 @@ pools = threading.local()
 
 
 class Done(tuple[Any, BaseException | None]):
-    """What a worker sends to the flush when a call has ended: ``(value, error)``.
+    """How a worker's call ended: ``(value, error)``.
 
     A tuple (made in C: no Python call per write, which the call-count tests pin).
     """
@@ -47,27 +47,40 @@ class Worker(greenlet.greenlet):  # type: ignore[misc]
     __sqlalchemy_greenlet_provider__ = True
 
     def __init__(self, driver: greenlet.greenlet) -> None:
-        super().__init__(self._serve, driver)
+        super().__init__(self._serve, greenlet.getcurrent())
+        # Started now, with nothing, so it waits for its first job as for every
+        # later one: a greenlet holds the arguments of its first switch until
+        # it ends, and a job holds its object, session and context.
+        self.switch()
+        self.parent = driver
 
-    def _serve(self, job: Callable[[], Any]) -> Done:
-        # The job and its outcome are held in lists emptied before the worker
-        # waits: an idle worker keeps no session, object or traceback alive.
-        jobs = [job]
-        del job
+    # What its last call ended with, until the flush takes it (``drive``).
+    ended: Done | None = None
+
+    def _serve(self) -> object:
+        # The job is held in a list emptied before it runs, and the outcome is
+        # handed over through ``ended``, not as the switch's argument (which the
+        # suspended frame would hold): an idle worker keeps no session, object
+        # or traceback alive.
+        jobs: list[Callable[[], Any]] = [self.parent.switch()]
         while True:
             try:
-                outcome = [Done((jobs.pop()(), None))]
+                self.ended = Done((jobs.pop()(), None))
             except greenlet.GreenletExit:
                 raise  # collected while suspended (its session was dropped): the worker ends
             except BaseException as exc:
-                outcome = [Done((None, exc))]
+                self.ended = Done((None, exc))
             idle: list[Worker] | None = getattr(pools, "idle", None)
             if idle is None:
                 idle = pools.idle = []
             if len(idle) >= POOL_SIZE:
-                return outcome.pop()  # the pool is full: end, the driver gets the outcome
+                return ENDED  # the pool is full: the worker ends, the flush takes ``ended``
             idle.append(self)
-            jobs.append(self.parent.switch(outcome.pop()))
+            jobs.append(self.parent.switch(ENDED))
+
+
+# What a worker switches out with when its call has ended (its outcome: ``ended``).
+ENDED = object()
 
 
 def _await_only() -> Callable[[Any], Any]:
@@ -91,10 +104,12 @@ def drive(call: greenlet.greenlet, step: Callable[[], Any]) -> tuple[bool, Any]:
     """
     value = step()
     while True:
-        if type(value) is Done:
-            if value[1] is not None:
-                raise value[1]
-            return False, value[0]
+        if value is ENDED:
+            done: Done = call.ended
+            call.ended = None
+            if done[1] is not None:
+                raise done[1]
+            return False, done[0]
         if value is call:
             return True, call
         try:

@@ -135,3 +135,21 @@ def test_each_thread_runs_its_writes_in_its_own_greenlets(db: Any) -> None:
     (_, main, _, _), (_, in_thread, _, _) = seen
     assert in_thread is not main
     assert sorted(row["title"] for row in db.rows(Article).values()) == ["main", "thread"]
+
+
+def test_an_idle_greenlet_keeps_nothing_of_a_failed_call(db: Any) -> None:
+    """The error of the last call (its traceback holds the call's frames) goes with it."""
+    seen: list[Any] = []
+    Article = article_model(db, greenlet_spy(seen))
+    session = db.session()
+    obj = Article(title="boom")
+    session.add(obj)
+    with pytest.raises(RuntimeError, match="after advice failed"):
+        session.commit()
+    session.rollback()
+    refs = [weakref.ref(obj), weakref.ref(session)]
+    seen.clear()
+    session.close()
+    del obj, session
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]

@@ -76,7 +76,7 @@ from ..plugin_system.spec import hook
 from ..weaving import scope, weaver
 from ..weaving.aspect import Aspect
 from ..weaving.pointcut import Pointcut, split_event
-from ._cache_loads import Loads
+from ._cache_loads import Loads, stored_meanwhile, wait_elsewhere
 from ._common import call_with, finally_, is_unfiltered, then
 from .cache_backends import (
     MISS,
@@ -93,8 +93,6 @@ __all__ = ["CachePlugin"]
 log = logging.getLogger("earnorm_aop.cache")
 
 _READS = ("get", "get_queryset")
-# A cross-process waiter looks for the loader's entry this often, up to wait_timeout.
-_POLL = 0.01
 
 
 _LOCAL_MADE = threading.Lock()  # one thread-local per plugin instance, however many threads
@@ -280,13 +278,17 @@ class CachePlugin:
             return self._load(adapter, model, instance, pk, key, proceed, stamp, None)
         if self.loads.claim(key):
             lock = self._claim(key)
+            if lock is not None and lock is not True:
+                found = stored_meanwhile(self, adapter, model, key, pk, lock)
+                if found is not None:
+                    return rows.from_values(model, found, alias)
             if lock is not None or not _may_block():
                 return self._load(
                     adapter, model, instance, pk, key, proceed, stamp, lock, claimed=True
                 )
             # Another process is reading this row: wait for its entry.
             self.loads.release(key)
-            found = self._wait_elsewhere(adapter, model, key, pk)
+            found = wait_elsewhere(self, adapter, model, key, pk)
             if found is not None:
                 return rows.from_values(model, found, alias)
             return self._load(adapter, model, instance, pk, key, proceed, stamp, None)
@@ -342,20 +344,6 @@ class CachePlugin:
         return self._safely(
             "lock", lambda: self.backend.claim(key, self.config.wait_timeout), default=True
         )
-
-    def _wait_elsewhere(self, adapter: Adapter, model: type, key: str, pk: Any) -> Any:
-        """Wait, up to ``wait_timeout``, for another process's entry of ``key``; its values."""
-        for _ in range(max(1, int(self.config.wait_timeout / _POLL))):
-            time.sleep(_POLL)
-            entry = self._safely("read", lambda: self.backend.get(key), MISS)
-            if entry is not MISS:
-                return self._values(adapter, model, entry, pk)
-            if self._safely("lock", lambda: self.backend.claim(key, 0.001), None) is not None:
-                # The loader let go: it stored its entry after the look above, or it is
-                # gone without storing (then read the row here).
-                entry = self._safely("read", lambda: self.backend.get(key), MISS)
-                return None if entry is MISS else self._values(adapter, model, entry, pk)
-        return None
 
     def _load(
         self,

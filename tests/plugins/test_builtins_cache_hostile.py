@@ -278,6 +278,50 @@ def test_a_loader_that_stores_and_lets_go_between_two_looks_is_not_taken_for_gon
     weaver.unweave(Row)
 
 
+def test_a_loader_that_stores_and_lets_go_between_the_look_and_the_claim_is_not_read_again(
+    redis_url: str,
+) -> None:
+    """The caller looks (a miss while another process loads), that loader stores and lets go,
+    the caller's own claim then succeeds: it takes the entry, it does not read the row."""
+    Row: Any = racing_model({"backend": "redis", "url": redis_url, "prefix": "claimgap:"})
+    cache = plugin_of(Row)
+    key = cache._key(adapter_for(Row), Row, None, 1)
+    loader = RedisBackend(url=redis_url, ttl=60, prefix="claimgap:", timeout=1)  # another process
+    reads: list[int] = []
+    Row.race.during_read = lambda: reads.append(1)
+    token = loader.claim(key, 30)
+    assert token is not None
+    waiting = cache.backend
+    looks: list[Any] = []
+
+    class Interleaved:
+        """The caller's backend, the loader finishing right after the caller's first look."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(waiting, name)
+
+        def fetch(self, wanted: str) -> Any:
+            entry, stamp = waiting.fetch(wanted)
+            looks.append(entry)
+            if wanted == key and len(looks) == 1:
+                _, theirs = loader.fetch(key)
+                assert loader.store(
+                    key, {"fresh": 1e12, "values": {"id": 1, "title": "new"}}, theirs
+                )
+                loader.release(key, token)
+            return entry, stamp
+
+    cache.backend = Interleaved()
+    try:
+        row = Row.get(1)
+    finally:
+        cache.backend = waiting
+    assert looks == [MISS]
+    assert row.title == "new" and reads == []
+    assert loader.claim(key, 30) is not None  # the caller let its claim go
+    weaver.unweave(Row)
+
+
 # -- the backends -------------------------------------------------------------------------
 
 

@@ -330,7 +330,24 @@ def _reading(deleting: bool, fields: frozenset[str] | None) -> Callable[..., Non
     return read
 
 
+# The rememberers made, by adapter and operation: what one does depends on
+# nothing else, so every model of an adapter shares one per operation (one
+# function, and so one signature read and one parameter tuple, not one per
+# model woven).  The entry holds its adapter (an id is only a key while it lives).
+_rememberers: dict[tuple[int, str], tuple[Adapter, Callable[..., None]]] = {}
+
+
 def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
+    """``remember_saved`` for one operation of one adapter's models, made once for both."""
+    found = _rememberers.get((id(adapter), operation))
+    if found is not None and found[0] is adapter:
+        return found[1]
+    made = _make_rememberer(operation, adapter)
+    _rememberers[id(adapter), operation] = (adapter, made)
+    return made
+
+
+def _make_rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
     """``remember_saved`` for one operation of one adapter's models (made at weave time).
 
     Runs after every save of a tracked model, so a full save called without

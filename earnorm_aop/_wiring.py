@@ -46,10 +46,15 @@ def _framework_bases() -> frozenset[type]:
 
 def _advice(
     model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
-) -> tuple[AdviceSpec, Kind]:
-    """Conditions on a write's changes, then the plugin's rollout gate (if it has one)."""
-    spec, kind = conditions.resolve_advice(model, operation, target, aspect, spec, kind)
-    return rollout.resolve_advice(model, operation, target, aspect, spec, kind)
+) -> tuple[AdviceSpec, Kind] | None:
+    """Conditions on a write's changes, then the plugin's rollout gate (if it has one).
+
+    ``None``: the advice has nothing to do on this model (left out of its chain).
+    """
+    resolved = conditions.resolve_advice(model, operation, target, aspect, spec, kind)
+    if resolved is None:
+        return None
+    return rollout.resolve_advice(model, operation, target, aspect, *resolved)
 
 
 EXTENSIONS = extensions.Extensions(

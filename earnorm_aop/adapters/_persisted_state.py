@@ -25,6 +25,11 @@ __all__ = ["AdapterPersistedState"]
 class AdapterPersistedState(AdapterFields):
     """``remember_state`` / ``loaded_state`` / ``forget_state`` of the adapter (module doc)."""
 
+    # False: its models' objects carry their persisted state themselves (SQLAlchemy's
+    # attribute history), so ``remember_state`` / ``remember_written`` do nothing for
+    # them and the ``changes`` plugin weaves no ``after`` advice to call them after a save.
+    remembers_saves: bool = True
+
     def remember_state(self, instance: Any, state: Mapping[str, Any] | None = None) -> None:
         """Record ``state`` (default: a snapshot now) as what the database holds for ``instance``.
 

@@ -290,9 +290,11 @@ _INJECTED = ("instance", "model", "args", "kwargs")
 
 def resolve_advice(
     model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
-) -> tuple[AdviceSpec, Kind]:
-    """The engine's ``advice`` extension point: ``spec`` specialised, behind its condition."""
-    spec = specialised(model, operation, target, spec)
+) -> tuple[AdviceSpec, Kind] | None:
+    """The ``advice`` point: ``spec`` specialised (``None``: left out), behind its condition."""
+    if (made := specialised(model, operation, target, spec)) is None:
+        return None
+    spec = made
     cond: Condition | None = getattr(spec, "condition", None)
     asks = asks_changes(spec.func)
     if cond is None and not asks:

@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def per_model(
-    factory: Callable[..., Callable[..., Any]], *, target: bool = False
+    factory: Callable[..., Callable[..., Any] | None], *, target: bool = False
 ) -> Callable[[F], F]:
     """Specialise a plugin's advice to each woven method at weave time.
 
@@ -37,7 +37,10 @@ def per_model(
     decide is decided once, not on every call.  With ``target=True`` it is
     also given the woven method (a ``Target``: whether it is ``async def``
     is known then, not tested on each result).  The ``changes`` plugin's
-    per-save bookkeeping and the ``lifecycle`` plugin's events use it.
+    per-save bookkeeping and the ``lifecycle`` plugin's events use it.  A
+    factory returning ``None`` leaves the advice out of that model's chain:
+    it has nothing to do there (the ``changes`` plugin's ``remember_saved``
+    on an adapter whose objects carry their persisted state themselves).
     """
 
     def mark(func: F) -> F:
@@ -47,8 +50,11 @@ def per_model(
     return mark
 
 
-def specialised(model: type, operation: str, target: Target, spec: AdviceSpec) -> AdviceSpec:
-    """``spec`` with the function its ``per_model`` factory makes for ``model``; else as it is."""
+def specialised(model: type, operation: str, target: Target, spec: AdviceSpec) -> AdviceSpec | None:
+    """``spec`` with the function its ``per_model`` factory makes for ``model``; else as it is.
+
+    ``None``: the factory made nothing (the advice is not woven on ``model``).
+    """
     func = spec.func
     found = getattr(getattr(func, "__func__", None), "__earnorm_per_model__", None)
     if found is None:
@@ -56,6 +62,8 @@ def specialised(model: type, operation: str, target: Target, spec: AdviceSpec) -
     factory, with_target = found
     given = (getattr(func, "__self__", None), model, operation, adapter_for(model))
     made = factory(*given, target) if with_target else factory(*given)
+    if made is None:
+        return None
     if type(spec) is AdviceSpec:  # (what dataclasses.replace does, without its generality)
         return AdviceSpec(made, spec.target, spec.optional, spec.name)
     return dataclasses.replace(spec, func=made)

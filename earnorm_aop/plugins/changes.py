@@ -170,7 +170,9 @@ class ChangesPlugin:
         Woven as ``_rememberer`` makes it for the model's adapter and the
         operation (this method is what it does, for a call from elsewhere).
         """
-        _rememberer(method, adapter)(instance, model, args, kwargs)
+        remember = _rememberer(method, adapter)
+        if remember is not None:
+            remember(instance, model, args, kwargs)
 
     @hook("after:delete", optional=True)
     def forget_deleted(self, instance: Any, model: type, adapter: Adapter) -> None:
@@ -330,7 +332,29 @@ def _reading(deleting: bool, fields: frozenset[str] | None) -> Callable[..., Non
     return read
 
 
-def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
+# The rememberers made, by adapter and operation: what one does depends on
+# nothing else, so every model of an adapter shares one per operation (one
+# function, and so one signature read and one parameter tuple, not one per
+# model woven).  The entry holds its adapter (an id is only a key while it lives).
+_rememberers: dict[tuple[int, str], tuple[Adapter, Callable[..., None]]] = {}
+
+
+def _rememberer(operation: str, adapter: Adapter) -> Callable[..., None] | None:
+    """``remember_saved`` for one operation of one adapter's models, made once for both.
+
+    ``None`` (not woven) where the adapter remembers nothing after a save (SQLAlchemy).
+    """
+    if not adapter.remembers_saves:
+        return None
+    found = _rememberers.get((id(adapter), operation))
+    if found is not None and found[0] is adapter:
+        return found[1]
+    made = _make_rememberer(operation, adapter)
+    _rememberers[id(adapter), operation] = (adapter, made)
+    return made
+
+
+def _make_rememberer(operation: str, adapter: Adapter) -> Callable[..., None]:
     """``remember_saved`` for one operation of one adapter's models (made at weave time).
 
     Runs after every save of a tracked model, so a full save called without

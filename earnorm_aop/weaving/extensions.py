@@ -17,8 +17,8 @@ The points, each asked where the engine says:
 ``subject``               what ``instance`` is in advice on one woven method (the
                           record ``get`` produced); asked once per woven method
 ``advice``                an advice adapted to one woven method before it is planned
-                          (conditions on a write's ``changes``); once per
-                          (advice, woven method)
+                          (conditions on a write's ``changes``), or ``None`` to leave
+                          it out of that chain; once per (advice, woven method)
 ``framework_bases``       classes whose methods globs skip (``pydantic.BaseModel``,
                           ``django.db.models.Model``); asked when a class is planned
 ``injectables``           names advice may ask for besides the reserved ones, each
@@ -79,8 +79,11 @@ OperationsResolver = Callable[[type], Mapping[str, Sequence[tuple[type, str]]]]
 SubjectResolver = Callable[[type, str, Target], Subject]
 """``subject(model, operation, target)``: what ``instance`` means in advice on ``target``."""
 
-AdviceResolver = Callable[[type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind]]
-"""``advice(model, operation, target, aspect, spec, kind)``: what to plan in ``spec``'s place."""
+AdviceResolver = Callable[
+    [type, str, Target, Aspect, AdviceSpec, Kind], tuple[AdviceSpec, Kind] | None
+]
+"""``advice(model, operation, target, aspect, spec, kind)``: what to plan in ``spec``'s place;
+``None``: nothing (the advice has no work on that method of that model, decided at weave time)."""
 
 Maker = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
 """``make(instance, args, kwargs)``: the value one call gives its advice."""
@@ -109,7 +112,7 @@ def _called(model: type, operation: str, target: Target) -> Subject:
 
 def _as_declared(
     model: type, operation: str, target: Target, aspect: Aspect, spec: AdviceSpec, kind: Kind
-) -> tuple[AdviceSpec, Kind]:
+) -> tuple[AdviceSpec, Kind] | None:
     return spec, kind
 
 

@@ -240,18 +240,12 @@ def plan_class(
         for per_model_owner, found in targets:
             subject = points.subject(model, name, found)
             target = found if subject == found.subject else found.with_subject(subject)
-            # Plan every advice (disabled ones too) so a bad one fails at weave time.
+            # Plan every advice (disabled ones too) so a bad one fails at weave time;
+            # one the resolver answers with None has no work here and is left out.
             planned = [
-                (
-                    aspect,
-                    plan_advice(
-                        aspect,
-                        *points.advice(model, name, target, aspect, spec, kind),
-                        target,
-                        on,
-                    ),
-                )
+                (aspect, plan_advice(aspect, *resolved, target, on))
                 for aspect, spec, kind in entries
+                if (resolved := points.advice(model, name, target, aspect, spec, kind)) is not None
             ]
             kept = [p for a, p in planned if include_disabled or a.switch.enabled]
             if not kept:

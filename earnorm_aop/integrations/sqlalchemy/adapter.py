@@ -119,6 +119,9 @@ class SQLAlchemyAdapter(Adapter):
 
     # An attribute not loaded (expired after a commit, deferred) is not known.
     unloaded = UNKNOWN
+    # A mapped object's history is its persisted state (remember_state): the changes
+    # plugin weaves nothing after a save of a mapped class.
+    remembers_saves = False
 
     def __init__(self) -> None:
         self._operations = OperationCache()

@@ -72,6 +72,9 @@ class _Flush:
     seen: set[tuple[int, str]] = field(default_factory=set)
     queued: list[tuple[Any, str]] = field(default_factory=list)
     only: set[int] | None = None  # flush(objects=...): the ids of those objects
+    # The state before a queued save, read by the call that queued it on its own
+    # object (a soft delete's): by id of the instance state -> (state, values).
+    before: dict[int, tuple[Any, dict[str, Any] | None]] = field(default_factory=dict)
 
 
 # Original bodies installed on mapped classes, to tell a woven method from one
@@ -211,7 +214,10 @@ def _start(flush: _Flush, session: Session, obj: Any, name: str) -> bool:
     method = getattr(obj, name)
     # The committed state SQLAlchemy replaces at the flush, kept for the whole
     # call: after advice and conditions compare with the values before the write.
-    before = committed_state(obj)
+    # A save queued by a call on the same object (a soft delete) takes what that
+    # call read: nothing was stored between them, so the values are the same.
+    known = flush.before.pop(id(state), None) if flush.before else None
+    before = known[1] if known is not None and known[0] is state else committed_state(obj)
 
     def run() -> Any:
         _CURRENT.set(flush)
@@ -385,6 +391,10 @@ def queue_save(session: Session, instance: Any) -> bool:
         return False
     if instance in session.deleted:
         session.add(instance)
+    state = instance_state(instance)
+    during = before_write.get(state, NOT_WRITING)
+    if during is not NOT_WRITING:  # queued by its own running call: what it read
+        flush.before[id(state)] = (state, during)
     flush.seen.discard((id(instance), SAVE))
     flush.queued.append((instance, SAVE))
     return True
@@ -394,6 +404,7 @@ def _after_flush_postexec(session: Session, flush_context: Any) -> None:
     flush = session.info.pop(_KEY, None)
     if flush is None:
         return
+    flush.before.clear()  # a queued save that did not run: nothing kept past the flush
     error: BaseException | None = None
     records: list[Mapping[str, Any]] = []
     session.info[RECORDS] = records
@@ -437,6 +448,7 @@ def _fail(session: Session, error: BaseException) -> None:
     flush = session.info.pop(_KEY, None)
     if flush is None:
         return
+    flush.before.clear()
     for call in flush.waiting:
         if call.dead:
             continue

@@ -11,6 +11,7 @@ lets go right after storing.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -107,9 +108,11 @@ def wait_elsewhere(cache: _Guarded, adapter: Adapter, model: type, key: str, pk:
         entry = cache._safely("read", lambda: cache.backend.get(key), MISS)
         if entry is not MISS:
             return cache._values(adapter, model, entry, pk)
-        if cache._safely("lock", lambda: cache.backend.claim(key, 0.001), None) is not None:
+        probe = cache._safely("lock", lambda: cache.backend.claim(key, 0.001), None)
+        if probe is not None:
             # The loader let go: it stored its entry after the look above, or it is
-            # gone without storing (then read the row here).
+            # gone without storing (then read the row here). The probe is given back.
+            cache._safely("unlock", functools.partial(cache.backend.release, key, probe))
             entry = cache._safely("read", lambda: cache.backend.get(key), MISS)
             return None if entry is MISS else cache._values(adapter, model, entry, pk)
     return None

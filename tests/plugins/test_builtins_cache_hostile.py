@@ -236,89 +236,61 @@ def test_one_process_loads_a_missing_row_the_others_wait_for_its_entry(redis_url
     weaver.unweave(Row)
 
 
-def test_a_loader_that_stores_and_lets_go_between_two_looks_is_not_taken_for_gone(
-    redis_url: str,
+@pytest.mark.parametrize(
+    ("look", "looks"),
+    [("fetch", 1), ("get", 2)],
+    ids=["between-the-look-and-the-claim", "while-it-waits"],
+)
+def test_a_loader_that_stores_and_lets_go_meanwhile_is_not_taken_for_gone(
+    redis_url: str, look: str, looks: int
 ) -> None:
-    """The waiter looks (a miss), the loader stores and releases, the waiter's claim succeeds:
-    it takes the entry, it does not read the row."""
-    Row: Any = racing_model({"backend": "redis", "url": redis_url, "prefix": "gap:"})
+    """The caller looks (a miss) while another process loads; that loader stores and lets go
+    right after the caller's first look -- its first ``fetch`` (so the caller's own claim then
+    succeeds) or, waiting for the loader, its first ``get``. Either way the caller takes the
+    entry and does not read the row."""
+    prefix = f"gap-{look}:"
+    Row: Any = racing_model({"backend": "redis", "url": redis_url, "prefix": prefix})
     cache = plugin_of(Row)
     key = cache._key(adapter_for(Row), Row, None, 1)
-    loader = RedisBackend(url=redis_url, ttl=60, prefix="gap:", timeout=1)  # another process
+    loader = RedisBackend(url=redis_url, ttl=60, prefix=prefix, timeout=1)  # another process
     reads: list[int] = []
     Row.race.during_read = lambda: reads.append(1)
     token = loader.claim(key, 30)
     assert token is not None
     waiting = cache.backend
-    looks: list[Any] = []
+    seen: list[Any] = []
 
-    class Interleaved:
-        """The waiter's backend, the loader finishing right after the waiter's first look."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(waiting, name)
-
-        def get(self, wanted: str) -> Any:
-            looks.append(found := waiting.get(wanted))
-            if wanted == key and len(looks) == 1:
-                _, stamp = loader.fetch(key)
-                assert loader.store(
-                    key, {"fresh": 1e12, "values": {"id": 1, "title": "new"}}, stamp
-                )
-                loader.release(key, token)
-            return found
-
-    cache.backend = Interleaved()
-    try:
-        row = Row.get(1)
-    finally:
-        cache.backend = waiting
-    assert looks[0] is MISS and len(looks) == 2
-    assert row.title == "new" and reads == []
-    weaver.unweave(Row)
-
-
-def test_a_loader_that_stores_and_lets_go_between_the_look_and_the_claim_is_not_read_again(
-    redis_url: str,
-) -> None:
-    """The caller looks (a miss while another process loads), that loader stores and lets go,
-    the caller's own claim then succeeds: it takes the entry, it does not read the row."""
-    Row: Any = racing_model({"backend": "redis", "url": redis_url, "prefix": "claimgap:"})
-    cache = plugin_of(Row)
-    key = cache._key(adapter_for(Row), Row, None, 1)
-    loader = RedisBackend(url=redis_url, ttl=60, prefix="claimgap:", timeout=1)  # another process
-    reads: list[int] = []
-    Row.race.during_read = lambda: reads.append(1)
-    token = loader.claim(key, 30)
-    assert token is not None
-    waiting = cache.backend
-    looks: list[Any] = []
+    def finish() -> None:
+        _, stamp = loader.fetch(key)
+        assert loader.store(key, {"fresh": 1e12, "values": {"id": 1, "title": "new"}}, stamp)
+        loader.release(key, token)
 
     class Interleaved:
         """The caller's backend, the loader finishing right after the caller's first look."""
 
         def __getattr__(self, name: str) -> Any:
-            return getattr(waiting, name)
+            action = getattr(waiting, name)
+            if name != look:
+                return action
 
-        def fetch(self, wanted: str) -> Any:
-            entry, stamp = waiting.fetch(wanted)
-            looks.append(entry)
-            if wanted == key and len(looks) == 1:
-                _, theirs = loader.fetch(key)
-                assert loader.store(
-                    key, {"fresh": 1e12, "values": {"id": 1, "title": "new"}}, theirs
-                )
-                loader.release(key, token)
-            return entry, stamp
+            def looked(wanted: str) -> Any:
+                result = action(wanted)
+                if wanted == key:
+                    seen.append(result[0] if look == "fetch" else result)
+                    if len(seen) == 1:
+                        finish()
+                return result
+
+            return looked
 
     cache.backend = Interleaved()
     try:
         row = Row.get(1)
     finally:
         cache.backend = waiting
-    assert looks == [MISS]
+    assert seen[0] is MISS and len(seen) == looks
     assert row.title == "new" and reads == []
-    assert loader.claim(key, 30) is not None  # the caller let its claim go
+    assert loader.claim(key, 30) is not None  # the caller let its claims go
     weaver.unweave(Row)
 
 

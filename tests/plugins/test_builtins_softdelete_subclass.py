@@ -183,17 +183,7 @@ def test_every_class_runs_the_instance_in_force_on_it(ops: list[tuple[str, int, 
     """Whatever weaves and unweaves the parent and the subclass make, each class's contributed
     methods run the softdelete instance in force on it (its own, else its parent's): bound when
     woven, never looked up per call (issue 23)."""
-    store = MemoryStore()
-
-    class Doc(MemoryModel):
-        __store__ = store
-        id: int | None = None
-        title: str = ""
-
-    class Memo(Doc):
-        pass
-
-    classes = (Doc, Memo)
+    Doc, Memo = classes = _pair()
     own = [False, False]
     try:
         for op, which, field in ops:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from earnorm_aop import PluginRegistry, hook, plugin, with_plugins
 from earnorm_aop.integrations import adapter_for
+from earnorm_aop.integrations.sqlalchemy import workers
 from earnorm_aop.integrations.sqlalchemy.audit import audit_table
 from earnorm_aop.plugins.softdelete import including_deleted
 
@@ -112,3 +114,50 @@ def test_rollback_of_an_async_session_runs_rollback_callbacks(adb: Any) -> None:
 
     asyncio.run(go())
     assert ran == ["rollback"]
+
+
+def test_advice_doing_io_inside_an_async_flush_is_awaited_by_the_flush(
+    adb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A woven save's advice that queries its session while the flush runs (after the SQL,
+    before the flush ends): the worker it runs in hands SQLAlchemy's awaitable to the flush,
+    which awaits it and sends the answer back (issue 18 point 5's workers)."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import object_session
+
+    counted: list[Any] = []
+    awaited: list[Any] = []
+    await_in_flush = workers._await
+
+    def spy(awaitable: Any) -> Any:
+        awaited.append(awaitable)
+        return await_in_flush(awaitable)
+
+    monkeypatch.setattr(workers, "_await", spy)
+    reg = PluginRegistry()
+
+    @plugin("counter", registry=reg)
+    class Counter:
+        @hook("around:save")
+        def around(self, instance: Any, proceed: Any) -> Any:
+            result = proceed()
+            session = object_session(instance)
+            assert session is not None
+            counted.append((instance.title, session.execute(select(func.count(Note.id))).scalar()))
+            return result
+
+    Note = note_model(adb, "counter", registry=reg)
+
+    async def go() -> list[Any]:
+        async with AsyncSession(adb.async_engine, expire_on_commit=False) as session:
+            session.add_all([Note(title="a"), Note(title="b")])
+            await session.flush()
+            flushed = list(counted)
+            assert len(awaited) >= 2  # each query awaited by the flush for its worker
+            await session.commit()
+            rows = await session.execute(select(Note.title).order_by(Note.id))
+            return [flushed, list(rows.scalars())]
+
+    flushed, titles = asyncio.run(go())
+    assert flushed == [("a", 2), ("b", 2)]  # both rows written, seen from inside the flush
+    assert titles == ["a", "b"]

@@ -153,3 +153,20 @@ def test_an_idle_greenlet_keeps_nothing_of_a_failed_call(db: Any) -> None:
     del obj, session
     gc.collect()
     assert [ref() for ref in refs] == [None, None]
+
+
+def test_a_full_pool_lets_the_extra_worker_end(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More writes in one flush than the pool keeps: each runs, the pool stays at its size."""
+    from earnorm_aop.integrations.sqlalchemy import workers
+
+    monkeypatch.setattr(workers, "POOL_SIZE", 2)
+    monkeypatch.setattr(workers.pools, "idle", [], raising=False)
+    seen: list[Any] = []
+    Article = article_model(db, greenlet_spy(seen))
+    with db.session() as session:
+        session.add_all([Article(title=f"t{i}") for i in range(5)])
+        session.commit()
+        assert sorted(title for title, *_ in seen) == [f"t{i}" for i in range(5)]
+        assert len({running for _, running, *_ in seen}) == 5  # paused together: five workers
+        assert len(workers.pools.idle) == 2
+        assert session.query(Article).count() == 5

@@ -27,7 +27,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def per_model(
-    factory: Callable[..., Callable[..., Any] | None], *, target: bool = False
+    factory: Callable[..., Callable[..., Any] | None],
+    *,
+    target: bool = False,
+    by_adapter: bool = False,
 ) -> Callable[[F], F]:
     """Specialise a plugin's advice to each woven method at weave time.
 
@@ -41,10 +44,18 @@ def per_model(
     factory returning ``None`` leaves the advice out of that model's chain:
     it has nothing to do there (the ``changes`` plugin's ``remember_saved``
     on an adapter whose objects carry their persisted state themselves).
+
+    ``by_adapter=True`` declares that what the factory makes depends only on
+    the plugin instance, the operation and the adapter, never on the model:
+    it is made once per (operation, adapter) and every model of that adapter
+    shares it (and so the advice planned from it), which weaving many models
+    of one shape costs less.  Not with ``target=True``.
     """
+    if target and by_adapter:
+        raise TypeError("per_model(): by_adapter=True advice cannot also ask for the target")
 
     def mark(func: F) -> F:
-        func.__earnorm_per_model__ = (factory, target)  # type: ignore[attr-defined]
+        func.__earnorm_per_model__ = (factory, "adapter" if by_adapter else target)  # type: ignore[attr-defined]
         return func
 
     return mark
@@ -60,8 +71,24 @@ def specialised(model: type, operation: str, target: Target, spec: AdviceSpec) -
     if found is None:
         return spec
     factory, with_target = found
-    given = (getattr(func, "__self__", None), model, operation, adapter_for(model))
-    made = factory(*given, target) if with_target else factory(*given)
+    adapter = adapter_for(model)
+    if with_target == "adapter":  # one per (operation, adapter), kept with the spec
+        memo = spec._by_adapter
+        key = (operation, id(adapter))
+        known = memo.get(key) if memo is not None else None
+        if known is not None and known[0] is adapter:
+            return known[1]  # type: ignore[no-any-return]
+        made_spec = _with(spec, factory(getattr(func, "__self__", None), model, operation, adapter))
+        if memo is None:
+            memo = spec._by_adapter = {}
+        memo[key] = (adapter, made_spec)
+        return made_spec
+    given = (getattr(func, "__self__", None), model, operation, adapter)
+    return _with(spec, factory(*given, target) if with_target else factory(*given))
+
+
+def _with(spec: AdviceSpec, made: Callable[..., Any] | None) -> AdviceSpec | None:
+    """``spec`` calling ``made``; ``None`` when the factory made nothing."""
     if made is None:
         return None
     if type(spec) is AdviceSpec:  # (what dataclasses.replace does, without its generality)

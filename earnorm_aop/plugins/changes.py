@@ -155,7 +155,9 @@ class ChangesPlugin:
         return call_with(proceed, args, kwargs)
 
     @hook("after:save|update", optional=True)
-    @per_model(lambda plugin, model, operation, adapter: _rememberer(operation, adapter))
+    @per_model(
+        lambda plugin, model, operation, adapter: _rememberer(operation, adapter), by_adapter=True
+    )
     def remember_saved(
         self,
         instance: Any,

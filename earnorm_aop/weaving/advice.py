@@ -501,6 +501,7 @@ def plan_advice(
     except TypeError:  # not weakly referenceable: no caching
         per_func = None
     found = per_func.get(key) if per_func is not None else None
+    shareable = False
     if found is None:
         found = _resolve(aspect, spec, kind, target, provided)
         # Only when every default is a plain constant (never a class); a per-model
@@ -514,11 +515,30 @@ def plan_advice(
         params, missing = _given_constants(found[0], provided, target)
         # A per-call value not given on this operation: resolving again says why.
         found = _resolve(aspect, spec, kind, target, provided) if missing else (params, found[1])
+        shareable = not missing and not any(p.source is _CALL for p in params)
     params, needs_binding = found
     may_await = (
         target.is_async and not is_async and (kind is Kind.AROUND or may_return_awaitable(func))
     )
-    return PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding, may_await)
+    # The models of one shape plan the same advice from one spec: the last one
+    # planned is handed out again when it is the same in every part (kept on
+    # the spec only when its parameters hold no model's own maker).
+    last = spec._planned
+    if (
+        last is not None
+        and last.params is params
+        and last.aspect is aspect
+        and last.kind is kind
+        and last.func is func
+        and last.is_async is is_async
+        and last.needs_binding is needs_binding
+        and last.may_await is may_await
+    ):
+        return last  # type: ignore[no-any-return]
+    made = PlannedAdvice(aspect, spec, kind, func, params, is_async, needs_binding, may_await)
+    if shareable:
+        spec._planned = made
+    return made
 
 
 # Return annotations that say a sync advice never hands back an awaitable.

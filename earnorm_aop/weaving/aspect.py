@@ -39,6 +39,11 @@ class AdviceSpec:
     target: Pointcut | str
     optional: bool = False
     name: str = ""
+    # Weave-time memos kept with the spec (they live and die with it): the last
+    # advice planned from it (models of one shape share it: ``plan_advice``) and
+    # what it was specialised to per adapter (``per_model(..., by_adapter=True)``).
+    _planned: Any = field(default=None, init=False, repr=False)
+    _by_adapter: dict[Any, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.target, str):

@@ -8,10 +8,15 @@ that model's rows only.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
+
+import pytest
 
 from earnorm_aop import with_plugins
 from earnorm_aop.adapters.base import Adapter, adapter_for
+from earnorm_aop.plugin_system.conditions import per_model
 from earnorm_aop.plugins.changes import _rememberer
 
 
@@ -41,6 +46,8 @@ def test_models_of_one_adapter_share_their_rememberer_per_operation() -> None:
         one, other, last = (_after_save(m, method) for m in (first, second, third))
         assert one.func is other.func is last.func is _rememberer(method, adapter)
         assert other.params is last.params  # resolved once (kept after the first)
+        assert one.spec is other.spec is last.spec  # specialised once per adapter
+        assert other is last  # and planned once: the same advice in every part
     assert _rememberer("save", adapter) is not _rememberer("update", adapter)
     assert _rememberer("save", Adapter()) is not _rememberer("save", adapter)
 
@@ -60,3 +67,21 @@ def test_each_model_still_remembers_its_own_rows() -> None:
     a.update(x=5)
     assert adapter.persisted_state(a) == {"x": 5}  # only the field the update wrote
     assert adapter.persisted_state(b) == {"y": 2}
+
+
+def test_advice_holding_a_models_own_maker_is_not_kept_past_the_model() -> None:
+    # timestamp's update stamper is given the model's ``write`` maker: its
+    # planned advice is the model's own and must not outlive the model.
+    model = with_plugins("timestamp", "softdelete")(_model("Gone"))
+    row = model()
+    row.save()
+    row.update(x=1)
+    gone = weakref.ref(model)
+    del model, row
+    gc.collect()
+    assert gone() is None
+
+
+def test_per_adapter_advice_cannot_ask_for_the_target() -> None:
+    with pytest.raises(TypeError, match="by_adapter=True"):
+        per_model(lambda plugin, model, operation, adapter: print, target=True, by_adapter=True)
